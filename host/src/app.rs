@@ -1,0 +1,108 @@
+//! The application: shared state, the router, and `Application::build`, which connects and
+//! migrates the database and binds the listener (port 0 in tests) before anything is served.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use axum::extract::DefaultBodyLimit;
+use axum::http::{Method, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use serde_json::json;
+use tokio::net::TcpListener;
+use tower_http::catch_panic::CatchPanicLayer;
+
+use crate::config::Config;
+use crate::db::Db;
+use crate::error::{ApiError, ErrorCode};
+use crate::records::{self, Store};
+
+/// Largest request body accepted, in bytes.
+pub const MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub db: Db,
+    pub store: Arc<Store>,
+}
+
+impl AppState {
+    /// Connects to the database, applies migrations and prepares the record store.
+    pub async fn open(database_url: &str) -> anyhow::Result<AppState> {
+        let db = Db::connect(database_url).await?;
+        db.migrate().await?;
+        let store = Arc::new(Store::new(db.clone()));
+        store.ensure_builtin_indexes().await.context("cannot create the built-in indexes")?;
+        Ok(AppState { db, store })
+    }
+}
+
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/healthz", get(|| async { Json(json!({ "status": "ok" })) }))
+        .nest("/api/v1", records::api::routes())
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(CatchPanicLayer::custom(|_| {
+            tracing::error!("request handler panicked");
+            ApiError::new(ErrorCode::Internal, "internal server error").into_response()
+        }))
+        .with_state(state)
+}
+
+async fn not_found(uri: Uri) -> Response {
+    ApiError::new(ErrorCode::NotFound, format!("no route for {}", uri.path())).into_response()
+}
+
+async fn method_not_allowed(method: Method, uri: Uri) -> Response {
+    ApiError::new(ErrorCode::MethodNotAllowed, format!("{method} is not allowed on {}", uri.path())).into_response()
+}
+
+/// A built server, bound and ready to run.
+pub struct Application {
+    listener: TcpListener,
+    state: AppState,
+    retention_days: u32,
+}
+
+impl Application {
+    pub async fn build(config: &Config) -> anyhow::Result<Application> {
+        let state = AppState::open(&config.database_url).await?;
+        let listener = TcpListener::bind(config.listen).await.with_context(|| format!("cannot listen on {}", config.listen))?;
+        Ok(Application { listener, state, retention_days: config.retention_days })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener.local_addr().unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0)))
+    }
+
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Serves until `shutdown` resolves.
+    pub async fn run_until(self, shutdown: impl std::future::Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+        let purge = tokio::spawn(purge_loop(self.state.store.clone(), self.retention_days));
+        let result = axum::serve(self.listener, router(self.state)).with_graceful_shutdown(shutdown).await;
+        purge.abort();
+        result.context("server error")
+    }
+}
+
+/// Hourly: soft-deleted records past their retention are deleted for good.
+async fn purge_loop(store: Arc<Store>, retention_days: u32) {
+    let mut tick = tokio::time::interval(Duration::from_secs(3600));
+    loop {
+        tick.tick().await;
+        let cutoff = records::now_micros() - i64::from(retention_days) * 86_400_000_000;
+        match store.purge_deleted(cutoff).await {
+            Ok(0) => {}
+            Ok(purged) => tracing::info!(purged, "purged deleted records past retention"),
+            Err(error) => tracing::warn!(%error, "purge of deleted records failed"),
+        }
+    }
+}

@@ -1,0 +1,325 @@
+//! Workspaces, users and API tokens, and the `Identity` every API request carries.
+//!
+//! Users belong to one workspace (the same email may exist in several). Passwords are argon2id
+//! PHC strings. API tokens are shown once, stored as SHA-256 hashes, bound to one user in one
+//! workspace, and may expire or be revoked.
+
+pub mod model;
+
+use std::collections::HashSet;
+
+use argon2::Argon2;
+use argon2::password_hash::{PasswordHasher, PasswordVerifier};
+use axum::extract::FromRequestParts;
+use axum::http::header::AUTHORIZATION;
+use axum::http::request::Parts;
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect,
+    Statement, TransactionTrait,
+};
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+use self::model::{api_token, user, workspace};
+use crate::app::AppState;
+use crate::db::Db;
+use crate::error::{ApiError, ErrorCode};
+use crate::ids::{UserId, WorkspaceId};
+use crate::records::{Actor, now_micros};
+
+/// The roles a user can have in a workspace.
+pub const ROLES: &[&str] = &["admin", "manager", "member", "read_only"];
+
+/// The slug of the workspace `kith serve` creates on first run.
+pub const DEFAULT_WORKSPACE: &str = "default";
+
+#[derive(Debug, thiserror::Error)]
+pub enum AuthError {
+    #[error("unknown role `{0}`: use one of admin, manager, member, read_only")]
+    UnknownRole(String),
+    #[error("`{0}` is not a valid email address")]
+    InvalidEmail(String),
+    #[error("the password must be at least 8 characters")]
+    WeakPassword,
+    #[error("invalid workspace slug `{0}`: use lowercase letters, digits and dashes")]
+    InvalidSlug(String),
+    #[error("a user with the email {email} already exists in workspace `{workspace}`")]
+    DuplicateUser { email: String, workspace: String },
+    #[error("no user with the email {email} in workspace `{workspace}`")]
+    UnknownUser { email: String, workspace: String },
+    #[error("no workspace `{0}`")]
+    UnknownWorkspace(String),
+    #[error("password hashing failed: {0}")]
+    Hashing(String),
+    #[error("database error: {0}")]
+    Database(#[from] sea_orm::DbErr),
+}
+
+/// Who made a request: a user of one workspace, with their role.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Identity {
+    pub user: UserId,
+    pub workspace: WorkspaceId,
+    pub role: String,
+}
+
+impl Identity {
+    pub fn actor(&self) -> Actor {
+        Actor { workspace: self.workspace, user: self.user }
+    }
+
+    pub fn is_admin(&self) -> bool {
+        self.role == "admin"
+    }
+
+    /// Refuses callers who are not admins of their workspace.
+    pub fn require_admin(&self) -> Result<(), ApiError> {
+        if self.is_admin() {
+            Ok(())
+        } else {
+            Err(ApiError::new(ErrorCode::Forbidden, "this needs the admin role"))
+        }
+    }
+}
+
+impl FromRequestParts<AppState> for Identity {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let header = parts.headers.get(AUTHORIZATION).ok_or_else(|| {
+            ApiError::new(ErrorCode::Unauthorized, "missing `Authorization: Bearer <token>` header")
+        })?;
+        let token = header
+            .to_str()
+            .ok()
+            .and_then(|h| h.strip_prefix("Bearer "))
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .ok_or_else(|| ApiError::new(ErrorCode::Unauthorized, "the Authorization header must be `Bearer <token>`"))?;
+        match authenticate(&state.db, token).await {
+            Ok(Some(identity)) => Ok(identity),
+            Ok(None) => Err(ApiError::new(ErrorCode::Unauthorized, "the token is invalid, expired or revoked")),
+            Err(error) => Err(ApiError::internal(error)),
+        }
+    }
+}
+
+/// Resolves an API token to its identity; `None` when it is unknown, expired or revoked.
+pub async fn authenticate(db: &Db, token: &str) -> Result<Option<Identity>, sea_orm::DbErr> {
+    let placeholder = if db.backend == sea_orm::DbBackend::Postgres { "$1" } else { "?" };
+    let sql = format!(
+        "SELECT t.id, t.user_id, t.workspace_id, t.expires_at, t.last_used_at, u.role \
+         FROM api_tokens t JOIN users u ON u.id = t.user_id \
+         WHERE t.token_hash = {placeholder} AND t.revoked_at IS NULL"
+    );
+    let row = db.read.query_one_raw(Statement::from_sql_and_values(db.backend, sql, [hash_token(token).into()])).await?;
+    let Some(row) = row else { return Ok(None) };
+    let now = now_micros();
+    let expires_at: Option<i64> = row.try_get("", "expires_at")?;
+    if expires_at.is_some_and(|at| at <= now) {
+        return Ok(None);
+    }
+    let token_id: Uuid = row.try_get("", "id")?;
+    let last_used_at: Option<i64> = row.try_get("", "last_used_at")?;
+    if last_used_at.is_none_or(|at| now - at > 60_000_000) {
+        // Recorded at most once a minute per token, off the request path.
+        let write = db.write.clone();
+        tokio::spawn(async move {
+            let result = api_token::Entity::update_many()
+                .col_expr(api_token::Column::LastUsedAt, Expr::value(now))
+                .filter(api_token::Column::Id.eq(token_id))
+                .exec(&write)
+                .await;
+            if let Err(error) = result {
+                tracing::warn!(%error, "could not record token use");
+            }
+        });
+    }
+    Ok(Some(Identity {
+        user: UserId(row.try_get("", "user_id")?),
+        workspace: WorkspaceId(row.try_get("", "workspace_id")?),
+        role: row.try_get("", "role")?,
+    }))
+}
+
+fn hash_token(token: &str) -> String {
+    hex(&Sha256::digest(token.as_bytes()))
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// `bytes` random bytes from the OS, as hex.
+pub fn random_hex(bytes: usize) -> Result<String, AuthError> {
+    let mut buf = vec![0u8; bytes];
+    getrandom::fill(&mut buf).map_err(|e| AuthError::Hashing(e.to_string()))?;
+    Ok(hex(&buf))
+}
+
+/// A new secret: `kith_` and 64 hex digits (256 random bits).
+fn new_token() -> Result<String, AuthError> {
+    Ok(format!("kith_{}", random_hex(32)?))
+}
+
+fn check_slug(slug: &str) -> Result<(), AuthError> {
+    let valid = !slug.is_empty()
+        && slug.len() <= 63
+        && slug.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        && !slug.starts_with('-');
+    if valid { Ok(()) } else { Err(AuthError::InvalidSlug(slug.to_owned())) }
+}
+
+/// The workspace with this slug, created if it does not exist yet.
+pub async fn ensure_workspace(conn: &impl ConnectionTrait, slug: &str) -> Result<WorkspaceId, AuthError> {
+    check_slug(slug)?;
+    if let Some(found) = find_workspace(conn, slug).await? {
+        return Ok(found);
+    }
+    let id = WorkspaceId::new();
+    let row = workspace::ActiveModel {
+        id: Set(id.0),
+        slug: Set(slug.to_owned()),
+        name: Set(slug.to_owned()),
+        created_at: Set(now_micros()),
+    };
+    workspace::Entity::insert(row).exec_without_returning(conn).await?;
+    Ok(id)
+}
+
+pub async fn find_workspace(conn: &impl ConnectionTrait, slug: &str) -> Result<Option<WorkspaceId>, AuthError> {
+    let found = workspace::Entity::find().filter(workspace::Column::Slug.eq(slug)).one(conn).await?;
+    Ok(found.map(|w| WorkspaceId(w.id)))
+}
+
+/// Creates a user in a workspace (creating the workspace if new). The password is hashed
+/// with argon2id on a blocking thread.
+pub async fn create_user(db: &Db, email: &str, password: &str, role: &str, workspace_slug: &str) -> Result<UserId, AuthError> {
+    if !ROLES.contains(&role) {
+        return Err(AuthError::UnknownRole(role.to_owned()));
+    }
+    let email = crate::records::value::normalize_email(email.trim()).map_err(|_| AuthError::InvalidEmail(email.to_owned()))?;
+    if password.chars().count() < 8 {
+        return Err(AuthError::WeakPassword);
+    }
+    let password = password.to_owned();
+    let hash = tokio::task::spawn_blocking(move || hash_password(&password))
+        .await
+        .map_err(|e| AuthError::Hashing(e.to_string()))??;
+    let txn = db.write.begin().await?;
+    let workspace = ensure_workspace(&txn, workspace_slug).await?;
+    let taken = user::Entity::find()
+        .filter(user::Column::WorkspaceId.eq(workspace.0))
+        .filter(user::Column::Email.eq(email.as_str()))
+        .one(&txn)
+        .await?;
+    if taken.is_some() {
+        return Err(AuthError::DuplicateUser { email, workspace: workspace_slug.to_owned() });
+    }
+    let id = UserId::new();
+    let row = user::ActiveModel {
+        id: Set(id.0),
+        workspace_id: Set(workspace.0),
+        email: Set(email),
+        password_hash: Set(hash),
+        role: Set(role.to_owned()),
+        created_at: Set(now_micros()),
+    };
+    user::Entity::insert(row).exec_without_returning(&txn).await?;
+    txn.commit().await?;
+    Ok(id)
+}
+
+pub fn hash_password(password: &str) -> Result<String, AuthError> {
+    Argon2::default()
+        .hash_password(password.as_bytes())
+        .map(|h| h.to_string())
+        .map_err(|e| AuthError::Hashing(e.to_string()))
+}
+
+pub fn verify_password(password: &str, hash: &str) -> bool {
+    Argon2::default().verify_password(password.as_bytes(), hash).is_ok()
+}
+
+pub async fn find_user(conn: &impl ConnectionTrait, workspace: WorkspaceId, email: &str) -> Result<Option<UserId>, AuthError> {
+    let found = user::Entity::find()
+        .filter(user::Column::WorkspaceId.eq(workspace.0))
+        .filter(user::Column::Email.eq(email.trim().to_lowercase()))
+        .one(conn)
+        .await?;
+    Ok(found.map(|u| UserId(u.id)))
+}
+
+/// Creates an API token for a user and returns the secret (the only time it is visible).
+pub async fn create_token(db: &Db, email: &str, workspace_slug: &str, name: &str) -> Result<String, AuthError> {
+    let workspace = find_workspace(&db.read, workspace_slug).await?.ok_or_else(|| AuthError::UnknownWorkspace(workspace_slug.to_owned()))?;
+    let email = email.trim().to_lowercase();
+    let found = user::Entity::find()
+        .filter(user::Column::WorkspaceId.eq(workspace.0))
+        .filter(user::Column::Email.eq(email.as_str()))
+        .one(&db.read)
+        .await?
+        .ok_or_else(|| AuthError::UnknownUser { email: email.clone(), workspace: workspace_slug.to_owned() })?;
+    let secret = new_token()?;
+    let row = api_token::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        workspace_id: Set(workspace.0),
+        user_id: Set(found.id),
+        name: Set(name.to_owned()),
+        token_hash: Set(hash_token(&secret)),
+        created_at: Set(now_micros()),
+        last_used_at: Set(None),
+        expires_at: Set(None),
+        revoked_at: Set(None),
+    };
+    api_token::Entity::insert(row).exec_without_returning(&db.write).await?;
+    Ok(secret)
+}
+
+/// The ids among `ids` that are users of the workspace.
+pub async fn existing_users(conn: &impl ConnectionTrait, workspace: WorkspaceId, ids: Vec<Uuid>) -> Result<HashSet<Uuid>, sea_orm::DbErr> {
+    if ids.is_empty() {
+        return Ok(HashSet::new());
+    }
+    let found: Vec<Uuid> = user::Entity::find()
+        .select_only()
+        .column(user::Column::Id)
+        .filter(user::Column::WorkspaceId.eq(workspace.0))
+        .filter(user::Column::Id.is_in(ids))
+        .into_tuple()
+        .all(conn)
+        .await?;
+    Ok(found.into_iter().collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_verify_only_against_their_own_hash() {
+        let hash = hash_password("correct horse").expect("hashes");
+        assert!(hash.starts_with("$argon2id$"));
+        assert!(verify_password("correct horse", &hash));
+        assert!(!verify_password("correct horsf", &hash));
+    }
+
+    #[test]
+    fn tokens_are_random_and_stored_hashed() {
+        let a = new_token().expect("random");
+        let b = new_token().expect("random");
+        assert_ne!(a, b);
+        assert_eq!(a.len(), 5 + 64);
+        assert_ne!(hash_token(&a), a);
+        assert_eq!(hash_token(&a), hash_token(&a));
+    }
+
+    #[test]
+    fn slugs_are_checked() {
+        assert!(check_slug("acme-2").is_ok());
+        for bad in ["", "Acme", "-acme", "a b", "a/b"] {
+            assert!(check_slug(bad).is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,278 @@
+//! The `kith` command line (DESIGN §8). Every command takes `--db URL` (or
+//! `KITH_DATABASE_URL`); errors print one line on stderr and exit non-zero. Only `token create`
+//! writes to stdout, and only the token.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context, bail};
+use clap::{Args, Parser, Subcommand};
+use indicatif::{ProgressBar, ProgressStyle};
+
+use crate::app::{AppState, Application};
+use crate::auth::{self, DEFAULT_WORKSPACE};
+use crate::config::Config;
+use crate::demo;
+use crate::records::{Actor, MAX_BATCH};
+
+#[derive(Debug, Parser)]
+#[command(name = "kith", version, about = "Kith: a plugin-extensible CRM server")]
+struct Cli {
+    /// Database URL: sqlite://PATH or postgres://USER@HOST/DB [default: sqlite://DATA_DIR/kith.db]
+    #[arg(long, global = true, env = "KITH_DATABASE_URL")]
+    db: Option<String>,
+    /// Directory for the SQLite database and other local state.
+    #[arg(long, global = true, env = "KITH_DATA_DIR", default_value = "kith-data")]
+    data_dir: PathBuf,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the HTTP server (migrations are applied first).
+    Serve(ServeArgs),
+    /// Apply pending database migrations.
+    Migrate,
+    /// Load realistic demo companies, contacts and activities into a workspace.
+    Demo(DemoArgs),
+    /// Manage users.
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+    /// Manage API tokens.
+    Token {
+        #[command(subcommand)]
+        command: TokenCommand,
+    },
+}
+
+#[derive(Debug, Args)]
+struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "KITH_LISTEN", default_value = "127.0.0.1:8080")]
+    listen: SocketAddr,
+    /// On first run, create an admin and demo data in the default workspace; print a token.
+    #[arg(long)]
+    demo: bool,
+    /// Days a deleted record stays restorable before it is purged.
+    #[arg(long, env = "KITH_RETENTION_DAYS", default_value_t = 30)]
+    retention_days: u32,
+}
+
+#[derive(Debug, Args)]
+struct DemoArgs {
+    #[arg(long, default_value = DEFAULT_WORKSPACE)]
+    workspace: String,
+    #[arg(long, default_value_t = 200)]
+    companies: usize,
+    #[arg(long, default_value_t = 600)]
+    contacts: usize,
+    #[arg(long, default_value_t = 1200)]
+    activities: usize,
+    /// Seed of the generator (the same seed gives the same data).
+    #[arg(long, default_value_t = 7)]
+    seed: u64,
+}
+
+#[derive(Debug, Subcommand)]
+enum UserCommand {
+    /// Create a user (and the workspace, if new).
+    Create {
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        password: String,
+        /// admin, manager, member or read_only.
+        #[arg(long)]
+        role: String,
+        #[arg(long, default_value = DEFAULT_WORKSPACE)]
+        workspace: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum TokenCommand {
+    /// Create an API token for a user and print it (it is shown only once).
+    Create {
+        #[arg(long)]
+        email: String,
+        #[arg(long, default_value = DEFAULT_WORKSPACE)]
+        workspace: String,
+        #[arg(long, default_value = "cli")]
+        name: String,
+    },
+}
+
+/// Parses the command line, runs the command, and turns any error into one line on stderr.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_tracing();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("error: cannot start the runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("KITH_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn,sea_orm=warn"));
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    let database_url = Config::database_url(cli.db.as_deref(), &cli.data_dir);
+    if database_url.starts_with("sqlite:") && cli.db.is_none() {
+        std::fs::create_dir_all(&cli.data_dir).with_context(|| format!("cannot create the data directory {}", cli.data_dir.display()))?;
+    }
+    match cli.command {
+        Command::Serve(args) => serve(database_url, cli.data_dir, args).await,
+        Command::Migrate => {
+            AppState::open(&database_url).await?;
+            eprintln!("migrations applied");
+            Ok(())
+        }
+        Command::Demo(args) => {
+            let state = AppState::open(&database_url).await?;
+            let actor = demo_admin(&state, &args.workspace).await?.0;
+            seed(&state, &actor, &args, true).await
+        }
+        Command::User { command: UserCommand::Create { email, password, role, workspace } } => {
+            let state = AppState::open(&database_url).await?;
+            let id = auth::create_user(&state.db, &email, &password, &role, &workspace).await?;
+            eprintln!("created user {email} ({id}) with role {role} in workspace `{workspace}`");
+            Ok(())
+        }
+        Command::Token { command: TokenCommand::Create { email, workspace, name } } => {
+            let state = AppState::open(&database_url).await?;
+            let token = auth::create_token(&state.db, &email, &workspace, &name).await?;
+            println!("{token}");
+            Ok(())
+        }
+    }
+}
+
+async fn serve(database_url: String, data_dir: PathBuf, args: ServeArgs) -> anyhow::Result<()> {
+    let config = Config { database_url, listen: args.listen, data_dir, retention_days: args.retention_days };
+    let app = Application::build(&config).await?;
+    if args.demo {
+        let (actor, created) = demo_admin(app.state(), DEFAULT_WORKSPACE).await?;
+        if created {
+            seed(app.state(), &actor, &DemoArgs { workspace: DEFAULT_WORKSPACE.into(), companies: 200, contacts: 600, activities: 1200, seed: 7 }, false).await?;
+        }
+        let token = auth::create_token(&app.state().db, DEMO_EMAIL, DEFAULT_WORKSPACE, "demo").await?;
+        print_hint(app.local_addr(), &config.data_dir, &token, created);
+    }
+    tracing::info!(addr = %app.local_addr(), "kith is listening");
+    app.run_until(shutdown_signal()).await
+}
+
+const DEMO_EMAIL: &str = "admin@kith.local";
+
+/// The demo admin of a workspace, created (with a random password, printed once) if missing.
+async fn demo_admin(state: &AppState, workspace: &str) -> anyhow::Result<(Actor, bool)> {
+    let workspace_id = auth::ensure_workspace(&state.db.write, workspace).await?;
+    let mut created = false;
+    let user = match auth::find_user(&state.db.read, workspace_id, DEMO_EMAIL).await? {
+        Some(user) => user,
+        None => {
+            let password = auth::random_hex(8)?;
+            let user = auth::create_user(&state.db, DEMO_EMAIL, &password, "admin", workspace).await?;
+            eprintln!("created the demo admin {DEMO_EMAIL} with password {password}");
+            created = true;
+            user
+        }
+    };
+    Ok((Actor { workspace: workspace_id, user }, created))
+}
+
+fn print_hint(addr: SocketAddr, data_dir: &Path, token: &str, created: bool) {
+    let data = if created { "demo data loaded" } else { "existing data kept" };
+    eprintln!(
+        "\nKith is running on http://{addr} ({data}; data in {dir})\n\
+         API token for {DEMO_EMAIL}: {token}\n\
+         try: curl -H 'Authorization: Bearer {token}' 'http://{addr}/api/v1/contacts?limit=5'\n",
+        dir = data_dir.display(),
+    );
+}
+
+/// Loads demo companies, contacts (most at one of the companies) and activities linked to
+/// them, through the record store, in batches.
+async fn seed(state: &AppState, actor: &Actor, args: &DemoArgs, progress: bool) -> anyhow::Result<()> {
+    let total = (args.companies + args.contacts + args.activities) as u64;
+    let bar = if progress { ProgressBar::new(total) } else { ProgressBar::hidden() };
+    bar.set_style(ProgressStyle::with_template("{msg:>10} [{bar:40}] {pos}/{len} ({per_sec})").unwrap_or_else(|_| ProgressStyle::default_bar()));
+    let store = &state.store;
+    let schema = store.schema(actor.workspace).await?;
+    let (Some(companies_ty), Some(contacts_ty), Some(activities_ty)) = (schema.by_name("company"), schema.by_name("contact"), schema.by_name("activity")) else {
+        bail!("the built-in types are missing");
+    };
+    let mut rng = demo::Rng::new(args.seed);
+
+    bar.set_message("companies");
+    let mut companies = Vec::with_capacity(args.companies);
+    for chunk in (0..args.companies).collect::<Vec<_>>().chunks(MAX_BATCH) {
+        let batch = chunk.iter().map(|&i| demo::company(&mut rng, i)).collect();
+        for record in store.create_many(actor, companies_ty, batch).await? {
+            let domain = record.data.get("domain").and_then(|d| d.as_str()).unwrap_or_default().to_owned();
+            companies.push((record.id.0, domain));
+        }
+        bar.inc(chunk.len() as u64);
+    }
+
+    bar.set_message("contacts");
+    let mut contacts = Vec::with_capacity(args.contacts);
+    for chunk in (0..args.contacts).collect::<Vec<_>>().chunks(MAX_BATCH) {
+        let batch = chunk
+            .iter()
+            .map(|&i| {
+                let company = (!companies.is_empty() && !rng.chance(0.1)).then(|| rng.pick(&companies)).map(|(id, domain)| (*id, domain.as_str()));
+                demo::contact(&mut rng, i, company)
+            })
+            .collect();
+        contacts.extend(store.create_many(actor, contacts_ty, batch).await?.into_iter().map(|r| r.id.0));
+        bar.inc(chunk.len() as u64);
+    }
+
+    bar.set_message("activities");
+    let now = chrono::Utc::now();
+    for chunk in (0..args.activities).collect::<Vec<_>>().chunks(MAX_BATCH) {
+        let batch = chunk
+            .iter()
+            .map(|_| {
+                let mut links = Vec::new();
+                if !contacts.is_empty() {
+                    links.push(*rng.pick(&contacts));
+                }
+                if !companies.is_empty() && rng.chance(0.5) {
+                    links.push(rng.pick(&companies).0);
+                }
+                demo::activity(&mut rng, &links, now)
+            })
+            .collect();
+        store.create_many(actor, activities_ty, batch).await?;
+        bar.inc(chunk.len() as u64);
+    }
+    bar.finish_and_clear();
+    eprintln!("loaded {} companies, {} contacts and {} activities into `{}`", args.companies, args.contacts, args.activities, args.workspace);
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    if tokio::signal::ctrl_c().await.is_err() {
+        std::future::pending::<()>().await;
+    }
+    tracing::info!("shutting down");
+}

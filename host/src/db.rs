@@ -1,0 +1,93 @@
+//! Opening the database: SQLite (a file in WAL mode with one writer connection and a pool of
+//! readers) or PostgreSQL (one pool), and running the shared migrator.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use migrations::{Migrator, MigratorTrait};
+use sea_orm::sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sea_orm::sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sea_orm::{DatabaseConnection, DbBackend, SqlxPostgresConnector, SqlxSqliteConnector};
+
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    #[error("unsupported database URL `{0}`: use sqlite://PATH or postgres://USER@HOST/DB")]
+    UnsupportedUrl(String),
+    #[error("invalid database URL: {0}")]
+    InvalidUrl(String),
+    #[error("cannot open the database: {0}")]
+    Connect(String),
+    #[error("cannot migrate the database: {0}")]
+    Migrate(String),
+}
+
+/// The connections of one database. On SQLite all writes go through `write`, a pool of one, so
+/// writers queue in the process instead of failing with `SQLITE_BUSY`; reads use `read`. On
+/// PostgreSQL both are the same pool.
+#[derive(Clone, Debug)]
+pub struct Db {
+    pub read: DatabaseConnection,
+    pub write: DatabaseConnection,
+    pub backend: DbBackend,
+}
+
+impl Db {
+    pub async fn connect(url: &str) -> Result<Db, DbError> {
+        if url.starts_with("sqlite:") {
+            Self::connect_sqlite(url).await
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Self::connect_postgres(url).await
+        } else {
+            Err(DbError::UnsupportedUrl(redact(url)))
+        }
+    }
+
+    async fn connect_sqlite(url: &str) -> Result<Db, DbError> {
+        let options = SqliteConnectOptions::from_str(url)
+            .map_err(|e| DbError::InvalidUrl(e.to_string()))?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .busy_timeout(Duration::from_secs(10))
+            .foreign_keys(true)
+            .pragma("cache_size", "-32000");
+        let open = |max| {
+            SqlitePoolOptions::new()
+                .max_connections(max)
+                .min_connections(1)
+                .connect_with(options.clone())
+        };
+        let write = open(1).await.map_err(|e| DbError::Connect(e.to_string()))?;
+        let read = open(8).await.map_err(|e| DbError::Connect(e.to_string()))?;
+        Ok(Db {
+            read: SqlxSqliteConnector::from_sqlx_sqlite_pool(read),
+            write: SqlxSqliteConnector::from_sqlx_sqlite_pool(write),
+            backend: DbBackend::Sqlite,
+        })
+    }
+
+    async fn connect_postgres(url: &str) -> Result<Db, DbError> {
+        let options = PgConnectOptions::from_str(url).map_err(|e| DbError::InvalidUrl(e.to_string()))?;
+        let pool = PgPoolOptions::new()
+            .max_connections(16)
+            .acquire_timeout(Duration::from_secs(10))
+            .connect_with(options)
+            .await
+            .map_err(|e| DbError::Connect(e.to_string()))?;
+        let conn = SqlxPostgresConnector::from_sqlx_postgres_pool(pool);
+        Ok(Db { read: conn.clone(), write: conn, backend: DbBackend::Postgres })
+    }
+
+    /// Applies every pending migration.
+    pub async fn migrate(&self) -> Result<(), DbError> {
+        Migrator::up(&self.write, None).await.map_err(|e| DbError::Migrate(e.to_string()))
+    }
+}
+
+/// The URL without its password, for messages.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => format!("{}://…{}", &url[..scheme], &url[at..]),
+        _ => url.to_owned(),
+    }
+}

@@ -1,0 +1,192 @@
+//! The HTTP edge's error: one `ApiError` with a stable snake_case code, rendered as
+//! `{"error": {"code", "message", "details"}}` (DESIGN §3). Domain errors convert into it here,
+//! and nowhere else decides a status code.
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+
+use crate::records::RecordError;
+
+/// Every error code the API can answer, with its status. The table is the contract: codes are
+/// stable and documented in the README.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    Unauthorized,
+    Forbidden,
+    NotFound,
+    UnknownEntity,
+    RecordNotFound,
+    MethodNotAllowed,
+    InvalidJson,
+    InvalidBody,
+    UnsupportedMediaType,
+    PayloadTooLarge,
+    InvalidParameter,
+    InvalidFilter,
+    InvalidSort,
+    InvalidCursor,
+    InvalidId,
+    ValidationFailed,
+    VersionConflict,
+    PreconditionRequired,
+    Conflict,
+    BatchTooLarge,
+    Internal,
+}
+
+impl ErrorCode {
+    pub fn status(self) -> StatusCode {
+        use ErrorCode::*;
+        match self {
+            Unauthorized => StatusCode::UNAUTHORIZED,
+            Forbidden => StatusCode::FORBIDDEN,
+            NotFound | UnknownEntity | RecordNotFound | InvalidId => StatusCode::NOT_FOUND,
+            MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            InvalidJson | InvalidBody | InvalidParameter | InvalidFilter | InvalidSort
+            | InvalidCursor => StatusCode::BAD_REQUEST,
+            UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            PayloadTooLarge | BatchTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            ValidationFailed => StatusCode::UNPROCESSABLE_ENTITY,
+            VersionConflict => StatusCode::PRECONDITION_FAILED,
+            PreconditionRequired => StatusCode::PRECONDITION_REQUIRED,
+            Conflict => StatusCode::CONFLICT,
+            Internal => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        use ErrorCode::*;
+        match self {
+            Unauthorized => "unauthorized",
+            Forbidden => "forbidden",
+            NotFound => "not_found",
+            UnknownEntity => "unknown_entity",
+            RecordNotFound => "record_not_found",
+            MethodNotAllowed => "method_not_allowed",
+            InvalidJson => "invalid_json",
+            InvalidBody => "invalid_body",
+            UnsupportedMediaType => "unsupported_media_type",
+            PayloadTooLarge => "payload_too_large",
+            InvalidParameter => "invalid_parameter",
+            InvalidFilter => "invalid_filter",
+            InvalidSort => "invalid_sort",
+            InvalidCursor => "invalid_cursor",
+            InvalidId => "invalid_id",
+            ValidationFailed => "validation_failed",
+            VersionConflict => "version_conflict",
+            PreconditionRequired => "precondition_required",
+            Conflict => "conflict",
+            BatchTooLarge => "batch_too_large",
+            Internal => "internal_error",
+        }
+    }
+}
+
+/// One problem with one field (or one item of a batch), as listed in `details`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FieldError {
+    /// Index of the item in a batch request; absent for single-record requests.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub index: Option<usize>,
+    pub field: String,
+    pub code: &'static str,
+    pub message: String,
+}
+
+impl FieldError {
+    pub fn new(field: impl Into<String>, code: &'static str, message: impl Into<String>) -> Self {
+        Self { index: None, field: field.into(), code, message: message.into() }
+    }
+
+    pub fn at(mut self, index: usize) -> Self {
+        self.index = Some(index);
+        self
+    }
+}
+
+#[derive(Debug)]
+pub struct ApiError {
+    pub code: ErrorCode,
+    pub message: String,
+    pub details: Vec<FieldError>,
+}
+
+impl ApiError {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        Self { code, message: message.into(), details: Vec::new() }
+    }
+
+    pub fn validation(details: Vec<FieldError>) -> Self {
+        let message = match details.as_slice() {
+            [one] => format!("{}: {}", one.field, one.message),
+            many => format!("{} fields are invalid", many.len()),
+        };
+        Self { code: ErrorCode::ValidationFailed, message, details }
+    }
+
+    pub fn internal(cause: impl std::fmt::Display) -> Self {
+        tracing::error!(error = %cause, "internal error");
+        Self::new(ErrorCode::Internal, "internal server error")
+    }
+}
+
+#[derive(Serialize)]
+struct Body<'a> {
+    error: Inner<'a>,
+}
+
+#[derive(Serialize)]
+struct Inner<'a> {
+    code: &'static str,
+    message: &'a str,
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    details: &'a [FieldError],
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = Body {
+            error: Inner { code: self.code.as_str(), message: &self.message, details: &self.details },
+        };
+        let bytes = serde_json::to_vec(&body).unwrap_or_default();
+        let mut response = (self.code.status(), bytes).into_response();
+        response
+            .headers_mut()
+            .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        response
+    }
+}
+
+impl From<RecordError> for ApiError {
+    fn from(error: RecordError) -> Self {
+        use RecordError as E;
+        match error {
+            E::UnknownEntity(name) => {
+                ApiError::new(ErrorCode::UnknownEntity, format!("unknown entity type `{name}`"))
+            }
+            E::NotFound => ApiError::new(ErrorCode::RecordNotFound, "record not found"),
+            E::Invalid(details) => ApiError::validation(details),
+            E::VersionConflict { current } => ApiError::new(
+                ErrorCode::VersionConflict,
+                format!("the record has changed: its current version is {current}"),
+            ),
+            E::Filter(message) => ApiError::new(ErrorCode::InvalidFilter, message),
+            E::Sort(message) => ApiError::new(ErrorCode::InvalidSort, message),
+            E::Cursor => ApiError::new(
+                ErrorCode::InvalidCursor,
+                "the cursor is malformed or belongs to a different query",
+            ),
+            E::BatchTooLarge { max } => ApiError::new(
+                ErrorCode::BatchTooLarge,
+                format!("a batch holds at most {max} records"),
+            ),
+            E::Conflict(message) => ApiError::new(ErrorCode::Conflict, message),
+            E::BadRequest(message) => ApiError::new(ErrorCode::InvalidBody, message),
+            E::Database(cause) => ApiError::internal(cause),
+        }
+    }
+}
+
+pub type ApiResult<T> = Result<T, ApiError>;

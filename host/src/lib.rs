@@ -1,0 +1,16 @@
+//! Kith's host: the server that owns the data, its API and its command line.
+//!
+//! Reading order: `cli` (the commands) → `app` (state and router) → `records` (the record
+//! store, its schema, queries and handlers) → `auth` (workspaces, users, tokens) → the
+//! shared pieces `db`, `error`, `extract`, `ids`; `demo` generates demo data.
+
+pub mod cli;
+pub mod config;
+pub mod app;
+pub mod records;
+pub mod auth;
+pub mod db;
+pub mod error;
+pub mod extract;
+pub mod ids;
+pub mod demo;

@@ -1,0 +1,106 @@
+//! The record store: every record of every entity type, their schema (built-in types, custom
+//! types and custom fields), validation, queries, the audit log and the outbox.
+//!
+//! The store knows nothing of HTTP; `api` translates requests into store calls. Every write
+//! goes through [`Store`], in one transaction with its audit rows and outbox events.
+
+pub mod api;
+mod merge;
+pub mod model;
+pub mod openapi;
+pub mod query;
+pub mod schema;
+mod store;
+pub mod value;
+
+use chrono::{DateTime, Utc};
+use serde_json::{Map, Value};
+
+pub use store::{AuditEntry, ListQuery, Page, Store, UpdateItem, MAX_BATCH};
+
+use crate::error::FieldError;
+use crate::ids::{RecordId, UserId, WorkspaceId};
+
+#[derive(Debug, thiserror::Error)]
+pub enum RecordError {
+    #[error("unknown entity type `{0}`")]
+    UnknownEntity(String),
+    #[error("record not found")]
+    NotFound,
+    #[error("invalid record: {0:?}")]
+    Invalid(Vec<FieldError>),
+    #[error("version conflict: current version is {current}")]
+    VersionConflict { current: i64 },
+    #[error("invalid filter: {0}")]
+    Filter(String),
+    #[error("invalid sort: {0}")]
+    Sort(String),
+    #[error("invalid cursor")]
+    Cursor,
+    #[error("a batch holds at most {max} records")]
+    BatchTooLarge { max: usize },
+    #[error("conflict: {0}")]
+    Conflict(String),
+    #[error("bad request: {0}")]
+    BadRequest(String),
+    #[error("database error: {0}")]
+    Database(#[from] sea_orm::DbErr),
+}
+
+/// Who is acting, and in which workspace. Every store call takes one; nothing crosses it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Actor {
+    pub workspace: WorkspaceId,
+    pub user: UserId,
+}
+
+/// A record as the store returns it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Record {
+    pub id: RecordId,
+    pub entity_type: String,
+    pub data: Map<String, Value>,
+    pub version: i64,
+    pub owner: Option<UserId>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub deleted_at: Option<DateTime<Utc>>,
+}
+
+impl Record {
+    /// The flat JSON form of DESIGN §3: system keys, then field values. `fields` keeps only
+    /// the named fields (system keys `id` and `version` are always present).
+    pub fn to_json(&self, fields: Option<&[String]>) -> Value {
+        let wanted = |key: &str| fields.is_none_or(|f| f.iter().any(|k| k == key));
+        let mut out = Map::with_capacity(self.data.len() + 6);
+        out.insert("id".into(), Value::String(self.id.to_string()));
+        out.insert("version".into(), Value::from(self.version));
+        if wanted("owner") {
+            out.insert("owner".into(), self.owner.map_or(Value::Null, |o| Value::String(o.to_string())));
+        }
+        if wanted("created_at") {
+            out.insert("created_at".into(), Value::String(value::format_datetime(self.created_at)));
+        }
+        if wanted("updated_at") {
+            out.insert("updated_at".into(), Value::String(value::format_datetime(self.updated_at)));
+        }
+        if let Some(deleted_at) = self.deleted_at {
+            out.insert("deleted_at".into(), Value::String(value::format_datetime(deleted_at)));
+        }
+        for (key, value) in &self.data {
+            if wanted(key) {
+                out.insert(key.clone(), value.clone());
+            }
+        }
+        Value::Object(out)
+    }
+}
+
+/// Microseconds since the Unix epoch, the stored form of every timestamp.
+pub fn now_micros() -> i64 {
+    Utc::now().timestamp_micros()
+}
+
+pub fn from_micros(micros: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp_micros(micros).unwrap_or_default()
+}

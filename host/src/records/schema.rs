@@ -1,0 +1,574 @@
+//! Entity types and fields as metadata (DESIGN §2): the built-in types, the custom types and
+//! fields a workspace adds at run time, and the `Schema` a workspace's requests are checked
+//! against.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::FieldError;
+
+/// Keys every record carries besides its fields; no field may take these names.
+pub const SYSTEM_KEYS: &[&str] = &["id", "version", "owner", "created_at", "updated_at"];
+
+/// The kinds of field a type can have (DESIGN §2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FieldKind {
+    Text,
+    LongText,
+    Email,
+    Phone,
+    Url,
+    Integer,
+    Number,
+    Money,
+    Boolean,
+    Date,
+    Datetime,
+    Select,
+    MultiSelect,
+    Reference,
+    User,
+    Tags,
+    Json,
+}
+
+impl FieldKind {
+    pub const ALL: [FieldKind; 17] = [
+        Self::Text,
+        Self::LongText,
+        Self::Email,
+        Self::Phone,
+        Self::Url,
+        Self::Integer,
+        Self::Number,
+        Self::Money,
+        Self::Boolean,
+        Self::Date,
+        Self::Datetime,
+        Self::Select,
+        Self::MultiSelect,
+        Self::Reference,
+        Self::User,
+        Self::Tags,
+        Self::Json,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Text => "text",
+            Self::LongText => "long_text",
+            Self::Email => "email",
+            Self::Phone => "phone",
+            Self::Url => "url",
+            Self::Integer => "integer",
+            Self::Number => "number",
+            Self::Money => "money",
+            Self::Boolean => "boolean",
+            Self::Date => "date",
+            Self::Datetime => "datetime",
+            Self::Select => "select",
+            Self::MultiSelect => "multi_select",
+            Self::Reference => "reference",
+            Self::User => "user",
+            Self::Tags => "tags",
+            Self::Json => "json",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SelectOption {
+    pub value: String,
+    #[serde(default)]
+    pub label: String,
+}
+
+/// One field of an entity type, as stored and as described by `/api/v1/meta/entities`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FieldSpec {
+    pub name: String,
+    #[serde(default)]
+    pub label: String,
+    #[serde(rename = "type")]
+    pub kind: FieldKind,
+    #[serde(default)]
+    pub required: bool,
+    /// Filters and sorts on this field use an expression index.
+    #[serde(default)]
+    pub indexed: bool,
+    /// Full-text search covers this field.
+    #[serde(default)]
+    pub searchable: bool,
+    /// Text is stored lowercased, so equality and duplicate checks ignore case.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub lowercase: bool,
+    /// Allowed values of `select` and `multi_select`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub options: Vec<SelectOption>,
+    /// Entity type a `reference` points to (its singular name); `None` allows any type.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<String>,
+    /// A `reference` holding a list of ids.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub multiple: bool,
+    /// Longest accepted text, in characters.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_length: Option<usize>,
+    /// Added by an admin at run time (output only).
+    #[serde(default)]
+    pub custom: bool,
+}
+
+impl FieldSpec {
+    pub fn new(name: &str, kind: FieldKind) -> Self {
+        Self {
+            name: name.to_owned(),
+            label: label_from_name(name),
+            kind,
+            required: false,
+            indexed: false,
+            searchable: false,
+            lowercase: false,
+            options: Vec::new(),
+            target: None,
+            multiple: false,
+            max_length: None,
+            custom: false,
+        }
+    }
+
+    fn required(mut self) -> Self {
+        self.required = true;
+        self
+    }
+
+    fn indexed(mut self) -> Self {
+        self.indexed = true;
+        self
+    }
+
+    fn searchable(mut self) -> Self {
+        self.searchable = true;
+        self
+    }
+
+    fn lowercase(mut self) -> Self {
+        self.lowercase = true;
+        self
+    }
+
+    fn options(mut self, values: &[&str]) -> Self {
+        self.options = values
+            .iter()
+            .map(|v| SelectOption { value: (*v).to_owned(), label: label_from_name(v) })
+            .collect();
+        self
+    }
+
+    fn target(mut self, target: &str) -> Self {
+        self.target = Some(target.to_owned());
+        self
+    }
+
+    fn multiple(mut self) -> Self {
+        self.multiple = true;
+        self
+    }
+
+    /// Whether a value of this field is a list.
+    pub fn is_list(&self) -> bool {
+        matches!(self.kind, FieldKind::MultiSelect | FieldKind::Tags)
+            || (self.kind == FieldKind::Reference && self.multiple)
+    }
+
+    /// The longest text this field accepts.
+    pub fn text_limit(&self) -> usize {
+        self.max_length.unwrap_or(match self.kind {
+            FieldKind::LongText => 100_000,
+            FieldKind::Url => 2_048,
+            FieldKind::Email => 254,
+            FieldKind::Phone => 40,
+            _ => 1_000,
+        })
+    }
+
+    /// Checks a field definition sent by an admin; `schema` is the workspace's current schema
+    /// (to resolve reference targets).
+    pub fn check_definition(&mut self, schema: &Schema) -> Result<(), Vec<FieldError>> {
+        let mut errors = Vec::new();
+        if let Err(message) = check_identifier(&self.name) {
+            errors.push(FieldError::new("name", "invalid_name", message));
+        } else if SYSTEM_KEYS.contains(&self.name.as_str()) {
+            errors.push(FieldError::new(
+                "name",
+                "reserved_name",
+                format!("`{}` is a system key", self.name),
+            ));
+        }
+        if self.label.trim().is_empty() {
+            self.label = label_from_name(&self.name);
+        }
+        let has_options = matches!(self.kind, FieldKind::Select | FieldKind::MultiSelect);
+        if has_options && self.options.is_empty() {
+            errors.push(FieldError::new("options", "required", "a select field needs options"));
+        }
+        if !has_options && !self.options.is_empty() {
+            errors.push(FieldError::new(
+                "options",
+                "not_allowed",
+                "only select and multi_select fields have options",
+            ));
+        }
+        let mut seen = std::collections::HashSet::new();
+        for option in &mut self.options {
+            if option.value.is_empty() || option.value.chars().count() > 100 {
+                errors.push(FieldError::new(
+                    "options",
+                    "invalid_option",
+                    "option values are 1 to 100 characters",
+                ));
+            } else if !seen.insert(option.value.clone()) {
+                errors.push(FieldError::new(
+                    "options",
+                    "duplicate_option",
+                    format!("option `{}` is listed twice", option.value),
+                ));
+            }
+            if option.label.is_empty() {
+                option.label = option.value.clone();
+            }
+        }
+        match (&self.target, self.kind) {
+            (Some(target), FieldKind::Reference) if schema.by_name(target).is_none() => {
+                errors.push(FieldError::new(
+                    "target",
+                    "unknown_entity",
+                    format!("no entity type is named `{target}`"),
+                ));
+            }
+            (Some(_), kind) if kind != FieldKind::Reference => errors.push(FieldError::new(
+                "target",
+                "not_allowed",
+                "only reference fields have a target",
+            )),
+            _ => {}
+        }
+        if self.multiple && self.kind != FieldKind::Reference {
+            errors.push(FieldError::new(
+                "multiple",
+                "not_allowed",
+                "only reference fields can hold several ids",
+            ));
+        }
+        if self.max_length == Some(0) {
+            errors.push(FieldError::new("max_length", "invalid_value", "must be at least 1"));
+        }
+        if self.indexed && (self.is_list() || self.kind == FieldKind::Json) {
+            errors.push(FieldError::new(
+                "indexed",
+                "not_allowed",
+                "list and json fields cannot be indexed",
+            ));
+        }
+        if errors.is_empty() { Ok(()) } else { Err(errors) }
+    }
+}
+
+/// An entity type: its names, its fields and how its records are titled and deduplicated.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EntityType {
+    /// Singular machine name (`contact`).
+    pub name: String,
+    /// The API name (`contacts`), used in `/api/v1/{plural}`.
+    pub plural: String,
+    #[serde(default)]
+    pub label: String,
+    #[serde(default)]
+    pub label_plural: String,
+    /// Fields whose values, joined by spaces, make a record's title.
+    #[serde(default)]
+    pub title_fields: Vec<String>,
+    /// The field duplicate checks and merges compare (contacts: email; companies: domain).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duplicate_key: Option<String>,
+    #[serde(default)]
+    pub fields: Vec<FieldSpec>,
+    /// Where the type comes from: `builtin` or `custom` (output only).
+    #[serde(default = "custom_source")]
+    pub source: String,
+}
+
+fn custom_source() -> String {
+    "custom".to_owned()
+}
+
+impl EntityType {
+    pub fn field(&self, name: &str) -> Option<&FieldSpec> {
+        self.fields.iter().find(|f| f.name == name)
+    }
+
+    /// Checks a custom type sent by an admin before it is stored.
+    pub fn check_definition(&mut self, schema: &Schema) -> Result<(), Vec<FieldError>> {
+        let mut errors = Vec::new();
+        for (key, value) in [("name", &self.name), ("plural", &self.plural)] {
+            if let Err(message) = check_identifier(value) {
+                errors.push(FieldError::new(key, "invalid_name", message));
+            }
+        }
+        if self.name == self.plural {
+            errors.push(FieldError::new("plural", "invalid_name", "must differ from `name`"));
+        }
+        if schema.by_name(&self.name).is_some() || schema.by_plural(&self.name).is_some() {
+            errors.push(FieldError::new("name", "already_exists", "the name is taken"));
+        }
+        if schema.by_plural(&self.plural).is_some() || schema.by_name(&self.plural).is_some() {
+            errors.push(FieldError::new("plural", "already_exists", "the plural is taken"));
+        }
+        if RESERVED_PLURALS.contains(&self.plural.as_str()) {
+            errors.push(FieldError::new("plural", "reserved_name", "the plural is reserved"));
+        }
+        if self.label.trim().is_empty() {
+            self.label = label_from_name(&self.name);
+        }
+        if self.label_plural.trim().is_empty() {
+            self.label_plural = label_from_name(&self.plural);
+        }
+        self.source = custom_source();
+        let mut names = std::collections::HashSet::new();
+        for field in &mut self.fields {
+            field.custom = true;
+            if let Err(mut field_errors) = field.check_definition(schema) {
+                for error in &mut field_errors {
+                    error.field = format!("fields.{}.{}", field.name, error.field);
+                }
+                errors.extend(field_errors);
+            }
+            if !names.insert(field.name.clone()) {
+                errors.push(FieldError::new(
+                    format!("fields.{}", field.name),
+                    "duplicate_field",
+                    "the field is declared twice",
+                ));
+            }
+        }
+        for key in self.title_fields.iter().chain(&self.duplicate_key) {
+            if !names.contains(key) {
+                errors.push(FieldError::new(
+                    "title_fields",
+                    "unknown_field",
+                    format!("`{key}` is not a field of the type"),
+                ));
+            }
+        }
+        if errors.is_empty() { Ok(()) } else { Err(errors) }
+    }
+}
+
+/// Paths under `/api/v1` that can never be an entity type's plural.
+const RESERVED_PLURALS: &[&str] = &["meta", "openapi.json", "audit", "search", "plugins", "me"];
+
+/// Names of types and fields: lowercase ASCII snake_case, 1 to 48 characters, starting with a
+/// letter — safe inside JSON paths and SQL index names.
+pub fn check_identifier(name: &str) -> Result<(), String> {
+    let valid = !name.is_empty()
+        && name.len() <= 48
+        && name.starts_with(|c: char| c.is_ascii_lowercase())
+        && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+    if valid {
+        Ok(())
+    } else {
+        Err(format!(
+            "`{}` is not a valid name: use 1 to 48 lowercase letters, digits and underscores, \
+             starting with a letter",
+            name.chars().take(80).collect::<String>()
+        ))
+    }
+}
+
+fn label_from_name(name: &str) -> String {
+    let spaced = name.replace('_', " ");
+    let mut chars = spaced.chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => String::new(),
+    }
+}
+
+/// The types every workspace has.
+pub fn builtin_types() -> Vec<EntityType> {
+    use FieldKind::*;
+    let builtin = |name: &str, plural: &str, title: &[&str], key: Option<&str>, fields| {
+        EntityType {
+            name: name.to_owned(),
+            plural: plural.to_owned(),
+            label: label_from_name(name),
+            label_plural: label_from_name(plural),
+            title_fields: title.iter().map(|s| (*s).to_owned()).collect(),
+            duplicate_key: key.map(str::to_owned),
+            fields,
+            source: "builtin".to_owned(),
+        }
+    };
+    vec![
+        builtin(
+            "company",
+            "companies",
+            &["name"],
+            Some("domain"),
+            vec![
+                FieldSpec::new("name", Text).required().indexed().searchable(),
+                FieldSpec::new("domain", Text).indexed().searchable().lowercase(),
+                FieldSpec::new("industry", Select).indexed().options(&[
+                    "technology",
+                    "finance",
+                    "healthcare",
+                    "manufacturing",
+                    "retail",
+                    "education",
+                    "energy",
+                    "media",
+                    "logistics",
+                    "real_estate",
+                    "hospitality",
+                    "consulting",
+                    "other",
+                ]),
+                FieldSpec::new("employees", Integer),
+                FieldSpec::new("annual_revenue", Money),
+                FieldSpec::new("phone", Phone).searchable(),
+                FieldSpec::new("website", Url),
+                FieldSpec::new("address", Text).searchable(),
+            ],
+        ),
+        builtin(
+            "contact",
+            "contacts",
+            &["first_name", "last_name"],
+            Some("email"),
+            vec![
+                FieldSpec::new("first_name", Text).searchable(),
+                FieldSpec::new("last_name", Text).indexed().searchable(),
+                FieldSpec::new("email", Email).indexed().searchable(),
+                FieldSpec::new("phone", Phone).searchable(),
+                FieldSpec::new("title", Text).searchable(),
+                FieldSpec::new("company", Reference).indexed().target("company"),
+                FieldSpec::new("tags", Tags).searchable(),
+            ],
+        ),
+        builtin(
+            "activity",
+            "activities",
+            &["subject"],
+            None,
+            vec![
+                FieldSpec::new("kind", Select)
+                    .required()
+                    .indexed()
+                    .options(&["note", "task", "call", "meeting", "email"]),
+                FieldSpec::new("subject", Text).required().searchable(),
+                FieldSpec::new("body", LongText).searchable(),
+                FieldSpec::new("due_at", Datetime).indexed(),
+                FieldSpec::new("done", Boolean),
+                FieldSpec::new("links", Reference).multiple(),
+            ],
+        ),
+    ]
+}
+
+/// A workspace's types: the built-ins with its custom fields, and its custom types.
+#[derive(Debug, Default)]
+pub struct Schema {
+    types: Vec<Arc<EntityType>>,
+    by_plural: HashMap<String, usize>,
+    by_name: HashMap<String, usize>,
+}
+
+impl Schema {
+    pub fn new(types: Vec<EntityType>) -> Self {
+        let mut schema = Schema::default();
+        for ty in types {
+            schema.by_plural.insert(ty.plural.clone(), schema.types.len());
+            schema.by_name.insert(ty.name.clone(), schema.types.len());
+            schema.types.push(Arc::new(ty));
+        }
+        schema
+    }
+
+    pub fn types(&self) -> &[Arc<EntityType>] {
+        &self.types
+    }
+
+    pub fn by_plural(&self, plural: &str) -> Option<&Arc<EntityType>> {
+        self.by_plural.get(plural).map(|&i| &self.types[i])
+    }
+
+    pub fn by_name(&self, name: &str) -> Option<&Arc<EntityType>> {
+        self.by_name.get(name).map(|&i| &self.types[i])
+    }
+
+    /// Every (type, field) whose values are references to records of type `target`.
+    pub fn references_to<'a>(
+        &'a self,
+        target: &'a str,
+    ) -> impl Iterator<Item = (&'a Arc<EntityType>, &'a FieldSpec)> + 'a {
+        self.types.iter().flat_map(move |ty| {
+            ty.fields
+                .iter()
+                .filter(move |f| {
+                    f.kind == FieldKind::Reference
+                        && f.target.as_deref().is_none_or(|t| t == target)
+                })
+                .map(move |f| (ty, f))
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn builtin_types_pass_their_own_definition_checks() {
+        let schema = Schema::new(builtin_types());
+        for ty in schema.types() {
+            for field in &ty.fields {
+                let mut field = field.clone();
+                assert_eq!(field.check_definition(&schema), Ok(()), "{}.{}", ty.name, field.name);
+            }
+        }
+    }
+
+    #[test]
+    fn identifiers_reject_sql_and_json_path_metacharacters() {
+        for bad in ["", "Name", "1st", "a-b", "a.b", "a'b", "a b", "ä", &"x".repeat(49)] {
+            assert!(check_identifier(bad).is_err(), "{bad:?} should be refused");
+        }
+        for good in ["a", "vip_level", "x2", &"x".repeat(48)] {
+            assert!(check_identifier(good).is_ok(), "{good:?} should be accepted");
+        }
+    }
+
+    #[test]
+    fn field_named_like_a_system_key_is_refused() {
+        let schema = Schema::new(builtin_types());
+        let mut field = FieldSpec::new("version", FieldKind::Integer);
+        let errors = field.check_definition(&schema).expect_err("reserved");
+        assert_eq!(errors[0].code, "reserved_name");
+    }
+
+    #[test]
+    fn references_to_company_include_contact_company_and_untyped_links() {
+        let schema = Schema::new(builtin_types());
+        let found: Vec<_> = schema
+            .references_to("company")
+            .map(|(ty, f)| format!("{}.{}", ty.name, f.name))
+            .collect();
+        assert_eq!(found, ["contact.company", "activity.links"]);
+    }
+}

@@ -1,0 +1,810 @@
+//! The store: reads, list queries and every write, each write one transaction with its audit
+//! rows and outbox events.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, RwLock};
+
+use chrono::Utc;
+use sea_orm::sea_query::{Expr, OnConflict};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, EntityTrait,
+    QueryFilter, QueryOrder, QuerySelect, Statement, TransactionTrait,
+};
+use serde_json::{Map, Value, json};
+use uuid::Uuid;
+
+use super::model::{audit, custom_field, entity_type, outbox, record};
+use super::query::{self, Cursor, Sql};
+use super::schema::{EntityType, FieldSpec, Schema, builtin_types};
+use super::value::{self, Draft, Mode};
+use super::{Actor, Record, RecordError, from_micros, now_micros};
+use crate::db::Db;
+use crate::error::FieldError;
+use crate::ids::{RecordId, UserId, WorkspaceId};
+
+/// Most records in one batch request.
+pub const MAX_BATCH: usize = 1_000;
+/// Rows per multi-row INSERT (keeps bound parameters under both databases' limits).
+const INSERT_CHUNK: usize = 1_000;
+
+pub struct Store {
+    db: Db,
+    schemas: RwLock<HashMap<WorkspaceId, Arc<Schema>>>,
+}
+
+/// A list request, already split into its parts.
+#[derive(Debug, Default, Clone)]
+pub struct ListQuery {
+    pub filter: Option<String>,
+    pub sort: Option<String>,
+    pub limit: u64,
+    pub cursor: Option<String>,
+    pub total: bool,
+    /// List the trash (soft-deleted records) instead of live records.
+    pub deleted: bool,
+}
+
+#[derive(Debug)]
+pub struct Page {
+    pub records: Vec<Record>,
+    pub next_cursor: Option<String>,
+    pub total: Option<u64>,
+}
+
+/// One item of a batch update.
+#[derive(Debug, Clone)]
+pub struct UpdateItem {
+    pub id: RecordId,
+    pub patch: Map<String, Value>,
+    pub if_match: Option<i64>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct AuditEntry {
+    pub id: i64,
+    pub record_id: RecordId,
+    pub entity_type: String,
+    pub action: String,
+    pub actor: Option<UserId>,
+    pub at: chrono::DateTime<Utc>,
+    pub changes: Value,
+}
+
+/// A change about to be journalled: the audit row and outbox event of one record write.
+pub(super) struct Journal {
+    pub record_id: Uuid,
+    pub entity_type: String,
+    pub action: &'static str,
+    pub version: i64,
+    pub changes: Map<String, Value>,
+}
+
+impl Store {
+    pub fn new(db: Db) -> Self {
+        Self { db, schemas: RwLock::default() }
+    }
+
+    pub fn db(&self) -> &Db {
+        &self.db
+    }
+
+    pub fn backend(&self) -> DbBackend {
+        self.db.backend
+    }
+
+    // -- schema ---------------------------------------------------------------------------------
+
+    /// The workspace's schema, loaded once and cached until an admin changes it.
+    pub async fn schema(&self, workspace: WorkspaceId) -> Result<Arc<Schema>, RecordError> {
+        if let Some(schema) = self.cached_schema(workspace) {
+            return Ok(schema);
+        }
+        let mut types = builtin_types();
+        let custom_types = entity_type::Entity::find()
+            .filter(entity_type::Column::WorkspaceId.eq(workspace.0))
+            .order_by_asc(entity_type::Column::CreatedAt)
+            .all(&self.db.read)
+            .await?;
+        for row in custom_types {
+            match serde_json::from_value::<EntityType>(row.spec) {
+                Ok(ty) => types.push(ty),
+                Err(error) => tracing::error!(%error, name = row.name, "stored entity type is unreadable"),
+            }
+        }
+        let fields = custom_field::Entity::find()
+            .filter(custom_field::Column::WorkspaceId.eq(workspace.0))
+            .order_by_asc(custom_field::Column::CreatedAt)
+            .all(&self.db.read)
+            .await?;
+        for row in fields {
+            let Some(ty) = types.iter_mut().find(|t| t.name == row.entity_type) else { continue };
+            match serde_json::from_value::<FieldSpec>(row.spec) {
+                Ok(field) => ty.fields.push(field),
+                Err(error) => tracing::error!(%error, name = row.name, "stored custom field is unreadable"),
+            }
+        }
+        let schema = Arc::new(Schema::new(types));
+        if let Ok(mut cache) = self.schemas.write() {
+            cache.insert(workspace, schema.clone());
+        }
+        Ok(schema)
+    }
+
+    fn cached_schema(&self, workspace: WorkspaceId) -> Option<Arc<Schema>> {
+        self.schemas.read().ok()?.get(&workspace).cloned()
+    }
+
+    fn forget_schema(&self, workspace: WorkspaceId) {
+        if let Ok(mut cache) = self.schemas.write() {
+            cache.remove(&workspace);
+        }
+    }
+
+    /// The entity type served at `/api/v1/{plural}`.
+    pub async fn entity(&self, workspace: WorkspaceId, plural: &str) -> Result<Arc<EntityType>, RecordError> {
+        self.schema(workspace)
+            .await?
+            .by_plural(plural)
+            .cloned()
+            .ok_or_else(|| RecordError::UnknownEntity(plural.chars().take(64).collect()))
+    }
+
+    /// Creates the expression indexes of the built-in types' indexed fields.
+    pub async fn ensure_builtin_indexes(&self) -> Result<(), RecordError> {
+        for ty in builtin_types() {
+            for field in ty.fields.iter().filter(|f| f.indexed) {
+                self.ensure_index(field).await?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn ensure_index(&self, field: &FieldSpec) -> Result<(), RecordError> {
+        let sql = query::index_statement(self.db.backend, field);
+        self.db.write.execute_unprepared(&sql).await?;
+        Ok(())
+    }
+
+    /// Adds a custom field to a type; an indexed one gets its expression index first.
+    pub async fn add_field(&self, actor: &Actor, entity: &str, mut field: FieldSpec) -> Result<FieldSpec, RecordError> {
+        let schema = self.schema(actor.workspace).await?;
+        let ty = schema.by_name(entity).or_else(|| schema.by_plural(entity)).ok_or_else(|| RecordError::UnknownEntity(entity.to_owned()))?;
+        field.custom = true;
+        field.check_definition(&schema).map_err(RecordError::Invalid)?;
+        if ty.field(&field.name).is_some() {
+            return Err(RecordError::Invalid(vec![FieldError::new("name", "already_exists", format!("`{}` already has a field `{}`", ty.plural, field.name))]));
+        }
+        if field.indexed {
+            self.ensure_index(&field).await?;
+        }
+        let spec = serde_json::to_value(&field).map_err(|e| RecordError::BadRequest(e.to_string()))?;
+        let row = custom_field::ActiveModel {
+            workspace_id: Set(actor.workspace.0),
+            entity_type: Set(ty.name.clone()),
+            name: Set(field.name.clone()),
+            spec: Set(spec),
+            created_at: Set(now_micros()),
+        };
+        custom_field::Entity::insert(row).exec(&self.db.write).await.map_err(|e| conflict_or(e, "the field already exists"))?;
+        self.forget_schema(actor.workspace);
+        Ok(field)
+    }
+
+    /// Adds a custom entity type to the workspace.
+    pub async fn add_type(&self, actor: &Actor, mut ty: EntityType) -> Result<EntityType, RecordError> {
+        let schema = self.schema(actor.workspace).await?;
+        ty.check_definition(&schema).map_err(RecordError::Invalid)?;
+        for field in ty.fields.iter().filter(|f| f.indexed) {
+            self.ensure_index(field).await?;
+        }
+        let spec = serde_json::to_value(&ty).map_err(|e| RecordError::BadRequest(e.to_string()))?;
+        let row = entity_type::ActiveModel {
+            workspace_id: Set(actor.workspace.0),
+            name: Set(ty.name.clone()),
+            spec: Set(spec),
+            created_at: Set(now_micros()),
+        };
+        entity_type::Entity::insert(row).exec(&self.db.write).await.map_err(|e| conflict_or(e, "the entity type already exists"))?;
+        self.forget_schema(actor.workspace);
+        Ok(ty)
+    }
+
+    // -- reads ----------------------------------------------------------------------------------
+
+    pub async fn get(&self, actor: &Actor, ty: &EntityType, id: RecordId) -> Result<Record, RecordError> {
+        let row = self.find_row(&self.db.read, actor.workspace, ty, id.0, false).await?;
+        match row {
+            Some(row) if row.deleted_at.is_none() => Ok(to_record(row)),
+            _ => Err(RecordError::NotFound),
+        }
+    }
+
+    async fn find_row(&self, conn: &impl ConnectionTrait, workspace: WorkspaceId, ty: &EntityType, id: Uuid, lock: bool) -> Result<Option<record::Model>, RecordError> {
+        let mut select = record::Entity::find_by_id(id)
+            .filter(record::Column::WorkspaceId.eq(workspace.0))
+            .filter(record::Column::EntityType.eq(ty.name.as_str()));
+        if lock && self.db.backend == DbBackend::Postgres {
+            select = select.lock_exclusive();
+        }
+        Ok(select.one(conn).await?)
+    }
+
+    pub async fn list(&self, actor: &Actor, ty: &EntityType, request: &ListQuery) -> Result<Page, RecordError> {
+        let backend = self.db.backend;
+        let now = Utc::now();
+        let filter = request.filter.as_deref().map(query::parse_filter).transpose()?;
+        let keys = query::parse_sort(backend, ty, request.sort.as_deref().unwrap_or(""))?;
+        let fingerprint = query::fingerprint(&[
+            request.sort.as_deref().unwrap_or(""),
+            request.filter.as_deref().unwrap_or(""),
+            if request.deleted { "deleted" } else { "live" },
+        ]);
+        let cursor = request.cursor.as_deref().map(|raw| Cursor::decode(raw, fingerprint, keys.len())).transpose()?;
+
+        let mut where_sql = Sql::new(backend);
+        where_sql.push("workspace_id = ");
+        where_sql.bind(actor.workspace.0);
+        where_sql.push(" AND entity_type = ");
+        where_sql.bind(ty.name.clone());
+        where_sql.push(if request.deleted { " AND deleted_at IS NOT NULL" } else { " AND deleted_at IS NULL" });
+        if let Some(filter) = &filter {
+            where_sql.push(" AND ");
+            query::compile(filter, ty, now, &mut where_sql)?;
+        }
+
+        let total = if request.total {
+            let mut count = Sql::new(backend);
+            count.push("SELECT COUNT(*) AS n FROM records WHERE ");
+            count.push(&where_sql.text);
+            count.values = where_sql.values.clone();
+            let row = self.db.read.query_one_raw(count.into_statement()).await?;
+            let n: i64 = row.map(|r| r.try_get("", "n")).transpose()?.unwrap_or(0);
+            Some(u64::try_from(n).unwrap_or(0))
+        } else {
+            None
+        };
+
+        let mut sql = Sql::new(backend);
+        sql.push("SELECT id, workspace_id, entity_type, data, version, owner_id, created_at, updated_at, deleted_at, merged_into FROM records WHERE ");
+        sql.push(&where_sql.text);
+        sql.values = where_sql.values;
+        if let Some(cursor) = &cursor {
+            sql.push(" AND ");
+            query::after_cursor(&keys, cursor, &mut sql)?;
+        }
+        sql.push(" ORDER BY ");
+        sql.push(&query::order_by(backend, &keys));
+        sql.push(&format!(" LIMIT {}", request.limit + 1));
+        let mut rows = record::Entity::find().from_raw_sql(sql.into_statement()).all(&self.db.read).await?;
+
+        let more = rows.len() as u64 > request.limit;
+        rows.truncate(usize::try_from(request.limit).unwrap_or(usize::MAX));
+        let records: Vec<Record> = rows.into_iter().map(to_record).collect();
+        let next_cursor = match records.last() {
+            Some(last) if more => Some(
+                Cursor { values: keys.iter().map(|k| query::sort_value(k, last)).collect(), id: last.id.0, fingerprint }.encode(),
+            ),
+            _ => None,
+        };
+        Ok(Page { records, next_cursor, total })
+    }
+
+    /// The audit trail of one record (or of the whole workspace), oldest first.
+    pub async fn audit(&self, actor: &Actor, record: Option<RecordId>, after: Option<i64>, limit: u64) -> Result<Vec<AuditEntry>, RecordError> {
+        let mut select = audit::Entity::find().filter(audit::Column::WorkspaceId.eq(actor.workspace.0));
+        if let Some(record) = record {
+            select = select.filter(audit::Column::RecordId.eq(record.0));
+        }
+        if let Some(after) = after {
+            select = select.filter(audit::Column::Id.gt(after));
+        }
+        let rows = select.order_by_asc(audit::Column::Id).limit(limit).all(&self.db.read).await?;
+        Ok(rows
+            .into_iter()
+            .map(|row| AuditEntry {
+                id: row.id,
+                record_id: RecordId(row.record_id),
+                entity_type: row.entity_type,
+                action: row.action,
+                actor: row.actor_id.map(UserId),
+                at: from_micros(row.at),
+                changes: row.changes,
+            })
+            .collect())
+    }
+
+    // -- writes ---------------------------------------------------------------------------------
+
+    pub async fn create(&self, actor: &Actor, ty: &EntityType, input: Map<String, Value>) -> Result<Record, RecordError> {
+        let mut created = self.create_many(actor, ty, vec![input]).await.map_err(strip_index)?;
+        created.pop().ok_or(RecordError::NotFound)
+    }
+
+    /// Creates every record or none; problems are reported for every item, by index.
+    pub async fn create_many(&self, actor: &Actor, ty: &EntityType, inputs: Vec<Map<String, Value>>) -> Result<Vec<Record>, RecordError> {
+        check_batch_size(inputs.len())?;
+        let drafts = check_all(ty, &inputs, Mode::Create)?;
+        let txn = self.db.write.begin().await?;
+        self.check_refs(&txn, actor.workspace, drafts.iter().enumerate()).await?;
+        let records = self.insert_drafts(&txn, actor, ty, drafts).await?;
+        txn.commit().await?;
+        Ok(records)
+    }
+
+    async fn insert_drafts(&self, txn: &DatabaseTransaction, actor: &Actor, ty: &EntityType, drafts: Vec<Draft>) -> Result<Vec<Record>, RecordError> {
+        let now = now_micros();
+        let mut models = Vec::with_capacity(drafts.len());
+        let mut journal = Vec::with_capacity(drafts.len());
+        for draft in drafts {
+            let id = Uuid::now_v7();
+            let owner = draft.owner.unwrap_or(actor.user.0);
+            let mut changes: Map<String, Value> = draft.fields.iter().map(|(k, v)| (k.clone(), json!({ "after": v }))).collect();
+            changes.insert("owner".into(), json!({ "after": owner }));
+            journal.push(Journal { record_id: id, entity_type: ty.name.clone(), action: "created", version: 1, changes });
+            models.push(record::Model {
+                id,
+                workspace_id: actor.workspace.0,
+                entity_type: ty.name.clone(),
+                data: Value::Object(draft.fields),
+                version: 1,
+                owner_id: Some(owner),
+                created_at: now,
+                updated_at: now,
+                deleted_at: None,
+                merged_into: None,
+            });
+        }
+        for chunk in models.chunks(INSERT_CHUNK) {
+            let active: Vec<record::ActiveModel> = chunk.iter().cloned().map(Into::into).collect();
+            record::Entity::insert_many(active).exec_without_returning(txn).await?;
+        }
+        self.journal(txn, actor, journal).await?;
+        Ok(models.into_iter().map(to_record).collect())
+    }
+
+    pub async fn update(&self, actor: &Actor, ty: &EntityType, item: UpdateItem) -> Result<Record, RecordError> {
+        let mut updated = self.apply_updates(actor, ty, vec![item], true).await.map_err(strip_index)?;
+        updated.pop().ok_or(RecordError::NotFound)
+    }
+
+    /// Applies partial updates to every record or to none.
+    pub async fn update_many(&self, actor: &Actor, ty: &EntityType, items: Vec<UpdateItem>) -> Result<Vec<Record>, RecordError> {
+        self.apply_updates(actor, ty, items, false).await
+    }
+
+    /// A `single` update answers "not found" and "stale version" as such; a batch reports
+    /// them as field errors of its items.
+    async fn apply_updates(&self, actor: &Actor, ty: &EntityType, items: Vec<UpdateItem>, single: bool) -> Result<Vec<Record>, RecordError> {
+        check_batch_size(items.len())?;
+        let patches: Vec<Map<String, Value>> = items.iter().map(|i| i.patch.clone()).collect();
+        let drafts = check_all(ty, &patches, Mode::Patch)?;
+        let mut seen = HashSet::new();
+        if let Some(index) = items.iter().position(|i| !seen.insert(i.id)) {
+            return Err(RecordError::Invalid(vec![FieldError::new("id", "duplicate_id", "the batch updates this record twice").at(index)]));
+        }
+        let txn = self.db.write.begin().await?;
+        let ids: Vec<Uuid> = items.iter().map(|i| i.id.0).collect();
+        let mut current = self.lock_rows(&txn, actor.workspace, ty, &ids).await?;
+        let mut errors = Vec::new();
+        let mut targets = Vec::with_capacity(items.len());
+        for (index, (item, draft)) in items.iter().zip(drafts).enumerate() {
+            match current.remove(&item.id.0) {
+                None if single => return Err(RecordError::NotFound),
+                None => errors.push(FieldError::new("id", "record_not_found", "no live record has this id").at(index)),
+                Some(row) if item.if_match.is_some_and(|v| v != row.version) => {
+                    if single {
+                        return Err(RecordError::VersionConflict { current: row.version });
+                    }
+                    errors.push(FieldError::new("version", "version_conflict", format!("the record is at version {}", row.version)).at(index));
+                }
+                Some(row) => targets.push((row, draft)),
+            }
+        }
+        if !errors.is_empty() {
+            return Err(RecordError::Invalid(errors));
+        }
+        self.check_refs(&txn, actor.workspace, targets.iter().map(|(_, d)| d).enumerate()).await?;
+        let records = self.apply_patches(&txn, actor, targets, "updated").await?;
+        txn.commit().await?;
+        Ok(records)
+    }
+
+    /// Live rows of `ty` by id, locked for update on PostgreSQL (SQLite has one writer).
+    pub(super) async fn lock_rows(&self, txn: &DatabaseTransaction, workspace: WorkspaceId, ty: &EntityType, ids: &[Uuid]) -> Result<HashMap<Uuid, record::Model>, RecordError> {
+        let mut rows = HashMap::with_capacity(ids.len());
+        for chunk in ids.chunks(500) {
+            let mut select = record::Entity::find()
+                .filter(record::Column::WorkspaceId.eq(workspace.0))
+                .filter(record::Column::EntityType.eq(ty.name.as_str()))
+                .filter(record::Column::DeletedAt.is_null())
+                .filter(record::Column::Id.is_in(chunk.iter().copied()));
+            if self.db.backend == DbBackend::Postgres {
+                select = select.order_by_asc(record::Column::Id).lock_exclusive();
+            }
+            for row in select.all(txn).await? {
+                rows.insert(row.id, row);
+            }
+        }
+        Ok(rows)
+    }
+
+    /// Writes patched rows (skipping no-op patches) and journals them.
+    pub(super) async fn apply_patches(&self, txn: &DatabaseTransaction, actor: &Actor, targets: Vec<(record::Model, Draft)>, action: &'static str) -> Result<Vec<Record>, RecordError> {
+        let now = now_micros();
+        let mut journal = Vec::new();
+        let mut records = Vec::with_capacity(targets.len());
+        for (mut row, draft) in targets {
+            let mut data = match std::mem::take(&mut row.data) {
+                Value::Object(data) => data,
+                _ => corrupt_data(&row),
+            };
+            let mut changes = Map::new();
+            for (key, after) in draft.fields {
+                let before = data.get(&key).cloned().unwrap_or(Value::Null);
+                if before == after {
+                    continue;
+                }
+                changes.insert(key.clone(), json!({ "before": before, "after": after }));
+                if after.is_null() {
+                    data.remove(&key);
+                } else {
+                    data.insert(key, after);
+                }
+            }
+            if let Some(owner) = draft.owner.filter(|o| Some(*o) != row.owner_id) {
+                changes.insert("owner".into(), json!({ "before": row.owner_id, "after": owner }));
+                row.owner_id = Some(owner);
+            }
+            row.data = Value::Object(data);
+            if changes.is_empty() {
+                records.push(to_record(row));
+                continue;
+            }
+            let result = record::Entity::update_many()
+                .col_expr(record::Column::Data, Expr::value(row.data.clone()))
+                .col_expr(record::Column::OwnerId, Expr::value(row.owner_id))
+                .col_expr(record::Column::Version, Expr::value(row.version + 1))
+                .col_expr(record::Column::UpdatedAt, Expr::value(now))
+                .filter(record::Column::Id.eq(row.id))
+                .filter(record::Column::Version.eq(row.version))
+                .exec(txn)
+                .await?;
+            if result.rows_affected != 1 {
+                return Err(RecordError::VersionConflict { current: row.version + 1 });
+            }
+            row.version += 1;
+            row.updated_at = now;
+            journal.push(Journal { record_id: row.id, entity_type: row.entity_type.clone(), action, version: row.version, changes });
+            records.push(to_record(row));
+        }
+        self.journal(txn, actor, journal).await?;
+        Ok(records)
+    }
+
+    /// Creates or updates by the value of `key`: items whose key matches a live record update
+    /// it, the others are created. Keys must be unique within the batch and match at most one
+    /// record.
+    pub async fn upsert_many(&self, actor: &Actor, ty: &EntityType, key: &str, inputs: Vec<Map<String, Value>>) -> Result<Vec<Record>, RecordError> {
+        check_batch_size(inputs.len())?;
+        let field = ty.field(key).filter(|f| can_match_by(f)).ok_or_else(|| {
+            RecordError::BadRequest(format!("`{key}` is not a field of `{}` that records can be matched by", ty.plural))
+        })?;
+        let patches = check_all(ty, &inputs, Mode::Patch)?;
+        let mut errors = Vec::new();
+        let mut keys = Vec::with_capacity(inputs.len());
+        let mut seen = HashSet::new();
+        for (index, draft) in patches.iter().enumerate() {
+            match draft.fields.get(key).filter(|v| !v.is_null()) {
+                None => errors.push(FieldError::new(key, "required", "the upsert key needs a value").at(index)),
+                Some(v) if !seen.insert(v.to_string()) => {
+                    errors.push(FieldError::new(key, "duplicate_key", "another item of the batch has the same key").at(index));
+                }
+                Some(v) => keys.push(v.clone()),
+            }
+        }
+        if !errors.is_empty() {
+            return Err(RecordError::Invalid(errors));
+        }
+        let txn = self.db.write.begin().await?;
+        let existing = self.find_by_values(&txn, actor.workspace, ty, field, &keys).await?;
+        let mut updates = Vec::new();
+        let mut creates = Vec::new();
+        for (index, (draft, input)) in patches.into_iter().zip(&inputs).enumerate() {
+            let value = draft.fields.get(key).map(Value::to_string).unwrap_or_default();
+            match existing.get(&value).map(Vec::as_slice) {
+                Some([row]) => updates.push((index, row.clone(), draft)),
+                Some(_) => errors.push(FieldError::new(key, "ambiguous_key", "several records have this value; merge them first").at(index)),
+                None => match value::check(ty, input, Mode::Create) {
+                    Ok(draft) => creates.push((index, draft)),
+                    Err(found) => errors.extend(found.into_iter().map(|e| e.at(index))),
+                },
+            }
+        }
+        if !errors.is_empty() {
+            return Err(RecordError::Invalid(errors));
+        }
+        let drafts = updates.iter().map(|(i, _, d)| (*i, d)).chain(creates.iter().map(|(i, d)| (*i, d)));
+        self.check_refs(&txn, actor.workspace, drafts).await?;
+        let mut order: Vec<usize> = updates.iter().map(|(i, ..)| *i).collect();
+        order.extend(creates.iter().map(|(i, _)| *i));
+        let mut out = self.apply_patches(&txn, actor, updates.into_iter().map(|(_, row, d)| (row, d)).collect(), "updated").await?;
+        out.extend(self.insert_drafts(&txn, actor, ty, creates.into_iter().map(|(_, d)| d).collect()).await?);
+        txn.commit().await?;
+        let mut indexed: Vec<(usize, Record)> = order.into_iter().zip(out).collect();
+        indexed.sort_by_key(|(i, _)| *i);
+        Ok(indexed.into_iter().map(|(_, r)| r).collect())
+    }
+
+    /// Live records of `ty` whose `field` equals one of `values`, grouped by the value's JSON
+    /// text.
+    pub(super) async fn find_by_values(&self, conn: &impl ConnectionTrait, workspace: WorkspaceId, ty: &EntityType, field: &FieldSpec, values: &[Value]) -> Result<HashMap<String, Vec<record::Model>>, RecordError> {
+        let mut found: HashMap<String, Vec<record::Model>> = HashMap::new();
+        let expr = query::field_expr(self.db.backend, field);
+        for chunk in values.chunks(500) {
+            let mut sql = Sql::new(self.db.backend);
+            sql.push("SELECT * FROM records WHERE workspace_id = ");
+            sql.bind(workspace.0);
+            sql.push(" AND entity_type = ");
+            sql.bind(ty.name.clone());
+            sql.push(&format!(" AND deleted_at IS NULL AND {expr} IN ("));
+            for (i, value) in chunk.iter().enumerate() {
+                if i > 0 {
+                    sql.push(", ");
+                }
+                bind_json_scalar(&mut sql, value);
+            }
+            sql.push(") ORDER BY id");
+            let rows = record::Entity::find().from_raw_sql(sql.into_statement()).all(conn).await?;
+            for row in rows {
+                if let Some(value) = row.data.get(&field.name) {
+                    found.entry(value.to_string()).or_default().push(row);
+                }
+            }
+        }
+        Ok(found)
+    }
+
+    pub async fn delete(&self, actor: &Actor, ty: &EntityType, id: RecordId, if_match: Option<i64>) -> Result<Record, RecordError> {
+        self.set_deleted(actor, ty, id, if_match, true).await
+    }
+
+    pub async fn restore(&self, actor: &Actor, ty: &EntityType, id: RecordId, if_match: Option<i64>) -> Result<Record, RecordError> {
+        self.set_deleted(actor, ty, id, if_match, false).await
+    }
+
+    async fn set_deleted(&self, actor: &Actor, ty: &EntityType, id: RecordId, if_match: Option<i64>, delete: bool) -> Result<Record, RecordError> {
+        let txn = self.db.write.begin().await?;
+        let mut row = self.find_row(&txn, actor.workspace, ty, id.0, true).await?.ok_or(RecordError::NotFound)?;
+        if row.deleted_at.is_some() == delete {
+            return Err(if delete { RecordError::NotFound } else { RecordError::Conflict("the record is not deleted".into()) });
+        }
+        if if_match.is_some_and(|v| v != row.version) {
+            return Err(RecordError::VersionConflict { current: row.version });
+        }
+        let now = now_micros();
+        let deleted_at = delete.then_some(now);
+        record::Entity::update_many()
+            .col_expr(record::Column::DeletedAt, Expr::value(deleted_at))
+            .col_expr(record::Column::MergedInto, Expr::value(Option::<Uuid>::None))
+            .col_expr(record::Column::Version, Expr::value(row.version + 1))
+            .col_expr(record::Column::UpdatedAt, Expr::value(now))
+            .filter(record::Column::Id.eq(row.id))
+            .exec(&txn)
+            .await?;
+        row.version += 1;
+        row.updated_at = now;
+        row.deleted_at = deleted_at;
+        let action = if delete { "deleted" } else { "restored" };
+        let entry = Journal { record_id: row.id, entity_type: row.entity_type.clone(), action, version: row.version, changes: Map::new() };
+        self.journal(&txn, actor, vec![entry]).await?;
+        txn.commit().await?;
+        Ok(to_record(row))
+    }
+
+    /// Soft-deleted records whose retention has passed are removed for good.
+    pub async fn purge_deleted(&self, older_than_micros: i64) -> Result<u64, RecordError> {
+        let result = record::Entity::delete_many()
+            .filter(record::Column::DeletedAt.lt(older_than_micros))
+            .exec(&self.db.write)
+            .await?;
+        Ok(result.rows_affected)
+    }
+
+    // -- shared write steps ---------------------------------------------------------------------
+
+    /// Checks that every referenced record and user exists, live, in the workspace (and, for
+    /// typed references, is of the target type).
+    pub(super) async fn check_refs<'d>(&self, conn: &impl ConnectionTrait, workspace: WorkspaceId, drafts: impl Iterator<Item = (usize, &'d Draft)>) -> Result<(), RecordError> {
+        let drafts: Vec<(usize, &Draft)> = drafts.collect();
+        let record_ids: HashSet<Uuid> = drafts.iter().flat_map(|(_, d)| d.record_refs.iter().map(|r| r.1)).collect();
+        let user_ids: HashSet<Uuid> = drafts.iter().flat_map(|(_, d)| d.user_refs.iter().map(|r| r.1)).collect();
+        if record_ids.is_empty() && user_ids.is_empty() {
+            return Ok(());
+        }
+        let mut types: HashMap<Uuid, String> = HashMap::new();
+        let record_ids: Vec<Uuid> = record_ids.into_iter().collect();
+        for chunk in record_ids.chunks(500) {
+            let rows: Vec<(Uuid, String)> = record::Entity::find()
+                .select_only()
+                .column(record::Column::Id)
+                .column(record::Column::EntityType)
+                .filter(record::Column::WorkspaceId.eq(workspace.0))
+                .filter(record::Column::DeletedAt.is_null())
+                .filter(record::Column::Id.is_in(chunk.iter().copied()))
+                .into_tuple()
+                .all(conn)
+                .await?;
+            types.extend(rows);
+        }
+        let users = crate::auth::existing_users(conn, workspace, user_ids.into_iter().collect()).await?;
+        let mut errors = Vec::new();
+        let single = drafts.len() == 1;
+        for (index, draft) in &drafts {
+            let at = |e: FieldError| if single { e } else { e.at(*index) };
+            for (field, id, target) in &draft.record_refs {
+                match (types.get(id), target) {
+                    (None, _) => errors.push(at(FieldError::new(field, "reference_not_found", format!("no live record has the id {id}")))),
+                    (Some(found), Some(target)) if found != target => {
+                        errors.push(at(FieldError::new(field, "wrong_reference_type", format!("{id} is a {found}, not a {target}"))));
+                    }
+                    _ => {}
+                }
+            }
+            for (field, id) in &draft.user_refs {
+                if !users.contains(id) {
+                    errors.push(at(FieldError::new(field, "user_not_found", format!("no user of this workspace has the id {id}"))));
+                }
+            }
+        }
+        if errors.is_empty() { Ok(()) } else { Err(RecordError::Invalid(errors)) }
+    }
+
+    /// Appends the audit rows and outbox events of a write, inside its transaction. The outbox
+    /// head row is bumped by the number of events, which serialises writers on it: sequence
+    /// numbers are gap-free and in commit order.
+    pub(super) async fn journal(&self, txn: &DatabaseTransaction, actor: &Actor, entries: Vec<Journal>) -> Result<(), RecordError> {
+        if entries.is_empty() {
+            return Ok(());
+        }
+        let now = now_micros();
+        let count = i64::try_from(entries.len()).unwrap_or(i64::MAX);
+        let bump = Statement::from_sql_and_values(
+            self.db.backend,
+            match self.db.backend {
+                DbBackend::Postgres => "UPDATE outbox_head SET seq = seq + $1 WHERE id = 1 RETURNING seq",
+                _ => "UPDATE outbox_head SET seq = seq + ? WHERE id = 1 RETURNING seq",
+            },
+            [count.into()],
+        );
+        let last: i64 = txn.query_one_raw(bump).await?.ok_or_else(|| sea_orm::DbErr::RecordNotFound("outbox_head".into()))?.try_get("", "seq")?;
+        let first = last - count + 1;
+        let mut audits = Vec::with_capacity(entries.len());
+        let mut events = Vec::with_capacity(entries.len());
+        for (offset, entry) in entries.into_iter().enumerate() {
+            let fields: Vec<&String> = entry.changes.keys().collect();
+            events.push(outbox::ActiveModel {
+                seq: Set(first + i64::try_from(offset).unwrap_or(0)),
+                workspace_id: Set(actor.workspace.0),
+                entity_type: Set(entry.entity_type.clone()),
+                record_id: Set(entry.record_id),
+                event: Set(entry.action.to_owned()),
+                version: Set(entry.version),
+                payload: Set(json!({ "fields": fields, "actor": actor.user })),
+                at: Set(now),
+            });
+            audits.push(audit::ActiveModel {
+                id: sea_orm::ActiveValue::NotSet,
+                workspace_id: Set(actor.workspace.0),
+                record_id: Set(entry.record_id),
+                entity_type: Set(entry.entity_type),
+                action: Set(entry.action.to_owned()),
+                actor_id: Set(Some(actor.user.0)),
+                at: Set(now),
+                changes: Set(Value::Object(entry.changes)),
+            });
+        }
+        while !audits.is_empty() {
+            let rest = audits.split_off(audits.len().min(INSERT_CHUNK));
+            audit::Entity::insert_many(std::mem::replace(&mut audits, rest)).exec_without_returning(txn).await?;
+        }
+        while !events.is_empty() {
+            let rest = events.split_off(events.len().min(INSERT_CHUNK));
+            outbox::Entity::insert_many(std::mem::replace(&mut events, rest))
+                .on_conflict(OnConflict::column(outbox::Column::Seq).do_nothing().to_owned())
+                .exec_without_returning(txn)
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Outbox events after `seq`, in order (for consumers and tests).
+    pub async fn outbox_after(&self, seq: i64, limit: u64) -> Result<Vec<outbox::Model>, RecordError> {
+        Ok(outbox::Entity::find()
+            .filter(outbox::Column::Seq.gt(seq))
+            .order_by_asc(outbox::Column::Seq)
+            .limit(limit)
+            .all(&self.db.read)
+            .await?)
+    }
+}
+
+pub(super) fn to_record(row: record::Model) -> Record {
+    let data = match row.data {
+        Value::Object(map) => map,
+        _ => Map::new(),
+    };
+    Record {
+        id: RecordId(row.id),
+        entity_type: row.entity_type,
+        data,
+        version: row.version,
+        owner: row.owner_id.map(UserId),
+        created_at: from_micros(row.created_at),
+        updated_at: from_micros(row.updated_at),
+        deleted_at: row.deleted_at.map(from_micros),
+    }
+}
+
+/// Stored data is always an object; anything else is treated as empty rather than trusted.
+fn corrupt_data(row: &record::Model) -> Map<String, Value> {
+    tracing::error!(id = %row.id, "record data is not a JSON object");
+    Map::new()
+}
+
+fn check_batch_size(len: usize) -> Result<(), RecordError> {
+    if len > MAX_BATCH {
+        return Err(RecordError::BatchTooLarge { max: MAX_BATCH });
+    }
+    if len == 0 {
+        return Err(RecordError::BadRequest("the batch is empty".into()));
+    }
+    Ok(())
+}
+
+fn check_all(ty: &EntityType, inputs: &[Map<String, Value>], mode: Mode) -> Result<Vec<Draft>, RecordError> {
+    let single = inputs.len() == 1;
+    let mut drafts = Vec::with_capacity(inputs.len());
+    let mut errors = Vec::new();
+    for (index, input) in inputs.iter().enumerate() {
+        match value::check(ty, input, mode) {
+            Ok(draft) => drafts.push(draft),
+            Err(found) => errors.extend(found.into_iter().map(|e| if single { e } else { e.at(index) })),
+        }
+    }
+    if errors.is_empty() { Ok(drafts) } else { Err(RecordError::Invalid(errors)) }
+}
+
+/// A single-record call reports field errors without batch indexes.
+fn strip_index(error: RecordError) -> RecordError {
+    match error {
+        RecordError::Invalid(details) => RecordError::Invalid(details.into_iter().map(|mut e| { e.index = None; e }).collect()),
+        other => other,
+    }
+}
+
+/// Fields whose value identifies a record well enough to upsert by it.
+fn can_match_by(field: &FieldSpec) -> bool {
+    use super::schema::FieldKind::*;
+    match field.kind {
+        Text | Email | Phone | Url | Integer | Date | Datetime | Select | User => true,
+        Reference => !field.multiple,
+        _ => false,
+    }
+}
+
+fn bind_json_scalar(sql: &mut Sql, value: &Value) {
+    match value {
+        Value::String(s) => sql.bind(s.clone()),
+        Value::Bool(b) => sql.bind(*b),
+        Value::Number(n) if n.is_i64() => sql.bind(n.as_i64().unwrap_or_default()),
+        Value::Number(n) => sql.bind(n.as_f64().unwrap_or_default()),
+        other => sql.bind(other.to_string()),
+    };
+}
+
+fn conflict_or(error: sea_orm::DbErr, message: &str) -> RecordError {
+    match error.sql_err() {
+        Some(sea_orm::SqlErr::UniqueConstraintViolation(_)) => RecordError::Conflict(message.to_owned()),
+        _ => RecordError::Database(error),
+    }
+}

@@ -1,0 +1,18 @@
+//! Kith's database migrations: one `Migrator`, shared by the server, the CLI and the tests, that
+//! builds the same schema on SQLite and PostgreSQL.
+//!
+//! Record data lives in one `records` table (DESIGN §2): entity types and custom fields are
+//! metadata, so no migration here ever depends on a plugin or a workspace's customisation.
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261122_000001_init;
+
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261122_000001_init::Migration)]
+    }
+}
