@@ -35,14 +35,20 @@ impl AppState {
         let db = Db::connect(database_url).await?;
         db.migrate().await?;
         let store = Arc::new(Store::new(db.clone()));
-        store.ensure_builtin_indexes().await.context("cannot create the built-in indexes")?;
+        store
+            .ensure_builtin_indexes()
+            .await
+            .context("cannot create the built-in indexes")?;
         Ok(AppState { db, store })
     }
 }
 
 pub fn router(state: AppState) -> Router {
     Router::new()
-        .route("/healthz", get(|| async { Json(json!({ "status": "ok" })) }))
+        .route(
+            "/healthz",
+            get(|| async { Json(json!({ "status": "ok" })) }),
+        )
         .nest("/api/v1", records::api::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
@@ -59,7 +65,11 @@ async fn not_found(uri: Uri) -> Response {
 }
 
 async fn method_not_allowed(method: Method, uri: Uri) -> Response {
-    ApiError::new(ErrorCode::MethodNotAllowed, format!("{method} is not allowed on {}", uri.path())).into_response()
+    ApiError::new(
+        ErrorCode::MethodNotAllowed,
+        format!("{method} is not allowed on {}", uri.path()),
+    )
+    .into_response()
 }
 
 /// A built server, bound and ready to run.
@@ -72,12 +82,20 @@ pub struct Application {
 impl Application {
     pub async fn build(config: &Config) -> anyhow::Result<Application> {
         let state = AppState::open(&config.database_url).await?;
-        let listener = TcpListener::bind(config.listen).await.with_context(|| format!("cannot listen on {}", config.listen))?;
-        Ok(Application { listener, state, retention_days: config.retention_days })
+        let listener = TcpListener::bind(config.listen)
+            .await
+            .with_context(|| format!("cannot listen on {}", config.listen))?;
+        Ok(Application {
+            listener,
+            state,
+            retention_days: config.retention_days,
+        })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
-        self.listener.local_addr().unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0)))
+        self.listener
+            .local_addr()
+            .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0)))
     }
 
     pub fn state(&self) -> &AppState {
@@ -85,9 +103,14 @@ impl Application {
     }
 
     /// Serves until `shutdown` resolves.
-    pub async fn run_until(self, shutdown: impl std::future::Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+    pub async fn run_until(
+        self,
+        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
         let purge = tokio::spawn(purge_loop(self.state.store.clone(), self.retention_days));
-        let result = axum::serve(self.listener, router(self.state)).with_graceful_shutdown(shutdown).await;
+        let result = axum::serve(self.listener, router(self.state))
+            .with_graceful_shutdown(shutdown)
+            .await;
         purge.abort();
         result.context("server error")
     }

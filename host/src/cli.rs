@@ -23,7 +23,12 @@ struct Cli {
     #[arg(long, global = true, env = "KITH_DATABASE_URL")]
     db: Option<String>,
     /// Directory for the SQLite database and other local state.
-    #[arg(long, global = true, env = "KITH_DATA_DIR", default_value = "kith-data")]
+    #[arg(
+        long,
+        global = true,
+        env = "KITH_DATA_DIR",
+        default_value = "kith-data"
+    )]
     data_dir: PathBuf,
     #[command(subcommand)]
     command: Command,
@@ -110,7 +115,10 @@ enum TokenCommand {
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     init_tracing();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(runtime) => runtime,
         Err(error) => {
             eprintln!("error: cannot start the runtime: {error}");
@@ -129,13 +137,21 @@ pub fn main() -> ExitCode {
 fn init_tracing() {
     let filter = tracing_subscriber::EnvFilter::try_from_env("KITH_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn,sea_orm=warn"));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
 }
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
     let database_url = Config::database_url(cli.db.as_deref(), &cli.data_dir);
     if database_url.starts_with("sqlite:") && cli.db.is_none() {
-        std::fs::create_dir_all(&cli.data_dir).with_context(|| format!("cannot create the data directory {}", cli.data_dir.display()))?;
+        std::fs::create_dir_all(&cli.data_dir).with_context(|| {
+            format!(
+                "cannot create the data directory {}",
+                cli.data_dir.display()
+            )
+        })?;
     }
     match cli.command {
         Command::Serve(args) => serve(database_url, cli.data_dir, args).await,
@@ -149,13 +165,28 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let actor = demo_admin(&state, &args.workspace).await?.0;
             seed(&state, &actor, &args, true).await
         }
-        Command::User { command: UserCommand::Create { email, password, role, workspace } } => {
+        Command::User {
+            command:
+                UserCommand::Create {
+                    email,
+                    password,
+                    role,
+                    workspace,
+                },
+        } => {
             let state = AppState::open(&database_url).await?;
             let id = auth::create_user(&state.db, &email, &password, &role, &workspace).await?;
             eprintln!("created user {email} ({id}) with role {role} in workspace `{workspace}`");
             Ok(())
         }
-        Command::Token { command: TokenCommand::Create { email, workspace, name } } => {
+        Command::Token {
+            command:
+                TokenCommand::Create {
+                    email,
+                    workspace,
+                    name,
+                },
+        } => {
             let state = AppState::open(&database_url).await?;
             let token = auth::create_token(&state.db, &email, &workspace, &name).await?;
             println!("{token}");
@@ -165,14 +196,32 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
 }
 
 async fn serve(database_url: String, data_dir: PathBuf, args: ServeArgs) -> anyhow::Result<()> {
-    let config = Config { database_url, listen: args.listen, data_dir, retention_days: args.retention_days };
+    let config = Config {
+        database_url,
+        listen: args.listen,
+        data_dir,
+        retention_days: args.retention_days,
+    };
     let app = Application::build(&config).await?;
     if args.demo {
         let (actor, created) = demo_admin(app.state(), DEFAULT_WORKSPACE).await?;
         if created {
-            seed(app.state(), &actor, &DemoArgs { workspace: DEFAULT_WORKSPACE.into(), companies: 200, contacts: 600, activities: 1200, seed: 7 }, false).await?;
+            seed(
+                app.state(),
+                &actor,
+                &DemoArgs {
+                    workspace: DEFAULT_WORKSPACE.into(),
+                    companies: 200,
+                    contacts: 600,
+                    activities: 1200,
+                    seed: 7,
+                },
+                false,
+            )
+            .await?;
         }
-        let token = auth::create_token(&app.state().db, DEMO_EMAIL, DEFAULT_WORKSPACE, "demo").await?;
+        let token =
+            auth::create_token(&app.state().db, DEMO_EMAIL, DEFAULT_WORKSPACE, "demo").await?;
         print_hint(app.local_addr(), &config.data_dir, &token, created);
     }
     tracing::info!(addr = %app.local_addr(), "kith is listening");
@@ -189,17 +238,28 @@ async fn demo_admin(state: &AppState, workspace: &str) -> anyhow::Result<(Actor,
         Some(user) => user,
         None => {
             let password = auth::random_hex(8)?;
-            let user = auth::create_user(&state.db, DEMO_EMAIL, &password, "admin", workspace).await?;
+            let user =
+                auth::create_user(&state.db, DEMO_EMAIL, &password, "admin", workspace).await?;
             eprintln!("created the demo admin {DEMO_EMAIL} with password {password}");
             created = true;
             user
         }
     };
-    Ok((Actor { workspace: workspace_id, user }, created))
+    Ok((
+        Actor {
+            workspace: workspace_id,
+            user,
+        },
+        created,
+    ))
 }
 
 fn print_hint(addr: SocketAddr, data_dir: &Path, token: &str, created: bool) {
-    let data = if created { "demo data loaded" } else { "existing data kept" };
+    let data = if created {
+        "demo data loaded"
+    } else {
+        "existing data kept"
+    };
     eprintln!(
         "\nKith is running on http://{addr} ({data}; data in {dir})\n\
          API token for {DEMO_EMAIL}: {token}\n\
@@ -210,13 +270,29 @@ fn print_hint(addr: SocketAddr, data_dir: &Path, token: &str, created: bool) {
 
 /// Loads demo companies, contacts (most at one of the companies) and activities linked to
 /// them, through the record store, in batches.
-async fn seed(state: &AppState, actor: &Actor, args: &DemoArgs, progress: bool) -> anyhow::Result<()> {
+async fn seed(
+    state: &AppState,
+    actor: &Actor,
+    args: &DemoArgs,
+    progress: bool,
+) -> anyhow::Result<()> {
     let total = (args.companies + args.contacts + args.activities) as u64;
-    let bar = if progress { ProgressBar::new(total) } else { ProgressBar::hidden() };
-    bar.set_style(ProgressStyle::with_template("{msg:>10} [{bar:40}] {pos}/{len} ({per_sec})").unwrap_or_else(|_| ProgressStyle::default_bar()));
+    let bar = if progress {
+        ProgressBar::new(total)
+    } else {
+        ProgressBar::hidden()
+    };
+    bar.set_style(
+        ProgressStyle::with_template("{msg:>10} [{bar:40}] {pos}/{len} ({per_sec})")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
     let store = &state.store;
     let schema = store.schema(actor.workspace).await?;
-    let (Some(companies_ty), Some(contacts_ty), Some(activities_ty)) = (schema.by_name("company"), schema.by_name("contact"), schema.by_name("activity")) else {
+    let (Some(companies_ty), Some(contacts_ty), Some(activities_ty)) = (
+        schema.by_name("company"),
+        schema.by_name("contact"),
+        schema.by_name("activity"),
+    ) else {
         bail!("the built-in types are missing");
     };
     let mut rng = demo::Rng::new(args.seed);
@@ -226,7 +302,12 @@ async fn seed(state: &AppState, actor: &Actor, args: &DemoArgs, progress: bool) 
     for chunk in (0..args.companies).collect::<Vec<_>>().chunks(MAX_BATCH) {
         let batch = chunk.iter().map(|&i| demo::company(&mut rng, i)).collect();
         for record in store.create_many(actor, companies_ty, batch).await? {
-            let domain = record.data.get("domain").and_then(|d| d.as_str()).unwrap_or_default().to_owned();
+            let domain = record
+                .data
+                .get("domain")
+                .and_then(|d| d.as_str())
+                .unwrap_or_default()
+                .to_owned();
             companies.push((record.id.0, domain));
         }
         bar.inc(chunk.len() as u64);
@@ -238,11 +319,19 @@ async fn seed(state: &AppState, actor: &Actor, args: &DemoArgs, progress: bool) 
         let batch = chunk
             .iter()
             .map(|&i| {
-                let company = (!companies.is_empty() && !rng.chance(0.1)).then(|| rng.pick(&companies)).map(|(id, domain)| (*id, domain.as_str()));
+                let company = (!companies.is_empty() && !rng.chance(0.1))
+                    .then(|| rng.pick(&companies))
+                    .map(|(id, domain)| (*id, domain.as_str()));
                 demo::contact(&mut rng, i, company)
             })
             .collect();
-        contacts.extend(store.create_many(actor, contacts_ty, batch).await?.into_iter().map(|r| r.id.0));
+        contacts.extend(
+            store
+                .create_many(actor, contacts_ty, batch)
+                .await?
+                .into_iter()
+                .map(|r| r.id.0),
+        );
         bar.inc(chunk.len() as u64);
     }
 
@@ -266,7 +355,10 @@ async fn seed(state: &AppState, actor: &Actor, args: &DemoArgs, progress: bool) 
         bar.inc(chunk.len() as u64);
     }
     bar.finish_and_clear();
-    eprintln!("loaded {} companies, {} contacts and {} activities into `{}`", args.companies, args.contacts, args.activities, args.workspace);
+    eprintln!(
+        "loaded {} companies, {} contacts and {} activities into `{}`",
+        args.companies, args.contacts, args.activities, args.workspace
+    );
     Ok(())
 }
 

@@ -6,7 +6,9 @@ use std::time::Duration;
 
 use migrations::{Migrator, MigratorTrait};
 use sea_orm::sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use sea_orm::sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sea_orm::sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous,
+};
 use sea_orm::{DatabaseConnection, DbBackend, SqlxPostgresConnector, SqlxSqliteConnector};
 
 #[derive(Debug, thiserror::Error)]
@@ -67,7 +69,8 @@ impl Db {
     }
 
     async fn connect_postgres(url: &str) -> Result<Db, DbError> {
-        let options = PgConnectOptions::from_str(url).map_err(|e| DbError::InvalidUrl(e.to_string()))?;
+        let options =
+            PgConnectOptions::from_str(url).map_err(|e| DbError::InvalidUrl(e.to_string()))?;
         let pool = PgPoolOptions::new()
             .max_connections(16)
             .acquire_timeout(Duration::from_secs(10))
@@ -75,12 +78,18 @@ impl Db {
             .await
             .map_err(|e| DbError::Connect(e.to_string()))?;
         let conn = SqlxPostgresConnector::from_sqlx_postgres_pool(pool);
-        Ok(Db { read: conn.clone(), write: conn, backend: DbBackend::Postgres })
+        Ok(Db {
+            read: conn.clone(),
+            write: conn,
+            backend: DbBackend::Postgres,
+        })
     }
 
     /// Applies every pending migration.
     pub async fn migrate(&self) -> Result<(), DbError> {
-        Migrator::up(&self.write, None).await.map_err(|e| DbError::Migrate(e.to_string()))
+        Migrator::up(&self.write, None)
+            .await
+            .map_err(|e| DbError::Migrate(e.to_string()))
     }
 }
 

@@ -97,7 +97,12 @@ pub struct FieldError {
 
 impl FieldError {
     pub fn new(field: impl Into<String>, code: &'static str, message: impl Into<String>) -> Self {
-        Self { index: None, field: field.into(), code, message: message.into() }
+        Self {
+            index: None,
+            field: field.into(),
+            code,
+            message: message.into(),
+        }
     }
 
     pub fn at(mut self, index: usize) -> Self {
@@ -115,7 +120,11 @@ pub struct ApiError {
 
 impl ApiError {
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
-        Self { code, message: message.into(), details: Vec::new() }
+        Self {
+            code,
+            message: message.into(),
+            details: Vec::new(),
+        }
     }
 
     pub fn validation(details: Vec<FieldError>) -> Self {
@@ -123,7 +132,11 @@ impl ApiError {
             [one] => format!("{}: {}", one.field, one.message),
             many => format!("{} fields are invalid", many.len()),
         };
-        Self { code: ErrorCode::ValidationFailed, message, details }
+        Self {
+            code: ErrorCode::ValidationFailed,
+            message,
+            details,
+        }
     }
 
     pub fn internal(cause: impl std::fmt::Display) -> Self {
@@ -148,13 +161,18 @@ struct Inner<'a> {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let body = Body {
-            error: Inner { code: self.code.as_str(), message: &self.message, details: &self.details },
+            error: Inner {
+                code: self.code.as_str(),
+                message: &self.message,
+                details: &self.details,
+            },
         };
         let bytes = serde_json::to_vec(&body).unwrap_or_default();
         let mut response = (self.code.status(), bytes).into_response();
-        response
-            .headers_mut()
-            .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        response.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
         response
     }
 }
@@ -163,9 +181,10 @@ impl From<RecordError> for ApiError {
     fn from(error: RecordError) -> Self {
         use RecordError as E;
         match error {
-            E::UnknownEntity(name) => {
-                ApiError::new(ErrorCode::UnknownEntity, format!("unknown entity type `{name}`"))
-            }
+            E::UnknownEntity(name) => ApiError::new(
+                ErrorCode::UnknownEntity,
+                format!("unknown entity type `{name}`"),
+            ),
             E::NotFound => ApiError::new(ErrorCode::RecordNotFound, "record not found"),
             E::Invalid(details) => ApiError::validation(details),
             E::VersionConflict { current } => ApiError::new(

@@ -3,9 +3,9 @@
 
 use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Path, Query, Request};
+use axum::http::StatusCode;
 use axum::http::header::{CONTENT_TYPE, IF_MATCH};
 use axum::http::request::Parts;
-use axum::http::StatusCode;
 use serde::de::DeserializeOwned;
 
 use crate::error::{ApiError, ErrorCode};
@@ -20,27 +20,50 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
         if let Some(content_type) = req.headers().get(CONTENT_TYPE) {
             let json = content_type.to_str().is_ok_and(|ct| {
-                let mime = ct.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
+                let mime = ct
+                    .split(';')
+                    .next()
+                    .unwrap_or_default()
+                    .trim()
+                    .to_ascii_lowercase();
                 mime == "application/json" || mime.ends_with("+json")
             });
             if !json {
-                return Err(ApiError::new(ErrorCode::UnsupportedMediaType, "send the body as application/json"));
+                return Err(ApiError::new(
+                    ErrorCode::UnsupportedMediaType,
+                    "send the body as application/json",
+                ));
             }
         }
         let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
             if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                ApiError::new(ErrorCode::PayloadTooLarge, format!("the body is larger than {} bytes", crate::app::MAX_BODY_BYTES))
+                ApiError::new(
+                    ErrorCode::PayloadTooLarge,
+                    format!(
+                        "the body is larger than {} bytes",
+                        crate::app::MAX_BODY_BYTES
+                    ),
+                )
             } else {
                 ApiError::new(ErrorCode::InvalidBody, rejection.body_text())
             }
         })?;
         if bytes.is_empty() {
-            return Err(ApiError::new(ErrorCode::InvalidJson, "the body is empty: send a JSON document"));
+            return Err(ApiError::new(
+                ErrorCode::InvalidJson,
+                "the body is empty: send a JSON document",
+            ));
         }
-        serde_json::from_slice(&bytes).map(JsonBody).map_err(|error| {
-            let code = if error.is_data() { ErrorCode::InvalidBody } else { ErrorCode::InvalidJson };
-            ApiError::new(code, error.to_string())
-        })
+        serde_json::from_slice(&bytes)
+            .map(JsonBody)
+            .map_err(|error| {
+                let code = if error.is_data() {
+                    ErrorCode::InvalidBody
+                } else {
+                    ErrorCode::InvalidJson
+                };
+                ApiError::new(code, error.to_string())
+            })
     }
 }
 
@@ -79,7 +102,9 @@ impl<S: Send + Sync> FromRequestParts<S> for IfMatch {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        let Some(header) = parts.headers.get(IF_MATCH) else { return Ok(IfMatch(None)) };
+        let Some(header) = parts.headers.get(IF_MATCH) else {
+            return Ok(IfMatch(None));
+        };
         let version = header
             .to_str()
             .ok()
@@ -88,7 +113,10 @@ impl<S: Send + Sync> FromRequestParts<S> for IfMatch {
             .filter(|v| *v > 0);
         match version {
             Some(version) => Ok(IfMatch(Some(version))),
-            None => Err(ApiError::new(ErrorCode::InvalidParameter, "If-Match must be a record version such as \"3\"")),
+            None => Err(ApiError::new(
+                ErrorCode::InvalidParameter,
+                "If-Match must be a record version such as \"3\"",
+            )),
         }
     }
 }

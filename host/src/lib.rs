@@ -4,13 +4,13 @@
 //! store, its schema, queries and handlers) → `auth` (workspaces, users, tokens) → the
 //! shared pieces `db`, `error`, `extract`, `ids`; `demo` generates demo data.
 
+pub mod app;
+pub mod auth;
 pub mod cli;
 pub mod config;
-pub mod app;
-pub mod records;
-pub mod auth;
 pub mod db;
+pub mod demo;
 pub mod error;
 pub mod extract;
 pub mod ids;
-pub mod demo;
+pub mod records;

@@ -84,7 +84,9 @@ impl MigrationTrait for Migration {
                     .col(json_binary(EntityTypes::Spec))
                     .col(big_integer(EntityTypes::CreatedAt))
                     .primary_key(
-                        Index::create().col(EntityTypes::WorkspaceId).col(EntityTypes::Name),
+                        Index::create()
+                            .col(EntityTypes::WorkspaceId)
+                            .col(EntityTypes::Name),
                     )
                     .to_owned(),
             )
@@ -230,7 +232,9 @@ impl MigrationTrait for Migration {
             Users::Table.into_iden(),
             Workspaces::Table.into_iden(),
         ] {
-            manager.drop_table(Table::drop().table(table).to_owned()).await?;
+            manager
+                .drop_table(Table::drop().table(table).to_owned())
+                .await?;
         }
         Ok(())
     }

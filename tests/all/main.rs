@@ -1,0 +1,14 @@
+//! Kith's end-to-end tests: one binary; every test boots a real server over a real database
+//! (SQLite, and PostgreSQL when `KITH_TEST_POSTGRES_URL` is set) and speaks HTTP to it.
+
+#![allow(clippy::unwrap_used)]
+
+mod support;
+
+mod bad_input;
+mod cli;
+mod journal;
+mod lists;
+mod meta;
+mod records;
+mod workspaces;

@@ -1,1 +1,125 @@
-fn main() {}
+//! Developer tasks, run as `cargo xtask <task>`:
+//!
+//! - `run`: build and start Kith on SQLite under `./kith-data` with demo data;
+//! - `test`: the whole suite — formatting, clippy, and every test on SQLite and (when
+//!   `KITH_TEST_POSTGRES_URL` is set) PostgreSQL;
+//! - `bench-api`: seed records and drive the real HTTP API, reporting medians and p99s.
+
+mod bench;
+
+use std::process::{Command, ExitCode};
+
+use anyhow::{Context, bail};
+use clap::{Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(name = "xtask")]
+struct Cli {
+    #[command(subcommand)]
+    task: Task,
+}
+
+#[derive(Debug, Subcommand)]
+enum Task {
+    /// Build (release) and run the server with demo data; extra arguments go to `kith serve`.
+    Run {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
+    /// Check formatting and lints, then run every test.
+    Test,
+    /// Benchmark the HTTP API against a release build (figures for BENCHMARKS.md).
+    BenchApi(bench::Args),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.task {
+        Task::Run { args } => run(&args),
+        Task::Test => test(),
+        Task::BenchApi(args) => bench::run(args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("xtask: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Runs a command from the workspace root, failing if it fails.
+fn cargo(args: &[&str]) -> anyhow::Result<()> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+    eprintln!("$ cargo {}", args.join(" "));
+    let status = Command::new(&cargo)
+        .args(args)
+        .current_dir(workspace_root())
+        .status()
+        .with_context(|| format!("cannot run {cargo}"))?;
+    if !status.success() {
+        bail!("`cargo {}` failed ({status})", args.join(" "));
+    }
+    Ok(())
+}
+
+fn workspace_root() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(ToOwned::to_owned)
+        .unwrap_or_default()
+}
+
+fn run(extra: &[String]) -> anyhow::Result<()> {
+    let mut args = vec![
+        "run",
+        "--release",
+        "--package",
+        "host",
+        "--bin",
+        "kith",
+        "--",
+        "serve",
+        "--demo",
+    ];
+    args.extend(extra.iter().map(String::as_str));
+    cargo(&args)
+}
+
+/// Makes sure a rustup component is present (a fresh toolchain may lack it).
+fn ensure_component(name: &str, probe: &[&str]) -> anyhow::Result<()> {
+    let present = Command::new("cargo")
+        .args(probe)
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if present {
+        return Ok(());
+    }
+    eprintln!("$ rustup component add {name}");
+    let status = Command::new("rustup")
+        .args(["component", "add", name])
+        .status()
+        .context("cannot run rustup")?;
+    if !status.success() {
+        bail!("cannot install the {name} component");
+    }
+    Ok(())
+}
+
+fn test() -> anyhow::Result<()> {
+    ensure_component("rustfmt", &["fmt", "--version"])?;
+    ensure_component("clippy", &["clippy", "--version"])?;
+    if std::env::var_os("KITH_TEST_POSTGRES_URL").is_none() {
+        eprintln!("note: KITH_TEST_POSTGRES_URL is not set: PostgreSQL tests will be skipped");
+    }
+    cargo(&["fmt", "--all", "--check"])?;
+    cargo(&[
+        "clippy",
+        "--workspace",
+        "--all-targets",
+        "--",
+        "-D",
+        "warnings",
+    ])?;
+    cargo(&["test", "--workspace", "--all-targets"])
+}

@@ -66,7 +66,10 @@ pub struct Identity {
 
 impl Identity {
     pub fn actor(&self) -> Actor {
-        Actor { workspace: self.workspace, user: self.user }
+        Actor {
+            workspace: self.workspace,
+            user: self.user,
+        }
     }
 
     pub fn is_admin(&self) -> bool {
@@ -78,7 +81,10 @@ impl Identity {
         if self.is_admin() {
             Ok(())
         } else {
-            Err(ApiError::new(ErrorCode::Forbidden, "this needs the admin role"))
+            Err(ApiError::new(
+                ErrorCode::Forbidden,
+                "this needs the admin role",
+            ))
         }
     }
 }
@@ -86,9 +92,15 @@ impl Identity {
 impl FromRequestParts<AppState> for Identity {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         let header = parts.headers.get(AUTHORIZATION).ok_or_else(|| {
-            ApiError::new(ErrorCode::Unauthorized, "missing `Authorization: Bearer <token>` header")
+            ApiError::new(
+                ErrorCode::Unauthorized,
+                "missing `Authorization: Bearer <token>` header",
+            )
         })?;
         let token = header
             .to_str()
@@ -96,10 +108,18 @@ impl FromRequestParts<AppState> for Identity {
             .and_then(|h| h.strip_prefix("Bearer "))
             .map(str::trim)
             .filter(|t| !t.is_empty())
-            .ok_or_else(|| ApiError::new(ErrorCode::Unauthorized, "the Authorization header must be `Bearer <token>`"))?;
+            .ok_or_else(|| {
+                ApiError::new(
+                    ErrorCode::Unauthorized,
+                    "the Authorization header must be `Bearer <token>`",
+                )
+            })?;
         match authenticate(&state.db, token).await {
             Ok(Some(identity)) => Ok(identity),
-            Ok(None) => Err(ApiError::new(ErrorCode::Unauthorized, "the token is invalid, expired or revoked")),
+            Ok(None) => Err(ApiError::new(
+                ErrorCode::Unauthorized,
+                "the token is invalid, expired or revoked",
+            )),
             Err(error) => Err(ApiError::internal(error)),
         }
     }
@@ -107,13 +127,24 @@ impl FromRequestParts<AppState> for Identity {
 
 /// Resolves an API token to its identity; `None` when it is unknown, expired or revoked.
 pub async fn authenticate(db: &Db, token: &str) -> Result<Option<Identity>, sea_orm::DbErr> {
-    let placeholder = if db.backend == sea_orm::DbBackend::Postgres { "$1" } else { "?" };
+    let placeholder = if db.backend == sea_orm::DbBackend::Postgres {
+        "$1"
+    } else {
+        "?"
+    };
     let sql = format!(
         "SELECT t.id, t.user_id, t.workspace_id, t.expires_at, t.last_used_at, u.role \
          FROM api_tokens t JOIN users u ON u.id = t.user_id \
          WHERE t.token_hash = {placeholder} AND t.revoked_at IS NULL"
     );
-    let row = db.read.query_one_raw(Statement::from_sql_and_values(db.backend, sql, [hash_token(token).into()])).await?;
+    let row = db
+        .read
+        .query_one_raw(Statement::from_sql_and_values(
+            db.backend,
+            sql,
+            [hash_token(token).into()],
+        ))
+        .await?;
     let Some(row) = row else { return Ok(None) };
     let now = now_micros();
     let expires_at: Option<i64> = row.try_get("", "expires_at")?;
@@ -166,13 +197,22 @@ fn new_token() -> Result<String, AuthError> {
 fn check_slug(slug: &str) -> Result<(), AuthError> {
     let valid = !slug.is_empty()
         && slug.len() <= 63
-        && slug.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        && slug
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
         && !slug.starts_with('-');
-    if valid { Ok(()) } else { Err(AuthError::InvalidSlug(slug.to_owned())) }
+    if valid {
+        Ok(())
+    } else {
+        Err(AuthError::InvalidSlug(slug.to_owned()))
+    }
 }
 
 /// The workspace with this slug, created if it does not exist yet.
-pub async fn ensure_workspace(conn: &impl ConnectionTrait, slug: &str) -> Result<WorkspaceId, AuthError> {
+pub async fn ensure_workspace(
+    conn: &impl ConnectionTrait,
+    slug: &str,
+) -> Result<WorkspaceId, AuthError> {
     check_slug(slug)?;
     if let Some(found) = find_workspace(conn, slug).await? {
         return Ok(found);
@@ -184,22 +224,37 @@ pub async fn ensure_workspace(conn: &impl ConnectionTrait, slug: &str) -> Result
         name: Set(slug.to_owned()),
         created_at: Set(now_micros()),
     };
-    workspace::Entity::insert(row).exec_without_returning(conn).await?;
+    workspace::Entity::insert(row)
+        .exec_without_returning(conn)
+        .await?;
     Ok(id)
 }
 
-pub async fn find_workspace(conn: &impl ConnectionTrait, slug: &str) -> Result<Option<WorkspaceId>, AuthError> {
-    let found = workspace::Entity::find().filter(workspace::Column::Slug.eq(slug)).one(conn).await?;
+pub async fn find_workspace(
+    conn: &impl ConnectionTrait,
+    slug: &str,
+) -> Result<Option<WorkspaceId>, AuthError> {
+    let found = workspace::Entity::find()
+        .filter(workspace::Column::Slug.eq(slug))
+        .one(conn)
+        .await?;
     Ok(found.map(|w| WorkspaceId(w.id)))
 }
 
 /// Creates a user in a workspace (creating the workspace if new). The password is hashed
 /// with argon2id on a blocking thread.
-pub async fn create_user(db: &Db, email: &str, password: &str, role: &str, workspace_slug: &str) -> Result<UserId, AuthError> {
+pub async fn create_user(
+    db: &Db,
+    email: &str,
+    password: &str,
+    role: &str,
+    workspace_slug: &str,
+) -> Result<UserId, AuthError> {
     if !ROLES.contains(&role) {
         return Err(AuthError::UnknownRole(role.to_owned()));
     }
-    let email = crate::records::value::normalize_email(email.trim()).map_err(|_| AuthError::InvalidEmail(email.to_owned()))?;
+    let email = crate::records::value::normalize_email(email.trim())
+        .map_err(|_| AuthError::InvalidEmail(email.to_owned()))?;
     if password.chars().count() < 8 {
         return Err(AuthError::WeakPassword);
     }
@@ -215,7 +270,10 @@ pub async fn create_user(db: &Db, email: &str, password: &str, role: &str, works
         .one(&txn)
         .await?;
     if taken.is_some() {
-        return Err(AuthError::DuplicateUser { email, workspace: workspace_slug.to_owned() });
+        return Err(AuthError::DuplicateUser {
+            email,
+            workspace: workspace_slug.to_owned(),
+        });
     }
     let id = UserId::new();
     let row = user::ActiveModel {
@@ -226,7 +284,9 @@ pub async fn create_user(db: &Db, email: &str, password: &str, role: &str, works
         role: Set(role.to_owned()),
         created_at: Set(now_micros()),
     };
-    user::Entity::insert(row).exec_without_returning(&txn).await?;
+    user::Entity::insert(row)
+        .exec_without_returning(&txn)
+        .await?;
     txn.commit().await?;
     Ok(id)
 }
@@ -239,10 +299,16 @@ pub fn hash_password(password: &str) -> Result<String, AuthError> {
 }
 
 pub fn verify_password(password: &str, hash: &str) -> bool {
-    Argon2::default().verify_password(password.as_bytes(), hash).is_ok()
+    Argon2::default()
+        .verify_password(password.as_bytes(), hash)
+        .is_ok()
 }
 
-pub async fn find_user(conn: &impl ConnectionTrait, workspace: WorkspaceId, email: &str) -> Result<Option<UserId>, AuthError> {
+pub async fn find_user(
+    conn: &impl ConnectionTrait,
+    workspace: WorkspaceId,
+    email: &str,
+) -> Result<Option<UserId>, AuthError> {
     let found = user::Entity::find()
         .filter(user::Column::WorkspaceId.eq(workspace.0))
         .filter(user::Column::Email.eq(email.trim().to_lowercase()))
@@ -252,15 +318,25 @@ pub async fn find_user(conn: &impl ConnectionTrait, workspace: WorkspaceId, emai
 }
 
 /// Creates an API token for a user and returns the secret (the only time it is visible).
-pub async fn create_token(db: &Db, email: &str, workspace_slug: &str, name: &str) -> Result<String, AuthError> {
-    let workspace = find_workspace(&db.read, workspace_slug).await?.ok_or_else(|| AuthError::UnknownWorkspace(workspace_slug.to_owned()))?;
+pub async fn create_token(
+    db: &Db,
+    email: &str,
+    workspace_slug: &str,
+    name: &str,
+) -> Result<String, AuthError> {
+    let workspace = find_workspace(&db.read, workspace_slug)
+        .await?
+        .ok_or_else(|| AuthError::UnknownWorkspace(workspace_slug.to_owned()))?;
     let email = email.trim().to_lowercase();
     let found = user::Entity::find()
         .filter(user::Column::WorkspaceId.eq(workspace.0))
         .filter(user::Column::Email.eq(email.as_str()))
         .one(&db.read)
         .await?
-        .ok_or_else(|| AuthError::UnknownUser { email: email.clone(), workspace: workspace_slug.to_owned() })?;
+        .ok_or_else(|| AuthError::UnknownUser {
+            email: email.clone(),
+            workspace: workspace_slug.to_owned(),
+        })?;
     let secret = new_token()?;
     let row = api_token::ActiveModel {
         id: Set(Uuid::now_v7()),
@@ -273,12 +349,18 @@ pub async fn create_token(db: &Db, email: &str, workspace_slug: &str, name: &str
         expires_at: Set(None),
         revoked_at: Set(None),
     };
-    api_token::Entity::insert(row).exec_without_returning(&db.write).await?;
+    api_token::Entity::insert(row)
+        .exec_without_returning(&db.write)
+        .await?;
     Ok(secret)
 }
 
 /// The ids among `ids` that are users of the workspace.
-pub async fn existing_users(conn: &impl ConnectionTrait, workspace: WorkspaceId, ids: Vec<Uuid>) -> Result<HashSet<Uuid>, sea_orm::DbErr> {
+pub async fn existing_users(
+    conn: &impl ConnectionTrait,
+    workspace: WorkspaceId,
+    ids: Vec<Uuid>,
+) -> Result<HashSet<Uuid>, sea_orm::DbErr> {
     if ids.is_empty() {
         return Ok(HashSet::new());
     }

@@ -33,16 +33,25 @@ pub fn routes() -> Router<AppState> {
         .route("/{plural}", get(list_records).post(create_record))
         .route("/{plural}/batch", post(batch_records))
         .route("/{plural}/duplicates", post(find_duplicates))
-        .route("/{plural}/{id}", get(get_record).patch(update_record).delete(delete_record))
+        .route(
+            "/{plural}/{id}",
+            get(get_record).patch(update_record).delete(delete_record),
+        )
         .route("/{plural}/{id}/restore", post(restore_record))
         .route("/{plural}/{id}/duplicates", get(record_duplicates))
         .route("/{plural}/{id}/merge", post(merge_records))
 }
 
 fn parse_id(raw: &str) -> ApiResult<RecordId> {
-    Uuid::parse_str(raw)
-        .map(RecordId)
-        .map_err(|_| ApiError::new(ErrorCode::InvalidId, format!("`{}` is not a record id", raw.chars().take(64).collect::<String>())))
+    Uuid::parse_str(raw).map(RecordId).map_err(|_| {
+        ApiError::new(
+            ErrorCode::InvalidId,
+            format!(
+                "`{}` is not a record id",
+                raw.chars().take(64).collect::<String>()
+            ),
+        )
+    })
 }
 
 /// A record with its `ETag`.
@@ -73,20 +82,37 @@ struct ListParams {
 }
 
 fn parse_limit(raw: Option<&str>) -> ApiResult<u64> {
-    let Some(raw) = raw else { return Ok(DEFAULT_LIMIT) };
+    let Some(raw) = raw else {
+        return Ok(DEFAULT_LIMIT);
+    };
     match raw.parse::<u64>() {
         Ok(n) if (1..=MAX_LIMIT).contains(&n) => Ok(n),
-        _ => Err(ApiError::new(ErrorCode::InvalidParameter, format!("limit must be a whole number from 1 to {MAX_LIMIT}"))),
+        _ => Err(ApiError::new(
+            ErrorCode::InvalidParameter,
+            format!("limit must be a whole number from 1 to {MAX_LIMIT}"),
+        )),
     }
 }
 
 fn parse_fields(raw: Option<&str>, ty: &EntityType) -> ApiResult<Option<Vec<String>>> {
     let Some(raw) = raw else { return Ok(None) };
-    let fields: Vec<String> = raw.split(',').map(str::trim).filter(|f| !f.is_empty()).map(str::to_owned).collect();
+    let fields: Vec<String> = raw
+        .split(',')
+        .map(str::trim)
+        .filter(|f| !f.is_empty())
+        .map(str::to_owned)
+        .collect();
     for field in &fields {
         let system = super::schema::SYSTEM_KEYS.contains(&field.as_str());
         if !system && ty.field(field).is_none() {
-            return Err(ApiError::new(ErrorCode::InvalidParameter, format!("`{}` has no field `{}`", ty.plural, field.chars().take(64).collect::<String>())));
+            return Err(ApiError::new(
+                ErrorCode::InvalidParameter,
+                format!(
+                    "`{}` has no field `{}`",
+                    ty.plural,
+                    field.chars().take(64).collect::<String>()
+                ),
+            ));
         }
     }
     Ok(Some(fields))
@@ -164,7 +190,11 @@ async fn update_record(
 ) -> ApiResult<Response> {
     let actor = identity.actor();
     let ty = state.store.entity(actor.workspace, &plural).await?;
-    let item = UpdateItem { id: parse_id(&id)?, patch, if_match };
+    let item = UpdateItem {
+        id: parse_id(&id)?,
+        patch,
+        if_match,
+    };
     let record = state.store.update(&actor, &ty, item).await?;
     Ok(record_response(StatusCode::OK, &record, None))
 }
@@ -177,7 +207,10 @@ async fn delete_record(
 ) -> ApiResult<Response> {
     let actor = identity.actor();
     let ty = state.store.entity(actor.workspace, &plural).await?;
-    let record = state.store.delete(&actor, &ty, parse_id(&id)?, if_match).await?;
+    let record = state
+        .store
+        .delete(&actor, &ty, parse_id(&id)?, if_match)
+        .await?;
     Ok(record_response(StatusCode::OK, &record, None))
 }
 
@@ -189,7 +222,10 @@ async fn restore_record(
 ) -> ApiResult<Response> {
     let actor = identity.actor();
     let ty = state.store.entity(actor.workspace, &plural).await?;
-    let record = state.store.restore(&actor, &ty, parse_id(&id)?, if_match).await?;
+    let record = state
+        .store
+        .restore(&actor, &ty, parse_id(&id)?, if_match)
+        .await?;
     Ok(record_response(StatusCode::OK, &record, None))
 }
 
@@ -226,21 +262,51 @@ async fn batch_records(
     let records = match body.operation {
         BatchOperation::Create => state.store.create_many(&actor, &ty, body.records).await?,
         BatchOperation::Upsert => {
-            let key = body.key.ok_or_else(|| ApiError::new(ErrorCode::InvalidBody, "an upsert needs `key`, the field to match records by"))?;
-            state.store.upsert_many(&actor, &ty, &key, body.records).await?
+            let key = body.key.ok_or_else(|| {
+                ApiError::new(
+                    ErrorCode::InvalidBody,
+                    "an upsert needs `key`, the field to match records by",
+                )
+            })?;
+            state
+                .store
+                .upsert_many(&actor, &ty, &key, body.records)
+                .await?
         }
         BatchOperation::Update => {
             let mut items = Vec::with_capacity(body.records.len());
             for (index, mut patch) in body.records.into_iter().enumerate() {
-                let id = patch.remove("id").and_then(|v| v.as_str().and_then(|s| Uuid::parse_str(s).ok()));
+                let id = patch
+                    .remove("id")
+                    .and_then(|v| v.as_str().and_then(|s| Uuid::parse_str(s).ok()));
                 let Some(id) = id else {
-                    return Err(ApiError::validation(vec![crate::error::FieldError::new("id", "invalid_id", "each item needs the `id` of the record to update").at(index)]));
+                    return Err(ApiError::validation(vec![
+                        crate::error::FieldError::new(
+                            "id",
+                            "invalid_id",
+                            "each item needs the `id` of the record to update",
+                        )
+                        .at(index),
+                    ]));
                 };
                 let if_match = match patch.remove("version") {
                     None => None,
-                    Some(v) => Some(v.as_i64().ok_or_else(|| ApiError::validation(vec![crate::error::FieldError::new("version", "invalid_type", "expected a whole number").at(index)]))?),
+                    Some(v) => Some(v.as_i64().ok_or_else(|| {
+                        ApiError::validation(vec![
+                            crate::error::FieldError::new(
+                                "version",
+                                "invalid_type",
+                                "expected a whole number",
+                            )
+                            .at(index),
+                        ])
+                    })?),
                 };
-                items.push(UpdateItem { id: RecordId(id), patch, if_match });
+                items.push(UpdateItem {
+                    id: RecordId(id),
+                    patch,
+                    if_match,
+                });
             }
             state.store.update_many(&actor, &ty, items).await?
         }
@@ -256,7 +322,10 @@ async fn find_duplicates(
 ) -> ApiResult<Json<Value>> {
     let actor = identity.actor();
     let ty = state.store.entity(actor.workspace, &plural).await?;
-    let found = state.store.duplicates(&actor, &ty, &candidate, None).await?;
+    let found = state
+        .store
+        .duplicates(&actor, &ty, &candidate, None)
+        .await?;
     Ok(data(&found))
 }
 
@@ -268,7 +337,10 @@ async fn record_duplicates(
     let actor = identity.actor();
     let ty = state.store.entity(actor.workspace, &plural).await?;
     let record = state.store.get(&actor, &ty, parse_id(&id)?).await?;
-    let found = state.store.duplicates(&actor, &ty, &record.data, Some(record.id)).await?;
+    let found = state
+        .store
+        .duplicates(&actor, &ty, &record.data, Some(record.id))
+        .await?;
     Ok(data(&found))
 }
 
@@ -291,19 +363,35 @@ async fn merge_records(
     let actor = identity.actor();
     let ty = state.store.entity(actor.workspace, &plural).await?;
     let survivor = parse_id(&id)?;
-    let others = body.ids.iter().map(|raw| parse_id(raw).map_err(|e| ApiError::new(ErrorCode::InvalidBody, e.message))).collect::<ApiResult<Vec<_>>>()?;
-    let record = state.store.merge(&actor, &ty, survivor, &others, &body.values).await?;
+    let others = body
+        .ids
+        .iter()
+        .map(|raw| parse_id(raw).map_err(|e| ApiError::new(ErrorCode::InvalidBody, e.message)))
+        .collect::<ApiResult<Vec<_>>>()?;
+    let record = state
+        .store
+        .merge(&actor, &ty, survivor, &others, &body.values)
+        .await?;
     Ok(record_response(StatusCode::OK, &record, None))
 }
 
 // -- metadata -----------------------------------------------------------------------------------
 
-async fn list_entities(State(state): State<AppState>, identity: Identity) -> ApiResult<Json<Value>> {
+async fn list_entities(
+    State(state): State<AppState>,
+    identity: Identity,
+) -> ApiResult<Json<Value>> {
     let schema = state.store.schema(identity.workspace).await?;
-    Ok(Json(json!({ "data": schema.types().iter().map(|t| t.as_ref()).collect::<Vec<_>>() })))
+    Ok(Json(
+        json!({ "data": schema.types().iter().map(|t| t.as_ref()).collect::<Vec<_>>() }),
+    ))
 }
 
-async fn get_entity(State(state): State<AppState>, identity: Identity, ApiPath(entity): ApiPath<String>) -> ApiResult<Json<EntityType>> {
+async fn get_entity(
+    State(state): State<AppState>,
+    identity: Identity,
+    ApiPath(entity): ApiPath<String>,
+) -> ApiResult<Json<EntityType>> {
     let schema = state.store.schema(identity.workspace).await?;
     let ty = schema
         .by_name(&entity)
@@ -312,7 +400,11 @@ async fn get_entity(State(state): State<AppState>, identity: Identity, ApiPath(e
     Ok(Json(ty.as_ref().clone()))
 }
 
-async fn create_entity(State(state): State<AppState>, identity: Identity, JsonBody(ty): JsonBody<EntityType>) -> ApiResult<(StatusCode, Json<EntityType>)> {
+async fn create_entity(
+    State(state): State<AppState>,
+    identity: Identity,
+    JsonBody(ty): JsonBody<EntityType>,
+) -> ApiResult<(StatusCode, Json<EntityType>)> {
     identity.require_admin()?;
     let created = state.store.add_type(&identity.actor(), ty).await?;
     Ok((StatusCode::CREATED, Json(created)))
@@ -325,13 +417,23 @@ async fn create_field(
     JsonBody(field): JsonBody<FieldSpec>,
 ) -> ApiResult<(StatusCode, Json<FieldSpec>)> {
     identity.require_admin()?;
-    let created = state.store.add_field(&identity.actor(), &entity, field).await?;
+    let created = state
+        .store
+        .add_field(&identity.actor(), &entity, field)
+        .await?;
     Ok((StatusCode::CREATED, Json(created)))
 }
 
-async fn get_openapi(State(state): State<AppState>, identity: Identity, headers: HeaderMap) -> ApiResult<Json<Value>> {
+async fn get_openapi(
+    State(state): State<AppState>,
+    identity: Identity,
+    headers: HeaderMap,
+) -> ApiResult<Json<Value>> {
     let schema = state.store.schema(identity.workspace).await?;
-    let host = headers.get("host").and_then(|h| h.to_str().ok()).unwrap_or("127.0.0.1:8080");
+    let host = headers
+        .get("host")
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("127.0.0.1:8080");
     Ok(Json(openapi::document(&schema, &format!("http://{host}"))))
 }
 
@@ -347,7 +449,11 @@ struct AuditParams {
 
 /// `GET /audit?record=ID`: who changed what and when, oldest first. Without `record`, the
 /// whole workspace's trail (admins only).
-async fn list_audit(State(state): State<AppState>, identity: Identity, ApiQuery(params): ApiQuery<AuditParams>) -> ApiResult<Json<Value>> {
+async fn list_audit(
+    State(state): State<AppState>,
+    identity: Identity,
+    ApiQuery(params): ApiQuery<AuditParams>,
+) -> ApiResult<Json<Value>> {
     let record = params.record.as_deref().map(parse_id).transpose()?;
     if record.is_none() {
         identity.require_admin()?;
@@ -355,10 +461,18 @@ async fn list_audit(State(state): State<AppState>, identity: Identity, ApiQuery(
     let limit = parse_limit(params.limit.as_deref())?;
     let after = match params.cursor.as_deref() {
         None | Some("") => None,
-        Some(raw) => Some(raw.parse::<i64>().map_err(|_| ApiError::new(ErrorCode::InvalidCursor, "the cursor is malformed"))?),
+        Some(raw) => Some(
+            raw.parse::<i64>()
+                .map_err(|_| ApiError::new(ErrorCode::InvalidCursor, "the cursor is malformed"))?,
+        ),
     };
-    let entries = state.store.audit(&identity.actor(), record, after, limit).await?;
-    let next_cursor = (entries.len() as u64 == limit).then(|| entries.last().map(|e| e.id.to_string())).flatten();
+    let entries = state
+        .store
+        .audit(&identity.actor(), record, after, limit)
+        .await?;
+    let next_cursor = (entries.len() as u64 == limit)
+        .then(|| entries.last().map(|e| e.id.to_string()))
+        .flatten();
     let data: Vec<Value> = entries
         .iter()
         .map(|e| {

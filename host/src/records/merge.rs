@@ -28,13 +28,37 @@ pub const MAX_MERGE: usize = 50;
 impl Store {
     /// Live records of `ty` with the same duplicate key as `candidate` (a record body), apart
     /// from `exclude`.
-    pub async fn duplicates(&self, actor: &Actor, ty: &EntityType, candidate: &Map<String, Value>, exclude: Option<RecordId>) -> Result<Vec<Record>, RecordError> {
-        let key = ty.duplicate_key.as_deref().ok_or_else(|| RecordError::BadRequest(format!("`{}` has no duplicate key", ty.plural)))?;
-        let field = ty.field(key).ok_or_else(|| RecordError::BadRequest(format!("`{}` has no field `{key}`", ty.plural)))?;
-        let Some(raw) = candidate.get(key) else { return Ok(Vec::new()) };
-        let normal = value::normalize(field, raw).map_err(|(code, message)| RecordError::Invalid(vec![FieldError::new(key, code, message)]))?;
-        let Some(normal) = normal else { return Ok(Vec::new()) };
-        let found = self.find_by_values(&self.db().read, actor.workspace, ty, field, std::slice::from_ref(&normal)).await?;
+    pub async fn duplicates(
+        &self,
+        actor: &Actor,
+        ty: &EntityType,
+        candidate: &Map<String, Value>,
+        exclude: Option<RecordId>,
+    ) -> Result<Vec<Record>, RecordError> {
+        let key = ty.duplicate_key.as_deref().ok_or_else(|| {
+            RecordError::BadRequest(format!("`{}` has no duplicate key", ty.plural))
+        })?;
+        let field = ty.field(key).ok_or_else(|| {
+            RecordError::BadRequest(format!("`{}` has no field `{key}`", ty.plural))
+        })?;
+        let Some(raw) = candidate.get(key) else {
+            return Ok(Vec::new());
+        };
+        let normal = value::normalize(field, raw).map_err(|(code, message)| {
+            RecordError::Invalid(vec![FieldError::new(key, code, message)])
+        })?;
+        let Some(normal) = normal else {
+            return Ok(Vec::new());
+        };
+        let found = self
+            .find_by_values(
+                &self.db().read,
+                actor.workspace,
+                ty,
+                field,
+                std::slice::from_ref(&normal),
+            )
+            .await?;
         Ok(found
             .into_values()
             .flatten()
@@ -44,12 +68,24 @@ impl Store {
     }
 
     /// Merges `others` into `survivor` (see the module comment).
-    pub async fn merge(&self, actor: &Actor, ty: &EntityType, survivor: RecordId, others: &[RecordId], values: &Map<String, Value>) -> Result<Record, RecordError> {
+    pub async fn merge(
+        &self,
+        actor: &Actor,
+        ty: &EntityType,
+        survivor: RecordId,
+        others: &[RecordId],
+        values: &Map<String, Value>,
+    ) -> Result<Record, RecordError> {
         if others.is_empty() || others.len() > MAX_MERGE {
-            return Err(RecordError::BadRequest(format!("merge 1 to {MAX_MERGE} records at a time")));
+            return Err(RecordError::BadRequest(format!(
+                "merge 1 to {MAX_MERGE} records at a time"
+            )));
         }
-        if others.contains(&survivor) || others.iter().collect::<HashSet<_>>().len() != others.len() {
-            return Err(RecordError::BadRequest("the merged ids must be distinct and differ from the survivor".into()));
+        if others.contains(&survivor) || others.iter().collect::<HashSet<_>>().len() != others.len()
+        {
+            return Err(RecordError::BadRequest(
+                "the merged ids must be distinct and differ from the survivor".into(),
+            ));
         }
         let overrides = value::check(ty, values, Mode::Patch).map_err(RecordError::Invalid)?;
         let schema = self.schema(actor.workspace).await?;
@@ -62,7 +98,11 @@ impl Store {
         let mut merged = Vec::with_capacity(others.len());
         for id in others {
             merged.push(rows.remove(&id.0).ok_or_else(|| {
-                RecordError::Invalid(vec![FieldError::new("ids", "record_not_found", format!("no live {} has the id {id}", ty.name))])
+                RecordError::Invalid(vec![FieldError::new(
+                    "ids",
+                    "record_not_found",
+                    format!("no live {} has the id {id}", ty.name),
+                )])
             })?);
         }
 
@@ -71,9 +111,18 @@ impl Store {
         for field in &ty.fields {
             let current = keep.data.get(&field.name);
             if field.is_list() {
-                let mut union: Vec<Value> = current.and_then(Value::as_array).cloned().unwrap_or_default();
+                let mut union: Vec<Value> = current
+                    .and_then(Value::as_array)
+                    .cloned()
+                    .unwrap_or_default();
                 for row in &merged {
-                    for item in row.data.get(&field.name).and_then(Value::as_array).into_iter().flatten() {
+                    for item in row
+                        .data
+                        .get(&field.name)
+                        .and_then(Value::as_array)
+                        .into_iter()
+                        .flatten()
+                    {
                         if !union.contains(item) {
                             union.push(item.clone());
                         }
@@ -82,21 +131,28 @@ impl Store {
                 if !union.is_empty() && Some(&Value::Array(union.clone())) != current {
                     draft.fields.insert(field.name.clone(), Value::Array(union));
                 }
-            } else if current.is_none() {
-                if let Some(found) = merged.iter().find_map(|row| row.data.get(&field.name)) {
-                    draft.fields.insert(field.name.clone(), found.clone());
-                }
+            } else if current.is_none()
+                && let Some(found) = merged.iter().find_map(|row| row.data.get(&field.name))
+            {
+                draft.fields.insert(field.name.clone(), found.clone());
             }
         }
         draft.fields.extend(overrides.fields.clone());
         draft.owner = overrides.owner;
-        self.check_refs(&txn, actor.workspace, std::iter::once((0, &overrides))).await?;
-        let mut survivor_record = self.apply_patches(&txn, actor, vec![(keep, draft)], "updated").await?;
+        self.check_refs(&txn, actor.workspace, std::iter::once((0, &overrides)))
+            .await?;
+        let mut survivor_record = self
+            .apply_patches(&txn, actor, vec![(keep, draft)], "updated")
+            .await?;
 
         // Re-point references from every type to the survivor.
         let merged_ids: Vec<String> = merged.iter().map(|r| r.id.to_string()).collect();
         for (ref_type, field) in schema.references_to(&ty.name) {
-            let filter = Filter::Cond { field: field.name.clone(), op: Op::In, values: merged_ids.clone() };
+            let filter = Filter::Cond {
+                field: field.name.clone(),
+                op: Op::In,
+                values: merged_ids.clone(),
+            };
             let mut sql = Sql::new(self.backend());
             sql.push("SELECT * FROM records WHERE workspace_id = ");
             sql.bind(actor.workspace.0);
@@ -104,7 +160,10 @@ impl Store {
             sql.bind(ref_type.name.clone());
             sql.push(" AND deleted_at IS NULL AND ");
             query::compile(&filter, ref_type, Utc::now(), &mut sql)?;
-            let referring = record::Entity::find().from_raw_sql(sql.into_statement()).all(&txn).await?;
+            let referring = record::Entity::find()
+                .from_raw_sql(sql.into_statement())
+                .all(&txn)
+                .await?;
             let survivor_id = Value::String(survivor.to_string());
             let targets: Vec<(record::Model, Draft)> = referring
                 .into_iter()
@@ -113,7 +172,14 @@ impl Store {
                         Some(Value::Array(items)) => {
                             let mut out: Vec<Value> = Vec::with_capacity(items.len());
                             for item in items {
-                                let item = if item.as_str().is_some_and(|s| merged_ids.iter().any(|m| m == s)) { survivor_id.clone() } else { item.clone() };
+                                let item = if item
+                                    .as_str()
+                                    .is_some_and(|s| merged_ids.iter().any(|m| m == s))
+                                {
+                                    survivor_id.clone()
+                                } else {
+                                    item.clone()
+                                };
                                 if !out.contains(&item) {
                                     out.push(item);
                                 }
@@ -148,8 +214,15 @@ impl Store {
                 .filter(record::Column::Id.eq(row.id))
                 .exec(&txn)
                 .await?;
-            let changes = Map::from_iter([("merged_into".to_owned(), json!({ "after": survivor }))]);
-            journal.push(Journal { record_id: row.id, entity_type: row.entity_type.clone(), action: "merged", version: row.version + 1, changes });
+            let changes =
+                Map::from_iter([("merged_into".to_owned(), json!({ "after": survivor }))]);
+            journal.push(Journal {
+                record_id: row.id,
+                entity_type: row.entity_type.clone(),
+                action: "merged",
+                version: row.version + 1,
+                changes,
+            });
         }
         self.journal(&txn, actor, journal).await?;
         txn.commit().await?;

@@ -16,7 +16,7 @@ pub mod value;
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 
-pub use store::{AuditEntry, ListQuery, Page, Store, UpdateItem, MAX_BATCH};
+pub use store::{AuditEntry, ListQuery, MAX_BATCH, Page, Store, UpdateItem};
 
 use crate::error::FieldError;
 use crate::ids::{RecordId, UserId, WorkspaceId};
@@ -76,16 +76,29 @@ impl Record {
         out.insert("id".into(), Value::String(self.id.to_string()));
         out.insert("version".into(), Value::from(self.version));
         if wanted("owner") {
-            out.insert("owner".into(), self.owner.map_or(Value::Null, |o| Value::String(o.to_string())));
+            out.insert(
+                "owner".into(),
+                self.owner
+                    .map_or(Value::Null, |o| Value::String(o.to_string())),
+            );
         }
         if wanted("created_at") {
-            out.insert("created_at".into(), Value::String(value::format_datetime(self.created_at)));
+            out.insert(
+                "created_at".into(),
+                Value::String(value::format_datetime(self.created_at)),
+            );
         }
         if wanted("updated_at") {
-            out.insert("updated_at".into(), Value::String(value::format_datetime(self.updated_at)));
+            out.insert(
+                "updated_at".into(),
+                Value::String(value::format_datetime(self.updated_at)),
+            );
         }
         if let Some(deleted_at) = self.deleted_at {
-            out.insert("deleted_at".into(), Value::String(value::format_datetime(deleted_at)));
+            out.insert(
+                "deleted_at".into(),
+                Value::String(value::format_datetime(deleted_at)),
+            );
         }
         for (key, value) in &self.data {
             if wanted(key) {

@@ -3,9 +3,9 @@
 
 use serde_json::{Map, Value, json};
 
+use super::MAX_BATCH;
 use super::api::{DEFAULT_LIMIT, MAX_LIMIT};
 use super::schema::{EntityType, FieldKind, FieldSpec, Schema};
-use super::MAX_BATCH;
 
 pub fn document(schema: &Schema, server: &str) -> Value {
     let mut paths = Map::new();
@@ -43,7 +43,10 @@ fn component_name(name: &str) -> String {
     name.split('_')
         .map(|part| {
             let mut chars = part.chars();
-            chars.next().map(|c| c.to_ascii_uppercase().to_string() + chars.as_str()).unwrap_or_default()
+            chars
+                .next()
+                .map(|c| c.to_ascii_uppercase().to_string() + chars.as_str())
+                .unwrap_or_default()
         })
         .collect()
 }
@@ -77,10 +80,16 @@ fn field_schema(field: &FieldSpec) -> Value {
         FieldKind::Date => json!({ "type": "string", "format": "date" }),
         FieldKind::Datetime => json!({ "type": "string", "format": "date-time" }),
         FieldKind::Select => json!({ "type": "string", "enum": options }),
-        FieldKind::MultiSelect => json!({ "type": "array", "items": { "type": "string", "enum": options }, "uniqueItems": true }),
-        FieldKind::Reference if field.multiple => json!({ "type": "array", "items": id, "uniqueItems": true }),
+        FieldKind::MultiSelect => {
+            json!({ "type": "array", "items": { "type": "string", "enum": options }, "uniqueItems": true })
+        }
+        FieldKind::Reference if field.multiple => {
+            json!({ "type": "array", "items": id, "uniqueItems": true })
+        }
         FieldKind::Reference | FieldKind::User => id,
-        FieldKind::Tags => json!({ "type": "array", "items": { "type": "string", "minLength": 1, "maxLength": 64 }, "uniqueItems": true }),
+        FieldKind::Tags => {
+            json!({ "type": "array", "items": { "type": "string", "minLength": 1, "maxLength": 64 }, "uniqueItems": true })
+        }
         FieldKind::Json => json!({}),
     };
     if let Some(object) = schema.as_object_mut() {
@@ -98,8 +107,14 @@ fn record_schema(ty: &EntityType, full: bool) -> Value {
     let mut properties = Map::new();
     let timestamp = json!({ "type": "string", "format": "date-time", "readOnly": true });
     if full {
-        properties.insert("id".into(), json!({ "type": "string", "format": "uuid", "readOnly": true }));
-        properties.insert("version".into(), json!({ "type": "integer", "minimum": 1, "readOnly": true }));
+        properties.insert(
+            "id".into(),
+            json!({ "type": "string", "format": "uuid", "readOnly": true }),
+        );
+        properties.insert(
+            "version".into(),
+            json!({ "type": "integer", "minimum": 1, "readOnly": true }),
+        );
         properties.insert("created_at".into(), timestamp.clone());
         properties.insert("updated_at".into(), timestamp.clone());
         properties.insert("deleted_at".into(), timestamp);
@@ -117,7 +132,11 @@ fn record_schema(ty: &EntityType, full: bool) -> Value {
     let required: Vec<&str> = if full {
         vec!["id", "version", "created_at", "updated_at"]
     } else {
-        ty.fields.iter().filter(|f| f.required).map(|f| f.name.as_str()).collect()
+        ty.fields
+            .iter()
+            .filter(|f| f.required)
+            .map(|f| f.name.as_str())
+            .collect()
     };
     if !required.is_empty() {
         schema["required"] = json!(required);
@@ -163,17 +182,43 @@ fn with_errors(mut responses: Map<String, Value>, codes: &[(&str, &str)]) -> Val
 }
 
 fn list_parameters() -> Value {
-    let query = |name: &str, description: &str, schema: Value| {
-        json!({ "name": name, "in": "query", "required": false, "description": description, "schema": schema })
-    };
+    let query = |name: &str, description: &str, schema: Value| json!({ "name": name, "in": "query", "required": false, "description": description, "schema": schema });
     json!([
-        query("filter", "Conditions `field[op]:value` combined with and(…), or(…), not(…). Ops: eq, neq, lt, lte, gt, gte, in (values split by |), contains, starts_with, is_empty; dates accept now, today, start_of_month… with offsets such as today-7d.", json!({ "type": "string" })),
-        query("sort", "Comma-separated fields; a leading - sorts descending. The id breaks ties.", json!({ "type": "string" })),
-        query("fields", "Comma-separated fields to return (id and version always are).", json!({ "type": "string" })),
-        query("limit", "Page size.", json!({ "type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": DEFAULT_LIMIT })),
-        query("cursor", "The next_cursor of the previous page.", json!({ "type": "string" })),
-        query("total", "Also count every matching record.", json!({ "type": "boolean", "default": false })),
-        query("deleted", "List soft-deleted records (the trash) instead.", json!({ "type": "boolean", "default": false })),
+        query(
+            "filter",
+            "Conditions `field[op]:value` combined with and(…), or(…), not(…). Ops: eq, neq, lt, lte, gt, gte, in (values split by |), contains, starts_with, is_empty; dates accept now, today, start_of_month… with offsets such as today-7d.",
+            json!({ "type": "string" })
+        ),
+        query(
+            "sort",
+            "Comma-separated fields; a leading - sorts descending. The id breaks ties.",
+            json!({ "type": "string" })
+        ),
+        query(
+            "fields",
+            "Comma-separated fields to return (id and version always are).",
+            json!({ "type": "string" })
+        ),
+        query(
+            "limit",
+            "Page size.",
+            json!({ "type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": DEFAULT_LIMIT })
+        ),
+        query(
+            "cursor",
+            "The next_cursor of the previous page.",
+            json!({ "type": "string" })
+        ),
+        query(
+            "total",
+            "Also count every matching record.",
+            json!({ "type": "boolean", "default": false })
+        ),
+        query(
+            "deleted",
+            "List soft-deleted records (the trash) instead.",
+            json!({ "type": "boolean", "default": false })
+        ),
     ])
 }
 
@@ -203,32 +248,103 @@ fn add_type_paths(paths: &mut Map<String, Value>, ty: &EntityType, name: &str) {
     let op = |id: &str, summary: String, responses: Value| json!({ "operationId": id, "summary": summary, "tags": tag, "responses": responses });
 
     let mut collection = Map::new();
-    let mut list_op = op(&format!("list_{}", ty.plural), format!("List {}", ty.label_plural), with_errors(Map::from_iter([("200".to_owned(), ok("A page of records.", list.clone()))]), &[("400", "BadRequest"), ("404", "NotFound")]));
+    let mut list_op = op(
+        &format!("list_{}", ty.plural),
+        format!("List {}", ty.label_plural),
+        with_errors(
+            Map::from_iter([("200".to_owned(), ok("A page of records.", list.clone()))]),
+            &[("400", "BadRequest"), ("404", "NotFound")],
+        ),
+    );
     list_op["parameters"] = list_parameters();
     collection.insert("get".into(), list_op);
-    let mut create = op(&format!("create_{}", ty.name), format!("Create a {}", ty.label), with_errors(Map::from_iter([("201".to_owned(), ok("The created record.", record.clone()))]), &[("400", "BadRequest"), ("413", "PayloadTooLarge"), ("422", "UnprocessableEntity")]));
+    let mut create = op(
+        &format!("create_{}", ty.name),
+        format!("Create a {}", ty.label),
+        with_errors(
+            Map::from_iter([("201".to_owned(), ok("The created record.", record.clone()))]),
+            &[
+                ("400", "BadRequest"),
+                ("413", "PayloadTooLarge"),
+                ("422", "UnprocessableEntity"),
+            ],
+        ),
+    );
     create["requestBody"] = json!({ "required": true, "content": json_content(input.clone()) });
     collection.insert("post".into(), create);
     paths.insert(base.clone(), Value::Object(collection));
 
     let mut item = Map::new();
-    let mut get_op = op(&format!("get_{}", ty.name), format!("Get a {}", ty.label), with_errors(Map::from_iter([("200".to_owned(), ok("The record.", record.clone()))]), &[("404", "NotFound")]));
+    let mut get_op = op(
+        &format!("get_{}", ty.name),
+        format!("Get a {}", ty.label),
+        with_errors(
+            Map::from_iter([("200".to_owned(), ok("The record.", record.clone()))]),
+            &[("404", "NotFound")],
+        ),
+    );
     get_op["parameters"] = json!([{ "name": "fields", "in": "query", "required": false, "schema": { "type": "string" } }]);
     item.insert("get".into(), get_op);
-    let mut patch = op(&format!("update_{}", ty.name), format!("Update a {} (partial)", ty.label), with_errors(Map::from_iter([("200".to_owned(), ok("The updated record.", record.clone()))]), &[("400", "BadRequest"), ("404", "NotFound"), ("412", "PreconditionFailed"), ("422", "UnprocessableEntity")]));
+    let mut patch = op(
+        &format!("update_{}", ty.name),
+        format!("Update a {} (partial)", ty.label),
+        with_errors(
+            Map::from_iter([("200".to_owned(), ok("The updated record.", record.clone()))]),
+            &[
+                ("400", "BadRequest"),
+                ("404", "NotFound"),
+                ("412", "PreconditionFailed"),
+                ("422", "UnprocessableEntity"),
+            ],
+        ),
+    );
     patch["parameters"] = json!([if_match_parameter()]);
     patch["requestBody"] = json!({ "required": true, "content": json_content(input.clone()) });
     item.insert("patch".into(), patch);
-    let mut delete = op(&format!("delete_{}", ty.name), format!("Delete a {} (soft; restorable)", ty.label), with_errors(Map::from_iter([("200".to_owned(), ok("The deleted record.", record.clone()))]), &[("404", "NotFound"), ("412", "PreconditionFailed")]));
+    let mut delete = op(
+        &format!("delete_{}", ty.name),
+        format!("Delete a {} (soft; restorable)", ty.label),
+        with_errors(
+            Map::from_iter([("200".to_owned(), ok("The deleted record.", record.clone()))]),
+            &[("404", "NotFound"), ("412", "PreconditionFailed")],
+        ),
+    );
     delete["parameters"] = json!([if_match_parameter()]);
     item.insert("delete".into(), delete);
     item.insert("parameters".into(), json!([id_parameter()]));
     paths.insert(format!("{base}/{{id}}"), Value::Object(item));
 
-    let restore = op(&format!("restore_{}", ty.name), format!("Restore a deleted {}", ty.label), with_errors(Map::from_iter([("200".to_owned(), ok("The restored record.", record.clone()))]), &[("404", "NotFound"), ("412", "PreconditionFailed")]));
-    paths.insert(format!("{base}/{{id}}/restore"), json!({ "parameters": [id_parameter()], "post": restore }));
+    let restore = op(
+        &format!("restore_{}", ty.name),
+        format!("Restore a deleted {}", ty.label),
+        with_errors(
+            Map::from_iter([("200".to_owned(), ok("The restored record.", record.clone()))]),
+            &[("404", "NotFound"), ("412", "PreconditionFailed")],
+        ),
+    );
+    paths.insert(
+        format!("{base}/{{id}}/restore"),
+        json!({ "parameters": [id_parameter()], "post": restore }),
+    );
 
-    let mut batch = op(&format!("batch_{}", ty.plural), format!("Create, update or upsert up to {MAX_BATCH} {} at once, all or nothing", ty.label_plural), with_errors(Map::from_iter([("200".to_owned(), ok("The written records, in request order.", records.clone()))]), &[("400", "BadRequest"), ("413", "PayloadTooLarge"), ("422", "UnprocessableEntity")]));
+    let mut batch = op(
+        &format!("batch_{}", ty.plural),
+        format!(
+            "Create, update or upsert up to {MAX_BATCH} {} at once, all or nothing",
+            ty.label_plural
+        ),
+        with_errors(
+            Map::from_iter([(
+                "200".to_owned(),
+                ok("The written records, in request order.", records.clone()),
+            )]),
+            &[
+                ("400", "BadRequest"),
+                ("413", "PayloadTooLarge"),
+                ("422", "UnprocessableEntity"),
+            ],
+        ),
+    );
     batch["requestBody"] = json!({ "required": true, "content": json_content(json!({
         "type": "object",
         "properties": {
@@ -242,12 +358,44 @@ fn add_type_paths(paths: &mut Map<String, Value>, ty: &EntityType, name: &str) {
     paths.insert(format!("{base}/batch"), json!({ "post": batch }));
 
     if ty.duplicate_key.is_some() {
-        let mut check = op(&format!("find_duplicate_{}", ty.plural), format!("Find {} with the same {}", ty.label_plural, ty.duplicate_key.as_deref().unwrap_or_default()), with_errors(Map::from_iter([("200".to_owned(), ok("Matching records.", records.clone()))]), &[("400", "BadRequest"), ("422", "UnprocessableEntity")]));
+        let mut check = op(
+            &format!("find_duplicate_{}", ty.plural),
+            format!(
+                "Find {} with the same {}",
+                ty.label_plural,
+                ty.duplicate_key.as_deref().unwrap_or_default()
+            ),
+            with_errors(
+                Map::from_iter([("200".to_owned(), ok("Matching records.", records.clone()))]),
+                &[("400", "BadRequest"), ("422", "UnprocessableEntity")],
+            ),
+        );
         check["requestBody"] = json!({ "required": true, "content": json_content(input) });
         paths.insert(format!("{base}/duplicates"), json!({ "post": check }));
-        let of_record = op(&format!("duplicates_of_{}", ty.name), format!("Duplicates of a {}", ty.label), with_errors(Map::from_iter([("200".to_owned(), ok("Matching records.", records))]), &[("404", "NotFound")]));
-        paths.insert(format!("{base}/{{id}}/duplicates"), json!({ "parameters": [id_parameter()], "get": of_record }));
-        let mut merge = op(&format!("merge_{}", ty.plural), format!("Merge {} into this one", ty.label_plural), with_errors(Map::from_iter([("200".to_owned(), ok("The surviving record.", record))]), &[("400", "BadRequest"), ("404", "NotFound"), ("422", "UnprocessableEntity")]));
+        let of_record = op(
+            &format!("duplicates_of_{}", ty.name),
+            format!("Duplicates of a {}", ty.label),
+            with_errors(
+                Map::from_iter([("200".to_owned(), ok("Matching records.", records))]),
+                &[("404", "NotFound")],
+            ),
+        );
+        paths.insert(
+            format!("{base}/{{id}}/duplicates"),
+            json!({ "parameters": [id_parameter()], "get": of_record }),
+        );
+        let mut merge = op(
+            &format!("merge_{}", ty.plural),
+            format!("Merge {} into this one", ty.label_plural),
+            with_errors(
+                Map::from_iter([("200".to_owned(), ok("The surviving record.", record))]),
+                &[
+                    ("400", "BadRequest"),
+                    ("404", "NotFound"),
+                    ("422", "UnprocessableEntity"),
+                ],
+            ),
+        );
         merge["requestBody"] = json!({ "required": true, "content": json_content(json!({
             "type": "object",
             "properties": {
@@ -257,7 +405,10 @@ fn add_type_paths(paths: &mut Map<String, Value>, ty: &EntityType, name: &str) {
             "required": ["ids"],
             "additionalProperties": false,
         })) });
-        paths.insert(format!("{base}/{{id}}/merge"), json!({ "parameters": [id_parameter()], "post": merge }));
+        paths.insert(
+            format!("{base}/{{id}}/merge"),
+            json!({ "parameters": [id_parameter()], "post": merge }),
+        );
     }
 }
 
@@ -384,10 +535,19 @@ mod tests {
                 }
                 let id = op["operationId"].as_str().expect("operationId");
                 assert!(ids.insert(id.to_owned()), "{id} repeated ({path})");
-                assert!(op["responses"].as_object().is_some_and(|r| !r.is_empty()), "{path} {method}");
+                assert!(
+                    op["responses"].as_object().is_some_and(|r| !r.is_empty()),
+                    "{path} {method}"
+                );
             }
         }
-        assert_eq!(doc["components"]["schemas"]["Contact"]["properties"]["company"]["x-kith-target"], "company");
-        assert_eq!(doc["components"]["schemas"]["CompanyInput"]["required"], json!(["name"]));
+        assert_eq!(
+            doc["components"]["schemas"]["Contact"]["properties"]["company"]["x-kith-target"],
+            "company"
+        );
+        assert_eq!(
+            doc["components"]["schemas"]["CompanyInput"]["required"],
+            json!(["name"])
+        );
     }
 }

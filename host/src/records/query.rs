@@ -31,7 +31,11 @@ pub enum Filter {
     And(Vec<Filter>),
     Or(Vec<Filter>),
     Not(Box<Filter>),
-    Cond { field: String, op: Op, values: Vec<String> },
+    Cond {
+        field: String,
+        op: Op,
+        values: Vec<String>,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -85,7 +89,11 @@ pub fn parse_filter(input: &str) -> Result<Filter, RecordError> {
             "the filter is longer than {MAX_FILTER_LEN} bytes"
         )));
     }
-    let mut parser = Parser { src: input, pos: 0, conditions: 0 };
+    let mut parser = Parser {
+        src: input,
+        pos: 0,
+        conditions: 0,
+    };
     let filter = parser.expr(0)?;
     parser.skip_ws();
     if parser.pos < input.len() {
@@ -103,8 +111,15 @@ struct Parser<'a> {
 impl Parser<'_> {
     fn error(&self, expected: &str) -> RecordError {
         let found: String = self.src[self.pos..].chars().take(20).collect();
-        let found = if found.is_empty() { "the end".to_owned() } else { format!("`{found}`") };
-        RecordError::Filter(format!("at position {}: {expected}, found {found}", self.pos))
+        let found = if found.is_empty() {
+            "the end".to_owned()
+        } else {
+            format!("`{found}`")
+        };
+        RecordError::Filter(format!(
+            "at position {}: {expected}, found {found}",
+            self.pos
+        ))
     }
 
     fn peek(&self) -> Option<char> {
@@ -128,7 +143,10 @@ impl Parser<'_> {
 
     fn ident(&mut self) -> &str {
         let start = self.pos;
-        while self.peek().is_some_and(|c| c.is_ascii_alphanumeric() || c == '_') {
+        while self
+            .peek()
+            .is_some_and(|c| c.is_ascii_alphanumeric() || c == '_')
+        {
             self.pos += 1;
         }
         &self.src[start..self.pos]
@@ -136,7 +154,9 @@ impl Parser<'_> {
 
     fn expr(&mut self, depth: usize) -> Result<Filter, RecordError> {
         if depth > MAX_DEPTH {
-            return Err(RecordError::Filter(format!("filters nest at most {MAX_DEPTH} deep")));
+            return Err(RecordError::Filter(format!(
+                "filters nest at most {MAX_DEPTH} deep"
+            )));
         }
         self.skip_ws();
         let start = self.pos;
@@ -160,7 +180,9 @@ impl Parser<'_> {
                 "and" => Ok(Filter::And(args)),
                 "or" => Ok(Filter::Or(args)),
                 "not" if args.len() == 1 => Ok(Filter::Not(Box::new(args.remove(0)))),
-                "not" => Err(RecordError::Filter("not(…) takes exactly one condition".into())),
+                "not" => Err(RecordError::Filter(
+                    "not(…) takes exactly one condition".into(),
+                )),
                 other => {
                     self.pos = start;
                     Err(self.error(&format!("`{other}(` is not and(, or( or not(")))
@@ -195,7 +217,11 @@ impl Parser<'_> {
         } else if op != Op::IsEmpty {
             return Err(self.error("expected `:value`"));
         }
-        Ok(Filter::Cond { field: name, op, values })
+        Ok(Filter::Cond {
+            field: name,
+            op,
+            values,
+        })
     }
 
     /// A value: `"quoted \" text"` or bare text up to `,` `)` or `|`.
@@ -211,7 +237,9 @@ impl Parser<'_> {
                     }
                     Some('\\') => {
                         self.pos += 1;
-                        let escaped = self.peek().ok_or_else(|| self.error("expected a character after `\\`"))?;
+                        let escaped = self
+                            .peek()
+                            .ok_or_else(|| self.error("expected a character after `\\`"))?;
                         self.pos += escaped.len_utf8();
                         out.push(escaped);
                     }
@@ -246,7 +274,11 @@ pub struct Sql {
 
 impl Sql {
     pub fn new(backend: DbBackend) -> Self {
-        Self { backend, text: String::with_capacity(256), values: Vec::new() }
+        Self {
+            backend,
+            text: String::with_capacity(256),
+            values: Vec::new(),
+        }
     }
 
     pub fn push(&mut self, text: &str) -> &mut Self {
@@ -331,7 +363,11 @@ pub fn field_expr(backend: DbBackend, field: &FieldSpec) -> String {
 /// `CREATE INDEX` for an indexed field: (workspace, type, value expression).
 pub fn index_statement(backend: DbBackend, field: &FieldSpec) -> String {
     let class = Class::of(field);
-    let kind = if field.kind == FieldKind::Money { "m" } else { class.tag() };
+    let kind = if field.kind == FieldKind::Money {
+        "m"
+    } else {
+        class.tag()
+    };
     format!(
         "CREATE INDEX IF NOT EXISTS rx_{kind}_{name} ON records (workspace_id, entity_type, {expr})",
         name = field.name,
@@ -349,7 +385,12 @@ pub struct Target<'a> {
 }
 
 pub fn resolve<'a>(backend: DbBackend, ty: &'a EntityType, key: &str) -> Option<Target<'a>> {
-    let system = |expr: &str, class| Target { key: key.to_owned(), expr: expr.to_owned(), class, spec: None };
+    let system = |expr: &str, class| Target {
+        key: key.to_owned(),
+        expr: expr.to_owned(),
+        class,
+        spec: None,
+    };
     Some(match key {
         "id" => system("id", Class::Id),
         "owner" => system("owner_id", Class::Id),
@@ -358,7 +399,12 @@ pub fn resolve<'a>(backend: DbBackend, ty: &'a EntityType, key: &str) -> Option<
         "updated_at" => system("updated_at", Class::Micros),
         _ => {
             let spec = ty.field(key)?;
-            Target { key: key.to_owned(), expr: field_expr(backend, spec), class: Class::of(spec), spec: Some(spec) }
+            Target {
+                key: key.to_owned(),
+                expr: field_expr(backend, spec),
+                class: Class::of(spec),
+                spec: Some(spec),
+            }
         }
     })
 }
@@ -372,10 +418,19 @@ fn unknown_field(ty: &EntityType, key: &str) -> RecordError {
 }
 
 /// Appends the SQL of `filter` to `sql`.
-pub fn compile(filter: &Filter, ty: &EntityType, now: DateTime<Utc>, sql: &mut Sql) -> Result<(), RecordError> {
+pub fn compile(
+    filter: &Filter,
+    ty: &EntityType,
+    now: DateTime<Utc>,
+    sql: &mut Sql,
+) -> Result<(), RecordError> {
     match filter {
         Filter::And(parts) | Filter::Or(parts) => {
-            let joiner = if matches!(filter, Filter::And(_)) { " AND " } else { " OR " };
+            let joiner = if matches!(filter, Filter::And(_)) {
+                " AND "
+            } else {
+                " OR "
+            };
             sql.push("(");
             for (i, part) in parts.iter().enumerate() {
                 if i > 0 {
@@ -402,24 +457,41 @@ pub fn compile(filter: &Filter, ty: &EntityType, now: DateTime<Utc>, sql: &mut S
 
 fn op_error(target: &Target, op: Op) -> RecordError {
     let kind = target.spec.map_or("system key", |s| s.kind.as_str());
-    RecordError::Filter(format!("operator {op:?} does not apply to `{}` ({kind})", target.key).to_lowercase())
+    RecordError::Filter(
+        format!(
+            "operator {op:?} does not apply to `{}` ({kind})",
+            target.key
+        )
+        .to_lowercase(),
+    )
 }
 
-fn condition(target: &Target, op: Op, values: &[String], now: DateTime<Utc>, sql: &mut Sql) -> Result<(), RecordError> {
+fn condition(
+    target: &Target,
+    op: Op,
+    values: &[String],
+    now: DateTime<Utc>,
+    sql: &mut Sql,
+) -> Result<(), RecordError> {
     let is_list = target.spec.is_some_and(FieldSpec::is_list);
     if op == Op::IsEmpty {
         let empty = match values.first().map(String::as_str) {
             None | Some("true") => true,
             Some("false") => false,
             Some(other) => {
-                return Err(RecordError::Filter(format!("is_empty takes true or false, not `{other}`")));
+                return Err(RecordError::Filter(format!(
+                    "is_empty takes true or false, not `{other}`"
+                )));
             }
         };
         let expr = match (sql.backend, target.spec) {
             (DbBackend::Postgres, Some(spec)) => format!("(data->'{}')", spec.name),
             _ => target.expr.clone(),
         };
-        sql.push(&format!("({expr} {})", if empty { "IS NULL" } else { "IS NOT NULL" }));
+        sql.push(&format!(
+            "({expr} {})",
+            if empty { "IS NULL" } else { "IS NOT NULL" }
+        ));
         return Ok(());
     }
     if is_list {
@@ -430,7 +502,9 @@ fn condition(target: &Target, op: Op, values: &[String], now: DateTime<Utc>, sql
     }
     match op {
         Op::Eq | Op::Neq | Op::Lt | Op::Lte | Op::Gt | Op::Gte => {
-            let [value] = values else { return Err(op_error(target, op)) };
+            let [value] = values else {
+                return Err(op_error(target, op));
+            };
             if op == Op::Neq {
                 sql.push(&format!("({} IS NULL OR {} <> ", target.expr, target.expr));
             } else {
@@ -451,15 +525,35 @@ fn condition(target: &Target, op: Op, values: &[String], now: DateTime<Utc>, sql
         }
         Op::Contains | Op::StartsWith => {
             let textual = target.spec.is_some_and(|s| {
-                matches!(s.kind, FieldKind::Text | FieldKind::LongText | FieldKind::Email | FieldKind::Phone | FieldKind::Url)
+                matches!(
+                    s.kind,
+                    FieldKind::Text
+                        | FieldKind::LongText
+                        | FieldKind::Email
+                        | FieldKind::Phone
+                        | FieldKind::Url
+                )
             });
             if !textual {
                 return Err(op_error(target, op));
             }
-            let [value] = values else { return Err(op_error(target, op)) };
-            let escaped = value.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
-            let pattern = if op == Op::Contains { format!("%{escaped}%") } else { format!("{escaped}%") };
-            let like = if sql.backend == DbBackend::Postgres { "ILIKE" } else { "LIKE" };
+            let [value] = values else {
+                return Err(op_error(target, op));
+            };
+            let escaped = value
+                .replace('\\', "\\\\")
+                .replace('%', "\\%")
+                .replace('_', "\\_");
+            let pattern = if op == Op::Contains {
+                format!("%{escaped}%")
+            } else {
+                format!("{escaped}%")
+            };
+            let like = if sql.backend == DbBackend::Postgres {
+                "ILIKE"
+            } else {
+                "LIKE"
+            };
             sql.push(&format!("({} {like} ", target.expr));
             sql.bind(pattern);
             sql.push(" ESCAPE '\\')");
@@ -470,8 +564,15 @@ fn condition(target: &Target, op: Op, values: &[String], now: DateTime<Utc>, sql
 }
 
 /// `contains` (has this element) and `in` (has any of these) over list fields.
-fn list_condition(target: &Target, op: Op, values: &[String], sql: &mut Sql) -> Result<(), RecordError> {
-    let Some(spec) = target.spec else { return Err(op_error(target, op)) };
+fn list_condition(
+    target: &Target,
+    op: Op,
+    values: &[String],
+    sql: &mut Sql,
+) -> Result<(), RecordError> {
+    let Some(spec) = target.spec else {
+        return Err(op_error(target, op));
+    };
     if !matches!(op, Op::Contains | Op::In) {
         return Err(op_error(target, op));
     }
@@ -481,7 +582,11 @@ fn list_condition(target: &Target, op: Op, values: &[String], sql: &mut Sql) -> 
         if i > 0 {
             sql.push(" OR ");
         }
-        let value = if spec.kind == FieldKind::Reference { parse_id(value)?.to_string() } else { value.clone() };
+        let value = if spec.kind == FieldKind::Reference {
+            parse_id(value)?.to_string()
+        } else {
+            value.clone()
+        };
         match sql.backend {
             DbBackend::Postgres => {
                 sql.push(&format!("jsonb_exists(data->'{name}', "));
@@ -489,7 +594,9 @@ fn list_condition(target: &Target, op: Op, values: &[String], sql: &mut Sql) -> 
                 sql.push(")");
             }
             _ => {
-                sql.push(&format!("EXISTS (SELECT 1 FROM json_each(records.data, '$.{name}') WHERE value = "));
+                sql.push(&format!(
+                    "EXISTS (SELECT 1 FROM json_each(records.data, '$.{name}') WHERE value = "
+                ));
                 sql.bind(value);
                 sql.push(")");
             }
@@ -504,8 +611,14 @@ fn parse_id(value: &str) -> Result<Uuid, RecordError> {
 }
 
 /// Binds one filter value, converted to the field's storage form.
-fn bind_value(target: &Target, raw: &str, now: DateTime<Utc>, sql: &mut Sql) -> Result<(), RecordError> {
-    let bad = |what: &str| RecordError::Filter(format!("`{}` expects {what}, got `{raw}`", target.key));
+fn bind_value(
+    target: &Target,
+    raw: &str,
+    now: DateTime<Utc>,
+    sql: &mut Sql,
+) -> Result<(), RecordError> {
+    let bad =
+        |what: &str| RecordError::Filter(format!("`{}` expects {what}, got `{raw}`", target.key));
     match target.class {
         Class::Id => {
             sql.bind(parse_id(raw)?);
@@ -514,21 +627,34 @@ fn bind_value(target: &Target, raw: &str, now: DateTime<Utc>, sql: &mut Sql) -> 
             sql.bind(raw.parse::<i64>().map_err(|_| bad("a whole number"))?);
         }
         Class::Micros => {
-            sql.bind(parse_instant(raw, now).ok_or_else(|| bad("a date, a datetime or a relative date like today-7d"))?.timestamp_micros());
+            sql.bind(
+                parse_instant(raw, now)
+                    .ok_or_else(|| bad("a date, a datetime or a relative date like today-7d"))?
+                    .timestamp_micros(),
+            );
         }
         Class::Boolean => {
             let b = raw.parse::<bool>().map_err(|_| bad("true or false"))?;
             sql.bind(b);
         }
         Class::Numeric => {
-            let n = raw.parse::<f64>().ok().filter(|n| n.is_finite()).ok_or_else(|| bad("a number"))?;
+            let n = raw
+                .parse::<f64>()
+                .ok()
+                .filter(|n| n.is_finite())
+                .ok_or_else(|| bad("a number"))?;
             bind_numeric(sql, raw, n);
         }
         Class::Text => {
             let spec = target.spec;
             let text = match spec.map(|s| s.kind) {
-                Some(FieldKind::Email) => normalize_email(raw).unwrap_or_else(|_| raw.to_lowercase()),
-                Some(FieldKind::Datetime) => format_datetime(parse_instant(raw, now).ok_or_else(|| bad("a datetime or a relative date like now-7d"))?),
+                Some(FieldKind::Email) => {
+                    normalize_email(raw).unwrap_or_else(|_| raw.to_lowercase())
+                }
+                Some(FieldKind::Datetime) => format_datetime(
+                    parse_instant(raw, now)
+                        .ok_or_else(|| bad("a datetime or a relative date like now-7d"))?,
+                ),
                 Some(FieldKind::Date) => parse_instant(raw, now)
                     .ok_or_else(|| bad("a date or a relative date like today+7d"))?
                     .format("%Y-%m-%d")
@@ -574,7 +700,9 @@ pub fn parse_instant(raw: &str, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
         "today" => midnight(today),
         "yesterday" => midnight(today.pred_opt()?),
         "tomorrow" => midnight(today.succ_opt()?),
-        "start_of_week" => midnight(today - Duration::days(i64::from(today.weekday().num_days_from_monday()))),
+        "start_of_week" => {
+            midnight(today - Duration::days(i64::from(today.weekday().num_days_from_monday())))
+        }
         "start_of_month" => midnight(today.with_day(1)?),
         "start_of_year" => midnight(NaiveDate::from_ymd_opt(today.year(), 1, 1)?),
         _ => None,
@@ -584,7 +712,10 @@ pub fn parse_instant(raw: &str, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
     }
     let (sign, rest) = offset.split_at(1);
     let unit = rest.chars().last()?;
-    let amount: i64 = rest[..rest.len() - unit.len_utf8()].parse().ok().filter(|n| *n <= 100_000)?;
+    let amount: i64 = rest[..rest.len() - unit.len_utf8()]
+        .parse()
+        .ok()
+        .filter(|n| *n <= 100_000)?;
     let amount = if sign == "-" { -amount } else { amount };
     match unit {
         'h' => base.checked_add_signed(Duration::hours(amount)),
@@ -598,7 +729,11 @@ pub fn parse_instant(raw: &str, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
 
 fn add_months(at: DateTime<Utc>, months: i64) -> Option<DateTime<Utc>> {
     let count = chrono::Months::new(u32::try_from(months.unsigned_abs()).ok()?);
-    if months >= 0 { at.checked_add_months(count) } else { at.checked_sub_months(count) }
+    if months >= 0 {
+        at.checked_add_months(count)
+    } else {
+        at.checked_sub_months(count)
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -611,7 +746,11 @@ pub struct SortKey<'a> {
 }
 
 /// Parses `sort=-amount,name`. The record id is always the final tie-breaker.
-pub fn parse_sort<'a>(backend: DbBackend, ty: &'a EntityType, input: &str) -> Result<Vec<SortKey<'a>>, RecordError> {
+pub fn parse_sort<'a>(
+    backend: DbBackend,
+    ty: &'a EntityType,
+    input: &str,
+) -> Result<Vec<SortKey<'a>>, RecordError> {
     let mut keys = Vec::new();
     for part in input.split(',').map(str::trim).filter(|p| !p.is_empty()) {
         let (descending, name) = match part.strip_prefix('-') {
@@ -619,10 +758,19 @@ pub fn parse_sort<'a>(backend: DbBackend, ty: &'a EntityType, input: &str) -> Re
             None => (false, part.strip_prefix('+').unwrap_or(part)),
         };
         let target = resolve(backend, ty, name).ok_or_else(|| {
-            RecordError::Sort(format!("`{}` has no field `{}`", ty.plural, name.chars().take(64).collect::<String>()))
+            RecordError::Sort(format!(
+                "`{}` has no field `{}`",
+                ty.plural,
+                name.chars().take(64).collect::<String>()
+            ))
         })?;
-        if target.spec.is_some_and(|s| s.is_list() || s.kind == FieldKind::Json) {
-            return Err(RecordError::Sort(format!("cannot sort by the list or json field `{name}`")));
+        if target
+            .spec
+            .is_some_and(|s| s.is_list() || s.kind == FieldKind::Json)
+        {
+            return Err(RecordError::Sort(format!(
+                "cannot sort by the list or json field `{name}`"
+            )));
         }
         if keys.iter().any(|k: &SortKey| k.target.key == target.key) {
             return Err(RecordError::Sort(format!("`{name}` appears twice")));
@@ -637,7 +785,9 @@ pub fn parse_sort<'a>(backend: DbBackend, ty: &'a EntityType, input: &str) -> Re
         keys.push(SortKey { target, descending });
     }
     if keys.len() > MAX_SORT_KEYS {
-        return Err(RecordError::Sort(format!("at most {MAX_SORT_KEYS} sort keys")));
+        return Err(RecordError::Sort(format!(
+            "at most {MAX_SORT_KEYS} sort keys"
+        )));
     }
     Ok(keys)
 }
@@ -647,7 +797,11 @@ pub fn order_by(backend: DbBackend, keys: &[SortKey]) -> String {
     let mut parts: Vec<String> = keys
         .iter()
         .map(|k| {
-            let (dir, nulls) = if k.descending { ("DESC", "NULLS LAST") } else { ("ASC", "NULLS FIRST") };
+            let (dir, nulls) = if k.descending {
+                ("DESC", "NULLS LAST")
+            } else {
+                ("ASC", "NULLS FIRST")
+            };
             if backend == DbBackend::Postgres {
                 format!("{} {dir} {nulls}", k.target.expr)
             } else {
@@ -670,20 +824,38 @@ pub struct Cursor {
 
 impl Cursor {
     pub fn encode(&self) -> String {
-        let body = json!({ "v": self.values, "i": self.id, "f": format!("{:x}", self.fingerprint) });
+        let body =
+            json!({ "v": self.values, "i": self.id, "f": format!("{:x}", self.fingerprint) });
         URL_SAFE_NO_PAD.encode(body.to_string())
     }
 
     pub fn decode(raw: &str, fingerprint: u64, keys: usize) -> Result<Cursor, RecordError> {
-        let bytes = URL_SAFE_NO_PAD.decode(raw).map_err(|_| RecordError::Cursor)?;
+        let bytes = URL_SAFE_NO_PAD
+            .decode(raw)
+            .map_err(|_| RecordError::Cursor)?;
         let body: Value = serde_json::from_slice(&bytes).map_err(|_| RecordError::Cursor)?;
-        let values = body.get("v").and_then(Value::as_array).cloned().ok_or(RecordError::Cursor)?;
-        let id = body.get("i").and_then(Value::as_str).and_then(|s| Uuid::parse_str(s).ok()).ok_or(RecordError::Cursor)?;
-        let found = body.get("f").and_then(Value::as_str).and_then(|s| u64::from_str_radix(s, 16).ok());
+        let values = body
+            .get("v")
+            .and_then(Value::as_array)
+            .cloned()
+            .ok_or(RecordError::Cursor)?;
+        let id = body
+            .get("i")
+            .and_then(Value::as_str)
+            .and_then(|s| Uuid::parse_str(s).ok())
+            .ok_or(RecordError::Cursor)?;
+        let found = body
+            .get("f")
+            .and_then(Value::as_str)
+            .and_then(|s| u64::from_str_radix(s, 16).ok());
         if found != Some(fingerprint) || values.len() != keys {
             return Err(RecordError::Cursor);
         }
-        Ok(Cursor { values, id, fingerprint })
+        Ok(Cursor {
+            values,
+            id,
+            fingerprint,
+        })
     }
 }
 
@@ -702,14 +874,18 @@ pub fn fingerprint(parts: &[&str]) -> u64 {
 /// The sort value of a record for a key, as the cursor stores it.
 pub fn sort_value(key: &SortKey, record: &super::Record) -> Value {
     match key.target.key.as_str() {
-        "owner" => record.owner.map_or(Value::Null, |o| Value::String(o.to_string())),
+        "owner" => record
+            .owner
+            .map_or(Value::Null, |o| Value::String(o.to_string())),
         "version" => Value::from(record.version),
         "created_at" => Value::from(record.created_at.timestamp_micros()),
         "updated_at" => Value::from(record.updated_at.timestamp_micros()),
         name => {
             let value = record.data.get(name).cloned().unwrap_or(Value::Null);
             match (key.target.spec.map(|s| s.kind), value) {
-                (Some(FieldKind::Money), Value::Object(money)) => money.get("amount").cloned().unwrap_or(Value::Null),
+                (Some(FieldKind::Money), Value::Object(money)) => {
+                    money.get("amount").cloned().unwrap_or(Value::Null)
+                }
                 (_, value) => value,
             }
         }
@@ -807,17 +983,26 @@ mod tests {
     use crate::records::schema::{Schema, builtin_types};
 
     fn cond(field: &str, op: Op, values: &[&str]) -> Filter {
-        Filter::Cond { field: field.into(), op, values: values.iter().map(|v| (*v).to_owned()).collect() }
+        Filter::Cond {
+            field: field.into(),
+            op,
+            values: values.iter().map(|v| (*v).to_owned()).collect(),
+        }
     }
 
     #[test]
     fn parses_nested_expressions_quotes_and_lists() {
-        let parsed = parse_filter(r#"and(stage[eq]:won, or(name[contains]:"Acme, \"Inc\")", tags[in]:vip|trial), not(email[is_empty]))"#);
+        let parsed = parse_filter(
+            r#"and(stage[eq]:won, or(name[contains]:"Acme, \"Inc\")", tags[in]:vip|trial), not(email[is_empty]))"#,
+        );
         assert_eq!(
             parsed.expect("valid"),
             Filter::And(vec![
                 cond("stage", Op::Eq, &["won"]),
-                Filter::Or(vec![cond("name", Op::Contains, &["Acme, \"Inc\")"]), cond("tags", Op::In, &["vip", "trial"])]),
+                Filter::Or(vec![
+                    cond("name", Op::Contains, &["Acme, \"Inc\")"]),
+                    cond("tags", Op::In, &["vip", "trial"])
+                ]),
                 Filter::Not(Box::new(cond("email", Op::IsEmpty, &[]))),
             ])
         );
@@ -835,7 +1020,9 @@ mod tests {
             ("", "at position 0: expected a field name"),
             ("a[eq]:1)", "expected the end of the filter"),
         ] {
-            let Err(RecordError::Filter(message)) = parse_filter(input) else { panic!("{input} parsed") };
+            let Err(RecordError::Filter(message)) = parse_filter(input) else {
+                panic!("{input} parsed")
+            };
             assert!(message.contains(expected), "{input}: {message}");
         }
     }
@@ -851,14 +1038,25 @@ mod tests {
 
     #[test]
     fn relative_dates_resolve_against_now() {
-        let now = DateTime::parse_from_rfc3339("2026-11-22T15:45:00Z").expect("valid").with_timezone(&Utc);
+        let now = DateTime::parse_from_rfc3339("2026-11-22T15:45:00Z")
+            .expect("valid")
+            .with_timezone(&Utc);
         let at = |s: &str| parse_instant(s, now).map(|d| d.to_rfc3339());
         assert_eq!(at("today"), Some("2026-11-22T00:00:00+00:00".into()));
         assert_eq!(at("today-7d"), Some("2026-11-15T00:00:00+00:00".into()));
         assert_eq!(at("now+2h"), Some("2026-11-22T17:45:00+00:00".into()));
-        assert_eq!(at("start_of_month-1m"), Some("2026-10-01T00:00:00+00:00".into()));
-        assert_eq!(at("start_of_week"), Some("2026-11-16T00:00:00+00:00".into()));
-        assert_eq!(at("start_of_year+1y"), Some("2027-01-01T00:00:00+00:00".into()));
+        assert_eq!(
+            at("start_of_month-1m"),
+            Some("2026-10-01T00:00:00+00:00".into())
+        );
+        assert_eq!(
+            at("start_of_week"),
+            Some("2026-11-16T00:00:00+00:00".into())
+        );
+        assert_eq!(
+            at("start_of_year+1y"),
+            Some("2027-01-01T00:00:00+00:00".into())
+        );
         assert_eq!(at("2026-01-02"), Some("2026-01-02T00:00:00+00:00".into()));
         assert_eq!(at("soon"), None);
         assert_eq!(at("today+99999999999d"), None);
@@ -868,7 +1066,9 @@ mod tests {
     fn compiles_to_backend_specific_sql() {
         let schema = Schema::new(builtin_types());
         let ty = schema.by_plural("companies").expect("builtin");
-        let filter = parse_filter("and(name[starts_with]:Ac_me, employees[gte]:10, annual_revenue[lt]:5e6)").expect("valid");
+        let filter =
+            parse_filter("and(name[starts_with]:Ac_me, employees[gte]:10, annual_revenue[lt]:5e6)")
+                .expect("valid");
         let now = Utc::now();
         let mut sqlite = Sql::new(DbBackend::Sqlite);
         compile(&filter, ty, now, &mut sqlite).expect("compiles");
@@ -888,7 +1088,13 @@ mod tests {
     fn operators_that_do_not_fit_the_field_are_refused() {
         let schema = Schema::new(builtin_types());
         let ty = schema.by_plural("contacts").expect("builtin");
-        for input in ["tags[gt]:a", "company[contains]:x", "nope[eq]:1", "created_at[eq]:someday", "company[eq]:not-a-uuid"] {
+        for input in [
+            "tags[gt]:a",
+            "company[contains]:x",
+            "nope[eq]:1",
+            "created_at[eq]:someday",
+            "company[eq]:not-a-uuid",
+        ] {
             let filter = parse_filter(input).expect("parses");
             let result = compile(&filter, ty, Utc::now(), &mut Sql::new(DbBackend::Sqlite));
             assert!(matches!(result, Err(RecordError::Filter(_))), "{input}");
@@ -897,9 +1103,16 @@ mod tests {
 
     #[test]
     fn cursor_round_trips_and_rejects_other_queries() {
-        let cursor = Cursor { values: vec![json!("Acme"), Value::Null], id: Uuid::now_v7(), fingerprint: fingerprint(&["name", ""]) };
+        let cursor = Cursor {
+            values: vec![json!("Acme"), Value::Null],
+            id: Uuid::now_v7(),
+            fingerprint: fingerprint(&["name", ""]),
+        };
         let encoded = cursor.encode();
-        assert_eq!(Cursor::decode(&encoded, cursor.fingerprint, 2).expect("valid"), cursor);
+        assert_eq!(
+            Cursor::decode(&encoded, cursor.fingerprint, 2).expect("valid"),
+            cursor
+        );
         assert!(Cursor::decode(&encoded, fingerprint(&["-name", ""]), 2).is_err());
         assert!(Cursor::decode("not base64!", cursor.fingerprint, 2).is_err());
     }

@@ -165,7 +165,10 @@ impl FieldSpec {
     fn options(mut self, values: &[&str]) -> Self {
         self.options = values
             .iter()
-            .map(|v| SelectOption { value: (*v).to_owned(), label: label_from_name(v) })
+            .map(|v| SelectOption {
+                value: (*v).to_owned(),
+                label: label_from_name(v),
+            })
             .collect();
         self
     }
@@ -215,7 +218,11 @@ impl FieldSpec {
         }
         let has_options = matches!(self.kind, FieldKind::Select | FieldKind::MultiSelect);
         if has_options && self.options.is_empty() {
-            errors.push(FieldError::new("options", "required", "a select field needs options"));
+            errors.push(FieldError::new(
+                "options",
+                "required",
+                "a select field needs options",
+            ));
         }
         if !has_options && !self.options.is_empty() {
             errors.push(FieldError::new(
@@ -266,7 +273,11 @@ impl FieldSpec {
             ));
         }
         if self.max_length == Some(0) {
-            errors.push(FieldError::new("max_length", "invalid_value", "must be at least 1"));
+            errors.push(FieldError::new(
+                "max_length",
+                "invalid_value",
+                "must be at least 1",
+            ));
         }
         if self.indexed && (self.is_list() || self.kind == FieldKind::Json) {
             errors.push(FieldError::new(
@@ -275,7 +286,11 @@ impl FieldSpec {
                 "list and json fields cannot be indexed",
             ));
         }
-        if errors.is_empty() { Ok(()) } else { Err(errors) }
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(errors)
+        }
     }
 }
 
@@ -322,16 +337,32 @@ impl EntityType {
             }
         }
         if self.name == self.plural {
-            errors.push(FieldError::new("plural", "invalid_name", "must differ from `name`"));
+            errors.push(FieldError::new(
+                "plural",
+                "invalid_name",
+                "must differ from `name`",
+            ));
         }
         if schema.by_name(&self.name).is_some() || schema.by_plural(&self.name).is_some() {
-            errors.push(FieldError::new("name", "already_exists", "the name is taken"));
+            errors.push(FieldError::new(
+                "name",
+                "already_exists",
+                "the name is taken",
+            ));
         }
         if schema.by_plural(&self.plural).is_some() || schema.by_name(&self.plural).is_some() {
-            errors.push(FieldError::new("plural", "already_exists", "the plural is taken"));
+            errors.push(FieldError::new(
+                "plural",
+                "already_exists",
+                "the plural is taken",
+            ));
         }
         if RESERVED_PLURALS.contains(&self.plural.as_str()) {
-            errors.push(FieldError::new("plural", "reserved_name", "the plural is reserved"));
+            errors.push(FieldError::new(
+                "plural",
+                "reserved_name",
+                "the plural is reserved",
+            ));
         }
         if self.label.trim().is_empty() {
             self.label = label_from_name(&self.name);
@@ -366,7 +397,11 @@ impl EntityType {
                 ));
             }
         }
-        if errors.is_empty() { Ok(()) } else { Err(errors) }
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(errors)
+        }
     }
 }
 
@@ -379,7 +414,9 @@ pub fn check_identifier(name: &str) -> Result<(), String> {
     let valid = !name.is_empty()
         && name.len() <= 48
         && name.starts_with(|c: char| c.is_ascii_lowercase())
-        && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
     if valid {
         Ok(())
     } else {
@@ -403,8 +440,8 @@ fn label_from_name(name: &str) -> String {
 /// The types every workspace has.
 pub fn builtin_types() -> Vec<EntityType> {
     use FieldKind::*;
-    let builtin = |name: &str, plural: &str, title: &[&str], key: Option<&str>, fields| {
-        EntityType {
+    let builtin =
+        |name: &str, plural: &str, title: &[&str], key: Option<&str>, fields| EntityType {
             name: name.to_owned(),
             plural: plural.to_owned(),
             label: label_from_name(name),
@@ -413,8 +450,7 @@ pub fn builtin_types() -> Vec<EntityType> {
             duplicate_key: key.map(str::to_owned),
             fields,
             source: "builtin".to_owned(),
-        }
-    };
+        };
     vec![
         builtin(
             "company",
@@ -422,8 +458,14 @@ pub fn builtin_types() -> Vec<EntityType> {
             &["name"],
             Some("domain"),
             vec![
-                FieldSpec::new("name", Text).required().indexed().searchable(),
-                FieldSpec::new("domain", Text).indexed().searchable().lowercase(),
+                FieldSpec::new("name", Text)
+                    .required()
+                    .indexed()
+                    .searchable(),
+                FieldSpec::new("domain", Text)
+                    .indexed()
+                    .searchable()
+                    .lowercase(),
                 FieldSpec::new("industry", Select).indexed().options(&[
                     "technology",
                     "finance",
@@ -457,7 +499,9 @@ pub fn builtin_types() -> Vec<EntityType> {
                 FieldSpec::new("email", Email).indexed().searchable(),
                 FieldSpec::new("phone", Phone).searchable(),
                 FieldSpec::new("title", Text).searchable(),
-                FieldSpec::new("company", Reference).indexed().target("company"),
+                FieldSpec::new("company", Reference)
+                    .indexed()
+                    .target("company"),
                 FieldSpec::new("tags", Tags).searchable(),
             ],
         ),
@@ -493,7 +537,9 @@ impl Schema {
     pub fn new(types: Vec<EntityType>) -> Self {
         let mut schema = Schema::default();
         for ty in types {
-            schema.by_plural.insert(ty.plural.clone(), schema.types.len());
+            schema
+                .by_plural
+                .insert(ty.plural.clone(), schema.types.len());
             schema.by_name.insert(ty.name.clone(), schema.types.len());
             schema.types.push(Arc::new(ty));
         }
@@ -539,18 +585,37 @@ mod tests {
         for ty in schema.types() {
             for field in &ty.fields {
                 let mut field = field.clone();
-                assert_eq!(field.check_definition(&schema), Ok(()), "{}.{}", ty.name, field.name);
+                assert_eq!(
+                    field.check_definition(&schema),
+                    Ok(()),
+                    "{}.{}",
+                    ty.name,
+                    field.name
+                );
             }
         }
     }
 
     #[test]
     fn identifiers_reject_sql_and_json_path_metacharacters() {
-        for bad in ["", "Name", "1st", "a-b", "a.b", "a'b", "a b", "ä", &"x".repeat(49)] {
+        for bad in [
+            "",
+            "Name",
+            "1st",
+            "a-b",
+            "a.b",
+            "a'b",
+            "a b",
+            "ä",
+            &"x".repeat(49),
+        ] {
             assert!(check_identifier(bad).is_err(), "{bad:?} should be refused");
         }
         for good in ["a", "vip_level", "x2", &"x".repeat(48)] {
-            assert!(check_identifier(good).is_ok(), "{good:?} should be accepted");
+            assert!(
+                check_identifier(good).is_ok(),
+                "{good:?} should be accepted"
+            );
         }
     }
 

@@ -81,7 +81,10 @@ pub(super) struct Journal {
 
 impl Store {
     pub fn new(db: Db) -> Self {
-        Self { db, schemas: RwLock::default() }
+        Self {
+            db,
+            schemas: RwLock::default(),
+        }
     }
 
     pub fn db(&self) -> &Db {
@@ -108,7 +111,9 @@ impl Store {
         for row in custom_types {
             match serde_json::from_value::<EntityType>(row.spec) {
                 Ok(ty) => types.push(ty),
-                Err(error) => tracing::error!(%error, name = row.name, "stored entity type is unreadable"),
+                Err(error) => {
+                    tracing::error!(%error, name = row.name, "stored entity type is unreadable")
+                }
             }
         }
         let fields = custom_field::Entity::find()
@@ -117,10 +122,14 @@ impl Store {
             .all(&self.db.read)
             .await?;
         for row in fields {
-            let Some(ty) = types.iter_mut().find(|t| t.name == row.entity_type) else { continue };
+            let Some(ty) = types.iter_mut().find(|t| t.name == row.entity_type) else {
+                continue;
+            };
             match serde_json::from_value::<FieldSpec>(row.spec) {
                 Ok(field) => ty.fields.push(field),
-                Err(error) => tracing::error!(%error, name = row.name, "stored custom field is unreadable"),
+                Err(error) => {
+                    tracing::error!(%error, name = row.name, "stored custom field is unreadable")
+                }
             }
         }
         let schema = Arc::new(Schema::new(types));
@@ -141,7 +150,11 @@ impl Store {
     }
 
     /// The entity type served at `/api/v1/{plural}`.
-    pub async fn entity(&self, workspace: WorkspaceId, plural: &str) -> Result<Arc<EntityType>, RecordError> {
+    pub async fn entity(
+        &self,
+        workspace: WorkspaceId,
+        plural: &str,
+    ) -> Result<Arc<EntityType>, RecordError> {
         self.schema(workspace)
             .await?
             .by_plural(plural)
@@ -166,18 +179,33 @@ impl Store {
     }
 
     /// Adds a custom field to a type; an indexed one gets its expression index first.
-    pub async fn add_field(&self, actor: &Actor, entity: &str, mut field: FieldSpec) -> Result<FieldSpec, RecordError> {
+    pub async fn add_field(
+        &self,
+        actor: &Actor,
+        entity: &str,
+        mut field: FieldSpec,
+    ) -> Result<FieldSpec, RecordError> {
         let schema = self.schema(actor.workspace).await?;
-        let ty = schema.by_name(entity).or_else(|| schema.by_plural(entity)).ok_or_else(|| RecordError::UnknownEntity(entity.to_owned()))?;
+        let ty = schema
+            .by_name(entity)
+            .or_else(|| schema.by_plural(entity))
+            .ok_or_else(|| RecordError::UnknownEntity(entity.to_owned()))?;
         field.custom = true;
-        field.check_definition(&schema).map_err(RecordError::Invalid)?;
+        field
+            .check_definition(&schema)
+            .map_err(RecordError::Invalid)?;
         if ty.field(&field.name).is_some() {
-            return Err(RecordError::Invalid(vec![FieldError::new("name", "already_exists", format!("`{}` already has a field `{}`", ty.plural, field.name))]));
+            return Err(RecordError::Invalid(vec![FieldError::new(
+                "name",
+                "already_exists",
+                format!("`{}` already has a field `{}`", ty.plural, field.name),
+            )]));
         }
         if field.indexed {
             self.ensure_index(&field).await?;
         }
-        let spec = serde_json::to_value(&field).map_err(|e| RecordError::BadRequest(e.to_string()))?;
+        let spec =
+            serde_json::to_value(&field).map_err(|e| RecordError::BadRequest(e.to_string()))?;
         let row = custom_field::ActiveModel {
             workspace_id: Set(actor.workspace.0),
             entity_type: Set(ty.name.clone()),
@@ -185,13 +213,20 @@ impl Store {
             spec: Set(spec),
             created_at: Set(now_micros()),
         };
-        custom_field::Entity::insert(row).exec(&self.db.write).await.map_err(|e| conflict_or(e, "the field already exists"))?;
+        custom_field::Entity::insert(row)
+            .exec(&self.db.write)
+            .await
+            .map_err(|e| conflict_or(e, "the field already exists"))?;
         self.forget_schema(actor.workspace);
         Ok(field)
     }
 
     /// Adds a custom entity type to the workspace.
-    pub async fn add_type(&self, actor: &Actor, mut ty: EntityType) -> Result<EntityType, RecordError> {
+    pub async fn add_type(
+        &self,
+        actor: &Actor,
+        mut ty: EntityType,
+    ) -> Result<EntityType, RecordError> {
         let schema = self.schema(actor.workspace).await?;
         ty.check_definition(&schema).map_err(RecordError::Invalid)?;
         for field in ty.fields.iter().filter(|f| f.indexed) {
@@ -204,22 +239,39 @@ impl Store {
             spec: Set(spec),
             created_at: Set(now_micros()),
         };
-        entity_type::Entity::insert(row).exec(&self.db.write).await.map_err(|e| conflict_or(e, "the entity type already exists"))?;
+        entity_type::Entity::insert(row)
+            .exec(&self.db.write)
+            .await
+            .map_err(|e| conflict_or(e, "the entity type already exists"))?;
         self.forget_schema(actor.workspace);
         Ok(ty)
     }
 
     // -- reads ----------------------------------------------------------------------------------
 
-    pub async fn get(&self, actor: &Actor, ty: &EntityType, id: RecordId) -> Result<Record, RecordError> {
-        let row = self.find_row(&self.db.read, actor.workspace, ty, id.0, false).await?;
+    pub async fn get(
+        &self,
+        actor: &Actor,
+        ty: &EntityType,
+        id: RecordId,
+    ) -> Result<Record, RecordError> {
+        let row = self
+            .find_row(&self.db.read, actor.workspace, ty, id.0, false)
+            .await?;
         match row {
             Some(row) if row.deleted_at.is_none() => Ok(to_record(row)),
             _ => Err(RecordError::NotFound),
         }
     }
 
-    async fn find_row(&self, conn: &impl ConnectionTrait, workspace: WorkspaceId, ty: &EntityType, id: Uuid, lock: bool) -> Result<Option<record::Model>, RecordError> {
+    async fn find_row(
+        &self,
+        conn: &impl ConnectionTrait,
+        workspace: WorkspaceId,
+        ty: &EntityType,
+        id: Uuid,
+        lock: bool,
+    ) -> Result<Option<record::Model>, RecordError> {
         let mut select = record::Entity::find_by_id(id)
             .filter(record::Column::WorkspaceId.eq(workspace.0))
             .filter(record::Column::EntityType.eq(ty.name.as_str()));
@@ -229,24 +281,41 @@ impl Store {
         Ok(select.one(conn).await?)
     }
 
-    pub async fn list(&self, actor: &Actor, ty: &EntityType, request: &ListQuery) -> Result<Page, RecordError> {
+    pub async fn list(
+        &self,
+        actor: &Actor,
+        ty: &EntityType,
+        request: &ListQuery,
+    ) -> Result<Page, RecordError> {
         let backend = self.db.backend;
         let now = Utc::now();
-        let filter = request.filter.as_deref().map(query::parse_filter).transpose()?;
+        let filter = request
+            .filter
+            .as_deref()
+            .map(query::parse_filter)
+            .transpose()?;
         let keys = query::parse_sort(backend, ty, request.sort.as_deref().unwrap_or(""))?;
         let fingerprint = query::fingerprint(&[
             request.sort.as_deref().unwrap_or(""),
             request.filter.as_deref().unwrap_or(""),
             if request.deleted { "deleted" } else { "live" },
         ]);
-        let cursor = request.cursor.as_deref().map(|raw| Cursor::decode(raw, fingerprint, keys.len())).transpose()?;
+        let cursor = request
+            .cursor
+            .as_deref()
+            .map(|raw| Cursor::decode(raw, fingerprint, keys.len()))
+            .transpose()?;
 
         let mut where_sql = Sql::new(backend);
         where_sql.push("workspace_id = ");
         where_sql.bind(actor.workspace.0);
         where_sql.push(" AND entity_type = ");
         where_sql.bind(ty.name.clone());
-        where_sql.push(if request.deleted { " AND deleted_at IS NOT NULL" } else { " AND deleted_at IS NULL" });
+        where_sql.push(if request.deleted {
+            " AND deleted_at IS NOT NULL"
+        } else {
+            " AND deleted_at IS NULL"
+        });
         if let Some(filter) = &filter {
             where_sql.push(" AND ");
             query::compile(filter, ty, now, &mut where_sql)?;
@@ -275,30 +344,53 @@ impl Store {
         sql.push(" ORDER BY ");
         sql.push(&query::order_by(backend, &keys));
         sql.push(&format!(" LIMIT {}", request.limit + 1));
-        let mut rows = record::Entity::find().from_raw_sql(sql.into_statement()).all(&self.db.read).await?;
+        let mut rows = record::Entity::find()
+            .from_raw_sql(sql.into_statement())
+            .all(&self.db.read)
+            .await?;
 
         let more = rows.len() as u64 > request.limit;
         rows.truncate(usize::try_from(request.limit).unwrap_or(usize::MAX));
         let records: Vec<Record> = rows.into_iter().map(to_record).collect();
         let next_cursor = match records.last() {
             Some(last) if more => Some(
-                Cursor { values: keys.iter().map(|k| query::sort_value(k, last)).collect(), id: last.id.0, fingerprint }.encode(),
+                Cursor {
+                    values: keys.iter().map(|k| query::sort_value(k, last)).collect(),
+                    id: last.id.0,
+                    fingerprint,
+                }
+                .encode(),
             ),
             _ => None,
         };
-        Ok(Page { records, next_cursor, total })
+        Ok(Page {
+            records,
+            next_cursor,
+            total,
+        })
     }
 
     /// The audit trail of one record (or of the whole workspace), oldest first.
-    pub async fn audit(&self, actor: &Actor, record: Option<RecordId>, after: Option<i64>, limit: u64) -> Result<Vec<AuditEntry>, RecordError> {
-        let mut select = audit::Entity::find().filter(audit::Column::WorkspaceId.eq(actor.workspace.0));
+    pub async fn audit(
+        &self,
+        actor: &Actor,
+        record: Option<RecordId>,
+        after: Option<i64>,
+        limit: u64,
+    ) -> Result<Vec<AuditEntry>, RecordError> {
+        let mut select =
+            audit::Entity::find().filter(audit::Column::WorkspaceId.eq(actor.workspace.0));
         if let Some(record) = record {
             select = select.filter(audit::Column::RecordId.eq(record.0));
         }
         if let Some(after) = after {
             select = select.filter(audit::Column::Id.gt(after));
         }
-        let rows = select.order_by_asc(audit::Column::Id).limit(limit).all(&self.db.read).await?;
+        let rows = select
+            .order_by_asc(audit::Column::Id)
+            .limit(limit)
+            .all(&self.db.read)
+            .await?;
         Ok(rows
             .into_iter()
             .map(|row| AuditEntry {
@@ -315,32 +407,62 @@ impl Store {
 
     // -- writes ---------------------------------------------------------------------------------
 
-    pub async fn create(&self, actor: &Actor, ty: &EntityType, input: Map<String, Value>) -> Result<Record, RecordError> {
-        let mut created = self.create_many(actor, ty, vec![input]).await.map_err(strip_index)?;
+    pub async fn create(
+        &self,
+        actor: &Actor,
+        ty: &EntityType,
+        input: Map<String, Value>,
+    ) -> Result<Record, RecordError> {
+        let mut created = self
+            .create_many(actor, ty, vec![input])
+            .await
+            .map_err(strip_index)?;
         created.pop().ok_or(RecordError::NotFound)
     }
 
     /// Creates every record or none; problems are reported for every item, by index.
-    pub async fn create_many(&self, actor: &Actor, ty: &EntityType, inputs: Vec<Map<String, Value>>) -> Result<Vec<Record>, RecordError> {
+    pub async fn create_many(
+        &self,
+        actor: &Actor,
+        ty: &EntityType,
+        inputs: Vec<Map<String, Value>>,
+    ) -> Result<Vec<Record>, RecordError> {
         check_batch_size(inputs.len())?;
         let drafts = check_all(ty, &inputs, Mode::Create)?;
         let txn = self.db.write.begin().await?;
-        self.check_refs(&txn, actor.workspace, drafts.iter().enumerate()).await?;
+        self.check_refs(&txn, actor.workspace, drafts.iter().enumerate())
+            .await?;
         let records = self.insert_drafts(&txn, actor, ty, drafts).await?;
         txn.commit().await?;
         Ok(records)
     }
 
-    async fn insert_drafts(&self, txn: &DatabaseTransaction, actor: &Actor, ty: &EntityType, drafts: Vec<Draft>) -> Result<Vec<Record>, RecordError> {
+    async fn insert_drafts(
+        &self,
+        txn: &DatabaseTransaction,
+        actor: &Actor,
+        ty: &EntityType,
+        drafts: Vec<Draft>,
+    ) -> Result<Vec<Record>, RecordError> {
         let now = now_micros();
         let mut models = Vec::with_capacity(drafts.len());
         let mut journal = Vec::with_capacity(drafts.len());
         for draft in drafts {
             let id = Uuid::now_v7();
             let owner = draft.owner.unwrap_or(actor.user.0);
-            let mut changes: Map<String, Value> = draft.fields.iter().map(|(k, v)| (k.clone(), json!({ "after": v }))).collect();
+            let mut changes: Map<String, Value> = draft
+                .fields
+                .iter()
+                .map(|(k, v)| (k.clone(), json!({ "after": v })))
+                .collect();
             changes.insert("owner".into(), json!({ "after": owner }));
-            journal.push(Journal { record_id: id, entity_type: ty.name.clone(), action: "created", version: 1, changes });
+            journal.push(Journal {
+                record_id: id,
+                entity_type: ty.name.clone(),
+                action: "created",
+                version: 1,
+                changes,
+            });
             models.push(record::Model {
                 id,
                 workspace_id: actor.workspace.0,
@@ -356,31 +478,55 @@ impl Store {
         }
         for chunk in models.chunks(INSERT_CHUNK) {
             let active: Vec<record::ActiveModel> = chunk.iter().cloned().map(Into::into).collect();
-            record::Entity::insert_many(active).exec_without_returning(txn).await?;
+            record::Entity::insert_many(active)
+                .exec_without_returning(txn)
+                .await?;
         }
         self.journal(txn, actor, journal).await?;
         Ok(models.into_iter().map(to_record).collect())
     }
 
-    pub async fn update(&self, actor: &Actor, ty: &EntityType, item: UpdateItem) -> Result<Record, RecordError> {
-        let mut updated = self.apply_updates(actor, ty, vec![item], true).await.map_err(strip_index)?;
+    pub async fn update(
+        &self,
+        actor: &Actor,
+        ty: &EntityType,
+        item: UpdateItem,
+    ) -> Result<Record, RecordError> {
+        let mut updated = self
+            .apply_updates(actor, ty, vec![item], true)
+            .await
+            .map_err(strip_index)?;
         updated.pop().ok_or(RecordError::NotFound)
     }
 
     /// Applies partial updates to every record or to none.
-    pub async fn update_many(&self, actor: &Actor, ty: &EntityType, items: Vec<UpdateItem>) -> Result<Vec<Record>, RecordError> {
+    pub async fn update_many(
+        &self,
+        actor: &Actor,
+        ty: &EntityType,
+        items: Vec<UpdateItem>,
+    ) -> Result<Vec<Record>, RecordError> {
         self.apply_updates(actor, ty, items, false).await
     }
 
     /// A `single` update answers "not found" and "stale version" as such; a batch reports
     /// them as field errors of its items.
-    async fn apply_updates(&self, actor: &Actor, ty: &EntityType, items: Vec<UpdateItem>, single: bool) -> Result<Vec<Record>, RecordError> {
+    async fn apply_updates(
+        &self,
+        actor: &Actor,
+        ty: &EntityType,
+        items: Vec<UpdateItem>,
+        single: bool,
+    ) -> Result<Vec<Record>, RecordError> {
         check_batch_size(items.len())?;
         let patches: Vec<Map<String, Value>> = items.iter().map(|i| i.patch.clone()).collect();
         let drafts = check_all(ty, &patches, Mode::Patch)?;
         let mut seen = HashSet::new();
         if let Some(index) = items.iter().position(|i| !seen.insert(i.id)) {
-            return Err(RecordError::Invalid(vec![FieldError::new("id", "duplicate_id", "the batch updates this record twice").at(index)]));
+            return Err(RecordError::Invalid(vec![
+                FieldError::new("id", "duplicate_id", "the batch updates this record twice")
+                    .at(index),
+            ]));
         }
         let txn = self.db.write.begin().await?;
         let ids: Vec<Uuid> = items.iter().map(|i| i.id.0).collect();
@@ -390,12 +536,24 @@ impl Store {
         for (index, (item, draft)) in items.iter().zip(drafts).enumerate() {
             match current.remove(&item.id.0) {
                 None if single => return Err(RecordError::NotFound),
-                None => errors.push(FieldError::new("id", "record_not_found", "no live record has this id").at(index)),
+                None => errors.push(
+                    FieldError::new("id", "record_not_found", "no live record has this id")
+                        .at(index),
+                ),
                 Some(row) if item.if_match.is_some_and(|v| v != row.version) => {
                     if single {
-                        return Err(RecordError::VersionConflict { current: row.version });
+                        return Err(RecordError::VersionConflict {
+                            current: row.version,
+                        });
                     }
-                    errors.push(FieldError::new("version", "version_conflict", format!("the record is at version {}", row.version)).at(index));
+                    errors.push(
+                        FieldError::new(
+                            "version",
+                            "version_conflict",
+                            format!("the record is at version {}", row.version),
+                        )
+                        .at(index),
+                    );
                 }
                 Some(row) => targets.push((row, draft)),
             }
@@ -403,14 +561,25 @@ impl Store {
         if !errors.is_empty() {
             return Err(RecordError::Invalid(errors));
         }
-        self.check_refs(&txn, actor.workspace, targets.iter().map(|(_, d)| d).enumerate()).await?;
+        self.check_refs(
+            &txn,
+            actor.workspace,
+            targets.iter().map(|(_, d)| d).enumerate(),
+        )
+        .await?;
         let records = self.apply_patches(&txn, actor, targets, "updated").await?;
         txn.commit().await?;
         Ok(records)
     }
 
     /// Live rows of `ty` by id, locked for update on PostgreSQL (SQLite has one writer).
-    pub(super) async fn lock_rows(&self, txn: &DatabaseTransaction, workspace: WorkspaceId, ty: &EntityType, ids: &[Uuid]) -> Result<HashMap<Uuid, record::Model>, RecordError> {
+    pub(super) async fn lock_rows(
+        &self,
+        txn: &DatabaseTransaction,
+        workspace: WorkspaceId,
+        ty: &EntityType,
+        ids: &[Uuid],
+    ) -> Result<HashMap<Uuid, record::Model>, RecordError> {
         let mut rows = HashMap::with_capacity(ids.len());
         for chunk in ids.chunks(500) {
             let mut select = record::Entity::find()
@@ -429,7 +598,13 @@ impl Store {
     }
 
     /// Writes patched rows (skipping no-op patches) and journals them.
-    pub(super) async fn apply_patches(&self, txn: &DatabaseTransaction, actor: &Actor, targets: Vec<(record::Model, Draft)>, action: &'static str) -> Result<Vec<Record>, RecordError> {
+    pub(super) async fn apply_patches(
+        &self,
+        txn: &DatabaseTransaction,
+        actor: &Actor,
+        targets: Vec<(record::Model, Draft)>,
+        action: &'static str,
+    ) -> Result<Vec<Record>, RecordError> {
         let now = now_micros();
         let mut journal = Vec::new();
         let mut records = Vec::with_capacity(targets.len());
@@ -452,7 +627,10 @@ impl Store {
                 }
             }
             if let Some(owner) = draft.owner.filter(|o| Some(*o) != row.owner_id) {
-                changes.insert("owner".into(), json!({ "before": row.owner_id, "after": owner }));
+                changes.insert(
+                    "owner".into(),
+                    json!({ "before": row.owner_id, "after": owner }),
+                );
                 row.owner_id = Some(owner);
             }
             row.data = Value::Object(data);
@@ -470,11 +648,19 @@ impl Store {
                 .exec(txn)
                 .await?;
             if result.rows_affected != 1 {
-                return Err(RecordError::VersionConflict { current: row.version + 1 });
+                return Err(RecordError::VersionConflict {
+                    current: row.version + 1,
+                });
             }
             row.version += 1;
             row.updated_at = now;
-            journal.push(Journal { record_id: row.id, entity_type: row.entity_type.clone(), action, version: row.version, changes });
+            journal.push(Journal {
+                record_id: row.id,
+                entity_type: row.entity_type.clone(),
+                action,
+                version: row.version,
+                changes,
+            });
             records.push(to_record(row));
         }
         self.journal(txn, actor, journal).await?;
@@ -484,10 +670,19 @@ impl Store {
     /// Creates or updates by the value of `key`: items whose key matches a live record update
     /// it, the others are created. Keys must be unique within the batch and match at most one
     /// record.
-    pub async fn upsert_many(&self, actor: &Actor, ty: &EntityType, key: &str, inputs: Vec<Map<String, Value>>) -> Result<Vec<Record>, RecordError> {
+    pub async fn upsert_many(
+        &self,
+        actor: &Actor,
+        ty: &EntityType,
+        key: &str,
+        inputs: Vec<Map<String, Value>>,
+    ) -> Result<Vec<Record>, RecordError> {
         check_batch_size(inputs.len())?;
         let field = ty.field(key).filter(|f| can_match_by(f)).ok_or_else(|| {
-            RecordError::BadRequest(format!("`{key}` is not a field of `{}` that records can be matched by", ty.plural))
+            RecordError::BadRequest(format!(
+                "`{key}` is not a field of `{}` that records can be matched by",
+                ty.plural
+            ))
         })?;
         let patches = check_all(ty, &inputs, Mode::Patch)?;
         let mut errors = Vec::new();
@@ -495,9 +690,18 @@ impl Store {
         let mut seen = HashSet::new();
         for (index, draft) in patches.iter().enumerate() {
             match draft.fields.get(key).filter(|v| !v.is_null()) {
-                None => errors.push(FieldError::new(key, "required", "the upsert key needs a value").at(index)),
+                None => errors.push(
+                    FieldError::new(key, "required", "the upsert key needs a value").at(index),
+                ),
                 Some(v) if !seen.insert(v.to_string()) => {
-                    errors.push(FieldError::new(key, "duplicate_key", "another item of the batch has the same key").at(index));
+                    errors.push(
+                        FieldError::new(
+                            key,
+                            "duplicate_key",
+                            "another item of the batch has the same key",
+                        )
+                        .at(index),
+                    );
                 }
                 Some(v) => keys.push(v.clone()),
             }
@@ -506,14 +710,27 @@ impl Store {
             return Err(RecordError::Invalid(errors));
         }
         let txn = self.db.write.begin().await?;
-        let existing = self.find_by_values(&txn, actor.workspace, ty, field, &keys).await?;
+        let existing = self
+            .find_by_values(&txn, actor.workspace, ty, field, &keys)
+            .await?;
         let mut updates = Vec::new();
         let mut creates = Vec::new();
         for (index, (draft, input)) in patches.into_iter().zip(&inputs).enumerate() {
-            let value = draft.fields.get(key).map(Value::to_string).unwrap_or_default();
+            let value = draft
+                .fields
+                .get(key)
+                .map(Value::to_string)
+                .unwrap_or_default();
             match existing.get(&value).map(Vec::as_slice) {
                 Some([row]) => updates.push((index, row.clone(), draft)),
-                Some(_) => errors.push(FieldError::new(key, "ambiguous_key", "several records have this value; merge them first").at(index)),
+                Some(_) => errors.push(
+                    FieldError::new(
+                        key,
+                        "ambiguous_key",
+                        "several records have this value; merge them first",
+                    )
+                    .at(index),
+                ),
                 None => match value::check(ty, input, Mode::Create) {
                     Ok(draft) => creates.push((index, draft)),
                     Err(found) => errors.extend(found.into_iter().map(|e| e.at(index))),
@@ -523,12 +740,30 @@ impl Store {
         if !errors.is_empty() {
             return Err(RecordError::Invalid(errors));
         }
-        let drafts = updates.iter().map(|(i, _, d)| (*i, d)).chain(creates.iter().map(|(i, d)| (*i, d)));
+        let drafts = updates
+            .iter()
+            .map(|(i, _, d)| (*i, d))
+            .chain(creates.iter().map(|(i, d)| (*i, d)));
         self.check_refs(&txn, actor.workspace, drafts).await?;
         let mut order: Vec<usize> = updates.iter().map(|(i, ..)| *i).collect();
         order.extend(creates.iter().map(|(i, _)| *i));
-        let mut out = self.apply_patches(&txn, actor, updates.into_iter().map(|(_, row, d)| (row, d)).collect(), "updated").await?;
-        out.extend(self.insert_drafts(&txn, actor, ty, creates.into_iter().map(|(_, d)| d).collect()).await?);
+        let mut out = self
+            .apply_patches(
+                &txn,
+                actor,
+                updates.into_iter().map(|(_, row, d)| (row, d)).collect(),
+                "updated",
+            )
+            .await?;
+        out.extend(
+            self.insert_drafts(
+                &txn,
+                actor,
+                ty,
+                creates.into_iter().map(|(_, d)| d).collect(),
+            )
+            .await?,
+        );
         txn.commit().await?;
         let mut indexed: Vec<(usize, Record)> = order.into_iter().zip(out).collect();
         indexed.sort_by_key(|(i, _)| *i);
@@ -537,7 +772,14 @@ impl Store {
 
     /// Live records of `ty` whose `field` equals one of `values`, grouped by the value's JSON
     /// text.
-    pub(super) async fn find_by_values(&self, conn: &impl ConnectionTrait, workspace: WorkspaceId, ty: &EntityType, field: &FieldSpec, values: &[Value]) -> Result<HashMap<String, Vec<record::Model>>, RecordError> {
+    pub(super) async fn find_by_values(
+        &self,
+        conn: &impl ConnectionTrait,
+        workspace: WorkspaceId,
+        ty: &EntityType,
+        field: &FieldSpec,
+        values: &[Value],
+    ) -> Result<HashMap<String, Vec<record::Model>>, RecordError> {
         let mut found: HashMap<String, Vec<record::Model>> = HashMap::new();
         let expr = query::field_expr(self.db.backend, field);
         for chunk in values.chunks(500) {
@@ -554,7 +796,10 @@ impl Store {
                 bind_json_scalar(&mut sql, value);
             }
             sql.push(") ORDER BY id");
-            let rows = record::Entity::find().from_raw_sql(sql.into_statement()).all(conn).await?;
+            let rows = record::Entity::find()
+                .from_raw_sql(sql.into_statement())
+                .all(conn)
+                .await?;
             for row in rows {
                 if let Some(value) = row.data.get(&field.name) {
                     found.entry(value.to_string()).or_default().push(row);
@@ -564,28 +809,59 @@ impl Store {
         Ok(found)
     }
 
-    pub async fn delete(&self, actor: &Actor, ty: &EntityType, id: RecordId, if_match: Option<i64>) -> Result<Record, RecordError> {
+    pub async fn delete(
+        &self,
+        actor: &Actor,
+        ty: &EntityType,
+        id: RecordId,
+        if_match: Option<i64>,
+    ) -> Result<Record, RecordError> {
         self.set_deleted(actor, ty, id, if_match, true).await
     }
 
-    pub async fn restore(&self, actor: &Actor, ty: &EntityType, id: RecordId, if_match: Option<i64>) -> Result<Record, RecordError> {
+    pub async fn restore(
+        &self,
+        actor: &Actor,
+        ty: &EntityType,
+        id: RecordId,
+        if_match: Option<i64>,
+    ) -> Result<Record, RecordError> {
         self.set_deleted(actor, ty, id, if_match, false).await
     }
 
-    async fn set_deleted(&self, actor: &Actor, ty: &EntityType, id: RecordId, if_match: Option<i64>, delete: bool) -> Result<Record, RecordError> {
+    async fn set_deleted(
+        &self,
+        actor: &Actor,
+        ty: &EntityType,
+        id: RecordId,
+        if_match: Option<i64>,
+        delete: bool,
+    ) -> Result<Record, RecordError> {
         let txn = self.db.write.begin().await?;
-        let mut row = self.find_row(&txn, actor.workspace, ty, id.0, true).await?.ok_or(RecordError::NotFound)?;
+        let mut row = self
+            .find_row(&txn, actor.workspace, ty, id.0, true)
+            .await?
+            .ok_or(RecordError::NotFound)?;
         if row.deleted_at.is_some() == delete {
-            return Err(if delete { RecordError::NotFound } else { RecordError::Conflict("the record is not deleted".into()) });
+            return Err(if delete {
+                RecordError::NotFound
+            } else {
+                RecordError::Conflict("the record is not deleted".into())
+            });
         }
         if if_match.is_some_and(|v| v != row.version) {
-            return Err(RecordError::VersionConflict { current: row.version });
+            return Err(RecordError::VersionConflict {
+                current: row.version,
+            });
         }
         let now = now_micros();
         let deleted_at = delete.then_some(now);
         record::Entity::update_many()
             .col_expr(record::Column::DeletedAt, Expr::value(deleted_at))
-            .col_expr(record::Column::MergedInto, Expr::value(Option::<Uuid>::None))
+            .col_expr(
+                record::Column::MergedInto,
+                Expr::value(Option::<Uuid>::None),
+            )
             .col_expr(record::Column::Version, Expr::value(row.version + 1))
             .col_expr(record::Column::UpdatedAt, Expr::value(now))
             .filter(record::Column::Id.eq(row.id))
@@ -595,7 +871,13 @@ impl Store {
         row.updated_at = now;
         row.deleted_at = deleted_at;
         let action = if delete { "deleted" } else { "restored" };
-        let entry = Journal { record_id: row.id, entity_type: row.entity_type.clone(), action, version: row.version, changes: Map::new() };
+        let entry = Journal {
+            record_id: row.id,
+            entity_type: row.entity_type.clone(),
+            action,
+            version: row.version,
+            changes: Map::new(),
+        };
         self.journal(&txn, actor, vec![entry]).await?;
         txn.commit().await?;
         Ok(to_record(row))
@@ -614,10 +896,21 @@ impl Store {
 
     /// Checks that every referenced record and user exists, live, in the workspace (and, for
     /// typed references, is of the target type).
-    pub(super) async fn check_refs<'d>(&self, conn: &impl ConnectionTrait, workspace: WorkspaceId, drafts: impl Iterator<Item = (usize, &'d Draft)>) -> Result<(), RecordError> {
+    pub(super) async fn check_refs<'d>(
+        &self,
+        conn: &impl ConnectionTrait,
+        workspace: WorkspaceId,
+        drafts: impl Iterator<Item = (usize, &'d Draft)>,
+    ) -> Result<(), RecordError> {
         let drafts: Vec<(usize, &Draft)> = drafts.collect();
-        let record_ids: HashSet<Uuid> = drafts.iter().flat_map(|(_, d)| d.record_refs.iter().map(|r| r.1)).collect();
-        let user_ids: HashSet<Uuid> = drafts.iter().flat_map(|(_, d)| d.user_refs.iter().map(|r| r.1)).collect();
+        let record_ids: HashSet<Uuid> = drafts
+            .iter()
+            .flat_map(|(_, d)| d.record_refs.iter().map(|r| r.1))
+            .collect();
+        let user_ids: HashSet<Uuid> = drafts
+            .iter()
+            .flat_map(|(_, d)| d.user_refs.iter().map(|r| r.1))
+            .collect();
         if record_ids.is_empty() && user_ids.is_empty() {
             return Ok(());
         }
@@ -636,33 +929,55 @@ impl Store {
                 .await?;
             types.extend(rows);
         }
-        let users = crate::auth::existing_users(conn, workspace, user_ids.into_iter().collect()).await?;
+        let users =
+            crate::auth::existing_users(conn, workspace, user_ids.into_iter().collect()).await?;
         let mut errors = Vec::new();
         let single = drafts.len() == 1;
         for (index, draft) in &drafts {
             let at = |e: FieldError| if single { e } else { e.at(*index) };
             for (field, id, target) in &draft.record_refs {
                 match (types.get(id), target) {
-                    (None, _) => errors.push(at(FieldError::new(field, "reference_not_found", format!("no live record has the id {id}")))),
+                    (None, _) => errors.push(at(FieldError::new(
+                        field,
+                        "reference_not_found",
+                        format!("no live record has the id {id}"),
+                    ))),
                     (Some(found), Some(target)) if found != target => {
-                        errors.push(at(FieldError::new(field, "wrong_reference_type", format!("{id} is a {found}, not a {target}"))));
+                        errors.push(at(FieldError::new(
+                            field,
+                            "wrong_reference_type",
+                            format!("{id} is a {found}, not a {target}"),
+                        )));
                     }
                     _ => {}
                 }
             }
             for (field, id) in &draft.user_refs {
                 if !users.contains(id) {
-                    errors.push(at(FieldError::new(field, "user_not_found", format!("no user of this workspace has the id {id}"))));
+                    errors.push(at(FieldError::new(
+                        field,
+                        "user_not_found",
+                        format!("no user of this workspace has the id {id}"),
+                    )));
                 }
             }
         }
-        if errors.is_empty() { Ok(()) } else { Err(RecordError::Invalid(errors)) }
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(RecordError::Invalid(errors))
+        }
     }
 
     /// Appends the audit rows and outbox events of a write, inside its transaction. The outbox
     /// head row is bumped by the number of events, which serialises writers on it: sequence
     /// numbers are gap-free and in commit order.
-    pub(super) async fn journal(&self, txn: &DatabaseTransaction, actor: &Actor, entries: Vec<Journal>) -> Result<(), RecordError> {
+    pub(super) async fn journal(
+        &self,
+        txn: &DatabaseTransaction,
+        actor: &Actor,
+        entries: Vec<Journal>,
+    ) -> Result<(), RecordError> {
         if entries.is_empty() {
             return Ok(());
         }
@@ -671,12 +986,18 @@ impl Store {
         let bump = Statement::from_sql_and_values(
             self.db.backend,
             match self.db.backend {
-                DbBackend::Postgres => "UPDATE outbox_head SET seq = seq + $1 WHERE id = 1 RETURNING seq",
+                DbBackend::Postgres => {
+                    "UPDATE outbox_head SET seq = seq + $1 WHERE id = 1 RETURNING seq"
+                }
                 _ => "UPDATE outbox_head SET seq = seq + ? WHERE id = 1 RETURNING seq",
             },
             [count.into()],
         );
-        let last: i64 = txn.query_one_raw(bump).await?.ok_or_else(|| sea_orm::DbErr::RecordNotFound("outbox_head".into()))?.try_get("", "seq")?;
+        let last: i64 = txn
+            .query_one_raw(bump)
+            .await?
+            .ok_or_else(|| sea_orm::DbErr::RecordNotFound("outbox_head".into()))?
+            .try_get("", "seq")?;
         let first = last - count + 1;
         let mut audits = Vec::with_capacity(entries.len());
         let mut events = Vec::with_capacity(entries.len());
@@ -705,12 +1026,18 @@ impl Store {
         }
         while !audits.is_empty() {
             let rest = audits.split_off(audits.len().min(INSERT_CHUNK));
-            audit::Entity::insert_many(std::mem::replace(&mut audits, rest)).exec_without_returning(txn).await?;
+            audit::Entity::insert_many(std::mem::replace(&mut audits, rest))
+                .exec_without_returning(txn)
+                .await?;
         }
         while !events.is_empty() {
             let rest = events.split_off(events.len().min(INSERT_CHUNK));
             outbox::Entity::insert_many(std::mem::replace(&mut events, rest))
-                .on_conflict(OnConflict::column(outbox::Column::Seq).do_nothing().to_owned())
+                .on_conflict(
+                    OnConflict::column(outbox::Column::Seq)
+                        .do_nothing()
+                        .to_owned(),
+                )
                 .exec_without_returning(txn)
                 .await?;
         }
@@ -718,7 +1045,11 @@ impl Store {
     }
 
     /// Outbox events after `seq`, in order (for consumers and tests).
-    pub async fn outbox_after(&self, seq: i64, limit: u64) -> Result<Vec<outbox::Model>, RecordError> {
+    pub async fn outbox_after(
+        &self,
+        seq: i64,
+        limit: u64,
+    ) -> Result<Vec<outbox::Model>, RecordError> {
         Ok(outbox::Entity::find()
             .filter(outbox::Column::Seq.gt(seq))
             .order_by_asc(outbox::Column::Seq)
@@ -761,23 +1092,43 @@ fn check_batch_size(len: usize) -> Result<(), RecordError> {
     Ok(())
 }
 
-fn check_all(ty: &EntityType, inputs: &[Map<String, Value>], mode: Mode) -> Result<Vec<Draft>, RecordError> {
+fn check_all(
+    ty: &EntityType,
+    inputs: &[Map<String, Value>],
+    mode: Mode,
+) -> Result<Vec<Draft>, RecordError> {
     let single = inputs.len() == 1;
     let mut drafts = Vec::with_capacity(inputs.len());
     let mut errors = Vec::new();
     for (index, input) in inputs.iter().enumerate() {
         match value::check(ty, input, mode) {
             Ok(draft) => drafts.push(draft),
-            Err(found) => errors.extend(found.into_iter().map(|e| if single { e } else { e.at(index) })),
+            Err(found) => errors.extend(
+                found
+                    .into_iter()
+                    .map(|e| if single { e } else { e.at(index) }),
+            ),
         }
     }
-    if errors.is_empty() { Ok(drafts) } else { Err(RecordError::Invalid(errors)) }
+    if errors.is_empty() {
+        Ok(drafts)
+    } else {
+        Err(RecordError::Invalid(errors))
+    }
 }
 
 /// A single-record call reports field errors without batch indexes.
 fn strip_index(error: RecordError) -> RecordError {
     match error {
-        RecordError::Invalid(details) => RecordError::Invalid(details.into_iter().map(|mut e| { e.index = None; e }).collect()),
+        RecordError::Invalid(details) => RecordError::Invalid(
+            details
+                .into_iter()
+                .map(|mut e| {
+                    e.index = None;
+                    e
+                })
+                .collect(),
+        ),
         other => other,
     }
 }
@@ -804,7 +1155,9 @@ fn bind_json_scalar(sql: &mut Sql, value: &Value) {
 
 fn conflict_or(error: sea_orm::DbErr, message: &str) -> RecordError {
     match error.sql_err() {
-        Some(sea_orm::SqlErr::UniqueConstraintViolation(_)) => RecordError::Conflict(message.to_owned()),
+        Some(sea_orm::SqlErr::UniqueConstraintViolation(_)) => {
+            RecordError::Conflict(message.to_owned())
+        }
         _ => RecordError::Database(error),
     }
 }

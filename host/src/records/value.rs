@@ -38,7 +38,11 @@ pub enum Mode {
 
 /// Checks a record body against `ty`: unknown keys, read-only system keys, types, formats,
 /// options and required fields. Every problem is reported, not only the first.
-pub fn check(ty: &EntityType, input: &Map<String, Value>, mode: Mode) -> Result<Draft, Vec<FieldError>> {
+pub fn check(
+    ty: &EntityType,
+    input: &Map<String, Value>,
+    mode: Mode,
+) -> Result<Draft, Vec<FieldError>> {
     let mut draft = Draft::default();
     let mut errors = Vec::new();
     for (key, value) in input {
@@ -57,7 +61,11 @@ pub fn check(ty: &EntityType, input: &Map<String, Value>, mode: Mode) -> Result<
             continue;
         }
         if SYSTEM_KEYS.contains(&key.as_str()) {
-            errors.push(FieldError::new(key, "read_only", "system keys are set by the server"));
+            errors.push(FieldError::new(
+                key,
+                "read_only",
+                "system keys are set by the server",
+            ));
             continue;
         }
         let Some(field) = ty.field(key) else {
@@ -87,11 +95,19 @@ pub fn check(ty: &EntityType, input: &Map<String, Value>, mode: Mode) -> Result<
     if mode == Mode::Create {
         for field in ty.fields.iter().filter(|f| f.required) {
             if !input.contains_key(&field.name) {
-                errors.push(FieldError::new(&field.name, "required", "a value is required"));
+                errors.push(FieldError::new(
+                    &field.name,
+                    "required",
+                    "a value is required",
+                ));
             }
         }
     }
-    if errors.is_empty() { Ok(draft) } else { Err(errors) }
+    if errors.is_empty() {
+        Ok(draft)
+    } else {
+        Err(errors)
+    }
 }
 
 fn collect_refs(field: &FieldSpec, value: &Value, draft: &mut Draft) {
@@ -103,7 +119,9 @@ fn collect_refs(field: &FieldSpec, value: &Value, draft: &mut Draft) {
     for id in ids.into_iter().filter_map(|s| Uuid::parse_str(s).ok()) {
         match field.kind {
             FieldKind::Reference => {
-                draft.record_refs.push((field.name.clone(), id, field.target.clone()));
+                draft
+                    .record_refs
+                    .push((field.name.clone(), id, field.target.clone()));
             }
             FieldKind::User => draft.user_refs.push((field.name.clone(), id)),
             _ => {}
@@ -128,7 +146,11 @@ pub fn normalize(field: &FieldSpec, value: &Value) -> Result<Option<Value>, Prob
     let normal = match field.kind {
         FieldKind::Text | FieldKind::LongText => {
             let text = expect_text(field, value)?;
-            Value::String(if field.lowercase { text.to_lowercase() } else { text.to_owned() })
+            Value::String(if field.lowercase {
+                text.to_lowercase()
+            } else {
+                text.to_owned()
+            })
         }
         FieldKind::Email => Value::String(normalize_email(expect_text(field, value)?)?),
         FieldKind::Phone => Value::String(normalize_phone(expect_text(field, value)?)?),
@@ -161,9 +183,14 @@ pub fn normalize(field: &FieldSpec, value: &Value) -> Result<Option<Value>, Prob
         }
         FieldKind::Reference | FieldKind::User => Value::String(normalize_id(value)?),
         FieldKind::Json => {
-            let size = serde_json::to_vec(value).map(|v| v.len()).unwrap_or(usize::MAX);
+            let size = serde_json::to_vec(value)
+                .map(|v| v.len())
+                .unwrap_or(usize::MAX);
             if size > MAX_JSON_BYTES {
-                return Err(problem("too_long", format!("at most {MAX_JSON_BYTES} bytes")));
+                return Err(problem(
+                    "too_long",
+                    format!("at most {MAX_JSON_BYTES} bytes"),
+                ));
             }
             value.clone()
         }
@@ -177,7 +204,10 @@ fn normalize_list(field: &FieldSpec, value: &Value) -> Result<Value, Problem> {
         return Err(problem("invalid_type", "expected a list"));
     };
     if items.len() > MAX_LIST_LEN {
-        return Err(problem("too_long", format!("at most {MAX_LIST_LEN} entries")));
+        return Err(problem(
+            "too_long",
+            format!("at most {MAX_LIST_LEN} entries"),
+        ));
     }
     let mut out: Vec<Value> = Vec::with_capacity(items.len());
     for item in items {
@@ -227,7 +257,10 @@ fn expect_text<'a>(field: &FieldSpec, value: &'a Value) -> Result<&'a str, Probl
         return Err(problem("too_long", format!("at most {limit} characters")));
     }
     if field.kind != FieldKind::LongText && text.contains(|c: char| c.is_control()) {
-        return Err(problem("invalid_text", "control characters are not allowed"));
+        return Err(problem(
+            "invalid_text",
+            "control characters are not allowed",
+        ));
     }
     Ok(text)
 }
@@ -237,7 +270,10 @@ fn check_option(field: &FieldSpec, value: &str) -> Result<(), Problem> {
         return Ok(());
     }
     let allowed: Vec<&str> = field.options.iter().map(|o| o.value.as_str()).collect();
-    Err(problem("invalid_option", format!("expected one of: {}", allowed.join(", "))))
+    Err(problem(
+        "invalid_option",
+        format!("expected one of: {}", allowed.join(", ")),
+    ))
 }
 
 pub fn normalize_email(text: &str) -> Result<String, Problem> {
@@ -250,36 +286,53 @@ pub fn normalize_email(text: &str) -> Result<String, Problem> {
                 && !domain.starts_with(['.', '-'])
                 && !domain.ends_with(['.', '-'])
                 && !domain.contains("..")
-                && local.chars().all(|c| c.is_alphanumeric() || "._%+-'".contains(c))
-                && domain.chars().all(|c| c.is_alphanumeric() || c == '.' || c == '-')
+                && local
+                    .chars()
+                    .all(|c| c.is_alphanumeric() || "._%+-'".contains(c))
+                && domain
+                    .chars()
+                    .all(|c| c.is_alphanumeric() || c == '.' || c == '-')
         }
         None => false,
     };
     if valid {
         Ok(email)
     } else {
-        Err(problem("invalid_email", "expected an email address like ada@example.com"))
+        Err(problem(
+            "invalid_email",
+            "expected an email address like ada@example.com",
+        ))
     }
 }
 
 fn normalize_phone(text: &str) -> Result<String, Problem> {
     let digits = text.chars().filter(char::is_ascii_digit).count();
-    let allowed = text.chars().all(|c| c.is_ascii_digit() || " +-().x/".contains(c));
+    let allowed = text
+        .chars()
+        .all(|c| c.is_ascii_digit() || " +-().x/".contains(c));
     if allowed && (4..=20).contains(&digits) {
         Ok(text.to_owned())
     } else {
-        Err(problem("invalid_phone", "expected a phone number such as +1 (555) 010-2030"))
+        Err(problem(
+            "invalid_phone",
+            "expected a phone number such as +1 (555) 010-2030",
+        ))
     }
 }
 
 fn normalize_url(text: &str) -> Result<String, Problem> {
-    let rest = text.strip_prefix("https://").or_else(|| text.strip_prefix("http://"));
+    let rest = text
+        .strip_prefix("https://")
+        .or_else(|| text.strip_prefix("http://"));
     let host = rest.map(|r| r.split(['/', '?', '#']).next().unwrap_or_default());
     match host {
         Some(host) if !host.is_empty() && !text.contains(char::is_whitespace) => {
             Ok(text.to_owned())
         }
-        _ => Err(problem("invalid_url", "expected an http(s) URL like https://example.com")),
+        _ => Err(problem(
+            "invalid_url",
+            "expected an http(s) URL like https://example.com",
+        )),
     }
 }
 
@@ -298,8 +351,15 @@ pub fn format_datetime(at: DateTime<Utc>) -> String {
 }
 
 fn normalize_money(value: &Value) -> Result<Value, Problem> {
-    let invalid = || problem("invalid_money", r#"expected {"amount": "1250.00", "currency": "EUR"}"#);
-    let Value::Object(money) = value else { return Err(invalid()) };
+    let invalid = || {
+        problem(
+            "invalid_money",
+            r#"expected {"amount": "1250.00", "currency": "EUR"}"#,
+        )
+    };
+    let Value::Object(money) = value else {
+        return Err(invalid());
+    };
     if money.keys().any(|k| k != "amount" && k != "currency") {
         return Err(invalid());
     }
@@ -312,7 +372,12 @@ fn normalize_money(value: &Value) -> Result<Value, Problem> {
         Some(c) if c.len() == 3 && c.chars().all(|c| c.is_ascii_alphabetic()) => {
             c.to_ascii_uppercase()
         }
-        _ => return Err(problem("invalid_currency", "expected an ISO 4217 code such as EUR")),
+        _ => {
+            return Err(problem(
+                "invalid_currency",
+                "expected an ISO 4217 code such as EUR",
+            ));
+        }
     };
     Ok(serde_json::json!({ "amount": amount.to_string(), "currency": currency }))
 }
@@ -327,14 +392,20 @@ fn normalize_id(value: &Value) -> Result<String, Problem> {
 
 /// The title of a record of `ty`: its title fields joined by spaces.
 pub fn title(ty: &EntityType, data: &Map<String, Value>) -> String {
-    let parts: Vec<&str> =
-        ty.title_fields.iter().filter_map(|f| data.get(f).and_then(Value::as_str)).collect();
+    let parts: Vec<&str> = ty
+        .title_fields
+        .iter()
+        .filter_map(|f| data.get(f).and_then(Value::as_str))
+        .collect();
     parts.join(" ")
 }
 
 /// Helpers shared with the query layer: the kinds whose values compare as numbers.
 pub fn is_numeric(kind: FieldKind) -> bool {
-    matches!(kind, FieldKind::Integer | FieldKind::Number | FieldKind::Money)
+    matches!(
+        kind,
+        FieldKind::Integer | FieldKind::Number | FieldKind::Money
+    )
 }
 
 #[cfg(test)]
@@ -350,7 +421,11 @@ mod tests {
     }
 
     fn codes(result: Result<Draft, Vec<FieldError>>) -> Vec<(String, &'static str)> {
-        result.expect_err("invalid").into_iter().map(|e| (e.field, e.code)).collect()
+        result
+            .expect_err("invalid")
+            .into_iter()
+            .map(|e| (e.field, e.code))
+            .collect()
     }
 
     #[test]
@@ -412,7 +487,11 @@ mod tests {
         let ty = schema.by_plural("companies").expect("builtin");
         let on_create = check(ty, json!({}).as_object().expect("object"), Mode::Create);
         assert_eq!(codes(on_create), [("name".to_owned(), "required")]);
-        let on_clear = check(ty, json!({"name": null}).as_object().expect("object"), Mode::Patch);
+        let on_clear = check(
+            ty,
+            json!({"name": null}).as_object().expect("object"),
+            Mode::Patch,
+        );
         assert_eq!(codes(on_clear), [("name".to_owned(), "required")]);
     }
 }

@@ -1,0 +1,55 @@
+//! Authentication and tenant isolation: a token sees only its own workspace.
+
+use reqwest::{Method, StatusCode};
+use serde_json::json;
+
+use crate::support::{TestApp, on_both};
+
+on_both! {
+    async fn missing_or_invalid_tokens_get_a_json_401(app: TestApp) {
+        for token in [None, Some("kith_0000"), Some("")] {
+            let reply = app.request(Method::GET, "/api/v1/contacts", None, token, &[]).await;
+            assert_eq!(reply.status, StatusCode::UNAUTHORIZED, "{token:?}");
+            assert_eq!(reply.code(), "unauthorized");
+        }
+        let basic = app.request(Method::GET, "/api/v1/contacts", None, None, &[("Authorization", "Basic YTpi")]).await;
+        assert_eq!(basic.status, StatusCode::UNAUTHORIZED);
+    }
+
+    async fn workspaces_never_see_each_other(app: TestApp) {
+        let other = app.user("globex", "admin@globex.test", "admin").await;
+        let mine = app.create("contacts", json!({"first_name": "Ada", "email": "same@example.com"})).await;
+        let theirs = app.request(Method::POST, "/api/v1/contacts", Some(&json!({"first_name": "Eve", "email": "same@example.com"})), Some(&other), &[]).await;
+        assert_eq!(theirs.status, StatusCode::CREATED, "the same email may exist in two workspaces");
+
+        let id = mine["id"].as_str().unwrap();
+        for (method, path, body) in [
+            (Method::GET, format!("/api/v1/contacts/{id}"), None),
+            (Method::PATCH, format!("/api/v1/contacts/{id}"), Some(json!({"first_name": "Mallory"}))),
+            (Method::DELETE, format!("/api/v1/contacts/{id}"), None),
+            (Method::POST, format!("/api/v1/contacts/{id}/restore"), Some(json!({}))),
+            (Method::GET, format!("/api/v1/contacts/{id}/duplicates"), None),
+            (Method::POST, format!("/api/v1/contacts/{}/merge", theirs.body["id"].as_str().unwrap()), Some(json!({"ids": [id]}))),
+        ] {
+            let reply = app.request(method.clone(), &path, body.as_ref(), Some(&other), &[]).await;
+            assert!(matches!(reply.status, StatusCode::NOT_FOUND | StatusCode::UNPROCESSABLE_ENTITY), "{method} {path}: {}", reply.status);
+        }
+        let list = app.request(Method::GET, "/api/v1/contacts", None, Some(&other), &[]).await;
+        assert_eq!(list.data().len(), 1);
+        assert_eq!(list.data()[0]["first_name"], "Eve");
+        let dupes = app.request(Method::POST, "/api/v1/contacts/duplicates", Some(&json!({"email": "same@example.com"})), Some(&other), &[]).await;
+        assert_eq!(dupes.data().len(), 1, "duplicate checks stay in the workspace");
+        let reference = app.request(Method::POST, "/api/v1/activities", Some(&json!({"kind": "note", "subject": "x", "links": [id]})), Some(&other), &[]).await;
+        assert_eq!(reference.body["error"]["details"][0]["code"], "reference_not_found", "references cannot cross workspaces");
+        let audit = app.request(Method::GET, &format!("/api/v1/audit?record={id}"), None, Some(&other), &[]).await;
+        assert!(audit.data().is_empty());
+        let batch = app.request(Method::POST, "/api/v1/contacts/batch", Some(&json!({"operation": "update", "records": [{"id": id, "first_name": "Mallory"}]})), Some(&other), &[]).await;
+        assert_eq!(batch.body["error"]["details"][0]["code"], "record_not_found");
+        let field = app.request(Method::POST, "/api/v1/meta/entities/contacts/fields", Some(&json!({"name": "globex_only", "type": "text"})), Some(&other), &[]).await;
+        assert_eq!(field.status, StatusCode::CREATED);
+        let mine_meta = app.get("/api/v1/meta/entities/contacts").await;
+        assert!(!mine_meta.body.to_string().contains("globex_only"), "custom fields are per workspace");
+
+        assert_eq!(app.get(&format!("/api/v1/contacts/{id}")).await.body["first_name"], "Ada");
+    }
+}
