@@ -141,8 +141,9 @@ impl Store {
         draft.owner = overrides.owner;
         self.check_refs(&txn, actor.workspace, std::iter::once((0, &overrides)))
             .await?;
+        let mut journal = Vec::new();
         let mut survivor_record = self
-            .apply_patches(&txn, actor, vec![(keep, draft)], "updated")
+            .apply_patches(&txn, vec![(keep, draft)], "updated", &mut journal)
             .await?;
 
         // Re-point references from every type to the survivor.
@@ -193,7 +194,9 @@ impl Store {
                     (row, draft)
                 })
                 .collect();
-            let repointed = self.apply_patches(&txn, actor, targets, "updated").await?;
+            let repointed = self
+                .apply_patches(&txn, targets, "updated", &mut journal)
+                .await?;
             if ref_type.name == ty.name {
                 // A survivor that referred to a merged record was re-pointed too.
                 if let Some(updated) = repointed.into_iter().find(|r| r.id == survivor) {
@@ -204,7 +207,6 @@ impl Store {
 
         // Retire the merged records.
         let now = now_micros();
-        let mut journal = Vec::with_capacity(merged.len());
         for row in &merged {
             record::Entity::update_many()
                 .col_expr(record::Column::DeletedAt, Expr::value(Some(now)))

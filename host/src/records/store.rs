@@ -432,7 +432,11 @@ impl Store {
         let txn = self.db.write.begin().await?;
         self.check_refs(&txn, actor.workspace, drafts.iter().enumerate())
             .await?;
-        let records = self.insert_drafts(&txn, actor, ty, drafts).await?;
+        let mut journal = Vec::with_capacity(drafts.len());
+        let records = self
+            .insert_drafts(&txn, actor, ty, drafts, &mut journal)
+            .await?;
+        self.journal(&txn, actor, journal).await?;
         txn.commit().await?;
         Ok(records)
     }
@@ -443,10 +447,10 @@ impl Store {
         actor: &Actor,
         ty: &EntityType,
         drafts: Vec<Draft>,
+        journal: &mut Vec<Journal>,
     ) -> Result<Vec<Record>, RecordError> {
         let now = now_micros();
         let mut models = Vec::with_capacity(drafts.len());
-        let mut journal = Vec::with_capacity(drafts.len());
         for draft in drafts {
             let id = Uuid::now_v7();
             let owner = draft.owner.unwrap_or(actor.user.0);
@@ -482,7 +486,6 @@ impl Store {
                 .exec_without_returning(txn)
                 .await?;
         }
-        self.journal(txn, actor, journal).await?;
         Ok(models.into_iter().map(to_record).collect())
     }
 
@@ -567,7 +570,11 @@ impl Store {
             targets.iter().map(|(_, d)| d).enumerate(),
         )
         .await?;
-        let records = self.apply_patches(&txn, actor, targets, "updated").await?;
+        let mut journal = Vec::with_capacity(targets.len());
+        let records = self
+            .apply_patches(&txn, targets, "updated", &mut journal)
+            .await?;
+        self.journal(&txn, actor, journal).await?;
         txn.commit().await?;
         Ok(records)
     }
@@ -597,16 +604,17 @@ impl Store {
         Ok(rows)
     }
 
-    /// Writes patched rows (skipping no-op patches) and journals them.
+    /// Writes patched rows (skipping no-op patches), adding their journal entries to
+    /// `journal` (written once, last, by the caller: the outbox head is locked only at the end
+    /// of a transaction).
     pub(super) async fn apply_patches(
         &self,
         txn: &DatabaseTransaction,
-        actor: &Actor,
         targets: Vec<(record::Model, Draft)>,
         action: &'static str,
+        journal: &mut Vec<Journal>,
     ) -> Result<Vec<Record>, RecordError> {
         let now = now_micros();
-        let mut journal = Vec::new();
         let mut records = Vec::with_capacity(targets.len());
         for (mut row, draft) in targets {
             let mut data = match std::mem::take(&mut row.data) {
@@ -663,7 +671,6 @@ impl Store {
             });
             records.push(to_record(row));
         }
-        self.journal(txn, actor, journal).await?;
         Ok(records)
     }
 
@@ -747,23 +754,17 @@ impl Store {
         self.check_refs(&txn, actor.workspace, drafts).await?;
         let mut order: Vec<usize> = updates.iter().map(|(i, ..)| *i).collect();
         order.extend(creates.iter().map(|(i, _)| *i));
+        let mut journal = Vec::with_capacity(inputs.len());
+        let updates = updates.into_iter().map(|(_, row, d)| (row, d)).collect();
         let mut out = self
-            .apply_patches(
-                &txn,
-                actor,
-                updates.into_iter().map(|(_, row, d)| (row, d)).collect(),
-                "updated",
-            )
+            .apply_patches(&txn, updates, "updated", &mut journal)
             .await?;
+        let creates = creates.into_iter().map(|(_, d)| d).collect();
         out.extend(
-            self.insert_drafts(
-                &txn,
-                actor,
-                ty,
-                creates.into_iter().map(|(_, d)| d).collect(),
-            )
-            .await?,
+            self.insert_drafts(&txn, actor, ty, creates, &mut journal)
+                .await?,
         );
+        self.journal(&txn, actor, journal).await?;
         txn.commit().await?;
         let mut indexed: Vec<(usize, Record)> = order.into_iter().zip(out).collect();
         indexed.sort_by_key(|(i, _)| *i);
