@@ -19,6 +19,8 @@ use crate::config::Config;
 use crate::db::Db;
 use crate::error::{ApiError, ErrorCode};
 use crate::records::{self, Store};
+use crate::search::SearchIndex;
+use crate::search::indexer::Indexer;
 
 /// Largest request body accepted, in bytes.
 pub const MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
@@ -27,20 +29,24 @@ pub const MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
 pub struct AppState {
     pub db: Db,
     pub store: Arc<Store>,
+    pub search: SearchIndex,
 }
 
-impl AppState {
-    /// Connects to the database, applies migrations and prepares the record store.
-    pub async fn open(database_url: &str) -> anyhow::Result<AppState> {
-        let db = Db::connect(database_url).await?;
-        db.migrate().await?;
-        let store = Arc::new(Store::new(db.clone()));
-        store
-            .ensure_builtin_indexes()
-            .await
-            .context("cannot create the built-in indexes")?;
-        Ok(AppState { db, store })
-    }
+/// Connects to the database, applies migrations and prepares the record store.
+pub async fn open_store(database_url: &str) -> anyhow::Result<Arc<Store>> {
+    let db = Db::connect(database_url).await?;
+    db.migrate().await?;
+    let store = Arc::new(Store::new(db));
+    store
+        .ensure_builtin_indexes()
+        .await
+        .context("cannot create the built-in indexes")?;
+    Ok(store)
+}
+
+/// The search index of a data directory.
+pub fn search_dir(data_dir: &std::path::Path) -> std::path::PathBuf {
+    data_dir.join("search")
 }
 
 pub fn router(state: AppState) -> Router {
@@ -49,6 +55,7 @@ pub fn router(state: AppState) -> Router {
             "/healthz",
             get(|| async { Json(json!({ "status": "ok" })) }),
         )
+        .route("/api/v1/search", get(crate::search::api::search))
         .nest("/api/v1", records::api::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
@@ -76,18 +83,34 @@ async fn method_not_allowed(method: Method, uri: Uri) -> Response {
 pub struct Application {
     listener: TcpListener,
     state: AppState,
+    indexer: Indexer,
     retention_days: u32,
 }
 
 impl Application {
     pub async fn build(config: &Config) -> anyhow::Result<Application> {
-        let state = AppState::open(&config.database_url).await?;
+        let store = open_store(&config.database_url).await?;
+        let dir = search_dir(&config.data_dir);
+        let search = SearchIndex::open(&dir)
+            .with_context(|| format!("cannot open the search index in {}", dir.display()))?;
+        let indexer = Indexer::new(search.clone(), store.clone()).with_context(|| {
+            format!(
+                "cannot lock the search index in {} (is another kith serve using it?)",
+                dir.display()
+            )
+        })?;
         let listener = TcpListener::bind(config.listen)
             .await
             .with_context(|| format!("cannot listen on {}", config.listen))?;
+        let state = AppState {
+            db: store.db().clone(),
+            store,
+            search,
+        };
         Ok(Application {
             listener,
             state,
+            indexer,
             retention_days: config.retention_days,
         })
     }
@@ -108,10 +131,12 @@ impl Application {
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         let purge = tokio::spawn(purge_loop(self.state.store.clone(), self.retention_days));
+        let indexer = tokio::spawn(self.indexer.run());
         let result = axum::serve(self.listener, router(self.state))
             .with_graceful_shutdown(shutdown)
             .await;
         purge.abort();
+        indexer.abort();
         result.context("server error")
     }
 }

@@ -10,11 +10,14 @@ use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 
-use crate::app::{AppState, Application};
+use crate::app::{Application, open_store, search_dir};
 use crate::auth::{self, DEFAULT_WORKSPACE};
 use crate::config::Config;
 use crate::demo;
+use crate::records::Store;
 use crate::records::{Actor, MAX_BATCH};
+use crate::search::SearchIndex;
+use crate::search::indexer::Indexer;
 
 #[derive(Debug, Parser)]
 #[command(name = "kith", version, about = "Kith: a plugin-extensible CRM server")]
@@ -42,6 +45,8 @@ enum Command {
     Migrate,
     /// Load realistic demo companies, contacts and activities into a workspace.
     Demo(DemoArgs),
+    /// Rebuild the search index from the database (stop `kith serve` first).
+    Reindex,
     /// Manage users.
     User {
         #[command(subcommand)]
@@ -156,14 +161,28 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve(args) => serve(database_url, cli.data_dir, args).await,
         Command::Migrate => {
-            AppState::open(&database_url).await?;
+            open_store(&database_url).await?;
             eprintln!("migrations applied");
             Ok(())
         }
         Command::Demo(args) => {
-            let state = AppState::open(&database_url).await?;
-            let actor = demo_admin(&state, &args.workspace).await?.0;
-            seed(&state, &actor, &args, true).await
+            let store = open_store(&database_url).await?;
+            let actor = demo_admin(&store, &args.workspace).await?.0;
+            seed(&store, &actor, &args, true).await
+        }
+        Command::Reindex => {
+            let store = open_store(&database_url).await?;
+            let dir = search_dir(&cli.data_dir);
+            let index = SearchIndex::open(&dir)?;
+            let mut indexer = Indexer::new(index, store).with_context(|| {
+                format!(
+                    "cannot lock the search index in {} (is kith serve running?)",
+                    dir.display()
+                )
+            })?;
+            let indexed = indexer.rebuild(true).await?;
+            eprintln!("indexed {indexed} records into {}", dir.display());
+            Ok(())
         }
         Command::User {
             command:
@@ -174,8 +193,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     workspace,
                 },
         } => {
-            let state = AppState::open(&database_url).await?;
-            let id = auth::create_user(&state.db, &email, &password, &role, &workspace).await?;
+            let store = open_store(&database_url).await?;
+            let id = auth::create_user(store.db(), &email, &password, &role, &workspace).await?;
             eprintln!("created user {email} ({id}) with role {role} in workspace `{workspace}`");
             Ok(())
         }
@@ -187,8 +206,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     name,
                 },
         } => {
-            let state = AppState::open(&database_url).await?;
-            let token = auth::create_token(&state.db, &email, &workspace, &name).await?;
+            let store = open_store(&database_url).await?;
+            let token = auth::create_token(store.db(), &email, &workspace, &name).await?;
             println!("{token}");
             Ok(())
         }
@@ -204,10 +223,10 @@ async fn serve(database_url: String, data_dir: PathBuf, args: ServeArgs) -> anyh
     };
     let app = Application::build(&config).await?;
     if args.demo {
-        let (actor, created) = demo_admin(app.state(), DEFAULT_WORKSPACE).await?;
+        let (actor, created) = demo_admin(&app.state().store, DEFAULT_WORKSPACE).await?;
         if created {
             seed(
-                app.state(),
+                &app.state().store,
                 &actor,
                 &DemoArgs {
                     workspace: DEFAULT_WORKSPACE.into(),
@@ -220,8 +239,13 @@ async fn serve(database_url: String, data_dir: PathBuf, args: ServeArgs) -> anyh
             )
             .await?;
         }
-        let token =
-            auth::create_token(&app.state().db, DEMO_EMAIL, DEFAULT_WORKSPACE, "demo").await?;
+        let token = auth::create_token(
+            app.state().store.db(),
+            DEMO_EMAIL,
+            DEFAULT_WORKSPACE,
+            "demo",
+        )
+        .await?;
         print_hint(app.local_addr(), &config.data_dir, &token, created);
     }
     tracing::info!(addr = %app.local_addr(), "kith is listening");
@@ -231,15 +255,15 @@ async fn serve(database_url: String, data_dir: PathBuf, args: ServeArgs) -> anyh
 const DEMO_EMAIL: &str = "admin@kith.local";
 
 /// The demo admin of a workspace, created (with a random password, printed once) if missing.
-async fn demo_admin(state: &AppState, workspace: &str) -> anyhow::Result<(Actor, bool)> {
-    let workspace_id = auth::ensure_workspace(&state.db.write, workspace).await?;
+async fn demo_admin(store: &Store, workspace: &str) -> anyhow::Result<(Actor, bool)> {
+    let workspace_id = auth::ensure_workspace(&store.db().write, workspace).await?;
     let mut created = false;
-    let user = match auth::find_user(&state.db.read, workspace_id, DEMO_EMAIL).await? {
+    let user = match auth::find_user(&store.db().read, workspace_id, DEMO_EMAIL).await? {
         Some(user) => user,
         None => {
             let password = auth::random_hex(8)?;
             let user =
-                auth::create_user(&state.db, DEMO_EMAIL, &password, "admin", workspace).await?;
+                auth::create_user(store.db(), DEMO_EMAIL, &password, "admin", workspace).await?;
             eprintln!("created the demo admin {DEMO_EMAIL} with password {password}");
             created = true;
             user
@@ -270,12 +294,7 @@ fn print_hint(addr: SocketAddr, data_dir: &Path, token: &str, created: bool) {
 
 /// Loads demo companies, contacts (most at one of the companies) and activities linked to
 /// them, through the record store, in batches.
-async fn seed(
-    state: &AppState,
-    actor: &Actor,
-    args: &DemoArgs,
-    progress: bool,
-) -> anyhow::Result<()> {
+async fn seed(store: &Store, actor: &Actor, args: &DemoArgs, progress: bool) -> anyhow::Result<()> {
     let total = (args.companies + args.contacts + args.activities) as u64;
     let bar = if progress {
         ProgressBar::new(total)
@@ -286,7 +305,6 @@ async fn seed(
         ProgressStyle::with_template("{msg:>10} [{bar:40}] {pos}/{len} ({per_sec})")
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
-    let store = &state.store;
     let schema = store.schema(actor.workspace).await?;
     let (Some(companies_ty), Some(contacts_ty), Some(activities_ty)) = (
         schema.by_name("company"),

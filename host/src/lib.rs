@@ -1,7 +1,7 @@
 //! Kith's host: the server that owns the data, its API and its command line.
 //!
 //! Reading order: `cli` (the commands) → `app` (state and router) → `records` (the record
-//! store, its schema, queries and handlers) → `auth` (workspaces, users, tokens) → the
+//! store, its schema, queries and handlers) → `search` (the index and its indexer) → `auth` (workspaces, users, tokens) → the
 //! shared pieces `db`, `error`, `extract`, `ids`; `demo` generates demo data.
 
 pub mod app;
@@ -14,3 +14,4 @@ pub mod error;
 pub mod extract;
 pub mod ids;
 pub mod records;
+pub mod search;

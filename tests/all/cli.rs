@@ -8,7 +8,7 @@ use uuid::Uuid;
 use crate::support::postgres_url;
 
 /// The `kith` binary next to this test binary (`cargo test --workspace` builds it).
-fn kith() -> Command {
+pub fn kith() -> Command {
     let exe = std::env::current_exe().expect("test binary path");
     let dir = exe
         .parent()

@@ -11,4 +11,6 @@ mod journal;
 mod lists;
 mod meta;
 mod records;
+mod restart;
+mod search;
 mod workspaces;

@@ -53,9 +53,10 @@ pub struct TestApp {
     cleanup: Cleanup,
 }
 
-enum Cleanup {
-    Dir(PathBuf),
-    Database { admin_url: String, name: String },
+/// What a test leaves behind: its data directory, and its PostgreSQL database if any.
+struct Cleanup {
+    dir: PathBuf,
+    database: Option<(String, String)>,
 }
 
 /// A response: status and JSON body (`Value::Null` when the body is not JSON).
@@ -107,16 +108,10 @@ impl TestApp {
     /// A fresh server, with an admin of workspace `acme` whose token is `self.token`.
     /// `None` when PostgreSQL is asked for but not configured (outside CI).
     pub async fn spawn(backend: Backend) -> Option<TestApp> {
-        let (database_url, cleanup) = match backend {
-            Backend::Sqlite => {
-                let dir =
-                    std::env::temp_dir().join(format!("kith-test-{}", Uuid::now_v7().simple()));
-                std::fs::create_dir_all(&dir).expect("temp dir");
-                (
-                    format!("sqlite://{}", dir.join("kith.db").display()),
-                    Cleanup::Dir(dir),
-                )
-            }
+        let dir = std::env::temp_dir().join(format!("kith-test-{}", Uuid::now_v7().simple()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let (database_url, database) = match backend {
+            Backend::Sqlite => (format!("sqlite://{}", dir.join("kith.db").display()), None),
             Backend::Postgres => {
                 let admin_url = postgres_url()?;
                 let name = format!("kith_t_{}", Uuid::now_v7().simple());
@@ -128,16 +123,17 @@ impl TestApp {
                     .await
                     .expect("create test database");
                 admin.close().await.ok();
-                (
-                    with_database(&admin_url, &name),
-                    Cleanup::Database { admin_url, name },
-                )
+                (with_database(&admin_url, &name), Some((admin_url, name)))
             }
+        };
+        let cleanup = Cleanup {
+            dir: dir.clone(),
+            database,
         };
         let config = Config {
             database_url,
             listen: "127.0.0.1:0".parse().expect("address"),
-            data_dir: std::env::temp_dir(),
+            data_dir: dir,
             retention_days: 30,
         };
         let app = Application::build(&config)
@@ -413,32 +409,27 @@ impl Drop for TestApp {
         if let Some(tx) = self.shutdown.take() {
             tx.send(()).ok();
         }
-        match &self.cleanup {
-            Cleanup::Dir(dir) => {
-                std::fs::remove_dir_all(dir).ok();
-            }
-            Cleanup::Database { admin_url, name } => {
-                let (admin_url, name) = (admin_url.clone(), name.clone());
-                // Dropping runs inside the test's runtime: do the async cleanup on a thread of
-                // its own.
-                let done = std::thread::spawn(move || {
-                    let runtime = tokio::runtime::Builder::new_current_thread()
-                        .enable_all()
-                        .build()
-                        .expect("runtime");
-                    runtime.block_on(async {
-                        if let Ok(admin) = Database::connect(&admin_url).await {
-                            admin
-                                .execute_unprepared(&format!(
-                                    "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
-                                ))
-                                .await
-                                .ok();
-                        }
-                    });
+        std::fs::remove_dir_all(&self.cleanup.dir).ok();
+        if let Some((admin_url, name)) = self.cleanup.database.clone() {
+            // Dropping runs inside the test's runtime: do the async cleanup on a thread of
+            // its own.
+            let done = std::thread::spawn(move || {
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .expect("runtime");
+                runtime.block_on(async {
+                    if let Ok(admin) = Database::connect(&admin_url).await {
+                        admin
+                            .execute_unprepared(&format!(
+                                "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+                            ))
+                            .await
+                            .ok();
+                    }
                 });
-                done.join().ok();
-            }
+            });
+            done.join().ok();
         }
     }
 }

@@ -227,7 +227,7 @@ impl Store {
             });
         }
         self.journal(&txn, actor, journal).await?;
-        txn.commit().await?;
+        self.commit(txn).await?;
         survivor_record.pop().ok_or(RecordError::NotFound)
     }
 }

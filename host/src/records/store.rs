@@ -8,7 +8,7 @@ use chrono::Utc;
 use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, EntityTrait,
-    QueryFilter, QueryOrder, QuerySelect, Statement, TransactionTrait,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Statement, TransactionTrait,
 };
 use serde_json::{Map, Value, json};
 use uuid::Uuid;
@@ -30,6 +30,8 @@ const INSERT_CHUNK: usize = 1_000;
 pub struct Store {
     db: Db,
     schemas: RwLock<HashMap<WorkspaceId, Arc<Schema>>>,
+    /// Signalled after every committed write (the search indexer waits on it).
+    changes: tokio::sync::Notify,
 }
 
 /// A list request, already split into its parts.
@@ -84,7 +86,21 @@ impl Store {
         Self {
             db,
             schemas: RwLock::default(),
+            changes: tokio::sync::Notify::new(),
         }
+    }
+
+    /// Resolves after the next committed write (or at once if one happened since the last
+    /// call).
+    pub async fn changed(&self) {
+        self.changes.notified().await;
+    }
+
+    /// Commits a write transaction and tells whoever waits on [`Store::changed`].
+    pub(super) async fn commit(&self, txn: DatabaseTransaction) -> Result<(), RecordError> {
+        txn.commit().await?;
+        self.changes.notify_one();
+        Ok(())
     }
 
     pub fn db(&self) -> &Db {
@@ -437,7 +453,7 @@ impl Store {
             .insert_drafts(&txn, actor, ty, drafts, &mut journal)
             .await?;
         self.journal(&txn, actor, journal).await?;
-        txn.commit().await?;
+        self.commit(txn).await?;
         Ok(records)
     }
 
@@ -575,7 +591,7 @@ impl Store {
             .apply_patches(&txn, targets, "updated", &mut journal)
             .await?;
         self.journal(&txn, actor, journal).await?;
-        txn.commit().await?;
+        self.commit(txn).await?;
         Ok(records)
     }
 
@@ -765,7 +781,7 @@ impl Store {
                 .await?,
         );
         self.journal(&txn, actor, journal).await?;
-        txn.commit().await?;
+        self.commit(txn).await?;
         let mut indexed: Vec<(usize, Record)> = order.into_iter().zip(out).collect();
         indexed.sort_by_key(|(i, _)| *i);
         Ok(indexed.into_iter().map(|(_, r)| r).collect())
@@ -880,7 +896,7 @@ impl Store {
             changes: Map::new(),
         };
         self.journal(&txn, actor, vec![entry]).await?;
-        txn.commit().await?;
+        self.commit(txn).await?;
         Ok(to_record(row))
     }
 
@@ -1043,6 +1059,65 @@ impl Store {
                 .await?;
         }
         Ok(())
+    }
+
+    /// Records by id, in any workspace and including deleted ones (for the search indexer).
+    pub async fn records_by_ids(
+        &self,
+        ids: &[Uuid],
+    ) -> Result<Vec<(WorkspaceId, Record)>, RecordError> {
+        let rows = record::Entity::find()
+            .filter(record::Column::Id.is_in(ids.iter().copied()))
+            .all(&self.db.read)
+            .await?;
+        Ok(rows
+            .into_iter()
+            .map(|row| (WorkspaceId(row.workspace_id), to_record(row)))
+            .collect())
+    }
+
+    /// Live records of every workspace in id order, after `after` (for rebuilding the index).
+    pub async fn scan_live(
+        &self,
+        after: Option<Uuid>,
+        limit: u64,
+    ) -> Result<Vec<(WorkspaceId, Record)>, RecordError> {
+        let mut select = record::Entity::find().filter(record::Column::DeletedAt.is_null());
+        if let Some(after) = after {
+            select = select.filter(record::Column::Id.gt(after));
+        }
+        let rows = select
+            .order_by_asc(record::Column::Id)
+            .limit(limit)
+            .all(&self.db.read)
+            .await?;
+        Ok(rows
+            .into_iter()
+            .map(|row| (WorkspaceId(row.workspace_id), to_record(row)))
+            .collect())
+    }
+
+    pub async fn count_live(&self) -> Result<u64, RecordError> {
+        Ok(record::Entity::find()
+            .filter(record::Column::DeletedAt.is_null())
+            .count(&self.db.read)
+            .await?)
+    }
+
+    /// The sequence number of the newest outbox event.
+    pub async fn outbox_head(&self) -> Result<i64, RecordError> {
+        let row = self
+            .db
+            .read
+            .query_one_raw(Statement::from_string(
+                self.db.backend,
+                "SELECT seq FROM outbox_head WHERE id = 1".to_owned(),
+            ))
+            .await?;
+        Ok(row
+            .map(|r| r.try_get::<i64>("", "seq"))
+            .transpose()?
+            .unwrap_or(0))
     }
 
     /// Outbox events after `seq`, in order (for consumers and tests).

@@ -1,0 +1,571 @@
+//! Full-text search over every record type (DESIGN §5): one tantivy index per data directory,
+//! with a workspace field; fed only by the indexer (`indexer.rs`), which follows the outbox and
+//! owns the `IndexWriter`; queried off the async workers.
+//!
+//! Each record becomes one document: its title fields (boost ×3), its emails and phones
+//! (×2, with the extra tokens that make parts of them findable), and its other searchable
+//! fields (×1). Matching: exact words, prefixes while typing, typos (1 edit from 4 letters, 2
+//! from 8), accents folded, quoted phrases, phones by any trailing 7+ digits.
+
+pub mod api;
+pub mod indexer;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde_json::{Map, Value};
+use tantivy::collector::TopDocs;
+use tantivy::query::{
+    BooleanQuery, BoostQuery, FuzzyTermQuery, Occur, PhraseQuery, Query, TermQuery,
+};
+use tantivy::schema::{
+    Field, IndexRecordOption, STORED, STRING, Schema as IndexSchema, TextFieldIndexing,
+    TextOptions, Value as _,
+};
+use tantivy::snippet::SnippetGenerator;
+use tantivy::tokenizer::{
+    AsciiFoldingFilter, LowerCaser, RemoveLongFilter, SimpleTokenizer, TextAnalyzer,
+    WhitespaceTokenizer,
+};
+use tantivy::{Index, IndexReader, ReloadPolicy, TantivyDocument, Term};
+
+use crate::ids::{RecordId, WorkspaceId};
+use crate::records::schema::{EntityType, FieldKind};
+use crate::records::{Record, value};
+
+/// Longest accepted query, in characters.
+pub const MAX_QUERY_CHARS: usize = 500;
+/// Most hits one search returns.
+pub const MAX_LIMIT: usize = 100;
+/// Most words of a query that are matched (the rest are ignored).
+const MAX_WORDS: usize = 12;
+
+#[derive(Debug, thiserror::Error)]
+pub enum SearchError {
+    #[error("the query is empty")]
+    EmptyQuery,
+    #[error("the query is longer than {MAX_QUERY_CHARS} characters")]
+    QueryTooLong,
+    #[error("search index error: {0}")]
+    Index(#[from] tantivy::TantivyError),
+    #[error("cannot open the search index directory: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// The fields of the index.
+#[derive(Debug, Clone, Copy)]
+pub struct Fields {
+    pub id: Field,
+    pub workspace: Field,
+    pub entity: Field,
+    pub title: Field,
+    pub contact: Field,
+    pub body: Field,
+}
+
+/// The index and a reader over it. Cloning is cheap; writing happens only in the indexer.
+#[derive(Clone)]
+pub struct SearchIndex {
+    pub index: Index,
+    pub reader: IndexReader,
+    pub fields: Fields,
+}
+
+const TEXT: &str = "kith_text";
+const TOKENS: &str = "kith_tokens";
+
+fn text_options(tokenizer: &str, stored: bool) -> TextOptions {
+    let indexing = TextFieldIndexing::default()
+        .set_tokenizer(tokenizer)
+        .set_index_option(IndexRecordOption::WithFreqsAndPositions);
+    let options = TextOptions::default().set_indexing_options(indexing);
+    if stored {
+        options.set_stored()
+    } else {
+        options
+    }
+}
+
+fn schema() -> (IndexSchema, Fields) {
+    let mut builder = IndexSchema::builder();
+    let fields = Fields {
+        id: builder.add_text_field("id", STRING | STORED),
+        workspace: builder.add_text_field("workspace", STRING),
+        entity: builder.add_text_field("entity", STRING | STORED),
+        title: builder.add_text_field("title", text_options(TEXT, true)),
+        contact: builder.add_text_field("contact", text_options(TOKENS, false)),
+        body: builder.add_text_field("body", text_options(TEXT, true)),
+    };
+    (builder.build(), fields)
+}
+
+/// Words: split on non-alphanumerics, lowercased, accents folded (`Müller` = `muller`).
+pub fn text_analyzer() -> TextAnalyzer {
+    TextAnalyzer::builder(SimpleTokenizer::default())
+        .filter(RemoveLongFilter::limit(64))
+        .filter(LowerCaser)
+        .filter(AsciiFoldingFilter)
+        .build()
+}
+
+/// Precomputed tokens (emails, phones): split on whitespace only.
+fn token_analyzer() -> TextAnalyzer {
+    TextAnalyzer::builder(WhitespaceTokenizer::default())
+        .filter(RemoveLongFilter::limit(128))
+        .filter(LowerCaser)
+        .filter(AsciiFoldingFilter)
+        .build()
+}
+
+impl SearchIndex {
+    /// Opens the index in `dir`, creating it if missing.
+    pub fn open(dir: &Path) -> Result<SearchIndex, SearchError> {
+        std::fs::create_dir_all(dir)?;
+        let (schema, fields) = schema();
+        let directory = tantivy::directory::MmapDirectory::open(dir)
+            .map_err(|e| SearchError::Index(tantivy::TantivyError::from(e)))?;
+        let index = Index::open_or_create(directory, schema)?;
+        Self::with_index(index, fields)
+    }
+
+    /// An index held in memory (tests and benchmarks).
+    pub fn in_memory() -> Result<SearchIndex, SearchError> {
+        let (schema, fields) = schema();
+        Self::with_index(Index::create_in_ram(schema), fields)
+    }
+
+    fn with_index(index: Index, fields: Fields) -> Result<SearchIndex, SearchError> {
+        index.tokenizers().register(TEXT, text_analyzer());
+        index.tokenizers().register(TOKENS, token_analyzer());
+        let reader = index
+            .reader_builder()
+            .reload_policy(ReloadPolicy::Manual)
+            .try_into()?;
+        Ok(SearchIndex {
+            index,
+            reader,
+            fields,
+        })
+    }
+
+    /// The outbox sequence the last commit reflects (0 for a new index).
+    pub fn committed_seq(&self) -> Result<i64, SearchError> {
+        let metas = self.index.load_metas()?;
+        Ok(metas.payload.and_then(|p| p.parse().ok()).unwrap_or(0))
+    }
+
+    /// The document of a record: its title, contact tokens and searchable text.
+    pub fn document(
+        &self,
+        workspace: WorkspaceId,
+        ty: &EntityType,
+        record: &Record,
+    ) -> TantivyDocument {
+        let f = self.fields;
+        let mut doc = TantivyDocument::default();
+        doc.add_text(f.id, record.id.to_string());
+        doc.add_text(f.workspace, workspace.to_string());
+        doc.add_text(f.entity, &ty.name);
+        let title = value::title(ty, &record.data);
+        if !title.is_empty() {
+            doc.add_text(f.title, &title);
+        }
+        let mut body = Vec::new();
+        for field in ty.fields.iter().filter(|f| f.searchable) {
+            let Some(value) = record.data.get(&field.name) else {
+                continue;
+            };
+            if ty.title_fields.contains(&field.name) {
+                continue;
+            }
+            match field.kind {
+                FieldKind::Email => {
+                    if let Some(email) = value.as_str() {
+                        doc.add_text(f.contact, email_tokens(email));
+                    }
+                }
+                FieldKind::Phone => {
+                    if let Some(phone) = value.as_str() {
+                        doc.add_text(f.contact, phone_tokens(phone));
+                    }
+                }
+                _ => collect_text(value, &mut body),
+            }
+        }
+        if !body.is_empty() {
+            doc.add_text(f.body, body.join("\n"));
+        }
+        doc
+    }
+
+    /// Runs a query in a workspace over the entity types named in `types` (those the caller
+    /// may read). Blocking: call it from a blocking thread.
+    pub fn search(
+        &self,
+        workspace: WorkspaceId,
+        raw: &str,
+        types: &[String],
+        limit: usize,
+    ) -> Result<Vec<Hit>, SearchError> {
+        let parsed = ParsedQuery::parse(raw)?;
+        let Some(text_query) = parsed.to_query(self.fields) else {
+            return Ok(Vec::new());
+        };
+        let f = self.fields;
+        let mut clauses: Vec<(Occur, Box<dyn Query>)> = vec![
+            (Occur::Must, text_query),
+            (
+                Occur::Must,
+                Box::new(TermQuery::new(
+                    Term::from_field_text(f.workspace, &workspace.to_string()),
+                    IndexRecordOption::Basic,
+                )),
+            ),
+        ];
+        let type_clauses: Vec<(Occur, Box<dyn Query>)> = types
+            .iter()
+            .map(|t| {
+                (
+                    Occur::Should,
+                    Box::new(TermQuery::new(
+                        Term::from_field_text(f.entity, t),
+                        IndexRecordOption::Basic,
+                    )) as Box<dyn Query>,
+                )
+            })
+            .collect();
+        if type_clauses.is_empty() {
+            return Ok(Vec::new());
+        }
+        clauses.push((Occur::Must, Box::new(BooleanQuery::new(type_clauses))));
+        let query = BooleanQuery::new(clauses);
+
+        let searcher = self.reader.searcher();
+        let top = searcher.search(
+            &query,
+            &TopDocs::with_limit(limit.clamp(1, MAX_LIMIT)).order_by_score(),
+        )?;
+        let title_snippets =
+            SnippetGenerator::new(parsed.highlight_terms(), text_analyzer(), f.title, 150);
+        let body_snippets =
+            SnippetGenerator::new(parsed.highlight_terms(), text_analyzer(), f.body, 160);
+        let mut hits = Vec::with_capacity(top.len());
+        for (score, address) in top {
+            let doc: TantivyDocument = searcher.doc(address)?;
+            let text = |field| {
+                doc.get_first(field)
+                    .and_then(|v| v.as_str())
+                    .unwrap_or_default()
+                    .to_owned()
+            };
+            let Ok(id) = uuid::Uuid::parse_str(&text(f.id)) else {
+                continue;
+            };
+            let body = body_snippets.snippet_from_doc(&doc);
+            let snippet = if body.highlighted().is_empty() {
+                title_snippets.snippet_from_doc(&doc).to_html()
+            } else {
+                body.to_html()
+            };
+            hits.push(Hit {
+                id: RecordId(id),
+                entity: text(f.entity),
+                title: text(f.title),
+                snippet,
+                score,
+            });
+        }
+        Ok(hits)
+    }
+}
+
+/// One search result.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Hit {
+    pub id: RecordId,
+    /// The entity type's name (`contact`).
+    pub entity: String,
+    pub title: String,
+    /// HTML: the best matching passage, matched words in `<b>`, everything else escaped.
+    pub snippet: String,
+    pub score: f32,
+}
+
+fn collect_text(value: &Value, out: &mut Vec<String>) {
+    match value {
+        Value::String(s) => out.push(s.clone()),
+        Value::Array(items) => items.iter().for_each(|v| collect_text(v, out)),
+        Value::Number(n) => out.push(n.to_string()),
+        Value::Object(map) => map.values().for_each(|v| collect_text(v, out)),
+        _ => {}
+    }
+}
+
+/// An email as findable tokens: the address, its local part and its words, the domain and
+/// its labels (`ada.lovelace@example.com` → `ada.lovelace@example.com ada.lovelace ada
+/// lovelace example.com example`).
+pub fn email_tokens(email: &str) -> String {
+    let email = email.trim().to_lowercase();
+    let mut tokens = vec![email.clone()];
+    if let Some((local, domain)) = email.split_once('@') {
+        tokens.push(local.to_owned());
+        tokens.extend(
+            local
+                .split(['.', '_', '-', '+'])
+                .filter(|p| !p.is_empty())
+                .map(str::to_owned),
+        );
+        tokens.push(domain.to_owned());
+        if let Some((name, _)) = domain.rsplit_once('.') {
+            tokens.extend(name.split('.').map(str::to_owned));
+        }
+    }
+    tokens.join(" ")
+}
+
+/// The digits of a phone number.
+pub fn phone_digits(phone: &str) -> String {
+    phone.chars().filter(char::is_ascii_digit).collect()
+}
+
+/// A phone as tokens: its digits and every trailing run of 7 or more of them, so
+/// `+1 (555) 010-2030` is found by `5550102030`, `0102030` or `+15550102030`.
+pub fn phone_tokens(phone: &str) -> String {
+    let digits = phone_digits(phone);
+    let tokens: Vec<&str> = (0..digits.len())
+        .filter(|start| digits.len() - start >= 7)
+        .map(|start| &digits[start..])
+        .collect();
+    if tokens.is_empty() {
+        digits
+    } else {
+        tokens.join(" ")
+    }
+}
+
+/// A query split into phrases, words and a possible phone number.
+#[derive(Debug, Default, PartialEq)]
+struct ParsedQuery {
+    phrases: Vec<Vec<String>>,
+    words: Vec<String>,
+    /// Raw query pieces that look like emails or email parts.
+    emails: Vec<String>,
+    phone: Option<String>,
+}
+
+impl ParsedQuery {
+    fn parse(raw: &str) -> Result<ParsedQuery, SearchError> {
+        if raw.chars().count() > MAX_QUERY_CHARS {
+            return Err(SearchError::QueryTooLong);
+        }
+        let clean: String = raw
+            .chars()
+            .map(|c| if c.is_control() { ' ' } else { c })
+            .collect();
+        if clean.trim().is_empty() {
+            return Err(SearchError::EmptyQuery);
+        }
+        let mut parsed = ParsedQuery::default();
+        let digits = phone_digits(&clean);
+        let phone_like = clean
+            .chars()
+            .all(|c| c.is_ascii_digit() || " +-().".contains(c));
+        if phone_like && digits.len() >= 4 {
+            parsed.phone = Some(digits);
+        }
+        // Quoted parts are phrases; an unbalanced quote is ignored.
+        let mut parts = clean.split('"').enumerate().peekable();
+        let mut analyzer = text_analyzer();
+        while let Some((i, part)) = parts.next() {
+            let is_phrase = i % 2 == 1 && parts.peek().is_some();
+            let words = analyze(&mut analyzer, part);
+            if is_phrase && words.len() > 1 {
+                parsed.phrases.push(words);
+            } else {
+                parsed.words.extend(words);
+                parsed.emails.extend(
+                    part.split_whitespace()
+                        .filter(|w| w.contains('@') || w.contains('.'))
+                        .map(|w| w.to_lowercase()),
+                );
+            }
+        }
+        parsed.words.truncate(MAX_WORDS);
+        parsed.emails.truncate(MAX_WORDS);
+        Ok(parsed)
+    }
+
+    /// The text part of the query: every word must match some field (exactly, as a prefix,
+    /// or with typos), every phrase must match in order; or the whole query matches a phone.
+    fn to_query(&self, f: Fields) -> Option<Box<dyn Query>> {
+        let mut all: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+        for word in &self.words {
+            all.push((Occur::Must, word_query(f, word)));
+        }
+        for phrase in &self.phrases {
+            let mut either: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+            for (field, boost) in [(f.title, 3.0), (f.body, 1.0)] {
+                let terms: Vec<Term> = phrase
+                    .iter()
+                    .map(|w| Term::from_field_text(field, w))
+                    .collect();
+                either.push((Occur::Should, boosted(PhraseQuery::new(terms), boost)));
+            }
+            all.push((Occur::Must, Box::new(BooleanQuery::new(either))));
+        }
+        let mut alternatives: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+        if !all.is_empty() {
+            alternatives.push((Occur::Should, Box::new(BooleanQuery::new(all))));
+        }
+        for email in &self.emails {
+            let term = Term::from_field_text(f.contact, email);
+            alternatives.push((
+                Occur::Should,
+                boosted(TermQuery::new(term, IndexRecordOption::WithFreqs), 4.0),
+            ));
+        }
+        if let Some(digits) = &self.phone {
+            let term = Term::from_field_text(f.contact, digits);
+            alternatives.push((
+                Occur::Should,
+                boosted(TermQuery::new(term, IndexRecordOption::WithFreqs), 4.0),
+            ));
+        }
+        (!alternatives.is_empty())
+            .then(|| Box::new(BooleanQuery::new(alternatives)) as Box<dyn Query>)
+    }
+
+    fn highlight_terms(&self) -> BTreeMap<String, f32> {
+        self.words
+            .iter()
+            .chain(self.phrases.iter().flatten())
+            .map(|w| (w.clone(), 1.0))
+            .collect()
+    }
+}
+
+fn analyze(analyzer: &mut TextAnalyzer, text: &str) -> Vec<String> {
+    let mut words = Vec::new();
+    let mut stream = analyzer.token_stream(text);
+    while let Some(token) = stream.next() {
+        words.push(token.text.clone());
+    }
+    words
+}
+
+fn boosted(query: impl Query + 'static, boost: f32) -> Box<dyn Query> {
+    Box::new(BoostQuery::new(Box::new(query), boost))
+}
+
+/// How many typos a word may carry: none in numbers and codes, else by length.
+fn allowed_edits(word: &str) -> u8 {
+    if word.chars().any(|c| c.is_ascii_digit()) {
+        return 0;
+    }
+    match word.chars().count() {
+        0..=3 => 0,
+        4..=7 => 1,
+        _ => 2,
+    }
+}
+
+/// One word, in any field: exact beats prefix beats typo; titles beat contact details beat
+/// body text.
+fn word_query(f: Fields, word: &str) -> Box<dyn Query> {
+    let mut options: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+    for (field, weight) in [(f.title, 3.0), (f.contact, 2.0), (f.body, 1.0)] {
+        let term = Term::from_field_text(field, word);
+        options.push((
+            Occur::Should,
+            boosted(
+                TermQuery::new(term.clone(), IndexRecordOption::WithFreqs),
+                weight * 2.0,
+            ),
+        ));
+        if word.chars().count() >= 2 {
+            options.push((
+                Occur::Should,
+                boosted(FuzzyTermQuery::new_prefix(term.clone(), 0, true), weight),
+            ));
+        }
+        let edits = allowed_edits(word);
+        if edits > 0 {
+            options.push((
+                Occur::Should,
+                boosted(FuzzyTermQuery::new(term, edits, true), weight * 0.5),
+            ));
+        }
+    }
+    Box::new(BooleanQuery::new(options))
+}
+
+/// The searchable text of a record's data, for callers that show it.
+pub fn searchable_text(ty: &EntityType, data: &Map<String, Value>) -> String {
+    let mut out = Vec::new();
+    for field in ty.fields.iter().filter(|f| f.searchable) {
+        if let Some(value) = data.get(&field.name) {
+            collect_text(value, &mut out);
+        }
+    }
+    out.join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn email_tokens_cover_address_local_part_and_domain() {
+        assert_eq!(
+            email_tokens("Ada.Lovelace@Example.com"),
+            "ada.lovelace@example.com ada.lovelace ada lovelace example.com example"
+        );
+    }
+
+    #[test]
+    fn phone_tokens_are_trailing_digit_runs() {
+        assert_eq!(
+            phone_tokens("+1 (555) 010-2030"),
+            "15550102030 5550102030 550102030 50102030 0102030"
+        );
+        assert_eq!(phone_tokens("12-34"), "1234");
+    }
+
+    #[test]
+    fn queries_split_into_words_phrases_and_phones() {
+        let parsed = ParsedQuery::parse(r#"Müller "renewal discount" jo"#).expect("parses");
+        assert_eq!(parsed.words, ["muller", "jo"]);
+        assert_eq!(
+            parsed.phrases,
+            [vec!["renewal".to_owned(), "discount".to_owned()]]
+        );
+        assert_eq!(
+            ParsedQuery::parse("+1 (555) 010-2030")
+                .expect("parses")
+                .phone
+                .as_deref(),
+            Some("15550102030")
+        );
+        let unbalanced = ParsedQuery::parse(r#"acme "rollout"#).expect("parses");
+        assert_eq!(unbalanced.words, ["acme", "rollout"]);
+        assert!(unbalanced.phrases.is_empty());
+    }
+
+    #[test]
+    fn empty_control_and_oversized_queries_are_refused() {
+        assert!(matches!(
+            ParsedQuery::parse("  \u{0}\u{7} "),
+            Err(SearchError::EmptyQuery)
+        ));
+        assert!(matches!(
+            ParsedQuery::parse(&"a".repeat(MAX_QUERY_CHARS + 1)),
+            Err(SearchError::QueryTooLong)
+        ));
+        assert_eq!(
+            ParsedQuery::parse("ada\u{0}lovelace")
+                .expect("parses")
+                .words,
+            ["ada", "lovelace"]
+        );
+    }
+}

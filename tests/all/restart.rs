@@ -1,0 +1,173 @@
+//! The search index survives kill -9 of the server mid-indexing: a restart resumes from the
+//! last commit without missing or duplicating documents; `kith reindex` rebuilds it.
+
+use std::net::TcpListener;
+use std::process::{Child, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use crate::cli::kith;
+
+struct Server {
+    child: Child,
+    base: String,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.child.kill().ok();
+        self.child.wait().ok();
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+async fn start(db: &str, data_dir: &str) -> Server {
+    let port = free_port();
+    let child = kith()
+        .args([
+            "--db",
+            db,
+            "--data-dir",
+            data_dir,
+            "serve",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("kith serve starts");
+    let base = format!("http://127.0.0.1:{port}");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while reqwest::get(format!("{base}/healthz")).await.is_err() {
+        assert!(Instant::now() < deadline, "server did not come up");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    Server { child, base }
+}
+
+async fn create_batch(client: &reqwest::Client, server: &Server, token: &str, from: usize) {
+    let records: Vec<Value> = (from..from + 1000)
+        .map(|i| json!({"last_name": format!("Marker{i:05}")}))
+        .collect();
+    let reply = client
+        .post(format!("{}/api/v1/contacts/batch", server.base))
+        .bearer_auth(token)
+        .json(&json!({"operation": "create", "records": records}))
+        .send()
+        .await
+        .expect("batch");
+    assert!(reply.status().is_success());
+}
+
+/// How many hits are titled exactly `title`; panics if a record is returned twice.
+async fn hits(client: &reqwest::Client, server: &Server, token: &str, title: &str) -> usize {
+    let query = title.to_lowercase();
+    let reply: Value = client
+        .get(format!("{}/api/v1/search?q={query}&limit=10", server.base))
+        .bearer_auth(token)
+        .send()
+        .await
+        .expect("search")
+        .json()
+        .await
+        .expect("json");
+    let hits = reply["data"].as_array().cloned().unwrap_or_default();
+    let ids: std::collections::HashSet<&str> =
+        hits.iter().filter_map(|h| h["id"].as_str()).collect();
+    assert_eq!(ids.len(), hits.len(), "a record is indexed twice: {reply}");
+    hits.iter().filter(|h| h["title"] == title).count()
+}
+
+/// Every marker is found exactly once (waiting for the indexer to catch up).
+async fn assert_each_once(client: &reqwest::Client, server: &Server, token: &str, count: usize) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    for i in (0..count).step_by(7).chain([count - 1]) {
+        let query = format!("Marker{i:05}");
+        loop {
+            let n = hits(client, server, token, &query).await;
+            if n == 1 {
+                break;
+            }
+            assert!(n == 0 && Instant::now() < deadline, "{query}: {n} hits");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn index_resumes_after_kill_9_and_reindex_rebuilds_it() {
+    let dir = std::env::temp_dir().join(format!("kith-restart-{}", Uuid::now_v7().simple()));
+    let data_dir = dir.to_string_lossy().into_owned();
+    let db = format!("sqlite://{}", dir.join("kith.db").display());
+    std::fs::create_dir_all(&dir).expect("dir");
+    let cli = |args: &[&str]| {
+        kith()
+            .args(["--db", &db, "--data-dir", &data_dir])
+            .args(args)
+            .output()
+            .expect("kith runs")
+    };
+    assert!(
+        cli(&[
+            "user",
+            "create",
+            "--email",
+            "a@b.test",
+            "--password",
+            "password1",
+            "--role",
+            "admin"
+        ])
+        .status
+        .success()
+    );
+    let token = String::from_utf8(cli(&["token", "create", "--email", "a@b.test"]).stdout)
+        .expect("utf8")
+        .trim()
+        .to_owned();
+    let client = reqwest::Client::new();
+
+    // Write and kill -9 at once, while the indexer is busy with the batch.
+    let mut server = start(&db, &data_dir).await;
+    create_batch(&client, &server, &token, 0).await;
+    create_batch(&client, &server, &token, 1000).await;
+    server.child.kill().expect("SIGKILL");
+    server.child.wait().ok();
+
+    let server = start(&db, &data_dir).await;
+    create_batch(&client, &server, &token, 2000).await;
+    assert_each_once(&client, &server, &token, 3000).await;
+    drop(server);
+
+    std::fs::remove_dir_all(dir.join("search")).expect("remove the index");
+    let rebuilt = cli(&["reindex"]);
+    assert!(
+        rebuilt.status.success(),
+        "{}",
+        String::from_utf8_lossy(&rebuilt.stderr)
+    );
+    assert!(
+        String::from_utf8_lossy(&rebuilt.stderr).contains("indexed 3000 records"),
+        "{}",
+        String::from_utf8_lossy(&rebuilt.stderr)
+    );
+    let server = start(&db, &data_dir).await;
+    for i in [0, 1500, 2999] {
+        assert_eq!(
+            hits(&client, &server, &token, &format!("Marker{i:05}")).await,
+            1,
+            "Marker{i:05} after reindex"
+        );
+    }
+    drop(server);
+    std::fs::remove_dir_all(&dir).ok();
+}

@@ -1,0 +1,235 @@
+//! Search: relevance on generated data with known answers, ranking of names over emails over
+//! notes, freshness and deletion, workspace isolation, bad queries.
+
+use std::time::{Duration, Instant};
+
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+use crate::lists::urlencode;
+use crate::support::{TestApp, on_both};
+
+/// Searches until `done` accepts the hits (the index follows writes within a second; the
+/// deadline here is generous so a loaded machine does not fail the test).
+async fn search_until(app: &TestApp, query: &str, done: impl Fn(&[Value]) -> bool) -> Vec<Value> {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let reply = app
+            .get(&format!("/api/v1/search?q={}&limit=20", urlencode(query)))
+            .await;
+        assert_eq!(reply.status, StatusCode::OK, "{query}: {}", reply.body);
+        let hits = reply.data().clone();
+        if done(&hits) || Instant::now() > deadline {
+            return hits;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+fn ids(hits: &[Value]) -> Vec<&str> {
+    hits.iter().map(|h| h["id"].as_str().unwrap()).collect()
+}
+
+fn rank_of(hits: &[Value], id: &str) -> Option<usize> {
+    hits.iter().position(|h| h["id"] == id)
+}
+
+/// A generated CRM: companies, contacts at them, and notes about them.
+async fn seed(app: &TestApp) -> (Vec<Value>, Vec<Value>, Vec<Value>) {
+    let mut rng = host::demo::Rng::new(42);
+    let companies: Vec<_> = (0..60)
+        .map(|i| Value::Object(host::demo::company(&mut rng, i)))
+        .collect();
+    let companies = app
+        .post(
+            "/api/v1/companies/batch",
+            &json!({"operation": "create", "records": companies}),
+        )
+        .await
+        .data()
+        .clone();
+    let contacts: Vec<_> = (0..400)
+        .map(|i| {
+            let company = &companies[i % companies.len()];
+            let company = Some((
+                uuid::Uuid::parse_str(company["id"].as_str().unwrap()).unwrap(),
+                company["domain"].as_str().unwrap(),
+            ));
+            Value::Object(host::demo::contact(&mut rng, i, company))
+        })
+        .collect();
+    let contacts = app
+        .post(
+            "/api/v1/contacts/batch",
+            &json!({"operation": "create", "records": contacts}),
+        )
+        .await
+        .data()
+        .clone();
+    let now = chrono::Utc::now();
+    let activities: Vec<_> = (0..200)
+        .map(|i| {
+            let link = uuid::Uuid::parse_str(contacts[i % contacts.len()]["id"].as_str().unwrap())
+                .unwrap();
+            Value::Object(host::demo::activity(&mut rng, &[link], now))
+        })
+        .collect();
+    let activities = app
+        .post(
+            "/api/v1/activities/batch",
+            &json!({"operation": "create", "records": activities}),
+        )
+        .await
+        .data()
+        .clone();
+    let last = activities.last().unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let subject = activities.last().unwrap()["subject"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    search_until(app, &subject, |hits| rank_of(hits, &last).is_some()).await;
+    (companies, contacts, activities)
+}
+
+fn field<'a>(record: &'a Value, key: &str) -> &'a str {
+    record[key].as_str().unwrap_or_default()
+}
+
+/// Swaps two inner letters: a one-edit typo.
+fn typo(word: &str) -> String {
+    let mut chars: Vec<char> = word.chars().collect();
+    let i = chars.len() / 2;
+    chars.swap(i - 1, i);
+    chars.into_iter().collect()
+}
+
+fn fold(text: &str) -> String {
+    text.chars()
+        .map(|c| match c {
+            'á' | 'à' | 'â' | 'ä' | 'ã' | 'å' => 'a',
+            'é' | 'è' | 'ê' | 'ë' => 'e',
+            'í' | 'ì' | 'î' | 'ï' => 'i',
+            'ó' | 'ò' | 'ô' | 'ö' | 'õ' | 'ø' => 'o',
+            'ú' | 'ù' | 'û' | 'ü' => 'u',
+            'ç' => 'c',
+            'ñ' => 'n',
+            'ł' | 'Ł' => 'l',
+            other => other,
+        })
+        .collect()
+}
+
+on_both! {
+    async fn known_items_are_found_by_name_prefix_typo_accent_email_phone_and_phrase(app: TestApp) {
+        let (companies, contacts, activities) = seed(&app).await;
+        let mut checked = 0;
+        for contact in contacts.iter().step_by(37) {
+            let id = contact["id"].as_str().unwrap();
+            let (first, last) = (field(contact, "first_name"), field(contact, "last_name"));
+            let full = format!("{first} {last}");
+            let same_name = contacts.iter().filter(|c| field(c, "first_name") == first && field(c, "last_name") == last).count();
+            let top = same_name.max(1);
+            let cases = [
+                (full.clone(), top),
+                (format!("{} {}", &first[..first.char_indices().nth(2).map_or(first.len(), |(i, _)| i)], last), top + 2),
+                (format!("{first} {}", typo(last)), top + 2),
+                (fold(&full), top),
+                (field(contact, "email").to_owned(), 1),
+                (field(contact, "email").split('@').next().unwrap().to_owned(), 1),
+                (host::search::phone_digits(field(contact, "phone")), 2),
+            ];
+            for (query, within) in cases {
+                let hits = search_until(&app, &query, |hits| rank_of(hits, id).is_some_and(|r| r < within)).await;
+                let rank = rank_of(&hits, id);
+                assert!(rank.is_some_and(|r| r < within), "`{query}` should find {full} in the top {within}, got rank {rank:?}: {:?}", ids(&hits));
+                checked += 1;
+            }
+        }
+        for company in companies.iter().step_by(13) {
+            let hits = search_until(&app, field(company, "name"), |_| true).await;
+            assert_eq!(rank_of(&hits, company["id"].as_str().unwrap()), Some(0), "company {}", field(company, "name"));
+            checked += 1;
+        }
+        for note in activities.iter().step_by(41) {
+            let body = field(note, "body");
+            let phrase: Vec<&str> = body.split_whitespace().take(5).collect();
+            let query = format!("\"{}\"", phrase.join(" ").trim_end_matches(['.', ',']));
+            let hits = search_until(&app, &query, |_| true).await;
+            assert!(rank_of(&hits, note["id"].as_str().unwrap()).is_some(), "phrase {query} finds its note");
+            assert!(hits[0]["snippet"].as_str().unwrap().contains("<b>"), "snippets highlight: {}", hits[0]["snippet"]);
+            checked += 1;
+        }
+        assert!(checked > 60, "{checked} known-item checks");
+    }
+
+    async fn names_outrank_emails_which_outrank_notes(app: TestApp) {
+        let named = app.create("contacts", json!({"first_name": "Quimby", "last_name": "Zed"})).await;
+        let emailed = app.create("contacts", json!({"first_name": "Ann", "email": "quimby@example.org"})).await;
+        let noted = app.create("activities", json!({"kind": "note", "subject": "Lunch", "body": "Talked to quimby about the renewal."})).await;
+        let hits = search_until(&app, "quimby", |hits| hits.len() == 3).await;
+        assert_eq!(ids(&hits), [named["id"].as_str().unwrap(), emailed["id"].as_str().unwrap(), noted["id"].as_str().unwrap()]);
+        assert_eq!(hits[0]["type"], "contacts");
+        assert_eq!(hits[0]["title"], "Quimby Zed");
+        assert!(hits[2]["snippet"].as_str().unwrap().starts_with("Talked to <b>quimby</b> about the renewal"), "{}", hits[2]["snippet"]);
+        let only_notes = app.get("/api/v1/search?q=quimby&types=activities").await;
+        assert_eq!(ids(only_notes.data()), [noted["id"].as_str().unwrap()]);
+    }
+
+    async fn writes_updates_and_deletes_reach_the_index(app: TestApp) {
+        let created = app.create("companies", json!({"name": "Xylophone Works"})).await;
+        let id = created["id"].as_str().unwrap();
+        search_until(&app, "xylophone", |hits| rank_of(hits, id).is_some()).await;
+        app.patch(&format!("/api/v1/companies/{id}"), &json!({"name": "Marimba Works"}), None).await;
+        let renamed = search_until(&app, "marimba", |hits| rank_of(hits, id).is_some()).await;
+        assert!(rank_of(&renamed, id).is_some(), "an update is findable by its new text");
+        let old = search_until(&app, "xylophone", |hits| hits.is_empty()).await;
+        assert!(old.is_empty(), "and no longer by its old text");
+        app.delete(&format!("/api/v1/companies/{id}")).await;
+        let gone = search_until(&app, "marimba", |hits| hits.is_empty()).await;
+        assert!(gone.is_empty(), "a deleted record disappears");
+        app.post(&format!("/api/v1/companies/{id}/restore"), &json!({})).await;
+        let back = search_until(&app, "marimba", |hits| !hits.is_empty()).await;
+        assert_eq!(ids(&back), [id], "a restored record comes back");
+
+        app.post("/api/v1/meta/entities/companies/fields", &json!({"name": "motto", "type": "text", "searchable": true})).await;
+        let with_motto = app.create("companies", json!({"name": "Plain", "motto": "Vorsprung durch Technik"})).await;
+        let found = search_until(&app, "vorsprung", |hits| !hits.is_empty()).await;
+        assert_eq!(ids(&found), [with_motto["id"].as_str().unwrap()], "custom searchable fields are indexed");
+    }
+
+    async fn search_stays_inside_the_workspace_and_refuses_bad_queries(app: TestApp) {
+        let other = app.user("globex", "admin@globex.test", "admin").await;
+        let mine = app.create("contacts", json!({"last_name": "Zanzibar"})).await;
+        search_until(&app, "zanzibar", |hits| !hits.is_empty()).await;
+        let theirs = app.request(Method::GET, "/api/v1/search?q=zanzibar", None, Some(&other), &[]).await;
+        assert_eq!(theirs.status, StatusCode::OK);
+        assert!(theirs.data().is_empty(), "another workspace finds nothing: {}", theirs.body);
+        assert_eq!(ids(&search_until(&app, "zanzibar", |_| true).await), [mine["id"].as_str().unwrap()]);
+
+        for (query, status) in [
+            ("q=", StatusCode::BAD_REQUEST),
+            ("", StatusCode::BAD_REQUEST),
+            ("q=%00%07", StatusCode::BAD_REQUEST),
+            (&format!("q={}", "a".repeat(10_000)), StatusCode::BAD_REQUEST),
+            ("q=zanzibar&types=nothing", StatusCode::BAD_REQUEST),
+            ("q=zanzibar&limit=0", StatusCode::BAD_REQUEST),
+            ("q=zanzibar&limit=1000", StatusCode::BAD_REQUEST),
+            ("q=zanzibar&sort=x", StatusCode::BAD_REQUEST),
+            ("q=%22zanzibar", StatusCode::OK),
+            ("q=zan%22zi%22bar%22", StatusCode::OK),
+            ("q=*%3F(%5B", StatusCode::OK),
+            ("q=zanzibar%01", StatusCode::OK),
+        ] {
+            let reply = app.get(&format!("/api/v1/search?{query}")).await;
+            assert_eq!(reply.status, status, "{}: {}", query.chars().take(40).collect::<String>(), reply.body);
+            if status != StatusCode::OK {
+                assert_eq!(reply.code(), "invalid_parameter");
+            }
+        }
+        let unauthenticated = app.request(Method::GET, "/api/v1/search?q=zanzibar", None, None, &[]).await;
+        assert_eq!(unauthenticated.status, StatusCode::UNAUTHORIZED);
+    }
+}
