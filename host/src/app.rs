@@ -15,6 +15,7 @@ use serde_json::json;
 use tokio::net::TcpListener;
 use tower_http::catch_panic::CatchPanicLayer;
 
+use crate::auth::session::LoginGuard;
 use crate::config::Config;
 use crate::db::Db;
 use crate::error::{ApiError, ErrorCode};
@@ -30,6 +31,7 @@ pub struct AppState {
     pub db: Db,
     pub store: Arc<Store>,
     pub search: SearchIndex,
+    pub login: Arc<LoginGuard>,
 }
 
 /// Connects to the database, applies migrations and prepares the record store.
@@ -56,7 +58,10 @@ pub fn router(state: AppState) -> Router {
             get(|| async { Json(json!({ "status": "ok" })) }),
         )
         .route("/api/v1/search", get(crate::search::api::search))
-        .nest("/api/v1", records::api::routes())
+        .nest(
+            "/api/v1",
+            crate::auth::api::routes().merge(records::api::routes()),
+        )
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
@@ -64,7 +69,26 @@ pub fn router(state: AppState) -> Router {
             tracing::error!("request handler panicked");
             ApiError::new(ErrorCode::Internal, "internal server error").into_response()
         }))
+        .layer(axum::middleware::map_response(security_headers))
         .with_state(state)
+}
+
+/// Headers every response carries: no inline script, no framing, no MIME sniffing, no
+/// referrer leaks to other sites.
+async fn security_headers(mut response: Response) -> Response {
+    let headers = response.headers_mut();
+    for (name, value) in [
+        (
+            "content-security-policy",
+            "default-src 'self'; script-src 'self'; object-src 'none'; frame-ancestors 'none'; base-uri 'self'; form-action 'self'",
+        ),
+        ("x-content-type-options", "nosniff"),
+        ("x-frame-options", "DENY"),
+        ("referrer-policy", "same-origin"),
+    ] {
+        headers.insert(name, axum::http::HeaderValue::from_static(value));
+    }
+    response
 }
 
 async fn not_found(uri: Uri) -> Response {
@@ -106,6 +130,7 @@ impl Application {
             db: store.db().clone(),
             store,
             search,
+            login: Arc::new(LoginGuard::default()),
         };
         Ok(Application {
             listener,
@@ -132,7 +157,8 @@ impl Application {
     ) -> anyhow::Result<()> {
         let purge = tokio::spawn(purge_loop(self.state.store.clone(), self.retention_days));
         let indexer = tokio::spawn(self.indexer.run());
-        let result = axum::serve(self.listener, router(self.state))
+        let service = router(self.state).into_make_service_with_connect_info::<SocketAddr>();
+        let result = axum::serve(self.listener, service)
             .with_graceful_shutdown(shutdown)
             .await;
         purge.abort();

@@ -269,13 +269,7 @@ async fn demo_admin(store: &Store, workspace: &str) -> anyhow::Result<(Actor, bo
             user
         }
     };
-    Ok((
-        Actor {
-            workspace: workspace_id,
-            user,
-        },
-        created,
-    ))
+    Ok((Actor::system(workspace_id, user), created))
 }
 
 fn print_hint(addr: SocketAddr, data_dir: &Path, token: &str, created: bool) {

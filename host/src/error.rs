@@ -15,6 +15,8 @@ use crate::records::RecordError;
 pub enum ErrorCode {
     Unauthorized,
     Forbidden,
+    CsrfFailed,
+    TooManyAttempts,
     NotFound,
     UnknownEntity,
     RecordNotFound,
@@ -41,7 +43,8 @@ impl ErrorCode {
         use ErrorCode::*;
         match self {
             Unauthorized => StatusCode::UNAUTHORIZED,
-            Forbidden => StatusCode::FORBIDDEN,
+            Forbidden | CsrfFailed => StatusCode::FORBIDDEN,
+            TooManyAttempts => StatusCode::TOO_MANY_REQUESTS,
             NotFound | UnknownEntity | RecordNotFound | InvalidId => StatusCode::NOT_FOUND,
             MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             InvalidJson | InvalidBody | InvalidParameter | InvalidFilter | InvalidSort
@@ -61,6 +64,8 @@ impl ErrorCode {
         match self {
             Unauthorized => "unauthorized",
             Forbidden => "forbidden",
+            CsrfFailed => "csrf_failed",
+            TooManyAttempts => "too_many_attempts",
             NotFound => "not_found",
             UnknownEntity => "unknown_entity",
             RecordNotFound => "record_not_found",
@@ -186,6 +191,7 @@ impl From<RecordError> for ApiError {
                 format!("unknown entity type `{name}`"),
             ),
             E::NotFound => ApiError::new(ErrorCode::RecordNotFound, "record not found"),
+            E::Forbidden(message) => ApiError::new(ErrorCode::Forbidden, message),
             E::Invalid(details) => ApiError::validation(details),
             E::VersionConflict { current } => ApiError::new(
                 ErrorCode::VersionConflict,

@@ -120,3 +120,20 @@ impl<S: Send + Sync> FromRequestParts<S> for IfMatch {
         }
     }
 }
+
+/// The peer address of the connection (absent when the server was not started with
+/// connection info, as in router-level tests).
+pub struct ClientAddr(pub Option<std::net::IpAddr>);
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientAddr {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let info = parts
+            .extensions
+            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>();
+        Ok(ClientAddr(
+            info.map(|axum::extract::ConnectInfo(addr)| addr.ip()),
+        ))
+    }
+}

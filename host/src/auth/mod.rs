@@ -4,9 +4,15 @@
 //! PHC strings. API tokens are shown once, stored as SHA-256 hashes, bound to one user in one
 //! workspace, and may expire or be revoked.
 
+pub mod api;
 pub mod model;
+pub mod permissions;
+pub mod roles;
+pub mod session;
+pub mod throttle;
 
 use std::collections::HashSet;
+use std::sync::Arc;
 
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHasher, PasswordVerifier};
@@ -28,15 +34,16 @@ use crate::error::{ApiError, ErrorCode};
 use crate::ids::{UserId, WorkspaceId};
 use crate::records::{Actor, now_micros};
 
-/// The roles a user can have in a workspace.
-pub const ROLES: &[&str] = &["admin", "manager", "member", "read_only"];
+use self::permissions::Access;
 
 /// The slug of the workspace `kith serve` creates on first run.
 pub const DEFAULT_WORKSPACE: &str = "default";
 
 #[derive(Debug, thiserror::Error)]
 pub enum AuthError {
-    #[error("unknown role `{0}`: use one of admin, manager, member, read_only")]
+    #[error(
+        "unknown role `{0}`: use admin, manager, member, read_only or a custom role of the workspace"
+    )]
     UnknownRole(String),
     #[error("`{0}` is not a valid email address")]
     InvalidEmail(String),
@@ -56,12 +63,16 @@ pub enum AuthError {
     Database(#[from] sea_orm::DbErr),
 }
 
-/// Who made a request: a user of one workspace, with their role.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Who made a request: a user of one workspace, with their role's permissions, and the
+/// session they came through (browser) if not a token.
+#[derive(Debug, Clone)]
 pub struct Identity {
     pub user: UserId,
     pub workspace: WorkspaceId,
     pub role: String,
+    pub access: Arc<Access>,
+    /// The hash of the session cookie's secret, for cookie-authenticated requests.
+    pub session: Option<String>,
 }
 
 impl Identity {
@@ -69,11 +80,12 @@ impl Identity {
         Actor {
             workspace: self.workspace,
             user: self.user,
+            access: Arc::clone(&self.access),
         }
     }
 
     pub fn is_admin(&self) -> bool {
-        self.role == "admin"
+        self.access.role.admin
     }
 
     /// Refuses callers who are not admins of their workspace.
@@ -89,6 +101,13 @@ impl Identity {
     }
 }
 
+/// The user behind a credential, before their permissions are loaded.
+pub struct Principal {
+    pub user: UserId,
+    pub workspace: WorkspaceId,
+    pub role: String,
+}
+
 impl FromRequestParts<AppState> for Identity {
     type Rejection = ApiError;
 
@@ -96,37 +115,106 @@ impl FromRequestParts<AppState> for Identity {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let header = parts.headers.get(AUTHORIZATION).ok_or_else(|| {
-            ApiError::new(
-                ErrorCode::Unauthorized,
-                "missing `Authorization: Bearer <token>` header",
-            )
-        })?;
-        let token = header
-            .to_str()
-            .ok()
-            .and_then(|h| h.strip_prefix("Bearer "))
-            .map(str::trim)
-            .filter(|t| !t.is_empty())
-            .ok_or_else(|| {
+        let db = &state.db;
+        let (principal, session) = if let Some(header) = parts.headers.get(AUTHORIZATION) {
+            let token = header
+                .to_str()
+                .ok()
+                .and_then(|h| h.strip_prefix("Bearer "))
+                .map(str::trim)
+                .filter(|t| !t.is_empty())
+                .ok_or_else(|| {
+                    ApiError::new(
+                        ErrorCode::Unauthorized,
+                        "the Authorization header must be `Bearer <token>`",
+                    )
+                })?;
+            let principal = authenticate(db, token).await.map_err(ApiError::internal)?;
+            let principal = principal.ok_or_else(|| {
                 ApiError::new(
                     ErrorCode::Unauthorized,
-                    "the Authorization header must be `Bearer <token>`",
+                    "the token is invalid, expired or revoked",
                 )
             })?;
-        match authenticate(&state.db, token).await {
-            Ok(Some(identity)) => Ok(identity),
-            Ok(None) => Err(ApiError::new(
+            (principal, None)
+        } else if let Some(secret) = session::cookie(&parts.headers) {
+            let found = session::lookup(db, &secret)
+                .await
+                .map_err(ApiError::internal)?;
+            let (principal, csrf) = found.ok_or_else(|| {
+                ApiError::new(
+                    ErrorCode::Unauthorized,
+                    "the session has expired or was ended: log in again",
+                )
+            })?;
+            if !parts.method.is_safe() {
+                let sent = parts
+                    .headers
+                    .get(session::CSRF_HEADER)
+                    .and_then(|v| v.to_str().ok());
+                if sent.is_none_or(|sent| !session::same_secret(sent, &csrf)) {
+                    return Err(ApiError::new(
+                        ErrorCode::CsrfFailed,
+                        "missing or wrong X-CSRF-Token header",
+                    ));
+                }
+            }
+            (principal, Some(hash_token(&secret)))
+        } else {
+            return Err(ApiError::new(
                 ErrorCode::Unauthorized,
-                "the token is invalid, expired or revoked",
-            )),
-            Err(error) => Err(ApiError::internal(error)),
-        }
+                "log in, or send an `Authorization: Bearer <token>` header",
+            ));
+        };
+        let access = load_access(db, &principal)
+            .await
+            .map_err(ApiError::internal)?;
+        Ok(Identity {
+            user: principal.user,
+            workspace: principal.workspace,
+            role: principal.role,
+            access: Arc::new(access),
+            session,
+        })
     }
 }
 
-/// Resolves an API token to its identity; `None` when it is unknown, expired or revoked.
-pub async fn authenticate(db: &Db, token: &str) -> Result<Option<Identity>, sea_orm::DbErr> {
+/// The permissions of a principal: their role (built-in, or custom from the workspace) and,
+/// when the role has team levels, the users who share a team with them.
+pub async fn load_access(db: &Db, principal: &Principal) -> Result<Access, sea_orm::DbErr> {
+    let role = match permissions::builtin_role(&principal.role) {
+        Some(role) => role,
+        None => roles::find(&db.read, principal.workspace, &principal.role)
+            .await?
+            .unwrap_or_else(|| {
+                tracing::warn!(role = principal.role, "user has an unknown role; no access");
+                permissions::Role {
+                    name: principal.role.clone(),
+                    types: Default::default(),
+                    fields: Default::default(),
+                    admin: false,
+                    builtin: false,
+                }
+            }),
+    };
+    let uses_team = role
+        .types
+        .values()
+        .any(|g| [g.create, g.read, g.edit, g.delete].contains(&permissions::Level::Team));
+    let team = if uses_team {
+        roles::teammates(&db.read, principal.user).await?
+    } else {
+        HashSet::from([principal.user.0])
+    };
+    Ok(Access {
+        user: principal.user,
+        role: Arc::new(role),
+        team: Arc::new(team),
+    })
+}
+
+/// Resolves an API token to its user; `None` when it is unknown, expired or revoked.
+pub async fn authenticate(db: &Db, token: &str) -> Result<Option<Principal>, sea_orm::DbErr> {
     let placeholder = if db.backend == sea_orm::DbBackend::Postgres {
         "$1"
     } else {
@@ -167,14 +255,14 @@ pub async fn authenticate(db: &Db, token: &str) -> Result<Option<Identity>, sea_
             }
         });
     }
-    Ok(Some(Identity {
+    Ok(Some(Principal {
         user: UserId(row.try_get("", "user_id")?),
         workspace: WorkspaceId(row.try_get("", "workspace_id")?),
         role: row.try_get("", "role")?,
     }))
 }
 
-fn hash_token(token: &str) -> String {
+pub(crate) fn hash_token(token: &str) -> String {
     hex(&Sha256::digest(token.as_bytes()))
 }
 
@@ -250,7 +338,11 @@ pub async fn create_user(
     role: &str,
     workspace_slug: &str,
 ) -> Result<UserId, AuthError> {
-    if !ROLES.contains(&role) {
+    let known = match find_workspace(&db.read, workspace_slug).await? {
+        Some(workspace) => roles::exists(&db.read, workspace, role).await?,
+        None => permissions::BUILTIN_ROLES.contains(&role),
+    };
+    if !known {
         return Err(AuthError::UnknownRole(role.to_owned()));
     }
     let email = crate::records::value::normalize_email(email.trim())
@@ -283,6 +375,7 @@ pub async fn create_user(
         password_hash: Set(hash),
         role: Set(role.to_owned()),
         created_at: Set(now_micros()),
+        password_changed_at: Set(now_micros()),
     };
     user::Entity::insert(row)
         .exec_without_returning(&txn)

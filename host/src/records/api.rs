@@ -125,7 +125,7 @@ async fn list_records(
     ApiQuery(params): ApiQuery<ListParams>,
 ) -> ApiResult<Json<Value>> {
     let actor = identity.actor();
-    let ty = state.store.entity(actor.workspace, &plural).await?;
+    let ty = state.store.view(&actor, &plural).await?;
     let fields = parse_fields(params.fields.as_deref(), &ty)?;
     let request = ListQuery {
         limit: parse_limit(params.limit.as_deref())?,
@@ -153,7 +153,7 @@ async fn create_record(
     JsonBody(body): JsonBody<Map<String, Value>>,
 ) -> ApiResult<Response> {
     let actor = identity.actor();
-    let ty = state.store.entity(actor.workspace, &plural).await?;
+    let ty = state.store.view(&actor, &plural).await?;
     let record = state.store.create(&actor, &ty, body).await?;
     let mut response = record_response(StatusCode::CREATED, &record, None);
     if let Ok(location) = HeaderValue::from_str(&format!("/api/v1/{}/{}", ty.plural, record.id)) {
@@ -175,7 +175,7 @@ async fn get_record(
     ApiQuery(params): ApiQuery<GetParams>,
 ) -> ApiResult<Response> {
     let actor = identity.actor();
-    let ty = state.store.entity(actor.workspace, &plural).await?;
+    let ty = state.store.view(&actor, &plural).await?;
     let fields = parse_fields(params.fields.as_deref(), &ty)?;
     let record = state.store.get(&actor, &ty, parse_id(&id)?).await?;
     Ok(record_response(StatusCode::OK, &record, fields.as_deref()))
@@ -189,7 +189,7 @@ async fn update_record(
     JsonBody(patch): JsonBody<Map<String, Value>>,
 ) -> ApiResult<Response> {
     let actor = identity.actor();
-    let ty = state.store.entity(actor.workspace, &plural).await?;
+    let ty = state.store.view(&actor, &plural).await?;
     let item = UpdateItem {
         id: parse_id(&id)?,
         patch,
@@ -206,7 +206,7 @@ async fn delete_record(
     IfMatch(if_match): IfMatch,
 ) -> ApiResult<Response> {
     let actor = identity.actor();
-    let ty = state.store.entity(actor.workspace, &plural).await?;
+    let ty = state.store.view(&actor, &plural).await?;
     let record = state
         .store
         .delete(&actor, &ty, parse_id(&id)?, if_match)
@@ -221,7 +221,7 @@ async fn restore_record(
     IfMatch(if_match): IfMatch,
 ) -> ApiResult<Response> {
     let actor = identity.actor();
-    let ty = state.store.entity(actor.workspace, &plural).await?;
+    let ty = state.store.view(&actor, &plural).await?;
     let record = state
         .store
         .restore(&actor, &ty, parse_id(&id)?, if_match)
@@ -255,7 +255,7 @@ async fn batch_records(
     JsonBody(body): JsonBody<BatchBody>,
 ) -> ApiResult<Json<Value>> {
     let actor = identity.actor();
-    let ty = state.store.entity(actor.workspace, &plural).await?;
+    let ty = state.store.view(&actor, &plural).await?;
     if body.records.len() > MAX_BATCH {
         return Err(super::RecordError::BatchTooLarge { max: MAX_BATCH }.into());
     }
@@ -321,7 +321,7 @@ async fn find_duplicates(
     JsonBody(candidate): JsonBody<Map<String, Value>>,
 ) -> ApiResult<Json<Value>> {
     let actor = identity.actor();
-    let ty = state.store.entity(actor.workspace, &plural).await?;
+    let ty = state.store.view(&actor, &plural).await?;
     let found = state
         .store
         .duplicates(&actor, &ty, &candidate, None)
@@ -335,7 +335,7 @@ async fn record_duplicates(
     ApiPath((plural, id)): ApiPath<(String, String)>,
 ) -> ApiResult<Json<Value>> {
     let actor = identity.actor();
-    let ty = state.store.entity(actor.workspace, &plural).await?;
+    let ty = state.store.view(&actor, &plural).await?;
     let record = state.store.get(&actor, &ty, parse_id(&id)?).await?;
     let found = state
         .store
@@ -361,7 +361,7 @@ async fn merge_records(
     JsonBody(body): JsonBody<MergeBody>,
 ) -> ApiResult<Response> {
     let actor = identity.actor();
-    let ty = state.store.entity(actor.workspace, &plural).await?;
+    let ty = state.store.view(&actor, &plural).await?;
     let survivor = parse_id(&id)?;
     let others = body
         .ids
@@ -377,14 +377,26 @@ async fn merge_records(
 
 // -- metadata -----------------------------------------------------------------------------------
 
+/// The types the caller may read, as they see them (hidden fields left out).
+fn visible_types(
+    schema: &super::schema::Schema,
+    identity: &Identity,
+) -> Vec<std::sync::Arc<EntityType>> {
+    use crate::auth::permissions::{Level, Operation};
+    schema
+        .types()
+        .iter()
+        .filter(|t| identity.access.level(Operation::Read, &t.name) != Level::None)
+        .map(|t| identity.access.view(t))
+        .collect()
+}
+
 async fn list_entities(
     State(state): State<AppState>,
     identity: Identity,
 ) -> ApiResult<Json<Value>> {
     let schema = state.store.schema(identity.workspace).await?;
-    Ok(Json(
-        json!({ "data": schema.types().iter().map(|t| t.as_ref()).collect::<Vec<_>>() }),
-    ))
+    Ok(Json(json!({ "data": visible_types(&schema, &identity) })))
 }
 
 async fn get_entity(
@@ -393,9 +405,9 @@ async fn get_entity(
     ApiPath(entity): ApiPath<String>,
 ) -> ApiResult<Json<EntityType>> {
     let schema = state.store.schema(identity.workspace).await?;
-    let ty = schema
-        .by_name(&entity)
-        .or_else(|| schema.by_plural(&entity))
+    let ty = visible_types(&schema, &identity)
+        .into_iter()
+        .find(|t| t.name == entity || t.plural == entity)
         .ok_or_else(|| super::RecordError::UnknownEntity(entity.chars().take(64).collect()))?;
     Ok(Json(ty.as_ref().clone()))
 }
@@ -430,6 +442,12 @@ async fn get_openapi(
     headers: HeaderMap,
 ) -> ApiResult<Json<Value>> {
     let schema = state.store.schema(identity.workspace).await?;
+    let schema = super::schema::Schema::new(
+        visible_types(&schema, &identity)
+            .iter()
+            .map(|t| t.as_ref().clone())
+            .collect(),
+    );
     let host = headers
         .get("host")
         .and_then(|h| h.to_str().ok())
@@ -443,49 +461,146 @@ async fn get_openapi(
 #[serde(deny_unknown_fields)]
 struct AuditParams {
     record: Option<String>,
+    action: Option<String>,
+    entity_type: Option<String>,
+    actor: Option<String>,
+    since: Option<String>,
+    until: Option<String>,
     cursor: Option<String>,
     limit: Option<String>,
+    /// `json` (default) or `csv` (an export).
+    format: Option<String>,
 }
 
-/// `GET /audit?record=ID`: who changed what and when, oldest first. Without `record`, the
-/// whole workspace's trail (admins only).
+fn parse_instant(raw: Option<&str>, name: &str) -> ApiResult<Option<i64>> {
+    raw.filter(|r| !r.is_empty())
+        .map(|r| {
+            super::query::parse_instant(r, chrono::Utc::now())
+                .map(|at| at.timestamp_micros())
+                .ok_or_else(|| {
+                    ApiError::new(
+                        ErrorCode::InvalidParameter,
+                        format!(
+                            "{name} must be a date, a datetime or a relative date like today-7d"
+                        ),
+                    )
+                })
+        })
+        .transpose()
+}
+
+/// `GET /audit`: who changed what and when — data changes and security events — oldest first,
+/// filtered by record, action, entity type, actor and time; `format=csv` exports. Admins only;
+/// no path can change an audit entry.
 async fn list_audit(
     State(state): State<AppState>,
     identity: Identity,
     ApiQuery(params): ApiQuery<AuditParams>,
-) -> ApiResult<Json<Value>> {
-    let record = params.record.as_deref().map(parse_id).transpose()?;
-    if record.is_none() {
-        identity.require_admin()?;
-    }
-    let limit = parse_limit(params.limit.as_deref())?;
-    let after = match params.cursor.as_deref() {
-        None | Some("") => None,
-        Some(raw) => Some(
-            raw.parse::<i64>()
-                .map_err(|_| ApiError::new(ErrorCode::InvalidCursor, "the cursor is malformed"))?,
-        ),
+) -> ApiResult<Response> {
+    identity.require_admin()?;
+    let csv = match params.format.as_deref() {
+        None | Some("json") => false,
+        Some("csv") => true,
+        Some(other) => {
+            return Err(ApiError::new(
+                ErrorCode::InvalidParameter,
+                format!(
+                    "format must be json or csv, not `{}`",
+                    other.chars().take(20).collect::<String>()
+                ),
+            ));
+        }
     };
-    let entries = state
-        .store
-        .audit(&identity.actor(), record, after, limit)
-        .await?;
+    let limit = if csv {
+        100_000
+    } else {
+        parse_limit(params.limit.as_deref())?
+    };
+    let query =
+        super::AuditQuery {
+            record: params.record.as_deref().map(parse_id).transpose()?,
+            action: params.action,
+            entity_type: params.entity_type,
+            actor: params
+                .actor
+                .as_deref()
+                .map(|a| parse_id(a).map(|id| crate::ids::UserId(id.0)))
+                .transpose()?,
+            since: parse_instant(params.since.as_deref(), "since")?,
+            until: parse_instant(params.until.as_deref(), "until")?,
+            after: match params.cursor.as_deref() {
+                None | Some("") => None,
+                Some(raw) => Some(raw.parse::<i64>().map_err(|_| {
+                    ApiError::new(ErrorCode::InvalidCursor, "the cursor is malformed")
+                })?),
+            },
+            limit,
+        };
+    let entries = state.store.audit(identity.workspace, &query).await?;
+    if csv {
+        return Ok(audit_csv(&entries));
+    }
     let next_cursor = (entries.len() as u64 == limit)
         .then(|| entries.last().map(|e| e.id.to_string()))
         .flatten();
-    let data: Vec<Value> = entries
-        .iter()
-        .map(|e| {
-            json!({
-                "id": e.id,
-                "record_id": e.record_id,
-                "entity_type": e.entity_type,
-                "action": e.action,
-                "actor": e.actor,
-                "at": super::value::format_datetime(e.at),
-                "changes": e.changes,
-            })
-        })
-        .collect();
-    Ok(Json(json!({ "data": data, "next_cursor": next_cursor })))
+    let data: Vec<Value> = entries.iter().map(audit_json).collect();
+    Ok(Json(json!({ "data": data, "next_cursor": next_cursor })).into_response())
+}
+
+fn audit_json(e: &super::AuditEntry) -> Value {
+    json!({
+        "id": e.id,
+        "record_id": e.record_id,
+        "entity_type": e.entity_type,
+        "action": e.action,
+        "actor": e.actor,
+        "at": super::value::format_datetime(e.at),
+        "changes": e.changes,
+    })
+}
+
+fn audit_csv(entries: &[super::AuditEntry]) -> Response {
+    let mut writer = csv::Writer::from_writer(Vec::new());
+    let mut rows = vec![
+        [
+            "id",
+            "at",
+            "actor",
+            "action",
+            "entity_type",
+            "record_id",
+            "changes",
+        ]
+        .map(str::to_owned),
+    ];
+    rows.extend(entries.iter().map(|e| {
+        [
+            e.id.to_string(),
+            super::value::format_datetime(e.at),
+            e.actor.map(|a| a.to_string()).unwrap_or_default(),
+            e.action.clone(),
+            e.entity_type.clone(),
+            e.record_id.to_string(),
+            e.changes.to_string(),
+        ]
+    }));
+    for row in rows {
+        if let Err(error) = writer.write_record(&row) {
+            return ApiError::internal(error).into_response();
+        }
+    }
+    match writer.into_inner() {
+        Ok(bytes) => (
+            [
+                (axum::http::header::CONTENT_TYPE, "text/csv; charset=utf-8"),
+                (
+                    axum::http::header::CONTENT_DISPOSITION,
+                    "attachment; filename=\"audit.csv\"",
+                ),
+            ],
+            bytes,
+        )
+            .into_response(),
+        Err(error) => ApiError::internal(error.to_string()).into_response(),
+    }
 }

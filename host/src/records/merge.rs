@@ -19,6 +19,7 @@ use super::schema::EntityType;
 use super::store::{Journal, to_record};
 use super::value::{self, Draft, Mode};
 use super::{Actor, Record, RecordError, Store, now_micros};
+use crate::auth::permissions::Operation;
 use crate::error::FieldError;
 use crate::ids::RecordId;
 
@@ -63,7 +64,8 @@ impl Store {
             .into_values()
             .flatten()
             .filter(|row| exclude.is_none_or(|e| e.0 != row.id))
-            .map(to_record)
+            .filter(|row| actor.allows(Operation::Read, &ty.name, row.owner_id))
+            .map(|row| to_record(row).visible_in(ty))
             .collect())
     }
 
@@ -94,16 +96,31 @@ impl Store {
         let mut ids: Vec<Uuid> = others.iter().map(|r| r.0).collect();
         ids.push(survivor.0);
         let mut rows = self.lock_rows(&txn, actor.workspace, ty, &ids).await?;
-        let keep = rows.remove(&survivor.0).ok_or(RecordError::NotFound)?;
+        let readable = |row: &record::Model| actor.allows(Operation::Read, &ty.name, row.owner_id);
+        let keep = rows
+            .remove(&survivor.0)
+            .filter(readable)
+            .ok_or(RecordError::NotFound)?;
+        if !actor.allows(Operation::Edit, &ty.name, keep.owner_id) {
+            return Err(RecordError::Forbidden(
+                "your role may not change the surviving record".into(),
+            ));
+        }
         let mut merged = Vec::with_capacity(others.len());
         for id in others {
-            merged.push(rows.remove(&id.0).ok_or_else(|| {
+            let row = rows.remove(&id.0).filter(readable).ok_or_else(|| {
                 RecordError::Invalid(vec![FieldError::new(
                     "ids",
                     "record_not_found",
                     format!("no live {} has the id {id}", ty.name),
                 )])
-            })?);
+            })?;
+            if !actor.allows(Operation::Delete, &ty.name, row.owner_id) {
+                return Err(RecordError::Forbidden(format!(
+                    "your role may not merge away {id}"
+                )));
+            }
+            merged.push(row);
         }
 
         // The survivor's new values.
@@ -139,7 +156,7 @@ impl Store {
         }
         draft.fields.extend(overrides.fields.clone());
         draft.owner = overrides.owner;
-        self.check_refs(&txn, actor.workspace, std::iter::once((0, &overrides)))
+        self.check_refs(&txn, actor, std::iter::once((0, &overrides)))
             .await?;
         let mut journal = Vec::new();
         let mut survivor_record = self

@@ -13,11 +13,14 @@ pub mod schema;
 mod store;
 pub mod value;
 
+use std::sync::Arc;
+
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 
-pub use store::{AuditEntry, ListQuery, MAX_BATCH, Page, Store, UpdateItem};
+pub use store::{AuditEntry, AuditQuery, ListQuery, MAX_BATCH, Page, Store, UpdateItem};
 
+use crate::auth::permissions::{Access, Operation};
 use crate::error::FieldError;
 use crate::ids::{RecordId, UserId, WorkspaceId};
 
@@ -27,6 +30,8 @@ pub enum RecordError {
     UnknownEntity(String),
     #[error("record not found")]
     NotFound,
+    #[error("forbidden: {0}")]
+    Forbidden(String),
     #[error("invalid record: {0:?}")]
     Invalid(Vec<FieldError>),
     #[error("version conflict: current version is {current}")]
@@ -47,11 +52,28 @@ pub enum RecordError {
     Database(#[from] sea_orm::DbErr),
 }
 
-/// Who is acting, and in which workspace. Every store call takes one; nothing crosses it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Who is acting, in which workspace, with which permissions. Every store call takes one;
+/// nothing crosses the workspace, and nothing passes the permissions.
+#[derive(Debug, Clone)]
 pub struct Actor {
     pub workspace: WorkspaceId,
     pub user: UserId,
+    pub access: Arc<Access>,
+}
+
+impl Actor {
+    /// The system acting for `user` with full access (demo data, the command line).
+    pub fn system(workspace: WorkspaceId, user: UserId) -> Actor {
+        Actor {
+            workspace,
+            user,
+            access: Arc::new(Access::system(user)),
+        }
+    }
+
+    pub fn allows(&self, op: Operation, entity: &str, owner: Option<uuid::Uuid>) -> bool {
+        self.access.allows(op, entity, owner)
+    }
 }
 
 /// A record as the store returns it.
@@ -68,6 +90,14 @@ pub struct Record {
 }
 
 impl Record {
+    /// Keeps only the fields of `ty` (a caller's view: hidden fields are dropped).
+    pub fn visible_in(mut self, ty: &schema::EntityType) -> Record {
+        if self.data.keys().any(|k| ty.field(k).is_none()) {
+            self.data.retain(|k, _| ty.field(k).is_some());
+        }
+        self
+    }
+
     /// The flat JSON form of DESIGN §3: system keys, then field values. `fields` keeps only
     /// the named fields (system keys `id` and `version` are always present).
     pub fn to_json(&self, fields: Option<&[String]>) -> Value {

@@ -122,6 +122,9 @@ pub struct FieldSpec {
     /// Added by an admin at run time (output only).
     #[serde(default)]
     pub custom: bool,
+    /// The caller's role may read but not change this field (output only).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub read_only: bool,
 }
 
 impl FieldSpec {
@@ -139,6 +142,7 @@ impl FieldSpec {
             multiple: false,
             max_length: None,
             custom: false,
+            read_only: false,
         }
     }
 
@@ -204,6 +208,7 @@ impl FieldSpec {
     /// (to resolve reference targets).
     pub fn check_definition(&mut self, schema: &Schema) -> Result<(), Vec<FieldError>> {
         let mut errors = Vec::new();
+        self.read_only = false;
         if let Err(message) = check_identifier(&self.name) {
             errors.push(FieldError::new("name", "invalid_name", message));
         } else if SYSTEM_KEYS.contains(&self.name.as_str()) {

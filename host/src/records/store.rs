@@ -18,6 +18,7 @@ use super::query::{self, Cursor, Sql};
 use super::schema::{EntityType, FieldSpec, Schema, builtin_types};
 use super::value::{self, Draft, Mode};
 use super::{Actor, Record, RecordError, from_micros, now_micros};
+use crate::auth::permissions::{Level, Operation, Scope};
 use crate::db::Db;
 use crate::error::FieldError;
 use crate::ids::{RecordId, UserId, WorkspaceId};
@@ -59,6 +60,22 @@ pub struct UpdateItem {
     pub id: RecordId,
     pub patch: Map<String, Value>,
     pub if_match: Option<i64>,
+}
+
+/// Which audit entries to read.
+#[derive(Debug, Clone, Default)]
+pub struct AuditQuery {
+    pub record: Option<RecordId>,
+    pub action: Option<String>,
+    pub entity_type: Option<String>,
+    pub actor: Option<UserId>,
+    /// Microseconds since the epoch, inclusive.
+    pub since: Option<i64>,
+    /// Microseconds since the epoch, exclusive.
+    pub until: Option<i64>,
+    /// Entries after this id (the cursor).
+    pub after: Option<i64>,
+    pub limit: u64,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -165,7 +182,20 @@ impl Store {
         }
     }
 
-    /// The entity type served at `/api/v1/{plural}`.
+    /// The entity type served at `/api/v1/{plural}` as the actor sees it (hidden fields
+    /// removed, read-only ones marked); forbidden when the actor may not read the type.
+    pub async fn view(&self, actor: &Actor, plural: &str) -> Result<Arc<EntityType>, RecordError> {
+        let ty = self.entity(actor.workspace, plural).await?;
+        if actor.access.level(Operation::Read, &ty.name) == Level::None {
+            return Err(RecordError::Forbidden(format!(
+                "your role may not read {}",
+                ty.plural
+            )));
+        }
+        Ok(actor.access.view(&ty))
+    }
+
+    /// The entity type served at `/api/v1/{plural}`, whole (no permissions applied).
     pub async fn entity(
         &self,
         workspace: WorkspaceId,
@@ -275,7 +305,12 @@ impl Store {
             .find_row(&self.db.read, actor.workspace, ty, id.0, false)
             .await?;
         match row {
-            Some(row) if row.deleted_at.is_none() => Ok(to_record(row)),
+            Some(row)
+                if row.deleted_at.is_none()
+                    && actor.allows(Operation::Read, &ty.name, row.owner_id) =>
+            {
+                Ok(to_record(row).visible_in(ty))
+            }
             _ => Err(RecordError::NotFound),
         }
     }
@@ -332,6 +367,10 @@ impl Store {
         } else {
             " AND deleted_at IS NULL"
         });
+        push_scope(
+            &mut where_sql,
+            &actor.access.scope(Operation::Read, &ty.name),
+        )?;
         if let Some(filter) = &filter {
             where_sql.push(" AND ");
             query::compile(filter, ty, now, &mut where_sql)?;
@@ -367,7 +406,10 @@ impl Store {
 
         let more = rows.len() as u64 > request.limit;
         rows.truncate(usize::try_from(request.limit).unwrap_or(usize::MAX));
-        let records: Vec<Record> = rows.into_iter().map(to_record).collect();
+        let records: Vec<Record> = rows
+            .into_iter()
+            .map(|row| to_record(row).visible_in(ty))
+            .collect();
         let next_cursor = match records.last() {
             Some(last) if more => Some(
                 Cursor {
@@ -386,25 +428,37 @@ impl Store {
         })
     }
 
-    /// The audit trail of one record (or of the whole workspace), oldest first.
+    /// Audit entries of the workspace matching `query`, oldest first.
     pub async fn audit(
         &self,
-        actor: &Actor,
-        record: Option<RecordId>,
-        after: Option<i64>,
-        limit: u64,
+        workspace: WorkspaceId,
+        query: &AuditQuery,
     ) -> Result<Vec<AuditEntry>, RecordError> {
-        let mut select =
-            audit::Entity::find().filter(audit::Column::WorkspaceId.eq(actor.workspace.0));
-        if let Some(record) = record {
+        let mut select = audit::Entity::find().filter(audit::Column::WorkspaceId.eq(workspace.0));
+        if let Some(record) = query.record {
             select = select.filter(audit::Column::RecordId.eq(record.0));
         }
-        if let Some(after) = after {
+        if let Some(action) = &query.action {
+            select = select.filter(audit::Column::Action.eq(action.as_str()));
+        }
+        if let Some(entity) = &query.entity_type {
+            select = select.filter(audit::Column::EntityType.eq(entity.as_str()));
+        }
+        if let Some(actor) = query.actor {
+            select = select.filter(audit::Column::ActorId.eq(actor.0));
+        }
+        if let Some(since) = query.since {
+            select = select.filter(audit::Column::At.gte(since));
+        }
+        if let Some(until) = query.until {
+            select = select.filter(audit::Column::At.lt(until));
+        }
+        if let Some(after) = query.after {
             select = select.filter(audit::Column::Id.gt(after));
         }
         let rows = select
             .order_by_asc(audit::Column::Id)
-            .limit(limit)
+            .limit(query.limit)
             .all(&self.db.read)
             .await?;
         Ok(rows
@@ -419,6 +473,34 @@ impl Store {
                 changes: row.changes,
             })
             .collect())
+    }
+
+    /// Appends a security event (login, token created, role changed, …) to the audit log.
+    /// Like every audit row it can never be changed afterwards: no path updates or deletes
+    /// audit rows.
+    pub async fn security_event(
+        &self,
+        workspace: WorkspaceId,
+        actor: Option<UserId>,
+        subject_type: &str,
+        subject: Uuid,
+        action: &str,
+        details: Value,
+    ) -> Result<(), RecordError> {
+        let row = audit::ActiveModel {
+            id: sea_orm::ActiveValue::NotSet,
+            workspace_id: Set(workspace.0),
+            record_id: Set(subject),
+            entity_type: Set(subject_type.to_owned()),
+            action: Set(action.to_owned()),
+            actor_id: Set(actor.map(|a| a.0)),
+            at: Set(now_micros()),
+            changes: Set(details),
+        };
+        audit::Entity::insert(row)
+            .exec_without_returning(&self.db.write)
+            .await?;
+        Ok(())
     }
 
     // -- writes ---------------------------------------------------------------------------------
@@ -445,8 +527,9 @@ impl Store {
     ) -> Result<Vec<Record>, RecordError> {
         check_batch_size(inputs.len())?;
         let drafts = check_all(ty, &inputs, Mode::Create)?;
+        check_create_scope(actor, ty, drafts.iter().enumerate(), drafts.len() == 1)?;
         let txn = self.db.write.begin().await?;
-        self.check_refs(&txn, actor.workspace, drafts.iter().enumerate())
+        self.check_refs(&txn, actor, drafts.iter().enumerate())
             .await?;
         let mut journal = Vec::with_capacity(drafts.len());
         let records = self
@@ -553,8 +636,27 @@ impl Store {
         let mut errors = Vec::new();
         let mut targets = Vec::with_capacity(items.len());
         for (index, (item, draft)) in items.iter().zip(drafts).enumerate() {
-            match current.remove(&item.id.0) {
+            let current_row = current
+                .remove(&item.id.0)
+                .filter(|row| actor.allows(Operation::Read, &ty.name, row.owner_id));
+            match current_row {
                 None if single => return Err(RecordError::NotFound),
+                Some(row) if !may_edit(actor, &ty.name, &row, &draft) => {
+                    if single {
+                        return Err(RecordError::Forbidden(
+                            "your role may not change this record (or give it to that owner)"
+                                .into(),
+                        ));
+                    }
+                    errors.push(
+                        FieldError::new(
+                            "id",
+                            "forbidden",
+                            "your role may not change this record (or give it to that owner)",
+                        )
+                        .at(index),
+                    );
+                }
                 None => errors.push(
                     FieldError::new("id", "record_not_found", "no live record has this id")
                         .at(index),
@@ -580,12 +682,8 @@ impl Store {
         if !errors.is_empty() {
             return Err(RecordError::Invalid(errors));
         }
-        self.check_refs(
-            &txn,
-            actor.workspace,
-            targets.iter().map(|(_, d)| d).enumerate(),
-        )
-        .await?;
+        self.check_refs(&txn, actor, targets.iter().map(|(_, d)| d).enumerate())
+            .await?;
         let mut journal = Vec::with_capacity(targets.len());
         let records = self
             .apply_patches(&txn, targets, "updated", &mut journal)
@@ -745,6 +843,14 @@ impl Store {
                 .map(Value::to_string)
                 .unwrap_or_default();
             match existing.get(&value).map(Vec::as_slice) {
+                Some([row]) if !may_edit(actor, &ty.name, row, &draft) => errors.push(
+                    FieldError::new(
+                        key,
+                        "forbidden",
+                        "your role may not change the record with this key",
+                    )
+                    .at(index),
+                ),
                 Some([row]) => updates.push((index, row.clone(), draft)),
                 Some(_) => errors.push(
                     FieldError::new(
@@ -755,6 +861,22 @@ impl Store {
                     .at(index),
                 ),
                 None => match value::check(ty, input, Mode::Create) {
+                    Ok(draft)
+                        if !actor.allows(
+                            Operation::Create,
+                            &ty.name,
+                            Some(draft.owner.unwrap_or(actor.user.0)),
+                        ) =>
+                    {
+                        errors.push(
+                            FieldError::new(
+                                "owner",
+                                "forbidden",
+                                "your role may not create this record for that owner",
+                            )
+                            .at(index),
+                        );
+                    }
                     Ok(draft) => creates.push((index, draft)),
                     Err(found) => errors.extend(found.into_iter().map(|e| e.at(index))),
                 },
@@ -767,7 +889,7 @@ impl Store {
             .iter()
             .map(|(i, _, d)| (*i, d))
             .chain(creates.iter().map(|(i, d)| (*i, d)));
-        self.check_refs(&txn, actor.workspace, drafts).await?;
+        self.check_refs(&txn, actor, drafts).await?;
         let mut order: Vec<usize> = updates.iter().map(|(i, ..)| *i).collect();
         order.extend(creates.iter().map(|(i, _)| *i));
         let mut journal = Vec::with_capacity(inputs.len());
@@ -858,7 +980,13 @@ impl Store {
         let mut row = self
             .find_row(&txn, actor.workspace, ty, id.0, true)
             .await?
+            .filter(|row| actor.allows(Operation::Read, &ty.name, row.owner_id))
             .ok_or(RecordError::NotFound)?;
+        if !actor.allows(Operation::Delete, &ty.name, row.owner_id) {
+            return Err(RecordError::Forbidden(
+                "your role may not delete or restore this record".into(),
+            ));
+        }
         if row.deleted_at.is_some() == delete {
             return Err(if delete {
                 RecordError::NotFound
@@ -916,7 +1044,7 @@ impl Store {
     pub(super) async fn check_refs<'d>(
         &self,
         conn: &impl ConnectionTrait,
-        workspace: WorkspaceId,
+        actor: &Actor,
         drafts: impl Iterator<Item = (usize, &'d Draft)>,
     ) -> Result<(), RecordError> {
         let drafts: Vec<(usize, &Draft)> = drafts.collect();
@@ -932,22 +1060,29 @@ impl Store {
             return Ok(());
         }
         let mut types: HashMap<Uuid, String> = HashMap::new();
+        let readable = |(id, ty, owner): (Uuid, String, Option<Uuid>)| {
+            actor
+                .allows(Operation::Read, &ty, owner)
+                .then_some((id, ty))
+        };
         let record_ids: Vec<Uuid> = record_ids.into_iter().collect();
         for chunk in record_ids.chunks(500) {
-            let rows: Vec<(Uuid, String)> = record::Entity::find()
+            let rows: Vec<(Uuid, String, Option<Uuid>)> = record::Entity::find()
                 .select_only()
                 .column(record::Column::Id)
                 .column(record::Column::EntityType)
-                .filter(record::Column::WorkspaceId.eq(workspace.0))
+                .column(record::Column::OwnerId)
+                .filter(record::Column::WorkspaceId.eq(actor.workspace.0))
                 .filter(record::Column::DeletedAt.is_null())
                 .filter(record::Column::Id.is_in(chunk.iter().copied()))
                 .into_tuple()
                 .all(conn)
                 .await?;
-            types.extend(rows);
+            types.extend(rows.into_iter().filter_map(readable));
         }
         let users =
-            crate::auth::existing_users(conn, workspace, user_ids.into_iter().collect()).await?;
+            crate::auth::existing_users(conn, actor.workspace, user_ids.into_iter().collect())
+                .await?;
         let mut errors = Vec::new();
         let single = drafts.len() == 1;
         for (index, draft) in &drafts {
@@ -1156,6 +1291,75 @@ pub(super) fn to_record(row: record::Model) -> Record {
 fn corrupt_data(row: &record::Model) -> Map<String, Value> {
     tracing::error!(id = %row.id, "record data is not a JSON object");
     Map::new()
+}
+
+/// `AND owner_id …` for a scope (nothing reachable: a forbidden type).
+fn push_scope(sql: &mut Sql, scope: &Scope) -> Result<(), RecordError> {
+    match scope {
+        Scope::All => {}
+        Scope::Nothing => {
+            return Err(RecordError::Forbidden(
+                "your role may not read these records".into(),
+            ));
+        }
+        Scope::Owners(owners) => {
+            sql.push(" AND owner_id IN (");
+            for (i, owner) in owners.iter().enumerate() {
+                if i > 0 {
+                    sql.push(", ");
+                }
+                sql.bind(*owner);
+            }
+            sql.push(")");
+        }
+    }
+    Ok(())
+}
+
+/// Refuses drafts the actor may not create (for their requested owner).
+fn check_create_scope<'d>(
+    actor: &Actor,
+    ty: &EntityType,
+    drafts: impl Iterator<Item = (usize, &'d Draft)>,
+    single: bool,
+) -> Result<(), RecordError> {
+    if actor.access.level(Operation::Create, &ty.name) == Level::None {
+        return Err(RecordError::Forbidden(format!(
+            "your role may not create {}",
+            ty.plural
+        )));
+    }
+    let errors: Vec<FieldError> = drafts
+        .filter(|(_, d)| {
+            !actor.allows(
+                Operation::Create,
+                &ty.name,
+                Some(d.owner.unwrap_or(actor.user.0)),
+            )
+        })
+        .map(|(i, _)| {
+            let error = FieldError::new(
+                "owner",
+                "forbidden",
+                "your role may not create records for this owner",
+            );
+            if single { error } else { error.at(i) }
+        })
+        .collect();
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(RecordError::Invalid(errors))
+    }
+}
+
+/// Whether the actor may apply `draft` to `row`: edit its current owner's records and, when the
+/// draft reassigns it, the new owner's too.
+fn may_edit(actor: &Actor, entity: &str, row: &record::Model, draft: &Draft) -> bool {
+    actor.allows(Operation::Edit, entity, row.owner_id)
+        && draft
+            .owner
+            .is_none_or(|owner| actor.allows(Operation::Edit, entity, Some(owner)))
 }
 
 fn check_batch_size(len: usize) -> Result<(), RecordError> {

@@ -76,6 +76,14 @@ pub fn check(
             ));
             continue;
         };
+        if field.read_only {
+            errors.push(FieldError::new(
+                key,
+                "read_only",
+                "your role may not change this field",
+            ));
+            continue;
+        }
         match normalize(field, value) {
             Ok(Some(normal)) => {
                 collect_refs(field, &normal, &mut draft);

@@ -5,11 +5,15 @@ use axum::extract::State;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{MAX_LIMIT, SearchError};
+use std::sync::Arc;
+
+use super::{MAX_LIMIT, SearchError, TypeScope};
 use crate::app::AppState;
 use crate::auth::Identity;
+use crate::auth::permissions::{Operation, Scope};
 use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::extract::ApiQuery;
+use crate::records::schema::EntityType;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -40,15 +44,13 @@ pub async fn search(
                 )
             })?,
     };
-    let types: Vec<String> = match params.types.as_deref().filter(|t| !t.trim().is_empty()) {
-        None => schema.types().iter().map(|t| t.name.clone()).collect(),
-        Some(list) => list
-            .split(',')
-            .map(|plural| {
-                schema
-                    .by_plural(plural.trim())
-                    .map(|t| t.name.clone())
-                    .ok_or_else(|| {
+    let wanted: Vec<&Arc<EntityType>> =
+        match params.types.as_deref().filter(|t| !t.trim().is_empty()) {
+            None => schema.types().iter().collect(),
+            Some(list) => list
+                .split(',')
+                .map(|plural| {
+                    schema.by_plural(plural.trim()).ok_or_else(|| {
                         ApiError::new(
                             ErrorCode::InvalidParameter,
                             format!(
@@ -57,12 +59,30 @@ pub async fn search(
                             ),
                         )
                     })
-            })
-            .collect::<ApiResult<_>>()?,
-    };
+                })
+                .collect::<ApiResult<_>>()?,
+        };
+    // The caller's read permissions, exactly as the record store applies them.
+    let types: Vec<TypeScope> = wanted
+        .iter()
+        .filter_map(
+            |ty| match identity.access.scope(Operation::Read, &ty.name) {
+                Scope::Nothing => None,
+                Scope::All => Some(TypeScope {
+                    entity: ty.name.clone(),
+                    owners: None,
+                }),
+                Scope::Owners(owners) => Some(TypeScope {
+                    entity: ty.name.clone(),
+                    owners: Some(owners),
+                }),
+            },
+        )
+        .collect();
     let index = state.search.clone();
     let workspace = identity.workspace;
-    let hits = tokio::task::spawn_blocking(move || index.search(workspace, &q, &types, limit))
+    let query = q.clone();
+    let hits = tokio::task::spawn_blocking(move || index.search(workspace, &query, &types, limit))
         .await
         .map_err(ApiError::internal)?
         .map_err(|error| match error {
@@ -75,12 +95,25 @@ pub async fn search(
             }
             other => ApiError::internal(other),
         })?;
-    let data: Vec<Value> = hits
-        .into_iter()
-        .filter_map(|hit| {
-            let ty = schema.by_name(&hit.entity)?;
-            Some(json!({ "type": ty.plural, "id": hit.id, "title": hit.title, "snippet": hit.snippet, "score": hit.score }))
-        })
-        .collect();
+    let actor = identity.actor();
+    let mut data = Vec::with_capacity(hits.len());
+    for mut hit in hits {
+        let Some(ty) = schema.by_name(&hit.entity) else {
+            continue;
+        };
+        let view = identity.access.view(ty);
+        if !Arc::ptr_eq(&view, ty) {
+            // The role hides fields of this type: match and quote only what it may see.
+            let Ok(record) = state.store.get(&actor, &view, hit.id).await else {
+                continue;
+            };
+            let Some(snippet) = state.search.rematch(&q, workspace, &view, &record) else {
+                continue;
+            };
+            hit.snippet = snippet;
+            hit.title = crate::records::value::title(&view, &record.data);
+        }
+        data.push(json!({ "type": ty.plural, "id": hit.id, "title": hit.title, "snippet": hit.snippet, "score": hit.score }));
+    }
     Ok(Json(json!({ "data": data })))
 }

@@ -58,6 +58,7 @@ pub struct Fields {
     pub id: Field,
     pub workspace: Field,
     pub entity: Field,
+    pub owner: Field,
     pub title: Field,
     pub contact: Field,
     pub body: Field,
@@ -92,6 +93,7 @@ fn schema() -> (IndexSchema, Fields) {
         id: builder.add_text_field("id", STRING | STORED),
         workspace: builder.add_text_field("workspace", STRING),
         entity: builder.add_text_field("entity", STRING | STORED),
+        owner: builder.add_text_field("owner", STRING),
         title: builder.add_text_field("title", text_options(TEXT, true)),
         contact: builder.add_text_field("contact", text_options(TOKENS, false)),
         body: builder.add_text_field("body", text_options(TEXT, true)),
@@ -124,7 +126,19 @@ impl SearchIndex {
         let (schema, fields) = schema();
         let directory = tantivy::directory::MmapDirectory::open(dir)
             .map_err(|e| SearchError::Index(tantivy::TantivyError::from(e)))?;
-        let index = Index::open_or_create(directory, schema)?;
+        let index = match Index::open_or_create(directory, schema.clone()) {
+            Ok(index) => index,
+            Err(tantivy::TantivyError::SchemaError(reason)) => {
+                // An index of an older layout: start afresh; the indexer replays the outbox.
+                tracing::warn!(%reason, dir = %dir.display(), "search index layout changed; rebuilding");
+                std::fs::remove_dir_all(dir)?;
+                std::fs::create_dir_all(dir)?;
+                let directory = tantivy::directory::MmapDirectory::open(dir)
+                    .map_err(|e| SearchError::Index(tantivy::TantivyError::from(e)))?;
+                Index::open_or_create(directory, schema)?
+            }
+            Err(other) => return Err(other.into()),
+        };
         Self::with_index(index, fields)
     }
 
@@ -166,6 +180,9 @@ impl SearchIndex {
         doc.add_text(f.id, record.id.to_string());
         doc.add_text(f.workspace, workspace.to_string());
         doc.add_text(f.entity, &ty.name);
+        if let Some(owner) = record.owner {
+            doc.add_text(f.owner, owner.to_string());
+        }
         let title = value::title(ty, &record.data);
         if !title.is_empty() {
             doc.add_text(f.title, &title);
@@ -198,13 +215,14 @@ impl SearchIndex {
         doc
     }
 
-    /// Runs a query in a workspace over the entity types named in `types` (those the caller
-    /// may read). Blocking: call it from a blocking thread.
+    /// Runs a query in a workspace over the entity types the caller may read, each limited to
+    /// the owners the caller's role reaches (`None`: all). Blocking: call it from a blocking
+    /// thread.
     pub fn search(
         &self,
         workspace: WorkspaceId,
         raw: &str,
-        types: &[String],
+        types: &[TypeScope],
         limit: usize,
     ) -> Result<Vec<Hit>, SearchError> {
         let parsed = ParsedQuery::parse(raw)?;
@@ -222,16 +240,33 @@ impl SearchIndex {
                 )),
             ),
         ];
+        let term = |field, text: &str| {
+            Box::new(TermQuery::new(
+                Term::from_field_text(field, text),
+                IndexRecordOption::Basic,
+            )) as Box<dyn Query>
+        };
         let type_clauses: Vec<(Occur, Box<dyn Query>)> = types
             .iter()
-            .map(|t| {
-                (
-                    Occur::Should,
-                    Box::new(TermQuery::new(
-                        Term::from_field_text(f.entity, t),
-                        IndexRecordOption::Basic,
-                    )) as Box<dyn Query>,
-                )
+            .map(|scope| {
+                let entity = term(f.entity, &scope.entity);
+                let clause: Box<dyn Query> = match &scope.owners {
+                    None => entity,
+                    Some(owners) => {
+                        let owners = owners
+                            .iter()
+                            .map(|o| (Occur::Should, term(f.owner, &o.to_string())))
+                            .collect();
+                        Box::new(BooleanQuery::new(vec![
+                            (Occur::Must, entity),
+                            (
+                                Occur::Must,
+                                Box::new(BooleanQuery::new(owners)) as Box<dyn Query>,
+                            ),
+                        ]))
+                    }
+                };
+                (Occur::Should, clause)
             })
             .collect();
         if type_clauses.is_empty() {
@@ -277,6 +312,106 @@ impl SearchIndex {
         }
         Ok(hits)
     }
+}
+
+/// An entity type a search covers, and the owners whose records it may return (`None`: all).
+#[derive(Debug, Clone, PartialEq)]
+pub struct TypeScope {
+    pub entity: String,
+    pub owners: Option<Vec<uuid::Uuid>>,
+}
+
+impl SearchIndex {
+    /// Checks a hit again against only what the caller may see of the record (its view
+    /// without hidden fields): `Some(snippet)` if the query still matches, built from visible
+    /// text only.
+    pub fn rematch(
+        &self,
+        raw: &str,
+        workspace: WorkspaceId,
+        view: &EntityType,
+        record: &Record,
+    ) -> Option<String> {
+        let parsed = ParsedQuery::parse(raw).ok()?;
+        let doc = self.document(workspace, view, record);
+        let text = |field| {
+            doc.get_all(field)
+                .filter_map(|v| v.as_str())
+                .collect::<Vec<_>>()
+                .join(" ")
+        };
+        let mut analyzer = text_analyzer();
+        let mut words = analyze(&mut analyzer, &text(self.fields.title));
+        words.extend(analyze(&mut analyzer, &text(self.fields.body)));
+        let contact: Vec<String> = text(self.fields.contact)
+            .split_whitespace()
+            .map(str::to_owned)
+            .collect();
+        let word_matches = |w: &String| {
+            words.iter().chain(&contact).any(|t| {
+                t.starts_with(w.as_str())
+                    || (allowed_edits(w) > 0
+                        && edit_distance(t, w) <= usize::from(allowed_edits(w)))
+            })
+        };
+        let phrase_matches =
+            |p: &Vec<String>| words.windows(p.len()).any(|window| window == p.as_slice());
+        let text_match = (!parsed.words.is_empty() || !parsed.phrases.is_empty())
+            && parsed.words.iter().all(word_matches)
+            && parsed.phrases.iter().all(phrase_matches);
+        let contact_match = parsed
+            .emails
+            .iter()
+            .chain(&parsed.phone)
+            .any(|c| contact.contains(c));
+        if !(text_match || contact_match) {
+            return None;
+        }
+        let body = SnippetGenerator::new(
+            parsed.highlight_terms(),
+            text_analyzer(),
+            self.fields.body,
+            160,
+        )
+        .snippet_from_doc(&doc);
+        Some(if body.highlighted().is_empty() {
+            SnippetGenerator::new(
+                parsed.highlight_terms(),
+                text_analyzer(),
+                self.fields.title,
+                150,
+            )
+            .snippet_from_doc(&doc)
+            .to_html()
+        } else {
+            body.to_html()
+        })
+    }
+}
+
+/// Levenshtein distance with adjacent transpositions counted as one edit.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let (a, b): (Vec<char>, Vec<char>) = (a.chars().collect(), b.chars().collect());
+    let mut rows = vec![vec![0usize; b.len() + 1]; a.len() + 1];
+    for (i, row) in rows.iter_mut().enumerate() {
+        row[0] = i;
+    }
+    for (j, cell) in rows[0].iter_mut().enumerate() {
+        *cell = j;
+    }
+    for i in 1..=a.len() {
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            let mut best = (rows[i - 1][j] + 1)
+                .min(rows[i][j - 1] + 1)
+                .min(rows[i - 1][j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                best = best.min(rows[i - 2][j - 2] + 1);
+            }
+            rows[i][j] = best;
+        }
+    }
+    rows[a.len()][b.len()]
 }
 
 /// One search result.
@@ -513,6 +648,14 @@ pub fn searchable_text(ty: &EntityType, data: &Map<String, Value>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn edit_distance_counts_transpositions_once() {
+        assert_eq!(edit_distance("smith", "smtih"), 1);
+        assert_eq!(edit_distance("jhon", "john"), 1);
+        assert_eq!(edit_distance("muller", "mueller"), 1);
+        assert_eq!(edit_distance("abc", "xyz"), 3);
+    }
 
     #[test]
     fn email_tokens_cover_address_local_part_and_domain() {

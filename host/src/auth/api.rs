@@ -1,0 +1,763 @@
+//! `/api/v1/auth/…` (login, logout, password), `/api/v1/me`, `/api/v1/tokens…` and the admin
+//! endpoints for users, roles and teams. Security events land in the audit log.
+
+use axum::Json;
+use axum::Router;
+use axum::extract::State;
+use axum::http::header::{RETRY_AFTER, SET_COOKIE};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post, put};
+use sea_orm::sea_query::Expr;
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use super::model::{api_token, user};
+use super::permissions::Role;
+use super::{AuthError, Identity, hash_token, roles, session};
+use crate::app::AppState;
+use crate::error::{ApiError, ApiResult, ErrorCode, FieldError};
+use crate::extract::{ApiPath, ApiQuery, ClientAddr, JsonBody};
+use crate::ids::{UserId, WorkspaceId};
+use crate::records::{from_micros, now_micros, value::format_datetime};
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/auth/login", post(login))
+        .route("/auth/logout", post(logout))
+        .route("/auth/password", post(change_password))
+        .route("/me", get(me))
+        .route("/tokens", get(list_tokens).post(create_token))
+        .route("/tokens/{id}", axum::routing::delete(revoke_token))
+        .route("/admin/users", get(list_users).post(create_user))
+        .route("/admin/users/{id}", axum::routing::patch(update_user))
+        .route("/admin/roles", get(list_roles))
+        .route("/admin/roles/{name}", put(save_role))
+        .route("/admin/teams", get(list_teams).post(create_team))
+        .route("/admin/teams/{id}/members", put(set_team_members))
+}
+
+impl From<AuthError> for ApiError {
+    fn from(error: AuthError) -> Self {
+        match error {
+            AuthError::Database(cause) => ApiError::internal(cause),
+            AuthError::Hashing(cause) => ApiError::internal(cause),
+            AuthError::DuplicateUser { .. } => {
+                ApiError::new(ErrorCode::Conflict, error.to_string())
+            }
+            AuthError::UnknownWorkspace(_) | AuthError::UnknownUser { .. } => {
+                ApiError::new(ErrorCode::NotFound, error.to_string())
+            }
+            other => ApiError::validation(vec![FieldError::new(
+                field_of(&other),
+                "invalid_value",
+                other.to_string(),
+            )]),
+        }
+    }
+}
+
+fn field_of(error: &AuthError) -> &'static str {
+    match error {
+        AuthError::UnknownRole(_) => "role",
+        AuthError::InvalidEmail(_) => "email",
+        AuthError::WeakPassword => "password",
+        AuthError::InvalidSlug(_) => "workspace",
+        _ => "",
+    }
+}
+
+fn parse_uuid(raw: &str, what: &str) -> ApiResult<Uuid> {
+    Uuid::parse_str(raw).map_err(|_| {
+        ApiError::new(
+            ErrorCode::NotFound,
+            format!(
+                "no {what} has the id `{}`",
+                raw.chars().take(64).collect::<String>()
+            ),
+        )
+    })
+}
+
+// -- sessions -----------------------------------------------------------------------------------
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LoginBody {
+    email: String,
+    password: String,
+    #[serde(default = "default_workspace")]
+    workspace: String,
+}
+
+fn default_workspace() -> String {
+    super::DEFAULT_WORKSPACE.to_owned()
+}
+
+/// The same answer for an unknown email and a wrong password.
+fn bad_credentials() -> ApiError {
+    ApiError::new(ErrorCode::Unauthorized, "invalid email or password")
+}
+
+fn throttled(wait: std::time::Duration) -> Response {
+    let mut response = ApiError::new(
+        ErrorCode::TooManyAttempts,
+        "too many failed logins: wait and try again",
+    )
+    .into_response();
+    if let Ok(value) = HeaderValue::from_str(&wait.as_secs().max(1).to_string()) {
+        response.headers_mut().insert(RETRY_AFTER, value);
+    }
+    response
+}
+
+/// A hash of a random password, verified against when the email is unknown so that both
+/// failures take the same time.
+static DECOY_HASH: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
+async fn login(
+    State(state): State<AppState>,
+    ClientAddr(addr): ClientAddr,
+    headers: HeaderMap,
+    JsonBody(body): JsonBody<LoginBody>,
+) -> ApiResult<Response> {
+    let email = body.email.trim().to_lowercase();
+    let account_key = format!("{}/{email}", body.workspace);
+    let address_key = addr.map(|a| a.to_string()).unwrap_or_default();
+    let guard = &state.login;
+    if let Err(wait) = guard
+        .accounts
+        .check(&account_key)
+        .and_then(|()| guard.addresses.check(&address_key))
+    {
+        return Ok(throttled(wait));
+    }
+    let workspace = super::find_workspace(&state.db.read, &body.workspace).await?;
+    let found = match workspace {
+        Some(workspace) => user::Entity::find()
+            .filter(user::Column::WorkspaceId.eq(workspace.0))
+            .filter(user::Column::Email.eq(email.as_str()))
+            .one(&state.db.read)
+            .await
+            .map_err(ApiError::internal)?,
+        None => None,
+    };
+    let hash = match &found {
+        Some(user) => user.password_hash.clone(),
+        None => DECOY_HASH
+            .get_or_init(|| {
+                super::hash_password("decoy password of no account").unwrap_or_default()
+            })
+            .clone(),
+    };
+    let permit = guard.hashing.acquire().await.map_err(ApiError::internal)?;
+    let password = body.password.clone();
+    let verified = tokio::task::spawn_blocking(move || super::verify_password(&password, &hash))
+        .await
+        .map_err(ApiError::internal)?;
+    drop(permit);
+    let (Some(user), true) = (found, verified) else {
+        guard.accounts.fail(&account_key);
+        guard.addresses.fail(&address_key);
+        if let Some(workspace) = workspace {
+            let details = json!({ "email": email, "address": address_key });
+            state
+                .store
+                .security_event(
+                    workspace,
+                    None,
+                    "user",
+                    Uuid::nil(),
+                    "login_failed",
+                    details,
+                )
+                .await?;
+        }
+        return Err(bad_credentials());
+    };
+    guard.accounts.reset(&account_key);
+    let (secret, csrf) =
+        session::create(&state.db, UserId(user.id), WorkspaceId(user.workspace_id)).await?;
+    state
+        .store
+        .security_event(
+            WorkspaceId(user.workspace_id),
+            Some(UserId(user.id)),
+            "user",
+            user.id,
+            "login",
+            json!({ "address": address_key }),
+        )
+        .await?;
+    let secure = headers
+        .get("x-forwarded-proto")
+        .is_some_and(|p| p == "https");
+    let mut response = Json(json!({
+        "user": { "id": user.id, "email": user.email, "role": user.role },
+        "workspace": body.workspace,
+        "csrf_token": csrf,
+    }))
+    .into_response();
+    if let Some(cookie) = session::set_cookie(&secret, secure) {
+        response.headers_mut().insert(SET_COOKIE, cookie);
+    }
+    Ok(response)
+}
+
+async fn logout(State(state): State<AppState>, identity: Identity) -> ApiResult<Response> {
+    if let Some(hash) = &identity.session {
+        session::revoke(&state.db, hash)
+            .await
+            .map_err(ApiError::internal)?;
+        state
+            .store
+            .security_event(
+                identity.workspace,
+                Some(identity.user),
+                "user",
+                identity.user.0,
+                "logout",
+                json!({}),
+            )
+            .await?;
+    }
+    let mut response = StatusCode::NO_CONTENT.into_response();
+    response
+        .headers_mut()
+        .insert(SET_COOKIE, session::clear_cookie());
+    Ok(response)
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PasswordBody {
+    current_password: String,
+    new_password: String,
+}
+
+/// Changes the caller's password and ends their other sessions.
+async fn change_password(
+    State(state): State<AppState>,
+    identity: Identity,
+    JsonBody(body): JsonBody<PasswordBody>,
+) -> ApiResult<StatusCode> {
+    let found = user::Entity::find_by_id(identity.user.0)
+        .one(&state.db.read)
+        .await
+        .map_err(ApiError::internal)?
+        .ok_or_else(bad_credentials)?;
+    let permit = state
+        .login
+        .hashing
+        .acquire()
+        .await
+        .map_err(ApiError::internal)?;
+    let (current, hash) = (body.current_password.clone(), found.password_hash.clone());
+    let verified = tokio::task::spawn_blocking(move || super::verify_password(&current, &hash))
+        .await
+        .map_err(ApiError::internal)?;
+    drop(permit);
+    if !verified {
+        return Err(ApiError::validation(vec![FieldError::new(
+            "current_password",
+            "invalid_password",
+            "the current password is wrong",
+        )]));
+    }
+    set_password(
+        &state,
+        identity.user,
+        &body.new_password,
+        identity.session.as_deref(),
+    )
+    .await?;
+    state
+        .store
+        .security_event(
+            identity.workspace,
+            Some(identity.user),
+            "user",
+            identity.user.0,
+            "password_changed",
+            json!({}),
+        )
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Stores a new password hash and ends the user's sessions but `keep`.
+async fn set_password(
+    state: &AppState,
+    user_id: UserId,
+    password: &str,
+    keep: Option<&str>,
+) -> ApiResult<()> {
+    if password.chars().count() < 8 {
+        return Err(AuthError::WeakPassword.into());
+    }
+    let permit = state
+        .login
+        .hashing
+        .acquire()
+        .await
+        .map_err(ApiError::internal)?;
+    let password = password.to_owned();
+    let hash = tokio::task::spawn_blocking(move || super::hash_password(&password))
+        .await
+        .map_err(ApiError::internal)??;
+    drop(permit);
+    user::Entity::update_many()
+        .col_expr(user::Column::PasswordHash, Expr::value(hash))
+        .col_expr(user::Column::PasswordChangedAt, Expr::value(now_micros()))
+        .filter(user::Column::Id.eq(user_id.0))
+        .exec(&state.db.write)
+        .await
+        .map_err(ApiError::internal)?;
+    session::revoke_others(&state.db, user_id.0, keep)
+        .await
+        .map_err(ApiError::internal)?;
+    Ok(())
+}
+
+async fn me(identity: Identity, State(state): State<AppState>) -> ApiResult<Json<Value>> {
+    let found = user::Entity::find_by_id(identity.user.0)
+        .one(&state.db.read)
+        .await
+        .map_err(ApiError::internal)?;
+    Ok(Json(json!({
+        "id": identity.user,
+        "email": found.map(|u| u.email),
+        "workspace": identity.workspace,
+        "role": identity.access.role.as_ref(),
+    })))
+}
+
+// -- API tokens ---------------------------------------------------------------------------------
+
+fn token_json(row: &api_token::Model) -> Value {
+    let at = |micros: Option<i64>| micros.map(|m| format_datetime(from_micros(m)));
+    json!({
+        "id": row.id,
+        "user": row.user_id,
+        "name": row.name,
+        "created_at": format_datetime(from_micros(row.created_at)),
+        "last_used_at": at(row.last_used_at),
+        "expires_at": at(row.expires_at),
+        "revoked_at": at(row.revoked_at),
+    })
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TokenListParams {
+    all: Option<bool>,
+}
+
+/// The caller's tokens (`all=true`: every token of the workspace, for admins). Secrets are
+/// never shown again.
+async fn list_tokens(
+    State(state): State<AppState>,
+    identity: Identity,
+    ApiQuery(params): ApiQuery<TokenListParams>,
+) -> ApiResult<Json<Value>> {
+    let mut select =
+        api_token::Entity::find().filter(api_token::Column::WorkspaceId.eq(identity.workspace.0));
+    if params.all.unwrap_or(false) {
+        identity.require_admin()?;
+    } else {
+        select = select.filter(api_token::Column::UserId.eq(identity.user.0));
+    }
+    let rows = select
+        .order_by_asc(api_token::Column::CreatedAt)
+        .all(&state.db.read)
+        .await
+        .map_err(ApiError::internal)?;
+    Ok(Json(
+        json!({ "data": rows.iter().map(token_json).collect::<Vec<_>>() }),
+    ))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TokenBody {
+    name: String,
+    expires_in_days: Option<u32>,
+}
+
+async fn create_token(
+    State(state): State<AppState>,
+    identity: Identity,
+    JsonBody(body): JsonBody<TokenBody>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    let name = body.name.trim();
+    if name.is_empty() || name.chars().count() > 100 {
+        return Err(ApiError::validation(vec![FieldError::new(
+            "name",
+            "invalid_value",
+            "a token name is 1 to 100 characters",
+        )]));
+    }
+    if body.expires_in_days.is_some_and(|d| d == 0 || d > 3650) {
+        return Err(ApiError::validation(vec![FieldError::new(
+            "expires_in_days",
+            "invalid_value",
+            "from 1 to 3650 days",
+        )]));
+    }
+    let secret = format!("kith_{}", super::random_hex(32)?);
+    let now = now_micros();
+    let row = api_token::Model {
+        id: Uuid::now_v7(),
+        workspace_id: identity.workspace.0,
+        user_id: identity.user.0,
+        name: name.to_owned(),
+        token_hash: hash_token(&secret),
+        created_at: now,
+        last_used_at: None,
+        expires_at: body
+            .expires_in_days
+            .map(|d| now + i64::from(d) * 86_400_000_000),
+        revoked_at: None,
+    };
+    api_token::Entity::insert(api_token::ActiveModel::from(row.clone()))
+        .exec_without_returning(&state.db.write)
+        .await
+        .map_err(ApiError::internal)?;
+    state
+        .store
+        .security_event(
+            identity.workspace,
+            Some(identity.user),
+            "api_token",
+            row.id,
+            "token_created",
+            json!({ "name": row.name }),
+        )
+        .await?;
+    let mut out = token_json(&row);
+    out["token"] = json!(secret);
+    Ok((StatusCode::CREATED, Json(out)))
+}
+
+/// Revokes one of the caller's tokens (admins: any token of the workspace).
+async fn revoke_token(
+    State(state): State<AppState>,
+    identity: Identity,
+    ApiPath(id): ApiPath<String>,
+) -> ApiResult<Json<Value>> {
+    let id = parse_uuid(&id, "token")?;
+    let row = api_token::Entity::find_by_id(id)
+        .filter(api_token::Column::WorkspaceId.eq(identity.workspace.0))
+        .one(&state.db.read)
+        .await
+        .map_err(ApiError::internal)?
+        .filter(|t| t.user_id == identity.user.0 || identity.is_admin())
+        .ok_or_else(|| ApiError::new(ErrorCode::NotFound, "no such token"))?;
+    let now = now_micros();
+    api_token::Entity::update_many()
+        .col_expr(api_token::Column::RevokedAt, Expr::value(now))
+        .filter(api_token::Column::Id.eq(id))
+        .filter(api_token::Column::RevokedAt.is_null())
+        .exec(&state.db.write)
+        .await
+        .map_err(ApiError::internal)?;
+    state
+        .store
+        .security_event(
+            identity.workspace,
+            Some(identity.user),
+            "api_token",
+            id,
+            "token_revoked",
+            json!({ "name": row.name }),
+        )
+        .await?;
+    let mut revoked = row;
+    revoked.revoked_at.get_or_insert(now);
+    Ok(Json(token_json(&revoked)))
+}
+
+// -- admin: users, roles, teams -----------------------------------------------------------------
+
+fn user_json(row: &user::Model) -> Value {
+    json!({ "id": row.id, "email": row.email, "role": row.role, "created_at": format_datetime(from_micros(row.created_at)) })
+}
+
+async fn list_users(State(state): State<AppState>, identity: Identity) -> ApiResult<Json<Value>> {
+    identity.require_admin()?;
+    let rows = user::Entity::find()
+        .filter(user::Column::WorkspaceId.eq(identity.workspace.0))
+        .order_by_asc(user::Column::Email)
+        .all(&state.db.read)
+        .await
+        .map_err(ApiError::internal)?;
+    Ok(Json(
+        json!({ "data": rows.iter().map(user_json).collect::<Vec<_>>() }),
+    ))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewUser {
+    email: String,
+    password: String,
+    role: String,
+}
+
+async fn workspace_slug(state: &AppState, workspace: WorkspaceId) -> ApiResult<String> {
+    let found = super::model::workspace::Entity::find_by_id(workspace.0)
+        .one(&state.db.read)
+        .await
+        .map_err(ApiError::internal)?;
+    found
+        .map(|w| w.slug)
+        .ok_or_else(|| ApiError::new(ErrorCode::NotFound, "no such workspace"))
+}
+
+async fn create_user(
+    State(state): State<AppState>,
+    identity: Identity,
+    JsonBody(body): JsonBody<NewUser>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    identity.require_admin()?;
+    let slug = workspace_slug(&state, identity.workspace).await?;
+    let id = super::create_user(&state.db, &body.email, &body.password, &body.role, &slug).await?;
+    state
+        .store
+        .security_event(
+            identity.workspace,
+            Some(identity.user),
+            "user",
+            id.0,
+            "user_created",
+            json!({ "email": body.email.trim().to_lowercase(), "role": body.role }),
+        )
+        .await?;
+    let row = user::Entity::find_by_id(id.0)
+        .one(&state.db.read)
+        .await
+        .map_err(ApiError::internal)?
+        .ok_or_else(|| ApiError::internal("created user vanished"))?;
+    Ok((StatusCode::CREATED, Json(user_json(&row))))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct UserPatch {
+    role: Option<String>,
+    password: Option<String>,
+}
+
+/// Changes a user's role (audited) or resets their password (ending their sessions).
+async fn update_user(
+    State(state): State<AppState>,
+    identity: Identity,
+    ApiPath(id): ApiPath<String>,
+    JsonBody(body): JsonBody<UserPatch>,
+) -> ApiResult<Json<Value>> {
+    identity.require_admin()?;
+    let id = parse_uuid(&id, "user")?;
+    let found = user::Entity::find_by_id(id)
+        .filter(user::Column::WorkspaceId.eq(identity.workspace.0))
+        .one(&state.db.read)
+        .await
+        .map_err(ApiError::internal)?
+        .ok_or_else(|| ApiError::new(ErrorCode::NotFound, "no such user"))?;
+    if let Some(role) = body.role.as_deref().filter(|r| *r != found.role) {
+        if !roles::exists(&state.db.read, identity.workspace, role)
+            .await
+            .map_err(ApiError::internal)?
+        {
+            return Err(AuthError::UnknownRole(role.to_owned()).into());
+        }
+        if found.id == identity.user.0 {
+            return Err(ApiError::new(
+                ErrorCode::Conflict,
+                "admins cannot change their own role",
+            ));
+        }
+        user::Entity::update_many()
+            .col_expr(user::Column::Role, Expr::value(role))
+            .filter(user::Column::Id.eq(id))
+            .exec(&state.db.write)
+            .await
+            .map_err(ApiError::internal)?;
+        let change = json!({ "role": { "before": found.role, "after": role } });
+        state
+            .store
+            .security_event(
+                identity.workspace,
+                Some(identity.user),
+                "user",
+                id,
+                "role_changed",
+                change,
+            )
+            .await?;
+    }
+    if let Some(password) = &body.password {
+        set_password(&state, UserId(id), password, None).await?;
+        state
+            .store
+            .security_event(
+                identity.workspace,
+                Some(identity.user),
+                "user",
+                id,
+                "password_reset",
+                json!({}),
+            )
+            .await?;
+    }
+    let row = user::Entity::find_by_id(id)
+        .one(&state.db.read)
+        .await
+        .map_err(ApiError::internal)?
+        .ok_or_else(|| ApiError::internal("user vanished"))?;
+    Ok(Json(user_json(&row)))
+}
+
+async fn list_roles(State(state): State<AppState>, identity: Identity) -> ApiResult<Json<Value>> {
+    identity.require_admin()?;
+    let all = roles::list(&state.db.read, identity.workspace)
+        .await
+        .map_err(ApiError::internal)?;
+    Ok(Json(json!({ "data": all })))
+}
+
+/// Creates or replaces a custom role.
+async fn save_role(
+    State(state): State<AppState>,
+    identity: Identity,
+    ApiPath(name): ApiPath<String>,
+    JsonBody(mut role): JsonBody<Role>,
+) -> ApiResult<Json<Role>> {
+    identity.require_admin()?;
+    if role.name != name {
+        return Err(ApiError::validation(vec![FieldError::new(
+            "name",
+            "invalid_value",
+            "the body's name must match the path",
+        )]));
+    }
+    role.check_definition().map_err(ApiError::validation)?;
+    roles::save(&state.db.write, identity.workspace, &role)
+        .await
+        .map_err(ApiError::internal)?;
+    let spec = serde_json::to_value(&role).unwrap_or_default();
+    state
+        .store
+        .security_event(
+            identity.workspace,
+            Some(identity.user),
+            "role",
+            Uuid::nil(),
+            "role_saved",
+            json!({ "role": spec }),
+        )
+        .await?;
+    Ok(Json(role))
+}
+
+async fn list_teams(State(state): State<AppState>, identity: Identity) -> ApiResult<Json<Value>> {
+    identity.require_admin()?;
+    let teams = roles::teams(&state.db.read, identity.workspace)
+        .await
+        .map_err(ApiError::internal)?;
+    Ok(Json(json!({ "data": teams })))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewTeam {
+    name: String,
+}
+
+async fn create_team(
+    State(state): State<AppState>,
+    identity: Identity,
+    JsonBody(body): JsonBody<NewTeam>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    identity.require_admin()?;
+    let name = body.name.trim();
+    if name.is_empty() || name.chars().count() > 100 {
+        return Err(ApiError::validation(vec![FieldError::new(
+            "name",
+            "invalid_value",
+            "a team name is 1 to 100 characters",
+        )]));
+    }
+    let id = roles::create_team(&state.db.write, identity.workspace, name)
+        .await
+        .map_err(|e| match e.sql_err() {
+            Some(sea_orm::SqlErr::UniqueConstraintViolation(_)) => {
+                ApiError::new(ErrorCode::Conflict, "a team with this name exists")
+            }
+            _ => ApiError::internal(e),
+        })?;
+    state
+        .store
+        .security_event(
+            identity.workspace,
+            Some(identity.user),
+            "team",
+            id,
+            "team_created",
+            json!({ "name": name }),
+        )
+        .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({ "id": id, "name": name, "members": [] })),
+    ))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Members {
+    members: Vec<Uuid>,
+}
+
+async fn set_team_members(
+    State(state): State<AppState>,
+    identity: Identity,
+    ApiPath(id): ApiPath<String>,
+    JsonBody(body): JsonBody<Members>,
+) -> ApiResult<Json<Value>> {
+    identity.require_admin()?;
+    let id = parse_uuid(&id, "team")?;
+    match roles::set_members(&state.db, identity.workspace, id, &body.members)
+        .await
+        .map_err(ApiError::internal)?
+    {
+        None => Err(ApiError::new(ErrorCode::NotFound, "no such team")),
+        Some(Err(unknown)) => Err(ApiError::validation(
+            unknown
+                .iter()
+                .map(|u| {
+                    FieldError::new(
+                        "members",
+                        "user_not_found",
+                        format!("no user of this workspace has the id {u}"),
+                    )
+                })
+                .collect(),
+        )),
+        Some(Ok(())) => {
+            state
+                .store
+                .security_event(
+                    identity.workspace,
+                    Some(identity.user),
+                    "team",
+                    id,
+                    "team_changed",
+                    json!({ "members": body.members }),
+                )
+                .await?;
+            Ok(Json(json!({ "id": id, "members": body.members })))
+        }
+    }
+}
