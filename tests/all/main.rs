@@ -13,4 +13,5 @@ mod meta;
 mod records;
 mod restart;
 mod search;
+mod security;
 mod workspaces;

@@ -537,7 +537,7 @@ impl Store {
             .await?;
         self.journal(&txn, actor, journal).await?;
         self.commit(txn).await?;
-        Ok(records)
+        Ok(records.into_iter().map(|r| r.visible_in(ty)).collect())
     }
 
     async fn insert_drafts(
@@ -690,7 +690,7 @@ impl Store {
             .await?;
         self.journal(&txn, actor, journal).await?;
         self.commit(txn).await?;
-        Ok(records)
+        Ok(records.into_iter().map(|r| r.visible_in(ty)).collect())
     }
 
     /// Live rows of `ty` by id, locked for update on PostgreSQL (SQLite has one writer).
@@ -906,7 +906,7 @@ impl Store {
         self.commit(txn).await?;
         let mut indexed: Vec<(usize, Record)> = order.into_iter().zip(out).collect();
         indexed.sort_by_key(|(i, _)| *i);
-        Ok(indexed.into_iter().map(|(_, r)| r).collect())
+        Ok(indexed.into_iter().map(|(_, r)| r.visible_in(ty)).collect())
     }
 
     /// Live records of `ty` whose `field` equals one of `values`, grouped by the value's JSON
@@ -1025,7 +1025,7 @@ impl Store {
         };
         self.journal(&txn, actor, vec![entry]).await?;
         self.commit(txn).await?;
-        Ok(to_record(row))
+        Ok(to_record(row).visible_in(ty))
     }
 
     /// Soft-deleted records whose retention has passed are removed for good.

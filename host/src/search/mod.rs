@@ -436,23 +436,25 @@ fn collect_text(value: &Value, out: &mut Vec<String>) {
     }
 }
 
-/// An email as findable tokens: the address, its local part and its words, the domain and
-/// its labels (`ada.lovelace@example.com` → `ada.lovelace@example.com ada.lovelace ada
-/// lovelace example.com example`).
+/// An email as findable tokens: the address, its local part, its domain with and without
+/// the top-level label, and every word of the local part and domain name
+/// (`ada.lovelace@acme-labs.com` → `ada.lovelace@acme-labs.com ada.lovelace acme-labs.com
+/// acme-labs ada lovelace acme labs`).
 pub fn email_tokens(email: &str) -> String {
     let email = email.trim().to_lowercase();
     let mut tokens = vec![email.clone()];
     if let Some((local, domain)) = email.split_once('@') {
         tokens.push(local.to_owned());
-        tokens.extend(
-            local
-                .split(['.', '_', '-', '+'])
-                .filter(|p| !p.is_empty())
-                .map(str::to_owned),
-        );
         tokens.push(domain.to_owned());
         if let Some((name, _)) = domain.rsplit_once('.') {
-            tokens.extend(name.split('.').map(str::to_owned));
+            tokens.push(name.to_owned());
+        }
+    }
+    let (local, domain) = email.split_once('@').unwrap_or((&email, ""));
+    let without_tld = domain.rsplit_once('.').map_or(domain, |(name, _)| name);
+    for part in local.split(|c: char| !c.is_alphanumeric()).chain(without_tld.split(|c: char| !c.is_alphanumeric())) {
+        if !part.is_empty() && !tokens.iter().any(|t| t == part) {
+            tokens.push(part.to_owned());
         }
     }
     tokens.join(" ")
@@ -660,8 +662,8 @@ mod tests {
     #[test]
     fn email_tokens_cover_address_local_part_and_domain() {
         assert_eq!(
-            email_tokens("Ada.Lovelace@Example.com"),
-            "ada.lovelace@example.com ada.lovelace ada lovelace example.com example"
+            email_tokens("Ada.Lovelace@Acme-Labs.com"),
+            "ada.lovelace@acme-labs.com ada.lovelace acme-labs.com acme-labs ada lovelace acme labs"
         );
     }
 
