@@ -1,5 +1,5 @@
-//! Security: custom roles, teams and their members, browser sessions, and when a user's
-//! password last changed (sessions older than that are void).
+//! Security: custom roles, teams and their members, browser sessions, when a user's password
+//! last changed, and the index that keeps owner-scoped lists fast.
 
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::schema::*;
@@ -90,6 +90,19 @@ impl MigrationTrait for Migration {
                     .to_owned(),
             )
             .await?;
+        // Lists limited to "own" or "team" records walk this index in id order.
+        manager
+            .create_index(
+                Index::create()
+                    .name("records_owner")
+                    .table(Records::Table)
+                    .col(Records::WorkspaceId)
+                    .col(Records::EntityType)
+                    .col(Records::OwnerId)
+                    .col(Records::Id)
+                    .to_owned(),
+            )
+            .await?;
         manager
             .alter_table(
                 Table::alter()
@@ -102,6 +115,20 @@ impl MigrationTrait for Migration {
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager.drop_index(Index::drop().name("records_owner").table(Records::Table).to_owned()).await?;
+        // Lists limited to "own" or "team" records walk this index in id order.
+        manager
+            .create_index(
+                Index::create()
+                    .name("records_owner")
+                    .table(Records::Table)
+                    .col(Records::WorkspaceId)
+                    .col(Records::EntityType)
+                    .col(Records::OwnerId)
+                    .col(Records::Id)
+                    .to_owned(),
+            )
+            .await?;
         manager
             .alter_table(
                 Table::alter()
@@ -159,6 +186,15 @@ enum Sessions {
     CreatedAt,
     ExpiresAt,
     RevokedAt,
+}
+
+#[derive(DeriveIden)]
+enum Records {
+    Table,
+    WorkspaceId,
+    EntityType,
+    OwnerId,
+    Id,
 }
 
 #[derive(DeriveIden)]
