@@ -51,5 +51,31 @@ on_both! {
         assert!(!mine_meta.body.to_string().contains("globex_only"), "custom fields are per workspace");
 
         assert_eq!(app.get(&format!("/api/v1/contacts/{id}")).await.body["first_name"], "Ada");
+
+        // Administration never reaches into another workspace either.
+        let acme_users = app.get("/api/v1/admin/users").await;
+        let acme_admin = acme_users.data()[0]["id"].as_str().unwrap().to_owned();
+        let acme_token = app.post("/api/v1/tokens", &json!({"name": "mine"})).await.body["id"].as_str().unwrap().to_owned();
+        let acme_team = app.post("/api/v1/admin/teams", &json!({"name": "sales"})).await.body["id"].as_str().unwrap().to_owned();
+        for (method, path, body) in [
+            (Method::PATCH, format!("/api/v1/admin/users/{acme_admin}"), json!({"role": "read_only"})),
+            (Method::DELETE, format!("/api/v1/tokens/{acme_token}"), json!({})),
+            (Method::PUT, format!("/api/v1/admin/teams/{acme_team}/members"), json!({"members": []})),
+        ] {
+            let reply = app.request(method.clone(), &path, Some(&body), Some(&other), &[]).await;
+            assert_eq!(reply.status, StatusCode::NOT_FOUND, "{method} {path}: {}", reply.body);
+        }
+        let their_users = app.request(Method::GET, "/api/v1/admin/users", None, Some(&other), &[]).await;
+        assert_eq!(their_users.data().len(), 1, "{}", their_users.body);
+        let their_tokens = app.request(Method::GET, "/api/v1/tokens?all=true", None, Some(&other), &[]).await;
+        assert!(!their_tokens.body.to_string().contains(&acme_token));
+        let their_audit = app.request(Method::GET, "/api/v1/audit", None, Some(&other), &[]).await;
+        assert!(!their_audit.body.to_string().contains(id), "audit stays in the workspace");
+        let members = app.request(Method::PUT, &format!("/api/v1/admin/teams/{acme_team}/members"), Some(&json!({"members": [acme_admin]})), Some(&app.token), &[]).await;
+        assert_eq!(members.status, StatusCode::OK);
+        let their_team = app.request(Method::POST, "/api/v1/admin/teams", Some(&json!({"name": "sales"})), Some(&other), &[]).await;
+        let their_team = their_team.body["id"].as_str().unwrap().to_owned();
+        let smuggle = app.request(Method::PUT, &format!("/api/v1/admin/teams/{their_team}/members"), Some(&json!({"members": [acme_admin]})), Some(&other), &[]).await;
+        assert_eq!(smuggle.status, StatusCode::UNPROCESSABLE_ENTITY, "users of another workspace cannot join a team");
     }
 }
