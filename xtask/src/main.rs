@@ -121,5 +121,6 @@ fn test() -> anyhow::Result<()> {
         "-D",
         "warnings",
     ])?;
-    cargo(&["test", "--workspace", "--all-targets"])
+    // Default targets: libraries, binaries and tests — benchmarks are linted above, run apart.
+    cargo(&["test", "--workspace"])
 }
