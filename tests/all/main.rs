@@ -14,4 +14,5 @@ mod records;
 mod restart;
 mod search;
 mod security;
+mod snapshots;
 mod workspaces;
