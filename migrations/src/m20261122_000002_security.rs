@@ -115,7 +115,14 @@ impl MigrationTrait for Migration {
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        manager.drop_index(Index::drop().name("records_owner").table(Records::Table).to_owned()).await?;
+        manager
+            .drop_index(
+                Index::drop()
+                    .name("records_owner")
+                    .table(Records::Table)
+                    .to_owned(),
+            )
+            .await?;
         // Lists limited to "own" or "team" records walk this index in id order.
         manager
             .create_index(

@@ -245,6 +245,9 @@ impl Store {
         }
         self.journal(&txn, actor, journal).await?;
         self.commit(txn).await?;
-        survivor_record.pop().map(|r| r.visible_in(ty)).ok_or(RecordError::NotFound)
+        survivor_record
+            .pop()
+            .map(|r| r.visible_in(ty))
+            .ok_or(RecordError::NotFound)
     }
 }

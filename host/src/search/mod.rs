@@ -452,7 +452,10 @@ pub fn email_tokens(email: &str) -> String {
     }
     let (local, domain) = email.split_once('@').unwrap_or((&email, ""));
     let without_tld = domain.rsplit_once('.').map_or(domain, |(name, _)| name);
-    for part in local.split(|c: char| !c.is_alphanumeric()).chain(without_tld.split(|c: char| !c.is_alphanumeric())) {
+    for part in local
+        .split(|c: char| !c.is_alphanumeric())
+        .chain(without_tld.split(|c: char| !c.is_alphanumeric()))
+    {
         if !part.is_empty() && !tokens.iter().any(|t| t == part) {
             tokens.push(part.to_owned());
         }
