@@ -174,8 +174,8 @@ impl Store {
             let mut sql = Sql::new(self.backend());
             sql.push("SELECT * FROM records WHERE workspace_id = ");
             sql.bind(actor.workspace.0);
-            sql.push(" AND entity_type = ");
-            sql.bind(ref_type.name.clone());
+            sql.push(" AND ");
+            sql.push(&query::type_condition(&ref_type.name));
             sql.push(" AND deleted_at IS NULL AND ");
             query::compile(&filter, ref_type, Utc::now(), &mut sql)?;
             let referring = record::Entity::find()

@@ -212,14 +212,14 @@ impl Store {
     pub async fn ensure_builtin_indexes(&self) -> Result<(), RecordError> {
         for ty in builtin_types() {
             for field in ty.fields.iter().filter(|f| f.indexed) {
-                self.ensure_index(field).await?;
+                self.ensure_index(&ty.name, field).await?;
             }
         }
         Ok(())
     }
 
-    async fn ensure_index(&self, field: &FieldSpec) -> Result<(), RecordError> {
-        let sql = query::index_statement(self.db.backend, field);
+    async fn ensure_index(&self, entity: &str, field: &FieldSpec) -> Result<(), RecordError> {
+        let sql = query::index_statement(self.db.backend, entity, field);
         self.db.write.execute_unprepared(&sql).await?;
         Ok(())
     }
@@ -248,7 +248,7 @@ impl Store {
             )]));
         }
         if field.indexed {
-            self.ensure_index(&field).await?;
+            self.ensure_index(&ty.name, &field).await?;
         }
         let spec =
             serde_json::to_value(&field).map_err(|e| RecordError::BadRequest(e.to_string()))?;
@@ -276,7 +276,7 @@ impl Store {
         let schema = self.schema(actor.workspace).await?;
         ty.check_definition(&schema).map_err(RecordError::Invalid)?;
         for field in ty.fields.iter().filter(|f| f.indexed) {
-            self.ensure_index(field).await?;
+            self.ensure_index(&ty.name, field).await?;
         }
         let spec = serde_json::to_value(&ty).map_err(|e| RecordError::BadRequest(e.to_string()))?;
         let row = entity_type::ActiveModel {
@@ -360,8 +360,8 @@ impl Store {
         let mut where_sql = Sql::new(backend);
         where_sql.push("workspace_id = ");
         where_sql.bind(actor.workspace.0);
-        where_sql.push(" AND entity_type = ");
-        where_sql.bind(ty.name.clone());
+        where_sql.push(" AND ");
+        where_sql.push(&query::type_condition(&ty.name));
         where_sql.push(if request.deleted {
             " AND deleted_at IS NOT NULL"
         } else {
@@ -925,8 +925,8 @@ impl Store {
             let mut sql = Sql::new(self.db.backend);
             sql.push("SELECT * FROM records WHERE workspace_id = ");
             sql.bind(workspace.0);
-            sql.push(" AND entity_type = ");
-            sql.bind(ty.name.clone());
+            sql.push(" AND ");
+            sql.push(&query::type_condition(&ty.name));
             sql.push(&format!(" AND deleted_at IS NULL AND {expr} IN ("));
             for (i, value) in chunk.iter().enumerate() {
                 if i > 0 {
