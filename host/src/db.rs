@@ -1,5 +1,5 @@
 //! Opening the database: SQLite (a file in WAL mode with one writer connection and a pool of
-//! readers) or PostgreSQL (one pool), and running the shared migrator.
+//! four readers) or PostgreSQL (one pool), and running the shared migrator.
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -51,16 +51,24 @@ impl Db {
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
             .busy_timeout(Duration::from_secs(10))
-            .foreign_keys(true)
-            .pragma("cache_size", "-32000");
-        let open = |max| {
+            .foreign_keys(true);
+        // Page cache per connection: the writer gets more, the readers share the OS cache.
+        let open = |max, cache_kib: &str| {
             SqlitePoolOptions::new()
                 .max_connections(max)
                 .min_connections(1)
-                .connect_with(options.clone())
+                .connect_with(
+                    options
+                        .clone()
+                        .pragma("cache_size", format!("-{cache_kib}")),
+                )
         };
-        let write = open(1).await.map_err(|e| DbError::Connect(e.to_string()))?;
-        let read = open(8).await.map_err(|e| DbError::Connect(e.to_string()))?;
+        let write = open(1, "16000")
+            .await
+            .map_err(|e| DbError::Connect(e.to_string()))?;
+        let read = open(4, "8000")
+            .await
+            .map_err(|e| DbError::Connect(e.to_string()))?;
         Ok(Db {
             read: SqlxSqliteConnector::from_sqlx_sqlite_pool(read),
             write: SqlxSqliteConnector::from_sqlx_sqlite_pool(write),

@@ -5,7 +5,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, RwLock};
 
 use chrono::Utc;
-use sea_orm::sea_query::{Expr, OnConflict};
+use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, EntityTrait,
     PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Statement, TransactionTrait,
@@ -33,7 +33,13 @@ pub struct Store {
     schemas: RwLock<HashMap<WorkspaceId, Arc<Schema>>>,
     /// Signalled after every committed write (the search indexer waits on it).
     changes: tokio::sync::Notify,
+    /// Records inserted since the planner's statistics were last refreshed (PostgreSQL).
+    inserted_since_analyze: std::sync::atomic::AtomicU64,
 }
+
+/// After this many inserted records, PostgreSQL's statistics are refreshed at once instead of
+/// waiting for autovacuum, so plans stay right after bulk loads.
+const ANALYZE_EVERY: u64 = 20_000;
 
 /// A list request, already split into its parts.
 #[derive(Debug, Default, Clone)]
@@ -104,6 +110,7 @@ impl Store {
             db,
             schemas: RwLock::default(),
             changes: tokio::sync::Notify::new(),
+            inserted_since_analyze: std::sync::atomic::AtomicU64::new(0),
         }
     }
 
@@ -467,10 +474,18 @@ impl Store {
                 id: row.id,
                 record_id: RecordId(row.record_id),
                 entity_type: row.entity_type,
-                action: row.action,
                 actor: row.actor_id.map(UserId),
                 at: from_micros(row.at),
-                changes: row.changes,
+                changes: match row.changes {
+                    Value::Object(values) if row.action == "created" => Value::Object(
+                        values
+                            .into_iter()
+                            .map(|(k, v)| (k, json!({ "after": v })))
+                            .collect(),
+                    ),
+                    changes => changes,
+                },
+                action: row.action,
             })
             .collect())
     }
@@ -537,7 +552,34 @@ impl Store {
             .await?;
         self.journal(&txn, actor, journal).await?;
         self.commit(txn).await?;
+        self.count_inserts(records.len());
         Ok(records.into_iter().map(|r| r.visible_in(ty)).collect())
+    }
+
+    /// Counts inserted records and, on PostgreSQL, refreshes the planner's statistics in the
+    /// background every [`ANALYZE_EVERY`] of them.
+    fn count_inserts(&self, n: usize) {
+        use std::sync::atomic::Ordering;
+        if self.db.backend != DbBackend::Postgres {
+            return;
+        }
+        let total = self
+            .inserted_since_analyze
+            .fetch_add(n as u64, Ordering::Relaxed)
+            + n as u64;
+        if total >= ANALYZE_EVERY
+            && self
+                .inserted_since_analyze
+                .compare_exchange(total, 0, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
+        {
+            let db = self.db.write.clone();
+            tokio::spawn(async move {
+                if let Err(error) = db.execute_unprepared("ANALYZE records").await {
+                    tracing::warn!(%error, "could not refresh statistics");
+                }
+            });
+        }
     }
 
     async fn insert_drafts(
@@ -553,12 +595,10 @@ impl Store {
         for draft in drafts {
             let id = Uuid::now_v7();
             let owner = draft.owner.unwrap_or(actor.user.0);
-            let mut changes: Map<String, Value> = draft
-                .fields
-                .iter()
-                .map(|(k, v)| (k.clone(), json!({ "after": v })))
-                .collect();
-            changes.insert("owner".into(), json!({ "after": owner }));
+            // A creation's audit row stores the initial values flat (they are all "after"
+            // values); `audit` presents them like any other change.
+            let mut changes = draft.fields.clone();
+            changes.insert("owner".into(), json!(owner));
             journal.push(Journal {
                 record_id: id,
                 entity_type: ty.name.clone(),
@@ -1185,11 +1225,6 @@ impl Store {
         while !events.is_empty() {
             let rest = events.split_off(events.len().min(INSERT_CHUNK));
             outbox::Entity::insert_many(std::mem::replace(&mut events, rest))
-                .on_conflict(
-                    OnConflict::column(outbox::Column::Seq)
-                        .do_nothing()
-                        .to_owned(),
-                )
                 .exec_without_returning(txn)
                 .await?;
         }

@@ -5,7 +5,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressStyle};
 use tantivy::{IndexWriter, TantivyDocument, Term};
@@ -16,6 +16,8 @@ use crate::records::{RecordError, Store};
 
 /// Events applied per commit.
 const BATCH: u64 = 5_000;
+/// Longest a commit is put off while writes keep coming (freshness stays well under 1 s).
+const COMMIT_INTERVAL: Duration = Duration::from_millis(200);
 /// Memory the writer may use before flushing a segment.
 const WRITER_BYTES: usize = 40_000_000;
 
@@ -35,7 +37,11 @@ pub struct Indexer {
     index: SearchIndex,
     store: Arc<Store>,
     writer: Arc<Mutex<IndexWriter>>,
+    /// The outbox position of the last commit.
     seq: i64,
+    /// The outbox position applied to the writer (committed or not).
+    applied: i64,
+    last_commit: Instant,
 }
 
 impl Indexer {
@@ -48,6 +54,8 @@ impl Indexer {
             store,
             writer: Arc::new(Mutex::new(writer)),
             seq,
+            applied: seq,
+            last_commit: Instant::now(),
         })
     }
 
@@ -56,11 +64,26 @@ impl Indexer {
         self.seq
     }
 
-    /// Follows the outbox for ever: applies what is new, then waits for the store's next
-    /// commit (or 250 ms). Errors are logged and retried after a pause.
+    /// Follows the outbox for ever: applies what is new as it comes, commits at most every
+    /// [`COMMIT_INTERVAL`] while writes keep coming (a tantivy commit is the costly step) and at
+    /// once when they stop, then waits for the store's next commit (or 250 ms). Errors are
+    /// logged and retried after a pause, from the last commit.
     pub async fn run(mut self) {
         loop {
-            match self.catch_up().await {
+            let result = match self.apply_next().await {
+                Ok(applied) => {
+                    let due = self.last_commit.elapsed() >= COMMIT_INTERVAL;
+                    let pending = self.applied > self.seq;
+                    let committed = if pending && (applied == 0 || due) {
+                        self.commit().await
+                    } else {
+                        Ok(())
+                    };
+                    committed.map(|()| applied)
+                }
+                Err(error) => Err(error),
+            };
+            match result {
                 Ok(0) => {
                     let _ = tokio::time::timeout(Duration::from_millis(250), self.store.changed())
                         .await;
@@ -68,15 +91,36 @@ impl Indexer {
                 Ok(_) => {}
                 Err(error) => {
                     tracing::error!(%error, seq = self.seq, "search indexing failed; retrying");
+                    self.applied = self.seq;
+                    if let Ok(mut writer) = self.writer.lock() {
+                        writer.rollback().ok();
+                    }
                     tokio::time::sleep(Duration::from_secs(1)).await;
                 }
             }
         }
     }
 
-    /// Applies and commits one batch of events; returns how many there were.
+    /// Applies and commits everything pending; returns how many events there were.
     pub async fn catch_up(&mut self) -> Result<usize, IndexerError> {
-        let events = self.store.outbox_after(self.seq, BATCH).await?;
+        let mut total = 0;
+        loop {
+            let applied = self.apply_next().await?;
+            total += applied;
+            if applied == 0 {
+                break;
+            }
+        }
+        if self.applied > self.seq {
+            self.commit().await?;
+        }
+        Ok(total)
+    }
+
+    /// Applies the next batch of events to the writer, without committing; returns how many
+    /// there were.
+    async fn apply_next(&mut self) -> Result<usize, IndexerError> {
+        let events = self.store.outbox_after(self.applied, BATCH).await?;
         let Some(last) = events.last().map(|e| e.seq) else {
             return Ok(0);
         };
@@ -87,9 +131,31 @@ impl Indexer {
             .into_iter()
             .collect();
         let docs = self.documents(&ids).await?;
-        self.write(ids, docs, Some(last)).await?;
-        self.seq = last;
+        self.write(ids, docs).await?;
+        self.applied = last;
         Ok(events.len())
+    }
+
+    /// Commits what was applied, recording its outbox position in the commit.
+    async fn commit(&mut self) -> Result<(), IndexerError> {
+        let writer = Arc::clone(&self.writer);
+        let reader = self.index.reader.clone();
+        let seq = self.applied;
+        tokio::task::spawn_blocking(move || -> Result<(), IndexerError> {
+            let mut writer = writer
+                .lock()
+                .map_err(|e| IndexerError::Writer(e.to_string()))?;
+            let mut commit = writer.prepare_commit()?;
+            commit.set_payload(&seq.to_string());
+            commit.commit()?;
+            reader.reload()?;
+            Ok(())
+        })
+        .await
+        .map_err(|e| IndexerError::Writer(e.to_string()))??;
+        self.seq = seq;
+        self.last_commit = Instant::now();
+        Ok(())
     }
 
     /// The current documents of the given records (deleted ones have none).
@@ -117,19 +183,16 @@ impl Indexer {
         Ok(docs)
     }
 
-    /// Replaces the documents of `ids` by `docs` and commits (with `seq` as payload) on a
-    /// blocking thread.
+    /// Replaces the documents of `ids` by `docs` (uncommitted), on a blocking thread.
     async fn write(
         &self,
         ids: Vec<uuid::Uuid>,
         docs: Vec<TantivyDocument>,
-        seq: Option<i64>,
     ) -> Result<(), IndexerError> {
         let writer = Arc::clone(&self.writer);
         let id_field = self.index.fields.id;
-        let reader = self.index.reader.clone();
         tokio::task::spawn_blocking(move || -> Result<(), IndexerError> {
-            let mut writer = writer
+            let writer = writer
                 .lock()
                 .map_err(|e| IndexerError::Writer(e.to_string()))?;
             for id in ids {
@@ -138,12 +201,6 @@ impl Indexer {
             for doc in docs {
                 writer.add_document(doc)?;
             }
-            let mut commit = writer.prepare_commit()?;
-            if let Some(seq) = seq {
-                commit.set_payload(&seq.to_string());
-            }
-            commit.commit()?;
-            reader.reload()?;
             Ok(())
         })
         .await
@@ -207,8 +264,8 @@ impl Indexer {
             bar.set_position(done);
             after = Some(last);
         }
-        self.write(Vec::new(), Vec::new(), Some(head)).await?;
-        self.seq = head;
+        self.applied = head;
+        self.commit().await?;
         bar.finish_and_clear();
         Ok(done)
     }
