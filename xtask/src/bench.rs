@@ -1,0 +1,1545 @@
+//! `cargo xtask bench-api`: seeds records and drives the real HTTP API of a release build over
+//! loopback, on SQLite and on PostgreSQL, and reports medians and p99s.
+//!
+//! For each database the bench:
+//!
+//! 1. creates a fresh database (a SQLite file in a temporary directory, or a
+//!    `kith_bench_<random>` PostgreSQL database, dropped at the end), an admin and an API token
+//!    with the `kith` CLI, and starts `kith serve` on a free loopback port;
+//! 2. adds two custom, not indexed contact fields: `segment` (a select) and `hits` (an
+//!    integer);
+//! 3. seeds a few hundred companies, then `--records` contacts (most at one of the companies)
+//!    through `POST /api/v1/contacts/batch`, 1,000 per request, one request in flight. Request
+//!    bodies are serialized beforehand, so the rate measures the server: records/s over the
+//!    whole seeding, and the latency of each batch request;
+//! 4. times single requests, one at a time, after a warm-up that is not counted:
+//!    `POST /contacts`, `GET /contacts/{id}`, and lists of 50 filtered on indexed fields
+//!    (`email`, `last_name`, rotating through existing values) and on the custom field (common
+//!    values, and a rare one held by 0.1% of the contacts, which makes the database scan);
+//! 5. runs 8 concurrent writers over the same 100 contacts, each looping `GET` then `PATCH`
+//!    with `If-Match` to increment `hits`, re-reading and retrying on 412, then checks that
+//!    the sum of `hits` grew by exactly the number of successful PATCHes (no lost update);
+//! 6. reads the server's resident memory (VmRSS, and the peak VmHWM) from `/proc`.
+//!
+//! A latency is the wall-clock time from sending a request to having read its whole answer,
+//! seen by one client over keep-alive connections; the median and p99 are nearest-rank over
+//! the sorted samples. Every 5xx answer is counted. Client and server share the machine, so
+//! the figures include the client's own cost; the client is therefore always an optimised
+//! build (a debug `xtask` re-runs itself from `target/release`).
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use anyhow::{Context, bail};
+use host::demo::{self, Rng};
+use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderMap, HeaderValue, IF_MATCH};
+use reqwest::{RequestBuilder, StatusCode, Url};
+use sea_orm::ConnectionTrait;
+use serde_json::{Map, Value, json};
+use uuid::Uuid;
+
+/// Contacts per batch request: the API's maximum.
+const BATCH: usize = 1_000;
+/// Companies seeded first; contacts work at one of them.
+const COMPANIES: usize = 300;
+/// Share of contacts without a company, as in the demo data.
+const FREELANCERS: f64 = 0.1;
+/// Requests sent before each timed series, not counted.
+const WARMUP: usize = 50;
+const POSTS: usize = 1_000;
+const GETS: usize = 2_000;
+const LISTS: usize = 1_000;
+const LIST_LIMIT: &str = "50";
+const WRITERS: usize = 8;
+/// Contacts the concurrent writers all update.
+const HOT_RECORDS: usize = 100;
+const UPDATES_PER_WRITER: usize = 250;
+/// A writer stops the bench after this many 5xx answers.
+const MAX_WRITER_ERRORS: usize = 100;
+const SEED: u64 = 2026;
+/// Values of the custom `segment` field: the common ones are shared by the contacts in turn,
+/// and one contact in `RARE_EVERY` has `RARE_SEGMENT` instead.
+const COMMON_SEGMENTS: [&str; 4] = ["smb", "mid_market", "enterprise", "public_sector"];
+const RARE_SEGMENT: &str = "strategic";
+const RARE_EVERY: usize = 1_000;
+/// Throughput target of the batch insert, on SQLite.
+const INSERT_TARGET: f64 = 20_000.0;
+const RSS_TARGET_MB: f64 = 150.0;
+
+const ADMIN_EMAIL: &str = "bench@kith.local";
+const ADMIN_PASSWORD: &str = "benchpass1";
+const WORKSPACE: &str = "bench";
+
+/// Set when a debug `xtask` re-runs the bench from the release build it has just made.
+const BUILT_ENV: &str = "KITH_BENCH_BUILT";
+
+const SECTION_START: &str = "<!-- bench-api:start -->";
+const SECTION_END: &str = "<!-- bench-api:end -->";
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Contacts to seed (at least 1,000).
+    #[arg(long, default_value_t = 100_000)]
+    records: usize,
+    /// Databases to benchmark.
+    #[arg(long, value_enum, default_value_t = DbChoice::Both)]
+    db: DbChoice,
+    /// PostgreSQL URL to connect to; the bench creates (and drops) its own database there.
+    #[arg(long, env = "KITH_TEST_POSTGRES_URL")]
+    postgres_url: Option<String>,
+    /// Write the results into this markdown file (e.g. BENCHMARKS.md), replacing the section
+    /// between `<!-- bench-api:start -->` and `<!-- bench-api:end -->`.
+    #[arg(long)]
+    write: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum DbChoice {
+    Sqlite,
+    Postgres,
+    Both,
+}
+
+pub fn run(args: Args) -> anyhow::Result<()> {
+    if args.records < RARE_EVERY {
+        bail!("--records must be at least {RARE_EVERY}");
+    }
+    let (backends, mut notes) = backends(&args)?;
+    if std::env::var_os(BUILT_ENV).is_none() {
+        crate::cargo(&[
+            "build",
+            "--release",
+            "--package",
+            "host",
+            "--package",
+            "xtask",
+        ])?;
+    }
+    if cfg!(debug_assertions) {
+        return rerun_optimised();
+    }
+    let kith = release_dir().join("kith");
+    let machine = Machine::probe();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the tokio runtime")?;
+    let mut reports = Vec::with_capacity(backends.len());
+    for backend in &backends {
+        eprintln!("== {} ==", backend.label());
+        reports.push(runtime.block_on(bench_backend(&kith, backend, args.records))?);
+    }
+    notes.extend(standard_notes(args.records));
+    let section = render_section(&reports, &notes, &machine, &command_line());
+    println!("{section}");
+    if let Some(path) = &args.write {
+        write_section(path, &section)?;
+        eprintln!("wrote the results to {}", path.display());
+    }
+    Ok(())
+}
+
+/// The databases to run on, and a note for any skipped.
+fn backends(args: &Args) -> anyhow::Result<(Vec<Backend>, Vec<String>)> {
+    let postgres_url = args
+        .postgres_url
+        .clone()
+        .filter(|url| !url.trim().is_empty());
+    let mut notes = Vec::new();
+    let backends = match (args.db, postgres_url) {
+        (DbChoice::Sqlite, _) => vec![Backend::Sqlite],
+        (DbChoice::Postgres, Some(url)) => vec![Backend::Postgres(url)],
+        (DbChoice::Postgres, None) => {
+            bail!("--db postgres needs a server: pass --postgres-url or set KITH_TEST_POSTGRES_URL")
+        }
+        (DbChoice::Both, Some(url)) => vec![Backend::Sqlite, Backend::Postgres(url)],
+        (DbChoice::Both, None) => {
+            let note = "PostgreSQL was skipped: neither --postgres-url nor KITH_TEST_POSTGRES_URL was given.";
+            eprintln!("note: {note}");
+            notes.push(note.to_owned());
+            vec![Backend::Sqlite]
+        }
+    };
+    Ok((backends, notes))
+}
+
+/// Runs the same command again from the optimised `xtask` just built, so the client's cost
+/// in the measurements is that of a release build.
+fn rerun_optimised() -> anyhow::Result<()> {
+    let xtask = release_dir().join("xtask");
+    let status = Command::new(&xtask)
+        .args(std::env::args_os().skip(1))
+        .env(BUILT_ENV, "1")
+        .status()
+        .with_context(|| format!("cannot run {}", xtask.display()))?;
+    if !status.success() {
+        bail!("the optimised bench failed ({status})");
+    }
+    Ok(())
+}
+
+fn release_dir() -> PathBuf {
+    let root = crate::workspace_root();
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map_or_else(|| root.join("target"), |dir| root.join(dir));
+    target.join("release")
+}
+
+// -- one database --------------------------------------------------------------------------------
+
+enum Backend {
+    Sqlite,
+    /// The URL of a PostgreSQL server, whose database is left alone.
+    Postgres(String),
+}
+
+impl Backend {
+    fn label(&self) -> &'static str {
+        match self {
+            Backend::Sqlite => "SQLite",
+            Backend::Postgres(_) => "PostgreSQL",
+        }
+    }
+}
+
+/// Everything measured on one database.
+struct Report {
+    database: &'static str,
+    rows: Vec<Row>,
+    insert: Insert,
+    updates: Updates,
+    memory: Memory,
+    server_errors: u64,
+}
+
+async fn bench_backend(kith: &Path, backend: &Backend, records: usize) -> anyhow::Result<Report> {
+    let dir = TempDir::create()?;
+    match backend {
+        Backend::Sqlite => {
+            let url = format!("sqlite://{}", dir.0.join("bench.db").display());
+            bench_database(kith, backend.label(), &url, &dir.0, records).await
+        }
+        Backend::Postgres(server) => {
+            let database = PgDatabase::create(server).await?;
+            let result =
+                bench_database(kith, backend.label(), &database.url, &dir.0, records).await;
+            database.remove().await;
+            result
+        }
+    }
+}
+
+async fn bench_database(
+    kith: &Path,
+    label: &'static str,
+    url: &str,
+    dir: &Path,
+    records: usize,
+) -> anyhow::Result<Report> {
+    let token = create_admin_token(kith, url, dir)?;
+    let mut server = Server::start(kith, url, dir)?;
+    let api = Api::new(server.addr, &token)?;
+    server.wait_until_ready(&api).await?;
+    let workload = run_workload(&api, records).await?;
+    let memory = server.memory()?;
+    Ok(Report {
+        database: label,
+        rows: workload.rows,
+        insert: workload.insert,
+        updates: workload.updates,
+        memory,
+        server_errors: api.server_errors(),
+    })
+}
+
+/// Creates the bench admin with the CLI and returns a fresh API token of theirs.
+fn create_admin_token(kith: &Path, url: &str, dir: &Path) -> anyhow::Result<String> {
+    let user = [
+        "user",
+        "create",
+        "--email",
+        ADMIN_EMAIL,
+        "--password",
+        ADMIN_PASSWORD,
+        "--role",
+        "admin",
+        "--workspace",
+        WORKSPACE,
+    ];
+    kith_cli(kith, url, dir, &user)?;
+    let token = kith_cli(
+        kith,
+        url,
+        dir,
+        &[
+            "token",
+            "create",
+            "--email",
+            ADMIN_EMAIL,
+            "--workspace",
+            WORKSPACE,
+        ],
+    )?;
+    let token = token.trim();
+    if token.is_empty() {
+        bail!("`kith token create` printed no token");
+    }
+    Ok(token.to_owned())
+}
+
+/// A `kith` command on the bench's database, keeping its local state (the search index) in
+/// `dir`.
+fn kith_command(kith: &Path, url: &str, dir: &Path) -> Command {
+    let mut command = Command::new(kith);
+    command
+        .arg("--db")
+        .arg(url)
+        .arg("--data-dir")
+        .arg(dir.join("data"))
+        .current_dir(dir)
+        .stdin(Stdio::null());
+    command
+}
+
+/// Runs a `kith` command and returns its stdout.
+fn kith_cli(kith: &Path, url: &str, dir: &Path, args: &[&str]) -> anyhow::Result<String> {
+    let output = kith_command(kith, url, dir)
+        .args(args)
+        .output()
+        .with_context(|| format!("cannot run {}", kith.display()))?;
+    if !output.status.success() {
+        bail!(
+            "`kith {}` failed ({}): {}",
+            args.join(" "),
+            output.status,
+            String::from_utf8_lossy(&output.stderr).trim()
+        );
+    }
+    String::from_utf8(output.stdout).context("`kith` printed something other than UTF-8")
+}
+
+/// A running `kith serve`, killed when dropped.
+struct Server {
+    child: Child,
+    addr: std::net::SocketAddr,
+    log: PathBuf,
+}
+
+impl Server {
+    fn start(kith: &Path, url: &str, dir: &Path) -> anyhow::Result<Server> {
+        let addr = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|listener| listener.local_addr())
+            .context("cannot find a free port")?;
+        let log = dir.join("server.log");
+        let log_file = std::fs::File::create(&log)
+            .with_context(|| format!("cannot create {}", log.display()))?;
+        let child = kith_command(kith, url, dir)
+            .args(["serve", "--listen", &addr.to_string()])
+            .stdout(Stdio::null())
+            .stderr(log_file)
+            .spawn()
+            .with_context(|| format!("cannot start {}", kith.display()))?;
+        Ok(Server { child, addr, log })
+    }
+
+    async fn wait_until_ready(&mut self, api: &Api) -> anyhow::Result<()> {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while Instant::now() < deadline {
+            if let Some(status) = self.child.try_wait().context("cannot watch the server")? {
+                bail!(
+                    "the server exited ({status}) before answering:\n{}",
+                    self.log_tail()
+                );
+            }
+            if api.is_healthy().await {
+                return Ok(());
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        bail!(
+            "the server did not answer /healthz within 60 s:\n{}",
+            self.log_tail()
+        )
+    }
+
+    fn log_tail(&self) -> String {
+        let log = std::fs::read_to_string(&self.log).unwrap_or_default();
+        let lines: Vec<&str> = log.lines().collect();
+        lines[lines.len().saturating_sub(20)..].join("\n")
+    }
+
+    fn memory(&self) -> anyhow::Result<Memory> {
+        let path = format!("/proc/{}/status", self.child.id());
+        let status =
+            std::fs::read_to_string(&path).with_context(|| format!("cannot read {path}"))?;
+        let field = |name: &str| {
+            status
+                .lines()
+                .find_map(|line| line.strip_prefix(name))
+                .and_then(|rest| {
+                    rest.trim()
+                        .trim_end_matches("kB")
+                        .trim()
+                        .parse::<u64>()
+                        .ok()
+                })
+                .with_context(|| format!("{path} has no {name}"))
+        };
+        Ok(Memory {
+            rss_kib: field("VmRSS:")?,
+            peak_kib: field("VmHWM:")?,
+        })
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        // The server may already be gone; there is nothing more to do then.
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The server's resident memory, in KiB as `/proc` reports it.
+struct Memory {
+    rss_kib: u64,
+    peak_kib: u64,
+}
+
+impl Memory {
+    fn megabytes(kib: u64) -> f64 {
+        kib as f64 * 1024.0 / 1e6
+    }
+}
+
+/// A temporary directory, removed with its contents when dropped.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn create() -> anyhow::Result<TempDir> {
+        let path = std::env::temp_dir().join(format!("kith-bench-{}", Uuid::now_v7().simple()));
+        std::fs::create_dir_all(&path)
+            .with_context(|| format!("cannot create {}", path.display()))?;
+        Ok(TempDir(path))
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        if let Err(error) = std::fs::remove_dir_all(&self.0) {
+            eprintln!("warning: cannot remove {}: {error}", self.0.display());
+        }
+    }
+}
+
+/// A database created for the run on a PostgreSQL server; [`PgDatabase::remove`] drops it.
+struct PgDatabase {
+    server: String,
+    name: String,
+    url: String,
+}
+
+impl PgDatabase {
+    async fn create(server: &str) -> anyhow::Result<PgDatabase> {
+        let name = format!("kith_bench_{}", Uuid::now_v7().simple());
+        let mut url = Url::parse(server).context("the PostgreSQL URL is malformed")?;
+        url.set_path(&name);
+        let conn = sea_orm::Database::connect(server)
+            .await
+            .context("cannot connect to PostgreSQL")?;
+        conn.execute_unprepared(&format!("CREATE DATABASE {name}"))
+            .await
+            .with_context(|| format!("cannot create the database {name}"))?;
+        conn.close().await?;
+        eprintln!("created the PostgreSQL database {name}");
+        Ok(PgDatabase {
+            server: server.to_owned(),
+            name,
+            url: url.to_string(),
+        })
+    }
+
+    /// Drops the database, even with connections still open; failures are only reported.
+    async fn remove(self) {
+        let sql = format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name);
+        let result = match sea_orm::Database::connect(self.server.as_str()).await {
+            Ok(conn) => conn.execute_unprepared(&sql).await.map(|_| ()),
+            Err(error) => Err(error),
+        };
+        match result {
+            Ok(()) => eprintln!("dropped the PostgreSQL database {}", self.name),
+            Err(error) => eprintln!(
+                "warning: cannot drop the PostgreSQL database {}: {error}",
+                self.name
+            ),
+        }
+    }
+}
+
+// -- the HTTP client -----------------------------------------------------------------------------
+
+/// One keep-alive client for the API, counting the server errors it sees.
+#[derive(Clone)]
+struct Api {
+    client: reqwest::Client,
+    /// `http://ADDR/api/v1/`.
+    base: Url,
+    server_errors: Arc<AtomicU64>,
+}
+
+/// An answer, read to the end, and how long it took.
+struct Reply {
+    request: String,
+    status: StatusCode,
+    body: String,
+    elapsed: Duration,
+}
+
+impl Reply {
+    fn json(&self) -> anyhow::Result<Value> {
+        serde_json::from_str(&self.body).with_context(|| {
+            format!(
+                "{} answered something other than JSON: {}",
+                self.request,
+                excerpt(&self.body)
+            )
+        })
+    }
+
+    fn unexpected(&self, expected: &str) -> anyhow::Error {
+        anyhow::anyhow!(
+            "{} answered {} (expected {expected}): {}",
+            self.request,
+            self.status,
+            excerpt(&self.body)
+        )
+    }
+}
+
+fn excerpt(text: &str) -> String {
+    const MAX: usize = 600;
+    match text.char_indices().nth(MAX) {
+        Some((end, _)) => format!("{}…", &text[..end]),
+        None => text.to_owned(),
+    }
+}
+
+impl Api {
+    fn new(addr: std::net::SocketAddr, token: &str) -> anyhow::Result<Api> {
+        let mut auth = HeaderValue::from_str(&format!("Bearer {token}"))
+            .context("the token is not a valid header")?;
+        auth.set_sensitive(true);
+        let mut headers = HeaderMap::new();
+        headers.insert(AUTHORIZATION, auth);
+        let client = reqwest::Client::builder()
+            .default_headers(headers)
+            .no_proxy()
+            .tcp_nodelay(true)
+            .pool_max_idle_per_host(2 * WRITERS)
+            .timeout(Duration::from_secs(120))
+            .build()
+            .context("cannot build the HTTP client")?;
+        let base = Url::parse(&format!("http://{addr}/api/v1/"))?;
+        Ok(Api {
+            client,
+            base,
+            server_errors: Arc::default(),
+        })
+    }
+
+    fn server_errors(&self) -> u64 {
+        self.server_errors.load(Ordering::Relaxed)
+    }
+
+    fn url(&self, path: &str) -> anyhow::Result<Url> {
+        self.base
+            .join(path)
+            .with_context(|| format!("bad API path {path}"))
+    }
+
+    fn get(&self, path: &str) -> anyhow::Result<RequestBuilder> {
+        Ok(self.client.get(self.url(path)?))
+    }
+
+    /// `GET /contacts?filter=…&limit=50`.
+    fn list(&self, filter: &str) -> anyhow::Result<RequestBuilder> {
+        let mut url = self.url("contacts")?;
+        url.query_pairs_mut()
+            .append_pair("filter", filter)
+            .append_pair("limit", LIST_LIMIT);
+        Ok(self.client.get(url))
+    }
+
+    /// A POST of an already serialized JSON body.
+    fn post_raw(&self, path: &str, body: String) -> anyhow::Result<RequestBuilder> {
+        Ok(self
+            .client
+            .post(self.url(path)?)
+            .header(CONTENT_TYPE, "application/json")
+            .body(body))
+    }
+
+    fn post(&self, path: &str, body: &Value) -> anyhow::Result<RequestBuilder> {
+        Ok(self.client.post(self.url(path)?).json(body))
+    }
+
+    fn patch(&self, path: &str, body: &Value) -> anyhow::Result<RequestBuilder> {
+        Ok(self.client.patch(self.url(path)?).json(body))
+    }
+
+    async fn is_healthy(&self) -> bool {
+        let Ok(url) = self.base.join("/healthz") else {
+            return false;
+        };
+        self.client
+            .get(url)
+            .send()
+            .await
+            .is_ok_and(|r| r.status().is_success())
+    }
+
+    /// Sends a request and reads the whole answer, timing both.
+    async fn send(&self, request: RequestBuilder) -> anyhow::Result<Reply> {
+        let request = request.build().context("cannot build a request")?;
+        let label = format!("{} {}", request.method(), request.url());
+        let started = Instant::now();
+        let response = self
+            .client
+            .execute(request)
+            .await
+            .with_context(|| format!("{label} failed"))?;
+        let status = response.status();
+        let body = response
+            .text()
+            .await
+            .with_context(|| format!("cannot read the answer to {label}"))?;
+        let elapsed = started.elapsed();
+        if status.is_server_error() {
+            self.server_errors.fetch_add(1, Ordering::Relaxed);
+        }
+        Ok(Reply {
+            request: label,
+            status,
+            body,
+            elapsed,
+        })
+    }
+
+    /// Sends a request that must answer `expected`; anything else stops the bench.
+    async fn expect(&self, request: RequestBuilder, expected: StatusCode) -> anyhow::Result<Reply> {
+        let reply = self.send(request).await?;
+        if reply.status != expected {
+            return Err(reply.unexpected(expected.as_str()));
+        }
+        Ok(reply)
+    }
+
+    /// Sends requests one after the other, each having to answer `expected`.
+    async fn expect_each(
+        &self,
+        requests: Vec<RequestBuilder>,
+        expected: StatusCode,
+    ) -> anyhow::Result<Vec<Reply>> {
+        let mut replies = Vec::with_capacity(requests.len());
+        for request in requests {
+            replies.push(self.expect(request, expected).await?);
+        }
+        Ok(replies)
+    }
+}
+
+// -- statistics ----------------------------------------------------------------------------------
+
+#[derive(Debug, Clone, Copy, Default)]
+struct Stats {
+    n: usize,
+    median: Duration,
+    p99: Duration,
+}
+
+impl Stats {
+    fn of(mut samples: Vec<Duration>) -> Stats {
+        samples.sort_unstable();
+        let rank = |q: f64| {
+            let n = samples.len() as f64;
+            let index = ((q * n).ceil() as usize).saturating_sub(1);
+            samples.get(index).copied().unwrap_or_default()
+        };
+        Stats {
+            n: samples.len(),
+            median: rank(0.5),
+            p99: rank(0.99),
+        }
+    }
+
+    /// The statistics of replies, leaving out the first `warmup`.
+    fn of_replies(replies: &[Reply], warmup: usize) -> Stats {
+        Stats::of(replies.iter().skip(warmup).map(|r| r.elapsed).collect())
+    }
+}
+
+fn millis(duration: Duration) -> f64 {
+    duration.as_secs_f64() * 1e3
+}
+
+/// A latency target of an operation.
+#[derive(Debug, Clone, Copy)]
+enum Target {
+    MedianAtMost(f64),
+    P99AtMost(f64),
+}
+
+impl Target {
+    fn met(self, stats: &Stats) -> bool {
+        match self {
+            Target::MedianAtMost(ms) => millis(stats.median) <= ms,
+            Target::P99AtMost(ms) => millis(stats.p99) <= ms,
+        }
+    }
+
+    fn describe(self) -> String {
+        match self {
+            Target::MedianAtMost(ms) => format!("p50 ≤ {ms} ms"),
+            Target::P99AtMost(ms) => format!("p99 ≤ {ms} ms"),
+        }
+    }
+}
+
+/// One timed operation.
+struct Row {
+    operation: String,
+    stats: Stats,
+    target: Option<Target>,
+}
+
+impl Row {
+    /// The row, also logged on stderr as it is measured.
+    fn new(operation: impl Into<String>, stats: Stats, target: Option<Target>) -> Row {
+        let row = Row {
+            operation: operation.into(),
+            stats,
+            target,
+        };
+        eprintln!(
+            "  {}: n={} median {:.3} ms, p99 {:.3} ms",
+            row.operation,
+            stats.n,
+            millis(stats.median),
+            millis(stats.p99)
+        );
+        row
+    }
+}
+
+// -- the workload --------------------------------------------------------------------------------
+
+struct Workload {
+    rows: Vec<Row>,
+    insert: Insert,
+    updates: Updates,
+}
+
+/// A seeded contact, as the server stored it.
+struct Contact {
+    id: String,
+    email: String,
+    last_name: String,
+}
+
+async fn run_workload(api: &Api, records: usize) -> anyhow::Result<Workload> {
+    add_custom_fields(api).await?;
+    let mut rng = Rng::new(SEED);
+    let companies = seed_companies(api, &mut rng).await?;
+    let (insert, contacts) = seed_contacts(api, &mut rng, &companies, records).await?;
+    let mut rows = vec![Row::new(
+        "batch create, 1,000 contacts per request",
+        insert.batches,
+        None,
+    )];
+    rows.push(bench_create(api, &mut rng, &companies, records).await?);
+    rows.push(bench_get(api, &mut rng, &contacts).await?);
+    rows.extend(bench_lists(api, &mut rng, &contacts).await?);
+    let hot: Vec<String> = contacts
+        .iter()
+        .take(HOT_RECORDS)
+        .map(|c| c.id.clone())
+        .collect();
+    let updates = bench_concurrent_updates(api, hot).await?;
+    rows.push(Row::new(
+        format!("PATCH with If-Match, {WRITERS} concurrent writers"),
+        updates.patches,
+        None,
+    ));
+    Ok(Workload {
+        rows,
+        insert,
+        updates,
+    })
+}
+
+/// Adds the custom fields the workload uses; neither is indexed.
+async fn add_custom_fields(api: &Api) -> anyhow::Result<()> {
+    let options: Vec<Value> = COMMON_SEGMENTS
+        .iter()
+        .chain([&RARE_SEGMENT])
+        .map(|v| json!({ "value": v }))
+        .collect();
+    let fields = [
+        json!({ "name": "segment", "type": "select", "options": options }),
+        json!({ "name": "hits", "type": "integer" }),
+    ];
+    for field in &fields {
+        api.expect(
+            api.post("meta/entities/contacts/fields", field)?,
+            StatusCode::CREATED,
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+/// Seeds the companies in one batch; returns their ids and domains.
+async fn seed_companies(api: &Api, rng: &mut Rng) -> anyhow::Result<Vec<(Uuid, String)>> {
+    let records: Vec<Value> = (0..COMPANIES)
+        .map(|i| Value::Object(demo::company(rng, i)))
+        .collect();
+    let body = json!({ "operation": "create", "records": records });
+    let reply = api
+        .expect(api.post("companies/batch", &body)?, StatusCode::OK)
+        .await?;
+    let mut companies = Vec::with_capacity(COMPANIES);
+    for record in records_of(&reply)? {
+        let id = record
+            .get("id")
+            .and_then(Value::as_str)
+            .and_then(|id| Uuid::parse_str(id).ok());
+        let domain = record.get("domain").and_then(Value::as_str);
+        let (Some(id), Some(domain)) = (id, domain) else {
+            bail!("a created company lacks its id or domain: {record}")
+        };
+        companies.push((id, domain.to_owned()));
+    }
+    Ok(companies)
+}
+
+/// The `data` array of a reply.
+fn records_of(reply: &Reply) -> anyhow::Result<Vec<Value>> {
+    match reply.json()? {
+        Value::Object(mut body) => match body.remove("data") {
+            Some(Value::Array(records)) => Ok(records),
+            _ => Err(reply.unexpected("a `data` array")),
+        },
+        _ => Err(reply.unexpected("a JSON object")),
+    }
+}
+
+/// A demo contact (most at one of `companies`) with a `segment`.
+fn new_contact(rng: &mut Rng, index: usize, companies: &[(Uuid, String)]) -> Map<String, Value> {
+    let company = (!rng.chance(FREELANCERS))
+        .then(|| rng.pick(companies))
+        .map(|(id, domain)| (*id, domain.as_str()));
+    let mut contact = demo::contact(rng, index, company);
+    let segment = if index % RARE_EVERY == RARE_EVERY / 2 {
+        RARE_SEGMENT
+    } else {
+        COMMON_SEGMENTS[index % COMMON_SEGMENTS.len()]
+    };
+    contact.insert("segment".into(), segment.into());
+    contact
+}
+
+/// The batch insert: records/s over the whole seeding and the latency of each request.
+struct Insert {
+    records: usize,
+    elapsed: Duration,
+    batches: Stats,
+}
+
+impl Insert {
+    fn rate(&self) -> f64 {
+        self.records as f64 / self.elapsed.as_secs_f64().max(f64::EPSILON)
+    }
+}
+
+async fn seed_contacts(
+    api: &Api,
+    rng: &mut Rng,
+    companies: &[(Uuid, String)],
+    records: usize,
+) -> anyhow::Result<(Insert, Vec<Contact>)> {
+    let bodies: Vec<String> = (0..records)
+        .step_by(BATCH)
+        .map(|start| {
+            let batch: Vec<Value> = (start..records.min(start + BATCH))
+                .map(|i| Value::Object(new_contact(rng, i, companies)))
+                .collect();
+            json!({ "operation": "create", "records": batch }).to_string()
+        })
+        .collect();
+    let requests = bodies
+        .into_iter()
+        .map(|body| api.post_raw("contacts/batch", body))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    eprintln!("  seeding {records} contacts in {} batches", requests.len());
+    let started = Instant::now();
+    let replies = api.expect_each(requests, StatusCode::OK).await?;
+    let insert = Insert {
+        records,
+        elapsed: started.elapsed(),
+        batches: Stats::of_replies(&replies, 0),
+    };
+    eprintln!(
+        "  seeded {records} contacts in {:.2} s: {:.0} records/s",
+        insert.elapsed.as_secs_f64(),
+        insert.rate()
+    );
+
+    let mut contacts = Vec::with_capacity(records);
+    for reply in &replies {
+        for record in records_of(reply)? {
+            let text = |key: &str| record.get(key).and_then(Value::as_str).map(str::to_owned);
+            let (Some(id), Some(email), Some(last_name)) =
+                (text("id"), text("email"), text("last_name"))
+            else {
+                bail!("a created contact lacks its id, email or last name: {record}");
+            };
+            contacts.push(Contact {
+                id,
+                email,
+                last_name,
+            });
+        }
+    }
+    if contacts.len() != records {
+        bail!(
+            "the batches created {} contacts, not {records}",
+            contacts.len()
+        );
+    }
+    Ok((insert, contacts))
+}
+
+/// `POST /contacts`, one record at a time.
+async fn bench_create(
+    api: &Api,
+    rng: &mut Rng,
+    companies: &[(Uuid, String)],
+    records: usize,
+) -> anyhow::Result<Row> {
+    let requests = (0..WARMUP + POSTS)
+        .map(|i| {
+            api.post(
+                "contacts",
+                &Value::Object(new_contact(rng, records + i, companies)),
+            )
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let replies = api.expect_each(requests, StatusCode::CREATED).await?;
+    Ok(Row::new(
+        "POST /contacts (one record)",
+        Stats::of_replies(&replies, WARMUP),
+        Some(Target::MedianAtMost(2.0)),
+    ))
+}
+
+/// `GET /contacts/{id}` of random seeded contacts.
+async fn bench_get(api: &Api, rng: &mut Rng, contacts: &[Contact]) -> anyhow::Result<Row> {
+    let requests = (0..WARMUP + GETS)
+        .map(|_| api.get(&format!("contacts/{}", rng.pick(contacts).id)))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let replies = api.expect_each(requests, StatusCode::OK).await?;
+    Ok(Row::new(
+        "GET /contacts/{id}",
+        Stats::of_replies(&replies, WARMUP),
+        Some(Target::MedianAtMost(0.5)),
+    ))
+}
+
+/// The filtered lists: equality on indexed fields, and on the custom, not indexed field.
+#[derive(Debug, Clone, Copy)]
+enum ListKind {
+    Email,
+    LastName,
+    CommonSegment,
+    RareSegment,
+}
+
+impl ListKind {
+    const ALL: [ListKind; 4] = [
+        ListKind::Email,
+        ListKind::LastName,
+        ListKind::CommonSegment,
+        ListKind::RareSegment,
+    ];
+
+    fn operation(self) -> String {
+        match self {
+            ListKind::Email => "list email[eq] (indexed), varying emails".into(),
+            ListKind::LastName => "list last_name[eq] (indexed), varying names".into(),
+            ListKind::CommonSegment => {
+                "list segment[eq] (custom, not indexed), common values".into()
+            }
+            ListKind::RareSegment => {
+                format!(
+                    "list segment[eq] (custom, not indexed), rare value ({}%)",
+                    100.0 / RARE_EVERY as f64
+                )
+            }
+        }
+    }
+
+    fn filter(self, rng: &mut Rng, contacts: &[Contact]) -> String {
+        match self {
+            ListKind::Email => eq_filter("email", &rng.pick(contacts).email),
+            ListKind::LastName => eq_filter("last_name", &rng.pick(contacts).last_name),
+            ListKind::CommonSegment => eq_filter("segment", rng.pick::<&str>(&COMMON_SEGMENTS)),
+            ListKind::RareSegment => eq_filter("segment", RARE_SEGMENT),
+        }
+    }
+
+    fn target(self) -> Target {
+        match self {
+            ListKind::Email | ListKind::LastName => Target::P99AtMost(10.0),
+            ListKind::CommonSegment | ListKind::RareSegment => Target::P99AtMost(50.0),
+        }
+    }
+}
+
+/// Lists of 50, each filter kind in turn; every list must find something.
+async fn bench_lists(api: &Api, rng: &mut Rng, contacts: &[Contact]) -> anyhow::Result<Vec<Row>> {
+    let mut rows = Vec::with_capacity(ListKind::ALL.len());
+    for kind in ListKind::ALL {
+        let requests = (0..WARMUP + LISTS)
+            .map(|_| api.list(&kind.filter(rng, contacts)))
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        let replies = api.expect_each(requests, StatusCode::OK).await?;
+        for reply in &replies {
+            if records_of(reply)?.is_empty() {
+                return Err(reply.unexpected("at least one matching record"));
+            }
+        }
+        rows.push(Row::new(
+            kind.operation(),
+            Stats::of_replies(&replies, WARMUP),
+            Some(kind.target()),
+        ));
+    }
+    Ok(rows)
+}
+
+/// `field[eq]:"value"`, quoted so any value reads back as itself.
+fn eq_filter(field: &str, value: &str) -> String {
+    let escaped = value.replace('\\', "\\\\").replace('"', "\\\"");
+    format!("{field}[eq]:\"{escaped}\"")
+}
+
+/// What the concurrent writers did.
+struct Updates {
+    successes: u64,
+    conflicts: u64,
+    elapsed: Duration,
+    /// Successful PATCHes minus the growth of the sum of `hits`.
+    lost: i64,
+    /// Latencies of every PATCH, answered 200 or 412.
+    patches: Stats,
+}
+
+impl Updates {
+    fn rate(&self) -> f64 {
+        self.successes as f64 / self.elapsed.as_secs_f64().max(f64::EPSILON)
+    }
+
+    fn conflict_rate(&self) -> f64 {
+        let attempts = self.successes + self.conflicts;
+        if attempts == 0 {
+            0.0
+        } else {
+            self.conflicts as f64 / attempts as f64
+        }
+    }
+}
+
+/// One writer's tally.
+#[derive(Default)]
+struct Tally {
+    successes: u64,
+    conflicts: u64,
+    server_errors: usize,
+    patch_latencies: Vec<Duration>,
+}
+
+async fn bench_concurrent_updates(api: &Api, hot: Vec<String>) -> anyhow::Result<Updates> {
+    let before = sum_of_hits(api, &hot).await?;
+    let hot: Arc<[String]> = hot.into();
+    let started = Instant::now();
+    let mut writers = tokio::task::JoinSet::new();
+    for writer in 0..WRITERS {
+        writers.spawn(write_loop(
+            api.clone(),
+            hot.clone(),
+            SEED + 1 + writer as u64,
+        ));
+    }
+    let mut total = Tally::default();
+    while let Some(joined) = writers.join_next().await {
+        let tally = joined.context("a writer panicked")??;
+        total.successes += tally.successes;
+        total.conflicts += tally.conflicts;
+        total.patch_latencies.extend(tally.patch_latencies);
+    }
+    let elapsed = started.elapsed();
+    let after = sum_of_hits(api, &hot).await?;
+    let successes = i64::try_from(total.successes).unwrap_or(i64::MAX);
+    let updates = Updates {
+        successes: total.successes,
+        conflicts: total.conflicts,
+        elapsed,
+        lost: successes - (after - before),
+        patches: Stats::of(total.patch_latencies),
+    };
+    eprintln!(
+        "  {} successful PATCHes in {:.2} s, {} conflicts, sum of hits {before} → {after}",
+        updates.successes,
+        elapsed.as_secs_f64(),
+        updates.conflicts
+    );
+    Ok(updates)
+}
+
+/// Increments `hits` of random hot records until `UPDATES_PER_WRITER` increments succeeded.
+async fn write_loop(api: Api, hot: Arc<[String]>, seed: u64) -> anyhow::Result<Tally> {
+    let mut rng = Rng::new(seed);
+    let mut tally = Tally::default();
+    while tally.successes < UPDATES_PER_WRITER as u64 {
+        let path = format!("contacts/{}", rng.pick(&hot[..]));
+        increment_hits(&api, &path, &mut tally).await?;
+    }
+    Ok(tally)
+}
+
+/// Reads the record and writes `hits + 1` if it has not changed meanwhile, until that works.
+async fn increment_hits(api: &Api, path: &str, tally: &mut Tally) -> anyhow::Result<()> {
+    loop {
+        let read = api.send(api.get(path)?).await?;
+        if read.status.is_server_error() {
+            note_server_error(&read, tally)?;
+            continue;
+        }
+        if read.status != StatusCode::OK {
+            return Err(read.unexpected("200"));
+        }
+        let record = read.json()?;
+        let version = record
+            .get("version")
+            .and_then(Value::as_i64)
+            .ok_or_else(|| read.unexpected("a `version`"))?;
+        let hits = record.get("hits").and_then(Value::as_i64).unwrap_or(0);
+        let patch = api
+            .patch(path, &json!({ "hits": hits + 1 }))?
+            .header(IF_MATCH, format!("\"{version}\""));
+        let reply = api.send(patch).await?;
+        match reply.status {
+            StatusCode::OK => {
+                tally.patch_latencies.push(reply.elapsed);
+                tally.successes += 1;
+                return Ok(());
+            }
+            StatusCode::PRECONDITION_FAILED => {
+                tally.patch_latencies.push(reply.elapsed);
+                tally.conflicts += 1;
+            }
+            status if status.is_server_error() => note_server_error(&reply, tally)?,
+            _ => return Err(reply.unexpected("200 or 412")),
+        }
+    }
+}
+
+/// Counts a 5xx (the client counts it too) and gives up after too many.
+fn note_server_error(reply: &Reply, tally: &mut Tally) -> anyhow::Result<()> {
+    tally.server_errors += 1;
+    if tally.server_errors == 1 {
+        eprintln!("warning: {}", reply.unexpected("no server error"));
+    }
+    if tally.server_errors >= MAX_WRITER_ERRORS {
+        return Err(reply
+            .unexpected("no server error")
+            .context(format!("a writer got {MAX_WRITER_ERRORS} server errors")));
+    }
+    Ok(())
+}
+
+/// The sum of `hits` over records (a missing value counts as 0).
+async fn sum_of_hits(api: &Api, ids: &[String]) -> anyhow::Result<i64> {
+    let mut sum = 0;
+    for id in ids {
+        let reply = api
+            .expect(api.get(&format!("contacts/{id}"))?, StatusCode::OK)
+            .await?;
+        sum += reply
+            .json()?
+            .get("hits")
+            .and_then(Value::as_i64)
+            .unwrap_or(0);
+    }
+    Ok(sum)
+}
+
+// -- the report ----------------------------------------------------------------------------------
+
+/// Where the bench ran.
+struct Machine {
+    cores: usize,
+    memory: String,
+    cpu: String,
+    kernel: String,
+    rustc: String,
+    /// The load averages (1, 5, 15 minutes) when the bench started.
+    load: String,
+}
+
+impl Machine {
+    fn probe() -> Machine {
+        let read = |path: &str| std::fs::read_to_string(path).unwrap_or_default();
+        let meminfo = read("/proc/meminfo");
+        let memory = meminfo
+            .lines()
+            .find_map(|line| line.strip_prefix("MemTotal:"))
+            .and_then(|rest| {
+                rest.trim()
+                    .trim_end_matches("kB")
+                    .trim()
+                    .parse::<f64>()
+                    .ok()
+            })
+            .map_or_else(
+                || "unknown".to_owned(),
+                |kib| format!("{:.1} GiB", kib / (1024.0 * 1024.0)),
+            );
+        let cpuinfo = read("/proc/cpuinfo");
+        let cpu = cpuinfo
+            .lines()
+            .find(|line| line.starts_with("model name"))
+            .and_then(|line| line.split_once(':'))
+            .map_or_else(
+                || "unknown CPU".to_owned(),
+                |(_, model)| model.trim().to_owned(),
+            );
+        let rustc = Command::new("rustc")
+            .arg("--version")
+            .output()
+            .ok()
+            .and_then(|output| String::from_utf8(output.stdout).ok())
+            .map_or_else(|| "unknown".to_owned(), |version| version.trim().to_owned());
+        Machine {
+            cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            memory,
+            cpu,
+            kernel: read("/proc/sys/kernel/osrelease").trim().to_owned(),
+            rustc,
+            load: read("/proc/loadavg")
+                .split_whitespace()
+                .take(3)
+                .collect::<Vec<_>>()
+                .join(" "),
+        }
+    }
+}
+
+/// The command that ran the bench, as typed.
+fn command_line() -> String {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    format!("cargo xtask {}", args.join(" "))
+}
+
+fn standard_notes(records: usize) -> Vec<String> {
+    vec![
+        format!(
+            "Each database starts empty; {COMPANIES} companies and {records} contacts ({:.0}% at a company) are seeded through the batch endpoint first, then `POST` adds {} more.",
+            (1.0 - FREELANCERS) * 100.0,
+            WARMUP + POSTS
+        ),
+        format!(
+            "Latencies: one request at a time over keep-alive loopback connections, timed until the whole answer is read; {WARMUP} warm-up requests per operation are not counted; median and p99 are nearest-rank."
+        ),
+        format!(
+            "`segment` and `hits` are custom fields added before seeding, not indexed; `{RARE_SEGMENT}` is held by one contact in {RARE_EVERY}, so a list of 50 cannot stop early: it reads at least half the contacts to fill its page."
+        ),
+        format!(
+            "Concurrent updates: {WRITERS} writers each increment `hits` {UPDATES_PER_WRITER} times on random records among the same {HOT_RECORDS} (GET, then PATCH with `If-Match`, re-read and retry on 412). The PATCH row times every PATCH, 200 or 412."
+        ),
+        "Server memory is the `kith` process's VmRSS after the workload (peak: VmHWM); PostgreSQL's own processes are not included.".to_owned(),
+    ]
+}
+
+fn render_section(
+    reports: &[Report],
+    notes: &[String],
+    machine: &Machine,
+    command: &str,
+) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "## HTTP API benchmark\n");
+    let _ = writeln!(
+        out,
+        "Run on {} (UTC) with `{command}`: {} cores ({}), {} RAM, Linux {}, {}; client and server on the same machine; load average at the start: {}.\n",
+        today(),
+        machine.cores,
+        machine.cpu,
+        machine.memory,
+        machine.kernel,
+        machine.rustc,
+        machine.load
+    );
+    let _ = writeln!(
+        out,
+        "| database | operation | n | median ms | p99 ms | target | met? |"
+    );
+    let _ = writeln!(out, "|---|---|---:|---:|---:|---|---|");
+    for report in reports {
+        for row in &report.rows {
+            let (target, met) = match row.target {
+                Some(target) => (target.describe(), yes_no(target.met(&row.stats))),
+                None => ("—".to_owned(), "—"),
+            };
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} | {:.3} | {:.3} | {target} | {met} |",
+                report.database,
+                row.operation,
+                row.stats.n,
+                millis(row.stats.median),
+                millis(row.stats.p99)
+            );
+        }
+    }
+    let _ = writeln!(out, "\n| database | measure | value | target | met? |");
+    let _ = writeln!(out, "|---|---|---|---|---|");
+    for report in reports {
+        for line in summary(report) {
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} | {} | {} |",
+                report.database, line.name, line.value, line.target, line.met
+            );
+        }
+    }
+    let _ = writeln!(out);
+    for note in notes {
+        let _ = writeln!(out, "- {note}");
+    }
+    out
+}
+
+/// A line of the summary table.
+struct Measure {
+    name: &'static str,
+    value: String,
+    target: String,
+    met: &'static str,
+}
+
+impl Measure {
+    fn new(
+        name: &'static str,
+        value: String,
+        target: impl Into<String>,
+        met: Option<bool>,
+    ) -> Measure {
+        Measure {
+            name,
+            value,
+            target: target.into(),
+            met: met.map_or("—", yes_no),
+        }
+    }
+}
+
+/// The throughput, correctness and memory lines of one database.
+fn summary(report: &Report) -> Vec<Measure> {
+    let insert = &report.insert;
+    let insert_value = format!(
+        "{} records/s ({} contacts in {:.2} s)",
+        thousands(insert.rate()),
+        insert.records,
+        insert.elapsed.as_secs_f64()
+    );
+    let insert_line = if report.database == Backend::Sqlite.label() {
+        Measure::new(
+            "batch insert throughput",
+            insert_value,
+            format!("≥ {} records/s", thousands(INSERT_TARGET)),
+            Some(insert.rate() >= INSERT_TARGET),
+        )
+    } else {
+        Measure::new(
+            "batch insert throughput",
+            insert_value,
+            "— (the target is for SQLite)",
+            None,
+        )
+    };
+    let updates = &report.updates;
+    let attempts = updates.successes + updates.conflicts;
+    let rss = Memory::megabytes(report.memory.rss_kib);
+    vec![
+        insert_line,
+        Measure::new(
+            "concurrent updates",
+            format!(
+                "{} updates/s; conflict rate {:.1}% ({} of {attempts} PATCHes got 412)",
+                thousands(updates.rate()),
+                updates.conflict_rate() * 100.0,
+                updates.conflicts
+            ),
+            "—",
+            None,
+        ),
+        Measure::new(
+            "lost updates",
+            format!(
+                "{} (of {} successful PATCHes)",
+                updates.lost, updates.successes
+            ),
+            "0",
+            Some(updates.lost == 0),
+        ),
+        Measure::new(
+            "5xx answers",
+            report.server_errors.to_string(),
+            "0",
+            Some(report.server_errors == 0),
+        ),
+        Measure::new(
+            "server memory (VmRSS)",
+            format!(
+                "{rss:.1} MB (peak {:.1} MB)",
+                Memory::megabytes(report.memory.peak_kib)
+            ),
+            format!("≤ {RSS_TARGET_MB} MB"),
+            Some(rss <= RSS_TARGET_MB),
+        ),
+    ]
+}
+
+fn yes_no(met: bool) -> &'static str {
+    if met { "yes" } else { "no" }
+}
+
+/// A whole number with thousands separators: 23,456.
+fn thousands(value: f64) -> String {
+    let digits = format!("{:.0}", value.max(0.0));
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, digit) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(digit);
+    }
+    out
+}
+
+/// Today's date (UTC) as YYYY-MM-DD.
+fn today() -> String {
+    let seconds = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let (year, month, day) = civil_from_days(i64::try_from(seconds / 86_400).unwrap_or(0));
+    format!("{year:04}-{month:02}-{day:02}")
+}
+
+/// The proleptic Gregorian date of a day count since 1970-01-01 (H. Hinnant's algorithm).
+fn civil_from_days(days: i64) -> (i64, i64, i64) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    (year, month, day)
+}
+
+/// Writes `section` between the markers of `path`, creating the file or the markers if absent.
+fn write_section(path: &Path, section: &str) -> anyhow::Result<()> {
+    let existing = match std::fs::read_to_string(path) {
+        Ok(text) => Some(text),
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => None,
+        Err(error) => return Err(error).with_context(|| format!("cannot read {}", path.display())),
+    };
+    let updated = match existing {
+        Some(text) => replace_section(&text, section),
+        None => format!("# Benchmarks\n\n{}", replace_section("", section)),
+    };
+    std::fs::write(path, updated).with_context(|| format!("cannot write {}", path.display()))
+}
+
+/// `text` with the marked section replaced by `section`, or with it appended.
+fn replace_section(text: &str, section: &str) -> String {
+    let block = format!("{SECTION_START}\n{}\n{SECTION_END}", section.trim_end());
+    if let Some(start) = text.find(SECTION_START)
+        && let Some(end) = text[start..]
+            .find(SECTION_END)
+            .map(|offset| start + offset + SECTION_END.len())
+    {
+        return format!("{}{block}{}", &text[..start], &text[end..]);
+    }
+    let separator = match text {
+        "" => "",
+        _ if text.ends_with("\n\n") => "",
+        _ if text.ends_with('\n') => "\n",
+        _ => "\n\n",
+    };
+    format!("{text}{separator}{block}\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sections_are_appended_then_replaced_in_place() {
+        let first = replace_section("# Benchmarks\n\nIntro.\n", "old");
+        assert_eq!(
+            first,
+            format!("# Benchmarks\n\nIntro.\n\n{SECTION_START}\nold\n{SECTION_END}\n")
+        );
+        let second = replace_section(&format!("{first}\nAfter.\n"), "new\n");
+        assert_eq!(
+            second,
+            format!("# Benchmarks\n\nIntro.\n\n{SECTION_START}\nnew\n{SECTION_END}\n\nAfter.\n")
+        );
+        assert_eq!(
+            replace_section("", "x"),
+            format!("{SECTION_START}\nx\n{SECTION_END}\n")
+        );
+    }
+
+    #[test]
+    fn percentiles_are_nearest_rank() {
+        let samples: Vec<Duration> = (1..=200).map(Duration::from_millis).collect();
+        let stats = Stats::of(samples.into_iter().rev().collect());
+        assert_eq!(
+            (stats.n, stats.median, stats.p99),
+            (200, Duration::from_millis(100), Duration::from_millis(198))
+        );
+        assert_eq!(Stats::of(Vec::new()).n, 0);
+    }
+
+    #[test]
+    fn helpers_format_and_quote() {
+        assert_eq!(thousands(1_234_567.4), "1,234,567");
+        assert_eq!(thousands(999.0), "999");
+        assert_eq!(civil_from_days(0), (1970, 1, 1));
+        assert_eq!(civil_from_days(20_454), (2026, 1, 1));
+        assert_eq!(
+            eq_filter("last_name", r#"O"Brien\"#),
+            r#"last_name[eq]:"O\"Brien\\""#
+        );
+    }
+}
