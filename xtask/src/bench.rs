@@ -19,7 +19,14 @@
 //! 5. runs 8 concurrent writers over the same 100 contacts, each looping `GET` then `PATCH`
 //!    with `If-Match` to increment `hits`, re-reading and retrying on 412, then checks that
 //!    the sum of `hits` grew by exactly the number of successful PATCHes (no lost update);
-//! 6. reads the server's resident memory (VmRSS, and the peak VmHWM) from `/proc`.
+//! 6. reads the server's resident memory (VmRSS, and the peak VmHWM) from `/proc`;
+//! 7. measures the cost of permissions: a custom role `own_reader` (`own` on every type) and
+//!    20 users holding it, each made the owner of 1% of the seeded contacts; lists of 50 as
+//!    the admin and as those users (in turn), unfiltered and filtered on a common `last_name`
+//!    prefix, and the ratio of the two;
+//! 8. floods `POST /auth/login` with correct passwords at 50 requests/s and times
+//!    `GET /contacts/{id}` meanwhile, against the same GETs on the quiet server, then reads
+//!    the server's memory again.
 //!
 //! A latency is the wall-clock time from sending a request to having read its whole answer,
 //! seen by one client over keep-alive connections; the median and p99 are nearest-rank over
@@ -76,6 +83,23 @@ const WORKSPACE: &str = "bench";
 
 /// Set when a debug `xtask` re-runs the bench from the release build it has just made.
 const BUILT_ENV: &str = "KITH_BENCH_BUILT";
+
+/// Users holding the `own`-only role.
+const REPS: usize = 20;
+const OWN_ROLE: &str = "own_reader";
+const REP_PASSWORD: &str = "benchpass1";
+/// Rep `r` owns the seeded contacts whose index is `r` modulo this: 1% of them each.
+const OWNER_EVERY: usize = 100;
+/// Lists with `own` filtering stay within this factor of the admin's (on p99).
+const OWN_RATIO_TARGET: f64 = 1.2;
+/// Logins per second during the flood.
+const LOGIN_RATE: u32 = 50;
+/// GETs timed before and during the flood, paced at one per `FLOOD_GET_EVERY`.
+const FLOOD_GETS: usize = 1_000;
+const FLOOD_GET_EVERY: Duration = Duration::from_millis(10);
+/// The flood runs this long before the GETs start, and at least `FLOOD_MIN` in all.
+const FLOOD_RAMP: Duration = Duration::from_secs(1);
+const FLOOD_MIN: Duration = Duration::from_secs(10);
 
 const SECTION_START: &str = "<!-- bench-api:start -->";
 const SECTION_END: &str = "<!-- bench-api:end -->";
@@ -213,6 +237,7 @@ struct Report {
     insert: Insert,
     updates: Updates,
     memory: Memory,
+    security: Security,
     server_errors: u64,
 }
 
@@ -246,12 +271,17 @@ async fn bench_database(
     server.wait_until_ready(&api).await?;
     let workload = run_workload(&api, records).await?;
     let memory = server.memory()?;
+    let mut security = bench_security(kith, url, dir, &api, &workload.contacts).await?;
+    security.memory = Some(server.memory()?);
+    let mut rows = workload.rows;
+    rows.append(&mut security.rows);
     Ok(Report {
         database: label,
-        rows: workload.rows,
+        rows,
         insert: workload.insert,
         updates: workload.updates,
         memory,
+        security,
         server_errors: api.server_errors(),
     })
 }
@@ -271,6 +301,11 @@ fn create_admin_token(kith: &Path, url: &str, dir: &Path) -> anyhow::Result<Stri
         WORKSPACE,
     ];
     kith_cli(kith, url, dir, &user)?;
+    create_token(kith, url, dir, ADMIN_EMAIL)
+}
+
+/// A fresh API token of the user `email`, made with the CLI.
+fn create_token(kith: &Path, url: &str, dir: &Path, email: &str) -> anyhow::Result<String> {
     let token = kith_cli(
         kith,
         url,
@@ -279,7 +314,7 @@ fn create_admin_token(kith: &Path, url: &str, dir: &Path) -> anyhow::Result<Stri
             "token",
             "create",
             "--email",
-            ADMIN_EMAIL,
+            email,
             "--workspace",
             WORKSPACE,
         ],
@@ -528,26 +563,42 @@ fn excerpt(text: &str) -> String {
     }
 }
 
-impl Api {
-    fn new(addr: std::net::SocketAddr, token: &str) -> anyhow::Result<Api> {
+/// A keep-alive client sending `token` (if any) as a bearer token.
+fn http_client(token: Option<&str>) -> anyhow::Result<reqwest::Client> {
+    let mut headers = HeaderMap::new();
+    if let Some(token) = token {
         let mut auth = HeaderValue::from_str(&format!("Bearer {token}"))
             .context("the token is not a valid header")?;
         auth.set_sensitive(true);
-        let mut headers = HeaderMap::new();
         headers.insert(AUTHORIZATION, auth);
-        let client = reqwest::Client::builder()
-            .default_headers(headers)
-            .no_proxy()
-            .tcp_nodelay(true)
-            .pool_max_idle_per_host(2 * WRITERS)
-            .timeout(Duration::from_secs(120))
-            .build()
-            .context("cannot build the HTTP client")?;
+    }
+    reqwest::Client::builder()
+        .default_headers(headers)
+        .no_proxy()
+        .tcp_nodelay(true)
+        .pool_max_idle_per_host(2 * WRITERS)
+        .timeout(Duration::from_secs(120))
+        .build()
+        .context("cannot build the HTTP client")
+}
+
+impl Api {
+    fn new(addr: std::net::SocketAddr, token: &str) -> anyhow::Result<Api> {
         let base = Url::parse(&format!("http://{addr}/api/v1/"))?;
         Ok(Api {
-            client,
+            client: http_client(Some(token))?,
             base,
             server_errors: Arc::default(),
+        })
+    }
+
+    /// A client of the same server with its own connections, sending `token` (or none),
+    /// whose server errors count with this one's.
+    fn with_token(&self, token: Option<&str>) -> anyhow::Result<Api> {
+        Ok(Api {
+            client: http_client(token)?,
+            base: self.base.clone(),
+            server_errors: Arc::clone(&self.server_errors),
         })
     }
 
@@ -567,10 +618,19 @@ impl Api {
 
     /// `GET /contacts?filter=…&limit=50`.
     fn list(&self, filter: &str) -> anyhow::Result<RequestBuilder> {
+        self.list_page(Some(filter))
+    }
+
+    /// `GET /contacts?limit=50`, with a filter if any, in the default order.
+    fn list_page(&self, filter: Option<&str>) -> anyhow::Result<RequestBuilder> {
         let mut url = self.url("contacts")?;
-        url.query_pairs_mut()
-            .append_pair("filter", filter)
-            .append_pair("limit", LIST_LIMIT);
+        {
+            let mut query = url.query_pairs_mut();
+            if let Some(filter) = filter {
+                query.append_pair("filter", filter);
+            }
+            query.append_pair("limit", LIST_LIMIT);
+        }
         Ok(self.client.get(url))
     }
 
@@ -585,6 +645,10 @@ impl Api {
 
     fn post(&self, path: &str, body: &Value) -> anyhow::Result<RequestBuilder> {
         Ok(self.client.post(self.url(path)?).json(body))
+    }
+
+    fn put(&self, path: &str, body: &Value) -> anyhow::Result<RequestBuilder> {
+        Ok(self.client.put(self.url(path)?).json(body))
     }
 
     fn patch(&self, path: &str, body: &Value) -> anyhow::Result<RequestBuilder> {
@@ -741,6 +805,8 @@ struct Workload {
     rows: Vec<Row>,
     insert: Insert,
     updates: Updates,
+    /// The contacts seeded through the batch endpoint, in order.
+    contacts: Vec<Contact>,
 }
 
 /// A seeded contact, as the server stored it.
@@ -778,6 +844,7 @@ async fn run_workload(api: &Api, records: usize) -> anyhow::Result<Workload> {
         rows,
         insert,
         updates,
+        contacts,
     })
 }
 
@@ -1033,8 +1100,13 @@ async fn bench_lists(api: &Api, rng: &mut Rng, contacts: &[Contact]) -> anyhow::
 
 /// `field[eq]:"value"`, quoted so any value reads back as itself.
 fn eq_filter(field: &str, value: &str) -> String {
+    op_filter(field, "eq", value)
+}
+
+/// `field[op]:"value"`, quoted so any value reads back as itself.
+fn op_filter(field: &str, op: &str, value: &str) -> String {
     let escaped = value.replace('\\', "\\\\").replace('"', "\\\"");
-    format!("{field}[eq]:\"{escaped}\"")
+    format!("{field}[{op}]:\"{escaped}\"")
 }
 
 /// What the concurrent writers did.
@@ -1188,6 +1260,333 @@ async fn sum_of_hits(api: &Api, ids: &[String]) -> anyhow::Result<i64> {
     Ok(sum)
 }
 
+// -- the cost of security ------------------------------------------------------------------------
+
+/// The permission and login-flood measurements of one database.
+struct Security {
+    /// Their timed rows, moved into the report's rows.
+    rows: Vec<Row>,
+    /// Lists as the admin and as the `own`-only users.
+    own: Vec<OwnCost>,
+    flood: Flood,
+    /// The server's memory after the flood.
+    memory: Option<Memory>,
+}
+
+/// The same list, timed as the admin and as users who see only their own records.
+struct OwnCost {
+    list: String,
+    admin: Stats,
+    own: Stats,
+}
+
+impl OwnCost {
+    fn ratio(own: Duration, admin: Duration) -> f64 {
+        own.as_secs_f64() / admin.as_secs_f64().max(f64::EPSILON)
+    }
+}
+
+/// A user with the `own`-only role.
+struct Rep {
+    id: String,
+    email: String,
+    api: Api,
+}
+
+async fn bench_security(
+    kith: &Path,
+    url: &str,
+    dir: &Path,
+    api: &Api,
+    contacts: &[Contact],
+) -> anyhow::Result<Security> {
+    let reps = create_reps(kith, url, dir, api).await?;
+    assign_owners(api, contacts, &reps).await?;
+    let prefix = common_prefix(contacts);
+    let mut rows = Vec::new();
+    let mut own = Vec::new();
+    for filter in [None, Some(op_filter("last_name", "starts_with", &prefix))] {
+        let list = match &filter {
+            None => "list (no filter, default order)".to_owned(),
+            Some(filter) => format!("list {filter}"),
+        };
+        let filter = filter.as_deref();
+        let admin = bench_list_as_admin(api, filter).await?;
+        rows.push(Row::new(format!("{list}, admin"), admin, None));
+        // With a filter, a rep may own no match; without one, each owns 1% of the contacts.
+        let own_stats = bench_list_as_reps(&reps, filter, filter.is_none()).await?;
+        rows.push(Row::new(format!("{list}, own-only role"), own_stats, None));
+        own.push(OwnCost {
+            list,
+            admin,
+            own: own_stats,
+        });
+    }
+    let flood = bench_login_flood(api, &reps, contacts).await?;
+    rows.extend([
+        Row::new(
+            "GET /contacts/{id}, paced 100/s, quiet (flood baseline)",
+            flood.baseline,
+            None,
+        ),
+        Row::new(
+            format!("GET /contacts/{{id}}, paced 100/s, during {LOGIN_RATE} logins/s"),
+            flood.during,
+            None,
+        ),
+        Row::new(
+            "POST /auth/login during the flood (answered 200)",
+            flood.logins,
+            None,
+        ),
+    ]);
+    Ok(Security {
+        rows,
+        own,
+        flood,
+        memory: None,
+    })
+}
+
+/// Saves the `own_reader` role and creates `REPS` users holding it, each with a CLI token.
+async fn create_reps(kith: &Path, url: &str, dir: &Path, api: &Api) -> anyhow::Result<Vec<Rep>> {
+    let levels = json!({ "create": "own", "read": "own", "edit": "own", "delete": "own" });
+    let role = json!({ "name": OWN_ROLE, "types": { "*": levels } });
+    api.expect(
+        api.put(&format!("admin/roles/{OWN_ROLE}"), &role)?,
+        StatusCode::OK,
+    )
+    .await?;
+    let mut reps = Vec::with_capacity(REPS);
+    for i in 0..REPS {
+        let email = format!("rep{i}@bench.test");
+        let body = json!({ "email": email, "password": REP_PASSWORD, "role": OWN_ROLE });
+        let reply = api
+            .expect(api.post("admin/users", &body)?, StatusCode::CREATED)
+            .await?;
+        let id = reply
+            .json()?
+            .get("id")
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+            .ok_or_else(|| reply.unexpected("an `id`"))?;
+        let token = create_token(kith, url, dir, &email)?;
+        reps.push(Rep {
+            id,
+            email,
+            api: api.with_token(Some(&token))?,
+        });
+    }
+    eprintln!("  created the role {OWN_ROLE} and {REPS} users holding it");
+    Ok(reps)
+}
+
+/// Makes rep `r` the owner of the contacts whose index is `r` modulo `OWNER_EVERY`.
+async fn assign_owners(api: &Api, contacts: &[Contact], reps: &[Rep]) -> anyhow::Result<()> {
+    let updates: Vec<Value> = contacts
+        .iter()
+        .enumerate()
+        .filter_map(|(i, contact)| {
+            reps.get(i % OWNER_EVERY)
+                .map(|rep| json!({ "id": contact.id, "owner": rep.id }))
+        })
+        .collect();
+    for chunk in updates.chunks(BATCH) {
+        let body = json!({ "operation": "update", "records": chunk });
+        api.expect(api.post("contacts/batch", &body)?, StatusCode::OK)
+            .await?;
+    }
+    eprintln!(
+        "  gave {} contacts to the {} reps",
+        updates.len(),
+        reps.len()
+    );
+    Ok(())
+}
+
+/// The most common two-letter start of the seeded last names.
+fn common_prefix(contacts: &[Contact]) -> String {
+    let mut counts = std::collections::BTreeMap::<String, usize>::new();
+    for contact in contacts {
+        let prefix: String = contact.last_name.chars().take(2).collect();
+        *counts.entry(prefix).or_default() += 1;
+    }
+    counts
+        .into_iter()
+        .max_by_key(|(_, count)| *count)
+        .map(|(prefix, _)| prefix)
+        .unwrap_or_default()
+}
+
+/// Lists of 50 as the admin; each must find something.
+async fn bench_list_as_admin(api: &Api, filter: Option<&str>) -> anyhow::Result<Stats> {
+    let requests = (0..WARMUP + LISTS)
+        .map(|_| api.list_page(filter))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let replies = api.expect_each(requests, StatusCode::OK).await?;
+    for reply in &replies {
+        if records_of(reply)?.is_empty() {
+            return Err(reply.unexpected("at least one record"));
+        }
+    }
+    Ok(Stats::of_replies(&replies, WARMUP))
+}
+
+/// Lists of 50 as the reps in turn; each may only see records it owns.
+async fn bench_list_as_reps(
+    reps: &[Rep],
+    filter: Option<&str>,
+    must_find: bool,
+) -> anyhow::Result<Stats> {
+    let mut latencies = Vec::with_capacity(LISTS);
+    for (i, rep) in reps.iter().cycle().take(WARMUP + LISTS).enumerate() {
+        let reply = rep
+            .api
+            .expect(rep.api.list_page(filter)?, StatusCode::OK)
+            .await?;
+        let records = records_of(&reply)?;
+        if must_find && records.is_empty() {
+            return Err(reply.unexpected(&format!("records owned by {}", rep.email)));
+        }
+        if let Some(record) = records
+            .iter()
+            .find(|r| r.get("owner").and_then(Value::as_str) != Some(rep.id.as_str()))
+        {
+            bail!(
+                "{} (own-only role) was shown a record it does not own: {record}",
+                rep.email
+            );
+        }
+        if i >= WARMUP {
+            latencies.push(reply.elapsed);
+        }
+    }
+    Ok(Stats::of(latencies))
+}
+
+/// The GETs timed on the quiet server and during the login flood, and the logins.
+struct Flood {
+    baseline: Stats,
+    during: Stats,
+    /// How long the flood ran.
+    elapsed: Duration,
+    sent: usize,
+    /// Latencies of the logins answered 200.
+    logins: Stats,
+    /// The other answers (status, or the client's error), and how many of each.
+    others: std::collections::BTreeMap<String, usize>,
+}
+
+async fn bench_login_flood(api: &Api, reps: &[Rep], contacts: &[Contact]) -> anyhow::Result<Flood> {
+    let mut rng = Rng::new(SEED + 100);
+    let mut ids = |n: usize| -> Vec<String> {
+        (0..n)
+            .map(|_| format!("contacts/{}", rng.pick(contacts).id))
+            .collect()
+    };
+    let quiet_paths = ids(WARMUP + FLOOD_GETS);
+    let flood_paths = ids(WARMUP + FLOOD_GETS);
+    let baseline = paced_gets(api, &quiet_paths).await?;
+    eprintln!(
+        "  quiet GETs: median {:.3} ms, p99 {:.3} ms",
+        millis(baseline.median),
+        millis(baseline.p99)
+    );
+
+    let anonymous = api.with_token(None)?;
+    let bodies: Arc<[String]> = reps
+        .iter()
+        .map(|rep| {
+            json!({ "email": rep.email, "password": REP_PASSWORD, "workspace": WORKSPACE })
+                .to_string()
+        })
+        .collect();
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let started = Instant::now();
+    let flood = tokio::spawn(login_flood(anonymous, bodies, Arc::clone(&stop)));
+    tokio::time::sleep(FLOOD_RAMP).await;
+    let during = paced_gets(api, &flood_paths).await;
+    if let Some(left) = (FLOOD_RAMP + FLOOD_MIN).checked_sub(started.elapsed()) {
+        tokio::time::sleep(left).await;
+    }
+    stop.store(true, Ordering::Relaxed);
+    let elapsed = started.elapsed();
+    let outcomes = flood.await.context("the login flood panicked")?;
+    let during = during?;
+
+    let mut logins = Vec::new();
+    let mut others = std::collections::BTreeMap::new();
+    for outcome in &outcomes {
+        match outcome {
+            Ok((StatusCode::OK, latency)) => logins.push(*latency),
+            Ok((status, _)) => *others.entry(status.to_string()).or_insert(0) += 1,
+            Err(error) => *others.entry(format!("error: {error}")).or_insert(0) += 1,
+        }
+    }
+    let flood = Flood {
+        baseline,
+        during,
+        elapsed,
+        sent: outcomes.len(),
+        logins: Stats::of(logins),
+        others,
+    };
+    eprintln!(
+        "  login flood: {} logins sent in {:.1} s, {} answered 200, others {:?}",
+        flood.sent,
+        elapsed.as_secs_f64(),
+        flood.logins.n,
+        flood.others
+    );
+    Ok(flood)
+}
+
+/// GETs one at a time, one every `FLOOD_GET_EVERY` (later if one is slower), the first
+/// `WARMUP` not counted.
+async fn paced_gets(api: &Api, paths: &[String]) -> anyhow::Result<Stats> {
+    let mut interval = tokio::time::interval(FLOOD_GET_EVERY);
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut replies = Vec::with_capacity(paths.len());
+    for path in paths {
+        interval.tick().await;
+        replies.push(api.expect(api.get(path)?, StatusCode::OK).await?);
+    }
+    Ok(Stats::of_replies(&replies, WARMUP))
+}
+
+/// A login's status and latency, or why it got no answer.
+type LoginOutcome = Result<(StatusCode, Duration), String>;
+
+/// Sends `LOGIN_RATE` logins a second, rotating through `bodies`, each in its own task so
+/// that slow answers do not slow the pace, until `stop`; then waits for every answer.
+async fn login_flood(
+    api: Api,
+    bodies: Arc<[String]>,
+    stop: Arc<std::sync::atomic::AtomicBool>,
+) -> Vec<LoginOutcome> {
+    let mut interval = tokio::time::interval(Duration::from_secs(1) / LOGIN_RATE);
+    let mut logins = tokio::task::JoinSet::new();
+    let mut sent = 0;
+    while !stop.load(Ordering::Relaxed) {
+        interval.tick().await;
+        let body = bodies[sent % bodies.len()].clone();
+        sent += 1;
+        let api = api.clone();
+        logins.spawn(async move {
+            let request = api
+                .post_raw("auth/login", body)
+                .map_err(|e| e.to_string())?;
+            let reply = api.send(request).await.map_err(|e| format!("{e:#}"))?;
+            Ok((reply.status, reply.elapsed))
+        });
+    }
+    let mut outcomes = Vec::with_capacity(sent);
+    while let Some(joined) = logins.join_next().await {
+        outcomes.push(joined.unwrap_or_else(|e| Err(format!("the login task failed: {e}"))));
+    }
+    outcomes
+}
+
 // -- the report ----------------------------------------------------------------------------------
 
 /// Where the bench ran.
@@ -1272,6 +1671,16 @@ fn standard_notes(records: usize) -> Vec<String> {
             "Concurrent updates: {WRITERS} writers each increment `hits` {UPDATES_PER_WRITER} times on random records among the same {HOT_RECORDS} (GET, then PATCH with `If-Match`, re-read and retry on 412). The PATCH row times every PATCH, 200 or 412."
         ),
         "Server memory is the `kith` process's VmRSS after the workload (peak: VmHWM); PostgreSQL's own processes are not included.".to_owned(),
+        format!(
+            "Permissions: after the rows above, the admin saves a role `{OWN_ROLE}` with `own` create/read/edit/delete on every type and creates {REPS} users holding it (tokens from the CLI); a batch update makes each of them the owner of {:.0}% of the seeded contacts. The same list of {LIST_LIMIT} (default order, unfiltered, then filtered on the most common two-letter `last_name` prefix) is timed {LISTS} times as the admin, then {LISTS} times as the {REPS} users in turn (each series after {WARMUP} warm-up requests), checking that they see only their own records. The ratio target is judged on p99.",
+            100.0 / OWNER_EVERY as f64
+        ),
+        format!(
+            "Login flood: {LOGIN_RATE} `POST /auth/login`/s with correct passwords, rotating through the {REPS} users, each in its own task on separate connections. `GET /contacts/{{id}}` of random contacts is timed {FLOOD_GETS} times (after {WARMUP} warm-up), one every {} ms, first on the quiet server, then from {} s into the flood, which runs at least {} s. The memory line is read after the flood.",
+            FLOOD_GET_EVERY.as_millis(),
+            FLOOD_RAMP.as_secs(),
+            FLOOD_MIN.as_secs()
+        ),
     ]
 }
 
@@ -1336,7 +1745,7 @@ fn render_section(
 
 /// A line of the summary table.
 struct Measure {
-    name: &'static str,
+    name: String,
     value: String,
     target: String,
     met: &'static str,
@@ -1344,13 +1753,13 @@ struct Measure {
 
 impl Measure {
     fn new(
-        name: &'static str,
+        name: impl Into<String>,
         value: String,
         target: impl Into<String>,
         met: Option<bool>,
     ) -> Measure {
         Measure {
-            name,
+            name: name.into(),
             value,
             target: target.into(),
             met: met.map_or("—", yes_no),
@@ -1385,7 +1794,7 @@ fn summary(report: &Report) -> Vec<Measure> {
     let updates = &report.updates;
     let attempts = updates.successes + updates.conflicts;
     let rss = Memory::megabytes(report.memory.rss_kib);
-    vec![
+    let mut lines = vec![
         insert_line,
         Measure::new(
             "concurrent updates",
@@ -1422,7 +1831,76 @@ fn summary(report: &Report) -> Vec<Measure> {
             format!("≤ {RSS_TARGET_MB} MB"),
             Some(rss <= RSS_TARGET_MB),
         ),
-    ]
+    ];
+    lines.extend(security_summary(&report.security));
+    lines
+}
+
+/// The own-filter ratios, the login flood and the memory after it.
+fn security_summary(security: &Security) -> Vec<Measure> {
+    let mut lines = Vec::new();
+    for cost in &security.own {
+        let p50 = OwnCost::ratio(cost.own.median, cost.admin.median);
+        let p99 = OwnCost::ratio(cost.own.p99, cost.admin.p99);
+        lines.push(Measure::new(
+            format!("own-filter cost, {}", cost.list),
+            format!("p50 ratio {p50:.2}×, p99 ratio {p99:.2}× (own-only role ÷ admin)"),
+            format!("p99 ratio ≤ {OWN_RATIO_TARGET}× (met? is judged on p99)"),
+            Some(p99 <= OWN_RATIO_TARGET),
+        ));
+    }
+    let flood = &security.flood;
+    let others = if flood.others.is_empty() {
+        "none".to_owned()
+    } else {
+        flood
+            .others
+            .iter()
+            .map(|(answer, count)| format!("{count}× {answer}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    lines.push(Measure::new(
+        format!("GET /contacts/{{id}} during {LOGIN_RATE} logins/s"),
+        format!(
+            "p50 {:.3} → {:.3} ms ({:.2}×), p99 {:.3} → {:.3} ms ({:.2}×), quiet → flood",
+            millis(flood.baseline.median),
+            millis(flood.during.median),
+            OwnCost::ratio(flood.during.median, flood.baseline.median),
+            millis(flood.baseline.p99),
+            millis(flood.during.p99),
+            OwnCost::ratio(flood.during.p99, flood.baseline.p99),
+        ),
+        "— (\"cannot stall the API\"; no number)",
+        None,
+    ));
+    lines.push(Measure::new(
+        "logins during the flood",
+        format!(
+            "{} sent in {:.1} s ({:.1}/s); {} answered 200 (median {:.1} ms, p99 {:.1} ms); other answers: {others}",
+            flood.sent,
+            flood.elapsed.as_secs_f64(),
+            flood.sent as f64 / flood.elapsed.as_secs_f64().max(f64::EPSILON),
+            flood.logins.n,
+            millis(flood.logins.median),
+            millis(flood.logins.p99),
+        ),
+        "— (other answers are listed)",
+        None,
+    ));
+    if let Some(memory) = &security.memory {
+        lines.push(Measure::new(
+            "server memory after the login flood",
+            format!(
+                "{:.1} MB (peak {:.1} MB)",
+                Memory::megabytes(memory.rss_kib),
+                Memory::megabytes(memory.peak_kib)
+            ),
+            "—",
+            None,
+        ));
+    }
+    lines
 }
 
 fn yes_no(met: bool) -> &'static str {
