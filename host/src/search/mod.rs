@@ -539,8 +539,8 @@ impl ParsedQuery {
     /// or with typos), every phrase must match in order; or the whole query matches a phone.
     fn to_query(&self, f: Fields) -> Option<Box<dyn Query>> {
         let mut all: Vec<(Occur, Box<dyn Query>)> = Vec::new();
-        for word in &self.words {
-            all.push((Occur::Must, word_query(f, word)));
+        for (i, word) in self.words.iter().enumerate() {
+            all.push((Occur::Must, word_query(f, word, i + 1 == self.words.len())));
         }
         for phrase in &self.phrases {
             let mut either: Vec<(Occur, Box<dyn Query>)> = Vec::new();
@@ -610,10 +610,14 @@ fn allowed_edits(word: &str) -> u8 {
 }
 
 /// One word, in any field: exact beats prefix beats typo; titles beat contact details beat
-/// body text.
-fn word_query(f: Fields, word: &str) -> Box<dyn Query> {
+/// body text. Expansions are kept where they pay: typos only in titles (names), prefixes in
+/// titles and contact details, and in body text only for the last word (the one being typed)
+/// from 4 letters — a large corpus's body vocabulary makes short prefixes and fuzzy matches
+/// there expensive and noisy.
+fn word_query(f: Fields, word: &str, last: bool) -> Box<dyn Query> {
+    let len = word.chars().count();
     let mut options: Vec<(Occur, Box<dyn Query>)> = Vec::new();
-    for (field, weight) in [(f.title, 3.0), (f.contact, 2.0), (f.body, 1.0)] {
+    let mut add = |field, weight: f32, prefix_from: Option<usize>, typos: bool| {
         let term = Term::from_field_text(field, word);
         options.push((
             Occur::Should,
@@ -622,20 +626,23 @@ fn word_query(f: Fields, word: &str) -> Box<dyn Query> {
                 weight * 2.0,
             ),
         ));
-        if word.chars().count() >= 2 {
+        if prefix_from.is_some_and(|min| len >= min) {
             options.push((
                 Occur::Should,
                 boosted(FuzzyTermQuery::new_prefix(term.clone(), 0, true), weight),
             ));
         }
         let edits = allowed_edits(word);
-        if edits > 0 {
+        if typos && edits > 0 {
             options.push((
                 Occur::Should,
                 boosted(FuzzyTermQuery::new(term, edits, true), weight * 0.5),
             ));
         }
-    }
+    };
+    add(f.title, 3.0, Some(2), true);
+    add(f.contact, 2.0, Some(3), false);
+    add(f.body, 1.0, last.then_some(4), false);
     Box::new(BooleanQuery::new(options))
 }
 
