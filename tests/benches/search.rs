@@ -1753,13 +1753,14 @@ fn report(
         let p99 = percentile(&r.latency_ms, 99.0);
         let max = r.latency_ms.iter().copied().fold(0.0, f64::max);
         let target = if r.name.starts_with("Kith") {
-            let fastest = p50 <= fastest_p50 && p99 <= fastest_p99;
             let bounds = p50 <= 2.0 && p99 <= 10.0;
             format!(
-                "p50 ≤ 2 & p99 ≤ 10: {}{}; fastest: {}",
+                "p50 ≤ 2 & p99 ≤ 10: {}{}; fastest of the three: {} (p50 {}, p99 {})",
                 yes_no(bounds),
                 if at_scale { "" } else { " (target is at 1M)" },
-                yes_no(fastest)
+                yes_no(p50 <= fastest_p50 && p99 <= fastest_p99),
+                if p50 <= fastest_p50 { "yes" } else { "no" },
+                if p99 <= fastest_p99 { "yes" } else { "no" },
             )
         } else {
             "—".into()
