@@ -121,6 +121,9 @@ fn test() -> anyhow::Result<()> {
         "-D",
         "warnings",
     ])?;
+    // The end-to-end tests drive the `kith` binary itself (CLI, kill -9 and restart), and
+    // `cargo test` only builds a package's binaries for that package's own tests.
+    cargo(&["build", "--package", "host", "--bin", "kith"])?;
     // Default targets: libraries, binaries and tests — benchmarks are linted above, run apart.
     cargo(&["test", "--workspace"])
 }
