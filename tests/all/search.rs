@@ -182,6 +182,8 @@ on_both! {
         let created = app.create("companies", json!({"name": "Xylophone Works"})).await;
         let id = created["id"].as_str().unwrap();
         search_until(&app, "xylophone", |hits| rank_of(hits, id).is_some()).await;
+        let typed = search_until(&app, "xylo", |hits| rank_of(hits, id).is_some()).await;
+        assert_eq!(typed[0]["snippet"], "Xylophone Works", "a prefix match still shows its title");
         app.patch(&format!("/api/v1/companies/{id}"), &json!({"name": "Marimba Works"}), None).await;
         let renamed = search_until(&app, "marimba", |hits| rank_of(hits, id).is_some()).await;
         assert!(rank_of(&renamed, id).is_some(), "an update is findable by its new text");

@@ -297,10 +297,14 @@ impl SearchIndex {
                 continue;
             };
             let body = body_snippets.snippet_from_doc(&doc);
-            let snippet = if body.highlighted().is_empty() {
-                title_snippets.snippet_from_doc(&doc).to_html()
-            } else {
+            let title_snippet = title_snippets.snippet_from_doc(&doc);
+            let snippet = if !body.highlighted().is_empty() {
                 body.to_html()
+            } else if !title_snippet.highlighted().is_empty() {
+                title_snippet.to_html()
+            } else {
+                // Matched by a prefix, a typo or a contact token: show the title, escaped.
+                escape_html(&text(f.title).chars().take(150).collect::<String>())
             };
             hits.push(Hit {
                 id: RecordId(id),
@@ -387,6 +391,21 @@ impl SearchIndex {
             body.to_html()
         })
     }
+}
+
+fn escape_html(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '&' => out.push_str("&amp;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 /// Levenshtein distance with adjacent transpositions counted as one edit.
@@ -660,6 +679,14 @@ pub fn searchable_text(ty: &EntityType, data: &Map<String, Value>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn fallback_snippets_are_escaped() {
+        assert_eq!(
+            escape_html(r#"<b>O'Hara & "Sons"</b>"#),
+            "&lt;b&gt;O&#39;Hara &amp; &quot;Sons&quot;&lt;/b&gt;"
+        );
+    }
 
     #[test]
     fn edit_distance_counts_transpositions_once() {
