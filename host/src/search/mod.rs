@@ -630,8 +630,9 @@ fn allowed_edits(word: &str) -> u8 {
 
 /// One word, in any field: exact beats prefix beats typo; titles beat contact details beat
 /// body text. Expansions are kept where they pay: typos only in titles (names), prefixes in
-/// titles and contact details, and in body text only for the last word (the one being typed)
-/// from 4 letters — a large corpus's body vocabulary makes short prefixes and fuzzy matches
+/// titles, and in contact details (from 3 letters) and body text (from 4) only for the last
+/// word, the one being typed — every email address starts with a first name, so prefixes of
+/// earlier words there matched thousands of addresses — a large corpus's body vocabulary makes short prefixes and fuzzy matches
 /// there expensive and noisy.
 fn word_query(f: Fields, word: &str, last: bool) -> Box<dyn Query> {
     let len = word.chars().count();
@@ -660,7 +661,7 @@ fn word_query(f: Fields, word: &str, last: bool) -> Box<dyn Query> {
         }
     };
     add(f.title, 3.0, Some(2), true);
-    add(f.contact, 2.0, Some(3), false);
+    add(f.contact, 2.0, last.then_some(3), false);
     add(f.body, 1.0, last.then_some(4), false);
     Box::new(BooleanQuery::new(options))
 }
