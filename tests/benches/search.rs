@@ -21,11 +21,8 @@ use anyhow::{Context, bail};
 use host::demo::{self, Rng};
 use host::ids::{RecordId, UserId, WorkspaceId};
 use host::records::Record;
-use host::records::schema::{EntityType, FieldKind, builtin_types};
-use host::records::value;
-use host::search::{
-    SearchIndex, TypeScope, email_tokens, phone_digits, phone_tokens, text_analyzer,
-};
+use host::records::schema::{EntityType, builtin_types};
+use host::search::{SearchIndex, TypeScope, document_text, phone_digits, text_analyzer};
 use sea_orm::sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sea_orm::sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
@@ -287,41 +284,8 @@ impl Corpus {
 /// Title, contact tokens and other searchable text of a record, exactly as
 /// `SearchIndex::document` splits them.
 fn texts(ty: &EntityType, data: &Map<String, Value>) -> (String, String, String) {
-    let title = value::title(ty, data);
-    let mut contact = Vec::new();
-    let mut body = Vec::new();
-    for field in ty.fields.iter().filter(|f| f.searchable) {
-        let Some(value) = data.get(&field.name) else {
-            continue;
-        };
-        if ty.title_fields.contains(&field.name) {
-            continue;
-        }
-        match field.kind {
-            FieldKind::Email => {
-                if let Some(email) = value.as_str() {
-                    contact.push(email_tokens(email));
-                }
-            }
-            FieldKind::Phone => {
-                if let Some(phone) = value.as_str() {
-                    contact.push(phone_tokens(phone));
-                }
-            }
-            _ => collect_text(value, &mut body),
-        }
-    }
-    (title, contact.join(" "), body.join("\n"))
-}
-
-fn collect_text(value: &Value, out: &mut Vec<String>) {
-    match value {
-        Value::String(s) => out.push(s.clone()),
-        Value::Array(items) => items.iter().for_each(|v| collect_text(v, out)),
-        Value::Number(n) => out.push(n.to_string()),
-        Value::Object(map) => map.values().for_each(|v| collect_text(v, out)),
-        _ => {}
-    }
+    let text = document_text(ty, data);
+    (text.title, text.contact, text.body)
 }
 
 /// Kith's analysis of a text: lowercased, accent-folded words.

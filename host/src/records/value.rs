@@ -408,14 +408,6 @@ pub fn title(ty: &EntityType, data: &Map<String, Value>) -> String {
     parts.join(" ")
 }
 
-/// Helpers shared with the query layer: the kinds whose values compare as numbers.
-pub fn is_numeric(kind: FieldKind) -> bool {
-    matches!(
-        kind,
-        FieldKind::Integer | FieldKind::Number | FieldKind::Money
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -59,11 +59,6 @@ impl Indexer {
         })
     }
 
-    /// The last outbox sequence applied and committed.
-    pub fn seq(&self) -> i64 {
-        self.seq
-    }
-
     /// Follows the outbox for ever: applies what is new as it comes, commits at most every
     /// [`COMMIT_INTERVAL`] while writes keep coming (a tantivy commit is the costly step) and at
     /// once when they stop, then waits for the store's next commit (or 250 ms). Errors are

@@ -183,34 +183,15 @@ impl SearchIndex {
         if let Some(owner) = record.owner {
             doc.add_text(f.owner, owner.to_string());
         }
-        let title = value::title(ty, &record.data);
-        if !title.is_empty() {
-            doc.add_text(f.title, &title);
-        }
-        let mut body = Vec::new();
-        for field in ty.fields.iter().filter(|f| f.searchable) {
-            let Some(value) = record.data.get(&field.name) else {
-                continue;
-            };
-            if ty.title_fields.contains(&field.name) {
-                continue;
+        let text = document_text(ty, &record.data);
+        for (field, value) in [
+            (f.title, text.title),
+            (f.contact, text.contact),
+            (f.body, text.body),
+        ] {
+            if !value.is_empty() {
+                doc.add_text(field, value);
             }
-            match field.kind {
-                FieldKind::Email => {
-                    if let Some(email) = value.as_str() {
-                        doc.add_text(f.contact, email_tokens(email));
-                    }
-                }
-                FieldKind::Phone => {
-                    if let Some(phone) = value.as_str() {
-                        doc.add_text(f.contact, phone_tokens(phone));
-                    }
-                }
-                _ => collect_text(value, &mut body),
-            }
-        }
-        if !body.is_empty() {
-            doc.add_text(f.body, body.join("\n"));
         }
         doc
     }
@@ -666,15 +647,37 @@ fn word_query(f: Fields, word: &str, last: bool) -> Box<dyn Query> {
     Box::new(BooleanQuery::new(options))
 }
 
-/// The searchable text of a record's data, for callers that show it.
-pub fn searchable_text(ty: &EntityType, data: &Map<String, Value>) -> String {
-    let mut out = Vec::new();
+/// The text a record contributes to each indexed field: its title, the tokens of its emails
+/// and phones, and its other searchable values.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct DocumentText {
+    pub title: String,
+    pub contact: String,
+    pub body: String,
+}
+
+pub fn document_text(ty: &EntityType, data: &Map<String, Value>) -> DocumentText {
+    let mut contact = Vec::new();
+    let mut body = Vec::new();
     for field in ty.fields.iter().filter(|f| f.searchable) {
-        if let Some(value) = data.get(&field.name) {
-            collect_text(value, &mut out);
+        let Some(value) = data.get(&field.name) else {
+            continue;
+        };
+        if ty.title_fields.contains(&field.name) {
+            continue;
+        }
+        match (field.kind, value.as_str()) {
+            (FieldKind::Email, Some(email)) => contact.push(email_tokens(email)),
+            (FieldKind::Phone, Some(phone)) => contact.push(phone_tokens(phone)),
+            (FieldKind::Email | FieldKind::Phone, None) => {}
+            _ => collect_text(value, &mut body),
         }
     }
-    out.join(" ")
+    DocumentText {
+        title: value::title(ty, data),
+        contact: contact.join(" "),
+        body: body.join("\n"),
+    }
 }
 
 #[cfg(test)]
