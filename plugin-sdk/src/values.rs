@@ -1,0 +1,478 @@
+//! Typed access to field values: `Value` conversions, `Money` arithmetic-free helpers, and
+//! accessors by field name on records, changes and field lists.
+
+use serde_json::{Map, Value as Json};
+
+use crate::{Change, Field, Money, Record, Value};
+
+/// Builds a field list from `(name, value)` pairs:
+/// `fields([("first_name", Value::from("Ada")), ("score", Value::from(3))])`.
+pub fn fields<I, K, V>(pairs: I) -> Vec<Field>
+where
+    I: IntoIterator<Item = (K, V)>,
+    K: Into<String>,
+    V: Into<Value>,
+{
+    pairs
+        .into_iter()
+        .map(|(name, value)| Field::new(name, value))
+        .collect()
+}
+
+impl Value {
+    /// Whether the value is empty.
+    pub fn is_null(&self) -> bool {
+        matches!(self, Value::Null)
+    }
+
+    /// The text of a text, long_text, email, phone, url or select field.
+    pub fn as_text(&self) -> Option<&str> {
+        match self {
+            Value::Text(text) => Some(text),
+            _ => None,
+        }
+    }
+
+    /// The integer of an integer field.
+    pub fn as_integer(&self) -> Option<i64> {
+        match self {
+            Value::Integer(n) => Some(*n),
+            _ => None,
+        }
+    }
+
+    /// The number of a number field (an integer value is converted).
+    pub fn as_number(&self) -> Option<f64> {
+        match self {
+            Value::Number(n) => Some(*n),
+            Value::Integer(n) => Some(*n as f64),
+            _ => None,
+        }
+    }
+
+    /// The value of a boolean field.
+    pub fn as_bool(&self) -> Option<bool> {
+        match self {
+            Value::Boolean(b) => Some(*b),
+            _ => None,
+        }
+    }
+
+    /// The amount and currency of a money field.
+    pub fn as_money(&self) -> Option<&Money> {
+        match self {
+            Value::Money(money) => Some(money),
+            _ => None,
+        }
+    }
+
+    /// The date of a date field: `"2026-11-22"`.
+    pub fn as_date(&self) -> Option<&str> {
+        match self {
+            Value::Date(date) => Some(date),
+            _ => None,
+        }
+    }
+
+    /// The instant of a datetime field, RFC 3339 in UTC: `"2026-11-22T09:30:00.000Z"`.
+    pub fn as_datetime(&self) -> Option<&str> {
+        match self {
+            Value::Datetime(instant) => Some(instant),
+            _ => None,
+        }
+    }
+
+    /// The record id of a single reference field.
+    pub fn as_reference(&self) -> Option<&str> {
+        match self {
+            Value::Reference(id) => Some(id),
+            _ => None,
+        }
+    }
+
+    /// The user id of a user field.
+    pub fn as_user(&self) -> Option<&str> {
+        match self {
+            Value::User(id) => Some(id),
+            _ => None,
+        }
+    }
+
+    /// The items of a tags, multi_select or multiple reference field.
+    pub fn as_texts(&self) -> Option<&[String]> {
+        match self {
+            Value::Texts(items) => Some(items),
+            _ => None,
+        }
+    }
+
+    /// The JSON text of a json field.
+    pub fn as_json(&self) -> Option<&str> {
+        match self {
+            Value::Json(text) => Some(text),
+            _ => None,
+        }
+    }
+
+    /// The value as the REST API writes it: money as `{"amount", "currency"}`, a json field as
+    /// its document, a number that is not finite as `null`.
+    pub fn to_json(&self) -> Json {
+        match self {
+            Value::Null => Json::Null,
+            Value::Text(s)
+            | Value::Date(s)
+            | Value::Datetime(s)
+            | Value::Reference(s)
+            | Value::User(s) => Json::String(s.clone()),
+            Value::Integer(n) => Json::from(*n),
+            Value::Number(n) => serde_json::Number::from_f64(*n).map_or(Json::Null, Json::Number),
+            Value::Boolean(b) => Json::Bool(*b),
+            Value::Money(money) => {
+                serde_json::json!({ "amount": money.amount, "currency": money.currency })
+            }
+            Value::Texts(items) => Json::from(items.clone()),
+            Value::Json(text) => {
+                serde_json::from_str(text).unwrap_or_else(|_| Json::String(text.clone()))
+            }
+        }
+    }
+}
+
+impl From<&str> for Value {
+    fn from(text: &str) -> Value {
+        Value::Text(text.to_owned())
+    }
+}
+
+impl From<String> for Value {
+    fn from(text: String) -> Value {
+        Value::Text(text)
+    }
+}
+
+impl From<&String> for Value {
+    fn from(text: &String) -> Value {
+        Value::Text(text.clone())
+    }
+}
+
+impl From<i64> for Value {
+    fn from(n: i64) -> Value {
+        Value::Integer(n)
+    }
+}
+
+impl From<i32> for Value {
+    fn from(n: i32) -> Value {
+        Value::Integer(n.into())
+    }
+}
+
+impl From<u32> for Value {
+    fn from(n: u32) -> Value {
+        Value::Integer(n.into())
+    }
+}
+
+impl From<f64> for Value {
+    fn from(n: f64) -> Value {
+        Value::Number(n)
+    }
+}
+
+impl From<bool> for Value {
+    fn from(b: bool) -> Value {
+        Value::Boolean(b)
+    }
+}
+
+impl From<Money> for Value {
+    fn from(money: Money) -> Value {
+        Value::Money(money)
+    }
+}
+
+impl From<Vec<String>> for Value {
+    fn from(items: Vec<String>) -> Value {
+        Value::Texts(items)
+    }
+}
+
+impl<T: Into<Value>> From<Option<T>> for Value {
+    /// `None` is [`Value::Null`] (which clears a field when written).
+    fn from(value: Option<T>) -> Value {
+        value.map_or(Value::Null, Into::into)
+    }
+}
+
+impl Money {
+    /// An amount (an exact decimal such as `"1250.00"`) in a currency (`"EUR"`).
+    pub fn new(amount: impl Into<String>, currency: impl Into<String>) -> Money {
+        Money {
+            amount: amount.into(),
+            currency: currency.into(),
+        }
+    }
+
+    /// The amount as an exact decimal: `(units, scale)` with amount = units / 10^scale, so
+    /// `"-1250.50"` is `(-125050, 2)`. `None` when the amount is not a decimal number.
+    pub fn amount_parts(&self) -> Option<(i128, u32)> {
+        parse_decimal(&self.amount)
+    }
+
+    /// The amount in hundredths (cents for most currencies): `"12.5"` is `1250`. `None` when
+    /// the amount is not a decimal, has more than two decimal places that are not zero, or
+    /// does not fit.
+    pub fn amount_cents(&self) -> Option<i128> {
+        let (units, scale) = self.amount_parts()?;
+        if scale <= 2 {
+            units.checked_mul(10_i128.checked_pow(2 - scale)?)
+        } else {
+            let divisor = 10_i128.checked_pow(scale - 2)?;
+            (units % divisor == 0).then(|| units / divisor)
+        }
+    }
+
+    /// The amount as a float (inexact: for display and statistics, not for sums of money).
+    pub fn amount_f64(&self) -> Option<f64> {
+        self.amount_parts()?;
+        self.amount.trim().parse().ok()
+    }
+
+    /// Whether the amount is below zero.
+    pub fn is_negative(&self) -> bool {
+        self.amount_parts().is_some_and(|(units, _)| units < 0)
+    }
+}
+
+/// `[-+]digits[.digits]` as (units, scale).
+fn parse_decimal(text: &str) -> Option<(i128, u32)> {
+    let text = text.trim();
+    let (negative, digits) = match text.as_bytes().first()? {
+        b'-' => (true, &text[1..]),
+        b'+' => (false, &text[1..]),
+        _ => (false, text),
+    };
+    let (whole, fraction) = digits.split_once('.').unwrap_or((digits, ""));
+    if whole.is_empty() && fraction.is_empty() {
+        return None;
+    }
+    let mut units: i128 = 0;
+    for byte in whole.bytes().chain(fraction.bytes()) {
+        if !byte.is_ascii_digit() {
+            return None;
+        }
+        units = units
+            .checked_mul(10)?
+            .checked_add(i128::from(byte - b'0'))?;
+    }
+    let scale = u32::try_from(fraction.len()).ok()?;
+    Some((if negative { -units } else { units }, scale))
+}
+
+/// Access to values by field name, for any list of fields (`change.fields`,
+/// `Verdict::Patch(fields)`, …). [`Record`] and [`Change`] have the same methods built in.
+pub trait FieldList {
+    /// The fields.
+    fn field_list(&self) -> &[Field];
+
+    /// The value of the field `name`, if present (empty fields of a record are absent).
+    fn get(&self, name: &str) -> Option<&Value> {
+        find(self.field_list(), name)
+    }
+
+    /// See [`Value::as_text`].
+    fn text(&self, name: &str) -> Option<&str> {
+        self.get(name).and_then(Value::as_text)
+    }
+
+    /// See [`Value::as_integer`].
+    fn integer(&self, name: &str) -> Option<i64> {
+        self.get(name).and_then(Value::as_integer)
+    }
+
+    /// See [`Value::as_number`].
+    fn number(&self, name: &str) -> Option<f64> {
+        self.get(name).and_then(Value::as_number)
+    }
+
+    /// See [`Value::as_bool`].
+    fn boolean(&self, name: &str) -> Option<bool> {
+        self.get(name).and_then(Value::as_bool)
+    }
+
+    /// See [`Value::as_money`].
+    fn money(&self, name: &str) -> Option<&Money> {
+        self.get(name).and_then(Value::as_money)
+    }
+
+    /// See [`Value::as_date`].
+    fn date(&self, name: &str) -> Option<&str> {
+        self.get(name).and_then(Value::as_date)
+    }
+
+    /// See [`Value::as_datetime`].
+    fn datetime(&self, name: &str) -> Option<&str> {
+        self.get(name).and_then(Value::as_datetime)
+    }
+
+    /// See [`Value::as_reference`].
+    fn reference(&self, name: &str) -> Option<&str> {
+        self.get(name).and_then(Value::as_reference)
+    }
+
+    /// See [`Value::as_user`].
+    fn user(&self, name: &str) -> Option<&str> {
+        self.get(name).and_then(Value::as_user)
+    }
+
+    /// See [`Value::as_texts`].
+    fn texts(&self, name: &str) -> Option<&[String]> {
+        self.get(name).and_then(Value::as_texts)
+    }
+
+    /// See [`Value::as_json`].
+    fn json(&self, name: &str) -> Option<&str> {
+        self.get(name).and_then(Value::as_json)
+    }
+}
+
+impl FieldList for [Field] {
+    fn field_list(&self) -> &[Field] {
+        self
+    }
+}
+
+impl FieldList for Vec<Field> {
+    fn field_list(&self) -> &[Field] {
+        self
+    }
+}
+
+fn find<'a>(fields: &'a [Field], name: &str) -> Option<&'a Value> {
+    fields
+        .iter()
+        .find(|field| field.name == name)
+        .map(|field| &field.value)
+}
+
+/// Inherent copies of the [`FieldList`] accessors, so records and changes need no import.
+macro_rules! field_accessors {
+    ($($ty:ty),*) => {$(
+        impl FieldList for $ty {
+            fn field_list(&self) -> &[Field] {
+                &self.fields
+            }
+        }
+
+        impl $ty {
+            /// The value of the field `name`, if present (empty fields of a record are absent).
+            pub fn get(&self, name: &str) -> Option<&Value> {
+                FieldList::get(self, name)
+            }
+            /// The text of a text-like field; see [`Value::as_text`].
+            pub fn text(&self, name: &str) -> Option<&str> {
+                FieldList::text(self, name)
+            }
+            /// See [`Value::as_integer`].
+            pub fn integer(&self, name: &str) -> Option<i64> {
+                FieldList::integer(self, name)
+            }
+            /// See [`Value::as_number`].
+            pub fn number(&self, name: &str) -> Option<f64> {
+                FieldList::number(self, name)
+            }
+            /// See [`Value::as_bool`].
+            pub fn boolean(&self, name: &str) -> Option<bool> {
+                FieldList::boolean(self, name)
+            }
+            /// See [`Value::as_money`].
+            pub fn money(&self, name: &str) -> Option<&Money> {
+                FieldList::money(self, name)
+            }
+            /// See [`Value::as_date`].
+            pub fn date(&self, name: &str) -> Option<&str> {
+                FieldList::date(self, name)
+            }
+            /// See [`Value::as_datetime`].
+            pub fn datetime(&self, name: &str) -> Option<&str> {
+                FieldList::datetime(self, name)
+            }
+            /// See [`Value::as_reference`].
+            pub fn reference(&self, name: &str) -> Option<&str> {
+                FieldList::reference(self, name)
+            }
+            /// See [`Value::as_user`].
+            pub fn user(&self, name: &str) -> Option<&str> {
+                FieldList::user(self, name)
+            }
+            /// See [`Value::as_texts`].
+            pub fn texts(&self, name: &str) -> Option<&[String]> {
+                FieldList::texts(self, name)
+            }
+            /// See [`Value::as_json`].
+            pub fn json(&self, name: &str) -> Option<&str> {
+                FieldList::json(self, name)
+            }
+        }
+    )*};
+}
+
+field_accessors!(Record, Change);
+
+impl Record {
+    /// The record as the REST API writes it: one flat object of the system keys (`id`,
+    /// `version`, `owner`, `created_at`, `updated_at`) and the field values.
+    pub fn to_json(&self) -> Json {
+        let mut object = Map::with_capacity(self.fields.len() + 5);
+        object.insert("id".into(), Json::String(self.id.clone()));
+        object.insert("version".into(), Json::from(self.version));
+        object.insert(
+            "owner".into(),
+            self.owner.clone().map_or(Json::Null, Json::String),
+        );
+        object.insert("created_at".into(), Json::String(self.created_at.clone()));
+        object.insert("updated_at".into(), Json::String(self.updated_at.clone()));
+        for field in &self.fields {
+            object.insert(field.name.clone(), field.value.to_json());
+        }
+        Json::Object(object)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn money_amounts_parse_exactly() {
+        let money = |amount: &str| Money::new(amount, "EUR");
+        assert_eq!(money("-1250.50").amount_parts(), Some((-125050, 2)));
+        assert_eq!(money("12.5").amount_cents(), Some(1250));
+        assert_eq!(money("7").amount_cents(), Some(700));
+        assert_eq!(money("1.2300").amount_cents(), Some(123));
+        assert_eq!(money("1.234").amount_cents(), None);
+        assert_eq!(money("abc").amount_parts(), None);
+        assert_eq!(money("-").amount_parts(), None);
+        assert_eq!(money("0.5").amount_f64(), Some(0.5));
+        assert!(money("-0.01").is_negative());
+        assert!(!money("0.00").is_negative());
+    }
+
+    #[test]
+    fn accessors_read_typed_values_by_name() {
+        let list = fields([
+            ("name", Value::from("Ada")),
+            ("n", Value::from(3)),
+            ("tags", Value::from(vec!["a".to_owned()])),
+            ("gone", Value::from(None::<String>)),
+        ]);
+        assert_eq!(list.text("name"), Some("Ada"));
+        assert_eq!(list.integer("n"), Some(3));
+        assert_eq!(list.number("n"), Some(3.0));
+        assert_eq!(list.text("n"), None);
+        assert_eq!(list.texts("tags").map(<[String]>::len), Some(1));
+        assert!(list.get("gone").is_some_and(Value::is_null));
+        assert_eq!(list.get("missing"), None);
+    }
+}
