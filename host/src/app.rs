@@ -19,6 +19,7 @@ use crate::auth::session::LoginGuard;
 use crate::config::Config;
 use crate::db::Db;
 use crate::error::{ApiError, ErrorCode};
+use crate::plugins::{self, Plugins};
 use crate::records::{self, Store};
 use crate::search::SearchIndex;
 use crate::search::indexer::Indexer;
@@ -32,6 +33,7 @@ pub struct AppState {
     pub store: Arc<Store>,
     pub search: SearchIndex,
     pub login: Arc<LoginGuard>,
+    pub plugins: Arc<Plugins>,
 }
 
 /// Connects to the database, applies migrations and prepares the record store.
@@ -60,8 +62,11 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/search", get(crate::search::api::search))
         .nest(
             "/api/v1",
-            crate::auth::api::routes().merge(records::api::routes()),
+            crate::auth::api::routes()
+                .merge(plugins::api::routes())
+                .merge(records::api::routes()),
         )
+        .merge(plugins::api::plugin_routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
@@ -123,6 +128,9 @@ impl Application {
                 dir.display()
             )
         })?;
+        let plugins = plugins::start(store.clone(), search.clone(), &config.data_dir)
+            .await
+            .context("cannot start the plugin runtime")?;
         let listener = TcpListener::bind(config.listen)
             .await
             .with_context(|| format!("cannot listen on {}", config.listen))?;
@@ -131,6 +139,7 @@ impl Application {
             store,
             search,
             login: Arc::new(LoginGuard::default()),
+            plugins,
         };
         Ok(Application {
             listener,
@@ -157,12 +166,18 @@ impl Application {
     ) -> anyhow::Result<()> {
         let purge = tokio::spawn(purge_loop(self.state.store.clone(), self.retention_days));
         let indexer = tokio::spawn(self.indexer.run());
+        let deliveries = tokio::spawn(plugins::background::deliver_loop(
+            self.state.plugins.clone(),
+        ));
+        let jobs = tokio::spawn(plugins::background::job_loop(self.state.plugins.clone()));
         let service = router(self.state).into_make_service_with_connect_info::<SocketAddr>();
         let result = axum::serve(self.listener, service)
             .with_graceful_shutdown(shutdown)
             .await;
         purge.abort();
         indexer.abort();
+        deliveries.abort();
+        jobs.abort();
         result.context("server error")
     }
 }

@@ -57,6 +57,40 @@ enum Command {
         #[command(subcommand)]
         command: TokenCommand,
     },
+    /// Install plugins and turn them on or off per workspace.
+    Plugin {
+        #[command(subcommand)]
+        command: PluginCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum PluginCommand {
+    /// Install a plugin package (a directory or a .tar.gz); enables nothing.
+    Install { path: PathBuf },
+    /// List installed plugins and their state in a workspace.
+    List {
+        #[arg(long, default_value = DEFAULT_WORKSPACE)]
+        workspace: String,
+    },
+    /// Enable a plugin in a workspace, granting the permissions it asks for (printed).
+    Enable {
+        id: String,
+        #[arg(long, default_value = DEFAULT_WORKSPACE)]
+        workspace: String,
+        /// The version to run [default: the newest installed].
+        #[arg(long)]
+        version: Option<String>,
+        /// A setting, as NAME=VALUE (repeatable).
+        #[arg(long = "set", value_name = "NAME=VALUE")]
+        settings: Vec<String>,
+    },
+    /// Disable a plugin in a workspace (its data stays).
+    Disable {
+        id: String,
+        #[arg(long, default_value = DEFAULT_WORKSPACE)]
+        workspace: String,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -211,7 +245,95 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("{token}");
             Ok(())
         }
+        Command::Plugin { command } => plugin_command(&database_url, &cli.data_dir, command).await,
     }
+}
+
+async fn plugin_command(
+    database_url: &str,
+    data_dir: &Path,
+    command: PluginCommand,
+) -> anyhow::Result<()> {
+    let store = open_store(database_url).await?;
+    let index = SearchIndex::open(&search_dir(data_dir))?;
+    let plugins = crate::plugins::start(store.clone(), index, data_dir).await?;
+    match command {
+        PluginCommand::Install { path } => {
+            let package = crate::plugins::package::Package::load(&path)?;
+            let (manifest, created) = plugins.install(package).await?;
+            let verb = if created {
+                "installed"
+            } else {
+                "already installed:"
+            };
+            eprintln!("{verb} {} {}", manifest.id, manifest.version);
+            Ok(())
+        }
+        PluginCommand::List { workspace } => {
+            let workspace_id = auth::find_workspace(&store.db().read, &workspace)
+                .await?
+                .with_context(|| format!("no workspace `{workspace}`"))?;
+            for info in plugins.list(workspace_id).await? {
+                let state = match (&info.enabled, &info.suspended) {
+                    (Some(v), None) => format!("enabled ({v})"),
+                    (Some(v), Some(reason)) => format!("suspended ({v}): {reason}"),
+                    (None, _) => "disabled".to_owned(),
+                };
+                println!(
+                    "{}\t{}\t{}\t{state}",
+                    info.id,
+                    info.versions.join(","),
+                    info.name
+                );
+            }
+            Ok(())
+        }
+        PluginCommand::Enable {
+            id,
+            workspace,
+            version,
+            settings,
+        } => {
+            let admin = workspace_admin(&store, &workspace).await?;
+            let mut values = serde_json::Map::new();
+            for setting in settings {
+                let (name, value) = setting
+                    .split_once('=')
+                    .with_context(|| format!("--set takes NAME=VALUE, not `{setting}`"))?;
+                values.insert(name.to_owned(), serde_json::Value::String(value.to_owned()));
+            }
+            let asks = plugins
+                .requested_permissions(&id, version.as_deref())
+                .await?;
+            let enabled = plugins
+                .enable(&admin, &id, version.as_deref(), &asks, values)
+                .await?;
+            eprintln!(
+                "enabled {id} {} in `{workspace}`, granting: read {:?}, write {:?}, http {:?}",
+                enabled.plugin.manifest.version, asks.read, asks.write, asks.http
+            );
+            Ok(())
+        }
+        PluginCommand::Disable { id, workspace } => {
+            let workspace_id = auth::find_workspace(&store.db().read, &workspace)
+                .await?
+                .with_context(|| format!("no workspace `{workspace}`"))?;
+            plugins.disable(workspace_id, &id).await?;
+            eprintln!("disabled {id} in `{workspace}`");
+            Ok(())
+        }
+    }
+}
+
+/// An admin of the workspace, in whose name the command line grants permissions.
+async fn workspace_admin(store: &Store, workspace: &str) -> anyhow::Result<Actor> {
+    let workspace_id = auth::find_workspace(&store.db().read, workspace)
+        .await?
+        .with_context(|| format!("no workspace `{workspace}`"))?;
+    let admin = auth::first_admin(&store.db().read, workspace_id)
+        .await?
+        .with_context(|| format!("workspace `{workspace}` has no admin: create one with `kith user create --role admin`"))?;
+    Ok(Actor::system(workspace_id, admin))
 }
 
 async fn serve(database_url: String, data_dir: PathBuf, args: ServeArgs) -> anyhow::Result<()> {

@@ -35,6 +35,8 @@ pub enum ErrorCode {
     PreconditionRequired,
     Conflict,
     BatchTooLarge,
+    PluginFailed,
+    PluginNotEnabled,
     Internal,
 }
 
@@ -55,6 +57,8 @@ impl ErrorCode {
             VersionConflict => StatusCode::PRECONDITION_FAILED,
             PreconditionRequired => StatusCode::PRECONDITION_REQUIRED,
             Conflict => StatusCode::CONFLICT,
+            PluginFailed => StatusCode::FAILED_DEPENDENCY,
+            PluginNotEnabled => StatusCode::NOT_FOUND,
             Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -84,6 +88,8 @@ impl ErrorCode {
             PreconditionRequired => "precondition_required",
             Conflict => "conflict",
             BatchTooLarge => "batch_too_large",
+            PluginFailed => "plugin_failed",
+            PluginNotEnabled => "plugin_not_enabled",
             Internal => "internal_error",
         }
     }
@@ -96,7 +102,8 @@ pub struct FieldError {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub index: Option<usize>,
     pub field: String,
-    pub code: &'static str,
+    /// Stable snake_case code; plugins' rejections bring codes of their own.
+    pub code: std::borrow::Cow<'static, str>,
     pub message: String,
 }
 
@@ -105,7 +112,17 @@ impl FieldError {
         Self {
             index: None,
             field: field.into(),
-            code,
+            code: std::borrow::Cow::Borrowed(code),
+            message: message.into(),
+        }
+    }
+
+    /// A field error whose code is decided at run time (by a plugin).
+    pub fn with_code(field: impl Into<String>, code: String, message: impl Into<String>) -> Self {
+        Self {
+            index: None,
+            field: field.into(),
+            code: std::borrow::Cow::Owned(code),
             message: message.into(),
         }
     }
@@ -209,6 +226,10 @@ impl From<RecordError> for ApiError {
             ),
             E::Conflict(message) => ApiError::new(ErrorCode::Conflict, message),
             E::BadRequest(message) => ApiError::new(ErrorCode::InvalidBody, message),
+            E::Plugin { plugin, message } => ApiError::new(
+                ErrorCode::PluginFailed,
+                format!("plugin `{plugin}` failed: {message}"),
+            ),
             E::Database(cause) => ApiError::internal(cause),
         }
     }

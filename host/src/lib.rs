@@ -13,5 +13,6 @@ pub mod demo;
 pub mod error;
 pub mod extract;
 pub mod ids;
+pub mod plugins;
 pub mod records;
 pub mod search;

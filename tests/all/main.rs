@@ -10,6 +10,7 @@ mod cli;
 mod journal;
 mod lists;
 mod meta;
+mod plugins;
 mod records;
 mod restart;
 mod search;

@@ -21,8 +21,8 @@ use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect,
-    Statement, TransactionTrait,
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, Statement, TransactionTrait,
 };
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
@@ -327,6 +327,20 @@ pub async fn find_workspace(
         .one(conn)
         .await?;
     Ok(found.map(|w| WorkspaceId(w.id)))
+}
+
+/// The longest-standing admin of a workspace.
+pub async fn first_admin(
+    conn: &impl ConnectionTrait,
+    workspace: WorkspaceId,
+) -> Result<Option<UserId>, AuthError> {
+    let found = user::Entity::find()
+        .filter(user::Column::WorkspaceId.eq(workspace.0))
+        .filter(user::Column::Role.eq("admin"))
+        .order_by_asc(user::Column::CreatedAt)
+        .one(conn)
+        .await?;
+    Ok(found.map(|u| UserId(u.id)))
 }
 
 /// Creates a user in a workspace (creating the workspace if new). The password is hashed

@@ -18,7 +18,9 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 
-pub use store::{AuditEntry, AuditQuery, ListQuery, MAX_BATCH, Page, Store, UpdateItem};
+pub use store::{
+    AuditEntry, AuditQuery, ListQuery, MAX_BATCH, Page, Store, UpdateItem, apply_patch,
+};
 
 use crate::auth::permissions::{Access, Operation};
 use crate::error::FieldError;
@@ -48,8 +50,53 @@ pub enum RecordError {
     Conflict(String),
     #[error("bad request: {0}")]
     BadRequest(String),
+    #[error("plugin `{plugin}` failed: {message}")]
+    Plugin { plugin: String, message: String },
     #[error("database error: {0}")]
     Database(#[from] sea_orm::DbErr),
+}
+
+/// What the store runs that is not its own: the types and fields enabled plugins add to a
+/// workspace, and their before-save hooks. The plugin registry implements it; the store calls
+/// it on every schema load and every write.
+pub trait Extensions: Send + Sync {
+    /// Entity types, and fields of other types, added to `workspace`.
+    fn schema_additions(
+        &self,
+        workspace: WorkspaceId,
+    ) -> (Vec<schema::EntityType>, Vec<(String, schema::FieldSpec)>);
+
+    /// Whether any enabled plugin hooks `op` on `entity` in the workspace (the fast path).
+    fn hooks(&self, workspace: WorkspaceId, entity: &str, op: WriteOp) -> bool;
+
+    /// Runs the before-save hooks over `changes`, which they may patch (`PendingChange::patch`)
+    /// or reject (`RecordError::Invalid`); a failing plugin is `RecordError::Plugin`.
+    fn before_save<'a>(
+        &'a self,
+        actor: &'a Actor,
+        ty: &'a schema::EntityType,
+        changes: &'a mut [PendingChange],
+    ) -> std::pin::Pin<Box<dyn Future<Output = Result<(), RecordError>> + Send + 'a>>;
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WriteOp {
+    Create,
+    Update,
+    Delete,
+}
+
+/// A write about to happen, as before-save hooks see it.
+#[derive(Debug, Clone)]
+pub struct PendingChange {
+    pub op: WriteOp,
+    pub id: Option<RecordId>,
+    /// The record's fields after the write.
+    pub fields: Map<String, Value>,
+    /// The fields the write sets.
+    pub changed: Vec<String>,
+    /// Fields the hooks set (checked and applied by the store).
+    pub patch: Map<String, Value>,
 }
 
 /// Who is acting, in which workspace, with which permissions. Every store call takes one;

@@ -125,6 +125,9 @@ pub struct FieldSpec {
     /// The caller's role may read but not change this field (output only).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub read_only: bool,
+    /// The plugin that added this field (`plugin:ID`; output only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
 }
 
 impl FieldSpec {
@@ -143,6 +146,7 @@ impl FieldSpec {
             max_length: None,
             custom: false,
             read_only: false,
+            source: None,
         }
     }
 

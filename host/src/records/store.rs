@@ -17,7 +17,9 @@ use super::model::{audit, custom_field, entity_type, outbox, record};
 use super::query::{self, Cursor, Sql};
 use super::schema::{EntityType, FieldSpec, Schema, builtin_types};
 use super::value::{self, Draft, Mode};
-use super::{Actor, Record, RecordError, from_micros, now_micros};
+use super::{
+    Actor, Extensions, PendingChange, Record, RecordError, WriteOp, from_micros, now_micros,
+};
 use crate::auth::permissions::{Level, Operation, Scope};
 use crate::db::Db;
 use crate::error::FieldError;
@@ -35,6 +37,8 @@ pub struct Store {
     changes: tokio::sync::Notify,
     /// Records inserted since the planner's statistics were last refreshed (PostgreSQL).
     inserted_since_analyze: std::sync::atomic::AtomicU64,
+    /// Plugins' types, fields and hooks (set once at start).
+    extensions: std::sync::OnceLock<Arc<dyn Extensions>>,
 }
 
 /// After this many inserted records, PostgreSQL's statistics are refreshed at once instead of
@@ -95,6 +99,9 @@ pub struct AuditEntry {
     pub changes: Value,
 }
 
+/// A draft's record as stored: its id and data (none for a create).
+type Stored<'a> = (Option<Uuid>, Option<&'a Map<String, Value>>);
+
 /// A change about to be journalled: the audit row and outbox event of one record write.
 pub(super) struct Journal {
     pub record_id: Uuid,
@@ -111,6 +118,14 @@ impl Store {
             schemas: RwLock::default(),
             changes: tokio::sync::Notify::new(),
             inserted_since_analyze: std::sync::atomic::AtomicU64::new(0),
+            extensions: std::sync::OnceLock::new(),
+        }
+    }
+
+    /// Plugs in what plugins add (types, fields, hooks); set once, at start.
+    pub fn set_extensions(&self, extensions: Arc<dyn Extensions>) {
+        if self.extensions.set(extensions).is_err() {
+            tracing::warn!("the store's extensions were already set");
         }
     }
 
@@ -156,6 +171,31 @@ impl Store {
                 }
             }
         }
+        let mut added_fields = Vec::new();
+        if let Some(extensions) = self.extensions.get() {
+            let (plugin_types, plugin_fields) = extensions.schema_additions(workspace);
+            for ty in plugin_types {
+                if types
+                    .iter()
+                    .any(|t| t.name == ty.name || t.plural == ty.plural)
+                {
+                    tracing::error!(
+                        name = ty.name,
+                        "a plugin's type clashes with another; skipped"
+                    );
+                    continue;
+                }
+                types.push(ty);
+            }
+            added_fields = plugin_fields;
+        }
+        for (entity, field) in added_fields {
+            if let Some(ty) = types.iter_mut().find(|t| t.name == entity)
+                && ty.field(&field.name).is_none()
+            {
+                ty.fields.push(field);
+            }
+        }
         let fields = custom_field::Entity::find()
             .filter(custom_field::Column::WorkspaceId.eq(workspace.0))
             .order_by_asc(custom_field::Column::CreatedAt)
@@ -183,7 +223,8 @@ impl Store {
         self.schemas.read().ok()?.get(&workspace).cloned()
     }
 
-    fn forget_schema(&self, workspace: WorkspaceId) {
+    /// Drops a workspace's cached schema (its types or fields changed).
+    pub fn forget_schema(&self, workspace: WorkspaceId) {
         if let Ok(mut cache) = self.schemas.write() {
             cache.remove(&workspace);
         }
@@ -225,7 +266,8 @@ impl Store {
         Ok(())
     }
 
-    async fn ensure_index(&self, entity: &str, field: &FieldSpec) -> Result<(), RecordError> {
+    /// Creates the expression index of an indexed field, if missing.
+    pub async fn ensure_index(&self, entity: &str, field: &FieldSpec) -> Result<(), RecordError> {
         let sql = query::index_statement(self.db.backend, entity, field);
         self.db.write.execute_unprepared(&sql).await?;
         Ok(())
@@ -547,8 +589,13 @@ impl Store {
         inputs: Vec<Map<String, Value>>,
     ) -> Result<Vec<Record>, RecordError> {
         check_batch_size(inputs.len())?;
-        let drafts = check_all(ty, &inputs, Mode::Create)?;
+        let mut drafts = check_all(ty, &inputs, Mode::Create)?;
         check_create_scope(actor, ty, drafts.iter().enumerate(), drafts.len() == 1)?;
+        // Creates lock nothing, so their hooks run just before the transaction opens (on SQLite
+        // a hook then never holds the one writer).
+        let current = vec![(None, None); drafts.len()];
+        self.before_save(actor, ty, WriteOp::Create, &mut drafts, &current)
+            .await?;
         let txn = self.db.write.begin().await?;
         self.check_refs(&txn, actor, drafts.iter().enumerate())
             .await?;
@@ -728,6 +775,14 @@ impl Store {
         if !errors.is_empty() {
             return Err(RecordError::Invalid(errors));
         }
+        let (rows, mut drafts): (Vec<record::Model>, Vec<Draft>) = targets.into_iter().unzip();
+        let current: Vec<_> = rows
+            .iter()
+            .map(|row| (Some(row.id), row.data.as_object()))
+            .collect();
+        self.before_save(actor, ty, WriteOp::Update, &mut drafts, &current)
+            .await?;
+        let targets: Vec<(record::Model, Draft)> = rows.into_iter().zip(drafts).collect();
         self.check_refs(&txn, actor, targets.iter().map(|(_, d)| d).enumerate())
             .await?;
         let mut journal = Vec::with_capacity(targets.len());
@@ -931,6 +986,29 @@ impl Store {
         if !errors.is_empty() {
             return Err(RecordError::Invalid(errors));
         }
+        let mut update_drafts: Vec<Draft> = Vec::with_capacity(updates.len());
+        let mut update_rows = Vec::with_capacity(updates.len());
+        for (index, row, draft) in updates {
+            update_drafts.push(draft);
+            update_rows.push((index, row));
+        }
+        let current: Vec<_> = update_rows
+            .iter()
+            .map(|(_, row)| (Some(row.id), row.data.as_object()))
+            .collect();
+        self.before_save(actor, ty, WriteOp::Update, &mut update_drafts, &current)
+            .await?;
+        let (create_indexes, mut create_drafts): (Vec<usize>, Vec<Draft>) =
+            creates.into_iter().unzip();
+        let current = vec![(None, None); create_drafts.len()];
+        self.before_save(actor, ty, WriteOp::Create, &mut create_drafts, &current)
+            .await?;
+        let updates: Vec<(usize, record::Model, Draft)> = update_rows
+            .into_iter()
+            .zip(update_drafts)
+            .map(|((i, row), d)| (i, row, d))
+            .collect();
+        let creates: Vec<(usize, Draft)> = create_indexes.into_iter().zip(create_drafts).collect();
         let drafts = updates
             .iter()
             .map(|(i, _, d)| (*i, d))
@@ -1045,6 +1123,9 @@ impl Store {
                 current: row.version,
             });
         }
+        if delete {
+            self.before_delete(actor, ty, &row).await?;
+        }
         let now = now_micros();
         let deleted_at = delete.then_some(now);
         record::Entity::update_many()
@@ -1081,6 +1162,80 @@ impl Store {
             .exec(&self.db.write)
             .await?;
         Ok(result.rows_affected)
+    }
+
+    // -- plugins' before-save hooks ---------------------------------------------------------------
+
+    /// Runs the enabled plugins' before-save hooks over the drafts of a write and merges the
+    /// fields they patch into the drafts (the registry has checked them like any input).
+    /// `current` is each draft's id and stored data (none for creates).
+    async fn before_save(
+        &self,
+        actor: &Actor,
+        ty: &EntityType,
+        op: WriteOp,
+        drafts: &mut [Draft],
+        current: &[Stored<'_>],
+    ) -> Result<(), RecordError> {
+        let Some(extensions) = self.extensions.get() else {
+            return Ok(());
+        };
+        if drafts.is_empty() || !extensions.hooks(actor.workspace, &ty.name, op) {
+            return Ok(());
+        }
+        let mut changes: Vec<PendingChange> = drafts
+            .iter()
+            .zip(current)
+            .map(|(draft, (id, data))| {
+                let mut fields = data.map(Map::clone).unwrap_or_default();
+                for (key, value) in &draft.fields {
+                    if value.is_null() {
+                        fields.remove(key);
+                    } else {
+                        fields.insert(key.clone(), value.clone());
+                    }
+                }
+                PendingChange {
+                    op,
+                    id: id.map(RecordId),
+                    fields,
+                    changed: draft.fields.keys().cloned().collect(),
+                    patch: Map::new(),
+                }
+            })
+            .collect();
+        extensions.before_save(actor, ty, &mut changes).await?;
+        for (draft, change) in drafts.iter_mut().zip(changes) {
+            if !change.patch.is_empty() {
+                let checked =
+                    value::check(ty, &change.patch, Mode::Patch).map_err(RecordError::Invalid)?;
+                apply_patch(draft, checked, op == WriteOp::Create);
+            }
+        }
+        Ok(())
+    }
+
+    /// Runs the before-save hooks of a delete (they may refuse it).
+    async fn before_delete(
+        &self,
+        actor: &Actor,
+        ty: &EntityType,
+        row: &record::Model,
+    ) -> Result<(), RecordError> {
+        let Some(extensions) = self.extensions.get() else {
+            return Ok(());
+        };
+        if !extensions.hooks(actor.workspace, &ty.name, WriteOp::Delete) {
+            return Ok(());
+        }
+        let mut changes = [PendingChange {
+            op: WriteOp::Delete,
+            id: Some(RecordId(row.id)),
+            fields: row.data.as_object().cloned().unwrap_or_default(),
+            changed: Vec::new(),
+            patch: Map::new(),
+        }];
+        extensions.before_save(actor, ty, &mut changes).await
     }
 
     // -- shared write steps ---------------------------------------------------------------------
@@ -1308,6 +1463,22 @@ impl Store {
             .limit(limit)
             .all(&self.db.read)
             .await?)
+    }
+}
+
+/// Merges a checked patch from a hook into a draft; on a create, an emptied field is absent.
+pub fn apply_patch(draft: &mut Draft, patch: Draft, create: bool) {
+    let patched = |field: &str| patch.fields.contains_key(field);
+    draft.record_refs.retain(|(field, ..)| !patched(field));
+    draft.user_refs.retain(|(field, _)| !patched(field));
+    draft.record_refs.extend(patch.record_refs);
+    draft.user_refs.extend(patch.user_refs);
+    for (key, value) in patch.fields {
+        if create && value.is_null() {
+            draft.fields.remove(&key);
+        } else {
+            draft.fields.insert(key, value);
+        }
     }
 }
 

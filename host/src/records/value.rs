@@ -424,7 +424,10 @@ mod tests {
         result
             .expect_err("invalid")
             .into_iter()
-            .map(|e| (e.field, e.code))
+            .map(|e| match e.code {
+                std::borrow::Cow::Borrowed(code) => (e.field, code),
+                std::borrow::Cow::Owned(_) => panic!("checks use static codes"),
+            })
             .collect()
     }
 

@@ -1,0 +1,474 @@
+//! Plugin routes: administration under `/api/v1/plugins` (admins), actions and panels (any
+//! user of the workspace, acting as themselves), and each plugin's own routes under
+//! `/p/{plugin-id}/…`.
+
+use axum::Json;
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{any, get, post};
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+
+use super::hooks::context;
+use super::manifest::{PanelLocation, Permissions};
+use super::package::Package;
+use super::registry::render_panel;
+use super::runtime::{CallKind, MAX_VALUE_BYTES, guest};
+use crate::app::AppState;
+use crate::auth::Identity;
+use crate::error::{ApiError, ApiResult, ErrorCode};
+use crate::extract::{ApiPath, ApiQuery, JsonBody};
+use crate::ids::RecordId;
+
+/// Largest plugin package accepted by `POST /api/v1/plugins`.
+const MAX_PACKAGE_BYTES: usize = 40 * 1024 * 1024;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route(
+            "/plugins",
+            get(list_plugins)
+                .post(install_plugin)
+                .layer(DefaultBodyLimit::max(MAX_PACKAGE_BYTES)),
+        )
+        .route("/plugins/{id}", get(get_plugin))
+        .route("/plugins/{id}/enable", post(enable_plugin))
+        .route("/plugins/{id}/disable", post(disable_plugin))
+        .route("/plugins/{id}/actions/{action}", post(run_action))
+        .route("/plugins/{id}/panels/{panel}", get(panel))
+        .route("/plugins/{id}/jobs/{job}/run", post(run_job_now))
+}
+
+/// `/p/{plugin-id}/…`, outside `/api/v1`.
+pub fn plugin_routes() -> Router<AppState> {
+    Router::new()
+        .route("/p/{id}", any(plugin_route))
+        .route("/p/{id}/{*rest}", any(plugin_route))
+}
+
+async fn list_plugins(State(state): State<AppState>, identity: Identity) -> ApiResult<Json<Value>> {
+    identity.require_admin()?;
+    let list = state.plugins.list(identity.workspace).await?;
+    Ok(Json(json!({ "data": list })))
+}
+
+/// Installs a package sent as a `.tar.gz` body.
+async fn install_plugin(
+    State(state): State<AppState>,
+    identity: Identity,
+    body: Bytes,
+) -> ApiResult<Response> {
+    identity.require_admin()?;
+    if body.is_empty() {
+        return Err(ApiError::new(
+            ErrorCode::InvalidBody,
+            "send the plugin package (.tar.gz) as the body",
+        ));
+    }
+    let dir = std::env::temp_dir().join(format!("kith-upload-{}", uuid::Uuid::now_v7()));
+    let path = dir.join("package.tar.gz");
+    let package = tokio::task::spawn_blocking(move || {
+        std::fs::create_dir_all(&dir).map_err(|e| super::PluginError::Package(e.to_string()))?;
+        let loaded = std::fs::write(&path, &body)
+            .map_err(|e| super::PluginError::Package(e.to_string()))
+            .and_then(|()| {
+                Package::load(&path).map_err(|e| super::PluginError::Package(e.to_string()))
+            });
+        let _ = std::fs::remove_dir_all(&dir);
+        loaded
+    })
+    .await
+    .map_err(ApiError::internal)??;
+    let (manifest, created) = state.plugins.install(package).await?;
+    audit(
+        &state,
+        &identity,
+        "plugin_installed",
+        json!({ "plugin": manifest.id, "version": manifest.version }),
+    )
+    .await?;
+    let status = if created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok((status, Json(json!({ "id": manifest.id, "version": manifest.version, "permissions": manifest.permissions_summary() })))
+        .into_response())
+}
+
+async fn get_plugin(
+    State(state): State<AppState>,
+    identity: Identity,
+    ApiPath(id): ApiPath<String>,
+) -> ApiResult<Json<Value>> {
+    identity.require_admin()?;
+    let list = state.plugins.list(identity.workspace).await?;
+    let info = list.into_iter().find(|p| p.id == id).ok_or_else(|| {
+        ApiError::from(super::PluginError::NotInstalled(
+            id.chars().take(64).collect(),
+        ))
+    })?;
+    let failures: Vec<Value> = state
+        .plugins
+        .failures(identity.workspace, &id, 50)
+        .await?
+        .into_iter()
+        .map(|f| {
+            json!({
+                "version": f.version,
+                "kind": f.kind,
+                "message": f.message,
+                "at": crate::records::value::format_datetime(crate::records::from_micros(f.at)),
+            })
+        })
+        .collect();
+    let mut out = serde_json::to_value(info).unwrap_or_default();
+    out["failures"] = Value::Array(failures);
+    Ok(Json(out))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EnableBody {
+    /// The version to run; the newest installed when absent.
+    version: Option<String>,
+    /// What the admin grants: must cover what the plugin asks for.
+    grant: Permissions,
+    #[serde(default)]
+    settings: Map<String, Value>,
+}
+
+async fn enable_plugin(
+    State(state): State<AppState>,
+    identity: Identity,
+    ApiPath(id): ApiPath<String>,
+    JsonBody(body): JsonBody<EnableBody>,
+) -> ApiResult<Json<Value>> {
+    identity.require_admin()?;
+    let actor = identity.actor();
+    let enabled = state
+        .plugins
+        .enable(
+            &actor,
+            &id,
+            body.version.as_deref(),
+            &body.grant,
+            body.settings,
+        )
+        .await?;
+    let version = enabled.plugin.manifest.version.clone();
+    audit(
+        &state,
+        &identity,
+        "plugin_enabled",
+        json!({ "plugin": id, "version": version, "grant": body.grant }),
+    )
+    .await?;
+    Ok(Json(
+        json!({ "id": id, "version": version, "enabled": true }),
+    ))
+}
+
+async fn disable_plugin(
+    State(state): State<AppState>,
+    identity: Identity,
+    ApiPath(id): ApiPath<String>,
+) -> ApiResult<Json<Value>> {
+    identity.require_admin()?;
+    state.plugins.disable(identity.workspace, &id).await?;
+    audit(
+        &state,
+        &identity,
+        "plugin_disabled",
+        json!({ "plugin": id }),
+    )
+    .await?;
+    Ok(Json(json!({ "id": id, "enabled": false })))
+}
+
+/// Records an administrator's plugin change in the audit log.
+async fn audit(
+    state: &AppState,
+    identity: &Identity,
+    action: &str,
+    details: Value,
+) -> ApiResult<()> {
+    state
+        .store
+        .security_event(
+            identity.workspace,
+            Some(identity.user),
+            "plugin",
+            uuid::Uuid::nil(),
+            action,
+            details,
+        )
+        .await?;
+    Ok(())
+}
+
+/// A failed call as the API's error, naming the plugin.
+fn call_failed(id: &str, kind: CallKind, failure: super::runtime::Failure) -> ApiError {
+    ApiError::new(
+        ErrorCode::PluginFailed,
+        format!("plugin `{id}` failed: {failure} (in {})", kind.as_str()),
+    )
+}
+
+async fn run_action(
+    State(state): State<AppState>,
+    identity: Identity,
+    ApiPath((id, action)): ApiPath<(String, String)>,
+    JsonBody(input): JsonBody<Value>,
+) -> ApiResult<Json<Value>> {
+    let enabled = state.plugins.enabled_plugin(identity.workspace, &id)?;
+    if !enabled
+        .plugin
+        .manifest
+        .actions
+        .iter()
+        .any(|a| a.name == action)
+    {
+        return Err(ApiError::new(
+            ErrorCode::NotFound,
+            format!(
+                "plugin `{id}` has no action `{}`",
+                action.chars().take(64).collect::<String>()
+            ),
+        ));
+    }
+    let actor = identity.actor();
+    let ctx = context(&enabled, &actor);
+    let input = input.to_string();
+    let name = action.clone();
+    let output = state
+        .plugins
+        .invoke(&enabled, actor, CallKind::Action, move |plugin, store| {
+            Box::pin(async move {
+                plugin
+                    .kith_plugin_guest()
+                    .call_run_action(store, &ctx, &name, &input)
+                    .await
+            })
+        })
+        .await
+        .map_err(|failure| call_failed(&id, CallKind::Action, failure))?;
+    if output.len() > MAX_VALUE_BYTES {
+        return Err(ApiError::new(
+            ErrorCode::PluginFailed,
+            format!("plugin `{id}` answered more than {MAX_VALUE_BYTES} bytes"),
+        ));
+    }
+    let value: Value = serde_json::from_str(&output).map_err(|_| {
+        ApiError::new(
+            ErrorCode::PluginFailed,
+            format!("plugin `{id}` answered an action with something other than JSON"),
+        )
+    })?;
+    Ok(Json(json!({ "data": value })))
+}
+
+/// Queues a run of a job now (admins).
+async fn run_job_now(
+    State(state): State<AppState>,
+    identity: Identity,
+    ApiPath((id, job)): ApiPath<(String, String)>,
+) -> ApiResult<Response> {
+    identity.require_admin()?;
+    let enabled = state.plugins.enabled_plugin(identity.workspace, &id)?;
+    if !enabled.plugin.manifest.jobs.iter().any(|j| j.name == job) {
+        return Err(ApiError::new(
+            ErrorCode::NotFound,
+            format!(
+                "plugin `{id}` has no job `{}`",
+                job.chars().take(64).collect::<String>()
+            ),
+        ));
+    }
+    super::background::queue_job(state.plugins.services(), &enabled, &job)
+        .await
+        .map_err(ApiError::internal)?;
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(json!({ "id": id, "job": job, "queued": true })),
+    )
+        .into_response())
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PanelParams {
+    /// The record the panel is shown on (record panels).
+    record: Option<String>,
+}
+
+/// Renders a panel to HTML: the plugin builds the context, the host renders its template.
+async fn panel(
+    State(state): State<AppState>,
+    identity: Identity,
+    ApiPath((id, name)): ApiPath<(String, String)>,
+    ApiQuery(params): ApiQuery<PanelParams>,
+) -> ApiResult<Json<Value>> {
+    let enabled = state.plugins.enabled_plugin(identity.workspace, &id)?;
+    let spec = enabled
+        .plugin
+        .manifest
+        .panels
+        .iter()
+        .find(|p| p.name == name)
+        .cloned()
+        .ok_or_else(|| {
+            ApiError::new(
+                ErrorCode::NotFound,
+                format!(
+                    "plugin `{id}` has no panel `{}`",
+                    name.chars().take(64).collect::<String>()
+                ),
+            )
+        })?;
+    let actor = identity.actor();
+    let record = match (&spec.location, params.record.as_deref()) {
+        (PanelLocation::Dashboard, _) => None,
+        (PanelLocation::Record(entity), Some(raw)) => {
+            let record_id = uuid::Uuid::parse_str(raw)
+                .map(RecordId)
+                .map_err(|_| ApiError::new(ErrorCode::InvalidId, "record is not a record id"))?;
+            let schema = state.store.schema(identity.workspace).await?;
+            let ty = schema.by_name(entity).ok_or_else(|| {
+                ApiError::new(
+                    ErrorCode::UnknownEntity,
+                    format!("unknown entity type `{entity}`"),
+                )
+            })?;
+            let view = state.store.view(&actor, &ty.plural).await?;
+            let record = state.store.get(&actor, &view, record_id).await?;
+            Some(super::convert::record_to_wit(&view, &record))
+        }
+        (PanelLocation::Record(_), None) => {
+            return Err(ApiError::new(
+                ErrorCode::InvalidParameter,
+                "record is required for a record panel",
+            ));
+        }
+    };
+    let ctx = context(&enabled, &actor);
+    let panel_name = name.clone();
+    let built: guest::Panel = state
+        .plugins
+        .invoke(&enabled, actor, CallKind::Panel, move |plugin, store| {
+            Box::pin(async move {
+                plugin
+                    .kith_plugin_guest()
+                    .call_render_panel(store, &ctx, &panel_name, record.as_ref())
+                    .await
+            })
+        })
+        .await
+        .map_err(|failure| call_failed(&id, CallKind::Panel, failure))?;
+    let html =
+        render_panel(&enabled.plugin, &built.template, &built.context).map_err(|message| {
+            ApiError::new(
+                ErrorCode::PluginFailed,
+                format!("plugin `{id}` panel `{name}`: {message}"),
+            )
+        })?;
+    Ok(Json(
+        json!({ "plugin": id, "panel": name, "title": spec.title, "html": html }),
+    ))
+}
+
+/// Serves a route a plugin declared, as the calling user.
+async fn plugin_route(
+    State(state): State<AppState>,
+    identity: Identity,
+    ApiPath(params): ApiPath<Vec<(String, String)>>,
+    method: Method,
+    uri: axum::http::Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult<Response> {
+    let id = params
+        .iter()
+        .find(|(k, _)| k == "id")
+        .map(|(_, v)| v.clone())
+        .unwrap_or_default();
+    let rest = params
+        .iter()
+        .find(|(k, _)| k == "rest")
+        .map(|(_, v)| v.as_str())
+        .unwrap_or("");
+    let path = format!("/{rest}");
+    let enabled = state.plugins.enabled_plugin(identity.workspace, &id)?;
+    if enabled
+        .plugin
+        .manifest
+        .route(method.as_str(), &path)
+        .is_none()
+    {
+        return Err(ApiError::new(
+            ErrorCode::NotFound,
+            format!(
+                "plugin `{id}` has no route {method} {}",
+                path.chars().take(200).collect::<String>()
+            ),
+        ));
+    }
+    let request = guest::HttpRequest {
+        method: method.to_string(),
+        path,
+        query: uri.query().unwrap_or_default().to_owned(),
+        headers: headers
+            .iter()
+            .filter(|(name, _)| !matches!(name.as_str(), "authorization" | "cookie"))
+            .filter_map(|(k, v)| Some((k.to_string(), v.to_str().ok()?.to_owned())))
+            .collect(),
+        body: body.to_vec(),
+    };
+    let actor = identity.actor();
+    let ctx = context(&enabled, &actor);
+    let answer = state
+        .plugins
+        .invoke(&enabled, actor, CallKind::Route, move |plugin, store| {
+            Box::pin(async move {
+                plugin
+                    .kith_plugin_guest()
+                    .call_handle_http(store, &ctx, &request)
+                    .await
+            })
+        })
+        .await
+        .map_err(|failure| call_failed(&id, CallKind::Route, failure))?;
+    if answer.body.len() > MAX_VALUE_BYTES {
+        return Err(ApiError::new(
+            ErrorCode::PluginFailed,
+            format!("plugin `{id}` answered more than {MAX_VALUE_BYTES} bytes"),
+        ));
+    }
+    let status = StatusCode::from_u16(answer.status)
+        .ok()
+        .filter(|s| s.as_u16() >= 200)
+        .ok_or_else(|| {
+            ApiError::new(
+                ErrorCode::PluginFailed,
+                format!("plugin `{id}` answered with status {}", answer.status),
+            )
+        })?;
+    let mut response = (status, answer.body).into_response();
+    for (name, value) in answer.headers {
+        let (Ok(name), Ok(value)) = (HeaderName::try_from(name), HeaderValue::try_from(value))
+        else {
+            continue;
+        };
+        // Security headers stay the host's own.
+        if !matches!(
+            name.as_str(),
+            "set-cookie" | "content-security-policy" | "x-frame-options"
+        ) {
+            response.headers_mut().insert(name, value);
+        }
+    }
+    Ok(response)
+}

@@ -1,0 +1,261 @@
+//! Plugins inside the record store's writes: the types and fields they add to a workspace's
+//! schema, and their before-save hooks (bulk, in the order plugins were enabled and, within a
+//! plugin, in manifest order).
+
+use std::sync::Arc;
+
+use super::convert::{fields_of, fields_to_map};
+use super::manifest::HookOperation;
+use super::registry::{Enabled, Plugins, schema_additions};
+use super::runtime::{CallKind, guest, types};
+use crate::error::FieldError;
+use crate::ids::WorkspaceId;
+use crate::records::schema::{EntityType, FieldSpec, SYSTEM_KEYS};
+use crate::records::value::{self, Mode};
+use crate::records::{Actor, Extensions, PendingChange, RecordError, WriteOp};
+
+fn hook_op(op: WriteOp) -> HookOperation {
+    match op {
+        WriteOp::Create => HookOperation::Create,
+        WriteOp::Update => HookOperation::Update,
+        WriteOp::Delete => HookOperation::Delete,
+    }
+}
+
+fn wit_op(op: WriteOp) -> guest::Operation {
+    match op {
+        WriteOp::Create => guest::Operation::Create,
+        WriteOp::Update => guest::Operation::Update,
+        WriteOp::Delete => guest::Operation::Delete,
+    }
+}
+
+/// The context every export gets.
+pub fn context(enabled: &Enabled, actor: &Actor) -> types::Context {
+    types::Context {
+        workspace: actor.workspace.0.to_string(),
+        user: actor.user.0.to_string(),
+        plugin: enabled.id().to_owned(),
+        plugin_version: enabled.plugin.manifest.version.clone(),
+    }
+}
+
+fn failed(enabled: &Enabled, message: impl std::fmt::Display) -> RecordError {
+    RecordError::Plugin {
+        plugin: enabled.id().to_owned(),
+        message: format!("{message} (in before-save)"),
+    }
+}
+
+/// A plugin's error code, kept only if it looks like one.
+fn plugin_code(code: String) -> String {
+    let valid = !code.is_empty()
+        && code.len() <= 64
+        && code
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+    if valid { code } else { "rejected".to_owned() }
+}
+
+impl Extensions for Plugins {
+    fn schema_additions(
+        &self,
+        workspace: WorkspaceId,
+    ) -> (Vec<EntityType>, Vec<(String, FieldSpec)>) {
+        schema_additions(&self.enabled_in(workspace))
+    }
+
+    fn hooks(&self, workspace: WorkspaceId, entity: &str, op: WriteOp) -> bool {
+        self.enabled_in(workspace).iter().any(|e| {
+            e.plugin
+                .manifest
+                .hooks_for(entity, hook_op(op))
+                .next()
+                .is_some()
+        })
+    }
+
+    fn before_save<'a>(
+        &'a self,
+        actor: &'a Actor,
+        ty: &'a EntityType,
+        changes: &'a mut [PendingChange],
+    ) -> std::pin::Pin<Box<dyn Future<Output = Result<(), RecordError>> + Send + 'a>> {
+        Box::pin(async move {
+            for enabled in self.enabled_in(actor.workspace).iter() {
+                self.run_before_save(enabled, actor, ty, changes).await?;
+            }
+            Ok(())
+        })
+    }
+}
+
+impl Plugins {
+    async fn run_before_save(
+        &self,
+        enabled: &Arc<Enabled>,
+        actor: &Actor,
+        ty: &EntityType,
+        changes: &mut [PendingChange],
+    ) -> Result<(), RecordError> {
+        let Some(op) = changes.first().map(|c| c.op) else {
+            return Ok(());
+        };
+        let hooks: Vec<_> = enabled
+            .plugin
+            .manifest
+            .hooks_for(&ty.name, hook_op(op))
+            .collect();
+        if hooks.is_empty() {
+            return Ok(());
+        }
+        let picked: Vec<usize> = changes
+            .iter()
+            .enumerate()
+            .filter(|(_, change)| {
+                change.op == WriteOp::Delete
+                    || hooks.iter().any(|h| {
+                        h.fields.is_empty() || h.fields.iter().any(|f| change.changed.contains(f))
+                    })
+            })
+            .map(|(i, _)| i)
+            .collect();
+        if picked.is_empty() {
+            return Ok(());
+        }
+        let wit_changes: Vec<guest::Change> = picked
+            .iter()
+            .map(|&i| guest::Change {
+                operation: wit_op(op),
+                entity_type: ty.name.clone(),
+                id: changes[i].id.map(|id| id.to_string()),
+                fields: fields_of(ty, &changes[i].fields),
+                changed: changes[i].changed.clone(),
+            })
+            .collect();
+        let ctx = context(enabled, actor);
+        let verdicts = self
+            .invoke(
+                enabled,
+                actor.clone(),
+                CallKind::BeforeSave,
+                move |plugin, store| {
+                    Box::pin(async move {
+                        plugin
+                            .kith_plugin_guest()
+                            .call_before_save(store, &ctx, &wit_changes)
+                            .await
+                    })
+                },
+            )
+            .await
+            .map_err(|failure| failed(enabled, failure))?;
+        if verdicts.len() != picked.len() {
+            return Err(failed(
+                enabled,
+                format!(
+                    "answered {} verdicts for {} changes",
+                    verdicts.len(),
+                    picked.len()
+                ),
+            ));
+        }
+        let batch = changes.len() > 1;
+        let mut errors = Vec::new();
+        for (&index, verdict) in picked.iter().zip(verdicts) {
+            match verdict {
+                guest::Verdict::Proceed => {}
+                guest::Verdict::Reject(found) => {
+                    let found = if found.is_empty() {
+                        vec![types::FieldError {
+                            field: String::new(),
+                            code: "rejected".into(),
+                            message: format!("plugin `{}` refused the change", enabled.id()),
+                        }]
+                    } else {
+                        found
+                    };
+                    for error in found {
+                        let error = FieldError::with_code(
+                            error.field.chars().take(64).collect::<String>(),
+                            plugin_code(error.code),
+                            super::runtime::truncate(error.message),
+                        );
+                        errors.push(if batch { error.at(index) } else { error });
+                    }
+                }
+                guest::Verdict::Patch(fields) => {
+                    if op == WriteOp::Delete {
+                        continue;
+                    }
+                    self.patch(enabled, ty, &mut changes[index], &fields)?;
+                }
+            }
+        }
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(RecordError::Invalid(errors))
+        }
+    }
+
+    /// Checks a hook's patch (write access, no system keys, valid values) and records it.
+    fn patch(
+        &self,
+        enabled: &Enabled,
+        ty: &EntityType,
+        change: &mut PendingChange,
+        fields: &[types::Field],
+    ) -> Result<(), RecordError> {
+        let writable = enabled.plugin.owns(&ty.name)
+            || enabled
+                .granted
+                .write
+                .iter()
+                .any(|t| t == "*" || *t == ty.name);
+        if !writable {
+            return Err(failed(
+                enabled,
+                format!("patched `{}` without write access to it", ty.name),
+            ));
+        }
+        if let Some(key) = fields
+            .iter()
+            .find(|f| SYSTEM_KEYS.contains(&f.name.as_str()))
+        {
+            return Err(failed(
+                enabled,
+                format!("patched the system key `{}`", key.name),
+            ));
+        }
+        let map = fields_to_map(fields).map_err(|errors| {
+            failed(
+                enabled,
+                format!("patched malformed values: {}", describe(&errors)),
+            )
+        })?;
+        value::check(ty, &map, Mode::Patch).map_err(|errors| {
+            failed(
+                enabled,
+                format!("patched invalid values: {}", describe(&errors)),
+            )
+        })?;
+        for (key, value) in map {
+            if value.is_null() {
+                change.fields.remove(&key);
+            } else {
+                change.fields.insert(key.clone(), value.clone());
+            }
+            change.patch.insert(key, value);
+        }
+        Ok(())
+    }
+}
+
+fn describe(errors: &[FieldError]) -> String {
+    errors
+        .iter()
+        .map(|e| format!("{}: {}", e.field, e.message))
+        .collect::<Vec<_>>()
+        .join("; ")
+}

@@ -1,0 +1,650 @@
+//! The host imports a plugin calls (records, search, kv, config, log, http-out, clock). Each
+//! call is counted against the invocation's limits, checked against what an admin granted the
+//! plugin in this workspace, and then made as the acting user through the record store — so the
+//! user's own permissions apply too, and nothing reaches another workspace.
+
+use std::sync::Arc;
+
+use sea_orm::sea_query::OnConflict;
+use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+
+use super::convert::{self, fields_to_map, host_error, record_to_wit, refusal};
+use super::model::kv;
+use super::registry::Enabled;
+use super::runtime::bindings::kith::plugin::{
+    clock, config, http_out, kv as kv_import, log, records, search, types,
+};
+use super::runtime::{CallKind, LimitExceeded, MAX_VALUE_BYTES};
+use crate::db::Db;
+use crate::ids::RecordId;
+use crate::records::schema::EntityType;
+use crate::records::{Actor, ListQuery, Store, UpdateItem};
+use crate::search::{SearchIndex, TypeScope};
+
+type HostResult<T> = wasmtime::Result<Result<T, types::HostError>>;
+
+/// The value of a check, or the host's refusal handed back to the plugin (not a trap).
+macro_rules! or_refuse {
+    ($result:expr) => {
+        match $result {
+            Ok(value) => value,
+            Err(refusal) => return Ok(Err(refusal)),
+        }
+    };
+}
+
+/// What host imports need from the server.
+pub struct Services {
+    pub store: Arc<Store>,
+    pub search: SearchIndex,
+    pub db: Db,
+    pub http: reqwest::Client,
+}
+
+/// One invocation's view of the world: who acts, for which plugin, and what it has used.
+pub struct CallState {
+    pub services: Arc<Services>,
+    pub enabled: Arc<Enabled>,
+    pub actor: Actor,
+    pub kind: CallKind,
+    used: Used,
+}
+
+#[derive(Default)]
+struct Used {
+    host_calls: u32,
+    writes: u32,
+    rows: u32,
+    http_calls: u32,
+    log_bytes: usize,
+}
+
+impl CallState {
+    pub fn new(
+        services: Arc<Services>,
+        enabled: Arc<Enabled>,
+        actor: Actor,
+        kind: CallKind,
+    ) -> Self {
+        CallState {
+            services,
+            enabled,
+            actor,
+            kind,
+            used: Used::default(),
+        }
+    }
+
+    fn plugin(&self) -> &str {
+        &self.enabled.plugin.manifest.id
+    }
+
+    /// Counts a host call; past the limit the invocation traps.
+    fn count_call(&mut self) -> wasmtime::Result<()> {
+        self.used.host_calls += 1;
+        let limit = self.kind.limits().host_calls;
+        if self.used.host_calls > limit {
+            return Err(wasmtime::Error::new(LimitExceeded(format!(
+                "more than {limit} host calls in one {} call",
+                self.kind.as_str()
+            ))));
+        }
+        Ok(())
+    }
+
+    fn count_rows(&mut self, rows: usize) -> wasmtime::Result<()> {
+        self.used.rows = self
+            .used
+            .rows
+            .saturating_add(u32::try_from(rows).unwrap_or(u32::MAX));
+        let limit = self.kind.limits().rows;
+        if self.used.rows > limit {
+            return Err(wasmtime::Error::new(LimitExceeded(format!(
+                "read more than {limit} records in one {} call",
+                self.kind.as_str()
+            ))));
+        }
+        Ok(())
+    }
+
+    /// A write is refused (before-save hooks may not write) or counted.
+    fn count_write(&mut self) -> wasmtime::Result<Result<(), types::HostError>> {
+        let limit = self.kind.limits().writes;
+        if limit == 0 {
+            return Ok(Err(refusal(
+                "forbidden",
+                format!("a {} call may not write", self.kind.as_str()),
+            )));
+        }
+        self.used.writes += 1;
+        if self.used.writes > limit {
+            return Err(wasmtime::Error::new(LimitExceeded(format!(
+                "more than {limit} writes in one {} call",
+                self.kind.as_str()
+            ))));
+        }
+        Ok(Ok(()))
+    }
+
+    /// The entity type `name` as the acting user sees it, if the plugin was granted `write`
+    /// (or read) access to it.
+    async fn entity(&self, name: &str, write: bool) -> Result<Arc<EntityType>, types::HostError> {
+        let granted = &self.enabled.granted;
+        let list = if write { &granted.write } else { &granted.read };
+        let allowed = self.enabled.plugin.owns(name) || list.iter().any(|t| t == "*" || t == name);
+        if !allowed {
+            return Err(refusal(
+                "forbidden",
+                format!(
+                    "plugin `{}` was not granted {} access to `{}`",
+                    self.plugin(),
+                    if write { "write" } else { "read" },
+                    name.chars().take(64).collect::<String>()
+                ),
+            ));
+        }
+        let schema = self
+            .services
+            .store
+            .schema(self.actor.workspace)
+            .await
+            .map_err(host_error)?;
+        let ty = schema
+            .by_name(name)
+            .ok_or_else(|| refusal("unknown_entity", format!("unknown entity type `{name}`")))?;
+        self.services
+            .store
+            .view(&self.actor, &ty.plural)
+            .await
+            .map_err(host_error)
+    }
+}
+
+fn check_size(what: &str, bytes: usize) -> wasmtime::Result<()> {
+    if bytes > MAX_VALUE_BYTES {
+        return Err(wasmtime::Error::new(LimitExceeded(format!(
+            "{what} of {bytes} bytes is over the {MAX_VALUE_BYTES}-byte limit"
+        ))));
+    }
+    Ok(())
+}
+
+fn fields_size(fields: &[types::Field]) -> usize {
+    fields
+        .iter()
+        .map(|f| {
+            f.name.len()
+                + match &f.value {
+                    types::Value::Text(s)
+                    | types::Value::Date(s)
+                    | types::Value::Datetime(s)
+                    | types::Value::Reference(s)
+                    | types::Value::User(s)
+                    | types::Value::Json(s) => s.len(),
+                    types::Value::Money(m) => m.amount.len() + m.currency.len(),
+                    types::Value::Texts(items) => items.iter().map(String::len).sum(),
+                    _ => 8,
+                }
+        })
+        .sum()
+}
+
+/// A plugin's fields as a record body; malformed values are a validation refusal.
+fn body_of(
+    fields: &[types::Field],
+) -> Result<serde_json::Map<String, serde_json::Value>, types::HostError> {
+    fields_to_map(fields)
+        .map_err(|details| convert::api_host_error(crate::error::ApiError::validation(details)))
+}
+
+fn parse_id(id: &str) -> Result<RecordId, types::HostError> {
+    uuid::Uuid::parse_str(id)
+        .map(RecordId)
+        .map_err(|_| refusal("invalid_id", "not a record id"))
+}
+
+impl types::Host for super::runtime::State {}
+
+impl records::Host for super::runtime::State {
+    async fn get(
+        &mut self,
+        entity_type: String,
+        id: String,
+    ) -> HostResult<Option<types::EntityRecord>> {
+        self.call.count_call()?;
+        let ty = or_refuse!(self.call.entity(&entity_type, false).await);
+        let id = match parse_id(&id) {
+            Ok(id) => id,
+            Err(_) => return Ok(Ok(None)),
+        };
+        match self
+            .call
+            .services
+            .store
+            .get(&self.call.actor, &ty, id)
+            .await
+        {
+            Ok(record) => {
+                self.call.count_rows(1)?;
+                Ok(Ok(Some(record_to_wit(&ty, &record))))
+            }
+            Err(crate::records::RecordError::NotFound) => Ok(Ok(None)),
+            Err(e) => Ok(Err(host_error(e))),
+        }
+    }
+
+    async fn find(
+        &mut self,
+        entity_type: String,
+        query: records::Query,
+    ) -> HostResult<records::Page> {
+        self.call.count_call()?;
+        check_size(
+            "a query",
+            query.filter.as_ref().map_or(0, String::len)
+                + query.sort.as_ref().map_or(0, String::len),
+        )?;
+        let ty = or_refuse!(self.call.entity(&entity_type, false).await);
+        let limit = match query.limit {
+            0 => 50,
+            n if n <= 1000 => u64::from(n),
+            _ => return Ok(Err(refusal("invalid_parameter", "limit is at most 1000"))),
+        };
+        let request = ListQuery {
+            filter: query.filter,
+            sort: query.sort,
+            limit,
+            cursor: query.cursor,
+            total: false,
+            deleted: false,
+        };
+        match self
+            .call
+            .services
+            .store
+            .list(&self.call.actor, &ty, &request)
+            .await
+        {
+            Ok(page) => {
+                self.call.count_rows(page.records.len())?;
+                Ok(Ok(records::Page {
+                    records: page.records.iter().map(|r| record_to_wit(&ty, r)).collect(),
+                    next_cursor: page.next_cursor,
+                }))
+            }
+            Err(e) => Ok(Err(host_error(e))),
+        }
+    }
+
+    async fn create(
+        &mut self,
+        entity_type: String,
+        fields: Vec<types::Field>,
+    ) -> HostResult<types::EntityRecord> {
+        self.call.count_call()?;
+        check_size("a record", fields_size(&fields))?;
+        or_refuse!(self.call.count_write()?);
+        let ty = or_refuse!(self.call.entity(&entity_type, true).await);
+        let body = or_refuse!(body_of(&fields));
+        Ok(self
+            .call
+            .services
+            .store
+            .create(&self.call.actor, &ty, body)
+            .await
+            .map(|r| record_to_wit(&ty, &r))
+            .map_err(host_error))
+    }
+
+    async fn update(
+        &mut self,
+        entity_type: String,
+        id: String,
+        fields: Vec<types::Field>,
+        expected_version: Option<i64>,
+    ) -> HostResult<types::EntityRecord> {
+        self.call.count_call()?;
+        check_size("a record", fields_size(&fields))?;
+        or_refuse!(self.call.count_write()?);
+        let ty = or_refuse!(self.call.entity(&entity_type, true).await);
+        let id = or_refuse!(parse_id(&id));
+        let patch = or_refuse!(body_of(&fields));
+        let item = UpdateItem {
+            id,
+            patch,
+            if_match: expected_version,
+        };
+        Ok(self
+            .call
+            .services
+            .store
+            .update(&self.call.actor, &ty, item)
+            .await
+            .map(|r| record_to_wit(&ty, &r))
+            .map_err(host_error))
+    }
+
+    async fn delete(&mut self, entity_type: String, id: String) -> HostResult<()> {
+        self.call.count_call()?;
+        or_refuse!(self.call.count_write()?);
+        let ty = or_refuse!(self.call.entity(&entity_type, true).await);
+        let id = or_refuse!(parse_id(&id));
+        Ok(self
+            .call
+            .services
+            .store
+            .delete(&self.call.actor, &ty, id, None)
+            .await
+            .map(|_| ())
+            .map_err(host_error))
+    }
+}
+
+impl search::Host for super::runtime::State {
+    async fn search(
+        &mut self,
+        query: String,
+        entity_types: Vec<String>,
+        limit: u32,
+    ) -> HostResult<Vec<search::Hit>> {
+        self.call.count_call()?;
+        check_size("a query", query.len())?;
+        let schema = match self
+            .call
+            .services
+            .store
+            .schema(self.call.actor.workspace)
+            .await
+        {
+            Ok(schema) => schema,
+            Err(e) => return Ok(Err(host_error(e))),
+        };
+        let granted = &self.call.enabled.granted;
+        let plugin = &self.call.enabled.plugin;
+        let mut scopes = Vec::new();
+        for ty in schema.types() {
+            let wanted = entity_types.is_empty() || entity_types.iter().any(|t| *t == ty.name);
+            let readable =
+                plugin.owns(&ty.name) || granted.read.iter().any(|t| t == "*" || *t == ty.name);
+            if !wanted || !readable {
+                continue;
+            }
+            use crate::auth::permissions::{Operation, Scope};
+            match self.call.actor.access.scope(Operation::Read, &ty.name) {
+                Scope::Nothing => {}
+                Scope::All => scopes.push(TypeScope {
+                    entity: ty.name.clone(),
+                    owners: None,
+                }),
+                Scope::Owners(owners) => scopes.push(TypeScope {
+                    entity: ty.name.clone(),
+                    owners: Some(owners),
+                }),
+            }
+        }
+        if scopes.is_empty() {
+            return Ok(Ok(Vec::new()));
+        }
+        let limit = usize::try_from(limit.clamp(1, 100)).unwrap_or(20);
+        let index = self.call.services.search.clone();
+        let workspace = self.call.actor.workspace;
+        let hits =
+            tokio::task::spawn_blocking(move || index.search(workspace, &query, &scopes, limit))
+                .await;
+        match hits {
+            Ok(Ok(hits)) => {
+                self.call.count_rows(hits.len())?;
+                Ok(Ok(hits
+                    .into_iter()
+                    .map(|h| search::Hit {
+                        entity_type: h.entity,
+                        id: h.id.to_string(),
+                        title: h.title,
+                        score: h.score,
+                    })
+                    .collect()))
+            }
+            Ok(Err(error)) => Ok(Err(refusal("invalid_parameter", error.to_string()))),
+            Err(error) => Ok(Err(refusal("internal_error", error.to_string()))),
+        }
+    }
+}
+
+/// Longest key of a plugin's key-value store, in bytes.
+const MAX_KEY: usize = 200;
+/// Largest value, in bytes.
+const MAX_KV_VALUE: usize = 1024 * 1024;
+
+impl CallState {
+    fn kv_scope(&self) -> (uuid::Uuid, String) {
+        (self.actor.workspace.0, self.plugin().to_owned())
+    }
+}
+
+fn check_key(key: &str) -> Result<(), types::HostError> {
+    if key.is_empty() || key.len() > MAX_KEY {
+        return Err(refusal(
+            "invalid_parameter",
+            format!("keys are 1 to {MAX_KEY} bytes"),
+        ));
+    }
+    Ok(())
+}
+
+impl kv_import::Host for super::runtime::State {
+    async fn get(&mut self, key: String) -> HostResult<Option<Vec<u8>>> {
+        self.call.count_call()?;
+        or_refuse!(check_key(&key));
+        let (workspace, plugin) = self.call.kv_scope();
+        let row = kv::Entity::find_by_id((workspace, plugin, key))
+            .one(&self.call.services.db.read)
+            .await;
+        Ok(row.map(|r| r.map(|r| r.value)).map_err(|e| db_refusal(&e)))
+    }
+
+    async fn set(&mut self, key: String, value: Vec<u8>) -> HostResult<()> {
+        self.call.count_call()?;
+        or_refuse!(self.call.count_write()?);
+        or_refuse!(check_key(&key));
+        if value.len() > MAX_KV_VALUE {
+            return Ok(Err(refusal(
+                "payload_too_large",
+                format!("values are at most {MAX_KV_VALUE} bytes"),
+            )));
+        }
+        let (workspace, plugin) = self.call.kv_scope();
+        let row = kv::ActiveModel {
+            workspace_id: Set(workspace),
+            plugin_id: Set(plugin),
+            key: Set(key),
+            value: Set(value),
+        };
+        let result = kv::Entity::insert(row)
+            .on_conflict(
+                OnConflict::columns([
+                    kv::Column::WorkspaceId,
+                    kv::Column::PluginId,
+                    kv::Column::Key,
+                ])
+                .update_column(kv::Column::Value)
+                .to_owned(),
+            )
+            .exec_without_returning(&self.call.services.db.write)
+            .await;
+        Ok(result.map(|_| ()).map_err(|e| db_refusal(&e)))
+    }
+
+    async fn delete(&mut self, key: String) -> HostResult<()> {
+        self.call.count_call()?;
+        or_refuse!(self.call.count_write()?);
+        let (workspace, plugin) = self.call.kv_scope();
+        let result = kv::Entity::delete_by_id((workspace, plugin, key))
+            .exec(&self.call.services.db.write)
+            .await;
+        Ok(result.map(|_| ()).map_err(|e| db_refusal(&e)))
+    }
+
+    async fn keys(&mut self, prefix: String) -> HostResult<Vec<String>> {
+        self.call.count_call()?;
+        let (workspace, plugin) = self.call.kv_scope();
+        let rows: Result<Vec<String>, _> = kv::Entity::find()
+            .select_only()
+            .column(kv::Column::Key)
+            .filter(kv::Column::WorkspaceId.eq(workspace))
+            .filter(kv::Column::PluginId.eq(plugin))
+            .filter(kv::Column::Key.starts_with(&prefix))
+            .order_by_asc(kv::Column::Key)
+            .limit(1000)
+            .into_tuple()
+            .all(&self.call.services.db.read)
+            .await;
+        match rows {
+            Ok(keys) => {
+                self.call.count_rows(keys.len())?;
+                Ok(Ok(keys))
+            }
+            Err(e) => Ok(Err(db_refusal(&e))),
+        }
+    }
+}
+
+fn db_refusal(error: &sea_orm::DbErr) -> types::HostError {
+    tracing::error!(%error, "database error in a plugin's key-value call");
+    refusal("internal_error", "the key-value store is unavailable")
+}
+
+impl config::Host for super::runtime::State {
+    async fn get(&mut self, name: String) -> wasmtime::Result<Option<String>> {
+        self.call.count_call()?;
+        Ok(self.call.enabled.setting(&name))
+    }
+}
+
+impl log::Host for super::runtime::State {
+    async fn log(&mut self, level: log::Level, message: String) -> wasmtime::Result<()> {
+        self.call.count_call()?;
+        let limit = self.call.kind.limits().log_bytes;
+        self.call.used.log_bytes = self.call.used.log_bytes.saturating_add(message.len());
+        if self.call.used.log_bytes > limit {
+            return Err(wasmtime::Error::new(LimitExceeded(format!(
+                "logged more than {limit} bytes in one {} call",
+                self.call.kind.as_str()
+            ))));
+        }
+        let plugin = self.call.plugin();
+        let workspace = self.call.actor.workspace.0;
+        match level {
+            log::Level::Debug => tracing::debug!(plugin, %workspace, "{message}"),
+            log::Level::Info => tracing::info!(plugin, %workspace, "{message}"),
+            log::Level::Warn => tracing::warn!(plugin, %workspace, "{message}"),
+            log::Level::Error => tracing::error!(plugin, %workspace, "{message}"),
+        }
+        Ok(())
+    }
+}
+
+impl clock::Host for super::runtime::State {
+    async fn now(&mut self) -> wasmtime::Result<i64> {
+        self.call.count_call()?;
+        Ok(crate::records::now_micros())
+    }
+}
+
+/// Outbound calls wait at most this long.
+const HTTP_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+impl http_out::Host for super::runtime::State {
+    async fn fetch(&mut self, request: http_out::Request) -> HostResult<http_out::Response> {
+        self.call.count_call()?;
+        check_size("a request body", request.body.len())?;
+        let limit = self.call.kind.limits().http_calls;
+        if limit == 0 {
+            return Ok(Err(refusal(
+                "forbidden",
+                format!("a {} call may not make http calls", self.call.kind.as_str()),
+            )));
+        }
+        self.call.used.http_calls += 1;
+        if self.call.used.http_calls > limit {
+            return Err(wasmtime::Error::new(LimitExceeded(format!(
+                "more than {limit} http calls in one call"
+            ))));
+        }
+        let url = match reqwest::Url::parse(&request.url) {
+            Ok(url) if url.scheme() == "http" || url.scheme() == "https" => url,
+            _ => {
+                return Ok(Err(refusal(
+                    "invalid_parameter",
+                    "the url must be http:// or https://",
+                )));
+            }
+        };
+        let host = url.host_str().unwrap_or_default().to_ascii_lowercase();
+        let port = url.port_or_known_default().unwrap_or(80);
+        if !self.call.enabled.may_call_host(&host, port) {
+            return Ok(Err(refusal(
+                "forbidden",
+                format!(
+                    "plugin `{}` was not granted http access to {host}:{port}",
+                    self.call.plugin()
+                ),
+            )));
+        }
+        let method =
+            match reqwest::Method::from_bytes(request.method.to_ascii_uppercase().as_bytes()) {
+                Ok(method) => method,
+                Err(_) => return Ok(Err(refusal("invalid_parameter", "unknown http method"))),
+            };
+        let mut outgoing = self
+            .call
+            .services
+            .http
+            .request(method, url)
+            .timeout(HTTP_TIMEOUT)
+            .body(request.body);
+        for (name, value) in request.headers {
+            outgoing = outgoing.header(name, value);
+        }
+        let response = match outgoing.send().await {
+            Ok(response) => response,
+            Err(error) => return Ok(Err(refusal("http_failed", error.to_string()))),
+        };
+        let status = response.status().as_u16();
+        let headers = response
+            .headers()
+            .iter()
+            .filter_map(|(k, v)| Some((k.to_string(), v.to_str().ok()?.to_owned())))
+            .collect();
+        if response
+            .content_length()
+            .is_some_and(|n| n > MAX_VALUE_BYTES as u64)
+        {
+            return Ok(Err(refusal(
+                "payload_too_large",
+                "the response body is over 4 MiB",
+            )));
+        }
+        let mut body = Vec::new();
+        let mut response = response;
+        loop {
+            match response.chunk().await {
+                Ok(Some(chunk)) => {
+                    if body.len() + chunk.len() > MAX_VALUE_BYTES {
+                        return Ok(Err(refusal(
+                            "payload_too_large",
+                            "the response body is over 4 MiB",
+                        )));
+                    }
+                    body.extend_from_slice(&chunk);
+                }
+                Ok(None) => break,
+                Err(error) => return Ok(Err(refusal("http_failed", error.to_string()))),
+            }
+        }
+        Ok(Ok(http_out::Response {
+            status,
+            headers,
+            body,
+        }))
+    }
+}

@@ -1,0 +1,111 @@
+//! Plugins (DESIGN §4): packages (`package`, `manifest`), the wasmtime sandbox (`runtime`),
+//! the host imports plugins call (`host`, `convert`), the registry of what is installed and
+//! enabled per workspace (`registry`), plugins inside record writes (`hooks`), after-save
+//! delivery and jobs (`background`), and the HTTP routes (`api`).
+//!
+//! The contract is the WIT package in `plugin-sdk/wit/`; the host binds to that path, so the
+//! SDK and the host can never disagree about it.
+
+pub mod api;
+pub mod background;
+mod convert;
+mod hooks;
+mod host;
+pub mod manifest;
+mod model;
+pub mod package;
+pub mod registry;
+pub mod runtime;
+
+use std::path::Path;
+use std::sync::Arc;
+
+pub use host::{CallState, Services};
+pub use registry::{Enabled, Plugins};
+
+use crate::error::{ApiError, ErrorCode, FieldError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum PluginError {
+    #[error("{0}")]
+    Package(String),
+    #[error("the component cannot be used: {0}")]
+    Component(String),
+    #[error("plugin `{0}` is not installed")]
+    NotInstalled(String),
+    #[error("plugin `{0}` is not enabled in this workspace")]
+    NotEnabled(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("the plugin asks for permissions that were not granted")]
+    NotGranted(Vec<String>),
+    #[error("{0}")]
+    Settings(String),
+    #[error("the plugin does not fit this workspace's schema")]
+    Schema(Vec<String>),
+    #[error("stored plugin data is unreadable: {0}")]
+    Corrupt(String),
+    #[error("database error: {0}")]
+    Database(String),
+}
+
+impl From<PluginError> for ApiError {
+    fn from(error: PluginError) -> Self {
+        match error {
+            PluginError::Package(m) | PluginError::Component(m) => {
+                ApiError::validation(vec![FieldError::new("package", "invalid_package", m)])
+            }
+            PluginError::NotInstalled(_) => ApiError::new(ErrorCode::NotFound, error.to_string()),
+            PluginError::NotEnabled(_) => {
+                ApiError::new(ErrorCode::PluginNotEnabled, error.to_string())
+            }
+            PluginError::Conflict(m) => ApiError::new(ErrorCode::Conflict, m),
+            PluginError::NotGranted(ref missing) => {
+                let details = missing
+                    .iter()
+                    .map(|m| FieldError::new("grant", "not_granted", m.clone()))
+                    .collect();
+                let mut api = ApiError::validation(details);
+                api.message = error.to_string();
+                api
+            }
+            PluginError::Settings(m) => {
+                ApiError::validation(vec![FieldError::new("settings", "invalid_setting", m)])
+            }
+            PluginError::Schema(ref problems) => {
+                let details = problems
+                    .iter()
+                    .map(|p| FieldError::new("manifest", "schema_conflict", p.clone()))
+                    .collect();
+                let mut api = ApiError::validation(details);
+                api.message = error.to_string();
+                api
+            }
+            PluginError::Corrupt(m) | PluginError::Database(m) => ApiError::internal(m),
+        }
+    }
+}
+
+/// Starts the plugin system for a server or a command: the engine (compiled components cached
+/// under `data_dir`), the registry with every enabled plugin loaded, and the store's hooks.
+pub async fn start(
+    store: Arc<crate::records::Store>,
+    search: crate::search::SearchIndex,
+    data_dir: &Path,
+) -> anyhow::Result<Arc<Plugins>> {
+    let runtime = runtime::Runtime::new(Some(data_dir.join("plugin-cache")))?;
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()?;
+    let services = Arc::new(Services {
+        db: store.db().clone(),
+        store: store.clone(),
+        search,
+        http,
+    });
+    let plugins = Plugins::start(runtime, services)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    store.set_extensions(plugins.clone());
+    Ok(plugins)
+}

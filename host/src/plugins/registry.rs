@@ -1,0 +1,791 @@
+//! The registry: installed plugin versions, what is enabled in each workspace (with the admin's
+//! grant and settings), and every way into a plugin — hooks, routes, actions, panels, jobs —
+//! each through [`Plugins::invoke`], which records failures and suspends a plugin that keeps
+//! failing.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex, RwLock};
+
+use sea_orm::sea_query::OnConflict;
+use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use serde::Serialize;
+use serde_json::{Map, Value as Json, json};
+
+use super::PluginError;
+use super::host::{CallState, Services};
+use super::manifest::{Manifest, Permissions};
+use super::model::{enablement, failure, package as package_row};
+use super::package::{Package, api_version_of};
+use super::runtime::{CallKind, Compiled, Failure, Runtime};
+use crate::auth::permissions::Access;
+use crate::ids::{UserId, WorkspaceId};
+use crate::records::schema::{EntityType, FieldSpec};
+use crate::records::{Actor, now_micros};
+
+/// Consecutive failures (traps, limits) after which a plugin is suspended in a workspace.
+pub const SUSPEND_AFTER: u32 = 5;
+
+/// An installed plugin version, compiled and ready.
+pub struct Installed {
+    pub manifest: Manifest,
+    pub sha256: String,
+    pub templates: minijinja::Environment<'static>,
+    pub compiled: Compiled,
+}
+
+impl Installed {
+    /// Whether the plugin declares the entity type `name` itself.
+    pub fn owns(&self, name: &str) -> bool {
+        self.manifest.entities.iter().any(|e| e.name == name)
+    }
+}
+
+/// A plugin enabled in a workspace: the version, what the admin granted, the settings.
+pub struct Enabled {
+    pub workspace: WorkspaceId,
+    pub plugin: Arc<Installed>,
+    pub granted: Permissions,
+    pub settings: Map<String, Json>,
+    pub granted_by: UserId,
+}
+
+impl Enabled {
+    /// A setting's value, or its declared default.
+    pub fn setting(&self, name: &str) -> Option<String> {
+        match self.settings.get(name) {
+            Some(Json::String(s)) => Some(s.clone()),
+            Some(Json::Null) | None => self
+                .plugin
+                .manifest
+                .settings
+                .iter()
+                .find(|s| s.name == name)
+                .and_then(|s| s.default.clone()),
+            Some(other) => Some(other.to_string()),
+        }
+    }
+
+    /// Whether the grant allows calling `host:port`.
+    pub fn may_call_host(&self, host: &str, port: u16) -> bool {
+        self.granted.may_call_host(host, port)
+    }
+
+    pub fn id(&self) -> &str {
+        &self.plugin.manifest.id
+    }
+}
+
+/// What `GET /api/v1/plugins` says about a plugin.
+#[derive(Debug, Serialize)]
+pub struct PluginInfo {
+    pub id: String,
+    pub name: String,
+    pub description: Option<String>,
+    pub versions: Vec<String>,
+    /// The version enabled in this workspace, if any.
+    pub enabled: Option<String>,
+    pub suspended: Option<String>,
+    /// What the newest version asks for.
+    pub permissions: Permissions,
+    pub granted: Option<Permissions>,
+}
+
+pub struct Plugins {
+    runtime: Arc<Runtime>,
+    services: Arc<Services>,
+    installed: RwLock<HashMap<(String, String), Arc<Installed>>>,
+    enabled: RwLock<HashMap<WorkspaceId, Arc<Vec<Arc<Enabled>>>>>,
+    /// Consecutive failures per (workspace, plugin).
+    strikes: Mutex<HashMap<(WorkspaceId, String), u32>>,
+}
+
+fn db_error(error: sea_orm::DbErr) -> PluginError {
+    PluginError::Database(error.to_string())
+}
+
+impl Plugins {
+    /// Loads every plugin enabled in some workspace (compiled from the on-disk cache when it
+    /// has them).
+    pub async fn start(
+        runtime: Arc<Runtime>,
+        services: Arc<Services>,
+    ) -> Result<Arc<Plugins>, PluginError> {
+        let plugins = Arc::new(Plugins {
+            runtime,
+            services,
+            installed: RwLock::default(),
+            enabled: RwLock::default(),
+            strikes: Mutex::default(),
+        });
+        let rows = enablement::Entity::find()
+            .filter(enablement::Column::Enabled.eq(true))
+            .filter(enablement::Column::Suspended.is_null())
+            .order_by_asc(enablement::Column::UpdatedAt)
+            .all(&plugins.services.db.read)
+            .await
+            .map_err(db_error)?;
+        for row in rows {
+            let workspace = WorkspaceId(row.workspace_id);
+            match plugins.load_enabled(&row).await {
+                Ok(enabled) => plugins.set_enabled(workspace, &row.plugin_id, Some(enabled)),
+                Err(error) => {
+                    tracing::error!(plugin = row.plugin_id, %error, "cannot load an enabled plugin")
+                }
+            }
+        }
+        Ok(plugins)
+    }
+
+    pub fn services(&self) -> &Arc<Services> {
+        &self.services
+    }
+
+    pub fn runtime(&self) -> &Arc<Runtime> {
+        &self.runtime
+    }
+
+    async fn load_enabled(&self, row: &enablement::Model) -> Result<Arc<Enabled>, PluginError> {
+        let plugin = self.installed_version(&row.plugin_id, &row.version).await?;
+        let granted: Permissions = serde_json::from_value(row.granted.clone())
+            .map_err(|e| PluginError::Corrupt(format!("stored grant: {e}")))?;
+        Ok(Arc::new(Enabled {
+            workspace: WorkspaceId(row.workspace_id),
+            plugin,
+            granted,
+            settings: row.settings.as_object().cloned().unwrap_or_default(),
+            granted_by: UserId(row.granted_by),
+        }))
+    }
+
+    /// An installed version, compiled on first use.
+    async fn installed_version(
+        &self,
+        id: &str,
+        version: &str,
+    ) -> Result<Arc<Installed>, PluginError> {
+        let key = (id.to_owned(), version.to_owned());
+        if let Some(found) = self
+            .installed
+            .read()
+            .ok()
+            .and_then(|m| m.get(&key).cloned())
+        {
+            return Ok(found);
+        }
+        let row = package_row::Entity::find_by_id(key.clone())
+            .one(&self.services.db.read)
+            .await
+            .map_err(db_error)?
+            .ok_or_else(|| PluginError::NotInstalled(format!("{id} {version}")))?;
+        let templates: BTreeMap<String, String> = serde_json::from_value(row.templates)
+            .map_err(|e| PluginError::Corrupt(format!("stored templates: {e}")))?;
+        let package = Package::from_parts(row.manifest_text, row.wasm, templates)
+            .map_err(|e| PluginError::Corrupt(e.to_string()))?;
+        let installed = Arc::new(self.prepare(package).await?);
+        if let Ok(mut map) = self.installed.write() {
+            map.insert(key, installed.clone());
+        }
+        Ok(installed)
+    }
+
+    /// Compiles a package and builds its template environment.
+    async fn prepare(&self, package: Package) -> Result<Installed, PluginError> {
+        let compiled = self
+            .runtime
+            .compile(Arc::new(package.wasm), &package.sha256)
+            .await
+            .map_err(PluginError::Component)?;
+        let mut templates = minijinja::Environment::new();
+        templates.set_fuel(Some(1_000_000));
+        for (name, source) in package.templates {
+            templates
+                .add_template_owned(name.clone(), source)
+                .map_err(|e| PluginError::Package(format!("templates/{name}: {e}")))?;
+        }
+        Ok(Installed {
+            manifest: package.manifest,
+            sha256: package.sha256,
+            templates,
+            compiled,
+        })
+    }
+
+    // -- install, enable, disable -------------------------------------------------------------
+
+    /// Installs a package: checks the API version it was built against, compiles it (which
+    /// checks that everything it imports is provided) and stores it. Enables nothing.
+    pub async fn install(&self, package: Package) -> Result<(Manifest, bool), PluginError> {
+        let manifest = package.manifest.clone();
+        match api_version_of(&package.wasm).map_err(PluginError::Component)? {
+            None => {
+                return Err(PluginError::Package(
+                    "plugin.wasm has no `kith:api-version` section: build it with plugin-sdk's register_plugin!".into(),
+                ));
+            }
+            Some(version) if !super::manifest::api_compatible(&version) => {
+                return Err(PluginError::Package(format!(
+                    "plugin.wasm was built against plugin API {version}; this server provides {}",
+                    super::manifest::API_VERSION
+                )));
+            }
+            Some(_) => {}
+        }
+        let existing =
+            package_row::Entity::find_by_id((manifest.id.clone(), manifest.version.clone()))
+                .one(&self.services.db.read)
+                .await
+                .map_err(db_error)?;
+        if let Some(existing) = existing {
+            if existing.sha256 == package.sha256 {
+                return Ok((manifest, false));
+            }
+            return Err(PluginError::Conflict(format!(
+                "{} {} is already installed with a different plugin.wasm; give the new build a new version",
+                manifest.id, manifest.version
+            )));
+        }
+        let row = package_row::ActiveModel {
+            id: Set(manifest.id.clone()),
+            version: Set(manifest.version.clone()),
+            manifest: Set(serde_json::to_value(&manifest).unwrap_or_default()),
+            templates: Set(serde_json::to_value(&package.templates).unwrap_or_default()),
+            manifest_text: Set(package.manifest_text.clone()),
+            wasm: Set(package.wasm.clone()),
+            sha256: Set(package.sha256.clone()),
+            installed_at: Set(now_micros()),
+        };
+        let key = (manifest.id.clone(), manifest.version.clone());
+        let installed = Arc::new(self.prepare(package).await?);
+        package_row::Entity::insert(row)
+            .exec_without_returning(&self.services.db.write)
+            .await
+            .map_err(db_error)?;
+        if let Ok(mut map) = self.installed.write() {
+            map.insert(key, installed);
+        }
+        Ok((manifest, true))
+    }
+
+    /// Every installed plugin with its state in `workspace`.
+    pub async fn list(&self, workspace: WorkspaceId) -> Result<Vec<PluginInfo>, PluginError> {
+        let packages: Vec<(String, String, Json)> = package_row::Entity::find()
+            .select_only()
+            .column(package_row::Column::Id)
+            .column(package_row::Column::Version)
+            .column(package_row::Column::Manifest)
+            .order_by_asc(package_row::Column::Id)
+            .order_by_asc(package_row::Column::InstalledAt)
+            .into_tuple()
+            .all(&self.services.db.read)
+            .await
+            .map_err(db_error)?;
+        let states: HashMap<String, enablement::Model> = enablement::Entity::find()
+            .filter(enablement::Column::WorkspaceId.eq(workspace.0))
+            .all(&self.services.db.read)
+            .await
+            .map_err(db_error)?
+            .into_iter()
+            .map(|row| (row.plugin_id.clone(), row))
+            .collect();
+        let mut out: Vec<PluginInfo> = Vec::new();
+        for (id, version, manifest) in packages {
+            let Ok(manifest) = serde_json::from_value::<Manifest>(manifest) else {
+                continue;
+            };
+            if let Some(info) = out.last_mut().filter(|i| i.id == id) {
+                info.versions.push(version);
+                info.name = manifest.name.clone();
+                info.description = manifest.description.clone();
+                info.permissions = manifest.permissions_summary();
+                continue;
+            }
+            let state = states.get(&id);
+            out.push(PluginInfo {
+                id: id.clone(),
+                name: manifest.name.clone(),
+                description: manifest.description.clone(),
+                versions: vec![version],
+                enabled: state.filter(|s| s.enabled).map(|s| s.version.clone()),
+                suspended: state.and_then(|s| s.suspended.clone()),
+                permissions: manifest.permissions_summary(),
+                granted: state.and_then(|s| serde_json::from_value(s.granted.clone()).ok()),
+            });
+        }
+        Ok(out)
+    }
+
+    /// The newest installed version of a plugin.
+    async fn newest_version(&self, id: &str) -> Result<String, PluginError> {
+        let versions: Vec<String> = package_row::Entity::find()
+            .select_only()
+            .column(package_row::Column::Version)
+            .filter(package_row::Column::Id.eq(id))
+            .into_tuple()
+            .all(&self.services.db.read)
+            .await
+            .map_err(db_error)?;
+        versions
+            .into_iter()
+            .filter_map(|v| semver::Version::parse(&v).ok())
+            .max()
+            .map(|v| v.to_string())
+            .ok_or_else(|| PluginError::NotInstalled(id.chars().take(64).collect()))
+    }
+
+    /// What a version (the newest when `None`) asks for, for an admin to grant.
+    pub async fn requested_permissions(
+        &self,
+        id: &str,
+        version: Option<&str>,
+    ) -> Result<Permissions, PluginError> {
+        let version = match version {
+            Some(v) => v.to_owned(),
+            None => self.newest_version(id).await?,
+        };
+        Ok(self
+            .installed_version(id, &version)
+            .await?
+            .manifest
+            .permissions_summary())
+    }
+
+    /// Enables (or upgrades, or re-enables) a plugin in the admin's workspace. `grant` is what
+    /// the admin grants; it must cover everything the version asks for.
+    pub async fn enable(
+        &self,
+        admin: &Actor,
+        id: &str,
+        version: Option<&str>,
+        grant: &Permissions,
+        settings: Map<String, Json>,
+    ) -> Result<Arc<Enabled>, PluginError> {
+        let version = match version {
+            Some(v) => v.to_owned(),
+            None => self.newest_version(id).await?,
+        };
+        let plugin = self.installed_version(id, &version).await?;
+        let manifest = &plugin.manifest;
+        let missing = manifest.permissions_summary().missing_from(grant);
+        if !missing.is_empty() {
+            return Err(PluginError::NotGranted(missing));
+        }
+        for setting in &manifest.settings {
+            let given = settings.get(&setting.name).is_some_and(|v| !v.is_null());
+            if setting.required && !given && setting.default.is_none() {
+                return Err(PluginError::Settings(format!(
+                    "the setting `{}` is required",
+                    setting.name
+                )));
+            }
+        }
+        if let Some(unknown) = settings
+            .keys()
+            .find(|k| !manifest.settings.iter().any(|s| &s.name == *k))
+        {
+            return Err(PluginError::Settings(format!(
+                "`{unknown}` is not a setting of {id}"
+            )));
+        }
+        self.check_schema(admin.workspace, &plugin).await?;
+        let store = &self.services.store;
+        for ty in &manifest.entities {
+            for field in ty.fields.iter().filter(|f| f.indexed) {
+                store
+                    .ensure_index(&ty.name, field)
+                    .await
+                    .map_err(|e| PluginError::Database(e.to_string()))?;
+            }
+        }
+        for (entity, fields) in &manifest.fields {
+            for field in fields.iter().filter(|f| f.indexed) {
+                store
+                    .ensure_index(entity, field)
+                    .await
+                    .map_err(|e| PluginError::Database(e.to_string()))?;
+            }
+        }
+        let row = enablement::ActiveModel {
+            workspace_id: Set(admin.workspace.0),
+            plugin_id: Set(id.to_owned()),
+            version: Set(version.clone()),
+            enabled: Set(true),
+            granted: Set(serde_json::to_value(grant).unwrap_or_default()),
+            settings: Set(Json::Object(settings.clone())),
+            granted_by: Set(admin.user.0),
+            updated_at: Set(now_micros()),
+            suspended: Set(None),
+        };
+        enablement::Entity::insert(row)
+            .on_conflict(
+                OnConflict::columns([
+                    enablement::Column::WorkspaceId,
+                    enablement::Column::PluginId,
+                ])
+                .update_columns([
+                    enablement::Column::Version,
+                    enablement::Column::Enabled,
+                    enablement::Column::Granted,
+                    enablement::Column::Settings,
+                    enablement::Column::GrantedBy,
+                    enablement::Column::UpdatedAt,
+                    enablement::Column::Suspended,
+                ])
+                .to_owned(),
+            )
+            .exec_without_returning(&self.services.db.write)
+            .await
+            .map_err(db_error)?;
+        super::background::enabled(&self.services, admin.workspace, manifest)
+            .await
+            .map_err(db_error)?;
+        let enabled = Arc::new(Enabled {
+            workspace: admin.workspace,
+            plugin: plugin.clone(),
+            granted: grant.clone(),
+            settings,
+            granted_by: admin.user,
+        });
+        self.set_enabled(admin.workspace, id, Some(enabled.clone()));
+        if let Ok(mut strikes) = self.strikes.lock() {
+            strikes.remove(&(admin.workspace, id.to_owned()));
+        }
+        Ok(enabled)
+    }
+
+    /// Checks that the plugin's types and fields fit the workspace's schema (nothing taken by
+    /// a built-in, a custom type or another plugin).
+    async fn check_schema(
+        &self,
+        workspace: WorkspaceId,
+        plugin: &Installed,
+    ) -> Result<(), PluginError> {
+        let store = &self.services.store;
+        let schema = store
+            .schema(workspace)
+            .await
+            .map_err(|e| PluginError::Database(e.to_string()))?;
+        let own = |ty: &EntityType| ty.source == plugin_source(&plugin.manifest.id);
+        let others = crate::records::schema::Schema::new(
+            schema
+                .types()
+                .iter()
+                .filter(|t| !own(t))
+                .map(|t| {
+                    let mut t = (**t).clone();
+                    t.fields.retain(|f| {
+                        f.source.as_deref() != Some(plugin_source(&plugin.manifest.id).as_str())
+                    });
+                    t
+                })
+                .collect(),
+        );
+        let mut errors = Vec::new();
+        for ty in &plugin.manifest.entities {
+            let mut ty = ty.clone();
+            if let Err(found) = ty.check_definition(&others) {
+                errors.extend(
+                    found
+                        .into_iter()
+                        .map(|e| format!("entities.{}: {}: {}", ty.name, e.field, e.message)),
+                );
+            }
+        }
+        for (entity, fields) in &plugin.manifest.fields {
+            let Some(target) = others.by_name(entity) else {
+                errors.push(format!(
+                    "fields.{entity}: no entity type `{entity}` in this workspace"
+                ));
+                continue;
+            };
+            for field in fields {
+                let mut field = field.clone();
+                if target.field(&field.name).is_some() {
+                    errors.push(format!(
+                        "fields.{entity}.{}: `{entity}` already has this field",
+                        field.name
+                    ));
+                } else if let Err(found) = field.check_definition(&others) {
+                    errors.extend(
+                        found
+                            .into_iter()
+                            .map(|e| format!("fields.{entity}.{}: {}", field.name, e.message)),
+                    );
+                }
+            }
+        }
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(PluginError::Schema(errors))
+        }
+    }
+
+    /// Disables a plugin in a workspace: its hooks, routes, jobs and panels stop at once; its
+    /// types and their records stay stored (and come back when it is enabled again).
+    pub async fn disable(&self, workspace: WorkspaceId, id: &str) -> Result<(), PluginError> {
+        let result = enablement::Entity::update_many()
+            .col_expr(
+                enablement::Column::Enabled,
+                sea_orm::sea_query::Expr::value(false),
+            )
+            .col_expr(
+                enablement::Column::UpdatedAt,
+                sea_orm::sea_query::Expr::value(now_micros()),
+            )
+            .filter(enablement::Column::WorkspaceId.eq(workspace.0))
+            .filter(enablement::Column::PluginId.eq(id))
+            .filter(enablement::Column::Enabled.eq(true))
+            .exec(&self.services.db.write)
+            .await
+            .map_err(db_error)?;
+        if result.rows_affected == 0 {
+            return Err(PluginError::NotEnabled(id.chars().take(64).collect()));
+        }
+        self.set_enabled(workspace, id, None);
+        Ok(())
+    }
+
+    /// Replaces (or removes) a plugin in a workspace's enabled list and drops the cached
+    /// schema, so its types appear or disappear with it.
+    fn set_enabled(&self, workspace: WorkspaceId, id: &str, enabled: Option<Arc<Enabled>>) {
+        if let Ok(mut map) = self.enabled.write() {
+            let mut list: Vec<Arc<Enabled>> = map
+                .get(&workspace)
+                .map(|l| l.iter().filter(|e| e.id() != id).cloned().collect())
+                .unwrap_or_default();
+            list.extend(enabled);
+            map.insert(workspace, Arc::new(list));
+        }
+        self.services.store.forget_schema(workspace);
+    }
+
+    /// The plugins enabled in a workspace, in the order they were enabled.
+    pub fn enabled_in(&self, workspace: WorkspaceId) -> Arc<Vec<Arc<Enabled>>> {
+        self.enabled
+            .read()
+            .ok()
+            .and_then(|m| m.get(&workspace).cloned())
+            .unwrap_or_default()
+    }
+
+    /// Every workspace's enabled plugins (for the background tasks).
+    pub fn all_enabled(&self) -> Vec<Arc<Enabled>> {
+        self.enabled
+            .read()
+            .map(|m| m.values().flat_map(|l| l.iter().cloned()).collect())
+            .unwrap_or_default()
+    }
+
+    pub fn enabled_plugin(
+        &self,
+        workspace: WorkspaceId,
+        id: &str,
+    ) -> Result<Arc<Enabled>, PluginError> {
+        self.enabled_in(workspace)
+            .iter()
+            .find(|e| e.id() == id)
+            .cloned()
+            .ok_or_else(|| PluginError::NotEnabled(id.chars().take(64).collect()))
+    }
+
+    /// Recent failures of a plugin in a workspace, newest first.
+    pub async fn failures(
+        &self,
+        workspace: WorkspaceId,
+        id: &str,
+        limit: u64,
+    ) -> Result<Vec<failure::Model>, PluginError> {
+        failure::Entity::find()
+            .filter(failure::Column::WorkspaceId.eq(workspace.0))
+            .filter(failure::Column::PluginId.eq(id))
+            .order_by_desc(failure::Column::Id)
+            .limit(limit)
+            .all(&self.services.db.read)
+            .await
+            .map_err(db_error)
+    }
+
+    // -- invocation ---------------------------------------------------------------------------
+
+    /// Runs one export of an enabled plugin for `actor`. A failure is recorded for the admins;
+    /// after [`SUSPEND_AFTER`] traps in a row the plugin is suspended in the workspace.
+    pub async fn invoke<R, F>(
+        &self,
+        enabled: &Arc<Enabled>,
+        actor: Actor,
+        kind: CallKind,
+        call: F,
+    ) -> Result<R, Failure>
+    where
+        R: Send,
+        F: for<'a> FnOnce(
+            &'a super::runtime::bindings::Plugin,
+            &'a mut wasmtime::Store<super::runtime::State>,
+        ) -> std::pin::Pin<
+            Box<dyn Future<Output = wasmtime::Result<Result<R, String>>> + Send + 'a>,
+        >,
+    {
+        let state = CallState::new(self.services.clone(), enabled.clone(), actor, kind);
+        let result = self
+            .runtime
+            .invoke(&enabled.plugin.compiled, kind, state, call)
+            .await;
+        let key = (enabled.workspace, enabled.id().to_owned());
+        match &result {
+            Ok(_) => {
+                if let Ok(mut strikes) = self.strikes.lock() {
+                    strikes.remove(&key);
+                }
+            }
+            Err(failure) => {
+                let strikes = if failure.is_trap() {
+                    self.strikes.lock().map_or(0, |mut s| {
+                        let n = s.entry(key.clone()).or_default();
+                        *n += 1;
+                        *n
+                    })
+                } else {
+                    0
+                };
+                tracing::warn!(plugin = enabled.id(), kind = kind.as_str(), %failure, "plugin call failed");
+                self.record_failure(enabled, kind, &failure.to_string())
+                    .await;
+                if strikes >= SUSPEND_AFTER {
+                    self.suspend(
+                        enabled,
+                        &format!("{strikes} failures in a row; the last: {failure}"),
+                    )
+                    .await;
+                }
+            }
+        }
+        result
+    }
+
+    async fn record_failure(&self, enabled: &Enabled, kind: CallKind, message: &str) {
+        let row = failure::ActiveModel {
+            id: sea_orm::ActiveValue::NotSet,
+            workspace_id: Set(enabled.workspace.0),
+            plugin_id: Set(enabled.id().to_owned()),
+            version: Set(enabled.plugin.manifest.version.clone()),
+            kind: Set(kind.as_str().to_owned()),
+            message: Set(message.to_owned()),
+            at: Set(now_micros()),
+        };
+        let services = self.services.clone();
+        // Recorded apart from the caller's work: a failing hook must not wait on the writer
+        // its own transaction holds.
+        tokio::spawn(async move {
+            if let Err(error) = failure::Entity::insert(row)
+                .exec_without_returning(&services.db.write)
+                .await
+            {
+                tracing::error!(%error, "cannot record a plugin failure");
+            }
+        });
+    }
+
+    async fn suspend(&self, enabled: &Enabled, reason: &str) {
+        tracing::error!(plugin = enabled.id(), workspace = %enabled.workspace.0, reason, "plugin suspended");
+        self.set_enabled(enabled.workspace, enabled.id(), None);
+        let services = self.services.clone();
+        let (workspace, id, reason) = (
+            enabled.workspace.0,
+            enabled.id().to_owned(),
+            reason.to_owned(),
+        );
+        tokio::spawn(async move {
+            let result = enablement::Entity::update_many()
+                .col_expr(
+                    enablement::Column::Suspended,
+                    sea_orm::sea_query::Expr::value(Some(reason)),
+                )
+                .filter(enablement::Column::WorkspaceId.eq(workspace))
+                .filter(enablement::Column::PluginId.eq(id))
+                .exec(&services.db.write)
+                .await;
+            if let Err(error) = result {
+                tracing::error!(%error, "cannot record a plugin's suspension");
+            }
+        });
+    }
+
+    /// The acting user's permissions, for calls no request carries (after-save, jobs).
+    pub async fn actor_for(&self, workspace: WorkspaceId, user: UserId) -> Option<Actor> {
+        let row = crate::auth::model::user::Entity::find_by_id(user.0)
+            .filter(crate::auth::model::user::Column::WorkspaceId.eq(workspace.0))
+            .one(&self.services.db.read)
+            .await
+            .ok()??;
+        let principal = crate::auth::Principal {
+            user,
+            workspace,
+            role: row.role,
+        };
+        let access: Access = crate::auth::load_access(&self.services.db, &principal)
+            .await
+            .ok()?;
+        Some(Actor {
+            workspace,
+            user,
+            access: Arc::new(access),
+        })
+    }
+}
+
+/// The `source` of a plugin's types and fields.
+pub fn plugin_source(id: &str) -> String {
+    format!("plugin:{id}")
+}
+
+/// What enabled plugins add to a workspace's schema.
+pub fn schema_additions(enabled: &[Arc<Enabled>]) -> (Vec<EntityType>, Vec<(String, FieldSpec)>) {
+    let mut types = Vec::new();
+    let mut fields = Vec::new();
+    for plugin in enabled {
+        let source = plugin_source(plugin.id());
+        for ty in &plugin.plugin.manifest.entities {
+            let mut ty = ty.clone();
+            if ty.label.is_empty() || ty.label_plural.is_empty() {
+                let mut scratch = ty.clone();
+                let _ = scratch.check_definition(&crate::records::schema::Schema::default());
+                ty.label = scratch.label;
+                ty.label_plural = scratch.label_plural;
+            }
+            ty.source = source.clone();
+            for field in &mut ty.fields {
+                field.custom = false;
+                field.source = Some(source.clone());
+            }
+            types.push(ty);
+        }
+        for (entity, added) in &plugin.plugin.manifest.fields {
+            for field in added {
+                let mut field = field.clone();
+                field.source = Some(source.clone());
+                fields.push((entity.clone(), field));
+            }
+        }
+    }
+    (types, fields)
+}
+
+/// Renders a panel's template with the context a plugin returned.
+pub fn render_panel(plugin: &Installed, template: &str, context: &str) -> Result<String, String> {
+    let context: Json =
+        serde_json::from_str(context).map_err(|e| format!("the panel context is not JSON: {e}"))?;
+    if !context.is_object() {
+        return Err("the panel context must be a JSON object".into());
+    }
+    let template = plugin
+        .templates
+        .get_template(template)
+        .map_err(|e| format!("no template `{template}`: {e}"))?;
+    template
+        .render(minijinja::value::Serde(&context))
+        .map_err(|e| format!("the template failed: {e}"))
+}
+
+pub fn json_ok(value: Json) -> Json {
+    json!({ "data": value })
+}

@@ -1,0 +1,483 @@
+//! The sandbox: one wasmtime `Engine` (pooling allocator, fuel, epoch interruption), plugin
+//! components compiled once and cached on disk, and one fresh `Store` per invocation with its
+//! limits. Nothing here knows what a record is; `host` implements the imports.
+
+use std::hash::{Hash, Hasher};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use wasmtime::component::{Component, Linker, ResourceTable};
+use wasmtime::{
+    Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store, StoreLimits,
+    StoreLimitsBuilder, Trap, UpdateDeadline,
+};
+use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
+use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
+
+use super::host::CallState;
+
+/// The generated bindings of `plugin-sdk/wit` (world `plugin`).
+pub mod bindings {
+    wasmtime::component::bindgen!({
+        path: "../plugin-sdk/wit",
+        world: "plugin",
+        imports: { default: async | trappable },
+        exports: { default: async },
+    });
+}
+
+pub use bindings::exports::kith::plugin::guest;
+pub use bindings::kith::plugin::types;
+
+/// How often the epoch ticks; deadlines are counted in ticks.
+pub const EPOCH_TICK: Duration = Duration::from_millis(1);
+/// Linear memory one invocation may use.
+pub const MEMORY_LIMIT: usize = 64 * 1024 * 1024;
+/// Most bytes a guest may hand the host in one value (strings, lists, bodies, results).
+pub const MAX_VALUE_BYTES: usize = 4 * 1024 * 1024;
+/// Invocations running at once; more wait (the pool has slots for this many instances).
+const CONCURRENT_CALLS: usize = 64;
+/// Bytes of a guest's stderr kept for its failure report (panic messages).
+const STDERR_BYTES: usize = 4096;
+
+/// What an invocation is, which decides its limits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CallKind {
+    BeforeSave,
+    AfterSave,
+    Route,
+    Job,
+    Panel,
+    Action,
+}
+
+impl CallKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CallKind::BeforeSave => "before-save",
+            CallKind::AfterSave => "after-save",
+            CallKind::Route => "route",
+            CallKind::Job => "job",
+            CallKind::Panel => "panel",
+            CallKind::Action => "action",
+        }
+    }
+
+    pub fn limits(self) -> Limits {
+        match self {
+            CallKind::BeforeSave => Limits {
+                deadline: Duration::from_millis(50),
+                fuel: 200_000_000,
+                host_calls: 100,
+                writes: 0,
+                rows: 1_000,
+                http_calls: 0,
+                log_bytes: 16 * 1024,
+            },
+            CallKind::Job => Limits {
+                deadline: Duration::from_secs(10),
+                fuel: 20_000_000_000,
+                host_calls: 100_000,
+                writes: 10_000,
+                rows: 100_000,
+                http_calls: 100,
+                log_bytes: 256 * 1024,
+            },
+            CallKind::AfterSave | CallKind::Route | CallKind::Panel | CallKind::Action => Limits {
+                deadline: Duration::from_secs(2),
+                fuel: 4_000_000_000,
+                host_calls: 10_000,
+                writes: 1_000,
+                rows: 10_000,
+                http_calls: 20,
+                log_bytes: 64 * 1024,
+            },
+        }
+    }
+}
+
+/// The limits of one invocation (the SDK's README documents this table).
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Wall-clock time, checked every epoch tick.
+    pub deadline: Duration,
+    /// WebAssembly instructions, roughly.
+    pub fuel: u64,
+    /// Calls into any host import.
+    pub host_calls: u32,
+    /// Records created, updated or deleted, and key-value writes.
+    pub writes: u32,
+    /// Records read.
+    pub rows: u32,
+    pub http_calls: u32,
+    pub log_bytes: usize,
+}
+
+/// Why an invocation failed. Each reads as "plugin `x` …" in an error message.
+#[derive(Debug, thiserror::Error)]
+pub enum Failure {
+    #[error("exceeded its time limit ({0} ms)")]
+    Deadline(u128),
+    #[error("ran out of fuel (its CPU budget)")]
+    Fuel,
+    #[error("exceeded its memory limit ({} MiB)", MEMORY_LIMIT / (1024 * 1024))]
+    Memory,
+    #[error("overflowed its stack")]
+    Stack,
+    #[error("panicked: {0}")]
+    Panic(String),
+    #[error("exceeded a limit: {0}")]
+    Limit(String),
+    #[error("trapped: {0}")]
+    Trap(String),
+    #[error("returned an error: {0}")]
+    Guest(String),
+    #[error("could not start: {0}")]
+    Instantiate(String),
+}
+
+impl Failure {
+    /// Failures that count towards suspending the plugin (its own errors do not).
+    pub fn is_trap(&self) -> bool {
+        !matches!(self, Failure::Guest(_))
+    }
+}
+
+/// A limit breached inside a host import: raised as a trap so the call ends at once.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct LimitExceeded(pub String);
+
+/// The data of one invocation's store.
+pub struct State {
+    wasi: WasiCtx,
+    table: ResourceTable,
+    limits: StoreLimits,
+    pub call: CallState,
+}
+
+impl WasiView for State {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+/// A compiled plugin version, ready to instantiate.
+pub struct Compiled {
+    pre: bindings::PluginPre<State>,
+}
+
+pub struct Runtime {
+    engine: Engine,
+    linker: Linker<State>,
+    cache_dir: Option<PathBuf>,
+    permits: tokio::sync::Semaphore,
+}
+
+impl Runtime {
+    /// Builds the engine and starts its epoch ticker; compiled components are cached in
+    /// `cache_dir` when given.
+    pub fn new(cache_dir: Option<PathBuf>) -> anyhow::Result<Arc<Runtime>> {
+        let mut pool = PoolingAllocationConfig::default();
+        let slots = u32::try_from(CONCURRENT_CALLS).unwrap_or(64);
+        pool.total_component_instances(slots)
+            .total_core_instances(slots * 16)
+            .total_memories(slots * 4)
+            .total_tables(slots * 8)
+            .total_stacks(slots)
+            .max_memory_size(MEMORY_LIMIT)
+            .max_component_instance_size(1 << 20)
+            .max_core_instance_size(1 << 20)
+            .max_memories_per_component(8)
+            .max_tables_per_component(16);
+        let mut config = Config::new();
+        config
+            .consume_fuel(true)
+            .epoch_interruption(true)
+            .max_wasm_stack(1 << 20)
+            .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+        let engine = Engine::new(&config).map_err(|e| anyhow::anyhow!("{e:#}"))?;
+        let mut linker = Linker::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_async(&mut linker)
+            .map_err(|e| anyhow::anyhow!("{e:#}"))?;
+        bindings::Plugin::add_to_linker::<State, wasmtime::component::HasSelf<State>>(
+            &mut linker,
+            |state| state,
+        )
+        .map_err(|e| anyhow::anyhow!("{e:#}"))?;
+        let ticker = engine.weak();
+        std::thread::Builder::new()
+            .name("kith-plugin-epoch".into())
+            .spawn(move || {
+                while let Some(engine) = ticker.upgrade() {
+                    engine.increment_epoch();
+                    drop(engine);
+                    std::thread::sleep(EPOCH_TICK);
+                }
+            })?;
+        if let Some(dir) = &cache_dir {
+            std::fs::create_dir_all(dir)?;
+        }
+        Ok(Arc::new(Runtime {
+            engine,
+            linker,
+            cache_dir,
+            permits: tokio::sync::Semaphore::new(CONCURRENT_CALLS),
+        }))
+    }
+
+    /// Compiles a component (or loads it from the cache), and checks that everything it
+    /// imports is provided. Runs on a blocking thread: compiling takes seconds.
+    pub async fn compile(
+        self: &Arc<Self>,
+        wasm: Arc<Vec<u8>>,
+        sha256: &str,
+    ) -> Result<Compiled, String> {
+        let runtime = self.clone();
+        let sha256 = sha256.to_owned();
+        tokio::task::spawn_blocking(move || runtime.compile_blocking(&wasm, &sha256))
+            .await
+            .map_err(|e| format!("compilation task failed: {e}"))?
+    }
+
+    fn compile_blocking(&self, wasm: &[u8], sha256: &str) -> Result<Compiled, String> {
+        let component = match self.cached_path(sha256) {
+            Some(path) => match self.load_cached(&path) {
+                Some(component) => component,
+                None => {
+                    let bytes = self
+                        .engine
+                        .precompile_component(wasm)
+                        .map_err(|e| format!("{e:#}"))?;
+                    if let Err(error) = write_atomically(&path, &bytes) {
+                        tracing::warn!(%error, path = %path.display(), "cannot cache a compiled plugin");
+                    }
+                    self.load_cached(&path)
+                        .ok_or_else(|| "the compiled plugin cannot be loaded".to_owned())?
+                }
+            },
+            None => Component::new(&self.engine, wasm).map_err(|e| format!("{e:#}"))?,
+        };
+        let instance_pre = self
+            .linker
+            .instantiate_pre(&component)
+            .map_err(|e| format!("{e:#}"))?;
+        let pre = bindings::PluginPre::new(instance_pre).map_err(|e| format!("{e:#}"))?;
+        Ok(Compiled { pre })
+    }
+
+    /// The cache file of a component: its content hash and the engine's compatibility hash.
+    fn cached_path(&self, sha256: &str) -> Option<PathBuf> {
+        let dir = self.cache_dir.as_ref()?;
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        self.engine
+            .precompile_compatibility_hash()
+            .hash(&mut hasher);
+        Some(dir.join(format!("{sha256}-{:016x}.cwasm", hasher.finish())))
+    }
+
+    fn load_cached(&self, path: &Path) -> Option<Component> {
+        if !path.exists() {
+            return None;
+        }
+        match deserialize(&self.engine, path) {
+            Ok(component) => Some(component),
+            Err(error) => {
+                tracing::warn!(%error, path = %path.display(), "discarding an unusable compiled plugin");
+                let _ = std::fs::remove_file(path);
+                None
+            }
+        }
+    }
+
+    /// A fresh store for one invocation, with the limits of `kind`; also returns the guest's
+    /// stderr (panic messages).
+    fn new_store(
+        &self,
+        kind: CallKind,
+        call_state: CallState,
+    ) -> Result<(Store<State>, MemoryOutputPipe), Failure> {
+        let limits = kind.limits();
+        let stderr = MemoryOutputPipe::new(STDERR_BYTES);
+        let wasi = WasiCtxBuilder::new()
+            .stderr(stderr.clone())
+            .allow_tcp(false)
+            .allow_udp(false)
+            .allow_ip_name_lookup(false)
+            .build();
+        let state = State {
+            wasi,
+            table: ResourceTable::new(),
+            limits: StoreLimitsBuilder::new()
+                .memory_size(MEMORY_LIMIT)
+                .trap_on_grow_failure(true)
+                .build(),
+            call: call_state,
+        };
+        let mut store = Store::new(&self.engine, state);
+        store.limiter(|state| &mut state.limits);
+        store
+            .set_fuel(limits.fuel)
+            .map_err(|e| Failure::Instantiate(e.to_string()))?;
+        let started = std::time::Instant::now();
+        let deadline = limits.deadline;
+        store.set_epoch_deadline(1);
+        store.epoch_deadline_callback(move |_| {
+            if started.elapsed() >= deadline {
+                Ok(UpdateDeadline::Interrupt)
+            } else {
+                Ok(UpdateDeadline::Yield(1))
+            }
+        });
+        Ok((store, stderr))
+    }
+
+    /// Runs one export in a fresh store with the limits of `kind`. `call` gets the bindings
+    /// and the store; a trap, a breached limit or the guest's own `Err` come back as a
+    /// [`Failure`].
+    pub async fn invoke<R, F>(
+        &self,
+        compiled: &Compiled,
+        kind: CallKind,
+        call_state: CallState,
+        call: F,
+    ) -> Result<R, Failure>
+    where
+        R: Send,
+        F: for<'a> FnOnce(
+            &'a bindings::Plugin,
+            &'a mut Store<State>,
+        ) -> std::pin::Pin<
+            Box<dyn Future<Output = wasmtime::Result<Result<R, String>>> + Send + 'a>,
+        >,
+    {
+        let _permit = self
+            .permits
+            .acquire()
+            .await
+            .map_err(|_| Failure::Instantiate("the runtime is shutting down".into()))?;
+        let limits = kind.limits();
+        let (mut store, stderr) = self.new_store(kind, call_state)?;
+        let instance = compiled
+            .pre
+            .instantiate_async(&mut store)
+            .await
+            .map_err(|e| classify(e, &stderr, limits))?;
+        match call(&instance, &mut store).await {
+            Ok(Ok(value)) => Ok(value),
+            Ok(Err(message)) => Err(Failure::Guest(truncate(message))),
+            Err(error) => Err(classify(error, &stderr, limits)),
+        }
+    }
+
+    /// One instance kept for many calls (no isolation between them): only for the benchmark
+    /// that compares it with a fresh instance per call.
+    pub async fn reusable_instance(
+        &self,
+        compiled: &Compiled,
+        kind: CallKind,
+        call_state: CallState,
+    ) -> Result<(bindings::Plugin, Store<State>), Failure> {
+        let limits = kind.limits();
+        let (mut store, stderr) = self.new_store(kind, call_state)?;
+        store
+            .set_fuel(u64::MAX)
+            .map_err(|e| Failure::Instantiate(e.to_string()))?;
+        store.epoch_deadline_callback(|_| Ok(UpdateDeadline::Yield(1)));
+        let instance = compiled
+            .pre
+            .instantiate_async(&mut store)
+            .await
+            .map_err(|e| classify(e, &stderr, limits))?;
+        Ok((instance, store))
+    }
+}
+
+/// Names what ended a call.
+fn classify(error: wasmtime::Error, stderr: &MemoryOutputPipe, limits: Limits) -> Failure {
+    if let Some(limit) = error.downcast_ref::<LimitExceeded>() {
+        return Failure::Limit(limit.0.clone());
+    }
+    if let Some(trap) = error.downcast_ref::<Trap>() {
+        return match trap {
+            Trap::Interrupt => Failure::Deadline(limits.deadline.as_millis()),
+            Trap::OutOfFuel => Failure::Fuel,
+            Trap::StackOverflow => Failure::Stack,
+            // Rust keeps its stack in linear memory below the data: running off its end is
+            // the usual cause of this trap.
+            Trap::MemoryOutOfBounds => Failure::Trap(
+                "accessed memory out of bounds (most often a stack overflow in the plugin)".into(),
+            ),
+            Trap::UnreachableCodeReached => {
+                let text = String::from_utf8_lossy(&stderr.contents())
+                    .trim()
+                    .to_owned();
+                Failure::Panic(if text.is_empty() {
+                    "unreachable code reached".into()
+                } else {
+                    truncate(panic_message(&text))
+                })
+            }
+            other => Failure::Trap(other.to_string()),
+        };
+    }
+    let text = format!("{error:#}");
+    if text.contains("growing memory") || text.contains("memory") && text.contains("limit") {
+        Failure::Memory
+    } else {
+        Failure::Trap(truncate(text))
+    }
+}
+
+/// The interesting line of a Rust panic report on stderr.
+fn panic_message(stderr: &str) -> String {
+    stderr
+        .lines()
+        .find(|line| line.contains("panicked at"))
+        .map(|line| {
+            let rest: Vec<&str> = stderr
+                .lines()
+                .skip_while(|l| *l != line)
+                .skip(1)
+                .take(1)
+                .collect();
+            match rest.first() {
+                Some(message) if !message.starts_with("note:") => format!("{message} ({line})"),
+                _ => line.to_owned(),
+            }
+        })
+        .unwrap_or_else(|| stderr.lines().next().unwrap_or_default().to_owned())
+}
+
+/// Messages from plugins are kept short in errors and failure reports.
+pub fn truncate(mut message: String) -> String {
+    const MAX: usize = 500;
+    if message.len() > MAX {
+        let mut end = MAX;
+        while !message.is_char_boundary(end) {
+            end -= 1;
+        }
+        message.truncate(end);
+        message.push('…');
+    }
+    message
+}
+
+fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+    std::fs::write(&tmp, bytes)?;
+    std::fs::rename(&tmp, path)
+}
+
+/// Loads a component this engine precompiled into the cache directory.
+#[allow(unsafe_code)]
+fn deserialize(engine: &Engine, path: &Path) -> wasmtime::Result<Component> {
+    // SAFETY: the file was written by `Engine::precompile_component` of an engine with the same
+    // compatibility hash (it is in the file name) into Kith's own data directory; wasmtime
+    // still checks the header and the engine settings before using it.
+    unsafe { Component::deserialize_file(engine, path) }
+}
