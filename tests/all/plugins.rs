@@ -660,3 +660,102 @@ fn plugin_commands_install_enable_list_and_disable() {
         assert!(stderr.contains(expected), "{args:?}: {stderr}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_plugin_is_bounded_by_its_grant_and_the_users_role_and_upgrades_ask_again() {
+    let app = TestApp::spawn(Backend::Sqlite).await.expect("sqlite");
+    install(&app, "good").await;
+    assert_eq!(enable(&app, "good", json!({})).await.status, StatusCode::OK);
+    app.create("companies", json!({ "name": "Acme" })).await;
+    app.create(
+        "contacts",
+        json!({ "first_name": "Grace", "last_name": "Hopper" }),
+    )
+    .await;
+
+    // The acting user's role applies inside the plugin too.
+    let role = app
+        .request(
+            Method::PUT,
+            "/api/v1/admin/roles/no_companies",
+            Some(&json!({ "name": "no_companies", "types": { "*": { "read": "all" }, "company": { "read": "none" } } })),
+            Some(&app.token),
+            &[],
+        )
+        .await;
+    assert!(role.status.is_success(), "{}", role.body);
+    let limited = app.user("acme", "limited@acme.test", "no_companies").await;
+    let as_admin = app.get("/p/good/companies").await;
+    assert_eq!(as_admin.body["count"], 1);
+    let as_limited = app
+        .request(Method::GET, "/p/good/companies", None, Some(&limited), &[])
+        .await;
+    assert_eq!(
+        as_limited.status,
+        StatusCode::BAD_GATEWAY,
+        "{}",
+        as_limited.body
+    );
+    assert_eq!(as_limited.body["code"], "forbidden");
+
+    // Search, the clock and outbound calls to an allowed host.
+    eventually("the index to have the contact", || async {
+        app.get("/p/good/search?q=hopper")
+            .await
+            .body
+            .as_array()
+            .is_some_and(|hits| !hits.is_empty())
+    })
+    .await;
+    let now = app.get("/p/good/time").await.body["now"].as_i64().unwrap();
+    let micros = chrono::Utc::now().timestamp_micros();
+    assert!(
+        (micros - now).abs() < 60_000_000,
+        "the plugin's clock is the host's"
+    );
+    let fetched = app
+        .get(&format!("/p/good/fetch?url={}/healthz", app.base))
+        .await;
+    assert_eq!(fetched.body["status"], 200, "{}", fetched.body);
+
+    // A new version asking for more runs only once an admin grants it.
+    let v2 = package("good");
+    let manifest = std::fs::read_to_string(v2.join("plugin.toml")).unwrap();
+    let manifest = manifest
+        .replacen("version = \"0.1.0\"", "version = \"0.2.0\"", 1)
+        .replacen("http = [", "http = [\"api.example.com\", ", 1);
+    assert!(manifest.contains("0.2.0") && manifest.contains("api.example.com"));
+    std::fs::write(v2.join("plugin.toml"), manifest).unwrap();
+    let package = host::plugins::package::Package::load(&v2).expect("v2 loads");
+    app.state
+        .plugins
+        .install(package)
+        .await
+        .expect("v2 installs");
+    assert_eq!(
+        app.get("/api/v1/plugins/good").await.body["enabled"],
+        "0.1.0",
+        "installing changes nothing"
+    );
+    let old_grant = app.get("/api/v1/plugins/good").await.body["granted"].clone();
+    let refused = app
+        .post(
+            "/api/v1/plugins/good/enable",
+            &json!({ "version": "0.2.0", "grant": old_grant }),
+        )
+        .await;
+    assert_eq!(refused.code(), "validation_failed", "{}", refused.body);
+    assert!(
+        refused.body["error"]["details"]
+            .to_string()
+            .contains("api.example.com")
+    );
+    assert_eq!(
+        app.get("/api/v1/plugins/good").await.body["enabled"],
+        "0.1.0"
+    );
+    assert_eq!(enable(&app, "good", json!({})).await.status, StatusCode::OK);
+    let info = app.get("/api/v1/plugins/good").await;
+    assert_eq!(info.body["enabled"], "0.2.0");
+    assert_eq!(info.body["versions"], json!(["0.1.0", "0.2.0"]));
+}
