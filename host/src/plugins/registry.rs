@@ -22,7 +22,7 @@ use crate::ids::{UserId, WorkspaceId};
 use crate::records::schema::{EntityType, FieldSpec};
 use crate::records::{Actor, now_micros};
 
-/// Consecutive failures (traps, limits) after which a plugin is suspended in a workspace.
+/// Consecutive failures (traps, limits, the plugin's own errors) after which a plugin is suspended in a workspace.
 pub const SUSPEND_AFTER: u32 = 5;
 
 /// An installed plugin version, compiled and ready.
@@ -638,15 +638,11 @@ impl Plugins {
                 }
             }
             Err(failure) => {
-                let strikes = if failure.is_trap() {
-                    self.strikes.lock().map_or(0, |mut s| {
-                        let n = s.entry(key.clone()).or_default();
-                        *n += 1;
-                        *n
-                    })
-                } else {
-                    0
-                };
+                let strikes = self.strikes.lock().map_or(0, |mut s| {
+                    let n = s.entry(key.clone()).or_default();
+                    *n += 1;
+                    *n
+                });
                 tracing::warn!(plugin = enabled.id(), kind = kind.as_str(), %failure, "plugin call failed");
                 self.record_failure(enabled, kind, &failure.to_string())
                     .await;

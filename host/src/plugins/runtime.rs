@@ -137,13 +137,6 @@ pub enum Failure {
     Instantiate(String),
 }
 
-impl Failure {
-    /// Failures that count towards suspending the plugin (its own errors do not).
-    pub fn is_trap(&self) -> bool {
-        !matches!(self, Failure::Guest(_))
-    }
-}
-
 /// A limit breached inside a host import: raised as a trap so the call ends at once.
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
