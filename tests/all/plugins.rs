@@ -759,3 +759,46 @@ async fn a_plugin_is_bounded_by_its_grant_and_the_users_role_and_upgrades_ask_ag
     assert_eq!(info.body["enabled"], "0.2.0");
     assert_eq!(info.body["versions"], json!(["0.1.0", "0.2.0"]));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_save_is_retried_until_delivered() {
+    let app = TestApp::spawn(Backend::Sqlite).await.expect("sqlite");
+    install(&app, "hostile").await;
+    assert_eq!(
+        enable(&app, "hostile", json!({ "mode": "after_fail" }))
+            .await
+            .status,
+        StatusCode::OK
+    );
+    app.create("contacts", json!({ "last_name": "First" }))
+        .await;
+    app.create("contacts", json!({ "last_name": "Second" }))
+        .await;
+    eventually("a failed after-save delivery to be recorded", || async {
+        let info = app.get("/api/v1/plugins/hostile").await;
+        info.body["failures"]
+            .as_array()
+            .is_some_and(|f| f.iter().any(|f| f["kind"] == "after-save"))
+    })
+    .await;
+    assert_eq!(
+        app.get("/p/hostile/seen").await.body,
+        json!(0),
+        "nothing was delivered"
+    );
+    // Fixed: the same events arrive on a later attempt, each once.
+    assert_eq!(
+        enable(&app, "hostile", json!({})).await.status,
+        StatusCode::OK
+    );
+    eventually("the events to be delivered on retry", || async {
+        app.get("/p/hostile/seen").await.body == json!(2)
+    })
+    .await;
+    app.create("contacts", json!({ "last_name": "Third" }))
+        .await;
+    eventually("a new event to be delivered", || async {
+        app.get("/p/hostile/seen").await.body == json!(3)
+    })
+    .await;
+}

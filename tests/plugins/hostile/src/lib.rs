@@ -10,6 +10,9 @@
 //!   `[{field: "mode", code: <the host error's code>}]`, or code `write_allowed` if the host
 //!   let it through.
 //!
+//! after-save: mode `after_fail` → Err for every batch (so the host retries); otherwise adds the
+//! number of events to the decimal counter in kv `after_save_seen`.
+//!
 //! run-action, by name (the answers are JSON):
 //! - `loop`, `alloc`, `recurse`, `panic`: as above;
 //! - `huge` → answers a 16 MiB string (within its memory, over the host's 4 MiB cap);
@@ -27,7 +30,8 @@
 //!   `{"code": <its code>, "written": n}`, else `{"code": "allowed", "written": 100000}`;
 //! - `ok` → `{}`; any other name → Err.
 //!
-//! handle-http: `GET /loop` loops forever; `GET /ok` → 200 text `ok`; anything else → 404.
+//! handle-http: `GET /loop` loops forever; `GET /ok` → 200 text `ok`; `GET /seen` → 200 text
+//! of kv `after_save_seen` (`0` when absent); anything else → 404.
 
 use std::hint::black_box;
 
@@ -57,10 +61,25 @@ impl Plugin for Hostile {
         Ok(changes.iter().map(|_| verdict.clone()).collect())
     }
 
+    fn after_save(_ctx: Context, events: Vec<Event>) -> Result<(), String> {
+        if config::get("mode").as_deref() == Some("after_fail") {
+            return Err("the hostile plugin refuses these events".into());
+        }
+        let seen: usize = kv::get_text("after_save_seen")?
+            .and_then(|text| text.parse().ok())
+            .unwrap_or(0);
+        kv::set_text("after_save_seen", &(seen + events.len()).to_string())?;
+        Ok(())
+    }
+
     fn handle_http(_ctx: Context, request: HttpRequest) -> Result<HttpResponse, String> {
         match request.path.as_str() {
             "/loop" => spin(),
             "/ok" => Ok(HttpResponse::text(200, "ok")),
+            "/seen" => {
+                let seen = kv::get_text("after_save_seen")?.unwrap_or_else(|| "0".into());
+                Ok(HttpResponse::text(200, seen))
+            }
             _ => Ok(HttpResponse::not_found()),
         }
     }
