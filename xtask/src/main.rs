@@ -3,9 +3,13 @@
 //! - `run`: build and start Kith on SQLite under `./kith-data` with demo data;
 //! - `test`: the whole suite — formatting, clippy, and every test on SQLite and (when
 //!   `KITH_TEST_POSTGRES_URL` is set) PostgreSQL;
-//! - `bench-api`: seed records and drive the real HTTP API, reporting medians and p99s.
+//! - `plugins`: build the test plugins for wasm32-wasip2 (the end-to-end tests load them);
+//! - `bench-api`: seed records and drive the real HTTP API, reporting medians and p99s;
+//! - `bench-plugins`: what plugins cost — before-save hooks on writes, invocations per second
+//!   against native code and a webhook, deadlines, isolation under load, start-up.
 
 mod bench;
+mod bench_plugins;
 
 use std::process::{Command, ExitCode};
 
@@ -28,8 +32,12 @@ enum Task {
     },
     /// Check formatting and lints, then run every test.
     Test,
+    /// Build the test plugins (and the SDK) for wasm32-wasip2.
+    Plugins,
     /// Benchmark the HTTP API against a release build (figures for BENCHMARKS.md).
     BenchApi(bench::Args),
+    /// Benchmark the plugin runtime in a release build (figures for BENCHMARKS.md).
+    BenchPlugins(bench_plugins::Args),
 }
 
 fn main() -> ExitCode {
@@ -37,7 +45,9 @@ fn main() -> ExitCode {
     let result = match cli.task {
         Task::Run { args } => run(&args),
         Task::Test => test(),
+        Task::Plugins => plugins(),
         Task::BenchApi(args) => bench::run(args),
+        Task::BenchPlugins(args) => bench_plugins::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -106,24 +116,74 @@ fn ensure_component(name: &str, probe: &[&str]) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The wasm crates of the workspace: built for wasm32-wasip2, never for the host.
+const WASM_CRATES: &[&str] = &["plugin-sdk", "good", "hostile", "noop"];
+const WASM_TARGET: &str = "wasm32-wasip2";
+
+/// Makes sure the wasm32-wasip2 target is installed (a fresh toolchain lacks it).
+fn ensure_wasm_target() -> anyhow::Result<()> {
+    let installed = Command::new("rustup")
+        .args(["target", "list", "--installed"])
+        .output()
+        .context("cannot run rustup")?;
+    if String::from_utf8_lossy(&installed.stdout)
+        .lines()
+        .any(|l| l.trim() == WASM_TARGET)
+    {
+        return Ok(());
+    }
+    eprintln!("$ rustup target add {WASM_TARGET}");
+    let status = Command::new("rustup")
+        .args(["target", "add", WASM_TARGET])
+        .status()
+        .context("cannot run rustup")?;
+    if !status.success() {
+        bail!("cannot install the {WASM_TARGET} target");
+    }
+    Ok(())
+}
+
+/// `cargo <verb> --target wasm32-wasip2 --release -p …` over the wasm crates.
+fn cargo_wasm(verb: &str, extra: &[&str]) -> anyhow::Result<()> {
+    let mut args = vec![verb, "--target", WASM_TARGET, "--release"];
+    for name in WASM_CRATES {
+        args.extend(["--package", name]);
+    }
+    args.extend(extra);
+    cargo(&args)
+}
+
+fn plugins() -> anyhow::Result<()> {
+    ensure_wasm_target()?;
+    cargo_wasm("build", &[])
+}
+
 fn test() -> anyhow::Result<()> {
     ensure_component("rustfmt", &["fmt", "--version"])?;
     ensure_component("clippy", &["clippy", "--version"])?;
+    ensure_wasm_target()?;
     if std::env::var_os("KITH_TEST_POSTGRES_URL").is_none() {
         eprintln!("note: KITH_TEST_POSTGRES_URL is not set: PostgreSQL tests will be skipped");
     }
     cargo(&["fmt", "--all", "--check"])?;
-    cargo(&[
-        "clippy",
-        "--workspace",
-        "--all-targets",
-        "--",
-        "-D",
-        "warnings",
-    ])?;
+    let mut clippy = vec!["clippy", "--workspace", "--all-targets"];
+    for name in WASM_CRATES {
+        clippy.extend(["--exclude", name]);
+    }
+    clippy.extend(["--", "-D", "warnings"]);
+    cargo(&clippy)?;
+    cargo_wasm("clippy", &["--", "-D", "warnings"])?;
+    // The end-to-end tests load the test plugins as real components.
+    cargo_wasm("build", &[])?;
     // The end-to-end tests drive the `kith` binary itself (CLI, kill -9 and restart), and
     // `cargo test` only builds a package's binaries for that package's own tests.
     cargo(&["build", "--package", "host", "--bin", "kith"])?;
     // Default targets: libraries, binaries and tests — benchmarks are linted above, run apart.
-    cargo(&["test", "--workspace"])
+    // The SDK's own unit tests run natively.
+    cargo(&["test", "--package", "plugin-sdk"])?;
+    let mut test = vec!["test", "--workspace"];
+    for name in WASM_CRATES {
+        test.extend(["--exclude", name]);
+    }
+    cargo(&test)
 }

@@ -1,0 +1,1525 @@
+//! `cargo xtask bench-plugins`: what the plugin runtime costs, measured in one optimised
+//! process (a debug `xtask` builds the release one and re-runs itself from it, as
+//! `bench-api` does) on SQLite, and reported as one markdown table for BENCHMARKS.md.
+//!
+//! The bench builds the test plugins (`cargo xtask plugins`) and installs them from
+//! `target/wasm32-wasip2/release`, then measures, in this order:
+//!
+//! 1. **a no-op before-save hook on a record write**: `Store::create` of a contact with 6
+//!    fields on a real, migrated SQLite database (`host::app::open_store` in a temporary data
+//!    directory), in a workspace without plugins and in one where the `noop` plugin (hook on
+//!    contact create and update, answering Proceed) is enabled — a fresh instance per call, as
+//!    in production. The two workspaces share the database and are written alternately, one
+//!    create each in turn (which goes first alternates too), so drift in the machine's load
+//!    hits both alike;
+//! 2. **invocations per second on one core**, a current-thread tokio runtime calling
+//!    before-save with the same one change (a contact with 6 fields) in a loop, four ways:
+//!    (a) a native Rust function building the same verdicts, (b) the `noop` component with
+//!    one instance reused for every call (`Runtime::reusable_instance`), (c) a fresh instance
+//!    per call (`Plugins::invoke`, exactly as the record store's hook does), and (d) an HTTP
+//!    webhook: JSON over loopback to an axum server answering a JSON list of verdicts, with
+//!    reqwest as the client. Each way gets a warm-up, one untimed loop (calls per second) and
+//!    one loop timing every call (p50/p99);
+//! 3. **an infinite loop is stopped**: the `hostile` plugin with setting `mode = "loop"` in a
+//!    third workspace; each contact create must fail with a plugin failure, and the figure is
+//!    its wall-clock time minus the before-save deadline. Five failures in a row suspend a
+//!    plugin, so the bench enables it again (which lifts the count) before every fifth create;
+//! 4. **other requests while a plugin is being stopped**: a real server
+//!    (`Application::build` on 127.0.0.1:0, temporary SQLite data directory, 2 tokio workers
+//!    as `kith serve` has on this machine) with `hostile` enabled; `GET /api/v1/contacts/{id}`
+//!    paced at one request every 5 ms from a client on its own thread, first on the quiet
+//!    server, then while a second client thread keeps calling the `loop` action (stopped at
+//!    its 2 s deadline), one call at a time, each followed by a call of the `ok` action (a
+//!    success ends the run of failures, so the plugin is not suspended; if it ever is, the
+//!    client enables it again through the API and counts it);
+//! 5. **server start with 4 plugins installed and enabled** (`good`, `hostile`, `noop`, and
+//!    `noop` again under the id `noop_copy` with a custom section appended to its component,
+//!    so it is a distinct component with its own compilation and cache file): the first
+//!    `Application::build` after emptying `<data-dir>/plugin-cache` (cold: every component is
+//!    compiled), then several more with the cache warm; and, for reference, the same start of a
+//!    data directory without plugins.
+//!
+//! Latencies are nearest-rank percentiles over the sorted samples; the warm-ups are not
+//! counted. The machine's load average is printed at the start and at the end of the run,
+//! because other work on the machine shows up in every figure.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::hint::black_box;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use anyhow::{Context as _, anyhow, bail};
+use host::app::Application;
+use host::config::Config;
+use host::plugins::package::Package;
+use host::plugins::registry::SUSPEND_AFTER;
+use host::plugins::runtime::{CallKind, guest, types};
+use host::plugins::{CallState, Enabled, Plugins};
+use host::records::{Actor, Extensions, RecordError, Store, WriteOp};
+use serde_json::{Map, Value, json};
+use uuid::Uuid;
+
+/// Set when a debug `xtask` re-runs the bench from the release build it has just made (the
+/// same variable as `bench-api`).
+const BUILT_ENV: &str = "KITH_BENCH_BUILT";
+
+const SECTION_START: &str = "<!-- bench-plugins:start -->";
+const SECTION_END: &str = "<!-- bench-plugins:end -->";
+
+/// The issue's targets.
+const HOOK_COST_TARGET: Duration = Duration::from_micros(25);
+const CALLS_PER_SECOND_TARGET: f64 = 20_000.0;
+const DEADLINE_SLACK_TARGET: Duration = Duration::from_millis(10);
+const P99_GROWTH_TARGET: f64 = 1.2;
+const START_TARGET: Duration = Duration::from_millis(500);
+
+/// Creates per workspace before the timed ones.
+const WRITE_WARMUP: usize = 100;
+/// Calls per way before the loops that count.
+const CALL_WARMUP: usize = 1_000;
+/// GETs before each timed series.
+const GET_WARMUP: usize = 50;
+const GET_EVERY: Duration = Duration::from_millis(5);
+/// The looping action runs this long before the GETs under load start.
+const LOAD_RAMP: Duration = Duration::from_secs(1);
+/// Contacts seeded on the server, the GETs' targets.
+const SEEDED: usize = 1_000;
+
+const PASSWORD: &str = "benchpass1";
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Contact creates timed in each workspace (with and without the no-op hook).
+    #[arg(long, default_value_t = 2_000)]
+    writes: usize,
+    /// Before-save calls timed per way in the invocation comparison.
+    #[arg(long, default_value_t = 20_000)]
+    calls: usize,
+    /// Contact creates timed against the looping hook.
+    #[arg(long, default_value_t = 60)]
+    loops: usize,
+    /// GETs timed on the server, quiet and under load (each).
+    #[arg(long, default_value_t = 2_000)]
+    gets: usize,
+    /// Warm server starts timed.
+    #[arg(long, default_value_t = 7)]
+    starts: usize,
+    /// Write the results into this markdown file (e.g. BENCHMARKS.md), replacing the section
+    /// between `<!-- bench-plugins:start -->` and `<!-- bench-plugins:end -->`.
+    #[arg(long)]
+    write: Option<PathBuf>,
+}
+
+pub fn run(args: Args) -> anyhow::Result<()> {
+    if args.writes == 0 || args.calls == 0 || args.loops == 0 || args.gets == 0 || args.starts == 0
+    {
+        bail!("every count must be at least 1");
+    }
+    if std::env::var_os(BUILT_ENV).is_none() {
+        crate::plugins()?;
+        crate::cargo(&["build", "--release", "--package", "xtask"])?;
+    }
+    if cfg!(debug_assertions) {
+        return rerun_optimised();
+    }
+    let wasm_dir = target_dir().join("wasm32-wasip2/release");
+    let machine = Machine::probe();
+    eprintln!("load average at the start: {}", machine.load);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the tokio runtime")?;
+
+    eprintln!("== record writes, with and without a no-op before-save hook ==");
+    let rig = runtime.block_on(Rig::new(&wasm_dir))?;
+    let writes = runtime.block_on(bench_writes(&rig, args.writes))?;
+
+    eprintln!("== before-save calls on one core ==");
+    let one_core = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the tokio runtime")?;
+    let calls = one_core.block_on(bench_calls(&rig, args.calls))?;
+    drop(one_core);
+
+    eprintln!("== an infinite loop in before-save ==");
+    let looping = runtime.block_on(bench_loop(&rig, args.loops))?;
+
+    eprintln!("== GETs while a plugin is being stopped ==");
+    let isolation = runtime.block_on(bench_isolation(&wasm_dir, args.gets))?;
+
+    eprintln!("== server start with 4 plugins ==");
+    let startup = runtime.block_on(bench_startup(&wasm_dir, args.starts))?;
+
+    let report = Report {
+        writes,
+        calls,
+        looping,
+        isolation,
+        startup,
+    };
+    let end_load = Machine::load();
+    let section = render_section(&report, &machine, &end_load, &command_line());
+    println!("{section}");
+    if let Some(path) = &args.write {
+        write_section(path, &section)?;
+        eprintln!("wrote the results to {}", path.display());
+    }
+    Ok(())
+}
+
+/// Runs the same command again from the optimised `xtask` just built.
+fn rerun_optimised() -> anyhow::Result<()> {
+    let xtask = target_dir().join("release/xtask");
+    let status = Command::new(&xtask)
+        .args(std::env::args_os().skip(1))
+        .env(BUILT_ENV, "1")
+        .status()
+        .with_context(|| format!("cannot run {}", xtask.display()))?;
+    if !status.success() {
+        bail!("the optimised bench failed ({status})");
+    }
+    Ok(())
+}
+
+fn target_dir() -> PathBuf {
+    let root = crate::workspace_root();
+    std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), |dir| root.join(dir))
+}
+
+// -- statistics ----------------------------------------------------------------------------------
+
+#[derive(Debug, Clone, Copy, Default)]
+struct Stats {
+    n: usize,
+    p50: Duration,
+    p99: Duration,
+    max: Duration,
+}
+
+impl Stats {
+    fn of(mut samples: Vec<Duration>) -> Stats {
+        samples.sort_unstable();
+        let rank = |q: f64| {
+            let index = ((q * samples.len() as f64).ceil() as usize).saturating_sub(1);
+            samples.get(index).copied().unwrap_or_default()
+        };
+        Stats {
+            n: samples.len(),
+            p50: rank(0.5),
+            p99: rank(0.99),
+            max: samples.last().copied().unwrap_or_default(),
+        }
+    }
+}
+
+/// A duration in the unit that reads best: µs below 10 ms, ms below 10 s.
+fn human(duration: Duration) -> String {
+    let micros = duration.as_secs_f64() * 1e6;
+    if micros < 10.0 {
+        format!("{micros:.2} µs")
+    } else if micros < 10_000.0 {
+        format!("{micros:.1} µs")
+    } else if micros < 10_000_000.0 {
+        format!("{:.1} ms", micros / 1e3)
+    } else {
+        format!("{:.2} s", micros / 1e6)
+    }
+}
+
+fn signed_micros(micros: f64) -> String {
+    format!(
+        "{}{:.1} µs",
+        if micros < 0.0 { "−" } else { "+" },
+        micros.abs()
+    )
+}
+
+/// A whole number with thousands separators: 23,456.
+fn thousands(value: f64) -> String {
+    let digits = format!("{:.0}", value.max(0.0));
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, digit) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(digit);
+    }
+    out
+}
+
+fn yes_no(met: bool) -> &'static str {
+    if met { "yes" } else { "**no**" }
+}
+
+// -- plugins and workspaces ----------------------------------------------------------------------
+
+/// A temporary directory, removed with its contents when dropped.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn create() -> anyhow::Result<TempDir> {
+        let path = std::env::temp_dir().join(format!("kith-bench-{}", Uuid::now_v7().simple()));
+        std::fs::create_dir_all(&path)
+            .with_context(|| format!("cannot create {}", path.display()))?;
+        Ok(TempDir(path))
+    }
+
+    fn sqlite_url(&self) -> String {
+        format!("sqlite://{}", self.0.join("kith.db").display())
+    }
+
+    fn config(&self) -> anyhow::Result<Config> {
+        Ok(Config {
+            database_url: self.sqlite_url(),
+            listen: "127.0.0.1:0".parse()?,
+            data_dir: self.0.clone(),
+            retention_days: 30,
+        })
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        if let Err(error) = std::fs::remove_dir_all(&self.0) {
+            eprintln!("warning: cannot remove {}: {error}", self.0.display());
+        }
+    }
+}
+
+/// The package of a test plugin: its `plugin.toml` (with the id replaced by `id`), its
+/// templates and the component `cargo xtask plugins` built. With `distinct`, a custom section
+/// naming `id` is appended to the component, so that a copy is a different component (its own
+/// hash, compilation and cache file).
+fn package(wasm_dir: &Path, crate_name: &str, id: &str, distinct: bool) -> anyhow::Result<Package> {
+    let source = crate::workspace_root()
+        .join("tests/plugins")
+        .join(crate_name);
+    let manifest_path = source.join("plugin.toml");
+    let manifest = std::fs::read_to_string(&manifest_path)
+        .with_context(|| format!("cannot read {}", manifest_path.display()))?;
+    let manifest: String = manifest
+        .lines()
+        .map(|line| {
+            if line.starts_with("id = ") {
+                format!("id = \"{id}\"\n")
+            } else {
+                format!("{line}\n")
+            }
+        })
+        .collect();
+    let wasm_path = wasm_dir.join(format!("{crate_name}.wasm"));
+    let mut wasm = std::fs::read(&wasm_path).with_context(|| {
+        format!(
+            "cannot read {} (build the test plugins with `cargo xtask plugins`)",
+            wasm_path.display()
+        )
+    })?;
+    if distinct {
+        append_custom_section(&mut wasm, "kith:bench-copy", id.as_bytes());
+    }
+    let mut templates = BTreeMap::new();
+    if let Ok(entries) = std::fs::read_dir(source.join("templates")) {
+        for entry in entries {
+            let entry = entry?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            templates.insert(name, std::fs::read_to_string(entry.path())?);
+        }
+    }
+    Package::from_parts(manifest, wasm, templates)
+        .map_err(|e| anyhow!("the {crate_name} package as {id}: {e}"))
+}
+
+/// Appends a custom section (id 0) to a WebAssembly binary; the component model allows one
+/// anywhere between sections.
+fn append_custom_section(wasm: &mut Vec<u8>, name: &str, payload: &[u8]) {
+    let mut body = Vec::new();
+    leb128(&mut body, name.len());
+    body.extend_from_slice(name.as_bytes());
+    body.extend_from_slice(payload);
+    wasm.push(0);
+    leb128(wasm, body.len());
+    wasm.extend_from_slice(&body);
+}
+
+fn leb128(out: &mut Vec<u8>, mut value: usize) {
+    loop {
+        let byte = (value & 0x7f) as u8;
+        value >>= 7;
+        if value == 0 {
+            out.push(byte);
+            return;
+        }
+        out.push(byte | 0x80);
+    }
+}
+
+/// Creates an admin of a new workspace and returns them as an actor.
+async fn admin(store: &Store, plugins: &Plugins, workspace: &str) -> anyhow::Result<Actor> {
+    let email = format!("admin@{workspace}.bench");
+    let user = host::auth::create_user(store.db(), &email, PASSWORD, "admin", workspace).await?;
+    let id = host::auth::find_workspace(&store.db().read, workspace)
+        .await?
+        .context("the workspace was just created")?;
+    plugins
+        .actor_for(id, user)
+        .await
+        .context("cannot load the bench admin's permissions")
+}
+
+/// Enables an installed plugin in the admin's workspace, granting what it asks for.
+async fn enable(
+    plugins: &Plugins,
+    admin: &Actor,
+    id: &str,
+    settings: Value,
+) -> anyhow::Result<Arc<Enabled>> {
+    let grant = plugins.requested_permissions(id, None).await?;
+    let settings = settings.as_object().cloned().unwrap_or_default();
+    Ok(plugins.enable(admin, id, None, &grant, settings).await?)
+}
+
+/// A contact with 6 fields, as the API takes it.
+fn contact_input(i: usize) -> Map<String, Value> {
+    let value = json!({
+        "first_name": "Ada",
+        "last_name": format!("Lovelace{i}"),
+        "email": format!("ada{i}@example.com"),
+        "phone": "+44 20 7946 0123",
+        "title": "Analyst",
+        "tags": ["bench", "plugins"],
+    });
+    value.as_object().cloned().unwrap_or_default()
+}
+
+/// The same contact as one change, as the before-save export receives it.
+fn contact_change() -> guest::Change {
+    let text = |name: &str, value: &str| types::Field {
+        name: name.to_owned(),
+        value: types::Value::Text(value.to_owned()),
+    };
+    let fields = vec![
+        text("first_name", "Ada"),
+        text("last_name", "Lovelace"),
+        text("email", "ada@example.com"),
+        text("phone", "+442079460123"),
+        text("title", "Analyst"),
+        types::Field {
+            name: "tags".to_owned(),
+            value: types::Value::Texts(vec!["bench".to_owned(), "plugins".to_owned()]),
+        },
+    ];
+    let changed = fields.iter().map(|f| f.name.clone()).collect();
+    guest::Change {
+        operation: guest::Operation::Create,
+        entity_type: "contact".to_owned(),
+        id: None,
+        fields,
+        changed,
+    }
+}
+
+/// The same change as a webhook would get it: JSON.
+fn contact_change_json() -> Value {
+    json!({
+        "operation": "create",
+        "entity_type": "contact",
+        "id": null,
+        "fields": {
+            "first_name": "Ada",
+            "last_name": "Lovelace",
+            "email": "ada@example.com",
+            "phone": "+442079460123",
+            "title": "Analyst",
+            "tags": ["bench", "plugins"],
+        },
+        "changed": ["first_name", "last_name", "email", "phone", "title", "tags"],
+    })
+}
+
+/// The context every export gets (as `plugins::hooks::context` builds it).
+fn context(enabled: &Enabled, actor: &Actor) -> types::Context {
+    types::Context {
+        workspace: actor.workspace.0.to_string(),
+        user: actor.user.0.to_string(),
+        plugin: enabled.id().to_owned(),
+        plugin_version: enabled.plugin.manifest.version.clone(),
+    }
+}
+
+/// One database, the plugin runtime, and three workspaces: one without plugins, one with
+/// `noop`, one with `hostile` looping in before-save.
+struct Rig {
+    store: Arc<Store>,
+    plugins: Arc<Plugins>,
+    plain: Actor,
+    hooked: Actor,
+    looping: Actor,
+    noop: Arc<Enabled>,
+    _dir: TempDir,
+}
+
+impl Rig {
+    async fn new(wasm_dir: &Path) -> anyhow::Result<Rig> {
+        let dir = TempDir::create()?;
+        let store = host::app::open_store(&dir.sqlite_url()).await?;
+        let search = host::search::SearchIndex::open(&host::app::search_dir(&dir.0))?;
+        let plugins = host::plugins::start(store.clone(), search, &dir.0).await?;
+        plugins
+            .install(package(wasm_dir, "noop", "noop", false)?)
+            .await?;
+        plugins
+            .install(package(wasm_dir, "hostile", "hostile", false)?)
+            .await?;
+        let plain = admin(&store, &plugins, "plain").await?;
+        let hooked = admin(&store, &plugins, "hooked").await?;
+        let looping = admin(&store, &plugins, "looping").await?;
+        let noop = enable(&plugins, &hooked, "noop", json!({})).await?;
+        enable(&plugins, &looping, "hostile", json!({ "mode": "loop" })).await?;
+        for (actor, hooked) in [(&plain, false), (&hooked, true), (&looping, true)] {
+            if plugins.hooks(actor.workspace, "contact", WriteOp::Create) != hooked {
+                bail!("the plugins are not enabled as the bench expects");
+            }
+        }
+        Ok(Rig {
+            store,
+            plugins,
+            plain,
+            hooked,
+            looping,
+            noop,
+            _dir: dir,
+        })
+    }
+}
+
+// -- 1. record writes ----------------------------------------------------------------------------
+
+struct Writes {
+    plain: Stats,
+    hooked: Stats,
+}
+
+impl Writes {
+    /// The hook's cost: the difference of the medians, in µs.
+    fn cost_micros(&self) -> f64 {
+        (self.hooked.p50.as_secs_f64() - self.plain.p50.as_secs_f64()) * 1e6
+    }
+}
+
+async fn bench_writes(rig: &Rig, writes: usize) -> anyhow::Result<Writes> {
+    let plain_type = rig.store.entity(rig.plain.workspace, "contacts").await?;
+    let hooked_type = rig.store.entity(rig.hooked.workspace, "contacts").await?;
+    let mut plain = Vec::with_capacity(writes);
+    let mut hooked = Vec::with_capacity(writes);
+    for i in 0..WRITE_WARMUP + writes {
+        let order: [usize; 2] = if i % 2 == 0 { [0, 1] } else { [1, 0] };
+        for side in order {
+            let (actor, ty, samples) = if side == 0 {
+                (&rig.plain, &plain_type, &mut plain)
+            } else {
+                (&rig.hooked, &hooked_type, &mut hooked)
+            };
+            let input = contact_input(2 * i + side);
+            let started = Instant::now();
+            rig.store.create(actor, ty, input).await?;
+            let elapsed = started.elapsed();
+            if i >= WRITE_WARMUP {
+                samples.push(elapsed);
+            }
+        }
+    }
+    let writes = Writes {
+        plain: Stats::of(plain),
+        hooked: Stats::of(hooked),
+    };
+    eprintln!(
+        "  no plugin: p50 {} p99 {}; noop hook: p50 {} p99 {}",
+        human(writes.plain.p50),
+        human(writes.plain.p99),
+        human(writes.hooked.p50),
+        human(writes.hooked.p99)
+    );
+    Ok(writes)
+}
+
+// -- 2. before-save calls on one core ------------------------------------------------------------
+
+/// One way of calling before-save.
+struct Series {
+    stats: Stats,
+    per_second: f64,
+}
+
+struct Calls {
+    native: Series,
+    reused: Series,
+    /// A fresh store and instance without a call: what (c) adds to (b).
+    instantiate: Series,
+    fresh: Series,
+    webhook: Series,
+}
+
+/// Runs `$call` (an expression that may use `?` and `.await`) `CALL_WARMUP` times, then
+/// `$calls` times untimed (for the rate), then `$calls` times timing each call.
+macro_rules! measure {
+    ($calls:expr, $call:expr) => {{
+        let calls: usize = $calls;
+        for _ in 0..CALL_WARMUP {
+            $call;
+        }
+        let started = Instant::now();
+        for _ in 0..calls {
+            $call;
+        }
+        let per_second = calls as f64 / started.elapsed().as_secs_f64();
+        let mut samples = Vec::with_capacity(calls);
+        for _ in 0..calls {
+            let started = Instant::now();
+            $call;
+            samples.push(started.elapsed());
+        }
+        Series {
+            stats: Stats::of(samples),
+            per_second,
+        }
+    }};
+}
+
+/// The native equivalent of the no-op plugin.
+#[inline(never)]
+fn native_before_save(_ctx: &types::Context, changes: &[guest::Change]) -> Vec<guest::Verdict> {
+    changes.iter().map(|_| guest::Verdict::Proceed).collect()
+}
+
+fn expect_proceed(verdicts: &[guest::Verdict]) -> anyhow::Result<()> {
+    match verdicts {
+        [guest::Verdict::Proceed] => Ok(()),
+        _ => bail!(
+            "expected one Proceed verdict, got {} verdicts",
+            verdicts.len()
+        ),
+    }
+}
+
+fn expect_proceed_json(verdicts: &[Value]) -> anyhow::Result<()> {
+    match verdicts {
+        [verdict] if verdict["verdict"] == "proceed" => Ok(()),
+        _ => bail!("the webhook answered {verdicts:?}"),
+    }
+}
+
+async fn bench_calls(rig: &Rig, calls: usize) -> anyhow::Result<Calls> {
+    let enabled = &rig.noop;
+    let actor = &rig.hooked;
+    let ctx = context(enabled, actor);
+    let changes = vec![contact_change()];
+
+    let native = measure!(
+        calls,
+        expect_proceed(&black_box(native_before_save(
+            black_box(&ctx),
+            black_box(&changes)
+        )))?
+    );
+    log_series("(a) native", &native);
+
+    let state = CallState::new(
+        rig.plugins.services().clone(),
+        enabled.clone(),
+        actor.clone(),
+        CallKind::BeforeSave,
+    );
+    let (instance, mut store) = rig
+        .plugins
+        .runtime()
+        .reusable_instance(&enabled.plugin.compiled, CallKind::BeforeSave, state)
+        .await
+        .map_err(|failure| anyhow!("cannot instantiate noop: {failure}"))?;
+    let reused = measure!(
+        calls,
+        expect_proceed(
+            &instance
+                .kith_plugin_guest()
+                .call_before_save(&mut store, &ctx, &changes)
+                .await
+                .map_err(|e| anyhow!("noop trapped: {e:#}"))?
+                .map_err(|e| anyhow!("noop failed: {e}"))?
+        )?
+    );
+    drop((instance, store));
+    log_series("(b) wasm, reused instance", &reused);
+
+    let instantiate = measure!(calls, {
+        let state = CallState::new(
+            rig.plugins.services().clone(),
+            enabled.clone(),
+            actor.clone(),
+            CallKind::BeforeSave,
+        );
+        let pair = rig
+            .plugins
+            .runtime()
+            .reusable_instance(&enabled.plugin.compiled, CallKind::BeforeSave, state)
+            .await
+            .map_err(|failure| anyhow!("cannot instantiate noop: {failure}"))?;
+        drop(black_box(pair));
+    });
+    log_series("new store and instance, no call", &instantiate);
+
+    let fresh = measure!(calls, {
+        // Owned, as the record store's hook builds them for every call.
+        let ctx = ctx.clone();
+        let changes = changes.clone();
+        let verdicts = rig
+            .plugins
+            .invoke(
+                enabled,
+                actor.clone(),
+                CallKind::BeforeSave,
+                move |plugin, store| {
+                    Box::pin(async move {
+                        plugin
+                            .kith_plugin_guest()
+                            .call_before_save(store, &ctx, &changes)
+                            .await
+                    })
+                },
+            )
+            .await
+            .map_err(|failure| anyhow!("noop failed: {failure}"))?;
+        expect_proceed(&verdicts)?
+    });
+    log_series("(c) wasm, fresh instance per call", &fresh);
+
+    let webhook = Webhook::start()?;
+    let client = reqwest::Client::builder()
+        .build()
+        .context("cannot build the HTTP client")?;
+    let payload = json!([contact_change_json()]);
+    let webhook_series = measure!(calls, {
+        let reply = client.post(&webhook.url).json(&payload).send().await?;
+        if !reply.status().is_success() {
+            bail!("the webhook answered {}", reply.status());
+        }
+        let verdicts: Vec<Value> = reply.json().await?;
+        expect_proceed_json(&verdicts)?
+    });
+    webhook.stop();
+    log_series("(d) HTTP webhook", &webhook_series);
+
+    Ok(Calls {
+        native,
+        reused,
+        instantiate,
+        fresh,
+        webhook: webhook_series,
+    })
+}
+
+fn log_series(name: &str, series: &Series) {
+    eprintln!(
+        "  {name}: {} calls/s, p50 {} p99 {}",
+        thousands(series.per_second),
+        human(series.stats.p50),
+        human(series.stats.p99)
+    );
+}
+
+/// A webhook receiver on 127.0.0.1: its own thread, with a current-thread tokio runtime (a
+/// separate service, as a webhook would be).
+struct Webhook {
+    url: String,
+    stop: tokio::sync::oneshot::Sender<()>,
+    thread: std::thread::JoinHandle<()>,
+}
+
+impl Webhook {
+    fn start() -> anyhow::Result<Webhook> {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+        listener.set_nonblocking(true)?;
+        let url = format!("http://{}/before-save", listener.local_addr()?);
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let thread = std::thread::Builder::new()
+            .name("bench-webhook".into())
+            .spawn(move || {
+                if let Err(error) = serve_webhook(listener, stopped) {
+                    eprintln!("the webhook server failed: {error:#}");
+                }
+            })?;
+        Ok(Webhook { url, stop, thread })
+    }
+
+    fn stop(self) {
+        let _ = self.stop.send(());
+        let _ = self.thread.join();
+    }
+}
+
+fn serve_webhook(
+    listener: std::net::TcpListener,
+    stopped: tokio::sync::oneshot::Receiver<()>,
+) -> anyhow::Result<()> {
+    use axum::serve::ListenerExt;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async move {
+        let listener = tokio::net::TcpListener::from_std(listener)?.tap_io(|tcp| {
+            let _ = tcp.set_nodelay(true);
+        });
+        let router =
+            axum::Router::new().route("/before-save", axum::routing::post(webhook_before_save));
+        axum::serve(listener, router)
+            .with_graceful_shutdown(async {
+                let _ = stopped.await;
+            })
+            .await?;
+        Ok(())
+    })
+}
+
+/// The webhook's before-save: a verdict per change, all Proceed.
+async fn webhook_before_save(
+    axum::Json(changes): axum::Json<Vec<Value>>,
+) -> axum::Json<Vec<Value>> {
+    axum::Json(
+        changes
+            .iter()
+            .map(|_| json!({ "verdict": "proceed" }))
+            .collect(),
+    )
+}
+
+// -- 3. an infinite loop in before-save ----------------------------------------------------------
+
+struct Looping {
+    /// Wall-clock time of each failed create.
+    elapsed: Stats,
+    deadline: Duration,
+    /// Creates whose hook was stopped by the deadline, and by running out of fuel.
+    by_deadline: usize,
+    by_fuel: usize,
+    reenabled: usize,
+}
+
+impl Looping {
+    /// `time` minus the deadline, in ms, signed (a hook out of fuel stops before it).
+    fn over(&self, time: Duration) -> String {
+        let ms = (time.as_secs_f64() - self.deadline.as_secs_f64()) * 1e3;
+        format!("{}{:.1} ms", if ms < 0.0 { "−" } else { "+" }, ms.abs())
+    }
+}
+
+async fn bench_loop(rig: &Rig, attempts: usize) -> anyhow::Result<Looping> {
+    let deadline = CallKind::BeforeSave.limits().deadline;
+    let ty = rig.store.entity(rig.looping.workspace, "contacts").await?;
+    let every = usize::try_from(SUSPEND_AFTER.saturating_sub(1).max(1)).unwrap_or(1);
+    let mut elapsed = Vec::with_capacity(attempts);
+    let (mut by_deadline, mut by_fuel, mut reenabled) = (0, 0, 0);
+    for i in 0..attempts {
+        if i > 0 && i % every == 0 {
+            enable(
+                &rig.plugins,
+                &rig.looping,
+                "hostile",
+                json!({ "mode": "loop" }),
+            )
+            .await?;
+            reenabled += 1;
+        }
+        let input = contact_input(i);
+        let started = Instant::now();
+        let result = rig.store.create(&rig.looping, &ty, input).await;
+        elapsed.push(started.elapsed());
+        match result {
+            Err(RecordError::Plugin { message, .. }) if message.contains("time limit") => {
+                by_deadline += 1;
+            }
+            Err(RecordError::Plugin { message, .. }) if message.contains("out of fuel") => {
+                by_fuel += 1;
+            }
+            Err(other) => bail!("the looping hook failed otherwise: {other}"),
+            Ok(_) => bail!("the looping hook let a write through: is it suspended?"),
+        }
+    }
+    let looping = Looping {
+        elapsed: Stats::of(elapsed),
+        deadline,
+        by_deadline,
+        by_fuel,
+        reenabled,
+    };
+    eprintln!(
+        "  against the {} ms deadline: p50 {} max {} ({by_deadline} stopped by the deadline, {by_fuel} out of fuel)",
+        deadline.as_millis(),
+        looping.over(looping.elapsed.p50),
+        looping.over(looping.elapsed.max)
+    );
+    Ok(looping)
+}
+
+// -- 4. other requests while a plugin is being stopped -------------------------------------------
+
+struct Isolation {
+    quiet: Stats,
+    loaded: Stats,
+    load: Load,
+}
+
+#[derive(Default)]
+struct Load {
+    /// Looping actions answered 424 `plugin_failed`, with their durations.
+    stopped: Vec<Duration>,
+    /// Of those, the ones stopped by the deadline (the others ran out of fuel).
+    by_deadline: usize,
+    /// `ok` actions answered 200.
+    ok: usize,
+    /// Times the plugin was found suspended and enabled again.
+    reenabled: usize,
+}
+
+async fn bench_isolation(wasm_dir: &Path, gets: usize) -> anyhow::Result<Isolation> {
+    let dir = TempDir::create()?;
+    let app = Application::build(&dir.config()?).await?;
+    let base = format!("http://{}", app.local_addr());
+    let state = app.state().clone();
+    let actor = admin(&state.store, &state.plugins, "isolation").await?;
+    let token =
+        host::auth::create_token(&state.db, "admin@isolation.bench", "isolation", "bench").await?;
+    state
+        .plugins
+        .install(package(wasm_dir, "hostile", "hostile", false)?)
+        .await?;
+    let grant = state.plugins.requested_permissions("hostile", None).await?;
+    state
+        .plugins
+        .enable(&actor, "hostile", None, &grant, Map::new())
+        .await?;
+    let ty = state.store.entity(actor.workspace, "contacts").await?;
+    let inputs = (0..SEEDED).map(contact_input).collect();
+    let ids: Arc<[String]> = state
+        .store
+        .create_many(&actor, &ty, inputs)
+        .await?
+        .iter()
+        .map(|record| record.id.to_string())
+        .collect();
+    let (shutdown, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(app.run_until(async {
+        let _ = stopped.await;
+    }));
+
+    let quiet = on_own_thread(paced_gets(base.clone(), token.clone(), ids.clone(), gets)).await?;
+    eprintln!("  quiet: p50 {} p99 {}", human(quiet.p50), human(quiet.p99));
+    let stop = Arc::new(AtomicBool::new(false));
+    let grant = serde_json::to_value(&grant)?;
+    let load = tokio::spawn(on_own_thread(hostile_load(
+        base.clone(),
+        token.clone(),
+        grant,
+        stop.clone(),
+    )));
+    tokio::time::sleep(LOAD_RAMP).await;
+    let loaded = on_own_thread(paced_gets(base, token, ids, gets)).await;
+    stop.store(true, Ordering::Relaxed);
+    let load = load.await??;
+    let loaded = loaded?;
+    eprintln!(
+        "  while looping: p50 {} p99 {} ({} loops stopped)",
+        human(loaded.p50),
+        human(loaded.p99),
+        load.stopped.len()
+    );
+    let _ = shutdown.send(());
+    server.await??;
+    Ok(Isolation {
+        quiet,
+        loaded,
+        load,
+    })
+}
+
+/// Runs a client on its own thread with a current-thread runtime (a separate client, sharing
+/// no tokio worker with the server).
+async fn on_own_thread<T, F>(client: F) -> anyhow::Result<T>
+where
+    T: Send + 'static,
+    F: Future<Output = anyhow::Result<T>> + Send + 'static,
+{
+    tokio::task::spawn_blocking(move || {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .context("cannot start the client's runtime")?
+            .block_on(client)
+    })
+    .await
+    .context("the client thread failed")?
+}
+
+fn http_client(token: &str) -> anyhow::Result<reqwest::Client> {
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert(
+        reqwest::header::AUTHORIZATION,
+        reqwest::header::HeaderValue::from_str(&format!("Bearer {token}"))?,
+    );
+    reqwest::Client::builder()
+        .default_headers(headers)
+        .timeout(Duration::from_secs(30))
+        .build()
+        .context("cannot build the HTTP client")
+}
+
+/// GETs of contacts one at a time, one every `GET_EVERY` (later if one is slower); the first
+/// `GET_WARMUP` are not counted.
+async fn paced_gets(
+    base: String,
+    token: String,
+    ids: Arc<[String]>,
+    gets: usize,
+) -> anyhow::Result<Stats> {
+    let client = http_client(&token)?;
+    let mut interval = tokio::time::interval(GET_EVERY);
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut samples = Vec::with_capacity(gets);
+    for i in 0..GET_WARMUP + gets {
+        let url = format!("{base}/api/v1/contacts/{}", ids[(i * 7_919) % ids.len()]);
+        interval.tick().await;
+        let started = Instant::now();
+        let reply = client.get(url).send().await?;
+        let status = reply.status();
+        reply.bytes().await?;
+        let elapsed = started.elapsed();
+        if status != reqwest::StatusCode::OK {
+            bail!("GET /contacts/{{id}} answered {status}");
+        }
+        if i >= GET_WARMUP {
+            samples.push(elapsed);
+        }
+    }
+    Ok(Stats::of(samples))
+}
+
+/// Calls the `loop` action, then the `ok` action, until `stop`; enables the plugin again if
+/// it is ever found suspended.
+async fn hostile_load(
+    base: String,
+    token: String,
+    grant: Value,
+    stop: Arc<AtomicBool>,
+) -> anyhow::Result<Load> {
+    let client = http_client(&token)?;
+    let action = |name: &str| format!("{base}/api/v1/plugins/hostile/actions/{name}");
+    let mut load = Load::default();
+    while !stop.load(Ordering::Relaxed) {
+        for name in ["loop", "ok"] {
+            let started = Instant::now();
+            let reply = client.post(action(name)).json(&json!({})).send().await?;
+            let status = reply.status();
+            let body: Value = reply.json().await.unwrap_or(Value::Null);
+            let elapsed = started.elapsed();
+            let code = body["error"]["code"].as_str().unwrap_or("");
+            match (name, status.as_u16(), code) {
+                ("loop", 424, "plugin_failed") => {
+                    load.stopped.push(elapsed);
+                    let message = body["error"]["message"].as_str().unwrap_or("");
+                    if message.contains("time limit") {
+                        load.by_deadline += 1;
+                    }
+                }
+                ("ok", 200, _) => load.ok += 1,
+                (_, _, "plugin_not_enabled") => {
+                    let enabled = client
+                        .post(format!("{base}/api/v1/plugins/hostile/enable"))
+                        .json(&json!({ "grant": grant, "settings": {} }))
+                        .send()
+                        .await?;
+                    if !enabled.status().is_success() {
+                        bail!("cannot enable hostile again: {}", enabled.status());
+                    }
+                    load.reenabled += 1;
+                }
+                _ => bail!("the `{name}` action answered {status}: {body}"),
+            }
+        }
+    }
+    Ok(load)
+}
+
+// -- 5. server start -----------------------------------------------------------------------------
+
+struct Startup {
+    /// The first start after emptying the plugin cache (every component compiled).
+    cold: Duration,
+    warm: Stats,
+    /// The same start of a data directory without plugins.
+    bare: Stats,
+    cache_files: usize,
+}
+
+/// The plugins installed for the start-up figures: (crate, id, distinct component).
+const START_PLUGINS: [(&str, &str, bool); 4] = [
+    ("good", "good", false),
+    ("hostile", "hostile", false),
+    ("noop", "noop", false),
+    ("noop", "noop_copy", true),
+];
+
+async fn bench_startup(wasm_dir: &Path, starts: usize) -> anyhow::Result<Startup> {
+    let dir = TempDir::create()?;
+    let config = dir.config()?;
+    let app = Application::build(&config).await?;
+    let state = app.state().clone();
+    let actor = admin(&state.store, &state.plugins, "startup").await?;
+    for (crate_name, id, distinct) in START_PLUGINS {
+        state
+            .plugins
+            .install(package(wasm_dir, crate_name, id, distinct)?)
+            .await?;
+        enable(&state.plugins, &actor, id, json!({})).await?;
+    }
+    drop(state);
+    drop(app);
+    let cache = dir.0.join("plugin-cache");
+    std::fs::remove_dir_all(&cache).with_context(|| format!("cannot empty {}", cache.display()))?;
+
+    let started = Instant::now();
+    let app = Application::build(&config).await?;
+    let cold = started.elapsed();
+    check_enabled(&app, &actor)?;
+    drop(app);
+    let cache_files = std::fs::read_dir(&cache)?.count();
+    eprintln!(
+        "  cold (empty cache, {cache_files} components compiled): {}",
+        human(cold)
+    );
+
+    let mut warm = Vec::with_capacity(starts);
+    for _ in 0..starts {
+        let started = Instant::now();
+        let app = Application::build(&config).await?;
+        warm.push(started.elapsed());
+        check_enabled(&app, &actor)?;
+        drop(app);
+    }
+    let warm = Stats::of(warm);
+    eprintln!("  warm: median {} max {}", human(warm.p50), human(warm.max));
+
+    let bare_dir = TempDir::create()?;
+    let bare_config = bare_dir.config()?;
+    drop(Application::build(&bare_config).await?);
+    let mut bare = Vec::with_capacity(starts);
+    for _ in 0..starts {
+        let started = Instant::now();
+        let app = Application::build(&bare_config).await?;
+        bare.push(started.elapsed());
+        drop(app);
+    }
+    let bare = Stats::of(bare);
+    eprintln!("  without plugins: median {}", human(bare.p50));
+    Ok(Startup {
+        cold,
+        warm,
+        bare,
+        cache_files,
+    })
+}
+
+fn check_enabled(app: &Application, actor: &Actor) -> anyhow::Result<()> {
+    let enabled = app.state().plugins.enabled_in(actor.workspace).len();
+    if enabled != START_PLUGINS.len() {
+        bail!(
+            "the server started with {enabled} plugins enabled, not {}",
+            START_PLUGINS.len()
+        );
+    }
+    Ok(())
+}
+
+// -- the report ----------------------------------------------------------------------------------
+
+struct Report {
+    writes: Writes,
+    calls: Calls,
+    looping: Looping,
+    isolation: Isolation,
+    startup: Startup,
+}
+
+/// Where the bench ran.
+struct Machine {
+    cores: usize,
+    cpu: String,
+    rustc: String,
+    /// The load averages (1, 5, 15 minutes) when the bench started.
+    load: String,
+}
+
+impl Machine {
+    fn probe() -> Machine {
+        let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+        let cpu = cpuinfo
+            .lines()
+            .find(|line| line.starts_with("model name"))
+            .and_then(|line| line.split_once(':'))
+            .map_or_else(
+                || "unknown CPU".to_owned(),
+                |(_, model)| model.trim().to_owned(),
+            );
+        let rustc = Command::new("rustc")
+            .arg("--version")
+            .output()
+            .ok()
+            .and_then(|output| String::from_utf8(output.stdout).ok())
+            .map_or_else(|| "unknown".to_owned(), |version| version.trim().to_owned());
+        Machine {
+            cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            cpu,
+            rustc,
+            load: Machine::load(),
+        }
+    }
+
+    fn load() -> String {
+        std::fs::read_to_string("/proc/loadavg")
+            .unwrap_or_default()
+            .split_whitespace()
+            .take(3)
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+}
+
+fn command_line() -> String {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    format!("cargo xtask {}", args.join(" "))
+}
+
+/// Today's date and time (UTC) as `YYYY-MM-DD HH:MM`.
+fn now_utc() -> String {
+    let seconds = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let days = i64::try_from(seconds / 86_400).unwrap_or(0);
+    let (year, month, day) = civil_from_days(days);
+    let minutes = seconds % 86_400 / 60;
+    format!(
+        "{year:04}-{month:02}-{day:02} {:02}:{:02}",
+        minutes / 60,
+        minutes % 60
+    )
+}
+
+/// The proleptic Gregorian date of a day count since 1970-01-01 (H. Hinnant's algorithm).
+fn civil_from_days(days: i64) -> (i64, i64, i64) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    (year, month, day)
+}
+
+/// One line of the table.
+struct Line {
+    measure: String,
+    n: String,
+    p50: String,
+    p99: String,
+    max: String,
+    result: String,
+    target: String,
+    met: String,
+}
+
+impl Line {
+    fn timed(measure: impl Into<String>, stats: &Stats) -> Line {
+        Line {
+            measure: measure.into(),
+            n: stats.n.to_string(),
+            p50: human(stats.p50),
+            p99: human(stats.p99),
+            max: human(stats.max),
+            result: "—".into(),
+            target: "—".into(),
+            met: "—".into(),
+        }
+    }
+
+    fn result(mut self, result: String, target: &str, met: Option<bool>) -> Line {
+        self.result = result;
+        self.target = target.to_owned();
+        self.met = met.map_or("—", yes_no).to_owned();
+        self
+    }
+}
+
+fn lines(report: &Report) -> Vec<Line> {
+    let Report {
+        writes,
+        calls,
+        looping,
+        isolation,
+        startup,
+    } = report;
+    let mut lines = vec![
+        Line::timed(
+            "`Store::create`, contact (6 fields), no plugin",
+            &writes.plain,
+        ),
+        Line::timed(
+            "`Store::create`, same, `noop` before-save (fresh instance)",
+            &writes.hooked,
+        )
+        .result(
+            format!("{} at p50", signed_micros(writes.cost_micros())),
+            "≤ 25 µs added at p50",
+            Some(writes.cost_micros() <= HOOK_COST_TARGET.as_secs_f64() * 1e6),
+        ),
+    ];
+    for (name, series, target) in [
+        ("(a) native Rust function", &calls.native, None),
+        ("(b) wasm, one reused instance", &calls.reused, None),
+        (
+            "wasm, a fresh store + instance only, no call (`reusable_instance`)",
+            &calls.instantiate,
+            None,
+        ),
+        (
+            "(c) wasm, fresh instance per call (`Plugins::invoke`)",
+            &calls.fresh,
+            Some(CALLS_PER_SECOND_TARGET),
+        ),
+        (
+            "(d) HTTP webhook, loopback (reqwest → axum, JSON)",
+            &calls.webhook,
+            None,
+        ),
+    ] {
+        let line = Line::timed(format!("before-save, 1 change: {name}"), &series.stats);
+        let result = format!("{} calls/s", thousands(series.per_second));
+        lines.push(match target {
+            Some(target) => line.result(
+                result,
+                "≥ 20,000 calls/s on one core",
+                Some(series.per_second >= target),
+            ),
+            None => line.result(result, "—", None),
+        });
+    }
+    let mut stopped = Line::timed(
+        format!(
+            "looping before-save: create's time − {} ms deadline",
+            looping.deadline.as_millis()
+        ),
+        &looping.elapsed,
+    )
+    .result(
+        format!(
+            "all {} stopped: {} by the deadline, {} out of fuel",
+            looping.elapsed.n, looping.by_deadline, looping.by_fuel
+        ),
+        "≤ +10 ms (max)",
+        Some(looping.elapsed.max <= looping.deadline + DEADLINE_SLACK_TARGET),
+    );
+    stopped.p50 = looping.over(looping.elapsed.p50);
+    stopped.p99 = looping.over(looping.elapsed.p99);
+    stopped.max = looping.over(looping.elapsed.max);
+    lines.push(stopped);
+    let ratio = isolation.loaded.p99.as_secs_f64() / isolation.quiet.p99.as_secs_f64().max(1e-9);
+    lines.push(Line::timed(
+        "GET /api/v1/contacts/{id}, paced, quiet server",
+        &isolation.quiet,
+    ));
+    lines.push(
+        Line::timed(
+            "GET /api/v1/contacts/{id}, paced, while `hostile` loops are stopped",
+            &isolation.loaded,
+        )
+        .result(
+            format!("p99 {ratio:.2}× quiet"),
+            "p99 ≤ 1.2× quiet",
+            Some(ratio <= P99_GROWTH_TARGET),
+        ),
+    );
+    let load = &isolation.load;
+    let actions = Stats::of(load.stopped.clone());
+    lines.push(
+        Line::timed(
+            "`loop` action's time (2 s deadline), during the GETs",
+            &actions,
+        )
+        .result(
+            format!(
+                "{} stopped: {} by the deadline, {} out of fuel; {} `ok` between; re-enabled {}×",
+                load.stopped.len(),
+                load.by_deadline,
+                load.stopped.len() - load.by_deadline,
+                load.ok,
+                load.reenabled
+            ),
+            "—",
+            None,
+        ),
+    );
+    let mut cold = Line::timed(
+        format!(
+            "server start, 4 plugins, empty cache ({} components compiled)",
+            startup.cache_files
+        ),
+        &Stats::of(vec![startup.cold]),
+    );
+    cold.p99 = "—".into();
+    cold.max = "—".into();
+    lines.push(cold);
+    lines.push(
+        Line::timed(
+            "server start, 4 plugins, cache warm (`Application::build`)",
+            &startup.warm,
+        )
+        .result(
+            format!("median {}", human(startup.warm.p50)),
+            "≤ 500 ms",
+            Some(startup.warm.p50 <= START_TARGET),
+        ),
+    );
+    lines.push(Line::timed(
+        "server start, no plugin (reference)",
+        &startup.bare,
+    ));
+    lines
+}
+
+fn render_section(report: &Report, machine: &Machine, end_load: &str, command: &str) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "## Plugins (issue 3)\n");
+    let _ = writeln!(
+        out,
+        "Run on {} UTC with `{command}`: {} cores ({}), {}; one release process (`xtask` built with `--release`), SQLite in a temporary directory; load average at the start {}, at the end {} (1/5/15 min: other builds were sharing the machine).\n",
+        now_utc(),
+        machine.cores,
+        machine.cpu,
+        machine.rustc,
+        machine.load,
+        end_load
+    );
+    let _ = writeln!(
+        out,
+        "| measure | n | p50 | p99 | max | result | target | met? |"
+    );
+    let _ = writeln!(out, "|---|---:|---:|---:|---:|---|---|---|");
+    for line in lines(report) {
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {} | {} | {} | {} | {} |",
+            line.measure, line.n, line.p50, line.p99, line.max, line.result, line.target, line.met
+        );
+    }
+    let _ = writeln!(out);
+    for note in notes(report) {
+        let _ = writeln!(out, "- {note}");
+    }
+    out
+}
+
+fn notes(report: &Report) -> Vec<String> {
+    let calls = &report.calls;
+    vec![
+        format!(
+            "Writes: `Store::create` of one contact with 6 fields (first and last name, email, phone, title, tags) on a migrated SQLite database (WAL), {WRITE_WARMUP} warm-up creates per workspace not counted; one workspace without plugins and one with `noop` enabled share the database and are written in turn (which goes first alternates). The search indexer is not running. The hook's cost is the difference of the two medians."
+        ),
+        format!(
+            "Calls: one thread (a current-thread tokio runtime) calls before-save with the same one change (that contact) {CALL_WARMUP} times to warm up, then N times untimed (calls/s = N ÷ wall time), then N times timing each call (p50/p99; the clock itself adds ~20–40 ns, which is most of (a)). (b) is one instance and one store for every call (no isolation between calls); the row after it creates a fresh store (WASI context, limits) and instance per iteration without calling anything — most of the difference between (b) and (c); (c) is what a write pays: a permit, a fresh store and WASI context with its limits, an instance from the pooling allocator, the call, and the owned context and change the hook builds (cloned per call). (d) serialises the change to JSON, POSTs it over a keep-alive loopback connection to an axum server in the same process on its own thread (so it uses the second core too), which parses it and answers `[{{\"verdict\":\"proceed\"}}]`, parsed by the client: the fresh instance is {:.1}× faster than the webhook at p50.",
+            calls.webhook.stats.p50.as_secs_f64() / calls.fresh.stats.p50.as_secs_f64().max(1e-12)
+        ),
+        format!(
+            "Infinite loop: `hostile` with setting `mode = \"loop\"` hooks contact creates; every timed create failed (a 424 through the API), with \"exceeded its time limit\" or \"ran out of fuel\": whichever of before-save's limits comes first stops the spin loop — the deadline or its fuel budget ({} units) — and the result column says which did. The figure is the create's whole wall-clock time (checks, the hook's permit and instance, the loop until the epoch check at 1 ms ticks sees the deadline or the fuel runs out, the failure) minus the {} ms deadline; negative when the fuel ran out first. Five failures in a row would suspend the plugin ({SUSPEND_AFTER} = `registry::SUSPEND_AFTER`), so the bench enabled it again before every {}th create ({} times); enabling is not timed.",
+            thousands(CallKind::BeforeSave.limits().fuel as f64),
+            report.looping.deadline.as_millis(),
+            SUSPEND_AFTER.saturating_sub(1).max(1),
+            report.looping.reenabled
+        ),
+        format!(
+            "Isolation: a real server (`Application::build`, port 0, SQLite, 2 tokio workers — the machine's 2 cores) with `hostile` enabled and {SEEDED} contacts; `GET /api/v1/contacts/{{id}}` one every {} ms from a client thread of its own ({GET_WARMUP} warm-up GETs not counted), first on the quiet server, then from {} s after a second client thread started calling `POST /api/v1/plugins/hostile/actions/loop` one at a time — each stopped by its 2 s deadline or its 4,000,000,000 units of fuel, whichever comes first (the row below the GETs says which), so one of the two workers runs the spinning plugin nearly all the time (wasmtime yields to tokio at every 1 ms epoch tick) — each followed by the `ok` action, whose success ends the run of failures so the plugin is never suspended (the client would enable it again through the API if it were). Client threads, server workers and the 1 ms epoch ticker share the 2 cores with whatever else the machine runs.",
+            GET_EVERY.as_millis(),
+            LOAD_RAMP.as_secs()
+        ),
+        "Start: `Application::build` (connect, migrations check, built-in indexes, search index, plugin runtime with every enabled plugin loaded, bind) of a data directory with `good`, `hostile`, `noop` and `noop_copy` installed and enabled in one workspace — `noop_copy` is `noop` with its id rewritten and a custom section appended, so it is compiled and cached on its own. Cold: the first start after deleting `<data-dir>/plugin-cache` (each component compiled with Cranelift, then written to the cache). Warm: the following starts, loading the cached artifacts. The reference row is the same start of a data directory with no plugin. Each server is built and dropped without serving.".to_owned(),
+    ]
+}
+
+/// Writes `section` between the markers of `path`, replacing an earlier run or appending.
+fn write_section(path: &Path, section: &str) -> anyhow::Result<()> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => String::new(),
+        Err(error) => return Err(error).with_context(|| format!("cannot read {}", path.display())),
+    };
+    std::fs::write(path, replace_section(&text, section))
+        .with_context(|| format!("cannot write {}", path.display()))
+}
+
+/// `text` with the marked section replaced by `section`, or with it appended.
+fn replace_section(text: &str, section: &str) -> String {
+    let block = format!("{SECTION_START}\n{}\n{SECTION_END}", section.trim_end());
+    if let Some(start) = text.find(SECTION_START)
+        && let Some(end) = text[start..]
+            .find(SECTION_END)
+            .map(|offset| start + offset + SECTION_END.len())
+    {
+        return format!("{}{block}{}", &text[..start], &text[end..]);
+    }
+    let separator = match text {
+        "" => "",
+        _ if text.ends_with("\n\n") => "",
+        _ if text.ends_with('\n') => "\n",
+        _ => "\n\n",
+    };
+    format!("{text}{separator}{block}\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn custom_sections_are_framed_with_leb128_sizes() {
+        let mut wasm = b"\0asm".to_vec();
+        append_custom_section(&mut wasm, "ab", &[7; 200]);
+        // id 0, size 203 = 0xcb 0x01, name length 2, "ab", then the payload.
+        assert_eq!(&wasm[4..10], &[0, 0xcb, 0x01, 2, b'a', b'b']);
+        assert_eq!(wasm.len(), 4 + 3 + 203);
+    }
+
+    #[test]
+    fn sections_are_appended_then_replaced_in_place() {
+        let first = replace_section("# Benchmarks\n", "old");
+        assert_eq!(
+            first,
+            format!("# Benchmarks\n\n{SECTION_START}\nold\n{SECTION_END}\n")
+        );
+        let second = replace_section(&format!("{first}\nAfter.\n"), "new");
+        assert_eq!(
+            second,
+            format!("# Benchmarks\n\n{SECTION_START}\nnew\n{SECTION_END}\n\nAfter.\n")
+        );
+    }
+
+    #[test]
+    fn durations_read_in_their_unit() {
+        assert_eq!(human(Duration::from_nanos(1_500)), "1.50 µs");
+        assert_eq!(human(Duration::from_micros(450)), "450.0 µs");
+        assert_eq!(human(Duration::from_millis(52)), "52.0 ms");
+        assert_eq!(signed_micros(-3.26), "−3.3 µs");
+        assert_eq!(thousands(23_456.4), "23,456");
+    }
+}
