@@ -106,6 +106,8 @@ pub async fn start(
     let plugins = Plugins::start(runtime, services)
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))?;
-    store.set_extensions(plugins.clone());
+    let weak = Arc::downgrade(&plugins);
+    let extensions: std::sync::Weak<dyn crate::records::Extensions> = weak;
+    store.set_extensions(extensions);
     Ok(plugins)
 }

@@ -179,7 +179,7 @@ impl Runtime {
         let slots = u32::try_from(CONCURRENT_CALLS).unwrap_or(64);
         pool.total_component_instances(slots)
             .total_core_instances(slots * 16)
-            .total_memories(slots * 4)
+            .total_memories(slots * 2)
             .total_tables(slots * 8)
             .total_stacks(slots)
             .max_memory_size(MEMORY_LIMIT)

@@ -37,8 +37,9 @@ pub struct Store {
     changes: tokio::sync::Notify,
     /// Records inserted since the planner's statistics were last refreshed (PostgreSQL).
     inserted_since_analyze: std::sync::atomic::AtomicU64,
-    /// Plugins' types, fields and hooks (set once at start).
-    extensions: std::sync::OnceLock<Arc<dyn Extensions>>,
+    /// Plugins' types, fields and hooks (set once at start). Weak: the registry holds the
+    /// store, and a server's registry goes when the server does.
+    extensions: std::sync::OnceLock<std::sync::Weak<dyn Extensions>>,
 }
 
 /// After this many inserted records, PostgreSQL's statistics are refreshed at once instead of
@@ -122,8 +123,12 @@ impl Store {
         }
     }
 
+    fn extensions(&self) -> Option<Arc<dyn Extensions>> {
+        self.extensions.get().and_then(std::sync::Weak::upgrade)
+    }
+
     /// Plugs in what plugins add (types, fields, hooks); set once, at start.
-    pub fn set_extensions(&self, extensions: Arc<dyn Extensions>) {
+    pub fn set_extensions(&self, extensions: std::sync::Weak<dyn Extensions>) {
         if self.extensions.set(extensions).is_err() {
             tracing::warn!("the store's extensions were already set");
         }
@@ -172,7 +177,7 @@ impl Store {
             }
         }
         let mut added_fields = Vec::new();
-        if let Some(extensions) = self.extensions.get() {
+        if let Some(extensions) = self.extensions() {
             let (plugin_types, plugin_fields) = extensions.schema_additions(workspace);
             for ty in plugin_types {
                 if types
@@ -1177,7 +1182,7 @@ impl Store {
         drafts: &mut [Draft],
         current: &[Stored<'_>],
     ) -> Result<(), RecordError> {
-        let Some(extensions) = self.extensions.get() else {
+        let Some(extensions) = self.extensions() else {
             return Ok(());
         };
         if drafts.is_empty() || !extensions.hooks(actor.workspace, &ty.name, op) {
@@ -1222,7 +1227,7 @@ impl Store {
         ty: &EntityType,
         row: &record::Model,
     ) -> Result<(), RecordError> {
-        let Some(extensions) = self.extensions.get() else {
+        let Some(extensions) = self.extensions() else {
             return Ok(());
         };
         if !extensions.hooks(actor.workspace, &ty.name, WriteOp::Delete) {
