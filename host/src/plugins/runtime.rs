@@ -186,7 +186,12 @@ impl Runtime {
             .max_component_instance_size(1 << 20)
             .max_core_instance_size(1 << 20)
             .max_memories_per_component(8)
-            .max_tables_per_component(16);
+            .max_tables_per_component(16)
+            // Reset the first pages of a slot with memset instead of handing them back to the
+            // kernel: a fresh instance per call then does not page-fault its way back in.
+            .linear_memory_keep_resident(1 << 20)
+            .table_keep_resident(64 << 10)
+            .async_stack_keep_resident(64 << 10);
         let mut config = Config::new();
         config
             .consume_fuel(true)
