@@ -19,17 +19,20 @@
 //!    per call (`Plugins::invoke`, exactly as the record store's hook does), and (d) an HTTP
 //!    webhook: JSON over loopback to an axum server answering a JSON list of verdicts, with
 //!    reqwest as the client. Each way gets a warm-up, one untimed loop (calls per second) and
-//!    one loop timing every call (p50/p99);
+//!    one loop timing every call (p50/p99). Three more rows take (c) apart: a fresh store and
+//!    instance without a call, and, timed alone, the first call on a fresh instance and
+//!    dropping the instance after it;
 //! 3. **an infinite loop is stopped**: the `hostile` plugin with setting `mode = "loop"` in a
-//!    third workspace; each contact create must fail with a plugin failure, and the figure is
-//!    its wall-clock time minus the before-save deadline. Five failures in a row suspend a
-//!    plugin, so the bench enables it again (which lifts the count) before every fifth create;
+//!    third workspace; each contact create must fail with a plugin failure (the deadline or
+//!    the fuel budget, whichever ends the loop first: both are counted), and the figure is its
+//!    wall-clock time minus the before-save deadline. Five failures in a row suspend a plugin,
+//!    so the bench enables it again (which lifts the count) after every fourth failure;
 //! 4. **other requests while a plugin is being stopped**: a real server
 //!    (`Application::build` on 127.0.0.1:0, temporary SQLite data directory, 2 tokio workers
 //!    as `kith serve` has on this machine) with `hostile` enabled; `GET /api/v1/contacts/{id}`
 //!    paced at one request every 5 ms from a client on its own thread, first on the quiet
-//!    server, then while a second client thread keeps calling the `loop` action (stopped at
-//!    its 2 s deadline), one call at a time, each followed by a call of the `ok` action (a
+//!    server, then while a second client thread keeps calling the `loop` action (stopped by
+//!    its 2 s deadline or its fuel), one call at a time, each followed by a call of the `ok` action (a
 //!    success ends the run of failures, so the plugin is not suspended; if it ever is, the
 //!    client enables it again through the API and counts it);
 //! 5. **server start with 4 plugins installed and enabled** (`good`, `hostile`, `noop`, and
@@ -217,13 +220,15 @@ impl Stats {
     }
 }
 
-/// A duration in the unit that reads best: µs below 10 ms, ms below 10 s.
+/// A duration in the unit that reads best: µs below 1 ms, ms below 10 s.
 fn human(duration: Duration) -> String {
     let micros = duration.as_secs_f64() * 1e6;
     if micros < 10.0 {
         format!("{micros:.2} µs")
-    } else if micros < 10_000.0 {
+    } else if micros < 1_000.0 {
         format!("{micros:.1} µs")
+    } else if micros < 10_000.0 {
+        format!("{:.2} ms", micros / 1e3)
     } else if micros < 10_000_000.0 {
         format!("{:.1} ms", micros / 1e3)
     } else {
@@ -302,16 +307,15 @@ fn package(wasm_dir: &Path, crate_name: &str, id: &str, distinct: bool) -> anyho
     let manifest_path = source.join("plugin.toml");
     let manifest = std::fs::read_to_string(&manifest_path)
         .with_context(|| format!("cannot read {}", manifest_path.display()))?;
-    let manifest: String = manifest
-        .lines()
-        .map(|line| {
-            if line.starts_with("id = ") {
-                format!("id = \"{id}\"\n")
-            } else {
-                format!("{line}\n")
-            }
-        })
-        .collect();
+    let mut rewritten = String::with_capacity(manifest.len());
+    for line in manifest.lines() {
+        if line.starts_with("id = ") {
+            rewritten.push_str(&format!("id = \"{id}\""));
+        } else {
+            rewritten.push_str(line);
+        }
+        rewritten.push('\n');
+    }
     let wasm_path = wasm_dir.join(format!("{crate_name}.wasm"));
     let mut wasm = std::fs::read(&wasm_path).with_context(|| {
         format!(
@@ -330,7 +334,7 @@ fn package(wasm_dir: &Path, crate_name: &str, id: &str, distinct: bool) -> anyho
             templates.insert(name, std::fs::read_to_string(entry.path())?);
         }
     }
-    Package::from_parts(manifest, wasm, templates)
+    Package::from_parts(rewritten, wasm, templates)
         .map_err(|e| anyhow!("the {crate_name} package as {id}: {e}"))
 }
 
@@ -517,7 +521,7 @@ async fn bench_writes(rig: &Rig, writes: usize) -> anyhow::Result<Writes> {
     let mut plain = Vec::with_capacity(writes);
     let mut hooked = Vec::with_capacity(writes);
     for i in 0..WRITE_WARMUP + writes {
-        let order: [usize; 2] = if i % 2 == 0 { [0, 1] } else { [1, 0] };
+        let order: [usize; 2] = if i.is_multiple_of(2) { [0, 1] } else { [1, 0] };
         for side in order {
             let (actor, ty, samples) = if side == 0 {
                 (&rig.plain, &plain_type, &mut plain)
@@ -560,6 +564,9 @@ struct Calls {
     reused: Series,
     /// A fresh store and instance without a call: what (c) adds to (b).
     instantiate: Series,
+    /// The first call on a fresh instance, and dropping an instance after one call.
+    first_call: Stats,
+    drop_after_call: Stats,
     fresh: Series,
     webhook: Series,
 }
@@ -671,6 +678,47 @@ async fn bench_calls(rig: &Rig, calls: usize) -> anyhow::Result<Calls> {
     });
     log_series("new store and instance, no call", &instantiate);
 
+    // The first call on a fresh instance, and dropping the instance after it, timed apart.
+    let mut first_calls = Vec::with_capacity(calls);
+    let mut drops = Vec::with_capacity(calls);
+    for i in 0..CALL_WARMUP + calls {
+        let state = CallState::new(
+            rig.plugins.services().clone(),
+            enabled.clone(),
+            actor.clone(),
+            CallKind::BeforeSave,
+        );
+        let (instance, mut store) = rig
+            .plugins
+            .runtime()
+            .reusable_instance(&enabled.plugin.compiled, CallKind::BeforeSave, state)
+            .await
+            .map_err(|failure| anyhow!("cannot instantiate noop: {failure}"))?;
+        let started = Instant::now();
+        let verdicts = instance
+            .kith_plugin_guest()
+            .call_before_save(&mut store, &ctx, &changes)
+            .await
+            .map_err(|e| anyhow!("noop trapped: {e:#}"))?
+            .map_err(|e| anyhow!("noop failed: {e}"))?;
+        let called = started.elapsed();
+        expect_proceed(&verdicts)?;
+        let started = Instant::now();
+        drop((instance, store));
+        let dropped = started.elapsed();
+        if i >= CALL_WARMUP {
+            first_calls.push(called);
+            drops.push(dropped);
+        }
+    }
+    let first_call = Stats::of(first_calls);
+    let drop_after_call = Stats::of(drops);
+    eprintln!(
+        "  first call on a fresh instance: p50 {}; dropping it after: p50 {}",
+        human(first_call.p50),
+        human(drop_after_call.p50)
+    );
+
     let fresh = measure!(calls, {
         // Owned, as the record store's hook builds them for every call.
         let ctx = ctx.clone();
@@ -716,6 +764,8 @@ async fn bench_calls(rig: &Rig, calls: usize) -> anyhow::Result<Calls> {
         native,
         reused,
         instantiate,
+        first_call,
+        drop_after_call,
         fresh,
         webhook: webhook_series,
     })
@@ -822,7 +872,7 @@ async fn bench_loop(rig: &Rig, attempts: usize) -> anyhow::Result<Looping> {
     let mut elapsed = Vec::with_capacity(attempts);
     let (mut by_deadline, mut by_fuel, mut reenabled) = (0, 0, 0);
     for i in 0..attempts {
-        if i > 0 && i % every == 0 {
+        if i > 0 && i.is_multiple_of(every) {
             enable(
                 &rig.plugins,
                 &rig.looping,
@@ -1286,36 +1336,42 @@ fn lines(report: &Report) -> Vec<Line> {
             Some(writes.cost_micros() <= HOOK_COST_TARGET.as_secs_f64() * 1e6),
         ),
     ];
-    for (name, series, target) in [
-        ("(a) native Rust function", &calls.native, None),
-        ("(b) wasm, one reused instance", &calls.reused, None),
-        (
-            "wasm, a fresh store + instance only, no call (`reusable_instance`)",
-            &calls.instantiate,
+    let series_line = |name: &str, series: &Series| {
+        Line::timed(format!("before-save, 1 change: {name}"), &series.stats).result(
+            format!("{} calls/s", thousands(series.per_second)),
+            "—",
             None,
-        ),
-        (
+        )
+    };
+    lines.push(series_line("(a) native Rust function", &calls.native));
+    lines.push(series_line("(b) wasm, one reused instance", &calls.reused));
+    lines.push(series_line(
+        "(b→c) wasm, a fresh store + instance per iteration, no call",
+        &calls.instantiate,
+    ));
+    lines.push(Line::timed(
+        "before-save, 1 change: (b→c) the first call on a fresh instance (the call alone)",
+        &calls.first_call,
+    ));
+    lines.push(Line::timed(
+        "before-save, 1 change: (b→c) dropping an instance after its one call",
+        &calls.drop_after_call,
+    ));
+    lines.push(
+        series_line(
             "(c) wasm, fresh instance per call (`Plugins::invoke`)",
             &calls.fresh,
-            Some(CALLS_PER_SECOND_TARGET),
+        )
+        .result(
+            format!("{} calls/s", thousands(calls.fresh.per_second)),
+            "≥ 20,000 calls/s on one core",
+            Some(calls.fresh.per_second >= CALLS_PER_SECOND_TARGET),
         ),
-        (
-            "(d) HTTP webhook, loopback (reqwest → axum, JSON)",
-            &calls.webhook,
-            None,
-        ),
-    ] {
-        let line = Line::timed(format!("before-save, 1 change: {name}"), &series.stats);
-        let result = format!("{} calls/s", thousands(series.per_second));
-        lines.push(match target {
-            Some(target) => line.result(
-                result,
-                "≥ 20,000 calls/s on one core",
-                Some(series.per_second >= target),
-            ),
-            None => line.result(result, "—", None),
-        });
-    }
+    );
+    lines.push(series_line(
+        "(d) HTTP webhook, loopback (reqwest → axum, JSON)",
+        &calls.webhook,
+    ));
     let mut stopped = Line::timed(
         format!(
             "looping before-save: create's time − {} ms deadline",
@@ -1438,20 +1494,22 @@ fn notes(report: &Report) -> Vec<String> {
             "Writes: `Store::create` of one contact with 6 fields (first and last name, email, phone, title, tags) on a migrated SQLite database (WAL), {WRITE_WARMUP} warm-up creates per workspace not counted; one workspace without plugins and one with `noop` enabled share the database and are written in turn (which goes first alternates). The search indexer is not running. The hook's cost is the difference of the two medians."
         ),
         format!(
-            "Calls: one thread (a current-thread tokio runtime) calls before-save with the same one change (that contact) {CALL_WARMUP} times to warm up, then N times untimed (calls/s = N ÷ wall time), then N times timing each call (p50/p99; the clock itself adds ~20–40 ns, which is most of (a)). (b) is one instance and one store for every call (no isolation between calls); the row after it creates a fresh store (WASI context, limits) and instance per iteration without calling anything — most of the difference between (b) and (c); (c) is what a write pays: a permit, a fresh store and WASI context with its limits, an instance from the pooling allocator, the call, and the owned context and change the hook builds (cloned per call). (d) serialises the change to JSON, POSTs it over a keep-alive loopback connection to an axum server in the same process on its own thread (so it uses the second core too), which parses it and answers `[{{\"verdict\":\"proceed\"}}]`, parsed by the client: the fresh instance is {:.1}× faster than the webhook at p50.",
+            "Calls: one thread (a current-thread tokio runtime) calls before-save with the same one change (that contact) {CALL_WARMUP} times to warm up, then N times untimed (calls/s = N ÷ wall time), then N times timing each call (p50/p99; the clock itself adds ~20–40 ns, which is most of (a)). (b) is one instance and one store for every call (no isolation between calls); the (b→c) rows take (c) apart: a fresh store (WASI context, limits) and instance created and dropped without a call (timed like the others), then, timed alone, the first call on a fresh instance (the guest's first allocations grow and touch fresh memory) and dropping that instance (the pooling allocator resets the memory and stack it dirtied) — the last two are timed over the same N + warm-up iterations; (c) is what a write pays: a permit, a fresh store and WASI context with its limits, an instance from the pooling allocator, the call, and the owned context and change the hook builds (cloned per call). (d) serialises the change to JSON, POSTs it over a keep-alive loopback connection to an axum server in the same process on its own thread (so it uses the second core too), which parses it and answers `[{{\"verdict\":\"proceed\"}}]`, parsed by the client: the fresh instance is {:.1}× faster than the webhook at p50.",
             calls.webhook.stats.p50.as_secs_f64() / calls.fresh.stats.p50.as_secs_f64().max(1e-12)
         ),
         format!(
-            "Infinite loop: `hostile` with setting `mode = \"loop\"` hooks contact creates; every timed create failed (a 424 through the API), with \"exceeded its time limit\" or \"ran out of fuel\": whichever of before-save's limits comes first stops the spin loop — the deadline or its fuel budget ({} units) — and the result column says which did. The figure is the create's whole wall-clock time (checks, the hook's permit and instance, the loop until the epoch check at 1 ms ticks sees the deadline or the fuel runs out, the failure) minus the {} ms deadline; negative when the fuel ran out first. Five failures in a row would suspend the plugin ({SUSPEND_AFTER} = `registry::SUSPEND_AFTER`), so the bench enabled it again before every {}th create ({} times); enabling is not timed.",
+            "Infinite loop: `hostile` with setting `mode = \"loop\"` hooks contact creates; every timed create failed (a 424 through the API), with \"exceeded its time limit\" or \"ran out of fuel\": whichever of before-save's limits comes first stops the spin loop — the deadline or its fuel budget ({} units) — and the result column says which did. The figure is the create's whole wall-clock time (checks, the hook's permit and instance, the loop until the epoch check at 1 ms ticks sees the deadline or the fuel runs out, the failure) minus the {} ms deadline; negative when the fuel ran out first. Five failures in a row would suspend the plugin ({SUSPEND_AFTER} = `registry::SUSPEND_AFTER`), so the bench enabled it again after every {}th failure ({} times); enabling is not timed.",
             thousands(CallKind::BeforeSave.limits().fuel as f64),
             report.looping.deadline.as_millis(),
             SUSPEND_AFTER.saturating_sub(1).max(1),
             report.looping.reenabled
         ),
         format!(
-            "Isolation: a real server (`Application::build`, port 0, SQLite, 2 tokio workers — the machine's 2 cores) with `hostile` enabled and {SEEDED} contacts; `GET /api/v1/contacts/{{id}}` one every {} ms from a client thread of its own ({GET_WARMUP} warm-up GETs not counted), first on the quiet server, then from {} s after a second client thread started calling `POST /api/v1/plugins/hostile/actions/loop` one at a time — each stopped by its 2 s deadline or its 4,000,000,000 units of fuel, whichever comes first (the row below the GETs says which), so one of the two workers runs the spinning plugin nearly all the time (wasmtime yields to tokio at every 1 ms epoch tick) — each followed by the `ok` action, whose success ends the run of failures so the plugin is never suspended (the client would enable it again through the API if it were). Client threads, server workers and the 1 ms epoch ticker share the 2 cores with whatever else the machine runs.",
+            "Isolation: a real server (`Application::build`, port 0, SQLite, 2 tokio workers — the machine's 2 cores) with `hostile` enabled and {SEEDED} contacts; `GET /api/v1/contacts/{{id}}` one every {} ms from a client thread of its own ({GET_WARMUP} warm-up GETs not counted), first on the quiet server, then from {} s after a second client thread started calling `POST /api/v1/plugins/hostile/actions/loop` one at a time — each stopped by its {} s deadline or its {} units of fuel, whichever comes first (the row below the GETs says which), so one of the two workers runs the spinning plugin nearly all the time (wasmtime yields to tokio at every 1 ms epoch tick) — each followed by the `ok` action, whose success ends the run of failures so the plugin is never suspended (the client would enable it again through the API if it were). Client threads, server workers and the 1 ms epoch ticker share the 2 cores with whatever else the machine runs.",
             GET_EVERY.as_millis(),
-            LOAD_RAMP.as_secs()
+            LOAD_RAMP.as_secs(),
+            CallKind::Action.limits().deadline.as_secs(),
+            thousands(CallKind::Action.limits().fuel as f64)
         ),
         "Start: `Application::build` (connect, migrations check, built-in indexes, search index, plugin runtime with every enabled plugin loaded, bind) of a data directory with `good`, `hostile`, `noop` and `noop_copy` installed and enabled in one workspace — `noop_copy` is `noop` with its id rewritten and a custom section appended, so it is compiled and cached on its own. Cold: the first start after deleting `<data-dir>/plugin-cache` (each component compiled with Cranelift, then written to the cache). Warm: the following starts, loading the cached artifacts. The reference row is the same start of a data directory with no plugin. Each server is built and dropped without serving.".to_owned(),
     ]
@@ -1518,6 +1576,7 @@ mod tests {
     fn durations_read_in_their_unit() {
         assert_eq!(human(Duration::from_nanos(1_500)), "1.50 µs");
         assert_eq!(human(Duration::from_micros(450)), "450.0 µs");
+        assert_eq!(human(Duration::from_micros(2_934)), "2.93 ms");
         assert_eq!(human(Duration::from_millis(52)), "52.0 ms");
         assert_eq!(signed_micros(-3.26), "−3.3 µs");
         assert_eq!(thousands(23_456.4), "23,456");
