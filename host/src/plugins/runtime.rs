@@ -188,8 +188,10 @@ impl Runtime {
             .max_memories_per_component(8)
             .max_tables_per_component(16)
             // Reset the first pages of a slot with memset instead of handing them back to the
-            // kernel: a fresh instance per call then does not page-fault its way back in.
-            .linear_memory_keep_resident(1 << 20)
+            // kernel, so a fresh instance per call does not page-fault its way back in. 4 MiB:
+            // Rust guests put a 1 MiB stack below their heap. Decommits go in batches.
+            .linear_memory_keep_resident(4 << 20)
+            .decommit_batch_size(16)
             .table_keep_resident(64 << 10)
             .async_stack_keep_resident(64 << 10);
         let mut config = Config::new();
