@@ -59,26 +59,7 @@ pub async fn enabled(
         let Some(next) = next_run(&spec.schedule, now_micros()) else {
             continue;
         };
-        job::Entity::insert(job::ActiveModel {
-            workspace_id: Set(workspace.0),
-            plugin_id: Set(manifest.id.clone()),
-            job: Set(spec.name.clone()),
-            next_run: Set(next),
-            cursor: Set(None),
-            lease_until: Set(0),
-            last_done: Set(None),
-        })
-        .on_conflict(
-            OnConflict::columns([
-                job::Column::WorkspaceId,
-                job::Column::PluginId,
-                job::Column::Job,
-            ])
-            .do_nothing()
-            .to_owned(),
-        )
-        .exec_without_returning(&services.db.write)
-        .await?;
+        ensure_job_row(services, workspace, &manifest.id, &spec.name, next).await?;
     }
     Ok(())
 }
