@@ -103,6 +103,7 @@ const FLOOD_MIN: Duration = Duration::from_secs(10);
 
 const SECTION_START: &str = "<!-- bench-api:start -->";
 const SECTION_END: &str = "<!-- bench-api:end -->";
+const MARKERS: (&str, &str) = (SECTION_START, SECTION_END);
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -1649,7 +1650,7 @@ impl Machine {
 }
 
 /// The command that ran the bench, as typed.
-fn command_line() -> String {
+pub(crate) fn command_line() -> String {
     let args: Vec<String> = std::env::args().skip(1).collect();
     format!("cargo xtask {}", args.join(" "))
 }
@@ -1908,7 +1909,7 @@ fn yes_no(met: bool) -> &'static str {
 }
 
 /// A whole number with thousands separators: 23,456.
-fn thousands(value: f64) -> String {
+pub(crate) fn thousands(value: f64) -> String {
     let digits = format!("{:.0}", value.max(0.0));
     let mut out = String::with_capacity(digits.len() + digits.len() / 3);
     for (i, digit) in digits.chars().enumerate() {
@@ -1930,7 +1931,7 @@ fn today() -> String {
 }
 
 /// The proleptic Gregorian date of a day count since 1970-01-01 (H. Hinnant's algorithm).
-fn civil_from_days(days: i64) -> (i64, i64, i64) {
+pub(crate) fn civil_from_days(days: i64) -> (i64, i64, i64) {
     let z = days + 719_468;
     let era = z.div_euclid(146_097);
     let doe = z.rem_euclid(146_097);
@@ -1951,19 +1952,24 @@ fn write_section(path: &Path, section: &str) -> anyhow::Result<()> {
         Err(error) => return Err(error).with_context(|| format!("cannot read {}", path.display())),
     };
     let updated = match existing {
-        Some(text) => replace_section(&text, section),
-        None => format!("# Benchmarks\n\n{}", replace_section("", section)),
+        Some(text) => replace_section(&text, MARKERS, section),
+        None => format!("# Benchmarks\n\n{}", replace_section("", MARKERS, section)),
     };
     std::fs::write(path, updated).with_context(|| format!("cannot write {}", path.display()))
 }
 
-/// `text` with the marked section replaced by `section`, or with it appended.
-fn replace_section(text: &str, section: &str) -> String {
-    let block = format!("{SECTION_START}\n{}\n{SECTION_END}", section.trim_end());
-    if let Some(start) = text.find(SECTION_START)
+/// `text` with the section between `start` and `end` replaced by `section`, or with it
+/// appended.
+pub(crate) fn replace_section(
+    text: &str,
+    (start_marker, end_marker): (&str, &str),
+    section: &str,
+) -> String {
+    let block = format!("{start_marker}\n{}\n{end_marker}", section.trim_end());
+    if let Some(start) = text.find(start_marker)
         && let Some(end) = text[start..]
-            .find(SECTION_END)
-            .map(|offset| start + offset + SECTION_END.len())
+            .find(end_marker)
+            .map(|offset| start + offset + end_marker.len())
     {
         return format!("{}{block}{}", &text[..start], &text[end..]);
     }
@@ -1982,18 +1988,18 @@ mod tests {
 
     #[test]
     fn sections_are_appended_then_replaced_in_place() {
-        let first = replace_section("# Benchmarks\n\nIntro.\n", "old");
+        let first = replace_section("# Benchmarks\n\nIntro.\n", MARKERS, "old");
         assert_eq!(
             first,
             format!("# Benchmarks\n\nIntro.\n\n{SECTION_START}\nold\n{SECTION_END}\n")
         );
-        let second = replace_section(&format!("{first}\nAfter.\n"), "new\n");
+        let second = replace_section(&format!("{first}\nAfter.\n"), MARKERS, "new\n");
         assert_eq!(
             second,
             format!("# Benchmarks\n\nIntro.\n\n{SECTION_START}\nnew\n{SECTION_END}\n\nAfter.\n")
         );
         assert_eq!(
-            replace_section("", "x"),
+            replace_section("", MARKERS, "x"),
             format!("{SECTION_START}\nx\n{SECTION_END}\n")
         );
     }

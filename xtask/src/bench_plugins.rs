@@ -55,6 +55,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use crate::bench::{civil_from_days, command_line, replace_section, thousands};
+
 use anyhow::{Context as _, anyhow, bail};
 use host::app::Application;
 use host::config::Config;
@@ -72,6 +74,7 @@ const BUILT_ENV: &str = "KITH_BENCH_BUILT";
 
 const SECTION_START: &str = "<!-- bench-plugins:start -->";
 const SECTION_END: &str = "<!-- bench-plugins:end -->";
+const MARKERS: (&str, &str) = (SECTION_START, SECTION_END);
 
 /// The targets.
 const HOOK_COST_TARGET: Duration = Duration::from_micros(25);
@@ -242,19 +245,6 @@ fn signed_micros(micros: f64) -> String {
         if micros < 0.0 { "−" } else { "+" },
         micros.abs()
     )
-}
-
-/// A whole number with thousands separators: 23,456.
-fn thousands(value: f64) -> String {
-    let digits = format!("{:.0}", value.max(0.0));
-    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
-    for (i, digit) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(digit);
-    }
-    out
 }
 
 fn yes_no(met: bool) -> &'static str {
@@ -1245,11 +1235,6 @@ impl Machine {
     }
 }
 
-fn command_line() -> String {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    format!("cargo xtask {}", args.join(" "))
-}
-
 /// Today's date and time (UTC) as `YYYY-MM-DD HH:MM`.
 fn now_utc() -> String {
     let seconds = SystemTime::now()
@@ -1263,20 +1248,6 @@ fn now_utc() -> String {
         minutes / 60,
         minutes % 60
     )
-}
-
-/// The proleptic Gregorian date of a day count since 1970-01-01 (H. Hinnant's algorithm).
-fn civil_from_days(days: i64) -> (i64, i64, i64) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    (year, month, day)
 }
 
 /// One line of the table.
@@ -1522,27 +1493,8 @@ fn write_section(path: &Path, section: &str) -> anyhow::Result<()> {
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => String::new(),
         Err(error) => return Err(error).with_context(|| format!("cannot read {}", path.display())),
     };
-    std::fs::write(path, replace_section(&text, section))
+    std::fs::write(path, replace_section(&text, MARKERS, section))
         .with_context(|| format!("cannot write {}", path.display()))
-}
-
-/// `text` with the marked section replaced by `section`, or with it appended.
-fn replace_section(text: &str, section: &str) -> String {
-    let block = format!("{SECTION_START}\n{}\n{SECTION_END}", section.trim_end());
-    if let Some(start) = text.find(SECTION_START)
-        && let Some(end) = text[start..]
-            .find(SECTION_END)
-            .map(|offset| start + offset + SECTION_END.len())
-    {
-        return format!("{}{block}{}", &text[..start], &text[end..]);
-    }
-    let separator = match text {
-        "" => "",
-        _ if text.ends_with("\n\n") => "",
-        _ if text.ends_with('\n') => "\n",
-        _ => "\n\n",
-    };
-    format!("{text}{separator}{block}\n")
 }
 
 #[cfg(test)]
@@ -1560,12 +1512,12 @@ mod tests {
 
     #[test]
     fn sections_are_appended_then_replaced_in_place() {
-        let first = replace_section("# Benchmarks\n", "old");
+        let first = replace_section("# Benchmarks\n", MARKERS, "old");
         assert_eq!(
             first,
             format!("# Benchmarks\n\n{SECTION_START}\nold\n{SECTION_END}\n")
         );
-        let second = replace_section(&format!("{first}\nAfter.\n"), "new");
+        let second = replace_section(&format!("{first}\nAfter.\n"), MARKERS, "new");
         assert_eq!(
             second,
             format!("# Benchmarks\n\n{SECTION_START}\nnew\n{SECTION_END}\n\nAfter.\n")
