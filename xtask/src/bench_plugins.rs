@@ -711,23 +711,10 @@ async fn bench_calls(rig: &Rig, calls: usize) -> anyhow::Result<Calls> {
 
     let fresh = measure!(calls, {
         // Owned, as the record store's hook builds them for every call.
-        let ctx = ctx.clone();
         let changes = changes.clone();
         let verdicts = rig
             .plugins
-            .invoke(
-                enabled,
-                actor.clone(),
-                CallKind::BeforeSave,
-                move |plugin, store| {
-                    Box::pin(async move {
-                        plugin
-                            .kith_plugin_guest()
-                            .call_before_save(store, &ctx, &changes)
-                            .await
-                    })
-                },
-            )
+            .call_before_save(enabled, actor, changes)
             .await
             .map_err(|failure| anyhow!("noop failed: {failure}"))?;
         expect_proceed(&verdicts)?

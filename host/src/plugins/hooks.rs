@@ -7,7 +7,7 @@ use std::sync::Arc;
 use super::convert::{fields_of, fields_to_map};
 use super::manifest::HookOperation;
 use super::registry::{Enabled, Plugins, schema_additions};
-use super::runtime::{CallKind, guest, types};
+use super::runtime::{CallKind, Failure, guest, types};
 use crate::error::FieldError;
 use crate::ids::WorkspaceId;
 use crate::records::schema::{EntityType, FieldSpec, SYSTEM_KEYS};
@@ -91,6 +91,30 @@ impl Extensions for Plugins {
 }
 
 impl Plugins {
+    /// One before-save call of an enabled plugin over `changes`, acting as `actor`.
+    pub async fn call_before_save(
+        &self,
+        enabled: &Arc<Enabled>,
+        actor: &Actor,
+        changes: Vec<guest::Change>,
+    ) -> Result<Vec<guest::Verdict>, Failure> {
+        let ctx = context(enabled, actor);
+        self.invoke(
+            enabled,
+            actor.clone(),
+            CallKind::BeforeSave,
+            move |plugin, store| {
+                Box::pin(async move {
+                    plugin
+                        .kith_plugin_guest()
+                        .call_before_save(store, &ctx, &changes)
+                        .await
+                })
+            },
+        )
+        .await
+    }
+
     async fn run_before_save(
         &self,
         enabled: &Arc<Enabled>,
@@ -133,21 +157,8 @@ impl Plugins {
                 changed: changes[i].changed.clone(),
             })
             .collect();
-        let ctx = context(enabled, actor);
         let verdicts = self
-            .invoke(
-                enabled,
-                actor.clone(),
-                CallKind::BeforeSave,
-                move |plugin, store| {
-                    Box::pin(async move {
-                        plugin
-                            .kith_plugin_guest()
-                            .call_before_save(store, &ctx, &wit_changes)
-                            .await
-                    })
-                },
-            )
+            .call_before_save(enabled, actor, wit_changes)
             .await
             .map_err(|failure| failed(enabled, failure))?;
         if verdicts.len() != picked.len() {
