@@ -23,6 +23,7 @@ use crate::plugins::{self, Plugins};
 use crate::records::{self, Store};
 use crate::search::SearchIndex;
 use crate::search::indexer::Indexer;
+use crate::web::themes::Themes;
 
 /// Largest request body accepted, in bytes.
 pub const MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
@@ -34,6 +35,7 @@ pub struct AppState {
     pub search: SearchIndex,
     pub login: Arc<LoginGuard>,
     pub plugins: Arc<Plugins>,
+    pub themes: Arc<Themes>,
 }
 
 /// Connects to the database, applies migrations and prepares the record store.
@@ -64,8 +66,10 @@ pub fn router(state: AppState) -> Router {
             "/api/v1",
             crate::auth::api::routes()
                 .merge(plugins::api::routes())
+                .merge(crate::web::api_routes())
                 .merge(records::api::routes()),
         )
+        .merge(crate::web::routes())
         .merge(plugins::api::plugin_routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
@@ -91,7 +95,10 @@ async fn security_headers(mut response: Response) -> Response {
         ("x-frame-options", "DENY"),
         ("referrer-policy", "same-origin"),
     ] {
-        headers.insert(name, axum::http::HeaderValue::from_static(value));
+        // A handler's own policy (the sandboxed logo) is kept.
+        headers
+            .entry(name)
+            .or_insert(axum::http::HeaderValue::from_static(value));
     }
     response
 }
@@ -140,6 +147,7 @@ impl Application {
             search,
             login: Arc::new(LoginGuard::default()),
             plugins,
+            themes: Arc::new(Themes::load().context("cannot load the bundled themes")?),
         };
         Ok(Application {
             listener,

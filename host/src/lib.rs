@@ -1,7 +1,7 @@
 //! Kith's host: the server that owns the data, its API and its command line.
 //!
 //! Reading order: `cli` (the commands) → `app` (state and router) → `records` (the record
-//! store, its schema, queries and handlers) → `search` (the index and its indexer) → `auth` (workspaces, users, tokens) → the
+//! store, its schema, queries and handlers) → `search` (the index and its indexer) → `auth` (workspaces, users, tokens) → `plugins` → `web` (the pages and themes) → the
 //! shared pieces `db`, `error`, `extract`, `ids`; `demo` generates demo data.
 
 pub mod app;
@@ -16,3 +16,4 @@ pub mod ids;
 pub mod plugins;
 pub mod records;
 pub mod search;
+pub mod web;

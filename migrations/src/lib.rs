@@ -9,6 +9,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261122_000001_init;
 mod m20261122_000002_security;
 mod m20261126_000003_plugins;
+mod m20261127_000004_web;
 
 pub struct Migrator;
 
@@ -19,6 +20,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000001_init::Migration),
             Box::new(m20261122_000002_security::Migration),
             Box::new(m20261126_000003_plugins::Migration),
+            Box::new(m20261127_000004_web::Migration),
         ]
     }
 }

@@ -123,8 +123,54 @@ async fn login(
     headers: HeaderMap,
     JsonBody(body): JsonBody<LoginBody>,
 ) -> ApiResult<Response> {
-    let email = body.email.trim().to_lowercase();
-    let account_key = format!("{}/{email}", body.workspace);
+    let (user, secret, csrf) =
+        match sign_in(&state, addr, &body.workspace, &body.email, &body.password).await? {
+            SignIn::Done { user, secret, csrf } => (user, secret, csrf),
+            SignIn::Throttled(wait) => return Ok(throttled(wait)),
+        };
+    let mut response = Json(json!({
+        "user": { "id": user.id, "email": user.email, "role": user.role },
+        "workspace": body.workspace,
+        "csrf_token": csrf,
+    }))
+    .into_response();
+    if let Some(cookie) = session::set_cookie(&secret, behind_https(&headers)) {
+        response.headers_mut().insert(SET_COOKIE, cookie);
+    }
+    Ok(response)
+}
+
+/// Whether the request came through an HTTPS proxy (the session cookie is then `Secure`).
+pub(crate) fn behind_https(headers: &HeaderMap) -> bool {
+    headers
+        .get("x-forwarded-proto")
+        .is_some_and(|p| p == "https")
+}
+
+/// What a login attempt came to.
+pub(crate) enum SignIn {
+    /// A new session: the user, the cookie secret and the CSRF token.
+    Done {
+        user: user::Model,
+        secret: String,
+        csrf: String,
+    },
+    /// Too many failures for this account or address: wait this long.
+    Throttled(std::time::Duration),
+}
+
+/// Checks a password login (throttled per account and address, the same answer and time for
+/// an unknown email and a wrong password) and starts a session. The API and the web login
+/// page both sign in through this.
+pub(crate) async fn sign_in(
+    state: &AppState,
+    addr: Option<std::net::IpAddr>,
+    workspace_slug: &str,
+    email: &str,
+    password: &str,
+) -> ApiResult<SignIn> {
+    let email = email.trim().to_lowercase();
+    let account_key = format!("{workspace_slug}/{email}");
     let address_key = addr.map(|a| a.to_string()).unwrap_or_default();
     let guard = &state.login;
     if let Err(wait) = guard
@@ -132,9 +178,9 @@ async fn login(
         .check(&account_key)
         .and_then(|()| guard.addresses.check(&address_key))
     {
-        return Ok(throttled(wait));
+        return Ok(SignIn::Throttled(wait));
     }
-    let workspace = super::find_workspace(&state.db.read, &body.workspace).await?;
+    let workspace = super::find_workspace(&state.db.read, workspace_slug).await?;
     let found = match workspace {
         Some(workspace) => user::Entity::find()
             .filter(user::Column::WorkspaceId.eq(workspace.0))
@@ -153,7 +199,7 @@ async fn login(
             .clone(),
     };
     let permit = guard.hashing.acquire().await.map_err(ApiError::internal)?;
-    let password = body.password.clone();
+    let password = password.to_owned();
     let verified = tokio::task::spawn_blocking(move || super::verify_password(&password, &hash))
         .await
         .map_err(ApiError::internal)?;
@@ -191,22 +237,20 @@ async fn login(
             json!({ "address": address_key }),
         )
         .await?;
-    let secure = headers
-        .get("x-forwarded-proto")
-        .is_some_and(|p| p == "https");
-    let mut response = Json(json!({
-        "user": { "id": user.id, "email": user.email, "role": user.role },
-        "workspace": body.workspace,
-        "csrf_token": csrf,
-    }))
-    .into_response();
-    if let Some(cookie) = session::set_cookie(&secret, secure) {
-        response.headers_mut().insert(SET_COOKIE, cookie);
-    }
-    Ok(response)
+    Ok(SignIn::Done { user, secret, csrf })
 }
 
 async fn logout(State(state): State<AppState>, identity: Identity) -> ApiResult<Response> {
+    sign_out(&state, &identity).await?;
+    let mut response = StatusCode::NO_CONTENT.into_response();
+    response
+        .headers_mut()
+        .insert(SET_COOKIE, session::clear_cookie());
+    Ok(response)
+}
+
+/// Ends the caller's browser session (a token-authenticated caller has none to end).
+pub(crate) async fn sign_out(state: &AppState, identity: &Identity) -> ApiResult<()> {
     if let Some(hash) = &identity.session {
         session::revoke(&state.db, hash)
             .await
@@ -223,11 +267,7 @@ async fn logout(State(state): State<AppState>, identity: Identity) -> ApiResult<
             )
             .await?;
     }
-    let mut response = StatusCode::NO_CONTENT.into_response();
-    response
-        .headers_mut()
-        .insert(SET_COOKIE, session::clear_cookie());
-    Ok(response)
+    Ok(())
 }
 
 #[derive(Debug, Deserialize)]
@@ -243,6 +283,24 @@ async fn change_password(
     identity: Identity,
     JsonBody(body): JsonBody<PasswordBody>,
 ) -> ApiResult<StatusCode> {
+    change_password_of(
+        &state,
+        &identity,
+        &body.current_password,
+        &body.new_password,
+    )
+    .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Checks the current password, stores the new one, ends the user's other sessions and
+/// records the change (the API and the web app's password page).
+pub(crate) async fn change_password_of(
+    state: &AppState,
+    identity: &Identity,
+    current_password: &str,
+    new_password: &str,
+) -> ApiResult<()> {
     let found = user::Entity::find_by_id(identity.user.0)
         .one(&state.db.read)
         .await
@@ -254,7 +312,7 @@ async fn change_password(
         .acquire()
         .await
         .map_err(ApiError::internal)?;
-    let (current, hash) = (body.current_password.clone(), found.password_hash.clone());
+    let (current, hash) = (current_password.to_owned(), found.password_hash.clone());
     let verified = tokio::task::spawn_blocking(move || super::verify_password(&current, &hash))
         .await
         .map_err(ApiError::internal)?;
@@ -267,9 +325,9 @@ async fn change_password(
         )]));
     }
     set_password(
-        &state,
+        state,
         identity.user,
-        &body.new_password,
+        new_password,
         identity.session.as_deref(),
     )
     .await?;
@@ -284,7 +342,7 @@ async fn change_password(
             json!({}),
         )
         .await?;
-    Ok(StatusCode::NO_CONTENT)
+    Ok(())
 }
 
 /// Stores a new password hash and ends the user's sessions but `keep`.

@@ -16,12 +16,16 @@ use super::hooks::context;
 use super::manifest::{PanelLocation, Permissions};
 use super::package::Package;
 use super::registry::render_panel;
-use super::runtime::{CallKind, MAX_VALUE_BYTES, guest};
+use std::sync::Arc;
+
+use super::registry::Enabled;
+use super::runtime::{CallKind, MAX_VALUE_BYTES, guest, types};
 use crate::app::AppState;
 use crate::auth::Identity;
 use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::extract::{ApiPath, ApiQuery, JsonBody};
 use crate::ids::RecordId;
+use crate::records::Actor;
 
 /// Largest plugin package accepted by `POST /api/v1/plugins`.
 const MAX_PACKAGE_BYTES: usize = 40 * 1024 * 1024;
@@ -354,11 +358,27 @@ async fn panel(
             ));
         }
     };
-    let ctx = context(&enabled, &actor);
-    let panel_name = name.clone();
+    let html = panel_html(&state, &enabled, actor, &name, record).await?;
+    Ok(Json(
+        json!({ "plugin": id, "panel": name, "title": spec.title, "html": html }),
+    ))
+}
+
+/// Renders one panel of an enabled plugin to HTML as `actor`: the plugin builds the context,
+/// the host renders the plugin's template (autoescaped). The API and the web app both use it.
+pub async fn panel_html(
+    state: &AppState,
+    enabled: &Arc<Enabled>,
+    actor: Actor,
+    name: &str,
+    record: Option<types::EntityRecord>,
+) -> ApiResult<String> {
+    let id = enabled.id().to_owned();
+    let ctx = context(enabled, &actor);
+    let panel_name = name.to_owned();
     let built: guest::Panel = state
         .plugins
-        .invoke(&enabled, actor, CallKind::Panel, move |plugin, store| {
+        .invoke(enabled, actor, CallKind::Panel, move |plugin, store| {
             Box::pin(async move {
                 plugin
                     .kith_plugin_guest()
@@ -368,16 +388,12 @@ async fn panel(
         })
         .await
         .map_err(|failure| call_failed(&id, CallKind::Panel, failure))?;
-    let html =
-        render_panel(&enabled.plugin, &built.template, &built.context).map_err(|message| {
-            ApiError::new(
-                ErrorCode::PluginFailed,
-                format!("plugin `{id}` panel `{name}`: {message}"),
-            )
-        })?;
-    Ok(Json(
-        json!({ "plugin": id, "panel": name, "title": spec.title, "html": html }),
-    ))
+    render_panel(&enabled.plugin, &built.template, &built.context).map_err(|message| {
+        ApiError::new(
+            ErrorCode::PluginFailed,
+            format!("plugin `{id}` panel `{name}`: {message}"),
+        )
+    })
 }
 
 /// Serves a route a plugin declared, as the calling user.

@@ -8,7 +8,7 @@
 
 pub mod api;
 pub mod background;
-mod convert;
+pub mod convert;
 mod hooks;
 mod host;
 pub mod manifest;

@@ -87,6 +87,28 @@ pub struct SelectOption {
     pub label: String,
 }
 
+fn options_from<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Vec<SelectOption>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum OptionInput {
+        Value(String),
+        Full(SelectOption),
+    }
+    let inputs = Vec::<OptionInput>::deserialize(deserializer)?;
+    Ok(inputs
+        .into_iter()
+        .map(|input| match input {
+            OptionInput::Value(value) => SelectOption {
+                value,
+                label: String::new(),
+            },
+            OptionInput::Full(option) => option,
+        })
+        .collect())
+}
+
 /// One field of an entity type, as stored and as described by `/api/v1/meta/entities`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -107,8 +129,13 @@ pub struct FieldSpec {
     /// Text is stored lowercased, so equality and duplicate checks ignore case.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub lowercase: bool,
-    /// Allowed values of `select` and `multi_select`.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    /// Allowed values of `select` and `multi_select`: `{value, label}` objects, or plain
+    /// strings (the value, with no label).
+    #[serde(
+        default,
+        skip_serializing_if = "Vec::is_empty",
+        deserialize_with = "options_from"
+    )]
     pub options: Vec<SelectOption>,
     /// Entity type a `reference` points to (its singular name); `None` allows any type.
     #[serde(default, skip_serializing_if = "Option::is_none")]

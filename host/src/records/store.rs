@@ -1412,6 +1412,40 @@ impl Store {
             .collect())
     }
 
+    /// The titles of the live records behind `ids` that `actor` may read, each with its
+    /// type's plural: what a page shows for a reference. Records the actor may not read, of
+    /// another workspace, or deleted, are left out (their titles could leak).
+    pub async fn titles(
+        &self,
+        actor: &Actor,
+        ids: &[Uuid],
+    ) -> Result<HashMap<Uuid, (String, String)>, RecordError> {
+        let mut titles = HashMap::new();
+        if ids.is_empty() {
+            return Ok(titles);
+        }
+        let schema = self.schema(actor.workspace).await?;
+        let rows = record::Entity::find()
+            .filter(record::Column::Id.is_in(ids.iter().copied()))
+            .filter(record::Column::WorkspaceId.eq(actor.workspace.0))
+            .filter(record::Column::DeletedAt.is_null())
+            .all(&self.db.read)
+            .await?;
+        for row in rows {
+            let Some(ty) = schema.by_name(&row.entity_type) else {
+                continue;
+            };
+            if !actor.allows(Operation::Read, &ty.name, row.owner_id) {
+                continue;
+            }
+            let view = actor.access.view(ty);
+            let id = row.id;
+            let record = to_record(row);
+            titles.insert(id, (ty.plural.clone(), value::title(&view, &record.data)));
+        }
+        Ok(titles)
+    }
+
     /// Live records of every workspace in id order, after `after` (for rebuilding the index).
     pub async fn scan_live(
         &self,

@@ -29,8 +29,6 @@ pub async fn search(
     identity: Identity,
     ApiQuery(params): ApiQuery<SearchParams>,
 ) -> ApiResult<Json<Value>> {
-    let schema = state.store.schema(identity.workspace).await?;
-    let q = params.q.unwrap_or_default();
     let limit = match params.limit.as_deref() {
         None => 20,
         Some(raw) => raw
@@ -44,24 +42,40 @@ pub async fn search(
                 )
             })?,
     };
-    let wanted: Vec<&Arc<EntityType>> =
-        match params.types.as_deref().filter(|t| !t.trim().is_empty()) {
-            None => schema.types().iter().collect(),
-            Some(list) => list
-                .split(',')
-                .map(|plural| {
-                    schema.by_plural(plural.trim()).ok_or_else(|| {
-                        ApiError::new(
-                            ErrorCode::InvalidParameter,
-                            format!(
-                                "unknown entity type `{}` in types",
-                                plural.trim().chars().take(64).collect::<String>()
-                            ),
-                        )
-                    })
+    let q = params.q.unwrap_or_default();
+    let data = find(&state, &identity, &q, params.types.as_deref(), limit).await?;
+    Ok(Json(json!({ "data": data })))
+}
+
+/// Ranked hits (`{type, id, title, snippet, score}`) across the types the caller may read,
+/// or the ones named in `types` (comma-separated plurals). The API and the web app's search
+/// page both answer through this.
+pub async fn find(
+    state: &AppState,
+    identity: &Identity,
+    q: &str,
+    types: Option<&str>,
+    limit: usize,
+) -> ApiResult<Vec<Value>> {
+    let q = q.to_owned();
+    let schema = state.store.schema(identity.workspace).await?;
+    let wanted: Vec<&Arc<EntityType>> = match types.filter(|t| !t.trim().is_empty()) {
+        None => schema.types().iter().collect(),
+        Some(list) => list
+            .split(',')
+            .map(|plural| {
+                schema.by_plural(plural.trim()).ok_or_else(|| {
+                    ApiError::new(
+                        ErrorCode::InvalidParameter,
+                        format!(
+                            "unknown entity type `{}` in types",
+                            plural.trim().chars().take(64).collect::<String>()
+                        ),
+                    )
                 })
-                .collect::<ApiResult<_>>()?,
-        };
+            })
+            .collect::<ApiResult<_>>()?,
+    };
     // The caller's read permissions, exactly as the record store applies them.
     let types: Vec<TypeScope> = wanted
         .iter()
@@ -115,5 +129,5 @@ pub async fn search(
         }
         data.push(json!({ "type": ty.plural, "id": hit.id, "title": hit.title, "snippet": hit.snippet, "score": hit.score }));
     }
-    Ok(Json(json!({ "data": data })))
+    Ok(data)
 }

@@ -1,0 +1,198 @@
+//! Login, logout and the password change page: plain forms over the same functions as
+//! `/api/v1/auth/…`.
+
+use axum::body::Bytes;
+use axum::extract::{Query, State};
+use axum::http::header::SET_COOKIE;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+
+use super::{Form, Web, redirect, redirect_with, render_plain};
+use crate::app::AppState;
+use crate::auth::api::{SignIn, behind_https, change_password_of, sign_out};
+use crate::auth::{DEFAULT_WORKSPACE, session};
+use crate::error::ApiError;
+use crate::extract::ClientAddr;
+
+#[derive(Debug, Deserialize)]
+pub struct LoginParams {
+    next: Option<String>,
+}
+
+/// Only paths of this site: never send a person elsewhere after logging in.
+fn safe_next(next: Option<&str>) -> String {
+    match next {
+        Some(path) if path.starts_with('/') && !path.starts_with("//") && !path.contains('\\') => {
+            path.to_owned()
+        }
+        _ => "/".to_owned(),
+    }
+}
+
+pub async fn login_page(
+    State(state): State<AppState>,
+    Query(params): Query<LoginParams>,
+) -> Response {
+    login_form(
+        &state,
+        StatusCode::OK,
+        "",
+        DEFAULT_WORKSPACE,
+        params.next.as_deref(),
+        None,
+    )
+}
+
+fn login_form(
+    state: &AppState,
+    status: StatusCode,
+    email: &str,
+    workspace: &str,
+    next: Option<&str>,
+    error: Option<String>,
+) -> Response {
+    render_plain(
+        state,
+        status,
+        "login.html",
+        json!({
+            "email": email,
+            "workspace_slug": workspace,
+            "next": safe_next(next),
+            "error": error,
+        }),
+    )
+}
+
+pub async fn login(
+    State(state): State<AppState>,
+    ClientAddr(addr): ClientAddr,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let form = Form::parse(&body);
+    let email = form.get("email").unwrap_or("").trim().to_owned();
+    let workspace = form
+        .get("workspace")
+        .map(str::trim)
+        .filter(|w| !w.is_empty())
+        .unwrap_or(DEFAULT_WORKSPACE)
+        .to_owned();
+    let next = form.get("next");
+    let password = form.get("password").unwrap_or("");
+    if email.is_empty() || password.is_empty() {
+        let error = "Enter your email and password.".to_owned();
+        return login_form(
+            &state,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            &email,
+            &workspace,
+            next,
+            Some(error),
+        );
+    }
+    match super::super::auth::api::sign_in(&state, addr, &workspace, &email, password).await {
+        Ok(SignIn::Done { secret, .. }) => {
+            let mut response = redirect(&safe_next(next));
+            if let Some(cookie) = session::set_cookie(&secret, behind_https(&headers)) {
+                response.headers_mut().insert(SET_COOKIE, cookie);
+            }
+            response
+        }
+        Ok(SignIn::Throttled(wait)) => {
+            let error = format!(
+                "Too many failed attempts. Wait {} seconds and try again.",
+                wait.as_secs().max(1)
+            );
+            login_form(
+                &state,
+                StatusCode::TOO_MANY_REQUESTS,
+                &email,
+                &workspace,
+                next,
+                Some(error),
+            )
+        }
+        Err(error) => {
+            let status = error.code.status();
+            let message = if status.is_server_error() {
+                "Something went wrong on our side. Try again in a moment.".to_owned()
+            } else {
+                // The API's answer is the same for an unknown email and a wrong password.
+                "Wrong email, password or workspace.".to_owned()
+            };
+            login_form(&state, status, &email, &workspace, next, Some(message))
+        }
+    }
+}
+
+pub async fn logout(web: Web, body: Bytes) -> Response {
+    let form = Form::parse(&body);
+    if let Err(error) = web.check_csrf(&form) {
+        return web.fail(error).await;
+    }
+    if let Err(error) = sign_out(&web.state, &web.identity).await {
+        return web.fail(error).await;
+    }
+    let mut response = redirect("/login");
+    response
+        .headers_mut()
+        .insert(SET_COOKIE, session::clear_cookie());
+    response
+}
+
+pub async fn password_page(web: Web) -> Response {
+    web.render("password.html", json!({ "errors": {}, "done": false }))
+        .await
+}
+
+pub async fn change_password(web: Web, body: Bytes) -> Response {
+    let form = Form::parse(&body);
+    if let Err(error) = web.check_csrf(&form) {
+        return web.fail(error).await;
+    }
+    let current = form.get("current_password").unwrap_or("");
+    let new = form.get("new_password").unwrap_or("");
+    let mut errors = Map::new();
+    if form.get("confirm_password").unwrap_or("") != new {
+        errors.insert(
+            "confirm_password".into(),
+            "The two new passwords differ.".into(),
+        );
+    } else {
+        match change_password_of(&web.state, &web.identity, current, new).await {
+            Ok(()) => {
+                return redirect_with(
+                    "/account/password",
+                    "success",
+                    "Your password was changed. Your other sessions were signed out.",
+                );
+            }
+            Err(error) => field_errors(error, &mut errors),
+        }
+    }
+    web.render_status(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "password.html",
+        json!({ "errors": errors, "done": false }),
+    )
+    .await
+}
+
+/// An API error as messages by field (`""` for the form as a whole).
+pub fn field_errors(error: ApiError, into: &mut Map<String, Value>) {
+    if error.details.is_empty() {
+        let message = if error.code.status().is_server_error() {
+            "Something went wrong on our side. Try again in a moment.".to_owned()
+        } else {
+            error.message
+        };
+        into.insert(String::new(), Value::String(message));
+    }
+    for detail in error.details {
+        into.entry(detail.field)
+            .or_insert(Value::String(detail.message));
+    }
+}

@@ -1,0 +1,481 @@
+//! Values as pages show them, fields as form inputs, and posted forms back into values.
+//!
+//! Everything here returns plain data (serde_json) for the templates, which escape it: no
+//! function here writes HTML.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, NaiveDateTime, Utc};
+use serde_json::{Map, Value, json};
+use uuid::Uuid;
+
+use super::Form;
+use crate::error::FieldError;
+use crate::records::schema::{EntityType, FieldKind, FieldSpec};
+
+/// Names that values point at: record titles (with their type's plural) and user emails.
+#[derive(Debug, Default)]
+pub struct Names {
+    pub records: HashMap<Uuid, (String, String)>,
+    pub users: HashMap<Uuid, String>,
+}
+
+impl Names {
+    /// The ids of every reference value among `rows` for these fields.
+    pub fn references<'a>(
+        fields: &[&FieldSpec],
+        rows: impl Iterator<Item = &'a Map<String, Value>>,
+    ) -> Vec<Uuid> {
+        let mut ids = Vec::new();
+        for data in rows {
+            for field in fields.iter().filter(|f| f.kind == FieldKind::Reference) {
+                match data.get(&field.name) {
+                    Some(Value::String(id)) => ids.extend(Uuid::parse_str(id).ok()),
+                    Some(Value::Array(list)) => ids.extend(
+                        list.iter()
+                            .filter_map(Value::as_str)
+                            .filter_map(|id| Uuid::parse_str(id).ok()),
+                    ),
+                    _ => {}
+                }
+            }
+        }
+        ids.sort_unstable();
+        ids.dedup();
+        ids
+    }
+}
+
+/// A URL safe to put in `href`: only http(s), so a stored `javascript:` can never run.
+fn safe_url(raw: &str) -> Option<String> {
+    let lower = raw.trim().to_ascii_lowercase();
+    (lower.starts_with("http://") || lower.starts_with("https://")).then(|| raw.trim().to_owned())
+}
+
+fn option_label(field: &FieldSpec, value: &str) -> String {
+    field
+        .options
+        .iter()
+        .find(|o| o.value == value)
+        .map(|o| {
+            if o.label.is_empty() {
+                humanize(&o.value)
+            } else {
+                o.label.clone()
+            }
+        })
+        .unwrap_or_else(|| value.to_owned())
+}
+
+/// `real_estate` → `Real estate`.
+pub fn humanize(name: &str) -> String {
+    let text = name.replace('_', " ");
+    let mut chars = text.chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => String::new(),
+    }
+}
+
+pub fn label(field: &FieldSpec) -> String {
+    if field.label.is_empty() {
+        humanize(&field.name)
+    } else {
+        field.label.clone()
+    }
+}
+
+/// `2026-11-27T14:05:00.000Z` → `2026-11-27 14:05` (UTC).
+pub fn short_datetime(raw: &str) -> String {
+    DateTime::parse_from_rfc3339(raw)
+        .map(|d| d.with_timezone(&Utc).format("%Y-%m-%d %H:%M").to_string())
+        .unwrap_or_else(|_| raw.to_owned())
+}
+
+/// `1234567.5` → `1,234,567.50`: thousands separated, two decimals at least.
+fn amount(raw: &str) -> String {
+    let (sign, digits) = raw.strip_prefix('-').map_or(("", raw), |d| ("-", d));
+    let (whole, fraction) = digits.split_once('.').unwrap_or((digits, ""));
+    let mut grouped = String::new();
+    for (i, c) in whole.chars().enumerate() {
+        if i > 0 && (whole.len() - i) % 3 == 0 {
+            grouped.push(',');
+        }
+        grouped.push(c);
+    }
+    let fraction = format!("{fraction:0<2}");
+    format!("{sign}{grouped}.{fraction}")
+}
+
+/// What a page shows for a value: `{text, url?, items?}`. Absent values show as empty.
+pub fn cell(field: &FieldSpec, value: Option<&Value>, names: &Names) -> Value {
+    let Some(value) = value.filter(|v| !v.is_null()) else {
+        return json!({ "text": "", "empty": true });
+    };
+    match (field.kind, value) {
+        (FieldKind::Boolean, Value::Bool(b)) => json!({ "text": if *b { "Yes" } else { "No" } }),
+        (FieldKind::Email, Value::String(s)) => json!({ "text": s, "url": format!("mailto:{s}") }),
+        (FieldKind::Phone, Value::String(s)) => {
+            let dial: String = s
+                .chars()
+                .filter(|c| c.is_ascii_digit() || *c == '+')
+                .collect();
+            json!({ "text": s, "url": format!("tel:{dial}") })
+        }
+        (FieldKind::Url, Value::String(s)) => {
+            json!({ "text": s, "url": safe_url(s), "external": true })
+        }
+        (FieldKind::Select, Value::String(s)) => {
+            json!({ "text": option_label(field, s), "badge": s })
+        }
+        (FieldKind::MultiSelect, Value::Array(list)) => {
+            let items: Vec<String> = list
+                .iter()
+                .filter_map(Value::as_str)
+                .map(|s| option_label(field, s))
+                .collect();
+            json!({ "text": items.join(", "), "items": items })
+        }
+        (FieldKind::Tags, Value::Array(list)) => {
+            let items: Vec<&str> = list.iter().filter_map(Value::as_str).collect();
+            json!({ "text": items.join(", "), "items": items })
+        }
+        (FieldKind::Datetime, Value::String(s)) => {
+            json!({ "text": short_datetime(s), "datetime": s })
+        }
+        (FieldKind::Money, Value::Object(m)) => {
+            let figure = m
+                .get("amount")
+                .and_then(Value::as_str)
+                .map(amount)
+                .unwrap_or_default();
+            let currency = m.get("currency").and_then(Value::as_str).unwrap_or("");
+            json!({ "text": format!("{figure} {currency}").trim().to_owned(), "numeric": true })
+        }
+        (FieldKind::Integer | FieldKind::Number, Value::Number(n)) => {
+            json!({ "text": n.to_string(), "numeric": true })
+        }
+        (FieldKind::Reference, Value::String(id)) => reference_cell(id, names),
+        (FieldKind::Reference, Value::Array(list)) => {
+            let links: Vec<Value> = list
+                .iter()
+                .filter_map(Value::as_str)
+                .map(|id| reference_cell(id, names))
+                .collect();
+            let text = links
+                .iter()
+                .filter_map(|l| l["text"].as_str())
+                .collect::<Vec<_>>()
+                .join(", ");
+            json!({ "text": text, "links": links })
+        }
+        (FieldKind::User, Value::String(id)) => {
+            let email = Uuid::parse_str(id)
+                .ok()
+                .and_then(|u| names.users.get(&u))
+                .cloned();
+            json!({ "text": email.unwrap_or_else(|| "(unknown user)".to_owned()) })
+        }
+        (FieldKind::Json, other) => json!({ "text": other.to_string(), "code": true }),
+        (_, Value::String(s)) => json!({ "text": s }),
+        (_, other) => json!({ "text": other.to_string() }),
+    }
+}
+
+/// A reference the reader may follow, or a placeholder for one they may not see.
+fn reference_cell(id: &str, names: &Names) -> Value {
+    match Uuid::parse_str(id).ok().and_then(|u| names.records.get(&u)) {
+        Some((plural, title)) => {
+            let text = if title.is_empty() {
+                "(untitled)"
+            } else {
+                title.as_str()
+            };
+            json!({ "text": text, "url": format!("/records/{plural}/{id}") })
+        }
+        None => json!({ "text": "(hidden or deleted record)" }),
+    }
+}
+
+/// A field as a form control with its current value (raw JSON of a record, or what was
+/// posted) and the error the server found in it.
+pub fn input(
+    field: &FieldSpec,
+    value: Option<&Value>,
+    error: Option<&str>,
+    choices: Option<&[(String, String)]>,
+) -> Value {
+    let value = value.filter(|v| !v.is_null());
+    let text = match value {
+        Some(Value::String(s)) if field.kind == FieldKind::Datetime => {
+            s.get(..16).unwrap_or(s).to_owned()
+        }
+        Some(Value::String(s)) => s.clone(),
+        Some(Value::Array(list)) if field.kind == FieldKind::Tags => list
+            .iter()
+            .filter_map(Value::as_str)
+            .collect::<Vec<_>>()
+            .join(", "),
+        Some(Value::Number(n)) => n.to_string(),
+        Some(Value::Object(_)) | Some(Value::Array(_)) if field.kind == FieldKind::Json => {
+            serde_json::to_string_pretty(value.unwrap_or(&Value::Null)).unwrap_or_default()
+        }
+        Some(other) if field.kind == FieldKind::Json => other.to_string(),
+        _ => String::new(),
+    };
+    let selected: Vec<&str> = match value {
+        Some(Value::String(s)) => vec![s.as_str()],
+        Some(Value::Array(list)) => list.iter().filter_map(Value::as_str).collect(),
+        _ => Vec::new(),
+    };
+    let (control, input_type) = match field.kind {
+        FieldKind::Text => ("text", "text"),
+        FieldKind::LongText => ("textarea", ""),
+        FieldKind::Email => ("text", "email"),
+        FieldKind::Phone => ("text", "tel"),
+        FieldKind::Url => ("text", "url"),
+        FieldKind::Integer | FieldKind::Number => ("text", "number"),
+        FieldKind::Date => ("text", "date"),
+        FieldKind::Datetime => ("text", "datetime-local"),
+        FieldKind::Boolean => ("checkbox", "checkbox"),
+        FieldKind::Select | FieldKind::Reference | FieldKind::User
+            if !field.multiple && field.kind != FieldKind::MultiSelect =>
+        {
+            ("select", "")
+        }
+        FieldKind::Select | FieldKind::Reference | FieldKind::User | FieldKind::MultiSelect => {
+            ("multiselect", "")
+        }
+        FieldKind::Money => ("money", ""),
+        FieldKind::Tags => ("text", "text"),
+        FieldKind::Json => ("textarea", ""),
+    };
+    let mut options: Vec<Value> = match field.kind {
+        FieldKind::Select | FieldKind::MultiSelect => field
+            .options
+            .iter()
+            .map(|o| json!({ "value": o.value, "label": option_label(field, &o.value), "selected": selected.contains(&o.value.as_str()) }))
+            .collect(),
+        _ => choices
+            .unwrap_or_default()
+            .iter()
+            .map(|(v, l)| json!({ "value": v, "label": l, "selected": selected.contains(&v.as_str()) }))
+            .collect(),
+    };
+    // A current value the choices lack (a record beyond the first page) stays selectable.
+    for current in &selected {
+        if control.contains("select") && !options.iter().any(|o| o["value"] == *current) {
+            options.push(json!({ "value": current, "label": current, "selected": true }));
+        }
+    }
+    let money = value.and_then(Value::as_object);
+    json!({
+        "name": field.name,
+        "id": format!("f-{}", field.name),
+        "label": label(field),
+        "kind": field.kind.as_str(),
+        "control": control,
+        "input_type": input_type,
+        "step": if field.kind == FieldKind::Number { "any" } else { "1" },
+        "required": field.required,
+        "value": text,
+        "checked": value == Some(&Value::Bool(true)),
+        "amount": money.and_then(|m| m.get("amount")).and_then(Value::as_str).unwrap_or(""),
+        "currency": money.and_then(|m| m.get("currency")).and_then(Value::as_str).unwrap_or(""),
+        "options": options,
+        "hint": match field.kind {
+            FieldKind::Tags => "Separate tags with commas.",
+            FieldKind::Datetime => "UTC.",
+            FieldKind::Json => "JSON.",
+            _ => "",
+        },
+        "error": error,
+    })
+}
+
+/// Reads the posted values of `fields` (named after the fields; money as `<f>.amount` and
+/// `<f>.currency`) into a record body. Empty inputs become `null` (clear the value); the
+/// store checks and normalises everything else exactly as for the API.
+pub fn read_form(
+    fields: &[&FieldSpec],
+    form: &Form,
+) -> Result<Map<String, Value>, Vec<FieldError>> {
+    let mut body = Map::new();
+    let mut errors = Vec::new();
+    for field in fields {
+        let name = field.name.as_str();
+        let text = || form.get(name).map(str::trim).unwrap_or("");
+        let value = match field.kind {
+            FieldKind::Boolean => Value::Bool(form.get(name) == Some("true")),
+            FieldKind::Money => {
+                let amount = form
+                    .get(&format!("{name}.amount"))
+                    .unwrap_or("")
+                    .trim()
+                    .to_owned();
+                let currency = form
+                    .get(&format!("{name}.currency"))
+                    .unwrap_or("")
+                    .trim()
+                    .to_uppercase();
+                if amount.is_empty() && currency.is_empty() {
+                    Value::Null
+                } else {
+                    json!({ "amount": amount.replace(',', ""), "currency": currency })
+                }
+            }
+            FieldKind::MultiSelect => list(form.all(name)),
+            FieldKind::Reference | FieldKind::User if field.multiple => list(form.all(name)),
+            FieldKind::Tags => list(text().split(',')),
+            FieldKind::Integer => match text() {
+                "" => Value::Null,
+                raw => match raw.parse::<i64>() {
+                    Ok(n) => Value::from(n),
+                    Err(_) => {
+                        errors.push(FieldError::new(
+                            name,
+                            "invalid_value",
+                            "must be a whole number",
+                        ));
+                        continue;
+                    }
+                },
+            },
+            FieldKind::Number => match text() {
+                "" => Value::Null,
+                raw => match raw
+                    .parse::<f64>()
+                    .ok()
+                    .and_then(serde_json::Number::from_f64)
+                {
+                    Some(n) => Value::Number(n),
+                    None => {
+                        errors.push(FieldError::new(name, "invalid_value", "must be a number"));
+                        continue;
+                    }
+                },
+            },
+            FieldKind::Datetime => match text() {
+                "" => Value::Null,
+                raw => match NaiveDateTime::parse_from_str(raw, "%Y-%m-%dT%H:%M")
+                    .or_else(|_| NaiveDateTime::parse_from_str(raw, "%Y-%m-%dT%H:%M:%S"))
+                {
+                    Ok(at) => Value::String(at.and_utc().format("%Y-%m-%dT%H:%M:%SZ").to_string()),
+                    // Anything else the store reads (RFC 3339) or refuses with its message.
+                    Err(_) => Value::String(raw.to_owned()),
+                },
+            },
+            FieldKind::Json => match text() {
+                "" => Value::Null,
+                raw => match serde_json::from_str(raw) {
+                    Ok(value) => value,
+                    Err(e) => {
+                        errors.push(FieldError::new(
+                            name,
+                            "invalid_value",
+                            format!("is not valid JSON: {e}"),
+                        ));
+                        continue;
+                    }
+                },
+            },
+            _ => match text() {
+                "" => Value::Null,
+                raw => Value::String(raw.to_owned()),
+            },
+        };
+        body.insert(name.to_owned(), value);
+    }
+    if errors.is_empty() {
+        Ok(body)
+    } else {
+        Err(errors)
+    }
+}
+
+fn list<'a>(items: impl Iterator<Item = &'a str>) -> Value {
+    let values: Vec<Value> = items
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|s| Value::String(s.to_owned()))
+        .collect();
+    if values.is_empty() {
+        Value::Null
+    } else {
+        Value::Array(values)
+    }
+}
+
+/// The fields a page shows of a type, in order: all of the caller's view.
+pub fn fields(ty: &EntityType) -> Vec<&FieldSpec> {
+    ty.fields.iter().collect()
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::records::schema::{Schema, builtin_types};
+
+    #[test]
+    fn urls_only_link_to_the_web() {
+        let field = FieldSpec::new("site", FieldKind::Url);
+        let names = Names::default();
+        let safe = cell(&field, Some(&json!("https://kith.example")), &names);
+        assert_eq!(safe["url"], "https://kith.example");
+        for hostile in [
+            "javascript:alert(1)",
+            " JavaScript:alert(1)",
+            "data:text/html,x",
+            "//evil",
+        ] {
+            assert!(
+                cell(&field, Some(&json!(hostile)), &names)["url"].is_null(),
+                "{hostile}"
+            );
+        }
+    }
+
+    #[test]
+    fn money_and_datetimes_read_like_a_person_writes_them() {
+        let field = FieldSpec::new("revenue", FieldKind::Money);
+        let shown = cell(
+            &field,
+            Some(&json!({"amount": "1234567.5", "currency": "EUR"})),
+            &Names::default(),
+        );
+        assert_eq!(shown["text"], "1,234,567.50 EUR");
+        assert_eq!(amount("-12"), "-12.00");
+        assert_eq!(
+            short_datetime("2026-11-27T14:05:00.000Z"),
+            "2026-11-27 14:05"
+        );
+    }
+
+    #[test]
+    fn forms_become_record_bodies_and_bad_numbers_name_their_field() {
+        let schema = Schema::new(builtin_types());
+        let company = schema.by_plural("companies").unwrap();
+        let fields = fields(company);
+        let form = Form::parse(b"name=Acme&employees=12&industry=retail&annual_revenue.amount=1%2C000&annual_revenue.currency=eur&website=");
+        let body = read_form(&fields, &form).unwrap();
+        assert_eq!(body["name"], "Acme");
+        assert_eq!(body["employees"], 12);
+        assert_eq!(
+            body["annual_revenue"],
+            json!({"amount": "1000", "currency": "EUR"})
+        );
+        assert_eq!(body["website"], Value::Null);
+        let bad = read_form(&fields, &Form::parse(b"name=Acme&employees=twelve")).unwrap_err();
+        assert_eq!(bad[0].field, "employees");
+        let activity = schema.by_plural("activities").unwrap();
+        let fields = super::fields(activity);
+        let body = read_form(
+            &fields,
+            &Form::parse(b"kind=task&subject=Call&due_at=2026-12-01T09:30&done=false&done=true"),
+        )
+        .unwrap();
+        assert_eq!(body["due_at"], "2026-12-01T09:30:00Z");
+        assert_eq!(body["done"], true);
+    }
+}

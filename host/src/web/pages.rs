@@ -1,0 +1,1213 @@
+//! The pages of the working day: home, lists with filters and saved views, boards, record
+//! pages with their timeline, related records and plugin panels, forms, and search. One set of
+//! handlers serves every entity type — built-in, custom and plugin-defined.
+
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::{Path, RawQuery};
+use axum::http::StatusCode;
+use axum::response::Response;
+use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+use serde_json::{Map, Value, json};
+use uuid::Uuid;
+
+use super::display::{self, Names, cell, humanize, label, read_form};
+use super::model::saved_view;
+use super::{Form, Web, encode, redirect_with};
+use crate::auth::model::user;
+use crate::auth::permissions::{Operation, Scope};
+use crate::error::{ApiError, ApiResult, ErrorCode, FieldError};
+use crate::ids::RecordId;
+use crate::plugins::manifest::PanelLocation;
+use crate::records::AuditQuery;
+use crate::records::schema::{EntityType, FieldKind, FieldSpec};
+use crate::records::{ListQuery, Record, UpdateItem, now_micros};
+
+/// Rows per list page; cards per board column.
+const PAGE_ROWS: u64 = 50;
+const BOARD_CARDS: u64 = 50;
+/// Choices offered for a reference input (a longer list takes the record's id).
+const REFERENCE_CHOICES: u64 = 200;
+
+/// Runs a page body and turns its error into the error page.
+async fn page(web: &Web, body: impl Future<Output = ApiResult<Response>>) -> Response {
+    match body.await {
+        Ok(response) => response,
+        Err(error) => web.fail(error).await,
+    }
+}
+
+/// The message of a refusal a page shows in place; a server failure stays an error.
+fn shown(error: ApiError) -> ApiResult<String> {
+    if error.code.status().is_server_error() {
+        Err(error)
+    } else {
+        Ok(error.message)
+    }
+}
+
+/// Back to `back` with the refusal's message as the notice.
+fn refused(back: &str, error: ApiError) -> ApiResult<Response> {
+    Ok(redirect_with(back, "error", &shown(error)?))
+}
+
+async fn entity(web: &Web, plural: &str) -> ApiResult<Arc<EntityType>> {
+    Ok(web.state.store.view(&web.actor(), plural).await?)
+}
+
+fn parse_id(raw: &str) -> ApiResult<RecordId> {
+    Uuid::parse_str(raw)
+        .map(RecordId)
+        .map_err(|_| ApiError::new(ErrorCode::NotFound, "no record has this id"))
+}
+
+fn entity_json(ty: &EntityType) -> Value {
+    json!({
+        "name": ty.name,
+        "plural": ty.plural,
+        "label": ty.label,
+        "label_plural": ty.label_plural,
+        "url": format!("/records/{}", ty.plural),
+        "source": ty.source,
+    })
+}
+
+fn record_url(ty: &EntityType, id: RecordId) -> String {
+    format!("/records/{}/{id}", ty.plural)
+}
+
+fn title_of(ty: &EntityType, record: &Record) -> String {
+    let title = crate::records::value::title(ty, &record.data);
+    if title.trim().is_empty() {
+        format!("{} {}", ty.label, &record.id.to_string()[..8])
+    } else {
+        title
+    }
+}
+
+/// The titles and user names the values of `records` point at, as the reader may see them.
+async fn names(web: &Web, fields: &[&FieldSpec], records: &[&Record]) -> ApiResult<Names> {
+    let ids = Names::references(fields, records.iter().map(|r| &r.data));
+    let records = web.state.store.titles(&web.actor(), &ids).await?;
+    let wants_users = fields.iter().any(|f| f.kind == FieldKind::User);
+    let users = if wants_users {
+        users(web).await?
+    } else {
+        Default::default()
+    };
+    Ok(Names { records, users })
+}
+
+async fn users(web: &Web) -> ApiResult<std::collections::HashMap<Uuid, String>> {
+    Ok(user::Entity::find()
+        .filter(user::Column::WorkspaceId.eq(web.identity.workspace.0))
+        .order_by_asc(user::Column::Email)
+        .all(&web.state.db.read)
+        .await
+        .map_err(ApiError::internal)?
+        .into_iter()
+        .map(|u| (u.id, u.email))
+        .collect())
+}
+
+/// Quotes a value for the filter language.
+fn quoted(value: &str) -> String {
+    format!("\"{}\"", value.replace('\\', "\\\\").replace('"', "\\\""))
+}
+
+// -- home ---------------------------------------------------------------------------------------
+
+pub async fn home(web: Web) -> Response {
+    page(&web, async {
+        let actor = web.actor();
+        let schema = web.state.store.schema(web.identity.workspace).await?;
+        let mut tasks = Vec::new();
+        if let Some(activities) = schema.by_name("activity")
+            && !matches!(
+                web.identity.access.scope(Operation::Read, "activity"),
+                Scope::Nothing
+            )
+        {
+            let view = web.identity.access.view(activities);
+            let query = ListQuery {
+                filter: Some(format!(
+                    "and(kind[eq]:task,owner[eq]:{},or(done[eq]:false,done[is_empty]:true))",
+                    web.identity.user
+                )),
+                sort: Some("due_at".into()),
+                limit: 20,
+                ..ListQuery::default()
+            };
+            let found = web.state.store.list(&actor, &view, &query).await?;
+            for task in &found.records {
+                tasks.push(activity_json(&view, task, None));
+            }
+        }
+        let audit = web
+            .state
+            .store
+            .audit(
+                web.identity.workspace,
+                &AuditQuery {
+                    actor: Some(web.identity.user),
+                    limit: 40,
+                    ..AuditQuery::default()
+                },
+            )
+            .await?;
+        let mut seen = Vec::new();
+        for entry in &audit {
+            if !seen.contains(&entry.record_id.0) && entry.action != "delete" {
+                seen.push(entry.record_id.0);
+            }
+        }
+        let titles = web.state.store.titles(&actor, &seen).await?;
+        let recent: Vec<Value> = seen
+            .iter()
+            .filter_map(|id| {
+                let (plural, title) = titles.get(id)?;
+                let ty = schema.by_plural(plural)?;
+                let at = audit.iter().find(|e| e.record_id.0 == *id)?.at;
+                Some(json!({
+                    "title": if title.is_empty() { "(untitled)" } else { title },
+                    "type_label": ty.label,
+                    "url": format!("/records/{plural}/{id}"),
+                    "at": at.format("%Y-%m-%d %H:%M").to_string(),
+                }))
+            })
+            .take(10)
+            .collect();
+        let panels = panels(&web, &PanelLocation::Dashboard, None).await;
+        Ok(web
+            .render(
+                "home.html",
+                json!({ "tasks": tasks, "recent": recent, "panels": panels }),
+            )
+            .await)
+    })
+    .await
+}
+
+fn activity_json(ty: &EntityType, activity: &Record, author: Option<&str>) -> Value {
+    let text = |name: &str| {
+        activity
+            .data
+            .get(name)
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_owned()
+    };
+    let kind = text("kind");
+    json!({
+        "id": activity.id,
+        "kind": kind,
+        "kind_label": humanize(&kind),
+        "subject": text("subject"),
+        "body": text("body"),
+        "due": activity.data.get("due_at").and_then(Value::as_str).map(display::short_datetime),
+        "done": activity.data.get("done") == Some(&Value::Bool(true)),
+        "created": activity.created_at.format("%Y-%m-%d %H:%M").to_string(),
+        "author": author,
+        "url": record_url(ty, activity.id),
+    })
+}
+
+/// The panels plugins enabled in the workspace show at `location`, each rendered as the
+/// reader; a failing panel shows its error in place and never breaks the page.
+async fn panels(
+    web: &Web,
+    location: &PanelLocation,
+    record: Option<(&EntityType, &Record)>,
+) -> Vec<Value> {
+    let mut out = Vec::new();
+    for enabled in web.state.plugins.enabled_in(web.identity.workspace).iter() {
+        for spec in enabled
+            .plugin
+            .manifest
+            .panels
+            .iter()
+            .filter(|p| &p.location == location)
+        {
+            let wit = record.map(|(ty, r)| crate::plugins::convert::record_to_wit(ty, r));
+            let rendered =
+                crate::plugins::api::panel_html(&web.state, enabled, web.actor(), &spec.name, wit)
+                    .await;
+            let (html, error) = match rendered {
+                Ok(html) => (Some(html), None),
+                Err(error) => (None, Some(error.message)),
+            };
+            out.push(json!({
+                "plugin": enabled.id(),
+                "name": spec.name,
+                "title": spec.title,
+                "html": html,
+                "error": error,
+            }));
+        }
+    }
+    out
+}
+
+// -- lists --------------------------------------------------------------------------------------
+
+/// The list state a URL (or a saved view) holds: columns, filter rows and sort.
+#[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
+struct ListState {
+    columns: Vec<String>,
+    filters: Vec<(String, String, String)>,
+    sort: Option<String>,
+}
+
+impl ListState {
+    fn from_form(form: &Form) -> ListState {
+        // `cols=a,b` (links) or one `col` per ticked box (the column picker).
+        let mut columns: Vec<String> = form
+            .get("cols")
+            .map(|c| {
+                c.split(',')
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_owned)
+                    .collect()
+            })
+            .unwrap_or_default();
+        if columns.is_empty() {
+            columns = form.all("col").map(str::to_owned).collect();
+        }
+        let fields: Vec<&str> = form.all("f").collect();
+        let ops: Vec<&str> = form.all("op").collect();
+        let values: Vec<&str> = form.all("v").collect();
+        let filters = fields
+            .iter()
+            .enumerate()
+            .filter(|(_, f)| !f.is_empty())
+            .map(|(i, f)| {
+                (
+                    (*f).to_owned(),
+                    ops.get(i).copied().unwrap_or("eq").to_owned(),
+                    values.get(i).copied().unwrap_or("").to_owned(),
+                )
+            })
+            .collect();
+        let sort = form
+            .get("sort")
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned);
+        ListState {
+            columns,
+            filters,
+            sort,
+        }
+    }
+
+    /// The store's filter expression of the rows.
+    fn filter(&self) -> Option<String> {
+        let parts: Vec<String> = self
+            .filters
+            .iter()
+            .map(|(field, op, value)| match op.as_str() {
+                "is_empty" => format!("{field}[is_empty]:true"),
+                "not_empty" => format!("{field}[is_empty]:false"),
+                op => format!("{field}[{op}]:{}", quoted(value)),
+            })
+            .collect();
+        match parts.len() {
+            0 => None,
+            1 => parts.into_iter().next(),
+            _ => Some(format!("and({})", parts.join(","))),
+        }
+    }
+
+    fn query_string(&self, sort: Option<&str>, cursor: Option<&str>) -> String {
+        let mut pairs = form_urlencoded::Serializer::new(String::new());
+        if !self.columns.is_empty() {
+            pairs.append_pair("cols", &self.columns.join(","));
+        }
+        for (field, op, value) in &self.filters {
+            pairs
+                .append_pair("f", field)
+                .append_pair("op", op)
+                .append_pair("v", value);
+        }
+        if let Some(sort) = sort.or(self.sort.as_deref()) {
+            pairs.append_pair("sort", sort);
+        }
+        if let Some(cursor) = cursor {
+            pairs.append_pair("cursor", cursor);
+        }
+        pairs.finish()
+    }
+}
+
+/// The operators the filter builder offers.
+const OPS: &[(&str, &str)] = &[
+    ("eq", "is"),
+    ("neq", "is not"),
+    ("contains", "contains"),
+    ("starts_with", "starts with"),
+    ("gt", "after / more than"),
+    ("lt", "before / less than"),
+    ("is_empty", "is empty"),
+    ("not_empty", "is not empty"),
+];
+
+fn default_columns(ty: &EntityType) -> Vec<String> {
+    let mut columns: Vec<String> = ty.title_fields.clone();
+    for field in &ty.fields {
+        if columns.len() >= 5 {
+            break;
+        }
+        if !columns.contains(&field.name)
+            && !matches!(field.kind, FieldKind::LongText | FieldKind::Json)
+        {
+            columns.push(field.name.clone());
+        }
+    }
+    columns
+}
+
+pub async fn list(web: Web, Path(plural): Path<String>, RawQuery(raw): RawQuery) -> Response {
+    page(&web, async {
+        let ty = entity(&web, &plural).await?;
+        let form = Form::parse(raw.as_deref().unwrap_or("").as_bytes());
+        let views = saved_views(&web, &ty).await?;
+        let view_id = form.get("view").and_then(|v| Uuid::parse_str(v).ok());
+        let mut state = ListState::from_form(&form);
+        if let Some(view) = view_id.and_then(|id| views.iter().find(|v| v.id == id))
+            && state.columns.is_empty()
+            && state.filters.is_empty()
+            && state.sort.is_none()
+        {
+            state = serde_json::from_value(view.query.clone()).unwrap_or_default();
+        }
+        let mut columns: Vec<&FieldSpec> = state.columns.iter().filter_map(|c| ty.field(c)).collect();
+        if columns.is_empty() {
+            columns = default_columns(&ty).iter().filter_map(|c| ty.field(c)).collect();
+        }
+        let query = ListQuery {
+            filter: state.filter(),
+            sort: state.sort.clone(),
+            limit: PAGE_ROWS,
+            cursor: form.get("cursor").map(str::to_owned),
+            ..ListQuery::default()
+        };
+        let base = format!("/records/{}", ty.plural);
+        let (found, error) = match web.state.store.list(&web.actor(), &ty, &query).await {
+            Ok(found) => (Some(found), None),
+            // A filter the store refuses is shown on the page, with the builder to fix it.
+            Err(error) => (None, Some(shown(error.into())?)),
+        };
+        let records: Vec<&Record> = found.iter().flat_map(|p| p.records.iter()).collect();
+        let names = names(&web, &columns, &records).await?;
+        let rows: Vec<Value> = records
+            .iter()
+            .map(|r| {
+                json!({
+                    "id": r.id,
+                    "url": record_url(&ty, r.id),
+                    "title": title_of(&ty, r),
+                    "cells": columns.iter().map(|f| cell(f, r.data.get(&f.name), &names)).collect::<Vec<_>>(),
+                })
+            })
+            .collect();
+        let sort = state.sort.clone().unwrap_or_default();
+        let column_json: Vec<Value> = columns
+            .iter()
+            .map(|f| {
+                let (sorted, next) = if sort == f.name {
+                    ("asc", format!("-{}", f.name))
+                } else if sort == format!("-{}", f.name) {
+                    ("desc", f.name.clone())
+                } else {
+                    ("", f.name.clone())
+                };
+                json!({
+                    "name": f.name,
+                    "label": label(f),
+                    "kind": f.kind.as_str(),
+                    "numeric": matches!(f.kind, FieldKind::Integer | FieldKind::Number | FieldKind::Money),
+                    "sorted": sorted,
+                    "sort_url": format!("{base}?{}", state.query_string(Some(&next), None)),
+                })
+            })
+            .collect();
+        let field_json: Vec<Value> = ty
+            .fields
+            .iter()
+            .map(|f| json!({ "name": f.name, "label": label(f), "kind": f.kind.as_str(), "checked": columns.iter().any(|c| c.name == f.name) }))
+            .collect();
+        let mut filters: Vec<Value> = state
+            .filters
+            .iter()
+            .map(|(field, op, value)| json!({ "field": field, "op": op, "value": value }))
+            .collect();
+        // One empty row to add a condition without JavaScript.
+        filters.push(json!({ "field": "", "op": "eq", "value": "" }));
+        let next_url = found
+            .as_ref()
+            .and_then(|p| p.next_cursor.as_deref())
+            .map(|c| format!("{base}?{}", state.query_string(None, Some(c))));
+        let paged = form.get("cursor").is_some();
+        let boards: Vec<Value> = ty
+            .fields
+            .iter()
+            .filter(|f| f.kind == FieldKind::Select)
+            .map(|f| json!({ "label": label(f), "url": format!("{base}/board?field={}", f.name) }))
+            .collect();
+        let view_json: Vec<Value> = views
+            .iter()
+            .map(|v| {
+                json!({
+                    "id": v.id,
+                    "name": v.name,
+                    "shared": v.shared,
+                    "mine": v.owner_id == web.identity.user.0,
+                    "url": format!("{base}?view={}", v.id),
+                    "active": Some(v.id) == view_id,
+                    "delete_url": format!("{base}/views/{}/delete", v.id),
+                })
+            })
+            .collect();
+        let may_create = !matches!(web.identity.access.scope(Operation::Create, &ty.name), Scope::Nothing);
+        Ok(web
+            .render(
+                "list.html",
+                json!({
+                    "entity": entity_json(&ty),
+                    "columns": column_json,
+                    "fields": field_json,
+                    "rows": rows,
+                    "filters": filters,
+                    "ops": OPS.iter().map(|(v, l)| json!({ "value": v, "label": l })).collect::<Vec<_>>(),
+                    "views": view_json,
+                    "boards": boards,
+                    "sort": sort,
+                    "columns_param": columns.iter().map(|c| c.name.as_str()).collect::<Vec<_>>().join(","),
+                    "state": state.query_string(None, None),
+                    "next_url": next_url,
+                    "first_url": paged.then(|| format!("{base}?{}", state.query_string(None, None))),
+                    "may_create": may_create,
+                    "error": error,
+                }),
+            )
+            .await)
+    })
+    .await
+}
+
+/// The saved views of a type the reader may use: their own and the shared ones.
+async fn saved_views(web: &Web, ty: &EntityType) -> ApiResult<Vec<saved_view::Model>> {
+    let all = saved_view::Entity::find()
+        .filter(saved_view::Column::WorkspaceId.eq(web.identity.workspace.0))
+        .filter(saved_view::Column::Entity.eq(ty.name.as_str()))
+        .order_by_asc(saved_view::Column::Name)
+        .all(&web.state.db.read)
+        .await
+        .map_err(ApiError::internal)?;
+    Ok(all
+        .into_iter()
+        .filter(|v| v.shared || v.owner_id == web.identity.user.0)
+        .collect())
+}
+
+pub async fn save_view(web: Web, Path(plural): Path<String>, body: Bytes) -> Response {
+    page(&web, async {
+        let form = Form::parse(&body);
+        web.check_csrf(&form)?;
+        let ty = entity(&web, &plural).await?;
+        let name = form.get("name").unwrap_or("").trim().to_owned();
+        if name.is_empty() || name.chars().count() > 80 {
+            return Err(ApiError::validation(vec![FieldError::new(
+                "name",
+                "invalid_value",
+                "a view needs a name of 1 to 80 characters",
+            )]));
+        }
+        let shared = form.get("shared") == Some("true");
+        if shared && !web.is_admin() {
+            return Err(ApiError::new(
+                ErrorCode::Forbidden,
+                "only admins share views with the workspace",
+            ));
+        }
+        let state = ListState::from_form(&Form::parse(form.get("state").unwrap_or("").as_bytes()));
+        // The filter must be one the store accepts, so a saved view always opens.
+        let probe = ListQuery {
+            filter: state.filter(),
+            sort: state.sort.clone(),
+            limit: 1,
+            ..ListQuery::default()
+        };
+        web.state.store.list(&web.actor(), &ty, &probe).await?;
+        let id = Uuid::now_v7();
+        saved_view::Entity::insert(saved_view::ActiveModel {
+            id: Set(id),
+            workspace_id: Set(web.identity.workspace.0),
+            owner_id: Set(web.identity.user.0),
+            entity: Set(ty.name.clone()),
+            name: Set(name.clone()),
+            shared: Set(shared),
+            query: Set(serde_json::to_value(&state).map_err(ApiError::internal)?),
+            created_at: Set(now_micros()),
+        })
+        .exec_without_returning(&web.state.db.write)
+        .await
+        .map_err(ApiError::internal)?;
+        Ok(redirect_with(
+            &format!("/records/{}?view={id}", ty.plural),
+            "success",
+            &format!("View “{name}” saved."),
+        ))
+    })
+    .await
+}
+
+pub async fn delete_view(
+    web: Web,
+    Path((plural, id)): Path<(String, String)>,
+    body: Bytes,
+) -> Response {
+    page(&web, async {
+        let form = Form::parse(&body);
+        web.check_csrf(&form)?;
+        let ty = entity(&web, &plural).await?;
+        let id =
+            Uuid::parse_str(&id).map_err(|_| ApiError::new(ErrorCode::NotFound, "no such view"))?;
+        let view = saved_views(&web, &ty)
+            .await?
+            .into_iter()
+            .find(|v| v.id == id)
+            .ok_or_else(|| ApiError::new(ErrorCode::NotFound, "no such view"))?;
+        if view.owner_id != web.identity.user.0 && !web.is_admin() {
+            return Err(ApiError::new(
+                ErrorCode::Forbidden,
+                "only its owner or an admin removes a shared view",
+            ));
+        }
+        saved_view::Entity::delete_by_id(id)
+            .exec(&web.state.db.write)
+            .await
+            .map_err(ApiError::internal)?;
+        Ok(redirect_with(
+            &format!("/records/{}", ty.plural),
+            "success",
+            "View removed.",
+        ))
+    })
+    .await
+}
+
+// -- board --------------------------------------------------------------------------------------
+
+pub async fn board(web: Web, Path(plural): Path<String>, RawQuery(raw): RawQuery) -> Response {
+    page(&web, async {
+        let ty = entity(&web, &plural).await?;
+        let form = Form::parse(raw.as_deref().unwrap_or("").as_bytes());
+        let selects: Vec<&FieldSpec> = ty.fields.iter().filter(|f| f.kind == FieldKind::Select).collect();
+        let field = match form.get("field") {
+            Some(name) => selects.iter().find(|f| f.name == name).copied().ok_or_else(|| {
+                ApiError::new(ErrorCode::InvalidParameter, format!("{} has no select field `{}`", ty.label_plural, name.chars().take(64).collect::<String>()))
+            })?,
+            None => selects.first().copied().ok_or_else(|| {
+                ApiError::new(ErrorCode::InvalidParameter, format!("{} have no select field to show as a board", ty.label_plural))
+            })?,
+        };
+        let editable = !field.read_only;
+        let mut columns = Vec::new();
+        let base = format!("/records/{}", ty.plural);
+        for option in &field.options {
+            let query = ListQuery {
+                filter: Some(format!("{}[eq]:{}", field.name, quoted(&option.value))),
+                sort: Some("-updated_at".into()),
+                limit: BOARD_CARDS,
+                ..ListQuery::default()
+            };
+            let found = web.state.store.list(&web.actor(), &ty, &query).await?;
+            let more = found.next_cursor.is_some();
+            let cards: Vec<Value> = found
+                .records
+                .iter()
+                .map(|r| json!({ "id": r.id, "version": r.version, "title": title_of(&ty, r), "url": record_url(&ty, r.id), "move_url": format!("{}/move", record_url(&ty, r.id)) }))
+                .collect();
+            let count = if more { format!("{}+", cards.len()) } else { cards.len().to_string() };
+            columns.push(json!({
+                "value": option.value,
+                "label": display::cell(field, Some(&Value::String(option.value.clone())), &Names::default())["text"],
+                "cards": cards,
+                "count": count,
+                "more_url": more.then(|| format!("{base}?f={}&op=eq&v={}", field.name, encode(&option.value))),
+            }));
+        }
+        let boards: Vec<Value> = selects
+            .iter()
+            .map(|f| json!({ "label": label(f), "url": format!("{base}/board?field={}", f.name), "active": f.name == field.name }))
+            .collect();
+        let options: Vec<Value> = field.options.iter().map(|o| json!({ "value": o.value, "label": display::cell(field, Some(&Value::String(o.value.clone())), &Names::default())["text"] })).collect();
+        Ok(web
+            .render(
+                "board.html",
+                json!({
+                    "entity": entity_json(&ty),
+                    "field": { "name": field.name, "label": label(field), "editable": editable },
+                    "options": options,
+                    "boards": boards,
+                    "columns": columns,
+                }),
+            )
+            .await)
+    })
+    .await
+}
+
+/// The board's "move" form without JavaScript: one field set, with the card's version.
+pub async fn move_card(
+    web: Web,
+    Path((plural, id)): Path<(String, String)>,
+    body: Bytes,
+) -> Response {
+    page(&web, async {
+        let form = Form::parse(&body);
+        web.check_csrf(&form)?;
+        let ty = entity(&web, &plural).await?;
+        let id = parse_id(&id)?;
+        let field = form.get("field").unwrap_or("");
+        let spec = ty
+            .field(field)
+            .filter(|f| f.kind == FieldKind::Select)
+            .ok_or_else(|| {
+                ApiError::new(
+                    ErrorCode::InvalidParameter,
+                    "field must be a select field of this type",
+                )
+            })?;
+        let version = form.get("version").and_then(|v| v.parse::<i64>().ok());
+        let value = form.get("value").unwrap_or("");
+        let mut patch = Map::new();
+        patch.insert(
+            spec.name.clone(),
+            if value.is_empty() {
+                Value::Null
+            } else {
+                Value::String(value.to_owned())
+            },
+        );
+        let back = format!("/records/{}/board?field={}", ty.plural, spec.name);
+        match web
+            .state
+            .store
+            .update(
+                &web.actor(),
+                &ty,
+                UpdateItem {
+                    id,
+                    patch,
+                    if_match: version,
+                },
+            )
+            .await
+        {
+            Ok(record) => Ok(redirect_with(
+                &back,
+                "success",
+                &format!("Moved “{}”.", title_of(&ty, &record)),
+            )),
+            Err(error) => refused(&back, error.into()),
+        }
+    })
+    .await
+}
+
+// -- record page --------------------------------------------------------------------------------
+
+pub async fn record(web: Web, Path((plural, id)): Path<(String, String)>) -> Response {
+    page(&web, async {
+        let ty = entity(&web, &plural).await?;
+        let id = parse_id(&id)?;
+        let actor = web.actor();
+        let store = &web.state.store;
+        let record = store.get(&actor, &ty, id).await?;
+        let owner = record.owner.map(|o| o.0);
+        let may_edit = actor.allows(Operation::Edit, &ty.name, owner);
+        let may_delete = actor.allows(Operation::Delete, &ty.name, owner);
+        let all: Vec<&FieldSpec> = ty.fields.iter().collect();
+        let mut names = names(&web, &all, &[&record]).await?;
+        if let Some(owner) = owner
+            && let Some(found) = user::Entity::find_by_id(owner).one(&web.state.db.read).await.map_err(ApiError::internal)?
+        {
+            names.users.insert(owner, found.email);
+        }
+        let mut groups: Vec<(String, Vec<Value>)> = Vec::new();
+        for field in &ty.fields {
+            let group = match (&field.source, field.custom) {
+                (Some(source), _) => format!("From {}", source.trim_start_matches("plugin:")),
+                (None, true) => "Custom fields".to_owned(),
+                (None, false) => "Details".to_owned(),
+            };
+            let value = record.data.get(&field.name);
+            let editable = may_edit && !field.read_only;
+            let options: Vec<Value> = field.options.iter().map(|o| json!({ "value": o.value, "label": cell(field, Some(&Value::String(o.value.clone())), &Names::default())["text"] })).collect();
+            let entry = json!({
+                "name": field.name,
+                "label": label(field),
+                "kind": field.kind.as_str(),
+                "cell": cell(field, value, &names),
+                "raw": value.map_or_else(|| "null".to_owned(), Value::to_string),
+                "options": serde_json::to_string(&options).unwrap_or_default(),
+                "editable": editable,
+            });
+            match groups.iter_mut().find(|(name, _)| *name == group) {
+                Some((_, fields)) => fields.push(entry),
+                None => groups.push((group, vec![entry])),
+            }
+        }
+        let schema = store.schema(web.identity.workspace).await?;
+        // The timeline: activities linked to this record, newest first.
+        let mut timeline = Vec::new();
+        let activity_type = schema.by_name("activity").filter(|_| ty.name != "activity");
+        let may_log = activity_type.is_some_and(|_| !matches!(web.identity.access.scope(Operation::Create, "activity"), Scope::Nothing));
+        if let Some(activities) = activity_type
+            && !matches!(web.identity.access.scope(Operation::Read, "activity"), Scope::Nothing)
+        {
+            let view = web.identity.access.view(activities);
+            let query = ListQuery {
+                filter: Some(format!("links[contains]:{id}")),
+                sort: Some("-created_at".into()),
+                limit: 30,
+                ..ListQuery::default()
+            };
+            let found = store.list(&actor, &view, &query).await?;
+            let authors = users(&web).await?;
+            for activity in &found.records {
+                let author = activity.owner.and_then(|o| authors.get(&o.0)).map(String::as_str);
+                timeline.push(activity_json(&view, activity, author));
+            }
+        }
+        // Related records: every reference to this record from any type the reader may read.
+        let mut related = Vec::new();
+        for (other, field) in schema.references_to(&ty.name) {
+            if matches!(web.identity.access.scope(Operation::Read, &other.name), Scope::Nothing)
+                || other.name == "activity" && field.name == "links"
+            {
+                continue;
+            }
+            let view = web.identity.access.view(other);
+            if view.field(&field.name).is_none() {
+                continue;
+            }
+            let op = if field.multiple { "contains" } else { "eq" };
+            let query = ListQuery { filter: Some(format!("{}[{op}]:{id}", field.name)), limit: 10, ..ListQuery::default() };
+            let found = store.list(&actor, &view, &query).await?;
+            if found.records.is_empty() {
+                continue;
+            }
+            related.push(json!({
+                "label": format!("{} ({})", view.label_plural, label(field).to_lowercase()),
+                "rows": found.records.iter().map(|r| json!({ "title": title_of(&view, r), "url": record_url(&view, r.id) })).collect::<Vec<_>>(),
+                "more_url": found.next_cursor.as_ref().map(|_| format!("/records/{}?f={}&op={op}&v={id}", view.plural, field.name)),
+            }));
+        }
+        let panels = panels(&web, &PanelLocation::Record(ty.name.clone()), Some((&ty, &record))).await;
+        let title = title_of(&ty, &record);
+        let url = record_url(&ty, id);
+        let kinds: Vec<Value> = ["note", "task", "call", "meeting"]
+            .iter()
+            .map(|k| json!({ "value": k, "label": humanize(k) }))
+            .collect();
+        Ok(web
+            .render(
+                "record.html",
+                json!({
+                    "entity": entity_json(&ty),
+                    "record": {
+                        "id": id,
+                        "title": title,
+                        "version": record.version,
+                        "url": url,
+                        "edit_url": format!("{url}/edit"),
+                        "delete_url": format!("{url}/delete"),
+                        "activity_url": format!("{url}/activities"),
+                        "owner": owner.and_then(|o| names.users.get(&o)).cloned(),
+                        "created": record.created_at.format("%Y-%m-%d %H:%M").to_string(),
+                        "updated": record.updated_at.format("%Y-%m-%d %H:%M").to_string(),
+                        "may_edit": may_edit,
+                        "may_delete": may_delete,
+                    },
+                    "groups": groups.into_iter().map(|(label, fields)| json!({ "label": label, "fields": fields })).collect::<Vec<_>>(),
+                    "timeline": timeline,
+                    "may_log": may_log,
+                    "activity_kinds": kinds,
+                    "related": related,
+                    "panels": panels,
+                }),
+            )
+            .await)
+    })
+    .await
+}
+
+/// Adds a note, task, call or meeting to a record's timeline.
+pub async fn add_activity(
+    web: Web,
+    Path((plural, id)): Path<(String, String)>,
+    body: Bytes,
+) -> Response {
+    page(&web, async {
+        let form = Form::parse(&body);
+        web.check_csrf(&form)?;
+        let ty = entity(&web, &plural).await?;
+        let id = parse_id(&id)?;
+        // The record must be one the author may read.
+        web.state.store.get(&web.actor(), &ty, id).await?;
+        let activities = entity(&web, "activities").await?;
+        let fields: Vec<&FieldSpec> = ["kind", "subject", "body", "due_at"]
+            .iter()
+            .filter_map(|f| activities.field(f))
+            .collect();
+        let mut body = read_form(&fields, &form).map_err(ApiError::validation)?;
+        body.insert("links".into(), json!([id]));
+        let back = format!("{}#timeline", record_url(&ty, id));
+        match web
+            .state
+            .store
+            .create(&web.actor(), &activities, body)
+            .await
+        {
+            Ok(_) => Ok(redirect_with(&back, "success", "Added to the timeline.")),
+            Err(error) => refused(&back, error.into()),
+        }
+    })
+    .await
+}
+
+// -- forms --------------------------------------------------------------------------------------
+
+/// The fields a form offers: the reader's view, without the ones they may only read.
+fn form_fields(ty: &EntityType) -> Vec<&FieldSpec> {
+    ty.fields.iter().filter(|f| !f.read_only).collect()
+}
+
+/// Choices for reference and user inputs: the first records of the target type, by title.
+async fn choices(
+    web: &Web,
+    fields: &[&FieldSpec],
+) -> ApiResult<Vec<Option<Vec<(String, String)>>>> {
+    let mut out = Vec::new();
+    for field in fields {
+        let choices = match (field.kind, field.target.as_deref()) {
+            (FieldKind::User, _) => Some(
+                users(web)
+                    .await?
+                    .into_iter()
+                    .map(|(id, email)| (id.to_string(), email))
+                    .collect(),
+            ),
+            (FieldKind::Reference, Some(target)) => {
+                let schema = web.state.store.schema(web.identity.workspace).await?;
+                match schema.by_name(target) {
+                    Some(target)
+                        if !matches!(
+                            web.identity.access.scope(Operation::Read, &target.name),
+                            Scope::Nothing
+                        ) =>
+                    {
+                        let view = web.identity.access.view(target);
+                        let query = ListQuery {
+                            limit: REFERENCE_CHOICES,
+                            ..ListQuery::default()
+                        };
+                        let found = web.state.store.list(&web.actor(), &view, &query).await?;
+                        let mut list: Vec<(String, String)> = found
+                            .records
+                            .iter()
+                            .map(|r| (r.id.to_string(), title_of(&view, r)))
+                            .collect();
+                        list.sort_by_key(|(_, title)| title.to_lowercase());
+                        Some(list)
+                    }
+                    _ => None,
+                }
+            }
+            _ => None,
+        };
+        out.push(choices);
+    }
+    Ok(out)
+}
+
+async fn render_form(
+    web: &Web,
+    ty: &EntityType,
+    record: Option<&Record>,
+    values: &Map<String, Value>,
+    errors: &[FieldError],
+    status: StatusCode,
+) -> ApiResult<Response> {
+    let fields = form_fields(ty);
+    let choices = choices(web, &fields).await?;
+    let inputs: Vec<Value> = fields
+        .iter()
+        .zip(&choices)
+        .map(|(f, c)| {
+            let error = errors
+                .iter()
+                .find(|e| e.field == f.name)
+                .map(|e| e.message.as_str());
+            display::input(f, values.get(&f.name), error, c.as_deref())
+        })
+        .collect();
+    let general: Vec<&str> = errors
+        .iter()
+        .filter(|e| fields.iter().all(|f| f.name != e.field))
+        .map(|e| e.message.as_str())
+        .collect();
+    let (mode, action, record_json) = match record {
+        Some(r) => (
+            "edit",
+            format!("{}/edit", record_url(ty, r.id)),
+            json!({ "id": r.id, "version": r.version, "title": title_of(ty, r), "url": record_url(ty, r.id) }),
+        ),
+        None => ("create", format!("/records/{}/new", ty.plural), Value::Null),
+    };
+    Ok(web
+        .render_status(
+            status,
+            "form.html",
+            json!({
+                "entity": entity_json(ty),
+                "mode": mode,
+                "action": action,
+                "record": record_json,
+                "inputs": inputs,
+                "errors": general,
+            }),
+        )
+        .await)
+}
+
+pub async fn new_form(web: Web, Path(plural): Path<String>, RawQuery(raw): RawQuery) -> Response {
+    page(&web, async {
+        let ty = entity(&web, &plural).await?;
+        // `?company=<id>` and the like prefill fields (links from related lists).
+        let form = Form::parse(raw.as_deref().unwrap_or("").as_bytes());
+        let fields: Vec<&FieldSpec> = form_fields(&ty)
+            .into_iter()
+            .filter(|f| form.get(&f.name).is_some())
+            .collect();
+        let values = read_form(&fields, &form).unwrap_or_default();
+        render_form(&web, &ty, None, &values, &[], StatusCode::OK).await
+    })
+    .await
+}
+
+/// Posted values when the form itself could not be read: shown back as typed.
+fn as_typed(fields: &[&FieldSpec], form: &Form) -> Map<String, Value> {
+    fields
+        .iter()
+        .filter_map(|f| {
+            form.get(&f.name)
+                .map(|v| (f.name.clone(), Value::String(v.to_owned())))
+        })
+        .collect()
+}
+
+pub async fn create(web: Web, Path(plural): Path<String>, body: Bytes) -> Response {
+    page(&web, async {
+        let form = Form::parse(&body);
+        web.check_csrf(&form)?;
+        let ty = entity(&web, &plural).await?;
+        let fields = form_fields(&ty);
+        let values = match read_form(&fields, &form) {
+            Ok(values) => values,
+            Err(errors) => {
+                return render_form(
+                    &web,
+                    &ty,
+                    None,
+                    &as_typed(&fields, &form),
+                    &errors,
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                )
+                .await;
+            }
+        };
+        let mut input = values.clone();
+        input.retain(|_, v| !v.is_null());
+        match web.state.store.create(&web.actor(), &ty, input).await {
+            Ok(record) => Ok(redirect_with(
+                &record_url(&ty, record.id),
+                "success",
+                &format!("{} created.", ty.label),
+            )),
+            Err(error) => form_failure(&web, &ty, None, &values, error.into()).await,
+        }
+    })
+    .await
+}
+
+/// A refused write shows the form again with the server's messages by field.
+async fn form_failure(
+    web: &Web,
+    ty: &EntityType,
+    record: Option<&Record>,
+    values: &Map<String, Value>,
+    error: ApiError,
+) -> ApiResult<Response> {
+    if error.code.status().is_server_error() || error.code == ErrorCode::NotFound {
+        return Err(error);
+    }
+    let errors = if error.details.is_empty() {
+        vec![FieldError::with_code(
+            "",
+            error.code.as_str().to_owned(),
+            error.message,
+        )]
+    } else {
+        error.details
+    };
+    render_form(web, ty, record, values, &errors, error.code.status()).await
+}
+
+pub async fn edit_form(web: Web, Path((plural, id)): Path<(String, String)>) -> Response {
+    page(&web, async {
+        let ty = entity(&web, &plural).await?;
+        let record = web
+            .state
+            .store
+            .get(&web.actor(), &ty, parse_id(&id)?)
+            .await?;
+        if !web
+            .actor()
+            .allows(Operation::Edit, &ty.name, record.owner.map(|o| o.0))
+        {
+            return Err(ApiError::new(
+                ErrorCode::Forbidden,
+                format!("your role may not edit this {}", ty.label.to_lowercase()),
+            ));
+        }
+        render_form(&web, &ty, Some(&record), &record.data, &[], StatusCode::OK).await
+    })
+    .await
+}
+
+pub async fn update(web: Web, Path((plural, id)): Path<(String, String)>, body: Bytes) -> Response {
+    page(&web, async {
+        let form = Form::parse(&body);
+        web.check_csrf(&form)?;
+        let ty = entity(&web, &plural).await?;
+        let id = parse_id(&id)?;
+        let record = web.state.store.get(&web.actor(), &ty, id).await?;
+        let fields = form_fields(&ty);
+        let values = match read_form(&fields, &form) {
+            Ok(values) => values,
+            Err(errors) => {
+                return render_form(
+                    &web,
+                    &ty,
+                    Some(&record),
+                    &as_typed(&fields, &form),
+                    &errors,
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                )
+                .await;
+            }
+        };
+        // Only what changed is sent, with the version the form was loaded at: a concurrent
+        // edit is refused (412), never overwritten.
+        let patch: Map<String, Value> = values
+            .iter()
+            .filter(|(k, v)| record.data.get(*k).unwrap_or(&Value::Null) != *v)
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        let version = form.get("version").and_then(|v| v.parse::<i64>().ok());
+        if patch.is_empty() {
+            return Ok(redirect_with(
+                &record_url(&ty, id),
+                "success",
+                "Nothing changed.",
+            ));
+        }
+        match web
+            .state
+            .store
+            .update(
+                &web.actor(),
+                &ty,
+                UpdateItem {
+                    id,
+                    patch,
+                    if_match: version,
+                },
+            )
+            .await
+        {
+            Ok(_) => Ok(redirect_with(&record_url(&ty, id), "success", "Saved.")),
+            Err(error) => form_failure(&web, &ty, Some(&record), &values, error.into()).await,
+        }
+    })
+    .await
+}
+
+pub async fn delete(web: Web, Path((plural, id)): Path<(String, String)>, body: Bytes) -> Response {
+    page(&web, async {
+        let form = Form::parse(&body);
+        web.check_csrf(&form)?;
+        let ty = entity(&web, &plural).await?;
+        let version = form.get("version").and_then(|v| v.parse::<i64>().ok());
+        let record = web
+            .state
+            .store
+            .delete(&web.actor(), &ty, parse_id(&id)?, version)
+            .await?;
+        Ok(redirect_with(
+            &format!("/records/{}", ty.plural),
+            "success",
+            &format!(
+                "“{}” moved to the trash (restore it within 30 days through the API).",
+                title_of(&ty, &record)
+            ),
+        ))
+    })
+    .await
+}
+
+// -- search -------------------------------------------------------------------------------------
+
+pub async fn search(web: Web, RawQuery(raw): RawQuery) -> Response {
+    page(&web, async {
+        let form = Form::parse(raw.as_deref().unwrap_or("").as_bytes());
+        let q = form.get("q").unwrap_or("").trim().to_owned();
+        let schema = web.state.store.schema(web.identity.workspace).await?;
+        let (results, error) = if q.is_empty() {
+            (Vec::new(), None)
+        } else {
+            match crate::search::api::find(&web.state, &web.identity, &q, None, 50).await {
+                Ok(hits) => (hits, None),
+                Err(error) => (Vec::new(), Some(shown(error)?)),
+            }
+        };
+        let results: Vec<Value> = results
+            .iter()
+            .map(|hit| {
+                let plural = hit["type"].as_str().unwrap_or("");
+                let label = schema
+                    .by_plural(plural)
+                    .map(|t| t.label.clone())
+                    .unwrap_or_default();
+                json!({
+                    "title": hit["title"],
+                    "type_label": label,
+                    "snippet": hit["snippet"],
+                    "url": format!("/records/{plural}/{}", hit["id"].as_str().unwrap_or("")),
+                })
+            })
+            .collect();
+        Ok(web
+            .render(
+                "search.html",
+                json!({ "q": q, "results": results, "error": error }),
+            )
+            .await)
+    })
+    .await
+}

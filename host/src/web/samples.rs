@@ -1,0 +1,201 @@
+//! A sample context for every page template, shaped exactly like the handlers' contexts: a
+//! template override must render all of them before it is saved, and the render tests
+//! snapshot the bundled themes with them.
+
+use serde_json::{Value, json};
+
+fn globals(mut page: Value) -> Value {
+    let globals = json!({
+        "user": { "id": "0190a5c4-0000-7000-8000-000000000001", "email": "sam@example.com", "name": "sam", "role": "admin", "is_admin": true },
+        "workspace": { "slug": "acme", "name": "Acme" },
+        "csrf": "sample-csrf-token",
+        "nav": [
+            { "label": "Home", "url": "/", "active": false },
+            { "label": "Contacts", "url": "/records/contacts", "active": true },
+            { "label": "Companies", "url": "/records/companies", "active": false },
+            { "label": "Settings", "url": "/settings", "active": false },
+        ],
+        "theme": { "name": "default", "logo_url": "/static/default/logo.svg?v=1", "version": "1", "css_version": "1" },
+        "static": "/static/default/",
+        "flash": { "kind": "success", "text": "Saved." },
+        "sections": [
+            { "label": "Users", "url": "/settings/users", "active": true },
+            { "label": "Theme", "url": "/settings/theme", "active": false },
+        ],
+    });
+    if let (Value::Object(page), Value::Object(globals)) = (&mut page, globals) {
+        for (key, value) in globals {
+            page.entry(key).or_insert(value);
+        }
+    }
+    page
+}
+
+const ID: &str = "0190a5c4-0000-7000-8000-0000000000aa";
+
+fn entity() -> Value {
+    json!({ "name": "contact", "plural": "contacts", "label": "Contact", "label_plural": "Contacts", "url": "/records/contacts", "source": "builtin" })
+}
+
+fn panel() -> Value {
+    json!({ "plugin": "sales", "name": "summary", "title": "Deals", "html": "<p>3 open deals</p>", "error": null })
+}
+
+/// Every page template with its sample context.
+pub fn pages() -> Vec<(&'static str, minijinja::Value)> {
+    let text = |t: &str| json!({ "text": t });
+    let pages = vec![
+        (
+            "login.html",
+            json!({ "email": "sam@example.com", "workspace_slug": "acme", "next": "/", "error": "Wrong email, password or workspace.", "theme": { "name": "default", "logo_url": "", "version": "1", "css_version": "1" }, "static": "/static/default/", "nav": [] }),
+        ),
+        (
+            "password.html",
+            globals(
+                json!({ "errors": { "current_password": "the current password is wrong" }, "done": false }),
+            ),
+        ),
+        (
+            "error.html",
+            globals(json!({ "status": 404, "message": "no record has this id" })),
+        ),
+        (
+            "home.html",
+            globals(json!({
+                "tasks": [{ "id": ID, "kind": "task", "kind_label": "Task", "subject": "Call Ada", "body": "", "due": "2026-12-01 09:30", "done": false, "created": "2026-11-27 10:00", "author": null, "url": format!("/records/activities/{ID}") }],
+                "recent": [{ "title": "Ada Lovelace", "type_label": "Contact", "url": format!("/records/contacts/{ID}"), "at": "2026-11-27 10:00" }],
+                "panels": [panel(), { "plugin": "broken", "name": "x", "title": "Broken", "html": null, "error": "plugin `broken` panel `x`: out of fuel" }],
+            })),
+        ),
+        (
+            "list.html",
+            globals(json!({
+                "entity": entity(),
+                "columns": [
+                    { "name": "first_name", "label": "First name", "kind": "text", "numeric": false, "sorted": "asc", "sort_url": "/records/contacts?sort=-first_name" },
+                    { "name": "email", "label": "Email", "kind": "email", "numeric": false, "sorted": "", "sort_url": "/records/contacts?sort=email" },
+                    { "name": "tags", "label": "Tags", "kind": "tags", "numeric": false, "sorted": "", "sort_url": "/records/contacts?sort=tags" },
+                ],
+                "fields": [{ "name": "first_name", "label": "First name", "kind": "text", "checked": true }, { "name": "title", "label": "Title", "kind": "text", "checked": false }],
+                "rows": [{ "id": ID, "url": format!("/records/contacts/{ID}"), "title": "Ada Lovelace", "cells": [text("Ada"), { "text": "ada@example.com", "url": "mailto:ada@example.com" }, { "text": "vip", "items": ["vip"] }] }],
+                "filters": [{ "field": "email", "op": "contains", "value": "example" }, { "field": "", "op": "eq", "value": "" }],
+                "ops": [{ "value": "eq", "label": "is" }, { "value": "contains", "label": "contains" }],
+                "views": [{ "id": ID, "name": "VIPs", "shared": true, "mine": true, "url": format!("/records/contacts?view={ID}"), "active": false, "delete_url": format!("/records/contacts/views/{ID}/delete") }],
+                "boards": [{ "label": "Stage", "url": "/records/contacts/board?field=stage" }],
+                "sort": "first_name",
+                "columns_param": "first_name,email,tags",
+                "state": "f=email&op=contains&v=example",
+                "next_url": "/records/contacts?cursor=abc",
+                "first_url": "/records/contacts",
+                "may_create": true,
+                "error": null,
+            })),
+        ),
+        (
+            "board.html",
+            globals(json!({
+                "entity": entity(),
+                "field": { "name": "stage", "label": "Stage", "editable": true },
+                "options": [{ "value": "new", "label": "New" }, { "value": "won", "label": "Won" }],
+                "boards": [{ "label": "Stage", "url": "/records/contacts/board?field=stage", "active": true }],
+                "columns": [
+                    { "value": "new", "label": "New", "count": "1", "more_url": null, "cards": [{ "id": ID, "version": 3, "title": "Big deal", "url": format!("/records/contacts/{ID}"), "move_url": format!("/records/contacts/{ID}/move") }] },
+                    { "value": "won", "label": "Won", "count": "50+", "more_url": "/records/contacts?f=stage&op=eq&v=won", "cards": [] },
+                ],
+            })),
+        ),
+        (
+            "record.html",
+            globals(json!({
+                "entity": entity(),
+                "record": { "id": ID, "title": "Ada Lovelace", "version": 2, "url": format!("/records/contacts/{ID}"), "edit_url": "e", "delete_url": "d", "activity_url": "a", "owner": "sam@example.com", "created": "2026-11-27 10:00", "updated": "2026-11-27 11:00", "may_edit": true, "may_delete": true },
+                "groups": [{ "label": "Details", "fields": [
+                    { "name": "first_name", "label": "First name", "kind": "text", "cell": text("Ada"), "raw": "\"Ada\"", "options": "[]", "editable": true },
+                    { "name": "company", "label": "Company", "kind": "reference", "cell": { "text": "Acme", "url": format!("/records/companies/{ID}") }, "raw": format!("\"{ID}\""), "options": "[]", "editable": false },
+                    { "name": "title", "label": "Title", "kind": "text", "cell": { "text": "", "empty": true }, "raw": "null", "options": "[]", "editable": true },
+                ] }],
+                "timeline": [{ "id": ID, "kind": "note", "kind_label": "Note", "subject": "Met at the fair", "body": "Wants a demo", "due": null, "done": false, "created": "2026-11-27 10:00", "author": "sam@example.com", "url": "u" }],
+                "may_log": true,
+                "activity_kinds": [{ "value": "note", "label": "Note" }, { "value": "task", "label": "Task" }],
+                "related": [{ "label": "Activities (links)", "rows": [{ "title": "Call", "url": "u" }], "more_url": null }],
+                "panels": [panel()],
+            })),
+        ),
+        (
+            "form.html",
+            globals(json!({
+                "entity": entity(),
+                "mode": "edit",
+                "action": format!("/records/contacts/{ID}/edit"),
+                "record": { "id": ID, "version": 2, "title": "Ada Lovelace", "url": format!("/records/contacts/{ID}") },
+                "inputs": [
+                    { "name": "first_name", "id": "f-first_name", "label": "First name", "kind": "text", "control": "text", "input_type": "text", "step": "1", "required": false, "value": "Ada", "checked": false, "amount": "", "currency": "", "options": [], "hint": "", "error": null },
+                    { "name": "email", "id": "f-email", "label": "Email", "kind": "email", "control": "text", "input_type": "email", "step": "1", "required": false, "value": "ada@", "checked": false, "amount": "", "currency": "", "options": [], "hint": "", "error": "is not a valid email address" },
+                    { "name": "vip", "id": "f-vip", "label": "Vip", "kind": "boolean", "control": "checkbox", "input_type": "checkbox", "step": "1", "required": false, "value": "", "checked": true, "amount": "", "currency": "", "options": [], "hint": "", "error": null },
+                    { "name": "stage", "id": "f-stage", "label": "Stage", "kind": "select", "control": "select", "input_type": "", "step": "1", "required": true, "value": "new", "checked": false, "amount": "", "currency": "", "options": [{ "value": "new", "label": "New", "selected": true }], "hint": "", "error": null },
+                    { "name": "colours", "id": "f-colours", "label": "Colours", "kind": "multi_select", "control": "multiselect", "input_type": "", "step": "1", "required": false, "value": "", "checked": false, "amount": "", "currency": "", "options": [{ "value": "red", "label": "Red", "selected": false }], "hint": "", "error": null },
+                    { "name": "budget", "id": "f-budget", "label": "Budget", "kind": "money", "control": "money", "input_type": "", "step": "1", "required": false, "value": "", "checked": false, "amount": "10.00", "currency": "EUR", "options": [], "hint": "", "error": null },
+                    { "name": "notes", "id": "f-notes", "label": "Notes", "kind": "long_text", "control": "textarea", "input_type": "", "step": "1", "required": false, "value": "Long\ntext", "checked": false, "amount": "", "currency": "", "options": [], "hint": "", "error": null },
+                ],
+                "errors": ["the record was changed by someone else"],
+            })),
+        ),
+        (
+            "search.html",
+            globals(json!({
+                "q": "ada",
+                "results": [{ "title": "Ada Lovelace", "type_label": "Contact", "snippet": "ada@example.com", "url": format!("/records/contacts/{ID}") }],
+                "error": null,
+            })),
+        ),
+        (
+            "settings/users.html",
+            globals(json!({
+                "users": [{ "id": ID, "email": "sam@example.com", "role": "admin", "me": true, "url": "u" }, { "id": "x", "email": "kim@example.com", "role": "member", "me": false, "url": "u" }],
+                "roles": ["admin", "manager", "member", "read_only"],
+            })),
+        ),
+        (
+            "settings/roles.html",
+            globals(json!({
+                "roles": [{ "name": "member", "admin": false, "builtin": true, "grants": [{ "entity": "Contacts", "create": "all", "read": "all", "edit": "own", "delete": "own" }] }],
+                "teams": [{ "id": ID, "name": "North", "members": [ID] }],
+            })),
+        ),
+        (
+            "settings/fields.html",
+            globals(json!({
+                "types": [{ "name": "contact", "plural": "contacts", "label": "Contacts", "source": "builtin", "add_url": "/api/v1/meta/entities/contacts/fields", "fields": [{ "name": "email", "label": "Email", "kind": "Email", "required": false, "indexed": true, "custom": false, "source": null }] }],
+                "kinds": [{ "value": "text", "label": "Text" }],
+            })),
+        ),
+        (
+            "settings/plugins.html",
+            globals(json!({
+                "plugins": [{ "id": "sales", "name": "Sales", "description": "Deals", "versions": ["1.0.0"], "enabled": null, "suspended": null, "asks": ["Read contact"], "grant": "{\"read\":[\"contact\"],\"write\":[],\"http\":[]}", "enable_url": "e", "disable_url": "d", "failures": [{ "kind": "panel", "message": "out of fuel", "at": "2026-11-27 10:00:00" }] }],
+            })),
+        ),
+        (
+            "settings/theme.html",
+            globals(json!({
+                "look": { "theme": "default", "themes": [{ "name": "default", "title": "Default", "description": "Light" }], "tokens": {}, "changed": {}, "logo": false, "logo_url": "", "overrides": ["home.html"], "templates": ["home.html", "layout.html"] },
+                "tokens": [{ "name": "color_bg", "label": "Color bg", "value": "#ffffff", "kind": "color", "changed": true }, { "name": "density", "label": "Density", "value": "compact", "kind": "density", "changed": false }],
+            })),
+        ),
+        (
+            "settings/tokens.html",
+            globals(json!({
+                "tokens": [{ "id": ID, "name": "laptop", "created": "2026-11-27 10:00", "last_used": null, "expires": null, "revoke_url": "u" }],
+            })),
+        ),
+    ];
+    pages
+        .into_iter()
+        .map(|(name, context)| {
+            (
+                name,
+                minijinja::Value::from(minijinja::value::Serde(&context)),
+            )
+        })
+        .collect()
+}

@@ -1,0 +1,609 @@
+//! Settings pages for admins (users, roles and teams, fields and types, plugins, theme) and
+//! for everyone (their API tokens), plus the theme API `/api/v1/admin/theme…`.
+//!
+//! The pages read directly; their forms change data through the JSON API (the theme's script
+//! sends them), so every change passes the API's checks and lands in the audit log.
+
+use std::collections::BTreeMap;
+
+use axum::Json;
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::header::CONTENT_TYPE;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, put};
+use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::display::{humanize, label};
+use super::model::{look, template_override};
+use super::themes::{MAX_OVERRIDE_BYTES, TOKENS, check_token};
+use super::{Web, redirect};
+use crate::app::AppState;
+use crate::auth::Identity;
+use crate::auth::model::{api_token, user};
+use crate::auth::roles;
+use crate::error::{ApiError, ApiResult, ErrorCode, FieldError};
+use crate::extract::{ApiPath, JsonBody};
+use crate::records::now_micros;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/settings", get(|| async { redirect("/settings/users") }))
+        .route("/settings/users", get(users_page))
+        .route("/settings/roles", get(roles_page))
+        .route("/settings/fields", get(fields_page))
+        .route("/settings/plugins", get(plugins_page))
+        .route("/settings/theme", get(theme_page))
+        .route("/settings/tokens", get(tokens_page))
+}
+
+pub fn api_routes() -> Router<AppState> {
+    Router::new()
+        .route("/admin/theme", get(get_theme).put(put_theme))
+        .route("/admin/theme/logo", put(put_logo).delete(delete_logo))
+        .route("/admin/theme/templates", put(put_override))
+        .route(
+            "/admin/theme/templates/{name}",
+            axum::routing::delete(delete_override),
+        )
+}
+
+/// The settings sections, for the settings templates' own navigation.
+fn sections(web: &Web, current: &str) -> Value {
+    let mut all = vec![("tokens", "API tokens")];
+    if web.is_admin() {
+        all = vec![
+            ("users", "Users"),
+            ("roles", "Roles and teams"),
+            ("fields", "Fields and types"),
+            ("plugins", "Plugins"),
+            ("theme", "Theme"),
+            ("tokens", "API tokens"),
+        ];
+    }
+    Value::Array(
+        all.into_iter()
+            .map(|(key, label)| json!({ "label": label, "url": format!("/settings/{key}"), "active": key == current }))
+            .collect(),
+    )
+}
+
+async fn admin_page(
+    web: &Web,
+    section: &str,
+    template: &str,
+    body: impl Future<Output = ApiResult<Value>>,
+) -> Response {
+    if let Err(error) = web.identity.require_admin() {
+        return web.fail(error).await;
+    }
+    match body.await {
+        Ok(mut context) => {
+            context["sections"] = sections(web, section);
+            web.render(template, context).await
+        }
+        Err(error) => web.fail(error).await,
+    }
+}
+
+async fn users_page(web: Web) -> Response {
+    admin_page(&web, "users", "settings/users.html", async {
+        let rows = user::Entity::find()
+            .filter(user::Column::WorkspaceId.eq(web.identity.workspace.0))
+            .order_by_asc(user::Column::Email)
+            .all(&web.state.db.read)
+            .await
+            .map_err(ApiError::internal)?;
+        let roles = role_names(&web).await?;
+        let users: Vec<Value> = rows
+            .iter()
+            .map(|u| json!({ "id": u.id, "email": u.email, "role": u.role, "me": u.id == web.identity.user.0, "url": format!("/api/v1/admin/users/{}", u.id) }))
+            .collect();
+        Ok(json!({ "users": users, "roles": roles }))
+    })
+    .await
+}
+
+async fn role_names(web: &Web) -> ApiResult<Vec<String>> {
+    let roles = roles::list(&web.state.db.read, web.identity.workspace)
+        .await
+        .map_err(ApiError::internal)?;
+    Ok(roles.into_iter().map(|r| r.name).collect())
+}
+
+async fn roles_page(web: Web) -> Response {
+    admin_page(&web, "roles", "settings/roles.html", async {
+        let roles = roles::list(&web.state.db.read, web.identity.workspace)
+            .await
+            .map_err(ApiError::internal)?;
+        let teams = roles::teams(&web.state.db.read, web.identity.workspace)
+            .await
+            .map_err(ApiError::internal)?;
+        let schema = web.state.store.schema(web.identity.workspace).await?;
+        let roles: Vec<Value> = roles
+            .iter()
+            .map(|r| {
+                let grants: Vec<Value> = schema
+                    .types()
+                    .iter()
+                    .map(|t| {
+                        let g = r.types.get(&t.name).cloned().unwrap_or_default();
+                        json!({ "entity": t.label_plural, "create": g.create, "read": g.read, "edit": g.edit, "delete": g.delete })
+                    })
+                    .collect();
+                json!({ "name": r.name, "admin": r.admin, "builtin": r.builtin, "grants": grants })
+            })
+            .collect();
+        Ok(json!({ "roles": roles, "teams": teams }))
+    })
+    .await
+}
+
+async fn fields_page(web: Web) -> Response {
+    admin_page(&web, "fields", "settings/fields.html", async {
+        let schema = web.state.store.schema(web.identity.workspace).await?;
+        let types: Vec<Value> = schema
+            .types()
+            .iter()
+            .map(|t| {
+                let fields: Vec<Value> = t
+                    .fields
+                    .iter()
+                    .map(|f| json!({ "name": f.name, "label": label(f), "kind": humanize(f.kind.as_str()), "required": f.required, "indexed": f.indexed, "custom": f.custom, "source": f.source }))
+                    .collect();
+                json!({ "name": t.name, "plural": t.plural, "label": t.label_plural, "source": t.source, "fields": fields, "add_url": format!("/api/v1/meta/entities/{}/fields", t.plural) })
+            })
+            .collect();
+        let kinds: Vec<Value> = crate::records::schema::FieldKind::ALL
+            .iter()
+            .map(|k| json!({ "value": k.as_str(), "label": humanize(k.as_str()) }))
+            .collect();
+        Ok(json!({ "types": types, "kinds": kinds }))
+    })
+    .await
+}
+
+async fn plugins_page(web: Web) -> Response {
+    admin_page(&web, "plugins", "settings/plugins.html", async {
+        let list = web.state.plugins.list(web.identity.workspace).await?;
+        let mut plugins = Vec::new();
+        for info in list {
+            let failures = web
+                .state
+                .plugins
+                .failures(web.identity.workspace, &info.id, 10)
+                .await?;
+            let describe = |p: &crate::plugins::manifest::Permissions| {
+                let mut lines = Vec::new();
+                if !p.read.is_empty() {
+                    lines.push(format!("Read {}", p.read.join(", ")));
+                }
+                if !p.write.is_empty() {
+                    lines.push(format!("Create and change {}", p.write.join(", ")));
+                }
+                if !p.http.is_empty() {
+                    lines.push(format!("Call {}", p.http.join(", ")));
+                }
+                lines
+            };
+            plugins.push(json!({
+                "id": info.id,
+                "name": info.name,
+                "description": info.description,
+                "versions": info.versions,
+                "enabled": info.enabled,
+                "suspended": info.suspended,
+                "asks": describe(&info.permissions),
+                "grant": serde_json::to_string(&info.permissions).unwrap_or_default(),
+                "enable_url": format!("/api/v1/plugins/{}/enable", info.id),
+                "disable_url": format!("/api/v1/plugins/{}/disable", info.id),
+                "failures": failures.iter().map(|f| json!({ "kind": f.kind, "message": f.message, "at": crate::records::from_micros(f.at).format("%Y-%m-%d %H:%M:%S").to_string() })).collect::<Vec<_>>(),
+            }));
+        }
+        Ok(json!({ "plugins": plugins }))
+    })
+    .await
+}
+
+async fn theme_page(web: Web) -> Response {
+    admin_page(&web, "theme", "settings/theme.html", async {
+        let data = theme_json(&web.state, &web.identity).await?;
+        let tokens: Vec<Value> = TOKENS
+            .iter()
+            .map(|(name, kind)| {
+                json!({
+                    "name": name,
+                    "label": humanize(name),
+                    "value": web.look.tokens.get(*name),
+                    "kind": format!("{kind:?}").to_lowercase(),
+                    "changed": web.look.changed.contains_key(*name),
+                })
+            })
+            .collect();
+        Ok(json!({ "look": data, "tokens": tokens }))
+    })
+    .await
+}
+
+async fn tokens_page(web: Web) -> Response {
+    let rows = api_token::Entity::find()
+        .filter(api_token::Column::UserId.eq(web.identity.user.0))
+        .filter(api_token::Column::RevokedAt.is_null())
+        .order_by_desc(api_token::Column::CreatedAt)
+        .all(&web.state.db.read)
+        .await;
+    let rows = match rows {
+        Ok(rows) => rows,
+        Err(error) => return web.fail(ApiError::internal(error)).await,
+    };
+    let at = |m: Option<i64>| {
+        m.map(|m| {
+            crate::records::from_micros(m)
+                .format("%Y-%m-%d %H:%M")
+                .to_string()
+        })
+    };
+    let tokens: Vec<Value> = rows
+        .iter()
+        .map(|t| json!({ "id": t.id, "name": t.name, "created": at(Some(t.created_at)), "last_used": at(t.last_used_at), "expires": at(t.expires_at), "revoke_url": format!("/api/v1/tokens/{}", t.id) }))
+        .collect();
+    let context = json!({ "tokens": tokens, "sections": sections(&web, "tokens") });
+    web.render("settings/tokens.html", context).await
+}
+
+// -- the theme API ------------------------------------------------------------------------------
+
+async fn theme_json(state: &AppState, identity: &Identity) -> ApiResult<Value> {
+    let look = state
+        .themes
+        .look(&state.db, identity.workspace)
+        .await
+        .map_err(ApiError::internal)?;
+    let themes: Vec<Value> = state
+        .themes
+        .all()
+        .map(|t| json!({ "name": t.name, "title": t.title, "description": t.description }))
+        .collect();
+    Ok(json!({
+        "theme": look.theme.name,
+        "themes": themes,
+        "tokens": look.tokens,
+        "changed": look.changed,
+        "logo": look.logo.is_some(),
+        "logo_url": look.logo_url(),
+        "overrides": look.overrides.keys().collect::<Vec<_>>(),
+        "templates": look.theme.templates.keys().collect::<Vec<_>>(),
+    }))
+}
+
+async fn get_theme(State(state): State<AppState>, identity: Identity) -> ApiResult<Json<Value>> {
+    identity.require_admin()?;
+    Ok(Json(
+        json!({ "data": theme_json(&state, &identity).await? }),
+    ))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ThemeChange {
+    theme: Option<String>,
+    /// Token values to set; `null` returns a token to the theme's value.
+    #[serde(default)]
+    tokens: BTreeMap<String, Option<String>>,
+}
+
+/// The stored look row of a workspace (a default one when none is stored yet).
+async fn look_row(state: &AppState, identity: &Identity) -> ApiResult<(look::Model, bool)> {
+    let row = look::Entity::find_by_id(identity.workspace.0)
+        .one(&state.db.read)
+        .await
+        .map_err(ApiError::internal)?;
+    Ok(match row {
+        Some(row) => (row, true),
+        None => (
+            look::Model {
+                workspace_id: identity.workspace.0,
+                theme: super::themes::DEFAULT_THEME.to_owned(),
+                tokens: json!({}),
+                logo: None,
+                logo_type: None,
+                updated_at: now_micros(),
+            },
+            false,
+        ),
+    })
+}
+
+async fn save_look(
+    state: &AppState,
+    identity: &Identity,
+    row: look::Model,
+    stored: bool,
+    what: &str,
+) -> ApiResult<()> {
+    let active = look::ActiveModel {
+        workspace_id: Set(row.workspace_id),
+        theme: Set(row.theme),
+        tokens: Set(row.tokens),
+        logo: Set(row.logo),
+        logo_type: Set(row.logo_type),
+        updated_at: Set(now_micros()),
+    };
+    let result = if stored {
+        look::Entity::update(active)
+            .exec(&state.db.write)
+            .await
+            .map(|_| ())
+    } else {
+        look::Entity::insert(active)
+            .exec_without_returning(&state.db.write)
+            .await
+            .map(|_| ())
+    };
+    result.map_err(ApiError::internal)?;
+    state.themes.forget(identity.workspace);
+    audit(state, identity, what).await
+}
+
+async fn audit(state: &AppState, identity: &Identity, what: &str) -> ApiResult<()> {
+    state
+        .store
+        .security_event(
+            identity.workspace,
+            Some(identity.user),
+            "workspace",
+            identity.workspace.0,
+            "theme_changed",
+            json!({ "change": what }),
+        )
+        .await?;
+    Ok(())
+}
+
+async fn put_theme(
+    State(state): State<AppState>,
+    identity: Identity,
+    JsonBody(change): JsonBody<ThemeChange>,
+) -> ApiResult<Json<Value>> {
+    identity.require_admin()?;
+    let mut errors = Vec::new();
+    if let Some(theme) = &change.theme
+        && state.themes.get(theme).is_none()
+    {
+        let known: Vec<String> = state.themes.all().map(|t| t.name.clone()).collect();
+        errors.push(FieldError::new(
+            "theme",
+            "unknown_theme",
+            format!(
+                "no theme `{}`: use one of {}",
+                theme.chars().take(64).collect::<String>(),
+                known.join(", ")
+            ),
+        ));
+    }
+    for (name, value) in &change.tokens {
+        if let Some(value) = value
+            && let Err(message) = check_token(name, value)
+        {
+            errors.push(FieldError::new(
+                format!("tokens.{name}"),
+                "invalid_token",
+                message,
+            ));
+        } else if value.is_none() && super::themes::token_kind(name).is_none() {
+            errors.push(FieldError::new(
+                format!("tokens.{name}"),
+                "invalid_token",
+                format!("unknown token `{name}`"),
+            ));
+        }
+    }
+    if !errors.is_empty() {
+        return Err(ApiError::validation(errors));
+    }
+    let (mut row, stored) = look_row(&state, &identity).await?;
+    let mut tokens: BTreeMap<String, String> =
+        serde_json::from_value(row.tokens.clone()).unwrap_or_default();
+    for (name, value) in change.tokens {
+        match value {
+            Some(value) => tokens.insert(name, value),
+            None => tokens.remove(&name),
+        };
+    }
+    row.tokens = serde_json::to_value(&tokens).map_err(ApiError::internal)?;
+    if let Some(theme) = change.theme {
+        row.theme = theme;
+    }
+    save_look(&state, &identity, row, stored, "theme").await?;
+    Ok(Json(
+        json!({ "data": theme_json(&state, &identity).await? }),
+    ))
+}
+
+/// The longest logo accepted, in bytes.
+const MAX_LOGO_BYTES: usize = 512 * 1024;
+
+/// Uploads the workspace's logo: PNG, JPEG, WebP, GIF or SVG, sent as the body.
+async fn put_logo(
+    State(state): State<AppState>,
+    identity: Identity,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult<Json<Value>> {
+    identity.require_admin()?;
+    let kind = headers
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| {
+            v.split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase()
+        })
+        .unwrap_or_default();
+    let looks_right = match kind.as_str() {
+        "image/png" => body.starts_with(b"\x89PNG\r\n\x1a\n"),
+        "image/jpeg" => body.starts_with(b"\xff\xd8\xff"),
+        "image/gif" => body.starts_with(b"GIF8"),
+        "image/webp" => body.len() > 12 && &body[..4] == b"RIFF" && &body[8..12] == b"WEBP",
+        "image/svg+xml" => std::str::from_utf8(&body).is_ok_and(|s| s.contains("<svg")),
+        _ => {
+            return Err(ApiError::new(
+                ErrorCode::UnsupportedMediaType,
+                "send the logo as image/png, image/jpeg, image/webp, image/gif or image/svg+xml",
+            ));
+        }
+    };
+    if body.is_empty() || body.len() > MAX_LOGO_BYTES {
+        return Err(ApiError::validation(vec![FieldError::new(
+            "logo",
+            "invalid_size",
+            format!("a logo must be 1 byte to {} KB", MAX_LOGO_BYTES / 1024),
+        )]));
+    }
+    if !looks_right {
+        return Err(ApiError::validation(vec![FieldError::new(
+            "logo",
+            "invalid_image",
+            format!("the body is not a {kind} image"),
+        )]));
+    }
+    let (mut row, stored) = look_row(&state, &identity).await?;
+    row.logo = Some(body.to_vec());
+    row.logo_type = Some(kind);
+    save_look(&state, &identity, row, stored, "logo").await?;
+    Ok(Json(
+        json!({ "data": theme_json(&state, &identity).await? }),
+    ))
+}
+
+async fn delete_logo(State(state): State<AppState>, identity: Identity) -> ApiResult<StatusCode> {
+    identity.require_admin()?;
+    let (mut row, stored) = look_row(&state, &identity).await?;
+    if stored && row.logo.is_some() {
+        row.logo = None;
+        row.logo_type = None;
+        save_look(&state, &identity, row, stored, "logo removed").await?;
+    }
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Override {
+    name: String,
+    source: String,
+}
+
+/// Overrides one template. It is compiled and every sample page rendered with it first; a
+/// failure is a 422 carrying the template error, and nothing is saved.
+async fn put_override(
+    State(state): State<AppState>,
+    identity: Identity,
+    JsonBody(body): JsonBody<Override>,
+) -> ApiResult<Response> {
+    identity.require_admin()?;
+    let look = state
+        .themes
+        .look(&state.db, identity.workspace)
+        .await
+        .map_err(ApiError::internal)?;
+    if !look.theme.templates.contains_key(body.name.as_str()) {
+        return Err(ApiError::validation(vec![FieldError::new(
+            "name",
+            "unknown_template",
+            format!(
+                "the theme has no template `{}`",
+                body.name.chars().take(100).collect::<String>()
+            ),
+        )]));
+    }
+    if body.source.len() > MAX_OVERRIDE_BYTES {
+        return Err(ApiError::validation(vec![FieldError::new(
+            "source",
+            "too_long",
+            format!("a template may be at most {} KB", MAX_OVERRIDE_BYTES / 1024),
+        )]));
+    }
+    let mut overrides = look.overrides.clone();
+    overrides.insert(body.name.clone(), body.source.clone());
+    let (themes, theme, changed) = (
+        state.themes.clone(),
+        look.theme.name.clone(),
+        look.changed.clone(),
+    );
+    let checked = tokio::task::spawn_blocking(move || {
+        themes.build(&theme, changed, overrides, None).map(|_| ())
+    })
+    .await
+    .map_err(ApiError::internal)?;
+    if let Err(message) = checked {
+        return Err(ApiError::validation(vec![FieldError::new(
+            "source",
+            "template_error",
+            message,
+        )]));
+    }
+    let now = now_micros();
+    let row = template_override::ActiveModel {
+        workspace_id: Set(identity.workspace.0),
+        name: Set(body.name.clone()),
+        source: Set(body.source),
+        updated_by: Set(identity.user.0),
+        updated_at: Set(now),
+    };
+    let existing = template_override::Entity::find_by_id((identity.workspace.0, body.name.clone()))
+        .one(&state.db.read)
+        .await
+        .map_err(ApiError::internal)?;
+    let saved = if existing.is_some() {
+        template_override::Entity::update(row)
+            .exec(&state.db.write)
+            .await
+            .map(|_| ())
+    } else {
+        template_override::Entity::insert(row)
+            .exec_without_returning(&state.db.write)
+            .await
+            .map(|_| ())
+    };
+    saved.map_err(ApiError::internal)?;
+    state.themes.forget(identity.workspace);
+    audit(&state, &identity, &format!("template {}", body.name)).await?;
+    Ok((
+        StatusCode::OK,
+        Json(json!({ "data": theme_json(&state, &identity).await? })),
+    )
+        .into_response())
+}
+
+async fn delete_override(
+    State(state): State<AppState>,
+    identity: Identity,
+    ApiPath(name): ApiPath<String>,
+) -> ApiResult<StatusCode> {
+    identity.require_admin()?;
+    let deleted = template_override::Entity::delete_many()
+        .filter(template_override::Column::WorkspaceId.eq(identity.workspace.0))
+        .filter(template_override::Column::Name.eq(name.as_str()))
+        .exec(&state.db.write)
+        .await
+        .map_err(ApiError::internal)?;
+    if deleted.rows_affected == 0 {
+        return Err(ApiError::new(
+            ErrorCode::NotFound,
+            format!(
+                "no override of `{}`",
+                name.chars().take(100).collect::<String>()
+            ),
+        ));
+    }
+    state.themes.forget(identity.workspace);
+    audit(&state, &identity, &format!("template {name} removed")).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

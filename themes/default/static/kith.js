@@ -1,0 +1,614 @@
+/* Kith progressive enhancement; every page also works without it. CSP is script-src 'self':
+   no inline handlers, no eval, and data reaches the DOM only through textContent. */
+(() => {
+  "use strict";
+
+  const STALE = "Someone else changed this record — reload to see their changes.";
+  const $ = (sel, root = document) => root.querySelector(sel);
+  const $$ = (sel, root = document) => Array.from(root.querySelectorAll(sel));
+  const esc = (s) => CSS.escape(s);
+  const selected = (select) => Array.from(select.selectedOptions, (o) => o.value);
+  const splitList = (text) => text.split(",").map((s) => s.trim()).filter(Boolean);
+
+  // Strings among `children` become text nodes, never markup.
+  function make(tag, attrs = {}, ...children) {
+    const node = document.createElement(tag);
+    for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, v);
+    node.append(...children);
+    return node;
+  }
+  function parseJSON(text, fallback) {
+    try { return text ? JSON.parse(text) : fallback; } catch { return fallback; }
+  }
+  function isTyping(el) {
+    return el.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(el.tagName);
+  }
+
+  // Resolves to {ok, status, data, etag}; a network failure resolves with status 0.
+  async function api(method, url, { json, raw, version } = {}) {
+    const headers = { Accept: "application/json" };
+    if (method !== "GET") {
+      headers["X-CSRF-Token"] = $('meta[name="csrf-token"]')?.content || "";
+      headers["Content-Type"] = raw ? raw.type || "application/octet-stream" : "application/json";
+    }
+    if (version != null) headers["If-Match"] = `"${version}"`;
+    const body = raw || (json === undefined ? undefined : JSON.stringify(json));
+    try {
+      const res = await fetch(url, { method, headers, body, credentials: "same-origin" });
+      const text = await res.text();
+      return { ok: res.ok, status: res.status, data: parseJSON(text, null), etag: res.headers.get("ETag") };
+    } catch {
+      return { ok: false, status: 0, data: null };
+    }
+  }
+  const errorOf = (res) => res.data?.error || {};
+  // The brief names the list `errors`, DESIGN.md and the host `details`: accept both.
+  const fieldErrors = (res) => errorOf(res).errors || errorOf(res).details || [];
+  function errorMessage(res) {
+    if (res.status === 412) return STALE;
+    if (errorOf(res).message) return errorOf(res).message;
+    if (res.status === 0) return "Could not reach the server — check your connection and try again.";
+    if (res.status === 409) return "This conflicts with another change — reload and try again.";
+    return `Something went wrong (HTTP ${res.status}).`;
+  }
+  // A PATCH answers the record bare or as {data: record}; the ETag also carries the version.
+  function recordOf(res) {
+    const body = res.data || {};
+    const wrapped = body.version == null && body.data && typeof body.data === "object" && !Array.isArray(body.data);
+    const rec = wrapped ? body.data : body;
+    if (rec.version == null && res.etag) rec.version = Number(res.etag.replace(/\D/g, ""));
+    return rec;
+  }
+  const recordUrl = (plural, id) => `/api/v1/${encodeURIComponent(plural)}/${encodeURIComponent(id)}`;
+  function follow(redirect) {
+    if (redirect === "reload") location.reload();
+    else if (redirect) location.assign(redirect);
+  }
+
+  // ---------- a. global search ----------
+  function initSearch() {
+    const input = $("#global-search");
+    const box = $("#search-results");
+    if (!input || !box) return;
+    const form = input.form || box.parentNode;
+    let timer = 0, seq = 0, active = -1, options = [];
+    input.autocomplete = "off";
+    input.setAttribute("role", "combobox");
+    input.setAttribute("aria-autocomplete", "list");
+    input.setAttribute("aria-controls", "search-listbox");
+    input.setAttribute("aria-expanded", "false");
+
+    function show(open) {
+      box.hidden = !open;
+      input.setAttribute("aria-expanded", String(open));
+      if (!open) setActive(-1);
+    }
+    function setActive(i) {
+      active = i;
+      options.forEach((li, n) => {
+        li.classList.toggle("active", n === i);
+        li.setAttribute("aria-selected", String(n === i));
+      });
+      if (i < 0) return input.removeAttribute("aria-activedescendant");
+      input.setAttribute("aria-activedescendant", options[i].id);
+      options[i].scrollIntoView({ block: "nearest" });
+    }
+    function option(href, title, type, cls = "") {
+      const a = make("a", { href, tabindex: -1 }, make("span", { class: "title" }, title));
+      if (type) a.append(make("span", { class: "type" }, type));
+      const li = make("li", { class: cls, id: "search-opt-" + options.length, role: "option", "aria-selected": false }, a);
+      li.addEventListener("mousemove", () => setActive(options.indexOf(li)));
+      options.push(li);
+      return li;
+    }
+    function render(q, hits) {
+      options = [];
+      const ul = make("ul", { id: "search-listbox", role: "listbox", "aria-label": "Search results" });
+      for (const hit of hits) ul.append(option(`/records/${encodeURIComponent(hit.type)}/${encodeURIComponent(hit.id)}`, hit.title || hit.id, hit.type));
+      ul.append(option("/search?q=" + encodeURIComponent(q), `See all results for “${q}”`, "", "all"));
+      box.replaceChildren(...(hits.length ? [] : [make("p", { class: "none" }, "No quick matches.")]), ul);
+      show(true);
+    }
+    async function lookup() {
+      const q = input.value.trim();
+      const mine = ++seq;
+      if (!q) return show(false);
+      const res = await api("GET", `/api/v1/search?q=${encodeURIComponent(q)}&limit=8`);
+      if (mine !== seq) return; // a newer query has been sent since
+      if (res.ok && Array.isArray(res.data?.data)) render(q, res.data.data);
+      else show(false);
+    }
+    input.addEventListener("input", () => {
+      clearTimeout(timer);
+      timer = setTimeout(lookup, 120);
+    });
+    input.addEventListener("keydown", (ev) => {
+      const open = !box.hidden && options.length > 0;
+      if (ev.key === "ArrowDown" || ev.key === "ArrowUp") {
+        if (!open) return void lookup();
+        ev.preventDefault();
+        const n = options.length;
+        setActive(ev.key === "ArrowDown" ? (active + 1) % n : active <= 0 ? n - 1 : active - 1);
+      } else if (ev.key === "Enter" && open && active >= 0) {
+        ev.preventDefault();
+        location.assign($("a", options[active]).href);
+      } else if (ev.key === "Escape" && !box.hidden) {
+        ev.preventDefault();
+        show(false);
+      }
+    });
+    input.addEventListener("focus", () => {
+      if (box.hidden && options.length && input.value.trim()) show(true);
+    });
+    document.addEventListener("click", (ev) => {
+      if (!box.hidden && !form.contains(ev.target)) show(false);
+    });
+    document.addEventListener("keydown", (ev) => {
+      const slash = ev.key === "/" && !ev.ctrlKey && !ev.metaKey && !ev.altKey && !isTyping(ev.target);
+      const ctrlK = (ev.ctrlKey || ev.metaKey) && !ev.altKey && ev.key.toLowerCase() === "k";
+      if (!slash && !ctrlK) return;
+      ev.preventDefault();
+      input.focus();
+      input.select();
+    });
+  }
+
+  // ---------- b. inline edit ----------
+  const INPUT_TYPES = { email: "email", phone: "tel", url: "url", integer: "number", number: "number",
+    decimal: "number", date: "date", datetime: "datetime-local" };
+  // Kinds shown as plain text, redrawn in place after saving; the others (links, money, dates,
+  // references…) are rendered by the server, so the page reloads.
+  const LOCAL_KINDS = ["text", "long_text", "integer", "number", "decimal", "select"];
+  const fail = (message) => { throw { message }; };
+  const pad = (n) => String(n).padStart(2, "0");
+  function toLocalInput(iso) {
+    const d = new Date(iso);
+    if (isNaN(d)) return "";
+    return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}T${pad(d.getHours())}:${pad(d.getMinutes())}`;
+  }
+
+  // An editor for one field kind: {root, first, read()}; read() throws {message} on bad input.
+  function buildEditor(kind, value, options, label) {
+    const root = make("div", { class: "inline-editor" });
+    let control, read;
+    if (kind === "boolean") {
+      control = make("input", { type: "checkbox" });
+      control.checked = value === true;
+      root.append(make("label", {}, control, " " + label));
+      read = () => control.checked;
+    } else if (kind === "select" || kind === "multi_select") {
+      control = make("select");
+      control.multiple = kind === "multi_select";
+      const current = value == null ? [] : [].concat(value);
+      if (!control.multiple) control.add(new Option("—", ""));
+      for (const o of options) control.add(new Option(o.label || o.value, o.value, false, current.includes(o.value)));
+      read = () => control.multiple ? (selected(control).length ? selected(control) : null) : control.value || null;
+    } else if (kind === "money") {
+      control = make("input", { inputmode: "decimal", "aria-label": label + " amount" });
+      control.value = value?.amount ?? "";
+      const currency = make("input", { class: "currency", maxlength: 3, "aria-label": label + " currency" });
+      currency.value = value?.currency || "";
+      root.append(control, currency);
+      read = () => {
+        const amount = control.value.trim(), code = currency.value.trim().toUpperCase();
+        if (!amount && !code) return null;
+        if (!/^-?\d+(\.\d+)?$/.test(amount)) fail("Enter an amount such as 1250.00.");
+        return { amount, currency: code };
+      };
+    } else if (kind === "long_text" || kind === "json" || (value && typeof value === "object" && !Array.isArray(value))) {
+      const asJson = kind !== "long_text";
+      control = make("textarea", { rows: 4 });
+      control.value = value == null ? "" : asJson ? JSON.stringify(value, null, 2) : value;
+      read = () => {
+        if (!control.value.trim()) return null;
+        if (!asJson) return control.value;
+        try { return JSON.parse(control.value); } catch (e) { return fail("Not valid JSON: " + e.message); }
+      };
+    } else if (kind === "tags" || Array.isArray(value)) {
+      control = make("input");
+      control.value = (value || []).join(", ");
+      read = () => splitList(control.value).length ? splitList(control.value) : null;
+    } else {
+      control = make("input", { type: INPUT_TYPES[kind] || "text" });
+      if (control.type === "number") control.step = kind === "integer" ? "1" : "any";
+      control.value = value == null ? "" : kind === "datetime" ? toLocalInput(value) : String(value);
+      read = () => {
+        const v = control.value;
+        if (control.validity.badInput) fail("Enter a number.");
+        if (!v.trim()) return null;
+        if (kind === "integer") return Number.isInteger(Number(v)) ? Number(v) : fail("Enter a whole number.");
+        if (control.type === "number") {
+          if (!isFinite(Number(v))) fail("Enter a number.");
+          return typeof value === "string" ? v.trim() : Number(v);
+        }
+        if (kind === "datetime") return isNaN(new Date(v)) ? fail("Enter a date and time.") : new Date(v).toISOString();
+        return v;
+      };
+    }
+    if (!control.parentNode) {
+      control.setAttribute("aria-label", label);
+      root.append(control);
+    }
+    return { root, first: control, read };
+  }
+
+  function displayNode(kind, value, options) {
+    if (value == null || value === "") return make("span", { class: "value muted" }, "—");
+    const label = kind === "select" && options.find((o) => o.value === value)?.label;
+    return make("span", { class: "value" }, label || String(value));
+  }
+
+  function startEdit(field, button) {
+    const record = $("#record");
+    const dd = $("dd", field);
+    if (!record || !dd || field.classList.contains("editing")) return;
+    const kind = field.dataset.kind || "text";
+    const name = field.dataset.field;
+    const value = parseJSON(field.dataset.value, null);
+    const options = parseJSON(field.dataset.options, []) || [];
+    const editor = buildEditor(kind, value, options, $("dt", field)?.textContent.trim() || name);
+    const original = Array.from(dd.childNodes);
+
+    const save = make("button", { type: "button", class: "button small primary" }, "Save");
+    const cancel = make("button", { type: "button", class: "button small" }, "Cancel");
+    editor.root.append(make("span", { class: "inline-actions" }, save, cancel));
+    const error = make("p", { class: "field-error", role: "alert" });
+    dd.replaceChildren(editor.root, error);
+    field.classList.add("editing");
+    editor.first.focus();
+
+    // Puts the display back; with `shown`, first redraws the value next to the edit button.
+    function finish(...shown) {
+      dd.replaceChildren(...original);
+      field.classList.remove("editing", "saving");
+      if (shown.length) {
+        const node = displayNode(kind, shown[0], options);
+        const current = $(".value", dd);
+        if (current) current.replaceWith(node);
+        else {
+          for (const n of Array.from(dd.childNodes)) if (!n.contains(button)) n.remove();
+          dd.prepend(node);
+        }
+      }
+      button.focus();
+    }
+    async function submit() {
+      let next;
+      error.textContent = "";
+      try { next = editor.read(); } catch (e) {
+        error.textContent = e.message;
+        return editor.first.focus();
+      }
+      if (JSON.stringify(next) === JSON.stringify(value)) return finish();
+      save.disabled = cancel.disabled = true;
+      field.classList.add("saving");
+      const res = await api("PATCH", recordUrl(record.dataset.plural, record.dataset.id),
+        { json: { [name]: next }, version: record.dataset.version });
+      save.disabled = cancel.disabled = false;
+      field.classList.remove("saving");
+      if (res.ok) {
+        const rec = recordOf(res);
+        if (rec.version != null) record.dataset.version = rec.version;
+        const stored = name in rec ? rec[name] : next;
+        field.dataset.value = JSON.stringify(stored ?? null);
+        return LOCAL_KINDS.includes(kind) ? finish(stored) : location.reload();
+      }
+      const mine = fieldErrors(res).find((e) => e.field === name);
+      error.textContent = res.status === 422 && mine ? mine.message : errorMessage(res);
+      editor.first.focus();
+    }
+    save.addEventListener("click", submit);
+    cancel.addEventListener("click", () => finish());
+    editor.root.addEventListener("keydown", (ev) => {
+      if (ev.key === "Escape") {
+        ev.preventDefault();
+        ev.stopPropagation();
+        if (!save.disabled) finish();
+      } else if (ev.key === "Enter" && ev.target !== save && ev.target !== cancel) {
+        const multiLine = ev.target.tagName === "TEXTAREA" || ev.target.multiple;
+        if (multiLine && !ev.ctrlKey && !ev.metaKey) return;
+        ev.preventDefault();
+        if (!save.disabled) submit();
+      }
+    });
+  }
+
+  function initInlineEdit() {
+    document.addEventListener("click", (ev) => {
+      const button = ev.target.closest(".field[data-editable] .inline-edit");
+      if (!button) return;
+      ev.preventDefault();
+      startEdit(button.closest(".field[data-editable]"), button);
+    });
+  }
+
+  // ---------- c. kanban board ----------
+  function boardAlert(board, message) {
+    let alert = board.previousElementSibling;
+    if (!alert?.hasAttribute("data-board-alert")) {
+      if (!message) return;
+      board.before((alert = make("div", { class: "alert error", role: "alert", "data-board-alert": "" })));
+    }
+    if (message) alert.textContent = message;
+    else alert.remove();
+  }
+  function updateCounts(board) {
+    for (const col of $$(".board-column", board)) {
+      const count = $(".board-count", col);
+      if (count) count.textContent = $$(".board-card", col).length;
+    }
+  }
+  // Moving a node drops focus from inside it; put it back.
+  function place(card, list, before) {
+    const focused = card.contains(document.activeElement) ? document.activeElement : null;
+    list.insertBefore(card, before || null);
+    focused?.focus();
+  }
+
+  async function moveCard(board, card, column, before) {
+    const fromList = card.parentNode, fromNext = card.nextSibling;
+    const select = $("form.move select[name=value]", card);
+    const oldValue = card.closest(".board-column").dataset.value; // the select may already show the new one
+    place(card, $(".board-cards", column), before);
+    if (select) select.value = column.dataset.value;
+    updateCounts(board);
+    card.classList.add("saving");
+    const value = column.dataset.value === "" ? null : column.dataset.value;
+    const res = await api("PATCH", recordUrl(board.dataset.plural, card.dataset.id),
+      { json: { [board.dataset.field]: value }, version: card.dataset.version });
+    card.classList.remove("saving");
+    if (res.ok) {
+      const rec = recordOf(res);
+      if (rec.version != null) card.dataset.version = rec.version;
+      return boardAlert(board, "");
+    }
+    place(card, fromList, fromNext?.parentNode === fromList ? fromNext : null);
+    if (select) select.value = oldValue;
+    updateCounts(board);
+    boardAlert(board, errorMessage(res));
+  }
+
+  function enhanceMoveForm(board, card) {
+    const form = $("form.move", card);
+    const select = form && $("select[name=value]", form);
+    if (!select) return;
+    for (const b of $$("button, input[type=submit]", form)) b.hidden = true;
+    const apply = () => {
+      const column = $$(".board-column", board).find((c) => c.dataset.value === select.value);
+      if (!column) form.submit();
+      else if (!column.contains(card)) moveCard(board, card, column, null);
+    };
+    select.addEventListener("change", apply);
+    form.addEventListener("submit", (ev) => {
+      ev.preventDefault();
+      apply();
+    });
+  }
+
+  function startDrag(board, down) {
+    const card = down.target.closest(".board-card");
+    if (!card || !down.isPrimary || down.button !== 0 || card.classList.contains("saving")) return;
+    if (down.target.closest("select, button, input, textarea")) return;
+    const origin = card.closest(".board-column"), startScroll = board.scrollLeft;
+    let target = null, dragging = false;
+
+    function columnAt(x, y) {
+      card.style.pointerEvents = "none";
+      const col = document.elementFromPoint(x, y)?.closest(".board-column");
+      card.style.pointerEvents = "";
+      return col && board.contains(col) ? col : null;
+    }
+    function mark(col) {
+      target?.classList.remove("drop-target");
+      target = col;
+      target?.classList.add("drop-target");
+    }
+    function move(ev) {
+      if (ev.pointerId !== down.pointerId) return;
+      const dx = ev.clientX - down.clientX, dy = ev.clientY - down.clientY;
+      if (!dragging) {
+        if (Math.abs(dx) < 4 && Math.abs(dy) < 4) return;
+        dragging = true;
+        // Capture only now: captured from pointerdown, a plain click would miss the card's link.
+        try { card.setPointerCapture(ev.pointerId); } catch { /* pointer already released */ }
+        card.classList.add("dragging");
+      }
+      ev.preventDefault();
+      const edge = board.getBoundingClientRect();
+      if (ev.clientX < edge.left + 40) board.scrollLeft -= 12;
+      else if (ev.clientX > edge.right - 40) board.scrollLeft += 12;
+      card.style.transform = `translate(${dx + board.scrollLeft - startScroll}px, ${dy}px)`;
+      mark(columnAt(ev.clientX, ev.clientY));
+    }
+    function end(ev) {
+      if (ev.pointerId !== down.pointerId) return;
+      document.removeEventListener("pointermove", move);
+      document.removeEventListener("pointerup", end);
+      document.removeEventListener("pointercancel", end);
+      if (!dragging) return;
+      const col = ev.type === "pointerup" ? columnAt(ev.clientX, ev.clientY) : null;
+      mark(null);
+      card.classList.remove("dragging");
+      card.style.transform = "";
+      // The click that ends a drag must not follow the card's link.
+      const swallow = (c) => { c.preventDefault(); c.stopPropagation(); };
+      window.addEventListener("click", swallow, true);
+      setTimeout(() => window.removeEventListener("click", swallow, true), 0);
+      if (!col || col === origin) return;
+      const before = $$(".board-card", col).find((c) => {
+        const r = c.getBoundingClientRect();
+        return ev.clientY < r.top + r.height / 2;
+      });
+      moveCard(board, card, col, before);
+    }
+    // Before capture starts the moves land on other elements; once captured they target the
+    // card and bubble up here, so document listeners follow the whole gesture.
+    document.addEventListener("pointermove", move);
+    document.addEventListener("pointerup", end);
+    document.addEventListener("pointercancel", end);
+  }
+
+  function initBoards() {
+    for (const board of $$(".board[data-plural][data-field]")) {
+      for (const card of $$(".board-card", board)) {
+        enhanceMoveForm(board, card);
+        for (const n of $$("a, img", card)) n.draggable = false;
+      }
+      board.addEventListener("pointerdown", (ev) => startDrag(board, ev));
+      board.addEventListener("dragstart", (ev) => ev.preventDefault());
+    }
+  }
+
+  // ---------- d–f. API forms, API buttons, confirmations ----------
+  // The JSON body of a form[data-api]: {data, problems: [{field, message}]}.
+  function collect(form) {
+    const data = {}, problems = [];
+    for (const el of form.elements) {
+      const { name, type } = el, as = el.dataset?.type;
+      if (!name || name === "_csrf" || el.disabled || /^(submit|button|reset|image|file|fieldset)$/.test(type)) continue;
+      if (type === "checkbox") {
+        if (as !== "list") data[name] = el.checked;
+        else {
+          data[name] = data[name] || [];
+          if (el.checked) data[name].push(el.value);
+        }
+        continue;
+      }
+      if ((type === "radio" && !el.checked)) continue;
+      if (el.multiple) { data[name] = selected(el); continue; }
+      const v = el.value;
+      if (el.hasAttribute("data-omit-empty") && !v.trim()) continue;
+      if (as === "number") {
+        if (!v.trim()) data[name] = null;
+        else if (isFinite(Number(v))) data[name] = Number(v);
+        else problems.push({ field: name, message: "Enter a number." });
+      } else if (as === "json") {
+        try { data[name] = v.trim() ? JSON.parse(v) : null; } catch (e) {
+          problems.push({ field: name, message: "Not valid JSON: " + e.message });
+        }
+      } else if (as === "list") data[name] = splitList(v);
+      else if (as === "bool") data[name] = v === "" ? null : /^(true|on|1|yes)$/i.test(v);
+      else data[name] = v;
+    }
+    return { data: nest(data), problems };
+  }
+
+  // `tokens.color_bg` → {tokens: {color_bg: …}}: dotted names make nested objects.
+  function nest(data) {
+    const out = {};
+    for (const [key, value] of Object.entries(data)) {
+      const path = key.split(".");
+      let at = out;
+      for (const part of path.slice(0, -1)) at = at[part] = at[part] || {};
+      at[path[path.length - 1]] = value;
+    }
+    return out;
+  }
+
+  function clearErrors(form) {
+    for (const n of $$("[data-error-for], .form-errors, .form-status", form)) n.textContent = "";
+    for (const n of $$("[aria-invalid]", form)) n.removeAttribute("aria-invalid");
+  }
+
+  function showErrors(form, top, list) {
+    const general = [], targets = [];
+    for (const { field, message } of list) {
+      const slot = field && $(`[data-error-for="${esc(field)}"]`, form);
+      if (!slot) {
+        general.push(field ? `${field}: ${message}` : message);
+        continue;
+      }
+      slot.textContent = slot.textContent ? `${slot.textContent} ${message}` : message;
+      const control = $(`[name="${esc(field)}"]`, form);
+      control?.setAttribute("aria-invalid", "true");
+      targets.push(control || slot);
+    }
+    if (top || general.length) {
+      let box = $(".form-errors", form);
+      if (!box) form.prepend((box = make("div", { class: "form-errors" })));
+      box.setAttribute("role", "alert");
+      if (top) box.append(make("p", {}, top));
+      if (general.length) box.append(make("ul", {}, ...general.map((m) => make("li", {}, m))));
+      targets.push(box);
+    }
+    targets.sort((a, b) => (a.compareDocumentPosition(b) & Node.DOCUMENT_POSITION_FOLLOWING ? -1 : 1));
+    if (targets[0]) {
+      if (targets[0].tabIndex < 0 && !targets[0].hasAttribute("tabindex")) targets[0].tabIndex = -1;
+      targets[0].focus();
+    }
+  }
+
+  const tokenOf = (res) => res.data?.data?.token || res.data?.token || "";
+  function showToken(container, token) {
+    let slot = $("[data-show-token]", container);
+    if (!slot) container.append((slot = make("p", { "data-show-token": "" })));
+    slot.textContent = token;
+    slot.hidden = false;
+    slot.tabIndex = -1;
+    slot.focus();
+  }
+
+  async function submitApiForm(form) {
+    const opts = {};
+    clearErrors(form);
+    const file = $("input[type=file][data-raw]", form);
+    if (file) {
+      if (!file.files.length) return showErrors(form, "", [{ field: file.name, message: "Choose a file first." }]);
+      opts.raw = file.files[0];
+    } else {
+      const { data, problems } = collect(form);
+      if (problems.length) return showErrors(form, "", problems);
+      opts.json = data;
+    }
+    const buttons = $$("button:not([type=button]), input[type=submit]", form);
+    for (const b of buttons) b.disabled = true;
+    form.setAttribute("aria-busy", "true");
+    const res = await api((form.dataset.method || "POST").toUpperCase(), form.dataset.api, opts);
+    for (const b of buttons) b.disabled = false;
+    form.removeAttribute("aria-busy");
+    if (!res.ok) return showErrors(form, errorMessage(res), fieldErrors(res));
+    const token = tokenOf(res);
+    if (token) return showToken(form, token);
+    if (form.dataset.redirect) return follow(form.dataset.redirect);
+    let status = $(".form-status", form);
+    if (!status) form.append((status = make("p", { class: "form-status hint", role: "status" })));
+    status.textContent = "Saved.";
+  }
+
+  async function sendApiButton(button) {
+    if (button.dataset.confirm && !confirm(button.dataset.confirm)) return;
+    button.disabled = true;
+    const res = await api((button.dataset.method || "POST").toUpperCase(), button.dataset.api);
+    button.disabled = false;
+    if (!res.ok) return alert([errorMessage(res), ...fieldErrors(res).map((e) => e.message)].join("\n"));
+    const token = tokenOf(res);
+    if (token) return showToken(button.closest("form, section, .card") || button.parentNode, token);
+    follow(button.dataset.redirect || "reload");
+  }
+
+  function initForms() {
+    document.addEventListener("click", (ev) => {
+      const button = ev.target.closest("button[data-api]");
+      if (!button) return;
+      ev.preventDefault(); // also keeps a data-api button inside a form from submitting it
+      sendApiButton(button);
+    });
+    document.addEventListener("submit", (ev) => {
+      const form = ev.target;
+      const question = ev.submitter?.dataset.confirm || form.dataset.confirm;
+      if (question && !confirm(question)) return ev.preventDefault();
+      if (!form.hasAttribute("data-api")) return;
+      ev.preventDefault();
+      submitApiForm(form);
+    });
+  }
+
+  function init() {
+    initSearch();
+    initInlineEdit();
+    initBoards();
+    initForms();
+  }
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", init);
+  else init();
+})();
