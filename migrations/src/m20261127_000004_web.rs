@@ -1,5 +1,5 @@
 //! The web app: each workspace's look (theme, token overrides, logo), its template overrides,
-//! and saved list views.
+//! saved list views, and an index for each user's newest audit rows.
 
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::schema::*;
@@ -64,10 +64,30 @@ impl MigrationTrait for Migration {
                     .col(SavedViews::Entity)
                     .to_owned(),
             )
+            .await?;
+        // "Recently changed by you" on the home page reads a user's newest audit rows.
+        manager
+            .create_index(
+                Index::create()
+                    .name("audit_log_actor")
+                    .table(AuditLog::Table)
+                    .col(AuditLog::WorkspaceId)
+                    .col(AuditLog::ActorId)
+                    .col(AuditLog::Id)
+                    .to_owned(),
+            )
             .await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .drop_index(
+                Index::drop()
+                    .name("audit_log_actor")
+                    .table(AuditLog::Table)
+                    .to_owned(),
+            )
+            .await?;
         for table in [
             SavedViews::Table.into_iden(),
             TemplateOverrides::Table.into_iden(),
@@ -113,4 +133,12 @@ enum SavedViews {
     Shared,
     Query,
     CreatedAt,
+}
+
+#[derive(DeriveIden)]
+enum AuditLog {
+    Table,
+    WorkspaceId,
+    ActorId,
+    Id,
 }

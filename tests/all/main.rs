@@ -6,6 +6,7 @@
 mod support;
 
 mod bad_input;
+mod browser;
 mod cli;
 mod journal;
 mod lists;
@@ -16,4 +17,5 @@ mod restart;
 mod search;
 mod security;
 mod snapshots;
+mod web;
 mod workspaces;

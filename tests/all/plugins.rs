@@ -46,13 +46,13 @@ pub fn package(name: &str) -> PathBuf {
     dir
 }
 
-async fn install(app: &TestApp, name: &str) {
+pub(crate) async fn install(app: &TestApp, name: &str) {
     let package = host::plugins::package::Package::load(&package(name)).expect("package loads");
     app.state.plugins.install(package).await.expect("installs");
 }
 
 /// Enables a plugin granting what it asks for.
-async fn enable(app: &TestApp, name: &str, settings: Value) -> crate::support::Reply {
+pub(crate) async fn enable(app: &TestApp, name: &str, settings: Value) -> crate::support::Reply {
     let asks = app
         .state
         .plugins

@@ -299,6 +299,11 @@ impl TestApp {
             .await
     }
 
+    pub async fn put(&self, path: &str, body: &Value) -> Reply {
+        self.request(Method::PUT, path, Some(body), Some(&self.token), &[])
+            .await
+    }
+
     pub async fn patch(&self, path: &str, body: &Value, if_match: Option<i64>) -> Reply {
         let etag = if_match.map(|v| format!("\"{v}\""));
         let headers: Vec<(&str, &str)> = etag.iter().map(|e| ("If-Match", e.as_str())).collect();

@@ -535,6 +535,7 @@ async fn list_audit(
                 })?),
             },
             limit,
+            newest_first: false,
         };
     let entries = state.store.audit(identity.workspace, &query).await?;
     if csv {

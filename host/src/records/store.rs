@@ -87,6 +87,8 @@ pub struct AuditQuery {
     /// Entries after this id (the cursor).
     pub after: Option<i64>,
     pub limit: u64,
+    /// Newest entries first (otherwise oldest first, the order a cursor walks).
+    pub newest_first: bool,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -516,8 +518,12 @@ impl Store {
         if let Some(after) = query.after {
             select = select.filter(audit::Column::Id.gt(after));
         }
+        let select = if query.newest_first {
+            select.order_by_desc(audit::Column::Id)
+        } else {
+            select.order_by_asc(audit::Column::Id)
+        };
         let rows = select
-            .order_by_asc(audit::Column::Id)
             .limit(query.limit)
             .all(&self.db.read)
             .await?;

@@ -294,8 +294,9 @@ pub fn input(
 }
 
 /// Reads the posted values of `fields` (named after the fields; money as `<f>.amount` and
-/// `<f>.currency`) into a record body. Empty inputs become `null` (clear the value); the
-/// store checks and normalises everything else exactly as for the API.
+/// `<f>.currency`) into a record body. Empty inputs become `null` (clear the value), fields
+/// not in the form are left out; the store checks and normalises everything else exactly as
+/// for the API.
 pub fn read_form(
     fields: &[&FieldSpec],
     form: &Form,
@@ -304,6 +305,13 @@ pub fn read_form(
     let mut errors = Vec::new();
     for field in fields {
         let name = field.name.as_str();
+        // A field the form did not send stays as it is (the form's list of inputs decides;
+        // a multi-select sends an empty hidden value so that clearing it is seen).
+        let sent = form.get(name).is_some()
+            || (field.kind == FieldKind::Money && form.get(&format!("{name}.amount")).is_some());
+        if !sent {
+            continue;
+        }
         let text = || form.get(name).map(str::trim).unwrap_or("");
         let value = match field.kind {
             FieldKind::Boolean => Value::Bool(form.get(name) == Some("true")),
@@ -466,6 +474,7 @@ mod tests {
             json!({"amount": "1000", "currency": "EUR"})
         );
         assert_eq!(body["website"], Value::Null);
+        assert!(!body.contains_key("phone"), "a field the form lacks is left alone");
         let bad = read_form(&fields, &Form::parse(b"name=Acme&employees=twelve")).unwrap_err();
         assert_eq!(bad[0].field, "employees");
         let activity = schema.by_plural("activities").unwrap();

@@ -152,6 +152,7 @@ pub async fn home(web: Web) -> Response {
                 &AuditQuery {
                     actor: Some(web.identity.user),
                     limit: 40,
+                    newest_first: true,
                     ..AuditQuery::default()
                 },
             )

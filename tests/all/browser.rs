@@ -1,0 +1,714 @@
+//! The web UI in a real headless browser: Debian's chromium, driven over WebDriver through
+//! chromedriver (both installed by `cargo xtask test`), against a real server. Every step saves
+//! a screenshot under `target/browser-artifacts/`.
+
+use std::net::TcpListener;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use fantoccini::actions::{
+    InputSource, KeyAction, KeyActions, MOUSE_BUTTON_LEFT, MouseActions, PointerAction,
+};
+use fantoccini::elements::Element;
+use fantoccini::{Client, ClientBuilder, Locator};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use crate::support::{Backend, TestApp};
+
+const CHROMIUM: &str = "/usr/bin/chromium";
+const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+
+/// How long a step waits for the page before it fails.
+const PATIENCE: Duration = Duration::from_secs(10);
+
+/// Whether the browser tests can run: outside CI they are skipped without a browser; CI must
+/// have one.
+fn browser_available() -> bool {
+    if Path::new(CHROMIUM).exists() && Path::new(CHROMEDRIVER).exists() {
+        return true;
+    }
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "CI must have {CHROMIUM} and {CHROMEDRIVER} for the browser tests: \
+         `cargo xtask test` installs them (Debian's chromium and chromium-driver)"
+    );
+    eprintln!(
+        "note: {CHROMIUM} or {CHROMEDRIVER} is missing: browser tests skipped \
+         (`cargo xtask test` installs them)"
+    );
+    false
+}
+
+/// Where screenshots go: `<target dir>/browser-artifacts`, emptied of a previous run's.
+fn artifacts_dir() -> PathBuf {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
+            manifest.parent().unwrap_or(manifest).join("target")
+        });
+    let dir = target.join("browser-artifacts");
+    std::fs::remove_dir_all(&dir).ok();
+    std::fs::create_dir_all(&dir).expect("browser artifacts dir");
+    dir
+}
+
+/// A chromedriver process on a free local port, killed on drop.
+struct Driver {
+    child: Child,
+    url: String,
+    profile: PathBuf,
+}
+
+impl Driver {
+    async fn start() -> Driver {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        // A process group of its own, which the browsers it starts join: a failed test
+        // that never closes its session still ends them all (see `drop`).
+        let child = Command::new(CHROMEDRIVER)
+            .arg(format!("--port={port}"))
+            .process_group(0)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("chromedriver starts");
+        let driver = Driver {
+            child,
+            url: format!("http://127.0.0.1:{port}"),
+            profile: std::env::temp_dir()
+                .join(format!("kith-chromium-{}", Uuid::now_v7().simple())),
+        };
+        let client = reqwest::Client::new();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let status = client.get(format!("{}/status", driver.url)).send().await;
+            if let Ok(response) = status
+                && let Ok(body) = response.json::<Value>().await
+                && body["value"]["ready"] == true
+            {
+                return driver;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "chromedriver did not answer on {}/status",
+                driver.url
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// A browser session: headless chromium with a fresh profile, console logs kept.
+    async fn session(&self) -> Client {
+        let mut caps = serde_json::Map::new();
+        caps.insert(
+            "goog:chromeOptions".to_owned(),
+            json!({
+                "binary": CHROMIUM,
+                "args": [
+                    "--headless=new",
+                    "--no-sandbox",
+                    "--disable-gpu",
+                    "--disable-dev-shm-usage",
+                    "--disable-quic",
+                    "--no-first-run",
+                    "--disable-background-networking",
+                    "--disable-component-update",
+                    "--disable-sync",
+                    "--window-size=1280,900",
+                    format!("--user-data-dir={}", self.profile.display()),
+                ],
+            }),
+        );
+        caps.insert("goog:loggingPrefs".to_owned(), json!({ "browser": "ALL" }));
+        let connector = hyper_util::client::legacy::connect::HttpConnector::new();
+        ClientBuilder::new(connector)
+            .capabilities(caps)
+            .connect(&self.url)
+            .await
+            .unwrap_or_else(|e| panic!("no browser session from chromedriver at {}: {e}", self.url))
+    }
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        // chromedriver and the browsers it started: TERM lets chromium take its helpers
+        // (crash handlers in sessions of their own) down with it.
+        let group = format!("-{}", self.child.id());
+        for signal in ["-TERM", "-KILL"] {
+            Command::new("kill")
+                .args([signal, "--", &group])
+                .stderr(Stdio::null())
+                .status()
+                .ok();
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        self.child.wait().ok();
+        std::fs::remove_dir_all(&self.profile).ok();
+    }
+}
+
+/// A browser session over a test server, numbering the steps' screenshots.
+struct Browser<'a> {
+    client: Client,
+    app: &'a TestApp,
+    driver_url: String,
+    artifacts: PathBuf,
+    shots: u32,
+    step: &'static str,
+}
+
+impl Browser<'_> {
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.app.base)
+    }
+
+    /// Starts a step: its name prefixes failure messages and names its screenshot.
+    fn step(&mut self, name: &'static str) {
+        eprintln!("browser step: {name}");
+        self.step = name;
+    }
+
+    /// Saves `<NN>-<name>.png` under the artifacts folder.
+    async fn screenshot(&mut self, name: &str) {
+        self.shots += 1;
+        let path = self.artifacts.join(format!("{:02}-{name}.png", self.shots));
+        match self.client.screenshot().await {
+            Ok(png) => std::fs::write(&path, png).expect("write screenshot"),
+            Err(e) => eprintln!("no screenshot {}: {e}", path.display()),
+        }
+    }
+
+    /// The message a failed step panics with, after a screenshot of the page.
+    async fn failure(&mut self, what: &str) -> String {
+        let name = format!("FAILED-{}", self.step);
+        self.screenshot(&name).await;
+        let url = self
+            .client
+            .current_url()
+            .await
+            .map_or_else(|e| format!("(no URL: {e})"), |u| u.to_string());
+        format!(
+            "browser step `{}` failed at {url}: {what} (screenshot in {})",
+            self.step,
+            self.artifacts.display()
+        )
+    }
+
+    async fn goto(&mut self, path: &str) {
+        let url = self.url(path);
+        if let Err(e) = self.client.goto(&url).await {
+            let message = self.failure(&format!("cannot open {url}: {e}")).await;
+            panic!("{message}");
+        }
+    }
+
+    /// The path of the current page (`/records/contacts/…`), with its query if any.
+    async fn path(&self) -> String {
+        let url = self.client.current_url().await.expect("current URL");
+        match url.query() {
+            Some(query) => format!("{}?{query}", url.path()),
+            None => url.path().to_owned(),
+        }
+    }
+
+    /// Polls until `check` holds (up to `PATIENCE`), failing the step with `what` otherwise.
+    async fn until<F, Fut, T>(&mut self, what: &str, mut check: F) -> T
+    where
+        F: FnMut(Client) -> Fut,
+        Fut: std::future::Future<Output = Option<T>>,
+    {
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            if let Some(found) = check(self.client.clone()).await {
+                return found;
+            }
+            if Instant::now() > deadline {
+                let message = self.failure(&format!("timed out waiting for {what}")).await;
+                panic!("{message}");
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// The first element matching a CSS selector, waiting for it to appear.
+    async fn wait_for(&mut self, selector: &str) -> Element {
+        let what = format!("an element `{selector}`");
+        self.until(&what, |client| async move {
+            client.find(Locator::Css(selector)).await.ok()
+        })
+        .await
+    }
+
+    /// Waits for the browser to be on `path` (exactly, query included).
+    async fn wait_for_path(&mut self, path: &str) {
+        let what = format!("the page {path}");
+        self.until(&what, |client| async move {
+            let url = client.current_url().await.ok()?;
+            let here = match url.query() {
+                Some(query) => format!("{}?{query}", url.path()),
+                None => url.path().to_owned(),
+            };
+            (here == path).then_some(())
+        })
+        .await;
+    }
+
+    /// Types into the input matching `selector`, replacing what it held.
+    async fn fill(&mut self, selector: &str, text: &str) {
+        let input = self.wait_for(selector).await;
+        let typed = async {
+            input.clear().await?;
+            input.send_keys(text).await
+        };
+        if let Err(e) = typed.await {
+            let message = self
+                .failure(&format!("cannot type into `{selector}`: {e}"))
+                .await;
+            panic!("{message}");
+        }
+    }
+
+    async fn click(&mut self, selector: &str) {
+        let element = self.wait_for(selector).await;
+        if let Err(e) = element.click().await {
+            let message = self
+                .failure(&format!("cannot click `{selector}`: {e}"))
+                .await;
+            panic!("{message}");
+        }
+    }
+
+    async fn text(&mut self, selector: &str) -> String {
+        let element = self.wait_for(selector).await;
+        element.text().await.unwrap_or_default()
+    }
+
+    /// Runs a script in the page and returns its value.
+    async fn js(&mut self, script: &str) -> Value {
+        match self.client.execute(script, Vec::new()).await {
+            Ok(value) => value,
+            Err(e) => {
+                let message = self
+                    .failure(&format!("script `{script}` failed: {e}"))
+                    .await;
+                panic!("{message}");
+            }
+        }
+    }
+
+    /// Presses and releases one key, sent to whatever has the focus (the body on a fresh page).
+    async fn press(&mut self, key: char) {
+        let keys = KeyActions::new("keyboard".to_owned())
+            .then(KeyAction::Down { value: key })
+            .then(KeyAction::Up { value: key });
+        if let Err(e) = self.client.perform_actions(keys).await {
+            let message = self.failure(&format!("cannot press {key:?}: {e}")).await;
+            panic!("{message}");
+        }
+    }
+
+    /// Drags `from` onto the centre of `to` with a mouse, in small moves: the page implements
+    /// drag with Pointer Events (not HTML5 drag and drop), which needs real pointer moves.
+    async fn drag(&mut self, from: &Element, to: &Element) {
+        let (fx, fy, fw, fh) = from.rectangle().await.expect("card rectangle");
+        let (tx, ty, tw, th) = to.rectangle().await.expect("column rectangle");
+        let (dx, dy) = (
+            (tx + tw / 2.0) - (fx + fw / 2.0),
+            (ty + th / 2.0) - (fy + fh / 2.0),
+        );
+        let mut mouse = MouseActions::new("mouse".to_owned())
+            .then(PointerAction::MoveToElement {
+                element: from.clone(),
+                duration: None,
+                x: 0.0,
+                y: 0.0,
+            })
+            .then(PointerAction::Down {
+                button: MOUSE_BUTTON_LEFT,
+            })
+            .pause(Duration::from_millis(100));
+        let steps = 12;
+        for _ in 0..steps {
+            mouse = mouse.then(PointerAction::MoveBy {
+                duration: Some(Duration::from_millis(25)),
+                x: (dx / f64::from(steps)).round(),
+                y: (dy / f64::from(steps)).round(),
+            });
+        }
+        let mouse = mouse
+            .then(PointerAction::MoveToElement {
+                element: to.clone(),
+                duration: Some(Duration::from_millis(25)),
+                x: 0.0,
+                y: 0.0,
+            })
+            .pause(Duration::from_millis(100))
+            .then(PointerAction::Up {
+                button: MOUSE_BUTTON_LEFT,
+            });
+        let dragged = self.client.perform_actions(mouse).await;
+        self.client.release_actions().await.ok();
+        if let Err(e) = dragged {
+            let message = self.failure(&format!("the drag failed: {e}")).await;
+            panic!("{message}");
+        }
+    }
+
+    /// The browser console's entries since the last call (chromedriver's log endpoint:
+    /// WebDriver has none).
+    async fn console(&self) -> Vec<Value> {
+        let session = self
+            .client
+            .session_id()
+            .await
+            .ok()
+            .flatten()
+            .expect("a session id");
+        let response = reqwest::Client::new()
+            .post(format!("{}/session/{session}/se/log", self.driver_url))
+            .json(&json!({ "type": "browser" }))
+            .send()
+            .await
+            .expect("chromedriver answers");
+        let body: Value = response.json().await.expect("log JSON");
+        body["value"].as_array().cloned().unwrap_or_default()
+    }
+}
+
+/// The id of the record page the browser is on (`/records/{plural}/{uuid}`), if it is one.
+fn record_id(path: &str, plural: &str) -> Option<String> {
+    let rest = path.strip_prefix(&format!("/records/{plural}/"))?;
+    Uuid::parse_str(rest).ok().map(|id| id.to_string())
+}
+
+/// `rgb(r, g, b)` or `rgba(r, g, b, a)` → r + g + b.
+fn rgb_sum(css: &str) -> u32 {
+    css.trim_start_matches("rgba(")
+        .trim_start_matches("rgb(")
+        .trim_end_matches(')')
+        .split(',')
+        .take(3)
+        .map(|c| c.trim().parse::<f64>().unwrap_or(255.0) as u32)
+        .sum()
+}
+
+/// What the scenario needs that the UI does not create: a user with a password, a deal type
+/// with a select field, a deal, and the `good` plugin (its `summary` panel on contacts).
+async fn seed(app: &TestApp) -> String {
+    let user = app
+        .post(
+            "/api/v1/admin/users",
+            &json!({ "email": "sam@acme.test", "password": "correct horse battery", "role": "admin" }),
+        )
+        .await;
+    assert_eq!(
+        user.status,
+        StatusCode::CREATED,
+        "create sam: {}",
+        user.body
+    );
+    let deal_type = app
+        .post(
+            "/api/v1/meta/entities",
+            &json!({
+                "name": "deal",
+                "plural": "deals",
+                "title_fields": ["title"],
+                "fields": [
+                    { "name": "title", "type": "text", "required": true },
+                    { "name": "stage", "type": "select", "indexed": true, "options": [
+                        { "value": "new", "label": "New" },
+                        { "value": "qualified", "label": "Qualified" },
+                        { "value": "won", "label": "Won" },
+                    ] },
+                ],
+            }),
+        )
+        .await;
+    assert_eq!(
+        deal_type.status,
+        StatusCode::CREATED,
+        "create the deal type: {}",
+        deal_type.body
+    );
+    let deal = app
+        .create("deals", json!({ "title": "Big deal", "stage": "new" }))
+        .await;
+    crate::plugins::install(app, "good").await;
+    let enabled = crate::plugins::enable(app, "good", json!({})).await;
+    assert_eq!(
+        enabled.status,
+        StatusCode::OK,
+        "enable good: {}",
+        enabled.body
+    );
+    deal["id"].as_str().expect("deal id").to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn browser_user_can_do_a_day_of_work() {
+    if !browser_available() {
+        return;
+    }
+    let started = Instant::now();
+    let app = TestApp::spawn(Backend::Sqlite)
+        .await
+        .expect("sqlite always runs");
+    let deal = seed(&app).await;
+    let driver = Driver::start().await;
+    let mut b = Browser {
+        client: driver.session().await,
+        app: &app,
+        driver_url: driver.url.clone(),
+        artifacts: artifacts_dir(),
+        shots: 0,
+        step: "start",
+    };
+
+    // Smoke: the browser reaches the server.
+    b.step("healthz");
+    b.goto("/healthz").await;
+    let health = b.text("body").await;
+    assert!(
+        health.contains(r#""status":"ok""#),
+        "healthz shows {health}"
+    );
+    b.screenshot("healthz").await;
+    // Reading the console empties it: what the JSON page logged (a missing favicon) is not
+    // the UI's.
+    b.console().await;
+
+    // Log in.
+    b.step("login");
+    login(&mut b, "sam@acme.test", "correct horse battery", "acme").await;
+    b.screenshot("logged-in").await;
+
+    // Create a contact through the form.
+    b.step("create-contact");
+    b.goto("/records/contacts/new").await;
+    b.wait_for("form.form").await;
+    b.fill("#f-first_name", "Ada").await;
+    b.fill("#f-last_name", "Lovelace").await;
+    b.fill("#f-email", "ada@example.com").await;
+    b.screenshot("contact-form").await;
+    b.click("form.form button[type=submit]").await;
+    let contact = b
+        .until(
+            "the new contact's page /records/contacts/<id>",
+            |client| async move {
+                let url = client.current_url().await.ok()?;
+                record_id(url.path(), "contacts")
+            },
+        )
+        .await;
+    let title = b.text("h1").await;
+    if !title.contains("Ada Lovelace") {
+        let message = b.failure(&format!("the h1 reads {title:?}")).await;
+        panic!("{message}");
+    }
+    let found = app
+        .get("/api/v1/contacts?filter=email%5Beq%5D%3Aada%40example.com")
+        .await;
+    assert_eq!(found.status, StatusCode::OK, "{}", found.body);
+    assert_eq!(
+        found.data().len(),
+        1,
+        "the form's contact through the API: {}",
+        found.body
+    );
+    assert_eq!(found.data()[0]["id"], contact.as_str());
+    assert_eq!(found.data()[0]["first_name"], "Ada");
+    b.screenshot("contact-created").await;
+
+    // Find it with global search: "/" focuses the search box.
+    b.step("global-search");
+    b.goto("/").await;
+    b.wait_for("#global-search").await;
+    b.press('/').await;
+    let focused = b
+        .js("return document.activeElement && document.activeElement.id")
+        .await;
+    if focused != "global-search" {
+        eprintln!("note: \"/\" did not focus #global-search (focus: {focused}): clicking it");
+        b.click("#global-search").await;
+    }
+    let search = b.wait_for("#global-search").await;
+    search.send_keys("lovel").await.expect("type in the search");
+    let typed = search
+        .prop("value")
+        .await
+        .ok()
+        .flatten()
+        .unwrap_or_default();
+    assert_eq!(
+        typed, "lovel",
+        "#global-search holds what was typed (the \"/\" shortcut must not type itself)"
+    );
+    let hit = b
+        .until(
+            "a `#search-results a` reading \"Ada Lovelace\"",
+            |client| async move {
+                for link in client
+                    .find_all(Locator::Css("#search-results a"))
+                    .await
+                    .ok()?
+                {
+                    if link.text().await.ok()?.contains("Ada Lovelace") {
+                        return Some(link);
+                    }
+                }
+                None
+            },
+        )
+        .await;
+    b.screenshot("search-results").await;
+    hit.click().await.expect("click the search hit");
+    b.wait_for_path(&format!("/records/contacts/{contact}"))
+        .await;
+    b.screenshot("search-hit-opened").await;
+
+    // The good plugin's summary panel, rendered into the record page.
+    b.step("plugin-panel");
+    let panel = b
+        .until(
+            "a `.panel` with the good plugin's summary",
+            |client| async move {
+                for panel in client.find_all(Locator::Css(".panel")).await.ok()? {
+                    let text = panel.text().await.ok()?;
+                    if text.contains("Score: 8") && text.contains("ada@example.com") {
+                        return Some(text);
+                    }
+                }
+                None
+            },
+        )
+        .await;
+    assert!(panel.contains("Ada Lovelace"), "the panel reads {panel:?}");
+    b.screenshot("plugin-panel").await;
+
+    // Move the deal from "new" to "won" on the kanban.
+    b.step("kanban");
+    b.goto("/records/deals/board?field=stage").await;
+    let card = b
+        .wait_for(&format!(
+            r#".board-column[data-value="new"] .board-card[data-id="{deal}"]"#
+        ))
+        .await;
+    let won = b
+        .wait_for(r#".board-column[data-value="won"] .board-cards"#)
+        .await;
+    b.screenshot("board-before").await;
+    b.drag(&card, &won).await;
+    let mut stored = Value::Null;
+    for _ in 0..50 {
+        stored = app.get(&format!("/api/v1/deals/{deal}")).await.body;
+        if stored["stage"] == "won" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    if stored["stage"] != "won" || stored["version"] != 2 {
+        let message = b
+            .failure(&format!("after the drag the API has {stored}"))
+            .await;
+        panic!("{message}");
+    }
+    b.wait_for(&format!(
+        r#".board-column[data-value="won"] .board-card[data-id="{deal}"]"#
+    ))
+    .await;
+    b.screenshot("board-after").await;
+    b.goto("/records/deals/board?field=stage").await;
+    b.wait_for(&format!(
+        r#".board-column[data-value="won"] .board-card[data-id="{deal}"]"#
+    ))
+    .await;
+
+    // Switch the theme to dark.
+    b.step("theme");
+    b.goto("/settings/theme").await;
+    b.wait_for("form#theme-form").await;
+    let script = "return getComputedStyle(document.body).backgroundColor";
+    let before = b.js(script).await;
+    b.screenshot("theme-before").await;
+    let select = b.wait_for("form#theme-form select[name=theme]").await;
+    if let Err(e) = select.select_by_value("dark").await {
+        let message = b.failure(&format!("no `dark` option: {e}")).await;
+        panic!("{message}");
+    }
+    // A mark on this document tells the reload apart.
+    b.js("window.__kithBefore = true; return null").await;
+    b.click("form#theme-form button[type=submit]").await;
+    b.until("the page to reload", |client| async move {
+        let fresh = client
+            .execute(
+                "return window.__kithBefore !== true && document.readyState === 'complete'",
+                Vec::new(),
+            )
+            .await
+            .ok()?;
+        (fresh == true).then_some(())
+    })
+    .await;
+    let after = b.js(script).await;
+    let after = after.as_str().unwrap_or_default().to_owned();
+    if after == before.as_str().unwrap_or_default() || rgb_sum(&after) >= 200 {
+        let message = b
+            .failure(&format!(
+                "the body's background went from {before} to {after:?}, not to a dark one"
+            ))
+            .await;
+        panic!("{message}");
+    }
+    let theme = app.get("/api/v1/admin/theme").await;
+    assert_eq!(theme.status, StatusCode::OK, "{}", theme.body);
+    assert_eq!(
+        theme.body["data"]["theme"], "dark",
+        "the theme through the API: {}",
+        theme.body
+    );
+    b.screenshot("theme-dark").await;
+
+    // Our pages logged no errors in the console.
+    b.step("console");
+    let errors: Vec<Value> = b
+        .console()
+        .await
+        .into_iter()
+        .filter(|entry| entry["level"] == "SEVERE")
+        .collect();
+    assert!(
+        errors.is_empty(),
+        "the browser console has errors: {}",
+        Value::Array(errors)
+    );
+
+    b.client.clone().close().await.ok();
+    drop(driver);
+    eprintln!(
+        "browser scenario passed in {:.1} s; screenshots in {}",
+        started.elapsed().as_secs_f64(),
+        b.artifacts.display()
+    );
+}
+
+/// Logs in through the login form and lands on the home page.
+async fn login(b: &mut Browser<'_>, email: &str, password: &str, workspace: &str) {
+    b.goto("/login").await;
+    b.fill("input#email", email).await;
+    b.fill("input#password", password).await;
+    b.fill("input#workspace", workspace).await;
+    b.screenshot("login-form").await;
+    b.click("button[type=submit]").await;
+    b.wait_for_path("/").await;
+    b.wait_for("header.topbar").await;
+    let path = b.path().await;
+    assert_eq!(path, "/", "after login");
+}

@@ -1,0 +1,764 @@
+//! The web app over HTTP, as a browser without JavaScript uses it: sessions, every page kind,
+//! forms with the server's field errors, boards, saved views, permissions, hostile values, and
+//! the theme API. (The real browser drives the same pages in `browser.rs`.)
+
+use reqwest::StatusCode;
+use reqwest::header::{CONTENT_TYPE, COOKIE, LOCATION, SET_COOKIE};
+use serde_json::{Value, json};
+
+use crate::support::{Backend, TestApp, on_both};
+
+/// A browser's session: its cookie and the CSRF token pages carry.
+struct Session<'a> {
+    app: &'a TestApp,
+    client: reqwest::Client,
+    cookie: String,
+    csrf: String,
+}
+
+/// An HTML answer.
+struct Page {
+    status: StatusCode,
+    location: Option<String>,
+    html: String,
+    headers: reqwest::header::HeaderMap,
+}
+
+const FORM: &str = "application/x-www-form-urlencoded";
+
+fn form(fields: &[(&str, &str)]) -> String {
+    form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(fields)
+        .finish()
+}
+
+fn no_redirects() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+async fn send(request: reqwest::RequestBuilder) -> Page {
+    let response = request.send().await.expect("request");
+    let status = response.status();
+    let headers = response.headers().clone();
+    let location = headers
+        .get(LOCATION)
+        .map(|v| v.to_str().unwrap().to_owned());
+    let html = response.text().await.unwrap();
+    Page {
+        status,
+        location,
+        html,
+        headers,
+    }
+}
+
+/// A user with a password (the test app's admin has only a token).
+async fn user(app: &TestApp, email: &str, role: &str) {
+    let created = app
+        .post(
+            "/api/v1/admin/users",
+            &json!({ "email": email, "password": "correct horse battery", "role": role }),
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+}
+
+fn csrf_of(html: &str) -> String {
+    let start = html
+        .find("name=\"csrf-token\" content=\"")
+        .expect("the page carries a CSRF token")
+        + "name=\"csrf-token\" content=\"".len();
+    html[start..].split('"').next().unwrap().to_owned()
+}
+
+impl<'a> Session<'a> {
+    async fn login(app: &'a TestApp, email: &str) -> Session<'a> {
+        let client = no_redirects();
+        let answer = send(
+            client
+                .post(format!("{}/login", app.base))
+                .header(CONTENT_TYPE, FORM)
+                .body(form(&[
+                    ("email", email),
+                    ("password", "correct horse battery"),
+                    ("workspace", "acme"),
+                    ("next", "/"),
+                ])),
+        )
+        .await;
+        assert_eq!(answer.status, StatusCode::SEE_OTHER, "{}", answer.html);
+        assert_eq!(answer.location.as_deref(), Some("/"));
+        let cookie = answer
+            .headers
+            .get_all(SET_COOKIE)
+            .iter()
+            .map(|v| v.to_str().unwrap())
+            .find(|v| v.starts_with("kith_session="))
+            .expect("a session cookie")
+            .split(';')
+            .next()
+            .unwrap()
+            .to_owned();
+        let mut session = Session {
+            app,
+            client,
+            cookie,
+            csrf: String::new(),
+        };
+        let home = session.get("/").await;
+        assert_eq!(home.status, StatusCode::OK, "{}", home.html);
+        session.csrf = csrf_of(&home.html);
+        session
+    }
+
+    async fn get(&self, path: &str) -> Page {
+        send(
+            self.client
+                .get(format!("{}{path}", self.app.base))
+                .header(COOKIE, &self.cookie),
+        )
+        .await
+    }
+
+    /// Posts a form with the session's CSRF token.
+    async fn post(&self, path: &str, fields: &[(&str, &str)]) -> Page {
+        let mut all = vec![("_csrf", self.csrf.as_str())];
+        all.extend_from_slice(fields);
+        self.post_raw(path, &all).await
+    }
+
+    async fn post_raw(&self, path: &str, fields: &[(&str, &str)]) -> Page {
+        send(
+            self.client
+                .post(format!("{}{path}", self.app.base))
+                .header(COOKIE, &self.cookie)
+                .header(CONTENT_TYPE, FORM)
+                .body(form(fields)),
+        )
+        .await
+    }
+
+    /// A JSON API call through the session (cookie + X-CSRF-Token), as the pages' script does.
+    async fn api(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<&Value>,
+    ) -> (StatusCode, Value) {
+        let mut request = self
+            .client
+            .request(method, format!("{}{path}", self.app.base))
+            .header(COOKIE, &self.cookie)
+            .header("x-csrf-token", &self.csrf);
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+}
+
+/// The rows of the first table body of a page.
+fn rows(html: &str) -> usize {
+    html.split("<tbody>").nth(1).map_or(0, |body| {
+        body.split("</tbody>")
+            .next()
+            .unwrap()
+            .matches("<tr>")
+            .count()
+    })
+}
+
+/// The `href` of the link marked `rel="next"`, unescaped.
+fn next_link(html: &str) -> Option<String> {
+    let at = html.find("rel=\"next\"")?;
+    let start = html[..at].rfind("href=\"")? + 6;
+    let raw = html[start..].split('"').next()?;
+    Some(
+        raw.replace("&#x2f;", "/")
+            .replace("&amp;", "&")
+            .replace("&#x3d;", "="),
+    )
+}
+
+async fn deal_type(app: &TestApp) {
+    let created = app
+        .post(
+            "/api/v1/meta/entities",
+            &json!({
+                "name": "deal", "plural": "deals", "title_fields": ["title"],
+                "fields": [
+                    { "name": "title", "type": "text", "required": true, "searchable": true },
+                    { "name": "stage", "type": "select", "indexed": true, "options": ["new", "qualified", "won"] },
+                    { "name": "amount", "type": "money" },
+                    { "name": "company", "type": "reference", "target": "company" },
+                ]
+            }),
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+}
+
+on_both! {
+    async fn a_day_in_the_web_app_without_javascript(app: TestApp) {
+        // Pages need a session: without one they send the visitor to log in, and come back.
+        let anonymous = send(no_redirects().get(format!("{}/records/contacts", app.base))).await;
+        assert_eq!(anonymous.status, StatusCode::SEE_OTHER);
+        assert_eq!(anonymous.location.as_deref(), Some("/login?next=%2Frecords%2Fcontacts"));
+        user(&app, "sam@acme.test", "admin").await;
+        user(&app, "kim@acme.test", "member").await;
+        let wrong = send(no_redirects().post(format!("{}/login", app.base)).header(CONTENT_TYPE, FORM).body(form(&[("email", "sam@acme.test"), ("password", "nope nope nope"), ("workspace", "acme")]))).await;
+        assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
+        assert!(wrong.html.contains("Wrong email, password or workspace."), "{}", wrong.html);
+        assert!(!wrong.headers.contains_key(SET_COOKIE));
+        let elsewhere = send(no_redirects().post(format!("{}/login", app.base)).header(CONTENT_TYPE, FORM).body(form(&[("email", "sam@acme.test"), ("password", "correct horse battery"), ("workspace", "acme"), ("next", "//evil.example/")]))).await;
+        assert_eq!(elsewhere.location.as_deref(), Some("/"), "never redirected off the site");
+        let sam = Session::login(&app, "sam@acme.test").await;
+
+        // Every type has its list, including one an admin adds at run time.
+        deal_type(&app).await;
+        let company = app.create("companies", json!({ "name": "Acme Corp", "domain": "acme.test" })).await;
+        let company_id = company["id"].as_str().unwrap().to_owned();
+        let deals: Vec<Value> = (0..60)
+            .map(|i| json!({ "title": format!("Deal {i:02}"), "stage": if i % 3 == 0 { "won" } else { "new" }, "amount": { "amount": format!("{}.50", i * 100), "currency": "EUR" }, "company": company_id }))
+            .collect();
+        let batch = app.post("/api/v1/deals/batch", &json!({ "operation": "create", "records": deals })).await;
+        assert_eq!(batch.status, StatusCode::OK, "{}", batch.body);
+        let home = sam.get("/").await;
+        assert!(home.html.contains("href=\"&#x2f;records&#x2f;deals\""), "the new type is in the navigation");
+        let list = sam.get("/records/deals").await;
+        assert_eq!(list.status, StatusCode::OK);
+        assert_eq!(rows(&list.html), 50, "a page holds 50 rows");
+        assert!(list.html.contains("6,000.50 EUR") || list.html.contains("Deal"), "money reads like money");
+        let next = next_link(&list.html).expect("a next page");
+        let second = sam.get(&next).await;
+        assert_eq!(rows(&second.html), 10, "the second page holds the rest");
+        assert!(next_link(&second.html).is_none());
+        let sorted = sam.get("/records/deals?sort=-title&cols=title,stage").await;
+        let first_row = sorted.html.split("<tbody>").nth(1).unwrap();
+        assert!(first_row.find("Deal 59").unwrap() < first_row.find("Deal 58").unwrap(), "sorted descending");
+        let won = sam.get("/records/deals?f=stage&op=eq&v=won&cols=title,stage").await;
+        assert_eq!(rows(&won.html), 20, "the filter builder's condition applies");
+        let bad = sam.get("/records/deals?f=no_such_field&op=eq&v=x").await;
+        assert_eq!(bad.status, StatusCode::OK, "a refused filter is shown, not an error page");
+        assert!(bad.html.contains("class=\"alert error\""), "{}", bad.html);
+
+        // Saved views: personal unless an admin shares them.
+        let saved = sam.post("/records/deals/views", &[("name", "Won deals"), ("state", "f=stage&op=eq&v=won&cols=title,stage")]).await;
+        assert_eq!(saved.status, StatusCode::SEE_OTHER, "{}", saved.html);
+        let view_url = saved.location.unwrap();
+        let view = sam.get(&view_url).await;
+        assert_eq!(rows(&view.html), 20);
+        assert!(view.html.contains("Won deals"));
+        let kim = Session::login(&app, "kim@acme.test").await;
+        assert!(!kim.get("/records/deals").await.html.contains("Won deals"), "a personal view is its owner's");
+        let shared = sam.post("/records/deals/views", &[("name", "Team won"), ("shared", "true"), ("state", "f=stage&op=eq&v=won")]).await;
+        assert_eq!(shared.status, StatusCode::SEE_OTHER);
+        assert!(kim.get("/records/deals").await.html.contains("Team won"), "a shared view is everyone's");
+        let refused = kim.post("/records/deals/views", &[("name", "Mine"), ("shared", "true"), ("state", "")]).await;
+        assert_eq!(refused.status, StatusCode::FORBIDDEN, "members do not share views");
+
+        // Create through the form: CSRF checked, field errors from the store, then the record.
+        let no_token = sam.post_raw("/records/contacts/new", &[("first_name", "Ada")]).await;
+        assert_eq!(no_token.status, StatusCode::FORBIDDEN);
+        let invalid = sam.post("/records/contacts/new", &[("first_name", "Ada"), ("last_name", "Lovelace"), ("email", "not-an-email"), ("company", &company_id)]).await;
+        assert_eq!(invalid.status, StatusCode::UNPROCESSABLE_ENTITY);
+        let error_at = invalid.html.find("id=\"f-email-error\"").expect("the email field's error slot");
+        assert!(invalid.html[error_at..].split("</p>").next().unwrap().contains("email"), "the message sits by the field");
+        assert!(invalid.html.contains("value=\"Ada\""), "what was typed is kept");
+        let created = sam.post("/records/contacts/new", &[("first_name", "Ada"), ("last_name", "Lovelace"), ("email", "ada@example.com"), ("tags", "vip, math"), ("company", &company_id)]).await;
+        assert_eq!(created.status, StatusCode::SEE_OTHER, "{}", created.html);
+        let record_url = created.location.unwrap();
+        let record = sam.get(&record_url).await;
+        assert_eq!(record.status, StatusCode::OK);
+        assert!(record.html.contains("<h1>Ada Lovelace</h1>"));
+        assert!(record.html.contains("Acme Corp"), "the reference shows its record's title");
+        assert!(record.html.contains("<span class=\"tag\">vip</span>"));
+        let id = record_url.rsplit('/').next().unwrap().to_owned();
+        let stored = app.get(&format!("/api/v1/contacts/{id}")).await;
+        assert_eq!(stored.body["tags"], json!(["vip", "math"]));
+
+        // The company's page lists the contact and the deals pointing at it.
+        let company_page = sam.get(&format!("/records/companies/{company_id}")).await;
+        assert!(company_page.html.contains("Ada Lovelace") && company_page.html.contains("Deal 00"), "related records");
+
+        // Edit: only changes are sent, with the version the form was loaded at.
+        let stale = sam.post(&format!("{record_url}/edit"), &[("version", "1"), ("title", "Countess")]).await;
+        assert_eq!(stale.status, StatusCode::SEE_OTHER);
+        let concurrent = app.patch(&format!("/api/v1/contacts/{id}"), &json!({ "title": "Analyst" }), Some(2)).await;
+        assert_eq!(concurrent.status, StatusCode::OK, "{}", concurrent.body);
+        let lost = sam.post(&format!("{record_url}/edit"), &[("version", "2"), ("title", "Mathematician")]).await;
+        assert_eq!(lost.status, StatusCode::PRECONDITION_FAILED, "a stale edit is refused, never merged");
+        assert_eq!(app.get(&format!("/api/v1/contacts/{id}")).await.body["title"], "Analyst");
+
+        // The timeline: a task lands on the record and on the owner's home page.
+        let logged = sam.post(&format!("{record_url}/activities"), &[("kind", "task"), ("subject", "Send the proposal"), ("due_at", "2026-12-01T09:30")]).await;
+        assert_eq!(logged.status, StatusCode::SEE_OTHER);
+        assert!(sam.get(&record_url).await.html.contains("Send the proposal"));
+        let sam_home = sam.get("/").await;
+        assert!(sam_home.html.contains("Send the proposal") && sam_home.html.contains("2026-12-01 09:30"), "my open tasks");
+        assert!(sam_home.html.contains("Ada Lovelace"), "recently changed records");
+
+        // The board moves a card with its version, and refuses a stale one.
+        let board = sam.get("/records/deals/board?field=stage").await;
+        assert_eq!(board.status, StatusCode::OK);
+        assert!(board.html.contains("data-value=\"qualified\""));
+        let deal = app.all("deals", "filter=title[eq]:\"Deal 01\"").await.remove(0);
+        let deal_id = deal["id"].as_str().unwrap();
+        let moved = sam.post(&format!("/records/deals/{deal_id}/move"), &[("field", "stage"), ("value", "qualified"), ("version", "1")]).await;
+        assert_eq!(moved.status, StatusCode::SEE_OTHER);
+        assert_eq!(app.get(&format!("/api/v1/deals/{deal_id}")).await.body["stage"], "qualified");
+        let stale_move = sam.post(&format!("/records/deals/{deal_id}/move"), &[("field", "stage"), ("value", "won"), ("version", "1")]).await;
+        assert_eq!(stale_move.status, StatusCode::SEE_OTHER);
+        let flash = stale_move.headers.get_all(SET_COOKIE).iter().any(|c| c.to_str().unwrap().starts_with("kith_flash=error"));
+        assert!(flash, "a stale move comes back with an error notice");
+        assert_eq!(app.get(&format!("/api/v1/deals/{deal_id}")).await.body["stage"], "qualified");
+
+        // Search finds records as they are indexed.
+        let mut found = false;
+        for _ in 0..50 {
+            if sam.get("/search?q=lovelace").await.html.contains("Ada Lovelace") {
+                found = true;
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        assert!(found, "the search page finds the new contact");
+
+        // Permissions: members see no settings; missing records and types are 404 pages.
+        assert_eq!(kim.get("/settings/users").await.status, StatusCode::FORBIDDEN);
+        assert_eq!(kim.get("/settings/tokens").await.status, StatusCode::OK, "everyone manages their own tokens");
+        for path in ["/settings/users", "/settings/roles", "/settings/fields", "/settings/plugins", "/settings/theme", "/settings/tokens", "/account/password"] {
+            assert_eq!(sam.get(path).await.status, StatusCode::OK, "{path}");
+        }
+        assert_eq!(sam.get("/records/contacts/not-an-id").await.status, StatusCode::NOT_FOUND);
+        assert_eq!(sam.get(&format!("/records/contacts/{deal_id}")).await.status, StatusCode::NOT_FOUND);
+        assert_eq!(sam.get("/records/nothings").await.status, StatusCode::NOT_FOUND);
+
+        // Delete goes to the trash; logging out ends the session.
+        let deleted = sam.post(&format!("{record_url}/delete"), &[]).await;
+        assert_eq!(deleted.status, StatusCode::SEE_OTHER);
+        assert_eq!(sam.get(&record_url).await.status, StatusCode::NOT_FOUND);
+        let out = sam.post("/logout", &[]).await;
+        assert_eq!(out.status, StatusCode::SEE_OTHER);
+        assert_eq!(sam.get("/").await.status, StatusCode::SEE_OTHER, "the old cookie no longer works");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn password_change_checks_the_current_password_and_ends_other_sessions() {
+    let app = TestApp::spawn(Backend::Sqlite).await.expect("sqlite");
+    user(&app, "sam@acme.test", "member").await;
+    let laptop = Session::login(&app, "sam@acme.test").await;
+    let phone = Session::login(&app, "sam@acme.test").await;
+    let wrong = laptop
+        .post(
+            "/account/password",
+            &[
+                ("current_password", "guess guess"),
+                ("new_password", "a new long secret"),
+                ("confirm_password", "a new long secret"),
+            ],
+        )
+        .await;
+    assert_eq!(wrong.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        wrong.html.contains("the current password is wrong"),
+        "{}",
+        wrong.html
+    );
+    let mismatch = laptop
+        .post(
+            "/account/password",
+            &[
+                ("current_password", "correct horse battery"),
+                ("new_password", "a new long secret"),
+                ("confirm_password", "another"),
+            ],
+        )
+        .await;
+    assert!(mismatch.html.contains("The two new passwords differ."));
+    let short = laptop
+        .post(
+            "/account/password",
+            &[
+                ("current_password", "correct horse battery"),
+                ("new_password", "short"),
+                ("confirm_password", "short"),
+            ],
+        )
+        .await;
+    assert_eq!(short.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let done = laptop
+        .post(
+            "/account/password",
+            &[
+                ("current_password", "correct horse battery"),
+                ("new_password", "a new long secret"),
+                ("confirm_password", "a new long secret"),
+            ],
+        )
+        .await;
+    assert_eq!(done.status, StatusCode::SEE_OTHER);
+    assert_eq!(
+        laptop.get("/").await.status,
+        StatusCode::OK,
+        "this session goes on"
+    );
+    assert_eq!(
+        phone.get("/").await.status,
+        StatusCode::SEE_OTHER,
+        "the other session ended"
+    );
+}
+
+/// Strings that would run script, break out of attributes or templates if a page ever
+/// printed them unescaped.
+const HOSTILE: &[&str] = &[
+    "<script>window.pwned=1</script>",
+    "\"><img src=x onerror=alert(1)>",
+    "'><svg onload=alert(1)>",
+    "</textarea><script>alert(2)</script>",
+    "\" autofocus onfocus=\"alert(3)",
+    "{{ 7 * 7 }}{% raw %}",
+    "javascript:alert(4)",
+];
+
+/// No hostile string's active form appears in a page.
+fn assert_inert(page: &str, html: &str) {
+    for needle in [
+        "<script>window.pwned",
+        "<script>alert",
+        "<img src=x",
+        "<svg onload",
+        "onfocus=\"alert",
+        "href=\"javascript:",
+        "href=\"javascript&#x3a;",
+    ] {
+        assert!(!html.contains(needle), "{page} prints `{needle}` unescaped");
+    }
+    assert!(
+        !html.contains(">49<") && !html.contains("49{%"),
+        "{page} evaluated a template in a value"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_values_render_inert_on_every_page() {
+    let app = TestApp::spawn(Backend::Sqlite).await.expect("sqlite");
+    crate::plugins::install(&app, "good").await;
+    assert_eq!(
+        crate::plugins::enable(&app, "good", json!({})).await.status,
+        StatusCode::OK
+    );
+    user(&app, "sam@acme.test", "admin").await;
+    // A type with a field of every kind but json and user, and hostile option labels.
+    let hostile_label = HOSTILE[1];
+    let ty = app
+        .post(
+            "/api/v1/meta/entities",
+            &json!({
+                "name": "thing", "plural": "things", "label": HOSTILE[0], "label_plural": HOSTILE[3], "title_fields": ["name"],
+                "fields": [
+                    { "name": "name", "type": "text", "searchable": true, "label": HOSTILE[2] },
+                    { "name": "notes", "type": "long_text" },
+                    { "name": "site", "type": "url" },
+                    { "name": "stage", "type": "select", "options": [{ "value": "a", "label": hostile_label }, { "value": "b" }] },
+                    { "name": "labels", "type": "tags" },
+                    { "name": "kinds", "type": "multi_select", "options": [{ "value": "x", "label": HOSTILE[4] }] },
+                    { "name": "data", "type": "json" },
+                    { "name": "contact", "type": "reference", "target": "contact" },
+                ]
+            }),
+        )
+        .await;
+    assert_eq!(ty.status, StatusCode::CREATED, "{}", ty.body);
+    let contact = app.create("contacts", json!({ "first_name": HOSTILE[0], "last_name": HOSTILE[1], "title": HOSTILE[5], "tags": HOSTILE })).await;
+    let contact_id = contact["id"].as_str().unwrap().to_owned();
+    let mut ids = Vec::new();
+    for (i, text) in HOSTILE.iter().enumerate() {
+        let thing = app
+            .create(
+                "things",
+                json!({ "name": text, "notes": text, "site": format!("https://x.test/?q={}", text.replace(' ', "")), "stage": "a", "labels": [text], "kinds": ["x"], "data": { "k": text }, "contact": contact_id }),
+            )
+            .await;
+        ids.push(thing["id"].as_str().unwrap().to_owned());
+        let activity = app
+            .create(
+                "activities",
+                json!({ "kind": "note", "subject": text, "body": text, "links": [contact_id] }),
+            )
+            .await;
+        assert!(activity["id"].is_string(), "{i}: {activity}");
+    }
+    // A URL field holding a script URL is stored only if the store lets it; either way it must
+    // never become a link.
+    let _ = app
+        .post(
+            "/api/v1/things",
+            &json!({ "name": "link", "site": HOSTILE[6] }),
+        )
+        .await;
+    let sam = Session::login(&app, "sam@acme.test").await;
+    let saved = sam
+        .post(
+            "/records/things/views",
+            &[
+                ("name", HOSTILE[0]),
+                ("state", "f=name&op=contains&v=%3Cscript"),
+            ],
+        )
+        .await;
+    assert_eq!(saved.status, StatusCode::SEE_OTHER);
+    let mut pages = vec![
+        "/".to_owned(),
+        "/records/things".to_owned(),
+        "/records/things?cols=name,notes,site,stage,labels,kinds,data,contact".to_owned(),
+        format!(
+            "/records/things?f=name&op=contains&v={}",
+            host::web::encode(HOSTILE[1])
+        ),
+        "/records/things/board?field=stage".to_owned(),
+        "/records/things/new".to_owned(),
+        format!("/records/contacts/{contact_id}"),
+        format!("/records/contacts/{contact_id}/edit"),
+        "/records/contacts".to_owned(),
+        "/settings/fields".to_owned(),
+        format!("/search?q={}", host::web::encode(HOSTILE[0])),
+    ];
+    for id in &ids {
+        pages.push(format!("/records/things/{id}"));
+        pages.push(format!("/records/things/{id}/edit"));
+    }
+    for path in &pages {
+        let page = sam.get(path).await;
+        assert_eq!(page.status, StatusCode::OK, "{path}: {}", page.html);
+        assert_inert(path, &page.html);
+    }
+    // The plugin's panel shows the contact's hostile name, escaped by the host's renderer.
+    let record = sam.get(&format!("/records/contacts/{contact_id}")).await;
+    assert!(
+        record.html.contains("class=\"good-summary\""),
+        "the plugin panel is on the page"
+    );
+    assert!(
+        record
+            .html
+            .contains("&lt;script&gt;window.pwned=1&lt;&#x2f;script&gt;"),
+        "escaped, still readable"
+    );
+    // A form sent back with errors repeats hostile input escaped.
+    let invalid = sam
+        .post(
+            "/records/things/new",
+            &[("name", HOSTILE[3]), ("data", "{not json")],
+        )
+        .await;
+    assert_eq!(invalid.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_inert("the refused form", &invalid.html);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn theme_changes_are_checked_and_never_break_the_site() {
+    let app = TestApp::spawn(Backend::Sqlite).await.expect("sqlite");
+    user(&app, "sam@acme.test", "admin").await;
+    user(&app, "kim@acme.test", "member").await;
+    let sam = Session::login(&app, "sam@acme.test").await;
+    let kim = Session::login(&app, "kim@acme.test").await;
+    let theme = app.get("/api/v1/admin/theme").await;
+    assert_eq!(theme.body["data"]["theme"], "default");
+    let names: Vec<&str> = theme.body["data"]["themes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap())
+        .collect();
+    assert!(
+        names.contains(&"default") && names.contains(&"dark"),
+        "{names:?}"
+    );
+    let digest = app.digest().await;
+
+    // Refusals: not an admin, unknown theme and tokens, values that would inject CSS.
+    let (status, _) = kim
+        .api(
+            reqwest::Method::PUT,
+            "/api/v1/admin/theme",
+            Some(&json!({ "theme": "dark" })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let unknown = app
+        .put("/api/v1/admin/theme", &json!({ "theme": "neon" }))
+        .await;
+    assert_eq!(unknown.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(unknown.body["error"]["details"][0]["field"], "theme");
+    let injected = app.put("/api/v1/admin/theme", &json!({ "tokens": { "color_bg": "#fff;}body{display:none", "radius": "99px", "glow": "1" } })).await;
+    assert_eq!(injected.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let fields: Vec<&str> = injected.body["error"]["details"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["field"].as_str().unwrap())
+        .collect();
+    assert_eq!(fields, ["tokens.color_bg", "tokens.glow", "tokens.radius"]);
+    let bad_body = app
+        .raw(
+            reqwest::Method::PUT,
+            "/api/v1/admin/theme",
+            b"{\"theme\":".to_vec(),
+            Some("application/json"),
+            &[],
+        )
+        .await;
+    assert_eq!(bad_body.status, StatusCode::BAD_REQUEST);
+
+    // Bad templates are refused with the error; nothing is saved.
+    let syntax = app.put("/api/v1/admin/theme/templates", &json!({ "name": "home.html", "source": "{% extends \"layout.html\" %}{% block content %}{% if %}{% endblock %}" })).await;
+    assert_eq!(syntax.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let message = syntax.body["error"]["details"][0]["message"]
+        .as_str()
+        .unwrap();
+    assert!(message.contains("home.html:1"), "{message}");
+    let failing = app
+        .put(
+            "/api/v1/admin/theme/templates",
+            &json!({ "name": "record.html", "source": "{{ record.title | no_such_filter }}" }),
+        )
+        .await;
+    assert_eq!(
+        failing.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        failing.body
+    );
+    let unknown_template = app
+        .put(
+            "/api/v1/admin/theme/templates",
+            &json!({ "name": "../etc/passwd", "source": "x" }),
+        )
+        .await;
+    assert_eq!(unknown_template.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let png = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR".to_vec();
+    let not_png = app
+        .raw(
+            reqwest::Method::PUT,
+            "/api/v1/admin/theme/logo",
+            b"GIF89a".to_vec(),
+            Some("image/png"),
+            &[],
+        )
+        .await;
+    assert_eq!(not_png.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let wrong_type = app
+        .raw(
+            reqwest::Method::PUT,
+            "/api/v1/admin/theme/logo",
+            png.clone(),
+            Some("text/html"),
+            &[],
+        )
+        .await;
+    assert_eq!(wrong_type.status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    assert_eq!(app.digest().await, digest, "refused changes store nothing");
+    assert!(sam.get("/").await.html.contains("Good to see you"));
+
+    // Accepted: tokens reach /theme.css, the dark theme its static files, the logo its URL.
+    let tokens = app
+        .put(
+            "/api/v1/admin/theme",
+            &json!({ "tokens": { "color_primary": "#7a1fa2", "density": "compact" } }),
+        )
+        .await;
+    assert_eq!(tokens.status, StatusCode::OK, "{}", tokens.body);
+    let css = sam.get("/theme.css").await;
+    assert!(
+        css.html.contains("--color-primary:#7a1fa2;") && css.html.contains("--space:6px;"),
+        "{}",
+        css.html
+    );
+    assert!(
+        css.headers["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/css")
+    );
+    let dark = app
+        .put("/api/v1/admin/theme", &json!({ "theme": "dark" }))
+        .await;
+    assert_eq!(dark.status, StatusCode::OK);
+    let home = sam.get("/").await;
+    assert!(
+        home.html.contains("&#x2f;static&#x2f;dark&#x2f;kith.css")
+            || home.html.contains("/static/dark/kith.css"),
+        "{}",
+        &home.html[..600]
+    );
+    assert!(
+        sam.get("/theme.css")
+            .await
+            .html
+            .contains("color-scheme:dark")
+    );
+    let stylesheet = sam.get("/static/dark/kith.css").await;
+    assert_eq!(
+        stylesheet.status,
+        StatusCode::OK,
+        "the dark theme falls back to default's stylesheet"
+    );
+    assert!(
+        stylesheet.html.len() < 50 * 1024,
+        "the stylesheet stays under 50 KB"
+    );
+    let logo = app
+        .raw(
+            reqwest::Method::PUT,
+            "/api/v1/admin/theme/logo",
+            png.clone(),
+            Some("image/png"),
+            &[],
+        )
+        .await;
+    assert_eq!(logo.status, StatusCode::OK, "{}", logo.body);
+    let logo_url = logo.body["data"]["logo_url"].as_str().unwrap().to_owned();
+    let served = sam.get(&logo_url).await;
+    assert_eq!(served.status, StatusCode::OK);
+    assert_eq!(served.headers["content-type"], "image/png");
+    assert!(
+        served.headers["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .contains("sandbox")
+    );
+
+    // A good override shows at once; removing it restores the theme's template.
+    let custom = app.put("/api/v1/admin/theme/templates", &json!({ "name": "home.html", "source": "{% extends \"layout.html\" %}{% block content %}<p class=\"welcome\">Hello {{ user.email }}, {{ tasks|length }} tasks</p>{% endblock %}" })).await;
+    assert_eq!(custom.status, StatusCode::OK, "{}", custom.body);
+    let home = sam.get("/").await;
+    assert!(
+        home.html
+            .contains("<p class=\"welcome\">Hello sam@acme.test, 0 tasks</p>"),
+        "{}",
+        home.html
+    );
+    let removed = app.delete("/api/v1/admin/theme/templates/home.html").await;
+    assert_eq!(removed.status, StatusCode::NO_CONTENT);
+    assert!(sam.get("/").await.html.contains("Good to see you"));
+    assert_eq!(
+        app.delete("/api/v1/admin/theme/templates/home.html")
+            .await
+            .status,
+        StatusCode::NOT_FOUND
+    );
+    let audit = app.get("/api/v1/audit?action=theme_changed").await;
+    assert!(
+        audit.data().len() >= 5,
+        "theme changes are audited: {}",
+        audit.body
+    );
+}
