@@ -523,10 +523,7 @@ impl Store {
         } else {
             select.order_by_asc(audit::Column::Id)
         };
-        let rows = select
-            .limit(query.limit)
-            .all(&self.db.read)
-            .await?;
+        let rows = select.limit(query.limit).all(&self.db.read).await?;
         Ok(rows
             .into_iter()
             .map(|row| AuditEntry {

@@ -474,7 +474,10 @@ mod tests {
             json!({"amount": "1000", "currency": "EUR"})
         );
         assert_eq!(body["website"], Value::Null);
-        assert!(!body.contains_key("phone"), "a field the form lacks is left alone");
+        assert!(
+            !body.contains_key("phone"),
+            "a field the form lacks is left alone"
+        );
         let bad = read_form(&fields, &Form::parse(b"name=Acme&employees=twelve")).unwrap_err();
         assert_eq!(bad[0].field, "employees");
         let activity = schema.by_plural("activities").unwrap();

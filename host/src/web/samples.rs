@@ -199,3 +199,32 @@ pub fn pages() -> Vec<(&'static str, minijinja::Value)> {
         })
         .collect()
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::web::themes::Themes;
+
+    /// Every page type of every bundled theme, rendered with its sample: a change to what a
+    /// page prints is a reviewed snapshot change.
+    #[test]
+    fn every_page_type_renders_in_every_theme() {
+        let themes = Themes::load().unwrap();
+        for theme in themes.all() {
+            let look = themes
+                .build(&theme.name, Default::default(), Default::default(), None)
+                .unwrap();
+            for (template, context) in pages() {
+                let html = look.render(template, context).unwrap();
+                assert!(
+                    html.contains("</html>"),
+                    "{template} in {} is a whole page",
+                    theme.name
+                );
+                let name = format!("{}__{}", theme.name, template.replace(['/', '.'], "_"));
+                insta::assert_snapshot!(name, html);
+            }
+        }
+    }
+}
