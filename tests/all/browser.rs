@@ -593,6 +593,37 @@ async fn browser_user_can_do_a_day_of_work() {
     assert!(panel.contains("Ada Lovelace"), "the panel reads {panel:?}");
     b.screenshot("plugin-panel").await;
 
+    // Inline edit: change one field in place; the PATCH carries the page's version.
+    b.step("inline-edit");
+    b.click(".field[data-field=title] button.inline-edit").await;
+    b.fill(".field[data-field=title] .inline-editor input", "Countess")
+        .await;
+    b.click(".field[data-field=title] .inline-editor button.primary")
+        .await;
+    let shown = b
+        .until(
+            "the title field to read \"Countess\" after saving",
+            |client| async move {
+                let value = client
+                    .find(Locator::Css(".field[data-field=title] .value"))
+                    .await
+                    .ok()?
+                    .text()
+                    .await
+                    .ok()?;
+                value.contains("Countess").then_some(value)
+            },
+        )
+        .await;
+    assert!(shown.contains("Countess"));
+    let saved = app.get(&format!("/api/v1/contacts/{contact}")).await;
+    assert_eq!(saved.body["title"], "Countess", "{}", saved.body);
+    assert_eq!(
+        saved.body["version"], 2,
+        "one update, with the page's version"
+    );
+    b.screenshot("inline-edit").await;
+
     // Move the deal from "new" to "won" on the kanban.
     b.step("kanban");
     b.goto("/records/deals/board?field=stage").await;

@@ -217,6 +217,16 @@ on_both! {
         assert!(!wrong.headers.contains_key(SET_COOKIE));
         let elsewhere = send(no_redirects().post(format!("{}/login", app.base)).header(CONTENT_TYPE, FORM).body(form(&[("email", "sam@acme.test"), ("password", "correct horse battery"), ("workspace", "acme"), ("next", "//evil.example/")]))).await;
         assert_eq!(elsewhere.location.as_deref(), Some("/"), "never redirected off the site");
+        let forged = send(
+            no_redirects()
+                .post(format!("{}/login", app.base))
+                .header("origin", "https://evil.example")
+                .header(CONTENT_TYPE, FORM)
+                .body(form(&[("email", "sam@acme.test"), ("password", "correct horse battery"), ("workspace", "acme")])),
+        )
+        .await;
+        assert_eq!(forged.status, StatusCode::FORBIDDEN, "a login posted from another site is refused");
+        assert!(!forged.headers.contains_key(SET_COOKIE));
         let sam = Session::login(&app, "sam@acme.test").await;
 
         // Every type has its list, including one an admin adds at run time.
@@ -676,6 +686,18 @@ async fn theme_changes_are_checked_and_never_break_the_site() {
         )
         .await;
     assert_eq!(tokens.status, StatusCode::OK, "{}", tokens.body);
+    let own_bg = theme.body["data"]["tokens"]["color_bg"].clone();
+    let same = app
+        .put(
+            "/api/v1/admin/theme",
+            &json!({ "tokens": { "color_bg": own_bg } }),
+        )
+        .await;
+    assert_eq!(
+        same.body["data"]["changed"],
+        json!({ "color_primary": "#7a1fa2", "density": "compact" }),
+        "a token set to the theme's own value is no change"
+    );
     let css = sam.get("/theme.css").await;
     assert!(
         css.html.contains("--color-primary:#7a1fa2;") && css.html.contains("--space:6px;"),

@@ -73,6 +73,18 @@ pub async fn login(
     body: Bytes,
 ) -> Response {
     let form = Form::parse(&body);
+    if !same_origin(&headers) {
+        // Login CSRF: another site must not sign a visitor into an account of its choosing.
+        let error = "This login form came from another site. Open the login page and try again.";
+        return login_form(
+            &state,
+            StatusCode::FORBIDDEN,
+            "",
+            DEFAULT_WORKSPACE,
+            None,
+            Some(error.to_owned()),
+        );
+    }
     let email = form.get("email").unwrap_or("").trim().to_owned();
     let workspace = form
         .get("workspace")
@@ -125,6 +137,23 @@ pub async fn login(
             };
             login_form(&state, status, &email, &workspace, next, Some(message))
         }
+    }
+}
+
+/// Whether a form post came from this site: browsers name the page's origin in `Origin` (and
+/// say `Sec-Fetch-Site`); a post from another site's page is refused. Clients that send
+/// neither (scripts, tests) are not browsers a third-party page could drive.
+fn same_origin(headers: &HeaderMap) -> bool {
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    if header("sec-fetch-site").is_some_and(|site| site == "cross-site" || site == "same-site") {
+        return false;
+    }
+    match (header("origin"), header("host")) {
+        (Some(origin), Some(host)) => origin
+            .split_once("://")
+            .is_some_and(|(_, authority)| authority == host),
+        (Some(_), None) => false,
+        (None, _) => true,
     }
 }
 

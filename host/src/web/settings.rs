@@ -214,10 +214,10 @@ async fn theme_page(web: Web) -> Response {
         let data = theme_json(&web.state, &web.identity).await?;
         let tokens: Vec<Value> = TOKENS
             .iter()
-            .map(|(name, kind)| {
+            .map(|(name, kind, label)| {
                 json!({
                     "name": name,
-                    "label": humanize(name),
+                    "label": label,
                     "value": web.look.tokens.get(*name),
                     "kind": format!("{kind:?}").to_lowercase(),
                     "changed": web.look.changed.contains_key(*name),
@@ -414,10 +414,15 @@ async fn put_theme(
             None => tokens.remove(&name),
         };
     }
-    row.tokens = serde_json::to_value(&tokens).map_err(ApiError::internal)?;
     if let Some(theme) = change.theme {
         row.theme = theme;
     }
+    // A value equal to the theme's own is no change: the settings form sends every token,
+    // and a later switch of theme must not carry this theme's values along.
+    if let Some(theme) = state.themes.get(&row.theme) {
+        tokens.retain(|name, value| theme.tokens.get(name) != Some(value));
+    }
+    row.tokens = serde_json::to_value(&tokens).map_err(ApiError::internal)?;
     save_look(&state, &identity, row, stored, "theme").await?;
     Ok(Json(
         json!({ "data": theme_json(&state, &identity).await? }),

@@ -42,31 +42,31 @@ pub enum TokenKind {
 }
 
 /// The tokens a theme sets and an admin may change, in the order the settings page shows them.
-pub const TOKENS: &[(&str, TokenKind)] = &[
-    ("color_bg", TokenKind::Color),
-    ("color_surface", TokenKind::Color),
-    ("color_text", TokenKind::Color),
-    ("color_muted", TokenKind::Color),
-    ("color_border", TokenKind::Color),
-    ("color_primary", TokenKind::Color),
-    ("color_primary_text", TokenKind::Color),
-    ("color_danger", TokenKind::Color),
-    ("color_success", TokenKind::Color),
-    ("color_warning", TokenKind::Color),
-    ("font", TokenKind::Font),
-    ("radius", TokenKind::Length),
-    ("density", TokenKind::Density),
+pub const TOKENS: &[(&str, TokenKind, &str)] = &[
+    ("color_bg", TokenKind::Color, "Page background"),
+    ("color_surface", TokenKind::Color, "Cards and inputs"),
+    ("color_text", TokenKind::Color, "Text"),
+    ("color_muted", TokenKind::Color, "Secondary text"),
+    ("color_border", TokenKind::Color, "Borders"),
+    ("color_primary", TokenKind::Color, "Primary (links, buttons, focus)"),
+    ("color_primary_text", TokenKind::Color, "Text on primary"),
+    ("color_danger", TokenKind::Color, "Danger"),
+    ("color_success", TokenKind::Color, "Success"),
+    ("color_warning", TokenKind::Color, "Warning"),
+    ("font", TokenKind::Font, "Font stack"),
+    ("radius", TokenKind::Length, "Corner radius"),
+    ("density", TokenKind::Density, "Density"),
 ];
 
 pub fn token_kind(name: &str) -> Option<TokenKind> {
-    TOKENS.iter().find(|(n, _)| *n == name).map(|(_, k)| *k)
+    TOKENS.iter().find(|(n, ..)| *n == name).map(|(_, k, _)| *k)
 }
 
 /// Checks a token value, so nothing but a colour, a length, a font stack or a density can
 /// reach the generated CSS.
 pub fn check_token(name: &str, value: &str) -> Result<(), String> {
     let kind = token_kind(name).ok_or_else(|| {
-        let known: Vec<&str> = TOKENS.iter().map(|(n, _)| *n).collect();
+        let known: Vec<&str> = TOKENS.iter().map(|(n, ..)| *n).collect();
         format!("unknown token `{name}`: use one of {}", known.join(", "))
     })?;
     let ok = match kind {
@@ -524,7 +524,7 @@ mod tests {
         assert!(themes.get("default").is_some());
         assert!(themes.get("dark").is_some());
         for theme in themes.all() {
-            for (name, _) in TOKENS {
+            for (name, ..) in TOKENS {
                 assert!(
                     theme.tokens.contains_key(*name),
                     "theme {} lacks {name}",
