@@ -50,11 +50,11 @@ use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
 /// Contacts per batch request: the API's maximum.
-const BATCH: usize = 1_000;
+pub(crate) const BATCH: usize = 1_000;
 /// Companies seeded first; contacts work at one of them.
-const COMPANIES: usize = 300;
+pub(crate) const COMPANIES: usize = 300;
 /// Share of contacts without a company, as in the demo data.
-const FREELANCERS: f64 = 0.1;
+pub(crate) const FREELANCERS: f64 = 0.1;
 /// Requests sent before each timed series, not counted.
 const WARMUP: usize = 50;
 const POSTS: usize = 1_000;
@@ -67,19 +67,19 @@ const HOT_RECORDS: usize = 100;
 const UPDATES_PER_WRITER: usize = 250;
 /// A writer stops the bench after this many 5xx answers.
 const MAX_WRITER_ERRORS: usize = 100;
-const SEED: u64 = 2026;
+pub(crate) const SEED: u64 = 2026;
 /// Values of the custom `segment` field: the common ones are shared by the contacts in turn,
 /// and one contact in `RARE_EVERY` has `RARE_SEGMENT` instead.
 const COMMON_SEGMENTS: [&str; 4] = ["smb", "mid_market", "enterprise", "public_sector"];
 const RARE_SEGMENT: &str = "strategic";
-const RARE_EVERY: usize = 1_000;
+pub(crate) const RARE_EVERY: usize = 1_000;
 /// Throughput target of the batch insert, on SQLite.
 const INSERT_TARGET: f64 = 20_000.0;
 const RSS_TARGET_MB: f64 = 150.0;
 
-const ADMIN_EMAIL: &str = "bench@kith.local";
-const ADMIN_PASSWORD: &str = "benchpass1";
-const WORKSPACE: &str = "bench";
+pub(crate) const ADMIN_EMAIL: &str = "bench@kith.local";
+pub(crate) const ADMIN_PASSWORD: &str = "benchpass1";
+pub(crate) const WORKSPACE: &str = "bench";
 
 /// Set when a debug `xtask` re-runs the bench from the release build it has just made.
 const BUILT_ENV: &str = "KITH_BENCH_BUILT";
@@ -110,16 +110,23 @@ pub struct Args {
     /// Contacts to seed (at least 1,000).
     #[arg(long, default_value_t = 100_000)]
     records: usize,
+    #[command(flatten)]
+    databases: Databases,
+    /// Write the results into this markdown file (e.g. BENCHMARKS.md), replacing the section
+    /// between `<!-- bench-api:start -->` and `<!-- bench-api:end -->`.
+    #[arg(long)]
+    write: Option<PathBuf>,
+}
+
+/// The databases a bench runs on: `--db` and `--postgres-url`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct Databases {
     /// Databases to benchmark.
     #[arg(long, value_enum, default_value_t = DbChoice::Both)]
     db: DbChoice,
     /// PostgreSQL URL to connect to; the bench creates (and drops) its own database there.
     #[arg(long, env = "KITH_TEST_POSTGRES_URL")]
     postgres_url: Option<String>,
-    /// Write the results into this markdown file (e.g. BENCHMARKS.md), replacing the section
-    /// between `<!-- bench-api:start -->` and `<!-- bench-api:end -->`.
-    #[arg(long)]
-    write: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -133,26 +140,13 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     if args.records < RARE_EVERY {
         bail!("--records must be at least {RARE_EVERY}");
     }
-    let (backends, mut notes) = backends(&args)?;
-    if std::env::var_os(BUILT_ENV).is_none() {
-        crate::cargo(&[
-            "build",
-            "--release",
-            "--package",
-            "host",
-            "--package",
-            "xtask",
-        ])?;
-    }
-    if cfg!(debug_assertions) {
-        return rerun_optimised();
+    let (backends, mut notes) = args.databases.backends()?;
+    if rerun_release_build()? {
+        return Ok(());
     }
     let kith = release_dir().join("kith");
     let machine = Machine::probe();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the tokio runtime")?;
+    let runtime = runtime()?;
     let mut reports = Vec::with_capacity(backends.len());
     for backend in &backends {
         eprintln!("== {} ==", backend.label());
@@ -168,28 +162,61 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The databases to run on, and a note for any skipped.
-fn backends(args: &Args) -> anyhow::Result<(Vec<Backend>, Vec<String>)> {
-    let postgres_url = args
-        .postgres_url
-        .clone()
-        .filter(|url| !url.trim().is_empty());
-    let mut notes = Vec::new();
-    let backends = match (args.db, postgres_url) {
-        (DbChoice::Sqlite, _) => vec![Backend::Sqlite],
-        (DbChoice::Postgres, Some(url)) => vec![Backend::Postgres(url)],
-        (DbChoice::Postgres, None) => {
-            bail!("--db postgres needs a server: pass --postgres-url or set KITH_TEST_POSTGRES_URL")
-        }
-        (DbChoice::Both, Some(url)) => vec![Backend::Sqlite, Backend::Postgres(url)],
-        (DbChoice::Both, None) => {
-            let note = "PostgreSQL was skipped: neither --postgres-url nor KITH_TEST_POSTGRES_URL was given.";
-            eprintln!("note: {note}");
-            notes.push(note.to_owned());
-            vec![Backend::Sqlite]
-        }
-    };
-    Ok((backends, notes))
+impl Databases {
+    /// The databases to run on, and a note for any skipped.
+    pub(crate) fn backends(&self) -> anyhow::Result<(Vec<Backend>, Vec<String>)> {
+        let postgres_url = self
+            .postgres_url
+            .clone()
+            .filter(|url| !url.trim().is_empty());
+        let mut notes = Vec::new();
+        let backends = match (self.db, postgres_url) {
+            (DbChoice::Sqlite, _) => vec![Backend::Sqlite],
+            (DbChoice::Postgres, Some(url)) => vec![Backend::Postgres(url)],
+            (DbChoice::Postgres, None) => {
+                bail!(
+                    "--db postgres needs a server: pass --postgres-url or set KITH_TEST_POSTGRES_URL"
+                )
+            }
+            (DbChoice::Both, Some(url)) => vec![Backend::Sqlite, Backend::Postgres(url)],
+            (DbChoice::Both, None) => {
+                let note = "PostgreSQL was skipped: neither --postgres-url nor KITH_TEST_POSTGRES_URL was given.";
+                eprintln!("note: {note}");
+                notes.push(note.to_owned());
+                vec![Backend::Sqlite]
+            }
+        };
+        Ok((backends, notes))
+    }
+}
+
+/// Builds the release server and `xtask` (unless this already is the re-run) and, from a debug
+/// `xtask`, runs the same command again from the optimised one: `true` when that re-run did
+/// the work and the caller has nothing left to do.
+pub(crate) fn rerun_release_build() -> anyhow::Result<bool> {
+    if std::env::var_os(BUILT_ENV).is_none() {
+        crate::cargo(&[
+            "build",
+            "--release",
+            "--package",
+            "host",
+            "--package",
+            "xtask",
+        ])?;
+    }
+    if cfg!(debug_assertions) {
+        rerun_optimised()?;
+        return Ok(true);
+    }
+    Ok(false)
+}
+
+/// A multi-threaded tokio runtime for the client.
+pub(crate) fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the tokio runtime")
 }
 
 /// Runs the same command again from the optimised `xtask` just built, so the client's cost
@@ -207,7 +234,7 @@ fn rerun_optimised() -> anyhow::Result<()> {
     Ok(())
 }
 
-fn release_dir() -> PathBuf {
+pub(crate) fn release_dir() -> PathBuf {
     let root = crate::workspace_root();
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .map_or_else(|| root.join("target"), |dir| root.join(dir));
@@ -216,14 +243,14 @@ fn release_dir() -> PathBuf {
 
 // -- one database --------------------------------------------------------------------------------
 
-enum Backend {
+pub(crate) enum Backend {
     Sqlite,
     /// The URL of a PostgreSQL server, whose database is left alone.
     Postgres(String),
 }
 
 impl Backend {
-    fn label(&self) -> &'static str {
+    pub(crate) fn label(&self) -> &'static str {
         match self {
             Backend::Sqlite => "SQLite",
             Backend::Postgres(_) => "PostgreSQL",
@@ -243,16 +270,29 @@ struct Report {
 }
 
 async fn bench_backend(kith: &Path, backend: &Backend, records: usize) -> anyhow::Result<Report> {
+    on_fresh_database(backend, |url, dir| async move {
+        bench_database(kith, backend.label(), &url, &dir, records).await
+    })
+    .await
+}
+
+/// Runs `bench` with the URL of a fresh, empty database of `backend` (a SQLite file, or a
+/// PostgreSQL database dropped afterwards) and a temporary directory for the server's local
+/// state, removed afterwards.
+pub(crate) async fn on_fresh_database<T, F, Fut>(backend: &Backend, bench: F) -> anyhow::Result<T>
+where
+    F: FnOnce(String, PathBuf) -> Fut,
+    Fut: Future<Output = anyhow::Result<T>>,
+{
     let dir = TempDir::create()?;
     match backend {
         Backend::Sqlite => {
             let url = format!("sqlite://{}", dir.0.join("bench.db").display());
-            bench_database(kith, backend.label(), &url, &dir.0, records).await
+            bench(url, dir.0.clone()).await
         }
         Backend::Postgres(server) => {
             let database = PgDatabase::create(server).await?;
-            let result =
-                bench_database(kith, backend.label(), &database.url, &dir.0, records).await;
+            let result = bench(database.url.clone(), dir.0.clone()).await;
             database.remove().await;
             result
         }
@@ -266,10 +306,7 @@ async fn bench_database(
     dir: &Path,
     records: usize,
 ) -> anyhow::Result<Report> {
-    let token = create_admin_token(kith, url, dir)?;
-    let mut server = Server::start(kith, url, dir)?;
-    let api = Api::new(server.addr, &token)?;
-    server.wait_until_ready(&api).await?;
+    let (server, api) = start_server(kith, url, dir).await?;
     let workload = run_workload(&api, records).await?;
     let memory = server.memory()?;
     let mut security = bench_security(kith, url, dir, &api, &workload.contacts).await?;
@@ -285,6 +322,20 @@ async fn bench_database(
         security,
         server_errors: api.server_errors(),
     })
+}
+
+/// Creates the bench admin (`ADMIN_EMAIL`, `ADMIN_PASSWORD` in `WORKSPACE`), starts the server
+/// on the database and waits until it answers; the client sends the admin's API token.
+pub(crate) async fn start_server(
+    kith: &Path,
+    url: &str,
+    dir: &Path,
+) -> anyhow::Result<(Server, Api)> {
+    let token = create_admin_token(kith, url, dir)?;
+    let mut server = Server::start(kith, url, dir)?;
+    let api = Api::new(server.addr, &token)?;
+    server.wait_until_ready(&api).await?;
+    Ok((server, api))
 }
 
 /// Creates the bench admin with the CLI and returns a fresh API token of theirs.
@@ -359,7 +410,7 @@ fn kith_cli(kith: &Path, url: &str, dir: &Path, args: &[&str]) -> anyhow::Result
 }
 
 /// A running `kith serve`, killed when dropped.
-struct Server {
+pub(crate) struct Server {
     child: Child,
     addr: std::net::SocketAddr,
     log: PathBuf,
@@ -408,7 +459,7 @@ impl Server {
         lines[lines.len().saturating_sub(20)..].join("\n")
     }
 
-    fn memory(&self) -> anyhow::Result<Memory> {
+    pub(crate) fn memory(&self) -> anyhow::Result<Memory> {
         let path = format!("/proc/{}/status", self.child.id());
         let status =
             std::fs::read_to_string(&path).with_context(|| format!("cannot read {path}"))?;
@@ -441,13 +492,13 @@ impl Drop for Server {
 }
 
 /// The server's resident memory, in KiB as `/proc` reports it.
-struct Memory {
-    rss_kib: u64,
-    peak_kib: u64,
+pub(crate) struct Memory {
+    pub(crate) rss_kib: u64,
+    pub(crate) peak_kib: u64,
 }
 
 impl Memory {
-    fn megabytes(kib: u64) -> f64 {
+    pub(crate) fn megabytes(kib: u64) -> f64 {
         kib as f64 * 1024.0 / 1e6
     }
 }
@@ -520,7 +571,7 @@ impl PgDatabase {
 
 /// One keep-alive client for the API, counting the server errors it sees.
 #[derive(Clone)]
-struct Api {
+pub(crate) struct Api {
     client: reqwest::Client,
     /// `http://ADDR/api/v1/`.
     base: Url,
@@ -528,11 +579,12 @@ struct Api {
 }
 
 /// An answer, read to the end, and how long it took.
-struct Reply {
-    request: String,
-    status: StatusCode,
-    body: String,
-    elapsed: Duration,
+pub(crate) struct Reply {
+    pub(crate) request: String,
+    pub(crate) status: StatusCode,
+    pub(crate) headers: HeaderMap,
+    pub(crate) body: String,
+    pub(crate) elapsed: Duration,
 }
 
 impl Reply {
@@ -546,7 +598,7 @@ impl Reply {
         })
     }
 
-    fn unexpected(&self, expected: &str) -> anyhow::Error {
+    pub(crate) fn unexpected(&self, expected: &str) -> anyhow::Error {
         anyhow::anyhow!(
             "{} answered {} (expected {expected}): {}",
             self.request,
@@ -573,8 +625,14 @@ fn http_client(token: Option<&str>) -> anyhow::Result<reqwest::Client> {
         auth.set_sensitive(true);
         headers.insert(AUTHORIZATION, auth);
     }
+    client_with_headers(headers)
+}
+
+/// A keep-alive client sending `headers` with every request and following no redirect.
+fn client_with_headers(headers: HeaderMap) -> anyhow::Result<reqwest::Client> {
     reqwest::Client::builder()
         .default_headers(headers)
+        .redirect(reqwest::redirect::Policy::none())
         .no_proxy()
         .tcp_nodelay(true)
         .pool_max_idle_per_host(2 * WRITERS)
@@ -603,7 +661,17 @@ impl Api {
         })
     }
 
-    fn server_errors(&self) -> u64 {
+    /// A client of the same server with its own connections, sending `headers` (and no
+    /// token), whose server errors count with this one's.
+    pub(crate) fn with_headers(&self, headers: HeaderMap) -> anyhow::Result<Api> {
+        Ok(Api {
+            client: client_with_headers(headers)?,
+            base: self.base.clone(),
+            server_errors: Arc::clone(&self.server_errors),
+        })
+    }
+
+    pub(crate) fn server_errors(&self) -> u64 {
         self.server_errors.load(Ordering::Relaxed)
     }
 
@@ -613,7 +681,8 @@ impl Api {
             .with_context(|| format!("bad API path {path}"))
     }
 
-    fn get(&self, path: &str) -> anyhow::Result<RequestBuilder> {
+    /// A GET of `path`, relative to `/api/v1/` (or absolute: `/records/contacts`).
+    pub(crate) fn get(&self, path: &str) -> anyhow::Result<RequestBuilder> {
         Ok(self.client.get(self.url(path)?))
     }
 
@@ -637,14 +706,24 @@ impl Api {
 
     /// A POST of an already serialized JSON body.
     fn post_raw(&self, path: &str, body: String) -> anyhow::Result<RequestBuilder> {
+        self.post_typed(path, "application/json", body)
+    }
+
+    /// A POST of an already encoded body of type `content_type`.
+    pub(crate) fn post_typed(
+        &self,
+        path: &str,
+        content_type: &str,
+        body: String,
+    ) -> anyhow::Result<RequestBuilder> {
         Ok(self
             .client
             .post(self.url(path)?)
-            .header(CONTENT_TYPE, "application/json")
+            .header(CONTENT_TYPE, content_type)
             .body(body))
     }
 
-    fn post(&self, path: &str, body: &Value) -> anyhow::Result<RequestBuilder> {
+    pub(crate) fn post(&self, path: &str, body: &Value) -> anyhow::Result<RequestBuilder> {
         Ok(self.client.post(self.url(path)?).json(body))
     }
 
@@ -668,7 +747,7 @@ impl Api {
     }
 
     /// Sends a request and reads the whole answer, timing both.
-    async fn send(&self, request: RequestBuilder) -> anyhow::Result<Reply> {
+    pub(crate) async fn send(&self, request: RequestBuilder) -> anyhow::Result<Reply> {
         let request = request.build().context("cannot build a request")?;
         let label = format!("{} {}", request.method(), request.url());
         let started = Instant::now();
@@ -678,6 +757,7 @@ impl Api {
             .await
             .with_context(|| format!("{label} failed"))?;
         let status = response.status();
+        let headers = response.headers().clone();
         let body = response
             .text()
             .await
@@ -689,13 +769,18 @@ impl Api {
         Ok(Reply {
             request: label,
             status,
+            headers,
             body,
             elapsed,
         })
     }
 
     /// Sends a request that must answer `expected`; anything else stops the bench.
-    async fn expect(&self, request: RequestBuilder, expected: StatusCode) -> anyhow::Result<Reply> {
+    pub(crate) async fn expect(
+        &self,
+        request: RequestBuilder,
+        expected: StatusCode,
+    ) -> anyhow::Result<Reply> {
         let reply = self.send(request).await?;
         if reply.status != expected {
             return Err(reply.unexpected(expected.as_str()));
@@ -720,14 +805,15 @@ impl Api {
 // -- statistics ----------------------------------------------------------------------------------
 
 #[derive(Debug, Clone, Copy, Default)]
-struct Stats {
-    n: usize,
-    median: Duration,
-    p99: Duration,
+pub(crate) struct Stats {
+    pub(crate) n: usize,
+    pub(crate) median: Duration,
+    pub(crate) p99: Duration,
+    pub(crate) max: Duration,
 }
 
 impl Stats {
-    fn of(mut samples: Vec<Duration>) -> Stats {
+    pub(crate) fn of(mut samples: Vec<Duration>) -> Stats {
         samples.sort_unstable();
         let rank = |q: f64| {
             let n = samples.len() as f64;
@@ -738,6 +824,7 @@ impl Stats {
             n: samples.len(),
             median: rank(0.5),
             p99: rank(0.99),
+            max: samples.last().copied().unwrap_or_default(),
         }
     }
 
@@ -747,7 +834,7 @@ impl Stats {
     }
 }
 
-fn millis(duration: Duration) -> f64 {
+pub(crate) fn millis(duration: Duration) -> f64 {
     duration.as_secs_f64() * 1e3
 }
 
@@ -811,17 +898,19 @@ struct Workload {
 }
 
 /// A seeded contact, as the server stored it.
-struct Contact {
-    id: String,
+pub(crate) struct Contact {
+    pub(crate) id: String,
     email: String,
     last_name: String,
 }
 
 async fn run_workload(api: &Api, records: usize) -> anyhow::Result<Workload> {
-    add_custom_fields(api).await?;
     let mut rng = Rng::new(SEED);
-    let companies = seed_companies(api, &mut rng).await?;
-    let (insert, contacts) = seed_contacts(api, &mut rng, &companies, records).await?;
+    let Seeded {
+        companies,
+        insert,
+        contacts,
+    } = seed(api, &mut rng, records).await?;
     let mut rows = vec![Row::new(
         "batch create, 1,000 contacts per request",
         insert.batches,
@@ -845,6 +934,27 @@ async fn run_workload(api: &Api, records: usize) -> anyhow::Result<Workload> {
         rows,
         insert,
         updates,
+        contacts,
+    })
+}
+
+/// What [`seed`] made.
+pub(crate) struct Seeded {
+    /// The companies' ids and domains.
+    pub(crate) companies: Vec<(Uuid, String)>,
+    pub(crate) insert: Insert,
+    pub(crate) contacts: Vec<Contact>,
+}
+
+/// Seeds an empty workspace through the API: the custom fields, `COMPANIES` demo companies,
+/// then `records` demo contacts (most at one of them) in batches of `BATCH`.
+pub(crate) async fn seed(api: &Api, rng: &mut Rng, records: usize) -> anyhow::Result<Seeded> {
+    add_custom_fields(api).await?;
+    let companies = seed_companies(api, rng).await?;
+    let (insert, contacts) = seed_contacts(api, rng, &companies, records).await?;
+    Ok(Seeded {
+        companies,
+        insert,
         contacts,
     })
 }
@@ -895,7 +1005,7 @@ async fn seed_companies(api: &Api, rng: &mut Rng) -> anyhow::Result<Vec<(Uuid, S
 }
 
 /// The `data` array of a reply.
-fn records_of(reply: &Reply) -> anyhow::Result<Vec<Value>> {
+pub(crate) fn records_of(reply: &Reply) -> anyhow::Result<Vec<Value>> {
     match reply.json()? {
         Value::Object(mut body) => match body.remove("data") {
             Some(Value::Array(records)) => Ok(records),
@@ -921,14 +1031,14 @@ fn new_contact(rng: &mut Rng, index: usize, companies: &[(Uuid, String)]) -> Map
 }
 
 /// The batch insert: records/s over the whole seeding and the latency of each request.
-struct Insert {
-    records: usize,
-    elapsed: Duration,
+pub(crate) struct Insert {
+    pub(crate) records: usize,
+    pub(crate) elapsed: Duration,
     batches: Stats,
 }
 
 impl Insert {
-    fn rate(&self) -> f64 {
+    pub(crate) fn rate(&self) -> f64 {
         self.records as f64 / self.elapsed.as_secs_f64().max(f64::EPSILON)
     }
 }
@@ -1591,18 +1701,18 @@ async fn login_flood(
 // -- the report ----------------------------------------------------------------------------------
 
 /// Where the bench ran.
-struct Machine {
+pub(crate) struct Machine {
     cores: usize,
     memory: String,
     cpu: String,
     kernel: String,
     rustc: String,
     /// The load averages (1, 5, 15 minutes) when the bench started.
-    load: String,
+    pub(crate) load: String,
 }
 
 impl Machine {
-    fn probe() -> Machine {
+    pub(crate) fn probe() -> Machine {
         let read = |path: &str| std::fs::read_to_string(path).unwrap_or_default();
         let meminfo = read("/proc/meminfo");
         let memory = meminfo
@@ -1646,6 +1756,24 @@ impl Machine {
                 .collect::<Vec<_>>()
                 .join(" "),
         }
+    }
+}
+
+impl Machine {
+    /// The line under a section's title: when, with which command and where the bench ran,
+    /// and the load average at its start (and `end_load` at its end).
+    pub(crate) fn run_line(&self, command: &str, end_load: Option<&str>) -> String {
+        let end = end_load.map_or_else(String::new, |load| format!(", at the end: {load}"));
+        format!(
+            "Run on {} (UTC) with `{command}`: {} cores ({}), {} RAM, Linux {}, {}; client and server on the same machine; load average at the start: {}{end}.",
+            today(),
+            self.cores,
+            self.cpu,
+            self.memory,
+            self.kernel,
+            self.rustc,
+            self.load
+        )
     }
 }
 
@@ -1693,17 +1821,7 @@ fn render_section(
 ) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "## HTTP API benchmark\n");
-    let _ = writeln!(
-        out,
-        "Run on {} (UTC) with `{command}`: {} cores ({}), {} RAM, Linux {}, {}; client and server on the same machine; load average at the start: {}.\n",
-        today(),
-        machine.cores,
-        machine.cpu,
-        machine.memory,
-        machine.kernel,
-        machine.rustc,
-        machine.load
-    );
+    let _ = writeln!(out, "{}\n", machine.run_line(command, None));
     let _ = writeln!(
         out,
         "| database | operation | n | median ms | p99 ms | target | met? |"
@@ -1904,7 +2022,7 @@ fn security_summary(security: &Security) -> Vec<Measure> {
     lines
 }
 
-fn yes_no(met: bool) -> &'static str {
+pub(crate) fn yes_no(met: bool) -> &'static str {
     if met { "yes" } else { "no" }
 }
 
@@ -1944,16 +2062,25 @@ pub(crate) fn civil_from_days(days: i64) -> (i64, i64, i64) {
     (year, month, day)
 }
 
-/// Writes `section` between the markers of `path`, creating the file or the markers if absent.
+/// Writes `section` between the bench-api markers of `path`.
 fn write_section(path: &Path, section: &str) -> anyhow::Result<()> {
+    write_marked_section(path, MARKERS, section)
+}
+
+/// Writes `section` between `markers` in `path`, creating the file or the markers if absent.
+pub(crate) fn write_marked_section(
+    path: &Path,
+    markers: (&str, &str),
+    section: &str,
+) -> anyhow::Result<()> {
     let existing = match std::fs::read_to_string(path) {
         Ok(text) => Some(text),
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => None,
         Err(error) => return Err(error).with_context(|| format!("cannot read {}", path.display())),
     };
     let updated = match existing {
-        Some(text) => replace_section(&text, MARKERS, section),
-        None => format!("# Benchmarks\n\n{}", replace_section("", MARKERS, section)),
+        Some(text) => replace_section(&text, markers, section),
+        None => format!("# Benchmarks\n\n{}", replace_section("", markers, section)),
     };
     std::fs::write(path, updated).with_context(|| format!("cannot write {}", path.display()))
 }

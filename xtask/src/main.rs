@@ -6,10 +6,13 @@
 //! - `plugins`: build the test plugins for wasm32-wasip2 (the end-to-end tests load them);
 //! - `bench-api`: seed records and drive the real HTTP API, reporting medians and p99s;
 //! - `bench-plugins`: what plugins cost — before-save hooks on writes, invocations per second
-//!   against native code and a webhook, deadlines, isolation under load, start-up.
+//!   against native code and a webhook, deadlines, isolation under load, start-up;
+//! - `bench-ui`: the server time of the web app's list and record pages with 100k records, and
+//!   the size of the CSS a first paint waits for.
 
 mod bench;
 mod bench_plugins;
+mod bench_ui;
 
 use std::process::{Command, ExitCode};
 
@@ -38,6 +41,8 @@ enum Task {
     BenchApi(bench::Args),
     /// Benchmark the plugin runtime in a release build (figures for BENCHMARKS.md).
     BenchPlugins(bench_plugins::Args),
+    /// Benchmark the web app's pages against a release build (figures for BENCHMARKS.md).
+    BenchUi(bench_ui::Args),
 }
 
 fn main() -> ExitCode {
@@ -48,6 +53,7 @@ fn main() -> ExitCode {
         Task::Plugins => plugins(),
         Task::BenchApi(args) => bench::run(args),
         Task::BenchPlugins(args) => bench_plugins::run(args),
+        Task::BenchUi(args) => bench_ui::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -143,6 +149,48 @@ fn ensure_wasm_target() -> anyhow::Result<()> {
     Ok(())
 }
 
+const CHROMIUM: &str = "/usr/bin/chromium";
+const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+
+/// Makes sure Debian's chromium and chromedriver are installed: the browser tests drive them
+/// over WebDriver.
+fn ensure_browser() -> anyhow::Result<()> {
+    let present = |path: &str| std::path::Path::new(path).exists();
+    if present(CHROMIUM) && present(CHROMEDRIVER) {
+        return Ok(());
+    }
+    let apt_get = |args: &[&str]| -> anyhow::Result<bool> {
+        eprintln!("$ apt-get {}", args.join(" "));
+        let status = Command::new("apt-get")
+            .args(args)
+            .env("DEBIAN_FRONTEND", "noninteractive")
+            .status()
+            .context("cannot run apt-get")?;
+        Ok(status.success())
+    };
+    let install = [
+        "install",
+        "-y",
+        "--no-install-recommends",
+        "chromium",
+        "chromium-driver",
+    ];
+    // A failure on stale package lists: refresh them once and try again.
+    let installed = apt_get(&install)? || (apt_get(&["update"])? && apt_get(&install)?);
+    if !installed {
+        bail!(
+            "cannot install chromium and chromium-driver with apt-get (the browser tests need \
+             {CHROMIUM} and {CHROMEDRIVER}; install them by hand as root)"
+        );
+    }
+    if !(present(CHROMIUM) && present(CHROMEDRIVER)) {
+        bail!(
+            "apt-get installed chromium and chromium-driver but {CHROMIUM} or {CHROMEDRIVER} is missing"
+        );
+    }
+    Ok(())
+}
+
 /// `cargo <verb> --target wasm32-wasip2 --release -p …` over the wasm crates.
 fn cargo_wasm(verb: &str, extra: &[&str]) -> anyhow::Result<()> {
     let mut args = vec![verb, "--target", WASM_TARGET, "--release"];
@@ -162,6 +210,7 @@ fn test() -> anyhow::Result<()> {
     ensure_component("rustfmt", &["fmt", "--version"])?;
     ensure_component("clippy", &["clippy", "--version"])?;
     ensure_wasm_target()?;
+    ensure_browser()?;
     if std::env::var_os("KITH_TEST_POSTGRES_URL").is_none() {
         eprintln!("note: KITH_TEST_POSTGRES_URL is not set: PostgreSQL tests will be skipped");
     }
