@@ -10,6 +10,7 @@ mod m20261122_000001_init;
 mod m20261122_000002_security;
 mod m20261126_000003_plugins;
 mod m20261127_000004_web;
+mod m20261127_000005_record_refs;
 
 pub struct Migrator;
 
@@ -21,6 +22,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000002_security::Migration),
             Box::new(m20261126_000003_plugins::Migration),
             Box::new(m20261127_000004_web::Migration),
+            Box::new(m20261127_000005_record_refs::Migration),
         ]
     }
 }

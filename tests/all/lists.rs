@@ -101,6 +101,32 @@ on_both! {
         }
     }
 
+    async fn lists_of_references_filter_through_their_index(app: TestApp) {
+        let a = app.create("contacts", json!({"last_name": "A"})).await["id"].as_str().unwrap().to_owned();
+        let b = app.create("companies", json!({"name": "B"})).await["id"].as_str().unwrap().to_owned();
+        let first = app.create("activities", json!({"kind": "note", "subject": "1", "links": [a]})).await;
+        app.create("activities", json!({"kind": "note", "subject": "2", "links": [a, b]})).await;
+        app.create("activities", json!({"kind": "note", "subject": "3", "links": [b]})).await;
+        app.create("activities", json!({"kind": "note", "subject": "4"})).await;
+        assert_eq!(linked(&app, &format!("links[contains]:{a}")).await, ["1", "2"]);
+        assert_eq!(linked(&app, &format!("links[in]:{a}|{b}")).await, ["1", "2", "3"]);
+        // Updates, deletes and restores keep the index in step.
+        let id = first["id"].as_str().unwrap();
+        let moved = app.patch(&format!("/api/v1/activities/{id}"), &json!({"links": [b]}), None).await;
+        assert_eq!(moved.status, StatusCode::OK);
+        assert_eq!(linked(&app, &format!("links[contains]:{a}")).await, ["2"]);
+        assert_eq!(linked(&app, &format!("links[contains]:{b}")).await, ["1", "2", "3"]);
+        assert_eq!(app.delete(&format!("/api/v1/activities/{id}")).await.status, StatusCode::OK);
+        assert_eq!(linked(&app, &format!("links[contains]:{b}")).await, ["2", "3"]);
+        assert_eq!(app.post(&format!("/api/v1/activities/{id}/restore"), &json!({})).await.status, StatusCode::OK);
+        assert_eq!(linked(&app, &format!("links[contains]:{b}")).await, ["1", "2", "3"]);
+        let cleared = app.patch(&format!("/api/v1/activities/{id}"), &json!({"links": null}), None).await;
+        assert_eq!(cleared.status, StatusCode::OK);
+        assert_eq!(linked(&app, &format!("links[contains]:{b}")).await, ["2", "3"]);
+        let bad = app.get(&format!("/api/v1/activities?filter={}", urlencode("links[contains]:nope"))).await;
+        assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+    }
+
     async fn list_fields_on_tags_and_dates(app: TestApp) {
         app.create("contacts", json!({"last_name": "A", "tags": ["vip", "trial"]})).await;
         app.create("contacts", json!({"last_name": "B", "tags": ["trial"]})).await;
@@ -182,6 +208,17 @@ on_both! {
         assert_eq!(reused.status, StatusCode::BAD_REQUEST);
         assert_eq!(reused.code(), "invalid_cursor");
     }
+}
+
+/// The subjects of the activities a filter finds.
+async fn linked(app: &TestApp, filter: &str) -> Vec<String> {
+    let found = app
+        .all("activities", &format!("filter={}", urlencode(filter)))
+        .await;
+    found
+        .iter()
+        .map(|r| r["subject"].as_str().unwrap().to_owned())
+        .collect()
 }
 
 pub fn urlencode(raw: &str) -> String {

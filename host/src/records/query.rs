@@ -370,9 +370,16 @@ pub fn index_statement(backend: DbBackend, entity: &str, field: &FieldSpec) -> S
     } else {
         class.tag()
     };
+    // NULLs first, as lists sort them (SQLite's order already; PostgreSQL's default is
+    // last), so ascending sorts scan the index forwards and descending ones backwards.
+    let nulls = if backend == DbBackend::Postgres {
+        " NULLS FIRST"
+    } else {
+        ""
+    };
     format!(
-        "CREATE INDEX IF NOT EXISTS rx_{hash:016x} ON records (workspace_id, {expr}, id) WHERE {entity_type}",
-        hash = fingerprint(&[entity, &field.name, kind]),
+        "CREATE INDEX IF NOT EXISTS rx_{hash:016x} ON records (workspace_id, {expr}{nulls}, id) WHERE {entity_type}",
+        hash = fingerprint(&[entity, &field.name, kind, "nulls-first"]),
         expr = field_expr(backend, field),
         entity_type = type_condition(entity),
     )
@@ -594,16 +601,27 @@ fn list_condition(
         return Err(op_error(target, op));
     }
     let name = &spec.name;
+    if spec.kind == FieldKind::Reference {
+        // Lists of references are indexed in `record_refs` (kept by triggers): an index
+        // lookup rather than a look into every record's JSON.
+        sql.push(&format!(
+            "records.id IN (SELECT source_id FROM record_refs WHERE field = '{name}' AND target_id IN ("
+        ));
+        for (i, value) in values.iter().enumerate() {
+            if i > 0 {
+                sql.push(", ");
+            }
+            sql.bind(parse_id(value)?.to_string());
+        }
+        sql.push("))");
+        return Ok(());
+    }
     sql.push("(");
     for (i, value) in values.iter().enumerate() {
         if i > 0 {
             sql.push(" OR ");
         }
-        let value = if spec.kind == FieldKind::Reference {
-            parse_id(value)?.to_string()
-        } else {
-            value.clone()
-        };
+        let value = value.clone();
         match sql.backend {
             DbBackend::Postgres => {
                 sql.push(&format!("jsonb_exists(data->'{name}', "));
@@ -809,7 +827,8 @@ pub fn parse_sort<'a>(
     Ok(keys)
 }
 
-/// `ORDER BY` for the keys, with NULLs lowest on both databases, then the id.
+/// `ORDER BY` for the keys, with NULLs lowest on both databases, then the id (ascending,
+/// or descending after a descending last key).
 pub fn order_by(backend: DbBackend, keys: &[SortKey]) -> String {
     let mut parts: Vec<String> = keys
         .iter()
@@ -826,8 +845,22 @@ pub fn order_by(backend: DbBackend, keys: &[SortKey]) -> String {
             }
         })
         .collect();
-    parts.push("id ASC".to_owned());
+    // The id breaks ties in the direction of the last key, so a one-key sort either way is
+    // a scan of the field's index (forwards or backwards).
+    parts.push(
+        if id_descending(keys) {
+            "id DESC"
+        } else {
+            "id ASC"
+        }
+        .to_owned(),
+    );
     parts.join(", ")
+}
+
+/// Whether the id tie-breaker runs descending: when the last sort key does.
+fn id_descending(keys: &[SortKey]) -> bool {
+    keys.last().is_some_and(|k| k.descending)
 }
 
 /// Where a page ended: the sort values and id of its last record, and a fingerprint of the
@@ -915,7 +948,7 @@ pub fn after_cursor(keys: &[SortKey], cursor: &Cursor, sql: &mut Sql) -> Result<
     let mut first = true;
     for i in 0..=keys.len() {
         // Branch i: keys before i are equal, key i is strictly after (or, for i = len, the
-        // id is greater).
+        // id is after in the tie-breaker's direction).
         let mut branch = Sql::new(sql.backend);
         std::mem::swap(&mut branch.values, &mut sql.values);
         let mut possible = true;
@@ -949,7 +982,11 @@ pub fn after_cursor(keys: &[SortKey], cursor: &Cursor, sql: &mut Sql) -> Result<
                 }
             }
             None => {
-                branch.push("id > ");
+                branch.push(if id_descending(keys) {
+                    "id < "
+                } else {
+                    "id > "
+                });
                 branch.bind(cursor.id);
             }
         }

@@ -48,7 +48,11 @@ pub const TOKENS: &[(&str, TokenKind, &str)] = &[
     ("color_text", TokenKind::Color, "Text"),
     ("color_muted", TokenKind::Color, "Secondary text"),
     ("color_border", TokenKind::Color, "Borders"),
-    ("color_primary", TokenKind::Color, "Primary (links, buttons, focus)"),
+    (
+        "color_primary",
+        TokenKind::Color,
+        "Primary (links, buttons, focus)",
+    ),
     ("color_primary_text", TokenKind::Color, "Text on primary"),
     ("color_danger", TokenKind::Color, "Danger"),
     ("color_success", TokenKind::Color, "Success"),
