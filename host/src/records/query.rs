@@ -372,14 +372,18 @@ pub fn index_statement(backend: DbBackend, entity: &str, field: &FieldSpec) -> S
     };
     // NULLs first, as lists sort them (SQLite's order already; PostgreSQL's default is
     // last), so ascending sorts scan the index forwards and descending ones backwards.
-    let nulls = if backend == DbBackend::Postgres {
-        " NULLS FIRST"
+    // (The PostgreSQL form is new, so it has a new name: a database migrated from the old
+    // form gains the new index beside the old.)
+    let (nulls, hash) = if backend == DbBackend::Postgres {
+        (
+            " NULLS FIRST",
+            fingerprint(&[entity, &field.name, kind, "nulls-first"]),
+        )
     } else {
-        ""
+        ("", fingerprint(&[entity, &field.name, kind]))
     };
     format!(
         "CREATE INDEX IF NOT EXISTS rx_{hash:016x} ON records (workspace_id, {expr}{nulls}, id) WHERE {entity_type}",
-        hash = fingerprint(&[entity, &field.name, kind, "nulls-first"]),
         expr = field_expr(backend, field),
         entity_type = type_condition(entity),
     )
@@ -604,6 +608,11 @@ fn list_condition(
     if spec.kind == FieldKind::Reference {
         // Lists of references are indexed in `record_refs` (kept by triggers): an index
         // lookup rather than a look into every record's JSON.
+        // SQLite's planner would rather walk an index in the sort's order and probe the
+        // subquery for every record; `likelihood` tells it the condition is rare, so the
+        // looked-up ids drive the query.
+        let sqlite = sql.backend != DbBackend::Postgres;
+        sql.push(if sqlite { "likelihood(" } else { "" });
         sql.push(&format!(
             "records.id IN (SELECT source_id FROM record_refs WHERE field = '{name}' AND target_id IN ("
         ));
@@ -614,6 +623,7 @@ fn list_condition(
             sql.bind(parse_id(value)?.to_string());
         }
         sql.push("))");
+        sql.push(if sqlite { ", 0.001)" } else { "" });
         return Ok(());
     }
     sql.push("(");
