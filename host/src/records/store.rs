@@ -1428,14 +1428,18 @@ impl Store {
             return Ok(titles);
         }
         let schema = self.schema(actor.workspace).await?;
+        // The workspace and deletion are checked here rather than in SQL: with them in the
+        // query, SQLite's planner (without statistics) walked an index of every record of the
+        // workspace instead of looking the ids up by primary key.
         let rows = record::Entity::find()
             .filter(record::Column::Id.is_in(ids.iter().copied()))
-            .filter(record::Column::WorkspaceId.eq(actor.workspace.0))
-            .filter(record::Column::DeletedAt.is_null())
             .all(&self.db.read)
             .await?;
         for row in rows {
-            let Some(ty) = schema.by_name(&row.entity_type) else {
+            let Some(ty) = schema
+                .by_name(&row.entity_type)
+                .filter(|_| row.workspace_id == actor.workspace.0 && row.deleted_at.is_none())
+            else {
                 continue;
             };
             if !actor.allows(Operation::Read, &ty.name, row.owner_id) {

@@ -27,6 +27,8 @@ use crate::records::{ListQuery, Record, UpdateItem, now_micros};
 /// Rows per list page; cards per board column.
 const PAGE_ROWS: u64 = 50;
 const BOARD_CARDS: u64 = 50;
+/// Open tasks on the home page.
+const HOME_TASKS: u64 = 20;
 /// Choices offered for a reference input (a longer list takes the record's id).
 const REFERENCE_CHOICES: u64 = 200;
 
@@ -130,18 +132,32 @@ pub async fn home(web: Web) -> Response {
             )
         {
             let view = web.identity.access.view(activities);
-            let query = ListQuery {
-                filter: Some(format!(
-                    "and(kind[eq]:task,owner[eq]:{},or(done[eq]:false,done[is_empty]:true))",
-                    web.identity.user
-                )),
-                sort: Some("due_at".into()),
-                limit: 20,
-                ..ListQuery::default()
-            };
-            let found = web.state.store.list(&actor, &view, &query).await?;
-            for task in &found.records {
-                tasks.push(activity_json(&view, task, None));
+            // Dated tasks first, soonest first, then undated ones, newest first. The dated
+            // query names a lower bound so the planner seeks past the many activities that
+            // have no due date instead of walking them.
+            let open = format!(
+                "kind[eq]:task,owner[eq]:{},or(done[eq]:false,done[is_empty]:true)",
+                web.identity.user
+            );
+            for (filter, sort) in [
+                (
+                    format!("and({open},due_at[gte]:1970-01-01T00:00:00Z)"),
+                    "due_at",
+                ),
+                (format!("and({open},due_at[is_empty]:true)"), "-created_at"),
+            ] {
+                let wanted = HOME_TASKS.saturating_sub(tasks.len() as u64);
+                if wanted == 0 {
+                    break;
+                }
+                let query = ListQuery {
+                    filter: Some(filter),
+                    sort: Some(sort.into()),
+                    limit: wanted,
+                    ..ListQuery::default()
+                };
+                let found = web.state.store.list(&actor, &view, &query).await?;
+                tasks.extend(found.records.iter().map(|t| activity_json(&view, t, None)));
             }
         }
         let audit = web
