@@ -313,12 +313,18 @@ impl Look {
     }
 }
 
-/// The bundled themes and the looks of the workspaces served so far.
-pub struct Themes {
+/// The bundled themes, each with its compiled templates.
+struct Bundle {
     themes: BTreeMap<String, Arc<Theme>>,
     base: BTreeMap<String, Arc<Environment<'static>>>,
+}
+
+/// The bundled themes and the looks of the workspaces served so far.
+pub struct Themes {
+    bundle: Bundle,
     looks: RwLock<HashMap<WorkspaceId, Arc<Look>>>,
-    plain: Option<Arc<Look>>,
+    /// The default theme as shipped (pages outside any workspace).
+    plain: Arc<Look>,
 }
 
 impl Themes {
@@ -330,33 +336,28 @@ impl Themes {
                 .map_err(|e| anyhow::anyhow!("themes/{name}: {e:#}"))?;
             base.insert(name.clone(), Arc::new(env));
         }
-        let mut loaded = Themes {
-            themes,
-            base,
-            looks: RwLock::new(HashMap::new()),
-            plain: None,
-        };
-        let plain = loaded
+        let bundle = Bundle { themes, base };
+        let plain = bundle
             .build(DEFAULT_THEME, BTreeMap::new(), BTreeMap::new(), None)
             .map_err(|e| anyhow::anyhow!("themes/{DEFAULT_THEME}: {e}"))?;
-        loaded.plain = Some(Arc::new(plain));
-        Ok(loaded)
+        Ok(Themes {
+            bundle,
+            looks: RwLock::new(HashMap::new()),
+            plain: Arc::new(plain),
+        })
     }
 
     pub fn all(&self) -> impl Iterator<Item = &Arc<Theme>> {
-        self.themes.values()
+        self.bundle.themes.values()
     }
 
     pub fn get(&self, name: &str) -> Option<&Arc<Theme>> {
-        self.themes.get(name)
+        self.bundle.themes.get(name)
     }
 
     /// The look of pages outside any workspace (the login page): the default theme as shipped.
     pub fn plain(&self) -> Arc<Look> {
-        match &self.plain {
-            Some(look) => look.clone(),
-            None => unreachable!("Themes::load builds the plain look"),
-        }
+        self.plain.clone()
     }
 
     /// A workspace's look, from the cache or the database.
@@ -411,6 +412,18 @@ impl Themes {
 
     /// Builds a look; with overrides, every sample page must render.
     pub fn build(
+        &self,
+        theme: &str,
+        changed: BTreeMap<String, String>,
+        overrides: BTreeMap<String, String>,
+        logo: Option<(Vec<u8>, String)>,
+    ) -> Result<Look, String> {
+        self.bundle.build(theme, changed, overrides, logo)
+    }
+}
+
+impl Bundle {
+    fn build(
         &self,
         theme: &str,
         changed: BTreeMap<String, String>,
