@@ -101,10 +101,17 @@
       options.push(li);
       return li;
     }
+    // The sidebar names every type the reader may see: "contacts" → its label ("Contacts").
+    function typeLabel(plural) {
+      for (const a of $$("nav.sidebar a")) {
+        if (a.getAttribute("href") === "/records/" + plural) return a.textContent.trim();
+      }
+      return plural;
+    }
     function render(q, hits) {
       options = [];
       const ul = make("ul", { id: "search-listbox", role: "listbox", "aria-label": "Search results" });
-      for (const hit of hits) ul.append(option(`/records/${encodeURIComponent(hit.type)}/${encodeURIComponent(hit.id)}`, hit.title || hit.id, hit.type));
+      for (const hit of hits) ul.append(option(`/records/${encodeURIComponent(hit.type)}/${encodeURIComponent(hit.id)}`, hit.title || hit.id, typeLabel(hit.type)));
       ul.append(option("/search?q=" + encodeURIComponent(q), `See all results for “${q}”`, "", "all"));
       box.replaceChildren(...(hits.length ? [] : [make("p", { class: "none" }, "No quick matches.")]), ul);
       show(true);
