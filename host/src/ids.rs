@@ -1,6 +1,8 @@
-//! Typed ids, so a workspace id can never be passed where a record id is expected.
+//! Typed ids, so a workspace id can never be passed where a record id is expected, and the
+//! one hex encoding of the hashes and random secrets used as keys.
 
 use std::fmt;
+use std::fmt::Write as _;
 
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -45,3 +47,13 @@ id_type!(
     /// A record of any entity type.
     RecordId
 );
+
+/// Lowercase hex of bytes: how hashes and random secrets are written as keys and tokens.
+pub fn hex(bytes: &[u8]) -> String {
+    bytes
+        .iter()
+        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
+            let _ = write!(s, "{b:02x}");
+            s
+        })
+}

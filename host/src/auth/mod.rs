@@ -31,7 +31,7 @@ use self::model::{api_token, user, workspace};
 use crate::app::AppState;
 use crate::db::Db;
 use crate::error::{ApiError, ErrorCode};
-use crate::ids::{UserId, WorkspaceId};
+use crate::ids::{UserId, WorkspaceId, hex};
 use crate::records::{Actor, now_micros};
 
 use self::permissions::Access;
@@ -264,10 +264,6 @@ pub async fn authenticate(db: &Db, token: &str) -> Result<Option<Principal>, sea
 
 pub(crate) fn hash_token(token: &str) -> String {
     hex(&Sha256::digest(token.as_bytes()))
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// `bytes` random bytes from the OS, as hex.

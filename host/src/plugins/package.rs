@@ -17,6 +17,7 @@ use wasmtime::wasmparser::{Parser, Payload};
 use super::manifest::{
     MANIFEST_FILE, Manifest, ManifestError, check_api_version, check_template_path,
 };
+use crate::ids::hex;
 
 pub const WASM_FILE: &str = "plugin.wasm";
 pub const TEMPLATES_DIR: &str = "templates";
@@ -335,16 +336,6 @@ fn check_templates(
         }
     }
     Ok(())
-}
-
-fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write as _;
-    bytes
-        .iter()
-        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
-            let _ = write!(s, "{b:02x}");
-            s
-        })
 }
 
 fn io_error(file: &Path) -> impl FnOnce(io::Error) -> PackageError + '_ {

@@ -19,7 +19,7 @@ use sha2::{Digest, Sha256};
 use super::model::{look, template_override};
 use super::samples;
 use crate::db::Db;
-use crate::ids::WorkspaceId;
+use crate::ids::{WorkspaceId, hex};
 
 mod bundled {
     include!(concat!(env!("OUT_DIR"), "/themes.rs"));
@@ -221,10 +221,7 @@ fn load_bundled() -> anyhow::Result<BTreeMap<String, Arc<Theme>>> {
             hash.update(file.as_bytes());
             hash.update(bytes);
         }
-        let version = hash.finalize()[..6].iter().fold(String::new(), |mut s, b| {
-            let _ = write!(s, "{b:02x}");
-            s
-        });
+        let version = hex(&hash.finalize()[..6]);
         themes.insert(
             name.to_owned(),
             Arc::new(Theme {
@@ -476,13 +473,9 @@ impl Bundle {
     }
 }
 
+/// 12 hex digits of a SHA-256: an ETag or a cache-busting version.
 fn short_hash(bytes: &[u8]) -> String {
-    Sha256::digest(bytes)[..6]
-        .iter()
-        .fold(String::new(), |mut s, b| {
-            let _ = write!(s, "{b:02x}");
-            s
-        })
+    hex(&Sha256::digest(bytes)[..6])
 }
 
 /// The CSS custom properties of a look's tokens (values are checked by `check_token`).
