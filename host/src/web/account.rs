@@ -105,7 +105,7 @@ pub async fn login(
             Some(error),
         );
     }
-    match super::super::auth::api::sign_in(&state, addr, &workspace, &email, password).await {
+    match crate::auth::api::sign_in(&state, addr, &workspace, &email, password).await {
         Ok(SignIn::Done { secret, .. }) => {
             let mut response = redirect(&safe_next(next));
             if let Some(cookie) = session::set_cookie(&secret, behind_https(&headers)) {
@@ -130,7 +130,7 @@ pub async fn login(
         Err(error) => {
             let status = error.code.status();
             let message = if status.is_server_error() {
-                "Something went wrong on our side. Try again in a moment.".to_owned()
+                super::SERVER_TROUBLE.to_owned()
             } else {
                 // The API's answer is the same for an unknown email and a wrong password.
                 "Wrong email, password or workspace.".to_owned()
@@ -158,8 +158,8 @@ fn same_origin(headers: &HeaderMap) -> bool {
 }
 
 pub async fn logout(web: Web, body: Bytes) -> Response {
-    let form = Form::parse(&body);
-    if let Err(error) = web.check_csrf(&form) {
+    // The form carries nothing but its CSRF token.
+    if let Err(error) = web.form(&body) {
         return web.fail(error).await;
     }
     if let Err(error) = sign_out(&web.state, &web.identity).await {
@@ -178,10 +178,10 @@ pub async fn password_page(web: Web) -> Response {
 }
 
 pub async fn change_password(web: Web, body: Bytes) -> Response {
-    let form = Form::parse(&body);
-    if let Err(error) = web.check_csrf(&form) {
-        return web.fail(error).await;
-    }
+    let form = match web.form(&body) {
+        Ok(form) => form,
+        Err(error) => return web.fail(error).await,
+    };
     let current = form.get("current_password").unwrap_or("");
     let new = form.get("new_password").unwrap_or("");
     let mut errors = Map::new();
@@ -213,11 +213,7 @@ pub async fn change_password(web: Web, body: Bytes) -> Response {
 /// An API error as messages by field (`""` for the form as a whole).
 pub fn field_errors(error: ApiError, into: &mut Map<String, Value>) {
     if error.details.is_empty() {
-        let message = if error.code.status().is_server_error() {
-            "Something went wrong on our side. Try again in a moment.".to_owned()
-        } else {
-            error.message
-        };
+        let message = super::shown_message(&error).to_owned();
         into.insert(String::new(), Value::String(message));
     }
     for detail in error.details {

@@ -11,7 +11,7 @@ use uuid::Uuid;
 
 use super::Form;
 use crate::error::FieldError;
-use crate::records::schema::{EntityType, FieldKind, FieldSpec};
+use crate::records::schema::{FieldKind, FieldSpec};
 
 /// Names that values point at: record titles (with their type's plural) and user emails.
 #[derive(Debug, Default)]
@@ -52,7 +52,8 @@ fn safe_url(raw: &str) -> Option<String> {
     (lower.starts_with("http://") || lower.starts_with("https://")).then(|| raw.trim().to_owned())
 }
 
-fn option_label(field: &FieldSpec, value: &str) -> String {
+/// The label of a select option (its value, humanized, when it has none).
+pub fn option_label(field: &FieldSpec, value: &str) -> String {
     field
         .options
         .iter()
@@ -238,9 +239,7 @@ pub fn input(
         FieldKind::Date => ("text", "date"),
         FieldKind::Datetime => ("text", "datetime-local"),
         FieldKind::Boolean => ("checkbox", "checkbox"),
-        FieldKind::Select | FieldKind::Reference | FieldKind::User
-            if !field.multiple && field.kind != FieldKind::MultiSelect =>
-        {
+        FieldKind::Select | FieldKind::Reference | FieldKind::User if !field.multiple => {
             ("select", "")
         }
         FieldKind::Select | FieldKind::Reference | FieldKind::User | FieldKind::MultiSelect => {
@@ -414,11 +413,6 @@ fn list<'a>(items: impl Iterator<Item = &'a str>) -> Value {
     }
 }
 
-/// The fields a page shows of a type, in order: all of the caller's view.
-pub fn fields(ty: &EntityType) -> Vec<&FieldSpec> {
-    ty.fields.iter().collect()
-}
-
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
@@ -464,7 +458,7 @@ mod tests {
     fn forms_become_record_bodies_and_bad_numbers_name_their_field() {
         let schema = Schema::new(builtin_types());
         let company = schema.by_plural("companies").unwrap();
-        let fields = fields(company);
+        let fields: Vec<&FieldSpec> = company.fields.iter().collect();
         let form = Form::parse(b"name=Acme&employees=12&industry=retail&annual_revenue.amount=1%2C000&annual_revenue.currency=eur&website=");
         let body = read_form(&fields, &form).unwrap();
         assert_eq!(body["name"], "Acme");
@@ -481,7 +475,7 @@ mod tests {
         let bad = read_form(&fields, &Form::parse(b"name=Acme&employees=twelve")).unwrap_err();
         assert_eq!(bad[0].field, "employees");
         let activity = schema.by_plural("activities").unwrap();
-        let fields = super::fields(activity);
+        let fields: Vec<&FieldSpec> = activity.fields.iter().collect();
         let body = read_form(
             &fields,
             &Form::parse(b"kind=task&subject=Call&due_at=2026-12-01T09:30&done=false&done=true"),

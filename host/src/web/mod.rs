@@ -187,11 +187,7 @@ impl Web {
     /// The error page for a failed request: 404s and refusals keep their status.
     pub async fn fail(&self, error: ApiError) -> Response {
         let status = error.code.status();
-        let message = if status.is_server_error() {
-            "Something went wrong on our side. Try again in a moment.".to_owned()
-        } else {
-            error.message.clone()
-        };
+        let message = shown_message(&error).to_owned();
         self.render_status(
             status,
             "error.html",
@@ -200,10 +196,12 @@ impl Web {
         .await
     }
 
-    /// Checks the CSRF token of a posted form.
-    pub fn check_csrf(&self, form: &Form) -> Result<(), ApiError> {
+    /// A posted form, once its CSRF token is checked: every form post of a page reads its
+    /// body through this.
+    pub fn form(&self, body: &[u8]) -> Result<Form, ApiError> {
+        let form = Form::parse(body);
         match form.get("_csrf") {
-            Some(sent) if session::same_secret(sent, &self.csrf) => Ok(()),
+            Some(sent) if session::same_secret(sent, &self.csrf) => Ok(form),
             _ => Err(ApiError::new(
                 ErrorCode::CsrfFailed,
                 "this form has expired: reload the page and send it again",
@@ -310,14 +308,21 @@ pub fn render_plain(
     render_with(&look, status, template, context)
 }
 
+/// What a page tells a person about a failure: the message of a refusal, nothing internal.
+pub fn shown_message(error: &ApiError) -> &str {
+    if error.code.status().is_server_error() {
+        SERVER_TROUBLE
+    } else {
+        &error.message
+    }
+}
+
+pub const SERVER_TROUBLE: &str = "Something went wrong on our side. Try again in a moment.";
+
 /// A last-resort error answer that needs no template.
 fn plain_error(error: ApiError) -> Response {
     let status = error.code.status();
-    let text = if status.is_server_error() {
-        "Something went wrong on our side. Try again in a moment."
-    } else {
-        error.message.as_str()
-    };
+    let text = shown_message(&error);
     (
         status,
         [(CONTENT_TYPE, "text/plain; charset=utf-8")],

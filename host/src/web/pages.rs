@@ -530,8 +530,7 @@ async fn saved_views(web: &Web, ty: &EntityType) -> ApiResult<Vec<saved_view::Mo
 
 pub async fn save_view(web: Web, Path(plural): Path<String>, body: Bytes) -> Response {
     page(&web, async {
-        let form = Form::parse(&body);
-        web.check_csrf(&form)?;
+        let form = web.form(&body)?;
         let ty = entity(&web, &plural).await?;
         let name = form.get("name").unwrap_or("").trim().to_owned();
         if name.is_empty() || name.chars().count() > 80 {
@@ -586,8 +585,7 @@ pub async fn delete_view(
     body: Bytes,
 ) -> Response {
     page(&web, async {
-        let form = Form::parse(&body);
-        web.check_csrf(&form)?;
+        web.form(&body)?;
         let ty = entity(&web, &plural).await?;
         let id =
             Uuid::parse_str(&id).map_err(|_| ApiError::new(ErrorCode::NotFound, "no such view"))?;
@@ -650,7 +648,7 @@ pub async fn board(web: Web, Path(plural): Path<String>, RawQuery(raw): RawQuery
             let count = if more { format!("{}+", cards.len()) } else { cards.len().to_string() };
             columns.push(json!({
                 "value": option.value,
-                "label": display::cell(field, Some(&Value::String(option.value.clone())), &Names::default())["text"],
+                "label": display::option_label(field, &option.value),
                 "cards": cards,
                 "count": count,
                 "more_url": more.then(|| format!("{base}?f={}&op=eq&v={}", field.name, encode(&option.value))),
@@ -660,7 +658,7 @@ pub async fn board(web: Web, Path(plural): Path<String>, RawQuery(raw): RawQuery
             .iter()
             .map(|f| json!({ "label": label(f), "url": format!("{base}/board?field={}", f.name), "active": f.name == field.name }))
             .collect();
-        let options: Vec<Value> = field.options.iter().map(|o| json!({ "value": o.value, "label": display::cell(field, Some(&Value::String(o.value.clone())), &Names::default())["text"] })).collect();
+        let options: Vec<Value> = field.options.iter().map(|o| json!({ "value": o.value, "label": display::option_label(field, &o.value) })).collect();
         Ok(web
             .render(
                 "board.html",
@@ -684,8 +682,7 @@ pub async fn move_card(
     body: Bytes,
 ) -> Response {
     page(&web, async {
-        let form = Form::parse(&body);
-        web.check_csrf(&form)?;
+        let form = web.form(&body)?;
         let ty = entity(&web, &plural).await?;
         let id = parse_id(&id)?;
         let field = form.get("field").unwrap_or("");
@@ -763,7 +760,7 @@ pub async fn record(web: Web, Path((plural, id)): Path<(String, String)>) -> Res
             };
             let value = record.data.get(&field.name);
             let editable = may_edit && !field.read_only;
-            let options: Vec<Value> = field.options.iter().map(|o| json!({ "value": o.value, "label": cell(field, Some(&Value::String(o.value.clone())), &Names::default())["text"] })).collect();
+            let options: Vec<Value> = field.options.iter().map(|o| json!({ "value": o.value, "label": display::option_label(field, &o.value) })).collect();
             let entry = json!({
                 "name": field.name,
                 "label": label(field),
@@ -870,8 +867,7 @@ pub async fn add_activity(
     body: Bytes,
 ) -> Response {
     page(&web, async {
-        let form = Form::parse(&body);
-        web.check_csrf(&form)?;
+        let form = web.form(&body)?;
         let ty = entity(&web, &plural).await?;
         let id = parse_id(&id)?;
         // The record must be one the author may read.
@@ -1030,8 +1026,7 @@ fn as_typed(fields: &[&FieldSpec], form: &Form) -> Map<String, Value> {
 
 pub async fn create(web: Web, Path(plural): Path<String>, body: Bytes) -> Response {
     page(&web, async {
-        let form = Form::parse(&body);
-        web.check_csrf(&form)?;
+        let form = web.form(&body)?;
         let ty = entity(&web, &plural).await?;
         let fields = form_fields(&ty);
         let values = match read_form(&fields, &form) {
@@ -1109,8 +1104,7 @@ pub async fn edit_form(web: Web, Path((plural, id)): Path<(String, String)>) -> 
 
 pub async fn update(web: Web, Path((plural, id)): Path<(String, String)>, body: Bytes) -> Response {
     page(&web, async {
-        let form = Form::parse(&body);
-        web.check_csrf(&form)?;
+        let form = web.form(&body)?;
         let ty = entity(&web, &plural).await?;
         let id = parse_id(&id)?;
         let record = web.state.store.get(&web.actor(), &ty, id).await?;
@@ -1167,8 +1161,7 @@ pub async fn update(web: Web, Path((plural, id)): Path<(String, String)>, body: 
 
 pub async fn delete(web: Web, Path((plural, id)): Path<(String, String)>, body: Bytes) -> Response {
     page(&web, async {
-        let form = Form::parse(&body);
-        web.check_csrf(&form)?;
+        let form = web.form(&body)?;
         let ty = entity(&web, &plural).await?;
         let version = form.get("version").and_then(|v| v.parse::<i64>().ok());
         let record = web

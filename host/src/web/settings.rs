@@ -54,20 +54,19 @@ pub fn api_routes() -> Router<AppState> {
 
 /// The settings sections, for the settings templates' own navigation.
 fn sections(web: &Web, current: &str) -> Value {
-    let mut all = vec![("tokens", "API tokens")];
-    if web.is_admin() {
-        all = vec![
-            ("users", "Users"),
-            ("roles", "Roles and teams"),
-            ("fields", "Fields and types"),
-            ("plugins", "Plugins"),
-            ("theme", "Theme"),
-            ("tokens", "API tokens"),
-        ];
-    }
+    const ALL: &[(&str, &str)] = &[
+        ("users", "Users"),
+        ("roles", "Roles and teams"),
+        ("fields", "Fields and types"),
+        ("plugins", "Plugins"),
+        ("theme", "Theme"),
+        ("tokens", "API tokens"),
+    ];
     Value::Array(
-        all.into_iter()
-            .map(|(key, label)| json!({ "label": label, "url": format!("/settings/{key}"), "active": key == current }))
+        ALL.iter()
+            // Everyone manages their own tokens; the rest is for admins.
+            .filter(|(key, _)| web.is_admin() || *key == "tokens")
+            .map(|(key, label)| json!({ "label": label, "url": format!("/settings/{key}"), "active": *key == current }))
             .collect(),
     )
 }
