@@ -62,7 +62,7 @@ use host::app::Application;
 use host::config::Config;
 use host::plugins::package::Package;
 use host::plugins::registry::SUSPEND_AFTER;
-use host::plugins::runtime::{CallKind, guest, types};
+use host::plugins::runtime::{CallKind, Reusable, guest, types};
 use host::plugins::{CallState, Enabled, Plugins};
 use host::records::{Actor, Extensions, RecordError, Store, WriteOp};
 use serde_json::{Map, Value, json};
@@ -458,6 +458,22 @@ struct Rig {
 }
 
 impl Rig {
+    /// A fresh store and instance of the no-op plugin, acting for the hooked workspace, kept
+    /// for the caller to call (the parts of a fresh-instance call, timed apart).
+    async fn noop_instance(&self) -> anyhow::Result<Reusable> {
+        let state = CallState::new(
+            self.plugins.services().clone(),
+            self.noop.clone(),
+            self.hooked.clone(),
+            CallKind::BeforeSave,
+        );
+        self.plugins
+            .runtime()
+            .reusable_instance(&self.noop.plugin.compiled, CallKind::BeforeSave, state)
+            .await
+            .map_err(|failure| anyhow!("cannot instantiate noop: {failure}"))
+    }
+
     async fn new(wasm_dir: &Path) -> anyhow::Result<Rig> {
         let dir = TempDir::create()?;
         let store = host::app::open_store(&dir.sqlite_url()).await?;
@@ -625,18 +641,7 @@ async fn bench_calls(rig: &Rig, calls: usize) -> anyhow::Result<Calls> {
     );
     log_series("(a) native", &native);
 
-    let state = CallState::new(
-        rig.plugins.services().clone(),
-        enabled.clone(),
-        actor.clone(),
-        CallKind::BeforeSave,
-    );
-    let (instance, mut store) = rig
-        .plugins
-        .runtime()
-        .reusable_instance(&enabled.plugin.compiled, CallKind::BeforeSave, state)
-        .await
-        .map_err(|failure| anyhow!("cannot instantiate noop: {failure}"))?;
+    let (instance, mut store) = rig.noop_instance().await?;
     let reused = measure!(
         calls,
         expect_proceed(
@@ -652,19 +657,7 @@ async fn bench_calls(rig: &Rig, calls: usize) -> anyhow::Result<Calls> {
     log_series("(b) wasm, reused instance", &reused);
 
     let instantiate = measure!(calls, {
-        let state = CallState::new(
-            rig.plugins.services().clone(),
-            enabled.clone(),
-            actor.clone(),
-            CallKind::BeforeSave,
-        );
-        let pair = rig
-            .plugins
-            .runtime()
-            .reusable_instance(&enabled.plugin.compiled, CallKind::BeforeSave, state)
-            .await
-            .map_err(|failure| anyhow!("cannot instantiate noop: {failure}"))?;
-        drop(black_box(pair));
+        drop(black_box(rig.noop_instance().await?));
     });
     log_series("new store and instance, no call", &instantiate);
 
@@ -672,18 +665,7 @@ async fn bench_calls(rig: &Rig, calls: usize) -> anyhow::Result<Calls> {
     let mut first_calls = Vec::with_capacity(calls);
     let mut drops = Vec::with_capacity(calls);
     for i in 0..CALL_WARMUP + calls {
-        let state = CallState::new(
-            rig.plugins.services().clone(),
-            enabled.clone(),
-            actor.clone(),
-            CallKind::BeforeSave,
-        );
-        let (instance, mut store) = rig
-            .plugins
-            .runtime()
-            .reusable_instance(&enabled.plugin.compiled, CallKind::BeforeSave, state)
-            .await
-            .map_err(|failure| anyhow!("cannot instantiate noop: {failure}"))?;
+        let (instance, mut store) = rig.noop_instance().await?;
         let started = Instant::now();
         let verdicts = instance
             .kith_plugin_guest()

@@ -142,6 +142,9 @@ pub enum Failure {
 #[error("{0}")]
 pub struct LimitExceeded(pub String);
 
+/// An instance with its store, as [`Runtime::reusable_instance`] hands it out.
+pub type Reusable = (bindings::Plugin, Store<State>);
+
 /// The data of one invocation's store.
 pub struct State {
     wasi: WasiCtx,
@@ -381,7 +384,7 @@ impl Runtime {
         compiled: &Compiled,
         kind: CallKind,
         call_state: CallState,
-    ) -> Result<(bindings::Plugin, Store<State>), Failure> {
+    ) -> Result<Reusable, Failure> {
         let limits = kind.limits();
         let (mut store, stderr) = self.new_store(kind, call_state)?;
         store
