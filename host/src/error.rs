@@ -37,6 +37,7 @@ pub enum ErrorCode {
     BatchTooLarge,
     PluginFailed,
     PluginNotEnabled,
+    ActionRefused,
     Internal,
 }
 
@@ -53,7 +54,7 @@ impl ErrorCode {
             | InvalidCursor => StatusCode::BAD_REQUEST,
             UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             PayloadTooLarge | BatchTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
-            ValidationFailed => StatusCode::UNPROCESSABLE_ENTITY,
+            ValidationFailed | ActionRefused => StatusCode::UNPROCESSABLE_ENTITY,
             VersionConflict => StatusCode::PRECONDITION_FAILED,
             PreconditionRequired => StatusCode::PRECONDITION_REQUIRED,
             Conflict => StatusCode::CONFLICT,
@@ -90,6 +91,7 @@ impl ErrorCode {
             BatchTooLarge => "batch_too_large",
             PluginFailed => "plugin_failed",
             PluginNotEnabled => "plugin_not_enabled",
+            ActionRefused => "action_refused",
             Internal => "internal_error",
         }
     }
@@ -226,6 +228,7 @@ impl From<RecordError> for ApiError {
             ),
             E::Conflict(message) => ApiError::new(ErrorCode::Conflict, message),
             E::BadRequest(message) => ApiError::new(ErrorCode::InvalidBody, message),
+            E::Parameter(message) => ApiError::new(ErrorCode::InvalidParameter, message),
             E::Plugin { plugin, message } => ApiError::new(
                 ErrorCode::PluginFailed,
                 format!("plugin `{plugin}` failed: {message}"),

@@ -6,8 +6,8 @@ use serde::de::DeserializeOwned;
 
 use crate::bindings::exports::kith::plugin::guest::Guest;
 use crate::{
-    Change, Context, Event, Field, FieldError, HostError, HttpRequest, HttpResponse, JobStep,
-    Operation, Panel, Record, Value, Verdict,
+    ActionError, Change, Context, Event, Field, FieldError, HostError, HttpRequest, HttpResponse,
+    JobStep, Operation, Panel, Record, Value, Verdict,
 };
 
 /// What a plugin implements: one associated function per export of the `guest` interface.
@@ -62,12 +62,27 @@ pub trait Plugin {
     }
 
     /// Runs an action declared in `[[actions]]`; `input` and the answer are JSON documents.
+    /// Refuse bad input or a state that does not allow the action with
+    /// [`ActionError::refuse`] or [`ActionError::field`] (the caller gets a 4xx); `?` on a
+    /// [`HostError`] passes the host's refusal on the same way, and `?` on a `String` is the
+    /// plugin's own failure.
     ///
     /// Default: an error.
-    fn run_action(_ctx: Context, action: String, _input: String) -> Result<String, String> {
-        Err(format!(
+    fn run_action(_ctx: Context, action: String, _input: String) -> Result<String, ActionError> {
+        Err(ActionError::Failed(format!(
             "action `{action}` is not implemented by this plugin"
-        ))
+        )))
+    }
+
+    /// Runs when an admin enables the plugin in a workspace — every time it is enabled (first
+    /// time, again after a disable, after an upgrade) — before the enable answers. Create what
+    /// the workspace needs (default records, kv entries) here, idempotently: look before you
+    /// create. An `Err` undoes the enable and the admin sees the message. Runs with the limits
+    /// of an action, as the admin who enables.
+    ///
+    /// Default: does nothing.
+    fn on_enable(_ctx: Context) -> Result<(), String> {
+        Ok(())
     }
 }
 
@@ -92,8 +107,12 @@ impl<T: Plugin> Guest for T {
         <T as Plugin>::render_panel(ctx, panel, record)
     }
 
-    fn run_action(ctx: Context, action: String, input: String) -> Result<String, String> {
+    fn run_action(ctx: Context, action: String, input: String) -> Result<String, ActionError> {
         <T as Plugin>::run_action(ctx, action, input)
+    }
+
+    fn on_enable(ctx: Context) -> Result<(), String> {
+        <T as Plugin>::on_enable(ctx)
     }
 }
 
@@ -109,6 +128,50 @@ impl HostError {
 impl From<HostError> for String {
     fn from(error: HostError) -> String {
         error.summary()
+    }
+}
+
+impl ActionError {
+    /// Refuses the action: the caller gets `code` (`conflict` is a 409, `record_not_found` a
+    /// 404, `forbidden` a 403, any other code a 422) and `message`.
+    pub fn refuse(code: impl Into<String>, message: impl Into<String>) -> ActionError {
+        ActionError::Refused(HostError {
+            code: code.into(),
+            message: message.into(),
+            details: Vec::new(),
+        })
+    }
+
+    /// Refuses the action because of one input field: a 422 `validation_failed` naming it.
+    pub fn field(
+        field: impl Into<String>,
+        code: impl Into<String>,
+        message: impl Into<String>,
+    ) -> ActionError {
+        let message = message.into();
+        ActionError::Refused(HostError {
+            code: "validation_failed".into(),
+            message: message.clone(),
+            details: vec![FieldError {
+                field: field.into(),
+                code: code.into(),
+                message,
+            }],
+        })
+    }
+}
+
+/// `?` on a host refusal inside an action passes it on to the caller unchanged.
+impl From<HostError> for ActionError {
+    fn from(error: HostError) -> ActionError {
+        ActionError::Refused(error)
+    }
+}
+
+/// `?` on a `String` error inside an action is the plugin's own failure.
+impl From<String> for ActionError {
+    fn from(message: String) -> ActionError {
+        ActionError::Failed(message)
     }
 }
 

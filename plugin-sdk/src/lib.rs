@@ -89,7 +89,7 @@ pub mod bindings {
 }
 
 pub use bindings::exports::kith::plugin::guest::{
-    Change, Event, HttpRequest, HttpResponse, JobStep, Operation, Panel, Verdict,
+    ActionError, Change, Event, HttpRequest, HttpResponse, JobStep, Operation, Panel, Verdict,
 };
 pub use bindings::kith::plugin::types::{
     Context, EntityRecord, EntityRecord as Record, Field, FieldError, HostError, Money, Value,
@@ -104,7 +104,7 @@ pub use serde_json;
 /// [`register_plugin!`] writes it into the plugin's `kith:api-version` custom section; the
 /// host refuses a plugin whose version it does not support, and the manifest's
 /// `api_version` must name the same version.
-pub const API_VERSION: &str = "0.1.0";
+pub const API_VERSION: &str = "0.2.0";
 
 /// [`API_VERSION`] as an array, for the custom section [`register_plugin!`] emits.
 #[doc(hidden)]
@@ -122,9 +122,9 @@ pub const __API_VERSION_BYTES: [u8; API_VERSION.len()] = {
 /// Everything a plugin usually needs: `use plugin_sdk::prelude::*;`.
 pub mod prelude {
     pub use crate::{
-        API_VERSION, Change, Context, Event, Field, FieldError, FieldList, HostError, HttpRequest,
-        HttpResponse, JobStep, Money, Operation, Panel, Plugin, Record, Value, Verdict, clock,
-        config, fields, http, kv, log, records, register_plugin, search,
+        API_VERSION, ActionError, Change, Context, Event, Field, FieldError, FieldList, HostError,
+        HttpRequest, HttpResponse, JobStep, Money, Operation, Panel, Plugin, Record, Value,
+        Verdict, clock, config, fields, http, kv, log, records, register_plugin, search,
     };
 }
 

@@ -10,7 +10,7 @@
 use crate::bindings::kith::plugin::records as wit;
 use crate::{Field, HostError, Record};
 
-pub use crate::bindings::kith::plugin::records::{Page, Query};
+pub use crate::bindings::kith::plugin::records::{AggregateQuery, Group, Page, Query};
 
 /// The record `id` of type `entity_type`; `Ok(None)` when there is none (in this workspace).
 pub fn get(entity_type: &str, id: &str) -> Result<Option<Record>, HostError> {
@@ -21,6 +21,30 @@ pub fn get(entity_type: &str, id: &str) -> Result<Option<Record>, HostError> {
 /// as the next query's cursor until it is `None`.
 pub fn find(entity_type: &str, query: &Query) -> Result<Page, HostError> {
     wit::find(entity_type, query)
+}
+
+/// Totals of the records of `entity_type` matching `query`, grouped — without reading the
+/// records themselves. Counts as one query and one row per group; at most 10,000 groups.
+///
+/// ```no_run
+/// # use plugin_sdk::prelude::*;
+/// // Open deal amounts by owner and month of the expected close, one row per currency.
+/// let groups = records::aggregate(
+///     "deal",
+///     &records::AggregateQuery::new()
+///         .filter("status[eq]:open")
+///         .group_by(["owner", "expected_close:month", "amount:currency"])
+///         .sum(["amount"]),
+/// )?;
+/// for group in &groups {
+///     let total = group.sums[0].as_money();
+///     // group.keys[0].as_user(), group.keys[1].as_text(), group.count, …
+/// #   let _ = total;
+/// }
+/// # Ok::<(), HostError>(())
+/// ```
+pub fn aggregate(entity_type: &str, query: &AggregateQuery) -> Result<Vec<Group>, HostError> {
+    wit::aggregate(entity_type, query)
 }
 
 /// Creates a record with these fields (validated like an API write) and returns it.
@@ -85,6 +109,52 @@ impl Query {
     /// The page after the one whose `next_cursor` this is.
     pub fn cursor(mut self, cursor: Option<String>) -> Query {
         self.cursor = cursor;
+        self
+    }
+}
+
+// The type is generated, so it cannot take a `#[derive(Default)]` of its own.
+#[allow(clippy::derivable_impls)]
+impl Default for AggregateQuery {
+    fn default() -> AggregateQuery {
+        AggregateQuery {
+            filter: None,
+            group_by: Vec::new(),
+            sum: Vec::new(),
+        }
+    }
+}
+
+impl AggregateQuery {
+    /// One group of every record (no keys), counted, summing nothing.
+    pub fn new() -> AggregateQuery {
+        AggregateQuery::default()
+    }
+
+    /// Only records matching the API's filter language.
+    pub fn filter(mut self, filter: impl Into<String>) -> AggregateQuery {
+        self.filter = Some(filter.into());
+        self
+    }
+
+    /// Group by these keys, in order: a field name, `owner`, `field:month`, `field:year` (date
+    /// and datetime fields) or `field:currency` (money fields).
+    pub fn group_by<I, S>(mut self, keys: I) -> AggregateQuery
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.group_by = keys.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Add up these integer, number or money fields in every group.
+    pub fn sum<I, S>(mut self, fields: I) -> AggregateQuery
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.sum = fields.into_iter().map(Into::into).collect();
         self
     }
 }

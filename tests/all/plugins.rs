@@ -24,16 +24,23 @@ fn target_dir() -> PathBuf {
     exe.ancestors().nth(3).expect("target dir").to_owned()
 }
 
-/// Lays out the package of a test plugin in a fresh folder: plugin.toml, templates/ and the
-/// component built by `cargo xtask test` (`cargo xtask plugins`).
+/// Lays out the package of a plugin in a fresh folder: plugin.toml, templates/ and the
+/// component built by `cargo xtask test` (`cargo xtask plugins`). The sources are those of the
+/// test plugin `tests/plugins/<name>`, else of the shipped plugin `plugins/<name>`.
 pub fn package(name: &str) -> PathBuf {
     let wasm = target_dir().join(format!("wasm32-wasip2/release/{name}.wasm"));
     assert!(
         wasm.exists(),
-        "{} is missing: build the test plugins with `cargo xtask plugins`",
+        "{} is missing: build the plugins with `cargo xtask plugins` \
+         (or `cargo build --target wasm32-wasip2 --release -p {name}`)",
         wasm.display()
     );
-    let source = root().join("tests/plugins").join(name);
+    let test_plugin = root().join("tests/plugins").join(name);
+    let source = if test_plugin.exists() {
+        test_plugin
+    } else {
+        root().join("plugins").join(name)
+    };
     let dir =
         std::env::temp_dir().join(format!("kith-pkg-{name}-{}", uuid::Uuid::now_v7().simple()));
     std::fs::create_dir_all(dir.join("templates")).expect("package dir");
@@ -79,6 +86,109 @@ where
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     panic!("timed out waiting for {what}");
+}
+
+/// Cents of an exact decimal amount ("-3.3" → -330); the test's own arithmetic.
+fn cents(amount: &str) -> i128 {
+    let (whole, fraction) = amount.split_once('.').unwrap_or((amount, ""));
+    let negative = whole.starts_with('-');
+    let fraction = format!("{fraction:0<2}");
+    let value = whole
+        .trim_start_matches('-')
+        .parse::<i128>()
+        .expect("whole")
+        * 100
+        + fraction[..2].parse::<i128>().expect("cents");
+    if negative { -value } else { value }
+}
+
+on_both! {
+    async fn aggregates_group_and_sum_exactly_within_the_callers_reach(app: TestApp) {
+        install(&app, "good").await;
+        assert_eq!(enable(&app, "good", json!({})).await.status, StatusCode::OK);
+        // (industry, employees, revenue, currency)
+        let rows: &[(Option<&str>, Option<i64>, Option<&str>, &str)] = &[
+            (Some("retail"), Some(10), Some("1000.10"), "EUR"),
+            (Some("retail"), Some(5), Some("0.05"), "EUR"),
+            (Some("retail"), None, Some("-3.3"), "EUR"),
+            (Some("finance"), Some(7), Some("99999999.99"), "EUR"),
+            (Some("finance"), Some(1), None, "EUR"),
+            (None, Some(2), Some("12.34"), "EUR"),
+            (Some("technology"), Some(3), Some("0.1"), "USD"),
+            (Some("technology"), None, Some("0.2"), "USD"),
+        ];
+        for (i, (industry, employees, revenue, currency)) in rows.iter().enumerate() {
+            let mut body = json!({ "name": format!("Company {i}") });
+            if let Some(industry) = industry {
+                body["industry"] = json!(industry);
+            }
+            if let Some(employees) = employees {
+                body["employees"] = json!(employees);
+            }
+            if let Some(revenue) = revenue {
+                body["annual_revenue"] = json!({ "amount": revenue, "currency": currency });
+            }
+            app.create("companies", body).await;
+        }
+        let totals = |query: &str| {
+            let app = &app;
+            let path = format!("/p/good/totals?type=company&{query}");
+            async move { app.get(&path).await }
+        };
+
+        let reply = totals("group_by=industry,annual_revenue:currency&sum=annual_revenue,employees").await;
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+        // The same totals, computed here: groups in key order, records without a key first.
+        let mut expected: std::collections::BTreeMap<(Option<&str>, Option<&str>), (u64, Option<i128>, Option<i64>)> = Default::default();
+        for (industry, employees, revenue, currency) in rows {
+            let group = expected.entry((*industry, revenue.map(|_| *currency))).or_default();
+            group.0 += 1;
+            if let Some(revenue) = revenue {
+                group.1 = Some(group.1.unwrap_or(0) + cents(revenue));
+            }
+            if let Some(employees) = employees {
+                group.2 = Some(group.2.unwrap_or(0) + employees);
+            }
+        }
+        let groups = reply.body.as_array().unwrap();
+        assert_eq!(groups.len(), expected.len(), "{}", reply.body);
+        for (group, ((industry, currency), (count, revenue, employees))) in groups.iter().zip(&expected) {
+            assert_eq!(group["keys"], json!([industry, currency]), "{group}");
+            assert_eq!(group["count"], json!(count), "{group}");
+            let sum = &group["sums"][0];
+            match revenue {
+                Some(cents_total) => {
+                    assert_eq!(sum["currency"], json!(currency), "{group}");
+                    assert_eq!(cents(sum["amount"].as_str().unwrap()), *cents_total, "{group}");
+                }
+                None => assert!(sum.is_null(), "{group}"),
+            }
+            assert_eq!(group["sums"][1], json!(employees), "{group}");
+        }
+
+        // Filters narrow the records; no keys gives one group of all of them.
+        let retail = totals("filter=industry%5Beq%5D%3Aretail&sum=employees").await;
+        assert_eq!(retail.body, json!([{ "keys": [], "count": 3, "sums": [15] }]));
+        let owners = totals("group_by=owner").await;
+        assert_eq!(owners.body[0]["count"], json!(rows.len()), "{}", owners.body);
+
+        // Mixed currencies in one group, unknown fields and keys that are not keys are refused.
+        for (query, words) in [
+            ("sum=annual_revenue", "mixes currencies"),
+            ("group_by=nope", "no field `nope`"),
+            ("group_by=annual_revenue", "cannot group by"),
+            ("group_by=name:month", "not a group key"),
+            ("sum=name", "cannot sum"),
+        ] {
+            let refused = totals(query).await;
+            assert_eq!(refused.status, StatusCode::BAD_GATEWAY, "{query}: {}", refused.body);
+            assert_eq!(refused.body["code"], "invalid_parameter", "{query}: {}", refused.body);
+            assert!(refused.body["message"].as_str().unwrap().contains(words), "{query}: {}", refused.body);
+        }
+        // Types the plugin was not granted stay out of reach.
+        let ungranted = app.get("/p/good/totals?type=activity&group_by=kind").await;
+        assert_eq!(ungranted.body["code"], "forbidden", "{}", ungranted.body);
+    }
 }
 
 on_both! {

@@ -22,7 +22,7 @@ use super::registry::Enabled;
 use super::runtime::{CallKind, MAX_VALUE_BYTES, guest, types};
 use crate::app::AppState;
 use crate::auth::Identity;
-use crate::error::{ApiError, ApiResult, ErrorCode};
+use crate::error::{ApiError, ApiResult, ErrorCode, FieldError};
 use crate::extract::{ApiPath, ApiQuery, JsonBody};
 use crate::ids::RecordId;
 use crate::records::Actor;
@@ -229,6 +229,20 @@ async fn run_action(
     JsonBody(input): JsonBody<Value>,
 ) -> ApiResult<Json<Value>> {
     let enabled = state.plugins.enabled_plugin(identity.workspace, &id)?;
+    let value = call_action(&state.plugins, &enabled, identity.actor(), &action, &input).await?;
+    Ok(Json(json!({ "data": value })))
+}
+
+/// Runs a plugin's action as `actor`: the plugin's answer, its refusal as the matching 4xx,
+/// or its failure as `plugin_failed`.
+pub async fn call_action(
+    plugins: &super::registry::Plugins,
+    enabled: &Arc<Enabled>,
+    actor: Actor,
+    action: &str,
+    input: &Value,
+) -> ApiResult<Value> {
+    let id = enabled.id().to_owned();
     if !enabled
         .plugin
         .manifest
@@ -244,35 +258,78 @@ async fn run_action(
             ),
         ));
     }
-    let actor = identity.actor();
-    let ctx = context(&enabled, &actor);
+    let ctx = context(enabled, &actor);
     let input = input.to_string();
-    let name = action.clone();
-    let output = state
-        .plugins
-        .invoke(&enabled, actor, CallKind::Action, move |plugin, store| {
+    let name = action.to_owned();
+    let answer = plugins
+        .invoke(enabled, actor, CallKind::Action, move |plugin, store| {
             Box::pin(async move {
-                plugin
+                let answer = plugin
                     .kith_plugin_guest()
                     .call_run_action(store, &ctx, &name, &input)
-                    .await
+                    .await?;
+                // A refusal is the caller's problem, not a failure of the plugin.
+                Ok(match answer {
+                    Ok(output) => Ok(Ok(output)),
+                    Err(guest::ActionError::Refused(refusal)) => Ok(Err(refusal)),
+                    Err(guest::ActionError::Failed(message)) => Err(message),
+                })
             })
         })
         .await
         .map_err(|failure| call_failed(&id, CallKind::Action, failure))?;
+    let output = answer.map_err(|refusal| refused(&id, refusal))?;
     if output.len() > MAX_VALUE_BYTES {
         return Err(ApiError::new(
             ErrorCode::PluginFailed,
             format!("plugin `{id}` answered more than {MAX_VALUE_BYTES} bytes"),
         ));
     }
-    let value: Value = serde_json::from_str(&output).map_err(|_| {
+    serde_json::from_str(&output).map_err(|_| {
         ApiError::new(
             ErrorCode::PluginFailed,
             format!("plugin `{id}` answered an action with something other than JSON"),
         )
-    })?;
-    Ok(Json(json!({ "data": value })))
+    })
+}
+
+/// A plugin's refusal of an action as the API's error: the codes the API knows keep their
+/// status; any other code is a 422 `action_refused` that carries it in `details`.
+fn refused(plugin: &str, refusal: types::HostError) -> ApiError {
+    let known = [
+        ErrorCode::Conflict,
+        ErrorCode::RecordNotFound,
+        ErrorCode::Forbidden,
+        ErrorCode::ValidationFailed,
+        ErrorCode::InvalidParameter,
+        ErrorCode::VersionConflict,
+    ];
+    let cap = |text: &str, max: usize| text.chars().take(max).collect::<String>();
+    let mut details: Vec<FieldError> = refusal
+        .details
+        .iter()
+        .take(100)
+        .map(|d| FieldError::with_code(cap(&d.field, 128), cap(&d.code, 64), cap(&d.message, 1000)))
+        .collect();
+    let code = match known.into_iter().find(|c| c.as_str() == refusal.code) {
+        Some(code) => code,
+        None => {
+            if details.is_empty() {
+                details.push(FieldError::with_code(
+                    "",
+                    cap(&refusal.code, 64),
+                    cap(&refusal.message, 1000),
+                ));
+            }
+            ErrorCode::ActionRefused
+        }
+    };
+    let mut error = ApiError::new(
+        code,
+        format!("plugin `{plugin}`: {}", cap(&refusal.message, 1000)),
+    );
+    error.details = details;
+    error
 }
 
 /// Queues a run of a job now (admins).

@@ -17,7 +17,8 @@ use super::runtime::bindings::kith::plugin::{
 use super::runtime::{CallKind, LimitExceeded, MAX_VALUE_BYTES};
 use crate::db::Db;
 use crate::ids::RecordId;
-use crate::records::schema::EntityType;
+use crate::records::aggregate::AggregateQuery;
+use crate::records::schema::{EntityType, FieldKind};
 use crate::records::{Actor, ListQuery, Store, UpdateItem};
 use crate::search::{SearchIndex, TypeScope};
 
@@ -231,6 +232,67 @@ impl records::Host for super::runtime::State {
             Err(crate::records::RecordError::NotFound) => Ok(Ok(None)),
             Err(e) => Ok(Err(host_error(e))),
         }
+    }
+
+    async fn aggregate(
+        &mut self,
+        entity_type: String,
+        query: records::AggregateQuery,
+    ) -> HostResult<Vec<records::Group>> {
+        self.call.count_call()?;
+        check_size(
+            "a query",
+            query.filter.as_ref().map_or(0, String::len)
+                + query
+                    .group_by
+                    .iter()
+                    .chain(&query.sum)
+                    .map(String::len)
+                    .sum::<usize>(),
+        )?;
+        let ty = or_refuse!(self.call.entity(&entity_type, false).await);
+        let request = AggregateQuery {
+            filter: query.filter,
+            group_by: query.group_by,
+            sum: query.sum,
+        };
+        let found = match self
+            .call
+            .services
+            .store
+            .aggregate(&self.call.actor, &ty, &request)
+            .await
+        {
+            Ok(found) => found,
+            Err(e) => return Ok(Err(host_error(e))),
+        };
+        self.call.count_rows(found.groups.len())?;
+        let kinds: Vec<Option<(FieldKind, bool)>> = found
+            .key_kinds
+            .iter()
+            .map(|kind| Some((kind.unwrap_or(FieldKind::User), false)))
+            .collect();
+        Ok(Ok(found
+            .groups
+            .iter()
+            .map(|group| records::Group {
+                keys: group
+                    .keys
+                    .iter()
+                    .zip(&kinds)
+                    .map(|(key, kind)| convert::to_wit(*kind, key))
+                    .collect(),
+                count: group.count,
+                sums: group
+                    .sums
+                    .iter()
+                    .zip(&request.sum)
+                    .map(|(sum, name)| {
+                        convert::to_wit(ty.field(name).map(|f| (f.kind, false)), sum)
+                    })
+                    .collect(),
+            })
+            .collect()))
     }
 
     async fn find(

@@ -19,10 +19,10 @@ use crate::records::schema::{EntityType, FieldSpec, check_identifier};
 
 /// The plugin API this host provides. A plugin's `api_version` is compatible when its major and
 /// minor numbers are equal to these (0.x minor bumps are breaking) and its patch is not higher.
-pub const API_VERSION: &str = "0.1.0";
+pub const API_VERSION: &str = "0.2.0";
 
 /// `API_VERSION` as numbers (a test keeps the two equal).
-const HOST_API: (u64, u64, u64) = (0, 1, 0);
+const HOST_API: (u64, u64, u64) = (0, 2, 0);
 
 /// The file name the manifest has in a package, and in error messages by default.
 pub const MANIFEST_FILE: &str = "plugin.toml";
@@ -1159,7 +1159,7 @@ mod tests {
 id = "hello"
 name = "Hello"
 version = "0.1.0"
-api_version = "0.1.0"
+api_version = "0.2.0"
 description = "Says hello."
 
 [permissions]
@@ -1231,7 +1231,7 @@ required = true
 id = "hello"
 name = "Hello"
 version = "0.1.0"
-api_version = "0.1.0"
+api_version = "0.2.0"
 "#;
 
     fn full() -> Manifest {
@@ -1644,20 +1644,20 @@ api_version = "0.1.0"
 
     #[test]
     fn incompatible_api_version_is_refused() {
-        for bad in ["0.2.0", "1.1.0", "0.1.1", "0.0.9"] {
+        for bad in ["0.3.0", "1.2.0", "0.2.1", "0.1.0"] {
             let text = MINIMAL.replace(
-                "api_version = \"0.1.0\"",
+                "api_version = \"0.2.0\"",
                 &format!("api_version = \"{bad}\""),
             );
             let error = Manifest::parse(&text).unwrap_err();
             assert_eq!(error.key.as_deref(), Some("api_version"), "{error}");
             assert!(
-                error.message.contains("this host provides 0.1.0"),
+                error.message.contains("this host provides 0.2.0"),
                 "{error}"
             );
         }
-        assert!(api_compatible("0.1.0") && api_compatible("0.1.0-rc.1"));
-        assert!(!api_compatible("0.1") && !api_compatible("0.2.0"));
+        assert!(api_compatible("0.2.0") && api_compatible("0.2.0-rc.1"));
+        assert!(!api_compatible("0.2") && !api_compatible("0.3.0"));
     }
 
     #[test]

@@ -47,6 +47,8 @@ pub enum PluginError {
     Corrupt(String),
     #[error("database error: {0}")]
     Database(String),
+    #[error("{0}")]
+    Setup(String),
 }
 
 impl From<PluginError> for ApiError {
@@ -81,6 +83,7 @@ impl From<PluginError> for ApiError {
                 api.message = error.to_string();
                 api
             }
+            PluginError::Setup(m) => ApiError::new(ErrorCode::PluginFailed, m),
             PluginError::Corrupt(m) | PluginError::Database(m) => ApiError::internal(m),
         }
     }

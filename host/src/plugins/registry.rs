@@ -449,7 +449,29 @@ impl Plugins {
         if let Ok(mut strikes) = self.strikes.lock() {
             strikes.remove(&(admin.workspace, id.to_owned()));
         }
+        if let Err(failure) = self.set_up(&enabled, admin).await {
+            self.disable(admin.workspace, id).await?;
+            return Err(PluginError::Setup(format!(
+                "plugin `{id}` failed to set the workspace up, so it stays disabled: {failure} (in on-enable)"
+            )));
+        }
         Ok(enabled)
+    }
+
+    /// Runs the plugin's `on-enable` export as the admin who enabled it.
+    async fn set_up(&self, enabled: &Arc<Enabled>, admin: &Actor) -> Result<(), Failure> {
+        let ctx = super::hooks::context(enabled, admin);
+        self.invoke(
+            enabled,
+            admin.clone(),
+            CallKind::Action,
+            move |plugin, store| {
+                Box::pin(
+                    async move { plugin.kith_plugin_guest().call_on_enable(store, &ctx).await },
+                )
+            },
+        )
+        .await
     }
 
     /// Checks that the plugin's types and fields fit the workspace's schema (nothing taken by
@@ -479,17 +501,43 @@ impl Plugins {
                 })
                 .collect(),
         );
+        // The plugin's types may point at each other (deal → stage → pipeline) and at
+        // themselves: each is checked beside the workspace's other types and its siblings.
+        let own_types = &plugin.manifest.entities;
+        let with = |extra: &mut dyn Iterator<Item = &EntityType>| {
+            crate::records::schema::Schema::new(
+                others
+                    .types()
+                    .iter()
+                    .map(|t| (**t).clone())
+                    .chain(extra.cloned())
+                    .collect(),
+            )
+        };
         let mut errors = Vec::new();
-        for ty in &plugin.manifest.entities {
+        for ty in own_types {
+            let siblings = with(&mut own_types.iter().filter(|o| o.name != ty.name));
             let mut ty = ty.clone();
-            if let Err(found) = ty.check_definition(&others) {
+            if let Err(found) = ty.check_definition(&siblings) {
+                let to_itself = |e: &crate::error::FieldError| {
+                    let field = e
+                        .field
+                        .strip_prefix("fields.")
+                        .and_then(|f| f.strip_suffix(".target"));
+                    e.code == "unknown_entity"
+                        && field
+                            .and_then(|f| ty.field(f))
+                            .is_some_and(|f| f.target.as_deref() == Some(ty.name.as_str()))
+                };
                 errors.extend(
                     found
-                        .into_iter()
+                        .iter()
+                        .filter(|e| !to_itself(e))
                         .map(|e| format!("entities.{}: {}: {}", ty.name, e.field, e.message)),
                 );
             }
         }
+        let others = with(&mut own_types.iter());
         for (entity, fields) in &plugin.manifest.fields {
             let Some(target) = others.by_name(entity) else {
                 errors.push(format!(
@@ -543,6 +591,21 @@ impl Plugins {
         }
         self.set_enabled(workspace, id, None);
         Ok(())
+    }
+
+    /// Whether the plugin was ever enabled in the workspace (it may be disabled now).
+    pub async fn ever_enabled(
+        &self,
+        workspace: WorkspaceId,
+        id: &str,
+    ) -> Result<bool, PluginError> {
+        let row = enablement::Entity::find()
+            .filter(enablement::Column::WorkspaceId.eq(workspace.0))
+            .filter(enablement::Column::PluginId.eq(id))
+            .one(&self.services.db.read)
+            .await
+            .map_err(db_error)?;
+        Ok(row.is_some())
     }
 
     /// Replaces (or removes) a plugin in a workspace's enabled list and drops the cached

@@ -4,6 +4,7 @@
 //! The store knows nothing of HTTP; `api` translates requests into store calls. Every write
 //! goes through [`Store`], in one transaction with its audit rows and outbox events.
 
+pub mod aggregate;
 pub mod api;
 mod merge;
 pub mod model;
@@ -50,6 +51,8 @@ pub enum RecordError {
     Conflict(String),
     #[error("bad request: {0}")]
     BadRequest(String),
+    #[error("invalid parameter: {0}")]
+    Parameter(String),
     #[error("plugin `{plugin}` failed: {message}")]
     Plugin { plugin: String, message: String },
     #[error("database error: {0}")]

@@ -350,6 +350,10 @@ pub struct EntityType {
     pub duplicate_key: Option<String>,
     #[serde(default)]
     pub fields: Vec<FieldSpec>,
+    /// The order the web app lists records of the type in when none is asked for (a board's
+    /// columns too), in the API's sort form: `position`, `-amount,name`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sort: Option<String>,
     /// Where the type comes from: `builtin` or `custom` (output only).
     #[serde(default = "custom_source")]
     pub source: String,
@@ -433,6 +437,16 @@ impl EntityType {
                 ));
             }
         }
+        for key in self.sort.iter().flat_map(|sort| sort.split(',')) {
+            let name = key.trim().trim_start_matches('-');
+            if !names.contains(name) && !SYSTEM_KEYS.contains(&name) {
+                errors.push(FieldError::new(
+                    "sort",
+                    "unknown_field",
+                    format!("`{name}` is not a field of the type"),
+                ));
+            }
+        }
         if errors.is_empty() {
             Ok(())
         } else {
@@ -485,6 +499,7 @@ pub fn builtin_types() -> Vec<EntityType> {
             title_fields: title.iter().map(|s| (*s).to_owned()).collect(),
             duplicate_key: key.map(str::to_owned),
             fields,
+            sort: None,
             source: "builtin".to_owned(),
         };
     vec![

@@ -388,6 +388,34 @@ impl Store {
         Ok(select.one(conn).await?)
     }
 
+    /// The `WHERE` condition of the records of `ty` the actor may read (live or deleted),
+    /// narrowed by `filter`.
+    pub(super) fn visible(
+        &self,
+        actor: &Actor,
+        ty: &EntityType,
+        filter: Option<&query::Filter>,
+        deleted: bool,
+        now: chrono::DateTime<Utc>,
+    ) -> Result<Sql, RecordError> {
+        let mut sql = Sql::new(self.db.backend);
+        sql.push("workspace_id = ");
+        sql.bind(actor.workspace.0);
+        sql.push(" AND ");
+        sql.push(&query::type_condition(&ty.name));
+        sql.push(if deleted {
+            " AND deleted_at IS NOT NULL"
+        } else {
+            " AND deleted_at IS NULL"
+        });
+        push_scope(&mut sql, &actor.access.scope(Operation::Read, &ty.name))?;
+        if let Some(filter) = filter {
+            sql.push(" AND ");
+            query::compile(filter, ty, now, &mut sql)?;
+        }
+        Ok(sql)
+    }
+
     pub async fn list(
         &self,
         actor: &Actor,
@@ -413,22 +441,8 @@ impl Store {
             .map(|raw| Cursor::decode(raw, fingerprint, keys.len()))
             .transpose()?;
 
-        let mut where_sql = Sql::new(backend);
-        where_sql.push("workspace_id = ");
-        where_sql.bind(actor.workspace.0);
-        where_sql.push(" AND ");
-        where_sql.push(&query::type_condition(&ty.name));
-        where_sql.push(if request.deleted {
-            " AND deleted_at IS NOT NULL"
-        } else {
-            " AND deleted_at IS NULL"
-        });
         let scope = actor.access.scope(Operation::Read, &ty.name);
-        push_scope(&mut where_sql, &scope)?;
-        if let Some(filter) = &filter {
-            where_sql.push(" AND ");
-            query::compile(filter, ty, now, &mut where_sql)?;
-        }
+        let where_sql = self.visible(actor, ty, filter.as_ref(), request.deleted, now)?;
 
         let total = if request.total {
             let mut count = Sql::new(backend);

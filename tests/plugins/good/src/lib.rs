@@ -31,6 +31,9 @@
 //!   stores the body → 204; `DELETE /kv/{key}` → 204 (the key is percent-decoded);
 //! - `GET /keys?prefix=…` → 200 `["key", …]` (`kv::keys`);
 //! - `GET /time` → 200 `{"now": clock::now_micros()}`;
+//! - `GET /totals?type=…&group_by=a,b&sum=c,d&filter=…` → 200 `[{"keys": [..], "count": n,
+//!   "sums": [..]}, …]`: `records::aggregate` with those lists (comma-separated, empty when
+//!   absent), values as JSON (`Value::to_json`);
 //! - `GET /fetch?url=…` → http-out `GET url` → 200 `{"status": s, "body": text}`; without `url`
 //!   → 400;
 //! - a host error in any route → 502 `{"code": e.code, "message": e.message}`;
@@ -50,7 +53,7 @@
 //! - `overview` (dashboard, template `overview.html`) → context `{"contacts": n}`, n = the number
 //!   of records in the first page of `records::find("contact")` with limit 1000.
 //!
-//! run-action (errors are `Err("{code}: {message}")`):
+//! run-action (a host error is passed on as the action's refusal; bad input is a failure):
 //! - `tag`, input `{"id": contact id, "tag": "x"}` → appends `tag` to the contact's `tags`
 //!   (unless already there) with `records::update(…, expected_version = the version read)` and
 //!   answers `{"id", "version", "tags"}` of the updated record; a missing contact →
@@ -62,7 +65,7 @@
 //! Settings: `greeting`, default `"hello"`.
 
 use plugin_sdk::prelude::*;
-use plugin_sdk::records::Query;
+use plugin_sdk::records::{AggregateQuery, Query};
 use serde_json::{Value as Json, json};
 
 struct Good;
@@ -147,7 +150,7 @@ impl Plugin for Good {
         }
     }
 
-    fn run_action(_ctx: Context, action: String, input: String) -> Result<String, String> {
+    fn run_action(_ctx: Context, action: String, input: String) -> Result<String, ActionError> {
         let input: Json = serde_json::from_str(&input)
             .map_err(|error| format!("invalid_input: the input is not JSON: {error}"))?;
         let answer = match action.as_str() {
@@ -166,9 +169,9 @@ impl Plugin for Good {
                 json!({ "deleted": id })
             }
             other => {
-                return Err(format!(
+                return Err(ActionError::Failed(format!(
                     "action `{other}` is not implemented by this plugin"
-                ));
+                )));
             }
         };
         Ok(answer.to_string())
@@ -228,7 +231,8 @@ fn route(ctx: &Context, request: &HttpRequest) -> Result<HttpResponse, HostError
         return kv_route(method, &key, request);
     }
     let allowed = match path {
-        "/hello" | "/contacts" | "/companies" | "/search" | "/keys" | "/time" | "/fetch" => "GET",
+        "/hello" | "/contacts" | "/companies" | "/search" | "/keys" | "/time" | "/fetch"
+        | "/totals" => "GET",
         "/echo" => "POST",
         _ => return Ok(HttpResponse::not_found()),
     };
@@ -290,6 +294,37 @@ fn route(ctx: &Context, request: &HttpRequest) -> Result<HttpResponse, HostError
             HttpResponse::json(200, &kv::keys(&prefix)?)
         }
         "/time" => HttpResponse::json(200, &json!({ "now": clock::now_micros() })),
+        "/totals" => {
+            let list = |name: &str| -> Vec<String> {
+                request
+                    .query_param(name)
+                    .map(|v| {
+                        v.split(',')
+                            .filter(|s| !s.is_empty())
+                            .map(str::to_owned)
+                            .collect()
+                    })
+                    .unwrap_or_default()
+            };
+            let mut query = AggregateQuery::new()
+                .group_by(list("group_by"))
+                .sum(list("sum"));
+            if let Some(filter) = request.query_param("filter") {
+                query = query.filter(filter);
+            }
+            let entity = request.query_param("type").unwrap_or_default();
+            let groups: Vec<Json> = records::aggregate(&entity, &query)?
+                .iter()
+                .map(|group| {
+                    json!({
+                        "keys": group.keys.iter().map(Value::to_json).collect::<Vec<_>>(),
+                        "count": group.count,
+                        "sums": group.sums.iter().map(Value::to_json).collect::<Vec<_>>(),
+                    })
+                })
+                .collect();
+            HttpResponse::json(200, &groups)
+        }
         _ => match request.query_param("url") {
             None => HttpResponse::error(400, "invalid_input", "give the url to fetch as ?url="),
             Some(url) => {

@@ -84,7 +84,7 @@ impl Plugin for Hostile {
         }
     }
 
-    fn run_action(_ctx: Context, action: String, input: String) -> Result<String, String> {
+    fn run_action(_ctx: Context, action: String, input: String) -> Result<String, ActionError> {
         let input: Json = serde_json::from_str(&input).unwrap_or(Json::Null);
         let id = input.get("id").and_then(Json::as_str).unwrap_or_default();
         let answer = match action.as_str() {
@@ -119,9 +119,9 @@ impl Plugin for Hostile {
             "kv_flood" => kv_flood(),
             "ok" => json!({}),
             other => {
-                return Err(format!(
+                return Err(ActionError::Failed(format!(
                     "action `{other}` is not implemented by this plugin"
-                ));
+                )));
             }
         };
         Ok(answer.to_string())
