@@ -70,6 +70,10 @@ pub fn routes() -> Router<AppState> {
             "/records/{plural}/{id}/activities",
             post(pages::add_activity),
         )
+        .route(
+            "/records/{plural}/{id}/actions/{plugin}/{action}",
+            post(pages::run_action),
+        )
         .merge(settings::routes())
         .route("/theme.css", get(theme_css))
         .route("/theme/logo", get(theme_logo))

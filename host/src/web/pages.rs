@@ -404,7 +404,7 @@ pub async fn list(web: Web, Path(plural): Path<String>, RawQuery(raw): RawQuery)
         }
         let query = ListQuery {
             filter: state.filter(),
-            sort: state.sort.clone(),
+            sort: state.sort.clone().or_else(|| ty.sort.clone()),
             limit: PAGE_ROWS,
             cursor: form.get("cursor").map(str::to_owned),
             ..ListQuery::default()
@@ -469,7 +469,7 @@ pub async fn list(web: Web, Path(plural): Path<String>, RawQuery(raw): RawQuery)
         let boards: Vec<Value> = ty
             .fields
             .iter()
-            .filter(|f| f.kind == FieldKind::Select)
+            .filter(|f| is_board_field(f))
             .map(|f| json!({ "label": label(f), "url": format!("{base}/board?field={}", f.name) }))
             .collect();
         let view_json: Vec<Value> = views
@@ -615,25 +615,56 @@ pub async fn delete_view(
 
 // -- board --------------------------------------------------------------------------------------
 
+/// Whether a field can be a board's columns: a select (its options) or a single reference to
+/// one type (that type's records).
+fn is_board_field(field: &FieldSpec) -> bool {
+    field.kind == FieldKind::Select
+        || (field.kind == FieldKind::Reference && !field.multiple && field.target.is_some())
+}
+
+/// A board's column: the value its cards hold and its heading.
+struct Column {
+    value: String,
+    label: String,
+}
+
+/// What narrows a reference board: a reference field the cards and the column records share
+/// (deals and stages both point to a pipeline), and the record chosen for it.
+struct BoardScope {
+    field: String,
+    id: RecordId,
+    choices: Vec<Value>,
+    label: String,
+}
+
 pub async fn board(web: Web, Path(plural): Path<String>, RawQuery(raw): RawQuery) -> Response {
     page(&web, async {
         let ty = entity(&web, &plural).await?;
         let form = Form::parse(raw.as_deref().unwrap_or("").as_bytes());
-        let selects: Vec<&FieldSpec> = ty.fields.iter().filter(|f| f.kind == FieldKind::Select).collect();
+        let fields: Vec<&FieldSpec> = ty.fields.iter().filter(|f| is_board_field(f)).collect();
         let field = match form.get("field") {
-            Some(name) => selects.iter().find(|f| f.name == name).copied().ok_or_else(|| {
-                ApiError::new(ErrorCode::InvalidParameter, format!("{} has no select field `{}`", ty.label_plural, name.chars().take(64).collect::<String>()))
+            Some(name) => fields.iter().find(|f| f.name == name).copied().ok_or_else(|| {
+                ApiError::new(ErrorCode::InvalidParameter, format!("{} has no select or reference field `{}`", ty.label_plural, name.chars().take(64).collect::<String>()))
             })?,
-            None => selects.first().copied().ok_or_else(|| {
-                ApiError::new(ErrorCode::InvalidParameter, format!("{} have no select field to show as a board", ty.label_plural))
+            None => fields.first().copied().ok_or_else(|| {
+                ApiError::new(ErrorCode::InvalidParameter, format!("{} have no select or reference field to show as a board", ty.label_plural))
             })?,
         };
-        let editable = !field.read_only;
-        let mut columns = Vec::new();
         let base = format!("/records/{}", ty.plural);
-        for option in &field.options {
+        let (columns, scope) = match &field.target {
+            Some(target) if field.kind == FieldKind::Reference => {
+                reference_columns(&web, &ty, field, target, form.get("scope")).await?
+            }
+            _ => {
+                let options = field.options.iter().map(|o| Column { value: o.value.clone(), label: display::option_label(field, &o.value) });
+                (options.collect(), None)
+            }
+        };
+        let scope_filter = scope.as_ref().map(|s| format!("{}[eq]:{},", s.field, s.id.0)).unwrap_or_default();
+        let mut column_json = Vec::new();
+        for column in &columns {
             let query = ListQuery {
-                filter: Some(format!("{}[eq]:{}", field.name, quoted(&option.value))),
+                filter: Some(format!("and({scope_filter}{}[eq]:{})", field.name, quoted(&column.value))),
                 sort: Some("-updated_at".into()),
                 limit: BOARD_CARDS,
                 ..ListQuery::default()
@@ -646,33 +677,121 @@ pub async fn board(web: Web, Path(plural): Path<String>, RawQuery(raw): RawQuery
                 .map(|r| json!({ "id": r.id, "version": r.version, "title": title_of(&ty, r), "url": record_url(&ty, r.id), "move_url": format!("{}/move", record_url(&ty, r.id)) }))
                 .collect();
             let count = if more { format!("{}+", cards.len()) } else { cards.len().to_string() };
-            columns.push(json!({
-                "value": option.value,
-                "label": display::option_label(field, &option.value),
+            column_json.push(json!({
+                "value": column.value,
+                "label": column.label,
                 "cards": cards,
                 "count": count,
-                "more_url": more.then(|| format!("{base}?f={}&op=eq&v={}", field.name, encode(&option.value))),
+                "more_url": more.then(|| format!("{base}?f={}&op=eq&v={}", field.name, encode(&column.value))),
             }));
         }
-        let boards: Vec<Value> = selects
+        let boards: Vec<Value> = fields
             .iter()
             .map(|f| json!({ "label": label(f), "url": format!("{base}/board?field={}", f.name), "active": f.name == field.name }))
             .collect();
-        let options: Vec<Value> = field.options.iter().map(|o| json!({ "value": o.value, "label": display::option_label(field, &o.value) })).collect();
+        let options: Vec<Value> = columns.iter().map(|c| json!({ "value": c.value, "label": c.label })).collect();
         Ok(web
             .render(
                 "board.html",
                 json!({
                     "entity": entity_json(&ty),
-                    "field": { "name": field.name, "label": label(field), "editable": editable },
+                    "field": { "name": field.name, "label": label(field), "editable": !field.read_only },
                     "options": options,
                     "boards": boards,
-                    "columns": columns,
+                    "columns": column_json,
+                    "scope": scope.map(|s| json!({ "id": s.id.0, "label": s.label, "choices": s.choices })),
                 }),
             )
             .await)
     })
     .await
+}
+
+/// The columns of a board over a reference to `target`: the target's records in its type's
+/// order. When both types point to a third (deal → pipeline ← stage), the board shows one of
+/// those at a time — `scope`, or the first — with the others to pick from.
+async fn reference_columns(
+    web: &Web,
+    ty: &EntityType,
+    field: &FieldSpec,
+    target: &str,
+    scope: Option<&str>,
+) -> Result<(Vec<Column>, Option<BoardScope>), ApiError> {
+    let schema = web.state.store.schema(web.identity.workspace).await?;
+    let target_ty = match schema.by_name(target) {
+        Some(found) => web.state.store.view(&web.actor(), &found.plural).await?,
+        None => {
+            return Err(ApiError::new(
+                ErrorCode::UnknownEntity,
+                format!("unknown entity type `{target}`"),
+            ));
+        }
+    };
+    let shared = ty.fields.iter().find(|f| {
+        f.kind == FieldKind::Reference
+            && !f.multiple
+            && f.target.is_some()
+            && f.target.as_deref() != Some(target)
+            && target_ty
+                .field(&f.name)
+                .is_some_and(|t| t.kind == FieldKind::Reference && t.target == f.target)
+    });
+    let mut scope_choice = None;
+    if let Some(shared) = shared
+        && let Some(scope_name) = &shared.target
+        && let Some(scope_ty) = schema.by_name(scope_name)
+    {
+        let scope_ty = web.state.store.view(&web.actor(), &scope_ty.plural).await?;
+        let query = ListQuery {
+            sort: scope_ty.sort.clone(),
+            limit: BOARD_CARDS,
+            ..ListQuery::default()
+        };
+        let choices = web
+            .state
+            .store
+            .list(&web.actor(), &scope_ty, &query)
+            .await?
+            .records;
+        let chosen = scope
+            .and_then(|raw| uuid::Uuid::parse_str(raw).ok())
+            .and_then(|id| choices.iter().find(|r| r.id.0 == id))
+            .or_else(|| choices.first());
+        if let Some(chosen) = chosen {
+            let base = format!("/records/{}/board?field={}", ty.plural, field.name);
+            scope_choice = Some(BoardScope {
+                field: shared.name.clone(),
+                id: chosen.id,
+                label: label(shared),
+                choices: choices
+                    .iter()
+                    .map(|r| json!({ "id": r.id.0, "title": title_of(&scope_ty, r), "url": format!("{base}&scope={}", r.id.0), "active": r.id == chosen.id }))
+                    .collect(),
+            });
+        }
+    }
+    let query = ListQuery {
+        filter: scope_choice
+            .as_ref()
+            .map(|s| format!("{}[eq]:{}", s.field, s.id.0)),
+        sort: target_ty.sort.clone(),
+        limit: BOARD_CARDS,
+        ..ListQuery::default()
+    };
+    let records = web
+        .state
+        .store
+        .list(&web.actor(), &target_ty, &query)
+        .await?
+        .records;
+    let columns = records
+        .iter()
+        .map(|r| Column {
+            value: r.id.0.to_string(),
+            label: title_of(&target_ty, r),
+        })
+        .collect();
+    Ok((columns, scope_choice))
 }
 
 /// The board's "move" form without JavaScript: one field set, with the card's version.
@@ -688,11 +807,11 @@ pub async fn move_card(
         let field = form.get("field").unwrap_or("");
         let spec = ty
             .field(field)
-            .filter(|f| f.kind == FieldKind::Select)
+            .filter(|f| is_board_field(f))
             .ok_or_else(|| {
                 ApiError::new(
                     ErrorCode::InvalidParameter,
-                    "field must be a select field of this type",
+                    "field must be a select or reference field of this type",
                 )
             })?;
         let version = form.get("version").and_then(|v| v.parse::<i64>().ok());
@@ -706,7 +825,12 @@ pub async fn move_card(
                 Value::String(value.to_owned())
             },
         );
-        let back = format!("/records/{}/board?field={}", ty.plural, spec.name);
+        let scope = form
+            .get("scope")
+            .and_then(|raw| uuid::Uuid::parse_str(raw).ok())
+            .map(|id| format!("&scope={id}"))
+            .unwrap_or_default();
+        let back = format!("/records/{}/board?field={}{scope}", ty.plural, spec.name);
         match web
             .state
             .store
@@ -824,6 +948,16 @@ pub async fn record(web: Web, Path((plural, id)): Path<(String, String)>) -> Res
         let panels = panels(&web, &PanelLocation::Record(ty.name.clone()), Some((&ty, &record))).await;
         let title = title_of(&ty, &record);
         let url = record_url(&ty, id);
+        let mut actions = Vec::new();
+        for enabled in web.state.plugins.enabled_in(web.identity.workspace).iter() {
+            for action in enabled.plugin.manifest.actions.iter().filter(|a| a.entity.as_deref() == Some(ty.name.as_str())) {
+                actions.push(json!({
+                    "title": action.title,
+                    "description": action.description,
+                    "url": format!("{url}/actions/{}/{}", enabled.id(), action.name),
+                }));
+            }
+        }
         let kinds: Vec<Value> = ["note", "task", "call", "meeting"]
             .iter()
             .map(|k| json!({ "value": k, "label": humanize(k) }))
@@ -853,9 +987,63 @@ pub async fn record(web: Web, Path((plural, id)): Path<(String, String)>) -> Res
                     "activity_kinds": kinds,
                     "related": related,
                     "panels": panels,
+                    "actions": actions,
                 }),
             )
             .await)
+    })
+    .await
+}
+
+/// Runs a plugin's action on the record (`{"id": …}` is its input) and comes back to the
+/// record with the outcome.
+pub async fn run_action(
+    web: Web,
+    Path((plural, id, plugin, action)): Path<(String, String, String, String)>,
+    body: Bytes,
+) -> Response {
+    page(&web, async {
+        web.form(&body)?;
+        let ty = entity(&web, &plural).await?;
+        let id = parse_id(&id)?;
+        let back = record_url(&ty, id);
+        let enabled = web
+            .state
+            .plugins
+            .enabled_plugin(web.identity.workspace, &plugin)?;
+        let Some(spec) = enabled
+            .plugin
+            .manifest
+            .actions
+            .iter()
+            .find(|a| a.name == action && a.entity.as_deref() == Some(ty.name.as_str()))
+        else {
+            return Err(ApiError::new(
+                ErrorCode::NotFound,
+                format!(
+                    "no action `{}` on {}",
+                    action.chars().take(64).collect::<String>(),
+                    ty.label_plural
+                ),
+            ));
+        };
+        let input = json!({ "id": id });
+        match crate::plugins::api::call_action(
+            &web.state.plugins,
+            &enabled,
+            web.actor(),
+            &spec.name,
+            &input,
+        )
+        .await
+        {
+            Ok(_) => Ok(redirect_with(
+                &back,
+                "success",
+                &format!("{}: done.", spec.title),
+            )),
+            Err(error) => refused(&back, error),
+        }
     })
     .await
 }

@@ -102,6 +102,7 @@ pub fn pages() -> Vec<(&'static str, minijinja::Value)> {
                     { "value": "new", "label": "New", "count": "1", "more_url": null, "cards": [{ "id": ID, "version": 3, "title": "Big deal", "url": format!("/records/contacts/{ID}"), "move_url": format!("/records/contacts/{ID}/move") }] },
                     { "value": "won", "label": "Won", "count": "50+", "more_url": "/records/contacts?f=stage&op=eq&v=won", "cards": [] },
                 ],
+                "scope": { "id": ID, "label": "Pipeline", "choices": [{ "id": ID, "title": "Sales", "url": format!("/records/contacts/board?field=stage&scope={ID}"), "active": true }] },
             })),
         ),
         (
@@ -119,6 +120,7 @@ pub fn pages() -> Vec<(&'static str, minijinja::Value)> {
                 "activity_kinds": [{ "value": "note", "label": "Note" }, { "value": "task", "label": "Task" }],
                 "related": [{ "label": "Activities (links)", "rows": [{ "title": "Call", "url": "u" }], "more_url": null }],
                 "panels": [panel()],
+                "actions": [{ "title": "Convert lead", "description": "Turns the lead into a contact", "url": format!("/records/contacts/{ID}/actions/sales/convert") }],
             })),
         ),
         (
