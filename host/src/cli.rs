@@ -14,6 +14,7 @@ use crate::app::{Application, open_store, search_dir};
 use crate::auth::{self, DEFAULT_WORKSPACE};
 use crate::config::Config;
 use crate::demo;
+use crate::plugins::Plugins;
 use crate::records::Store;
 use crate::records::{Actor, MAX_BATCH};
 use crate::search::SearchIndex;
@@ -104,6 +105,10 @@ struct ServeArgs {
     /// Days a deleted record stays restorable before it is purged.
     #[arg(long, env = "KITH_RETENTION_DAYS", default_value_t = 30)]
     retention_days: u32,
+    /// A folder of plugin packages (one sub-folder each) to install at start; each is enabled
+    /// in the default workspace the first time it is seen there.
+    #[arg(long, env = "KITH_PLUGINS")]
+    plugins: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -202,7 +207,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Demo(args) => {
             let store = open_store(&database_url).await?;
             let actor = demo_admin(&store, &args.workspace).await?.0;
-            seed(&store, &actor, &args, true).await
+            seed(&store, &actor, &args, true).await?;
+            let index = SearchIndex::open(&search_dir(&cli.data_dir))?;
+            let plugins = crate::plugins::start(store, index, &cli.data_dir).await?;
+            plugin_demo(&plugins, &actor, args.seed).await
         }
         Command::Reindex => {
             let store = open_store(&database_url).await?;
@@ -344,22 +352,34 @@ async fn serve(database_url: String, data_dir: PathBuf, args: ServeArgs) -> anyh
         retention_days: args.retention_days,
     };
     let app = Application::build(&config).await?;
-    if args.demo {
-        let (actor, created) = demo_admin(&app.state().store, DEFAULT_WORKSPACE).await?;
+    let state = app.state();
+    let admin = if args.demo {
+        Some(demo_admin(&state.store, DEFAULT_WORKSPACE).await?)
+    } else {
+        match auth::find_workspace(&state.store.db().read, DEFAULT_WORKSPACE).await? {
+            Some(workspace) => auth::first_admin(&state.store.db().read, workspace)
+                .await?
+                .map(|user| (Actor::system(workspace, user), false)),
+            None => None,
+        }
+    };
+    if let Some(dir) = &args.plugins {
+        install_bundled(&state.plugins, dir, admin.as_ref().map(|(actor, _)| actor)).await?;
+    }
+    if let Some((actor, created)) = &admin
+        && args.demo
+    {
+        let created = *created;
         if created {
-            seed(
-                &app.state().store,
-                &actor,
-                &DemoArgs {
-                    workspace: DEFAULT_WORKSPACE.into(),
-                    companies: 200,
-                    contacts: 600,
-                    activities: 1200,
-                    seed: 7,
-                },
-                false,
-            )
-            .await?;
+            let demo = DemoArgs {
+                workspace: DEFAULT_WORKSPACE.into(),
+                companies: 200,
+                contacts: 600,
+                activities: 1200,
+                seed: 7,
+            };
+            seed(&state.store, actor, &demo, false).await?;
+            plugin_demo(&state.plugins, actor, demo.seed).await?;
         }
         let token = auth::create_token(
             app.state().store.db(),
@@ -375,6 +395,72 @@ async fn serve(database_url: String, data_dir: PathBuf, args: ServeArgs) -> anyh
 }
 
 const DEMO_EMAIL: &str = "admin@kith.local";
+
+/// Installs every plugin package in `dir` (one sub-folder each) and enables, in the default
+/// workspace, each one never enabled there before (an admin's later disable sticks).
+async fn install_bundled(
+    plugins: &Plugins,
+    dir: &Path,
+    admin: Option<&Actor>,
+) -> anyhow::Result<()> {
+    let mut folders: Vec<PathBuf> = std::fs::read_dir(dir)
+        .with_context(|| format!("cannot read the plugins folder {}", dir.display()))?
+        .filter_map(Result::ok)
+        .map(|entry| entry.path())
+        .filter(|path| path.join("plugin.toml").is_file())
+        .collect();
+    folders.sort();
+    for folder in folders {
+        let package = crate::plugins::package::Package::load(&folder)
+            .with_context(|| format!("bundled plugin {}", folder.display()))?;
+        let (manifest, _) = plugins.install(package).await?;
+        let Some(admin) = admin else { continue };
+        if plugins.ever_enabled(admin.workspace, &manifest.id).await? {
+            continue;
+        }
+        let asks = plugins
+            .requested_permissions(&manifest.id, Some(&manifest.version))
+            .await?;
+        plugins
+            .enable(
+                admin,
+                &manifest.id,
+                Some(&manifest.version),
+                &asks,
+                serde_json::Map::new(),
+            )
+            .await?;
+        tracing::info!(plugin = %manifest.id, version = %manifest.version, "bundled plugin enabled");
+    }
+    Ok(())
+}
+
+/// Runs the `demo` action of every plugin enabled in the actor's workspace that has one: the
+/// plugins' share of `kith demo`.
+async fn plugin_demo(plugins: &Plugins, actor: &Actor, seed: u64) -> anyhow::Result<()> {
+    for enabled in plugins.enabled_in(actor.workspace).iter() {
+        if !enabled
+            .plugin
+            .manifest
+            .actions
+            .iter()
+            .any(|a| a.name == "demo")
+        {
+            continue;
+        }
+        crate::plugins::api::call_action(
+            plugins,
+            enabled,
+            actor.clone(),
+            "demo",
+            &serde_json::json!({ "seed": seed }),
+        )
+        .await
+        .map_err(|e| anyhow::anyhow!("plugin `{}` demo data: {}", enabled.id(), e.message))?;
+        eprintln!("loaded the demo data of plugin {}", enabled.id());
+    }
+    Ok(())
+}
 
 /// The demo admin of a workspace, created (with a random password, printed once) if missing.
 async fn demo_admin(store: &Store, workspace: &str) -> anyhow::Result<(Actor, bool)> {
