@@ -1,0 +1,428 @@
+//! The `convert` action: a lead becomes a contact, the contact's company (found, else created)
+//! and optionally a deal, and the lead records what it became.
+//!
+//! Input: `{"id": lead id, "create_deal": true, "deal_name"?: "…", "amount"?: {"amount",
+//! "currency"}, "pipeline"?: id}`. Answer: `{"lead", "contact", "company", "deal",
+//! "company_created", "contact_created"}` (company and deal `null` when there is none).
+
+use plugin_sdk::prelude::*;
+use plugin_sdk::serde_json::{self, Value as Json};
+use serde::{Deserialize, Serialize};
+
+use crate::dates;
+use crate::store;
+
+/// Domains of email providers: an address there says nothing about the person's company.
+const FREE_MAIL: &[&str] = &[
+    "aol.com",
+    "fastmail.com",
+    "gmail.com",
+    "gmx.com",
+    "gmx.de",
+    "gmx.net",
+    "googlemail.com",
+    "hotmail.com",
+    "hotmail.de",
+    "icloud.com",
+    "live.com",
+    "mac.com",
+    "mail.com",
+    "me.com",
+    "msn.com",
+    "outlook.com",
+    "outlook.de",
+    "proton.me",
+    "protonmail.com",
+    "t-online.de",
+    "web.de",
+    "yahoo.co.uk",
+    "yahoo.com",
+    "yahoo.de",
+    "yandex.com",
+    "yandex.ru",
+    "zoho.com",
+];
+
+/// The action's input.
+#[derive(Debug, Deserialize)]
+struct Input {
+    id: String,
+    #[serde(flatten)]
+    options: Options,
+}
+
+/// How to convert a lead.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct Options {
+    #[serde(default = "yes")]
+    pub create_deal: bool,
+    /// The deal's name; by default "<company or last name> deal".
+    #[serde(default)]
+    pub deal_name: Option<String>,
+    /// The deal's amount; by default the lead's expected amount.
+    #[serde(default)]
+    pub amount: Option<AmountInput>,
+    /// The deal's pipeline; by default the default one (the deal hook fills it in).
+    #[serde(default)]
+    pub pipeline: Option<String>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// An amount as the API takes it: the decimal as text (or a JSON number) and the currency.
+#[derive(Debug, Clone, Deserialize)]
+pub struct AmountInput {
+    amount: Json,
+    currency: String,
+}
+
+impl AmountInput {
+    fn money(&self) -> Option<Money> {
+        let amount = match &self.amount {
+            Json::String(text) => text.clone(),
+            Json::Number(number) => number.to_string(),
+            _ => return None,
+        };
+        Some(Money::new(amount, &self.currency))
+    }
+}
+
+/// What the lead became.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Converted {
+    pub lead: String,
+    pub contact: String,
+    pub company: Option<String>,
+    pub deal: Option<String>,
+    pub company_created: bool,
+    pub contact_created: bool,
+}
+
+/// A record found or created for the lead.
+struct Linked {
+    id: String,
+    title: String,
+    created: bool,
+}
+
+impl Linked {
+    fn of(record: Record, created: bool) -> Linked {
+        Linked {
+            title: store::title(&record),
+            id: record.id,
+            created,
+        }
+    }
+}
+
+/// Runs the action on its JSON input and answers JSON.
+pub fn run(input: &str) -> Result<String, ActionError> {
+    let input: Input = serde_json::from_str(input).map_err(|error| {
+        ActionError::refuse(
+            "invalid_input",
+            format!("the input is not a conversion: {error}"),
+        )
+    })?;
+    let lead = records::get("lead", &input.id)?.ok_or_else(|| {
+        ActionError::refuse("record_not_found", format!("there is no lead {}", input.id))
+    })?;
+    let converted = convert(&lead, &input.options)?;
+    serde_json::to_string(&converted)
+        .map_err(|error| ActionError::Failed(format!("the answer is not JSON: {error}")))
+}
+
+/// Converts `lead` (see the module's documentation). The lead is updated last, at the version
+/// read: a lead changed meanwhile is refused with `version_conflict`.
+pub fn convert(lead: &Record, options: &Options) -> Result<Converted, ActionError> {
+    check_convertible(lead)?;
+    let company = company_for(lead)?;
+    let contact = contact_for(lead, company.as_ref())?;
+    let deal = if options.create_deal {
+        Some(create_deal(lead, options, company.as_ref(), &contact)?)
+    } else {
+        None
+    };
+    let company_id = company.as_ref().map(|company| company.id.as_str());
+    records::update(
+        "lead",
+        &lead.id,
+        &fields([
+            ("status", Value::from("converted")),
+            ("converted_contact", store::reference(Some(&contact.id))),
+            ("converted_company", store::reference(company_id)),
+            ("converted_deal", store::reference(deal.as_deref())),
+            (
+                "converted_at",
+                Value::Datetime(dates::format_datetime(dates::now())),
+            ),
+        ]),
+        Some(lead.version),
+    )?;
+    Ok(Converted {
+        lead: lead.id.clone(),
+        contact: contact.id,
+        company_created: company.as_ref().is_some_and(|company| company.created),
+        company: company.map(|company| company.id),
+        deal,
+        contact_created: contact.created,
+    })
+}
+
+/// A lead converts once, and a disqualified one not at all.
+fn check_convertible(lead: &Record) -> Result<(), ActionError> {
+    let status = lead.text("status");
+    if status == Some("converted") || lead.reference("converted_contact").is_some() {
+        return Err(ActionError::refuse(
+            "conflict",
+            format!("lead {} was already converted", lead.id),
+        ));
+    }
+    if status == Some("disqualified") {
+        return Err(ActionError::refuse(
+            "conflict",
+            format!(
+                "lead {} is disqualified: qualify it again to convert it",
+                lead.id
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// The company's domain: the lead's own, else its email's, unless a free-mail domain.
+fn company_domain(lead: &Record) -> Option<String> {
+    let own = lead.text("domain").map(normalize_domain);
+    let of_email = lead.text("email").and_then(email_domain);
+    [own, of_email]
+        .into_iter()
+        .flatten()
+        .find(|domain| !domain.is_empty() && !is_free_mail(domain))
+}
+
+/// `"https://www.Acme.com/about"` → `"acme.com"`.
+fn normalize_domain(text: &str) -> String {
+    let text = text.trim().to_ascii_lowercase();
+    let text = text
+        .strip_prefix("https://")
+        .or_else(|| text.strip_prefix("http://"))
+        .unwrap_or(&text);
+    let host = text.split(['/', '?', '#']).next().unwrap_or("");
+    let host = host.strip_prefix("www.").unwrap_or(host);
+    host.trim_end_matches('.').to_owned()
+}
+
+fn email_domain(email: &str) -> Option<String> {
+    let (_, domain) = email.trim().rsplit_once('@')?;
+    Some(normalize_domain(domain))
+}
+
+fn is_free_mail(domain: &str) -> bool {
+    FREE_MAIL.contains(&domain)
+}
+
+/// The lead's company: found by domain, else by exact name, else created from the company
+/// name (or the domain); none when the lead names neither.
+fn company_for(lead: &Record) -> Result<Option<Linked>, HostError> {
+    let domain = company_domain(lead);
+    let name = lead
+        .text("company_name")
+        .map(str::trim)
+        .filter(|name| !name.is_empty());
+    let lookups = [
+        domain.as_deref().map(|domain| store::eq("domain", domain)),
+        name.map(|name| store::eq("name", name)),
+    ];
+    for filter in lookups.iter().flatten() {
+        if let Some(company) = store::first("company", filter, None)? {
+            return Ok(Some(Linked::of(company, false)));
+        }
+    }
+    let Some(new_name) = name.map(str::to_owned).or_else(|| domain.clone()) else {
+        return Ok(None);
+    };
+    let mut values = vec![Field::new("name", new_name)];
+    if let Some(domain) = domain {
+        values.push(Field::new("domain", domain));
+    }
+    Ok(Some(Linked::of(records::create("company", &values)?, true)))
+}
+
+/// The lead's contact: found by email, else created from the lead.
+fn contact_for(lead: &Record, company: Option<&Linked>) -> Result<Linked, HostError> {
+    let email = lead.text("email").filter(|email| !email.trim().is_empty());
+    if let Some(email) = email
+        && let Some(contact) = store::first("contact", &store::eq("email", email), None)?
+    {
+        return Ok(Linked::of(contact, false));
+    }
+    let mut values: Vec<Field> = ["first_name", "last_name", "email", "phone", "title"]
+        .iter()
+        .filter_map(|name| lead.get(name).map(|value| Field::new(*name, value.clone())))
+        .collect();
+    if let Some(company) = company {
+        values.push(Field::new("company", store::reference(Some(&company.id))));
+    }
+    Ok(Linked::of(records::create("contact", &values)?, true))
+}
+
+/// The deal of the conversion; the deal hook gives it its pipeline and first stage.
+fn create_deal(
+    lead: &Record,
+    options: &Options,
+    company: Option<&Linked>,
+    contact: &Linked,
+) -> Result<String, ActionError> {
+    let name = match options.deal_name.as_deref().map(str::trim) {
+        Some(name) if !name.is_empty() => name.to_owned(),
+        _ => format!("{} deal", deal_name_base(lead, company)),
+    };
+    let mut values = vec![
+        Field::new("name", name),
+        Field::new("contact", store::reference(Some(&contact.id))),
+        Field::new("lead", store::reference(Some(&lead.id))),
+    ];
+    if let Some(company) = company {
+        values.push(Field::new("company", store::reference(Some(&company.id))));
+    }
+    let amount = match &options.amount {
+        Some(input) => Some(input.money().ok_or_else(|| {
+            ActionError::field(
+                "amount",
+                "invalid_money",
+                "an amount is a decimal and a currency",
+            )
+        })?),
+        None => lead.money("expected_amount").cloned(),
+    };
+    if let Some(amount) = amount {
+        values.push(Field::new("amount", amount));
+    }
+    if let Some(pipeline) = &options.pipeline {
+        values.push(Field::new("pipeline", store::reference(Some(pipeline))));
+    }
+    Ok(records::create("deal", &values)?.id)
+}
+
+/// What a deal is named after: the company, else the lead's last name.
+fn deal_name_base(lead: &Record, company: Option<&Linked>) -> String {
+    match company {
+        Some(company) => company.title.clone(),
+        None => lead
+            .text("last_name")
+            .or(lead.text("company_name"))
+            .unwrap_or("New")
+            .to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lead(values: Vec<(&str, &str)>) -> Record {
+        Record {
+            id: "l1".into(),
+            entity_type: "lead".into(),
+            version: 1,
+            owner: None,
+            created_at: String::new(),
+            updated_at: String::new(),
+            fields: fields(values),
+        }
+    }
+
+    #[test]
+    fn the_company_domain_skips_free_mail() {
+        let domain = |values| company_domain(&lead(values));
+        assert_eq!(
+            domain(vec![("email", "ada@Acme.com")]).as_deref(),
+            Some("acme.com")
+        );
+        assert_eq!(domain(vec![("email", "ada@gmail.com")]), None);
+        assert_eq!(
+            domain(vec![
+                ("domain", "https://www.Beta.io/x"),
+                ("email", "a@acme.com")
+            ])
+            .as_deref(),
+            Some("beta.io")
+        );
+        assert_eq!(
+            domain(vec![("domain", "gmail.com"), ("email", "a@acme.com")]).as_deref(),
+            Some("acme.com")
+        );
+        assert_eq!(domain(vec![("email", "not an email")]), None);
+        assert_eq!(domain(vec![]), None);
+    }
+
+    #[test]
+    fn free_mail_domains_are_known() {
+        for domain in [
+            "gmail.com",
+            "yahoo.com",
+            "hotmail.com",
+            "outlook.com",
+            "icloud.com",
+        ] {
+            assert!(is_free_mail(domain), "{domain}");
+        }
+        assert!(is_free_mail("gmx.de") && is_free_mail("proton.me"));
+        assert!(!is_free_mail("acme.com"));
+        let mut sorted = FREE_MAIL.to_vec();
+        sorted.sort_unstable();
+        assert_eq!(sorted, FREE_MAIL, "keep the list sorted");
+    }
+
+    #[test]
+    fn converted_and_disqualified_leads_are_refused() {
+        let refused = |values| match check_convertible(&lead(values)) {
+            Err(ActionError::Refused(error)) => Some(error.code),
+            _ => None,
+        };
+        assert_eq!(
+            refused(vec![("status", "converted")]).as_deref(),
+            Some("conflict")
+        );
+        assert_eq!(
+            refused(vec![("status", "disqualified")]).as_deref(),
+            Some("conflict")
+        );
+        assert_eq!(refused(vec![("status", "qualified")]), None);
+        let mut linked = lead(vec![("status", "working")]);
+        linked.fields.push(Field::new(
+            "converted_contact",
+            Value::Reference("c1".into()),
+        ));
+        assert!(check_convertible(&linked).is_err());
+    }
+
+    #[test]
+    fn input_defaults_to_creating_a_deal() {
+        let input: Result<Input, _> = serde_json::from_str(r#"{"id": "l1"}"#);
+        assert!(input.is_ok_and(|input| input.options.create_deal && input.id == "l1"));
+        let input: Result<Input, _> = serde_json::from_str(
+            r#"{"id": "l1", "create_deal": false, "amount": {"amount": 12.5, "currency": "EUR"}}"#,
+        );
+        let Ok(input) = input else {
+            panic!("valid input");
+        };
+        assert!(!input.options.create_deal);
+        let money = input.options.amount.and_then(|amount| amount.money());
+        assert_eq!(money, Some(Money::new("12.5", "EUR")));
+        assert!(serde_json::from_str::<Input>(r#"{"create_deal": true}"#).is_err());
+    }
+
+    #[test]
+    fn deals_are_named_after_the_company_or_the_person() {
+        let company = Linked {
+            id: "c1".into(),
+            title: "Acme".into(),
+            created: false,
+        };
+        let ada = lead(vec![("last_name", "Lovelace")]);
+        assert_eq!(deal_name_base(&ada, Some(&company)), "Acme");
+        assert_eq!(deal_name_base(&ada, None), "Lovelace");
+    }
+}
