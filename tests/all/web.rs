@@ -784,3 +784,69 @@ async fn theme_changes_are_checked_and_never_break_the_site() {
         audit.body
     );
 }
+
+/// The id of a record created through the API.
+fn id_of(record: &Value) -> String {
+    record["id"].as_str().expect("an id").to_owned()
+}
+
+on_both! {
+    async fn the_sales_board_shows_one_pipeline_at_a_time_and_record_pages_run_actions(app: TestApp) {
+        crate::plugins::install(&app, "sales").await;
+        assert_eq!(crate::plugins::enable(&app, "sales", json!({})).await.status, StatusCode::OK);
+        user(&app, "sam@acme.test", "admin").await;
+        let sam = Session::login(&app, "sam@acme.test").await;
+
+        let sales = app.all("pipelines", "").await.remove(0);
+        let enterprise = app.create("pipelines", json!({ "name": "Enterprise" })).await;
+        let (sales_id, enterprise_id) = (id_of(&sales), id_of(&enterprise));
+        // Stages listed out of order: the board follows `position`.
+        let review = app.create("stages", json!({ "name": "Security review", "pipeline": enterprise_id, "position": 2, "probability": 60, "outcome": "open" })).await;
+        let pitch = app.create("stages", json!({ "name": "Pitch", "pipeline": enterprise_id, "position": 1, "probability": 30, "outcome": "open" })).await;
+        let big = app.create("deals", json!({ "name": "Big rollout", "pipeline": enterprise_id, "stage": id_of(&pitch) })).await;
+        app.create("deals", json!({ "name": "Small renewal" })).await;
+
+        // The first pipeline by default, with its own stages as columns and its deals only.
+        let board = sam.get("/records/deals/board?field=stage").await;
+        assert_eq!(board.status, StatusCode::OK, "{}", board.html);
+        assert!(board.html.contains("Qualification") && board.html.contains("Small renewal"), "{}", board.html);
+        assert!(!board.html.contains("Big rollout") && !board.html.contains("Security review"));
+        assert!(board.html.contains(&format!("scope={enterprise_id}")), "the other pipeline is one click away");
+
+        let board = sam.get(&format!("/records/deals/board?field=stage&scope={enterprise_id}")).await;
+        let (at_pitch, at_review) = (board.html.find(">Pitch<").unwrap(), board.html.find(">Security review<").unwrap());
+        assert!(at_pitch < at_review, "columns in position order");
+        assert!(board.html.contains("Big rollout") && !board.html.contains("Small renewal"));
+
+        // Moving a card without JavaScript goes through the plugin's rules and back to the board.
+        let big_id = id_of(&big);
+        let moved = sam.post(&format!("/records/deals/{big_id}/move"), &[("field", "stage"), ("value", &id_of(&review)), ("version", "1"), ("scope", &enterprise_id)]).await;
+        assert_eq!(moved.location.as_deref(), Some(format!("/records/deals/board?field=stage&scope={enterprise_id}").as_str()));
+        let after = app.get(&format!("/api/v1/deals/{big_id}")).await.body;
+        assert_eq!((after["stage"].as_str(), after["probability"].as_i64()), (Some(id_of(&review).as_str()), Some(60)));
+        // A stage of another pipeline is refused by the plugin and nothing changes.
+        let first_sales_stage = app.all("stages", &format!("filter=pipeline[eq]:{sales_id}&sort=position")).await.remove(0);
+        let refused = sam.post(&format!("/records/deals/{big_id}/move"), &[("field", "stage"), ("value", &id_of(&first_sales_stage)), ("version", "2")]).await;
+        assert_eq!(refused.status, StatusCode::SEE_OTHER);
+        assert!(refused.headers.get_all(SET_COOKIE).iter().any(|c| c.to_str().unwrap().starts_with("kith_flash=error")));
+        assert_eq!(app.get(&format!("/api/v1/deals/{big_id}")).await.body["version"], 2);
+
+        // A lead's page offers Convert; pressing it converts, pressing it again is refused.
+        let lead = app.create("leads", json!({ "first_name": "Grace", "last_name": "Hopper", "email": "grace@navy.example", "company_name": "Navy" })).await;
+        let lead_url = format!("/records/leads/{}", id_of(&lead));
+        let page = sam.get(&lead_url).await;
+        let convert = format!("{lead_url}/actions/sales/convert");
+        assert!(page.html.contains(&convert.replace('/', "&#x2f;")) && page.html.contains("Convert lead"), "{}", page.html);
+        let done = sam.post(&convert, &[]).await;
+        assert_eq!(done.location.as_deref(), Some(lead_url.as_str()));
+        let converted = app.get(&format!("/api/v1/leads/{}", id_of(&lead))).await.body;
+        assert_eq!(converted["status"], "converted", "{converted}");
+        let contact = app.get(&format!("/api/v1/contacts/{}", converted["converted_contact"].as_str().unwrap())).await;
+        assert_eq!(contact.body["last_name"], "Hopper");
+        let again = sam.post(&convert, &[]).await;
+        let notice = again.headers.get_all(SET_COOKIE).iter().map(|c| c.to_str().unwrap().to_owned()).find(|c| c.starts_with("kith_flash=")).unwrap();
+        assert!(notice.starts_with("kith_flash=error") && notice.contains("already+converted"), "{notice}");
+        let forged = sam.post_raw(&convert, &[]).await;
+        assert_eq!(forged.status, StatusCode::FORBIDDEN, "no CSRF token, no action");
+    }
+}
