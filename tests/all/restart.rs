@@ -1,5 +1,6 @@
 //! The search index survives kill -9 of the server mid-indexing: a restart resumes from the
-//! last commit without missing or duplicating documents; `kith reindex` rebuilds it.
+//! last commit without missing or duplicating documents; `kith reindex` rebuilds it. Bundled
+//! plugins are enabled on a first start and an admin's disable survives restarts.
 
 use std::net::TcpListener;
 use std::process::{Child, Stdio};
@@ -30,19 +31,18 @@ fn free_port() -> u16 {
 }
 
 async fn start(db: &str, data_dir: &str) -> Server {
+    start_with(db, data_dir, &[], Stdio::null()).await
+}
+
+/// `kith serve` with extra arguments, its stderr going to `stderr`.
+async fn start_with(db: &str, data_dir: &str, extra: &[&str], stderr: Stdio) -> Server {
     let port = free_port();
     let child = kith()
-        .args([
-            "--db",
-            db,
-            "--data-dir",
-            data_dir,
-            "serve",
-            "--listen",
-            &format!("127.0.0.1:{port}"),
-        ])
+        .args(["--db", db, "--data-dir", data_dir, "serve", "--listen"])
+        .arg(format!("127.0.0.1:{port}"))
+        .args(extra)
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(stderr)
         .spawn()
         .expect("kith serve starts");
     let base = format!("http://127.0.0.1:{port}");
@@ -168,6 +168,101 @@ async fn index_resumes_after_kill_9_and_reindex_rebuilds_it() {
             "Marker{i:05} after reindex"
         );
     }
+    drop(server);
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+/// The API token `kith serve --demo` printed in its log.
+fn printed_token(log: &std::path::Path) -> Option<String> {
+    let text = std::fs::read_to_string(log).ok()?;
+    let at =
+        text.find("API token for admin@kith.local: ")? + "API token for admin@kith.local: ".len();
+    Some(text[at..].split_whitespace().next()?.to_owned())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bundled_plugins_are_enabled_on_the_first_start_and_a_disable_sticks() {
+    let dir = std::env::temp_dir().join(format!("kith-bundled-{}", Uuid::now_v7().simple()));
+    let bundled = dir.join("plugins");
+    std::fs::create_dir_all(&bundled).expect("plugins dir");
+    std::fs::rename(crate::plugins::package("sales"), bundled.join("sales")).expect("package");
+    std::fs::create_dir_all(dir.join("data")).expect("data dir");
+    let data_dir = dir.join("data").to_string_lossy().into_owned();
+    let db = format!("sqlite://{data_dir}/kith.db");
+    let plugins = bundled.to_string_lossy().into_owned();
+    let client = reqwest::Client::new();
+    let get = |server: &Server, token: &str, path: &str| {
+        client
+            .get(format!("{}{path}", server.base))
+            .bearer_auth(token)
+            .send()
+    };
+
+    let log = dir.join("first.log");
+    let server = start_with(
+        &db,
+        &data_dir,
+        &["--demo", "--plugins", &plugins],
+        Stdio::from(std::fs::File::create(&log).expect("log")),
+    )
+    .await;
+    let token = printed_token(&log).expect("a token in the log");
+    let sales = get(&server, &token, "/api/v1/plugins/sales")
+        .await
+        .expect("plugin")
+        .json::<Value>()
+        .await
+        .expect("json");
+    assert_eq!(
+        sales["enabled"], "0.1.0",
+        "the bundled plugin is enabled: {sales}"
+    );
+    let deals = get(&server, &token, "/api/v1/deals?total=true&limit=1")
+        .await
+        .expect("deals")
+        .json::<Value>()
+        .await
+        .expect("json");
+    assert!(
+        deals["total"].as_u64().unwrap_or(0) > 0,
+        "the plugin's demo data is loaded: {deals}"
+    );
+    let off = client
+        .post(format!("{}/api/v1/plugins/sales/disable", server.base))
+        .bearer_auth(&token)
+        .json(&json!({}))
+        .send()
+        .await
+        .expect("disable");
+    assert!(
+        off.status().is_success(),
+        "{}",
+        off.text().await.unwrap_or_default()
+    );
+    drop(server);
+
+    let log = dir.join("second.log");
+    let server = start_with(
+        &db,
+        &data_dir,
+        &["--demo", "--plugins", &plugins],
+        Stdio::from(std::fs::File::create(&log).expect("log")),
+    )
+    .await;
+    let token = printed_token(&log).expect("a token in the log");
+    let deals = get(&server, &token, "/api/v1/deals").await.expect("deals");
+    assert_eq!(
+        deals.status(),
+        reqwest::StatusCode::NOT_FOUND,
+        "the admin's disable sticks: no deal type"
+    );
+    let sales = get(&server, &token, "/api/v1/plugins/sales")
+        .await
+        .expect("plugin")
+        .json::<Value>()
+        .await
+        .expect("json");
+    assert!(sales["enabled"].is_null(), "{sales}");
     drop(server);
     std::fs::remove_dir_all(&dir).ok();
 }
