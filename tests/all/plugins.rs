@@ -88,6 +88,16 @@ where
     panic!("timed out waiting for {what}");
 }
 
+/// A company of the aggregate test: industry, employees, revenue and its currency.
+type Company = (
+    Option<&'static str>,
+    Option<i64>,
+    Option<&'static str>,
+    &'static str,
+);
+/// A group's expected count, revenue in cents and employees.
+type Totals = (u64, Option<i128>, Option<i64>);
+
 /// Cents of an exact decimal amount ("-3.3" → -330); the test's own arithmetic.
 fn cents(amount: &str) -> i128 {
     let (whole, fraction) = amount.split_once('.').unwrap_or((amount, ""));
@@ -106,8 +116,7 @@ on_both! {
     async fn aggregates_group_and_sum_exactly_within_the_callers_reach(app: TestApp) {
         install(&app, "good").await;
         assert_eq!(enable(&app, "good", json!({})).await.status, StatusCode::OK);
-        // (industry, employees, revenue, currency)
-        let rows: &[(Option<&str>, Option<i64>, Option<&str>, &str)] = &[
+        let rows: &[Company] = &[
             (Some("retail"), Some(10), Some("1000.10"), "EUR"),
             (Some("retail"), Some(5), Some("0.05"), "EUR"),
             (Some("retail"), None, Some("-3.3"), "EUR"),
@@ -139,7 +148,7 @@ on_both! {
         let reply = totals("group_by=industry,annual_revenue:currency&sum=annual_revenue,employees").await;
         assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
         // The same totals, computed here: groups in key order, records without a key first.
-        let mut expected: std::collections::BTreeMap<(Option<&str>, Option<&str>), (u64, Option<i128>, Option<i64>)> = Default::default();
+        let mut expected: std::collections::BTreeMap<(Option<&str>, Option<&str>), Totals> = Default::default();
         for (industry, employees, revenue, currency) in rows {
             let group = expected.entry((*industry, revenue.map(|_| *currency))).or_default();
             group.0 += 1;

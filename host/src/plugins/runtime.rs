@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use wasmtime::component::{Component, Linker, ResourceTable};
 use wasmtime::{
-    Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store, StoreLimits,
-    StoreLimitsBuilder, Trap, UpdateDeadline,
+    CallHook, Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store,
+    StoreLimits, StoreLimitsBuilder, Trap, UpdateDeadline,
 };
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
@@ -150,6 +150,10 @@ pub struct State {
     wasi: WasiCtx,
     table: ResourceTable,
     limits: StoreLimits,
+    /// Time spent inside host imports so far, and since when the current one runs: the
+    /// deadline counts the plugin's own time, not the database's.
+    in_host: Duration,
+    host_since: Option<std::time::Instant>,
     pub call: CallState,
 }
 
@@ -320,8 +324,23 @@ impl Runtime {
                 .trap_on_grow_failure(true)
                 .build(),
             call: call_state,
+            in_host: Duration::ZERO,
+            host_since: None,
         };
         let mut store = Store::new(&self.engine, state);
+        store.call_hook(|mut ctx, hook| {
+            let state = ctx.data_mut();
+            match hook {
+                CallHook::CallingHost => state.host_since = Some(std::time::Instant::now()),
+                CallHook::ReturningFromHost => {
+                    if let Some(since) = state.host_since.take() {
+                        state.in_host += since.elapsed();
+                    }
+                }
+                CallHook::CallingWasm | CallHook::ReturningFromWasm => {}
+            }
+            Ok(())
+        });
         store.limiter(|state| &mut state.limits);
         store
             .set_fuel(limits.fuel)
@@ -329,8 +348,10 @@ impl Runtime {
         let started = std::time::Instant::now();
         let deadline = limits.deadline;
         store.set_epoch_deadline(1);
-        store.epoch_deadline_callback(move |_| {
-            if started.elapsed() >= deadline {
+        // Time waiting on host imports (a query under load) does not count: those are bounded
+        // by the host-call and row counters; the deadline stops a plugin that runs too long.
+        store.epoch_deadline_callback(move |ctx| {
+            if started.elapsed().saturating_sub(ctx.data().in_host) >= deadline {
                 Ok(UpdateDeadline::Interrupt)
             } else {
                 Ok(UpdateDeadline::Yield(1))
