@@ -14,6 +14,7 @@ mod meta;
 mod plugins;
 mod records;
 mod restart;
+mod sales;
 mod search;
 mod security;
 mod snapshots;
