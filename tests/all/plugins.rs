@@ -98,9 +98,14 @@ type Company = (
 /// A group's expected count, revenue in cents and employees.
 type Totals = (u64, Option<i128>, Option<i64>);
 
-/// Cents of an exact decimal amount ("-3.3" → -330); the test's own arithmetic.
-fn cents(amount: &str) -> i128 {
+/// Cents of an exact decimal amount with at most two decimals ("-3.3" → -330); the tests' own
+/// arithmetic.
+pub(crate) fn cents(amount: &str) -> i128 {
     let (whole, fraction) = amount.split_once('.').unwrap_or((amount, ""));
+    assert!(
+        fraction.len() <= 2,
+        "the tests use amounts with two decimals, not {amount}"
+    );
     let negative = whole.starts_with('-');
     let fraction = format!("{fraction:0<2}");
     let value = whole

@@ -10,8 +10,8 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 use crate::lists::urlencode;
-use crate::plugins::{enable, install};
-use crate::support::{Reply, TestApp, on_both};
+use crate::plugins::{cents, enable, install};
+use crate::support::{Reply, TestApp, id_of, on_both};
 
 /// The stages on-enable gives the default pipeline, in order: name, probability, outcome.
 const DEFAULT_STAGES: [(&str, i64, &str); 6] = [
@@ -40,13 +40,6 @@ impl Pipeline {
     }
 }
 
-fn id_of(record: &Value) -> String {
-    record["id"]
-        .as_str()
-        .unwrap_or_else(|| panic!("no id in {record}"))
-        .to_owned()
-}
-
 fn money(amount: &str, currency: &str) -> Value {
     json!({ "amount": amount, "currency": currency })
 }
@@ -64,17 +57,6 @@ fn millis(text: &Value) -> i64 {
     chrono::DateTime::parse_from_rfc3339(text)
         .unwrap_or_else(|e| panic!("{text}: {e}"))
         .timestamp_millis()
-}
-
-/// A decimal amount with at most two decimals, in cents.
-fn cents(text: &str) -> i128 {
-    let (whole, fraction) = text.split_once('.').unwrap_or((text, ""));
-    assert!(
-        fraction.len() <= 2 && !whole.starts_with('-'),
-        "the test uses positive amounts with two decimals, not {text}"
-    );
-    let fraction = format!("{fraction:0<2}");
-    whole.parse::<i128>().unwrap() * 100 + fraction.parse::<i128>().unwrap()
 }
 
 /// Cents as the plugin writes amounts: `"1234.50"`.

@@ -80,6 +80,14 @@ impl Reply {
     }
 }
 
+/// The id of a record in an API answer.
+pub fn id_of(record: &Value) -> String {
+    record["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no id in {record}"))
+        .to_owned()
+}
+
 pub fn postgres_url() -> Option<String> {
     match std::env::var("KITH_TEST_POSTGRES_URL") {
         Ok(url) if !url.is_empty() => Some(url),

@@ -6,7 +6,7 @@ use reqwest::StatusCode;
 use reqwest::header::{CONTENT_TYPE, COOKIE, LOCATION, SET_COOKIE};
 use serde_json::{Value, json};
 
-use crate::support::{Backend, TestApp, on_both};
+use crate::support::{Backend, TestApp, id_of, on_both};
 
 /// A browser's session: its cookie and the CSRF token pages carry.
 struct Session<'a> {
@@ -783,11 +783,6 @@ async fn theme_changes_are_checked_and_never_break_the_site() {
         "theme changes are audited: {}",
         audit.body
     );
-}
-
-/// The id of a record created through the API.
-fn id_of(record: &Value) -> String {
-    record["id"].as_str().expect("an id").to_owned()
 }
 
 on_both! {
