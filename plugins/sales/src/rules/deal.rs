@@ -127,6 +127,9 @@ fn negative_amount(change: &Change) -> Option<FieldError> {
 
 /// Rules 1–4 and 6–8: what to patch into the deal.
 fn plan(change: &Change, stamp: &Stamp, lookups: &mut Lookups) -> Result<Patch, Problem> {
+    if let Some(outcome) = kept_outcome(change) {
+        return keep_stage(change, outcome, stamp);
+    }
     let mut patch = Patch::default();
     let pipeline = pipeline_of(change, lookups, &mut patch)?;
     let history = parse_history(change);
@@ -150,6 +153,30 @@ fn plan(change: &Change, stamp: &Stamp, lookups: &mut Lookups) -> Result<Patch, 
         patch.set("stage_entered_at", Value::Datetime(stamp.at.clone()));
         patch.set("stage_history", history::appended(history, entry));
     }
+    Ok(patch)
+}
+
+/// The outcome of a deal whose update leaves its pipeline and stage alone, as the hook last
+/// set it — `None` when the write moves the deal, or the deal was never put in a stage (it was
+/// saved while the plugin was off), which takes the whole plan.
+fn kept_outcome(change: &Change) -> Option<Outcome> {
+    let moves = change.sets("stage") || change.sets("pipeline");
+    // A write to the fields the stage drives is refused anyway; their values are the writer's.
+    if !change.is_update() || moves || READ_ONLY.iter().any(|field| change.sets(field)) {
+        return None;
+    }
+    change.reference("pipeline")?;
+    Outcome::parse(change.text("status")?)
+}
+
+/// Rules 6 and 7 for a deal that stays where it is: no lookup needed, so most edits (amount,
+/// dates, names) cost the hook no query.
+fn keep_stage(change: &Change, outcome: Outcome, stamp: &Stamp) -> Result<Patch, Problem> {
+    let mut patch = Patch::default();
+    if outcome.is_closed() && change.date("close_date").is_none() {
+        patch.set("close_date", stamp.today.value());
+    }
+    check_lost_reason(change, outcome)?;
     Ok(patch)
 }
 
