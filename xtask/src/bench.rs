@@ -154,9 +154,18 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     }
     notes.extend(standard_notes(args.records));
     let section = render_section(&reports, &notes, &machine, &command_line());
+    publish_section(&section, args.write.as_deref(), MARKERS)
+}
+
+/// Prints a bench's section and, given a file (`--write`), writes it there between `markers`.
+pub(crate) fn publish_section(
+    section: &str,
+    write: Option<&Path>,
+    markers: (&str, &str),
+) -> anyhow::Result<()> {
     println!("{section}");
-    if let Some(path) = &args.write {
-        write_section(path, &section)?;
+    if let Some(path) = write {
+        write_marked_section(path, markers, section)?;
         eprintln!("wrote the results to {}", path.display());
     }
     Ok(())
@@ -340,24 +349,42 @@ pub(crate) async fn start_server(
 
 /// Creates the bench admin with the CLI and returns a fresh API token of theirs.
 fn create_admin_token(kith: &Path, url: &str, dir: &Path) -> anyhow::Result<String> {
+    create_admin(kith, url, dir, ADMIN_EMAIL, WORKSPACE)
+}
+
+/// Creates an admin `email` (password `ADMIN_PASSWORD`) of `workspace`, the workspace too if
+/// new, with the CLI, and returns a fresh API token of theirs.
+pub(crate) fn create_admin(
+    kith: &Path,
+    url: &str,
+    dir: &Path,
+    email: &str,
+    workspace: &str,
+) -> anyhow::Result<String> {
     let user = [
         "user",
         "create",
         "--email",
-        ADMIN_EMAIL,
+        email,
         "--password",
         ADMIN_PASSWORD,
         "--role",
         "admin",
         "--workspace",
-        WORKSPACE,
+        workspace,
     ];
     kith_cli(kith, url, dir, &user)?;
-    create_token(kith, url, dir, ADMIN_EMAIL)
+    create_token(kith, url, dir, email, workspace)
 }
 
-/// A fresh API token of the user `email`, made with the CLI.
-fn create_token(kith: &Path, url: &str, dir: &Path, email: &str) -> anyhow::Result<String> {
+/// A fresh API token of the user `email` of `workspace`, made with the CLI.
+fn create_token(
+    kith: &Path,
+    url: &str,
+    dir: &Path,
+    email: &str,
+    workspace: &str,
+) -> anyhow::Result<String> {
     let token = kith_cli(
         kith,
         url,
@@ -368,7 +395,7 @@ fn create_token(kith: &Path, url: &str, dir: &Path, email: &str) -> anyhow::Resu
             "--email",
             email,
             "--workspace",
-            WORKSPACE,
+            workspace,
         ],
     )?;
     let token = token.trim();
@@ -393,7 +420,12 @@ fn kith_command(kith: &Path, url: &str, dir: &Path) -> Command {
 }
 
 /// Runs a `kith` command and returns its stdout.
-fn kith_cli(kith: &Path, url: &str, dir: &Path, args: &[&str]) -> anyhow::Result<String> {
+pub(crate) fn kith_cli(
+    kith: &Path,
+    url: &str,
+    dir: &Path,
+    args: &[&str],
+) -> anyhow::Result<String> {
     let output = kith_command(kith, url, dir)
         .args(args)
         .output()
@@ -501,6 +533,15 @@ impl Memory {
     pub(crate) fn megabytes(kib: u64) -> f64 {
         kib as f64 * 1024.0 / 1e6
     }
+
+    /// "123.4 MB (peak 150.0 MB)".
+    pub(crate) fn describe(&self) -> String {
+        format!(
+            "{:.1} MB (peak {:.1} MB)",
+            Memory::megabytes(self.rss_kib),
+            Memory::megabytes(self.peak_kib)
+        )
+    }
 }
 
 /// A temporary directory, removed with its contents when dropped.
@@ -588,7 +629,7 @@ pub(crate) struct Reply {
 }
 
 impl Reply {
-    fn json(&self) -> anyhow::Result<Value> {
+    pub(crate) fn json(&self) -> anyhow::Result<Value> {
         serde_json::from_str(&self.body).with_context(|| {
             format!(
                 "{} answered something other than JSON: {}",
@@ -653,7 +694,7 @@ impl Api {
 
     /// A client of the same server with its own connections, sending `token` (or none),
     /// whose server errors count with this one's.
-    fn with_token(&self, token: Option<&str>) -> anyhow::Result<Api> {
+    pub(crate) fn with_token(&self, token: Option<&str>) -> anyhow::Result<Api> {
         Ok(Api {
             client: http_client(token)?,
             base: self.base.clone(),
@@ -705,7 +746,7 @@ impl Api {
     }
 
     /// A POST of an already serialized JSON body.
-    fn post_raw(&self, path: &str, body: String) -> anyhow::Result<RequestBuilder> {
+    pub(crate) fn post_raw(&self, path: &str, body: String) -> anyhow::Result<RequestBuilder> {
         self.post_typed(path, "application/json", body)
     }
 
@@ -731,7 +772,7 @@ impl Api {
         Ok(self.client.put(self.url(path)?).json(body))
     }
 
-    fn patch(&self, path: &str, body: &Value) -> anyhow::Result<RequestBuilder> {
+    pub(crate) fn patch(&self, path: &str, body: &Value) -> anyhow::Result<RequestBuilder> {
         Ok(self.client.patch(self.url(path)?).json(body))
     }
 
@@ -789,7 +830,7 @@ impl Api {
     }
 
     /// Sends requests one after the other, each having to answer `expected`.
-    async fn expect_each(
+    pub(crate) async fn expect_each(
         &self,
         requests: Vec<RequestBuilder>,
         expected: StatusCode,
@@ -1210,7 +1251,7 @@ async fn bench_lists(api: &Api, rng: &mut Rng, contacts: &[Contact]) -> anyhow::
 }
 
 /// `field[eq]:"value"`, quoted so any value reads back as itself.
-fn eq_filter(field: &str, value: &str) -> String {
+pub(crate) fn eq_filter(field: &str, value: &str) -> String {
     op_filter(field, "eq", value)
 }
 
@@ -1397,11 +1438,12 @@ impl OwnCost {
     }
 }
 
-/// A user with the `own`-only role.
-struct Rep {
-    id: String,
-    email: String,
-    api: Api,
+/// A user made by [`create_users`] (in `bench-api`, one with the `own`-only role).
+pub(crate) struct Rep {
+    pub(crate) id: String,
+    pub(crate) email: String,
+    /// A client sending the user's token.
+    pub(crate) api: Api,
 }
 
 async fn bench_security(
@@ -1411,7 +1453,14 @@ async fn bench_security(
     api: &Api,
     contacts: &[Contact],
 ) -> anyhow::Result<Security> {
-    let reps = create_reps(kith, url, dir, api).await?;
+    let levels = json!({ "create": "own", "read": "own", "edit": "own", "delete": "own" });
+    let users = Users {
+        role: OWN_ROLE,
+        types: json!({ "*": levels }),
+        count: REPS,
+        email_prefix: "rep",
+    };
+    let reps = create_users(kith, url, dir, api, &users).await?;
     assign_owners(api, contacts, &reps).await?;
     let prefix = common_prefix(contacts);
     let mut rows = Vec::new();
@@ -1459,19 +1508,34 @@ async fn bench_security(
     })
 }
 
-/// Saves the `own_reader` role and creates `REPS` users holding it, each with a CLI token.
-async fn create_reps(kith: &Path, url: &str, dir: &Path, api: &Api) -> anyhow::Result<Vec<Rep>> {
-    let levels = json!({ "create": "own", "read": "own", "edit": "own", "delete": "own" });
-    let role = json!({ "name": OWN_ROLE, "types": { "*": levels } });
+/// Users of `WORKSPACE` to create, all holding one custom role.
+pub(crate) struct Users<'a> {
+    pub(crate) role: &'a str,
+    /// The role's grants per entity type (`"*"` for the others), as `PUT /admin/roles` takes them.
+    pub(crate) types: Value,
+    pub(crate) count: usize,
+    /// User `i` is `{email_prefix}{i}@bench.test`, with the password `REP_PASSWORD`.
+    pub(crate) email_prefix: &'a str,
+}
+
+/// Saves the role and creates the users holding it through the API, each with a CLI token.
+pub(crate) async fn create_users(
+    kith: &Path,
+    url: &str,
+    dir: &Path,
+    api: &Api,
+    users: &Users<'_>,
+) -> anyhow::Result<Vec<Rep>> {
+    let role = json!({ "name": users.role, "types": users.types });
     api.expect(
-        api.put(&format!("admin/roles/{OWN_ROLE}"), &role)?,
+        api.put(&format!("admin/roles/{}", users.role), &role)?,
         StatusCode::OK,
     )
     .await?;
-    let mut reps = Vec::with_capacity(REPS);
-    for i in 0..REPS {
-        let email = format!("rep{i}@bench.test");
-        let body = json!({ "email": email, "password": REP_PASSWORD, "role": OWN_ROLE });
+    let mut reps = Vec::with_capacity(users.count);
+    for i in 0..users.count {
+        let email = format!("{}{i}@bench.test", users.email_prefix);
+        let body = json!({ "email": email, "password": REP_PASSWORD, "role": users.role });
         let reply = api
             .expect(api.post("admin/users", &body)?, StatusCode::CREATED)
             .await?;
@@ -1481,14 +1545,17 @@ async fn create_reps(kith: &Path, url: &str, dir: &Path, api: &Api) -> anyhow::R
             .and_then(Value::as_str)
             .map(str::to_owned)
             .ok_or_else(|| reply.unexpected("an `id`"))?;
-        let token = create_token(kith, url, dir, &email)?;
+        let token = create_token(kith, url, dir, &email, WORKSPACE)?;
         reps.push(Rep {
             id,
             email,
             api: api.with_token(Some(&token))?,
         });
     }
-    eprintln!("  created the role {OWN_ROLE} and {REPS} users holding it");
+    eprintln!(
+        "  created the role {} and {} users holding it",
+        users.role, users.count
+    );
     Ok(reps)
 }
 
@@ -1760,6 +1827,19 @@ impl Machine {
 }
 
 impl Machine {
+    /// Starts a section: its title, the run line (with the load at the end) and the verdicts.
+    pub(crate) fn open_section(
+        &self,
+        out: &mut String,
+        title: &str,
+        end_load: &str,
+        verdicts: &[String],
+    ) {
+        let _ = writeln!(out, "## {title}\n");
+        let _ = writeln!(out, "{}\n", self.run_line(&command_line(), Some(end_load)));
+        let _ = writeln!(out, "{}\n", verdicts.join("\n"));
+    }
+
     /// The line under a section's title: when, with which command and where the bench ran,
     /// and the load average at its start (and `end_load` at its end).
     pub(crate) fn run_line(&self, command: &str, end_load: Option<&str>) -> String {
@@ -1943,10 +2023,7 @@ fn summary(report: &Report) -> Vec<Measure> {
         ),
         Measure::new(
             "server memory (VmRSS)",
-            format!(
-                "{rss:.1} MB (peak {:.1} MB)",
-                Memory::megabytes(report.memory.peak_kib)
-            ),
+            report.memory.describe(),
             format!("≤ {RSS_TARGET_MB} MB"),
             Some(rss <= RSS_TARGET_MB),
         ),
@@ -2010,11 +2087,7 @@ fn security_summary(security: &Security) -> Vec<Measure> {
     if let Some(memory) = &security.memory {
         lines.push(Measure::new(
             "server memory after the login flood",
-            format!(
-                "{:.1} MB (peak {:.1} MB)",
-                Memory::megabytes(memory.rss_kib),
-                Memory::megabytes(memory.peak_kib)
-            ),
+            memory.describe(),
             "—",
             None,
         ));
@@ -2060,11 +2133,6 @@ pub(crate) fn civil_from_days(days: i64) -> (i64, i64, i64) {
     let month = if mp < 10 { mp + 3 } else { mp - 9 };
     let year = yoe + era * 400 + i64::from(month <= 2);
     (year, month, day)
-}
-
-/// Writes `section` between the bench-api markers of `path`.
-fn write_section(path: &Path, section: &str) -> anyhow::Result<()> {
-    write_marked_section(path, MARKERS, section)
 }
 
 /// Writes `section` between `markers` in `path`, creating the file or the markers if absent.

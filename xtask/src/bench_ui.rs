@@ -44,7 +44,7 @@ use uuid::Uuid;
 
 use crate::bench::{
     self, ADMIN_EMAIL, ADMIN_PASSWORD, Api, Backend, Databases, Machine, Memory, Reply, Seeded,
-    Stats, WORKSPACE, command_line, millis, thousands, yes_no,
+    Stats, WORKSPACE, millis, thousands, yes_no,
 };
 
 /// The issue's targets: p99 of list and record pages, and the CSS a first paint waits for.
@@ -116,12 +116,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let end_load = Machine::probe().load;
     notes.extend(standard_notes(&args, activities));
     let section = render_section(&args, &reports, &notes, &machine, &end_load);
-    println!("{section}");
-    if let Some(path) = &args.write {
-        bench::write_marked_section(path, MARKERS, &section)?;
-        eprintln!("wrote the results to {}", path.display());
-    }
-    Ok(())
+    bench::publish_section(&section, args.write.as_deref(), MARKERS)
 }
 
 // -- one database --------------------------------------------------------------------------------
@@ -252,7 +247,7 @@ async fn log_in(api: &Api) -> anyhow::Result<HeaderMap> {
 }
 
 /// `pairs` as an `application/x-www-form-urlencoded` body.
-fn form_body(pairs: &[(&str, &str)]) -> String {
+pub(crate) fn form_body(pairs: &[(&str, &str)]) -> String {
     let mut url = reqwest::Url::parse("http://form.invalid/").expect("a valid URL");
     url.query_pairs_mut().extend_pairs(pairs);
     url.query().unwrap_or_default().to_owned()
@@ -762,13 +757,12 @@ fn render_section(
     end_load: &str,
 ) -> String {
     let mut out = String::new();
-    let _ = writeln!(out, "## Web pages (issue 6)\n");
-    let _ = writeln!(
-        out,
-        "{}\n",
-        machine.run_line(&command_line(), Some(end_load))
+    machine.open_section(
+        &mut out,
+        "Web pages (issue 6)",
+        end_load,
+        &verdicts(args, reports),
     );
-    let _ = writeln!(out, "{}\n", verdicts(args, reports).join("\n"));
     let pages = reports.iter().flat_map(|report| {
         report.pages.iter().map(|row| {
             let (target, met) = if row.judged() {
@@ -838,26 +832,33 @@ fn render_section(
         );
     }
     let measures = reports.iter().flat_map(|report| {
-        let memory = format!(
-            "{:.1} MB (peak {:.1} MB)",
-            Memory::megabytes(report.memory.rss_kib),
-            Memory::megabytes(report.memory.peak_kib)
-        );
         [
             (
                 "contacts seeded through the batch endpoint",
                 format!("{} records/s", thousands(report.insert_rate)),
             ),
-            ("server memory after the pages (VmRSS)", memory),
+            (
+                "server memory after the pages (VmRSS)",
+                report.memory.describe(),
+            ),
             ("5xx answers", report.server_errors.to_string()),
         ]
         .map(|(name, value)| vec![report.database.to_owned(), name.to_owned(), value])
     });
-    table(&mut out, &["database", "measure", "value"], "lll", measures);
+    close_section(&mut out, measures, notes);
+    out
+}
+
+/// Ends a section: the table of measures (database, measure, value) and the notes.
+pub(crate) fn close_section(
+    out: &mut String,
+    measures: impl IntoIterator<Item = Vec<String>>,
+    notes: &[String],
+) {
+    table(out, &["database", "measure", "value"], "lll", measures);
     for note in notes {
         let _ = writeln!(out, "- {note}");
     }
-    out
 }
 
 /// p50, p99 and max in milliseconds, as table cells.
@@ -870,7 +871,7 @@ fn kb_text(bytes: usize) -> String {
 }
 
 /// Writes a markdown table and a blank line; `align` has a letter per column, `l` or `r`.
-fn table(
+pub(crate) fn table(
     out: &mut String,
     header: &[&str],
     align: &str,

@@ -1,17 +1,22 @@
 //! Developer tasks, run as `cargo xtask <task>`:
 //!
-//! - `run`: build and start Kith on SQLite under `./kith-data` with demo data;
+//! - `run`: build and start Kith on SQLite under `./kith-data` with demo data and the
+//!   first-party plugins (`plugins/`) installed and enabled;
 //! - `test`: the whole suite — formatting, clippy, and every test on SQLite and (when
 //!   `KITH_TEST_POSTGRES_URL` is set) PostgreSQL;
-//! - `plugins`: build the test plugins for wasm32-wasip2 (the end-to-end tests load them);
+//! - `plugins`: build the test and first-party plugins for wasm32-wasip2 (the end-to-end tests
+//!   load them);
 //! - `bench-api`: seed records and drive the real HTTP API, reporting medians and p99s;
 //! - `bench-plugins`: what plugins cost — before-save hooks on writes, invocations per second
 //!   against native code and a webhook, deadlines, isolation under load, start-up;
 //! - `bench-ui`: the server time of the web app's list and record pages with 100k records, and
-//!   the size of the CSS a first paint waits for.
+//!   the size of the CSS a first paint waits for;
+//! - `bench-sales`: what the sales plugin adds to saving a deal (against the same types without
+//!   it), and its forecast over 100k deals.
 
 mod bench;
 mod bench_plugins;
+mod bench_sales;
 mod bench_ui;
 
 use std::process::{Command, ExitCode};
@@ -35,7 +40,7 @@ enum Task {
     },
     /// Check formatting and lints, then run every test.
     Test,
-    /// Build the test plugins (and the SDK) for wasm32-wasip2.
+    /// Build the test plugins, the first-party plugins and the SDK for wasm32-wasip2.
     Plugins,
     /// Benchmark the HTTP API against a release build (figures for BENCHMARKS.md).
     BenchApi(bench::Args),
@@ -43,6 +48,9 @@ enum Task {
     BenchPlugins(bench_plugins::Args),
     /// Benchmark the web app's pages against a release build (figures for BENCHMARKS.md).
     BenchUi(bench_ui::Args),
+    /// Benchmark the sales plugin's writes and forecast against a release build (figures for
+    /// BENCHMARKS.md).
+    BenchSales(bench_sales::Args),
 }
 
 fn main() -> ExitCode {
@@ -54,6 +62,7 @@ fn main() -> ExitCode {
         Task::BenchApi(args) => bench::run(args),
         Task::BenchPlugins(args) => bench_plugins::run(args),
         Task::BenchUi(args) => bench_ui::run(args),
+        Task::BenchSales(args) => bench_sales::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -87,6 +96,8 @@ fn workspace_root() -> std::path::PathBuf {
 }
 
 fn run(extra: &[String]) -> anyhow::Result<()> {
+    let bundled = bundle_plugins()?;
+    let bundled = bundled.to_string_lossy();
     let mut args = vec![
         "run",
         "--release",
@@ -97,9 +108,46 @@ fn run(extra: &[String]) -> anyhow::Result<()> {
         "--",
         "serve",
         "--demo",
+        "--plugins",
+        &bundled,
     ];
     args.extend(extra.iter().map(String::as_str));
     cargo(&args)
+}
+
+/// The first-party plugins `cargo xtask run` installs and enables (crates under `plugins/`).
+const BUNDLED_PLUGINS: &[&str] = &["sales"];
+
+/// Builds the first-party plugins for wasm32-wasip2 and lays out their packages
+/// (`plugin.toml`, `plugin.wasm`, `templates/`) under `target/bundled-plugins/`.
+fn bundle_plugins() -> anyhow::Result<std::path::PathBuf> {
+    ensure_wasm_target()?;
+    let mut args = vec!["build", "--target", WASM_TARGET, "--release"];
+    for name in BUNDLED_PLUGINS {
+        args.extend(["--package", name]);
+    }
+    cargo(&args)?;
+    let root = workspace_root();
+    let out = root.join("target/bundled-plugins");
+    for name in BUNDLED_PLUGINS {
+        let source = root.join("plugins").join(name);
+        let package = out.join(name);
+        let templates = package.join("templates");
+        std::fs::create_dir_all(&templates)
+            .with_context(|| format!("cannot create {}", templates.display()))?;
+        let copy = |from: &std::path::Path, to: &std::path::Path| {
+            std::fs::copy(from, to)
+                .with_context(|| format!("cannot copy {} to {}", from.display(), to.display()))
+        };
+        copy(&source.join("plugin.toml"), &package.join("plugin.toml"))?;
+        let wasm = root.join(format!("target/{WASM_TARGET}/release/{name}.wasm"));
+        copy(&wasm, &package.join("plugin.wasm"))?;
+        for entry in std::fs::read_dir(source.join("templates"))? {
+            let entry = entry?;
+            copy(&entry.path(), &templates.join(entry.file_name()))?;
+        }
+    }
+    Ok(out)
 }
 
 /// Makes sure a rustup component is present (a fresh toolchain may lack it).
@@ -123,7 +171,7 @@ fn ensure_component(name: &str, probe: &[&str]) -> anyhow::Result<()> {
 }
 
 /// The wasm crates of the workspace: built for wasm32-wasip2, never for the host.
-const WASM_CRATES: &[&str] = &["plugin-sdk", "good", "hostile", "noop"];
+const WASM_CRATES: &[&str] = &["plugin-sdk", "good", "hostile", "noop", "sales"];
 const WASM_TARGET: &str = "wasm32-wasip2";
 
 /// Makes sure the wasm32-wasip2 target is installed (a fresh toolchain lacks it).
@@ -228,8 +276,12 @@ fn test() -> anyhow::Result<()> {
     // `cargo test` only builds a package's binaries for that package's own tests.
     cargo(&["build", "--package", "host", "--bin", "kith"])?;
     // Default targets: libraries, binaries and tests — benchmarks are linted above, run apart.
-    // The SDK's own unit tests run natively.
-    cargo(&["test", "--package", "plugin-sdk"])?;
+    // The SDK's and the first-party plugins' unit tests run natively.
+    let mut native = vec!["test", "--package", "plugin-sdk"];
+    for name in BUNDLED_PLUGINS {
+        native.extend(["--package", name]);
+    }
+    cargo(&native)?;
     let mut test = vec!["test", "--workspace"];
     for name in WASM_CRATES {
         test.extend(["--exclude", name]);
