@@ -497,6 +497,10 @@ on_both! {
         for plural in ["pipelines", "stages", "leads", "deals"] {
             assert!(meta.data().iter().any(|t| t["plural"] == plural && t["source"] == "plugin:sales"), "{plural}: {}", meta.body);
         }
+        // Fields the manifest gives no label get one from their name, as custom fields do.
+        let deals = meta.data().iter().find(|t| t["plural"] == "deals").unwrap();
+        let expected_close = deals["fields"].as_array().unwrap().iter().find(|f| f["name"] == "expected_close").unwrap();
+        assert_eq!(expected_close["label"], "Expected close", "{expected_close}");
         let pipelines = app.all("pipelines", "").await;
         assert_eq!(pipelines.len(), 1, "{pipelines:?}");
         assert_eq!(pipelines[0]["name"], "Sales");

@@ -804,13 +804,10 @@ pub fn schema_additions(enabled: &[Arc<Enabled>]) -> (Vec<EntityType>, Vec<(Stri
     for plugin in enabled {
         let source = plugin_source(plugin.id());
         for ty in &plugin.plugin.manifest.entities {
+            // The definition checks fill in the labels a manifest left out (their errors, if
+            // any, refused the plugin when it was enabled).
             let mut ty = ty.clone();
-            if ty.label.is_empty() || ty.label_plural.is_empty() {
-                let mut scratch = ty.clone();
-                let _ = scratch.check_definition(&crate::records::schema::Schema::default());
-                ty.label = scratch.label;
-                ty.label_plural = scratch.label_plural;
-            }
+            let _ = ty.check_definition(&crate::records::schema::Schema::default());
             ty.source = source.clone();
             for field in &mut ty.fields {
                 field.custom = false;
@@ -821,6 +818,8 @@ pub fn schema_additions(enabled: &[Arc<Enabled>]) -> (Vec<EntityType>, Vec<(Stri
         for (entity, added) in &plugin.plugin.manifest.fields {
             for field in added {
                 let mut field = field.clone();
+                let _ = field.check_definition(&crate::records::schema::Schema::default());
+                field.custom = false;
                 field.source = Some(source.clone());
                 fields.push((entity.clone(), field));
             }
