@@ -198,15 +198,18 @@ async fn bundled_plugins_are_enabled_on_the_first_start_and_a_disable_sticks() {
             .send()
     };
 
-    let log = dir.join("first.log");
-    let server = start_with(
-        &db,
-        &data_dir,
-        &["--demo", "--plugins", &plugins],
-        Stdio::from(std::fs::File::create(&log).expect("log")),
-    )
-    .await;
-    let token = printed_token(&log).expect("a token in the log");
+    // Each start prints a fresh token for the demo admin.
+    let start_demo = |name: &str| {
+        let log = dir.join(name);
+        let (db, data_dir, plugins) = (&db, &data_dir, &plugins);
+        async move {
+            let stderr = Stdio::from(std::fs::File::create(&log).expect("log"));
+            let server = start_with(db, data_dir, &["--demo", "--plugins", plugins], stderr).await;
+            (server, printed_token(&log).expect("a token in the log"))
+        }
+    };
+
+    let (server, token) = start_demo("first.log").await;
     let sales = get(&server, &token, "/api/v1/plugins/sales")
         .await
         .expect("plugin")
@@ -241,15 +244,7 @@ async fn bundled_plugins_are_enabled_on_the_first_start_and_a_disable_sticks() {
     );
     drop(server);
 
-    let log = dir.join("second.log");
-    let server = start_with(
-        &db,
-        &data_dir,
-        &["--demo", "--plugins", &plugins],
-        Stdio::from(std::fs::File::create(&log).expect("log")),
-    )
-    .await;
-    let token = printed_token(&log).expect("a token in the log");
+    let (server, token) = start_demo("second.log").await;
     let deals = get(&server, &token, "/api/v1/deals").await.expect("deals");
     assert_eq!(
         deals.status(),

@@ -5,7 +5,6 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use reqwest::header::{CONTENT_TYPE, COOKIE, SET_COOKIE};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
@@ -22,9 +21,6 @@ const DEFAULT_STAGES: [(&str, i64, &str); 6] = [
     ("Won", 100, "won"),
     ("Lost", 0, "lost"),
 ];
-
-/// The password `TestApp::user` gives every user.
-const PASSWORD: &str = "correct horse battery";
 
 /// A pipeline and its stages' ids by name.
 struct Pipeline {
@@ -284,45 +280,11 @@ async fn panel(app: &TestApp, token: &str, name: &str, record: Option<&str>) -> 
 
 /// A web page as the admin sees it after logging in through the login form.
 async fn web_page(app: &TestApp, path: &str) -> (StatusCode, String) {
-    let client = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
-    let form = form_urlencoded::Serializer::new(String::new())
-        .extend_pairs([
-            ("email", "admin@acme.test"),
-            ("password", PASSWORD),
-            ("workspace", "acme"),
-            ("next", "/"),
-        ])
-        .finish();
-    let login = client
-        .post(format!("{}/login", app.base))
-        .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
-        .body(form)
-        .send()
+    let page = crate::web::Session::login(app, "admin@acme.test")
         .await
-        .unwrap();
-    assert_eq!(login.status(), StatusCode::SEE_OTHER, "the web login works");
-    let cookie = login
-        .headers()
-        .get_all(SET_COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find(|v| v.starts_with("kith_session="))
-        .expect("a session cookie")
-        .split(';')
-        .next()
-        .unwrap()
-        .to_owned();
-    let page = client
-        .get(format!("{}{path}", app.base))
-        .header(COOKIE, cookie)
-        .send()
-        .await
-        .unwrap();
-    let status = page.status();
-    (status, page.text().await.unwrap())
+        .get(path)
+        .await;
+    (page.status, page.html)
 }
 
 /// One forecast row's exact sums: cents, and hundredths of a cent for the weighted amount.

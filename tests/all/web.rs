@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use crate::support::{Backend, TestApp, id_of, on_both};
 
 /// A browser's session: its cookie and the CSRF token pages carry.
-struct Session<'a> {
+pub(crate) struct Session<'a> {
     app: &'a TestApp,
     client: reqwest::Client,
     cookie: String,
@@ -17,10 +17,10 @@ struct Session<'a> {
 }
 
 /// An HTML answer.
-struct Page {
-    status: StatusCode,
+pub(crate) struct Page {
+    pub status: StatusCode,
     location: Option<String>,
-    html: String,
+    pub html: String,
     headers: reqwest::header::HeaderMap,
 }
 
@@ -75,7 +75,9 @@ fn csrf_of(html: &str) -> String {
 }
 
 impl<'a> Session<'a> {
-    async fn login(app: &'a TestApp, email: &str) -> Session<'a> {
+    /// Logs `email` in through the login form (every test user's password is
+    /// "correct horse battery").
+    pub(crate) async fn login(app: &'a TestApp, email: &str) -> Session<'a> {
         let client = no_redirects();
         let answer = send(
             client
@@ -114,7 +116,7 @@ impl<'a> Session<'a> {
         session
     }
 
-    async fn get(&self, path: &str) -> Page {
+    pub(crate) async fn get(&self, path: &str) -> Page {
         send(
             self.client
                 .get(format!("{}{path}", self.app.base))
