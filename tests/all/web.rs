@@ -821,6 +821,10 @@ on_both! {
         assert_eq!(moved.location.as_deref(), Some(format!("/records/deals/board?field=stage&scope={enterprise_id}").as_str()));
         let after = app.get(&format!("/api/v1/deals/{big_id}")).await.body;
         assert_eq!((after["stage"].as_str(), after["probability"].as_i64()), (Some(id_of(&review).as_str()), Some(60)));
+        // The deal's form offers its pipeline's stages only, in position order.
+        let form = sam.get(&format!("/records/deals/{big_id}/edit")).await;
+        let (pitch_at, review_at) = (form.html.find(">Pitch</option>").unwrap(), form.html.find(">Security review</option>").unwrap());
+        assert!(pitch_at < review_at && !form.html.contains(">Qualification</option>"), "{}", form.html);
         // A stage of another pipeline is refused by the plugin and nothing changes.
         let first_sales_stage = app.all("stages", &format!("filter=pipeline[eq]:{sales_id}&sort=position")).await.remove(0);
         let refused = sam.post(&format!("/records/deals/{big_id}/move"), &[("field", "stage"), ("value", &id_of(&first_sales_stage)), ("version", "2")]).await;

@@ -727,15 +727,7 @@ async fn reference_columns(
             ));
         }
     };
-    let shared = ty.fields.iter().find(|f| {
-        f.kind == FieldKind::Reference
-            && !f.multiple
-            && f.target.is_some()
-            && f.target.as_deref() != Some(target)
-            && target_ty
-                .field(&f.name)
-                .is_some_and(|t| t.kind == FieldKind::Reference && t.target == f.target)
-    });
+    let shared = shared_reference(ty, &target_ty);
     let mut scope_choice = None;
     if let Some(shared) = shared
         && let Some(scope_name) = &shared.target
@@ -1088,10 +1080,29 @@ fn form_fields(ty: &EntityType) -> Vec<&FieldSpec> {
     ty.fields.iter().filter(|f| !f.read_only).collect()
 }
 
-/// Choices for reference and user inputs: the first records of the target type, by title.
+/// The single reference field `ty` shares with `target` — same name, same target type (deals
+/// and stages both point to a pipeline): it scopes which `target` records go with a record of
+/// `ty` (a deal's stages are its pipeline's).
+fn shared_reference<'a>(ty: &'a EntityType, target: &EntityType) -> Option<&'a FieldSpec> {
+    let single =
+        |f: &FieldSpec| f.kind == FieldKind::Reference && !f.multiple && f.target.is_some();
+    ty.fields.iter().find(|f| {
+        single(f)
+            && f.target.as_deref() != Some(target.name.as_str())
+            && target
+                .field(&f.name)
+                .is_some_and(|t| single(t) && t.target == f.target)
+    })
+}
+
+/// Choices for reference and user inputs: the first records of the target type, in its order
+/// (else by title) — only those of the record's scope when the types share a reference (a
+/// deal's stage among its pipeline's stages).
 async fn choices(
     web: &Web,
+    ty: &EntityType,
     fields: &[&FieldSpec],
+    values: &Map<String, Value>,
 ) -> ApiResult<Vec<Option<Vec<(String, String)>>>> {
     let mut out = Vec::new();
     for field in fields {
@@ -1113,7 +1124,15 @@ async fn choices(
                         ) =>
                     {
                         let view = web.identity.access.view(target);
+                        let scope = shared_reference(ty, &view).and_then(|shared| {
+                            let id = values.get(&shared.name)?.as_str()?;
+                            Uuid::parse_str(id)
+                                .ok()
+                                .map(|id| format!("{}[eq]:{id}", shared.name))
+                        });
                         let query = ListQuery {
+                            filter: scope,
+                            sort: view.sort.clone(),
                             limit: REFERENCE_CHOICES,
                             ..ListQuery::default()
                         };
@@ -1123,7 +1142,9 @@ async fn choices(
                             .iter()
                             .map(|r| (r.id.to_string(), title_of(&view, r)))
                             .collect();
-                        list.sort_by_key(|(_, title)| title.to_lowercase());
+                        if view.sort.is_none() {
+                            list.sort_by_key(|(_, title)| title.to_lowercase());
+                        }
                         Some(list)
                     }
                     _ => None,
@@ -1145,7 +1166,7 @@ async fn render_form(
     status: StatusCode,
 ) -> ApiResult<Response> {
     let fields = form_fields(ty);
-    let choices = choices(web, &fields).await?;
+    let choices = choices(web, ty, &fields, values).await?;
     let inputs: Vec<Value> = fields
         .iter()
         .zip(&choices)
