@@ -369,8 +369,7 @@ async fn serve(database_url: String, data_dir: PathBuf, args: ServeArgs) -> anyh
     if let Some((actor, created)) = &admin
         && args.demo
     {
-        let created = *created;
-        if created {
+        if *created {
             let demo = DemoArgs {
                 workspace: DEFAULT_WORKSPACE.into(),
                 companies: 200,
@@ -381,14 +380,9 @@ async fn serve(database_url: String, data_dir: PathBuf, args: ServeArgs) -> anyh
             seed(&state.store, actor, &demo, false).await?;
             plugin_demo(&state.plugins, actor, demo.seed).await?;
         }
-        let token = auth::create_token(
-            app.state().store.db(),
-            DEMO_EMAIL,
-            DEFAULT_WORKSPACE,
-            "demo",
-        )
-        .await?;
-        print_hint(app.local_addr(), &config.data_dir, &token, created);
+        let token =
+            auth::create_token(state.store.db(), DEMO_EMAIL, DEFAULT_WORKSPACE, "demo").await?;
+        print_hint(app.local_addr(), &config.data_dir, &token, *created);
     }
     tracing::info!(addr = %app.local_addr(), "kith is listening");
     app.run_until(shutdown_signal()).await

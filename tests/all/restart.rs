@@ -197,6 +197,17 @@ async fn bundled_plugins_are_enabled_on_the_first_start_and_a_disable_sticks() {
             .bearer_auth(token)
             .send()
     };
+    let get_json = |server: &Server, token: &str, path: &str| {
+        let answer = get(server, token, path);
+        async move {
+            answer
+                .await
+                .expect("answer")
+                .json::<Value>()
+                .await
+                .expect("json")
+        }
+    };
 
     // Each start prints a fresh token for the demo admin.
     let start_demo = |name: &str| {
@@ -210,22 +221,12 @@ async fn bundled_plugins_are_enabled_on_the_first_start_and_a_disable_sticks() {
     };
 
     let (server, token) = start_demo("first.log").await;
-    let sales = get(&server, &token, "/api/v1/plugins/sales")
-        .await
-        .expect("plugin")
-        .json::<Value>()
-        .await
-        .expect("json");
+    let sales = get_json(&server, &token, "/api/v1/plugins/sales").await;
     assert_eq!(
         sales["enabled"], "0.1.0",
         "the bundled plugin is enabled: {sales}"
     );
-    let deals = get(&server, &token, "/api/v1/deals?total=true&limit=1")
-        .await
-        .expect("deals")
-        .json::<Value>()
-        .await
-        .expect("json");
+    let deals = get_json(&server, &token, "/api/v1/deals?total=true&limit=1").await;
     assert!(
         deals["total"].as_u64().unwrap_or(0) > 0,
         "the plugin's demo data is loaded: {deals}"
@@ -251,12 +252,7 @@ async fn bundled_plugins_are_enabled_on_the_first_start_and_a_disable_sticks() {
         reqwest::StatusCode::NOT_FOUND,
         "the admin's disable sticks: no deal type"
     );
-    let sales = get(&server, &token, "/api/v1/plugins/sales")
-        .await
-        .expect("plugin")
-        .json::<Value>()
-        .await
-        .expect("json");
+    let sales = get_json(&server, &token, "/api/v1/plugins/sales").await;
     assert!(sales["enabled"].is_null(), "{sales}");
     drop(server);
     std::fs::remove_dir_all(&dir).ok();
