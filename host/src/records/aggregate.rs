@@ -7,7 +7,7 @@
 //! 1/10,000 (exact for amounts of up to four decimals below 900 billion).
 
 use rust_decimal::Decimal;
-use sea_orm::{ConnectionTrait, DbBackend, QueryResult, TransactionTrait};
+use sea_orm::{ConnectionTrait, DbBackend, QueryResult};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
@@ -137,31 +137,29 @@ fn parse_sum<'a>(ty: &'a EntityType, name: &str) -> Result<&'a FieldSpec, Record
     }
 }
 
-/// A sum's value in one record (the inner query's `v{i}`), and for money its currency (`u{i}`).
-fn push_sum_input(backend: DbBackend, spec: &FieldSpec, i: usize, sql: &mut Sql) {
-    let value = match (spec.kind, backend) {
-        (FieldKind::Money, DbBackend::Sqlite) => format!(
-            "CAST(ROUND(CAST({} AS REAL) * 10000) AS INTEGER)",
-            member(backend, &spec.name, "amount")
-        ),
-        _ => query::field_expr(backend, spec),
-    };
-    sql.push(&format!(", {value} AS v{i}"));
-    if spec.kind == FieldKind::Money {
-        sql.push(&format!(
-            ", {} AS u{i}",
-            member(backend, &spec.name, "currency")
-        ));
-    }
-}
-
 /// The sum's columns: the total (as text) and, for money, the smallest and largest currency
 /// (they differ when the group mixes currencies; cheaper than counting distinct ones, which
 /// would make the databases sort every row).
 fn push_sum(backend: DbBackend, spec: &FieldSpec, i: usize, sql: &mut Sql) {
-    sql.push(&format!(", {} AS s{i}", text_of(backend, &format!("SUM(v{i})"))));
+    let total = match (spec.kind, backend) {
+        (FieldKind::Money, DbBackend::Postgres) => {
+            format!("SUM({})::text", query::field_expr(backend, spec))
+        }
+        (FieldKind::Money, _) => format!(
+            "CAST(SUM(CAST(ROUND(CAST({} AS REAL) * 10000) AS INTEGER)) AS TEXT)",
+            member(backend, &spec.name, "amount")
+        ),
+        _ => text_of(
+            backend,
+            &format!("SUM({})", query::field_expr(backend, spec)),
+        ),
+    };
+    sql.push(&format!(", {total} AS s{i}"));
     if spec.kind == FieldKind::Money {
-        sql.push(&format!(", MIN(u{i}) AS c{i}, MAX(u{i}) AS x{i}"));
+        let currency = member(backend, &spec.name, "currency");
+        sql.push(&format!(
+            ", MIN({currency}) AS c{i}, MAX({currency}) AS x{i}"
+        ));
     }
 }
 
@@ -196,31 +194,17 @@ impl Store {
             .transpose()?;
         let condition = self.visible(actor, ty, filter.as_ref(), false, chrono::Utc::now())?;
 
-        // The keys and values are read from each record once, in a subquery that SQLite
-        // materialises: grouping the records directly would carry every record's whole `data`
-        // through its sorter and read the keys again after sorting. PostgreSQL inlines it.
         let mut sql = Sql::new(backend);
-        sql.push(match backend {
-            DbBackend::Postgres => "WITH t AS (SELECT 1 AS one",
-            _ => "WITH t AS MATERIALIZED (SELECT 1 AS one",
-        });
+        sql.push("SELECT COUNT(*) AS n");
         for (i, key) in keys.iter().enumerate() {
             sql.push(&format!(", {} AS k{i}", key.sql(backend)));
         }
         for (i, spec) in sums.iter().enumerate() {
-            push_sum_input(backend, spec, i, &mut sql);
+            push_sum(backend, spec, i, &mut sql);
         }
         sql.push(" FROM records WHERE ");
         sql.push(&condition.text);
         sql.values = condition.values;
-        sql.push(") SELECT COUNT(*) AS n");
-        for i in 0..keys.len() {
-            sql.push(&format!(", k{i}"));
-        }
-        for (i, spec) in sums.iter().enumerate() {
-            push_sum(backend, spec, i, &mut sql);
-        }
-        sql.push(" FROM t");
         if !keys.is_empty() {
             let positions: Vec<String> = (0..keys.len()).map(|i| format!("k{i}")).collect();
             let order: Vec<String> = positions
@@ -234,21 +218,7 @@ impl Store {
             ));
         }
         sql.push(&format!(" LIMIT {}", MAX_GROUPS + 1));
-        let statement = sql.into_statement();
-        let rows = match backend {
-            // PostgreSQL cannot estimate how many records a filter on JSON fields keeps (the
-            // field indexes are partial, and it keeps no statistics for those), guesses a
-            // handful, and sorts every matching row to group them — spilling to disk at 100k
-            // deals. Grouping in a hash table needs no such guess.
-            DbBackend::Postgres => {
-                let txn = self.db().read.begin().await?;
-                txn.execute_unprepared("SET LOCAL enable_sort = off").await?;
-                let rows = txn.query_all_raw(statement).await?;
-                txn.commit().await?;
-                rows
-            }
-            _ => self.db().read.query_all_raw(statement).await?,
-        };
+        let rows = self.db().read.query_all_raw(sql.into_statement()).await?;
         if rows.len() > MAX_GROUPS {
             return Err(bad(format!(
                 "more than {MAX_GROUPS} groups: group by fewer keys or filter"
