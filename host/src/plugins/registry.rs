@@ -680,13 +680,13 @@ impl Plugins {
         call: F,
     ) -> Result<R, Failure>
     where
-        R: Send,
+        R: Send + 'static,
         F: for<'a> FnOnce(
-            &'a super::runtime::bindings::Plugin,
-            &'a mut wasmtime::Store<super::runtime::State>,
-        ) -> std::pin::Pin<
-            Box<dyn Future<Output = wasmtime::Result<Result<R, String>>> + Send + 'a>,
-        >,
+                &'a super::runtime::bindings::Plugin,
+                &'a mut wasmtime::Store<super::runtime::State>,
+            ) -> super::runtime::CallFuture<'a, R>
+            + Send
+            + 'static,
     {
         let state = CallState::new(self.services.clone(), enabled.clone(), actor, kind);
         let result = self

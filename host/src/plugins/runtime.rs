@@ -142,6 +142,11 @@ pub enum Failure {
 #[error("{0}")]
 pub struct LimitExceeded(pub String);
 
+/// The future of one export's call, borrowing the bindings and the store: what the closure given
+/// to [`Runtime::invoke`] returns.
+pub type CallFuture<'a, R> =
+    std::pin::Pin<Box<dyn Future<Output = wasmtime::Result<Result<R, String>>> + Send + 'a>>;
+
 /// An instance with its store, as [`Runtime::reusable_instance`] hands it out.
 pub type Reusable = (bindings::Plugin, Store<State>);
 
@@ -167,6 +172,7 @@ impl WasiView for State {
 }
 
 /// A compiled plugin version, ready to instantiate.
+#[derive(Clone)]
 pub struct Compiled {
     pre: bindings::PluginPre<State>,
 }
@@ -176,6 +182,34 @@ pub struct Runtime {
     linker: Linker<State>,
     cache_dir: Option<PathBuf>,
     permits: tokio::sync::Semaphore,
+    /// The threads every call but before-save runs on, at a lower CPU priority than the
+    /// server's own (see [`Runtime::invoke`]); `None` once shut down.
+    plugin_threads: Option<tokio::runtime::Runtime>,
+}
+
+impl Drop for Runtime {
+    fn drop(&mut self) {
+        // Calls still running end with their threads; the server may drop this inside a task.
+        if let Some(threads) = self.plugin_threads.take() {
+            threads.shutdown_background();
+        }
+    }
+}
+
+/// How much plugin threads yield to the server's: a nice value, from 0 (the server's own) to
+/// 19 (yields most — a plugin then gets about 1/70 of a core the server wants). Linux only;
+/// elsewhere plugin threads run at the server's priority.
+pub const PLUGIN_NICE: i32 = 19;
+
+/// Lowers the calling thread's CPU priority to [`PLUGIN_NICE`].
+#[allow(unsafe_code)]
+fn lower_priority() {
+    #[cfg(target_os = "linux")]
+    // SAFETY: setpriority only reads its three integers. On Linux the nice value belongs to a
+    // thread, and `who = 0` with PRIO_PROCESS names the calling one.
+    unsafe {
+        libc::setpriority(libc::PRIO_PROCESS, 0, PLUGIN_NICE);
+    }
 }
 
 impl Runtime {
@@ -232,11 +266,18 @@ impl Runtime {
         if let Some(dir) = &cache_dir {
             std::fs::create_dir_all(dir)?;
         }
+        let plugin_threads = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(std::thread::available_parallelism().map_or(2, |n| n.get()))
+            .thread_name("kith-plugin")
+            .on_thread_start(lower_priority)
+            .enable_all()
+            .build()?;
         Ok(Arc::new(Runtime {
             engine,
             linker,
             cache_dir,
             permits: tokio::sync::Semaphore::new(CONCURRENT_CALLS),
+            plugin_threads: Some(plugin_threads),
         }))
     }
 
@@ -366,7 +407,39 @@ impl Runtime {
     /// Runs one export in a fresh store with the limits of `kind`. `call` gets the bindings
     /// and the store; a trap, a breached limit or the guest's own `Err` come back as a
     /// [`Failure`].
+    ///
+    /// Before-save runs where the write runs (it is short, and a hand-off between threads
+    /// would cost more than the call). Every other call runs on the plugin threads, whose
+    /// lower CPU priority keeps a plugin that spins until its deadline from slowing the
+    /// server's own requests: the kernel runs them when the server's threads have nothing to
+    /// do.
     pub async fn invoke<R, F>(
+        self: &Arc<Self>,
+        compiled: &Compiled,
+        kind: CallKind,
+        call_state: CallState,
+        call: F,
+    ) -> Result<R, Failure>
+    where
+        R: Send + 'static,
+        F: for<'a> FnOnce(&'a bindings::Plugin, &'a mut Store<State>) -> CallFuture<'a, R>
+            + Send
+            + 'static,
+    {
+        let threads = match &self.plugin_threads {
+            Some(threads) if kind != CallKind::BeforeSave => threads,
+            _ => return self.run(compiled, kind, call_state, call).await,
+        };
+        let runtime = self.clone();
+        let compiled = compiled.clone();
+        threads
+            .spawn(async move { runtime.run(&compiled, kind, call_state, call).await })
+            .await
+            .map_err(|e| Failure::Trap(format!("its call did not finish: {e}")))?
+    }
+
+    /// [`Runtime::invoke`]'s work, on whichever thread it was given.
+    async fn run<R, F>(
         &self,
         compiled: &Compiled,
         kind: CallKind,
@@ -375,12 +448,7 @@ impl Runtime {
     ) -> Result<R, Failure>
     where
         R: Send,
-        F: for<'a> FnOnce(
-            &'a bindings::Plugin,
-            &'a mut Store<State>,
-        ) -> std::pin::Pin<
-            Box<dyn Future<Output = wasmtime::Result<Result<R, String>>> + Send + 'a>,
-        >,
+        F: for<'a> FnOnce(&'a bindings::Plugin, &'a mut Store<State>) -> CallFuture<'a, R>,
     {
         let _permit = self
             .permits
