@@ -201,7 +201,9 @@ impl Drop for Runtime {
 /// elsewhere plugin threads run at the server's priority.
 pub const PLUGIN_NICE: i32 = 19;
 
-/// Lowers the calling thread's CPU priority to [`PLUGIN_NICE`].
+/// Lowers the calling thread's CPU priority to [`PLUGIN_NICE`]. Raising a nice value needs no
+/// privilege; should the kernel refuse anyway, the thread keeps the server's priority and calls
+/// still run, so the result is not checked.
 #[allow(unsafe_code)]
 fn lower_priority() {
     #[cfg(target_os = "linux")]
