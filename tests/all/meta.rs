@@ -157,9 +157,18 @@ on_both! {
                 {"name": "client", "type": "reference", "target": "company"},
                 {"name": "stage", "type": "select", "options": [{"value": "planned"}, {"value": "running"}]},
             ],
+            "indexes": [["stage", "owner", "client"]],
         });
+        // An index over a key the type does not have is refused, naming the index.
+        let mut bad_index = ty.clone();
+        bad_index["indexes"] = json!([["stage"], ["stage", "budget"]]);
+        let refused = app.post("/api/v1/meta/entities", &bad_index).await;
+        assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", refused.body);
+        assert_eq!(refused.body["error"]["details"][0]["field"], "indexes.1", "{}", refused.body);
+        assert_eq!(refused.body["error"]["details"][0]["code"], "invalid_index", "{}", refused.body);
         let created = app.post("/api/v1/meta/entities", &ty).await;
         assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+        assert_eq!(created.body["indexes"], json!([["stage", "owner", "client"]]), "{}", created.body);
         let again = app.post("/api/v1/meta/entities", &ty).await;
         assert_eq!(again.status, StatusCode::UNPROCESSABLE_ENTITY);
         let project = app.create("projects", json!({"title": "Rollout", "stage": "running"})).await;

@@ -507,6 +507,10 @@ impl Manifest {
                 }
             }
             check_field_list(&entity.fields, &format!("{key}.fields"))?;
+            entity.check_indexes().map_err(|(index, message)| {
+                let at = index.map_or(String::new(), |i| format!("[{i}]"));
+                problem(format!("{key}.indexes{at}"), message)
+            })?;
         }
         Ok(())
     }
@@ -1357,6 +1361,19 @@ api_version = "0.2.0"
             => entities[0].fields[0].name: not a valid name
             entities = [{ name = "w", plural = "ws", fields = [{ name = "a", type = "txt" }] }]
             => entities[0].fields[0].type: unknown variant `txt`
+        "#
+
+        entity_index_over_unknown_repeated_or_unindexable_keys_is_refused: r#"
+            entities = [{ name = "w", plural = "ws", fields = [{ name = "a", type = "text" }], indexes = [["a", "b"]] }]
+            => entities[0].indexes[0]: `b` is neither a field of the type nor `owner`
+            entities = [{ name = "w", plural = "ws", fields = [{ name = "a", type = "text" }], indexes = [["a"], ["owner", "a", "owner"]] }]
+            => entities[0].indexes[1]: `owner` is listed twice
+            entities = [{ name = "w", plural = "ws", fields = [{ name = "j", type = "json" }], indexes = [["j"]] }]
+            => entities[0].indexes[0]: `j` cannot be indexed
+            entities = [{ name = "w", plural = "ws", indexes = [[]] }]
+            => entities[0].indexes[0]: an index has 1 to 8 keys
+            entities = [{ name = "w", plural = "ws", indexes = [["owner"], ["owner"], ["owner"], ["owner"], ["owner"]] }]
+            => entities[0].indexes: at most 4 indexes per type
         "#
 
         keys_only_the_host_sets_are_refused: r#"

@@ -389,12 +389,10 @@ impl Plugins {
         self.check_schema(admin.workspace, &plugin).await?;
         let store = &self.services.store;
         for ty in &manifest.entities {
-            for field in ty.fields.iter().filter(|f| f.indexed) {
-                store
-                    .ensure_index(&ty.name, field)
-                    .await
-                    .map_err(|e| PluginError::Database(e.to_string()))?;
-            }
+            store
+                .ensure_indexes(ty)
+                .await
+                .map_err(|e| PluginError::Database(e.to_string()))?;
         }
         for (entity, fields) in &manifest.fields {
             for field in fields.iter().filter(|f| f.indexed) {

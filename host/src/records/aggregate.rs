@@ -72,16 +72,8 @@ impl Key<'_> {
             Key::Prefix(spec, len) => {
                 format!("substr({}, 1, {len})", query::field_expr(backend, spec))
             }
-            Key::Currency(spec) => member(backend, &spec.name, "currency"),
+            Key::Currency(spec) => query::member_expr(backend, &spec.name, "currency"),
         }
-    }
-}
-
-/// `data.<field>.<member>` as text.
-fn member(backend: DbBackend, field: &str, member: &str) -> String {
-    match backend {
-        DbBackend::Postgres => format!("(data->'{field}'->>'{member}')"),
-        _ => format!("json_extract(data, '$.{field}.{member}')"),
     }
 }
 
@@ -137,30 +129,39 @@ fn parse_sum<'a>(ty: &'a EntityType, name: &str) -> Result<&'a FieldSpec, Record
     }
 }
 
+/// The sum's values as the inner query reads them: `v{i}`, and a money field's currency `w{i}`.
+fn sum_values(backend: DbBackend, spec: &FieldSpec, i: usize) -> Vec<String> {
+    let mut values = vec![format!("{} AS v{i}", query::field_expr(backend, spec))];
+    if spec.kind == FieldKind::Money {
+        let currency = query::member_expr(backend, &spec.name, "currency");
+        values.push(format!("{currency} AS w{i}"));
+    }
+    values
+}
+
 /// The sum's columns: the total (as text) and, for money, the smallest and largest currency
 /// (they differ when the group mixes currencies; cheaper than counting distinct ones, which
 /// would make the databases sort every row).
 fn push_sum(backend: DbBackend, spec: &FieldSpec, i: usize, sql: &mut Sql) {
     let total = match (spec.kind, backend) {
-        (FieldKind::Money, DbBackend::Postgres) => {
-            format!("SUM({})::text", query::field_expr(backend, spec))
+        (FieldKind::Money, DbBackend::Postgres) => format!("SUM(v{i})::text"),
+        // SQLite adds amounts (REAL) as integers of 1/10,000, exactly.
+        (FieldKind::Money, _) => {
+            format!("CAST(SUM(CAST(ROUND(v{i} * 10000) AS INTEGER)) AS TEXT)")
         }
-        (FieldKind::Money, _) => format!(
-            "CAST(SUM(CAST(ROUND(CAST({} AS REAL) * 10000) AS INTEGER)) AS TEXT)",
-            member(backend, &spec.name, "amount")
-        ),
-        _ => text_of(
-            backend,
-            &format!("SUM({})", query::field_expr(backend, spec)),
-        ),
+        _ => text_of(backend, &format!("SUM(v{i})")),
     };
     sql.push(&format!(", {total} AS s{i}"));
     if spec.kind == FieldKind::Money {
-        let currency = member(backend, &spec.name, "currency");
-        sql.push(&format!(
-            ", MIN({currency}) AS c{i}, MAX({currency}) AS x{i}"
-        ));
+        sql.push(&format!(", MIN(w{i}) AS c{i}, MAX(w{i}) AS x{i}"));
     }
+}
+
+/// An aggregate's statement, and what its columns hold.
+struct Plan<'a> {
+    keys: Vec<Key<'a>>,
+    sums: Vec<&'a FieldSpec>,
+    sql: Sql,
 }
 
 impl Store {
@@ -171,53 +172,8 @@ impl Store {
         ty: &EntityType,
         request: &AggregateQuery,
     ) -> Result<Aggregate, RecordError> {
-        if request.group_by.len() > MAX_TERMS || request.sum.len() > MAX_TERMS {
-            return Err(bad(format!(
-                "at most {MAX_TERMS} group keys and {MAX_TERMS} sums"
-            )));
-        }
         let backend = self.db().backend;
-        let keys = request
-            .group_by
-            .iter()
-            .map(|k| parse_key(ty, k))
-            .collect::<Result<Vec<_>, _>>()?;
-        let sums = request
-            .sum
-            .iter()
-            .map(|s| parse_sum(ty, s))
-            .collect::<Result<Vec<_>, _>>()?;
-        let filter = request
-            .filter
-            .as_deref()
-            .map(query::parse_filter)
-            .transpose()?;
-        let condition = self.visible(actor, ty, filter.as_ref(), false, chrono::Utc::now())?;
-
-        let mut sql = Sql::new(backend);
-        sql.push("SELECT COUNT(*) AS n");
-        for (i, key) in keys.iter().enumerate() {
-            sql.push(&format!(", {} AS k{i}", key.sql(backend)));
-        }
-        for (i, spec) in sums.iter().enumerate() {
-            push_sum(backend, spec, i, &mut sql);
-        }
-        sql.push(" FROM records WHERE ");
-        sql.push(&condition.text);
-        sql.values = condition.values;
-        if !keys.is_empty() {
-            let positions: Vec<String> = (0..keys.len()).map(|i| format!("k{i}")).collect();
-            let order: Vec<String> = positions
-                .iter()
-                .map(|k| format!("{k} ASC NULLS FIRST"))
-                .collect();
-            sql.push(&format!(
-                " GROUP BY {} ORDER BY {}",
-                positions.join(", "),
-                order.join(", ")
-            ));
-        }
-        sql.push(&format!(" LIMIT {}", MAX_GROUPS + 1));
+        let Plan { keys, sums, sql } = self.plan(actor, ty, request)?;
         let rows = self.db().read.query_all_raw(sql.into_statement()).await?;
         if rows.len() > MAX_GROUPS {
             return Err(bad(format!(
@@ -248,6 +204,88 @@ impl Store {
             key_kinds: keys.iter().map(Key::kind).collect(),
             groups,
         })
+    }
+
+    /// Checks an aggregate's request and writes its statement.
+    fn plan<'a>(
+        &self,
+        actor: &Actor,
+        ty: &'a EntityType,
+        request: &AggregateQuery,
+    ) -> Result<Plan<'a>, RecordError> {
+        if request.group_by.len() > MAX_TERMS || request.sum.len() > MAX_TERMS {
+            return Err(bad(format!(
+                "at most {MAX_TERMS} group keys and {MAX_TERMS} sums"
+            )));
+        }
+        let backend = self.db().backend;
+        let keys = request
+            .group_by
+            .iter()
+            .map(|k| parse_key(ty, k))
+            .collect::<Result<Vec<_>, _>>()?;
+        let sums = request
+            .sum
+            .iter()
+            .map(|s| parse_sum(ty, s))
+            .collect::<Result<Vec<_>, _>>()?;
+        let filter = request
+            .filter
+            .as_deref()
+            .map(query::parse_filter)
+            .transpose()?;
+        let condition = self.visible(actor, ty, filter.as_ref(), false, chrono::Utc::now())?;
+
+        // The keys and summed values are read in a subquery, grouped outside it: SQLite then
+        // answers from a composite index that holds them (`EntityType::indexes`) without
+        // reading the records, and its sorter carries the few values instead of each
+        // record's `data`. (`LIMIT -1` keeps SQLite from merging the subquery into the
+        // grouping query.)
+        let mut sql = Sql::new(backend);
+        sql.push("SELECT COUNT(*) AS n");
+        for i in 0..keys.len() {
+            sql.push(&format!(", k{i}"));
+        }
+        for (i, spec) in sums.iter().enumerate() {
+            push_sum(backend, spec, i, &mut sql);
+        }
+        let mut inner: Vec<String> = keys
+            .iter()
+            .enumerate()
+            .map(|(i, key)| format!("{} AS k{i}", key.sql(backend)))
+            .chain(
+                sums.iter()
+                    .enumerate()
+                    .flat_map(|(i, spec)| sum_values(backend, spec, i)),
+            )
+            .collect();
+        if inner.is_empty() {
+            inner.push("1 AS one".to_owned());
+        }
+        sql.push(&format!(
+            " FROM (SELECT {} FROM records WHERE ",
+            inner.join(", ")
+        ));
+        sql.push(&condition.text);
+        sql.values = condition.values;
+        if backend != DbBackend::Postgres {
+            sql.push(" LIMIT -1");
+        }
+        sql.push(") AS matching");
+        if !keys.is_empty() {
+            let positions: Vec<String> = (0..keys.len()).map(|i| format!("k{i}")).collect();
+            let order: Vec<String> = positions
+                .iter()
+                .map(|k| format!("{k} ASC NULLS FIRST"))
+                .collect();
+            sql.push(&format!(
+                " GROUP BY {} ORDER BY {}",
+                positions.join(", "),
+                order.join(", ")
+            ));
+        }
+        sql.push(&format!(" LIMIT {}", MAX_GROUPS + 1));
+        Ok(Plan { keys, sums, sql })
     }
 }
 
@@ -322,4 +360,77 @@ fn bad(message: String) -> RecordError {
 
 fn clip(text: &str) -> String {
     text.chars().take(64).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ids::{UserId, WorkspaceId};
+
+    /// The plan SQLite makes for an aggregate, one line per step.
+    async fn query_plan(
+        store: &Store,
+        actor: &Actor,
+        ty: &EntityType,
+        request: AggregateQuery,
+    ) -> String {
+        let Plan { sql, .. } = store.plan(actor, ty, &request).expect("a valid aggregate");
+        let statement = sea_orm::Statement::from_sql_and_values(
+            DbBackend::Sqlite,
+            format!("EXPLAIN QUERY PLAN {}", sql.text),
+            sql.values,
+        );
+        let rows = store
+            .db()
+            .read
+            .query_all_raw(statement)
+            .await
+            .expect("explain");
+        rows.iter()
+            .map(|row| row.try_get::<String>("", "detail").expect("detail"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    #[tokio::test]
+    async fn sqlite_answers_an_aggregate_over_indexed_keys_from_the_index_alone() {
+        let dir = std::env::temp_dir().join(format!("kith-aggregate-{}", Uuid::now_v7()));
+        std::fs::create_dir_all(&dir).expect("a temporary directory");
+        let store = crate::app::open_store(&format!("sqlite://{}/kith.db", dir.display()))
+            .await
+            .expect("store");
+        let ty: EntityType = serde_json::from_value(json!({
+            "name": "deal",
+            "plural": "deals",
+            "fields": [
+                { "name": "status", "type": "text" },
+                { "name": "closes", "type": "date" },
+                { "name": "amount", "type": "money" },
+                { "name": "probability", "type": "integer" },
+            ],
+            "indexes": [["status", "closes", "owner", "amount"]],
+        }))
+        .expect("a type definition");
+        assert_eq!(ty.check_indexes(), Ok(()));
+        store.ensure_indexes(&ty).await.expect("indexes");
+        let actor = Actor::system(WorkspaceId::new(), UserId::new());
+        let forecast = |sum: &str| AggregateQuery {
+            filter: Some(
+                "and(status[eq]:open,closes[gte]:2026-01-01,closes[lt]:2027-01-01)".into(),
+            ),
+            group_by: vec![
+                "owner".into(),
+                "closes:month".into(),
+                "amount:currency".into(),
+            ],
+            sum: vec![sum.into()],
+        };
+
+        let covered = query_plan(&store, &actor, &ty, forecast("amount")).await;
+        assert!(covered.contains("USING COVERING INDEX rc_"), "{covered}");
+        // A sum outside the index needs the records: the same query is no longer covered.
+        let uncovered = query_plan(&store, &actor, &ty, forecast("probability")).await;
+        assert!(!uncovered.contains("COVERING"), "{uncovered}");
+        std::fs::remove_dir_all(&dir).ok();
+    }
 }

@@ -389,6 +389,39 @@ pub fn index_statement(backend: DbBackend, entity: &str, field: &FieldSpec) -> S
     )
 }
 
+/// `CREATE INDEX` for one of a type's composite `indexes` (checked by the type's definition
+/// checks; keys that are not fields are left out): on (workspace, type, each key's
+/// expressions, `deleted_at`), partial on the type. The type and `deleted_at` are columns so
+/// that SQLite can answer a query on live records of the type from the index alone.
+pub fn composite_index_statement(backend: DbBackend, ty: &EntityType, keys: &[String]) -> String {
+    let mut columns = vec!["workspace_id".to_owned(), "entity_type".to_owned()];
+    for key in keys {
+        if key == "owner" {
+            columns.push("owner_id".to_owned());
+        } else if let Some(field) = ty.field(key) {
+            if field.kind == FieldKind::Money {
+                columns.push(member_expr(backend, &field.name, "currency"));
+            }
+            columns.push(field_expr(backend, field));
+        }
+    }
+    columns.push("deleted_at".to_owned());
+    let columns = columns.join(", ");
+    let hash = fingerprint(&[&ty.name, &columns]);
+    format!(
+        "CREATE INDEX IF NOT EXISTS rc_{hash:016x} ON records ({columns}) WHERE {}",
+        type_condition(&ty.name)
+    )
+}
+
+/// `data.<field>.<member>` as text (a money field's `currency`).
+pub fn member_expr(backend: DbBackend, field: &str, member: &str) -> String {
+    match backend {
+        DbBackend::Postgres => format!("(data->'{field}'->>'{member}')"),
+        _ => format!("json_extract(data, '$.{field}.{member}')"),
+    }
+}
+
 /// `entity_type = '<name>'`, written as a literal so the planners can match the partial
 /// indexes of the type. Type names are checked identifiers (`[a-z][a-z0-9_]*`); anything
 /// else is refused rather than quoted.

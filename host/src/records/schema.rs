@@ -354,6 +354,11 @@ pub struct EntityType {
     /// columns too), in the API's sort form: `position`, `-amount,name`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sort: Option<String>,
+    /// Indexes over several keys (fields, or `owner`), in order: a filter on their leading
+    /// keys is served by the index, and on SQLite an aggregate that filters, groups and sums
+    /// only these keys is answered from the index alone, without reading the records.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub indexes: Vec<Vec<String>>,
     /// Where the type comes from: `builtin` or `custom` (output only).
     #[serde(default = "custom_source")]
     pub source: String,
@@ -437,6 +442,10 @@ impl EntityType {
                 ));
             }
         }
+        if let Err((index, message)) = self.check_indexes() {
+            let key = index.map_or("indexes".to_owned(), |i| format!("indexes.{i}"));
+            errors.push(FieldError::new(key, "invalid_index", message));
+        }
         for key in self.sort.iter().flat_map(|sort| sort.split(',')) {
             let name = key.trim().trim_start_matches('-');
             if !names.contains(name) && !SYSTEM_KEYS.contains(&name) {
@@ -452,6 +461,46 @@ impl EntityType {
         } else {
             Err(errors)
         }
+    }
+}
+
+/// Most composite indexes a type declares, and most keys in one.
+pub const MAX_INDEXES: usize = 4;
+pub const MAX_INDEX_KEYS: usize = 8;
+
+impl EntityType {
+    /// Checks `indexes`: each lists 1 to `MAX_INDEX_KEYS` distinct keys, every one `owner` or a
+    /// field holding a single short value (not long text, json or a list). An error names
+    /// the index at fault (by position), if one is.
+    pub fn check_indexes(&self) -> Result<(), (Option<usize>, String)> {
+        if self.indexes.len() > MAX_INDEXES {
+            return Err((None, format!("at most {MAX_INDEXES} indexes per type")));
+        }
+        for (i, keys) in self.indexes.iter().enumerate() {
+            let invalid = |message: String| Err((Some(i), message));
+            if keys.is_empty() || keys.len() > MAX_INDEX_KEYS {
+                return invalid(format!("an index has 1 to {MAX_INDEX_KEYS} keys"));
+            }
+            for (j, key) in keys.iter().enumerate() {
+                if keys[..j].contains(key) {
+                    return invalid(format!("`{key}` is listed twice"));
+                }
+                if key == "owner" {
+                    continue;
+                }
+                let Some(field) = self.field(key) else {
+                    return invalid(format!(
+                        "`{key}` is neither a field of the type nor `owner`"
+                    ));
+                };
+                if field.is_list() || matches!(field.kind, FieldKind::LongText | FieldKind::Json) {
+                    return invalid(format!(
+                        "`{key}` cannot be indexed: it holds long text, json or a list"
+                    ));
+                }
+            }
+        }
+        Ok(())
     }
 }
 
@@ -500,6 +549,7 @@ pub fn builtin_types() -> Vec<EntityType> {
             duplicate_key: key.map(str::to_owned),
             fields,
             sort: None,
+            indexes: Vec::new(),
             source: "builtin".to_owned(),
         };
     vec![

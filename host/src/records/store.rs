@@ -263,12 +263,22 @@ impl Store {
             .ok_or_else(|| RecordError::UnknownEntity(plural.chars().take(64).collect()))
     }
 
-    /// Creates the expression indexes of the built-in types' indexed fields.
+    /// Creates the indexes of the built-in types.
     pub async fn ensure_builtin_indexes(&self) -> Result<(), RecordError> {
         for ty in builtin_types() {
-            for field in ty.fields.iter().filter(|f| f.indexed) {
-                self.ensure_index(&ty.name, field).await?;
-            }
+            self.ensure_indexes(&ty).await?;
+        }
+        Ok(())
+    }
+
+    /// Creates a type's indexes, if missing: its indexed fields' and its composite `indexes`.
+    pub async fn ensure_indexes(&self, ty: &EntityType) -> Result<(), RecordError> {
+        for field in ty.fields.iter().filter(|f| f.indexed) {
+            self.ensure_index(&ty.name, field).await?;
+        }
+        for keys in &ty.indexes {
+            let sql = query::composite_index_statement(self.db.backend, ty, keys);
+            self.db.write.execute_unprepared(&sql).await?;
         }
         Ok(())
     }
@@ -331,9 +341,7 @@ impl Store {
     ) -> Result<EntityType, RecordError> {
         let schema = self.schema(actor.workspace).await?;
         ty.check_definition(&schema).map_err(RecordError::Invalid)?;
-        for field in ty.fields.iter().filter(|f| f.indexed) {
-            self.ensure_index(&ty.name, field).await?;
-        }
+        self.ensure_indexes(&ty).await?;
         let spec = serde_json::to_value(&ty).map_err(|e| RecordError::BadRequest(e.to_string()))?;
         let row = entity_type::ActiveModel {
             workspace_id: Set(actor.workspace.0),
