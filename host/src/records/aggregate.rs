@@ -238,9 +238,9 @@ impl Store {
 
         // The keys and summed values are read in a subquery, grouped outside it: SQLite then
         // answers from a composite index that holds them (`EntityType::indexes`) without
-        // reading the records, and its sorter carries the few values instead of each
-        // record's `data`. (`LIMIT -1` keeps SQLite from merging the subquery into the
-        // grouping query.)
+        // reading the records, and both databases' sorters or hash tables carry the few values
+        // instead of each record's `data`. (`LIMIT -1` and `OFFSET 0` keep SQLite and
+        // PostgreSQL from merging the subquery into the grouping query.)
         let mut sql = Sql::new(backend);
         sql.push("SELECT COUNT(*) AS n");
         for i in 0..keys.len() {
@@ -268,9 +268,11 @@ impl Store {
         ));
         sql.push(&condition.text);
         sql.values = condition.values;
-        if backend != DbBackend::Postgres {
-            sql.push(" LIMIT -1");
-        }
+        sql.push(if backend == DbBackend::Postgres {
+            " OFFSET 0"
+        } else {
+            " LIMIT -1"
+        });
         sql.push(") AS matching");
         if !keys.is_empty() {
             let positions: Vec<String> = (0..keys.len()).map(|i| format!("k{i}")).collect();

@@ -277,8 +277,14 @@ impl Store {
             self.ensure_index(&ty.name, field).await?;
         }
         for keys in &ty.indexes {
-            let sql = query::composite_index_statement(self.db.backend, ty, keys);
-            self.db.write.execute_unprepared(&sql).await?;
+            let backend = self.db.backend;
+            let statistics = query::key_statistics_statements(backend, ty, keys);
+            for sql in [query::composite_index_statement(backend, ty, keys)]
+                .into_iter()
+                .chain(statistics)
+            {
+                self.db.write.execute_unprepared(&sql).await?;
+            }
         }
         Ok(())
     }
