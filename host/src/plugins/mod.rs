@@ -105,6 +105,7 @@ pub async fn start(
         store: store.clone(),
         search,
         http,
+        server: tokio::runtime::Handle::current(),
     });
     let plugins = Plugins::start(runtime, services)
         .await
