@@ -687,10 +687,19 @@ impl Plugins {
             + 'static,
     {
         let state = CallState::new(self.services.clone(), enabled.clone(), actor, kind);
+        let started = std::time::Instant::now();
         let result = self
             .runtime
             .invoke(&enabled.plugin.compiled, kind, state, call)
             .await;
+        // What an admin or a plugin author asks when a page is slow (`KITH_LOG=host::plugins=debug`).
+        tracing::debug!(
+            plugin = enabled.id(),
+            kind = kind.as_str(),
+            micros = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX),
+            ok = result.is_ok(),
+            "plugin call"
+        );
         let key = (enabled.workspace, enabled.id().to_owned());
         match &result {
             Ok(_) => {
