@@ -414,15 +414,16 @@ pub fn composite_index_statement(backend: DbBackend, ty: &EntityType, keys: &[St
     )
 }
 
-/// On PostgreSQL, `CREATE STATISTICS` for each expression of a composite index's keys: the
-/// planner ignores what `ANALYZE` gathers on a partial index's expressions, and without
-/// statistics it guesses a filter such as `status = 'open'` matches a handful of records —
-/// and sorts 100,000 of them where hashing would do. (PostgreSQL 14 or later.)
-pub fn key_statistics_statements(
+/// On PostgreSQL, the statistics objects (name, `CREATE STATISTICS`) for each expression of a
+/// composite index's keys: the planner ignores what `ANALYZE` gathers on a partial index's
+/// expressions, and without statistics it guesses a filter such as `status = 'open'` matches
+/// a handful of records — and sorts 100,000 of them where hashing would do. (PostgreSQL 14
+/// or later.)
+pub fn key_statistics(
     backend: DbBackend,
     ty: &EntityType,
     keys: &[String],
-) -> Vec<String> {
+) -> Vec<(String, String)> {
     if backend != DbBackend::Postgres {
         return Vec::new();
     }
@@ -436,8 +437,9 @@ pub fn key_statistics_statements(
             exprs
         })
         .map(|expr| {
-            let hash = fingerprint(&[&expr]);
-            format!("CREATE STATISTICS IF NOT EXISTS rs_{hash:016x} ON ({expr}) FROM records")
+            let name = format!("rs_{:016x}", fingerprint(&[&expr]));
+            let sql = format!("CREATE STATISTICS IF NOT EXISTS {name} ON ({expr}) FROM records");
+            (name, sql)
         })
         .collect()
 }

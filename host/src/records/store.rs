@@ -276,15 +276,27 @@ impl Store {
         for field in ty.fields.iter().filter(|f| f.indexed) {
             self.ensure_index(&ty.name, field).await?;
         }
+        let backend = self.db.backend;
+        let mut new_statistics = false;
         for keys in &ty.indexes {
-            let backend = self.db.backend;
-            let statistics = query::key_statistics_statements(backend, ty, keys);
-            for sql in [query::composite_index_statement(backend, ty, keys)]
-                .into_iter()
-                .chain(statistics)
-            {
-                self.db.write.execute_unprepared(&sql).await?;
+            let sql = query::composite_index_statement(backend, ty, keys);
+            self.db.write.execute_unprepared(&sql).await?;
+            for (name, sql) in query::key_statistics(backend, ty, keys) {
+                let exists = Statement::from_sql_and_values(
+                    backend,
+                    "SELECT 1 AS found FROM pg_statistic_ext WHERE stxname = $1",
+                    [name.into()],
+                );
+                if self.db.write.query_one_raw(exists).await?.is_none() {
+                    self.db.write.execute_unprepared(&sql).await?;
+                    new_statistics = true;
+                }
             }
+        }
+        // A statistics object stays empty until the table is analyzed, and autovacuum
+        // analyzes only after many rows change: fill new ones now (a sample of the table).
+        if new_statistics {
+            self.db.write.execute_unprepared("ANALYZE records").await?;
         }
         Ok(())
     }
