@@ -129,8 +129,6 @@ impl CallState {
         Ok(Ok(()))
     }
 
-    /// The entity type `name` as the acting user sees it, if the plugin was granted `write`
-    /// (or read) access to it.
     /// What a write needs to run on the server's threads: the store, the actor, and the type
     /// (a second handle to it, to convert the written record).
     fn writer(&self, ty: &Arc<EntityType>) -> (Arc<Store>, Actor, Arc<EntityType>) {
@@ -154,6 +152,8 @@ impl CallState {
         }
     }
 
+    /// The entity type `name` as the acting user sees it, if the plugin was granted `write`
+    /// (or read) access to it.
     async fn entity(&self, name: &str, write: bool) -> Result<Arc<EntityType>, types::HostError> {
         let granted = &self.enabled.granted;
         let list = if write { &granted.write } else { &granted.read };

@@ -399,10 +399,7 @@ pub fn composite_index_statement(backend: DbBackend, ty: &EntityType, keys: &[St
         if key == "owner" {
             columns.push("owner_id".to_owned());
         } else if let Some(field) = ty.field(key) {
-            if field.kind == FieldKind::Money {
-                columns.push(member_expr(backend, &field.name, "currency"));
-            }
-            columns.push(field_expr(backend, field));
+            columns.extend(key_exprs(backend, field));
         }
     }
     columns.push("deleted_at".to_owned());
@@ -429,19 +426,24 @@ pub fn key_statistics(
     }
     keys.iter()
         .filter_map(|key| ty.field(key))
-        .flat_map(|field| {
-            let mut exprs = vec![field_expr(backend, field)];
-            if field.kind == FieldKind::Money {
-                exprs.push(member_expr(backend, &field.name, "currency"));
-            }
-            exprs
-        })
+        .flat_map(|field| key_exprs(backend, field))
         .map(|expr| {
             let name = format!("rs_{:016x}", fingerprint(&[&expr]));
             let sql = format!("CREATE STATISTICS IF NOT EXISTS {name} ON ({expr}) FROM records");
             (name, sql)
         })
         .collect()
+}
+
+/// The expressions a field contributes to a composite index (and its statistics): its value,
+/// and before a money field's amount its currency.
+fn key_exprs(backend: DbBackend, field: &FieldSpec) -> Vec<String> {
+    let mut exprs = Vec::with_capacity(2);
+    if field.kind == FieldKind::Money {
+        exprs.push(member_expr(backend, &field.name, "currency"));
+    }
+    exprs.push(field_expr(backend, field));
+    exprs
 }
 
 /// `data.<field>.<member>` as text (a money field's `currency`).
