@@ -18,6 +18,8 @@ use crate::records::{RecordError, Store};
 const BATCH: u64 = 5_000;
 /// Longest a commit is put off while writes keep coming (freshness stays well under 1 s).
 const COMMIT_INTERVAL: Duration = Duration::from_millis(200);
+/// How long the writes must pause before what was applied is committed.
+const QUIET: Duration = Duration::from_millis(50);
 /// Memory the writer may use before flushing a segment.
 const WRITER_BYTES: usize = 40_000_000;
 
@@ -59,31 +61,20 @@ impl Indexer {
         })
     }
 
-    /// Follows the outbox for ever: applies what is new as it comes, commits at most every
-    /// [`COMMIT_INTERVAL`] while writes keep coming (a tantivy commit is the costly step) and at
-    /// once when they stop, then waits for the store's next commit (or 250 ms). Errors are
-    /// logged and retried after a pause, from the last commit.
+    /// Follows the outbox for ever: applies what is new as it comes and commits when the
+    /// writes pause for [`QUIET`] or, while they keep coming, every [`COMMIT_INTERVAL`] — a
+    /// tantivy commit (new segment files, fsync, merges) is the costly step, and committing
+    /// each time the indexer caught up meant one commit per write under a steady stream of
+    /// single writes. With nothing to do it waits for the store's next commit (or 250 ms).
+    /// Errors are logged and retried after a pause, from the last commit.
     pub async fn run(mut self) {
         loop {
-            let result = match self.apply_next().await {
-                Ok(applied) => {
-                    let due = self.last_commit.elapsed() >= COMMIT_INTERVAL;
-                    let pending = self.applied > self.seq;
-                    let committed = if pending && (applied == 0 || due) {
-                        self.commit().await
-                    } else {
-                        Ok(())
-                    };
-                    committed.map(|()| applied)
-                }
-                Err(error) => Err(error),
-            };
-            match result {
-                Ok(0) => {
+            match self.step().await {
+                Ok(true) => {}
+                Ok(false) => {
                     let _ = tokio::time::timeout(Duration::from_millis(250), self.store.changed())
                         .await;
                 }
-                Ok(_) => {}
                 Err(error) => {
                     tracing::error!(%error, seq = self.seq, "search indexing failed; retrying");
                     self.applied = self.seq;
@@ -94,6 +85,31 @@ impl Indexer {
                 }
             }
         }
+    }
+
+    /// Applies the next events and commits if it is time; returns whether there may be more
+    /// to do at once (`false`: caught up, everything committed).
+    async fn step(&mut self) -> Result<bool, IndexerError> {
+        let applied = self.apply_next().await?;
+        if self.applied == self.seq {
+            return Ok(applied > 0);
+        }
+        let waited = self.last_commit.elapsed();
+        if waited < COMMIT_INTERVAL {
+            if applied > 0 {
+                return Ok(true);
+            }
+            // Caught up: commit once no write follows for a moment.
+            let pause = QUIET.min(COMMIT_INTERVAL - waited);
+            if tokio::time::timeout(pause, self.store.changed())
+                .await
+                .is_ok()
+            {
+                return Ok(true);
+            }
+        }
+        self.commit().await?;
+        Ok(true)
     }
 
     /// Applies and commits everything pending; returns how many events there were.
