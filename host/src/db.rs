@@ -53,10 +53,13 @@ impl Db {
             .busy_timeout(Duration::from_secs(10))
             .foreign_keys(true);
         // Page cache per connection: the writer gets more, the readers share the OS cache.
+        // A connection to a local file cannot go stale, so it is not pinged before each use:
+        // the ping is a round trip to the connection's worker thread per query.
         let open = |max, cache_kib: &str| {
             SqlitePoolOptions::new()
                 .max_connections(max)
                 .min_connections(1)
+                .test_before_acquire(false)
                 .connect_with(
                     options
                         .clone()
