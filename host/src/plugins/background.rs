@@ -13,7 +13,7 @@ use sea_orm::{
 
 use super::hooks::context;
 use super::host::Services;
-use super::manifest::{HookOperation, Manifest};
+use super::manifest::{HookOperation, HookPhase, Manifest};
 use super::model::{cursor, job};
 use super::registry::{Enabled, Plugins};
 use super::runtime::{CallKind, guest};
@@ -144,7 +144,7 @@ fn event_op(event: &str) -> HookOperation {
 /// order, grouped by acting user; the cursor moves only past delivered events.
 pub async fn deliver(plugins: &Plugins, enabled: &Arc<Enabled>) -> Result<(), DbErr> {
     let manifest = &enabled.plugin.manifest;
-    if manifest.hooks.is_empty() {
+    if !manifest.hooks_after_save() {
         return Ok(());
     }
     let services = plugins.services();
@@ -171,7 +171,7 @@ pub async fn deliver(plugins: &Plugins, enabled: &Arc<Enabled>) -> Result<(), Db
     };
     let wanted = |e: &outbox::Model| {
         manifest
-            .hooks_for(&e.entity_type, event_op(&e.event))
+            .hooks_for(&e.entity_type, event_op(&e.event), HookPhase::AfterSave)
             .next()
             .is_some()
     };

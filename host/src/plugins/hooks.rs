@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use super::convert::{fields_of, fields_to_map};
-use super::manifest::HookOperation;
+use super::manifest::{HookOperation, HookPhase};
 use super::registry::{Enabled, Plugins, schema_additions};
 use super::runtime::{CallKind, Failure, guest, types};
 use crate::error::FieldError;
@@ -69,7 +69,7 @@ impl Extensions for Plugins {
         self.enabled_in(workspace).iter().any(|e| {
             e.plugin
                 .manifest
-                .hooks_for(entity, hook_op(op))
+                .hooks_for(entity, hook_op(op), HookPhase::BeforeSave)
                 .next()
                 .is_some()
         })
@@ -128,7 +128,7 @@ impl Plugins {
         let hooks: Vec<_> = enabled
             .plugin
             .manifest
-            .hooks_for(&ty.name, hook_op(op))
+            .hooks_for(&ty.name, hook_op(op), HookPhase::BeforeSave)
             .collect();
         if hooks.is_empty() {
             return Ok(());

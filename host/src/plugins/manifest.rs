@@ -93,6 +93,37 @@ pub struct Hook {
     /// The fields the hook reads; empty means all of them.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub fields: Vec<String>,
+    /// Which of the plugin's exports the hook calls: `before_save` inside the write,
+    /// `after_save` once it committed. Both unless the manifest says otherwise.
+    #[serde(default = "HookPhase::both")]
+    pub phases: Vec<HookPhase>,
+}
+
+/// When a hook runs: inside the write, or after it committed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HookPhase {
+    BeforeSave,
+    AfterSave,
+}
+
+impl HookPhase {
+    fn both() -> Vec<HookPhase> {
+        vec![Self::BeforeSave, Self::AfterSave]
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::BeforeSave => "before_save",
+            Self::AfterSave => "after_save",
+        }
+    }
+}
+
+impl fmt::Display for HookPhase {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -399,10 +430,16 @@ impl Manifest {
         &'a self,
         entity: &'a str,
         op: HookOperation,
+        phase: HookPhase,
     ) -> impl Iterator<Item = &'a Hook> + 'a {
-        self.hooks
-            .iter()
-            .filter(move |hook| hook.entity == entity && hook.operations.contains(&op))
+        self.hooks.iter().filter(move |hook| {
+            hook.entity == entity && hook.operations.contains(&op) && hook.phases.contains(&phase)
+        })
+    }
+
+    /// Whether any hook runs after saves (else the plugin gets no events to deliver).
+    pub fn hooks_after_save(&self) -> bool {
+        (self.hooks.iter()).any(|hook| hook.phases.contains(&HookPhase::AfterSave))
     }
 
     /// The route serving `method` on `path` (the part after `/p/{plugin-id}`): an exact route,
@@ -534,7 +571,7 @@ impl Manifest {
     }
 
     fn check_hooks(&self) -> Checked {
-        let mut hooked: HashMap<(&str, HookOperation), usize> = HashMap::new();
+        let mut hooked: HashMap<(&str, HookOperation, HookPhase), usize> = HashMap::new();
         for (i, hook) in self.hooks.iter().enumerate() {
             let key = format!("hooks[{i}]");
             check_identifier(&hook.entity).map_err(|m| problem(format!("{key}.entity"), m))?;
@@ -545,11 +582,21 @@ impl Manifest {
                 return Err(problem(format!("{key}.operations"), message));
             }
             check_no_repeats(&hook.operations, &format!("{key}.operations"))?;
+            if hook.phases.is_empty() {
+                let message = "list at least one of `before_save`, `after_save` (or leave the \
+                               key out for both)";
+                return Err(problem(format!("{key}.phases"), message));
+            }
+            check_no_repeats(&hook.phases, &format!("{key}.phases"))?;
             for (j, op) in hook.operations.iter().enumerate() {
-                if let Some(other) = hooked.insert((&hook.entity, *op), i) {
-                    let message =
-                        format!("hooks[{other}] already hooks `{op}` on `{}`", hook.entity);
-                    return Err(problem(format!("{key}.operations[{j}]"), message));
+                for phase in &hook.phases {
+                    if let Some(other) = hooked.insert((&hook.entity, *op, *phase), i) {
+                        let message = format!(
+                            "hooks[{other}] already hooks `{op}` on `{}` ({phase})",
+                            hook.entity
+                        );
+                        return Err(problem(format!("{key}.operations[{j}]"), message));
+                    }
                 }
             }
             let own = self.entities.iter().find(|e| e.name == hook.entity);
@@ -1421,6 +1468,21 @@ api_version = "0.2.0"
             => hooks[0].operations: list at least one
         "#
 
+        hook_with_bad_phases_is_refused: r#"
+            permissions.read = ["*"]
+            hooks = [{ entity = "contact", phases = ["before-save"] }]
+            => hooks[0].phases[0]: unknown variant `before-save`
+            permissions.read = ["*"]
+            hooks = [{ entity = "contact", phases = [] }]
+            => hooks[0].phases: list at least one
+            permissions.read = ["*"]
+            hooks = [{ entity = "contact", phases = ["after_save", "after_save"] }]
+            => hooks[0].phases[1]: `after_save` is listed twice
+            permissions.read = ["*"]
+            hooks = [{ entity = "contact", phases = ["after_save"] }, { entity = "contact" }]
+            => hooks[1].operations[0]: hooks[0] already hooks `create` on `contact` (after_save)
+        "#
+
         overlapping_hooks_are_refused: r#"
             permissions.read = ["contact"]
             hooks = [{ entity = "contact", operations = ["update"] }, { entity = "contact" }]
@@ -1727,13 +1789,36 @@ api_version = "0.2.0"
         assert_eq!((error.line, error.column), (Some(7), Some(10)));
         assert!(error.message.contains("permissions.read"), "{error}");
         let m = with("permissions.read = [\"*\"]\nhooks = [{ entity = \"deal\" }]");
-        assert_eq!(m.hooks_for("deal", HookOperation::Delete).count(), 1);
+        assert_eq!(
+            m.hooks_for("deal", HookOperation::Delete, HookPhase::AfterSave)
+                .count(),
+            1
+        );
+    }
+
+    #[test]
+    fn hooks_run_in_the_phases_they_name() {
+        let m = with(
+            "permissions.read = [\"*\"]\nhooks = [\n\
+             { entity = \"deal\", phases = [\"before_save\"] },\n\
+             { entity = \"deal\", phases = [\"after_save\"], operations = [\"delete\"] },\n]",
+        );
+        let count = |op, phase| m.hooks_for("deal", op, phase).count();
+        assert_eq!(count(HookOperation::Update, HookPhase::BeforeSave), 1);
+        assert_eq!(count(HookOperation::Update, HookPhase::AfterSave), 0);
+        assert_eq!(count(HookOperation::Delete, HookPhase::AfterSave), 1);
+        assert!(m.hooks_after_save());
+        let before_only = with(
+            "permissions.read = [\"*\"]\nhooks = [{ entity = \"deal\", phases = [\"before_save\"] }]",
+        );
+        assert!(!before_only.hooks_after_save());
+        assert!(full().hooks_after_save());
     }
 
     #[test]
     fn hooks_for_selects_by_entity_and_operation() {
         let m = full();
-        let count = |entity, op| m.hooks_for(entity, op).count();
+        let count = |entity, op| m.hooks_for(entity, op, HookPhase::BeforeSave).count();
         assert_eq!(count("contact", HookOperation::Create), 1);
         assert_eq!(count("contact", HookOperation::Delete), 0);
         assert_eq!(count("widget", HookOperation::Delete), 1);
