@@ -96,6 +96,19 @@ pub fn ids_needing_stored_stage(changes: &[Change]) -> Vec<&str> {
         .collect()
 }
 
+/// The stages `changes` put deals in, each once: [`Lookups::new`] reads them in one query.
+pub fn stages_named(changes: &[Change]) -> Vec<&str> {
+    let mut ids: Vec<&str> = changes
+        .iter()
+        .filter(|change| change.entity_type == "deal" && !change.is_delete())
+        .filter(|change| kept_outcome(change).is_none())
+        .filter_map(|change| change.reference("stage"))
+        .collect();
+    ids.sort_unstable();
+    ids.dedup();
+    ids
+}
+
 /// Rule 9: `status`, `probability`, `stage_entered_at` and `stage_history` follow the stage.
 fn read_only_errors(change: &Change) -> Vec<FieldError> {
     READ_ONLY
@@ -230,12 +243,9 @@ fn target_stage(
     let Some(id) = change.reference("stage") else {
         return Ok(pipeline::first_open(lookups.stages(pipeline)?).cloned());
     };
-    if let Some(stage) = lookups
-        .stages(pipeline)?
-        .iter()
-        .find(|stage| stage.id == id)
-    {
-        return Ok(Some(stage.clone()));
+    let stage = lookups.stage(id)?;
+    if let Some(stage) = stage.filter(|stage| stage.pipeline.as_deref() == Some(pipeline)) {
+        return Ok(Some(stage));
     }
     // Moved to another pipeline, keeping its old stage: the new pipeline's stage of the same
     // name, if any (else none: a stage of another pipeline cannot stay).
@@ -586,5 +596,31 @@ mod tests {
         assert_eq!(patch.get("probability"), Some(&Value::Null));
         assert_eq!(patch.get("close_date"), Some(&Value::Null));
         assert_eq!(history_of(&patch)[0].to, None);
+    }
+
+    #[test]
+    fn the_stages_a_batch_names_are_read_once_up_front() {
+        let put =
+            |operation, stage: &str| deal(operation, &["stage"], vec![("stage", reference(stage))]);
+        // An amount edit of a deal that keeps its stage needs no stage at all.
+        let kept = deal(
+            Operation::Update,
+            &["amount"],
+            vec![
+                ("pipeline", reference("p")),
+                ("stage", reference("pWon")),
+                ("status", "won".into()),
+            ],
+        );
+        let mut other_type = put(Operation::Create, "pLost");
+        other_type.entity_type = "lead".into();
+        let changes = [
+            put(Operation::Create, "qOther"),
+            put(Operation::Update, "pQualify"),
+            put(Operation::Create, "qOther"),
+            kept,
+            other_type,
+        ];
+        assert_eq!(stages_named(&changes), ["pQualify", "qOther"]);
     }
 }

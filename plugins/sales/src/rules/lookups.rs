@@ -22,21 +22,25 @@ pub struct Lookups {
 }
 
 impl Lookups {
-    /// Reads the stored stage of the deals `deal_ids` in one query.
-    pub fn new(deal_ids: &[&str]) -> Result<Lookups, HostError> {
+    /// Reads, one query each, the stored stage of the deals `deal_ids` and the stages
+    /// `stage_ids` the changes name: a deal put in a stage of its pipeline then needs no
+    /// other read.
+    pub fn new(deal_ids: &[&str], stage_ids: &[&str]) -> Result<Lookups, HostError> {
         let mut stored_stages = HashMap::new();
-        // 100 ids keep the filter well within the language's 8 KiB.
-        for chunk in deal_ids.chunks(100) {
-            let query = Query::new().filter(store::any_of("id", chunk.iter().copied()));
-            for deal in store::all("deal", query)? {
-                let stage = deal.reference("stage").map(str::to_owned);
-                stored_stages.insert(deal.id, stage);
-            }
+        for deal in by_ids("deal", deal_ids)? {
+            let stage = deal.reference("stage").map(str::to_owned);
+            stored_stages.insert(deal.id, stage);
+        }
+        let mut single_stages: HashMap<String, Option<Stage>> = (stage_ids.iter())
+            .map(|&id| (id.to_owned(), None))
+            .collect();
+        for record in by_ids("stage", stage_ids)? {
+            single_stages.insert(record.id.clone(), Some(Stage::from_record(&record)));
         }
         Ok(Lookups {
             default_pipeline: None,
             stages: HashMap::new(),
-            single_stages: HashMap::new(),
+            single_stages,
             stored_stages,
         })
     }
@@ -58,7 +62,8 @@ impl Lookups {
         Ok(self.stages.get(pipeline).map_or(&[], Vec::as_slice))
     }
 
-    /// The stage `id`, from the pipelines already read, else read alone.
+    /// The stage `id`: from the stages read by [`Lookups::new`] or with their pipeline, else
+    /// read alone.
     pub fn stage(&mut self, id: &str) -> Result<Option<Stage>, HostError> {
         let known = self.stages.values().flatten().find(|stage| stage.id == id);
         if let Some(stage) = known {
@@ -97,4 +102,15 @@ impl Lookups {
         self.stored_stages
             .insert(deal.to_owned(), stage.map(str::to_owned));
     }
+}
+
+/// The records of `entity` among `ids` (unknown ids are left out), 100 ids per query: the
+/// filter then stays well within the filter language's 8 KiB.
+fn by_ids(entity: &str, ids: &[&str]) -> Result<Vec<Record>, HostError> {
+    let mut found = Vec::new();
+    for chunk in ids.chunks(100) {
+        let query = Query::new().filter(store::any_of("id", chunk.iter().copied()));
+        found.extend(store::all(entity, query)?);
+    }
+    Ok(found)
 }

@@ -17,8 +17,9 @@ pub struct Stamp<'a> {
     pub today: Date,
 }
 
-/// One verdict per change, in order. Lookups are shared by the whole batch: a before-save
-/// call has 100 host calls for up to 100 changes.
+/// One verdict per change, in order. Lookups are shared by the whole batch (a before-save
+/// call has 100 host calls for up to 100 changes): a batch of deals put in stages of their
+/// pipelines costs two queries at most.
 pub fn before_save(ctx: &Context, changes: &[Change]) -> Result<Vec<Verdict>, HostError> {
     let now = dates::now();
     let stamp = Stamp {
@@ -26,7 +27,10 @@ pub fn before_save(ctx: &Context, changes: &[Change]) -> Result<Vec<Verdict>, Ho
         at: dates::format_datetime(now),
         today: Date::of_micros(now),
     };
-    let mut lookups = Lookups::new(&deal::ids_needing_stored_stage(changes))?;
+    let mut lookups = Lookups::new(
+        &deal::ids_needing_stored_stage(changes),
+        &deal::stages_named(changes),
+    )?;
     changes
         .iter()
         .map(|change| verdict(change, &stamp, &mut lookups))
