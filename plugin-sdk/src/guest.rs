@@ -195,6 +195,14 @@ impl Change {
     pub fn sets(&self, name: &str) -> bool {
         self.changed.iter().any(|changed| changed == name)
     }
+
+    /// The record the reference field `name` points at after the write, when the hook lists
+    /// `name` in its `references` (plugin.toml) and the acting user may read that record; `None`
+    /// otherwise, or when the field is empty. The host read it with the write: no query.
+    pub fn referenced(&self, name: &str) -> Option<&Record> {
+        let id = self.reference(name)?;
+        self.references.iter().find(|record| record.id == id)
+    }
 }
 
 impl Verdict {

@@ -104,7 +104,7 @@ pub use serde_json;
 /// [`register_plugin!`] writes it into the plugin's `kith:api-version` custom section; the
 /// host refuses a plugin whose version it does not support, and the manifest's
 /// `api_version` must name the same version.
-pub const API_VERSION: &str = "0.2.0";
+pub const API_VERSION: &str = "0.3.0";
 
 /// [`API_VERSION`] as an array, for the custom section [`register_plugin!`] emits.
 #[doc(hidden)]

@@ -235,6 +235,7 @@ on_both! {
         let renamed = app.patch(&format!("/api/v1/contacts/{id}"), &json!({ "last_name": "King" }), None).await;
         assert_eq!(renamed.body["score"], 4, "{}", renamed.body);
 
+
         // The plugin's own type is a full API type.
         let widget = app.create("widgets", json!({ "name": "Sprocket", "price": { "amount": "9.50", "currency": "EUR" } })).await;
         assert_eq!(widget["status"], "draft");
@@ -260,6 +261,25 @@ on_both! {
         assert_eq!(contacts.body["names"], json!(["King"]));
         let missing = app.get("/p/good/nowhere").await;
         assert_eq!(missing.status, StatusCode::NOT_FOUND);
+
+        // before-save gets the records its `references` fields point at, as the user reads them.
+        let analytical = app.create("companies", json!({ "name": "Analytical Engines" })).await;
+        let employed = app
+            .patch(&format!("/api/v1/contacts/{id}"), &json!({ "company": analytical["id"] }), None)
+            .await;
+        assert_eq!(employed.body["employer"], "Analytical Engines", "{}", employed.body);
+        let gone = app.create("companies", json!({ "name": "Gone Ltd" })).await;
+        let gone_id = gone["id"].as_str().unwrap();
+        assert_eq!(app.delete(&format!("/api/v1/companies/{gone_id}")).await.status, StatusCode::OK);
+        let before = app.digest().await;
+        let dangling = app.patch(&format!("/api/v1/contacts/{id}"), &json!({ "company": gone_id }), None).await;
+        assert_eq!(dangling.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", dangling.body);
+        assert_eq!(dangling.body["error"]["details"][0]["code"], "reference_not_found", "{}", dangling.body);
+        assert_eq!(app.digest().await, before, "a deleted company is not passed along, nor stored");
+        let byron = app.create("contacts", json!({ "last_name": "Byron", "company": analytical["id"] })).await;
+        assert_eq!((byron["score"].clone(), byron["employer"].clone()), (json!(5), json!("Analytical Engines")));
+        let byron_id = byron["id"].as_str().unwrap();
+        assert_eq!(app.delete(&format!("/api/v1/contacts/{byron_id}")).await.status, StatusCode::OK);
 
         // Actions and panels.
         let tagged = app.post("/api/v1/plugins/good/actions/tag", &json!({ "id": id, "tag": "vip" })).await;

@@ -414,6 +414,7 @@ fn contact_change() -> guest::Change {
         id: None,
         fields,
         changed,
+        references: Vec::new(),
     }
 }
 

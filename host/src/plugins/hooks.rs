@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use super::convert::{fields_of, fields_to_map};
+use super::convert::{fields_of, fields_to_map, record_to_wit};
 use super::manifest::{HookOperation, HookPhase};
 use super::registry::{Enabled, Plugins, schema_additions};
 use super::runtime::{CallKind, Failure, guest, types};
@@ -12,7 +12,7 @@ use crate::error::FieldError;
 use crate::ids::WorkspaceId;
 use crate::records::schema::{EntityType, FieldSpec, SYSTEM_KEYS};
 use crate::records::value::{self, Mode};
-use crate::records::{Actor, Extensions, PendingChange, RecordError, WriteOp};
+use crate::records::{Actor, Extensions, PendingChange, RecordError, Referenced, WriteOp};
 
 fn hook_op(op: WriteOp) -> HookOperation {
     match op {
@@ -75,6 +75,20 @@ impl Extensions for Plugins {
         })
     }
 
+    fn references(&self, workspace: WorkspaceId, entity: &str, op: WriteOp) -> Vec<String> {
+        let mut fields: Vec<String> = (self.enabled_in(workspace).iter())
+            .flat_map(|e| {
+                e.plugin
+                    .manifest
+                    .hooks_for(entity, hook_op(op), HookPhase::BeforeSave)
+            })
+            .flat_map(|hook| hook.references.iter().cloned())
+            .collect();
+        fields.sort_unstable();
+        fields.dedup();
+        fields
+    }
+
     fn before_save<'a>(
         &'a self,
         actor: &'a Actor,
@@ -88,6 +102,23 @@ impl Extensions for Plugins {
             Ok(())
         })
     }
+}
+
+/// The records of `references` that the plugin's hooks asked for (`wanted` fields) and that it
+/// may read in the workspace, each once.
+fn references_for(
+    enabled: &Enabled,
+    wanted: &[&String],
+    references: &[Referenced],
+) -> Vec<types::EntityRecord> {
+    let mut given: Vec<&Referenced> = (references.iter())
+        .filter(|r| wanted.contains(&&r.field) && enabled.may_access(&r.record.entity_type, false))
+        .collect();
+    given.sort_by_key(|r| r.record.id.0);
+    given.dedup_by_key(|r| r.record.id.0);
+    (given.iter())
+        .map(|r| record_to_wit(&r.ty, &r.record))
+        .collect()
 }
 
 impl Plugins {
@@ -147,6 +178,7 @@ impl Plugins {
         if picked.is_empty() {
             return Ok(());
         }
+        let wanted: Vec<&String> = hooks.iter().flat_map(|h| &h.references).collect();
         let wit_changes: Vec<guest::Change> = picked
             .iter()
             .map(|&i| guest::Change {
@@ -155,6 +187,7 @@ impl Plugins {
                 id: changes[i].id.map(|id| id.to_string()),
                 fields: fields_of(ty, &changes[i].fields),
                 changed: changes[i].changed.clone(),
+                references: references_for(enabled, &wanted, &changes[i].references),
             })
             .collect();
         let verdicts = self

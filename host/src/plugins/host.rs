@@ -155,10 +155,7 @@ impl CallState {
     /// The entity type `name` as the acting user sees it, if the plugin was granted `write`
     /// (or read) access to it.
     async fn entity(&self, name: &str, write: bool) -> Result<Arc<EntityType>, types::HostError> {
-        let granted = &self.enabled.granted;
-        let list = if write { &granted.write } else { &granted.read };
-        let allowed = self.enabled.plugin.owns(name) || list.iter().any(|t| t == "*" || t == name);
-        if !allowed {
+        if !self.enabled.may_access(name, write) {
             return Err(refusal(
                 "forbidden",
                 format!(

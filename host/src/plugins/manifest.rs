@@ -15,14 +15,14 @@ use semver::Version;
 use serde::{Deserialize, Serialize};
 use toml::de::{DeTable, DeValue};
 
-use crate::records::schema::{EntityType, FieldSpec, check_identifier};
+use crate::records::schema::{EntityType, FieldKind, FieldSpec, check_identifier};
 
 /// The plugin API this host provides. A plugin's `api_version` is compatible when its major and
 /// minor numbers are equal to these (0.x minor bumps are breaking) and its patch is not higher.
-pub const API_VERSION: &str = "0.2.0";
+pub const API_VERSION: &str = "0.3.0";
 
 /// `API_VERSION` as numbers (a test keeps the two equal).
-const HOST_API: (u64, u64, u64) = (0, 2, 0);
+const HOST_API: (u64, u64, u64) = (0, 3, 0);
 
 /// The file name the manifest has in a package, and in error messages by default.
 pub const MANIFEST_FILE: &str = "plugin.toml";
@@ -97,6 +97,10 @@ pub struct Hook {
     /// `after_save` once it committed. Both unless the manifest says otherwise.
     #[serde(default = "HookPhase::both")]
     pub phases: Vec<HookPhase>,
+    /// Reference fields whose records before-save gets with each change (`Change::references`),
+    /// read by the host with the write instead of by the plugin.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub references: Vec<String>,
 }
 
 /// When a hook runs: inside the write, or after it committed.
@@ -611,8 +615,48 @@ impl Manifest {
                 }
             }
             check_no_repeats(&hook.fields, &format!("{key}.fields"))?;
+            self.check_hook_references(hook, &key)?;
         }
         Ok(())
+    }
+
+    /// A hook's `references`: names of reference fields of its entity (checked where this
+    /// plugin declares them) whose target types it may read, for before-save.
+    fn check_hook_references(&self, hook: &Hook, key: &str) -> Checked {
+        if !hook.references.is_empty() && !hook.phases.contains(&HookPhase::BeforeSave) {
+            let message = "the referenced records go to before-save: add `before_save` to `phases`";
+            return Err(problem(format!("{key}.references"), message));
+        }
+        let declared = (self.entities.iter())
+            .find(|e| e.name == hook.entity)
+            .map(|e| e.fields.as_slice())
+            .or_else(|| self.fields.get(&hook.entity).map(Vec::as_slice));
+        for (j, name) in hook.references.iter().enumerate() {
+            let field_key = format!("{key}.references[{j}]");
+            check_identifier(name).map_err(|m| problem(&field_key, m))?;
+            let Some(fields) = declared else {
+                continue;
+            };
+            let Some(field) = fields.iter().find(|f| &f.name == name) else {
+                // Another type's own field: the host checks it when the hook runs.
+                if self.entities.iter().any(|e| e.name == hook.entity) {
+                    let message = format!("`{}` has no field `{name}`", hook.entity);
+                    return Err(problem(field_key, message));
+                }
+                continue;
+            };
+            if field.kind != FieldKind::Reference {
+                let message = format!(
+                    "`{name}` is not a reference field (its type is `{}`)",
+                    field.kind.as_str()
+                );
+                return Err(problem(field_key, message));
+            }
+            if let Some(target) = &field.target {
+                self.check_readable(target, &field_key, "a hook's references")?;
+            }
+        }
+        check_no_repeats(&hook.references, &format!("{key}.references"))
     }
 
     fn check_routes(&self) -> Checked {
@@ -1210,7 +1254,7 @@ mod tests {
 id = "hello"
 name = "Hello"
 version = "0.1.0"
-api_version = "0.2.0"
+api_version = "0.3.0"
 description = "Says hello."
 
 [permissions]
@@ -1282,7 +1326,7 @@ required = true
 id = "hello"
 name = "Hello"
 version = "0.1.0"
-api_version = "0.2.0"
+api_version = "0.3.0"
 "#;
 
     fn full() -> Manifest {
@@ -1481,6 +1525,31 @@ api_version = "0.2.0"
             permissions.read = ["*"]
             hooks = [{ entity = "contact", phases = ["after_save"] }, { entity = "contact" }]
             => hooks[1].operations[0]: hooks[0] already hooks `create` on `contact` (after_save)
+        "#
+
+        hook_references_are_checked: r#"
+            permissions.read = ["contact"]
+            hooks = [{ entity = "contact", references = ["Company"] }]
+            => hooks[0].references[0]: not a valid name
+            permissions.read = ["contact"]
+            hooks = [{ entity = "contact", references = ["company", "company"] }]
+            => hooks[0].references[1]: `company` is listed twice
+            permissions.read = ["contact"]
+            hooks = [{ entity = "contact", phases = ["after_save"], references = ["company"] }]
+            => hooks[0].references: the referenced records go to before-save
+            entities = [{ name = "widget", plural = "widgets", fields = [{ name = "size", type = "integer" }] }]
+            hooks = [{ entity = "widget", references = ["owner_company"] }]
+            => hooks[0].references[0]: `widget` has no field `owner_company`
+            entities = [{ name = "widget", plural = "widgets", fields = [{ name = "size", type = "integer" }] }]
+            hooks = [{ entity = "widget", references = ["size"] }]
+            => hooks[0].references[0]: `size` is not a reference field (its type is `integer`)
+            entities = [{ name = "widget", plural = "widgets", fields = [{ name = "maker", type = "reference", target = "company" }] }]
+            hooks = [{ entity = "widget", references = ["maker"] }]
+            => hooks[0].references[0]: a hook's references on `company` needs `company`
+            permissions.read = ["contact"]
+            fields.contact = [{ name = "maker", type = "reference", target = "company" }]
+            hooks = [{ entity = "contact", references = ["maker"] }]
+            => hooks[0].references[0]: a hook's references on `company` needs `company`
         "#
 
         overlapping_hooks_are_refused: r#"
@@ -1723,20 +1792,20 @@ api_version = "0.2.0"
 
     #[test]
     fn incompatible_api_version_is_refused() {
-        for bad in ["0.3.0", "1.2.0", "0.2.1", "0.1.0"] {
+        for bad in ["0.4.0", "1.3.0", "0.3.1", "0.2.0"] {
             let text = MINIMAL.replace(
-                "api_version = \"0.2.0\"",
+                "api_version = \"0.3.0\"",
                 &format!("api_version = \"{bad}\""),
             );
             let error = Manifest::parse(&text).unwrap_err();
             assert_eq!(error.key.as_deref(), Some("api_version"), "{error}");
             assert!(
-                error.message.contains("this host provides 0.2.0"),
+                error.message.contains("this host provides 0.3.0"),
                 "{error}"
             );
         }
-        assert!(api_compatible("0.2.0") && api_compatible("0.2.0-rc.1"));
-        assert!(!api_compatible("0.2") && !api_compatible("0.3.0"));
+        assert!(api_compatible("0.3.0") && api_compatible("0.3.0-rc.1"));
+        assert!(!api_compatible("0.3") && !api_compatible("0.4.0"));
     }
 
     #[test]
@@ -1813,6 +1882,30 @@ api_version = "0.2.0"
         );
         assert!(!before_only.hooks_after_save());
         assert!(full().hooks_after_save());
+    }
+
+    #[test]
+    fn hooks_name_the_references_they_get() {
+        let m = with(
+            "permissions.read = [\"contact\", \"company\"]\n\
+             entities = [{ name = \"widget\", plural = \"widgets\", fields = [\n\
+               { name = \"maker\", type = \"reference\", target = \"company\" },\n\
+               { name = \"buyer\", type = \"reference\" },\n] }]\n\
+             hooks = [\n\
+               { entity = \"widget\", references = [\"maker\", \"buyer\"] },\n\
+               { entity = \"contact\", references = [\"company\"] },\n]",
+        );
+        let references = |entity| {
+            let mut hooks = m.hooks_for(entity, HookOperation::Update, HookPhase::BeforeSave);
+            hooks.next().map(|hook| hook.references.clone())
+        };
+        assert_eq!(
+            references("widget"),
+            Some(vec!["maker".into(), "buyer".into()])
+        );
+        // Fields of the host's types are checked when the hook runs.
+        assert_eq!(references("contact"), Some(vec!["company".into()]));
+        assert!(full().hooks.iter().all(|hook| hook.references.is_empty()));
     }
 
     #[test]

@@ -626,7 +626,7 @@ mod tests {
 id = "hello"
 name = "Hello"
 version = "0.1.0"
-api_version = "0.2.0"
+api_version = "0.3.0"
 
 [[panels]]
 name = "summary"
@@ -712,7 +712,7 @@ template = "panels/summary.html"
     }
 
     fn wasm() -> Vec<u8> {
-        component(&[custom_section(API_VERSION_SECTION, b"0.2.0")])
+        component(&[custom_section(API_VERSION_SECTION, b"0.3.0")])
     }
 
     fn good_dir() -> TempDir {
@@ -928,7 +928,7 @@ template = "panels/summary.html"
 
     #[test]
     fn core_module_is_refused_with_the_build_target() {
-        let module = core_module(&[custom_section(API_VERSION_SECTION, b"0.2.0")]);
+        let module = core_module(&[custom_section(API_VERSION_SECTION, b"0.3.0")]);
         let error = Package::from_parts(MANIFEST.to_owned(), module, BTreeMap::new()).unwrap_err();
         assert_eq!(
             error.to_string(),
@@ -967,7 +967,7 @@ template = "panels/summary.html"
     #[test]
     fn incompatible_wasm_api_version_is_refused() {
         for (version, words) in [
-            ("0.3.0", "this host provides 0.2.0"),
+            ("0.4.0", "this host provides 0.3.0"),
             ("zero", "not a semantic"),
         ] {
             let bytes = component(&[custom_section(API_VERSION_SECTION, version.as_bytes())]);
@@ -982,16 +982,16 @@ template = "panels/summary.html"
 
     #[test]
     fn api_version_is_read_from_the_custom_section() {
-        assert_eq!(api_version_of(&wasm()).unwrap().as_deref(), Some("0.2.0"));
+        assert_eq!(api_version_of(&wasm()).unwrap().as_deref(), Some("0.3.0"));
         let other = custom_section("producers", b"\x00");
         assert_eq!(api_version_of(&component(&[other])).unwrap(), None);
     }
 
     #[test]
     fn api_version_is_found_in_a_nested_core_module() {
-        let module = core_module(&[custom_section(API_VERSION_SECTION, b"0.2.0\0")]);
+        let module = core_module(&[custom_section(API_VERSION_SECTION, b"0.3.0\0")]);
         let bytes = component(&[section(1, &module)]);
-        assert_eq!(api_version_of(&bytes).unwrap().as_deref(), Some("0.2.0"));
+        assert_eq!(api_version_of(&bytes).unwrap().as_deref(), Some("0.3.0"));
     }
 
     #[test]
@@ -999,8 +999,8 @@ template = "panels/summary.html"
         let bad = component(&[custom_section(API_VERSION_SECTION, &[0xff])]);
         assert!(api_version_of(&bad).unwrap_err().contains("not UTF-8"));
         let two = component(&[
-            custom_section(API_VERSION_SECTION, b"0.2.0"),
             custom_section(API_VERSION_SECTION, b"0.3.0"),
+            custom_section(API_VERSION_SECTION, b"0.4.0"),
         ]);
         assert!(api_version_of(&two).unwrap_err().contains("disagree"));
     }

@@ -65,6 +65,17 @@ impl Enabled {
         }
     }
 
+    /// Whether the plugin may read (`write: false`) or write records of `entity` here: its own
+    /// types, and those the admin granted.
+    pub fn may_access(&self, entity: &str, write: bool) -> bool {
+        let list = if write {
+            &self.granted.write
+        } else {
+            &self.granted.read
+        };
+        self.plugin.owns(entity) || list.iter().any(|t| t == "*" || t == entity)
+    }
+
     /// Whether the grant allows calling `host:port`.
     pub fn may_call_host(&self, host: &str, port: u16) -> bool {
         self.granted.may_call_host(host, port)

@@ -156,7 +156,8 @@ impl Store {
         }
         draft.fields.extend(overrides.fields.clone());
         draft.owner = overrides.owner;
-        self.check_refs(&txn, actor, std::iter::once((0, &overrides)))
+        let overrides = std::iter::once((0, &overrides));
+        self.check_refs(&txn, actor, overrides, &Default::default())
             .await?;
         let mut journal = Vec::new();
         let mut survivor_record = self

@@ -72,6 +72,10 @@ pub trait Extensions: Send + Sync {
     /// Whether any enabled plugin hooks `op` on `entity` in the workspace (the fast path).
     fn hooks(&self, workspace: WorkspaceId, entity: &str, op: WriteOp) -> bool;
 
+    /// The reference fields of `entity` whose records the before-save hooks of `op` get
+    /// (`PendingChange::references`), in any enabled plugin of the workspace.
+    fn references(&self, workspace: WorkspaceId, entity: &str, op: WriteOp) -> Vec<String>;
+
     /// Runs the before-save hooks over `changes`, which they may patch (`PendingChange::patch`)
     /// or reject (`RecordError::Invalid`); a failing plugin is `RecordError::Plugin`.
     fn before_save<'a>(
@@ -100,6 +104,17 @@ pub struct PendingChange {
     pub changed: Vec<String>,
     /// Fields the hooks set (checked and applied by the store).
     pub patch: Map<String, Value>,
+    /// The live records the write's reference fields named by [`Extensions::references`] point
+    /// at, as the actor may read them.
+    pub references: Vec<Referenced>,
+}
+
+/// A record a pending change references through `field`, with its type as the actor sees it.
+#[derive(Debug, Clone)]
+pub struct Referenced {
+    pub field: String,
+    pub ty: Arc<schema::EntityType>,
+    pub record: Arc<Record>,
 }
 
 /// Who is acting, in which workspace, with which permissions. Every store call takes one;

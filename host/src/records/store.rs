@@ -18,7 +18,8 @@ use super::query::{self, Cursor, Sql};
 use super::schema::{EntityType, FieldSpec, Schema, builtin_types};
 use super::value::{self, Draft, Mode};
 use super::{
-    Actor, Extensions, PendingChange, Record, RecordError, WriteOp, from_micros, now_micros,
+    Actor, Extensions, PendingChange, Record, RecordError, Referenced, WriteOp, from_micros,
+    now_micros,
 };
 use crate::auth::permissions::{Level, Operation, Scope};
 use crate::db::Db;
@@ -104,6 +105,10 @@ pub struct AuditEntry {
 
 /// A draft's record as stored: its id and data (none for a create).
 type Stored<'a> = (Option<Uuid>, Option<&'a Map<String, Value>>);
+
+/// Referenced records already found live and readable in a write's transaction, by id, with
+/// their type: [`Store::check_refs`] does not read them again.
+type KnownRefs = HashMap<Uuid, String>;
 
 /// A change about to be journalled: the audit row and outbox event of one record write.
 pub(super) struct Journal {
@@ -641,11 +646,20 @@ impl Store {
         check_create_scope(actor, ty, drafts.iter().enumerate(), drafts.len() == 1)?;
         // Creates lock nothing, so their hooks run just before the transaction opens (on SQLite
         // a hook then never holds the one writer).
+        // The records their references point at are read outside the transaction too, so they
+        // are checked again inside it.
         let current = vec![(None, None); drafts.len()];
-        self.before_save(actor, ty, WriteOp::Create, &mut drafts, &current)
-            .await?;
+        self.before_save(
+            &self.db.read,
+            actor,
+            ty,
+            WriteOp::Create,
+            &mut drafts,
+            &current,
+        )
+        .await?;
         let txn = self.db.write.begin().await?;
-        self.check_refs(&txn, actor, drafts.iter().enumerate())
+        self.check_refs(&txn, actor, drafts.iter().enumerate(), &KnownRefs::new())
             .await?;
         let mut journal = Vec::with_capacity(drafts.len());
         let records = self
@@ -828,11 +842,12 @@ impl Store {
             .iter()
             .map(|row| (Some(row.id), row.data.as_object()))
             .collect();
-        self.before_save(actor, ty, WriteOp::Update, &mut drafts, &current)
+        let known = self
+            .before_save(&txn, actor, ty, WriteOp::Update, &mut drafts, &current)
             .await?;
         let targets: Vec<(record::Model, Draft)> = rows.into_iter().zip(drafts).collect();
-        self.check_refs(&txn, actor, targets.iter().map(|(_, d)| d).enumerate())
-            .await?;
+        let drafts = targets.iter().map(|(_, d)| d).enumerate();
+        self.check_refs(&txn, actor, drafts, &known).await?;
         let mut journal = Vec::with_capacity(targets.len());
         let records = self
             .apply_patches(&txn, targets, "updated", &mut journal)
@@ -1044,13 +1059,30 @@ impl Store {
             .iter()
             .map(|(_, row)| (Some(row.id), row.data.as_object()))
             .collect();
-        self.before_save(actor, ty, WriteOp::Update, &mut update_drafts, &current)
+        let mut known = self
+            .before_save(
+                &txn,
+                actor,
+                ty,
+                WriteOp::Update,
+                &mut update_drafts,
+                &current,
+            )
             .await?;
         let (create_indexes, mut create_drafts): (Vec<usize>, Vec<Draft>) =
             creates.into_iter().unzip();
         let current = vec![(None, None); create_drafts.len()];
-        self.before_save(actor, ty, WriteOp::Create, &mut create_drafts, &current)
-            .await?;
+        known.extend(
+            self.before_save(
+                &txn,
+                actor,
+                ty,
+                WriteOp::Create,
+                &mut create_drafts,
+                &current,
+            )
+            .await?,
+        );
         let updates: Vec<(usize, record::Model, Draft)> = update_rows
             .into_iter()
             .zip(update_drafts)
@@ -1061,7 +1093,7 @@ impl Store {
             .iter()
             .map(|(i, _, d)| (*i, d))
             .chain(creates.iter().map(|(i, d)| (*i, d)));
-        self.check_refs(&txn, actor, drafts).await?;
+        self.check_refs(&txn, actor, drafts, &known).await?;
         let mut order: Vec<usize> = updates.iter().map(|(i, ..)| *i).collect();
         order.extend(creates.iter().map(|(i, _)| *i));
         let mut journal = Vec::with_capacity(inputs.len());
@@ -1216,25 +1248,31 @@ impl Store {
 
     /// Runs the enabled plugins' before-save hooks over the drafts of a write and merges the
     /// fields they patch into the drafts (the registry has checked them like any input).
-    /// `current` is each draft's id and stored data (none for creates).
+    /// `current` is each draft's id and stored data (none for creates). The records the hooks'
+    /// `references` point at are read through `conn`; those found live and readable are
+    /// returned, so that a `check_refs` in the same transaction need not read them again.
     async fn before_save(
         &self,
+        conn: &impl ConnectionTrait,
         actor: &Actor,
         ty: &EntityType,
         op: WriteOp,
         drafts: &mut [Draft],
         current: &[Stored<'_>],
-    ) -> Result<(), RecordError> {
+    ) -> Result<KnownRefs, RecordError> {
         let Some(extensions) = self.extensions() else {
-            return Ok(());
+            return Ok(KnownRefs::new());
         };
         if drafts.is_empty() || !extensions.hooks(actor.workspace, &ty.name, op) {
-            return Ok(());
+            return Ok(KnownRefs::new());
         }
+        let wanted = extensions.references(actor.workspace, &ty.name, op);
+        let (known, references) = self.referenced(conn, actor, drafts, &wanted).await?;
         let mut changes: Vec<PendingChange> = drafts
             .iter()
             .zip(current)
-            .map(|(draft, (id, data))| {
+            .zip(references)
+            .map(|((draft, (id, data)), references)| {
                 let mut fields = data.map(Map::clone).unwrap_or_default();
                 for (key, value) in &draft.fields {
                     if value.is_null() {
@@ -1249,6 +1287,7 @@ impl Store {
                     fields,
                     changed: draft.fields.keys().cloned().collect(),
                     patch: Map::new(),
+                    references,
                 }
             })
             .collect();
@@ -1260,7 +1299,64 @@ impl Store {
                 apply_patch(draft, checked, op == WriteOp::Create);
             }
         }
-        Ok(())
+        Ok(known)
+    }
+
+    /// The live records that the `fields` each draft sets point at, as the actor may read them
+    /// (its role's read scope and field rules applied), per draft; and the id and type of each.
+    async fn referenced(
+        &self,
+        conn: &impl ConnectionTrait,
+        actor: &Actor,
+        drafts: &[Draft],
+        fields: &[String],
+    ) -> Result<(KnownRefs, Vec<Vec<Referenced>>), RecordError> {
+        let wanted = |(field, ..): &&(String, Uuid, Option<String>)| fields.contains(field);
+        let ids: HashSet<Uuid> = (drafts.iter())
+            .flat_map(|draft| draft.record_refs.iter().filter(wanted))
+            .map(|(_, id, _)| *id)
+            .collect();
+        let mut known = KnownRefs::new();
+        let mut found: HashMap<Uuid, (Arc<EntityType>, Arc<Record>)> = HashMap::new();
+        if !ids.is_empty() {
+            let schema = self.schema(actor.workspace).await?;
+            let ids: Vec<Uuid> = ids.into_iter().collect();
+            for chunk in ids.chunks(500) {
+                let rows = record::Entity::find()
+                    .filter(record::Column::WorkspaceId.eq(actor.workspace.0))
+                    .filter(record::Column::DeletedAt.is_null())
+                    .filter(record::Column::Id.is_in(chunk.iter().copied()))
+                    .all(conn)
+                    .await?;
+                for row in rows {
+                    let Some(ty) = schema.by_name(&row.entity_type) else {
+                        continue;
+                    };
+                    if !actor.allows(Operation::Read, &ty.name, row.owner_id) {
+                        continue;
+                    }
+                    let view = actor.access.view(ty);
+                    known.insert(row.id, row.entity_type.clone());
+                    let record = to_record(row).visible_in(&view);
+                    found.insert(record.id.0, (view, Arc::new(record)));
+                }
+            }
+        }
+        let references = (drafts.iter())
+            .map(|draft| {
+                (draft.record_refs.iter().filter(wanted))
+                    .filter_map(|(field, id, _)| {
+                        let (ty, record) = found.get(id)?;
+                        Some(Referenced {
+                            field: field.clone(),
+                            ty: ty.clone(),
+                            record: record.clone(),
+                        })
+                    })
+                    .collect()
+            })
+            .collect();
+        Ok((known, references))
     }
 
     /// Runs the before-save hooks of a delete (they may refuse it).
@@ -1282,6 +1378,7 @@ impl Store {
             fields: row.data.as_object().cloned().unwrap_or_default(),
             changed: Vec::new(),
             patch: Map::new(),
+            references: Vec::new(),
         }];
         extensions.before_save(actor, ty, &mut changes).await
     }
@@ -1289,26 +1386,29 @@ impl Store {
     // -- shared write steps ---------------------------------------------------------------------
 
     /// Checks that every referenced record and user exists, live, in the workspace (and, for
-    /// typed references, is of the target type).
+    /// typed references, is of the target type). `known` records were found so in `conn`'s
+    /// transaction already.
     pub(super) async fn check_refs<'d>(
         &self,
         conn: &impl ConnectionTrait,
         actor: &Actor,
         drafts: impl Iterator<Item = (usize, &'d Draft)>,
+        known: &KnownRefs,
     ) -> Result<(), RecordError> {
         let drafts: Vec<(usize, &Draft)> = drafts.collect();
         let record_ids: HashSet<Uuid> = drafts
             .iter()
             .flat_map(|(_, d)| d.record_refs.iter().map(|r| r.1))
+            .filter(|id| !known.contains_key(id))
             .collect();
         let user_ids: HashSet<Uuid> = drafts
             .iter()
             .flat_map(|(_, d)| d.user_refs.iter().map(|r| r.1))
             .collect();
-        if record_ids.is_empty() && user_ids.is_empty() {
+        if record_ids.is_empty() && user_ids.is_empty() && known.is_empty() {
             return Ok(());
         }
-        let mut types: HashMap<Uuid, String> = HashMap::new();
+        let mut types = known.clone();
         let readable = |(id, ty, owner): (Uuid, String, Option<Uuid>)| {
             actor
                 .allows(Operation::Read, &ty, owner)

@@ -96,17 +96,33 @@ pub fn ids_needing_stored_stage(changes: &[Change]) -> Vec<&str> {
         .collect()
 }
 
-/// The stages `changes` put deals in, each once: [`Lookups::new`] reads them in one query.
+/// The stages `changes` put deals in that the host did not pass along (see [`stages_given`]),
+/// each once: [`Lookups::new`] reads them in one query.
 pub fn stages_named(changes: &[Change]) -> Vec<&str> {
     let mut ids: Vec<&str> = changes
         .iter()
         .filter(|change| change.entity_type == "deal" && !change.is_delete())
-        .filter(|change| kept_outcome(change).is_none())
+        .filter(|change| kept_outcome(change).is_none() && given_stage(change).is_none())
         .filter_map(|change| change.reference("stage"))
         .collect();
     ids.sort_unstable();
     ids.dedup();
     ids
+}
+
+/// The stages the host passed along with the changes that set a deal's stage.
+pub fn stages_given(changes: &[Change]) -> impl Iterator<Item = Stage> + '_ {
+    changes
+        .iter()
+        .filter(|change| change.entity_type == "deal")
+        .filter_map(given_stage)
+        .map(Stage::from_record)
+}
+
+fn given_stage(change: &Change) -> Option<&Record> {
+    change
+        .referenced("stage")
+        .filter(|record| record.entity_type == "stage")
 }
 
 /// Rule 9: `status`, `probability`, `stage_entered_at` and `stage_history` follow the stage.
@@ -382,6 +398,7 @@ mod tests {
             id: (operation != Operation::Create).then(|| "d1".to_owned()),
             fields: fields(values),
             changed: changed.iter().map(|name| (*name).to_owned()).collect(),
+            references: Vec::new(),
         }
     }
 
@@ -622,5 +639,45 @@ mod tests {
             other_type,
         ];
         assert_eq!(stages_named(&changes), ["pQualify", "qOther"]);
+    }
+
+    #[test]
+    fn stages_the_host_passed_along_are_not_read_again() {
+        let record = |id: &str, entity_type: &str| Record {
+            id: id.to_owned(),
+            entity_type: entity_type.to_owned(),
+            version: 1,
+            owner: None,
+            created_at: NOW.to_owned(),
+            updated_at: NOW.to_owned(),
+            fields: fields(vec![
+                ("name", "Won".into()),
+                ("pipeline", reference("p")),
+                ("probability", 100.into()),
+                ("outcome", "won".into()),
+            ]),
+        };
+        let mut given = deal(
+            Operation::Update,
+            &["stage"],
+            vec![("stage", reference("pWon"))],
+        );
+        given.references = vec![record("pWon", "stage")];
+        // A record of another type under the stage's id is not taken for the stage.
+        let mut mistyped = deal(
+            Operation::Create,
+            &["stage"],
+            vec![("stage", reference("x"))],
+        );
+        mistyped.references = vec![record("x", "pipeline")];
+        let changes = [given, mistyped];
+        assert_eq!(stages_named(&changes), ["x"]);
+        let stages: Vec<Stage> = stages_given(&changes).collect();
+        assert_eq!(stages.len(), 1);
+        assert_eq!(
+            (stages[0].id.as_str(), stages[0].probability),
+            ("pWon", 100)
+        );
+        assert_eq!(stages[0].outcome, Outcome::Won);
     }
 }

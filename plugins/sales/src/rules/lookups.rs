@@ -23,9 +23,13 @@ pub struct Lookups {
 
 impl Lookups {
     /// Reads, one query each, the stored stage of the deals `deal_ids` and the stages
-    /// `stage_ids` the changes name: a deal put in a stage of its pipeline then needs no
-    /// other read.
-    pub fn new(deal_ids: &[&str], stage_ids: &[&str]) -> Result<Lookups, HostError> {
+    /// `stage_ids` the changes name, and keeps the stages already `given`: a deal put in a
+    /// stage of its pipeline then needs no other read.
+    pub fn new(
+        deal_ids: &[&str],
+        stage_ids: &[&str],
+        given: impl Iterator<Item = Stage>,
+    ) -> Result<Lookups, HostError> {
         let mut stored_stages = HashMap::new();
         for deal in by_ids("deal", deal_ids)? {
             let stage = deal.reference("stage").map(str::to_owned);
@@ -37,6 +41,7 @@ impl Lookups {
         for record in by_ids("stage", stage_ids)? {
             single_stages.insert(record.id.clone(), Some(Stage::from_record(&record)));
         }
+        single_stages.extend(given.map(|stage| (stage.id.clone(), Some(stage))));
         Ok(Lookups {
             default_pipeline: None,
             stages: HashMap::new(),

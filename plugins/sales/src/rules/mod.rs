@@ -19,7 +19,8 @@ pub struct Stamp<'a> {
 
 /// One verdict per change, in order. Lookups are shared by the whole batch (a before-save
 /// call has 100 host calls for up to 100 changes): a batch of deals put in stages of their
-/// pipelines costs two queries at most.
+/// pipelines costs two queries at most, and none when the host passed the stages along
+/// (`references = ["stage"]` in plugin.toml).
 pub fn before_save(ctx: &Context, changes: &[Change]) -> Result<Vec<Verdict>, HostError> {
     let now = dates::now();
     let stamp = Stamp {
@@ -30,6 +31,7 @@ pub fn before_save(ctx: &Context, changes: &[Change]) -> Result<Vec<Verdict>, Ho
     let mut lookups = Lookups::new(
         &deal::ids_needing_stored_stage(changes),
         &deal::stages_named(changes),
+        deal::stages_given(changes),
     )?;
     changes
         .iter()
@@ -87,6 +89,7 @@ mod tests {
             id: Some("r1".into()),
             fields: values,
             changed: changed.iter().map(|name| (*name).to_owned()).collect(),
+            references: Vec::new(),
         }
     }
 

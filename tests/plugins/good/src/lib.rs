@@ -7,6 +7,8 @@
 //!   `[{field: "email", code: "blocked_domain"}]`;
 //! - otherwise a contact create, or an update that sets `last_name` → Patch `score` = the
 //!   number of characters (not bytes) of `last_name` (0 when absent or empty);
+//! - and a contact write that sets `company`, when the host passed the company along
+//!   (`references = ["company"]`) → Patch `employer` = the company's `name` (null without one);
 //! - otherwise → Proceed;
 //! - widget whose `price` amount is negative → Reject `[{field: "price", code:
 //!   "negative_price"}]`;
@@ -195,13 +197,22 @@ fn verdict(change: &Change) -> Verdict {
                     "addresses at blocked.test are not accepted",
                 );
             }
+            let mut patch = Vec::new();
             if change.is_create() || change.sets("last_name") {
                 let length = change
                     .text("last_name")
                     .map_or(0, |name| name.chars().count());
-                return Verdict::patch([("score", Value::from(length as i64))]);
+                patch.push(("score", Value::from(length as i64)));
             }
-            Verdict::Proceed
+            if let Some(company) = change.referenced("company") {
+                let name = company.text("name").map_or(Value::Null, Value::from);
+                patch.push(("employer", name));
+            }
+            if patch.is_empty() {
+                Verdict::Proceed
+            } else {
+                Verdict::patch(patch)
+            }
         }
         "widget" => {
             if change.money("price").is_some_and(Money::is_negative) {
