@@ -1408,7 +1408,7 @@ impl Store {
         if record_ids.is_empty() && user_ids.is_empty() && known.is_empty() {
             return Ok(());
         }
-        let mut types = known.clone();
+        let mut types: HashMap<Uuid, String> = HashMap::new();
         let readable = |(id, ty, owner): (Uuid, String, Option<Uuid>)| {
             actor
                 .allows(Operation::Read, &ty, owner)
@@ -1437,7 +1437,7 @@ impl Store {
         for (index, draft) in &drafts {
             let at = |e: FieldError| if single { e } else { e.at(*index) };
             for (field, id, target) in &draft.record_refs {
-                match (types.get(id), target) {
+                match (types.get(id).or_else(|| known.get(id)), target) {
                     (None, _) => errors.push(at(FieldError::new(
                         field,
                         "reference_not_found",
