@@ -186,6 +186,20 @@ on_both! {
         let owners = totals("group_by=owner").await;
         assert_eq!(owners.body[0]["count"], json!(rows.len()), "{}", owners.body);
 
+        // An amount that is not a number (written while the field had another kind) adds
+        // nothing, and the rest still add up.
+        let db = &app.state.db;
+        let sql = match db.backend {
+            sea_orm::DbBackend::Postgres => "UPDATE records SET data = jsonb_set(data, '{annual_revenue,amount}', '\"n/a\"') WHERE data->>'name' = 'Company 1'",
+            _ => "UPDATE records SET data = json_set(data, '$.annual_revenue.amount', 'n/a') WHERE json_extract(data, '$.name') = 'Company 1'",
+        };
+        let changed = sea_orm::ConnectionTrait::execute_unprepared(&db.write, sql).await.unwrap();
+        assert_eq!(changed.rows_affected(), 1);
+        let stale = totals("filter=industry%5Beq%5D%3Aretail&sum=annual_revenue").await;
+        assert_eq!(stale.status, StatusCode::OK, "{}", stale.body);
+        assert_eq!(stale.body[0]["count"], 3, "{}", stale.body);
+        assert_eq!(cents(stale.body[0]["sums"][0]["amount"].as_str().unwrap()), cents("1000.10") + cents("-3.3"), "{}", stale.body);
+
         // Mixed currencies in one group, unknown fields and keys that are not keys are refused.
         for (query, words) in [
             ("sum=annual_revenue", "mixes currencies"),
