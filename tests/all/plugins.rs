@@ -268,6 +268,17 @@ on_both! {
         assert_eq!(hello.body["greeting"], "hello");
         let acme = host::auth::find_workspace(&app.state.db.read, "acme").await.unwrap().unwrap();
         assert_eq!(hello.body["workspace"], acme.0.to_string());
+        // Every call has a fresh instance (the plugin counts its calls in a static) and runs
+        // as its caller.
+        let member = app.user("acme", "member@acme.test", "member").await;
+        for (i, token) in [&app.token, &member, &member, &app.token].into_iter().enumerate() {
+            let again = app.request(Method::GET, "/p/good/hello", None, Some(token), &[]).await;
+            assert_eq!(again.status, StatusCode::OK, "{}", again.body);
+            assert_eq!(again.body["calls"], 1, "call {i} ran in a used instance");
+            let as_admin = *token == app.token;
+            assert_eq!(again.body["user"] == hello.body["user"], as_admin, "call {i} ran as {}", again.body["user"]);
+            assert_eq!(again.body["workspace"], acme.0.to_string());
+        }
         let echo = app.raw(Method::POST, "/p/good/echo", b"ping".to_vec(), Some("text/plain"), &[]).await;
         assert_eq!(echo.status, StatusCode::OK);
         let contacts = app.get("/p/good/contacts").await;

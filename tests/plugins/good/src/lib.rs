@@ -20,8 +20,9 @@
 //! Redelivered events are not counted twice. Logs one debug line per call.
 //!
 //! handle-http (every request logs one info line `"{METHOD} {path}"`):
-//! - `GET /hello` → 200 `{"plugin", "workspace", "user", "greeting"}` (ctx and
-//!   `config::get("greeting")`, null when unset: the manifest's default is `"hello"`);
+//! - `GET /hello` → 200 `{"plugin", "workspace", "user", "greeting", "calls"}` (ctx,
+//!   `config::get("greeting")`, null when unset: the manifest's default is `"hello"`, and the
+//!   calls this instance has served, counted in a static: 1 when each call has its own);
 //! - `POST /echo` → 200 with the request's body and its `content-type` (when it had one);
 //! - `GET /contacts` → 200 `{"count": n, "names": [last_name or null, …]}` of the first page of
 //!   `records::find("contact")` with limit 100, in the host's default order;
@@ -65,6 +66,8 @@
 //! - `unnote`, input `{"id": activity id}` → deletes it and answers `{"deleted": id}`.
 //!
 //! Settings: `greeting`, default `"hello"`.
+
+use std::sync::atomic::{AtomicU32, Ordering};
 
 use plugin_sdk::prelude::*;
 use plugin_sdk::records::{AggregateQuery, Query};
@@ -235,6 +238,9 @@ fn verdict(change: &Change) -> Verdict {
 }
 
 /// The routes; a host error becomes a 502 in `handle_http`.
+/// Calls served by this instance (see `/hello`).
+static CALLS: AtomicU32 = AtomicU32::new(0);
+
 fn route(ctx: &Context, request: &HttpRequest) -> Result<HttpResponse, HostError> {
     let method = request.method.as_str();
     let path = request.path.as_str();
@@ -262,6 +268,9 @@ fn route(ctx: &Context, request: &HttpRequest) -> Result<HttpResponse, HostError
                 "workspace": ctx.workspace,
                 "user": ctx.user,
                 "greeting": config::get("greeting"),
+                // Counts the calls this instance has served: always 1, since every call gets
+                // an instance of its own.
+                "calls": CALLS.fetch_add(1, Ordering::Relaxed) + 1,
             }),
         ),
         "/echo" => {
