@@ -473,7 +473,7 @@ impl Runtime {
         // Dropping the instance resets the memory it wrote for the slot's next call (5–11 µs):
         // done in a task of its own, it runs while the caller awaits its database — tokio
         // runs a task a worker has just spawned next on that worker — rather than before the
-        // caller goes on (a no-op hook added +27–31 µs to a write, and +11–17 µs so). The
+        // caller goes on (a no-op hook added +27–31 µs to a write, and +11–21 µs so). The
         // permit goes with the instance, so the pool's slots are never overbooked.
         let retire = move || drop((store, permit));
         match tokio::runtime::Handle::try_current() {
