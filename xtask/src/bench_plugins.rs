@@ -141,8 +141,13 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         .context("cannot start the tokio runtime")?;
 
     eprintln!("== record writes, with and without a no-op before-save hook ==");
-    let rig = runtime.block_on(Rig::new(&wasm_dir))?;
-    let writes = runtime.block_on(bench_writes(&rig, args.writes))?;
+    let rig = Arc::new(runtime.block_on(Rig::new(&wasm_dir))?);
+    // On a worker, as a request's write runs in `kith serve` (`block_on` runs its future on
+    // this thread, where whatever the write spawns would have to wake a worker).
+    let writes = runtime.block_on(runtime.spawn({
+        let rig = rig.clone();
+        async move { bench_writes(&rig, args.writes).await }
+    }))??;
 
     eprintln!("== before-save calls on one core ==");
     let one_core = tokio::runtime::Builder::new_current_thread()
@@ -701,9 +706,6 @@ async fn bench_calls(rig: &Rig, calls: usize) -> anyhow::Result<Calls> {
             .await
             .map_err(|failure| anyhow!("noop failed: {failure}"))?;
         expect_proceed(&verdicts)?;
-        // The instance is dropped in a task of its own (a write goes on to await its
-        // database meanwhile): let it run, so each call is timed with its drop.
-        tokio::task::yield_now().await
     });
     log_series("(c) wasm, fresh instance per call", &fresh);
 
@@ -1438,7 +1440,7 @@ fn notes(report: &Report) -> Vec<String> {
             "Writes: `Store::create` of one contact with 6 fields (first and last name, email, phone, title, tags) on a migrated SQLite database (WAL), {WRITE_WARMUP} warm-up creates per workspace not counted; one workspace without plugins and one with `noop` enabled share the database and are written in turn (which goes first alternates). The search indexer is not running. The hook's cost is the difference of the two medians."
         ),
         format!(
-            "Calls: one thread (a current-thread tokio runtime) calls before-save with the same one change (that contact) {CALL_WARMUP} times to warm up, then N times untimed (calls/s = N ÷ wall time), then N times timing each call (p50/p99; the clock itself adds ~20–40 ns, which is most of (a)). (b) is one instance and one store for every call (no isolation between calls); the (b→c) rows take (c) apart: a fresh store (WASI context, limits) and instance created and dropped without a call (timed like the others), then, timed alone, the first call on a fresh instance (the guest's first allocations grow and touch fresh memory) and dropping that instance (the pooling allocator resets the memory and stack it dirtied) — the last two are timed over the same N + warm-up iterations; (c) is the whole of a hook's work: a permit, a fresh store and WASI context with its limits, an instance from the pooling allocator, the call, the owned context and change the hook builds (cloned per call), and dropping the instance — which the runtime does in a task of its own, so that a write awaits its database meanwhile instead (the loop yields to it after each call, inside the timing). (d) serialises the change to JSON, POSTs it over a keep-alive loopback connection to an axum server in the same process on its own thread (so it uses the second core too), which parses it and answers `[{{\"verdict\":\"proceed\"}}]`, parsed by the client: the fresh instance is {:.1}× faster than the webhook at p50.",
+            "Calls: one thread (a current-thread tokio runtime) calls before-save with the same one change (that contact) {CALL_WARMUP} times to warm up, then N times untimed (calls/s = N ÷ wall time), then N times timing each call (p50/p99; the clock itself adds ~20–40 ns, which is most of (a)). (b) is one instance and one store for every call (no isolation between calls); the (b→c) rows take (c) apart: a fresh store (WASI context, limits) and instance created and dropped without a call (timed like the others), then, timed alone, the first call on a fresh instance (the guest's first allocations grow and touch fresh memory) and dropping that instance (the pooling allocator resets the memory and stack it dirtied) — the last two are timed over the same N + warm-up iterations; (c) is the whole of a hook's work: a permit, a fresh store and WASI context with its limits, an instance from the pooling allocator, the call, the owned context and change the hook builds (cloned per call), and dropping the instance. (d) serialises the change to JSON, POSTs it over a keep-alive loopback connection to an axum server in the same process on its own thread (so it uses the second core too), which parses it and answers `[{{\"verdict\":\"proceed\"}}]`, parsed by the client: the fresh instance is {:.1}× faster than the webhook at p50.",
             calls.webhook.stats.p50.as_secs_f64() / calls.fresh.stats.p50.as_secs_f64().max(1e-12)
         ),
         format!(
