@@ -30,11 +30,12 @@
 //! 4. **other requests while a plugin is being stopped**: a real server
 //!    (`Application::build` on 127.0.0.1:0, temporary SQLite data directory, 2 tokio workers
 //!    as `kith serve` has on this machine) with `hostile` enabled; `GET /api/v1/contacts/{id}`
-//!    paced at one request every 5 ms from a client on its own thread, first on the quiet
-//!    server, then while a second client thread keeps calling the `loop` action (stopped by
-//!    its 2 s deadline or its fuel), one call at a time, each followed by a call of the `ok` action (a
-//!    success ends the run of failures, so the plugin is not suspended; if it ever is, the
-//!    client enables it again through the API and counts it);
+//!    paced at one request every 5 ms from a client on its own thread, in quiet and loaded
+//!    windows taken in turn (20 of each, so that a slow spell of the machine falls on both):
+//!    in a loaded window a second client thread keeps calling the `loop` action (stopped by
+//!    its 2 s deadline or its fuel), one call at a time, each followed by a call of the `ok`
+//!    action (a success ends the run of failures, so the plugin is not suspended; if it ever
+//!    is, the client enables it again through the API and counts it);
 //! 5. **server start with 4 plugins installed and enabled** (`good`, `hostile`, `noop`, and
 //!    `noop` again under the id `noop_copy` with a custom section appended to its component,
 //!    so it is a distinct component with its own compilation and cache file): the first
@@ -90,8 +91,10 @@ const CALL_WARMUP: usize = 1_000;
 /// GETs before each timed series.
 const GET_WARMUP: usize = 50;
 const GET_EVERY: Duration = Duration::from_millis(5);
-/// The looping action runs this long before the GETs under load start.
-const LOAD_RAMP: Duration = Duration::from_secs(1);
+/// The isolation GETs alternate between this many quiet and as many loaded windows.
+const WINDOWS: usize = 20;
+/// The looping action runs this long in each loaded window before its GETs start.
+const LOAD_RAMP: Duration = Duration::from_millis(200);
 /// Contacts seeded on the server, the GETs' targets.
 const SEEDED: usize = 1_000;
 
@@ -108,8 +111,8 @@ pub struct Args {
     /// Contact creates timed against the looping hook.
     #[arg(long, default_value_t = 60)]
     loops: usize,
-    /// GETs timed on the server, quiet and under load (each).
-    #[arg(long, default_value_t = 2_000)]
+    /// GETs timed on the server, quiet and under load (each; spread over 20 windows of each).
+    #[arg(long, default_value_t = 4_000)]
     gets: usize,
     /// Warm server starts timed.
     #[arg(long, default_value_t = 7)]
@@ -124,6 +127,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     if args.writes == 0 || args.calls == 0 || args.loops == 0 || args.gets == 0 || args.starts == 0
     {
         bail!("every count must be at least 1");
+    }
+    if args.gets < WINDOWS {
+        bail!("--gets must be at least {WINDOWS} (one per window)");
     }
     if std::env::var_os(BUILT_ENV).is_none() {
         crate::plugins()?;
@@ -159,6 +165,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
 
     eprintln!("== an infinite loop in before-save ==");
     let looping = runtime.block_on(bench_loop(&rig, args.loops))?;
+    // Its runtime's epoch ticker would otherwise go on waking a core through the GETs.
+    drop(rig);
 
     eprintln!("== GETs while a plugin is being stopped ==");
     let isolation = runtime.block_on(bench_isolation(&wasm_dir, args.gets))?;
@@ -929,21 +937,21 @@ async fn bench_isolation(wasm_dir: &Path, gets: usize) -> anyhow::Result<Isolati
         let _ = stopped.await;
     }));
 
-    let quiet = on_own_thread(paced_gets(base.clone(), token.clone(), ids.clone(), gets)).await?;
-    eprintln!("  quiet: p50 {} p99 {}", human(quiet.p50), human(quiet.p99));
+    let gate = Arc::new(tokio::sync::Mutex::new(()));
     let stop = Arc::new(AtomicBool::new(false));
     let grant = serde_json::to_value(&grant)?;
     let load = tokio::spawn(on_own_thread(hostile_load(
         base.clone(),
         token.clone(),
         grant,
+        gate.clone(),
         stop.clone(),
     )));
-    tokio::time::sleep(LOAD_RAMP).await;
-    let loaded = on_own_thread(paced_gets(base, token, ids, gets)).await;
+    let gets = on_own_thread(alternating_gets(base, token, ids, gets, gate)).await;
     stop.store(true, Ordering::Relaxed);
     let load = load.await??;
-    let loaded = loaded?;
+    let (quiet, loaded) = gets?;
+    eprintln!("  quiet: p50 {} p99 {}", human(quiet.p50), human(quiet.p99));
     eprintln!(
         "  while looping: p50 {} p99 {} ({} loops stopped)",
         human(loaded.p50),
@@ -990,20 +998,26 @@ fn http_client(token: &str) -> anyhow::Result<reqwest::Client> {
         .context("cannot build the HTTP client")
 }
 
-/// GETs of contacts one at a time, one every `GET_EVERY` (later if one is slower); the first
-/// `GET_WARMUP` are not counted.
-async fn paced_gets(
+/// GETs of contacts one at a time, one every `GET_EVERY` (later if one is slower), in
+/// `WINDOWS` quiet windows and as many loaded ones, taken in turn — so that a slow spell of the
+/// machine falls on both series alike. A quiet window holds `gate`, which the load takes for
+/// each `loop` + `ok` pair: it begins once the loop in flight has been stopped, and no loop
+/// starts during it. A loaded window lets go of `gate` and waits `LOAD_RAMP` first. The first
+/// `GET_WARMUP` GETs (quiet) are not counted. Answers the quiet and the loaded latencies.
+async fn alternating_gets(
     base: String,
     token: String,
     ids: Arc<[String]>,
     gets: usize,
-) -> anyhow::Result<Stats> {
+    gate: Arc<tokio::sync::Mutex<()>>,
+) -> anyhow::Result<(Stats, Stats)> {
     let client = http_client(&token)?;
     let mut interval = tokio::time::interval(GET_EVERY);
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut samples = Vec::with_capacity(gets);
-    for i in 0..GET_WARMUP + gets {
-        let url = format!("{base}/api/v1/contacts/{}", ids[(i * 7_919) % ids.len()]);
+    let mut next = 0;
+    let mut get = async || -> anyhow::Result<Duration> {
+        let url = format!("{base}/api/v1/contacts/{}", ids[(next * 7_919) % ids.len()]);
+        next += 1;
         interval.tick().await;
         let started = Instant::now();
         let reply = client.get(url).send().await?;
@@ -1013,25 +1027,47 @@ async fn paced_gets(
         if status != reqwest::StatusCode::OK {
             bail!("GET /contacts/{{id}} answered {status}");
         }
-        if i >= GET_WARMUP {
-            samples.push(elapsed);
+        Ok(elapsed)
+    };
+    let (mut quiet, mut loaded) = (Vec::with_capacity(gets), Vec::with_capacity(gets));
+    for window in 0..WINDOWS {
+        // The windows share out `gets` as evenly as they can.
+        let count = gets * (window + 1) / WINDOWS - gets * window / WINDOWS;
+        let quiet_turn = gate.lock().await;
+        if window == 0 {
+            for _ in 0..GET_WARMUP {
+                get().await?;
+            }
+        }
+        for _ in 0..count {
+            quiet.push(get().await?);
+        }
+        drop(quiet_turn);
+        tokio::time::sleep(LOAD_RAMP).await;
+        for _ in 0..count {
+            loaded.push(get().await?);
         }
     }
-    Ok(Stats::of(samples))
+    Ok((Stats::of(quiet), Stats::of(loaded)))
 }
 
-/// Calls the `loop` action, then the `ok` action, until `stop`; enables the plugin again if
-/// it is ever found suspended.
+/// Calls the `loop` action, then the `ok` action, holding `gate` for each pair, until `stop`;
+/// enables the plugin again if it is ever found suspended.
 async fn hostile_load(
     base: String,
     token: String,
     grant: Value,
+    gate: Arc<tokio::sync::Mutex<()>>,
     stop: Arc<AtomicBool>,
 ) -> anyhow::Result<Load> {
     let client = http_client(&token)?;
     let action = |name: &str| format!("{base}/api/v1/plugins/hostile/actions/{name}");
     let mut load = Load::default();
-    while !stop.load(Ordering::Relaxed) {
+    loop {
+        let _turn = gate.lock().await;
+        if stop.load(Ordering::Relaxed) {
+            return Ok(load);
+        }
         for name in ["loop", "ok"] {
             let started = Instant::now();
             let reply = client.post(action(name)).json(&json!({})).send().await?;
@@ -1063,7 +1099,6 @@ async fn hostile_load(
             }
         }
     }
-    Ok(load)
 }
 
 // -- 5. server start -----------------------------------------------------------------------------
@@ -1451,9 +1486,9 @@ fn notes(report: &Report) -> Vec<String> {
             report.looping.reenabled
         ),
         format!(
-            "Isolation: a real server (`Application::build`, port 0, SQLite, 2 tokio workers — the machine's 2 cores) with `hostile` enabled and {SEEDED} contacts; `GET /api/v1/contacts/{{id}}` one every {} ms from a client thread of its own ({GET_WARMUP} warm-up GETs not counted), first on the quiet server, then from {} s after a second client thread started calling `POST /api/v1/plugins/hostile/actions/loop` one at a time — each stopped by its {} s deadline or its {} units of fuel, whichever comes first (the row below the GETs says which), so a plugin is spinning nearly all the time — on the runtime's plugin threads (one per core, at nice {}), not on the server's 2 workers (wasmtime yields to tokio at every 1 ms epoch tick) — each followed by the `ok` action, whose success ends the run of failures so the plugin is never suspended (the client would enable it again through the API if it were). Client threads, server workers, plugin threads and the 1 ms epoch ticker share the 2 cores with whatever else the machine runs.",
+            "Isolation: a real server (`Application::build`, port 0, SQLite, 2 tokio workers — the machine's 2 cores) with `hostile` enabled and {SEEDED} contacts; `GET /api/v1/contacts/{{id}}` one every {} ms from a client thread of its own ({GET_WARMUP} warm-up GETs not counted), in {WINDOWS} quiet windows and {WINDOWS} loaded ones taken in turn (each window 1/{WINDOWS} of the GETs of its series), so that a slow spell of the machine falls on both series alike. In a loaded window, from {} ms before its first GET, a second client thread calls `POST /api/v1/plugins/hostile/actions/loop` one at a time — each stopped by its {} s deadline or its {} units of fuel, whichever comes first (the row below the GETs says which), so a plugin is spinning nearly all the time — on the runtime's plugin threads (one per core, at nice {}), not on the server's 2 workers (wasmtime yields to tokio at every 1 ms epoch tick, and the plugin's thread to any thread waiting for its core) — each followed by the `ok` action, whose success ends the run of failures so the plugin is never suspended (the client would enable it again through the API if it were). A quiet window begins once the loop in flight has been stopped. Client threads, server workers, plugin threads and the 1 ms epoch ticker share the 2 cores with whatever else the machine runs.",
             GET_EVERY.as_millis(),
-            LOAD_RAMP.as_secs(),
+            LOAD_RAMP.as_millis(),
             CallKind::Action.limits().deadline.as_secs(),
             thousands(CallKind::Action.limits().fuel as f64),
             host::plugins::runtime::PLUGIN_NICE

@@ -398,10 +398,14 @@ impl Runtime {
         // by the host-call and row counters; the deadline stops a plugin that runs too long.
         store.epoch_deadline_callback(move |ctx| {
             if started.elapsed().saturating_sub(ctx.data().in_host) >= deadline {
-                Ok(UpdateDeadline::Interrupt)
-            } else {
-                Ok(UpdateDeadline::Yield(1))
+                return Ok(UpdateDeadline::Interrupt);
             }
+            // A plugin still running after a tick gives its core to any thread waiting for it.
+            // The kernel does not always let a woken server thread preempt a spinning plugin at
+            // once (not even a nice-19 one); without this, it waited for the scheduler's own
+            // tick — 4 ms on a 250 Hz kernel — while the plugin spun.
+            std::thread::yield_now();
+            Ok(UpdateDeadline::Yield(1))
         });
         Ok((store, stderr))
     }
