@@ -88,7 +88,7 @@ const START_TARGET: Duration = Duration::from_millis(500);
 const WRITE_WARMUP: usize = 100;
 /// Calls per way before the loops that count.
 const CALL_WARMUP: usize = 1_000;
-/// GETs before each timed series.
+/// GETs before the first isolation window, not counted.
 const GET_WARMUP: usize = 50;
 const GET_EVERY: Duration = Duration::from_millis(5);
 /// The isolation GETs alternate between this many quiet and as many loaded windows.

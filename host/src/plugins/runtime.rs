@@ -181,7 +181,7 @@ pub struct Runtime {
     engine: Engine,
     linker: Linker<State>,
     cache_dir: Option<PathBuf>,
-    permits: Arc<tokio::sync::Semaphore>,
+    permits: tokio::sync::Semaphore,
     /// The threads every call but before-save runs on, at a lower CPU priority than the
     /// server's own (see [`Runtime::invoke`]); `None` once shut down.
     plugin_threads: Option<tokio::runtime::Runtime>,
@@ -278,7 +278,7 @@ impl Runtime {
             engine,
             linker,
             cache_dir,
-            permits: Arc::new(tokio::sync::Semaphore::new(CONCURRENT_CALLS)),
+            permits: tokio::sync::Semaphore::new(CONCURRENT_CALLS),
             plugin_threads: Some(plugin_threads),
         }))
     }
@@ -458,8 +458,7 @@ impl Runtime {
     {
         let permit = self
             .permits
-            .clone()
-            .acquire_owned()
+            .acquire()
             .await
             .map_err(|_| Failure::Instantiate("the runtime is shutting down".into()))?;
         let limits = kind.limits();
