@@ -9,6 +9,7 @@
 pub mod api;
 pub mod background;
 pub mod convert;
+mod epoch;
 mod hooks;
 mod host;
 pub mod manifest;

@@ -15,6 +15,7 @@ use wasmtime::{
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
+use super::epoch::Ticker;
 use super::host::CallState;
 
 /// The generated bindings of `plugin-sdk/wit` (world `plugin`).
@@ -30,8 +31,7 @@ pub mod bindings {
 pub use bindings::exports::kith::plugin::guest;
 pub use bindings::kith::plugin::types;
 
-/// How often the epoch ticks; deadlines are counted in ticks.
-pub const EPOCH_TICK: Duration = Duration::from_millis(1);
+pub use super::epoch::EPOCH_TICK;
 /// Linear memory one invocation may use.
 pub const MEMORY_LIMIT: usize = 64 * 1024 * 1024;
 /// Most bytes a guest may hand the host in one value (strings, lists, bodies, results).
@@ -182,6 +182,8 @@ pub struct Runtime {
     linker: Linker<State>,
     cache_dir: Option<PathBuf>,
     permits: tokio::sync::Semaphore,
+    /// Advances the epoch while calls run.
+    ticker: Ticker,
     /// The threads every call but before-save runs on, at a lower CPU priority than the
     /// server's own (see [`Runtime::invoke`]); `None` once shut down.
     plugin_threads: Option<tokio::runtime::Runtime>,
@@ -255,16 +257,12 @@ impl Runtime {
             |state| state,
         )
         .map_err(|e| anyhow::anyhow!("{e:#}"))?;
-        let ticker = engine.weak();
-        std::thread::Builder::new()
-            .name("kith-plugin-epoch".into())
-            .spawn(move || {
-                while let Some(engine) = ticker.upgrade() {
-                    engine.increment_epoch();
-                    drop(engine);
-                    std::thread::sleep(EPOCH_TICK);
-                }
-            })?;
+        let weak = engine.weak();
+        let ticker = Ticker::start(move || {
+            weak.upgrade()
+                .map(|engine| engine.increment_epoch())
+                .is_some()
+        })?;
         if let Some(dir) = &cache_dir {
             std::fs::create_dir_all(dir)?;
         }
@@ -279,6 +277,7 @@ impl Runtime {
             linker,
             cache_dir,
             permits: tokio::sync::Semaphore::new(CONCURRENT_CALLS),
+            ticker,
             plugin_threads: Some(plugin_threads),
         }))
     }
@@ -456,6 +455,7 @@ impl Runtime {
         R: Send,
         F: for<'a> FnOnce(&'a bindings::Plugin, &'a mut Store<State>) -> CallFuture<'a, R>,
     {
+        let _running = self.ticker.running();
         let permit = self
             .permits
             .acquire()
