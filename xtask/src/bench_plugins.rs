@@ -542,7 +542,7 @@ impl Rig {
 #[derive(Clone, Default)]
 struct CallLog {
     recording: Arc<AtomicBool>,
-    micros: Arc<std::sync::Mutex<Vec<Duration>>>,
+    calls: Arc<std::sync::Mutex<Vec<Duration>>>,
 }
 
 impl CallLog {
@@ -553,13 +553,13 @@ impl CallLog {
     }
 
     fn start(&self) {
-        self.micros.lock().expect("call log").clear();
+        self.calls.lock().expect("call log").clear();
         self.recording.store(true, Ordering::Relaxed);
     }
 
     fn stop(&self) -> Vec<Duration> {
         self.recording.store(false, Ordering::Relaxed);
-        std::mem::take(&mut *self.micros.lock().expect("call log"))
+        std::mem::take(&mut *self.calls.lock().expect("call log"))
     }
 }
 
@@ -605,7 +605,7 @@ impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for CallLog {
         let mut call = Call::default();
         event.record(&mut call);
         if let (true, Some(micros)) = (call.before_save, call.micros) {
-            self.micros
+            self.calls
                 .lock()
                 .expect("call log")
                 .push(Duration::from_micros(micros));
@@ -835,8 +835,9 @@ async fn bench_calls(rig: &Rig, calls: usize) -> anyhow::Result<Calls> {
 
     let mut other = vec![0u8; COLD_BYTES];
     let cold_calls = calls.min(COLD_CALLS);
+    let warmup = CALL_WARMUP.min(cold_calls);
     let mut samples = Vec::with_capacity(cold_calls);
-    for i in 0..CALL_WARMUP.min(cold_calls) + cold_calls {
+    for i in 0..warmup + cold_calls {
         for byte in other.iter_mut().step_by(64) {
             *byte = byte.wrapping_add(1);
         }
@@ -850,7 +851,7 @@ async fn bench_calls(rig: &Rig, calls: usize) -> anyhow::Result<Calls> {
             .map_err(|failure| anyhow!("noop failed: {failure}"))?;
         let elapsed = started.elapsed();
         expect_proceed(&verdicts)?;
-        if i >= CALL_WARMUP.min(cold_calls) {
+        if i >= warmup {
             samples.push(elapsed);
         }
     }
@@ -1503,7 +1504,10 @@ fn lines(report: &Report) -> Vec<Line> {
         ),
     );
     lines.push(Line::timed(
-        "before-save, 1 change: (c) the same, caches cold (8 MiB of other memory written before each call)",
+        format!(
+            "before-save, 1 change: (c) the same, caches cold ({} MiB of other memory written before each call)",
+            COLD_BYTES >> 20
+        ),
         &calls.cold,
     ));
     lines.push(series_line(
@@ -1632,7 +1636,8 @@ fn notes(report: &Report) -> Vec<String> {
             "Writes: `Store::create` of one contact with 6 fields (first and last name, email, phone, title, tags) on a migrated SQLite database (WAL), {WRITE_WARMUP} warm-up creates per workspace not counted; one workspace without plugins and one with `noop` enabled share the database and are written in turn (which goes first alternates). The search indexer is not running. The hook's cost is the larger of two figures: the difference of the two medians, and the median of the hook's call inside the hooked writes (the registry's `plugin call` debug event, which times `Plugins::invoke`: permit, fresh store and instance, the call, the drop; recorded through a tracing layer that is off outside the timed writes). The difference alone is not enough on a virtual machine: a write is a few hundred µs of hand-offs to SQLite's thread, how fast an idle virtual CPU wakes for them shifts with what ran just before, and it has come out anywhere from −110 µs to +78 µs for the same hook."
         ),
         format!(
-            "Calls: one thread (a current-thread tokio runtime) calls before-save with the same one change (that contact) {CALL_WARMUP} times to warm up, then N times untimed (calls/s = N ÷ wall time), then N times timing each call (p50/p99; the clock itself adds ~20–40 ns, which is most of (a)). (b) is one instance and one store for every call (no isolation between calls); the (b→c) rows take (c) apart: a fresh store (WASI context, limits) and instance created and dropped without a call (timed like the others), then, timed alone, the first call on a fresh instance (the guest's first allocations grow and touch fresh memory) and dropping that instance (the pooling allocator resets the memory and stack it dirtied) — the last two are timed over the same N + warm-up iterations; (c) is the whole of a hook's work: a permit, a fresh store and WASI context with its limits, an instance from the pooling allocator, the call, the owned context and change the hook builds (cloned per call), and dropping the instance. The cold row is (c) with 8 MiB of other memory written before each call (untimed; more than a core's L1 and L2 hold, as a write's own work between two hooks leaves them), over at most {COLD_CALLS} calls after up to {CALL_WARMUP} warm-ups. (d) serialises the change to JSON, POSTs it over a keep-alive loopback connection to an axum server in the same process on its own thread (so it uses the second core too), which parses it and answers `[{{\"verdict\":\"proceed\"}}]`, parsed by the client: the fresh instance is {:.1}× faster than the webhook at p50.",
+            "Calls: one thread (a current-thread tokio runtime) calls before-save with the same one change (that contact) {CALL_WARMUP} times to warm up, then N times untimed (calls/s = N ÷ wall time), then N times timing each call (p50/p99; the clock itself adds ~20–40 ns, which is most of (a)). (b) is one instance and one store for every call (no isolation between calls); the (b→c) rows take (c) apart: a fresh store (WASI context, limits) and instance created and dropped without a call (timed like the others), then, timed alone, the first call on a fresh instance (the guest's first allocations grow and touch fresh memory) and dropping that instance (the pooling allocator resets the memory and stack it dirtied) — the last two are timed over the same N + warm-up iterations; (c) is the whole of a hook's work: a permit, a fresh store and WASI context with its limits, an instance from the pooling allocator, the call, the owned context and change the hook builds (cloned per call), and dropping the instance. The cold row is (c) with {} MiB of other memory written before each call (untimed; more than a core's L1 and L2 hold, as a write's own work between two hooks leaves them), over at most {COLD_CALLS} calls after up to {CALL_WARMUP} warm-ups. (d) serialises the change to JSON, POSTs it over a keep-alive loopback connection to an axum server in the same process on its own thread (so it uses the second core too), which parses it and answers `[{{\"verdict\":\"proceed\"}}]`, parsed by the client: the fresh instance is {:.1}× faster than the webhook at p50.",
+            COLD_BYTES >> 20,
             calls.webhook.stats.p50.as_secs_f64() / calls.fresh.stats.p50.as_secs_f64().max(1e-12)
         ),
         format!(
