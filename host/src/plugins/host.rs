@@ -226,6 +226,19 @@ fn parse_id(id: &str) -> Result<RecordId, types::HostError> {
         .map_err(|_| refusal("invalid_id", "not a record id"))
 }
 
+impl super::runtime::State {
+    /// What every host import does first: the invocation this store serves, with one more host
+    /// call counted against its limits. A store that has not been given its invocation (a
+    /// spare, which cannot run code anyway) refuses every import.
+    fn begin_host_call(&mut self) -> wasmtime::Result<&mut CallState> {
+        let call = self.call.as_mut().ok_or_else(|| {
+            wasmtime::Error::new(LimitExceeded("a host call outside of an invocation".into()))
+        })?;
+        call.count_call()?;
+        Ok(call)
+    }
+}
+
 impl types::Host for super::runtime::State {}
 
 impl records::Host for super::runtime::State {
@@ -234,21 +247,15 @@ impl records::Host for super::runtime::State {
         entity_type: String,
         id: String,
     ) -> HostResult<Option<types::EntityRecord>> {
-        self.call.count_call()?;
-        let ty = or_refuse!(self.call.entity(&entity_type, false).await);
+        let call = self.begin_host_call()?;
+        let ty = or_refuse!(call.entity(&entity_type, false).await);
         let id = match parse_id(&id) {
             Ok(id) => id,
             Err(_) => return Ok(Ok(None)),
         };
-        match self
-            .call
-            .services
-            .store
-            .get(&self.call.actor, &ty, id)
-            .await
-        {
+        match call.services.store.get(&call.actor, &ty, id).await {
             Ok(record) => {
-                self.call.count_rows(1)?;
+                call.count_rows(1)?;
                 Ok(Ok(Some(record_to_wit(&ty, &record))))
             }
             Err(crate::records::RecordError::NotFound) => Ok(Ok(None)),
@@ -261,7 +268,7 @@ impl records::Host for super::runtime::State {
         entity_type: String,
         query: records::AggregateQuery,
     ) -> HostResult<Vec<records::Group>> {
-        self.call.count_call()?;
+        let call = self.begin_host_call()?;
         check_size(
             "a query",
             query.filter.as_ref().map_or(0, String::len)
@@ -272,23 +279,22 @@ impl records::Host for super::runtime::State {
                     .map(String::len)
                     .sum::<usize>(),
         )?;
-        let ty = or_refuse!(self.call.entity(&entity_type, false).await);
+        let ty = or_refuse!(call.entity(&entity_type, false).await);
         let request = AggregateQuery {
             filter: query.filter,
             group_by: query.group_by,
             sum: query.sum,
         };
-        let found = match self
-            .call
+        let found = match call
             .services
             .store
-            .aggregate(&self.call.actor, &ty, &request)
+            .aggregate(&call.actor, &ty, &request)
             .await
         {
             Ok(found) => found,
             Err(e) => return Ok(Err(host_error(e))),
         };
-        self.call.count_rows(found.groups.len())?;
+        call.count_rows(found.groups.len())?;
         let kinds: Vec<Option<(FieldKind, bool)>> = found
             .key_kinds
             .iter()
@@ -322,13 +328,13 @@ impl records::Host for super::runtime::State {
         entity_type: String,
         query: records::Query,
     ) -> HostResult<records::Page> {
-        self.call.count_call()?;
+        let call = self.begin_host_call()?;
         check_size(
             "a query",
             query.filter.as_ref().map_or(0, String::len)
                 + query.sort.as_ref().map_or(0, String::len),
         )?;
-        let ty = or_refuse!(self.call.entity(&entity_type, false).await);
+        let ty = or_refuse!(call.entity(&entity_type, false).await);
         let limit = match query.limit {
             0 => 50,
             n if n <= 1000 => u64::from(n),
@@ -342,15 +348,9 @@ impl records::Host for super::runtime::State {
             total: false,
             deleted: false,
         };
-        match self
-            .call
-            .services
-            .store
-            .list(&self.call.actor, &ty, &request)
-            .await
-        {
+        match call.services.store.list(&call.actor, &ty, &request).await {
             Ok(page) => {
-                self.call.count_rows(page.records.len())?;
+                call.count_rows(page.records.len())?;
                 Ok(Ok(records::Page {
                     records: page.records.iter().map(|r| record_to_wit(&ty, r)).collect(),
                     next_cursor: page.next_cursor,
@@ -365,14 +365,13 @@ impl records::Host for super::runtime::State {
         entity_type: String,
         fields: Vec<types::Field>,
     ) -> HostResult<types::EntityRecord> {
-        self.call.count_call()?;
+        let call = self.begin_host_call()?;
         check_size("a record", fields_size(&fields))?;
-        or_refuse!(self.call.count_write()?);
-        let ty = or_refuse!(self.call.entity(&entity_type, true).await);
+        or_refuse!(call.count_write()?);
+        let ty = or_refuse!(call.entity(&entity_type, true).await);
         let body = or_refuse!(body_of(&fields));
-        let (store, actor, wit_ty) = self.call.writer(&ty);
-        Ok(self
-            .call
+        let (store, actor, wit_ty) = call.writer(&ty);
+        Ok(call
             .on_server(async move { store.create(&actor, &ty, body).await })
             .await
             .map(|r| record_to_wit(&wit_ty, &r)))
@@ -385,10 +384,10 @@ impl records::Host for super::runtime::State {
         fields: Vec<types::Field>,
         expected_version: Option<i64>,
     ) -> HostResult<types::EntityRecord> {
-        self.call.count_call()?;
+        let call = self.begin_host_call()?;
         check_size("a record", fields_size(&fields))?;
-        or_refuse!(self.call.count_write()?);
-        let ty = or_refuse!(self.call.entity(&entity_type, true).await);
+        or_refuse!(call.count_write()?);
+        let ty = or_refuse!(call.entity(&entity_type, true).await);
         let id = or_refuse!(parse_id(&id));
         let patch = or_refuse!(body_of(&fields));
         let item = UpdateItem {
@@ -396,22 +395,20 @@ impl records::Host for super::runtime::State {
             patch,
             if_match: expected_version,
         };
-        let (store, actor, wit_ty) = self.call.writer(&ty);
-        Ok(self
-            .call
+        let (store, actor, wit_ty) = call.writer(&ty);
+        Ok(call
             .on_server(async move { store.update(&actor, &ty, item).await })
             .await
             .map(|r| record_to_wit(&wit_ty, &r)))
     }
 
     async fn delete(&mut self, entity_type: String, id: String) -> HostResult<()> {
-        self.call.count_call()?;
-        or_refuse!(self.call.count_write()?);
-        let ty = or_refuse!(self.call.entity(&entity_type, true).await);
+        let call = self.begin_host_call()?;
+        or_refuse!(call.count_write()?);
+        let ty = or_refuse!(call.entity(&entity_type, true).await);
         let id = or_refuse!(parse_id(&id));
-        let (store, actor, _) = self.call.writer(&ty);
-        Ok(self
-            .call
+        let (store, actor, _) = call.writer(&ty);
+        Ok(call
             .on_server(async move { store.delete(&actor, &ty, id, None).await })
             .await
             .map(|_| ()))
@@ -425,20 +422,14 @@ impl search::Host for super::runtime::State {
         entity_types: Vec<String>,
         limit: u32,
     ) -> HostResult<Vec<search::Hit>> {
-        self.call.count_call()?;
+        let call = self.begin_host_call()?;
         check_size("a query", query.len())?;
-        let schema = match self
-            .call
-            .services
-            .store
-            .schema(self.call.actor.workspace)
-            .await
-        {
+        let schema = match call.services.store.schema(call.actor.workspace).await {
             Ok(schema) => schema,
             Err(e) => return Ok(Err(host_error(e))),
         };
-        let granted = &self.call.enabled.granted;
-        let plugin = &self.call.enabled.plugin;
+        let granted = &call.enabled.granted;
+        let plugin = &call.enabled.plugin;
         let mut scopes = Vec::new();
         for ty in schema.types() {
             let wanted = entity_types.is_empty() || entity_types.iter().any(|t| *t == ty.name);
@@ -448,7 +439,7 @@ impl search::Host for super::runtime::State {
                 continue;
             }
             use crate::auth::permissions::{Operation, Scope};
-            match self.call.actor.access.scope(Operation::Read, &ty.name) {
+            match call.actor.access.scope(Operation::Read, &ty.name) {
                 Scope::Nothing => {}
                 Scope::All => scopes.push(TypeScope {
                     entity: ty.name.clone(),
@@ -464,14 +455,14 @@ impl search::Host for super::runtime::State {
             return Ok(Ok(Vec::new()));
         }
         let limit = usize::try_from(limit.clamp(1, 100)).unwrap_or(20);
-        let index = self.call.services.search.clone();
-        let workspace = self.call.actor.workspace;
+        let index = call.services.search.clone();
+        let workspace = call.actor.workspace;
         let hits =
             tokio::task::spawn_blocking(move || index.search(workspace, &query, &scopes, limit))
                 .await;
         match hits {
             Ok(Ok(hits)) => {
-                self.call.count_rows(hits.len())?;
+                call.count_rows(hits.len())?;
                 Ok(Ok(hits
                     .into_iter()
                     .map(|h| search::Hit {
@@ -511,18 +502,18 @@ fn check_key(key: &str) -> Result<(), types::HostError> {
 
 impl kv_import::Host for super::runtime::State {
     async fn get(&mut self, key: String) -> HostResult<Option<Vec<u8>>> {
-        self.call.count_call()?;
+        let call = self.begin_host_call()?;
         or_refuse!(check_key(&key));
-        let (workspace, plugin) = self.call.kv_scope();
+        let (workspace, plugin) = call.kv_scope();
         let row = kv::Entity::find_by_id((workspace, plugin, key))
-            .one(&self.call.services.db.read)
+            .one(&call.services.db.read)
             .await;
         Ok(row.map(|r| r.map(|r| r.value)).map_err(|e| db_refusal(&e)))
     }
 
     async fn set(&mut self, key: String, value: Vec<u8>) -> HostResult<()> {
-        self.call.count_call()?;
-        or_refuse!(self.call.count_write()?);
+        let call = self.begin_host_call()?;
+        or_refuse!(call.count_write()?);
         or_refuse!(check_key(&key));
         if value.len() > MAX_KV_VALUE {
             return Ok(Err(refusal(
@@ -530,7 +521,7 @@ impl kv_import::Host for super::runtime::State {
                 format!("values are at most {MAX_KV_VALUE} bytes"),
             )));
         }
-        let (workspace, plugin) = self.call.kv_scope();
+        let (workspace, plugin) = call.kv_scope();
         let row = kv::ActiveModel {
             workspace_id: Set(workspace),
             plugin_id: Set(plugin),
@@ -547,24 +538,24 @@ impl kv_import::Host for super::runtime::State {
                 .update_column(kv::Column::Value)
                 .to_owned(),
             )
-            .exec_without_returning(&self.call.services.db.write)
+            .exec_without_returning(&call.services.db.write)
             .await;
         Ok(result.map(|_| ()).map_err(|e| db_refusal(&e)))
     }
 
     async fn delete(&mut self, key: String) -> HostResult<()> {
-        self.call.count_call()?;
-        or_refuse!(self.call.count_write()?);
-        let (workspace, plugin) = self.call.kv_scope();
+        let call = self.begin_host_call()?;
+        or_refuse!(call.count_write()?);
+        let (workspace, plugin) = call.kv_scope();
         let result = kv::Entity::delete_by_id((workspace, plugin, key))
-            .exec(&self.call.services.db.write)
+            .exec(&call.services.db.write)
             .await;
         Ok(result.map(|_| ()).map_err(|e| db_refusal(&e)))
     }
 
     async fn keys(&mut self, prefix: String) -> HostResult<Vec<String>> {
-        self.call.count_call()?;
-        let (workspace, plugin) = self.call.kv_scope();
+        let call = self.begin_host_call()?;
+        let (workspace, plugin) = call.kv_scope();
         let rows: Result<Vec<String>, _> = kv::Entity::find()
             .select_only()
             .column(kv::Column::Key)
@@ -574,11 +565,11 @@ impl kv_import::Host for super::runtime::State {
             .order_by_asc(kv::Column::Key)
             .limit(1000)
             .into_tuple()
-            .all(&self.call.services.db.read)
+            .all(&call.services.db.read)
             .await;
         match rows {
             Ok(keys) => {
-                self.call.count_rows(keys.len())?;
+                call.count_rows(keys.len())?;
                 Ok(Ok(keys))
             }
             Err(e) => Ok(Err(db_refusal(&e))),
@@ -593,24 +584,24 @@ fn db_refusal(error: &sea_orm::DbErr) -> types::HostError {
 
 impl config::Host for super::runtime::State {
     async fn get(&mut self, name: String) -> wasmtime::Result<Option<String>> {
-        self.call.count_call()?;
-        Ok(self.call.enabled.setting(&name))
+        let call = self.begin_host_call()?;
+        Ok(call.enabled.setting(&name))
     }
 }
 
 impl log::Host for super::runtime::State {
     async fn log(&mut self, level: log::Level, message: String) -> wasmtime::Result<()> {
-        self.call.count_call()?;
-        let limit = self.call.kind.limits().log_bytes;
-        self.call.used.log_bytes = self.call.used.log_bytes.saturating_add(message.len());
-        if self.call.used.log_bytes > limit {
+        let call = self.begin_host_call()?;
+        let limit = call.kind.limits().log_bytes;
+        call.used.log_bytes = call.used.log_bytes.saturating_add(message.len());
+        if call.used.log_bytes > limit {
             return Err(wasmtime::Error::new(LimitExceeded(format!(
                 "logged more than {limit} bytes in one {} call",
-                self.call.kind.as_str()
+                call.kind.as_str()
             ))));
         }
-        let plugin = self.call.plugin();
-        let workspace = self.call.actor.workspace.0;
+        let plugin = call.plugin();
+        let workspace = call.actor.workspace.0;
         match level {
             log::Level::Debug => tracing::debug!(plugin, %workspace, "{message}"),
             log::Level::Info => tracing::info!(plugin, %workspace, "{message}"),
@@ -623,7 +614,7 @@ impl log::Host for super::runtime::State {
 
 impl clock::Host for super::runtime::State {
     async fn now(&mut self) -> wasmtime::Result<i64> {
-        self.call.count_call()?;
+        self.begin_host_call()?;
         Ok(crate::records::now_micros())
     }
 }
@@ -633,17 +624,17 @@ const HTTP_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 impl http_out::Host for super::runtime::State {
     async fn fetch(&mut self, request: http_out::Request) -> HostResult<http_out::Response> {
-        self.call.count_call()?;
+        let call = self.begin_host_call()?;
         check_size("a request body", request.body.len())?;
-        let limit = self.call.kind.limits().http_calls;
+        let limit = call.kind.limits().http_calls;
         if limit == 0 {
             return Ok(Err(refusal(
                 "forbidden",
-                format!("a {} call may not make http calls", self.call.kind.as_str()),
+                format!("a {} call may not make http calls", call.kind.as_str()),
             )));
         }
-        self.call.used.http_calls += 1;
-        if self.call.used.http_calls > limit {
+        call.used.http_calls += 1;
+        if call.used.http_calls > limit {
             return Err(wasmtime::Error::new(LimitExceeded(format!(
                 "more than {limit} http calls in one call"
             ))));
@@ -662,12 +653,12 @@ impl http_out::Host for super::runtime::State {
         };
         let host = url.host_str().unwrap_or_default().to_ascii_lowercase();
         let port = url.port_or_known_default().unwrap_or(80);
-        if !self.call.enabled.may_call_host(&host, port) {
+        if !call.enabled.may_call_host(&host, port) {
             return Ok(Err(refusal(
                 "forbidden",
                 format!(
                     "plugin `{}` was not granted http access to {host}:{port}",
-                    self.call.plugin()
+                    call.plugin()
                 ),
             )));
         }
@@ -676,8 +667,7 @@ impl http_out::Host for super::runtime::State {
                 Ok(method) => method,
                 Err(_) => return Ok(Err(refusal("invalid_parameter", "unknown http method"))),
             };
-        let mut outgoing = self
-            .call
+        let mut outgoing = call
             .services
             .http
             .request(method, url)

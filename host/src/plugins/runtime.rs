@@ -1,11 +1,14 @@
 //! The sandbox: one wasmtime `Engine` (pooling allocator, fuel, epoch interruption), plugin
-//! components compiled once and cached on disk, and one fresh `Store` per invocation with its
-//! limits. Nothing here knows what a record is; `host` implements the imports.
+//! components compiled once and cached on disk, and one fresh `Store` and instance per
+//! invocation with its limits — made ahead of the call where it can be, and dropped after it
+//! at the epoch ticker's next tick (see [`Recycler`]). Nothing here knows what a record is;
+//! `host` implements the imports.
 
 use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use wasmtime::component::{Component, Linker, ResourceTable};
 use wasmtime::{
@@ -14,6 +17,8 @@ use wasmtime::{
 };
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
+
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use super::epoch::Ticker;
 use super::host::CallState;
@@ -36,8 +41,13 @@ pub use super::epoch::EPOCH_TICK;
 pub const MEMORY_LIMIT: usize = 64 * 1024 * 1024;
 /// Most bytes a guest may hand the host in one value (strings, lists, bodies, results).
 pub const MAX_VALUE_BYTES: usize = 4 * 1024 * 1024;
-/// Invocations running at once; more wait (the pool has slots for this many instances).
+/// Invocations running at once; more wait (the pool has slots for this many instances, and for
+/// the spares).
 const CONCURRENT_CALLS: usize = 64;
+/// Instances made ahead of their call (see [`Recycler`]): at most this many in all, and
+/// [`SPARES_PER_PLUGIN`] per plugin version.
+const SPARES: usize = 32;
+const SPARES_PER_PLUGIN: usize = 4;
 /// Bytes of a guest's stderr kept for its failure report (panic messages).
 const STDERR_BYTES: usize = 4096;
 
@@ -158,8 +168,13 @@ pub struct State {
     /// Time spent inside host imports so far, and since when the current one runs: the
     /// deadline counts the plugin's own time, not the database's.
     in_host: Duration,
-    host_since: Option<std::time::Instant>,
-    pub call: CallState,
+    host_since: Option<Instant>,
+    /// When the invocation began and how long it may run.
+    started: Instant,
+    deadline: Duration,
+    /// The invocation this store serves; `None` until [`arm`] hands it one (a spare waits
+    /// without, and every host import then refuses).
+    pub(super) call: Option<CallState>,
 }
 
 impl WasiView for State {
@@ -171,18 +186,105 @@ impl WasiView for State {
     }
 }
 
-/// A compiled plugin version, ready to instantiate.
+/// A compiled plugin version, ready to instantiate, with its spare instances.
 #[derive(Clone)]
 pub struct Compiled {
     pre: bindings::PluginPre<State>,
+    spares: Arc<Spares>,
+}
+
+#[derive(Default)]
+struct Spares {
+    ready: Mutex<Vec<Spare>>,
+    /// Making one failed (its start code trapped, or called the host): this version's calls
+    /// instantiate on their own path, where the failure is theirs to report.
+    failed: AtomicBool,
+}
+
+/// A fresh instance made ahead of the call that will use it, off that call's path. It has run
+/// only the component's start code, with a before-save call's limits and no invocation (so
+/// every host import refused); [`arm`] gives it its call's invocation, fuel and time.
+struct Spare {
+    instance: bindings::Plugin,
+    store: Store<State>,
+    stderr: MemoryOutputPipe,
+    /// One of the [`SPARES`] pool slots set aside for spares.
+    _slot: OwnedSemaphorePermit,
+}
+
+impl Compiled {
+    /// Spare instances ready for this version's next calls.
+    pub fn spares_ready(&self) -> usize {
+        self.spares.ready.lock().map_or(0, |ready| ready.len())
+    }
+
+    fn take_spare(&self) -> Option<Spare> {
+        self.spares.ready.lock().ok()?.pop()
+    }
+}
+
+/// A store whose call has ended, waiting for the recycler with the permit it holds.
+struct Retired {
+    store: Store<State>,
+    permit: OwnedSemaphorePermit,
+    compiled: Compiled,
+}
+
+/// The work a call leaves behind, done by the epoch ticker's thread at its next tick (it ticks
+/// while calls run): dropping the stores of ended calls, which resets the memory their
+/// instances wrote, and making each plugin as many spares as its calls used. A call then pays
+/// only for its own run; handing the store to a thread of its own cost a wake-up per call,
+/// ~15 µs on a virtual machine — as much as the drop it saved.
+struct Recycler {
+    retired: Mutex<Vec<Retired>>,
+    spare_slots: Arc<Semaphore>,
+}
+
+impl Recycler {
+    fn retire(&self, retired: Retired) {
+        if let Ok(mut queue) = self.retired.lock() {
+            queue.push(retired);
+        }
+    }
+
+    fn take_retired(&self) -> Vec<Retired> {
+        self.retired
+            .lock()
+            .map(|mut queue| std::mem::take(&mut *queue))
+            .unwrap_or_default()
+    }
+
+    fn tick(&self, engine: &Engine, executor: &tokio::runtime::Runtime) {
+        let mut used: Vec<(Compiled, usize)> = Vec::new();
+        for Retired {
+            store,
+            permit,
+            compiled,
+        } in self.take_retired()
+        {
+            drop((store, permit));
+            match (used.iter_mut()).find(|(c, _)| Arc::ptr_eq(&c.spares, &compiled.spares)) {
+                Some((_, calls)) => *calls += 1,
+                None => used.push((compiled, 1)),
+            }
+        }
+        for (compiled, calls) in used {
+            for _ in 0..calls {
+                if !executor.block_on(make_spare(engine, &self.spare_slots, &compiled)) {
+                    break;
+                }
+            }
+        }
+    }
 }
 
 pub struct Runtime {
     engine: Engine,
     linker: Linker<State>,
     cache_dir: Option<PathBuf>,
-    permits: tokio::sync::Semaphore,
-    /// Advances the epoch while calls run.
+    permits: Arc<Semaphore>,
+    recycler: Arc<Recycler>,
+    /// Advances the epoch while calls run, and recycles their stores.
     ticker: Ticker,
     /// The threads every call but before-save runs on, at a lower CPU priority than the
     /// server's own (see [`Runtime::invoke`]); `None` once shut down.
@@ -221,7 +323,7 @@ impl Runtime {
     /// `cache_dir` when given.
     pub fn new(cache_dir: Option<PathBuf>) -> anyhow::Result<Arc<Runtime>> {
         let mut pool = PoolingAllocationConfig::default();
-        let slots = u32::try_from(CONCURRENT_CALLS).unwrap_or(64);
+        let slots = u32::try_from(CONCURRENT_CALLS + SPARES).unwrap_or(80);
         pool.total_component_instances(slots)
             .total_core_instances(slots * 16)
             .total_memories(slots * 2)
@@ -257,11 +359,21 @@ impl Runtime {
             |state| state,
         )
         .map_err(|e| anyhow::anyhow!("{e:#}"))?;
+        let recycler = Arc::new(Recycler {
+            retired: Mutex::default(),
+            spare_slots: Arc::new(Semaphore::new(SPARES)),
+        });
         let weak = engine.weak();
-        let ticker = Ticker::start(move || {
-            weak.upgrade()
-                .map(|engine| engine.increment_epoch())
-                .is_some()
+        let housekeeping = recycler.clone();
+        // Spares are instantiated with wasmtime's async API; the ticker's thread has no runtime.
+        let executor = tokio::runtime::Builder::new_current_thread().build()?;
+        let ticker = Ticker::start(move || match weak.upgrade() {
+            Some(engine) => {
+                engine.increment_epoch();
+                housekeeping.tick(&engine, &executor);
+                true
+            }
+            None => false,
         })?;
         if let Some(dir) = &cache_dir {
             std::fs::create_dir_all(dir)?;
@@ -276,7 +388,8 @@ impl Runtime {
             engine,
             linker,
             cache_dir,
-            permits: tokio::sync::Semaphore::new(CONCURRENT_CALLS),
+            permits: Arc::new(Semaphore::new(CONCURRENT_CALLS)),
+            recycler,
             ticker,
             plugin_threads: Some(plugin_threads),
         }))
@@ -319,7 +432,10 @@ impl Runtime {
             .instantiate_pre(&component)
             .map_err(|e| format!("{e:#}"))?;
         let pre = bindings::PluginPre::new(instance_pre).map_err(|e| format!("{e:#}"))?;
-        Ok(Compiled { pre })
+        Ok(Compiled {
+            pre,
+            spares: Arc::default(),
+        })
     }
 
     /// The cache file of a component: its content hash and the engine's compatibility hash.
@@ -346,72 +462,9 @@ impl Runtime {
         }
     }
 
-    /// A fresh store for one invocation, with the limits of `kind`; also returns the guest's
-    /// stderr (panic messages).
-    fn new_store(
-        &self,
-        kind: CallKind,
-        call_state: CallState,
-    ) -> Result<(Store<State>, MemoryOutputPipe), Failure> {
-        let limits = kind.limits();
-        let stderr = MemoryOutputPipe::new(STDERR_BYTES);
-        let wasi = WasiCtxBuilder::new()
-            .stderr(stderr.clone())
-            .allow_tcp(false)
-            .allow_udp(false)
-            .allow_ip_name_lookup(false)
-            .build();
-        let state = State {
-            wasi,
-            table: ResourceTable::new(),
-            limits: StoreLimitsBuilder::new()
-                .memory_size(MEMORY_LIMIT)
-                .trap_on_grow_failure(true)
-                .build(),
-            call: call_state,
-            in_host: Duration::ZERO,
-            host_since: None,
-        };
-        let mut store = Store::new(&self.engine, state);
-        store.call_hook(|mut ctx, hook| {
-            let state = ctx.data_mut();
-            match hook {
-                CallHook::CallingHost => state.host_since = Some(std::time::Instant::now()),
-                CallHook::ReturningFromHost => {
-                    if let Some(since) = state.host_since.take() {
-                        state.in_host += since.elapsed();
-                    }
-                }
-                CallHook::CallingWasm | CallHook::ReturningFromWasm => {}
-            }
-            Ok(())
-        });
-        store.limiter(|state| &mut state.limits);
-        store
-            .set_fuel(limits.fuel)
-            .map_err(|e| Failure::Instantiate(e.to_string()))?;
-        let started = std::time::Instant::now();
-        let deadline = limits.deadline;
-        store.set_epoch_deadline(1);
-        // Time waiting on host imports (a query under load) does not count: those are bounded
-        // by the host-call and row counters; the deadline stops a plugin that runs too long.
-        store.epoch_deadline_callback(move |ctx| {
-            if started.elapsed().saturating_sub(ctx.data().in_host) >= deadline {
-                return Ok(UpdateDeadline::Interrupt);
-            }
-            // A plugin still running after a tick gives its core to any thread waiting for it.
-            // The kernel does not always let a woken server thread preempt a spinning plugin at
-            // once (not even a nice-19 one); without this, it waited for the scheduler's own
-            // tick — 4 ms on a 250 Hz kernel — while the plugin spun.
-            std::thread::yield_now();
-            Ok(UpdateDeadline::Yield(1))
-        });
-        Ok((store, stderr))
-    }
-
-    /// Runs one export in a fresh store with the limits of `kind`. `call` gets the bindings
-    /// and the store; a trap, a breached limit or the guest's own `Err` come back as a
-    /// [`Failure`].
+    /// Runs one export in a fresh instance, never used before (a spare made ahead when there
+    /// is one), with the limits of `kind`. `call` gets the bindings and the store; a trap, a
+    /// breached limit or the guest's own `Err` come back as a [`Failure`].
     ///
     /// Before-save runs where the write runs (it is short, and a hand-off between threads
     /// would cost more than the call). Every other call runs on the plugin threads, whose
@@ -456,30 +509,45 @@ impl Runtime {
         F: for<'a> FnOnce(&'a bindings::Plugin, &'a mut Store<State>) -> CallFuture<'a, R>,
     {
         let _running = self.ticker.running();
-        let permit = self
-            .permits
-            .acquire()
-            .await
-            .map_err(|_| Failure::Instantiate("the runtime is shutting down".into()))?;
+        let permit = match self.permits.clone().try_acquire_owned() {
+            Ok(permit) => permit,
+            // Every permit is held by a running call or by a store the ticker has yet to drop:
+            // drop those here rather than wait for its tick.
+            Err(_) => {
+                drop(self.recycler.take_retired());
+                (self.permits.clone().acquire_owned().await)
+                    .map_err(|_| Failure::Instantiate("the runtime is shutting down".into()))?
+            }
+        };
         let limits = kind.limits();
-        let (mut store, stderr) = self.new_store(kind, call_state)?;
-        let instance = compiled
-            .pre
-            .instantiate_async(&mut store)
-            .await
-            .map_err(|e| classify(e, &stderr, limits))?;
+        let (instance, mut store, stderr) = match compiled.take_spare() {
+            Some(mut spare) => {
+                arm(&mut spare.store, kind, Some(call_state))?;
+                (spare.instance, spare.store, spare.stderr)
+            }
+            // No spare (the plugin's first call, or more calls since the last tick than it
+            // had spares): instantiated here, under the call's own limits.
+            None => {
+                let (mut store, stderr) = new_store(&self.engine);
+                arm(&mut store, kind, Some(call_state))?;
+                let instance = (compiled.pre.instantiate_async(&mut store).await)
+                    .map_err(|e| classify(e, &stderr, limits))?;
+                (instance, store, stderr)
+            }
+        };
         let result = match call(&instance, &mut store).await {
             Ok(Ok(value)) => Ok(value),
             Ok(Err(message)) => Err(Failure::Guest(truncate(message))),
             Err(error) => Err(classify(error, &stderr, limits)),
         };
-        // Dropping the instance resets the memory it wrote for the slot's next call; the permit
-        // goes with it, so the pool's slots are never overbooked. Handing the drop to a task
-        // of its own looked cheaper in a bench that wrote from `block_on`'s thread (another
-        // worker did it in parallel); on a worker, where a request's write runs, that task ran
-        // while the write awaited its database and delayed it: +92–115 µs per no-op hook
-        // against +50–78 µs dropped here.
-        drop((store, permit));
+        // The store is dropped, and the plugin's next spare made, at the ticker's next tick:
+        // the caller (a write, for before-save) waits for neither. The permit goes along, so
+        // the pool's slots are never overbooked.
+        self.recycler.retire(Retired {
+            store,
+            permit,
+            compiled: compiled.clone(),
+        });
         result
     }
 
@@ -492,7 +560,8 @@ impl Runtime {
         call_state: CallState,
     ) -> Result<Reusable, Failure> {
         let limits = kind.limits();
-        let (mut store, stderr) = self.new_store(kind, call_state)?;
+        let (mut store, stderr) = new_store(&self.engine);
+        arm(&mut store, kind, Some(call_state))?;
         store
             .set_fuel(u64::MAX)
             .map_err(|e| Failure::Instantiate(e.to_string()))?;
@@ -503,6 +572,119 @@ impl Runtime {
             .await
             .map_err(|e| classify(e, &stderr, limits))?;
         Ok((instance, store))
+    }
+}
+
+/// A fresh store, with the guest's stderr (panic messages). It can run no code until [`arm`]
+/// gives it an invocation: it has no fuel, and its time is up.
+fn new_store(engine: &Engine) -> (Store<State>, MemoryOutputPipe) {
+    let stderr = MemoryOutputPipe::new(STDERR_BYTES);
+    let wasi = WasiCtxBuilder::new()
+        .stderr(stderr.clone())
+        .allow_tcp(false)
+        .allow_udp(false)
+        .allow_ip_name_lookup(false)
+        .build();
+    let state = State {
+        wasi,
+        table: ResourceTable::new(),
+        limits: StoreLimitsBuilder::new()
+            .memory_size(MEMORY_LIMIT)
+            .trap_on_grow_failure(true)
+            .build(),
+        in_host: Duration::ZERO,
+        host_since: None,
+        started: Instant::now(),
+        deadline: Duration::ZERO,
+        call: None,
+    };
+    let mut store = Store::new(engine, state);
+    store.call_hook(|mut ctx, hook| {
+        let state = ctx.data_mut();
+        match hook {
+            CallHook::CallingHost => state.host_since = Some(Instant::now()),
+            CallHook::ReturningFromHost => {
+                if let Some(since) = state.host_since.take() {
+                    state.in_host += since.elapsed();
+                }
+            }
+            CallHook::CallingWasm | CallHook::ReturningFromWasm => {}
+        }
+        Ok(())
+    });
+    store.limiter(|state| &mut state.limits);
+    // Time waiting on host imports (a query under load) does not count: those are bounded by
+    // the host-call and row counters; the deadline stops a plugin that runs too long.
+    store.epoch_deadline_callback(|ctx| {
+        let state = ctx.data();
+        if state.started.elapsed().saturating_sub(state.in_host) >= state.deadline {
+            return Ok(UpdateDeadline::Interrupt);
+        }
+        // A plugin still running after a tick gives its core to any thread waiting for it.
+        // The kernel does not always let a woken server thread preempt a spinning plugin at
+        // once (not even a nice-19 one); without this, it waited for the scheduler's own tick
+        // — 4 ms on a 250 Hz kernel — while the plugin spun.
+        std::thread::yield_now();
+        Ok(UpdateDeadline::Yield(1))
+    });
+    (store, stderr)
+}
+
+/// Gives a store the limits of `kind` and its invocation (none while a spare is made: every
+/// host import then refuses); its time starts now.
+fn arm(
+    store: &mut Store<State>,
+    kind: CallKind,
+    call_state: Option<CallState>,
+) -> Result<(), Failure> {
+    let limits = kind.limits();
+    store
+        .set_fuel(limits.fuel)
+        .map_err(|e| Failure::Instantiate(e.to_string()))?;
+    store.set_epoch_deadline(1);
+    let state = store.data_mut();
+    state.call = call_state;
+    state.deadline = limits.deadline;
+    state.started = Instant::now();
+    state.in_host = Duration::ZERO;
+    Ok(())
+}
+
+/// Makes `compiled` one more spare instance, unless it has its share, a spare slot is not free,
+/// or making one failed before. Answers whether it made one.
+async fn make_spare(engine: &Engine, spare_slots: &Arc<Semaphore>, compiled: &Compiled) -> bool {
+    let spares = &compiled.spares;
+    let full = (spares.ready.lock()).map_or(true, |ready| ready.len() >= SPARES_PER_PLUGIN);
+    if full || spares.failed.load(Ordering::Relaxed) {
+        return false;
+    }
+    let Ok(slot) = spare_slots.clone().try_acquire_owned() else {
+        return false;
+    };
+    let (mut store, stderr) = new_store(engine);
+    // Instantiating runs the plugin's start code (its language runtime's set-up): it gets a
+    // before-save call's limits, and no invocation, so every host import refuses.
+    if arm(&mut store, CallKind::BeforeSave, None).is_err() {
+        return false;
+    }
+    match compiled.pre.instantiate_async(&mut store).await {
+        Ok(instance) => (spares.ready.lock()).is_ok_and(|mut ready| {
+            ready.push(Spare {
+                instance,
+                store,
+                stderr,
+                _slot: slot,
+            });
+            true
+        }),
+        Err(error) => {
+            tracing::warn!(
+                error = %format!("{error:#}"),
+                "cannot make a plugin a spare instance; its calls instantiate their own"
+            );
+            spares.failed.store(true, Ordering::Relaxed);
+            false
+        }
     }
 }
 
