@@ -18,7 +18,9 @@
 //!    before-save with the same one change (a contact with 6 fields) in a loop, four ways:
 //!    (a) a native Rust function building the same verdicts, (b) the `noop` component with
 //!    one instance reused for every call (`Runtime::reusable_instance`), (c) a fresh instance
-//!    per call (`Plugins::invoke`, exactly as the record store's hook does), and (d) an HTTP
+//!    per call (`Plugins::invoke`, exactly as the record store's hook does; every thread of
+//!    the process confined to one CPU, so the epoch ticker's share — dropping each call's
+//!    store, making the spare instance the next call takes — is counted), and (d) an HTTP
 //!    webhook: JSON over loopback to an axum server answering a JSON list of verdicts, with
 //!    reqwest as the client. Each way gets a warm-up, one untimed loop (calls per second) and
 //!    one loop timing every call (p50/p99). Three more rows take (c) apart: a fresh store and
@@ -739,6 +741,90 @@ fn native_before_save(_ctx: &types::Context, changes: &[guest::Change]) -> Vec<g
     changes.iter().map(|_| guest::Verdict::Proceed).collect()
 }
 
+/// Every thread of this process confined to one CPU until [`OneCpu::release`]: the calls' own
+/// thread and the plugin runtime's ticker, which drops their stores and makes the spares they
+/// use, so calls per second on one core count all of a call's work. Linux only; elsewhere
+/// nothing is confined.
+struct OneCpu {
+    #[cfg(target_os = "linux")]
+    all: libc::cpu_set_t,
+}
+
+impl OneCpu {
+    fn confine() -> anyhow::Result<OneCpu> {
+        #[cfg(target_os = "linux")]
+        {
+            let all = affinity::get()?;
+            let one = affinity::first_of(&all).context("this process may run on no CPU")?;
+            affinity::set_all(&one)?;
+            Ok(OneCpu { all })
+        }
+        #[cfg(not(target_os = "linux"))]
+        Ok(OneCpu {})
+    }
+
+    fn release(self) -> anyhow::Result<()> {
+        #[cfg(target_os = "linux")]
+        affinity::set_all(&self.all)?;
+        Ok(())
+    }
+}
+
+#[cfg(target_os = "linux")]
+#[allow(unsafe_code)]
+mod affinity {
+    use anyhow::{Context, bail};
+    use libc::{CPU_ISSET, CPU_SET, CPU_SETSIZE, cpu_set_t};
+
+    const SIZE: usize = size_of::<cpu_set_t>();
+
+    fn empty() -> cpu_set_t {
+        // SAFETY: cpu_set_t is a plain bit array; all zeroes is the empty set.
+        unsafe { std::mem::zeroed() }
+    }
+
+    /// The CPUs this process may run on.
+    pub fn get() -> anyhow::Result<cpu_set_t> {
+        let mut set = empty();
+        // SAFETY: the kernel writes at most SIZE bytes into `set`.
+        if unsafe { libc::sched_getaffinity(0, SIZE, &mut set) } != 0 {
+            bail!("sched_getaffinity: {}", std::io::Error::last_os_error());
+        }
+        Ok(set)
+    }
+
+    /// The set of the first CPU in `set`.
+    pub fn first_of(set: &cpu_set_t) -> Option<cpu_set_t> {
+        let cpus = usize::try_from(CPU_SETSIZE).unwrap_or(0);
+        // SAFETY: CPU_ISSET and CPU_SET stay within the set for indices below CPU_SETSIZE.
+        let cpu = (0..cpus).find(|&cpu| unsafe { CPU_ISSET(cpu, set) })?;
+        let mut one = empty();
+        unsafe { CPU_SET(cpu, &mut one) };
+        Some(one)
+    }
+
+    /// Confines every thread of this process to `set`.
+    pub fn set_all(set: &cpu_set_t) -> anyhow::Result<()> {
+        let tasks =
+            std::fs::read_dir("/proc/self/task").context("cannot list this process's threads")?;
+        for task in tasks {
+            let name = task?.file_name();
+            let Some(tid) = name.to_str().and_then(|n| n.parse::<libc::pid_t>().ok()) else {
+                continue;
+            };
+            // SAFETY: the kernel reads SIZE bytes from `set`; a thread that has ended since it
+            // was listed fails with ESRCH, which is skipped.
+            if unsafe { libc::sched_setaffinity(tid, SIZE, set) } != 0 {
+                let error = std::io::Error::last_os_error();
+                if error.raw_os_error() != Some(libc::ESRCH) {
+                    bail!("sched_setaffinity of thread {tid}: {error}");
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
 fn expect_proceed(verdicts: &[guest::Verdict]) -> anyhow::Result<()> {
     match verdicts {
         [guest::Verdict::Proceed] => Ok(()),
@@ -821,6 +907,7 @@ async fn bench_calls(rig: &Rig, calls: usize) -> anyhow::Result<Calls> {
         human(drop_after_call.p50)
     );
 
+    let one_cpu = OneCpu::confine()?;
     let fresh = measure!(calls, {
         // Owned, as the record store's hook builds them for every call.
         let changes = changes.clone();
@@ -855,6 +942,7 @@ async fn bench_calls(rig: &Rig, calls: usize) -> anyhow::Result<Calls> {
             samples.push(elapsed);
         }
     }
+    one_cpu.release()?;
     let cold = Stats::of(samples);
     eprintln!(
         "  (c) with the caches cold: p50 {} p99 {}",
@@ -1633,10 +1721,10 @@ fn notes(report: &Report) -> Vec<String> {
     let calls = &report.calls;
     vec![
         format!(
-            "Writes: `Store::create` of one contact with 6 fields (first and last name, email, phone, title, tags) on a migrated SQLite database (WAL), {WRITE_WARMUP} warm-up creates per workspace not counted; one workspace without plugins and one with `noop` enabled share the database and are written in turn (which goes first alternates). The search indexer is not running. The hook's cost is the larger of two figures: the difference of the two medians, and the median of the hook's call inside the hooked writes (the registry's `plugin call` debug event, which times `Plugins::invoke`: permit, fresh store and instance, the call, the drop; recorded through a tracing layer that is off outside the timed writes). The difference alone is not enough on a virtual machine: a write is a few hundred µs of hand-offs to SQLite's thread, how fast an idle virtual CPU wakes for them shifts with what ran just before, and it has come out anywhere from −110 µs to +78 µs for the same hook."
+            "Writes: `Store::create` of one contact with 6 fields (first and last name, email, phone, title, tags) on a migrated SQLite database (WAL), {WRITE_WARMUP} warm-up creates per workspace not counted; one workspace without plugins and one with `noop` enabled share the database and are written in turn (which goes first alternates). The search indexer is not running. The hook's cost is the larger of two figures: the difference of the two medians, and the median of the hook's call inside the hooked writes (the registry's `plugin call` debug event, which times `Plugins::invoke`: a permit, a spare instance the epoch ticker made ahead — or one made on the spot when none is ready — armed with the call's limits, the call, and queueing its store, which the ticker drops at its next tick off the write's path; recorded through a tracing layer that is off outside the timed writes). The difference alone is not enough on a virtual machine: a write is a few hundred µs of hand-offs to SQLite's thread, how fast an idle virtual CPU wakes for them shifts with what ran just before, and it has come out anywhere from −110 µs to +78 µs for the same hook."
         ),
         format!(
-            "Calls: one thread (a current-thread tokio runtime) calls before-save with the same one change (that contact) {CALL_WARMUP} times to warm up, then N times untimed (calls/s = N ÷ wall time), then N times timing each call (p50/p99; the clock itself adds ~20–40 ns, which is most of (a)). (b) is one instance and one store for every call (no isolation between calls); the (b→c) rows take (c) apart: a fresh store (WASI context, limits) and instance created and dropped without a call (timed like the others), then, timed alone, the first call on a fresh instance (the guest's first allocations grow and touch fresh memory) and dropping that instance (the pooling allocator resets the memory and stack it dirtied) — the last two are timed over the same N + warm-up iterations; (c) is the whole of a hook's work: a permit, a fresh store and WASI context with its limits, an instance from the pooling allocator, the call, the owned context and change the hook builds (cloned per call), and dropping the instance. The cold row is (c) with {} MiB of other memory written before each call (untimed; more than a core's L1 and L2 hold, as a write's own work between two hooks leaves them), over at most {COLD_CALLS} calls after up to {CALL_WARMUP} warm-ups. (d) serialises the change to JSON, POSTs it over a keep-alive loopback connection to an axum server in the same process on its own thread (so it uses the second core too), which parses it and answers `[{{\"verdict\":\"proceed\"}}]`, parsed by the client: the fresh instance is {:.1}× faster than the webhook at p50.",
+            "Calls: one thread (a current-thread tokio runtime) calls before-save with the same one change (that contact) {CALL_WARMUP} times to warm up, then N times untimed (calls/s = N ÷ wall time), then N times timing each call (p50/p99; the clock itself adds ~20–40 ns, which is most of (a)). (b) is one instance and one store for every call (no isolation between calls); the (b→c) rows take (c) apart: a fresh store (WASI context, limits) and instance created and dropped without a call (timed like the others), then, timed alone, the first call on a fresh instance (the guest's first allocations grow and touch fresh memory) and dropping that instance (the pooling allocator resets the memory and stack it dirtied) — the last two are timed over the same N + warm-up iterations; (c) is what a hook does: a permit, a spare instance (made ahead by the runtime's epoch ticker, which also drops each ended call's store; made on the spot when none is ready) armed with its limits, the call, the owned context and change the hook builds (cloned per call), and queueing its store for the ticker. (c) and its cold row run with every thread of the process confined to one CPU, so the ticker's share of each call — dropping its store, making the next spare — is counted in calls/s, and lands inside some timed calls (the p99). The cold row is (c) with {} MiB of other memory written before each call (untimed; more than a core's L1 and L2 hold, as a write's own work between two hooks leaves them), over at most {COLD_CALLS} calls after up to {CALL_WARMUP} warm-ups. (d) serialises the change to JSON, POSTs it over a keep-alive loopback connection to an axum server in the same process on its own thread (so it uses the second core too), which parses it and answers `[{{\"verdict\":\"proceed\"}}]`, parsed by the client: the fresh instance is {:.1}× faster than the webhook at p50.",
             COLD_BYTES >> 20,
             calls.webhook.stats.p50.as_secs_f64() / calls.fresh.stats.p50.as_secs_f64().max(1e-12)
         ),
