@@ -39,6 +39,9 @@ pub use bindings::kith::plugin::types;
 pub use super::epoch::EPOCH_TICK;
 /// Linear memory one invocation may use.
 pub const MEMORY_LIMIT: usize = 64 * 1024 * 1024;
+/// Linear memory a spare's start code may grow to: spares stay resident between calls, so a
+/// plugin that allocates as it starts cannot hold 64 MiB in each of them.
+const SPARE_MEMORY_LIMIT: usize = 8 * 1024 * 1024;
 /// Most bytes a guest may hand the host in one value (strings, lists, bodies, results).
 pub const MAX_VALUE_BYTES: usize = 4 * 1024 * 1024;
 /// Invocations running at once; more wait (the pool has slots for this many instances, and for
@@ -588,10 +591,7 @@ fn new_store(engine: &Engine) -> (Store<State>, MemoryOutputPipe) {
     let state = State {
         wasi,
         table: ResourceTable::new(),
-        limits: StoreLimitsBuilder::new()
-            .memory_size(MEMORY_LIMIT)
-            .trap_on_grow_failure(true)
-            .build(),
+        limits: memory_limit(MEMORY_LIMIT),
         in_host: Duration::ZERO,
         host_since: None,
         started: Instant::now(),
@@ -630,6 +630,14 @@ fn new_store(engine: &Engine) -> (Store<State>, MemoryOutputPipe) {
     (store, stderr)
 }
 
+/// Lets a store's linear memory grow to `bytes`; a grow past it traps.
+fn memory_limit(bytes: usize) -> StoreLimits {
+    StoreLimitsBuilder::new()
+        .memory_size(bytes)
+        .trap_on_grow_failure(true)
+        .build()
+}
+
 /// Gives a store the limits of `kind` and its invocation (none while a spare is made: every
 /// host import then refuses); its time starts now.
 fn arm(
@@ -643,6 +651,7 @@ fn arm(
         .map_err(|e| Failure::Instantiate(e.to_string()))?;
     store.set_epoch_deadline(1);
     let state = store.data_mut();
+    state.limits = memory_limit(MEMORY_LIMIT);
     state.call = call_state;
     state.deadline = limits.deadline;
     state.started = Instant::now();
@@ -663,10 +672,11 @@ async fn make_spare(engine: &Engine, spare_slots: &Arc<Semaphore>, compiled: &Co
     };
     let (mut store, stderr) = new_store(engine);
     // Instantiating runs the plugin's start code (its language runtime's set-up): it gets a
-    // before-save call's limits, and no invocation, so every host import refuses.
+    // before-save call's limits, less memory, and no invocation, so every host import refuses.
     if arm(&mut store, CallKind::BeforeSave, None).is_err() {
         return false;
     }
+    store.data_mut().limits = memory_limit(SPARE_MEMORY_LIMIT);
     match compiled.pre.instantiate_async(&mut store).await {
         Ok(instance) => (spares.ready.lock()).is_ok_and(|mut ready| {
             ready.push(Spare {
