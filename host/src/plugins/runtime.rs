@@ -308,16 +308,41 @@ impl Drop for Runtime {
 /// elsewhere plugin threads run at the server's priority.
 pub const PLUGIN_NICE: i32 = 19;
 
-/// Lowers the calling thread's CPU priority to [`PLUGIN_NICE`]. Raising a nice value needs no
-/// privilege; should the kernel refuse anyway, the thread keeps the server's priority and calls
-/// still run, so the result is not checked.
+/// The CPU slice plugin threads ask the kernel for, the shortest it grants. Since Linux 6.12
+/// (EEVDF) a running thread is not preempted before its slice ends; a short one lets a woken
+/// server thread take the core from a spinning plugin sooner than the next epoch tick's yield.
+/// In the isolation bench, five runs each: the GETs' p99 while a plugin spins was 0.93–1.33×
+/// quiet (median 1.11×) against 1.13–1.82× (median 1.33×) with the default slice.
+pub const PLUGIN_SLICE: Duration = Duration::from_micros(100);
+
+/// Lowers the calling thread's CPU priority to [`PLUGIN_NICE`] with a [`PLUGIN_SLICE`] slice
+/// (`sched_setattr`; a kernel before 6.12 ignores the slice). Neither needs privilege; should
+/// the kernel refuse anyway, the thread keeps at least the nice value if it can, or the
+/// server's priority, and calls still run.
 #[allow(unsafe_code)]
 fn lower_priority() {
     #[cfg(target_os = "linux")]
-    // SAFETY: setpriority only reads its three integers. On Linux the nice value belongs to a
-    // thread, and `who = 0` with PRIO_PROCESS names the calling one.
-    unsafe {
-        libc::setpriority(libc::PRIO_PROCESS, 0, PLUGIN_NICE);
+    {
+        let attr = libc::sched_attr {
+            size: u32::try_from(size_of::<libc::sched_attr>()).unwrap_or(48),
+            sched_policy: u32::try_from(libc::SCHED_OTHER).unwrap_or(0),
+            sched_flags: 0,
+            sched_nice: PLUGIN_NICE,
+            sched_priority: 0,
+            sched_runtime: u64::try_from(PLUGIN_SLICE.as_nanos()).unwrap_or(100_000),
+            sched_deadline: 0,
+            sched_period: 0,
+        };
+        // SAFETY: sched_setattr reads `attr.size` bytes from the pointer, which is that many
+        // bytes of a live value; pid 0 names the calling thread. setpriority only reads its
+        // three integers; on Linux the nice value belongs to a thread, and `who = 0` with
+        // PRIO_PROCESS names the calling one.
+        unsafe {
+            let attr: *const libc::sched_attr = &attr;
+            if libc::syscall(libc::SYS_sched_setattr, 0, attr, 0) != 0 {
+                libc::setpriority(libc::PRIO_PROCESS, 0, PLUGIN_NICE);
+            }
+        }
     }
 }
 
