@@ -229,7 +229,7 @@ fn parse_id(id: &str) -> Result<RecordId, types::HostError> {
 impl super::runtime::State {
     /// What every host import does first: the invocation this store serves, with one more host
     /// call counted against its limits. A store that has not been given its invocation (a
-    /// spare, which cannot run code anyway) refuses every import.
+    /// spare running its start code) refuses every import.
     fn begin_host_call(&mut self) -> wasmtime::Result<&mut CallState> {
         let call = self.call.as_mut().ok_or_else(|| {
             wasmtime::Error::new(LimitExceeded("a host call outside of an invocation".into()))

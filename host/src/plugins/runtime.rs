@@ -199,14 +199,15 @@ pub struct Compiled {
 #[derive(Default)]
 struct Spares {
     ready: Mutex<Vec<Spare>>,
-    /// Making one failed (its start code trapped, or called the host): this version's calls
+    /// Making one failed (its start code trapped, called the host or grew memory past
+    /// [`SPARE_MEMORY_LIMIT`]): this version's calls
     /// instantiate on their own path, where the failure is theirs to report.
     failed: AtomicBool,
 }
 
 /// A fresh instance made ahead of the call that will use it, off that call's path. It has run
 /// only the component's start code, with a before-save call's limits and no invocation (so
-/// every host import refused); [`arm`] gives it its call's invocation, fuel and time.
+/// every host import refused); [`arm`] gives it its call's invocation, fuel, memory and time.
 struct Spare {
     instance: bindings::Plugin,
     store: Store<State>,
@@ -555,13 +556,7 @@ impl Runtime {
             }
             // No spare (the plugin's first call, or more calls since the last tick than it
             // had spares): instantiated here, under the call's own limits.
-            None => {
-                let (mut store, stderr) = new_store(&self.engine);
-                arm(&mut store, kind, Some(call_state))?;
-                let instance = (compiled.pre.instantiate_async(&mut store).await)
-                    .map_err(|e| classify(e, &stderr, limits))?;
-                (instance, store, stderr)
-            }
+            None => instantiate(&self.engine, compiled, kind, Some(call_state)).await?,
         };
         let result = match call(&instance, &mut store).await {
             Ok(Ok(value)) => Ok(value),
@@ -587,18 +582,12 @@ impl Runtime {
         kind: CallKind,
         call_state: CallState,
     ) -> Result<Reusable, Failure> {
-        let limits = kind.limits();
-        let (mut store, stderr) = new_store(&self.engine);
-        arm(&mut store, kind, Some(call_state))?;
+        let (instance, mut store, _) =
+            instantiate(&self.engine, compiled, kind, Some(call_state)).await?;
         store
             .set_fuel(u64::MAX)
             .map_err(|e| Failure::Instantiate(e.to_string()))?;
         store.epoch_deadline_callback(|_| Ok(UpdateDeadline::Yield(1)));
-        let instance = compiled
-            .pre
-            .instantiate_async(&mut store)
-            .await
-            .map_err(|e| classify(e, &stderr, limits))?;
         Ok((instance, store))
     }
 }
@@ -663,8 +652,23 @@ fn memory_limit(bytes: usize) -> StoreLimits {
         .build()
 }
 
-/// Gives a store the limits of `kind` and its invocation (none while a spare is made: every
-/// host import then refuses); its time starts now.
+/// A fresh store given `kind`'s limits and `call_state` (see [`arm`]), with the component
+/// instantiated in it: its start code runs under them.
+async fn instantiate(
+    engine: &Engine,
+    compiled: &Compiled,
+    kind: CallKind,
+    call_state: Option<CallState>,
+) -> Result<(bindings::Plugin, Store<State>, MemoryOutputPipe), Failure> {
+    let (mut store, stderr) = new_store(engine);
+    arm(&mut store, kind, call_state)?;
+    let instance = (compiled.pre.instantiate_async(&mut store).await)
+        .map_err(|e| classify(e, &stderr, kind.limits()))?;
+    Ok((instance, store, stderr))
+}
+
+/// Gives a store the limits of `kind` and its invocation; its time starts now. Without one (a
+/// spare being made) every host import refuses and memory stops at [`SPARE_MEMORY_LIMIT`].
 fn arm(
     store: &mut Store<State>,
     kind: CallKind,
@@ -676,7 +680,10 @@ fn arm(
         .map_err(|e| Failure::Instantiate(e.to_string()))?;
     store.set_epoch_deadline(1);
     let state = store.data_mut();
-    state.limits = memory_limit(MEMORY_LIMIT);
+    state.limits = memory_limit(match call_state {
+        Some(_) => MEMORY_LIMIT,
+        None => SPARE_MEMORY_LIMIT,
+    });
     state.call = call_state;
     state.deadline = limits.deadline;
     state.started = Instant::now();
@@ -695,15 +702,10 @@ async fn make_spare(engine: &Engine, spare_slots: &Arc<Semaphore>, compiled: &Co
     let Ok(slot) = spare_slots.clone().try_acquire_owned() else {
         return false;
     };
-    let (mut store, stderr) = new_store(engine);
     // Instantiating runs the plugin's start code (its language runtime's set-up): it gets a
-    // before-save call's limits, less memory, and no invocation, so every host import refuses.
-    if arm(&mut store, CallKind::BeforeSave, None).is_err() {
-        return false;
-    }
-    store.data_mut().limits = memory_limit(SPARE_MEMORY_LIMIT);
-    match compiled.pre.instantiate_async(&mut store).await {
-        Ok(instance) => (spares.ready.lock()).is_ok_and(|mut ready| {
+    // before-save call's limits, less memory, and no invocation.
+    match instantiate(engine, compiled, CallKind::BeforeSave, None).await {
+        Ok((instance, store, stderr)) => (spares.ready.lock()).is_ok_and(|mut ready| {
             ready.push(Spare {
                 instance,
                 store,
@@ -712,9 +714,9 @@ async fn make_spare(engine: &Engine, spare_slots: &Arc<Semaphore>, compiled: &Co
             });
             true
         }),
-        Err(error) => {
+        Err(failure) => {
             tracing::warn!(
-                error = %format!("{error:#}"),
+                %failure,
                 "cannot make a plugin a spare instance; its calls instantiate their own"
             );
             spares.failed.store(true, Ordering::Relaxed);
