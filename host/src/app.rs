@@ -82,20 +82,35 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// Headers every response carries: no inline script, no framing, no MIME sniffing, no
-/// referrer leaks to other sites.
+/// The policy of every response that sets none of its own: nothing it contains may run or
+/// load anything. Pages (`web::render_with`) set [`page_policy`] instead, and plugin routes
+/// their sandbox (`plugins::api`).
+pub const DEFAULT_POLICY: &str =
+    "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
+
+/// The policy of a page: only the script and stylesheet tags that carry this response's
+/// `nonce` load — the theme's own, which `layout.html` writes — so markup that reaches a page
+/// any other way (a plugin panel, a stored value) cannot load script or style, not even from
+/// this origin.
+pub fn page_policy(nonce: &str) -> String {
+    format!(
+        "default-src 'self'; script-src 'nonce-{nonce}'; style-src 'nonce-{nonce}'; \
+         img-src 'self' data:; object-src 'none'; frame-ancestors 'none'; base-uri 'none'; \
+         form-action 'self'"
+    )
+}
+
+/// Headers every response carries: a content security policy, no framing, no MIME sniffing,
+/// no referrer leaks to other sites.
 async fn security_headers(mut response: Response) -> Response {
     let headers = response.headers_mut();
     for (name, value) in [
-        (
-            "content-security-policy",
-            "default-src 'self'; script-src 'self'; object-src 'none'; frame-ancestors 'none'; base-uri 'self'; form-action 'self'",
-        ),
+        ("content-security-policy", DEFAULT_POLICY),
         ("x-content-type-options", "nosniff"),
         ("x-frame-options", "DENY"),
         ("referrer-policy", "same-origin"),
     ] {
-        // A handler's own policy (the sandboxed logo) is kept.
+        // A handler's own policy (a page's nonce, the sandboxed logo) is kept.
         headers
             .entry(name)
             .or_insert(axum::http::HeaderValue::from_static(value));

@@ -37,6 +37,8 @@ pub enum ErrorCode {
     BatchTooLarge,
     PluginFailed,
     PluginNotEnabled,
+    PluginSuspended,
+    PluginBusy,
     ActionRefused,
     Internal,
 }
@@ -58,7 +60,8 @@ impl ErrorCode {
             VersionConflict => StatusCode::PRECONDITION_FAILED,
             PreconditionRequired => StatusCode::PRECONDITION_REQUIRED,
             Conflict => StatusCode::CONFLICT,
-            PluginFailed => StatusCode::FAILED_DEPENDENCY,
+            PluginFailed | PluginSuspended => StatusCode::FAILED_DEPENDENCY,
+            PluginBusy => StatusCode::SERVICE_UNAVAILABLE,
             PluginNotEnabled => StatusCode::NOT_FOUND,
             Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -91,6 +94,8 @@ impl ErrorCode {
             BatchTooLarge => "batch_too_large",
             PluginFailed => "plugin_failed",
             PluginNotEnabled => "plugin_not_enabled",
+            PluginSuspended => "plugin_suspended",
+            PluginBusy => "plugin_busy",
             ActionRefused => "action_refused",
             Internal => "internal_error",
         }
@@ -193,10 +198,14 @@ impl IntoResponse for ApiError {
         };
         let bytes = serde_json::to_vec(&body).unwrap_or_default();
         let mut response = (self.code.status(), bytes).into_response();
-        response.headers_mut().insert(
+        let headers = response.headers_mut();
+        headers.insert(
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/json"),
         );
+        if self.code == ErrorCode::PluginBusy {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        }
         response
     }
 }
@@ -232,6 +241,13 @@ impl From<RecordError> for ApiError {
             E::Plugin { plugin, message } => ApiError::new(
                 ErrorCode::PluginFailed,
                 format!("plugin `{plugin}` failed: {message}"),
+            ),
+            E::PluginSuspended { plugin } => ApiError::new(
+                ErrorCode::PluginSuspended,
+                format!(
+                    "plugin `{plugin}` checks these writes but is suspended after repeated failures; \
+                     nothing was saved. An admin can enable it again or disable it"
+                ),
             ),
             E::Database(cause) => ApiError::internal(cause),
         }

@@ -11,6 +11,7 @@ mod m20261122_000002_security;
 mod m20261126_000003_plugins;
 mod m20261127_000004_web;
 mod m20261127_000005_record_refs;
+mod m20261206_000006_plugin_claims;
 
 pub struct Migrator;
 
@@ -23,6 +24,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000003_plugins::Migration),
             Box::new(m20261127_000004_web::Migration),
             Box::new(m20261127_000005_record_refs::Migration),
+            Box::new(m20261206_000006_plugin_claims::Migration),
         ]
     }
 }

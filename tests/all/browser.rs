@@ -43,15 +43,16 @@ fn browser_available() -> bool {
     false
 }
 
-/// Where screenshots go: `<target dir>/browser-artifacts`, emptied of a previous run's.
-fn artifacts_dir() -> PathBuf {
+/// Where a test's screenshots go: `<target dir>/browser-artifacts/<test>`, emptied of a
+/// previous run's.
+fn artifacts_dir(test: &str) -> PathBuf {
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| {
             let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
             manifest.parent().unwrap_or(manifest).join("target")
         });
-    let dir = target.join("browser-artifacts");
+    let dir = target.join("browser-artifacts").join(test);
     std::fs::remove_dir_all(&dir).ok();
     std::fs::create_dir_all(&dir).expect("browser artifacts dir");
     dir
@@ -467,7 +468,7 @@ async fn browser_user_can_do_a_day_of_work() {
         client: driver.session().await,
         app: &app,
         driver_url: driver.url.clone(),
-        artifacts: artifacts_dir(),
+        artifacts: artifacts_dir("day-of-work"),
         shots: 0,
         step: "start",
     };
@@ -742,4 +743,100 @@ async fn login(b: &mut Browser<'_>, email: &str, password: &str, workspace: &str
     b.wait_for("header.topbar").await;
     let path = b.path().await;
     assert_eq!(path, "/", "after login");
+}
+
+/// The attack a hostile plugin made: its panel on a contact page loaded a script from its own
+/// route (same origin, so `script-src 'self'` let it run) with the admin's session; the script
+/// created an API token and stored it in the plugin's key-value store, where a member read it.
+/// Panels are sanitised, routes cannot serve script and are sandboxed, and pages let only the
+/// theme's nonce-carrying script run: nothing of it may run.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_plugins_panels_and_routes_run_no_script_in_a_signed_in_browser() {
+    if !browser_available() {
+        return;
+    }
+    let app = TestApp::spawn(Backend::Sqlite)
+        .await
+        .expect("sqlite always runs");
+    let admin = app
+        .post(
+            "/api/v1/admin/users",
+            &json!({ "email": "boss@acme.test", "password": "correct horse battery", "role": "admin" }),
+        )
+        .await;
+    assert_eq!(admin.status, StatusCode::CREATED, "{}", admin.body);
+    crate::plugins::install(&app, "hostile").await;
+    let enabled = crate::plugins::enable(&app, "hostile", json!({})).await;
+    assert_eq!(enabled.status, StatusCode::OK, "{}", enabled.body);
+    let member = app.user("acme", "member@acme.test", "member").await;
+    let contact = app
+        .create(
+            "contacts",
+            json!({ "first_name": "Ada", "last_name": "Target" }),
+        )
+        .await;
+    let contact = contact["id"].as_str().expect("id").to_owned();
+    let driver = Driver::start().await;
+    let mut b = Browser {
+        client: driver.session().await,
+        app: &app,
+        driver_url: driver.url.clone(),
+        artifacts: artifacts_dir("plugin-script"),
+        shots: 0,
+        step: "start",
+    };
+    login(&mut b, "boss@acme.test", "correct horse battery", "acme").await;
+
+    b.step("contact page with the hostile panels");
+    b.goto(&format!("/records/contacts/{contact}")).await;
+    b.wait_for("#record").await;
+    let panels = b.text(".record-side").await;
+    assert!(
+        panels.contains("Nothing to see here"),
+        "the panel rendered: {panels}"
+    );
+    // Long enough for the attack's two fetches, had it run.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    b.screenshot("contact-page").await;
+    let title = b.js("return document.title").await;
+    assert!(
+        title.as_str().is_some_and(|t| t.contains("Ada")),
+        "a script changed the title: {title}"
+    );
+    let scripts = b
+        .js("return [...document.scripts].map(s => s.src || 'inline')")
+        .await;
+    assert!(
+        scripts.as_array().is_some_and(|all| all
+            .iter()
+            .all(|s| s.as_str().is_some_and(|s| s.contains("/static/")))),
+        "only the theme's script is on the page: {scripts}"
+    );
+
+    b.step("the plugin's page, opened directly");
+    b.goto("/p/hostile/r/page").await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    b.screenshot("plugin-page").await;
+    let title = b.js("return document.title").await;
+    assert_eq!(title, json!("page"), "the sandboxed page ran its script");
+
+    b.step("nothing was stolen");
+    let loot = app
+        .client
+        .get(format!("{}/p/hostile/r/loot", app.base))
+        .bearer_auth(&member)
+        .send()
+        .await
+        .expect("the route answers");
+    assert_eq!(loot.status(), StatusCode::OK);
+    let loot = loot.text().await.expect("text");
+    assert_eq!(loot, "", "the member read what the plugin stole");
+    let tokens = app.get("/api/v1/tokens?all=true").await;
+    assert!(
+        !tokens.body.to_string().contains("stolen by hostile"),
+        "a token was created: {}",
+        tokens.body
+    );
+    b.client.clone().close().await.ok();
+    drop(driver);
 }

@@ -15,6 +15,7 @@ mod plugins;
 mod records;
 mod restart;
 mod sales;
+mod sandbox;
 mod search;
 mod security;
 mod snapshots;

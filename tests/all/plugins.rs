@@ -74,7 +74,7 @@ pub(crate) async fn enable(app: &TestApp, name: &str, settings: Value) -> crate:
 }
 
 /// Polls `check` until it holds (background work: after-save, jobs, the index).
-async fn eventually<F, Fut>(what: &str, mut check: F)
+pub(crate) async fn eventually<F, Fut>(what: &str, mut check: F)
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = bool>,
@@ -550,8 +550,11 @@ async fn failing_before_save_hook_rolls_back_and_repeated_failures_suspend_the_p
             "plugin_failed"
         );
     }
-    let saved = app.post("/api/v1/contacts", &contact).await;
-    assert_eq!(saved.status, StatusCode::CREATED, "{}", saved.body);
+    // A validating hook that cannot run fails closed: nothing is saved unchecked.
+    let before = app.digest().await;
+    let refused = app.post("/api/v1/contacts", &contact).await;
+    assert_eq!(refused.code(), "plugin_suspended", "{}", refused.body);
+    assert_eq!(app.digest().await, before);
     eventually("the suspension and failures to be recorded", || async {
         let info = app.get("/api/v1/plugins/hostile").await;
         info.body["suspended"].is_string()

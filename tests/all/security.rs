@@ -408,7 +408,25 @@ on_both! {
             assert_eq!(reply.headers["x-frame-options"], "DENY");
             assert_eq!(reply.headers["referrer-policy"], "same-origin");
             let csp = reply.headers["content-security-policy"].to_str().unwrap();
-            assert!(csp.contains("script-src 'self'") && !csp.contains("unsafe-inline"), "{csp}");
+            assert!(csp.starts_with("default-src 'none'") && !csp.contains("script-src"), "{csp}");
         }
+        // A page runs only the script tags carrying its response's nonce, new for each one.
+        let mut nonces = Vec::new();
+        for _ in 0..2 {
+            let page = app.client.get(format!("{}/login", app.base)).send().await.unwrap();
+            let csp = page.headers()["content-security-policy"].to_str().unwrap().to_owned();
+            let nonce = csp
+                .split("script-src 'nonce-")
+                .nth(1)
+                .and_then(|rest| rest.split('\'').next())
+                .unwrap_or_else(|| panic!("no nonce in {csp}"))
+                .to_owned();
+            assert!(!csp.contains("'self' 'unsafe") && !csp.contains("script-src 'self'"), "{csp}");
+            let html = page.text().await.unwrap();
+            let scripts: Vec<&str> = html.split("<script").skip(1).collect();
+            assert!(!scripts.is_empty() && scripts.iter().all(|tag| tag.contains(&format!("nonce=\"{nonce}\""))), "{html}");
+            nonces.push(nonce);
+        }
+        assert_ne!(nonces[0], nonces[1]);
     }
 }

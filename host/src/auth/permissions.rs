@@ -248,6 +248,12 @@ impl Access {
         }
     }
 
+    /// Whether the role lets its holder see a field of a type (a field its rules hide is
+    /// not in [`Access::view`]).
+    pub fn reads_field(&self, entity: &str, field: &str) -> bool {
+        (self.role.fields.get(entity)).is_none_or(|rules| rules.get(field).is_none_or(|r| r.read))
+    }
+
     /// The type as this caller sees it: hidden fields removed, read-only ones marked. The
     /// same `Arc` when the role has no field rules for it.
     pub fn view(&self, ty: &Arc<EntityType>) -> Arc<EntityType> {

@@ -15,7 +15,6 @@ use serde_json::{Map, Value, json};
 use super::hooks::context;
 use super::manifest::{PanelLocation, Permissions};
 use super::package::Package;
-use super::registry::render_panel;
 use std::sync::Arc;
 
 use super::registry::Enabled;
@@ -75,12 +74,16 @@ async fn install_plugin(
     let dir = std::env::temp_dir().join(format!("kith-upload-{}", uuid::Uuid::now_v7()));
     let path = dir.join("package.tar.gz");
     let package = tokio::task::spawn_blocking(move || {
-        std::fs::create_dir_all(&dir).map_err(|e| super::PluginError::Package(e.to_string()))?;
-        let loaded = std::fs::write(&path, &body)
-            .map_err(|e| super::PluginError::Package(e.to_string()))
-            .and_then(|()| {
-                Package::load(&path).map_err(|e| super::PluginError::Package(e.to_string()))
-            });
+        let kept = |error: std::io::Error| {
+            tracing::error!(%error, "cannot keep an uploaded plugin package");
+            super::PluginError::Storage(error.to_string())
+        };
+        std::fs::create_dir_all(&dir).map_err(kept)?;
+        let loaded = std::fs::write(&path, &body).map_err(kept).and_then(|()| {
+            // Errors name the upload, not the temporary file it was kept in.
+            Package::load_archive_as(&path, "the uploaded package")
+                .map_err(|e| super::PluginError::Package(e.to_string()))
+        });
         let _ = std::fs::remove_dir_all(&dir);
         loaded
     })
@@ -131,6 +134,10 @@ async fn get_plugin(
         .collect();
     let mut out = serde_json::to_value(info).unwrap_or_default();
     out["failures"] = Value::Array(failures);
+    let storage = super::kv::usage(&state.db, identity.workspace.0, &id)
+        .await
+        .map_err(ApiError::internal)?;
+    out["storage"] = serde_json::to_value(storage).unwrap_or_default();
     Ok(Json(out))
 }
 
@@ -216,10 +223,16 @@ async fn audit(
 
 /// A failed call as the API's error, naming the plugin.
 fn call_failed(id: &str, kind: CallKind, failure: super::runtime::Failure) -> ApiError {
-    ApiError::new(
-        ErrorCode::PluginFailed,
-        format!("plugin `{id}` failed: {failure} (in {})", kind.as_str()),
-    )
+    match failure {
+        super::runtime::Failure::Busy(_) => ApiError::new(
+            ErrorCode::PluginBusy,
+            format!("plugin `{id}` {failure}: try again in a moment"),
+        ),
+        _ => ApiError::new(
+            ErrorCode::PluginFailed,
+            format!("plugin `{id}` failed: {failure} (in {})", kind.as_str()),
+        ),
+    }
 }
 
 async fn run_action(
@@ -445,7 +458,7 @@ pub async fn panel_html(
         })
         .await
         .map_err(|failure| call_failed(&id, CallKind::Panel, failure))?;
-    render_panel(&enabled.plugin, &built.template, &built.context).map_err(|message| {
+    super::panel::render(&enabled.plugin, &built.template, &built.context).map_err(|message| {
         ApiError::new(
             ErrorCode::PluginFailed,
             format!("plugin `{id}` panel `{name}`: {message}"),
@@ -514,34 +527,120 @@ async fn plugin_route(
         })
         .await
         .map_err(|failure| call_failed(&id, CallKind::Route, failure))?;
+    route_response(&id, answer)
+}
+
+/// The policy of everything a plugin route answers: a sandboxed document (an opaque origin in
+/// which no script runs, no form is sent and nothing but this server's images and styles
+/// load), never framed, never embedded by another site.
+const ROUTE_POLICY: &str = "sandbox; default-src 'none'; img-src 'self' data:; style-src 'self'; \
+     media-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
+
+/// The headers a plugin route may set; every other header it answers is dropped (cookies,
+/// CORS, security headers, `clear-site-data`… stay the host's).
+const ROUTE_HEADERS: &[&str] = &[
+    "content-type",
+    "content-disposition",
+    "content-language",
+    "cache-control",
+    "etag",
+    "last-modified",
+    "expires",
+    "vary",
+    "retry-after",
+    "location",
+];
+
+/// Whether a content type is one a browser would run as script (the HTML standard's
+/// JavaScript MIME types, and modules' JSON is not one of them).
+fn is_script_type(content_type: &str) -> bool {
+    let essence = content_type
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
+    matches!(
+        essence.as_str(),
+        "application/ecmascript"
+            | "application/javascript"
+            | "application/x-ecmascript"
+            | "application/x-javascript"
+            | "text/ecmascript"
+            | "text/javascript"
+            | "text/javascript1.0"
+            | "text/javascript1.1"
+            | "text/javascript1.2"
+            | "text/javascript1.3"
+            | "text/javascript1.4"
+            | "text/javascript1.5"
+            | "text/jscript"
+            | "text/livescript"
+            | "text/x-ecmascript"
+            | "text/x-javascript"
+    )
+}
+
+/// A redirect target on this server: a path (`/…`), not a scheme or another host (`//…`,
+/// `/\…`, which browsers read as one).
+fn same_site_location(location: &str) -> bool {
+    let bytes = location.as_bytes();
+    bytes.first() == Some(&b'/')
+        && !matches!(bytes.get(1), Some(b'/' | b'\\'))
+        && !location.chars().any(|c| c.is_control() || c == '\\')
+}
+
+/// A plugin route's answer as this server's response: its status, body and the headers it may
+/// set, served sandboxed. Script, redirects off-site and bodies over the size limit are the
+/// plugin's failure.
+fn route_response(id: &str, answer: guest::HttpResponse) -> ApiResult<Response> {
+    let failed =
+        |why: String| ApiError::new(ErrorCode::PluginFailed, format!("plugin `{id}` {why}"));
     if answer.body.len() > MAX_VALUE_BYTES {
-        return Err(ApiError::new(
-            ErrorCode::PluginFailed,
-            format!("plugin `{id}` answered more than {MAX_VALUE_BYTES} bytes"),
-        ));
+        return Err(failed(format!(
+            "answered more than {MAX_VALUE_BYTES} bytes"
+        )));
     }
     let status = StatusCode::from_u16(answer.status)
         .ok()
         .filter(|s| s.as_u16() >= 200)
-        .ok_or_else(|| {
-            ApiError::new(
-                ErrorCode::PluginFailed,
-                format!("plugin `{id}` answered with status {}", answer.status),
-            )
-        })?;
+        .ok_or_else(|| failed(format!("answered with status {}", answer.status)))?;
     let mut response = (status, answer.body).into_response();
+    let headers = response.headers_mut();
     for (name, value) in answer.headers {
         let (Ok(name), Ok(value)) = (HeaderName::try_from(name), HeaderValue::try_from(value))
         else {
             continue;
         };
-        // Security headers stay the host's own.
-        if !matches!(
-            name.as_str(),
-            "set-cookie" | "content-security-policy" | "x-frame-options"
-        ) {
-            response.headers_mut().insert(name, value);
+        if !ROUTE_HEADERS.contains(&name.as_str()) {
+            continue;
         }
+        let text = value.to_str().unwrap_or_default();
+        if name == axum::http::header::CONTENT_TYPE && is_script_type(text) {
+            return Err(failed(
+                "answered a route with script; routes may not serve JavaScript".into(),
+            ));
+        }
+        if name == axum::http::header::LOCATION && !same_site_location(text) {
+            return Err(failed(
+                "redirected off this server; a route may only redirect to a path on it".into(),
+            ));
+        }
+        headers.insert(name, value);
     }
+    if status.is_redirection() && !headers.contains_key(axum::http::header::LOCATION) {
+        return Err(failed(format!("answered {status} without a location")));
+    }
+    headers
+        .entry(axum::http::header::CONTENT_TYPE)
+        .or_insert(HeaderValue::from_static("application/octet-stream"));
+    headers.insert(
+        "content-security-policy",
+        HeaderValue::from_static(ROUTE_POLICY),
+    );
+    headers.insert(
+        "cross-origin-resource-policy",
+        HeaderValue::from_static("same-origin"),
+    );
     Ok(response)
 }

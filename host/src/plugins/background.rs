@@ -357,6 +357,11 @@ pub async fn run_job(
     };
     let mut cursor = row.cursor.clone();
     for _ in 0..MAX_STEPS {
+        // Disabled, suspended or re-granted since the run began: stop here; the cursor is
+        // saved, and a run under the plugin's current grant resumes from it.
+        if !services.enablements.is_current(enabled) {
+            break;
+        }
         let ctx = context(enabled, &actor);
         let name = row.job.clone();
         let step_cursor = cursor.clone();

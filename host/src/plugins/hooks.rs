@@ -62,11 +62,11 @@ impl Extensions for Plugins {
         &self,
         workspace: WorkspaceId,
     ) -> (Vec<EntityType>, Vec<(String, FieldSpec)>) {
-        schema_additions(&self.enabled_in(workspace))
+        schema_additions(&self.hooked_in(workspace))
     }
 
     fn hooks(&self, workspace: WorkspaceId, entity: &str, op: WriteOp) -> bool {
-        self.enabled_in(workspace).iter().any(|e| {
+        self.hooked_in(workspace).iter().any(|e| {
             e.plugin
                 .manifest
                 .hooks_for(entity, hook_op(op), HookPhase::BeforeSave)
@@ -76,7 +76,7 @@ impl Extensions for Plugins {
     }
 
     fn references(&self, workspace: WorkspaceId, entity: &str, op: WriteOp) -> Vec<String> {
-        let mut fields: Vec<String> = (self.enabled_in(workspace).iter())
+        let mut fields: Vec<String> = (self.hooked_in(workspace).iter())
             .flat_map(|e| {
                 e.plugin
                     .manifest
@@ -89,6 +89,20 @@ impl Extensions for Plugins {
         fields
     }
 
+    fn claimant<'a>(
+        &'a self,
+        workspace: WorkspaceId,
+        entity: &'a str,
+        field: &'a str,
+    ) -> std::pin::Pin<Box<dyn Future<Output = Result<Option<String>, RecordError>> + Send + 'a>>
+    {
+        Box::pin(async move {
+            Plugins::claimant(self, workspace, entity, field)
+                .await
+                .map_err(|e| RecordError::Database(sea_orm::DbErr::Custom(e.to_string())))
+        })
+    }
+
     fn before_save<'a>(
         &'a self,
         actor: &'a Actor,
@@ -96,12 +110,25 @@ impl Extensions for Plugins {
         changes: &'a mut [PendingChange],
     ) -> std::pin::Pin<Box<dyn Future<Output = Result<(), RecordError>> + Send + 'a>> {
         Box::pin(async move {
-            for enabled in self.enabled_in(actor.workspace).iter() {
+            for enabled in self.hooked_in(actor.workspace).iter() {
                 self.run_before_save(enabled, actor, ty, changes).await?;
             }
             Ok(())
         })
     }
+}
+
+/// The values of the fields that `shown` lets through, as the contract's fields.
+fn visible_fields(
+    ty: &EntityType,
+    fields: &serde_json::Map<String, serde_json::Value>,
+    shown: impl Fn(&String) -> bool,
+) -> Vec<types::Field> {
+    let visible: serde_json::Map<String, serde_json::Value> = (fields.iter())
+        .filter(|(name, _)| shown(name))
+        .map(|(name, value)| (name.clone(), value.clone()))
+        .collect();
+    fields_of(ty, &visible)
 }
 
 /// The records of `references` that the plugin's hooks asked for (`wanted` fields) and that it
@@ -178,15 +205,27 @@ impl Plugins {
         if picked.is_empty() {
             return Ok(());
         }
+        // A validating hook that cannot run fails closed: nothing is saved unchecked.
+        if enabled.suspended.is_some() {
+            return Err(RecordError::PluginSuspended {
+                plugin: enabled.id().to_owned(),
+            });
+        }
         let wanted: Vec<&String> = hooks.iter().flat_map(|h| &h.references).collect();
+        // The plugin acts as the user: it sees the change through the user's view of the
+        // type, without the fields their role hides.
+        let shown = |name: &String| actor.access.reads_field(&ty.name, name);
         let wit_changes: Vec<guest::Change> = picked
             .iter()
             .map(|&i| guest::Change {
                 operation: wit_op(op),
                 entity_type: ty.name.clone(),
                 id: changes[i].id.map(|id| id.to_string()),
-                fields: fields_of(ty, &changes[i].fields),
-                changed: changes[i].changed.clone(),
+                fields: visible_fields(ty, &changes[i].fields, shown),
+                changed: (changes[i].changed.iter())
+                    .filter(|name| shown(name))
+                    .cloned()
+                    .collect(),
                 references: references_for(enabled, &wanted, &changes[i].references),
             })
             .collect();

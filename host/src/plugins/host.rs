@@ -5,22 +5,20 @@
 
 use std::sync::Arc;
 
-use sea_orm::sea_query::OnConflict;
-use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
-
 use super::convert::{self, fields_to_map, host_error, record_to_wit, refusal};
-use super::model::kv;
+use super::kv as kv_store;
 use super::registry::Enabled;
+use super::registry::Enablements;
 use super::runtime::bindings::kith::plugin::{
     clock, config, http_out, kv as kv_import, log, records, search, types,
 };
-use super::runtime::{CallKind, LimitExceeded, MAX_VALUE_BYTES};
+use super::runtime::{CallKind, LimitExceeded, MAX_VALUE_BYTES, Revoked};
 use crate::db::Db;
 use crate::ids::RecordId;
 use crate::records::aggregate::AggregateQuery;
 use crate::records::schema::{EntityType, FieldKind};
 use crate::records::{Actor, ListQuery, Store, UpdateItem};
-use crate::search::{SearchIndex, TypeScope};
+use crate::search::SearchIndex;
 
 type HostResult<T> = wasmtime::Result<Result<T, types::HostError>>;
 
@@ -42,6 +40,8 @@ pub struct Services {
     pub http: reqwest::Client,
     /// The server's own runtime, where plugins' writes run (see [`CallState::on_server`]).
     pub server: tokio::runtime::Handle,
+    /// What is enabled where, shared with the registry: every host call checks it.
+    pub enablements: Enablements,
 }
 
 /// One invocation's view of the world: who acts, for which plugin, and what it has used.
@@ -55,11 +55,33 @@ pub struct CallState {
 
 #[derive(Default)]
 struct Used {
-    host_calls: u32,
-    writes: u32,
-    rows: u32,
-    http_calls: u32,
+    host_calls: usize,
+    writes: usize,
+    rows: usize,
+    http_calls: usize,
     log_bytes: usize,
+    kv_bytes: usize,
+}
+
+/// Adds `n` to one of a call's counters; past `limit` the invocation traps, saying what it
+/// did (`what(limit)`, e.g. "more than 100 host calls") in which kind of call.
+fn tally(
+    counter: &mut usize,
+    n: usize,
+    limit: impl TryInto<usize>,
+    kind: CallKind,
+    what: impl FnOnce(usize) -> String,
+) -> wasmtime::Result<()> {
+    let limit = limit.try_into().unwrap_or(usize::MAX);
+    *counter = counter.saturating_add(n);
+    if *counter > limit {
+        return Err(wasmtime::Error::new(LimitExceeded(format!(
+            "{} in one {} call",
+            what(limit),
+            kind.as_str()
+        ))));
+    }
+    Ok(())
 }
 
 impl CallState {
@@ -84,30 +106,17 @@ impl CallState {
 
     /// Counts a host call; past the limit the invocation traps.
     fn count_call(&mut self) -> wasmtime::Result<()> {
-        self.used.host_calls += 1;
         let limit = self.kind.limits().host_calls;
-        if self.used.host_calls > limit {
-            return Err(wasmtime::Error::new(LimitExceeded(format!(
-                "more than {limit} host calls in one {} call",
-                self.kind.as_str()
-            ))));
-        }
-        Ok(())
+        tally(&mut self.used.host_calls, 1, limit, self.kind, |l| {
+            format!("more than {l} host calls")
+        })
     }
 
     fn count_rows(&mut self, rows: usize) -> wasmtime::Result<()> {
-        self.used.rows = self
-            .used
-            .rows
-            .saturating_add(u32::try_from(rows).unwrap_or(u32::MAX));
         let limit = self.kind.limits().rows;
-        if self.used.rows > limit {
-            return Err(wasmtime::Error::new(LimitExceeded(format!(
-                "read more than {limit} records in one {} call",
-                self.kind.as_str()
-            ))));
-        }
-        Ok(())
+        tally(&mut self.used.rows, rows, limit, self.kind, |l| {
+            format!("read more than {l} records")
+        })
     }
 
     /// A write is refused (before-save hooks may not write) or counted.
@@ -119,13 +128,9 @@ impl CallState {
                 format!("a {} call may not write", self.kind.as_str()),
             )));
         }
-        self.used.writes += 1;
-        if self.used.writes > limit {
-            return Err(wasmtime::Error::new(LimitExceeded(format!(
-                "more than {limit} writes in one {} call",
-                self.kind.as_str()
-            ))));
-        }
+        tally(&mut self.used.writes, 1, limit, self.kind, |l| {
+            format!("more than {l} writes")
+        })?;
         Ok(Ok(()))
     }
 
@@ -229,11 +234,15 @@ fn parse_id(id: &str) -> Result<RecordId, types::HostError> {
 impl super::runtime::State {
     /// What every host import does first: the invocation this store serves, with one more host
     /// call counted against its limits. A store that has not been given its invocation (a
-    /// spare running its start code) refuses every import.
+    /// spare running its start code) refuses every import, and so does a call whose plugin
+    /// was disabled, suspended or given another grant since it began: the call ends there.
     fn begin_host_call(&mut self) -> wasmtime::Result<&mut CallState> {
         let call = self.call.as_mut().ok_or_else(|| {
             wasmtime::Error::new(LimitExceeded("a host call outside of an invocation".into()))
         })?;
+        if !call.services.enablements.is_current(&call.enabled) {
+            return Err(wasmtime::Error::new(Revoked));
+        }
         call.count_call()?;
         Ok(call)
     }
@@ -428,76 +437,78 @@ impl search::Host for super::runtime::State {
             Ok(schema) => schema,
             Err(e) => return Ok(Err(host_error(e))),
         };
-        let granted = &call.enabled.granted;
-        let plugin = &call.enabled.plugin;
-        let mut scopes = Vec::new();
-        for ty in schema.types() {
-            let wanted = entity_types.is_empty() || entity_types.iter().any(|t| *t == ty.name);
-            let readable =
-                plugin.owns(&ty.name) || granted.read.iter().any(|t| t == "*" || *t == ty.name);
-            if !wanted || !readable {
-                continue;
-            }
-            use crate::auth::permissions::{Operation, Scope};
-            match call.actor.access.scope(Operation::Read, &ty.name) {
-                Scope::Nothing => {}
-                Scope::All => scopes.push(TypeScope {
-                    entity: ty.name.clone(),
-                    owners: None,
-                }),
-                Scope::Owners(owners) => scopes.push(TypeScope {
-                    entity: ty.name.clone(),
-                    owners: Some(owners),
-                }),
-            }
-        }
-        if scopes.is_empty() {
+        // The types asked for that the plugin may read; the acting user's permissions and
+        // field rules apply in `find`, as for every search.
+        let types: Vec<Arc<EntityType>> = (schema.types().iter())
+            .filter(|ty| entity_types.is_empty() || entity_types.contains(&ty.name))
+            .filter(|ty| call.enabled.may_access(&ty.name, false))
+            .cloned()
+            .collect();
+        if types.is_empty() {
             return Ok(Ok(Vec::new()));
         }
         let limit = usize::try_from(limit.clamp(1, 100)).unwrap_or(20);
-        let index = call.services.search.clone();
-        let workspace = call.actor.workspace;
-        let hits =
-            tokio::task::spawn_blocking(move || index.search(workspace, &query, &scopes, limit))
-                .await;
-        match hits {
-            Ok(Ok(hits)) => {
-                call.count_rows(hits.len())?;
-                Ok(Ok(hits
+        let services = call.services.clone();
+        let found = crate::search::find::find(
+            &services.store,
+            &services.search,
+            &call.actor,
+            &query,
+            Some(types),
+            limit,
+        )
+        .await;
+        match found {
+            Ok(found) => {
+                call.count_rows(found.len())?;
+                Ok(Ok(found
                     .into_iter()
-                    .map(|h| search::Hit {
-                        entity_type: h.entity,
-                        id: h.id.to_string(),
-                        title: h.title,
-                        score: h.score,
+                    .map(|found| search::Hit {
+                        entity_type: found.hit.entity,
+                        id: found.hit.id.to_string(),
+                        title: found.hit.title,
+                        score: found.hit.score,
                     })
                     .collect()))
             }
-            Ok(Err(error)) => Ok(Err(refusal("invalid_parameter", error.to_string()))),
+            Err(crate::search::find::FindError::Record(e)) => Ok(Err(host_error(e))),
+            Err(crate::search::find::FindError::Search(error)) => {
+                Ok(Err(refusal("invalid_parameter", error.to_string())))
+            }
             Err(error) => Ok(Err(refusal("internal_error", error.to_string()))),
         }
     }
 }
 
-/// Longest key of a plugin's key-value store, in bytes.
-const MAX_KEY: usize = 200;
-/// Largest value, in bytes.
-const MAX_KV_VALUE: usize = 1024 * 1024;
-
 impl CallState {
     fn kv_scope(&self) -> (uuid::Uuid, String) {
         (self.actor.workspace.0, self.plugin().to_owned())
     }
+
+    /// Counts the bytes a key-value write sends; past the call's limit the invocation traps.
+    fn count_kv_bytes(&mut self, bytes: usize) -> wasmtime::Result<()> {
+        let limit = self.kind.limits().kv_bytes;
+        tally(&mut self.used.kv_bytes, bytes, limit, self.kind, |l| {
+            format!("wrote more than {l} bytes to the key-value store")
+        })
+    }
 }
 
 fn check_key(key: &str) -> Result<(), types::HostError> {
-    if key.is_empty() || key.len() > MAX_KEY {
+    if key.is_empty() || key.len() > kv_store::MAX_KEY {
         return Err(refusal(
             "invalid_parameter",
-            format!("keys are 1 to {MAX_KEY} bytes"),
+            format!("keys are 1 to {} bytes", kv_store::MAX_KEY),
         ));
     }
     Ok(())
+}
+
+fn kv_refusal(error: kv_store::KvError) -> types::HostError {
+    match error {
+        kv_store::KvError::Quota { .. } => refusal("quota_exceeded", error.to_string()),
+        kv_store::KvError::Database(error) => db_refusal(&error),
+    }
 }
 
 impl kv_import::Host for super::runtime::State {
@@ -505,69 +516,38 @@ impl kv_import::Host for super::runtime::State {
         let call = self.begin_host_call()?;
         or_refuse!(check_key(&key));
         let (workspace, plugin) = call.kv_scope();
-        let row = kv::Entity::find_by_id((workspace, plugin, key))
-            .one(&call.services.db.read)
-            .await;
-        Ok(row.map(|r| r.map(|r| r.value)).map_err(|e| db_refusal(&e)))
+        let found = kv_store::get(&call.services.db, workspace, &plugin, &key).await;
+        Ok(found.map_err(|e| db_refusal(&e)))
     }
 
     async fn set(&mut self, key: String, value: Vec<u8>) -> HostResult<()> {
         let call = self.begin_host_call()?;
         or_refuse!(call.count_write()?);
         or_refuse!(check_key(&key));
-        if value.len() > MAX_KV_VALUE {
+        if value.len() > kv_store::MAX_VALUE {
             return Ok(Err(refusal(
                 "payload_too_large",
-                format!("values are at most {MAX_KV_VALUE} bytes"),
+                format!("values are at most {} bytes", kv_store::MAX_VALUE),
             )));
         }
+        call.count_kv_bytes(key.len() + value.len())?;
         let (workspace, plugin) = call.kv_scope();
-        let row = kv::ActiveModel {
-            workspace_id: Set(workspace),
-            plugin_id: Set(plugin),
-            key: Set(key),
-            value: Set(value),
-        };
-        let result = kv::Entity::insert(row)
-            .on_conflict(
-                OnConflict::columns([
-                    kv::Column::WorkspaceId,
-                    kv::Column::PluginId,
-                    kv::Column::Key,
-                ])
-                .update_column(kv::Column::Value)
-                .to_owned(),
-            )
-            .exec_without_returning(&call.services.db.write)
-            .await;
-        Ok(result.map(|_| ()).map_err(|e| db_refusal(&e)))
+        let result = kv_store::set(&call.services.db, workspace, &plugin, &key, value).await;
+        Ok(result.map_err(kv_refusal))
     }
 
     async fn delete(&mut self, key: String) -> HostResult<()> {
         let call = self.begin_host_call()?;
         or_refuse!(call.count_write()?);
         let (workspace, plugin) = call.kv_scope();
-        let result = kv::Entity::delete_by_id((workspace, plugin, key))
-            .exec(&call.services.db.write)
-            .await;
-        Ok(result.map(|_| ()).map_err(|e| db_refusal(&e)))
+        let result = kv_store::delete(&call.services.db, workspace, &plugin, &key).await;
+        Ok(result.map_err(kv_refusal))
     }
 
     async fn keys(&mut self, prefix: String) -> HostResult<Vec<String>> {
         let call = self.begin_host_call()?;
         let (workspace, plugin) = call.kv_scope();
-        let rows: Result<Vec<String>, _> = kv::Entity::find()
-            .select_only()
-            .column(kv::Column::Key)
-            .filter(kv::Column::WorkspaceId.eq(workspace))
-            .filter(kv::Column::PluginId.eq(plugin))
-            .filter(kv::Column::Key.starts_with(&prefix))
-            .order_by_asc(kv::Column::Key)
-            .limit(1000)
-            .into_tuple()
-            .all(&call.services.db.read)
-            .await;
-        match rows {
+        match kv_store::keys(&call.services.db, workspace, &plugin, &prefix, 1000).await {
             Ok(keys) => {
                 call.count_rows(keys.len())?;
                 Ok(Ok(keys))
@@ -593,13 +573,13 @@ impl log::Host for super::runtime::State {
     async fn log(&mut self, level: log::Level, message: String) -> wasmtime::Result<()> {
         let call = self.begin_host_call()?;
         let limit = call.kind.limits().log_bytes;
-        call.used.log_bytes = call.used.log_bytes.saturating_add(message.len());
-        if call.used.log_bytes > limit {
-            return Err(wasmtime::Error::new(LimitExceeded(format!(
-                "logged more than {limit} bytes in one {} call",
-                call.kind.as_str()
-            ))));
-        }
+        tally(
+            &mut call.used.log_bytes,
+            message.len(),
+            limit,
+            call.kind,
+            |l| format!("logged more than {l} bytes"),
+        )?;
         let plugin = call.plugin();
         let workspace = call.actor.workspace.0;
         match level {
@@ -633,12 +613,9 @@ impl http_out::Host for super::runtime::State {
                 format!("a {} call may not make http calls", call.kind.as_str()),
             )));
         }
-        call.used.http_calls += 1;
-        if call.used.http_calls > limit {
-            return Err(wasmtime::Error::new(LimitExceeded(format!(
-                "more than {limit} http calls in one call"
-            ))));
-        }
+        tally(&mut call.used.http_calls, 1, limit, call.kind, |l| {
+            format!("more than {l} http calls")
+        })?;
         let url = match reqwest::Url::parse(&request.url) {
             Ok(url) if url.scheme() == "http" => url,
             // The server's HTTP client is built without TLS (no C toolchain or system OpenSSL

@@ -12,9 +12,11 @@ pub mod convert;
 mod epoch;
 mod hooks;
 mod host;
+pub mod kv;
 pub mod manifest;
 mod model;
 pub mod package;
+pub mod panel;
 pub mod registry;
 pub mod runtime;
 
@@ -36,6 +38,10 @@ pub enum PluginError {
     NotInstalled(String),
     #[error("plugin `{0}` is not enabled in this workspace")]
     NotEnabled(String),
+    #[error(
+        "plugin `{0}` is suspended in this workspace after repeated failures: an admin can see them and enable it again"
+    )]
+    Suspended(String),
     #[error("{0}")]
     Conflict(String),
     #[error("the plugin asks for permissions that were not granted")]
@@ -48,6 +54,8 @@ pub enum PluginError {
     Corrupt(String),
     #[error("database error: {0}")]
     Database(String),
+    #[error("cannot store a file: {0}")]
+    Storage(String),
     #[error("{0}")]
     Setup(String),
 }
@@ -61,6 +69,9 @@ impl From<PluginError> for ApiError {
             PluginError::NotInstalled(_) => ApiError::new(ErrorCode::NotFound, error.to_string()),
             PluginError::NotEnabled(_) => {
                 ApiError::new(ErrorCode::PluginNotEnabled, error.to_string())
+            }
+            PluginError::Suspended(_) => {
+                ApiError::new(ErrorCode::PluginSuspended, error.to_string())
             }
             PluginError::Conflict(m) => ApiError::new(ErrorCode::Conflict, m),
             PluginError::NotGranted(ref missing) => {
@@ -85,7 +96,9 @@ impl From<PluginError> for ApiError {
                 api
             }
             PluginError::Setup(m) => ApiError::new(ErrorCode::PluginFailed, m),
-            PluginError::Corrupt(m) | PluginError::Database(m) => ApiError::internal(m),
+            PluginError::Corrupt(m) | PluginError::Database(m) | PluginError::Storage(m) => {
+                ApiError::internal(m)
+            }
         }
     }
 }
@@ -107,6 +120,7 @@ pub async fn start(
         search,
         http,
         server: tokio::runtime::Handle::current(),
+        enablements: registry::Enablements::default(),
     });
     let plugins = Plugins::start(runtime, services)
         .await

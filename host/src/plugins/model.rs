@@ -131,3 +131,42 @@ pub mod job {
 
     relationless!();
 }
+
+/// An entity type (`field` empty) or a field of another type that a plugin declared in a
+/// workspace: it stays the plugin's while the plugin is disabled.
+pub mod claim {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "plugin_claims")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub workspace_id: Uuid,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub entity_type: String,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub field: String,
+        pub plugin_id: String,
+        pub claimed_at: i64,
+    }
+
+    relationless!();
+}
+
+/// The keys and bytes a plugin's key-value store holds in a workspace.
+pub mod kv_usage {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "plugin_kv_usage")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub workspace_id: Uuid,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub plugin_id: String,
+        pub keys: i64,
+        pub bytes: i64,
+    }
+
+    relationless!();
+}

@@ -36,7 +36,7 @@ pub const TEMPLATE_EXTENSIONS: [&str; 4] = [".html", ".txt", ".j2", ".jinja"];
 /// The custom section in which the SDK records the plugin API a component was built against.
 pub const API_VERSION_SECTION: &str = "kith:api-version";
 
-/// Deepest folder nesting read under `templates/` (a bound on symlink loops too).
+/// Deepest folder nesting read under `templates/`.
 const MAX_TEMPLATE_DEPTH: usize = 16;
 const WASM_MAGIC: &[u8; 4] = b"\0asm";
 /// Version and layer of a component binary (layer 1).
@@ -102,8 +102,9 @@ fn invalid(file: impl Into<String>, message: impl Into<String>) -> PackageError 
 /// Where a package's files come from, to name them in errors.
 enum Origin {
     Dir(PathBuf),
-    /// The archive and the folder inside it holding the package (`""` or `hello/`).
-    Archive(PathBuf, String),
+    /// The archive (as named in errors) and the folder inside it holding the package (`""`
+    /// or `hello/`).
+    Archive(String, String),
     /// `Package::from_parts`: plain names.
     Parts,
 }
@@ -112,7 +113,7 @@ impl Origin {
     fn package(&self) -> String {
         match self {
             Self::Dir(dir) => dir.display().to_string(),
-            Self::Archive(archive, _) => archive.display().to_string(),
+            Self::Archive(archive, _) => archive.clone(),
             Self::Parts => "package".to_owned(),
         }
     }
@@ -120,7 +121,7 @@ impl Origin {
     fn file(&self, name: &str) -> String {
         match self {
             Self::Dir(dir) => dir.join(name).display().to_string(),
-            Self::Archive(archive, prefix) => format!("{}!/{prefix}{name}", archive.display()),
+            Self::Archive(archive, prefix) => format!("{archive}!/{prefix}{name}"),
             Self::Parts => name.to_owned(),
         }
     }
@@ -137,7 +138,18 @@ struct Files {
 impl Package {
     /// Loads and checks the package at `path`: a directory or a `.tar.gz` / `.tgz` archive.
     pub fn load(path: &Path) -> Result<Package, PackageError> {
-        let shown = path.display().to_string();
+        Self::load_as(path, &path.display().to_string())
+    }
+
+    /// Loads an archive that errors name `shown` rather than its path (an upload kept in a
+    /// temporary file, whose path is the server's business).
+    pub fn load_archive_as(path: &Path, shown: &str) -> Result<Package, PackageError> {
+        let (files, origin) = read_archive(path, shown)?;
+        Self::from_files(files, &origin)
+    }
+
+    fn load_as(path: &Path, shown: &str) -> Result<Package, PackageError> {
+        let shown = shown.to_owned();
         let metadata = fs::metadata(path).map_err(|source| PackageError::Io {
             file: shown.clone(),
             source,
@@ -149,7 +161,7 @@ impl Package {
         }
         let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
         if name.ends_with(".tar.gz") || name.ends_with(".tgz") {
-            let (files, origin) = read_archive(path)?;
+            let (files, origin) = read_archive(path, &shown)?;
             return Self::from_files(files, &origin);
         }
         Err(invalid(
@@ -345,8 +357,21 @@ fn io_error(file: &Path) -> impl FnOnce(io::Error) -> PackageError + '_ {
     }
 }
 
+/// Refuses a symbolic link in a directory package: it could name any file of the machine
+/// that installs it (an archive refuses links too).
+fn refuse_link(path: &Path) -> Result<(), PackageError> {
+    match fs::symlink_metadata(path) {
+        Ok(metadata) if metadata.file_type().is_symlink() => Err(invalid(
+            path.display().to_string(),
+            "a symbolic link: a package holds files and folders, not links",
+        )),
+        _ => Ok(()),
+    }
+}
+
 /// Reads at most `max` bytes of a file of a directory package; `None` when it does not exist.
 fn read_file(path: &Path, max: u64, limit: &'static str) -> Result<Option<Vec<u8>>, PackageError> {
+    refuse_link(path)?;
     let file = match File::open(path) {
         Ok(file) => file,
         Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok(None),
@@ -368,6 +393,7 @@ fn read_dir_package(dir: &Path, origin: &Origin) -> Result<Files, PackageError> 
     let wasm = read_file(&dir.join(WASM_FILE), MAX_WASM_BYTES, "32 MiB")?;
     let mut templates = BTreeMap::new();
     let folder = dir.join(TEMPLATES_DIR);
+    refuse_link(&folder)?;
     match fs::metadata(&folder) {
         Ok(metadata) if metadata.is_dir() => {
             let mut budget = MAX_TEMPLATE_BYTES;
@@ -384,8 +410,8 @@ fn read_dir_package(dir: &Path, origin: &Origin) -> Result<Files, PackageError> 
     })
 }
 
-/// Reads the template files under `dir` (named `prefix` + file name), following symlinks;
-/// hidden files and other endings are skipped.
+/// Reads the template files under `dir` (named `prefix` + file name); hidden files and other
+/// endings are skipped, symbolic links refused.
 fn read_template_dir(
     dir: &Path,
     prefix: &str,
@@ -416,6 +442,7 @@ fn read_template_dir(
             continue;
         }
         let name = format!("{prefix}{file_name}");
+        refuse_link(&path)?;
         let metadata = fs::metadata(&path).map_err(io_error(&path))?;
         if metadata.is_dir() {
             let prefix = format!("{name}/");
@@ -479,8 +506,8 @@ fn may_matter(name: &str) -> bool {
 }
 
 /// Checks an archive entry's name and returns it normalised (no `./`, no empty segments).
-fn entry_name(raw: &[u8], archive: &Path) -> Result<String, PackageError> {
-    let shown = |name: &str| format!("{}!/{name}", archive.display());
+fn entry_name(raw: &[u8], archive: &str) -> Result<String, PackageError> {
+    let shown = |name: &str| format!("{archive}!/{name}");
     let Ok(name) = std::str::from_utf8(raw) else {
         return Err(invalid(
             shown(&String::from_utf8_lossy(raw)),
@@ -501,9 +528,12 @@ fn entry_name(raw: &[u8], archive: &Path) -> Result<String, PackageError> {
     Ok(parts.join("/"))
 }
 
-fn read_archive(path: &Path) -> Result<(Files, Origin), PackageError> {
-    let shown = path.display().to_string();
-    let file = File::open(path).map_err(io_error(path))?;
+fn read_archive(path: &Path, shown: &str) -> Result<(Files, Origin), PackageError> {
+    let shown = shown.to_owned();
+    let file = File::open(path).map_err(|source| PackageError::Io {
+        file: shown.clone(),
+        source,
+    })?;
     let exceeded = Cell::new(false);
     let capped = Capped {
         inner: flate2::read::GzDecoder::new(BufReader::new(file)),
@@ -533,7 +563,7 @@ fn read_archive(path: &Path) -> Result<(Files, Origin), PackageError> {
     for entry in archive.entries().map_err(&broken)? {
         let mut entry = entry.map_err(&broken)?;
         let kind = entry.header().entry_type();
-        let name = entry_name(&entry.path_bytes(), path)?;
+        let name = entry_name(&entry.path_bytes(), &shown)?;
         let at = format!("{shown}!/{name}");
         match kind {
             tar::EntryType::XGlobalHeader | tar::EntryType::XHeader => continue,
@@ -600,7 +630,7 @@ fn read_archive(path: &Path) -> Result<(Files, Origin), PackageError> {
         .filter_map(|(name, bytes)| Some((name.strip_prefix(&folder)?.to_owned(), bytes)))
         .filter(|(name, _)| is_template_name(name) && !name.split('/').any(|p| p.starts_with('.')))
         .collect();
-    let origin = Origin::Archive(path.to_owned(), prefix);
+    let origin = Origin::Archive(shown, prefix);
     Ok((
         Files {
             manifest,
@@ -818,6 +848,36 @@ template = "panels/summary.html"
         );
         assert_eq!(package.sha256, hex(&Sha256::digest(wasm())));
         assert_eq!(package.sha256.len(), 64);
+    }
+
+    #[test]
+    fn directory_packages_refuse_symbolic_links() {
+        let outside = TempDir::new("outside").with(&[("secret.html", b"the server's own file")]);
+        let secret = outside.0.join("secret.html");
+        for link in ["templates/leak.html", "plugin.toml", "templates"] {
+            let dir = good_dir();
+            let at = dir.0.join(link);
+            if at.is_dir() {
+                fs::remove_dir_all(&at).unwrap();
+            } else {
+                fs::remove_file(&at).ok();
+            }
+            let target = if link == "templates" {
+                outside.0.clone()
+            } else {
+                secret.clone()
+            };
+            std::os::unix::fs::symlink(&target, &at).unwrap();
+            let error = load_error(&dir.0);
+            assert_eq!(
+                error,
+                format!(
+                    "{}: a symbolic link: a package holds files and folders, not links",
+                    at.display()
+                ),
+                "{link}"
+            );
+        }
     }
 
     #[test]

@@ -5,6 +5,9 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
+
+use tokio::sync::Semaphore;
 
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
@@ -14,7 +17,7 @@ use serde_json::{Map, Value as Json, json};
 use super::PluginError;
 use super::host::{CallState, Services};
 use super::manifest::{Manifest, Permissions};
-use super::model::{enablement, failure, package as package_row};
+use super::model::{claim, enablement, failure, package as package_row};
 use super::package::{Package, api_version_of};
 use super::runtime::{CallKind, Compiled, Failure, Runtime};
 use crate::auth::permissions::Access;
@@ -22,8 +25,12 @@ use crate::ids::{UserId, WorkspaceId};
 use crate::records::schema::{EntityType, FieldSpec};
 use crate::records::{Actor, now_micros};
 
-/// Consecutive failures (traps, limits, the plugin's own errors) after which a plugin is suspended in a workspace.
+/// Consecutive failures of one kind of call (traps, limits, the plugin's own errors) after
+/// which a plugin is suspended in a workspace.
 pub const SUSPEND_AFTER: u32 = 5;
+
+/// Calls of one plugin (other than before-save hooks) that run at once, in all workspaces.
+pub const CALLS_PER_PLUGIN: usize = 2;
 
 /// An installed plugin version, compiled and ready.
 pub struct Installed {
@@ -47,6 +54,10 @@ pub struct Enabled {
     pub granted: Permissions,
     pub settings: Map<String, Json>,
     pub granted_by: UserId,
+    /// Why the plugin was suspended here, if it was: its routes, panels, actions, jobs and
+    /// after-save stop, and writes its before-save hooks would check are refused (a
+    /// validating hook that cannot run fails closed) until an admin enables or disables it.
+    pub suspended: Option<String>,
 }
 
 impl Enabled {
@@ -101,13 +112,68 @@ pub struct PluginInfo {
     pub granted: Option<Permissions>,
 }
 
+/// What is enabled in each workspace, suspended plugins included, in the order they were
+/// enabled. The registry and every running call share it: a call's host imports check it, so
+/// a disable, a suspension or a new grant holds from the plugin's next host call on.
+#[derive(Default)]
+pub struct Enablements {
+    by_workspace: RwLock<HashMap<WorkspaceId, Arc<Vec<Arc<Enabled>>>>>,
+}
+
+impl Enablements {
+    /// Every plugin enabled in a workspace, suspended ones included.
+    pub fn all_in(&self, workspace: WorkspaceId) -> Arc<Vec<Arc<Enabled>>> {
+        self.by_workspace
+            .read()
+            .ok()
+            .and_then(|m| m.get(&workspace).cloned())
+            .unwrap_or_default()
+    }
+
+    /// The plugin `id` as it is enabled in `workspace` now (perhaps suspended).
+    pub fn current(&self, workspace: WorkspaceId, id: &str) -> Option<Arc<Enabled>> {
+        self.all_in(workspace)
+            .iter()
+            .find(|e| e.id() == id)
+            .cloned()
+    }
+
+    /// Whether `enabled` is still how its plugin is enabled, unsuspended: a call made for it
+    /// may go on.
+    pub fn is_current(&self, enabled: &Arc<Enabled>) -> bool {
+        self.current(enabled.workspace, enabled.id())
+            .is_some_and(|now| Arc::ptr_eq(&now, enabled) && now.suspended.is_none())
+    }
+
+    fn every(&self) -> Vec<Arc<Enabled>> {
+        self.by_workspace
+            .read()
+            .map(|m| m.values().flat_map(|l| l.iter().cloned()).collect())
+            .unwrap_or_default()
+    }
+
+    /// Replaces (or removes) a plugin in a workspace's list.
+    fn set(&self, workspace: WorkspaceId, id: &str, enabled: Option<Arc<Enabled>>) {
+        if let Ok(mut map) = self.by_workspace.write() {
+            let mut list: Vec<Arc<Enabled>> = map
+                .get(&workspace)
+                .map(|l| l.iter().filter(|e| e.id() != id).cloned().collect())
+                .unwrap_or_default();
+            list.extend(enabled);
+            map.insert(workspace, Arc::new(list));
+        }
+    }
+}
+
 pub struct Plugins {
     runtime: Arc<Runtime>,
     services: Arc<Services>,
     installed: RwLock<HashMap<(String, String), Arc<Installed>>>,
-    enabled: RwLock<HashMap<WorkspaceId, Arc<Vec<Arc<Enabled>>>>>,
-    /// Consecutive failures per (workspace, plugin).
-    strikes: Mutex<HashMap<(WorkspaceId, String), u32>>,
+    /// Consecutive failures per workspace, plugin and kind of call (a plugin whose routes
+    /// always fail is suspended even while its after-save calls succeed).
+    strikes: Mutex<HashMap<(WorkspaceId, String, CallKind), u32>>,
+    /// The slots each plugin's calls run in (see [`Plugins::running_slot`]).
+    slots: Mutex<HashMap<String, Arc<Semaphore>>>,
 }
 
 fn db_error(error: sea_orm::DbErr) -> PluginError {
@@ -125,16 +191,16 @@ impl Plugins {
             runtime,
             services,
             installed: RwLock::default(),
-            enabled: RwLock::default(),
             strikes: Mutex::default(),
+            slots: Mutex::default(),
         });
         let rows = enablement::Entity::find()
             .filter(enablement::Column::Enabled.eq(true))
-            .filter(enablement::Column::Suspended.is_null())
             .order_by_asc(enablement::Column::UpdatedAt)
             .all(&plugins.services.db.read)
             .await
             .map_err(db_error)?;
+        plugins.claim_what_was_enabled().await?;
         for row in rows {
             let workspace = WorkspaceId(row.workspace_id);
             match plugins.load_enabled(&row).await {
@@ -145,6 +211,48 @@ impl Plugins {
             }
         }
         Ok(plugins)
+    }
+
+    /// Claims for plugins enabled before claims were kept: what each declared, in the order
+    /// they were first enabled (the first keeps a name two declared).
+    async fn claim_what_was_enabled(&self) -> Result<(), PluginError> {
+        let rows = enablement::Entity::find()
+            .order_by_asc(enablement::Column::UpdatedAt)
+            .all(&self.services.db.read)
+            .await
+            .map_err(db_error)?;
+        for row in rows {
+            let workspace = WorkspaceId(row.workspace_id);
+            let known = claim::Entity::find()
+                .filter(claim::Column::WorkspaceId.eq(row.workspace_id))
+                .filter(claim::Column::PluginId.eq(row.plugin_id.as_str()))
+                .one(&self.services.db.read)
+                .await
+                .map_err(db_error)?;
+            if known.is_some() {
+                continue;
+            }
+            let stored: Option<Json> =
+                package_row::Entity::find_by_id((row.plugin_id.clone(), row.version.clone()))
+                    .select_only()
+                    .column(package_row::Column::Manifest)
+                    .into_tuple()
+                    .one(&self.services.db.read)
+                    .await
+                    .map_err(db_error)?;
+            let Some(manifest) = stored.and_then(|m| serde_json::from_value::<Manifest>(m).ok())
+            else {
+                tracing::error!(
+                    plugin = row.plugin_id,
+                    "cannot read an enabled plugin's manifest"
+                );
+                continue;
+            };
+            if let Err(error) = self.claim(workspace, &manifest).await {
+                tracing::warn!(plugin = row.plugin_id, %error, "a plugin declares what another holds");
+            }
+        }
+        Ok(())
     }
 
     pub fn services(&self) -> &Arc<Services> {
@@ -165,6 +273,7 @@ impl Plugins {
             granted,
             settings: row.settings.as_object().cloned().unwrap_or_default(),
             granted_by: UserId(row.granted_by),
+            suspended: row.suspended.clone(),
         }))
     }
 
@@ -206,8 +315,7 @@ impl Plugins {
             .compile(Arc::new(package.wasm), &package.sha256)
             .await
             .map_err(PluginError::Component)?;
-        let mut templates = minijinja::Environment::new();
-        templates.set_fuel(Some(1_000_000));
+        let mut templates = super::panel::environment();
         for (name, source) in package.templates {
             templates
                 .add_template_owned(name.clone(), source)
@@ -444,6 +552,10 @@ impl Plugins {
             .exec_without_returning(&self.services.db.write)
             .await
             .map_err(db_error)?;
+        if let Err(error) = self.claim(admin.workspace, manifest).await {
+            self.disable(admin.workspace, id).await.ok();
+            return Err(error);
+        }
         super::background::enabled(&self.services, admin.workspace, manifest)
             .await
             .map_err(db_error)?;
@@ -453,10 +565,12 @@ impl Plugins {
             granted: grant.clone(),
             settings,
             granted_by: admin.user,
+            suspended: None,
         });
         self.set_enabled(admin.workspace, id, Some(enabled.clone()));
         if let Ok(mut strikes) = self.strikes.lock() {
-            strikes.remove(&(admin.workspace, id.to_owned()));
+            strikes
+                .retain(|(workspace, plugin, _), _| *workspace != admin.workspace || plugin != id);
         }
         if let Err(failure) = self.set_up(&enabled, admin).await {
             self.disable(admin.workspace, id).await?;
@@ -483,13 +597,97 @@ impl Plugins {
         .await
     }
 
+    // -- claims ------------------------------------------------------------------------------
+
+    /// What a manifest declares in a workspace's schema, as claims: `(type, "")` for each of
+    /// its types, `(type, field)` for each field it adds to another type.
+    fn claims_of(manifest: &Manifest) -> Vec<(String, String)> {
+        let types = (manifest.entities.iter()).map(|ty| (ty.name.clone(), String::new()));
+        let fields = (manifest.fields.iter())
+            .flat_map(|(entity, fields)| fields.iter().map(|f| (entity.clone(), f.name.clone())));
+        types.chain(fields).collect()
+    }
+
+    /// The plugin that declared a type (`field` empty) or a field of one in a workspace; it
+    /// keeps it while disabled.
+    pub async fn claimant(
+        &self,
+        workspace: WorkspaceId,
+        entity: &str,
+        field: &str,
+    ) -> Result<Option<String>, PluginError> {
+        let row = claim::Entity::find_by_id((workspace.0, entity.to_owned(), field.to_owned()))
+            .one(&self.services.db.read)
+            .await
+            .map_err(db_error)?;
+        Ok(row.map(|r| r.plugin_id))
+    }
+
+    /// The declarations of `manifest` that another plugin holds in the workspace.
+    async fn claimed_by_others(
+        &self,
+        workspace: WorkspaceId,
+        manifest: &Manifest,
+    ) -> Result<Vec<String>, PluginError> {
+        let mut taken = Vec::new();
+        for (entity, field) in Self::claims_of(manifest) {
+            let Some(holder) = self.claimant(workspace, &entity, &field).await? else {
+                continue;
+            };
+            if holder != manifest.id {
+                taken.push(if field.is_empty() {
+                    format!("entities.{entity}: the type `{entity}` and its records belong to plugin `{holder}`")
+                } else {
+                    format!("fields.{entity}.{field}: the field belongs to plugin `{holder}`")
+                });
+            }
+        }
+        Ok(taken)
+    }
+
+    /// Records that the plugin holds what its manifest declares in the workspace; a claim
+    /// another plugin made first (a concurrent enable) is refused.
+    async fn claim(&self, workspace: WorkspaceId, manifest: &Manifest) -> Result<(), PluginError> {
+        for (entity, field) in Self::claims_of(manifest) {
+            claim::Entity::insert(claim::ActiveModel {
+                workspace_id: Set(workspace.0),
+                entity_type: Set(entity),
+                field: Set(field),
+                plugin_id: Set(manifest.id.clone()),
+                claimed_at: Set(now_micros()),
+            })
+            .on_conflict(
+                OnConflict::columns([
+                    claim::Column::WorkspaceId,
+                    claim::Column::EntityType,
+                    claim::Column::Field,
+                ])
+                .do_nothing()
+                .to_owned(),
+            )
+            .exec_without_returning(&self.services.db.write)
+            .await
+            .map_err(db_error)?;
+        }
+        let taken = self.claimed_by_others(workspace, manifest).await?;
+        if taken.is_empty() {
+            Ok(())
+        } else {
+            Err(PluginError::Schema(taken))
+        }
+    }
+
     /// Checks that the plugin's types and fields fit the workspace's schema (nothing taken by
-    /// a built-in, a custom type or another plugin).
+    /// a built-in, a custom type or another plugin, enabled or not).
     async fn check_schema(
         &self,
         workspace: WorkspaceId,
         plugin: &Installed,
     ) -> Result<(), PluginError> {
+        let taken = self.claimed_by_others(workspace, &plugin.manifest).await?;
+        if !taken.is_empty() {
+            return Err(PluginError::Schema(taken));
+        }
         let store = &self.services.store;
         let schema = store
             .schema(workspace)
@@ -620,44 +818,43 @@ impl Plugins {
     /// Replaces (or removes) a plugin in a workspace's enabled list and drops the cached
     /// schema, so its types appear or disappear with it.
     fn set_enabled(&self, workspace: WorkspaceId, id: &str, enabled: Option<Arc<Enabled>>) {
-        if let Ok(mut map) = self.enabled.write() {
-            let mut list: Vec<Arc<Enabled>> = map
-                .get(&workspace)
-                .map(|l| l.iter().filter(|e| e.id() != id).cloned().collect())
-                .unwrap_or_default();
-            list.extend(enabled);
-            map.insert(workspace, Arc::new(list));
-        }
+        self.services.enablements.set(workspace, id, enabled);
         self.services.store.forget_schema(workspace);
     }
 
-    /// The plugins enabled in a workspace, in the order they were enabled.
-    pub fn enabled_in(&self, workspace: WorkspaceId) -> Arc<Vec<Arc<Enabled>>> {
-        self.enabled
-            .read()
-            .ok()
-            .and_then(|m| m.get(&workspace).cloned())
-            .unwrap_or_default()
+    /// The plugins enabled in a workspace and not suspended, in the order they were enabled.
+    pub fn enabled_in(&self, workspace: WorkspaceId) -> Vec<Arc<Enabled>> {
+        let all = self.services.enablements.all_in(workspace);
+        all.iter()
+            .filter(|e| e.suspended.is_none())
+            .cloned()
+            .collect()
     }
 
-    /// Every workspace's enabled plugins (for the background tasks).
+    /// Every plugin enabled in a workspace, suspended ones included: those whose types are in
+    /// its schema and whose hooks its writes answer to.
+    pub fn hooked_in(&self, workspace: WorkspaceId) -> Arc<Vec<Arc<Enabled>>> {
+        self.services.enablements.all_in(workspace)
+    }
+
+    /// Every workspace's enabled, unsuspended plugins (for the background tasks).
     pub fn all_enabled(&self) -> Vec<Arc<Enabled>> {
-        self.enabled
-            .read()
-            .map(|m| m.values().flat_map(|l| l.iter().cloned()).collect())
-            .unwrap_or_default()
+        let mut all = self.services.enablements.every();
+        all.retain(|e| e.suspended.is_none());
+        all
     }
 
+    /// A plugin enabled (and not suspended) in a workspace.
     pub fn enabled_plugin(
         &self,
         workspace: WorkspaceId,
         id: &str,
     ) -> Result<Arc<Enabled>, PluginError> {
-        self.enabled_in(workspace)
-            .iter()
-            .find(|e| e.id() == id)
-            .cloned()
-            .ok_or_else(|| PluginError::NotEnabled(id.chars().take(64).collect()))
+        match self.services.enablements.current(workspace, id) {
+            Some(enabled) if enabled.suspended.is_none() => Ok(enabled),
+            Some(_) => Err(PluginError::Suspended(id.to_owned())),
+            None => Err(PluginError::NotEnabled(id.chars().take(64).collect())),
+        }
     }
 
     /// Recent failures of a plugin in a workspace, newest first.
@@ -699,10 +896,14 @@ impl Plugins {
     {
         let state = CallState::new(self.services.clone(), enabled.clone(), actor, kind);
         let started = std::time::Instant::now();
-        let result = self
-            .runtime
-            .invoke(&enabled.plugin.compiled, kind, state, call)
-            .await;
+        let result = match self.running_slot(enabled.id(), kind).await {
+            Ok(_slot) => {
+                self.runtime
+                    .invoke(&enabled.plugin.compiled, kind, state, call)
+                    .await
+            }
+            Err(busy) => Err(busy),
+        };
         // What an admin or a plugin author asks when a page is slow (`KITH_LOG=host::plugins=debug`).
         tracing::debug!(
             plugin = enabled.id(),
@@ -711,12 +912,15 @@ impl Plugins {
             ok = result.is_ok(),
             "plugin call"
         );
-        let key = (enabled.workspace, enabled.id().to_owned());
+        let key = (enabled.workspace, enabled.id().to_owned(), kind);
         match &result {
             Ok(_) => {
                 if let Ok(mut strikes) = self.strikes.lock() {
                     strikes.remove(&key);
                 }
+            }
+            Err(failure) if !failure.is_plugins_fault() => {
+                tracing::info!(plugin = enabled.id(), kind = kind.as_str(), %failure, "plugin call ended");
             }
             Err(failure) => {
                 let strikes = self.strikes.lock().map_or(0, |mut s| {
@@ -730,13 +934,45 @@ impl Plugins {
                 if strikes >= SUSPEND_AFTER {
                     self.suspend(
                         enabled,
-                        &format!("{strikes} failures in a row; the last: {failure}"),
+                        &format!(
+                            "{strikes} {} calls failed in a row; the last {failure}",
+                            kind.as_str()
+                        ),
                     )
                     .await;
                 }
             }
         }
         result
+    }
+
+    /// One of the slots a plugin's calls run in (before-save needs none: it runs inside the
+    /// write that called it). A plugin runs at most [`CALLS_PER_PLUGIN`] other calls at once,
+    /// so one that is slow — or slowed on purpose — holds at most that many of the server's
+    /// database connections and threads; further calls wait for a slot, and fail as busy
+    /// (not the plugin's fault, never counted towards suspension) if none frees in time.
+    async fn running_slot(
+        &self,
+        plugin: &str,
+        kind: CallKind,
+    ) -> Result<Option<tokio::sync::OwnedSemaphorePermit>, Failure> {
+        let wait = match kind {
+            CallKind::BeforeSave => return Ok(None),
+            CallKind::Route | CallKind::Panel | CallKind::Action => Duration::from_secs(1),
+            CallKind::AfterSave | CallKind::Job => Duration::from_secs(30),
+        };
+        let slots = {
+            let Ok(mut all) = self.slots.lock() else {
+                return Ok(None);
+            };
+            all.entry(plugin.to_owned())
+                .or_insert_with(|| Arc::new(Semaphore::new(CALLS_PER_PLUGIN)))
+                .clone()
+        };
+        match tokio::time::timeout(wait, slots.acquire_owned()).await {
+            Ok(Ok(permit)) => Ok(Some(permit)),
+            _ => Err(Failure::Busy(CALLS_PER_PLUGIN)),
+        }
     }
 
     async fn record_failure(&self, enabled: &Enabled, kind: CallKind, message: &str) {
@@ -764,7 +1000,15 @@ impl Plugins {
 
     async fn suspend(&self, enabled: &Enabled, reason: &str) {
         tracing::error!(plugin = enabled.id(), workspace = %enabled.workspace.0, reason, "plugin suspended");
-        self.set_enabled(enabled.workspace, enabled.id(), None);
+        let suspended = Arc::new(Enabled {
+            workspace: enabled.workspace,
+            plugin: enabled.plugin.clone(),
+            granted: enabled.granted.clone(),
+            settings: enabled.settings.clone(),
+            granted_by: enabled.granted_by,
+            suspended: Some(reason.to_owned()),
+        });
+        self.set_enabled(enabled.workspace, enabled.id(), Some(suspended));
         let services = self.services.clone();
         let (workspace, id, reason) = (
             enabled.workspace.0,
@@ -844,22 +1088,6 @@ pub fn schema_additions(enabled: &[Arc<Enabled>]) -> (Vec<EntityType>, Vec<(Stri
         }
     }
     (types, fields)
-}
-
-/// Renders a panel's template with the context a plugin returned.
-pub fn render_panel(plugin: &Installed, template: &str, context: &str) -> Result<String, String> {
-    let context: Json =
-        serde_json::from_str(context).map_err(|e| format!("the panel context is not JSON: {e}"))?;
-    if !context.is_object() {
-        return Err("the panel context must be a JSON object".into());
-    }
-    let template = plugin
-        .templates
-        .get_template(template)
-        .map_err(|e| format!("no template `{template}`: {e}"))?;
-    template
-        .render(minijinja::value::Serde(&context))
-        .map_err(|e| format!("the template failed: {e}"))
 }
 
 pub fn json_ok(value: Json) -> Json {

@@ -55,7 +55,7 @@ const SPARES_PER_PLUGIN: usize = 4;
 const STDERR_BYTES: usize = 4096;
 
 /// What an invocation is, which decides its limits.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum CallKind {
     BeforeSave,
     AfterSave,
@@ -81,30 +81,36 @@ impl CallKind {
         match self {
             CallKind::BeforeSave => Limits {
                 deadline: Duration::from_millis(50),
+                host_time: Duration::from_secs(1),
                 fuel: 200_000_000,
                 host_calls: 100,
                 writes: 0,
                 rows: 1_000,
                 http_calls: 0,
                 log_bytes: 16 * 1024,
+                kv_bytes: 0,
             },
             CallKind::Job => Limits {
                 deadline: Duration::from_secs(10),
+                host_time: Duration::from_secs(30),
                 fuel: 20_000_000_000,
                 host_calls: 100_000,
                 writes: 10_000,
                 rows: 100_000,
                 http_calls: 100,
                 log_bytes: 256 * 1024,
+                kv_bytes: 64 * 1024 * 1024,
             },
             CallKind::AfterSave | CallKind::Route | CallKind::Panel | CallKind::Action => Limits {
                 deadline: Duration::from_secs(2),
+                host_time: Duration::from_secs(5),
                 fuel: 4_000_000_000,
                 host_calls: 10_000,
                 writes: 1_000,
                 rows: 10_000,
                 http_calls: 20,
                 log_bytes: 64 * 1024,
+                kv_bytes: 8 * 1024 * 1024,
             },
         }
     }
@@ -113,8 +119,11 @@ impl CallKind {
 /// The limits of one invocation (the SDK's README documents this table).
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
-    /// Wall-clock time, checked every epoch tick.
+    /// The plugin's own wall-clock time (not counting host calls), checked every epoch tick.
     pub deadline: Duration,
+    /// Wall-clock time inside host calls (queries, key-value, outbound HTTP…), checked as each
+    /// host call returns: database-heavy calls are bounded like CPU-heavy ones.
+    pub host_time: Duration,
     /// WebAssembly instructions, roughly.
     pub fuel: u64,
     /// Calls into any host import.
@@ -125,6 +134,8 @@ pub struct Limits {
     pub rows: u32,
     pub http_calls: u32,
     pub log_bytes: usize,
+    /// Bytes (keys and values) written to the key-value store.
+    pub kv_bytes: usize,
 }
 
 /// Why an invocation failed. Each reads as "plugin `x` …" in an error message.
@@ -132,6 +143,8 @@ pub struct Limits {
 pub enum Failure {
     #[error("exceeded its time limit ({0} ms)")]
     Deadline(u128),
+    #[error("spent more than its limit of {0} ms in host calls")]
+    HostTime(u128),
     #[error("ran out of fuel (its CPU budget)")]
     Fuel,
     #[error("exceeded its memory limit ({} MiB)", MEMORY_LIMIT / (1024 * 1024))]
@@ -148,12 +161,39 @@ pub enum Failure {
     Guest(String),
     #[error("could not start: {0}")]
     Instantiate(String),
+    /// Not the plugin's fault: an admin disabled it (or it was suspended, or given another
+    /// grant) while the call ran, and the call ended at its next host call.
+    #[error("was disabled, suspended or given another grant while it ran")]
+    Revoked,
+    /// Not run: as many of its calls as it may run at once were running, and none ended in
+    /// time.
+    #[error("is busy: {0} of its calls are running")]
+    Busy(usize),
+}
+
+impl Failure {
+    /// Whether the failure is the plugin's own, to be recorded and counted towards its
+    /// suspension.
+    pub fn is_plugins_fault(&self) -> bool {
+        !matches!(self, Failure::Revoked | Failure::Busy(_))
+    }
 }
 
 /// A limit breached inside a host import: raised as a trap so the call ends at once.
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
 pub struct LimitExceeded(pub String);
+
+/// Raised as a host call returns past the invocation's time in host calls.
+#[derive(Debug, thiserror::Error)]
+#[error("spent too long in host calls")]
+struct HostTimeExceeded;
+
+/// Raised by a host import when the call's plugin is no longer enabled as it was when the call
+/// began (see [`Failure::Revoked`]).
+#[derive(Debug, thiserror::Error)]
+#[error("the plugin was disabled or given another grant during the call")]
+pub struct Revoked;
 
 /// The future of one export's call, borrowing the bindings and the store: what the closure given
 /// to [`Runtime::invoke`] returns.
@@ -172,6 +212,8 @@ pub struct State {
     /// deadline counts the plugin's own time, not the database's.
     in_host: Duration,
     host_since: Option<Instant>,
+    /// How long the invocation may spend inside host imports.
+    host_time: Duration,
     /// When the invocation began and how long it may run.
     started: Instant,
     deadline: Duration,
@@ -608,6 +650,7 @@ fn new_store(engine: &Engine) -> (Store<State>, MemoryOutputPipe) {
         limits: memory_limit(MEMORY_LIMIT),
         in_host: Duration::ZERO,
         host_since: None,
+        host_time: Duration::ZERO,
         started: Instant::now(),
         deadline: Duration::ZERO,
         call: None,
@@ -621,14 +664,17 @@ fn new_store(engine: &Engine) -> (Store<State>, MemoryOutputPipe) {
                 if let Some(since) = state.host_since.take() {
                     state.in_host += since.elapsed();
                 }
+                if state.in_host > state.host_time {
+                    return Err(wasmtime::Error::new(HostTimeExceeded));
+                }
             }
             CallHook::CallingWasm | CallHook::ReturningFromWasm => {}
         }
         Ok(())
     });
     store.limiter(|state| &mut state.limits);
-    // Time waiting on host imports (a query under load) does not count: those are bounded by
-    // the host-call and row counters; the deadline stops a plugin that runs too long.
+    // Time waiting on host imports (a query under load) does not count here: it has its own
+    // budget, checked as each host call returns; the deadline stops a plugin that runs too long.
     store.epoch_deadline_callback(|ctx| {
         let state = ctx.data();
         if state.started.elapsed().saturating_sub(state.in_host) >= state.deadline {
@@ -686,6 +732,7 @@ fn arm(
     });
     state.call = call_state;
     state.deadline = limits.deadline;
+    state.host_time = limits.host_time;
     state.started = Instant::now();
     state.in_host = Duration::ZERO;
     Ok(())
@@ -729,6 +776,12 @@ async fn make_spare(engine: &Engine, spare_slots: &Arc<Semaphore>, compiled: &Co
 fn classify(error: wasmtime::Error, stderr: &MemoryOutputPipe, limits: Limits) -> Failure {
     if let Some(limit) = error.downcast_ref::<LimitExceeded>() {
         return Failure::Limit(limit.0.clone());
+    }
+    if error.downcast_ref::<Revoked>().is_some() {
+        return Failure::Revoked;
+    }
+    if error.downcast_ref::<HostTimeExceeded>().is_some() {
+        return Failure::HostTime(limits.host_time.as_millis());
     }
     if let Some(trap) = error.downcast_ref::<Trap>() {
         return match trap {

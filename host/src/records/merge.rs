@@ -18,7 +18,7 @@ use super::query::{self, Filter, Op, Sql};
 use super::schema::EntityType;
 use super::store::{Journal, to_record};
 use super::value::{self, Draft, Mode};
-use super::{Actor, Record, RecordError, Store, now_micros};
+use super::{Actor, Record, RecordError, Store, WriteOp, now_micros};
 use crate::auth::permissions::Operation;
 use crate::error::FieldError;
 use crate::ids::RecordId;
@@ -156,9 +156,32 @@ impl Store {
         }
         draft.fields.extend(overrides.fields.clone());
         draft.owner = overrides.owner;
-        let overrides = std::iter::once((0, &overrides));
-        self.check_refs(&txn, actor, overrides, &Default::default())
+        // A merge is writes like any other, and plugins check them like any other: the
+        // survivor's update, each re-pointed reference and each merged record's delete.
+        let mut drafts = [draft];
+        let known = self
+            .before_save(
+                &txn,
+                actor,
+                ty,
+                WriteOp::Update,
+                &mut drafts,
+                &[(Some(keep.id), keep.data.as_object())],
+            )
             .await?;
+        for row in &merged {
+            self.before_delete(actor, ty, row).await?;
+        }
+        let [draft] = drafts;
+        // The references the caller's values and the hooks' patches set (filled values were
+        // stored already).
+        self.check_refs(
+            &txn,
+            actor,
+            [(0, &overrides), (0, &draft)].into_iter(),
+            &known,
+        )
+        .await?;
         let mut journal = Vec::new();
         let mut survivor_record = self
             .apply_patches(&txn, vec![(keep, draft)], "updated", &mut journal)
@@ -212,6 +235,20 @@ impl Store {
                     (row, draft)
                 })
                 .collect();
+            let (rows, mut drafts): (Vec<record::Model>, Vec<Draft>) = targets.into_iter().unzip();
+            let current: Vec<_> = (rows.iter())
+                .map(|row| (Some(row.id), row.data.as_object()))
+                .collect();
+            self.before_save(
+                &txn,
+                actor,
+                ref_type,
+                WriteOp::Update,
+                &mut drafts,
+                &current,
+            )
+            .await?;
+            let targets: Vec<(record::Model, Draft)> = rows.into_iter().zip(drafts).collect();
             let repointed = self
                 .apply_patches(&txn, targets, "updated", &mut journal)
                 .await?;

@@ -55,6 +55,10 @@ pub enum RecordError {
     Parameter(String),
     #[error("plugin `{plugin}` failed: {message}")]
     Plugin { plugin: String, message: String },
+    /// A suspended plugin's before-save hook would check this write: it is refused rather
+    /// than saved unchecked.
+    #[error("plugin `{plugin}` is suspended")]
+    PluginSuspended { plugin: String },
     #[error("database error: {0}")]
     Database(#[from] sea_orm::DbErr),
 }
@@ -75,6 +79,15 @@ pub trait Extensions: Send + Sync {
     /// The reference fields of `entity` whose records the before-save hooks of `op` get
     /// (`PendingChange::references`), in any enabled plugin of the workspace.
     fn references(&self, workspace: WorkspaceId, entity: &str, op: WriteOp) -> Vec<String>;
+
+    /// The plugin that declared the type `entity` (`field` empty) or that field of it in the
+    /// workspace: it keeps the name, and the records stored under it, while it is disabled.
+    fn claimant<'a>(
+        &'a self,
+        workspace: WorkspaceId,
+        entity: &'a str,
+        field: &'a str,
+    ) -> std::pin::Pin<Box<dyn Future<Output = Result<Option<String>, RecordError>> + Send + 'a>>;
 
     /// Runs the before-save hooks over `changes`, which they may patch (`PendingChange::patch`)
     /// or reject (`RecordError::Invalid`); a failing plugin is `RecordError::Plugin`.

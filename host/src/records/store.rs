@@ -336,6 +336,8 @@ impl Store {
                 format!("`{}` already has a field `{}`", ty.plural, field.name),
             )]));
         }
+        self.check_unclaimed(actor.workspace, &ty.name, &field.name)
+            .await?;
         if field.indexed {
             self.ensure_index(&ty.name, &field).await?;
         }
@@ -356,6 +358,35 @@ impl Store {
         Ok(field)
     }
 
+    /// Refuses a custom type (`field` empty) or field whose name a plugin declared in the
+    /// workspace: the plugin's records stay stored under it while it is disabled, and a custom
+    /// type of the same name would serve them.
+    async fn check_unclaimed(
+        &self,
+        workspace: WorkspaceId,
+        entity: &str,
+        field: &str,
+    ) -> Result<(), RecordError> {
+        let Some(extensions) = self.extensions() else {
+            return Ok(());
+        };
+        let Some(plugin) = extensions.claimant(workspace, entity, field).await? else {
+            return Ok(());
+        };
+        let what = if field.is_empty() {
+            format!("the type name `{entity}`")
+        } else {
+            format!("the field `{field}` of `{entity}`")
+        };
+        Err(RecordError::Invalid(vec![FieldError::new(
+            "name",
+            "taken",
+            format!(
+                "{what} belongs to plugin `{plugin}` (declared when it was enabled; its data is kept while it is disabled)"
+            ),
+        )]))
+    }
+
     /// Adds a custom entity type to the workspace.
     pub async fn add_type(
         &self,
@@ -364,6 +395,7 @@ impl Store {
     ) -> Result<EntityType, RecordError> {
         let schema = self.schema(actor.workspace).await?;
         ty.check_definition(&schema).map_err(RecordError::Invalid)?;
+        self.check_unclaimed(actor.workspace, &ty.name, "").await?;
         self.ensure_indexes(&ty).await?;
         let spec = serde_json::to_value(&ty).map_err(|e| RecordError::BadRequest(e.to_string()))?;
         let row = entity_type::ActiveModel {
@@ -995,9 +1027,15 @@ impl Store {
             return Err(RecordError::Invalid(errors));
         }
         let txn = self.db.write.begin().await?;
-        let existing = self
+        let mut existing = self
             .find_by_values(&txn, actor.workspace, ty, field, &keys)
             .await?;
+        // Records the actor may not read do not exist for them: an upsert neither updates
+        // them nor says that they hold a key (it creates a record of the actor's own).
+        for rows in existing.values_mut() {
+            rows.retain(|row| actor.allows(Operation::Read, &ty.name, row.owner_id));
+        }
+        existing.retain(|_, rows| !rows.is_empty());
         let mut updates = Vec::new();
         let mut creates = Vec::new();
         for (index, (draft, input)) in patches.into_iter().zip(&inputs).enumerate() {
@@ -1251,7 +1289,7 @@ impl Store {
     /// `current` is each draft's id and stored data (none for creates). The records the hooks'
     /// `references` point at are read through `conn`; those found live and readable are
     /// returned, so that a `check_refs` in the same transaction need not read them again.
-    async fn before_save(
+    pub(super) async fn before_save(
         &self,
         conn: &impl ConnectionTrait,
         actor: &Actor,
@@ -1360,7 +1398,7 @@ impl Store {
     }
 
     /// Runs the before-save hooks of a delete (they may refuse it).
-    async fn before_delete(
+    pub(super) async fn before_delete(
         &self,
         actor: &Actor,
         ty: &EntityType,

