@@ -16,6 +16,7 @@ use tokio::net::TcpListener;
 use tower_http::catch_panic::CatchPanicLayer;
 
 use crate::auth::session::LoginGuard;
+use crate::changes::Change;
 use crate::config::Config;
 use crate::db::Db;
 use crate::error::{ApiError, ErrorCode};
@@ -193,6 +194,7 @@ impl Application {
             self.state.plugins.clone(),
         ));
         let jobs = tokio::spawn(plugins::background::job_loop(self.state.plugins.clone()));
+        let coherence = tokio::spawn(follow_changes(self.state.clone()));
         let service = router(self.state).into_make_service_with_connect_info::<SocketAddr>();
         let result = axum::serve(self.listener, service)
             .with_graceful_shutdown(shutdown)
@@ -201,7 +203,57 @@ impl Application {
         indexer.abort();
         deliveries.abort();
         jobs.abort();
+        coherence.abort();
         result.context("server error")
+    }
+}
+
+/// How often a server looks for changes other processes made.
+const FOLLOW_EVERY: Duration = Duration::from_millis(250);
+
+/// Drops what this process cached of what other processes changed (`changes`): a custom
+/// field, a plugin enabled or disabled, a theme changed through another replica or a CLI
+/// command is honoured here within a second.
+async fn follow_changes(state: AppState) {
+    let mut follower = loop {
+        match crate::changes::Follower::start(&state.db).await {
+            Ok(follower) => break follower,
+            Err(error) => {
+                tracing::warn!(%error, "cannot follow changes yet");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        }
+    };
+    let mut tick = tokio::time::interval(FOLLOW_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut ticks: u64 = 0;
+    loop {
+        tick.tick().await;
+        ticks += 1;
+        let changed = match follower.next(&state.db).await {
+            Ok(changed) => changed,
+            Err(error) => {
+                tracing::warn!(%error, "cannot read changes");
+                continue;
+            }
+        };
+        for (workspace, what) in changed {
+            match what {
+                Change::Schema => state.store.forget_schema(workspace),
+                Change::Plugins => {
+                    if let Err(error) = state.plugins.reload(workspace).await {
+                        tracing::warn!(%error, "cannot reload a workspace's plugins");
+                    }
+                }
+                Change::Look => state.themes.forget(workspace),
+            }
+        }
+        // Every ten minutes, announcements every process has read go.
+        if ticks.is_multiple_of(2400)
+            && let Err(error) = crate::changes::prune(&state.db).await
+        {
+            tracing::warn!(%error, "cannot prune old changes");
+        }
     }
 }
 

@@ -9,7 +9,10 @@ use sea_orm::sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sea_orm::sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous,
 };
-use sea_orm::{DatabaseConnection, DbBackend, SqlxPostgresConnector, SqlxSqliteConnector};
+use sea_orm::{
+    ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, SqlxPostgresConnector,
+    SqlxSqliteConnector, TransactionTrait,
+};
 
 #[derive(Debug, thiserror::Error)]
 pub enum DbError {
@@ -96,13 +99,36 @@ impl Db {
         })
     }
 
-    /// Applies every pending migration.
+    /// Applies every pending migration. On PostgreSQL they run in one transaction holding the
+    /// schema lock (see [`Db::schema_transaction`]), so processes starting at the same moment
+    /// (replicas, a CLI command) take turns: the first migrates, the others find nothing left
+    /// to do. SQLite's one writer serves one machine, where this does not arise.
     pub async fn migrate(&self) -> Result<(), DbError> {
-        Migrator::up(&self.write, None)
-            .await
-            .map_err(|e| DbError::Migrate(e.to_string()))
+        let failed = |e: sea_orm::DbErr| DbError::Migrate(e.to_string());
+        if self.backend != DbBackend::Postgres {
+            return Migrator::up(&self.write, None).await.map_err(failed);
+        }
+        let txn = self.schema_transaction().await.map_err(failed)?;
+        Migrator::up(&txn, None).await.map_err(failed)?;
+        txn.commit().await.map_err(failed)
+    }
+
+    /// A write transaction for schema changes (migrations, indexes, statistics). On
+    /// PostgreSQL it holds an advisory lock until it ends, so processes doing the same at the
+    /// same moment take turns: `CREATE INDEX IF NOT EXISTS` run twice at once fails there.
+    pub async fn schema_transaction(&self) -> Result<DatabaseTransaction, sea_orm::DbErr> {
+        let txn = self.write.begin().await?;
+        if self.backend == DbBackend::Postgres {
+            txn.execute_unprepared(&format!("SELECT pg_advisory_xact_lock({SCHEMA_LOCK})"))
+                .await?;
+        }
+        Ok(txn)
     }
 }
+
+/// The advisory lock schema changes hold on PostgreSQL (any number no other lock of the
+/// database uses: "kith" in ASCII).
+const SCHEMA_LOCK: i64 = 0x6b697468;
 
 /// The URL without its password, for messages.
 fn redact(url: &str) -> String {

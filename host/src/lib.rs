@@ -2,10 +2,11 @@
 //!
 //! Reading order: `cli` (the commands) → `app` (state and router) → `records` (the record
 //! store, its schema, queries and handlers) → `search` (the index and its indexer) → `auth` (workspaces, users, tokens) → `plugins` → `web` (the pages and themes) → the
-//! shared pieces `db`, `error`, `extract`, `ids`; `demo` generates demo data.
+//! shared pieces `db`, `changes` (coherence between processes), `error`, `extract`, `ids`; `demo` generates demo data.
 
 pub mod app;
 pub mod auth;
+pub mod changes;
 pub mod cli;
 pub mod config;
 pub mod db;

@@ -12,6 +12,7 @@ mod m20261126_000003_plugins;
 mod m20261127_000004_web;
 mod m20261127_000005_record_refs;
 mod m20261206_000006_plugin_claims;
+mod m20261206_000007_changes;
 
 pub struct Migrator;
 
@@ -25,6 +26,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261127_000004_web::Migration),
             Box::new(m20261127_000005_record_refs::Migration),
             Box::new(m20261206_000006_plugin_claims::Migration),
+            Box::new(m20261206_000007_changes::Migration),
         ]
     }
 }

@@ -13,6 +13,7 @@ mod lists;
 mod meta;
 mod plugins;
 mod records;
+mod replicas;
 mod restart;
 mod sales;
 mod sandbox;

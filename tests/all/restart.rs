@@ -11,9 +11,9 @@ use uuid::Uuid;
 
 use crate::cli::kith;
 
-struct Server {
+pub(crate) struct Server {
     child: Child,
-    base: String,
+    pub(crate) base: String,
 }
 
 impl Drop for Server {
@@ -35,7 +35,7 @@ async fn start(db: &str, data_dir: &str) -> Server {
 }
 
 /// `kith serve` with extra arguments, its stderr going to `stderr`.
-async fn start_with(db: &str, data_dir: &str, extra: &[&str], stderr: Stdio) -> Server {
+pub(crate) async fn start_with(db: &str, data_dir: &str, extra: &[&str], stderr: Stdio) -> Server {
     let port = free_port();
     let child = kith()
         .args(["--db", db, "--data-dir", data_dir, "serve", "--listen"])

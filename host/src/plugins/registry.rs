@@ -21,6 +21,7 @@ use super::model::{claim, enablement, failure, package as package_row};
 use super::package::{Package, api_version_of};
 use super::runtime::{CallKind, Compiled, Failure, Runtime};
 use crate::auth::permissions::Access;
+use crate::changes::Change;
 use crate::ids::{UserId, WorkspaceId};
 use crate::records::schema::{EntityType, FieldSpec};
 use crate::records::{Actor, now_micros};
@@ -58,6 +59,9 @@ pub struct Enabled {
     /// after-save stop, and writes its before-save hooks would check are refused (a
     /// validating hook that cannot run fails closed) until an admin enables or disables it.
     pub suspended: Option<String>,
+    /// When the enablement was last written (its row's `updated_at`): with the version and
+    /// the suspension, what tells a process that another changed it.
+    pub stamp: i64,
 }
 
 impl Enabled {
@@ -150,6 +154,13 @@ impl Enablements {
             .read()
             .map(|m| m.values().flat_map(|l| l.iter().cloned()).collect())
             .unwrap_or_default()
+    }
+
+    /// Replaces a workspace's whole list.
+    fn replace(&self, workspace: WorkspaceId, list: Vec<Arc<Enabled>>) {
+        if let Ok(mut map) = self.by_workspace.write() {
+            map.insert(workspace, Arc::new(list));
+        }
     }
 
     /// Replaces (or removes) a plugin in a workspace's list.
@@ -274,6 +285,7 @@ impl Plugins {
             settings: row.settings.as_object().cloned().unwrap_or_default(),
             granted_by: UserId(row.granted_by),
             suspended: row.suspended.clone(),
+            stamp: row.updated_at,
         }))
     }
 
@@ -374,11 +386,33 @@ impl Plugins {
             installed_at: Set(now_micros()),
         };
         let key = (manifest.id.clone(), manifest.version.clone());
+        let sha256 = package.sha256.clone();
         let installed = Arc::new(self.prepare(package).await?);
+        // Another process (a replica starting at the same moment with the same bundled
+        // plugins) may have installed it meanwhile: the same build is then installed, another
+        // one is refused as above.
         package_row::Entity::insert(row)
+            .on_conflict(
+                OnConflict::columns([package_row::Column::Id, package_row::Column::Version])
+                    .do_nothing()
+                    .to_owned(),
+            )
             .exec_without_returning(&self.services.db.write)
             .await
             .map_err(db_error)?;
+        let stored: Option<String> = package_row::Entity::find_by_id(key.clone())
+            .select_only()
+            .column(package_row::Column::Sha256)
+            .into_tuple()
+            .one(&self.services.db.write)
+            .await
+            .map_err(db_error)?;
+        if stored.as_deref() != Some(sha256.as_str()) {
+            return Err(PluginError::Conflict(format!(
+                "{} {} was installed with a different plugin.wasm at the same time; give the new build a new version",
+                manifest.id, manifest.version
+            )));
+        }
         if let Ok(mut map) = self.installed.write() {
             map.insert(key, installed);
         }
@@ -521,6 +555,7 @@ impl Plugins {
                     .map_err(|e| PluginError::Database(e.to_string()))?;
             }
         }
+        let stamp = now_micros();
         let row = enablement::ActiveModel {
             workspace_id: Set(admin.workspace.0),
             plugin_id: Set(id.to_owned()),
@@ -529,7 +564,7 @@ impl Plugins {
             granted: Set(serde_json::to_value(grant).unwrap_or_default()),
             settings: Set(Json::Object(settings.clone())),
             granted_by: Set(admin.user.0),
-            updated_at: Set(now_micros()),
+            updated_at: Set(stamp),
             suspended: Set(None),
         };
         enablement::Entity::insert(row)
@@ -566,8 +601,10 @@ impl Plugins {
             settings,
             granted_by: admin.user,
             suspended: None,
+            stamp,
         });
         self.set_enabled(admin.workspace, id, Some(enabled.clone()));
+        crate::changes::announce(&self.services.db, admin.workspace, Change::Plugins).await;
         if let Ok(mut strikes) = self.strikes.lock() {
             strikes
                 .retain(|(workspace, plugin, _), _| *workspace != admin.workspace || plugin != id);
@@ -797,6 +834,42 @@ impl Plugins {
             return Err(PluginError::NotEnabled(id.chars().take(64).collect()));
         }
         self.set_enabled(workspace, id, None);
+        crate::changes::announce(&self.services.db, workspace, Change::Plugins).await;
+        Ok(())
+    }
+
+    /// Loads a workspace's enabled plugins again from the database, after another process
+    /// changed them (`changes`): a plugin whose enablement is as this process has it keeps its
+    /// entry, so calls running for it go on; a changed one is loaded anew.
+    pub async fn reload(&self, workspace: WorkspaceId) -> Result<(), PluginError> {
+        let rows = enablement::Entity::find()
+            .filter(enablement::Column::WorkspaceId.eq(workspace.0))
+            .filter(enablement::Column::Enabled.eq(true))
+            .order_by_asc(enablement::Column::UpdatedAt)
+            .all(&self.services.db.read)
+            .await
+            .map_err(db_error)?;
+        let held = self.services.enablements.all_in(workspace);
+        let mut list = Vec::with_capacity(rows.len());
+        for row in rows {
+            let same = held.iter().find(|e| {
+                e.id() == row.plugin_id
+                    && e.plugin.manifest.version == row.version
+                    && e.stamp == row.updated_at
+                    && e.suspended == row.suspended
+            });
+            match same {
+                Some(enabled) => list.push(enabled.clone()),
+                None => match self.load_enabled(&row).await {
+                    Ok(enabled) => list.push(enabled),
+                    Err(error) => {
+                        tracing::error!(plugin = row.plugin_id, %error, "cannot load an enabled plugin")
+                    }
+                },
+            }
+        }
+        self.services.enablements.replace(workspace, list);
+        self.services.store.forget_schema(workspace);
         Ok(())
     }
 
@@ -1007,6 +1080,7 @@ impl Plugins {
             settings: enabled.settings.clone(),
             granted_by: enabled.granted_by,
             suspended: Some(reason.to_owned()),
+            stamp: enabled.stamp,
         });
         self.set_enabled(enabled.workspace, enabled.id(), Some(suspended));
         let services = self.services.clone();
@@ -1025,8 +1099,12 @@ impl Plugins {
                 .filter(enablement::Column::PluginId.eq(id))
                 .exec(&services.db.write)
                 .await;
-            if let Err(error) = result {
-                tracing::error!(%error, "cannot record a plugin's suspension");
+            match result {
+                Ok(_) => {
+                    crate::changes::announce(&services.db, WorkspaceId(workspace), Change::Plugins)
+                        .await
+                }
+                Err(error) => tracing::error!(%error, "cannot record a plugin's suspension"),
             }
         });
     }

@@ -278,22 +278,24 @@ impl Store {
 
     /// Creates a type's indexes, if missing: its indexed fields' and its composite `indexes`.
     pub async fn ensure_indexes(&self, ty: &EntityType) -> Result<(), RecordError> {
+        let txn = self.db.schema_transaction().await?;
         for field in ty.fields.iter().filter(|f| f.indexed) {
-            self.ensure_index(&ty.name, field).await?;
+            txn.execute_unprepared(&query::index_statement(self.db.backend, &ty.name, field))
+                .await?;
         }
         let backend = self.db.backend;
         let mut new_statistics = false;
         for keys in &ty.indexes {
             let sql = query::composite_index_statement(backend, ty, keys);
-            self.db.write.execute_unprepared(&sql).await?;
+            txn.execute_unprepared(&sql).await?;
             for (name, sql) in query::key_statistics(backend, ty, keys) {
                 let exists = Statement::from_sql_and_values(
                     backend,
                     "SELECT 1 AS found FROM pg_statistic_ext WHERE stxname = $1",
                     [name.into()],
                 );
-                if self.db.write.query_one_raw(exists).await?.is_none() {
-                    self.db.write.execute_unprepared(&sql).await?;
+                if txn.query_one_raw(exists).await?.is_none() {
+                    txn.execute_unprepared(&sql).await?;
                     new_statistics = true;
                 }
             }
@@ -301,15 +303,18 @@ impl Store {
         // A statistics object stays empty until the table is analyzed, and autovacuum
         // analyzes only after many rows change: fill new ones now (a sample of the table).
         if new_statistics {
-            self.db.write.execute_unprepared("ANALYZE records").await?;
+            txn.execute_unprepared("ANALYZE records").await?;
         }
+        txn.commit().await?;
         Ok(())
     }
 
     /// Creates the expression index of an indexed field, if missing.
     pub async fn ensure_index(&self, entity: &str, field: &FieldSpec) -> Result<(), RecordError> {
-        let sql = query::index_statement(self.db.backend, entity, field);
-        self.db.write.execute_unprepared(&sql).await?;
+        let txn = self.db.schema_transaction().await?;
+        txn.execute_unprepared(&query::index_statement(self.db.backend, entity, field))
+            .await?;
+        txn.commit().await?;
         Ok(())
     }
 
@@ -355,6 +360,7 @@ impl Store {
             .await
             .map_err(|e| conflict_or(e, "the field already exists"))?;
         self.forget_schema(actor.workspace);
+        crate::changes::announce(&self.db, actor.workspace, crate::changes::Change::Schema).await;
         Ok(field)
     }
 
@@ -409,6 +415,7 @@ impl Store {
             .await
             .map_err(|e| conflict_or(e, "the entity type already exists"))?;
         self.forget_schema(actor.workspace);
+        crate::changes::announce(&self.db, actor.workspace, crate::changes::Change::Schema).await;
         Ok(ty)
     }
 

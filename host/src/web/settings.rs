@@ -345,6 +345,7 @@ async fn save_look(
     };
     result.map_err(ApiError::internal)?;
     state.themes.forget(identity.workspace);
+    crate::changes::announce(&state.db, identity.workspace, crate::changes::Change::Look).await;
     audit(state, identity, what).await
 }
 
@@ -578,6 +579,7 @@ async fn put_override(
     };
     saved.map_err(ApiError::internal)?;
     state.themes.forget(identity.workspace);
+    crate::changes::announce(&state.db, identity.workspace, crate::changes::Change::Look).await;
     audit(&state, &identity, &format!("template {}", body.name)).await?;
     Ok((
         StatusCode::OK,
@@ -608,6 +610,7 @@ async fn delete_override(
         ));
     }
     state.themes.forget(identity.workspace);
+    crate::changes::announce(&state.db, identity.workspace, crate::changes::Change::Look).await;
     audit(&state, &identity, &format!("template {name} removed")).await?;
     Ok(StatusCode::NO_CONTENT)
 }
