@@ -1,7 +1,7 @@
 //! The epoch ticker: a thread that advances the engine's epoch every [`EPOCH_TICK`] while plugin
 //! calls run — the clock their deadlines and yields are counted on. After [`IDLE_TICKS`] ticks
 //! with no call, it parks until the next call starts, so an idle server is not woken a thousand
-//! times a second. Each tick also runs the runtime's housekeeping (see `runtime::Recycler`).
+//! times a second.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};

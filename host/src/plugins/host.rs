@@ -233,13 +233,10 @@ fn parse_id(id: &str) -> Result<RecordId, types::HostError> {
 
 impl super::runtime::State {
     /// What every host import does first: the invocation this store serves, with one more host
-    /// call counted against its limits. A store that has not been given its invocation (a
-    /// spare running its start code) refuses every import, and so does a call whose plugin
-    /// was disabled, suspended or given another grant since it began: the call ends there.
+    /// call counted against its limits. A call whose plugin was disabled, suspended or given
+    /// another grant since it began ends there.
     fn begin_host_call(&mut self) -> wasmtime::Result<&mut CallState> {
-        let call = self.call.as_mut().ok_or_else(|| {
-            wasmtime::Error::new(LimitExceeded("a host call outside of an invocation".into()))
-        })?;
+        let call = &mut self.call;
         if !call.services.enablements.is_current(&call.enabled) {
             return Err(wasmtime::Error::new(Revoked));
         }

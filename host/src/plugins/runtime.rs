@@ -1,13 +1,11 @@
 //! The sandbox: one wasmtime `Engine` (pooling allocator, fuel, epoch interruption), plugin
 //! components compiled once and cached on disk, and one fresh `Store` and instance per
-//! invocation with its limits — made ahead of the call where it can be, and dropped after it
-//! at the epoch ticker's next tick (see [`Recycler`]). Nothing here knows what a record is;
-//! `host` implements the imports.
+//! invocation with its limits, dropped when the call ends. Nothing here knows what a record
+//! is; `host` implements the imports.
 
 use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use wasmtime::component::{Component, Linker, ResourceTable};
@@ -18,7 +16,7 @@ use wasmtime::{
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::sync::Semaphore;
 
 use super::epoch::Ticker;
 use super::host::CallState;
@@ -39,18 +37,10 @@ pub use bindings::kith::plugin::types;
 pub use super::epoch::EPOCH_TICK;
 /// Linear memory one invocation may use.
 pub const MEMORY_LIMIT: usize = 64 * 1024 * 1024;
-/// Linear memory a spare's start code may grow to: spares stay resident between calls, so a
-/// plugin that allocates as it starts cannot hold 64 MiB in each of them.
-const SPARE_MEMORY_LIMIT: usize = 8 * 1024 * 1024;
 /// Most bytes a guest may hand the host in one value (strings, lists, bodies, results).
 pub const MAX_VALUE_BYTES: usize = 4 * 1024 * 1024;
-/// Invocations running at once; more wait (the pool has slots for this many instances, and for
-/// the spares).
+/// Invocations running at once; more wait (the pool has slots for this many instances).
 const CONCURRENT_CALLS: usize = 64;
-/// Instances made ahead of their call (see [`Recycler`]): at most this many in all, and
-/// [`SPARES_PER_PLUGIN`] per plugin version.
-const SPARES: usize = 32;
-const SPARES_PER_PLUGIN: usize = 4;
 /// Bytes of a guest's stderr kept for its failure report (panic messages).
 const STDERR_BYTES: usize = 4096;
 
@@ -217,9 +207,8 @@ pub struct State {
     /// When the invocation began and how long it may run.
     started: Instant,
     deadline: Duration,
-    /// The invocation this store serves; `None` until [`arm`] hands it one (a spare waits
-    /// without, and every host import then refuses).
-    pub(super) call: Option<CallState>,
+    /// The invocation this store serves.
+    pub(super) call: CallState,
 }
 
 impl WasiView for State {
@@ -231,97 +220,10 @@ impl WasiView for State {
     }
 }
 
-/// A compiled plugin version, ready to instantiate, with its spare instances.
+/// A compiled plugin version, ready to instantiate.
 #[derive(Clone)]
 pub struct Compiled {
     pre: bindings::PluginPre<State>,
-    spares: Arc<Spares>,
-}
-
-#[derive(Default)]
-struct Spares {
-    ready: Mutex<Vec<Spare>>,
-    /// Making one failed (its start code trapped, called the host or grew memory past
-    /// [`SPARE_MEMORY_LIMIT`]): this version's calls
-    /// instantiate on their own path, where the failure is theirs to report.
-    failed: AtomicBool,
-}
-
-/// A fresh instance made ahead of the call that will use it, off that call's path. It has run
-/// only the component's start code, with a before-save call's limits and no invocation (so
-/// every host import refused); [`arm`] gives it its call's invocation, fuel, memory and time.
-struct Spare {
-    instance: bindings::Plugin,
-    store: Store<State>,
-    stderr: MemoryOutputPipe,
-    /// One of the [`SPARES`] pool slots set aside for spares.
-    _slot: OwnedSemaphorePermit,
-}
-
-impl Compiled {
-    /// Spare instances ready for this version's next calls.
-    pub fn spares_ready(&self) -> usize {
-        self.spares.ready.lock().map_or(0, |ready| ready.len())
-    }
-
-    fn take_spare(&self) -> Option<Spare> {
-        self.spares.ready.lock().ok()?.pop()
-    }
-}
-
-/// A store whose call has ended, waiting for the recycler with the permit it holds.
-struct Retired {
-    store: Store<State>,
-    permit: OwnedSemaphorePermit,
-    compiled: Compiled,
-}
-
-/// The work a call leaves behind, done by the epoch ticker's thread at its next tick (it ticks
-/// while calls run): dropping the stores of ended calls, which resets the memory their
-/// instances wrote, and making each plugin as many spares as its calls used. A call then pays
-/// only for its own run; handing the store to a thread of its own cost a wake-up per call,
-/// ~15 µs on a virtual machine — as much as the drop it saved.
-struct Recycler {
-    retired: Mutex<Vec<Retired>>,
-    spare_slots: Arc<Semaphore>,
-}
-
-impl Recycler {
-    fn retire(&self, retired: Retired) {
-        if let Ok(mut queue) = self.retired.lock() {
-            queue.push(retired);
-        }
-    }
-
-    fn take_retired(&self) -> Vec<Retired> {
-        self.retired
-            .lock()
-            .map(|mut queue| std::mem::take(&mut *queue))
-            .unwrap_or_default()
-    }
-
-    fn tick(&self, engine: &Engine, executor: &tokio::runtime::Runtime) {
-        let mut used: Vec<(Compiled, usize)> = Vec::new();
-        for Retired {
-            store,
-            permit,
-            compiled,
-        } in self.take_retired()
-        {
-            drop((store, permit));
-            match (used.iter_mut()).find(|(c, _)| Arc::ptr_eq(&c.spares, &compiled.spares)) {
-                Some((_, calls)) => *calls += 1,
-                None => used.push((compiled, 1)),
-            }
-        }
-        for (compiled, calls) in used {
-            for _ in 0..calls {
-                if !executor.block_on(make_spare(engine, &self.spare_slots, &compiled)) {
-                    break;
-                }
-            }
-        }
-    }
 }
 
 pub struct Runtime {
@@ -329,8 +231,7 @@ pub struct Runtime {
     linker: Linker<State>,
     cache_dir: Option<PathBuf>,
     permits: Arc<Semaphore>,
-    recycler: Arc<Recycler>,
-    /// Advances the epoch while calls run, and recycles their stores.
+    /// Advances the epoch while calls run.
     ticker: Ticker,
     /// The threads every call but before-save runs on, at a lower CPU priority than the
     /// server's own (see [`Runtime::invoke`]); `None` once shut down.
@@ -351,41 +252,15 @@ impl Drop for Runtime {
 /// elsewhere plugin threads run at the server's priority.
 pub const PLUGIN_NICE: i32 = 19;
 
-/// The CPU slice plugin threads ask the kernel for, the shortest it grants. Since Linux 6.12
-/// (EEVDF) a running thread is not preempted before its slice ends; a short one lets a woken
-/// server thread take the core from a spinning plugin sooner than the next epoch tick's yield.
-/// In the isolation bench, five runs each: the GETs' p99 while a plugin spins was 0.93–1.33×
-/// quiet (median 1.11×) against 1.13–1.82× (median 1.33×) with the default slice.
-pub const PLUGIN_SLICE: Duration = Duration::from_micros(100);
-
-/// Lowers the calling thread's CPU priority to [`PLUGIN_NICE`] with a [`PLUGIN_SLICE`] slice
-/// (`sched_setattr`; a kernel before 6.12 ignores the slice). Neither needs privilege; should
-/// the kernel refuse anyway, the thread keeps at least the nice value if it can, or the
-/// server's priority, and calls still run.
+/// Lowers the calling thread's CPU priority to [`PLUGIN_NICE`]. It needs no privilege; should
+/// the kernel refuse anyway, the thread keeps the server's priority and calls still run.
 #[allow(unsafe_code)]
 fn lower_priority() {
     #[cfg(target_os = "linux")]
-    {
-        let attr = libc::sched_attr {
-            size: u32::try_from(size_of::<libc::sched_attr>()).unwrap_or(48),
-            sched_policy: u32::try_from(libc::SCHED_OTHER).unwrap_or(0),
-            sched_flags: 0,
-            sched_nice: PLUGIN_NICE,
-            sched_priority: 0,
-            sched_runtime: u64::try_from(PLUGIN_SLICE.as_nanos()).unwrap_or(100_000),
-            sched_deadline: 0,
-            sched_period: 0,
-        };
-        // SAFETY: sched_setattr reads `attr.size` bytes from the pointer, which is that many
-        // bytes of a live value; pid 0 names the calling thread. setpriority only reads its
-        // three integers; on Linux the nice value belongs to a thread, and `who = 0` with
-        // PRIO_PROCESS names the calling one.
-        unsafe {
-            let attr: *const libc::sched_attr = &attr;
-            if libc::syscall(libc::SYS_sched_setattr, 0, attr, 0) != 0 {
-                libc::setpriority(libc::PRIO_PROCESS, 0, PLUGIN_NICE);
-            }
-        }
+    // SAFETY: setpriority only reads its three integers; on Linux the nice value belongs to a
+    // thread, and `who = 0` with PRIO_PROCESS names the calling one.
+    unsafe {
+        libc::setpriority(libc::PRIO_PROCESS, 0, PLUGIN_NICE);
     }
 }
 
@@ -394,7 +269,7 @@ impl Runtime {
     /// `cache_dir` when given.
     pub fn new(cache_dir: Option<PathBuf>) -> anyhow::Result<Arc<Runtime>> {
         let mut pool = PoolingAllocationConfig::default();
-        let slots = u32::try_from(CONCURRENT_CALLS + SPARES).unwrap_or(80);
+        let slots = u32::try_from(CONCURRENT_CALLS).unwrap_or(64);
         pool.total_component_instances(slots)
             .total_core_instances(slots * 16)
             .total_memories(slots * 2)
@@ -409,7 +284,7 @@ impl Runtime {
             // kernel, so a fresh instance per call does not page-fault its way back in. 4 MiB:
             // Rust guests put a 1 MiB stack below their heap. Where Linux can say which pages
             // were written (PAGEMAP_SCAN, 6.7+), only those are reset rather than every page up
-            // to the limit — most of a no-op call's cost otherwise. Decommits go in batches.
+            // to the limit: a no-op call's instance then costs ~13 µs instead of ~55 µs.
             .linear_memory_keep_resident(4 << 20)
             .pagemap_scan(Enabled::Auto)
             .decommit_batch_size(16)
@@ -430,18 +305,10 @@ impl Runtime {
             |state| state,
         )
         .map_err(|e| anyhow::anyhow!("{e:#}"))?;
-        let recycler = Arc::new(Recycler {
-            retired: Mutex::default(),
-            spare_slots: Arc::new(Semaphore::new(SPARES)),
-        });
         let weak = engine.weak();
-        let housekeeping = recycler.clone();
-        // Spares are instantiated with wasmtime's async API; the ticker's thread has no runtime.
-        let executor = tokio::runtime::Builder::new_current_thread().build()?;
         let ticker = Ticker::start(move || match weak.upgrade() {
             Some(engine) => {
                 engine.increment_epoch();
-                housekeeping.tick(&engine, &executor);
                 true
             }
             None => false,
@@ -460,7 +327,6 @@ impl Runtime {
             linker,
             cache_dir,
             permits: Arc::new(Semaphore::new(CONCURRENT_CALLS)),
-            recycler,
             ticker,
             plugin_threads: Some(plugin_threads),
         }))
@@ -503,10 +369,7 @@ impl Runtime {
             .instantiate_pre(&component)
             .map_err(|e| format!("{e:#}"))?;
         let pre = bindings::PluginPre::new(instance_pre).map_err(|e| format!("{e:#}"))?;
-        Ok(Compiled {
-            pre,
-            spares: Arc::default(),
-        })
+        Ok(Compiled { pre })
     }
 
     /// The cache file of a component: its content hash and the engine's compatibility hash.
@@ -533,8 +396,7 @@ impl Runtime {
         }
     }
 
-    /// Runs one export in a fresh instance, never used before (a spare made ahead when there
-    /// is one), with the limits of `kind`. `call` gets the bindings and the store; a trap, a
+    /// Runs one export in a fresh instance, never used before, with the limits of `kind`. `call` gets the bindings and the store; a trap, a
     /// breached limit or the guest's own `Err` come back as a [`Failure`].
     ///
     /// Before-save runs where the write runs (it is short, and a hand-off between threads
@@ -580,40 +442,18 @@ impl Runtime {
         F: for<'a> FnOnce(&'a bindings::Plugin, &'a mut Store<State>) -> CallFuture<'a, R>,
     {
         let _running = self.ticker.running();
-        let permit = match self.permits.clone().try_acquire_owned() {
-            Ok(permit) => permit,
-            // Every permit is held by a running call or by a store the ticker has yet to drop:
-            // drop those here rather than wait for its tick.
-            Err(_) => {
-                drop(self.recycler.take_retired());
-                (self.permits.clone().acquire_owned().await)
-                    .map_err(|_| Failure::Instantiate("the runtime is shutting down".into()))?
-            }
-        };
+        let _permit = (self.permits.acquire().await)
+            .map_err(|_| Failure::Instantiate("the runtime is shutting down".into()))?;
         let limits = kind.limits();
-        let (instance, mut store, stderr) = match compiled.take_spare() {
-            Some(mut spare) => {
-                arm(&mut spare.store, kind, Some(call_state))?;
-                (spare.instance, spare.store, spare.stderr)
-            }
-            // No spare (the plugin's first call, or more calls since the last tick than it
-            // had spares): instantiated here, under the call's own limits.
-            None => instantiate(&self.engine, compiled, kind, Some(call_state)).await?,
-        };
-        let result = match call(&instance, &mut store).await {
+        let (instance, mut store, stderr) =
+            instantiate(&self.engine, compiled, kind, call_state).await?;
+        // The store (and its instance) is dropped here, before the permit: the pool's slots
+        // are never overbooked.
+        match call(&instance, &mut store).await {
             Ok(Ok(value)) => Ok(value),
             Ok(Err(message)) => Err(Failure::Guest(truncate(message))),
             Err(error) => Err(classify(error, &stderr, limits)),
-        };
-        // The store is dropped, and the plugin's next spare made, at the ticker's next tick:
-        // the caller (a write, for before-save) waits for neither. The permit goes along, so
-        // the pool's slots are never overbooked.
-        self.recycler.retire(Retired {
-            store,
-            permit,
-            compiled: compiled.clone(),
-        });
-        result
+        }
     }
 
     /// One instance kept for many calls (no isolation between them): only for the benchmark
@@ -625,7 +465,7 @@ impl Runtime {
         call_state: CallState,
     ) -> Result<Reusable, Failure> {
         let (instance, mut store, _) =
-            instantiate(&self.engine, compiled, kind, Some(call_state)).await?;
+            instantiate(&self.engine, compiled, kind, call_state).await?;
         store
             .set_fuel(u64::MAX)
             .map_err(|e| Failure::Instantiate(e.to_string()))?;
@@ -634,9 +474,13 @@ impl Runtime {
     }
 }
 
-/// A fresh store, with the guest's stderr (panic messages). It can run no code until [`arm`]
-/// gives it an invocation: it has no fuel, and its time is up.
-fn new_store(engine: &Engine) -> (Store<State>, MemoryOutputPipe) {
+/// A fresh store for one invocation, with the guest's stderr (panic messages), under the
+/// limits of `kind`; its time starts now.
+fn new_store(
+    engine: &Engine,
+    kind: CallKind,
+    call_state: CallState,
+) -> Result<(Store<State>, MemoryOutputPipe), Failure> {
     let stderr = MemoryOutputPipe::new(STDERR_BYTES);
     let wasi = WasiCtxBuilder::new()
         .stderr(stderr.clone())
@@ -644,18 +488,26 @@ fn new_store(engine: &Engine) -> (Store<State>, MemoryOutputPipe) {
         .allow_udp(false)
         .allow_ip_name_lookup(false)
         .build();
+    let limits = kind.limits();
     let state = State {
         wasi,
         table: ResourceTable::new(),
-        limits: memory_limit(MEMORY_LIMIT),
+        limits: StoreLimitsBuilder::new()
+            .memory_size(MEMORY_LIMIT)
+            .trap_on_grow_failure(true)
+            .build(),
         in_host: Duration::ZERO,
         host_since: None,
-        host_time: Duration::ZERO,
+        host_time: limits.host_time,
         started: Instant::now(),
-        deadline: Duration::ZERO,
-        call: None,
+        deadline: limits.deadline,
+        call: call_state,
     };
     let mut store = Store::new(engine, state);
+    store
+        .set_fuel(limits.fuel)
+        .map_err(|e| Failure::Instantiate(e.to_string()))?;
+    store.set_epoch_deadline(1);
     store.call_hook(|mut ctx, hook| {
         let state = ctx.data_mut();
         match hook {
@@ -680,96 +532,29 @@ fn new_store(engine: &Engine) -> (Store<State>, MemoryOutputPipe) {
         if state.started.elapsed().saturating_sub(state.in_host) >= state.deadline {
             return Ok(UpdateDeadline::Interrupt);
         }
-        // A plugin still running after a tick gives its core to any thread waiting for it.
-        // The kernel does not always let a woken server thread preempt a spinning plugin at
-        // once (not even a nice-19 one); without this, it waited for the scheduler's own tick
-        // — 4 ms on a 250 Hz kernel — while the plugin spun.
+        // A plugin still running after a tick yields to tokio, so other calls on its thread
+        // go on, and its thread yields its core to any thread waiting for it: the kernel does
+        // not always let a woken server thread preempt a spinning plugin at once (not even a
+        // nice-19 one), which then waits for the scheduler's own tick. Without this yield the
+        // GETs' p99 while a plugin spins went from 1.2× to 1.8× quiet (BENCHMARKS.md).
         std::thread::yield_now();
         Ok(UpdateDeadline::Yield(1))
     });
-    (store, stderr)
+    Ok((store, stderr))
 }
 
-/// Lets a store's linear memory grow to `bytes`; a grow past it traps.
-fn memory_limit(bytes: usize) -> StoreLimits {
-    StoreLimitsBuilder::new()
-        .memory_size(bytes)
-        .trap_on_grow_failure(true)
-        .build()
-}
-
-/// A fresh store given `kind`'s limits and `call_state` (see [`arm`]), with the component
-/// instantiated in it: its start code runs under them.
+/// A fresh store for one invocation (see [`new_store`]), with the component instantiated in
+/// it: its start code runs under the call's limits.
 async fn instantiate(
     engine: &Engine,
     compiled: &Compiled,
     kind: CallKind,
-    call_state: Option<CallState>,
+    call_state: CallState,
 ) -> Result<(bindings::Plugin, Store<State>, MemoryOutputPipe), Failure> {
-    let (mut store, stderr) = new_store(engine);
-    arm(&mut store, kind, call_state)?;
+    let (mut store, stderr) = new_store(engine, kind, call_state)?;
     let instance = (compiled.pre.instantiate_async(&mut store).await)
         .map_err(|e| classify(e, &stderr, kind.limits()))?;
     Ok((instance, store, stderr))
-}
-
-/// Gives a store the limits of `kind` and its invocation; its time starts now. Without one (a
-/// spare being made) every host import refuses and memory stops at [`SPARE_MEMORY_LIMIT`].
-fn arm(
-    store: &mut Store<State>,
-    kind: CallKind,
-    call_state: Option<CallState>,
-) -> Result<(), Failure> {
-    let limits = kind.limits();
-    store
-        .set_fuel(limits.fuel)
-        .map_err(|e| Failure::Instantiate(e.to_string()))?;
-    store.set_epoch_deadline(1);
-    let state = store.data_mut();
-    state.limits = memory_limit(match call_state {
-        Some(_) => MEMORY_LIMIT,
-        None => SPARE_MEMORY_LIMIT,
-    });
-    state.call = call_state;
-    state.deadline = limits.deadline;
-    state.host_time = limits.host_time;
-    state.started = Instant::now();
-    state.in_host = Duration::ZERO;
-    Ok(())
-}
-
-/// Makes `compiled` one more spare instance, unless it has its share, a spare slot is not free,
-/// or making one failed before. Answers whether it made one.
-async fn make_spare(engine: &Engine, spare_slots: &Arc<Semaphore>, compiled: &Compiled) -> bool {
-    let spares = &compiled.spares;
-    let full = (spares.ready.lock()).map_or(true, |ready| ready.len() >= SPARES_PER_PLUGIN);
-    if full || spares.failed.load(Ordering::Relaxed) {
-        return false;
-    }
-    let Ok(slot) = spare_slots.clone().try_acquire_owned() else {
-        return false;
-    };
-    // Instantiating runs the plugin's start code (its language runtime's set-up): it gets a
-    // before-save call's limits, less memory, and no invocation.
-    match instantiate(engine, compiled, CallKind::BeforeSave, None).await {
-        Ok((instance, store, stderr)) => (spares.ready.lock()).is_ok_and(|mut ready| {
-            ready.push(Spare {
-                instance,
-                store,
-                stderr,
-                _slot: slot,
-            });
-            true
-        }),
-        Err(failure) => {
-            tracing::warn!(
-                %failure,
-                "cannot make a plugin a spare instance; its calls instantiate their own"
-            );
-            spares.failed.store(true, Ordering::Relaxed);
-            false
-        }
-    }
 }
 
 /// Names what ended a call.
