@@ -20,5 +20,6 @@ mod sandbox;
 mod search;
 mod security;
 mod snapshots;
+mod store;
 mod web;
 mod workspaces;

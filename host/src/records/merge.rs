@@ -3,22 +3,24 @@
 //! A merge keeps one record (the survivor): its empty fields are filled from the merged
 //! records in the order given, list fields are united, explicit `values` win over both; every
 //! reference to a merged record, from any type, is re-pointed to the survivor; the merged
-//! records are soft-deleted with `merged_into` set. All in one transaction, journalled.
+//! records are soft-deleted with `merged_into` set. It is one write of the one write path
+//! ([`Store::write`]): the survivor's update, each re-pointing and each retirement are its
+//! steps, so hooks, references and the journal apply to each, in one transaction. The steps
+//! carry the versions read here, so a record changed meanwhile refuses the merge.
 
 use std::collections::HashSet;
 
 use chrono::Utc;
-use sea_orm::sea_query::Expr;
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, TransactionTrait};
-use serde_json::{Map, Value, json};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+use serde_json::{Map, Value};
 use uuid::Uuid;
 
 use super::model::record;
 use super::query::{self, Filter, Op, Sql};
 use super::schema::EntityType;
-use super::store::{Journal, to_record};
-use super::value::{self, Draft, Mode};
-use super::{Actor, Record, RecordError, Store, WriteOp, now_micros};
+use super::store::{self, Step, to_record};
+use super::value::{self, Mode};
+use super::{Actor, Record, RecordError, Store};
 use crate::auth::permissions::Operation;
 use crate::error::FieldError;
 use crate::ids::RecordId;
@@ -89,13 +91,21 @@ impl Store {
                 "the merged ids must be distinct and differ from the survivor".into(),
             ));
         }
-        let overrides = value::check(ty, values, Mode::Patch).map_err(RecordError::Invalid)?;
+        value::check(ty, values, Mode::Patch).map_err(RecordError::Invalid)?;
         let schema = self.schema(actor.workspace).await?;
 
-        let txn = self.db().write.begin().await?;
         let mut ids: Vec<Uuid> = others.iter().map(|r| r.0).collect();
         ids.push(survivor.0);
-        let mut rows = self.lock_rows(&txn, actor.workspace, ty, &ids).await?;
+        let mut rows: std::collections::HashMap<Uuid, record::Model> = record::Entity::find()
+            .filter(record::Column::WorkspaceId.eq(actor.workspace.0))
+            .filter(record::Column::EntityType.eq(ty.name.as_str()))
+            .filter(record::Column::DeletedAt.is_null())
+            .filter(record::Column::Id.is_in(ids))
+            .all(&self.db().read)
+            .await?
+            .into_iter()
+            .map(|row| (row.id, row))
+            .collect();
         let readable = |row: &record::Model| actor.allows(Operation::Read, &ty.name, row.owner_id);
         let keep = rows
             .remove(&survivor.0)
@@ -123,8 +133,8 @@ impl Store {
             merged.push(row);
         }
 
-        // The survivor's new values.
-        let mut draft = Draft::default();
+        // The survivor's new values: its empty fields filled, lists united, `values` last.
+        let mut patch = Map::new();
         for field in &ty.fields {
             let current = keep.data.get(&field.name);
             if field.is_list() {
@@ -133,63 +143,31 @@ impl Store {
                     .cloned()
                     .unwrap_or_default();
                 for row in &merged {
-                    for item in row
-                        .data
-                        .get(&field.name)
-                        .and_then(Value::as_array)
-                        .into_iter()
-                        .flatten()
-                    {
+                    let items = row.data.get(&field.name).and_then(Value::as_array);
+                    for item in items.into_iter().flatten() {
                         if !union.contains(item) {
                             union.push(item.clone());
                         }
                     }
                 }
                 if !union.is_empty() && Some(&Value::Array(union.clone())) != current {
-                    draft.fields.insert(field.name.clone(), Value::Array(union));
+                    patch.insert(field.name.clone(), Value::Array(union));
                 }
             } else if current.is_none()
                 && let Some(found) = merged.iter().find_map(|row| row.data.get(&field.name))
             {
-                draft.fields.insert(field.name.clone(), found.clone());
+                patch.insert(field.name.clone(), found.clone());
             }
         }
-        draft.fields.extend(overrides.fields.clone());
-        draft.owner = overrides.owner;
-        // A merge is writes like any other, and plugins check them like any other: the
-        // survivor's update, each re-pointed reference and each merged record's delete.
-        let mut drafts = [draft];
-        let known = self
-            .before_save(
-                &txn,
-                actor,
-                ty,
-                WriteOp::Update,
-                &mut drafts,
-                &[(Some(keep.id), keep.data.as_object())],
-            )
-            .await?;
-        for row in &merged {
-            self.before_delete(actor, ty, row).await?;
-        }
-        let [draft] = drafts;
-        // The references the caller's values and the hooks' patches set (filled values were
-        // stored already).
-        self.check_refs(
-            &txn,
-            actor,
-            [(0, &overrides), (0, &draft)].into_iter(),
-            &known,
-        )
-        .await?;
-        let mut journal = Vec::new();
-        let mut survivor_record = self
-            .apply_patches(&txn, vec![(keep, draft)], "updated", &mut journal)
-            .await?;
+        patch.extend(values.clone());
 
-        // Re-point references from every type to the survivor.
+        // Every reference to a merged record, from any type, re-pointed to the survivor (the
+        // survivor's own go into its update; the merged records' own go with them).
         let merged_ids: Vec<String> = merged.iter().map(|r| r.id.to_string()).collect();
-        for (ref_type, field) in schema.references_to(&ty.name) {
+        let mut repoints: Vec<(&EntityType, record::Model, String, Value)> = Vec::new();
+        let referring_types: Vec<_> = schema.references_to(&ty.name).collect();
+        for &(ref_type, field) in &referring_types {
+            let ref_type: &EntityType = ref_type;
             let filter = Filter::Cond {
                 field: field.name.clone(),
                 op: Op::In,
@@ -204,88 +182,94 @@ impl Store {
             query::compile(&filter, ref_type, Utc::now(), &mut sql)?;
             let referring = record::Entity::find()
                 .from_raw_sql(sql.into_statement())
-                .all(&txn)
+                .all(&self.db().read)
                 .await?;
-            let survivor_id = Value::String(survivor.to_string());
-            let targets: Vec<(record::Model, Draft)> = referring
-                .into_iter()
-                .map(|row| {
-                    let repointed = match row.data.get(&field.name) {
-                        Some(Value::Array(items)) => {
-                            let mut out: Vec<Value> = Vec::with_capacity(items.len());
-                            for item in items {
-                                let item = if item
-                                    .as_str()
-                                    .is_some_and(|s| merged_ids.iter().any(|m| m == s))
-                                {
-                                    survivor_id.clone()
-                                } else {
-                                    item.clone()
-                                };
-                                if !out.contains(&item) {
-                                    out.push(item);
-                                }
-                            }
-                            Value::Array(out)
-                        }
-                        _ => survivor_id.clone(),
-                    };
-                    let mut draft = Draft::default();
-                    draft.fields.insert(field.name.clone(), repointed);
-                    (row, draft)
-                })
-                .collect();
-            let (rows, mut drafts): (Vec<record::Model>, Vec<Draft>) = targets.into_iter().unzip();
-            let current: Vec<_> = (rows.iter())
-                .map(|row| (Some(row.id), row.data.as_object()))
-                .collect();
-            self.before_save(
-                &txn,
-                actor,
-                ref_type,
-                WriteOp::Update,
-                &mut drafts,
-                &current,
-            )
-            .await?;
-            let targets: Vec<(record::Model, Draft)> = rows.into_iter().zip(drafts).collect();
-            let repointed = self
-                .apply_patches(&txn, targets, "updated", &mut journal)
-                .await?;
-            if ref_type.name == ty.name {
-                // A survivor that referred to a merged record was re-pointed too.
-                if let Some(updated) = repointed.into_iter().find(|r| r.id == survivor) {
-                    survivor_record = vec![updated];
+            for row in referring {
+                if merged.iter().any(|m| m.id == row.id) {
+                    continue;
+                }
+                let repointed = repoint(row.data.get(&field.name), &merged_ids, survivor);
+                if row.id == keep.id {
+                    patch.insert(field.name.clone(), repointed);
+                } else {
+                    repoints.push((ref_type, row, field.name.clone(), repointed));
                 }
             }
         }
 
-        // Retire the merged records.
-        let now = now_micros();
-        for row in &merged {
-            record::Entity::update_many()
-                .col_expr(record::Column::DeletedAt, Expr::value(Some(now)))
-                .col_expr(record::Column::MergedInto, Expr::value(Some(survivor.0)))
-                .col_expr(record::Column::Version, Expr::value(row.version + 1))
-                .col_expr(record::Column::UpdatedAt, Expr::value(now))
-                .filter(record::Column::Id.eq(row.id))
-                .exec(&txn)
-                .await?;
-            let changes =
-                Map::from_iter([("merged_into".to_owned(), json!({ "after": survivor }))]);
-            journal.push(Journal {
-                record_id: row.id,
-                entity_type: row.entity_type.clone(),
-                action: "merged",
-                version: row.version + 1,
-                changes,
+        let mut steps = vec![Step {
+            ty,
+            op: store::Op::Update {
+                id: survivor,
+                patch,
+                if_match: Some(keep.version),
+            },
+        }];
+        // A record referring through several fields is re-pointed in one step.
+        let mut by_record: Vec<(&EntityType, RecordId, Map<String, Value>, i64)> = Vec::new();
+        for (ref_type, row, field, value) in repoints {
+            match by_record.iter_mut().find(|(_, id, ..)| id.0 == row.id) {
+                Some((_, _, patch, _)) => {
+                    patch.insert(field, value);
+                }
+                None => by_record.push((
+                    ref_type,
+                    RecordId(row.id),
+                    Map::from_iter([(field, value)]),
+                    row.version,
+                )),
+            }
+        }
+        for (ref_type, id, patch, version) in by_record {
+            steps.push(Step {
+                ty: ref_type,
+                op: store::Op::Repoint {
+                    id,
+                    patch,
+                    if_match: Some(version),
+                },
             });
         }
-        self.journal(&txn, actor, journal).await?;
-        self.commit(txn).await?;
-        survivor_record
-            .pop()
-            .map(|r| r.visible_in(ty))
-            .ok_or(RecordError::NotFound)
+        for row in &merged {
+            steps.push(Step {
+                ty,
+                op: store::Op::MergeAway {
+                    id: RecordId(row.id),
+                    into: survivor,
+                    if_match: Some(row.version),
+                },
+            });
+        }
+        let mut written = self.write(actor, steps, true).await?;
+        if written.is_empty() {
+            return Err(RecordError::NotFound);
+        }
+        Ok(written.swap_remove(0))
+    }
+}
+
+/// A reference field's value with every merged id replaced by the survivor's (a list keeps
+/// each id once).
+fn repoint(current: Option<&Value>, merged_ids: &[String], survivor: RecordId) -> Value {
+    let survivor = Value::String(survivor.to_string());
+    match current {
+        Some(Value::Array(items)) => {
+            let mut out: Vec<Value> = Vec::with_capacity(items.len());
+            for item in items {
+                let item = if item
+                    .as_str()
+                    .is_some_and(|s| merged_ids.iter().any(|m| m == s))
+                {
+                    survivor.clone()
+                } else {
+                    item.clone()
+                };
+                if !out.contains(&item) {
+                    out.push(item);
+                }
+            }
+            Value::Array(out)
+        }
+        _ => survivor,
     }
 }

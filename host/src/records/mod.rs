@@ -20,7 +20,7 @@ use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 
 pub use store::{
-    AuditEntry, AuditQuery, ListQuery, MAX_BATCH, Page, Store, UpdateItem, apply_patch,
+    AuditEntry, AuditQuery, ListQuery, MAX_BATCH, Op, Page, Step, Store, UpdateItem, apply_patch,
 };
 
 use crate::auth::permissions::{Access, Operation};
@@ -111,8 +111,10 @@ pub enum WriteOp {
 pub struct PendingChange {
     pub op: WriteOp,
     pub id: Option<RecordId>,
-    /// The record's fields after the write.
+    /// The record's fields after the write (for a delete, as stored).
     pub fields: Map<String, Value>,
+    /// The record's fields before the write (none for a create).
+    pub old: Option<Map<String, Value>>,
     /// The fields the write sets.
     pub changed: Vec<String>,
     /// Fields the hooks set (checked and applied by the store).

@@ -1,0 +1,329 @@
+//! Reads: one record, lists (filters, sorts, keyset cursors, totals), records by id for the
+//! indexer, titles, the live records and the outbox.
+
+use chrono::Utc;
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
+    QuerySelect, Statement,
+};
+use uuid::Uuid;
+
+use super::super::model::{outbox, record};
+use super::super::query::{self, Cursor, Sql};
+use super::super::schema::EntityType;
+use super::super::value;
+use super::super::{Actor, Record, RecordError};
+use super::{Store, to_record};
+use crate::auth::permissions::{Operation, Scope};
+use crate::ids::{RecordId, WorkspaceId};
+use std::collections::HashMap;
+
+/// A list request, already split into its parts.
+#[derive(Debug, Default, Clone)]
+pub struct ListQuery {
+    pub filter: Option<String>,
+    pub sort: Option<String>,
+    pub limit: u64,
+    pub cursor: Option<String>,
+    pub total: bool,
+    /// List the trash (soft-deleted records) instead of live records.
+    pub deleted: bool,
+}
+
+#[derive(Debug)]
+pub struct Page {
+    pub records: Vec<Record>,
+    pub next_cursor: Option<String>,
+    pub total: Option<u64>,
+}
+
+impl Store {
+    // -- reads ----------------------------------------------------------------------------------
+
+    pub async fn get(
+        &self,
+        actor: &Actor,
+        ty: &EntityType,
+        id: RecordId,
+    ) -> Result<Record, RecordError> {
+        let row = self
+            .find_row(&self.db.read, actor.workspace, ty, id.0, false)
+            .await?;
+        match row {
+            Some(row)
+                if row.deleted_at.is_none()
+                    && actor.allows(Operation::Read, &ty.name, row.owner_id) =>
+            {
+                Ok(to_record(row).visible_in(ty))
+            }
+            _ => Err(RecordError::NotFound),
+        }
+    }
+
+    async fn find_row(
+        &self,
+        conn: &impl ConnectionTrait,
+        workspace: WorkspaceId,
+        ty: &EntityType,
+        id: Uuid,
+        lock: bool,
+    ) -> Result<Option<record::Model>, RecordError> {
+        let mut select = record::Entity::find_by_id(id)
+            .filter(record::Column::WorkspaceId.eq(workspace.0))
+            .filter(record::Column::EntityType.eq(ty.name.as_str()));
+        if lock && self.db.backend == DbBackend::Postgres {
+            select = select.lock_exclusive();
+        }
+        Ok(select.one(conn).await?)
+    }
+
+    /// The `WHERE` condition of the records of `ty` the actor may read (live or deleted),
+    /// narrowed by `filter`.
+    pub(in crate::records) fn visible(
+        &self,
+        actor: &Actor,
+        ty: &EntityType,
+        filter: Option<&query::Filter>,
+        deleted: bool,
+        now: chrono::DateTime<Utc>,
+    ) -> Result<Sql, RecordError> {
+        let mut sql = Sql::new(self.db.backend);
+        sql.push("workspace_id = ");
+        sql.bind(actor.workspace.0);
+        sql.push(" AND ");
+        sql.push(&query::type_condition(&ty.name));
+        sql.push(if deleted {
+            " AND deleted_at IS NOT NULL"
+        } else {
+            " AND deleted_at IS NULL"
+        });
+        push_scope(&mut sql, &actor.access.scope(Operation::Read, &ty.name))?;
+        if let Some(filter) = filter {
+            sql.push(" AND ");
+            query::compile(filter, ty, now, &mut sql)?;
+        }
+        Ok(sql)
+    }
+
+    pub async fn list(
+        &self,
+        actor: &Actor,
+        ty: &EntityType,
+        request: &ListQuery,
+    ) -> Result<Page, RecordError> {
+        let backend = self.db.backend;
+        let now = Utc::now();
+        let filter = request
+            .filter
+            .as_deref()
+            .map(query::parse_filter)
+            .transpose()?;
+        let keys = query::parse_sort(backend, ty, request.sort.as_deref().unwrap_or(""))?;
+        let fingerprint = query::fingerprint(&[
+            request.sort.as_deref().unwrap_or(""),
+            request.filter.as_deref().unwrap_or(""),
+            if request.deleted { "deleted" } else { "live" },
+        ]);
+        let cursor = request
+            .cursor
+            .as_deref()
+            .map(|raw| Cursor::decode(raw, fingerprint, keys.len()))
+            .transpose()?;
+
+        let scope = actor.access.scope(Operation::Read, &ty.name);
+        let where_sql = self.visible(actor, ty, filter.as_ref(), request.deleted, now)?;
+
+        let total = if request.total {
+            let mut count = Sql::new(backend);
+            count.push("SELECT COUNT(*) AS n FROM records WHERE ");
+            count.push(&where_sql.text);
+            count.values = where_sql.values.clone();
+            let row = self.db.read.query_one_raw(count.into_statement()).await?;
+            let n: i64 = row.map(|r| r.try_get("", "n")).transpose()?.unwrap_or(0);
+            Some(u64::try_from(n).unwrap_or(0))
+        } else {
+            None
+        };
+
+        let mut sql = Sql::new(backend);
+        sql.push("SELECT id, workspace_id, entity_type, data, version, owner_id, created_at, updated_at, deleted_at, merged_into FROM records WHERE ");
+        sql.push(&where_sql.text);
+        sql.values = where_sql.values;
+        if let Some(cursor) = &cursor {
+            sql.push(" AND ");
+            query::after_cursor(&keys, cursor, &mut sql)?;
+        }
+        sql.push(" ORDER BY ");
+        sql.push(&query::order_by(backend, &keys));
+        if let (true, Scope::Owners(owners)) = (keys.is_empty(), &scope)
+            && owners.len() == 1
+        {
+            // One owner: the same order, written so the planner walks the owner index
+            // (workspace, type, owner, id) instead of filtering the id-ordered one.
+            sql.text.truncate(sql.text.len() - "id ASC".len());
+            sql.push("owner_id ASC, id ASC");
+        }
+        sql.push(&format!(" LIMIT {}", request.limit + 1));
+        let mut rows = record::Entity::find()
+            .from_raw_sql(sql.into_statement())
+            .all(&self.db.read)
+            .await?;
+
+        let more = rows.len() as u64 > request.limit;
+        rows.truncate(usize::try_from(request.limit).unwrap_or(usize::MAX));
+        let records: Vec<Record> = rows
+            .into_iter()
+            .map(|row| to_record(row).visible_in(ty))
+            .collect();
+        let next_cursor = match records.last() {
+            Some(last) if more => Some(
+                Cursor {
+                    values: keys.iter().map(|k| query::sort_value(k, last)).collect(),
+                    id: last.id.0,
+                    fingerprint,
+                }
+                .encode(),
+            ),
+            _ => None,
+        };
+        Ok(Page {
+            records,
+            next_cursor,
+            total,
+        })
+    }
+
+    /// Records by id, in any workspace and including deleted ones (for the search indexer).
+    pub async fn records_by_ids(
+        &self,
+        ids: &[Uuid],
+    ) -> Result<Vec<(WorkspaceId, Record)>, RecordError> {
+        let rows = record::Entity::find()
+            .filter(record::Column::Id.is_in(ids.iter().copied()))
+            .all(&self.db.read)
+            .await?;
+        Ok(rows
+            .into_iter()
+            .map(|row| (WorkspaceId(row.workspace_id), to_record(row)))
+            .collect())
+    }
+
+    /// The titles of the live records behind `ids` that `actor` may read, each with its
+    /// type's plural: what a page shows for a reference. Records the actor may not read, of
+    /// another workspace, or deleted, are left out (their titles could leak).
+    pub async fn titles(
+        &self,
+        actor: &Actor,
+        ids: &[Uuid],
+    ) -> Result<HashMap<Uuid, (String, String)>, RecordError> {
+        let mut titles = HashMap::new();
+        if ids.is_empty() {
+            return Ok(titles);
+        }
+        let schema = self.schema(actor.workspace).await?;
+        // The workspace and deletion are checked here rather than in SQL: with them in the
+        // query, SQLite's planner (without statistics) walked an index of every record of the
+        // workspace instead of looking the ids up by primary key.
+        let rows = record::Entity::find()
+            .filter(record::Column::Id.is_in(ids.iter().copied()))
+            .all(&self.db.read)
+            .await?;
+        for row in rows {
+            let Some(ty) = schema
+                .by_name(&row.entity_type)
+                .filter(|_| row.workspace_id == actor.workspace.0 && row.deleted_at.is_none())
+            else {
+                continue;
+            };
+            if !actor.allows(Operation::Read, &ty.name, row.owner_id) {
+                continue;
+            }
+            let view = actor.access.view(ty);
+            let id = row.id;
+            let record = to_record(row);
+            titles.insert(id, (ty.plural.clone(), value::title(&view, &record.data)));
+        }
+        Ok(titles)
+    }
+
+    /// Live records of every workspace in id order, after `after` (for rebuilding the index).
+    pub async fn scan_live(
+        &self,
+        after: Option<Uuid>,
+        limit: u64,
+    ) -> Result<Vec<(WorkspaceId, Record)>, RecordError> {
+        let mut select = record::Entity::find().filter(record::Column::DeletedAt.is_null());
+        if let Some(after) = after {
+            select = select.filter(record::Column::Id.gt(after));
+        }
+        let rows = select
+            .order_by_asc(record::Column::Id)
+            .limit(limit)
+            .all(&self.db.read)
+            .await?;
+        Ok(rows
+            .into_iter()
+            .map(|row| (WorkspaceId(row.workspace_id), to_record(row)))
+            .collect())
+    }
+
+    pub async fn count_live(&self) -> Result<u64, RecordError> {
+        Ok(record::Entity::find()
+            .filter(record::Column::DeletedAt.is_null())
+            .count(&self.db.read)
+            .await?)
+    }
+
+    /// The sequence number of the newest outbox event.
+    pub async fn outbox_head(&self) -> Result<i64, RecordError> {
+        let row = self
+            .db
+            .read
+            .query_one_raw(Statement::from_string(
+                self.db.backend,
+                "SELECT seq FROM outbox_head WHERE id = 1".to_owned(),
+            ))
+            .await?;
+        Ok(row
+            .map(|r| r.try_get::<i64>("", "seq"))
+            .transpose()?
+            .unwrap_or(0))
+    }
+
+    /// Outbox events after `seq`, in order (for consumers and tests).
+    pub async fn outbox_after(
+        &self,
+        seq: i64,
+        limit: u64,
+    ) -> Result<Vec<outbox::Model>, RecordError> {
+        Ok(outbox::Entity::find()
+            .filter(outbox::Column::Seq.gt(seq))
+            .order_by_asc(outbox::Column::Seq)
+            .limit(limit)
+            .all(&self.db.read)
+            .await?)
+    }
+}
+
+/// `AND owner_id …` for a scope (nothing reachable: a forbidden type).
+fn push_scope(sql: &mut Sql, scope: &Scope) -> Result<(), RecordError> {
+    match scope {
+        Scope::All => {}
+        Scope::Nothing => {
+            return Err(RecordError::Forbidden(
+                "your role may not read these records".into(),
+            ));
+        }
+        Scope::Owners(owners) => {
+            sql.push(" AND owner_id IN (");
+            for (i, owner) in owners.iter().enumerate() {
+                if i > 0 {
+                    sql.push(", ");
+                }
+                sql.bind(*owner);
+            }
+            sql.push(")");
+        }
+    }
+    Ok(())
+}

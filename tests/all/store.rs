@@ -1,0 +1,141 @@
+//! The record store's one write path, driven directly (`Store::write`) on both databases:
+//! steps of several kinds and types in one transaction, all or nothing; hooks at one point for
+//! every kind of step; the journal of exactly what changed.
+
+use host::ids::RecordId;
+use host::records::{Actor, Op, RecordError, Step};
+use reqwest::StatusCode;
+use serde_json::{Map, Value, json};
+
+use crate::support::{TestApp, on_both};
+
+async fn admin(app: &TestApp) -> Actor {
+    let db = &app.state.db.read;
+    let workspace = host::auth::find_workspace(db, "acme")
+        .await
+        .unwrap()
+        .unwrap();
+    let user = host::auth::first_admin(db, workspace)
+        .await
+        .unwrap()
+        .unwrap();
+    Actor::system(workspace, user)
+}
+
+fn object(value: Value) -> Map<String, Value> {
+    value.as_object().cloned().unwrap()
+}
+
+fn id(record: &Value) -> RecordId {
+    RecordId(record["id"].as_str().unwrap().parse().unwrap())
+}
+
+on_both! {
+    async fn one_write_of_several_types_and_kinds_is_all_or_nothing(app: TestApp) {
+        let actor = admin(&app).await;
+        let store = &app.state.store;
+        let schema = store.schema(actor.workspace).await.unwrap();
+        let (contact, company, activity) = (
+            schema.by_name("contact").unwrap(),
+            schema.by_name("company").unwrap(),
+            schema.by_name("activity").unwrap(),
+        );
+        let acme = app.create("companies", json!({ "name": "Acme" })).await;
+        let note = app.create("activities", json!({ "kind": "note", "subject": "old" })).await;
+        let head = store.outbox_head().await.unwrap();
+
+        let written = store
+            .write(&actor, vec![
+                Step::create(contact, object(json!({ "last_name": "Lovelace", "company": acme["id"] }))),
+                Step::update(company, id(&acme), object(json!({ "industry": "manufacturing" })), Some(1)),
+                Step { ty: activity, op: Op::Delete { id: id(&note), if_match: None } },
+            ], false)
+            .await
+            .unwrap();
+        assert_eq!(written.len(), 3);
+        assert_eq!(written[0].data["last_name"], "Lovelace");
+        assert_eq!((written[1].version, written[1].data["industry"].clone()), (2, json!("manufacturing")));
+        assert!(written[2].deleted_at.is_some());
+        let events = store.outbox_after(head, 10).await.unwrap();
+        let actions: Vec<(&str, &str)> = events.iter().map(|e| (e.entity_type.as_str(), e.event.as_str())).collect();
+        assert_eq!(actions, [("contact", "created"), ("company", "updated"), ("activity", "deleted")], "journalled in the steps' order");
+
+        // A later step that fails (a stale version; a reference to nothing) leaves nothing.
+        let before = app.digest().await;
+        for steps in [
+            vec![
+                Step::create(contact, object(json!({ "last_name": "Babbage" }))),
+                Step::update(company, id(&acme), object(json!({ "industry": "energy" })), Some(1)),
+            ],
+            vec![
+                Step::update(company, id(&acme), object(json!({ "industry": "energy" })), Some(2)),
+                Step::create(contact, object(json!({ "last_name": "Babbage", "company": note["id"] }))),
+            ],
+        ] {
+            let error = store.write(&actor, steps, false).await.unwrap_err();
+            let RecordError::Invalid(details) = error else { panic!("{error:?}") };
+            assert_eq!(details.len(), 1, "{details:?}");
+            assert!(["version_conflict", "reference_not_found"].contains(&&*details[0].code), "{details:?}");
+            assert_eq!(details[0].index, Some(1), "{details:?}");
+            assert_eq!(app.digest().await, before);
+        }
+        // A single step answers its own error.
+        let stale = store
+            .write(&actor, vec![Step::update(company, id(&acme), object(json!({ "industry": "energy" })), Some(1))], true)
+            .await
+            .unwrap_err();
+        assert!(matches!(stale, RecordError::VersionConflict { current: 2 }), "{stale:?}");
+        // The same record twice in one write is refused; an update that changes nothing
+        // journals nothing.
+        let twice = store
+            .write(&actor, vec![
+                Step::update(company, id(&acme), object(json!({ "name": "A" })), None),
+                Step { ty: company, op: Op::Delete { id: id(&acme), if_match: None } },
+            ], false)
+            .await
+            .unwrap_err();
+        assert!(matches!(&twice, RecordError::Invalid(d) if d[0].code == "duplicate_id"), "{twice:?}");
+        let head = store.outbox_head().await.unwrap();
+        let same = store
+            .write(&actor, vec![Step::update(company, id(&acme), object(json!({ "industry": "manufacturing" })), None)], true)
+            .await
+            .unwrap();
+        assert_eq!(same[0].version, 2);
+        assert_eq!(store.outbox_head().await.unwrap(), head);
+    }
+
+    async fn hooks_check_every_kind_of_write_at_the_same_point(app: TestApp) {
+        let actor = admin(&app).await;
+        let store = &app.state.store;
+        let kept = app.create("contacts", json!({ "last_name": "Kept" })).await;
+        let gone = app.create("contacts", json!({ "last_name": "Gone" })).await;
+        assert_eq!(app.delete(&format!("/api/v1/contacts/{}", gone["id"].as_str().unwrap())).await.status, StatusCode::OK);
+        crate::plugins::install(&app, "hostile").await;
+        assert_eq!(crate::plugins::enable(&app, "hostile", json!({ "mode": "echo" })).await.status, StatusCode::OK);
+        let schema = store.schema(actor.workspace).await.unwrap();
+        let contact = schema.by_name("contact").unwrap();
+        let before = app.digest().await;
+        // The hostile plugin's hook (contact create, update, delete) rejects every change it
+        // sees, echoing it: each kind of step meets it, and nothing is written.
+        for (what, step) in [
+            ("create", Step::create(contact, object(json!({ "last_name": "New" })))),
+            ("update", Step::update(contact, id(&kept), object(json!({ "first_name": "K" })), None)),
+            ("upsert", Step { ty: contact, op: Op::Upsert { key: "last_name".into(), input: object(json!({ "last_name": "Kept", "title": "x" })) } }),
+            ("delete", Step { ty: contact, op: Op::Delete { id: id(&kept), if_match: None } }),
+            ("restore", Step { ty: contact, op: Op::Restore { id: id(&gone), if_match: None } }),
+        ] {
+            let error = store.write(&actor, vec![step], true).await.unwrap_err();
+            let RecordError::Invalid(details) = error else { panic!("{what}: {error:?}") };
+            assert_eq!(details[0].code, "echo", "{what}: {details:?}");
+            assert_eq!(app.digest().await, before, "{what}");
+        }
+        // The change of an update carries the fields it sets, on top of the stored ones.
+        let error = store
+            .write(&actor, vec![Step::update(contact, id(&kept), object(json!({ "first_name": "K" })), None)], true)
+            .await
+            .unwrap_err();
+        let RecordError::Invalid(details) = error else { panic!() };
+        assert!(details[0].message.contains("first_name=\"K\"") && details[0].message.contains("last_name=\"Kept\""), "{}", details[0].message);
+        assert!(details[0].message.ends_with("changed: first_name"), "{}", details[0].message);
+    }
+}
