@@ -13,6 +13,7 @@ mod m20261127_000004_web;
 mod m20261127_000005_record_refs;
 mod m20261206_000006_plugin_claims;
 mod m20261206_000007_changes;
+mod m20261206_000008_deliveries;
 
 pub struct Migrator;
 
@@ -27,6 +28,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261127_000005_record_refs::Migration),
             Box::new(m20261206_000006_plugin_claims::Migration),
             Box::new(m20261206_000007_changes::Migration),
+            Box::new(m20261206_000008_deliveries::Migration),
         ]
     }
 }

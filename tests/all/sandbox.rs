@@ -426,3 +426,92 @@ async fn upload_errors_name_the_upload_not_the_servers_files() {
         assert!(text.contains("the uploaded package"), "{text}");
     }
 }
+
+/// `GET /p/hostile/seen`: the events the hostile plugin's after-save counted.
+async fn seen(app: &TestApp) -> u64 {
+    app.get("/p/hostile/seen").await.body.as_u64().unwrap_or(0)
+}
+
+on_both! {
+    async fn a_failing_after_save_event_holds_up_only_its_own_record(app: TestApp) {
+        install(&app, "hostile").await;
+        assert_eq!(enable(&app, "hostile", json!({ "mode": "after_poison" })).await.status, StatusCode::OK);
+        let poison = app.create("contacts", json!({ "last_name": "Poison" })).await;
+        let poison_id = poison["id"].as_str().unwrap().to_owned();
+        let first = app.create("contacts", json!({ "last_name": "First" })).await;
+        app.create("contacts", json!({ "last_name": "Second" })).await;
+        app.create("contacts", json!({ "last_name": "Third" })).await;
+        // The other records' events are delivered at once; the poisoned one waits for its
+        // retries, and a later change of the same record waits behind it.
+        eventually("the other records' events", || async { seen(&app).await == 3 }).await;
+        let patched = app.patch(&format!("/api/v1/contacts/{poison_id}"), &json!({ "first_name": "Still" }), None).await;
+        assert_eq!(patched.status, StatusCode::OK);
+        app.patch(&format!("/api/v1/contacts/{}", first["id"].as_str().unwrap()), &json!({ "first_name": "Again" }), None).await;
+        eventually("a later event of another record", || async { seen(&app).await == 4 }).await;
+        let listed = app.get("/api/v1/plugins/hostile/deliveries").await;
+        assert_eq!(listed.status, StatusCode::OK, "{}", listed.body);
+        let waiting = listed.data().clone();
+        assert_eq!(waiting.len(), 2, "{}", listed.body);
+        assert!(waiting.iter().all(|d| d["record_id"] == json!(poison_id) && d["dead_at"].is_null()), "{}", listed.body);
+        let earliest = waiting.iter().min_by_key(|d| d["seq"].as_i64()).unwrap();
+        assert!(earliest["attempts"].as_i64().unwrap() >= 1 && earliest["last_error"].as_str().unwrap().contains("poisoned"), "{earliest}");
+        let info = app.get("/api/v1/plugins/hostile").await;
+        assert_eq!(info.body["deliveries"], json!({ "retrying": 2, "dead": 0 }), "{}", info.body);
+
+        // Fixed, and retried by an admin: both of the record's events arrive, in order.
+        assert_eq!(enable(&app, "hostile", json!({})).await.status, StatusCode::OK);
+        let seq = earliest["seq"].as_i64().unwrap();
+        let member = app.user("acme", "member@acme.test", "member").await;
+        let as_member = app.request(Method::POST, &format!("/api/v1/plugins/hostile/deliveries/{seq}/retry"), Some(&json!({})), Some(&member), &[]).await;
+        assert_eq!(as_member.code(), "forbidden");
+        let retried = app.post(&format!("/api/v1/plugins/hostile/deliveries/{seq}/retry"), &json!({})).await;
+        assert_eq!(retried.status, StatusCode::OK, "{}", retried.body);
+        eventually("the record's events after the retry", || async { seen(&app).await == 6 }).await;
+        eventually("the list to empty", || async { app.get("/api/v1/plugins/hostile/deliveries").await.data().is_empty() }).await;
+
+        // Dropped: never delivered.
+        assert_eq!(enable(&app, "hostile", json!({ "mode": "after_poison" })).await.status, StatusCode::OK);
+        app.patch(&format!("/api/v1/contacts/{poison_id}"), &json!({ "first_name": "Once more" }), None).await;
+        eventually("the failure to be set aside", || async { !app.get("/api/v1/plugins/hostile/deliveries").await.data().is_empty() }).await;
+        let listed = app.get("/api/v1/plugins/hostile/deliveries").await;
+        let seq = listed.data()[0]["seq"].as_i64().unwrap();
+        assert_eq!(app.delete(&format!("/api/v1/plugins/hostile/deliveries/{seq}")).await.status, StatusCode::OK);
+        assert_eq!(app.delete(&format!("/api/v1/plugins/hostile/deliveries/{seq}")).await.status, StatusCode::NOT_FOUND);
+        assert!(app.get("/api/v1/plugins/hostile/deliveries").await.data().is_empty());
+        let audit = app.get("/api/v1/audit?action=delivery_dropped").await;
+        assert_eq!(audit.data().len(), 1, "{}", audit.body);
+    }
+
+    async fn after_save_can_act_as_the_plugin_rather_than_the_user(app: TestApp) {
+        let target = app.create("contacts", json!({ "last_name": "Admin's" })).await;
+        let target_id = target["id"].as_str().unwrap().to_owned();
+        let role = json!({ "name": "own", "types": { "*": { "create": "all", "read": "own", "edit": "own", "delete": "own" } } });
+        let saved = app.request(Method::PUT, "/api/v1/admin/roles/own", Some(&role), Some(&app.token), &[]).await;
+        assert_eq!(saved.status, StatusCode::OK, "{}", saved.body);
+        let rep = app.user("acme", "rep@acme.test", "own").await;
+        install(&app, "hostile").await;
+        let settings = json!({ "mode": "after_touch", "target": target_id });
+        assert_eq!(enable(&app, "hostile", settings.clone()).await.status, StatusCode::OK);
+        // As the rep, who may not change the admin's contact: refused, set aside.
+        let made = app.request(Method::POST, "/api/v1/contacts", Some(&json!({ "last_name": "Rep's" })), Some(&rep), &[]).await;
+        assert_eq!(made.status, StatusCode::CREATED);
+        eventually("the refusal to be set aside", || async {
+            let listed = app.get("/api/v1/plugins/hostile/deliveries").await;
+            listed.data().iter().any(|d| d["last_error"].as_str().is_some_and(|e| e.contains("record_not_found")))
+        }).await;
+        assert!(app.get(&format!("/api/v1/contacts/{target_id}")).await.body.get("title").is_none());
+
+        // A version whose manifest says `after_save_as = "plugin"` acts with its grant.
+        let as_plugin = variant("hostile", |m| {
+            let m = m.replacen("version = \"0.1.0\"", "version = \"0.2.0\"", 1);
+            m.replacen("[permissions]", "after_save_as = \"plugin\"\n\n[permissions]", 1)
+        });
+        install_dir(&app, &as_plugin).await;
+        assert_eq!(enable(&app, "hostile", settings).await.status, StatusCode::OK);
+        let made = app.request(Method::POST, "/api/v1/contacts", Some(&json!({ "last_name": "Rep's too" })), Some(&rep), &[]).await;
+        assert_eq!(made.status, StatusCode::CREATED);
+        eventually("the plugin to touch the admin's contact", || async {
+            app.get(&format!("/api/v1/contacts/{target_id}")).await.body["title"] == "touched"
+        }).await;
+    }
+}

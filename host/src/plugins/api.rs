@@ -43,6 +43,12 @@ pub fn routes() -> Router<AppState> {
         .route("/plugins/{id}/actions/{action}", post(run_action))
         .route("/plugins/{id}/panels/{panel}", get(panel))
         .route("/plugins/{id}/jobs/{job}/run", post(run_job_now))
+        .route("/plugins/{id}/deliveries", get(list_deliveries))
+        .route(
+            "/plugins/{id}/deliveries/{seq}",
+            axum::routing::delete(drop_delivery),
+        )
+        .route("/plugins/{id}/deliveries/{seq}/retry", post(retry_delivery))
 }
 
 /// `/p/{plugin-id}/…`, outside `/api/v1`.
@@ -138,6 +144,15 @@ async fn get_plugin(
         .await
         .map_err(ApiError::internal)?;
     out["storage"] = serde_json::to_value(storage).unwrap_or_default();
+    let waiting =
+        super::background::deliveries(state.plugins.services(), identity.workspace, &id, 1000)
+            .await
+            .map_err(ApiError::internal)?;
+    let dead = waiting
+        .iter()
+        .filter(|(row, _)| row.dead_at.is_some())
+        .count();
+    out["deliveries"] = json!({ "retrying": waiting.len() - dead, "dead": dead });
     Ok(Json(out))
 }
 
@@ -343,6 +358,102 @@ fn refused(plugin: &str, refusal: types::HostError) -> ApiError {
     );
     error.details = details;
     error
+}
+
+/// The after-save events of a plugin whose delivery failed (admins): retrying, or dead
+/// letters once their retries are spent.
+async fn list_deliveries(
+    State(state): State<AppState>,
+    identity: Identity,
+    ApiPath(id): ApiPath<String>,
+) -> ApiResult<Json<Value>> {
+    identity.require_admin()?;
+    installed(&state, &identity, &id).await?;
+    let rows =
+        super::background::deliveries(state.plugins.services(), identity.workspace, &id, 200)
+            .await
+            .map_err(ApiError::internal)?;
+    let at =
+        |micros: i64| crate::records::value::format_datetime(crate::records::from_micros(micros));
+    let data: Vec<Value> = rows
+        .into_iter()
+        .map(|(row, event)| {
+            json!({
+                "seq": row.seq,
+                "entity_type": event.as_ref().map(|e| e.entity_type.clone()),
+                "record_id": row.record_id,
+                "action": event.as_ref().map(|e| e.event.clone()),
+                "attempts": row.attempts,
+                "next_at": row.dead_at.is_none().then(|| at(row.next_at)),
+                "dead_at": row.dead_at.map(at),
+                "last_error": row.last_error,
+            })
+        })
+        .collect();
+    Ok(Json(json!({ "data": data })))
+}
+
+/// Tries a failed after-save event again now, its attempts counted afresh (admins).
+async fn retry_delivery(
+    State(state): State<AppState>,
+    identity: Identity,
+    ApiPath((id, seq)): ApiPath<(String, i64)>,
+) -> ApiResult<Json<Value>> {
+    identity.require_admin()?;
+    let found =
+        super::background::retry_delivery(state.plugins.services(), identity.workspace, &id, seq)
+            .await
+            .map_err(ApiError::internal)?;
+    delivery_answer(&state, &identity, &id, seq, found, "delivery_retried").await
+}
+
+/// Gives up a failed after-save event: it will not be delivered (admins).
+async fn drop_delivery(
+    State(state): State<AppState>,
+    identity: Identity,
+    ApiPath((id, seq)): ApiPath<(String, i64)>,
+) -> ApiResult<Json<Value>> {
+    identity.require_admin()?;
+    let found =
+        super::background::drop_delivery(state.plugins.services(), identity.workspace, &id, seq)
+            .await
+            .map_err(ApiError::internal)?;
+    delivery_answer(&state, &identity, &id, seq, found, "delivery_dropped").await
+}
+
+/// The answer to a retry or drop: audited when there was such an event, 404 otherwise.
+async fn delivery_answer(
+    state: &AppState,
+    identity: &Identity,
+    id: &str,
+    seq: i64,
+    found: bool,
+    action: &str,
+) -> ApiResult<Json<Value>> {
+    if !found {
+        return Err(ApiError::new(
+            ErrorCode::NotFound,
+            format!("plugin `{id}` has no failed delivery of event {seq}"),
+        ));
+    }
+    audit(
+        state,
+        identity,
+        action,
+        json!({ "plugin": id, "event": seq }),
+    )
+    .await?;
+    Ok(Json(json!({ "plugin": id, "seq": seq })))
+}
+
+/// A 404 for a plugin not installed (by its exact id).
+async fn installed(state: &AppState, identity: &Identity, id: &str) -> ApiResult<()> {
+    let list = state.plugins.list(identity.workspace).await?;
+    if list.iter().any(|p| p.id == id) {
+        Ok(())
+    } else {
+        Err(super::PluginError::NotInstalled(id.chars().take(64).collect()).into())
+    }
 }
 
 /// Queues a run of a job now (admins).

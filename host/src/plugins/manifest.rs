@@ -70,6 +70,26 @@ pub struct Manifest {
     pub actions: Vec<Action>,
     #[serde(default)]
     pub settings: Vec<Setting>,
+    /// Who after-save acts as: the user who made the change (the default), or the plugin
+    /// itself — its grant, with the permissions of the admin who enabled it — for plugins
+    /// whose after-save writes what the users who trigger it may not.
+    #[serde(default, skip_serializing_if = "ActAs::is_user")]
+    pub after_save_as: ActAs,
+}
+
+/// Who a plugin's after-save acts as.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ActAs {
+    #[default]
+    User,
+    Plugin,
+}
+
+impl ActAs {
+    fn is_user(&self) -> bool {
+        *self == ActAs::User
+    }
 }
 
 /// Requested (in a manifest) or granted (by an admin) access: entity type names to read and

@@ -105,6 +105,8 @@ pub mod cursor {
         pub seq: i64,
         pub attempts: i32,
         pub retry_at: i64,
+        /// Until when one process delivers this cursor's events (others wait).
+        pub lease_until: i64,
     }
 
     relationless!();
@@ -166,6 +168,30 @@ pub mod kv_usage {
         pub plugin_id: String,
         pub keys: i64,
         pub bytes: i64,
+    }
+
+    relationless!();
+}
+
+/// An event a plugin's after-save failed on (or that waits behind one of the same record),
+/// retried apart from the cursor; a dead letter once `dead_at` is set.
+pub mod delivery {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "plugin_deliveries")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub workspace_id: Uuid,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub plugin_id: String,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub seq: i64,
+        pub record_id: Uuid,
+        pub attempts: i32,
+        pub next_at: i64,
+        pub last_error: Option<String>,
+        pub dead_at: Option<i64>,
     }
 
     relationless!();

@@ -1109,6 +1109,22 @@ impl Plugins {
         });
     }
 
+    /// Who an after-save call acts as: the user who made the change (the admin who enabled the
+    /// plugin when that user is gone), or, when the manifest says `after_save_as = "plugin"`,
+    /// that admin.
+    pub async fn after_save_actor(&self, enabled: &Enabled, user: Option<UserId>) -> Option<Actor> {
+        let by_user = match (enabled.plugin.manifest.after_save_as, user) {
+            (super::manifest::ActAs::User, Some(user)) => {
+                self.actor_for(enabled.workspace, user).await
+            }
+            _ => None,
+        };
+        match by_user {
+            Some(actor) => Some(actor),
+            None => self.actor_for(enabled.workspace, enabled.granted_by).await,
+        }
+    }
+
     /// The acting user's permissions, for calls no request carries (after-save, jobs).
     pub async fn actor_for(&self, workspace: WorkspaceId, user: UserId) -> Option<Actor> {
         let row = crate::auth::model::user::Entity::find_by_id(user.0)

@@ -175,7 +175,7 @@ pub fn pages() -> Vec<(&'static str, minijinja::Value)> {
         (
             "settings/plugins.html",
             globals(json!({
-                "plugins": [{ "id": "sales", "name": "Sales", "description": "Deals", "versions": ["1.0.0"], "enabled": null, "suspended": null, "asks": ["Read contact"], "grant": "{\"read\":[\"contact\"],\"write\":[],\"http\":[]}", "enable_url": "e", "disable_url": "d", "failures": [{ "kind": "panel", "message": "out of fuel", "at": "2026-11-27 10:00:00" }] }],
+                "plugins": [{ "id": "sales", "name": "Sales", "description": "Deals", "versions": ["1.0.0"], "enabled": null, "suspended": null, "asks": ["Read contact"], "grant": "{\"read\":[\"contact\"],\"write\":[],\"http\":[]}", "enable_url": "e", "disable_url": "d", "failures": [{ "kind": "panel", "message": "out of fuel", "at": "2026-11-27 10:00:00" }], "deliveries": [{ "seq": 42, "what": "deal updated", "record": "0190a5c4-0000-7000-8000-0000000000aa", "attempts": 8, "dead": true, "when": "2026-11-27 10:05:00", "error": "returned an error: forbidden", "retry_url": "r", "drop_url": "x" }] }],
             })),
         ),
         (

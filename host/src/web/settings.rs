@@ -176,6 +176,36 @@ async fn plugins_page(web: Web) -> Response {
                 .plugins
                 .failures(web.identity.workspace, &info.id, 10)
                 .await?;
+            let deliveries = crate::plugins::background::deliveries(
+                web.state.plugins.services(),
+                web.identity.workspace,
+                &info.id,
+                50,
+            )
+            .await
+            .map_err(ApiError::internal)?;
+            let at = |micros: i64| {
+                crate::records::from_micros(micros)
+                    .format("%Y-%m-%d %H:%M:%S")
+                    .to_string()
+            };
+            let deliveries: Vec<Value> = deliveries
+                .into_iter()
+                .map(|(row, event)| {
+                    let url = format!("/api/v1/plugins/{}/deliveries/{}", info.id, row.seq);
+                    json!({
+                        "seq": row.seq,
+                        "what": event.map(|e| format!("{} {}", e.entity_type, e.event)),
+                        "record": row.record_id,
+                        "attempts": row.attempts,
+                        "dead": row.dead_at.is_some(),
+                        "when": at(row.dead_at.unwrap_or(row.next_at)),
+                        "error": row.last_error,
+                        "retry_url": format!("{url}/retry"),
+                        "drop_url": url,
+                    })
+                })
+                .collect();
             let describe = |p: &crate::plugins::manifest::Permissions| {
                 let mut lines = Vec::new();
                 if !p.read.is_empty() {
@@ -200,6 +230,7 @@ async fn plugins_page(web: Web) -> Response {
                 "grant": serde_json::to_string(&info.permissions).unwrap_or_default(),
                 "enable_url": format!("/api/v1/plugins/{}/enable", info.id),
                 "disable_url": format!("/api/v1/plugins/{}/disable", info.id),
+                "deliveries": deliveries,
                 "failures": failures.iter().map(|f| json!({ "kind": f.kind, "message": f.message, "at": crate::records::from_micros(f.at).format("%Y-%m-%d %H:%M:%S").to_string() })).collect::<Vec<_>>(),
             }));
         }

@@ -13,8 +13,12 @@
 //!   the change carries (`name=value; …`) and then `changed: a, b` (what a hook must not see
 //!   would show in the 422).
 //!
-//! after-save: mode `after_fail` → Err for every batch (so the host retries); otherwise adds the
-//! number of events to the decimal counter in kv `after_save_seen`.
+//! after-save: mode `after_fail` → Err for every batch (so the host retries); mode
+//! `after_poison` → Err when one of the events is of a contact whose `last_name` is `Poison`
+//! (read with `records::get`); mode `after_touch` → `records::update("contact", <setting
+//! target>, title = "touched")` for each event, Err with the host error's code when refused;
+//! then (every mode that did not fail) adds the number of events to the decimal counter in kv
+//! `after_save_seen`.
 //!
 //! run-action, by name (the answers are JSON):
 //! - `loop`, `alloc`, `recurse`, `panic`: as above;
@@ -102,8 +106,24 @@ impl Plugin for Hostile {
     }
 
     fn after_save(_ctx: Context, events: Vec<Event>) -> Result<(), String> {
-        if config::get("mode").as_deref() == Some("after_fail") {
-            return Err("the hostile plugin refuses these events".into());
+        match config::get("mode").as_deref() {
+            Some("after_fail") => return Err("the hostile plugin refuses these events".into()),
+            Some("after_poison") => {
+                for event in &events {
+                    let record = records::get("contact", &event.record_id)?;
+                    if record.as_ref().and_then(|r| r.text("last_name")) == Some("Poison") {
+                        return Err(format!("poisoned by event {}", event.id));
+                    }
+                }
+            }
+            Some("after_touch") => {
+                let target = config::get("target").unwrap_or_default();
+                for _ in &events {
+                    records::update("contact", &target, &fields([("title", "touched")]), None)
+                        .map_err(|e| e.code)?;
+                }
+            }
+            _ => {}
         }
         let seen: usize = kv::get_text("after_save_seen")?
             .and_then(|text| text.parse().ok())
