@@ -151,7 +151,7 @@ impl Application {
                 dir.display()
             )
         })?;
-        let plugins = plugins::start(store.clone(), search.clone(), &config.data_dir)
+        let plugins = plugins::start(store.clone(), search.clone(), &config.plugin_cache_dir())
             .await
             .context("cannot start the plugin runtime")?;
         let listener = TcpListener::bind(config.listen)

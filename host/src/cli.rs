@@ -69,11 +69,14 @@ enum Command {
 enum PluginCommand {
     /// Install a plugin package (a directory or a .tar.gz); enables nothing.
     Install { path: PathBuf },
-    /// List installed plugins and their state in a workspace.
+    /// List installed plugins (with --workspace: and their state there).
     List {
-        #[arg(long, default_value = DEFAULT_WORKSPACE)]
-        workspace: String,
+        #[arg(long)]
+        workspace: Option<String>,
     },
+    /// List installed plugins built for an older plugin API than this host's: they run here,
+    /// but the next host release (which drops the oldest API it runs) would refuse them.
+    Check,
     /// Enable a plugin in a workspace, granting the permissions it asks for (printed).
     Enable {
         id: String,
@@ -209,7 +212,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let actor = demo_admin(&store, &args.workspace).await?.0;
             seed(&store, &actor, &args, true).await?;
             let index = SearchIndex::open(&search_dir(&cli.data_dir))?;
-            let plugins = crate::plugins::start(store, index, &cli.data_dir).await?;
+            let plugins =
+                crate::plugins::start(store, index, &crate::config::plugin_cache_in(&cli.data_dir))
+                    .await?;
             plugin_demo(&plugins, &actor, args.seed).await
         }
         Command::Reindex => {
@@ -264,7 +269,19 @@ async fn plugin_command(
 ) -> anyhow::Result<()> {
     let store = open_store(database_url).await?;
     let index = SearchIndex::open(&search_dir(data_dir))?;
-    let plugins = crate::plugins::start(store.clone(), index, data_dir).await?;
+    let plugins = crate::plugins::start(
+        store.clone(),
+        index,
+        &crate::config::plugin_cache_in(data_dir),
+    )
+    .await?;
+    // The first-party plugins in the binary are installed here too, so that `kith plugin
+    // enable sales` works before any server ran.
+    for package in crate::plugins::bundled::packages() {
+        plugins
+            .install_shipped(package.context("a plugin bundled in this binary")?)
+            .await?;
+    }
     match command {
         PluginCommand::Install { path } => {
             let package = crate::plugins::package::Package::load(&path)?;
@@ -277,7 +294,33 @@ async fn plugin_command(
             eprintln!("{verb} {} {}", manifest.id, manifest.version);
             Ok(())
         }
-        PluginCommand::List { workspace } => {
+        PluginCommand::List { workspace: None } => {
+            for (id, version, api, name) in plugins.installed_versions().await? {
+                println!("{id}\t{version}\t{name}\tapi {api}");
+            }
+            Ok(())
+        }
+        PluginCommand::Check => {
+            let current = crate::plugins::manifest::API_VERSION;
+            let minor = |v: &str| v.split('.').take(2).collect::<Vec<_>>().join(".");
+            let old: Vec<_> = (plugins.installed_versions().await?)
+                .into_iter()
+                .filter(|(.., api, _)| minor(api) != minor(current))
+                .collect();
+            if old.is_empty() {
+                println!("every installed plugin is built for plugin API {current}");
+            }
+            for (id, version, api, _) in old {
+                println!(
+                    "{id} {version}: built for plugin API {api}; this host runs it, the next \
+                     release will refuse it: rebuild it with plugin-sdk {current}"
+                );
+            }
+            Ok(())
+        }
+        PluginCommand::List {
+            workspace: Some(workspace),
+        } => {
             let workspace_id = auth::find_workspace(&store.db().read, &workspace)
                 .await?
                 .with_context(|| format!("no workspace `{workspace}`"))?;
@@ -350,6 +393,7 @@ async fn serve(database_url: String, data_dir: PathBuf, args: ServeArgs) -> anyh
         listen: args.listen,
         data_dir,
         retention_days: args.retention_days,
+        plugin_cache: None,
     };
     let app = Application::build(&config).await?;
     let state = app.state();
@@ -363,8 +407,16 @@ async fn serve(database_url: String, data_dir: PathBuf, args: ServeArgs) -> anyh
             None => None,
         }
     };
+    // The first-party plugins in the binary: installed at every start; `--demo` enables them
+    // in the demo workspace.
+    let demo_admin = admin.as_ref().filter(|_| args.demo).map(|(actor, _)| actor);
+    for package in crate::plugins::bundled::packages() {
+        let package = package.context("a plugin bundled in this binary")?;
+        let manifest = state.plugins.install_shipped(package).await?;
+        enable_once(&state.plugins, &manifest, demo_admin).await?;
+    }
     if let Some(dir) = &args.plugins {
-        install_bundled(&state.plugins, dir, admin.as_ref().map(|(actor, _)| actor)).await?;
+        install_folder(&state.plugins, dir, admin.as_ref().map(|(actor, _)| actor)).await?;
     }
     if let Some((actor, created)) = &admin
         && args.demo
@@ -392,7 +444,7 @@ const DEMO_EMAIL: &str = "admin@kith.local";
 
 /// Installs every plugin package in `dir` (one sub-folder each) and enables, in the default
 /// workspace, each one never enabled there before (an admin's later disable sticks).
-async fn install_bundled(
+async fn install_folder(
     plugins: &Plugins,
     dir: &Path,
     admin: Option<&Actor>,
@@ -406,26 +458,49 @@ async fn install_bundled(
     folders.sort();
     for folder in folders {
         let package = crate::plugins::package::Package::load(&folder)
-            .with_context(|| format!("bundled plugin {}", folder.display()))?;
-        let (manifest, _) = plugins.install(package).await?;
-        let Some(admin) = admin else { continue };
-        if plugins.ever_enabled(admin.workspace, &manifest.id).await? {
-            continue;
-        }
-        let asks = plugins
-            .requested_permissions(&manifest.id, Some(&manifest.version))
-            .await?;
-        plugins
-            .enable(
-                admin,
-                &manifest.id,
-                Some(&manifest.version),
-                &asks,
-                serde_json::Map::new(),
-            )
-            .await?;
-        tracing::info!(plugin = %manifest.id, version = %manifest.version, "bundled plugin enabled");
+            .with_context(|| format!("plugin package {}", folder.display()))?;
+        install_and_enable(plugins, package, admin).await?;
     }
+    Ok(())
+}
+
+/// Installs a package (nothing happens when that build is installed already) and enables it
+/// once (see [`enable_once`]).
+async fn install_and_enable(
+    plugins: &Plugins,
+    package: crate::plugins::package::Package,
+    admin: Option<&Actor>,
+) -> anyhow::Result<()> {
+    let (manifest, _) = plugins.install(package).await?;
+    enable_once(plugins, &manifest, admin).await
+}
+
+/// With an `admin`, enables an installed plugin in their workspace if it was never enabled
+/// there (an admin's later disable sticks).
+async fn enable_once(
+    plugins: &Plugins,
+    manifest: &crate::plugins::manifest::Manifest,
+    admin: Option<&Actor>,
+) -> anyhow::Result<()> {
+    let Some(admin) = admin else {
+        return Ok(());
+    };
+    if plugins.ever_enabled(admin.workspace, &manifest.id).await? {
+        return Ok(());
+    }
+    let asks = plugins
+        .requested_permissions(&manifest.id, Some(&manifest.version))
+        .await?;
+    plugins
+        .enable(
+            admin,
+            &manifest.id,
+            Some(&manifest.version),
+            &asks,
+            serde_json::Map::new(),
+        )
+        .await?;
+    tracing::info!(plugin = %manifest.id, version = %manifest.version, "plugin enabled");
     Ok(())
 }
 

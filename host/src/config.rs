@@ -12,6 +12,24 @@ pub struct Config {
     pub data_dir: PathBuf,
     /// Days a soft-deleted record stays restorable before it is purged.
     pub retention_days: u32,
+    /// Where compiled plugins are cached; `<data_dir>/plugin-cache` when `None`. Entries are
+    /// keyed by the component's hash and the engine's, and written atomically, so servers may
+    /// share one (the test suite does: each plugin is compiled once per run).
+    pub plugin_cache: Option<PathBuf>,
+}
+
+impl Config {
+    /// The folder compiled plugins are cached in.
+    pub fn plugin_cache_dir(&self) -> PathBuf {
+        self.plugin_cache
+            .clone()
+            .unwrap_or_else(|| plugin_cache_in(&self.data_dir))
+    }
+}
+
+/// The default cache of compiled plugins of a data directory.
+pub fn plugin_cache_in(data_dir: &std::path::Path) -> PathBuf {
+    data_dir.join("plugin-cache")
 }
 
 impl Config {

@@ -3,5 +3,5 @@
 
 /// The setting `name`'s value, or its declared default; `None` when neither exists.
 pub fn get(name: &str) -> Option<String> {
-    crate::bindings::kith::plugin::config::get(name)
+    crate::imports::config_get(name)
 }

@@ -5,7 +5,7 @@
 use serde::de::DeserializeOwned;
 
 use crate::HostError;
-use crate::bindings::kith::plugin::http_out as wit;
+use crate::imports as wit;
 
 pub use crate::bindings::kith::plugin::http_out::{Request, Response};
 

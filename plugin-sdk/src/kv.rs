@@ -2,34 +2,34 @@
 //! every call counts as a host call and `set` and `delete` as writes.
 
 use crate::HostError;
-use crate::bindings::kith::plugin::kv as wit;
+use crate::imports as wit;
 
 /// The value stored under `key`, if any.
 pub fn get(key: &str) -> Result<Option<Vec<u8>>, HostError> {
-    wit::get(key)
+    wit::kv_get(key)
 }
 
 /// The value stored under `key` as text (invalid UTF-8 becomes U+FFFD), if any.
 pub fn get_text(key: &str) -> Result<Option<String>, HostError> {
-    Ok(wit::get(key)?.map(|bytes| String::from_utf8_lossy(&bytes).into_owned()))
+    Ok(wit::kv_get(key)?.map(|bytes| String::from_utf8_lossy(&bytes).into_owned()))
 }
 
 /// Stores `value` under `key`, replacing any value.
 pub fn set(key: &str, value: &[u8]) -> Result<(), HostError> {
-    wit::set(key, value)
+    wit::kv_set(key, value)
 }
 
 /// Stores the text `value` under `key`.
 pub fn set_text(key: &str, value: &str) -> Result<(), HostError> {
-    wit::set(key, value.as_bytes())
+    wit::kv_set(key, value.as_bytes())
 }
 
 /// Removes `key` (nothing happens when it is absent).
 pub fn delete(key: &str) -> Result<(), HostError> {
-    wit::delete(key)
+    wit::kv_delete(key)
 }
 
 /// The keys starting with `prefix`, in order, at most 1000.
 pub fn keys(prefix: &str) -> Result<Vec<String>, HostError> {
-    wit::keys(prefix)
+    wit::kv_keys(prefix)
 }

@@ -63,15 +63,20 @@
 extern crate self as plugin_sdk;
 
 mod guest;
+mod imports;
 mod values;
 
 pub mod clock;
 pub mod config;
+pub mod filter;
 pub mod http;
 pub mod kv;
 pub mod log;
 pub mod records;
+pub mod router;
 pub mod search;
+#[cfg(not(target_family = "wasm"))]
+pub mod testing;
 
 /// The bindings `wit-bindgen` generates from `wit/plugin.wit`. Not part of the API: use the
 /// re-exports and the modules of the crate root.
@@ -89,7 +94,8 @@ pub mod bindings {
 }
 
 pub use bindings::exports::kith::plugin::guest::{
-    ActionError, Change, Event, HttpRequest, HttpResponse, JobStep, Operation, Panel, Verdict,
+    ActionError, Change, Event, FieldChange, HttpRequest, HttpResponse, JobStep, Operation, Panel,
+    Verdict,
 };
 pub use bindings::kith::plugin::types::{
     Context, EntityRecord, EntityRecord as Record, Field, FieldError, HostError, Money, Value,
@@ -97,6 +103,10 @@ pub use bindings::kith::plugin::types::{
 pub use guest::Plugin;
 pub use values::{FieldList, fields};
 
+/// `chrono`, for date and datetime fields (`Record::day`, `Record::instant`).
+pub use chrono;
+/// `rust_decimal`, for exact arithmetic on money (`Money::decimal`).
+pub use rust_decimal;
 /// `serde_json`, re-exported so a plugin can build JSON without depending on it itself.
 pub use serde_json;
 
@@ -104,7 +114,7 @@ pub use serde_json;
 /// [`register_plugin!`] writes it into the plugin's `kith:api-version` custom section; the
 /// host refuses a plugin whose version it does not support, and the manifest's
 /// `api_version` must name the same version.
-pub const API_VERSION: &str = "0.3.0";
+pub const API_VERSION: &str = "0.4.0";
 
 /// [`API_VERSION`] as an array, for the custom section [`register_plugin!`] emits.
 #[doc(hidden)]
@@ -121,10 +131,14 @@ pub const __API_VERSION_BYTES: [u8; API_VERSION.len()] = {
 
 /// Everything a plugin usually needs: `use plugin_sdk::prelude::*;`.
 pub mod prelude {
+    pub use crate::filter::Filter;
+    pub use crate::records::Query;
+    pub use crate::router::{RouteError, Router, json_action};
     pub use crate::{
-        API_VERSION, ActionError, Change, Context, Event, Field, FieldError, FieldList, HostError,
-        HttpRequest, HttpResponse, JobStep, Money, Operation, Panel, Plugin, Record, Value,
-        Verdict, clock, config, fields, http, kv, log, records, register_plugin, search,
+        API_VERSION, ActionError, Change, Context, Event, Field, FieldChange, FieldError,
+        FieldList, HostError, HttpRequest, HttpResponse, JobStep, Money, Operation, Panel, Plugin,
+        Record, Value, Verdict, clock, config, fields, http, kv, log, records, register_plugin,
+        search,
     };
 }
 
@@ -136,16 +150,19 @@ pub mod prelude {
 #[macro_export]
 macro_rules! register_plugin {
     ($plugin:ident) => {
-        $crate::bindings::__export_kith_plugin!($plugin with_types_in $crate::bindings);
-
+        // The exports and the section are unsafe attributes (`export_name`, `link_section`):
+        // allowed here, so a plugin crate may deny `unsafe_code` (not forbid it: a forbid
+        // cannot be allowed back).
+        #[allow(unsafe_code)]
         const _: () = {
+    $crate::bindings::__export_kith_plugin!($plugin with_types_in $crate::bindings);
+
             // The host reads this section (UTF-8 text) from the component's core module and
             // refuses a plugin built against an API version it does not support.
             #[cfg(target_arch = "wasm32")]
             #[unsafe(link_section = "kith:api-version")]
             #[used]
-            static KITH_API_VERSION: [u8; $crate::API_VERSION.len()] =
-                $crate::__API_VERSION_BYTES;
+            static KITH_API_VERSION: [u8; $crate::API_VERSION.len()] = $crate::__API_VERSION_BYTES;
         };
     };
 }

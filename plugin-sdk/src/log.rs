@@ -6,7 +6,7 @@ pub use crate::bindings::kith::plugin::log::Level;
 
 /// Logs `message` at `level`.
 pub fn log(level: Level, message: &str) {
-    crate::bindings::kith::plugin::log::log(level, message);
+    crate::imports::log(level, message);
 }
 
 /// Logs `message` at debug level.

@@ -7,7 +7,7 @@
 //! user, and counts against the call's host-call and write limits. `before-save` may read but
 //! not write (`forbidden`).
 
-use crate::bindings::kith::plugin::records as wit;
+use crate::imports as wit;
 use crate::{Field, HostError, Record};
 
 pub use crate::bindings::kith::plugin::records::{AggregateQuery, Group, Page, Query};
@@ -21,6 +21,63 @@ pub fn get(entity_type: &str, id: &str) -> Result<Option<Record>, HostError> {
 /// as the next query's cursor until it is `None`.
 pub fn find(entity_type: &str, query: &Query) -> Result<Page, HostError> {
     wit::find(entity_type, query)
+}
+
+/// Every record of `entity_type` matching `query`, page after page (`query`'s limit is the
+/// page size; 0 means 200), as an iterator: it stops after the first error, which it yields.
+///
+/// ```no_run
+/// # use plugin_sdk::prelude::*;
+/// use plugin_sdk::filter::Filter;
+/// let mut open = 0;
+/// for deal in records::find_all("deal", Query::new().filter(Filter::eq("status", "open"))) {
+///     let _deal = deal?;
+///     open += 1;
+/// }
+/// # Ok::<(), HostError>(())
+/// ```
+pub fn find_all(entity_type: &str, query: Query) -> FindAll {
+    let limit = if query.limit == 0 { 200 } else { query.limit };
+    FindAll {
+        entity_type: entity_type.to_owned(),
+        query: Query { limit, ..query },
+        page: Vec::new().into_iter(),
+        done: false,
+    }
+}
+
+/// The iterator of [`find_all`].
+pub struct FindAll {
+    entity_type: String,
+    query: Query,
+    page: std::vec::IntoIter<Record>,
+    done: bool,
+}
+
+impl Iterator for FindAll {
+    type Item = Result<Record, HostError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            if let Some(record) = self.page.next() {
+                return Some(Ok(record));
+            }
+            if self.done {
+                return None;
+            }
+            match find(&self.entity_type, &self.query) {
+                Ok(page) => {
+                    self.done = page.next_cursor.is_none();
+                    self.query.cursor = page.next_cursor;
+                    self.page = page.records.into_iter();
+                }
+                Err(error) => {
+                    self.done = true;
+                    return Some(Err(error));
+                }
+            }
+        }
+    }
 }
 
 /// Totals of the records of `entity_type` matching `query`, grouped — without reading the
@@ -88,7 +145,8 @@ impl Query {
         Query::default()
     }
 
-    /// Only records matching the API's filter language: `and(stage[eq]:won,amount[gte]:1000)`.
+    /// Only records matching a [`Filter`](crate::filter::Filter) (values quoted for you), or
+    /// text in the API's filter language: `and(stage[eq]:won,amount[gte]:1000)`.
     pub fn filter(mut self, filter: impl Into<String>) -> Query {
         self.filter = Some(filter.into());
         self
@@ -131,7 +189,7 @@ impl AggregateQuery {
         AggregateQuery::default()
     }
 
-    /// Only records matching the API's filter language.
+    /// Only records matching a [`Filter`](crate::filter::Filter) or the API's filter language.
     pub fn filter(mut self, filter: impl Into<String>) -> AggregateQuery {
         self.filter = Some(filter.into());
         self

@@ -2,7 +2,7 @@
 //! may read and the acting user may see.
 
 use crate::HostError;
-use crate::bindings::kith::plugin::search as wit;
+use crate::imports as wit;
 
 pub use crate::bindings::kith::plugin::search::Hit;
 

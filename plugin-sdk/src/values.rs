@@ -1,9 +1,12 @@
-//! Typed access to field values: `Value` conversions, `Money` arithmetic-free helpers, and
-//! accessors by field name on records, changes and field lists.
+//! Typed access to field values: `Value` conversions, dates and instants as `chrono` types,
+//! money as exact decimals, accessors by field name on records, changes and field lists, and
+//! what a change or an event changed (values before and after).
 
+use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
+use rust_decimal::Decimal;
 use serde_json::{Map, Value as Json};
 
-use crate::{Change, Field, Money, Record, Value};
+use crate::{Change, Event, Field, FieldChange, Money, Record, Value};
 
 /// Builds a field list from `(name, value)` pairs:
 /// `fields([("first_name", Value::from("Ada")), ("score", Value::from(3))])`.
@@ -80,6 +83,18 @@ impl Value {
             Value::Datetime(instant) => Some(instant),
             _ => None,
         }
+    }
+
+    /// The date of a date field as a calendar date.
+    pub fn as_day(&self) -> Option<NaiveDate> {
+        NaiveDate::parse_from_str(self.as_date()?, "%Y-%m-%d").ok()
+    }
+
+    /// The instant of a datetime field.
+    pub fn as_instant(&self) -> Option<DateTime<Utc>> {
+        DateTime::parse_from_rfc3339(self.as_datetime()?)
+            .ok()
+            .map(|at| at.with_timezone(&Utc))
     }
 
     /// The record id of a single reference field.
@@ -198,6 +213,27 @@ impl From<Vec<String>> for Value {
     }
 }
 
+impl From<NaiveDate> for Value {
+    /// A date field's value: `"2026-11-22"`.
+    fn from(day: NaiveDate) -> Value {
+        Value::Date(day.format("%Y-%m-%d").to_string())
+    }
+}
+
+impl From<DateTime<Utc>> for Value {
+    /// A datetime field's value, RFC 3339 in UTC with milliseconds.
+    fn from(at: DateTime<Utc>) -> Value {
+        Value::Datetime(at.to_rfc3339_opts(SecondsFormat::Millis, true))
+    }
+}
+
+impl From<Decimal> for Value {
+    /// A number field's value (money is [`Money::from_decimal`]).
+    fn from(number: Decimal) -> Value {
+        Value::Number(number.to_string().parse().unwrap_or(f64::NAN))
+    }
+}
+
 impl<T: Into<Value>> From<Option<T>> for Value {
     /// `None` is [`Value::Null`] (which clears a field when written).
     fn from(value: Option<T>) -> Value {
@@ -242,6 +278,18 @@ impl Money {
     /// Whether the amount is below zero.
     pub fn is_negative(&self) -> bool {
         self.amount_parts().is_some_and(|(units, _)| units < 0)
+    }
+
+    /// The amount as an exact decimal (`rust_decimal`), for arithmetic on money: `None` when
+    /// it is not a decimal number.
+    pub fn decimal(&self) -> Option<Decimal> {
+        self.amount_parts()?;
+        self.amount.trim().parse().ok()
+    }
+
+    /// A money value of an exact decimal amount: `Money::from_decimal(total, "EUR")`.
+    pub fn from_decimal(amount: Decimal, currency: impl Into<String>) -> Money {
+        Money::new(amount.normalize().to_string(), currency)
     }
 }
 
@@ -398,6 +446,14 @@ macro_rules! field_accessors {
             pub fn datetime(&self, name: &str) -> Option<&str> {
                 FieldList::datetime(self, name)
             }
+            /// A date field as a calendar date; see [`Value::as_day`].
+            pub fn day(&self, name: &str) -> Option<NaiveDate> {
+                FieldList::get(self, name).and_then(Value::as_day)
+            }
+            /// A datetime field as an instant; see [`Value::as_instant`].
+            pub fn instant(&self, name: &str) -> Option<DateTime<Utc>> {
+                FieldList::get(self, name).and_then(Value::as_instant)
+            }
             /// See [`Value::as_reference`].
             pub fn reference(&self, name: &str) -> Option<&str> {
                 FieldList::reference(self, name)
@@ -419,6 +475,45 @@ macro_rules! field_accessors {
 }
 
 field_accessors!(Record, Change);
+
+impl Change {
+    /// The value the field had before the write (`None` for a create, or when it was empty).
+    pub fn old(&self, name: &str) -> Option<&Value> {
+        find(&self.old_fields, name)
+    }
+
+    /// Whether the write sets `name` to a value other than the one it had: a transition, as
+    /// `change.moved("stage")`. A create moves every field it gives.
+    pub fn moved(&self, name: &str) -> bool {
+        self.sets(name) && self.get(name) != self.old(name)
+    }
+}
+
+impl FieldChange {
+    /// Whether the field had a value before.
+    pub fn had_value(&self) -> bool {
+        !self.old.is_null()
+    }
+}
+
+impl Event {
+    /// What the change did to the field `name` (its value before and after), if it set it and
+    /// the acting user may see it.
+    pub fn change(&self, name: &str) -> Option<&FieldChange> {
+        self.changes.iter().find(|c| c.name == name)
+    }
+
+    /// The field's value after the change (`None` when the change did not set it).
+    pub fn new_value(&self, name: &str) -> Option<&Value> {
+        self.change(name).map(|c| &c.new)
+    }
+
+    /// The field's value before the change (`None` when the change did not set it;
+    /// `Value::Null` when it had none).
+    pub fn old_value(&self, name: &str) -> Option<&Value> {
+        self.change(name).map(|c| &c.old)
+    }
+}
 
 impl Record {
     /// The record as the REST API writes it: one flat object of the system keys (`id`,
@@ -457,6 +552,28 @@ mod tests {
         assert_eq!(money("0.5").amount_f64(), Some(0.5));
         assert!(money("-0.01").is_negative());
         assert!(!money("0.00").is_negative());
+    }
+
+    #[test]
+    fn dates_instants_and_decimals_convert_both_ways() {
+        let day = NaiveDate::from_ymd_opt(2026, 11, 22).unwrap();
+        assert_eq!(Value::from(day), Value::Date("2026-11-22".into()));
+        assert_eq!(Value::from(day).as_day(), Some(day));
+        let at = DateTime::parse_from_rfc3339("2026-11-22T09:30:00.5Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        assert_eq!(
+            Value::from(at),
+            Value::Datetime("2026-11-22T09:30:00.500Z".into())
+        );
+        assert_eq!(Value::from(at).as_instant(), Some(at));
+        assert_eq!(Value::Date("22/11/2026".into()).as_day(), None);
+        let total = Money::new("19.99", "EUR").decimal().unwrap() * Decimal::from(3);
+        assert_eq!(
+            Money::from_decimal(total, "EUR"),
+            Money::new("59.97", "EUR")
+        );
+        assert_eq!(Money::new("1e3", "EUR").decimal(), None);
     }
 
     #[test]

@@ -18,10 +18,11 @@ fn root() -> PathBuf {
         .to_owned()
 }
 
-/// The target folder this test binary was built into (`target/debug/deps/all-…`).
+/// Where `cargo xtask plugins` (and host's build script) build the plugins for wasm32-wasip2:
+/// `target/wasm` beside the target folder this test binary was built into.
 fn target_dir() -> PathBuf {
     let exe = std::env::current_exe().expect("test binary path");
-    exe.ancestors().nth(3).expect("target dir").to_owned()
+    exe.ancestors().nth(3).expect("target dir").join("wasm")
 }
 
 /// Lays out the package of a plugin in a fresh folder: plugin.toml, templates/ and the
@@ -32,7 +33,7 @@ pub fn package(name: &str) -> PathBuf {
     assert!(
         wasm.exists(),
         "{} is missing: build the plugins with `cargo xtask plugins` \
-         (or `cargo build --target wasm32-wasip2 --release -p {name}`)",
+         (or `cargo build --target wasm32-wasip2 --release --target-dir target/wasm -p {name}`)",
         wasm.display()
     );
     let test_plugin = root().join("tests/plugins").join(name);
@@ -222,127 +223,291 @@ on_both! {
 on_both! {
     async fn good_plugin_validates_patches_and_serves_routes(app: TestApp) {
         install(&app, "good").await;
-        let before = app.digest().await;
-        let stingy = app
-            .post("/api/v1/plugins/good/enable", &json!({ "grant": { "read": ["contact"], "write": [], "http": [] } }))
-            .await;
-        assert_eq!((stingy.status, stingy.code()), (StatusCode::UNPROCESSABLE_ENTITY, "validation_failed"));
-        assert!(stingy.body["error"]["details"].as_array().unwrap().iter().any(|d| d["code"] == "not_granted"));
-        assert_eq!(app.digest().await, before, "a refused enable changes nothing");
-        let enabled = enable(&app, "good", json!({})).await;
-        assert_eq!(enabled.status, StatusCode::OK, "{}", enabled.body);
-
-        // before-save: a reject is a 422 naming the field, and nothing is stored.
-        let before = app.digest().await;
-        let blocked = app
-            .post("/api/v1/contacts", &json!({ "first_name": "Eve", "last_name": "Spy", "email": "eve@blocked.test" }))
-            .await;
-        assert_eq!(blocked.status, StatusCode::UNPROCESSABLE_ENTITY);
-        assert_eq!(blocked.body["error"]["details"][0]["field"], "email");
-        assert_eq!(blocked.body["error"]["details"][0]["code"], "blocked_domain");
-        assert_eq!(app.digest().await, before);
-
-        // before-save: a patch is stored with the write.
-        let ada = app.create("contacts", json!({ "first_name": "Ada", "last_name": "Lovelace", "email": "ada@example.com" })).await;
-        assert_eq!(ada["score"], 8);
-        let id = ada["id"].as_str().unwrap().to_owned();
-        let renamed = app.patch(&format!("/api/v1/contacts/{id}"), &json!({ "last_name": "King" }), None).await;
-        assert_eq!(renamed.body["score"], 4, "{}", renamed.body);
-
-
-        // The plugin's own type is a full API type.
-        let widget = app.create("widgets", json!({ "name": "Sprocket", "price": { "amount": "9.50", "currency": "EUR" } })).await;
-        assert_eq!(widget["status"], "draft");
-        let negative = app.post("/api/v1/widgets", &json!({ "name": "Debt", "price": { "amount": "-1.00", "currency": "EUR" } })).await;
-        assert_eq!(negative.status, StatusCode::UNPROCESSABLE_ENTITY);
-        assert_eq!(negative.body["error"]["details"][0]["code"], "negative_price");
-        let meta = app.get("/api/v1/meta/entities").await;
-        assert!(meta.data().iter().any(|t| t["plural"] == "widgets" && t["source"] == "plugin:good"));
-        let openapi = app.get("/api/v1/openapi.json").await;
-        assert!(openapi.body["paths"].get("/api/v1/widgets").is_some(), "plugin types are documented");
-
-        // Routes run as the caller, with the plugin's settings.
-        let hello = app.get("/p/good/hello").await;
-        assert_eq!(hello.status, StatusCode::OK, "{}", hello.body);
-        assert_eq!(hello.body["plugin"], "good");
-        assert_eq!(hello.body["greeting"], "hello");
-        let acme = host::auth::find_workspace(&app.state.db.read, "acme").await.unwrap().unwrap();
-        assert_eq!(hello.body["workspace"], acme.0.to_string());
-        // Every call has a fresh instance (the plugin counts its calls in a static) and runs
-        // as its caller.
-        let member = app.user("acme", "member@acme.test", "member").await;
-        for (i, token) in [&app.token, &member, &member, &app.token].into_iter().enumerate() {
-            let again = app.request(Method::GET, "/p/good/hello", None, Some(token), &[]).await;
-            assert_eq!(again.status, StatusCode::OK, "{}", again.body);
-            assert_eq!(again.body["calls"], 1, "call {i} ran in a used instance");
-            let as_admin = *token == app.token;
-            assert_eq!(again.body["user"] == hello.body["user"], as_admin, "call {i} ran as {}", again.body["user"]);
-            assert_eq!(again.body["workspace"], acme.0.to_string());
-        }
-        let echo = app.raw(Method::POST, "/p/good/echo", b"ping".to_vec(), Some("text/plain"), &[]).await;
-        assert_eq!(echo.status, StatusCode::OK);
-        let contacts = app.get("/p/good/contacts").await;
-        assert_eq!(contacts.body["count"], 1);
-        assert_eq!(contacts.body["names"], json!(["King"]));
-        let missing = app.get("/p/good/nowhere").await;
-        assert_eq!(missing.status, StatusCode::NOT_FOUND);
-
-        // before-save gets the records its `references` fields point at, as the user reads them.
-        let analytical = app.create("companies", json!({ "name": "Analytical Engines" })).await;
-        let employed = app
-            .patch(&format!("/api/v1/contacts/{id}"), &json!({ "company": analytical["id"] }), None)
-            .await;
-        assert_eq!(employed.body["employer"], "Analytical Engines", "{}", employed.body);
-        let gone = app.create("companies", json!({ "name": "Gone Ltd" })).await;
-        let gone_id = gone["id"].as_str().unwrap();
-        assert_eq!(app.delete(&format!("/api/v1/companies/{gone_id}")).await.status, StatusCode::OK);
-        let before = app.digest().await;
-        let dangling = app.patch(&format!("/api/v1/contacts/{id}"), &json!({ "company": gone_id }), None).await;
-        assert_eq!(dangling.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", dangling.body);
-        assert_eq!(dangling.body["error"]["details"][0]["code"], "reference_not_found", "{}", dangling.body);
-        assert_eq!(app.digest().await, before, "a deleted company is not passed along, nor stored");
-        let byron = app.create("contacts", json!({ "last_name": "Byron", "company": analytical["id"] })).await;
-        assert_eq!((byron["score"].clone(), byron["employer"].clone()), (json!(5), json!("Analytical Engines")));
-        let byron_id = byron["id"].as_str().unwrap();
-        assert_eq!(app.delete(&format!("/api/v1/contacts/{byron_id}")).await.status, StatusCode::OK);
-
-        // Actions and panels.
-        let tagged = app.post("/api/v1/plugins/good/actions/tag", &json!({ "id": id, "tag": "vip" })).await;
-        assert_eq!(tagged.status, StatusCode::OK, "{}", tagged.body);
-        assert_eq!(app.get(&format!("/api/v1/contacts/{id}")).await.body["tags"], json!(["vip"]));
-        let panel = app.get(&format!("/api/v1/plugins/good/panels/summary?record={id}")).await;
-        assert_eq!(panel.status, StatusCode::OK, "{}", panel.body);
-        assert!(panel.body["html"].as_str().unwrap().contains("Ada King"), "{}", panel.body);
-
-        // Jobs: queued now, run step by step with a cursor (pages of 10 contacts).
-        for i in 0..12 {
-            app.create("contacts", json!({ "last_name": format!("Batch{i:02}") })).await;
-        }
-        let queued = app.post("/api/v1/plugins/good/jobs/recount/run", &json!({})).await;
-        assert_eq!(queued.status, StatusCode::ACCEPTED, "{}", queued.body);
-        eventually("the recount job to finish", || async {
-            app.get("/p/good/kv/recount/total").await.status == StatusCode::OK
-        })
-        .await;
-        assert_eq!(app.get("/p/good/kv/recount/total").await.body, json!(13));
-
-        // after-save: every contact event is seen once (idempotent by event id).
-        eventually("after-save to count the events", || async {
-            app.get("/p/good/kv/after_save_count").await.status == StatusCode::OK
-        })
-        .await;
-
-        // Disabling hides types, routes and panels, and keeps the data.
-        let off = app.post("/api/v1/plugins/good/disable", &json!({})).await;
-        assert_eq!(off.status, StatusCode::OK);
-        assert_eq!(app.get("/api/v1/widgets").await.code(), "unknown_entity");
-        assert_eq!(app.get("/p/good/hello").await.code(), "plugin_not_enabled");
-        let free = app.post("/api/v1/contacts", &json!({ "last_name": "Free", "email": "x@blocked.test" })).await;
-        assert_eq!(free.status, StatusCode::CREATED, "no hook runs once disabled");
-        assert_eq!(enable(&app, "good", json!({})).await.status, StatusCode::OK);
-        let widgets = app.get("/api/v1/widgets").await;
-        assert_eq!(widgets.data().len(), 1, "the plugin's records come back with it");
+        good_plugin_scenario(&app).await;
     }
+
+    async fn a_plugin_built_for_api_0_3_runs_unchanged(app: TestApp) {
+        let fixture = root().join("tests/fixtures/good-0.3.0");
+        let package = host::plugins::package::Package::load(&fixture).expect("the fixture loads");
+        assert_eq!(package.manifest.api_version, "0.3.0");
+        app.state.plugins.install(package).await.expect("a 0.4 host installs a 0.3 plugin");
+        good_plugin_scenario(&app).await;
+    }
+}
+
+/// What the `good` plugin does, end to end (`good_plugin_validates_patches_and_serves_routes`,
+/// and the same plugin built for an older API).
+async fn good_plugin_scenario(app: &TestApp) {
+    let before = app.digest().await;
+    let stingy = app
+        .post(
+            "/api/v1/plugins/good/enable",
+            &json!({ "grant": { "read": ["contact"], "write": [], "http": [] } }),
+        )
+        .await;
+    assert_eq!(
+        (stingy.status, stingy.code()),
+        (StatusCode::UNPROCESSABLE_ENTITY, "validation_failed")
+    );
+    assert!(
+        stingy.body["error"]["details"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|d| d["code"] == "not_granted")
+    );
+    assert_eq!(
+        app.digest().await,
+        before,
+        "a refused enable changes nothing"
+    );
+    let enabled = enable(app, "good", json!({})).await;
+    assert_eq!(enabled.status, StatusCode::OK, "{}", enabled.body);
+
+    // before-save: a reject is a 422 naming the field, and nothing is stored.
+    let before = app.digest().await;
+    let blocked = app
+        .post(
+            "/api/v1/contacts",
+            &json!({ "first_name": "Eve", "last_name": "Spy", "email": "eve@blocked.test" }),
+        )
+        .await;
+    assert_eq!(blocked.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(blocked.body["error"]["details"][0]["field"], "email");
+    assert_eq!(
+        blocked.body["error"]["details"][0]["code"],
+        "blocked_domain"
+    );
+    assert_eq!(app.digest().await, before);
+
+    // before-save: a patch is stored with the write.
+    let ada = app
+        .create(
+            "contacts",
+            json!({ "first_name": "Ada", "last_name": "Lovelace", "email": "ada@example.com" }),
+        )
+        .await;
+    assert_eq!(ada["score"], 8);
+    let id = ada["id"].as_str().unwrap().to_owned();
+    let renamed = app
+        .patch(
+            &format!("/api/v1/contacts/{id}"),
+            &json!({ "last_name": "King" }),
+            None,
+        )
+        .await;
+    assert_eq!(renamed.body["score"], 4, "{}", renamed.body);
+
+    // The plugin's own type is a full API type.
+    let widget = app
+        .create(
+            "widgets",
+            json!({ "name": "Sprocket", "price": { "amount": "9.50", "currency": "EUR" } }),
+        )
+        .await;
+    assert_eq!(widget["status"], "draft");
+    let negative = app
+        .post(
+            "/api/v1/widgets",
+            &json!({ "name": "Debt", "price": { "amount": "-1.00", "currency": "EUR" } }),
+        )
+        .await;
+    assert_eq!(negative.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(
+        negative.body["error"]["details"][0]["code"],
+        "negative_price"
+    );
+    let meta = app.get("/api/v1/meta/entities").await;
+    assert!(
+        meta.data()
+            .iter()
+            .any(|t| t["plural"] == "widgets" && t["source"] == "plugin:good")
+    );
+    let openapi = app.get("/api/v1/openapi.json").await;
+    assert!(
+        openapi.body["paths"].get("/api/v1/widgets").is_some(),
+        "plugin types are documented"
+    );
+
+    // Routes run as the caller, with the plugin's settings.
+    let hello = app.get("/p/good/hello").await;
+    assert_eq!(hello.status, StatusCode::OK, "{}", hello.body);
+    assert_eq!(hello.body["plugin"], "good");
+    assert_eq!(hello.body["greeting"], "hello");
+    let acme = host::auth::find_workspace(&app.state.db.read, "acme")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(hello.body["workspace"], acme.0.to_string());
+    // Every call has a fresh instance (the plugin counts its calls in a static) and runs
+    // as its caller.
+    let member = app.user("acme", "member@acme.test", "member").await;
+    for (i, token) in [&app.token, &member, &member, &app.token]
+        .into_iter()
+        .enumerate()
+    {
+        let again = app
+            .request(Method::GET, "/p/good/hello", None, Some(token), &[])
+            .await;
+        assert_eq!(again.status, StatusCode::OK, "{}", again.body);
+        assert_eq!(again.body["calls"], 1, "call {i} ran in a used instance");
+        let as_admin = *token == app.token;
+        assert_eq!(
+            again.body["user"] == hello.body["user"],
+            as_admin,
+            "call {i} ran as {}",
+            again.body["user"]
+        );
+        assert_eq!(again.body["workspace"], acme.0.to_string());
+    }
+    let echo = app
+        .raw(
+            Method::POST,
+            "/p/good/echo",
+            b"ping".to_vec(),
+            Some("text/plain"),
+            &[],
+        )
+        .await;
+    assert_eq!(echo.status, StatusCode::OK);
+    let contacts = app.get("/p/good/contacts").await;
+    assert_eq!(contacts.body["count"], 1);
+    assert_eq!(contacts.body["names"], json!(["King"]));
+    let missing = app.get("/p/good/nowhere").await;
+    assert_eq!(missing.status, StatusCode::NOT_FOUND);
+
+    // before-save gets the records its `references` fields point at, as the user reads them.
+    let analytical = app
+        .create("companies", json!({ "name": "Analytical Engines" }))
+        .await;
+    let employed = app
+        .patch(
+            &format!("/api/v1/contacts/{id}"),
+            &json!({ "company": analytical["id"] }),
+            None,
+        )
+        .await;
+    assert_eq!(
+        employed.body["employer"], "Analytical Engines",
+        "{}",
+        employed.body
+    );
+    let gone = app.create("companies", json!({ "name": "Gone Ltd" })).await;
+    let gone_id = gone["id"].as_str().unwrap();
+    assert_eq!(
+        app.delete(&format!("/api/v1/companies/{gone_id}"))
+            .await
+            .status,
+        StatusCode::OK
+    );
+    let before = app.digest().await;
+    let dangling = app
+        .patch(
+            &format!("/api/v1/contacts/{id}"),
+            &json!({ "company": gone_id }),
+            None,
+        )
+        .await;
+    assert_eq!(
+        dangling.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        dangling.body
+    );
+    assert_eq!(
+        dangling.body["error"]["details"][0]["code"], "reference_not_found",
+        "{}",
+        dangling.body
+    );
+    assert_eq!(
+        app.digest().await,
+        before,
+        "a deleted company is not passed along, nor stored"
+    );
+    let byron = app
+        .create(
+            "contacts",
+            json!({ "last_name": "Byron", "company": analytical["id"] }),
+        )
+        .await;
+    assert_eq!(
+        (byron["score"].clone(), byron["employer"].clone()),
+        (json!(5), json!("Analytical Engines"))
+    );
+    let byron_id = byron["id"].as_str().unwrap();
+    assert_eq!(
+        app.delete(&format!("/api/v1/contacts/{byron_id}"))
+            .await
+            .status,
+        StatusCode::OK
+    );
+
+    // Actions and panels.
+    let tagged = app
+        .post(
+            "/api/v1/plugins/good/actions/tag",
+            &json!({ "id": id, "tag": "vip" }),
+        )
+        .await;
+    assert_eq!(tagged.status, StatusCode::OK, "{}", tagged.body);
+    assert_eq!(
+        app.get(&format!("/api/v1/contacts/{id}")).await.body["tags"],
+        json!(["vip"])
+    );
+    let panel = app
+        .get(&format!("/api/v1/plugins/good/panels/summary?record={id}"))
+        .await;
+    assert_eq!(panel.status, StatusCode::OK, "{}", panel.body);
+    assert!(
+        panel.body["html"].as_str().unwrap().contains("Ada King"),
+        "{}",
+        panel.body
+    );
+
+    // Jobs: queued now, run step by step with a cursor (pages of 10 contacts).
+    for i in 0..12 {
+        app.create("contacts", json!({ "last_name": format!("Batch{i:02}") }))
+            .await;
+    }
+    let queued = app
+        .post("/api/v1/plugins/good/jobs/recount/run", &json!({}))
+        .await;
+    assert_eq!(queued.status, StatusCode::ACCEPTED, "{}", queued.body);
+    eventually("the recount job to finish", || async {
+        app.get("/p/good/kv/recount/total").await.status == StatusCode::OK
+    })
+    .await;
+    assert_eq!(app.get("/p/good/kv/recount/total").await.body, json!(13));
+
+    // after-save: every contact event is seen once (idempotent by event id).
+    eventually("after-save to count the events", || async {
+        app.get("/p/good/kv/after_save_count").await.status == StatusCode::OK
+    })
+    .await;
+
+    // Disabling hides types, routes and panels, and keeps the data.
+    let off = app.post("/api/v1/plugins/good/disable", &json!({})).await;
+    assert_eq!(off.status, StatusCode::OK);
+    assert_eq!(app.get("/api/v1/widgets").await.code(), "unknown_entity");
+    assert_eq!(app.get("/p/good/hello").await.code(), "plugin_not_enabled");
+    let free = app
+        .post(
+            "/api/v1/contacts",
+            &json!({ "last_name": "Free", "email": "x@blocked.test" }),
+        )
+        .await;
+    assert_eq!(
+        free.status,
+        StatusCode::CREATED,
+        "no hook runs once disabled"
+    );
+    assert_eq!(enable(app, "good", json!({})).await.status, StatusCode::OK);
+    let widgets = app.get("/api/v1/widgets").await;
+    assert_eq!(
+        widgets.data().len(),
+        1,
+        "the plugin's records come back with it"
+    );
 }
 
 /// Sends list requests until told to stop; every answer's status is kept.
@@ -781,13 +946,16 @@ fn plugin_commands_install_enable_list_and_disable() {
     let list = kith(&["plugin", "list", "--workspace", "ops"]);
     assert_eq!(
         text(&list.stdout).trim(),
-        "good\t0.1.0\tGood\tenabled (0.1.0)"
+        "good\t0.1.0\tGood\tenabled (0.1.0)\nsales\t0.1.0\tSales\tdisabled",
+        "the plugins this binary ships are installed too"
     );
     let disable = kith(&["plugin", "disable", "good", "--workspace", "ops"]);
     assert!(disable.status.success(), "{}", text(&disable.stderr));
     let list = kith(&["plugin", "list", "--workspace", "ops"]);
     assert!(
-        text(&list.stdout).trim().ends_with("disabled"),
+        text(&list.stdout)
+            .trim()
+            .starts_with("good\t0.1.0\tGood\tdisabled"),
         "{}",
         text(&list.stdout)
     );

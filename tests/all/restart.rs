@@ -183,13 +183,9 @@ fn printed_token(log: &std::path::Path) -> Option<String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bundled_plugins_are_enabled_on_the_first_start_and_a_disable_sticks() {
     let dir = std::env::temp_dir().join(format!("kith-bundled-{}", Uuid::now_v7().simple()));
-    let bundled = dir.join("plugins");
-    std::fs::create_dir_all(&bundled).expect("plugins dir");
-    std::fs::rename(crate::plugins::package("sales"), bundled.join("sales")).expect("package");
     std::fs::create_dir_all(dir.join("data")).expect("data dir");
     let data_dir = dir.join("data").to_string_lossy().into_owned();
     let db = format!("sqlite://{data_dir}/kith.db");
-    let plugins = bundled.to_string_lossy().into_owned();
     let client = reqwest::Client::new();
     let get = |server: &Server, token: &str, path: &str| {
         client
@@ -209,13 +205,14 @@ async fn bundled_plugins_are_enabled_on_the_first_start_and_a_disable_sticks() {
         }
     };
 
-    // Each start prints a fresh token for the demo admin.
+    // The binary alone, no plugin folder: the first-party plugins are in it. Each start prints
+    // a fresh token for the demo admin.
     let start_demo = |name: &str| {
         let log = dir.join(name);
-        let (db, data_dir, plugins) = (&db, &data_dir, &plugins);
+        let (db, data_dir) = (&db, &data_dir);
         async move {
             let stderr = Stdio::from(std::fs::File::create(&log).expect("log"));
-            let server = start_with(db, data_dir, &["--demo", "--plugins", plugins], stderr).await;
+            let server = start_with(db, data_dir, &["--demo"], stderr).await;
             (server, printed_token(&log).expect("a token in the log"))
         }
     };
@@ -255,5 +252,32 @@ async fn bundled_plugins_are_enabled_on_the_first_start_and_a_disable_sticks() {
     let sales = get_json(&server, &token, "/api/v1/plugins/sales").await;
     assert!(sales["enabled"].is_null(), "{sales}");
     drop(server);
+
+    // The command line lists what is installed, and what a newer host would refuse.
+    let cli = |args: &[&str]| {
+        let output = kith()
+            .args(["--db", &db, "--data-dir", &data_dir])
+            .args(args)
+            .output()
+            .expect("kith runs");
+        assert!(
+            output.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    };
+    let listed = cli(&["plugin", "list"]);
+    assert!(
+        listed.starts_with("sales\t0.1.0\tSales\tapi 0.4.0"),
+        "{listed}"
+    );
+    let fixture = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/good-0.3.0");
+    cli(&["plugin", "install", fixture.to_str().expect("path")]);
+    let checked = cli(&["plugin", "check"]);
+    assert!(
+        checked.contains("good 0.1.0: built for plugin API 0.3.0") && !checked.contains("sales"),
+        "{checked}"
+    );
     std::fs::remove_dir_all(&dir).ok();
 }

@@ -88,6 +88,14 @@ pub fn id_of(record: &Value) -> String {
         .to_owned()
 }
 
+/// The compiled-plugin cache the tests share: `target/plugin-cache-tests` (entries are keyed by
+/// the component's hash and the engine's, so a stale one is never used).
+fn shared_plugin_cache() -> PathBuf {
+    let exe = std::env::current_exe().expect("test binary path");
+    let target = exe.ancestors().nth(3).expect("target dir");
+    target.join("plugin-cache-tests")
+}
+
 pub fn postgres_url() -> Option<String> {
     match std::env::var("KITH_TEST_POSTGRES_URL") {
         Ok(url) if !url.is_empty() => Some(url),
@@ -143,6 +151,8 @@ impl TestApp {
             listen: "127.0.0.1:0".parse().expect("address"),
             data_dir: dir,
             retention_days: 30,
+            // One cache for the whole run: each test plugin is compiled once, not per test.
+            plugin_cache: Some(shared_plugin_cache()),
         };
         let app = Application::build(&config)
             .await

@@ -3,7 +3,7 @@
 //! `bench-api` does) on SQLite, and reported as one markdown table for BENCHMARKS.md.
 //!
 //! The bench builds the test plugins (`cargo xtask plugins`) and installs them from
-//! `target/wasm32-wasip2/release`, then measures, in this order:
+//! `target/wasm/wasm32-wasip2/release`, then measures, in this order:
 //!
 //! 1. **a no-op before-save hook on a record write**: `Store::create` of a contact with 6
 //!    fields on a real, migrated SQLite database (`host::app::open_store` in a temporary data
@@ -148,7 +148,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     if cfg!(debug_assertions) {
         return rerun_optimised();
     }
-    let wasm_dir = target_dir().join("wasm32-wasip2/release");
+    let wasm_dir = target_dir().join("wasm/wasm32-wasip2/release");
     let machine = Machine::probe();
     eprintln!("load average at the start: {}", machine.load);
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -300,6 +300,7 @@ impl TempDir {
             listen: "127.0.0.1:0".parse()?,
             data_dir: self.0.clone(),
             retention_days: 30,
+            plugin_cache: None,
         })
     }
 }
@@ -439,6 +440,7 @@ fn contact_change() -> guest::Change {
         entity_type: "contact".to_owned(),
         id: None,
         fields,
+        old_fields: Vec::new(),
         changed,
         references: Vec::new(),
     }
@@ -505,7 +507,12 @@ impl Rig {
         let dir = TempDir::create()?;
         let store = host::app::open_store(&dir.sqlite_url()).await?;
         let search = host::search::SearchIndex::open(&host::app::search_dir(&dir.0))?;
-        let plugins = host::plugins::start(store.clone(), search, &dir.0).await?;
+        let plugins = host::plugins::start(
+            store.clone(),
+            search,
+            &host::config::plugin_cache_in(&dir.0),
+        )
+        .await?;
         plugins
             .install(package(wasm_dir, "noop", "noop", false)?)
             .await?;
@@ -862,8 +869,7 @@ async fn bench_calls(rig: &Rig, calls: usize) -> anyhow::Result<Calls> {
         calls,
         expect_proceed(
             &instance
-                .kith_plugin_guest()
-                .call_before_save(&mut store, &ctx, &changes)
+                .before_save(&mut store, &ctx, &changes)
                 .await
                 .map_err(|e| anyhow!("noop trapped: {e:#}"))?
                 .map_err(|e| anyhow!("noop failed: {e}"))?
@@ -884,8 +890,7 @@ async fn bench_calls(rig: &Rig, calls: usize) -> anyhow::Result<Calls> {
         let (instance, mut store) = rig.noop_instance().await?;
         let started = Instant::now();
         let verdicts = instance
-            .kith_plugin_guest()
-            .call_before_save(&mut store, &ctx, &changes)
+            .before_save(&mut store, &ctx, &changes)
             .await
             .map_err(|e| anyhow!("noop trapped: {e:#}"))?
             .map_err(|e| anyhow!("noop failed: {e}"))?;

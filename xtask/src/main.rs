@@ -96,8 +96,8 @@ fn workspace_root() -> std::path::PathBuf {
 }
 
 fn run(extra: &[String]) -> anyhow::Result<()> {
-    let bundled = bundle_plugins()?;
-    let bundled = bundled.to_string_lossy();
+    // The first-party plugins are built and embedded by host's build script.
+    ensure_wasm_target()?;
     let mut args = vec![
         "run",
         "--release",
@@ -108,12 +108,15 @@ fn run(extra: &[String]) -> anyhow::Result<()> {
         "--",
         "serve",
         "--demo",
-        "--plugins",
-        &bundled,
     ];
     args.extend(extra.iter().map(String::as_str));
     cargo(&args)
 }
+
+/// Where every plugin (first-party and test ones) is built for wasm32-wasip2: one folder, so
+/// host's build script (which embeds the first-party ones) and `cargo xtask` share their
+/// compiled dependencies.
+const WASM_DIR: &str = "target/wasm";
 
 /// The first-party plugins `cargo xtask run` installs and enables (crates under `plugins/`).
 const BUNDLED_PLUGINS: &[&str] = &["sales"];
@@ -122,7 +125,14 @@ const BUNDLED_PLUGINS: &[&str] = &["sales"];
 /// (`plugin.toml`, `plugin.wasm`, `templates/`) under `target/bundled-plugins/`.
 fn bundle_plugins() -> anyhow::Result<std::path::PathBuf> {
     ensure_wasm_target()?;
-    let mut args = vec!["build", "--target", WASM_TARGET, "--release"];
+    let mut args = vec![
+        "build",
+        "--target",
+        WASM_TARGET,
+        "--release",
+        "--target-dir",
+        WASM_DIR,
+    ];
     for name in BUNDLED_PLUGINS {
         args.extend(["--package", name]);
     }
@@ -140,7 +150,7 @@ fn bundle_plugins() -> anyhow::Result<std::path::PathBuf> {
                 .with_context(|| format!("cannot copy {} to {}", from.display(), to.display()))
         };
         copy(&source.join("plugin.toml"), &package.join("plugin.toml"))?;
-        let wasm = root.join(format!("target/{WASM_TARGET}/release/{name}.wasm"));
+        let wasm = root.join(format!("{WASM_DIR}/{WASM_TARGET}/release/{name}.wasm"));
         copy(&wasm, &package.join("plugin.wasm"))?;
         for entry in std::fs::read_dir(source.join("templates"))? {
             let entry = entry?;
@@ -241,7 +251,14 @@ fn ensure_browser() -> anyhow::Result<()> {
 
 /// `cargo <verb> --target wasm32-wasip2 --release -p …` over the wasm crates.
 fn cargo_wasm(verb: &str, extra: &[&str]) -> anyhow::Result<()> {
-    let mut args = vec![verb, "--target", WASM_TARGET, "--release"];
+    let mut args = vec![
+        verb,
+        "--target",
+        WASM_TARGET,
+        "--release",
+        "--target-dir",
+        WASM_DIR,
+    ];
     for name in WASM_CRATES {
         args.extend(["--package", name]);
     }

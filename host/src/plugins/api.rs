@@ -292,10 +292,7 @@ pub async fn call_action(
     let answer = plugins
         .invoke(enabled, actor, CallKind::Action, move |plugin, store| {
             Box::pin(async move {
-                let answer = plugin
-                    .kith_plugin_guest()
-                    .call_run_action(store, &ctx, &name, &input)
-                    .await?;
+                let answer = plugin.run_action(store, &ctx, &name, &input).await?;
                 // A refusal is the caller's problem, not a failure of the plugin.
                 Ok(match answer {
                     Ok(output) => Ok(Ok(output)),
@@ -562,8 +559,7 @@ pub async fn panel_html(
         .invoke(enabled, actor, CallKind::Panel, move |plugin, store| {
             Box::pin(async move {
                 plugin
-                    .kith_plugin_guest()
-                    .call_render_panel(store, &ctx, &panel_name, record.as_ref())
+                    .render_panel(store, &ctx, &panel_name, record.as_ref())
                     .await
             })
         })
@@ -629,12 +625,7 @@ async fn plugin_route(
     let answer = state
         .plugins
         .invoke(&enabled, actor, CallKind::Route, move |plugin, store| {
-            Box::pin(async move {
-                plugin
-                    .kith_plugin_guest()
-                    .call_handle_http(store, &ctx, &request)
-                    .await
-            })
+            Box::pin(async move { plugin.handle_http(store, &ctx, &request).await })
         })
         .await
         .map_err(|failure| call_failed(&id, CallKind::Route, failure))?;

@@ -425,24 +425,46 @@ async fn call_after_save(
     actor: crate::records::Actor,
     events: &[&outbox::Model],
 ) -> Result<(), String> {
-    let wit_events: Vec<guest::Event> = events.iter().map(|e| wit_event(e)).collect();
+    let schema = plugins
+        .services()
+        .store
+        .schema(enabled.workspace)
+        .await
+        .map_err(|e| e.to_string())?;
+    let wit_events: Vec<guest::Event> = (events.iter())
+        .map(|e| wit_event(e, &schema, &actor))
+        .collect();
     let ctx = context(enabled, &actor);
     plugins
         .invoke(enabled, actor, CallKind::AfterSave, move |plugin, store| {
-            Box::pin(async move {
-                plugin
-                    .kith_plugin_guest()
-                    .call_after_save(store, &ctx, &wit_events)
-                    .await
-            })
+            Box::pin(async move { plugin.after_save(store, &ctx, &wit_events).await })
         })
         .await
         .map_err(|failure| failure.to_string())
 }
 
-/// An outbox event as the contract's event.
-fn wit_event(event: &outbox::Model) -> guest::Event {
+/// An outbox event as the contract's event, as `actor` may see it: the values of fields their
+/// role hides are left out.
+fn wit_event(
+    event: &outbox::Model,
+    schema: &crate::records::schema::Schema,
+    actor: &crate::records::Actor,
+) -> guest::Event {
+    let ty = schema.by_name(&event.entity_type);
+    let kind = |name: &str| match name {
+        "owner" => Some((crate::records::schema::FieldKind::User, false)),
+        _ => ty.and_then(|t| t.field(name)).map(|f| (f.kind, f.multiple)),
+    };
+    let changes = (event.payload["values"].as_object().into_iter().flatten())
+        .filter(|(name, _)| actor.access.reads_field(&event.entity_type, name))
+        .map(|(name, pair)| guest::FieldChange {
+            name: name.clone(),
+            old: super::convert::to_wit(kind(name), &pair[0]),
+            new: super::convert::to_wit(kind(name), &pair[1]),
+        })
+        .collect();
     guest::Event {
+        changes,
         id: event.seq,
         entity_type: event.entity_type.clone(),
         record_id: event.record_id.to_string(),
@@ -633,8 +655,7 @@ pub async fn run_job(
                 move |plugin, store| {
                     Box::pin(async move {
                         plugin
-                            .kith_plugin_guest()
-                            .call_run_job(store, &ctx, &name, step_cursor.as_deref())
+                            .run_job(store, &ctx, &name, step_cursor.as_deref())
                             .await
                     })
                 },

@@ -162,12 +162,7 @@ impl Plugins {
             actor.clone(),
             CallKind::BeforeSave,
             move |plugin, store| {
-                Box::pin(async move {
-                    plugin
-                        .kith_plugin_guest()
-                        .call_before_save(store, &ctx, &changes)
-                        .await
-                })
+                Box::pin(async move { plugin.before_save(store, &ctx, &changes).await })
             },
         )
         .await
@@ -222,6 +217,9 @@ impl Plugins {
                 entity_type: ty.name.clone(),
                 id: changes[i].id.map(|id| id.to_string()),
                 fields: visible_fields(ty, &changes[i].fields, shown),
+                old_fields: (changes[i].old.as_ref())
+                    .map(|old| visible_fields(ty, old, shown))
+                    .unwrap_or_default(),
                 changed: (changes[i].changed.iter())
                     .filter(|name| shown(name))
                     .cloned()

@@ -17,12 +17,10 @@ use toml::de::{DeTable, DeValue};
 
 use crate::records::schema::{EntityType, FieldKind, FieldSpec, check_identifier};
 
-/// The plugin API this host provides. A plugin's `api_version` is compatible when its major and
-/// minor numbers are equal to these (0.x minor bumps are breaking) and its patch is not higher.
-pub const API_VERSION: &str = "0.3.0";
-
-/// `API_VERSION` as numbers (a test keeps the two equal).
-const HOST_API: (u64, u64, u64) = (0, 3, 0);
+/// The newest plugin API this host provides. It also runs every version of
+/// `versions::SUPPORTED`: a plugin's `api_version` is compatible with one of them when its major
+/// and minor numbers are equal (0.x minor bumps are breaking) and its patch is not higher.
+pub const API_VERSION: &str = "0.4.0";
 
 /// The file name the manifest has in a package, and in error messages by default.
 pub const MANIFEST_FILE: &str = "plugin.toml";
@@ -489,13 +487,21 @@ impl Manifest {
         self.permissions.may_call_host(host, port)
     }
 
-    /// What the plugin asks for, normalised (sorted, deduplicated, its own entity types
-    /// included, `"*"` alone when present, hosts in one spelling), to compare with a grant.
+    /// What the plugin asks an admin to grant, normalised (sorted, deduplicated, without its
+    /// own entity types, `"*"` alone when present, hosts in one spelling), to compare with a
+    /// grant.
     pub fn permissions_summary(&self) -> Permissions {
-        let own = || self.entities.iter().map(|e| e.name.clone());
+        // Its own types are the plugin's by declaring them: an admin is never asked for them.
+        let foreign = |list: &[String]| {
+            normalise_entities(
+                (list.iter())
+                    .filter(|name| !self.entities.iter().any(|e| &&e.name == name))
+                    .cloned(),
+            )
+        };
         Permissions {
-            read: normalise_entities(self.permissions.read.iter().cloned().chain(own())),
-            write: normalise_entities(self.permissions.write.iter().cloned().chain(own())),
+            read: foreign(&self.permissions.read),
+            write: foreign(&self.permissions.write),
             http: normalise_hosts(&self.permissions.http),
         }
     }
@@ -860,13 +866,19 @@ pub fn api_compatible(version: &str) -> bool {
 pub fn check_api_version(version: &str) -> Result<(), String> {
     let parsed = Version::parse(version)
         .map_err(|e| format!("`{version}` is not a semantic version like 1.2.3: {e}"))?;
-    let (major, minor, patch) = HOST_API;
-    if parsed.major == major && parsed.minor == minor && parsed.patch <= patch {
+    let runs = |supported: &&str| {
+        Version::parse(supported).is_ok_and(|s| {
+            s.major == parsed.major && s.minor == parsed.minor && parsed.patch <= s.patch
+        })
+    };
+    if super::versions::SUPPORTED.iter().any(runs) {
         Ok(())
     } else {
         Err(format!(
-            "the plugin needs API {version}, this host provides {API_VERSION} (major and \
-             minor must be equal, the patch at most {patch})"
+            "the plugin needs API {version}; this host runs {} (major and minor must be \
+             equal to one of them, the patch at most its patch): rebuild the plugin with a \
+             newer plugin-sdk",
+            super::versions::SUPPORTED.join(", ")
         ))
     }
 }
@@ -1705,9 +1717,18 @@ api_version = "0.3.0"
     }
 
     #[test]
-    fn api_version_constant_matches_its_numbers() {
-        let (major, minor, patch) = HOST_API;
-        assert_eq!(API_VERSION, format!("{major}.{minor}.{patch}"));
+    fn the_newest_api_version_is_the_first_supported_and_older_ones_still_run() {
+        assert_eq!(super::super::versions::SUPPORTED[0], API_VERSION);
+        for (version, runs) in [
+            ("0.4.0", true),
+            ("0.3.0", true),
+            ("0.4.1", false),
+            ("0.2.0", false),
+            ("1.4.0", false),
+            ("0.5.0", false),
+        ] {
+            assert_eq!(api_compatible(version), runs, "{version}");
+        }
     }
 
     #[test]
@@ -1812,7 +1833,7 @@ api_version = "0.3.0"
 
     #[test]
     fn incompatible_api_version_is_refused() {
-        for bad in ["0.4.0", "1.3.0", "0.3.1", "0.2.0"] {
+        for bad in ["0.5.0", "1.3.0", "0.3.1", "0.2.0"] {
             let text = MINIMAL.replace(
                 "api_version = \"0.3.0\"",
                 &format!("api_version = \"{bad}\""),
@@ -1820,12 +1841,12 @@ api_version = "0.3.0"
             let error = Manifest::parse(&text).unwrap_err();
             assert_eq!(error.key.as_deref(), Some("api_version"), "{error}");
             assert!(
-                error.message.contains("this host provides 0.3.0"),
+                error.message.contains("this host runs 0.4.0, 0.3.0"),
                 "{error}"
             );
         }
         assert!(api_compatible("0.3.0") && api_compatible("0.3.0-rc.1"));
-        assert!(!api_compatible("0.3") && !api_compatible("0.4.0"));
+        assert!(!api_compatible("0.3") && api_compatible("0.4.0"));
     }
 
     #[test]
@@ -2011,7 +2032,11 @@ permissions.write = ["*", "deal"]
 permissions.http = ["b.example.com:443", "b.example.com", "a.example.com:80", "[0:0::1]:8080"]"#,
         );
         let summary = m.permissions_summary();
-        assert_eq!(summary.read, ["contact", "deal", "widget"]);
+        assert_eq!(
+            summary.read,
+            ["contact", "deal"],
+            "its own types are never asked for"
+        );
         assert_eq!(summary.write, ["*"]);
         assert_eq!(
             summary.http,
@@ -2053,7 +2078,10 @@ permissions.http = ["b.example.com:443", "b.example.com", "a.example.com:80", "[
         let new_type =
             "[[entities]]\nname = \"gadget\"\nplural = \"gadgets\"\n\n[[fields.contact]]";
         let new_entity = FULL.replace("[[fields.contact]]", new_type);
-        assert!(!summary(&new_entity).is_covered_by(&granted));
+        assert!(
+            summary(&new_entity).is_covered_by(&granted),
+            "a new type of its own needs no new grant"
+        );
         let other_port = FULL.replace("127.0.0.1:9000", "127.0.0.1:9001");
         assert!(!summary(&other_port).is_covered_by(&granted));
     }

@@ -8,6 +8,7 @@
 
 pub mod api;
 pub mod background;
+pub mod bundled;
 pub mod convert;
 mod epoch;
 mod hooks;
@@ -19,6 +20,7 @@ pub mod package;
 pub mod panel;
 pub mod registry;
 pub mod runtime;
+pub mod versions;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -104,13 +106,13 @@ impl From<PluginError> for ApiError {
 }
 
 /// Starts the plugin system for a server or a command: the engine (compiled components cached
-/// under `data_dir`), the registry with every enabled plugin loaded, and the store's hooks.
+/// in `cache_dir`), the registry with every enabled plugin loaded, and the store's hooks.
 pub async fn start(
     store: Arc<crate::records::Store>,
     search: crate::search::SearchIndex,
-    data_dir: &Path,
+    cache_dir: &Path,
 ) -> anyhow::Result<Arc<Plugins>> {
-    let runtime = runtime::Runtime::new(Some(data_dir.join("plugin-cache")))?;
+    let runtime = runtime::Runtime::new(Some(cache_dir.to_owned()))?;
     let http = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()?;

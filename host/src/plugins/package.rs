@@ -213,6 +213,18 @@ impl Package {
         let manifest =
             Manifest::parse(&manifest_text).map_err(|error| error.in_file(&manifest_file))?;
         check_wasm(&wasm, &origin.file(WASM_FILE))?;
+        if let Ok(Some(built)) = api_version_of(&wasm)
+            && built != manifest.api_version
+        {
+            return Err(invalid(
+                manifest_file,
+                format!(
+                    "api_version: `{}`, but plugin.wasm was built against plugin API {built} \
+                     (plugin-sdk's API_VERSION): set api_version = \"{built}\"",
+                    manifest.api_version
+                ),
+            ));
+        }
         check_templates(&templates, origin)?;
         for (i, panel) in manifest.panels.iter().enumerate() {
             if !templates.contains_key(&panel.template) {
@@ -1027,7 +1039,7 @@ template = "panels/summary.html"
     #[test]
     fn incompatible_wasm_api_version_is_refused() {
         for (version, words) in [
-            ("0.4.0", "this host provides 0.3.0"),
+            ("0.5.0", "this host runs 0.4.0, 0.3.0"),
             ("zero", "not a semantic"),
         ] {
             let bytes = component(&[custom_section(API_VERSION_SECTION, version.as_bytes())]);

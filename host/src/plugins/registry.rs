@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use tokio::sync::Semaphore;
 
-use sea_orm::sea_query::OnConflict;
+use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use serde::Serialize;
 use serde_json::{Map, Value as Json, json};
@@ -324,7 +324,11 @@ impl Plugins {
     async fn prepare(&self, package: Package) -> Result<Installed, PluginError> {
         let compiled = self
             .runtime
-            .compile(Arc::new(package.wasm), &package.sha256)
+            .compile(
+                Arc::new(package.wasm),
+                &package.sha256,
+                &package.manifest.api_version,
+            )
             .await
             .map_err(PluginError::Component)?;
         let mut templates = super::panel::environment();
@@ -419,19 +423,72 @@ impl Plugins {
         Ok((manifest, true))
     }
 
-    /// Every installed plugin with its state in `workspace`.
-    pub async fn list(&self, workspace: WorkspaceId) -> Result<Vec<PluginInfo>, PluginError> {
-        let packages: Vec<(String, String, Json)> = package_row::Entity::find()
+    /// Installs a package this binary ships (see `bundled`): the binary is its authority, so
+    /// a build that differs from the one installed under the same version replaces it — a
+    /// rebuilt server runs its rebuilt first-party plugins — and every process loads it anew.
+    pub async fn install_shipped(&self, package: Package) -> Result<Manifest, PluginError> {
+        match self.install(package.clone()).await {
+            Err(PluginError::Conflict(_)) => {}
+            other => return other.map(|(manifest, _)| manifest),
+        }
+        let manifest = package.manifest.clone();
+        let key = (manifest.id.clone(), manifest.version.clone());
+        let installed = Arc::new(self.prepare(package.clone()).await?);
+        package_row::Entity::update_many()
+            .col_expr(
+                package_row::Column::Manifest,
+                Expr::value(serde_json::to_value(&manifest).unwrap_or_default()),
+            )
+            .col_expr(
+                package_row::Column::Templates,
+                Expr::value(serde_json::to_value(&package.templates).unwrap_or_default()),
+            )
+            .col_expr(
+                package_row::Column::ManifestText,
+                Expr::value(package.manifest_text),
+            )
+            .col_expr(package_row::Column::Wasm, Expr::value(package.wasm))
+            .col_expr(package_row::Column::Sha256, Expr::value(package.sha256))
+            .col_expr(package_row::Column::InstalledAt, Expr::value(now_micros()))
+            .filter(package_row::Column::Id.eq(key.0.as_str()))
+            .filter(package_row::Column::Version.eq(key.1.as_str()))
+            .exec(&self.services.db.write)
+            .await
+            .map_err(db_error)?;
+        if let Ok(mut map) = self.installed.write() {
+            map.insert(key.clone(), installed);
+        }
+        // Where this version is enabled, its enablement is touched so that every process
+        // (this one too) loads the new build.
+        let workspaces: Vec<uuid::Uuid> = enablement::Entity::find()
             .select_only()
-            .column(package_row::Column::Id)
-            .column(package_row::Column::Version)
-            .column(package_row::Column::Manifest)
-            .order_by_asc(package_row::Column::Id)
-            .order_by_asc(package_row::Column::InstalledAt)
+            .column(enablement::Column::WorkspaceId)
+            .filter(enablement::Column::PluginId.eq(key.0.as_str()))
+            .filter(enablement::Column::Version.eq(key.1.as_str()))
+            .filter(enablement::Column::Enabled.eq(true))
             .into_tuple()
             .all(&self.services.db.read)
             .await
             .map_err(db_error)?;
+        for workspace in workspaces {
+            enablement::Entity::update_many()
+                .col_expr(enablement::Column::UpdatedAt, Expr::value(now_micros()))
+                .filter(enablement::Column::WorkspaceId.eq(workspace))
+                .filter(enablement::Column::PluginId.eq(key.0.as_str()))
+                .exec(&self.services.db.write)
+                .await
+                .map_err(db_error)?;
+            let workspace = WorkspaceId(workspace);
+            self.reload(workspace).await?;
+            crate::changes::announce(&self.services.db, workspace, Change::Plugins).await;
+        }
+        tracing::info!(plugin = %key.0, version = %key.1, "a shipped plugin's new build replaced the installed one");
+        Ok(manifest)
+    }
+
+    /// Every installed plugin with its state in `workspace`.
+    pub async fn list(&self, workspace: WorkspaceId) -> Result<Vec<PluginInfo>, PluginError> {
+        let packages = self.installed_manifests().await?;
         let states: HashMap<String, enablement::Model> = enablement::Entity::find()
             .filter(enablement::Column::WorkspaceId.eq(workspace.0))
             .all(&self.services.db.read)
@@ -442,9 +499,6 @@ impl Plugins {
             .collect();
         let mut out: Vec<PluginInfo> = Vec::new();
         for (id, version, manifest) in packages {
-            let Ok(manifest) = serde_json::from_value::<Manifest>(manifest) else {
-                continue;
-            };
             if let Some(info) = out.last_mut().filter(|i| i.id == id) {
                 info.versions.push(version);
                 info.name = manifest.name.clone();
@@ -465,6 +519,38 @@ impl Plugins {
             });
         }
         Ok(out)
+    }
+
+    /// Every installed version: id, version, the plugin API it was built for and its name, in
+    /// order.
+    pub async fn installed_versions(
+        &self,
+    ) -> Result<Vec<(String, String, String, String)>, PluginError> {
+        Ok((self.installed_manifests().await?)
+            .into_iter()
+            .map(|(id, version, manifest)| (id, version, manifest.api_version, manifest.name))
+            .collect())
+    }
+
+    /// Every installed version's manifest, by id and then in the order they were installed.
+    async fn installed_manifests(&self) -> Result<Vec<(String, String, Manifest)>, PluginError> {
+        let rows: Vec<(String, String, Json)> = package_row::Entity::find()
+            .select_only()
+            .column(package_row::Column::Id)
+            .column(package_row::Column::Version)
+            .column(package_row::Column::Manifest)
+            .order_by_asc(package_row::Column::Id)
+            .order_by_asc(package_row::Column::InstalledAt)
+            .into_tuple()
+            .all(&self.services.db.read)
+            .await
+            .map_err(db_error)?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|(id, version, manifest)| {
+                Some((id, version, serde_json::from_value(manifest).ok()?))
+            })
+            .collect())
     }
 
     /// The newest installed version of a plugin.
@@ -625,11 +711,7 @@ impl Plugins {
             enabled,
             admin.clone(),
             CallKind::Action,
-            move |plugin, store| {
-                Box::pin(
-                    async move { plugin.kith_plugin_guest().call_on_enable(store, &ctx).await },
-                )
-            },
+            move |plugin, store| Box::pin(async move { plugin.on_enable(store, &ctx).await }),
         )
         .await
     }
@@ -961,7 +1043,7 @@ impl Plugins {
     where
         R: Send + 'static,
         F: for<'a> FnOnce(
-                &'a super::runtime::bindings::Plugin,
+                &'a super::versions::Guest,
                 &'a mut wasmtime::Store<super::runtime::State>,
             ) -> super::runtime::CallFuture<'a, R>
             + Send

@@ -20,14 +20,31 @@ use tokio::sync::Semaphore;
 
 use super::epoch::Ticker;
 use super::host::CallState;
+use super::versions::{Guest, Pre};
 
-/// The generated bindings of `plugin-sdk/wit` (world `plugin`).
+/// The generated bindings of `plugin-sdk/wit` (world `plugin`): the current contract, the only
+/// one the host's logic speaks.
 pub mod bindings {
     wasmtime::component::bindgen!({
         path: "../plugin-sdk/wit",
         world: "plugin",
         imports: { default: async | trappable },
         exports: { default: async },
+    });
+}
+
+/// The bindings of contract 0.3.0 (`plugin-sdk/wit-legacy/0.3.0`), kept so that plugins built
+/// for it run unchanged (`plugins::versions` converts at the edge). Its `types` interface is
+/// the current one's, unchanged since.
+pub mod bindings_v0_3 {
+    wasmtime::component::bindgen!({
+        path: "../plugin-sdk/wit-legacy/0.3.0",
+        world: "plugin",
+        imports: { default: async | trappable },
+        exports: { default: async },
+        with: {
+            "kith:plugin/types@0.3.0": super::bindings::kith::plugin::types,
+        },
     });
 }
 
@@ -191,7 +208,7 @@ pub type CallFuture<'a, R> =
     std::pin::Pin<Box<dyn Future<Output = wasmtime::Result<Result<R, String>>> + Send + 'a>>;
 
 /// An instance with its store, as [`Runtime::reusable_instance`] hands it out.
-pub type Reusable = (bindings::Plugin, Store<State>);
+pub type Reusable = (Guest, Store<State>);
 
 /// The data of one invocation's store.
 pub struct State {
@@ -220,10 +237,10 @@ impl WasiView for State {
     }
 }
 
-/// A compiled plugin version, ready to instantiate.
+/// A compiled plugin version, ready to instantiate with the bindings of its API version.
 #[derive(Clone)]
 pub struct Compiled {
-    pre: bindings::PluginPre<State>,
+    pre: Pre,
 }
 
 pub struct Runtime {
@@ -300,11 +317,7 @@ impl Runtime {
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)
             .map_err(|e| anyhow::anyhow!("{e:#}"))?;
-        bindings::Plugin::add_to_linker::<State, wasmtime::component::HasSelf<State>>(
-            &mut linker,
-            |state| state,
-        )
-        .map_err(|e| anyhow::anyhow!("{e:#}"))?;
+        super::versions::add_to_linker(&mut linker).map_err(|e| anyhow::anyhow!("{e:#}"))?;
         let weak = engine.weak();
         let ticker = Ticker::start(move || match weak.upgrade() {
             Some(engine) => {
@@ -332,21 +345,29 @@ impl Runtime {
         }))
     }
 
-    /// Compiles a component (or loads it from the cache), and checks that everything it
-    /// imports is provided. Runs on a blocking thread: compiling takes seconds.
+    /// Compiles a component built for plugin API `api_version` (or loads it from the cache),
+    /// and checks that everything it imports is provided. Runs on a blocking thread: compiling
+    /// takes seconds.
     pub async fn compile(
         self: &Arc<Self>,
         wasm: Arc<Vec<u8>>,
         sha256: &str,
+        api_version: &str,
     ) -> Result<Compiled, String> {
         let runtime = self.clone();
         let sha256 = sha256.to_owned();
-        tokio::task::spawn_blocking(move || runtime.compile_blocking(&wasm, &sha256))
+        let api_version = api_version.to_owned();
+        tokio::task::spawn_blocking(move || runtime.compile_blocking(&wasm, &sha256, &api_version))
             .await
             .map_err(|e| format!("compilation task failed: {e}"))?
     }
 
-    fn compile_blocking(&self, wasm: &[u8], sha256: &str) -> Result<Compiled, String> {
+    fn compile_blocking(
+        &self,
+        wasm: &[u8],
+        sha256: &str,
+        api_version: &str,
+    ) -> Result<Compiled, String> {
         let component = match self.cached_path(sha256) {
             Some(path) => match self.load_cached(&path) {
                 Some(component) => component,
@@ -364,11 +385,7 @@ impl Runtime {
             },
             None => Component::new(&self.engine, wasm).map_err(|e| format!("{e:#}"))?,
         };
-        let instance_pre = self
-            .linker
-            .instantiate_pre(&component)
-            .map_err(|e| format!("{e:#}"))?;
-        let pre = bindings::PluginPre::new(instance_pre).map_err(|e| format!("{e:#}"))?;
+        let pre = Pre::new(&self.linker, &component, api_version)?;
         Ok(Compiled { pre })
     }
 
@@ -413,9 +430,7 @@ impl Runtime {
     ) -> Result<R, Failure>
     where
         R: Send + 'static,
-        F: for<'a> FnOnce(&'a bindings::Plugin, &'a mut Store<State>) -> CallFuture<'a, R>
-            + Send
-            + 'static,
+        F: for<'a> FnOnce(&'a Guest, &'a mut Store<State>) -> CallFuture<'a, R> + Send + 'static,
     {
         let threads = match &self.plugin_threads {
             Some(threads) if kind != CallKind::BeforeSave => threads,
@@ -439,7 +454,7 @@ impl Runtime {
     ) -> Result<R, Failure>
     where
         R: Send,
-        F: for<'a> FnOnce(&'a bindings::Plugin, &'a mut Store<State>) -> CallFuture<'a, R>,
+        F: for<'a> FnOnce(&'a Guest, &'a mut Store<State>) -> CallFuture<'a, R>,
     {
         let _running = self.ticker.running();
         let _permit = (self.permits.acquire().await)
@@ -550,9 +565,9 @@ async fn instantiate(
     compiled: &Compiled,
     kind: CallKind,
     call_state: CallState,
-) -> Result<(bindings::Plugin, Store<State>, MemoryOutputPipe), Failure> {
+) -> Result<(Guest, Store<State>, MemoryOutputPipe), Failure> {
     let (mut store, stderr) = new_store(engine, kind, call_state)?;
-    let instance = (compiled.pre.instantiate_async(&mut store).await)
+    let instance = (compiled.pre.instantiate(&mut store).await)
         .map_err(|e| classify(e, &stderr, kind.limits()))?;
     Ok((instance, store, stderr))
 }

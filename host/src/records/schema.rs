@@ -146,6 +146,9 @@ pub struct FieldSpec {
     /// Longest accepted text, in characters.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_length: Option<usize>,
+    /// The value a create that leaves the field out gets (checked like any value of the field).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default: Option<serde_json::Value>,
     /// Added by an admin at run time (output only).
     #[serde(default)]
     pub custom: bool,
@@ -171,6 +174,7 @@ impl FieldSpec {
             target: None,
             multiple: false,
             max_length: None,
+            default: None,
             custom: false,
             read_only: false,
             source: None,
@@ -314,6 +318,16 @@ impl FieldSpec {
                 "invalid_value",
                 "must be at least 1",
             ));
+        }
+        if let Some(default) = self.default.take() {
+            match super::value::normalize(self, &default) {
+                Ok(normal) => self.default = normal,
+                Err((_, message)) => errors.push(FieldError::new(
+                    "default",
+                    "invalid_default",
+                    format!("the default is not a valid value of this field: {message}"),
+                )),
+            }
         }
         if self.indexed && (self.is_list() || self.kind == FieldKind::Json) {
             errors.push(FieldError::new(

@@ -175,7 +175,11 @@ impl Store {
                 record_id: Set(entry.record_id),
                 event: Set(entry.action.to_owned()),
                 version: Set(entry.version),
-                payload: Set(json!({ "fields": fields, "actor": actor.user })),
+                payload: Set(json!({
+                    "fields": fields,
+                    "actor": actor.user,
+                    "values": event_values(entry.action, &entry.changes),
+                })),
                 at: Set(now),
             });
             audits.push(audit::ActiveModel {
@@ -203,4 +207,22 @@ impl Store {
         }
         Ok(())
     }
+}
+
+/// The values an event carries (its consumers' "before and after" of each field it set):
+/// `{field: [before, after]}`. A creation's audit entry holds its initial values flat; an
+/// update's, `{before, after}` per field; the others carry their own small maps.
+fn event_values(action: &str, changes: &serde_json::Map<String, Value>) -> Value {
+    let pairs = changes.iter().map(|(name, change)| {
+        let pair = match (action, change) {
+            ("created", value) => json!([null, value]),
+            (_, Value::Object(change)) => json!([
+                change.get("before").cloned().unwrap_or(Value::Null),
+                change.get("after").cloned().unwrap_or(Value::Null)
+            ]),
+            (_, value) => json!([null, value]),
+        };
+        (name.clone(), pair)
+    });
+    Value::Object(pairs.collect())
 }

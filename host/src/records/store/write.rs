@@ -372,6 +372,10 @@ impl Store {
                 );
                 continue;
             }
+            let input = input.map(|(input, mode)| match mode {
+                Mode::Create => (with_defaults(ty, input), mode),
+                Mode::Patch => (input, mode),
+            });
             let draft = match input.map(|(input, mode)| value::check(ty, &input, mode)) {
                 None => Draft::default(),
                 Some(Ok(draft)) => draft,
@@ -521,7 +525,7 @@ impl Store {
                 draft,
             };
             match matches {
-                [] => match value::check(ty, &input, Mode::Create) {
+                [] => match value::check(ty, &with_defaults(ty, input), Mode::Create) {
                     Ok(draft) => {
                         entry.kind = Kind::Insert;
                         entry.draft = draft;
@@ -1029,6 +1033,18 @@ fn pending_change(
         patch: Map::new(),
         references,
     }
+}
+
+/// A create's input with the `default` of every field it leaves out.
+fn with_defaults(ty: &EntityType, mut input: Map<String, Value>) -> Map<String, Value> {
+    for field in &ty.fields {
+        if let Some(default) = &field.default
+            && !input.contains_key(&field.name)
+        {
+            input.insert(field.name.clone(), default.clone());
+        }
+    }
+    input
 }
 
 /// Fields whose value identifies a record well enough to upsert by it.

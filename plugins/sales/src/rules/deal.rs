@@ -397,6 +397,7 @@ mod tests {
             entity_type: "deal".into(),
             id: (operation != Operation::Create).then(|| "d1".to_owned()),
             fields: fields(values),
+            old_fields: Vec::new(),
             changed: changed.iter().map(|name| (*name).to_owned()).collect(),
             references: Vec::new(),
         }

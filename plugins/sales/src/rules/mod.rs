@@ -88,6 +88,7 @@ mod tests {
             entity_type: "x".into(),
             id: Some("r1".into()),
             fields: values,
+            old_fields: Vec::new(),
             changed: changed.iter().map(|name| (*name).to_owned()).collect(),
             references: Vec::new(),
         }
