@@ -115,6 +115,26 @@ fn field_table(company_id: &str, user_id: &str) -> Vec<(Value, Value, Value, &'s
 }
 
 on_both! {
+    async fn field_defaults_fill_creates_that_leave_them_out(app: TestApp) {
+        let field = app.post("/api/v1/meta/entities/contact/fields", &json!({ "name": "tier", "type": "select", "options": ["bronze", "gold"], "default": "bronze" })).await;
+        assert_eq!(field.status, StatusCode::CREATED, "{}", field.body);
+        let bad = app.post("/api/v1/meta/entities/contact/fields", &json!({ "name": "stars", "type": "integer", "default": "many" })).await;
+        assert_eq!(bad.body["error"]["details"][0]["code"], "invalid_default", "{}", bad.body);
+        let wrong_option = app.post("/api/v1/meta/entities/contact/fields", &json!({ "name": "level", "type": "select", "options": ["a"], "default": "b" })).await;
+        assert_eq!(wrong_option.body["error"]["details"][0]["field"], "default", "{}", wrong_option.body);
+        let left_out = app.create("contacts", json!({ "last_name": "Plain" })).await;
+        assert_eq!(left_out["tier"], "bronze");
+        let given = app.create("contacts", json!({ "last_name": "Shiny", "tier": "gold" })).await;
+        assert_eq!(given["tier"], "gold");
+        let cleared = app.create("contacts", json!({ "last_name": "None", "tier": null })).await;
+        assert!(cleared.get("tier").is_none(), "an explicit null is kept: {cleared}");
+        let id = left_out["id"].as_str().unwrap();
+        let updated = app.patch(&format!("/api/v1/contacts/{id}"), &json!({ "tier": null }), None).await;
+        assert!(updated.body.get("tier").is_none(), "defaults apply to creates only");
+        let batch = app.post("/api/v1/contacts/batch", &json!({ "operation": "upsert", "key": "last_name", "records": [{ "last_name": "Fresh" }] })).await;
+        assert_eq!(batch.body["data"][0]["tier"], "bronze", "{}", batch.body);
+    }
+
     async fn custom_fields_of_every_type_are_validated_filtered_and_sorted(app: TestApp) {
         let company = app.create("companies", json!({"name": "Acme"})).await;
         let me = app.create("contacts", json!({})).await["owner"].as_str().unwrap().to_owned();
