@@ -32,7 +32,6 @@ pub enum ErrorCode {
     InvalidId,
     ValidationFailed,
     VersionConflict,
-    PreconditionRequired,
     Conflict,
     BatchTooLarge,
     PluginFailed,
@@ -44,6 +43,37 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
+    /// Every code, in the enum's order.
+    pub const ALL: &[ErrorCode] = &[
+        Self::Unauthorized,
+        Self::Forbidden,
+        Self::CsrfFailed,
+        Self::TooManyAttempts,
+        Self::NotFound,
+        Self::UnknownEntity,
+        Self::RecordNotFound,
+        Self::MethodNotAllowed,
+        Self::InvalidJson,
+        Self::InvalidBody,
+        Self::UnsupportedMediaType,
+        Self::PayloadTooLarge,
+        Self::InvalidParameter,
+        Self::InvalidFilter,
+        Self::InvalidSort,
+        Self::InvalidCursor,
+        Self::InvalidId,
+        Self::ValidationFailed,
+        Self::VersionConflict,
+        Self::Conflict,
+        Self::BatchTooLarge,
+        Self::PluginFailed,
+        Self::PluginNotEnabled,
+        Self::PluginSuspended,
+        Self::PluginBusy,
+        Self::ActionRefused,
+        Self::Internal,
+    ];
+
     pub fn status(self) -> StatusCode {
         use ErrorCode::*;
         match self {
@@ -58,7 +88,6 @@ impl ErrorCode {
             PayloadTooLarge | BatchTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ValidationFailed | ActionRefused => StatusCode::UNPROCESSABLE_ENTITY,
             VersionConflict => StatusCode::PRECONDITION_FAILED,
-            PreconditionRequired => StatusCode::PRECONDITION_REQUIRED,
             Conflict => StatusCode::CONFLICT,
             PluginFailed | PluginSuspended => StatusCode::FAILED_DEPENDENCY,
             PluginBusy => StatusCode::SERVICE_UNAVAILABLE,
@@ -89,7 +118,6 @@ impl ErrorCode {
             InvalidId => "invalid_id",
             ValidationFailed => "validation_failed",
             VersionConflict => "version_conflict",
-            PreconditionRequired => "precondition_required",
             Conflict => "conflict",
             BatchTooLarge => "batch_too_large",
             PluginFailed => "plugin_failed",
@@ -255,3 +283,51 @@ impl From<RecordError> for ApiError {
 }
 
 pub type ApiResult<T> = Result<T, ApiError>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The README's table of codes is the contract: every code, with its status, and no other.
+    #[test]
+    fn the_readme_documents_every_code_with_its_status() {
+        let readme = include_str!("../../README.md");
+        let table = readme
+            .split("batches). Codes: ")
+            .nth(1)
+            .and_then(|rest| rest.split(" Field-level codes").next())
+            .expect("the README's Errors section lists the codes");
+        let mut documented = Vec::new();
+        let mut pending: Vec<String> = Vec::new();
+        // "`a` 401, `b`, `c` 403, …": codes, each run of them followed by its status.
+        for word in table.split(|c: char| c.is_whitespace() || c == ',') {
+            if let Some(code) = word.strip_prefix('`').and_then(|w| w.strip_suffix('`')) {
+                pending.push(code.to_owned());
+            } else if let Ok(status @ 100..=599) = word.parse::<u16>() {
+                documented.extend(pending.drain(..).map(|code| (code, status)));
+            }
+        }
+        for code in ErrorCode::ALL {
+            let status = documented
+                .iter()
+                .find(|(name, _)| name == code.as_str())
+                .map(|(_, status)| *status);
+            assert_eq!(status, Some(code.status().as_u16()), "{}", code.as_str());
+        }
+        assert_eq!(documented.len(), ErrorCode::ALL.len(), "{documented:?}");
+    }
+
+    /// A plugin's route answers a host error with the API's status for its code (the SDK's
+    /// `Router`), so a plugin's API and Kith's agree.
+    #[test]
+    fn the_sdk_answers_every_code_with_the_api_status() {
+        for code in ErrorCode::ALL {
+            assert_eq!(
+                plugin_sdk::router::status_of(code.as_str()),
+                code.status().as_u16(),
+                "{}",
+                code.as_str()
+            );
+        }
+    }
+}

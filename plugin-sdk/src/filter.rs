@@ -222,6 +222,7 @@ impl From<&Filter> for String {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::Filter;
 

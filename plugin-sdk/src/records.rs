@@ -23,6 +23,15 @@ pub fn find(entity_type: &str, query: &Query) -> Result<Page, HostError> {
     wit::find(entity_type, query)
 }
 
+/// The first record of `entity_type` matching `query`, in its sort (by default the oldest),
+/// or `None`.
+pub fn first(entity_type: &str, query: Query) -> Result<Option<Record>, HostError> {
+    Ok(find(entity_type, &query.limit(1))?
+        .records
+        .into_iter()
+        .next())
+}
+
 /// Every record of `entity_type` matching `query`, page after page (`query`'s limit is the
 /// page size; 0 means 200), as an iterator: it stops after the first error, which it yields.
 ///

@@ -432,10 +432,7 @@ impl State {
         query: &AggregateQuery,
     ) -> Result<Vec<Group>, HostError> {
         let found = self.matching(entity_type, query.filter.as_deref())?;
-        let mut groups: BTreeMap<
-            Vec<String>,
-            (Vec<Value>, u64, Vec<Option<Decimal>>, Option<String>),
-        > = BTreeMap::new();
+        let mut groups: BTreeMap<Vec<String>, Tally> = BTreeMap::new();
         for record in &found {
             let keys: Vec<Value> = query
                 .group_by
@@ -443,10 +440,13 @@ impl State {
                 .map(|k| group_key(record, k))
                 .collect();
             let sort: Vec<String> = keys.iter().map(|k| format!("{k:?}")).collect();
-            let entry = groups
-                .entry(sort)
-                .or_insert_with(|| (keys, 0, vec![None; query.sum.len()], None));
-            entry.1 += 1;
+            let entry = groups.entry(sort).or_insert_with(|| Tally {
+                keys,
+                count: 0,
+                sums: vec![None; query.sum.len()],
+                currency: None,
+            });
+            entry.count += 1;
             for (i, field) in query.sum.iter().enumerate() {
                 let (amount, currency) = match record.get(field) {
                     Some(Value::Integer(n)) => (Some(Decimal::from(*n)), None),
@@ -454,39 +454,46 @@ impl State {
                     Some(Value::Money(m)) => (m.decimal(), Some(m.currency.clone())),
                     _ => (None, None),
                 };
-                if let Some(currency) = currency {
-                    if entry.3.get_or_insert(currency.clone()) != &currency {
-                        return Err(refusal(
-                            "invalid_parameter",
-                            format!("the group mixes currencies in `{field}`"),
-                        ));
-                    }
+                if let Some(currency) = currency
+                    && entry.currency.get_or_insert(currency.clone()) != &currency
+                {
+                    return Err(refusal(
+                        "invalid_parameter",
+                        format!("the group mixes currencies in `{field}`"),
+                    ));
                 }
                 if let Some(amount) = amount {
-                    entry.2[i] = Some(entry.2[i].unwrap_or_default() + amount);
+                    entry.sums[i] = Some(entry.sums[i].unwrap_or_default() + amount);
                 }
             }
         }
         Ok(groups
             .into_values()
-            .map(|(keys, count, sums, currency)| Group {
-                keys,
-                count,
-                sums: (sums.into_iter().zip(&query.sum))
-                    .map(|(sum, field)| {
-                        match (sum, &currency, found.iter().find_map(|r| r.get(field))) {
-                            (None, ..) => Value::Null,
-                            (Some(sum), Some(currency), _) => {
-                                Value::Money(Money::from_decimal(sum, currency.clone()))
+            .map(
+                |Tally {
+                     keys,
+                     count,
+                     sums,
+                     currency,
+                 }| Group {
+                    keys,
+                    count,
+                    sums: (sums.into_iter().zip(&query.sum))
+                        .map(|(sum, field)| {
+                            match (sum, &currency, found.iter().find_map(|r| r.get(field))) {
+                                (None, ..) => Value::Null,
+                                (Some(sum), Some(currency), _) => {
+                                    Value::Money(Money::from_decimal(sum, currency.clone()))
+                                }
+                                (Some(sum), None, Some(Value::Integer(_))) => Value::Integer(
+                                    i64::try_from(sum.trunc().mantissa()).unwrap_or(i64::MAX),
+                                ),
+                                (Some(sum), ..) => Value::from(sum),
                             }
-                            (Some(sum), None, Some(Value::Integer(_))) => Value::Integer(
-                                i64::try_from(sum.trunc().mantissa()).unwrap_or(i64::MAX),
-                            ),
-                            (Some(sum), ..) => Value::from(sum),
-                        }
-                    })
-                    .collect(),
-            })
+                        })
+                        .collect(),
+                },
+            )
             .collect())
     }
 
@@ -752,7 +759,17 @@ fn group_key(record: &Record, key: &str) -> Value {
     }
 }
 
+/// One group of an aggregate as the test host adds it up.
+struct Tally {
+    keys: Vec<Value>,
+    count: u64,
+    sums: Vec<Option<Decimal>>,
+    /// The currency of the money summed, which every record of the group must share.
+    currency: Option<String>,
+}
+
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::TestHost;
     use crate::filter::Filter;
@@ -792,6 +809,10 @@ default = "hello"
             records::find_all("contact", Query::new().limit(1).sort("-last_name")).collect();
         assert_eq!(all.len(), 2);
         assert_eq!(all[0].as_ref().unwrap().text("last_name"), Some("Lovelace"));
+        let first = records::first("contact", Query::new().sort("last_name")).unwrap();
+        assert_eq!(first.unwrap().text("last_name"), Some("Babbage"));
+        let none = Query::new().filter(Filter::eq("last_name", "Hopper"));
+        assert!(records::first("contact", none).unwrap().is_none());
         assert_eq!(
             records::create("contact", &fields([("x", "y")]))
                 .unwrap_err()

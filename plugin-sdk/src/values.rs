@@ -23,6 +23,11 @@ where
 }
 
 impl Value {
+    /// A reference to the record `id` (`Value::from(id)` would be text).
+    pub fn reference(id: impl Into<String>) -> Value {
+        Value::Reference(id.into())
+    }
+
     /// Whether the value is empty.
     pub fn is_null(&self) -> bool {
         matches!(self, Value::Null)
@@ -364,6 +369,16 @@ pub trait FieldList {
         self.get(name).and_then(Value::as_datetime)
     }
 
+    /// A date field as a calendar date; see [`Value::as_day`].
+    fn day(&self, name: &str) -> Option<NaiveDate> {
+        self.get(name).and_then(Value::as_day)
+    }
+
+    /// A datetime field as an instant; see [`Value::as_instant`].
+    fn instant(&self, name: &str) -> Option<DateTime<Utc>> {
+        self.get(name).and_then(Value::as_instant)
+    }
+
     /// See [`Value::as_reference`].
     fn reference(&self, name: &str) -> Option<&str> {
         self.get(name).and_then(Value::as_reference)
@@ -448,11 +463,11 @@ macro_rules! field_accessors {
             }
             /// A date field as a calendar date; see [`Value::as_day`].
             pub fn day(&self, name: &str) -> Option<NaiveDate> {
-                FieldList::get(self, name).and_then(Value::as_day)
+                FieldList::day(self, name)
             }
             /// A datetime field as an instant; see [`Value::as_instant`].
             pub fn instant(&self, name: &str) -> Option<DateTime<Utc>> {
-                FieldList::get(self, name).and_then(Value::as_instant)
+                FieldList::instant(self, name)
             }
             /// See [`Value::as_reference`].
             pub fn reference(&self, name: &str) -> Option<&str> {
@@ -536,6 +551,7 @@ impl Record {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
@@ -559,6 +575,13 @@ mod tests {
         let day = NaiveDate::from_ymd_opt(2026, 11, 22).unwrap();
         assert_eq!(Value::from(day), Value::Date("2026-11-22".into()));
         assert_eq!(Value::from(day).as_day(), Some(day));
+        let patch = fields([
+            ("due", Value::from(day)),
+            ("parent", Value::reference("r1")),
+        ]);
+        assert_eq!(patch.day("due"), Some(day));
+        assert_eq!(patch.reference("parent"), Some("r1"));
+        assert_eq!(patch.day("parent"), None);
         let at = DateTime::parse_from_rfc3339("2026-11-22T09:30:00.5Z")
             .unwrap()
             .with_timezone(&Utc);

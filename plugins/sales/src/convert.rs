@@ -6,10 +6,9 @@
 //! "company_created", "contact_created"}` (company and deal `null` when there is none).
 
 use plugin_sdk::prelude::*;
-use plugin_sdk::serde_json::{self, Value as Json};
+use plugin_sdk::serde_json::Value as Json;
 use serde::{Deserialize, Serialize};
 
-use crate::dates;
 use crate::store;
 
 /// Domains of email providers: an address there says nothing about the person's company.
@@ -45,7 +44,7 @@ const FREE_MAIL: &[&str] = &[
 
 /// The action's input.
 #[derive(Debug, Deserialize)]
-struct Input {
+pub struct Input {
     id: String,
     #[serde(flatten)]
     options: Options,
@@ -117,20 +116,12 @@ impl Linked {
     }
 }
 
-/// Runs the action on its JSON input and answers JSON.
-pub fn run(input: &str) -> Result<String, ActionError> {
-    let input: Input = serde_json::from_str(input).map_err(|error| {
-        ActionError::refuse(
-            "invalid_input",
-            format!("the input is not a conversion: {error}"),
-        )
-    })?;
+/// Runs the action (`json_action` parses the input and writes the answer).
+pub fn run(input: Input) -> Result<Converted, ActionError> {
     let lead = records::get("lead", &input.id)?.ok_or_else(|| {
         ActionError::refuse("record_not_found", format!("there is no lead {}", input.id))
     })?;
-    let converted = convert(&lead, &input.options)?;
-    serde_json::to_string(&converted)
-        .map_err(|error| ActionError::Failed(format!("the answer is not JSON: {error}")))
+    convert(&lead, &input.options)
 }
 
 /// Converts `lead` (see the module's documentation). The lead is updated last, at the version
@@ -150,13 +141,16 @@ pub fn convert(lead: &Record, options: &Options) -> Result<Converted, ActionErro
         &lead.id,
         &fields([
             ("status", Value::from("converted")),
-            ("converted_contact", store::reference(Some(&contact.id))),
-            ("converted_company", store::reference(company_id)),
-            ("converted_deal", store::reference(deal.as_deref())),
+            ("converted_contact", Value::reference(&contact.id)),
             (
-                "converted_at",
-                Value::Datetime(dates::format_datetime(dates::now())),
+                "converted_company",
+                company_id.map_or(Value::Null, Value::reference),
             ),
+            (
+                "converted_deal",
+                deal.as_deref().map_or(Value::Null, Value::reference),
+            ),
+            ("converted_at", Value::from(clock::now())),
         ]),
         Some(lead.version),
     )?;
@@ -231,11 +225,11 @@ fn company_for(lead: &Record) -> Result<Option<Linked>, HostError> {
         .map(str::trim)
         .filter(|name| !name.is_empty());
     let lookups = [
-        domain.as_deref().map(|domain| store::eq("domain", domain)),
-        name.map(|name| store::eq("name", name)),
+        domain.as_deref().map(|domain| Filter::eq("domain", domain)),
+        name.map(|name| Filter::eq("name", name)),
     ];
-    for filter in lookups.iter().flatten() {
-        if let Some(company) = store::first("company", filter, None)? {
+    for filter in lookups.into_iter().flatten() {
+        if let Some(company) = records::first("company", Query::new().filter(filter))? {
             return Ok(Some(Linked::of(company, false)));
         }
     }
@@ -253,7 +247,8 @@ fn company_for(lead: &Record) -> Result<Option<Linked>, HostError> {
 fn contact_for(lead: &Record, company: Option<&Linked>) -> Result<Linked, HostError> {
     let email = lead.text("email").filter(|email| !email.trim().is_empty());
     if let Some(email) = email
-        && let Some(contact) = store::first("contact", &store::eq("email", email), None)?
+        && let Some(contact) =
+            records::first("contact", Query::new().filter(Filter::eq("email", email)))?
     {
         return Ok(Linked::of(contact, false));
     }
@@ -262,7 +257,7 @@ fn contact_for(lead: &Record, company: Option<&Linked>) -> Result<Linked, HostEr
         .filter_map(|name| lead.get(name).map(|value| Field::new(*name, value.clone())))
         .collect();
     if let Some(company) = company {
-        values.push(Field::new("company", store::reference(Some(&company.id))));
+        values.push(Field::new("company", Value::reference(&company.id)));
     }
     Ok(Linked::of(records::create("contact", &values)?, true))
 }
@@ -280,11 +275,11 @@ fn create_deal(
     };
     let mut values = vec![
         Field::new("name", name),
-        Field::new("contact", store::reference(Some(&contact.id))),
-        Field::new("lead", store::reference(Some(&lead.id))),
+        Field::new("contact", Value::reference(&contact.id)),
+        Field::new("lead", Value::reference(&lead.id)),
     ];
     if let Some(company) = company {
-        values.push(Field::new("company", store::reference(Some(&company.id))));
+        values.push(Field::new("company", Value::reference(&company.id)));
     }
     let amount = match &options.amount {
         Some(input) => Some(input.money().ok_or_else(|| {
@@ -300,7 +295,7 @@ fn create_deal(
         values.push(Field::new("amount", amount));
     }
     if let Some(pipeline) = &options.pipeline {
-        values.push(Field::new("pipeline", store::reference(Some(pipeline))));
+        values.push(Field::new("pipeline", Value::reference(pipeline)));
     }
     Ok(records::create("deal", &values)?.id)
 }
@@ -319,23 +314,24 @@ fn deal_name_base(lead: &Record, company: Option<&Linked>) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use plugin_sdk::serde_json::{self, json};
+    use plugin_sdk::testing::{Installed, TestHost};
 
-    fn lead(values: Vec<(&str, &str)>) -> Record {
-        Record {
-            id: "l1".into(),
-            entity_type: "lead".into(),
-            version: 1,
-            owner: None,
-            created_at: String::new(),
-            updated_at: String::new(),
-            fields: fields(values),
-        }
+    use super::*;
+    use crate::Sales;
+
+    fn host() -> Installed {
+        TestHost::from_manifest(include_str!("../plugin.toml")).install()
+    }
+
+    fn lead(host: &Installed, values: Vec<(&str, &str)>) -> Record {
+        host.insert("lead", fields(values))
     }
 
     #[test]
     fn the_company_domain_skips_free_mail() {
-        let domain = |values| company_domain(&lead(values));
+        let host = host();
+        let domain = |values| company_domain(&lead(&host, values));
         assert_eq!(
             domain(vec![("email", "ada@Acme.com")]).as_deref(),
             Some("acme.com")
@@ -375,27 +371,85 @@ mod tests {
         assert_eq!(sorted, FREE_MAIL, "keep the list sorted");
     }
 
-    #[test]
-    fn converted_and_disqualified_leads_are_refused() {
-        let refused = |values| match check_convertible(&lead(values)) {
+    fn convert_action(
+        host: &Installed,
+        input: serde_json::Value,
+    ) -> Result<serde_json::Value, ActionError> {
+        let answer = Sales::run_action(host.context(), "convert".into(), input.to_string())?;
+        Ok(serde_json::from_str(&answer).unwrap_or_default())
+    }
+
+    fn refusal(answer: Result<serde_json::Value, ActionError>) -> Option<String> {
+        match answer {
             Err(ActionError::Refused(error)) => Some(error.code),
             _ => None,
-        };
+        }
+    }
+
+    #[test]
+    fn a_lead_becomes_a_contact_at_its_company_and_a_deal() {
+        let host = host();
+        let globex = host.insert(
+            "company",
+            fields([("name", "Globex"), ("domain", "globex.test")]),
+        );
+        let mut values = fields([
+            ("first_name", "Hank"),
+            ("last_name", "Scorpio"),
+            ("email", "hank@globex.test"),
+            ("status", "qualified"),
+        ]);
+        values.push(Field::new("expected_amount", Money::new("4200.50", "EUR")));
+        let lead = host.insert("lead", values);
+        let answer = convert_action(&host, json!({ "id": lead.id }));
+        let answer = answer.unwrap_or_else(|error| panic!("{error:?}"));
         assert_eq!(
-            refused(vec![("status", "converted")]).as_deref(),
-            Some("conflict")
+            answer["company"],
+            globex.id.as_str(),
+            "found by domain: {answer}"
         );
         assert_eq!(
-            refused(vec![("status", "disqualified")]).as_deref(),
+            (&answer["company_created"], &answer["contact_created"]),
+            (&json!(false), &json!(true))
+        );
+        let contacts = host.records("contact");
+        assert_eq!(contacts[0].reference("company"), Some(globex.id.as_str()));
+        let deals = host.records("deal");
+        assert_eq!(deals[0].text("name"), Some("Globex deal"));
+        assert_eq!(
+            deals[0].money("amount"),
+            Some(&Money::new("4200.50", "EUR"))
+        );
+        let converted = &host.records("lead")[0];
+        assert_eq!(converted.text("status"), Some("converted"));
+        assert_eq!(
+            converted.reference("converted_deal"),
+            Some(deals[0].id.as_str())
+        );
+        assert!(converted.instant("converted_at").is_some());
+
+        // Converted leads, disqualified leads, unknown leads and malformed input are refused.
+        assert_eq!(
+            refusal(convert_action(&host, json!({ "id": lead.id }))).as_deref(),
             Some("conflict")
         );
-        assert_eq!(refused(vec![("status", "qualified")]), None);
-        let mut linked = lead(vec![("status", "working")]);
-        linked.fields.push(Field::new(
-            "converted_contact",
-            Value::Reference("c1".into()),
-        ));
-        assert!(check_convertible(&linked).is_err());
+        let disqualified = host.insert(
+            "lead",
+            fields([("last_name", "Nope"), ("status", "disqualified")]),
+        );
+        let refused = convert_action(&host, json!({ "id": disqualified.id }));
+        assert_eq!(refusal(refused).as_deref(), Some("conflict"));
+        let mut linked = fields([("last_name", "Linked"), ("status", "working")]);
+        linked.push(Field::new("converted_contact", Value::reference("c1")));
+        let linked = host.insert("lead", linked);
+        assert_eq!(
+            refusal(convert_action(&host, json!({ "id": linked.id }))).as_deref(),
+            Some("conflict")
+        );
+        let missing = convert_action(&host, json!({ "id": "nobody" }));
+        assert_eq!(refusal(missing).as_deref(), Some("record_not_found"));
+        let malformed = convert_action(&host, json!({ "create_deal": true }));
+        assert_eq!(refusal(malformed).as_deref(), Some("invalid_input"));
     }
 
     #[test]
@@ -411,17 +465,17 @@ mod tests {
         assert!(!input.options.create_deal);
         let money = input.options.amount.and_then(|amount| amount.money());
         assert_eq!(money, Some(Money::new("12.5", "EUR")));
-        assert!(serde_json::from_str::<Input>(r#"{"create_deal": true}"#).is_err());
     }
 
     #[test]
     fn deals_are_named_after_the_company_or_the_person() {
+        let host = host();
         let company = Linked {
             id: "c1".into(),
             title: "Acme".into(),
             created: false,
         };
-        let ada = lead(vec![("last_name", "Lovelace")]);
+        let ada = lead(&host, vec![("last_name", "Lovelace")]);
         assert_eq!(deal_name_base(&ada, Some(&company)), "Acme");
         assert_eq!(deal_name_base(&ada, None), "Lovelace");
     }

@@ -4,13 +4,12 @@
 //! contacts. It runs once per workspace (kv `demo_done`) and the same seed gives the same
 //! data. About 150 writes, well under an action's 1,000.
 
+use plugin_sdk::chrono::{Datelike, Days, NaiveDate, SecondsFormat};
 use plugin_sdk::prelude::*;
-use plugin_sdk::records::Query;
-use plugin_sdk::serde_json;
 use serde::{Deserialize, Serialize};
 
 use crate::convert::{self, Options};
-use crate::dates::{self, Date};
+use crate::month::Month;
 use crate::pipeline::{self, Outcome, Stage, StageSpec, spec};
 use crate::store;
 
@@ -89,15 +88,16 @@ const LEAD_STATUSES: &[&str] = &[
 ];
 const SOURCES: &[&str] = &["web", "referral", "event", "outbound", "partner", "other"];
 
+/// The action's input: `{"seed": n}` (optional), or `null`.
 #[derive(Debug, Default, Deserialize)]
-struct Input {
+pub struct Input {
     #[serde(default)]
     seed: Option<u64>,
 }
 
 /// The action's answer: whether it created the demo data (`reason` says why not), and what.
 #[derive(Debug, Default, Serialize)]
-struct Created {
+pub struct Created {
     created: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     reason: Option<&'static str>,
@@ -143,24 +143,22 @@ impl Rng {
     }
 }
 
-/// Runs the action: `{"seed": n}` (optional) → what was created, or that nothing was.
-pub fn run(input: &str) -> Result<String, ActionError> {
-    let created = if kv::get(DONE_KEY)?.is_some() {
-        Created {
+/// Runs the action: what was created, or that nothing was.
+pub fn run(input: Option<Input>) -> Result<Created, ActionError> {
+    if kv::get(DONE_KEY)?.is_some() {
+        return Ok(Created {
             reason: Some("the demo data exists already"),
             ..Created::default()
-        }
-    } else {
-        create(parse_input(input)?)?
-    };
-    serde_json::to_string(&created)
-        .map_err(|error| ActionError::Failed(format!("the answer is not JSON: {error}")))
+        });
+    }
+    create(input.unwrap_or_default())
 }
 
 /// Creates the demo data and marks it done.
 fn create(input: Input) -> Result<Created, ActionError> {
     let mut rng = Rng(input.seed.unwrap_or(1));
-    let today = Date::of_micros(dates::now());
+    let now = clock::now();
+    let today = now.date_naive();
     let mut created = Created {
         created: true,
         ..Created::default()
@@ -177,23 +175,8 @@ fn create(input: Input) -> Result<Created, ActionError> {
         records::create("deal", &fields)?;
         created.deals += 1;
     }
-    kv::set_text(DONE_KEY, &dates::format_datetime(dates::now()))?;
+    kv::set_text(DONE_KEY, &now.to_rfc3339_opts(SecondsFormat::Millis, true))?;
     Ok(created)
-}
-
-/// `{"seed": n}`; an empty input is the default seed.
-fn parse_input(input: &str) -> Result<Input, ActionError> {
-    if input.trim().is_empty() {
-        return Ok(Input::default());
-    }
-    serde_json::from_str::<Option<Input>>(input)
-        .map(Option::unwrap_or_default)
-        .map_err(|error| {
-            ActionError::refuse(
-                "invalid_input",
-                format!("expected {{\"seed\": n}}: {error}"),
-            )
-        })
 }
 
 /// A pipeline and its stages, for placing deals.
@@ -215,7 +198,8 @@ fn sales_pipeline(created: &mut Created) -> Result<PipelineStages, HostError> {
 
 /// The "Enterprise" pipeline, created unless one of that name exists.
 fn enterprise_pipeline(created: &mut Created) -> Result<PipelineStages, HostError> {
-    if let Some(existing) = store::first("pipeline", &store::eq("name", "Enterprise"), None)? {
+    let enterprise = Query::new().filter(Filter::eq("name", "Enterprise"));
+    if let Some(existing) = records::first("pipeline", enterprise)? {
         let stages = pipeline::stages_of(&existing.id)?;
         return Ok(PipelineStages {
             id: existing.id,
@@ -341,7 +325,7 @@ fn deal_fields(
     rng: &mut Rng,
     pipelines: &[PipelineStages],
     people: &People,
-    today: Date,
+    today: NaiveDate,
 ) -> Vec<Field> {
     let pipeline = if rng.chance(60) {
         pipelines.first()
@@ -360,9 +344,9 @@ fn deal_fields(
     } else {
         rng.between(-3, 6)
     };
-    let month = today.month().plus(months_ahead);
-    let day = rng.between(1, month.days().into());
-    let close = month.first_day().plus_days(day - 1);
+    let month = Month::of(today).plus(months_ahead).first_day();
+    let day = rng.between(1, month.num_days_in_month().into());
+    let close = month + Days::new(day.unsigned_abs() - 1);
     let currency = if rng.chance(85) { "EUR" } else { "USD" };
     let amount = format!("{}.00", rng.between(4, 240) * 500);
     let (company, contact) = pick_people(rng, people);
@@ -373,25 +357,25 @@ fn deal_fields(
             format!("{company_name} – {}", rng.pick_str(PRODUCTS)),
         ),
         Field::new("amount", Money::new(amount, currency)),
-        Field::new("expected_close", close.value()),
+        Field::new("expected_close", close),
     ];
     if let Some(pipeline) = pipeline {
-        values.push(Field::new("pipeline", store::reference(Some(&pipeline.id))));
+        values.push(Field::new("pipeline", Value::reference(&pipeline.id)));
     }
     if let Some(stage) = stage {
-        values.push(Field::new("stage", store::reference(Some(&stage.id))));
+        values.push(Field::new("stage", Value::reference(&stage.id)));
     }
     if outcome.is_closed() {
-        values.push(Field::new("close_date", close.min(today).value()));
+        values.push(Field::new("close_date", close.min(today)));
     }
     if outcome == Outcome::Lost {
         values.push(Field::new("lost_reason", rng.pick_str(LOST_REASONS)));
     }
     if let Some(company) = company {
-        values.push(Field::new("company", store::reference(Some(&company.id))));
+        values.push(Field::new("company", Value::reference(&company.id)));
     }
     if let Some(contact) = contact {
-        values.push(Field::new("contact", store::reference(Some(&contact.id))));
+        values.push(Field::new("contact", Value::reference(&contact.id)));
     }
     values
 }
@@ -431,7 +415,14 @@ fn pick_people<'a>(rng: &mut Rng, people: &'a People) -> (Option<&'a Record>, Op
 
 #[cfg(test)]
 mod tests {
+    use std::collections::HashMap;
+
+    use plugin_sdk::chrono::DateTime;
+    use plugin_sdk::serde_json;
+    use plugin_sdk::testing::TestHost;
+
     use super::*;
+    use crate::Sales;
 
     #[test]
     fn the_generator_is_deterministic_and_in_range() {
@@ -469,40 +460,60 @@ mod tests {
     }
 
     #[test]
-    fn deals_close_within_the_window_and_closed_ones_not_ahead() {
-        let today = Date::parse("2026-11-27").unwrap_or_else(|| Date::from_days(0));
-        let stage = |id: &str, outcome| Stage {
-            id: id.to_owned(),
-            name: id.to_owned(),
-            pipeline: Some("p".to_owned()),
-            position: 1,
-            probability: 50,
-            outcome,
+    fn the_demo_runs_once_and_its_deals_close_around_today() {
+        let now = DateTime::parse_from_rfc3339("2026-11-27T10:00:00Z")
+            .map_or(0, |at| at.timestamp_micros());
+        let host = TestHost::from_manifest(include_str!("../plugin.toml"))
+            .at(now)
+            .install();
+        let acme = host.insert("company", fields([("name", "Acme")]));
+        host.insert(
+            "contact",
+            fields([
+                ("last_name", Value::from("Coyote")),
+                ("company", Value::reference(&acme.id)),
+            ]),
+        );
+        let run = |input: &str| {
+            let answer = Sales::run_action(host.context(), "demo".into(), input.into());
+            serde_json::from_str::<serde_json::Value>(&answer.unwrap_or_else(|e| panic!("{e:?}")))
+                .unwrap_or_default()
         };
-        let pipelines = [PipelineStages {
-            id: "p".to_owned(),
-            stages: vec![
-                stage("open", Outcome::Open),
-                stage("won", Outcome::Won),
-                stage("lost", Outcome::Lost),
-            ],
-        }];
-        let people = People {
-            companies: Vec::new(),
-            contacts: Vec::new(),
-        };
-        let mut rng = Rng(11);
-        for _ in 0..200 {
-            let deal = deal_fields(&mut rng, &pipelines, &people, today);
-            let close = deal.date("expected_close").and_then(Date::parse);
-            let close = close.unwrap_or_else(|| panic!("a date: {deal:?}"));
-            assert!(close >= Date::parse("2026-08-01").unwrap_or(close));
-            assert!(close <= Date::parse("2027-05-31").unwrap_or(close));
-            match deal.reference("stage") {
-                Some("lost") => assert!(deal.text("lost_reason").is_some()),
-                Some("won") => assert!(deal.date("close_date").is_some_and(|d| d <= "2026-11-27")),
+        let created = run(r#"{"seed": 7}"#);
+        assert_eq!(created["created"], true, "{created}");
+        let counts = ["pipelines", "stages", "leads", "deals"].map(|key| created[key].as_u64());
+        assert_eq!(counts, [Some(2), Some(13), Some(40), Some(80)], "{created}");
+        assert_eq!(host.records("deal").len(), 80);
+        assert_eq!(run("null")["reason"], "the demo data exists already");
+
+        let outcomes: HashMap<String, Option<Outcome>> = (host.records("stage").iter())
+            .map(|stage| {
+                (
+                    stage.id.clone(),
+                    stage.text("outcome").and_then(Outcome::parse),
+                )
+            })
+            .collect();
+        let (first, last, today) = (day("2026-08-01"), day("2027-05-31"), day("2026-11-27"));
+        for deal in host.records("deal") {
+            let close = deal
+                .day("expected_close")
+                .unwrap_or_else(|| panic!("a date: {deal:?}"));
+            assert!((first..=last).contains(&close), "{deal:?}");
+            match deal
+                .reference("stage")
+                .and_then(|stage| outcomes.get(stage))
+                .copied()
+                .flatten()
+            {
+                Some(Outcome::Lost) => assert!(deal.text("lost_reason").is_some()),
+                Some(Outcome::Won) => assert!(deal.day("close_date").is_some_and(|d| d <= today)),
                 _ => assert_eq!(deal.get("close_date"), None),
             }
         }
+    }
+
+    fn day(text: &str) -> NaiveDate {
+        NaiveDate::parse_from_str(text, "%Y-%m-%d").unwrap_or_default()
     }
 }

@@ -7,12 +7,12 @@ use std::fmt;
 
 use plugin_sdk::prelude::*;
 use plugin_sdk::records::{AggregateQuery, Group};
+use plugin_sdk::rust_decimal::Decimal;
 use serde::Serialize;
 
-use crate::dates::Month;
-use crate::money::{Decimal, Overflow};
+use crate::money::{self, Overflow};
+use crate::month::Month;
 use crate::pipeline;
-use crate::store;
 
 /// The longest forecast, in months.
 const MAX_MONTHS: u32 = 24;
@@ -96,9 +96,9 @@ struct Sums {
 
 impl Sums {
     fn add(&mut self, other: &Sums) -> Result<(), Overflow> {
-        self.open = self.open.add(other.open)?;
-        self.weighted = self.weighted.add(other.weighted)?;
-        self.won = self.won.add(other.won)?;
+        self.open = money::add(self.open, other.open)?;
+        self.weighted = money::add(self.weighted, other.weighted)?;
+        self.won = money::add(self.won, other.won)?;
         self.deals += other.deals;
         Ok(())
     }
@@ -109,7 +109,7 @@ type RowKey = (Month, Option<String>, String);
 
 /// The forecast's months and its exact sums.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Forecast {
+struct Forecast {
     months: Vec<Month>,
     rows: BTreeMap<RowKey, Sums>,
 }
@@ -124,10 +124,11 @@ pub struct Target {
 
 impl Target {
     pub fn from_settings() -> Target {
+        let currency = config::get("currency").unwrap_or_else(|| "EUR".to_owned());
         let amount = config::get("monthly_target").unwrap_or_else(|| "0".to_owned());
         Target {
-            currency: config::get("currency").unwrap_or_else(|| "EUR".to_owned()),
-            amount: Decimal::parse(&amount),
+            amount: Money::new(amount, &currency).decimal(),
+            currency,
         }
     }
 }
@@ -163,9 +164,9 @@ pub struct Answer {
     pub totals: Vec<Total>,
 }
 
-/// Reads the forecast: two aggregates (open deals by expected close, won deals by close
-/// date) and the stages' probabilities.
-pub fn load(params: &Params) -> Result<Forecast, Error> {
+/// Reads the forecast and answers it: two aggregates (open deals by expected close, won
+/// deals by close date) and the stages' probabilities.
+pub fn load(params: &Params, target: &Target) -> Result<Answer, Error> {
     let probabilities: HashMap<String, i64> = match &params.pipeline {
         Some(pipeline) => pipeline::stages_of(pipeline)?,
         None => pipeline::all_stages()?,
@@ -187,26 +188,25 @@ pub fn load(params: &Params) -> Result<Forecast, Error> {
             .group_by(["owner", "close_date:month", "amount:currency"])
             .sum(["amount"]),
     )?;
-    Ok(Forecast::build(
+    let forecast = Forecast::build(
         params.from.range(params.months),
         &open,
         &won,
         &probabilities,
-    )?)
+    )?;
+    Ok(forecast.answer(target)?)
 }
 
 /// The deals of one status whose `date_field` falls in the forecast's months.
-fn deal_filter(params: &Params, status: &str, date_field: &str) -> String {
+fn deal_filter(params: &Params, status: &str, date_field: &str) -> Filter {
     let end = params.from.plus(params.months.into());
-    let mut conditions = vec![
-        store::eq("status", status),
-        format!("{date_field}[gte]:{}", params.from.first_day()),
-        format!("{date_field}[lt]:{}", end.first_day()),
-    ];
-    if let Some(pipeline) = &params.pipeline {
-        conditions.push(store::eq("pipeline", pipeline));
+    let filter = Filter::eq("status", status)
+        .and(Filter::gte(date_field, params.from.first_day()))
+        .and(Filter::lt(date_field, end.first_day()));
+    match &params.pipeline {
+        Some(pipeline) => filter.and(Filter::eq("pipeline", pipeline)),
+        None => filter,
     }
-    store::all_of(&conditions)
 }
 
 impl Forecast {
@@ -236,7 +236,7 @@ impl Forecast {
                 .unwrap_or(0);
             let sums = Sums {
                 open: amount,
-                weighted: amount.percent(probability)?,
+                weighted: money::percent(amount, probability)?,
                 won: Decimal::ZERO,
                 deals: group.count,
             };
@@ -272,7 +272,7 @@ impl Forecast {
             return None;
         }
         let currency = key_text(currency)?.to_owned();
-        let amount = group.sums.first().and_then(amount_of)?;
+        let amount = group.sums.first()?.as_money()?.decimal()?;
         Some((
             (month, key_text(owner).map(str::to_owned), currency),
             amount,
@@ -281,22 +281,20 @@ impl Forecast {
 
     /// The answer, rounded to cents: a row per month, owner and currency; a total per month
     /// and currency, from the exact sums, with the target currency in every month.
-    pub fn answer(&self, target: &Target) -> Result<Answer, Overflow> {
+    fn answer(&self, target: &Target) -> Result<Answer, Overflow> {
         let currency_rows = self
             .rows
             .iter()
-            .map(|((month, owner, currency), sums)| {
-                Ok(Row {
-                    month: month.to_string(),
-                    owner: owner.clone(),
-                    currency: currency.clone(),
-                    open: sums.open.to_fixed(2)?,
-                    weighted: sums.weighted.to_fixed(2)?,
-                    won: sums.won.to_fixed(2)?,
-                    deals: sums.deals,
-                })
+            .map(|((month, owner, currency), sums)| Row {
+                month: month.to_string(),
+                owner: owner.clone(),
+                currency: currency.clone(),
+                open: money::cents(sums.open),
+                weighted: money::cents(sums.weighted),
+                won: money::cents(sums.won),
+                deals: sums.deals,
             })
-            .collect::<Result<Vec<Row>, Overflow>>()?;
+            .collect();
         Ok(Answer {
             months: self.months.iter().map(Month::to_string).collect(),
             currency_rows,
@@ -313,22 +311,20 @@ impl Forecast {
         for ((month, _, currency), sums) in &self.rows {
             totals.entry((*month, currency)).or_default().add(sums)?;
         }
-        let target_amount = target.amount.map(|amount| amount.to_fixed(2)).transpose()?;
-        totals
+        Ok(totals
             .into_iter()
-            .map(|((month, currency), sums)| {
-                Ok(Total {
-                    month: month.to_string(),
-                    currency: currency.to_owned(),
-                    open: sums.open.to_fixed(2)?,
-                    weighted: sums.weighted.to_fixed(2)?,
-                    won: sums.won.to_fixed(2)?,
-                    target: (currency == target.currency)
-                        .then(|| target_amount.clone())
-                        .flatten(),
-                })
+            .map(|((month, currency), sums)| Total {
+                month: month.to_string(),
+                currency: currency.to_owned(),
+                open: money::cents(sums.open),
+                weighted: money::cents(sums.weighted),
+                won: money::cents(sums.won),
+                target: target
+                    .amount
+                    .filter(|_| currency == target.currency)
+                    .map(money::cents),
             })
-            .collect()
+            .collect())
     }
 }
 
@@ -342,19 +338,11 @@ fn key_text(value: &Value) -> Option<&str> {
     }
 }
 
-/// A summed amount: money (exact), or a decimal text.
-fn amount_of(value: &Value) -> Option<Decimal> {
-    match value {
-        Value::Money(money) => Decimal::of(money),
-        Value::Text(text) => Decimal::parse(text),
-        _ => None,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use plugin_sdk::serde_json::{self, json};
+    use plugin_sdk::testing::TestHost;
 
     fn month(text: &str) -> Month {
         Month::parse(text).unwrap_or_else(|| panic!("{text}"))
@@ -373,13 +361,7 @@ mod tests {
     }
 
     fn request(query: &str) -> HttpRequest {
-        HttpRequest {
-            method: "GET".into(),
-            path: "/forecast".into(),
-            query: query.into(),
-            headers: Vec::new(),
-            body: Vec::new(),
-        }
+        TestHost::request("GET", &format!("/forecast?{query}"), b"")
     }
 
     #[test]
@@ -418,9 +400,9 @@ mod tests {
             months: 3,
         };
         assert_eq!(
-            deal_filter(&params, "open", "expected_close"),
-            "and(status[eq]:\"open\",expected_close[gte]:2026-11-01,\
-             expected_close[lt]:2027-02-01,pipeline[eq]:\"p1\")"
+            deal_filter(&params, "open", "expected_close").to_string(),
+            "and(status[eq]:\"open\",expected_close[gte]:\"2026-11-01\",\
+             expected_close[lt]:\"2027-02-01\",pipeline[eq]:\"p1\")"
         );
     }
 
@@ -481,7 +463,7 @@ mod tests {
         let forecast = Forecast::build(month("2026-11").range(2), &open, &won, &probabilities);
         let target = Target {
             currency: "EUR".into(),
-            amount: Decimal::parse("50000"),
+            amount: Some(Decimal::from(50_000)),
         };
         let answer = forecast.and_then(|f| f.answer(&target));
         let Ok(answer) = answer else {

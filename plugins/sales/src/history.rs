@@ -2,11 +2,10 @@
 //! json field on every stage change, and the view of them that the history route and panel
 //! show, with the time spent in each stage.
 
+use plugin_sdk::chrono::{DateTime, SecondsFormat, Utc};
 use plugin_sdk::prelude::*;
 use plugin_sdk::serde_json;
 use serde::{Deserialize, Serialize};
-
-use crate::dates::{parse_datetime, seconds_between};
 
 /// One stage change of a deal.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -19,7 +18,7 @@ pub struct Entry {
     pub from_name: Option<String>,
     #[serde(default)]
     pub to_name: Option<String>,
-    /// When, RFC 3339 UTC.
+    /// When, RFC 3339 UTC with milliseconds, as the host writes datetimes.
     pub at: String,
     /// The user whose write moved the deal.
     #[serde(default)]
@@ -43,29 +42,38 @@ pub fn parse(json: Option<&str>) -> Vec<Entry> {
         .unwrap_or_default()
 }
 
-/// The entry recording a move from `from` to `to` at `now` (RFC 3339) by `user`.
+/// The entry recording a move from `from` to `to` at `now` by `user`.
 pub fn next_entry(
     history: &[Entry],
     from: StageName,
     to: StageName,
-    now: &str,
+    now: DateTime<Utc>,
     user: &str,
 ) -> Entry {
-    let seconds_in_from = history.last().and_then(|last| {
-        Some(seconds_between(
-            parse_datetime(&last.at)?,
-            parse_datetime(now)?,
-        ))
-    });
+    let seconds_in_from = history
+        .last()
+        .and_then(|last| Some(seconds_between(instant(&last.at)?, now)));
     Entry {
         from: from.id,
         to: to.id,
         from_name: from.name,
         to_name: to.name,
-        at: now.to_owned(),
+        at: now.to_rfc3339_opts(SecondsFormat::Millis, true),
         by: user.to_owned(),
         seconds_in_from,
     }
+}
+
+/// The instant of an RFC 3339 text.
+fn instant(text: &str) -> Option<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(text)
+        .ok()
+        .map(|at| at.with_timezone(&Utc))
+}
+
+/// Whole seconds from one instant to another, rounded down.
+fn seconds_between(from: DateTime<Utc>, to: DateTime<Utc>) -> i64 {
+    (to.timestamp_micros() - from.timestamp_micros()).div_euclid(1_000_000)
 }
 
 /// The history with `entry` appended, as the json field's value.
@@ -102,9 +110,9 @@ pub struct HistoryView {
     pub history: Vec<TimedEntry>,
 }
 
-/// The history of `deal` at `now` (microseconds), naming its current stage after the stage
-/// record (renamed stages show their new name), else after the last entry.
-pub fn load(deal: &Record, now: i64) -> Result<HistoryView, HostError> {
+/// The history of `deal` at `now`, naming its current stage after the stage record (renamed
+/// stages show their new name), else after the last entry.
+pub fn load(deal: &Record, now: DateTime<Utc>) -> Result<HistoryView, HostError> {
     let name = match deal.reference("stage") {
         Some(id) => records::get("stage", id)?.and_then(|s| s.text("name").map(str::to_owned)),
         None => None,
@@ -113,7 +121,7 @@ pub fn load(deal: &Record, now: i64) -> Result<HistoryView, HostError> {
 }
 
 /// The history view of `deal`, given its current stage's name.
-pub fn view(deal: &Record, stage_name: Option<String>, now: i64) -> HistoryView {
+pub fn view(deal: &Record, stage_name: Option<String>, now: DateTime<Utc>) -> HistoryView {
     let entries = parse(deal.json("stage_history"));
     let stage = deal.reference("stage").map(str::to_owned);
     let name = stage_name.or_else(|| {
@@ -123,10 +131,7 @@ pub fn view(deal: &Record, stage_name: Option<String>, now: i64) -> HistoryView 
             .and_then(|last| last.to_name.clone())
     });
     let since = deal.datetime("stage_entered_at").map(str::to_owned);
-    let seconds = since
-        .as_deref()
-        .and_then(parse_datetime)
-        .map(|at| seconds_between(at, now));
+    let seconds = (deal.instant("stage_entered_at")).map(|at| seconds_between(at, now));
     HistoryView {
         deal: deal.id.clone(),
         current: Current {
@@ -139,18 +144,18 @@ pub fn view(deal: &Record, stage_name: Option<String>, now: i64) -> HistoryView 
     }
 }
 
-fn timed(entries: Vec<Entry>, now: i64) -> Vec<TimedEntry> {
-    let ends: Vec<Option<i64>> = entries
+fn timed(entries: Vec<Entry>, now: DateTime<Utc>) -> Vec<TimedEntry> {
+    let ends: Vec<Option<DateTime<Utc>>> = entries
         .iter()
         .skip(1)
-        .map(|entry| parse_datetime(&entry.at))
+        .map(|entry| instant(&entry.at))
         .chain([Some(now)])
         .collect();
     entries
         .into_iter()
         .zip(ends)
         .map(|(entry, end)| {
-            let seconds_in_stage = parse_datetime(&entry.at)
+            let seconds_in_stage = instant(&entry.at)
                 .zip(end)
                 .map(|(start, end)| seconds_between(start, end));
             TimedEntry {
@@ -163,8 +168,14 @@ fn timed(entries: Vec<Entry>, now: i64) -> Vec<TimedEntry> {
 
 #[cfg(test)]
 mod tests {
+    use plugin_sdk::chrono::TimeDelta;
+    use plugin_sdk::testing::TestHost;
+
     use super::*;
-    use crate::dates::MICROS_PER_SECOND;
+
+    fn at(text: &str) -> DateTime<Utc> {
+        instant(text).unwrap_or_else(|| panic!("{text}"))
+    }
 
     fn name(id: &str) -> StageName {
         StageName {
@@ -179,10 +190,11 @@ mod tests {
             &[],
             StageName::default(),
             name("a"),
-            "2026-11-01T00:00:00.000Z",
+            at("2026-11-01T00:00:00Z"),
             "u1",
         );
         assert_eq!(first.seconds_in_from, None);
+        assert_eq!(first.at, "2026-11-01T00:00:00.000Z");
         assert_eq!(
             (first.from.as_deref(), first.to_name.as_deref()),
             (None, Some("A"))
@@ -191,16 +203,30 @@ mod tests {
             std::slice::from_ref(&first),
             name("a"),
             name("b"),
-            "2026-11-02T00:00:30.000Z",
+            at("2026-11-02T00:00:30.999999Z"),
             "u2",
         );
         assert_eq!(second.seconds_in_from, Some(86_430));
+        assert_eq!(second.at, "2026-11-02T00:00:30.999Z");
         let Value::Json(text) = appended(vec![first.clone()], second.clone()) else {
             panic!("a json value");
         };
         assert_eq!(parse(Some(&text)), [first, second]);
         assert_eq!(parse(Some("{\"not\": \"a list\"}")), []);
         assert_eq!(parse(None), []);
+    }
+
+    #[test]
+    fn durations_round_down_even_backwards() {
+        let start = at("2026-11-01T00:00:00Z");
+        assert_eq!(
+            seconds_between(start, start + TimeDelta::milliseconds(2500)),
+            2
+        );
+        assert_eq!(
+            seconds_between(start, start - TimeDelta::microseconds(1_000_500)),
+            -2
+        );
     }
 
     #[test]
@@ -211,14 +237,10 @@ mod tests {
             {"from": "a", "to": "b", "from_name": "A", "to_name": "B",
              "at": "2026-11-01T01:00:00.000Z", "by": "u", "seconds_in_from": 3600}
         ]"#;
-        let deal = Record {
-            id: "d1".into(),
-            entity_type: "deal".into(),
-            version: 3,
-            owner: None,
-            created_at: String::new(),
-            updated_at: String::new(),
-            fields: fields([
+        let host = TestHost::from_manifest(include_str!("../plugin.toml")).install();
+        let deal = host.insert(
+            "deal",
+            fields([
                 ("stage", Value::Reference("b".into())),
                 (
                     "stage_entered_at",
@@ -226,9 +248,8 @@ mod tests {
                 ),
                 ("stage_history", Value::Json(history.into())),
             ]),
-        };
-        let now = parse_datetime("2026-11-01T01:00:10.000Z").unwrap_or_default();
-        let view = view(&deal, None, now + MICROS_PER_SECOND / 2);
+        );
+        let view = view(&deal, None, at("2026-11-01T01:00:10.500Z"));
         assert_eq!(view.current.name.as_deref(), Some("B"));
         assert_eq!(view.current.seconds, Some(10));
         let seconds: Vec<Option<i64>> = view.history.iter().map(|e| e.seconds_in_stage).collect();

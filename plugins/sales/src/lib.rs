@@ -9,14 +9,24 @@
 //! - [`panels`] — the dashboard forecast, a company's or contact's deals, a deal's stage
 //!   history and a lead's conversion;
 //! - [`pipeline`] — pipelines and stages, and the default "Sales" pipeline `on_enable` creates;
-//! - [`money`], [`dates`], [`store`] — exact decimals, calendar arithmetic, query helpers.
+//! - [`money`], [`month`], [`store`] — exact sums of money, calendar months, record helpers.
+//!
+//! It is the SDK's worked example (plugin-sdk/README.md), built on its helpers alone:
+//! filters built from values with `Filter` (never text with values in it) and every page of a
+//! query with `records::find_all`; dates and instants as `chrono` types (`clock::now`,
+//! `Record::day`, `Value::from(NaiveDate)`); exact money as `rust_decimal` through
+//! `Money::decimal`; the routes as a `Router` whose handlers answer JSON or a `RouteError`;
+//! the actions through `json_action`; the rules compare a deal's stage with its stage before
+//! the write (`Change::old`, API 0.4) instead of reading it. Every module is unit-tested
+//! against `plugin_sdk::testing::TestHost`, an in-memory host; `tests/all/sales.rs` drives the
+//! built component in a real server.
 
 mod convert;
-mod dates;
 mod demo;
 mod forecast;
 mod history;
 mod money;
+mod month;
 mod panels;
 mod pipeline;
 mod routes;
@@ -32,8 +42,8 @@ impl Plugin for Sales {
         Ok(rules::before_save(&ctx, &changes)?)
     }
 
-    fn handle_http(_ctx: Context, request: HttpRequest) -> Result<HttpResponse, String> {
-        Ok(routes::handle(&request))
+    fn handle_http(ctx: Context, request: HttpRequest) -> Result<HttpResponse, String> {
+        Ok(routes::router().handle(&ctx, &request))
     }
 
     fn render_panel(_ctx: Context, panel: String, record: Option<Record>) -> Result<Panel, String> {
@@ -42,8 +52,8 @@ impl Plugin for Sales {
 
     fn run_action(_ctx: Context, action: String, input: String) -> Result<String, ActionError> {
         match action.as_str() {
-            "convert" => convert::run(&input),
-            "demo" => demo::run(&input),
+            "convert" => json_action(&input, convert::run),
+            "demo" => json_action(&input, demo::run),
             other => Err(ActionError::Failed(format!("there is no action `{other}`"))),
         }
     }

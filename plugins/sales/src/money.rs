@@ -1,18 +1,14 @@
-//! Exact decimal arithmetic for money: sums, percentages and rounding on `i128` units at a
-//! decimal scale, so a forecast never picks up the drift of floating point.
+//! Sums of money for the forecast and the deal panels: exact decimals (`Money::decimal`, a
+//! `rust_decimal::Decimal`), rounded to cents only when shown, so a forecast never picks up
+//! the drift of floating point.
 
 use std::fmt;
 
 use plugin_sdk::prelude::*;
+use plugin_sdk::rust_decimal::{Decimal, RoundingStrategy};
 
-/// An exact decimal: `units / 10^scale`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct Decimal {
-    units: i128,
-    scale: u32,
-}
-
-/// A sum that no longer fits: money amounts are bounded, so this only meets absurd data.
+/// A sum that no longer fits exactly: money amounts are bounded, so this only meets absurd
+/// data.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Overflow;
 
@@ -22,98 +18,38 @@ impl fmt::Display for Overflow {
     }
 }
 
-impl From<Overflow> for String {
-    fn from(overflow: Overflow) -> String {
-        overflow.to_string()
-    }
+// `Decimal` holds 28 digits and rounds away what does not fit; for money that would be a
+// silent error, so a result that lost decimals (its scale below the operands') is an
+// `Overflow`. A zero operand gives the other operand, or a zero of scale 0: both exact.
+
+/// `a + b`, exactly.
+pub fn add(a: Decimal, b: Decimal) -> Result<Decimal, Overflow> {
+    let sum = a.checked_add(b).ok_or(Overflow)?;
+    let exact = a.is_zero() || b.is_zero() || sum.scale() >= a.scale().max(b.scale());
+    exact.then_some(sum).ok_or(Overflow)
 }
 
-impl Decimal {
-    pub const ZERO: Decimal = Decimal { units: 0, scale: 0 };
-
-    /// A decimal text such as `"-1250.50"` (the SDK's exact parser of money amounts).
-    pub fn parse(text: &str) -> Option<Decimal> {
-        Money::new(text, "").amount_parts().map(Decimal::from_parts)
-    }
-
-    /// The amount of a money value.
-    pub fn of(money: &Money) -> Option<Decimal> {
-        money.amount_parts().map(Decimal::from_parts)
-    }
-
-    fn from_parts((units, scale): (i128, u32)) -> Decimal {
-        Decimal { units, scale }
-    }
-
-    pub fn add(self, other: Decimal) -> Result<Decimal, Overflow> {
-        let scale = self.scale.max(other.scale);
-        let (a, b) = (self.rescaled(scale)?, other.rescaled(scale)?);
-        let units = a.checked_add(b).ok_or(Overflow)?;
-        Ok(Decimal { units, scale })
-    }
-
-    /// `self × percent / 100`, exactly: the units are multiplied and the point moves two places.
-    pub fn percent(self, percent: i64) -> Result<Decimal, Overflow> {
-        let units = self.units.checked_mul(percent.into()).ok_or(Overflow)?;
-        Ok(Decimal {
-            units,
-            scale: self.scale + 2,
-        })
-    }
-
-    /// Rounded to `places` decimals, halves away from zero (commercial rounding: 0.125 →
-    /// 0.13, -0.125 → -0.13).
-    pub fn round_half_up(self, places: u32) -> Result<Decimal, Overflow> {
-        if self.scale <= places {
-            return Ok(self);
-        }
-        let divisor = pow10(self.scale - places)?;
-        let (quotient, remainder) = (self.units / divisor, self.units % divisor);
-        let away = remainder.unsigned_abs() * 2 >= divisor.unsigned_abs();
-        let units = if away {
-            quotient + self.units.signum()
-        } else {
-            quotient
-        };
-        Ok(Decimal {
-            units,
-            scale: places,
-        })
-    }
-
-    /// The text with exactly `places` decimals, rounded half up: `"1234.50"`.
-    pub fn to_fixed(self, places: u32) -> Result<String, Overflow> {
-        let rounded = self.round_half_up(places)?;
-        let units = rounded.rescaled(places)?;
-        let divisor = pow10(places)?;
-        let sign = if units < 0 { "-" } else { "" };
-        let (whole, fraction) = (
-            units.unsigned_abs() / divisor.unsigned_abs(),
-            units.unsigned_abs() % divisor.unsigned_abs(),
-        );
-        Ok(if places == 0 {
-            format!("{sign}{whole}")
-        } else {
-            format!("{sign}{whole}.{fraction:0width$}", width = places as usize)
-        })
-    }
-
-    /// The units at a scale at least as large as the current one.
-    fn rescaled(self, scale: u32) -> Result<i128, Overflow> {
-        let factor = pow10(scale.saturating_sub(self.scale))?;
-        self.units.checked_mul(factor).ok_or(Overflow)
-    }
+/// `amount × percent / 100`, exactly (the point moves two places: 33.33 × 15 % = 4.9995).
+pub fn percent(amount: Decimal, percent: i64) -> Result<Decimal, Overflow> {
+    let product = amount
+        .checked_mul(Decimal::new(percent, 2))
+        .ok_or(Overflow)?;
+    let exact = product.is_zero() || product.scale() >= amount.scale() + 2;
+    exact.then_some(product).ok_or(Overflow)
 }
 
-fn pow10(exponent: u32) -> Result<i128, Overflow> {
-    10_i128.checked_pow(exponent).ok_or(Overflow)
+/// The amount with two decimals, halves rounded away from zero (commercial rounding: 0.125 →
+/// `"0.13"`, -0.125 → `"-0.13"`, 2.5 → `"2.50"`).
+pub fn cents(amount: Decimal) -> String {
+    let rounded = amount.round_dp_with_strategy(2, RoundingStrategy::MidpointAwayFromZero);
+    format!("{rounded:.2}")
 }
 
-/// A money amount as shown in the panels: two decimals and the currency, `"1250.00 EUR"`.
+/// A money amount as the panels show it: two decimals and the currency, `"1250.00 EUR"`.
 pub fn display(money: &Money) -> String {
-    match Decimal::of(money).map(|amount| amount.to_fixed(2)) {
-        Some(Ok(amount)) => format!("{amount} {}", money.currency),
-        _ => format!("{} {}", money.amount, money.currency),
+    match money.decimal() {
+        Some(amount) => format!("{} {}", cents(amount), money.currency),
+        None => format!("{} {}", money.amount, money.currency),
     }
 }
 
@@ -122,52 +58,72 @@ mod tests {
     use super::*;
 
     fn dec(text: &str) -> Decimal {
-        Decimal::parse(text).unwrap_or_else(|| panic!("{text} is a decimal"))
-    }
-
-    fn fixed(value: Result<Decimal, Overflow>) -> String {
-        value.and_then(|d| d.to_fixed(2)).unwrap_or_default()
+        Money::new(text, "EUR")
+            .decimal()
+            .unwrap_or_else(|| panic!("{text} is a decimal"))
     }
 
     #[test]
     fn sums_align_scales_exactly() {
-        assert_eq!(fixed(dec("0.1").add(dec("0.2"))), "0.30");
-        assert_eq!(fixed(dec("1250.5").add(dec("-0.005"))), "1250.50");
-        assert_eq!(fixed(dec("7").add(Decimal::ZERO)), "7.00");
+        assert_eq!(
+            add(dec("0.1"), dec("0.2")).map(cents),
+            Ok("0.30".to_owned())
+        );
+        assert_eq!(
+            add(dec("1250.5"), dec("-0.005")).map(cents),
+            Ok("1250.50".to_owned())
+        );
+        assert_eq!(
+            add(dec("7"), Decimal::ZERO).map(cents),
+            Ok("7.00".to_owned())
+        );
+        assert_eq!(add(Decimal::ZERO, dec("0.0000")), Ok(dec("0")));
     }
 
     #[test]
     fn percent_is_exact_until_rounded() {
         // 33.33 × 15 % = 4.9995 → 5.00; two of them are 9.999 → 10.00, not 5.00 + 5.00.
-        let weighted = dec("33.33").percent(15);
-        assert_eq!(fixed(weighted), "5.00");
-        let twice = weighted.and_then(|w| w.add(w));
-        assert_eq!(twice.map(|d| (d.units, d.scale)), Ok((99990, 4)));
-        assert_eq!(fixed(dec("100.01").percent(50)), "50.01");
-        assert_eq!(fixed(dec("0.01").percent(50)), "0.01");
-        assert_eq!(fixed(dec("0.01").percent(49)), "0.00");
+        let weighted = percent(dec("33.33"), 15);
+        assert_eq!(weighted.map(cents), Ok("5.00".to_owned()));
+        let twice = weighted.and_then(|w| add(w, w));
+        assert_eq!(twice.map(|d| (d.mantissa(), d.scale())), Ok((99990, 4)));
+        assert_eq!(
+            percent(dec("100.01"), 50).map(cents),
+            Ok("50.01".to_owned())
+        );
+        assert_eq!(percent(dec("0.01"), 50).map(cents), Ok("0.01".to_owned()));
+        assert_eq!(percent(dec("0.01"), 49).map(cents), Ok("0.00".to_owned()));
+        assert_eq!(percent(dec("12.5"), 0), Ok(Decimal::ZERO));
     }
 
     #[test]
     fn rounding_takes_halves_away_from_zero() {
-        assert_eq!(fixed(Ok(dec("0.125"))), "0.13");
-        assert_eq!(fixed(Ok(dec("0.124999"))), "0.12");
-        assert_eq!(fixed(Ok(dec("-0.125"))), "-0.13");
-        assert_eq!(fixed(Ok(dec("-0.001"))), "0.00");
-        assert_eq!(fixed(Ok(dec("2.5"))), "2.50");
-        assert_eq!(dec("2.5").to_fixed(0), Ok("3".to_owned()));
-        assert_eq!(fixed(Ok(dec("999.995"))), "1000.00");
+        for (amount, shown) in [
+            ("0.125", "0.13"),
+            ("0.124999", "0.12"),
+            ("-0.125", "-0.13"),
+            ("-0.001", "0.00"),
+            ("2.5", "2.50"),
+            ("999.995", "1000.00"),
+            ("50000", "50000.00"),
+        ] {
+            assert_eq!(cents(dec(amount)), shown, "{amount}");
+        }
     }
 
     #[test]
-    fn overflow_is_reported_not_wrapped() {
-        let huge = Decimal {
-            units: i128::MAX / 2 + 1,
-            scale: 0,
-        };
-        assert_eq!(huge.add(huge), Err(Overflow));
-        assert_eq!(huge.percent(100), Err(Overflow));
-        assert_eq!(Decimal::parse("abc"), None);
+    fn overflow_is_reported_not_wrapped_or_rounded() {
+        assert_eq!(add(Decimal::MAX, Decimal::MAX), Err(Overflow));
+        assert_eq!(percent(Decimal::MAX, 200), Err(Overflow));
+        // 28 digits hold the amount, not the amount × 15 % (…592.5495): not rounded to …592.550.
+        assert_eq!(
+            percent(dec("79228162514264337593543950.33"), 15),
+            Err(Overflow)
+        );
+        assert_eq!(
+            add(dec("79228162514264337593543950.33"), dec("0.0001")),
+            Err(Overflow)
+        );
     }
 
     #[test]

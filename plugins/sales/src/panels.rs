@@ -4,14 +4,15 @@
 use std::collections::BTreeMap;
 
 use plugin_sdk::prelude::*;
-use plugin_sdk::records::{AggregateQuery, Query};
+use plugin_sdk::records::AggregateQuery;
+use plugin_sdk::rust_decimal::Decimal;
 use serde::Serialize;
 use serde_json::json;
 
-use crate::dates::{self, Month, duration_label};
 use crate::forecast::{self, Params, Target, Total};
 use crate::history;
-use crate::money::{self, Decimal, Overflow};
+use crate::money::{self, Overflow};
+use crate::month::Month;
 use crate::pipeline::Outcome;
 use crate::store;
 
@@ -91,11 +92,11 @@ struct ForecastMonth {
 fn forecast_panel() -> Result<Panel, Failure> {
     let params = Params {
         pipeline: None,
-        from: Month::of_micros(dates::now()),
+        from: Month::of(clock::today()),
         months: FORECAST_MONTHS,
     };
     let target = Target::from_settings();
-    let answer = forecast::load(&params)?.answer(&target)?;
+    let answer = forecast::load(&params, &target)?;
     let months: Vec<ForecastMonth> = params
         .from
         .range(params.months)
@@ -144,7 +145,7 @@ struct CurrencyTotals {
 /// with their open and won totals per currency.
 fn deals_panel(record: Option<Record>, field: &str) -> Result<Panel, Failure> {
     let record = needs_record(record)?;
-    let filter = store::eq(field, &record.id);
+    let filter = Filter::eq(field, &record.id);
     let page = records::find(
         "deal",
         &Query::new()
@@ -174,7 +175,7 @@ fn deals_panel(record: Option<Record>, field: &str) -> Result<Panel, Failure> {
         &json!({
             "deals": deals,
             "more": page.next_cursor.is_some(),
-            "totals": currency_totals(&filter)?,
+            "totals": currency_totals(filter)?,
         }),
     )?)
 }
@@ -190,23 +191,19 @@ fn stage_names(deals: &[Record]) -> Result<BTreeMap<String, String>, HostError> 
     if ids.is_empty() {
         return Ok(BTreeMap::new());
     }
-    let stages = store::all("stage", Query::new().filter(store::any_of("id", ids)))?;
-    Ok(stages
-        .iter()
-        .map(|stage| (stage.id.clone(), store::title(stage)))
-        .collect())
+    let query = Query::new().filter(Filter::is_in("id", ids)).limit(1000);
+    records::find_all("stage", query)
+        .map(|stage| stage.map(|stage| (stage.id.clone(), store::title(&stage))))
+        .collect()
 }
 
 /// Open and won amounts per currency of every deal matching `filter`, not only those listed
 /// (a currency only lost deals use does not show).
-fn currency_totals(filter: &str) -> Result<Vec<CurrencyTotals>, Failure> {
+fn currency_totals(filter: Filter) -> Result<Vec<CurrencyTotals>, Failure> {
     let groups = records::aggregate(
         "deal",
         &AggregateQuery::new()
-            .filter(store::all_of(&[
-                filter.to_owned(),
-                store::any_of("status", ["open", "won"]),
-            ]))
+            .filter(filter.and(Filter::is_in("status", ["open", "won"])))
             .group_by(["amount:currency", "status"])
             .sum(["amount"]),
     )?;
@@ -226,29 +223,25 @@ fn currency_totals(filter: &str) -> Result<Vec<CurrencyTotals>, Failure> {
             .sums
             .first()
             .and_then(Value::as_money)
-            .and_then(Decimal::of)
+            .and_then(Money::decimal)
         else {
             continue;
         };
         let (open, won) = totals.entry(currency.to_owned()).or_default();
         match status {
-            Outcome::Open => *open = open.add(amount)?,
-            Outcome::Won => *won = won.add(amount)?,
+            Outcome::Open => *open = money::add(*open, amount)?,
+            Outcome::Won => *won = money::add(*won, amount)?,
             Outcome::Lost => {}
         }
     }
-    totals
+    Ok(totals
         .into_iter()
-        .map(
-            |(currency, (open, won))| -> Result<CurrencyTotals, Failure> {
-                Ok(CurrencyTotals {
-                    currency,
-                    open: open.to_fixed(2)?,
-                    won: won.to_fixed(2)?,
-                })
-            },
-        )
-        .collect()
+        .map(|(currency, (open, won))| CurrencyTotals {
+            currency,
+            open: money::cents(open),
+            won: money::cents(won),
+        })
+        .collect())
 }
 
 /// One stage the deal was in.
@@ -265,7 +258,7 @@ struct StageLine {
 /// The deal's stages, oldest first, with the time spent in each.
 fn stage_history_panel(record: Option<Record>) -> Result<Panel, Failure> {
     let deal = needs_record(record)?;
-    let view = history::load(&deal, dates::now())?;
+    let view = history::load(&deal, clock::now())?;
     let last = view.history.len().saturating_sub(1);
     let lines: Vec<StageLine> = view
         .history
@@ -291,6 +284,18 @@ fn stage_history_panel(record: Option<Record>) -> Result<Panel, Failure> {
     )?)
 }
 
+/// A duration for people: `"45s"`, `"12m"`, `"3h 20m"`, `"5d 4h"`.
+fn duration_label(seconds: i64) -> String {
+    let seconds = seconds.max(0);
+    let (days, hours, minutes) = (seconds / 86_400, seconds / 3600 % 24, seconds / 60 % 60);
+    match (days, hours, minutes) {
+        (0, 0, 0) => format!("{seconds}s"),
+        (0, 0, _) => format!("{minutes}m"),
+        (0, _, _) => format!("{hours}h {minutes}m"),
+        _ => format!("{days}d {hours}h"),
+    }
+}
+
 /// `"2026-11-27T10:00:00.000Z"` → `"2026-11-27 10:00"` (UTC).
 fn short_datetime(text: &str) -> String {
     text.get(..16).unwrap_or(text).replace('T', " ")
@@ -312,7 +317,7 @@ fn conversion_panel(record: Option<Record>) -> Result<Panel, Failure> {
         ("Company", "converted_company", "company", "companies"),
         ("Deal", "converted_deal", "deal", "deals"),
     ];
-    let mut links = Vec::new();
+    let mut converted = Vec::new();
     for (label, field, entity, plural) in targets {
         let Some(id) = lead.reference(field) else {
             continue;
@@ -321,7 +326,7 @@ fn conversion_panel(record: Option<Record>) -> Result<Panel, Failure> {
             Some(record) => store::title(&record),
             None => format!("{label} (deleted)"),
         };
-        links.push(ConvertedLink {
+        converted.push(ConvertedLink {
             label,
             title,
             url: store::record_url(plural, id),
@@ -330,10 +335,10 @@ fn conversion_panel(record: Option<Record>) -> Result<Panel, Failure> {
     Ok(Panel::new(
         "conversion.html",
         &json!({
-            "converted": !links.is_empty(),
+            "converted": !converted.is_empty(),
             "status": lead.text("status"),
             "converted_at": lead.datetime("converted_at").map(short_datetime),
-            "links": links,
+            "links": converted,
         }),
     )?)
 }
@@ -349,5 +354,14 @@ mod tests {
             "2026-11-27 10:00"
         );
         assert_eq!(short_datetime("soon"), "soon");
+    }
+
+    #[test]
+    fn durations_read_well() {
+        assert_eq!(duration_label(45), "45s");
+        assert_eq!(duration_label(12 * 60 + 5), "12m");
+        assert_eq!(duration_label(3 * 3600 + 20 * 60), "3h 20m");
+        assert_eq!(duration_label(5 * 86_400 + 4 * 3600 + 59), "5d 4h");
+        assert_eq!(duration_label(-5), "0s");
     }
 }

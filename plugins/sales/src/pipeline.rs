@@ -2,9 +2,6 @@
 //! pipeline with its stages (the workspace's first one on enable, another for the demo).
 
 use plugin_sdk::prelude::*;
-use plugin_sdk::records::Query;
-
-use crate::store;
 
 /// What reaching a stage means for a deal; a deal's `status` is its stage's outcome.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -70,10 +67,11 @@ impl Stage {
 
 /// The stages of a pipeline, in position order.
 pub fn stages_of(pipeline: &str) -> Result<Vec<Stage>, HostError> {
-    let query = Query::new()
-        .filter(store::eq("pipeline", pipeline))
-        .sort("position");
-    read_stages(query)
+    read_stages(
+        Query::new()
+            .filter(Filter::eq("pipeline", pipeline))
+            .sort("position"),
+    )
 }
 
 /// Every stage of every pipeline.
@@ -81,11 +79,23 @@ pub fn all_stages() -> Result<Vec<Stage>, HostError> {
     read_stages(Query::new())
 }
 
+/// The stages among `ids` (unknown ids are left out), 100 ids per query: the filter then
+/// stays well within the filter language's 8 KiB.
+pub fn stages_by_id(ids: &[&str]) -> Result<Vec<Stage>, HostError> {
+    let mut found = Vec::new();
+    for chunk in ids.chunks(100) {
+        found.extend(read_stages(
+            Query::new().filter(Filter::is_in("id", chunk.iter().copied())),
+        )?);
+    }
+    Ok(found)
+}
+
+/// Every stage `query` matches, read a thousand (a find's largest page) at a time.
 fn read_stages(query: Query) -> Result<Vec<Stage>, HostError> {
-    Ok(store::all("stage", query)?
-        .iter()
-        .map(Stage::from_record)
-        .collect())
+    records::find_all("stage", query.limit(1000))
+        .map(|record| Ok(Stage::from_record(&record?)))
+        .collect()
 }
 
 /// Where a new deal starts: the pipeline's first open stage.
@@ -99,13 +109,11 @@ pub fn first_open(stages: &[Stage]) -> Option<&Stage> {
 /// The id of the default pipeline: the one marked `is_default`, else the oldest; `None` when
 /// the workspace has no pipeline.
 pub fn default_pipeline() -> Result<Option<String>, HostError> {
-    let marked = store::first("pipeline", "is_default[eq]:true", Some("created_at"))?;
-    let pipeline = match marked {
-        Some(pipeline) => Some(pipeline),
-        None => records::find("pipeline", &Query::new().sort("created_at").limit(1))?
-            .records
-            .into_iter()
-            .next(),
+    let oldest = || Query::new().sort("created_at");
+    let marked = oldest().filter(Filter::eq("is_default", true));
+    let pipeline = match records::first("pipeline", marked)? {
+        Some(marked) => Some(marked),
+        None => records::first("pipeline", oldest())?,
     };
     Ok(pipeline.map(|pipeline| pipeline.id))
 }
@@ -156,7 +164,7 @@ pub fn create(
                 "stage",
                 &fields([
                     ("name", Value::from(stage.name)),
-                    ("pipeline", store::reference(Some(&pipeline.id))),
+                    ("pipeline", Value::reference(&pipeline.id)),
                     ("position", Value::from(position)),
                     ("probability", Value::from(stage.probability)),
                     ("outcome", Value::from(stage.outcome.as_str())),
@@ -180,6 +188,8 @@ pub fn ensure_default() -> Result<bool, HostError> {
 
 #[cfg(test)]
 mod tests {
+    use plugin_sdk::testing::TestHost;
+
     use super::*;
 
     fn stage(id: &str, position: i64, outcome: Outcome) -> Stage {
@@ -202,6 +212,21 @@ mod tests {
         ];
         assert_eq!(first_open(&stages).map(|s| s.id.as_str()), Some("a"));
         assert_eq!(first_open(&stages[..1]), None);
+    }
+
+    #[test]
+    fn enabling_creates_the_default_pipeline_once() {
+        let host = TestHost::from_manifest(include_str!("../plugin.toml")).install();
+        assert_eq!(ensure_default(), Ok(true));
+        assert_eq!(ensure_default(), Ok(false));
+        let Ok(Some(sales)) = default_pipeline() else {
+            panic!("a default pipeline");
+        };
+        let stages = stages_of(&sales).unwrap_or_default();
+        let names: Vec<&str> = stages.iter().map(|stage| stage.name.as_str()).collect();
+        assert_eq!(names, SALES_STAGES.map(|spec| spec.name));
+        assert_eq!(first_open(&stages).map(|stage| stage.probability), Some(10));
+        assert_eq!(host.records("pipeline").len(), 1);
     }
 
     #[test]

@@ -2,121 +2,162 @@
 //!
 //! Failures are answered in the API's error shape rather than returned as the plugin's own
 //! error: a bad parameter or a record the user may not read is the caller's problem, and must
-//! not count towards suspending the plugin.
+//! not count towards suspending the plugin. The SDK's `Router` answers a host refusal with the
+//! status the API gives its code (`forbidden` 403, …).
 
 use plugin_sdk::prelude::*;
 
-use crate::dates::{self, Month};
-use crate::forecast::{self, Params, Target};
-use crate::history;
+use crate::forecast::{self, Answer, Params, Target};
+use crate::history::{self, HistoryView};
+use crate::month::Month;
 
-/// Why a route could not answer, as an HTTP status and the API's error code.
-struct Failure {
-    status: u16,
-    code: String,
-    message: String,
-}
-
-impl Failure {
-    fn new(status: u16, code: &str, message: impl Into<String>) -> Failure {
-        Failure {
-            status,
-            code: code.to_owned(),
-            message: message.into(),
-        }
-    }
-
-    fn bad_parameter(message: impl Into<String>) -> Failure {
-        Failure::new(400, "invalid_parameter", message)
-    }
-
-    fn response(&self) -> HttpResponse {
-        HttpResponse::error(self.status, &self.code, &self.message)
-    }
-}
-
-/// A host refusal keeps its code; the status says whose problem it is.
-impl From<HostError> for Failure {
-    fn from(error: HostError) -> Failure {
-        let status = match error.code.as_str() {
-            "forbidden" => 403,
-            "record_not_found" => 404,
-            "invalid_parameter" | "validation_failed" => 400,
-            _ => 500,
-        };
-        Failure {
-            status,
-            code: error.code,
-            message: error.message,
-        }
-    }
-}
-
-impl From<forecast::Error> for Failure {
-    fn from(error: forecast::Error) -> Failure {
-        match error {
-            forecast::Error::Host(error) => error.into(),
-            forecast::Error::Overflow(overflow) => {
-                Failure::new(500, "internal", overflow.to_string())
-            }
-        }
-    }
-}
-
-/// Answers a request to one of the manifest's routes (the host sends no others).
-pub fn handle(request: &HttpRequest) -> HttpResponse {
-    let answer = if request.method != "GET" {
-        Err(Failure::new(
-            405,
-            "method_not_allowed",
-            "these routes answer GET only",
-        ))
-    } else if request.path == "/forecast" {
-        forecast_route(request)
-    } else if let Some(rest) = request.path_rest("/deals/") {
-        history_route(&rest)
-    } else {
-        Ok(HttpResponse::not_found())
-    };
-    answer.unwrap_or_else(|failure| failure.response())
+/// The routes of plugin.toml's `[[routes]]`; the host sends no others.
+pub fn router() -> Router {
+    Router::new()
+        .get_json("/forecast", forecast)
+        .get_json("/deals/*", deal_history)
 }
 
 /// `GET /forecast?pipeline=ID&from=YYYY-MM&months=N` → see [`forecast::Answer`].
-fn forecast_route(request: &HttpRequest) -> Result<HttpResponse, Failure> {
-    let this_month = Month::of_micros(dates::now());
-    let params = Params::from_request(request, this_month).map_err(Failure::bad_parameter)?;
+fn forecast(_ctx: &Context, request: &HttpRequest) -> Result<Answer, RouteError> {
+    let this_month = Month::of(clock::today());
+    let params = Params::from_request(request, this_month).map_err(RouteError::bad_request)?;
     if let Some(pipeline) = &params.pipeline {
         check_pipeline(pipeline)?;
     }
-    let answer = forecast::load(&params)?
-        .answer(&Target::from_settings())
-        .map_err(forecast::Error::from)?;
-    Ok(HttpResponse::json(200, &answer))
+    Ok(forecast::load(&params, &Target::from_settings())?)
 }
 
 /// A pipeline parameter names an existing pipeline; a malformed id is as bad as an unknown one.
-fn check_pipeline(id: &str) -> Result<(), Failure> {
+fn check_pipeline(id: &str) -> Result<(), RouteError> {
     match records::get("pipeline", id) {
         Ok(Some(_)) => Ok(()),
-        Ok(None) => Err(Failure::bad_parameter(format!(
+        Ok(None) => Err(RouteError::bad_request(format!(
             "there is no pipeline `{id}`"
         ))),
         Err(error) if error.code == "forbidden" => Err(error.into()),
-        Err(_) => Err(Failure::bad_parameter(format!(
+        Err(_) => Err(RouteError::bad_request(format!(
             "`{id}` is not a pipeline id"
         ))),
     }
 }
 
 /// `GET /deals/{id}/history` → see [`history::HistoryView`].
-fn history_route(rest: &str) -> Result<HttpResponse, Failure> {
+fn deal_history(_ctx: &Context, request: &HttpRequest) -> Result<HistoryView, RouteError> {
+    let rest = request.path_rest("/deals/").unwrap_or_default();
     let Some((id, "history")) = rest.split_once('/') else {
-        return Ok(HttpResponse::not_found());
+        return Err(RouteError::not_found("this plugin has no such route"));
     };
-    let deal = records::get("deal", id)?
-        .ok_or_else(|| Failure::new(404, "record_not_found", format!("there is no deal `{id}`")))?;
-    Ok(HttpResponse::json(
-        200,
-        &history::load(&deal, dates::now())?,
-    ))
+    let deal = records::get("deal", id)?.ok_or_else(|| {
+        RouteError::status(404, "record_not_found", format!("there is no deal `{id}`"))
+    })?;
+    Ok(history::load(&deal, clock::now())?)
+}
+
+/// A sum too large to add up exactly is the plugin's problem, not the caller's.
+impl From<forecast::Error> for RouteError {
+    fn from(error: forecast::Error) -> RouteError {
+        match error {
+            forecast::Error::Host(error) => error.into(),
+            forecast::Error::Overflow(overflow) => {
+                RouteError::status(500, "internal_error", overflow.to_string())
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use plugin_sdk::serde_json::{self, Value as Json, json};
+    use plugin_sdk::testing::{Installed, TestHost};
+
+    use super::*;
+    use crate::Sales;
+
+    fn get(host: &Installed, path: &str) -> (u16, Json) {
+        let answer = Sales::handle_http(host.context(), TestHost::request("GET", path, b""));
+        let answer = answer.unwrap_or_else(|error| panic!("{error}"));
+        (
+            answer.status,
+            serde_json::from_slice(&answer.body).unwrap_or_default(),
+        )
+    }
+
+    fn host() -> Installed {
+        TestHost::from_manifest(include_str!("../plugin.toml"))
+            .with_setting("monthly_target", "7500")
+            .install()
+    }
+
+    #[test]
+    fn the_forecast_sums_the_deals_of_its_months() {
+        let host = host();
+        let pipeline = host.insert("pipeline", fields([("name", "Sales")]));
+        let stage = |probability: i64, outcome: &str| {
+            let values = fields([
+                ("pipeline", Value::reference(&pipeline.id)),
+                ("probability", probability.into()),
+                ("outcome", outcome.into()),
+            ]);
+            host.insert("stage", values).id
+        };
+        let (proposal, won) = (stage(50, "open"), stage(100, "won"));
+        for (stage, status, date_field, date, amount) in [
+            (&proposal, "open", "expected_close", "2031-01-10", "1234.57"),
+            (&proposal, "open", "expected_close", "2031-01-20", "0.01"),
+            (&won, "won", "close_date", "2031-02-03", "800.50"),
+            (&proposal, "open", "expected_close", "2031-03-01", "99"),
+        ] {
+            host.insert(
+                "deal",
+                fields([
+                    ("pipeline", Value::reference(&pipeline.id)),
+                    ("stage", Value::reference(stage)),
+                    ("status", status.into()),
+                    (date_field, Value::Date(date.into())),
+                    ("amount", Money::new(amount, "EUR").into()),
+                ]),
+            );
+        }
+        let path = format!("/forecast?from=2031-01&months=2&pipeline={}", pipeline.id);
+        let (status, answer) = get(&host, &path);
+        assert_eq!(status, 200, "{answer}");
+        assert_eq!(answer["months"], json!(["2031-01", "2031-02"]));
+        assert_eq!(
+            answer["currency_rows"][0],
+            json!({"month": "2031-01", "owner": "test-user", "currency": "EUR",
+                   "open": "1234.58", "weighted": "617.29", "won": "0.00", "deals": 2})
+        );
+        assert_eq!(answer["totals"][1]["won"], "800.50");
+        assert_eq!(answer["totals"][1]["target"], "7500.00");
+    }
+
+    #[test]
+    fn bad_parameters_and_unknown_records_are_the_callers_problem() {
+        let host = host();
+        for bad in [
+            "months=0",
+            "months=25",
+            "from=2031-13",
+            "from=01-2031",
+            "pipeline=nope",
+        ] {
+            let (status, answer) = get(&host, &format!("/forecast?{bad}"));
+            assert_eq!(
+                (status, &answer["error"]["code"]),
+                (400, &json!("invalid_parameter")),
+                "{bad}"
+            );
+        }
+        let (status, answer) = get(&host, "/deals/d1/history");
+        assert_eq!(
+            (status, &answer["error"]["code"]),
+            (404, &json!("record_not_found"))
+        );
+        let (status, answer) = get(&host, "/deals/d1/other");
+        assert_eq!(
+            (status, &answer["error"]["code"]),
+            (404, &json!("not_found"))
+        );
+    }
 }

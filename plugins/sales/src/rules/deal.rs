@@ -21,7 +21,6 @@ use super::Stamp;
 use super::lookups::Lookups;
 use crate::history::{self, Entry, StageName};
 use crate::pipeline::{self, Outcome, Stage};
-use crate::store;
 
 /// Fields only this hook sets (its own patches are not in a change's `changed`).
 const READ_ONLY: [&str; 4] = ["stage_history", "status", "probability", "stage_entered_at"];
@@ -83,17 +82,6 @@ pub fn verdict(
         }
         Err(Problem::Host(error)) => Err(error),
     }
-}
-
-/// The deals of `changes` whose previous stage only the stored record knows: updates that set
-/// the stage of a deal without history. [`Lookups::new`] reads them in one query.
-pub fn ids_needing_stored_stage(changes: &[Change]) -> Vec<&str> {
-    changes
-        .iter()
-        .filter(|change| change.entity_type == "deal" && change.is_update())
-        .filter(|change| change.sets("stage") && parse_history(change).is_empty())
-        .filter_map(|change| change.id.as_deref())
-        .collect()
 }
 
 /// The stages `changes` put deals in that the host did not pass along (see [`stages_given`]),
@@ -162,10 +150,18 @@ fn plan(change: &Change, stamp: &Stamp, lookups: &mut Lookups) -> Result<Patch, 
     let mut patch = Patch::default();
     let pipeline = pipeline_of(change, lookups, &mut patch)?;
     let history = parse_history(change);
-    let previous = previous_stage(change, &history, lookups);
+    // The stage before the write: none for a create (the host sends the old values along).
+    let previous = change
+        .old("stage")
+        .and_then(Value::as_reference)
+        .map(str::to_owned);
     let stage = target_stage(change, &pipeline, lookups)?;
     let stage_id = stage.as_ref().map(|stage| stage.id.as_str());
-    patch.set_unless_same(change, "stage", store::reference(stage_id));
+    patch.set_unless_same(
+        change,
+        "stage",
+        stage_id.map_or(Value::Null, Value::reference),
+    );
     let moved = previous.as_deref() != stage_id;
     let outcome = follow_stage(change, stage.as_ref(), moved, stamp, &mut patch);
     check_lost_reason(change, outcome)?;
@@ -178,8 +174,8 @@ fn plan(change: &Change, stamp: &Stamp, lookups: &mut Lookups) -> Result<Patch, 
             id: stage.as_ref().map(|stage| stage.id.clone()),
             name: stage.map(|stage| stage.name),
         };
-        let entry = history::next_entry(&history, from, to, &stamp.at, stamp.user);
-        patch.set("stage_entered_at", Value::Datetime(stamp.at.clone()));
+        let entry = history::next_entry(&history, from, to, stamp.at, stamp.user);
+        patch.set("stage_entered_at", Value::from(stamp.at));
         patch.set("stage_history", history::appended(history, entry));
     }
     Ok(patch)
@@ -203,7 +199,7 @@ fn kept_outcome(change: &Change) -> Option<Outcome> {
 fn keep_stage(change: &Change, outcome: Outcome, stamp: &Stamp) -> Result<Patch, Problem> {
     let mut patch = Patch::default();
     if outcome.is_closed() && change.date("close_date").is_none() {
-        patch.set("close_date", stamp.today.value());
+        patch.set("close_date", Value::from(stamp.today));
     }
     check_lost_reason(change, outcome)?;
     Ok(patch)
@@ -229,25 +225,8 @@ fn pipeline_of(
             "there is no pipeline to put the deal in: create one first",
         )
     })?;
-    patch.set("pipeline", store::reference(Some(&id)));
+    patch.set("pipeline", Value::reference(&id));
     Ok(id)
-}
-
-/// The deal's stage before this write: none for a create; for an update that leaves the
-/// stage alone, the one it keeps; else the last entry of its history, else the stored deal.
-fn previous_stage(change: &Change, history: &[Entry], lookups: &Lookups) -> Option<String> {
-    if change.is_create() {
-        return None;
-    }
-    if !change.sets("stage") {
-        return change.reference("stage").map(str::to_owned);
-    }
-    match history.last() {
-        Some(last) => last.to.clone(),
-        None => lookups
-            .stored_stage(change.id.as_deref()?)
-            .map(str::to_owned),
-    }
 }
 
 /// Rules 2–4: the stage the deal ends up in — `None` when it has none.
@@ -308,7 +287,7 @@ fn follow_stage(
     patch.set_unless_same(change, "status", Value::from(outcome.as_str()));
     patch.set_unless_same(change, "probability", probability);
     if outcome.is_closed() && change.date("close_date").is_none() {
-        patch.set("close_date", stamp.today.value());
+        patch.set("close_date", Value::from(stamp.today));
     } else if !outcome.is_closed() && moved && change.get("close_date").is_some() {
         patch.set("close_date", Value::Null);
     }
@@ -351,64 +330,111 @@ fn previous_name(
 
 #[cfg(test)]
 mod tests {
-    use super::*;
-    use crate::dates::Date;
+    use std::collections::BTreeMap;
 
+    use plugin_sdk::chrono::DateTime;
+    use plugin_sdk::serde_json::json;
+    use plugin_sdk::testing::{Installed, TestHost};
+
+    use super::*;
+    use crate::rules::before_save;
+
+    const MANIFEST: &str = include_str!("../../plugin.toml");
     const TODAY: &str = "2026-11-27";
     const NOW: &str = "2026-11-27T10:00:00.000Z";
 
-    fn stage(id: &str, pipeline: &str, position: i64, probability: i64, outcome: Outcome) -> Stage {
-        Stage {
-            id: id.to_owned(),
-            name: id.strip_prefix(pipeline).unwrap_or(id).to_owned(),
-            pipeline: Some(pipeline.to_owned()),
-            position,
-            probability,
-            outcome,
+    /// A test host whose clock says [`NOW`], with two pipelines: `sales` (the default) with
+    /// stages Qualify (10 %), Won and Lost, and `other` with qualify (the same name in another
+    /// case) and Other.
+    struct Workspace {
+        host: Installed,
+        sales: String,
+        other: String,
+        stages: BTreeMap<&'static str, String>,
+    }
+
+    fn host() -> Installed {
+        let now = DateTime::parse_from_rfc3339(NOW).map_or(0, |at| at.timestamp_micros());
+        TestHost::from_manifest(MANIFEST).at(now).install()
+    }
+
+    fn workspace() -> Workspace {
+        let host = host();
+        let pipeline = |name: &str, is_default: bool| {
+            let values = fields([
+                ("name", Value::from(name)),
+                ("is_default", is_default.into()),
+            ]);
+            host.insert("pipeline", values).id
+        };
+        let (sales, other) = (pipeline("Sales", true), pipeline("Other", false));
+        let mut stages = BTreeMap::new();
+        for (name, pipeline, position, probability, outcome) in [
+            ("Qualify", &sales, 1, 10, "open"),
+            ("Won", &sales, 5, 100, "won"),
+            ("Lost", &sales, 6, 0, "lost"),
+            ("qualify", &other, 1, 15, "open"),
+            ("Other", &other, 2, 40, "open"),
+        ] {
+            let stage = host.insert(
+                "stage",
+                stage_fields(name, pipeline, position, probability, outcome),
+            );
+            stages.insert(name, stage.id);
+        }
+        Workspace {
+            host,
+            sales,
+            other,
+            stages,
         }
     }
 
-    /// Two pipelines: `p` (default) with stages `pQualify`, `pWon`, `pLost`, and `q` with
-    /// `qqualify` (the same name in another case) and `qOther`.
-    fn lookups() -> Lookups {
-        Lookups::preloaded(
-            Some("p"),
-            vec![
-                stage("pQualify", "p", 1, 10, Outcome::Open),
-                stage("pWon", "p", 5, 100, Outcome::Won),
-                stage("pLost", "p", 6, 0, Outcome::Lost),
-                stage("qqualify", "q", 1, 15, Outcome::Open),
-                stage("qOther", "q", 2, 40, Outcome::Open),
-            ],
-        )
+    fn stage_fields(
+        name: &str,
+        pipeline: &str,
+        position: i64,
+        probability: i64,
+        outcome: &str,
+    ) -> Vec<Field> {
+        fields([
+            ("name", Value::from(name)),
+            ("pipeline", Value::reference(pipeline)),
+            ("position", position.into()),
+            ("probability", probability.into()),
+            ("outcome", outcome.into()),
+        ])
     }
 
-    fn stamp() -> Stamp<'static> {
-        Stamp {
-            user: "u1",
-            at: NOW.to_owned(),
-            today: Date::parse(TODAY).unwrap_or_else(|| Date::from_days(0)),
+    impl Workspace {
+        fn stage(&self, name: &str) -> &str {
+            self.stages.get(name).map_or("", String::as_str)
+        }
+
+        /// A deal as stored, in the sales pipeline.
+        fn deal(&self, values: Vec<(&str, Value)>) -> Record {
+            let mut values = fields(values);
+            values.push(Field::new("pipeline", Value::reference(&self.sales)));
+            self.host.insert("deal", values)
+        }
+
+        fn run(&self, change: Change) -> Verdict {
+            run(&self.host, change)
         }
     }
 
-    fn deal(operation: Operation, changed: &[&str], values: Vec<(&str, Value)>) -> Change {
-        Change {
-            operation,
-            entity_type: "deal".into(),
-            id: (operation != Operation::Create).then(|| "d1".to_owned()),
-            fields: fields(values),
-            old_fields: Vec::new(),
-            changed: changed.iter().map(|name| (*name).to_owned()).collect(),
-            references: Vec::new(),
-        }
+    fn run(host: &Installed, change: Change) -> Verdict {
+        let verdicts = before_save(&host.context(), &[change]);
+        let mut verdicts = verdicts.unwrap_or_else(|error| panic!("{}", error.summary()));
+        verdicts.remove(0)
     }
 
-    fn reference(id: &str) -> Value {
-        Value::Reference(id.to_owned())
+    fn create(values: Vec<(&str, Value)>) -> Change {
+        TestHost::create_change("deal", fields(values))
     }
 
-    fn run(change: &Change, lookups: &mut Lookups) -> Verdict {
-        verdict(change, &stamp(), lookups).unwrap_or_else(|error| panic!("{}", error.summary()))
+    fn update(deal: &Record, patch: Vec<(&str, Value)>) -> Change {
+        TestHost::update_change(deal, fields(patch))
     }
 
     fn patched(verdict: &Verdict) -> Vec<Field> {
@@ -419,11 +445,11 @@ mod tests {
         }
     }
 
-    fn codes(verdict: &Verdict) -> Vec<(String, String)> {
+    fn codes(verdict: &Verdict) -> Vec<(&str, &str)> {
         match verdict {
             Verdict::Reject(errors) => errors
                 .iter()
-                .map(|error| (error.field.clone(), error.code.clone()))
+                .map(|error| (error.field.as_str(), error.code.as_str()))
                 .collect(),
             other => panic!("not rejected: {other:?}"),
         }
@@ -435,10 +461,10 @@ mod tests {
 
     #[test]
     fn a_new_deal_gets_the_default_pipeline_and_its_first_open_stage() {
-        let change = deal(Operation::Create, &["name"], vec![("name", "A".into())]);
-        let patch = patched(&run(&change, &mut lookups()));
-        assert_eq!(patch.reference("pipeline"), Some("p"));
-        assert_eq!(patch.reference("stage"), Some("pQualify"));
+        let ws = workspace();
+        let patch = patched(&ws.run(create(vec![("name", "A".into())])));
+        assert_eq!(patch.reference("pipeline"), Some(ws.sales.as_str()));
+        assert_eq!(patch.reference("stage"), Some(ws.stage("Qualify")));
         assert_eq!(patch.text("status"), Some("open"));
         assert_eq!(patch.integer("probability"), Some(10));
         assert_eq!(patch.datetime("stage_entered_at"), Some(NOW));
@@ -446,124 +472,109 @@ mod tests {
         let history = history_of(&patch);
         assert_eq!(history.len(), 1);
         assert_eq!(history[0].from, None);
-        assert_eq!(history[0].to.as_deref(), Some("pQualify"));
+        assert_eq!(history[0].to.as_deref(), Some(ws.stage("Qualify")));
         assert_eq!(history[0].to_name.as_deref(), Some("Qualify"));
         assert_eq!(
             (history[0].at.as_str(), history[0].by.as_str()),
-            (NOW, "u1")
+            (NOW, "test-user")
         );
     }
 
     #[test]
     fn without_any_pipeline_a_deal_is_refused() {
-        let mut empty = Lookups::preloaded(None, Vec::new());
-        let change = deal(Operation::Create, &["name"], vec![("name", "A".into())]);
-        assert_eq!(
-            codes(&run(&change, &mut empty)),
-            [("pipeline".to_owned(), "required".to_owned())]
-        );
+        let verdict = run(&host(), create(vec![("name", "A".into())]));
+        assert_eq!(codes(&verdict), [("pipeline", "required")]);
     }
 
     #[test]
     fn a_stage_of_another_pipeline_is_refused() {
-        let change = deal(
-            Operation::Create,
-            &["name", "pipeline", "stage"],
-            vec![("pipeline", reference("p")), ("stage", reference("qOther"))],
-        );
-        assert_eq!(
-            codes(&run(&change, &mut lookups())),
-            [("stage".to_owned(), "stage_not_in_pipeline".to_owned())]
-        );
+        let ws = workspace();
+        let change = create(vec![
+            ("pipeline", Value::reference(&ws.sales)),
+            ("stage", Value::reference(ws.stage("Other"))),
+        ]);
+        assert_eq!(codes(&ws.run(change)), [("stage", "stage_not_in_pipeline")]);
     }
 
     #[test]
     fn winning_sets_status_probability_close_date_and_appends_history() {
-        let history = r#"[{"from": null, "to": "pQualify", "from_name": null,
+        let ws = workspace();
+        let history = json!([{"from": null, "to": ws.stage("Qualify"), "from_name": null,
             "to_name": "Qualify", "at": "2026-11-26T10:00:00.000Z", "by": "u0",
-            "seconds_in_from": null}]"#;
-        let change = deal(
-            Operation::Update,
-            &["stage"],
-            vec![
-                ("pipeline", reference("p")),
-                ("stage", reference("pWon")),
-                ("status", "open".into()),
-                ("probability", 10.into()),
-                ("stage_history", Value::Json(history.into())),
-            ],
-        );
-        let patch = patched(&run(&change, &mut lookups()));
+            "seconds_in_from": null}]);
+        let deal = ws.deal(vec![
+            ("stage", Value::reference(ws.stage("Qualify"))),
+            ("status", "open".into()),
+            ("probability", 10.into()),
+            ("stage_history", Value::Json(history.to_string())),
+        ]);
+        let patch = patched(&ws.run(update(
+            &deal,
+            vec![("stage", Value::reference(ws.stage("Won")))],
+        )));
         assert_eq!(patch.text("status"), Some("won"));
         assert_eq!(patch.integer("probability"), Some(100));
         assert_eq!(patch.date("close_date"), Some(TODAY));
         let history = history_of(&patch);
         assert_eq!(history.len(), 2);
-        assert_eq!(history[1].from.as_deref(), Some("pQualify"));
+        assert_eq!(history[1].from.as_deref(), Some(ws.stage("Qualify")));
         assert_eq!(history[1].from_name.as_deref(), Some("Qualify"));
-        assert_eq!(history[1].to.as_deref(), Some("pWon"));
+        assert_eq!(history[1].to.as_deref(), Some(ws.stage("Won")));
         assert_eq!(history[1].seconds_in_from, Some(86_400));
     }
 
     #[test]
     fn reopening_clears_the_close_date() {
-        let change = deal(
-            Operation::Update,
-            &["stage"],
-            vec![
-                ("pipeline", reference("p")),
-                ("stage", reference("pQualify")),
-                ("close_date", Value::Date(TODAY.into())),
-                ("status", "won".into()),
-            ],
-        );
-        let mut lookups = lookups();
-        lookups.set_stored_stage("d1", Some("pWon"));
-        let patch = patched(&run(&change, &mut lookups));
+        // A won deal without history (saved while the plugin was off): the stage it leaves is
+        // the one it had before the write.
+        let ws = workspace();
+        let deal = ws.deal(vec![
+            ("stage", Value::reference(ws.stage("Won"))),
+            ("close_date", Value::Date(TODAY.into())),
+            ("status", "won".into()),
+        ]);
+        let patch = patched(&ws.run(update(
+            &deal,
+            vec![("stage", Value::reference(ws.stage("Qualify")))],
+        )));
         assert_eq!(patch.get("close_date"), Some(&Value::Null));
         assert_eq!(patch.text("status"), Some("open"));
-        assert_eq!(history_of(&patch)[0].from.as_deref(), Some("pWon"));
+        let history = history_of(&patch);
+        assert_eq!(history[0].from.as_deref(), Some(ws.stage("Won")));
+        assert_eq!(history[0].from_name.as_deref(), Some("Won"));
     }
 
     #[test]
     fn a_lost_deal_needs_a_reason() {
+        let ws = workspace();
         let lost = |reason: &str| {
-            deal(
-                Operation::Create,
-                &["name", "stage", "lost_reason"],
-                vec![
-                    ("stage", reference("pLost")),
-                    ("lost_reason", reason.into()),
-                ],
-            )
+            create(vec![
+                ("stage", Value::reference(ws.stage("Lost"))),
+                ("lost_reason", reason.into()),
+            ])
         };
         assert_eq!(
-            codes(&run(&lost(" "), &mut lookups())),
-            [("lost_reason".to_owned(), "required_when_lost".to_owned())]
+            codes(&ws.run(lost(" "))),
+            [("lost_reason", "required_when_lost")]
         );
-        let patch = patched(&run(&lost("budget"), &mut lookups()));
+        let patch = patched(&ws.run(lost("budget")));
         assert_eq!(patch.text("status"), Some("lost"));
     }
 
     #[test]
     fn fields_that_follow_the_stage_are_read_only_and_amounts_positive() {
-        let change = deal(
-            Operation::Update,
-            &["status", "stage_history", "amount"],
+        let ws = workspace();
+        let deal = ws.deal(vec![("stage", Value::reference(ws.stage("Qualify")))]);
+        let change = update(
+            &deal,
             vec![
-                ("pipeline", reference("p")),
-                ("stage", reference("pQualify")),
                 ("status", "won".into()),
+                ("stage_history", Value::Json("[]".into())),
                 ("amount", Money::new("-1", "EUR").into()),
             ],
         );
-        let codes = codes(&run(&change, &mut lookups()));
-        let codes: Vec<(&str, &str)> = codes
-            .iter()
-            .map(|(f, c)| (f.as_str(), c.as_str()))
-            .collect();
         assert_eq!(
-            codes,
+            codes(&ws.run(change)),
             [
                 ("stage_history", "read_only"),
                 ("status", "read_only"),
@@ -574,41 +585,40 @@ mod tests {
 
     #[test]
     fn an_unrelated_update_changes_nothing() {
-        let change = deal(
-            Operation::Update,
-            &["name"],
-            vec![
-                ("pipeline", reference("p")),
-                ("stage", reference("pQualify")),
-                ("status", "open".into()),
-                ("probability", 10.into()),
-            ],
+        let ws = workspace();
+        let deal = ws.deal(vec![
+            ("stage", Value::reference(ws.stage("Qualify"))),
+            ("status", "open".into()),
+            ("probability", 10.into()),
+        ]);
+        assert_eq!(
+            ws.run(update(&deal, vec![("name", "B".into())])),
+            Verdict::Proceed
         );
-        assert_eq!(run(&change, &mut lookups()), Verdict::Proceed);
     }
 
     #[test]
     fn changing_pipeline_keeps_the_stage_of_the_same_name() {
-        // The deal as stored, in stage `stage` of `p`, now moved to pipeline `q`.
+        let ws = workspace();
+        // A deal in `stage` of the sales pipeline, moved to the other pipeline.
         let moved = |stage: &str, status: &str, probability: i64| {
-            deal(
-                Operation::Update,
-                &["pipeline"],
-                vec![
-                    ("pipeline", reference("q")),
-                    ("stage", reference(stage)),
-                    ("status", status.into()),
-                    ("probability", probability.into()),
-                    ("close_date", Value::Date(TODAY.into())),
-                ],
-            )
+            let deal = ws.deal(vec![
+                ("stage", Value::reference(ws.stage(stage))),
+                ("status", status.into()),
+                ("probability", probability.into()),
+                ("close_date", Value::Date(TODAY.into())),
+            ]);
+            ws.run(update(
+                &deal,
+                vec![("pipeline", Value::reference(&ws.other))],
+            ))
         };
-        let patch = patched(&run(&moved("pQualify", "open", 10), &mut lookups()));
-        assert_eq!(patch.reference("stage"), Some("qqualify"));
+        let patch = patched(&moved("Qualify", "open", 10));
+        assert_eq!(patch.reference("stage"), Some(ws.stage("qualify")));
         assert_eq!(patch.integer("probability"), Some(15));
         assert_eq!(history_of(&patch)[0].from_name.as_deref(), Some("Qualify"));
 
-        let patch = patched(&run(&moved("pWon", "won", 100), &mut lookups()));
+        let patch = patched(&moved("Won", "won", 100));
         assert_eq!(patch.get("stage"), Some(&Value::Null));
         assert_eq!(patch.text("status"), Some("open"));
         assert_eq!(patch.get("probability"), Some(&Value::Null));
@@ -618,67 +628,66 @@ mod tests {
 
     #[test]
     fn the_stages_a_batch_names_are_read_once_up_front() {
-        let put =
-            |operation, stage: &str| deal(operation, &["stage"], vec![("stage", reference(stage))]);
+        let ws = workspace();
+        let put = |stage: &str| create(vec![("stage", Value::reference(ws.stage(stage)))]);
+        let qualifying = ws.deal(vec![("name", "B".into())]);
         // An amount edit of a deal that keeps its stage needs no stage at all.
-        let kept = deal(
-            Operation::Update,
-            &["amount"],
-            vec![
-                ("pipeline", reference("p")),
-                ("stage", reference("pWon")),
-                ("status", "won".into()),
-            ],
-        );
-        let mut other_type = put(Operation::Create, "pLost");
+        let won = ws.deal(vec![
+            ("stage", Value::reference(ws.stage("Won"))),
+            ("status", "won".into()),
+        ]);
+        let mut other_type = put("Lost");
         other_type.entity_type = "lead".into();
         let changes = [
-            put(Operation::Create, "qOther"),
-            put(Operation::Update, "pQualify"),
-            put(Operation::Create, "qOther"),
-            kept,
+            put("Other"),
+            update(
+                &qualifying,
+                vec![("stage", Value::reference(ws.stage("Qualify")))],
+            ),
+            put("Other"),
+            update(&won, vec![("amount", Money::new("5", "EUR").into())]),
             other_type,
         ];
-        assert_eq!(stages_named(&changes), ["pQualify", "qOther"]);
+        let mut expected = [ws.stage("Qualify"), ws.stage("Other")];
+        expected.sort_unstable();
+        assert_eq!(stages_named(&changes), expected);
     }
 
     #[test]
     fn stages_the_host_passed_along_are_not_read_again() {
-        let record = |id: &str, entity_type: &str| Record {
-            id: id.to_owned(),
-            entity_type: entity_type.to_owned(),
-            version: 1,
-            owner: None,
-            created_at: NOW.to_owned(),
-            updated_at: NOW.to_owned(),
-            fields: fields(vec![
-                ("name", "Won".into()),
-                ("pipeline", reference("p")),
-                ("probability", 100.into()),
-                ("outcome", "won".into()),
-            ]),
+        // The stage comes with the change (`references`): the host has no stage to read.
+        let won = {
+            let elsewhere = TestHost::from_manifest(MANIFEST).install();
+            elsewhere.insert("stage", stage_fields("Won", "p", 5, 100, "won"))
         };
-        let mut given = deal(
-            Operation::Update,
-            &["stage"],
-            vec![("stage", reference("pWon"))],
-        );
-        given.references = vec![record("pWon", "stage")];
+        let host = host();
+        let pipeline = Value::reference("p");
+        let mut given = create(vec![
+            ("pipeline", pipeline.clone()),
+            ("stage", Value::reference(&won.id)),
+        ]);
+        given.references = vec![won.clone()];
+        let patch = patched(&run(&host, given.clone()));
+        assert_eq!(patch.text("status"), Some("won"));
+        assert_eq!(patch.integer("probability"), Some(100));
+
         // A record of another type under the stage's id is not taken for the stage.
-        let mut mistyped = deal(
-            Operation::Create,
-            &["stage"],
-            vec![("stage", reference("x"))],
-        );
-        mistyped.references = vec![record("x", "pipeline")];
+        let mut mistyped = create(vec![
+            ("pipeline", pipeline),
+            ("stage", Value::reference("x")),
+        ]);
+        mistyped.references = vec![Record {
+            id: "x".into(),
+            entity_type: "pipeline".into(),
+            ..won
+        }];
         let changes = [given, mistyped];
         assert_eq!(stages_named(&changes), ["x"]);
         let stages: Vec<Stage> = stages_given(&changes).collect();
         assert_eq!(stages.len(), 1);
         assert_eq!(
-            (stages[0].id.as_str(), stages[0].probability),
-            ("pWon", 100)
+            (stages[0].id.as_str(), stages[0].outcome),
+            (won.id.as_str(), Outcome::Won)
         );
-        assert_eq!(stages[0].outcome, Outcome::Won);
     }
 }

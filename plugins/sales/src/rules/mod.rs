@@ -4,35 +4,32 @@
 mod deal;
 mod lookups;
 
+use plugin_sdk::chrono::{DateTime, NaiveDate, Utc};
 use plugin_sdk::prelude::*;
 
-use crate::dates::{self, Date};
 use lookups::Lookups;
 
 /// Who writes and when, the same for every change of one call.
 pub struct Stamp<'a> {
     pub user: &'a str,
-    /// Now, RFC 3339 UTC with milliseconds.
-    pub at: String,
-    pub today: Date,
+    pub at: DateTime<Utc>,
+    /// The UTC day of `at`.
+    pub today: NaiveDate,
 }
 
 /// One verdict per change, in order. Lookups are shared by the whole batch (a before-save
 /// call has 100 host calls for up to 100 changes): a batch of deals put in stages of their
-/// pipelines costs two queries at most, and none when the host passed the stages along
-/// (`references = ["stage"]` in plugin.toml).
+/// pipelines costs one query at most, and none when the host passed the stages along
+/// (`references = ["stage"]` in plugin.toml). The stage a deal leaves is its old value, which
+/// comes with the change (`Change::old`).
 pub fn before_save(ctx: &Context, changes: &[Change]) -> Result<Vec<Verdict>, HostError> {
-    let now = dates::now();
+    let at = clock::now();
     let stamp = Stamp {
         user: &ctx.user,
-        at: dates::format_datetime(now),
-        today: Date::of_micros(now),
+        at,
+        today: at.date_naive(),
     };
-    let mut lookups = Lookups::new(
-        &deal::ids_needing_stored_stage(changes),
-        &deal::stages_named(changes),
-        deal::stages_given(changes),
-    )?;
+    let mut lookups = Lookups::new(&deal::stages_named(changes), deal::stages_given(changes))?;
     changes
         .iter()
         .map(|change| verdict(change, &stamp, &mut lookups))
@@ -80,19 +77,9 @@ fn lead_verdict(change: &Change) -> Verdict {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use plugin_sdk::testing::TestHost;
 
-    pub(super) fn change(operation: Operation, changed: &[&str], values: Vec<Field>) -> Change {
-        Change {
-            operation,
-            entity_type: "x".into(),
-            id: Some("r1".into()),
-            fields: values,
-            old_fields: Vec::new(),
-            changed: changed.iter().map(|name| (*name).to_owned()).collect(),
-            references: Vec::new(),
-        }
-    }
+    use super::*;
 
     fn rejected_code(verdict: &Verdict) -> Option<&str> {
         match verdict {
@@ -103,13 +90,7 @@ mod tests {
 
     #[test]
     fn stage_probability_must_be_a_percentage() {
-        let stage = |p: i64| {
-            change(
-                Operation::Update,
-                &["probability"],
-                fields([("probability", p)]),
-            )
-        };
+        let stage = |p: i64| TestHost::create_change("stage", fields([("probability", p)]));
         assert_eq!(
             rejected_code(&stage_verdict(&stage(101))),
             Some("out_of_range")
@@ -124,23 +105,22 @@ mod tests {
 
     #[test]
     fn leads_are_converted_by_the_action_only() {
-        let by_hand = change(
-            Operation::Update,
-            &["status"],
-            fields([("status", "converted")]),
+        let host = TestHost::from_manifest(include_str!("../../plugin.toml")).install();
+        let lead = host.insert(
+            "lead",
+            fields([("last_name", "Lovelace"), ("status", "working")]),
         );
-        assert_eq!(
-            rejected_code(&lead_verdict(&by_hand)),
-            Some("use_convert_action")
-        );
-        let by_action = change(
-            Operation::Update,
-            &["status", "converted_contact"],
+        let by_hand = TestHost::update_change(&lead, fields([("status", "converted")]));
+        let by_action = TestHost::update_change(
+            &lead,
             fields([
                 ("status", Value::from("converted")),
                 ("converted_contact", Value::Reference("c1".into())),
             ]),
         );
-        assert_eq!(lead_verdict(&by_action), Verdict::Proceed);
+        let verdicts = before_save(&host.context(), &[by_hand, by_action]);
+        let verdicts = verdicts.unwrap_or_else(|error| panic!("{}", error.summary()));
+        assert_eq!(rejected_code(&verdicts[0]), Some("use_convert_action"));
+        assert_eq!(verdicts[1], Verdict::Proceed);
     }
 }
