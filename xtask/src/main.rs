@@ -15,9 +15,6 @@
 //!   it), and its forecast over 100k deals.
 
 mod bench;
-mod bench_plugins;
-mod bench_sales;
-mod bench_ui;
 
 use std::process::{Command, ExitCode};
 
@@ -43,14 +40,14 @@ enum Task {
     /// Build the test plugins, the first-party plugins and the SDK for wasm32-wasip2.
     Plugins,
     /// Benchmark the HTTP API against a release build (figures for BENCHMARKS.md).
-    BenchApi(bench::Args),
+    BenchApi(bench::api::Args),
     /// Benchmark the plugin runtime in a release build (figures for BENCHMARKS.md).
-    BenchPlugins(bench_plugins::Args),
+    BenchPlugins(bench::plugins::Args),
     /// Benchmark the web app's pages against a release build (figures for BENCHMARKS.md).
-    BenchUi(bench_ui::Args),
+    BenchUi(bench::ui::Args),
     /// Benchmark the sales plugin's writes and forecast against a release build (figures for
     /// BENCHMARKS.md).
-    BenchSales(bench_sales::Args),
+    BenchSales(bench::sales::Args),
 }
 
 fn main() -> ExitCode {
@@ -59,10 +56,10 @@ fn main() -> ExitCode {
         Task::Run { args } => run(&args),
         Task::Test => test(),
         Task::Plugins => plugins(),
-        Task::BenchApi(args) => bench::run(args),
-        Task::BenchPlugins(args) => bench_plugins::run(args),
-        Task::BenchUi(args) => bench_ui::run(args),
-        Task::BenchSales(args) => bench_sales::run(args),
+        Task::BenchApi(args) => bench::api::run(args),
+        Task::BenchPlugins(args) => bench::plugins::run(args),
+        Task::BenchUi(args) => bench::ui::run(args),
+        Task::BenchSales(args) => bench::sales::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -118,47 +115,8 @@ fn run(extra: &[String]) -> anyhow::Result<()> {
 /// compiled dependencies.
 const WASM_DIR: &str = "target/wasm";
 
-/// The first-party plugins `cargo xtask run` installs and enables (crates under `plugins/`).
+/// The first-party plugins (crates under `plugins/`, shipped in the `kith` binary).
 const BUNDLED_PLUGINS: &[&str] = &["sales"];
-
-/// Builds the first-party plugins for wasm32-wasip2 and lays out their packages
-/// (`plugin.toml`, `plugin.wasm`, `templates/`) under `target/bundled-plugins/`.
-fn bundle_plugins() -> anyhow::Result<std::path::PathBuf> {
-    ensure_wasm_target()?;
-    let mut args = vec![
-        "build",
-        "--target",
-        WASM_TARGET,
-        "--release",
-        "--target-dir",
-        WASM_DIR,
-    ];
-    for name in BUNDLED_PLUGINS {
-        args.extend(["--package", name]);
-    }
-    cargo(&args)?;
-    let root = workspace_root();
-    let out = root.join("target/bundled-plugins");
-    for name in BUNDLED_PLUGINS {
-        let source = root.join("plugins").join(name);
-        let package = out.join(name);
-        let templates = package.join("templates");
-        std::fs::create_dir_all(&templates)
-            .with_context(|| format!("cannot create {}", templates.display()))?;
-        let copy = |from: &std::path::Path, to: &std::path::Path| {
-            std::fs::copy(from, to)
-                .with_context(|| format!("cannot copy {} to {}", from.display(), to.display()))
-        };
-        copy(&source.join("plugin.toml"), &package.join("plugin.toml"))?;
-        let wasm = root.join(format!("{WASM_DIR}/{WASM_TARGET}/release/{name}.wasm"));
-        copy(&wasm, &package.join("plugin.wasm"))?;
-        for entry in std::fs::read_dir(source.join("templates"))? {
-            let entry = entry?;
-            copy(&entry.path(), &templates.join(entry.file_name()))?;
-        }
-    }
-    Ok(out)
-}
 
 /// Makes sure a rustup component is present (a fresh toolchain may lack it).
 fn ensure_component(name: &str, probe: &[&str]) -> anyhow::Result<()> {
@@ -287,6 +245,13 @@ fn test() -> anyhow::Result<()> {
     clippy.extend(["--", "-D", "warnings"]);
     cargo(&clippy)?;
     cargo_wasm("clippy", &["--", "-D", "warnings"])?;
+    // The SDK and the first-party plugins also build natively, for their unit tests.
+    let mut native_clippy = vec!["clippy", "--all-targets", "--package", "plugin-sdk"];
+    for name in BUNDLED_PLUGINS {
+        native_clippy.extend(["--package", name]);
+    }
+    native_clippy.extend(["--", "-D", "warnings"]);
+    cargo(&native_clippy)?;
     // The end-to-end tests load the test plugins as real components.
     cargo_wasm("build", &[])?;
     // The end-to-end tests drive the `kith` binary itself (CLI, kill -9 and restart), and

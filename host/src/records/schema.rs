@@ -723,36 +723,85 @@ mod tests {
             .expect("the SDK README has a Built-in types section");
         let mut documented = Vec::new();
         let mut current = String::new();
-        for row in table.lines().filter(|l| l.starts_with("| ") && l.contains('`')) {
+        for row in table
+            .lines()
+            .filter(|l| l.starts_with("| ") && l.contains('`'))
+        {
             let cells: Vec<&str> = row.trim_matches('|').split('|').map(str::trim).collect();
             if let Some(name) = cells[0].split('`').nth(1) {
                 current = name.to_owned();
             }
             let field = cells[1].trim_matches('`');
-            documented.push((current.clone(), field.to_owned(), cells[2].to_owned(), cells[3].to_owned()));
+            documented.push((
+                current.clone(),
+                field.to_owned(),
+                cells[2].to_owned(),
+                cells[3].to_owned(),
+            ));
         }
         let mut expected = Vec::new();
         for ty in builtin_types() {
-            assert!(table.contains(&format!("| `{}` (`{}`) |", ty.name, ty.plural)), "{} and its plural", ty.name);
+            assert!(
+                table.contains(&format!("| `{}` (`{}`) |", ty.name, ty.plural)),
+                "{} and its plural",
+                ty.name
+            );
             for field in &ty.fields {
                 let row = documented
                     .iter()
                     .find(|(t, f, _, _)| *t == ty.name && *f == field.name)
-                    .unwrap_or_else(|| panic!("{}.{} is not in the SDK README", ty.name, field.name));
-                assert!(row.2.starts_with(field.kind.as_str()), "{}.{}: kind {}", ty.name, field.name, row.2);
+                    .unwrap_or_else(|| {
+                        panic!("{}.{} is not in the SDK README", ty.name, field.name)
+                    });
+                assert!(
+                    row.2.starts_with(field.kind.as_str()),
+                    "{}.{}: kind {}",
+                    ty.name,
+                    field.name,
+                    row.2
+                );
                 if let Some(target) = &field.target {
-                    assert!(row.2.contains(&format!("`{target}`")), "{}.{}: target", ty.name, field.name);
+                    assert!(
+                        row.2.contains(&format!("`{target}`")),
+                        "{}.{}: target",
+                        ty.name,
+                        field.name
+                    );
                 }
                 for option in &field.options {
-                    assert!(row.3.contains(&format!("`{}`", option.value)), "{}.{}: option {}", ty.name, field.name, option.value);
+                    assert!(
+                        row.3.contains(&format!("`{}`", option.value)),
+                        "{}.{}: option {}",
+                        ty.name,
+                        field.name,
+                        option.value
+                    );
                 }
-                assert_eq!(row.3.contains("required"), field.required, "{}.{}: required", ty.name, field.name);
-                assert_eq!(row.3.contains("indexed"), field.indexed, "{}.{}: indexed", ty.name, field.name);
+                assert_eq!(
+                    row.3.contains("required"),
+                    field.required,
+                    "{}.{}: required",
+                    ty.name,
+                    field.name
+                );
+                assert_eq!(
+                    row.3.contains("indexed"),
+                    field.indexed,
+                    "{}.{}: indexed",
+                    ty.name,
+                    field.name
+                );
                 expected.push((ty.name.clone(), field.name.clone()));
             }
         }
-        let listed: Vec<_> = documented.iter().map(|(t, f, _, _)| (t.clone(), f.clone())).collect();
-        assert_eq!(listed, expected, "the README lists exactly the built-in fields, in order");
+        let listed: Vec<_> = documented
+            .iter()
+            .map(|(t, f, _, _)| (t.clone(), f.clone()))
+            .collect();
+        assert_eq!(
+            listed, expected,
+            "the README lists exactly the built-in fields, in order"
+        );
     }
 
     #[test]

@@ -36,18 +36,22 @@
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use host::demo::{self, Rng};
-use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderMap, HeaderValue, IF_MATCH};
-use reqwest::{RequestBuilder, StatusCode, Url};
-use sea_orm::ConnectionTrait;
+use reqwest::header::IF_MATCH;
+use reqwest::{RequestBuilder, StatusCode};
 use serde_json::{Map, Value, json};
 use uuid::Uuid;
+
+use super::{
+    Api, Backend, Databases, Machine, Memory, Rep, Reply, Stats, USER_PASSWORD, Users, WORKSPACE,
+    create_users, form_body, millis, on_fresh_database, publish_section, records_of, release_dir,
+    rerun_release_build, runtime, start_server, thousands, yes_no,
+};
 
 /// Contacts per batch request: the API's maximum.
 pub(crate) const BATCH: usize = 1_000;
@@ -77,17 +81,9 @@ pub(crate) const RARE_EVERY: usize = 1_000;
 const INSERT_TARGET: f64 = 20_000.0;
 const RSS_TARGET_MB: f64 = 150.0;
 
-pub(crate) const ADMIN_EMAIL: &str = "bench@kith.local";
-pub(crate) const ADMIN_PASSWORD: &str = "benchpass1";
-pub(crate) const WORKSPACE: &str = "bench";
-
-/// Set when a debug `xtask` re-runs the bench from the release build it has just made.
-const BUILT_ENV: &str = "KITH_BENCH_BUILT";
-
 /// Users holding the `own`-only role.
 const REPS: usize = 20;
 const OWN_ROLE: &str = "own_reader";
-const REP_PASSWORD: &str = "benchpass1";
 /// Rep `r` owns the seeded contacts whose index is `r` modulo this: 1% of them each.
 const OWNER_EVERY: usize = 100;
 /// Lists with `own` filtering stay within this factor of the admin's (on p99).
@@ -118,30 +114,12 @@ pub struct Args {
     write: Option<PathBuf>,
 }
 
-/// The databases a bench runs on: `--db` and `--postgres-url`.
-#[derive(Debug, clap::Args)]
-pub(crate) struct Databases {
-    /// Databases to benchmark.
-    #[arg(long, value_enum, default_value_t = DbChoice::Both)]
-    db: DbChoice,
-    /// PostgreSQL URL to connect to; the bench creates (and drops) its own database there.
-    #[arg(long, env = "KITH_TEST_POSTGRES_URL")]
-    postgres_url: Option<String>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-enum DbChoice {
-    Sqlite,
-    Postgres,
-    Both,
-}
-
 pub fn run(args: Args) -> anyhow::Result<()> {
     if args.records < RARE_EVERY {
         bail!("--records must be at least {RARE_EVERY}");
     }
     let (backends, mut notes) = args.databases.backends()?;
-    if rerun_release_build()? {
+    if rerun_release_build(&["host"])? {
         return Ok(());
     }
     let kith = release_dir().join("kith");
@@ -153,119 +131,11 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         reports.push(runtime.block_on(bench_backend(&kith, backend, args.records))?);
     }
     notes.extend(standard_notes(args.records));
-    let section = render_section(&reports, &notes, &machine, &command_line());
+    let section = render_section(&reports, &notes, &machine);
     publish_section(&section, args.write.as_deref(), MARKERS)
 }
 
-/// Prints a bench's section and, given a file (`--write`), writes it there between `markers`.
-pub(crate) fn publish_section(
-    section: &str,
-    write: Option<&Path>,
-    markers: (&str, &str),
-) -> anyhow::Result<()> {
-    println!("{section}");
-    if let Some(path) = write {
-        write_marked_section(path, markers, section)?;
-        eprintln!("wrote the results to {}", path.display());
-    }
-    Ok(())
-}
-
-impl Databases {
-    /// The databases to run on, and a note for any skipped.
-    pub(crate) fn backends(&self) -> anyhow::Result<(Vec<Backend>, Vec<String>)> {
-        let postgres_url = self
-            .postgres_url
-            .clone()
-            .filter(|url| !url.trim().is_empty());
-        let mut notes = Vec::new();
-        let backends = match (self.db, postgres_url) {
-            (DbChoice::Sqlite, _) => vec![Backend::Sqlite],
-            (DbChoice::Postgres, Some(url)) => vec![Backend::Postgres(url)],
-            (DbChoice::Postgres, None) => {
-                bail!(
-                    "--db postgres needs a server: pass --postgres-url or set KITH_TEST_POSTGRES_URL"
-                )
-            }
-            (DbChoice::Both, Some(url)) => vec![Backend::Sqlite, Backend::Postgres(url)],
-            (DbChoice::Both, None) => {
-                let note = "PostgreSQL was skipped: neither --postgres-url nor KITH_TEST_POSTGRES_URL was given.";
-                eprintln!("note: {note}");
-                notes.push(note.to_owned());
-                vec![Backend::Sqlite]
-            }
-        };
-        Ok((backends, notes))
-    }
-}
-
-/// Builds the release server and `xtask` (unless this already is the re-run) and, from a debug
-/// `xtask`, runs the same command again from the optimised one: `true` when that re-run did
-/// the work and the caller has nothing left to do.
-pub(crate) fn rerun_release_build() -> anyhow::Result<bool> {
-    if std::env::var_os(BUILT_ENV).is_none() {
-        crate::cargo(&[
-            "build",
-            "--release",
-            "--package",
-            "host",
-            "--package",
-            "xtask",
-        ])?;
-    }
-    if cfg!(debug_assertions) {
-        rerun_optimised()?;
-        return Ok(true);
-    }
-    Ok(false)
-}
-
-/// A multi-threaded tokio runtime for the client.
-pub(crate) fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the tokio runtime")
-}
-
-/// Runs the same command again from the optimised `xtask` just built, so the client's cost
-/// in the measurements is that of a release build.
-fn rerun_optimised() -> anyhow::Result<()> {
-    let xtask = release_dir().join("xtask");
-    let status = Command::new(&xtask)
-        .args(std::env::args_os().skip(1))
-        .env(BUILT_ENV, "1")
-        .status()
-        .with_context(|| format!("cannot run {}", xtask.display()))?;
-    if !status.success() {
-        bail!("the optimised bench failed ({status})");
-    }
-    Ok(())
-}
-
-pub(crate) fn release_dir() -> PathBuf {
-    let root = crate::workspace_root();
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map_or_else(|| root.join("target"), |dir| root.join(dir));
-    target.join("release")
-}
-
 // -- one database --------------------------------------------------------------------------------
-
-pub(crate) enum Backend {
-    Sqlite,
-    /// The URL of a PostgreSQL server, whose database is left alone.
-    Postgres(String),
-}
-
-impl Backend {
-    pub(crate) fn label(&self) -> &'static str {
-        match self {
-            Backend::Sqlite => "SQLite",
-            Backend::Postgres(_) => "PostgreSQL",
-        }
-    }
-}
 
 /// Everything measured on one database.
 struct Report {
@@ -283,29 +153,6 @@ async fn bench_backend(kith: &Path, backend: &Backend, records: usize) -> anyhow
         bench_database(kith, backend.label(), &url, &dir, records).await
     })
     .await
-}
-
-/// Runs `bench` with the URL of a fresh, empty database of `backend` (a SQLite file, or a
-/// PostgreSQL database dropped afterwards) and a temporary directory for the server's local
-/// state, removed afterwards.
-pub(crate) async fn on_fresh_database<T, F, Fut>(backend: &Backend, bench: F) -> anyhow::Result<T>
-where
-    F: FnOnce(String, PathBuf) -> Fut,
-    Fut: Future<Output = anyhow::Result<T>>,
-{
-    let dir = TempDir::create()?;
-    match backend {
-        Backend::Sqlite => {
-            let url = format!("sqlite://{}", dir.0.join("bench.db").display());
-            bench(url, dir.0.clone()).await
-        }
-        Backend::Postgres(server) => {
-            let database = PgDatabase::create(server).await?;
-            let result = bench(database.url.clone(), dir.0.clone()).await;
-            database.remove().await;
-            result
-        }
-    }
 }
 
 async fn bench_database(
@@ -333,551 +180,9 @@ async fn bench_database(
     })
 }
 
-/// Creates the bench admin (`ADMIN_EMAIL`, `ADMIN_PASSWORD` in `WORKSPACE`), starts the server
-/// on the database and waits until it answers; the client sends the admin's API token.
-pub(crate) async fn start_server(
-    kith: &Path,
-    url: &str,
-    dir: &Path,
-) -> anyhow::Result<(Server, Api)> {
-    let token = create_admin_token(kith, url, dir)?;
-    let mut server = Server::start(kith, url, dir)?;
-    let api = Api::new(server.addr, &token)?;
-    server.wait_until_ready(&api).await?;
-    Ok((server, api))
-}
-
-/// Creates the bench admin with the CLI and returns a fresh API token of theirs.
-fn create_admin_token(kith: &Path, url: &str, dir: &Path) -> anyhow::Result<String> {
-    create_admin(kith, url, dir, ADMIN_EMAIL, WORKSPACE)
-}
-
-/// Creates an admin `email` (password `ADMIN_PASSWORD`) of `workspace`, the workspace too if
-/// new, with the CLI, and returns a fresh API token of theirs.
-pub(crate) fn create_admin(
-    kith: &Path,
-    url: &str,
-    dir: &Path,
-    email: &str,
-    workspace: &str,
-) -> anyhow::Result<String> {
-    let user = [
-        "user",
-        "create",
-        "--email",
-        email,
-        "--password",
-        ADMIN_PASSWORD,
-        "--role",
-        "admin",
-        "--workspace",
-        workspace,
-    ];
-    kith_cli(kith, url, dir, &user)?;
-    create_token(kith, url, dir, email, workspace)
-}
-
-/// A fresh API token of the user `email` of `workspace`, made with the CLI.
-fn create_token(
-    kith: &Path,
-    url: &str,
-    dir: &Path,
-    email: &str,
-    workspace: &str,
-) -> anyhow::Result<String> {
-    let token = kith_cli(
-        kith,
-        url,
-        dir,
-        &[
-            "token",
-            "create",
-            "--email",
-            email,
-            "--workspace",
-            workspace,
-        ],
-    )?;
-    let token = token.trim();
-    if token.is_empty() {
-        bail!("`kith token create` printed no token");
-    }
-    Ok(token.to_owned())
-}
-
-/// A `kith` command on the bench's database, keeping its local state (the search index) in
-/// `dir`.
-fn kith_command(kith: &Path, url: &str, dir: &Path) -> Command {
-    let mut command = Command::new(kith);
-    command
-        .arg("--db")
-        .arg(url)
-        .arg("--data-dir")
-        .arg(dir.join("data"))
-        .current_dir(dir)
-        .stdin(Stdio::null());
-    command
-}
-
-/// Runs a `kith` command and returns its stdout.
-pub(crate) fn kith_cli(
-    kith: &Path,
-    url: &str,
-    dir: &Path,
-    args: &[&str],
-) -> anyhow::Result<String> {
-    let output = kith_command(kith, url, dir)
-        .args(args)
-        .output()
-        .with_context(|| format!("cannot run {}", kith.display()))?;
-    if !output.status.success() {
-        bail!(
-            "`kith {}` failed ({}): {}",
-            args.join(" "),
-            output.status,
-            String::from_utf8_lossy(&output.stderr).trim()
-        );
-    }
-    String::from_utf8(output.stdout).context("`kith` printed something other than UTF-8")
-}
-
-/// A running `kith serve`, killed when dropped.
-pub(crate) struct Server {
-    child: Child,
-    addr: std::net::SocketAddr,
-    log: PathBuf,
-}
-
-impl Server {
-    fn start(kith: &Path, url: &str, dir: &Path) -> anyhow::Result<Server> {
-        let addr = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|listener| listener.local_addr())
-            .context("cannot find a free port")?;
-        let log = dir.join("server.log");
-        let log_file = std::fs::File::create(&log)
-            .with_context(|| format!("cannot create {}", log.display()))?;
-        let child = kith_command(kith, url, dir)
-            .args(["serve", "--listen", &addr.to_string()])
-            .stdout(Stdio::null())
-            .stderr(log_file)
-            .spawn()
-            .with_context(|| format!("cannot start {}", kith.display()))?;
-        Ok(Server { child, addr, log })
-    }
-
-    async fn wait_until_ready(&mut self, api: &Api) -> anyhow::Result<()> {
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while Instant::now() < deadline {
-            if let Some(status) = self.child.try_wait().context("cannot watch the server")? {
-                bail!(
-                    "the server exited ({status}) before answering:\n{}",
-                    self.log_tail()
-                );
-            }
-            if api.is_healthy().await {
-                return Ok(());
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        bail!(
-            "the server did not answer /healthz within 60 s:\n{}",
-            self.log_tail()
-        )
-    }
-
-    fn log_tail(&self) -> String {
-        let log = std::fs::read_to_string(&self.log).unwrap_or_default();
-        let lines: Vec<&str> = log.lines().collect();
-        lines[lines.len().saturating_sub(20)..].join("\n")
-    }
-
-    pub(crate) fn memory(&self) -> anyhow::Result<Memory> {
-        let path = format!("/proc/{}/status", self.child.id());
-        let status =
-            std::fs::read_to_string(&path).with_context(|| format!("cannot read {path}"))?;
-        let field = |name: &str| {
-            status
-                .lines()
-                .find_map(|line| line.strip_prefix(name))
-                .and_then(|rest| {
-                    rest.trim()
-                        .trim_end_matches("kB")
-                        .trim()
-                        .parse::<u64>()
-                        .ok()
-                })
-                .with_context(|| format!("{path} has no {name}"))
-        };
-        Ok(Memory {
-            rss_kib: field("VmRSS:")?,
-            peak_kib: field("VmHWM:")?,
-        })
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        // The server may already be gone; there is nothing more to do then.
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// The server's resident memory, in KiB as `/proc` reports it.
-pub(crate) struct Memory {
-    pub(crate) rss_kib: u64,
-    pub(crate) peak_kib: u64,
-}
-
-impl Memory {
-    pub(crate) fn megabytes(kib: u64) -> f64 {
-        kib as f64 * 1024.0 / 1e6
-    }
-
-    /// "123.4 MB (peak 150.0 MB)".
-    pub(crate) fn describe(&self) -> String {
-        format!(
-            "{:.1} MB (peak {:.1} MB)",
-            Memory::megabytes(self.rss_kib),
-            Memory::megabytes(self.peak_kib)
-        )
-    }
-}
-
-/// A temporary directory, removed with its contents when dropped.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn create() -> anyhow::Result<TempDir> {
-        let path = std::env::temp_dir().join(format!("kith-bench-{}", Uuid::now_v7().simple()));
-        std::fs::create_dir_all(&path)
-            .with_context(|| format!("cannot create {}", path.display()))?;
-        Ok(TempDir(path))
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        if let Err(error) = std::fs::remove_dir_all(&self.0) {
-            eprintln!("warning: cannot remove {}: {error}", self.0.display());
-        }
-    }
-}
-
-/// A database created for the run on a PostgreSQL server; [`PgDatabase::remove`] drops it.
-struct PgDatabase {
-    server: String,
-    name: String,
-    url: String,
-}
-
-impl PgDatabase {
-    async fn create(server: &str) -> anyhow::Result<PgDatabase> {
-        let name = format!("kith_bench_{}", Uuid::now_v7().simple());
-        let mut url = Url::parse(server).context("the PostgreSQL URL is malformed")?;
-        url.set_path(&name);
-        let conn = sea_orm::Database::connect(server)
-            .await
-            .context("cannot connect to PostgreSQL")?;
-        conn.execute_unprepared(&format!("CREATE DATABASE {name}"))
-            .await
-            .with_context(|| format!("cannot create the database {name}"))?;
-        conn.close().await?;
-        eprintln!("created the PostgreSQL database {name}");
-        Ok(PgDatabase {
-            server: server.to_owned(),
-            name,
-            url: url.to_string(),
-        })
-    }
-
-    /// Drops the database, even with connections still open; failures are only reported.
-    async fn remove(self) {
-        let sql = format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name);
-        let result = match sea_orm::Database::connect(self.server.as_str()).await {
-            Ok(conn) => conn.execute_unprepared(&sql).await.map(|_| ()),
-            Err(error) => Err(error),
-        };
-        match result {
-            Ok(()) => eprintln!("dropped the PostgreSQL database {}", self.name),
-            Err(error) => eprintln!(
-                "warning: cannot drop the PostgreSQL database {}: {error}",
-                self.name
-            ),
-        }
-    }
-}
-
 // -- the HTTP client -----------------------------------------------------------------------------
 
-/// One keep-alive client for the API, counting the server errors it sees.
-#[derive(Clone)]
-pub(crate) struct Api {
-    client: reqwest::Client,
-    /// `http://ADDR/api/v1/`.
-    base: Url,
-    server_errors: Arc<AtomicU64>,
-}
-
-/// An answer, read to the end, and how long it took.
-pub(crate) struct Reply {
-    pub(crate) request: String,
-    pub(crate) status: StatusCode,
-    pub(crate) headers: HeaderMap,
-    pub(crate) body: String,
-    pub(crate) elapsed: Duration,
-}
-
-impl Reply {
-    pub(crate) fn json(&self) -> anyhow::Result<Value> {
-        serde_json::from_str(&self.body).with_context(|| {
-            format!(
-                "{} answered something other than JSON: {}",
-                self.request,
-                excerpt(&self.body)
-            )
-        })
-    }
-
-    pub(crate) fn unexpected(&self, expected: &str) -> anyhow::Error {
-        anyhow::anyhow!(
-            "{} answered {} (expected {expected}): {}",
-            self.request,
-            self.status,
-            excerpt(&self.body)
-        )
-    }
-}
-
-fn excerpt(text: &str) -> String {
-    const MAX: usize = 600;
-    match text.char_indices().nth(MAX) {
-        Some((end, _)) => format!("{}…", &text[..end]),
-        None => text.to_owned(),
-    }
-}
-
-/// A keep-alive client sending `token` (if any) as a bearer token.
-fn http_client(token: Option<&str>) -> anyhow::Result<reqwest::Client> {
-    let mut headers = HeaderMap::new();
-    if let Some(token) = token {
-        let mut auth = HeaderValue::from_str(&format!("Bearer {token}"))
-            .context("the token is not a valid header")?;
-        auth.set_sensitive(true);
-        headers.insert(AUTHORIZATION, auth);
-    }
-    client_with_headers(headers)
-}
-
-/// A keep-alive client sending `headers` with every request and following no redirect.
-fn client_with_headers(headers: HeaderMap) -> anyhow::Result<reqwest::Client> {
-    reqwest::Client::builder()
-        .default_headers(headers)
-        .redirect(reqwest::redirect::Policy::none())
-        .no_proxy()
-        .tcp_nodelay(true)
-        .pool_max_idle_per_host(2 * WRITERS)
-        .timeout(Duration::from_secs(120))
-        .build()
-        .context("cannot build the HTTP client")
-}
-
-impl Api {
-    fn new(addr: std::net::SocketAddr, token: &str) -> anyhow::Result<Api> {
-        let base = Url::parse(&format!("http://{addr}/api/v1/"))?;
-        Ok(Api {
-            client: http_client(Some(token))?,
-            base,
-            server_errors: Arc::default(),
-        })
-    }
-
-    /// A client of the same server with its own connections, sending `token` (or none),
-    /// whose server errors count with this one's.
-    pub(crate) fn with_token(&self, token: Option<&str>) -> anyhow::Result<Api> {
-        Ok(Api {
-            client: http_client(token)?,
-            base: self.base.clone(),
-            server_errors: Arc::clone(&self.server_errors),
-        })
-    }
-
-    /// A client of the same server with its own connections, sending `headers` (and no
-    /// token), whose server errors count with this one's.
-    pub(crate) fn with_headers(&self, headers: HeaderMap) -> anyhow::Result<Api> {
-        Ok(Api {
-            client: client_with_headers(headers)?,
-            base: self.base.clone(),
-            server_errors: Arc::clone(&self.server_errors),
-        })
-    }
-
-    pub(crate) fn server_errors(&self) -> u64 {
-        self.server_errors.load(Ordering::Relaxed)
-    }
-
-    fn url(&self, path: &str) -> anyhow::Result<Url> {
-        self.base
-            .join(path)
-            .with_context(|| format!("bad API path {path}"))
-    }
-
-    /// A GET of `path`, relative to `/api/v1/` (or absolute: `/records/contacts`).
-    pub(crate) fn get(&self, path: &str) -> anyhow::Result<RequestBuilder> {
-        Ok(self.client.get(self.url(path)?))
-    }
-
-    /// `GET /contacts?filter=…&limit=50`.
-    fn list(&self, filter: &str) -> anyhow::Result<RequestBuilder> {
-        self.list_page(Some(filter))
-    }
-
-    /// `GET /contacts?limit=50`, with a filter if any, in the default order.
-    fn list_page(&self, filter: Option<&str>) -> anyhow::Result<RequestBuilder> {
-        let mut url = self.url("contacts")?;
-        {
-            let mut query = url.query_pairs_mut();
-            if let Some(filter) = filter {
-                query.append_pair("filter", filter);
-            }
-            query.append_pair("limit", LIST_LIMIT);
-        }
-        Ok(self.client.get(url))
-    }
-
-    /// A POST of an already serialized JSON body.
-    pub(crate) fn post_raw(&self, path: &str, body: String) -> anyhow::Result<RequestBuilder> {
-        self.post_typed(path, "application/json", body)
-    }
-
-    /// A POST of an already encoded body of type `content_type`.
-    pub(crate) fn post_typed(
-        &self,
-        path: &str,
-        content_type: &str,
-        body: String,
-    ) -> anyhow::Result<RequestBuilder> {
-        Ok(self
-            .client
-            .post(self.url(path)?)
-            .header(CONTENT_TYPE, content_type)
-            .body(body))
-    }
-
-    pub(crate) fn post(&self, path: &str, body: &Value) -> anyhow::Result<RequestBuilder> {
-        Ok(self.client.post(self.url(path)?).json(body))
-    }
-
-    fn put(&self, path: &str, body: &Value) -> anyhow::Result<RequestBuilder> {
-        Ok(self.client.put(self.url(path)?).json(body))
-    }
-
-    pub(crate) fn patch(&self, path: &str, body: &Value) -> anyhow::Result<RequestBuilder> {
-        Ok(self.client.patch(self.url(path)?).json(body))
-    }
-
-    async fn is_healthy(&self) -> bool {
-        let Ok(url) = self.base.join("/healthz") else {
-            return false;
-        };
-        self.client
-            .get(url)
-            .send()
-            .await
-            .is_ok_and(|r| r.status().is_success())
-    }
-
-    /// Sends a request and reads the whole answer, timing both.
-    pub(crate) async fn send(&self, request: RequestBuilder) -> anyhow::Result<Reply> {
-        let request = request.build().context("cannot build a request")?;
-        let label = format!("{} {}", request.method(), request.url());
-        let started = Instant::now();
-        let response = self
-            .client
-            .execute(request)
-            .await
-            .with_context(|| format!("{label} failed"))?;
-        let status = response.status();
-        let headers = response.headers().clone();
-        let body = response
-            .text()
-            .await
-            .with_context(|| format!("cannot read the answer to {label}"))?;
-        let elapsed = started.elapsed();
-        if status.is_server_error() {
-            self.server_errors.fetch_add(1, Ordering::Relaxed);
-        }
-        Ok(Reply {
-            request: label,
-            status,
-            headers,
-            body,
-            elapsed,
-        })
-    }
-
-    /// Sends a request that must answer `expected`; anything else stops the bench.
-    pub(crate) async fn expect(
-        &self,
-        request: RequestBuilder,
-        expected: StatusCode,
-    ) -> anyhow::Result<Reply> {
-        let reply = self.send(request).await?;
-        if reply.status != expected {
-            return Err(reply.unexpected(expected.as_str()));
-        }
-        Ok(reply)
-    }
-
-    /// Sends requests one after the other, each having to answer `expected`.
-    pub(crate) async fn expect_each(
-        &self,
-        requests: Vec<RequestBuilder>,
-        expected: StatusCode,
-    ) -> anyhow::Result<Vec<Reply>> {
-        let mut replies = Vec::with_capacity(requests.len());
-        for request in requests {
-            replies.push(self.expect(request, expected).await?);
-        }
-        Ok(replies)
-    }
-}
-
 // -- statistics ----------------------------------------------------------------------------------
-
-#[derive(Debug, Clone, Copy, Default)]
-pub(crate) struct Stats {
-    pub(crate) n: usize,
-    pub(crate) median: Duration,
-    pub(crate) p99: Duration,
-    pub(crate) max: Duration,
-}
-
-impl Stats {
-    pub(crate) fn of(mut samples: Vec<Duration>) -> Stats {
-        samples.sort_unstable();
-        let rank = |q: f64| {
-            let n = samples.len() as f64;
-            let index = ((q * n).ceil() as usize).saturating_sub(1);
-            samples.get(index).copied().unwrap_or_default()
-        };
-        Stats {
-            n: samples.len(),
-            median: rank(0.5),
-            p99: rank(0.99),
-            max: samples.last().copied().unwrap_or_default(),
-        }
-    }
-
-    /// The statistics of replies, leaving out the first `warmup`.
-    fn of_replies(replies: &[Reply], warmup: usize) -> Stats {
-        Stats::of(replies.iter().skip(warmup).map(|r| r.elapsed).collect())
-    }
-}
-
-pub(crate) fn millis(duration: Duration) -> f64 {
-    duration.as_secs_f64() * 1e3
-}
 
 /// A latency target of an operation.
 #[derive(Debug, Clone, Copy)]
@@ -889,7 +194,7 @@ enum Target {
 impl Target {
     fn met(self, stats: &Stats) -> bool {
         match self {
-            Target::MedianAtMost(ms) => millis(stats.median) <= ms,
+            Target::MedianAtMost(ms) => millis(stats.p50) <= ms,
             Target::P99AtMost(ms) => millis(stats.p99) <= ms,
         }
     }
@@ -921,7 +226,7 @@ impl Row {
             "  {}: n={} median {:.3} ms, p99 {:.3} ms",
             row.operation,
             stats.n,
-            millis(stats.median),
+            millis(stats.p50),
             millis(stats.p99)
         );
         row
@@ -1045,17 +350,6 @@ async fn seed_companies(api: &Api, rng: &mut Rng) -> anyhow::Result<Vec<(Uuid, S
     Ok(companies)
 }
 
-/// The `data` array of a reply.
-pub(crate) fn records_of(reply: &Reply) -> anyhow::Result<Vec<Value>> {
-    match reply.json()? {
-        Value::Object(mut body) => match body.remove("data") {
-            Some(Value::Array(records)) => Ok(records),
-            _ => Err(reply.unexpected("a `data` array")),
-        },
-        _ => Err(reply.unexpected("a JSON object")),
-    }
-}
-
 /// A demo contact (most at one of `companies`) with a `segment`.
 fn new_contact(rng: &mut Rng, index: usize, companies: &[(Uuid, String)]) -> Map<String, Value> {
     let company = (!rng.chance(FREELANCERS))
@@ -1109,7 +403,7 @@ async fn seed_contacts(
     let insert = Insert {
         records,
         elapsed: started.elapsed(),
-        batches: Stats::of_replies(&replies, 0),
+        batches: Stats::of(replies.iter().map(|r| r.elapsed)),
     };
     eprintln!(
         "  seeded {records} contacts in {:.2} s: {:.0} records/s",
@@ -1160,7 +454,7 @@ async fn bench_create(
     let replies = api.expect_each(requests, StatusCode::CREATED).await?;
     Ok(Row::new(
         "POST /contacts (one record)",
-        Stats::of_replies(&replies, WARMUP),
+        Stats::of(replies.iter().skip(WARMUP).map(|r| r.elapsed)),
         Some(Target::MedianAtMost(2.0)),
     ))
 }
@@ -1173,7 +467,7 @@ async fn bench_get(api: &Api, rng: &mut Rng, contacts: &[Contact]) -> anyhow::Re
     let replies = api.expect_each(requests, StatusCode::OK).await?;
     Ok(Row::new(
         "GET /contacts/{id}",
-        Stats::of_replies(&replies, WARMUP),
+        Stats::of(replies.iter().skip(WARMUP).map(|r| r.elapsed)),
         Some(Target::MedianAtMost(0.5)),
     ))
 }
@@ -1243,7 +537,7 @@ async fn bench_lists(api: &Api, rng: &mut Rng, contacts: &[Contact]) -> anyhow::
         }
         rows.push(Row::new(
             kind.operation(),
-            Stats::of_replies(&replies, WARMUP),
+            Stats::of(replies.iter().skip(WARMUP).map(|r| r.elapsed)),
             Some(kind.target()),
         ));
     }
@@ -1251,6 +545,20 @@ async fn bench_lists(api: &Api, rng: &mut Rng, contacts: &[Contact]) -> anyhow::
 }
 
 /// `field[eq]:"value"`, quoted so any value reads back as itself.
+impl Api {
+    /// `GET /contacts?filter=…&limit=50`.
+    fn list(&self, filter: &str) -> anyhow::Result<RequestBuilder> {
+        self.list_page(Some(filter))
+    }
+
+    /// `GET /contacts?limit=50`, with a filter if any, in the default order.
+    fn list_page(&self, filter: Option<&str>) -> anyhow::Result<RequestBuilder> {
+        let mut query = vec![("limit", LIST_LIMIT)];
+        query.extend(filter.map(|filter| ("filter", filter)));
+        self.get(&format!("contacts?{}", form_body(&query)))
+    }
+}
+
 pub(crate) fn eq_filter(field: &str, value: &str) -> String {
     op_filter(field, "eq", value)
 }
@@ -1432,20 +740,6 @@ struct OwnCost {
     own: Stats,
 }
 
-impl OwnCost {
-    fn ratio(own: Duration, admin: Duration) -> f64 {
-        own.as_secs_f64() / admin.as_secs_f64().max(f64::EPSILON)
-    }
-}
-
-/// A user made by [`create_users`] (in `bench-api`, one with the `own`-only role).
-pub(crate) struct Rep {
-    pub(crate) id: String,
-    pub(crate) email: String,
-    /// A client sending the user's token.
-    pub(crate) api: Api,
-}
-
 async fn bench_security(
     kith: &Path,
     url: &str,
@@ -1508,57 +802,6 @@ async fn bench_security(
     })
 }
 
-/// Users of `WORKSPACE` to create, all holding one custom role.
-pub(crate) struct Users<'a> {
-    pub(crate) role: &'a str,
-    /// The role's grants per entity type (`"*"` for the others), as `PUT /admin/roles` takes them.
-    pub(crate) types: Value,
-    pub(crate) count: usize,
-    /// User `i` is `{email_prefix}{i}@bench.test`, with the password `REP_PASSWORD`.
-    pub(crate) email_prefix: &'a str,
-}
-
-/// Saves the role and creates the users holding it through the API, each with a CLI token.
-pub(crate) async fn create_users(
-    kith: &Path,
-    url: &str,
-    dir: &Path,
-    api: &Api,
-    users: &Users<'_>,
-) -> anyhow::Result<Vec<Rep>> {
-    let role = json!({ "name": users.role, "types": users.types });
-    api.expect(
-        api.put(&format!("admin/roles/{}", users.role), &role)?,
-        StatusCode::OK,
-    )
-    .await?;
-    let mut reps = Vec::with_capacity(users.count);
-    for i in 0..users.count {
-        let email = format!("{}{i}@bench.test", users.email_prefix);
-        let body = json!({ "email": email, "password": REP_PASSWORD, "role": users.role });
-        let reply = api
-            .expect(api.post("admin/users", &body)?, StatusCode::CREATED)
-            .await?;
-        let id = reply
-            .json()?
-            .get("id")
-            .and_then(Value::as_str)
-            .map(str::to_owned)
-            .ok_or_else(|| reply.unexpected("an `id`"))?;
-        let token = create_token(kith, url, dir, &email, WORKSPACE)?;
-        reps.push(Rep {
-            id,
-            email,
-            api: api.with_token(Some(&token))?,
-        });
-    }
-    eprintln!(
-        "  created the role {} and {} users holding it",
-        users.role, users.count
-    );
-    Ok(reps)
-}
-
 /// Makes rep `r` the owner of the contacts whose index is `r` modulo `OWNER_EVERY`.
 async fn assign_owners(api: &Api, contacts: &[Contact], reps: &[Rep]) -> anyhow::Result<()> {
     let updates: Vec<Value> = contacts
@@ -1607,7 +850,7 @@ async fn bench_list_as_admin(api: &Api, filter: Option<&str>) -> anyhow::Result<
             return Err(reply.unexpected("at least one record"));
         }
     }
-    Ok(Stats::of_replies(&replies, WARMUP))
+    Ok(Stats::of(replies.iter().skip(WARMUP).map(|r| r.elapsed)))
 }
 
 /// Lists of 50 as the reps in turn; each may only see records it owns.
@@ -1667,7 +910,7 @@ async fn bench_login_flood(api: &Api, reps: &[Rep], contacts: &[Contact]) -> any
     let baseline = paced_gets(api, &quiet_paths).await?;
     eprintln!(
         "  quiet GETs: median {:.3} ms, p99 {:.3} ms",
-        millis(baseline.median),
+        millis(baseline.p50),
         millis(baseline.p99)
     );
 
@@ -1675,7 +918,7 @@ async fn bench_login_flood(api: &Api, reps: &[Rep], contacts: &[Contact]) -> any
     let bodies: Arc<[String]> = reps
         .iter()
         .map(|rep| {
-            json!({ "email": rep.email, "password": REP_PASSWORD, "workspace": WORKSPACE })
+            json!({ "email": rep.email, "password": USER_PASSWORD, "workspace": WORKSPACE })
                 .to_string()
         })
         .collect();
@@ -1729,7 +972,7 @@ async fn paced_gets(api: &Api, paths: &[String]) -> anyhow::Result<Stats> {
         interval.tick().await;
         replies.push(api.expect(api.get(path)?, StatusCode::OK).await?);
     }
-    Ok(Stats::of_replies(&replies, WARMUP))
+    Ok(Stats::of(replies.iter().skip(WARMUP).map(|r| r.elapsed)))
 }
 
 /// A login's status and latency, or why it got no answer.
@@ -1767,102 +1010,6 @@ async fn login_flood(
 
 // -- the report ----------------------------------------------------------------------------------
 
-/// Where the bench ran.
-pub(crate) struct Machine {
-    cores: usize,
-    memory: String,
-    cpu: String,
-    kernel: String,
-    rustc: String,
-    /// The load averages (1, 5, 15 minutes) when the bench started.
-    pub(crate) load: String,
-}
-
-impl Machine {
-    pub(crate) fn probe() -> Machine {
-        let read = |path: &str| std::fs::read_to_string(path).unwrap_or_default();
-        let meminfo = read("/proc/meminfo");
-        let memory = meminfo
-            .lines()
-            .find_map(|line| line.strip_prefix("MemTotal:"))
-            .and_then(|rest| {
-                rest.trim()
-                    .trim_end_matches("kB")
-                    .trim()
-                    .parse::<f64>()
-                    .ok()
-            })
-            .map_or_else(
-                || "unknown".to_owned(),
-                |kib| format!("{:.1} GiB", kib / (1024.0 * 1024.0)),
-            );
-        let cpuinfo = read("/proc/cpuinfo");
-        let cpu = cpuinfo
-            .lines()
-            .find(|line| line.starts_with("model name"))
-            .and_then(|line| line.split_once(':'))
-            .map_or_else(
-                || "unknown CPU".to_owned(),
-                |(_, model)| model.trim().to_owned(),
-            );
-        let rustc = Command::new("rustc")
-            .arg("--version")
-            .output()
-            .ok()
-            .and_then(|output| String::from_utf8(output.stdout).ok())
-            .map_or_else(|| "unknown".to_owned(), |version| version.trim().to_owned());
-        Machine {
-            cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
-            memory,
-            cpu,
-            kernel: read("/proc/sys/kernel/osrelease").trim().to_owned(),
-            rustc,
-            load: read("/proc/loadavg")
-                .split_whitespace()
-                .take(3)
-                .collect::<Vec<_>>()
-                .join(" "),
-        }
-    }
-}
-
-impl Machine {
-    /// Starts a section: its title, the run line (with the load at the end) and the verdicts.
-    pub(crate) fn open_section(
-        &self,
-        out: &mut String,
-        title: &str,
-        end_load: &str,
-        verdicts: &[String],
-    ) {
-        let _ = writeln!(out, "## {title}\n");
-        let _ = writeln!(out, "{}\n", self.run_line(&command_line(), Some(end_load)));
-        let _ = writeln!(out, "{}\n", verdicts.join("\n"));
-    }
-
-    /// The line under a section's title: when, with which command and where the bench ran,
-    /// and the load average at its start (and `end_load` at its end).
-    pub(crate) fn run_line(&self, command: &str, end_load: Option<&str>) -> String {
-        let end = end_load.map_or_else(String::new, |load| format!(", at the end: {load}"));
-        format!(
-            "Run on {} (UTC) with `{command}`: {} cores ({}), {} RAM, Linux {}, {}; client and server on the same machine; load average at the start: {}{end}.",
-            today(),
-            self.cores,
-            self.cpu,
-            self.memory,
-            self.kernel,
-            self.rustc,
-            self.load
-        )
-    }
-}
-
-/// The command that ran the bench, as typed.
-pub(crate) fn command_line() -> String {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    format!("cargo xtask {}", args.join(" "))
-}
-
 fn standard_notes(records: usize) -> Vec<String> {
     vec![
         format!(
@@ -1893,15 +1040,10 @@ fn standard_notes(records: usize) -> Vec<String> {
     ]
 }
 
-fn render_section(
-    reports: &[Report],
-    notes: &[String],
-    machine: &Machine,
-    command: &str,
-) -> String {
+fn render_section(reports: &[Report], notes: &[String], machine: &Machine) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "## HTTP API benchmark\n");
-    let _ = writeln!(out, "{}\n", machine.run_line(command, None));
+    let _ = writeln!(out, "{}\n", machine.run_line());
     let _ = writeln!(
         out,
         "| database | operation | n | median ms | p99 ms | target | met? |"
@@ -1919,7 +1061,7 @@ fn render_section(
                 report.database,
                 row.operation,
                 row.stats.n,
-                millis(row.stats.median),
+                millis(row.stats.p50),
                 millis(row.stats.p99)
             );
         }
@@ -2036,8 +1178,8 @@ fn summary(report: &Report) -> Vec<Measure> {
 fn security_summary(security: &Security) -> Vec<Measure> {
     let mut lines = Vec::new();
     for cost in &security.own {
-        let p50 = OwnCost::ratio(cost.own.median, cost.admin.median);
-        let p99 = OwnCost::ratio(cost.own.p99, cost.admin.p99);
+        let p50 = cost.own.p50_ratio(&cost.admin);
+        let p99 = cost.own.p99_ratio(&cost.admin);
         lines.push(Measure::new(
             format!("own-filter cost, {}", cost.list),
             format!("p50 ratio {p50:.2}×, p99 ratio {p99:.2}× (own-only role ÷ admin)"),
@@ -2060,12 +1202,12 @@ fn security_summary(security: &Security) -> Vec<Measure> {
         format!("GET /contacts/{{id}} during {LOGIN_RATE} logins/s"),
         format!(
             "p50 {:.3} → {:.3} ms ({:.2}×), p99 {:.3} → {:.3} ms ({:.2}×), quiet → flood",
-            millis(flood.baseline.median),
-            millis(flood.during.median),
-            OwnCost::ratio(flood.during.median, flood.baseline.median),
+            millis(flood.baseline.p50),
+            millis(flood.during.p50),
+            flood.during.p50_ratio(&flood.baseline),
             millis(flood.baseline.p99),
             millis(flood.during.p99),
-            OwnCost::ratio(flood.during.p99, flood.baseline.p99),
+            flood.during.p99_ratio(&flood.baseline),
         ),
         "— (\"cannot stall the API\"; no number)",
         None,
@@ -2078,7 +1220,7 @@ fn security_summary(security: &Security) -> Vec<Measure> {
             flood.elapsed.as_secs_f64(),
             flood.sent as f64 / flood.elapsed.as_secs_f64().max(f64::EPSILON),
             flood.logins.n,
-            millis(flood.logins.median),
+            millis(flood.logins.p50),
             millis(flood.logins.p99),
         ),
         "— (other answers are listed)",
@@ -2095,127 +1237,12 @@ fn security_summary(security: &Security) -> Vec<Measure> {
     lines
 }
 
-pub(crate) fn yes_no(met: bool) -> &'static str {
-    if met { "yes" } else { "no" }
-}
-
-/// A whole number with thousands separators: 23,456.
-pub(crate) fn thousands(value: f64) -> String {
-    let digits = format!("{:.0}", value.max(0.0));
-    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
-    for (i, digit) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(digit);
-    }
-    out
-}
-
-/// Today's date (UTC) as YYYY-MM-DD.
-fn today() -> String {
-    let seconds = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
-    let (year, month, day) = civil_from_days(i64::try_from(seconds / 86_400).unwrap_or(0));
-    format!("{year:04}-{month:02}-{day:02}")
-}
-
-/// The proleptic Gregorian date of a day count since 1970-01-01 (H. Hinnant's algorithm).
-pub(crate) fn civil_from_days(days: i64) -> (i64, i64, i64) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    (year, month, day)
-}
-
-/// Writes `section` between `markers` in `path`, creating the file or the markers if absent.
-pub(crate) fn write_marked_section(
-    path: &Path,
-    markers: (&str, &str),
-    section: &str,
-) -> anyhow::Result<()> {
-    let existing = match std::fs::read_to_string(path) {
-        Ok(text) => Some(text),
-        Err(error) if error.kind() == std::io::ErrorKind::NotFound => None,
-        Err(error) => return Err(error).with_context(|| format!("cannot read {}", path.display())),
-    };
-    let updated = match existing {
-        Some(text) => replace_section(&text, markers, section),
-        None => format!("# Benchmarks\n\n{}", replace_section("", markers, section)),
-    };
-    std::fs::write(path, updated).with_context(|| format!("cannot write {}", path.display()))
-}
-
-/// `text` with the section between `start` and `end` replaced by `section`, or with it
-/// appended.
-pub(crate) fn replace_section(
-    text: &str,
-    (start_marker, end_marker): (&str, &str),
-    section: &str,
-) -> String {
-    let block = format!("{start_marker}\n{}\n{end_marker}", section.trim_end());
-    if let Some(start) = text.find(start_marker)
-        && let Some(end) = text[start..]
-            .find(end_marker)
-            .map(|offset| start + offset + end_marker.len())
-    {
-        return format!("{}{block}{}", &text[..start], &text[end..]);
-    }
-    let separator = match text {
-        "" => "",
-        _ if text.ends_with("\n\n") => "",
-        _ if text.ends_with('\n') => "\n",
-        _ => "\n\n",
-    };
-    format!("{text}{separator}{block}\n")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn sections_are_appended_then_replaced_in_place() {
-        let first = replace_section("# Benchmarks\n\nIntro.\n", MARKERS, "old");
-        assert_eq!(
-            first,
-            format!("# Benchmarks\n\nIntro.\n\n{SECTION_START}\nold\n{SECTION_END}\n")
-        );
-        let second = replace_section(&format!("{first}\nAfter.\n"), MARKERS, "new\n");
-        assert_eq!(
-            second,
-            format!("# Benchmarks\n\nIntro.\n\n{SECTION_START}\nnew\n{SECTION_END}\n\nAfter.\n")
-        );
-        assert_eq!(
-            replace_section("", MARKERS, "x"),
-            format!("{SECTION_START}\nx\n{SECTION_END}\n")
-        );
-    }
-
-    #[test]
-    fn percentiles_are_nearest_rank() {
-        let samples: Vec<Duration> = (1..=200).map(Duration::from_millis).collect();
-        let stats = Stats::of(samples.into_iter().rev().collect());
-        assert_eq!(
-            (stats.n, stats.median, stats.p99),
-            (200, Duration::from_millis(100), Duration::from_millis(198))
-        );
-        assert_eq!(Stats::of(Vec::new()).n, 0);
-    }
-
-    #[test]
-    fn helpers_format_and_quote() {
-        assert_eq!(thousands(1_234_567.4), "1,234,567");
-        assert_eq!(thousands(999.0), "999");
-        assert_eq!(civil_from_days(0), (1970, 1, 1));
-        assert_eq!(civil_from_days(20_454), (2026, 1, 1));
+    fn filters_quote_their_values() {
         assert_eq!(
             eq_filter("last_name", r#"O"Brien\"#),
             r#"last_name[eq]:"O\"Brien\\""#

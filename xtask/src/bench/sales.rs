@@ -5,8 +5,8 @@
 //! For each database the bench starts a release `kith serve` on a fresh database, as
 //! `bench-api` does (the bench admin and their API token made with the CLI), and then:
 //!
-//! 1. installs the package `cargo xtask` lays out under `target/bundled-plugins/sales` with
-//!    `kith plugin install` and enables it in the bench workspace through
+//! 1. enables the plugin the `kith` binary ships (built from `plugins/sales` by host's build
+//!    script, installed by `kith serve` at start) in the bench workspace through
 //!    `POST /api/v1/plugins/sales/enable`, granting what it asks for. Its `on_enable` makes the
 //!    default "Sales" pipeline and its stages, which the bench checks; the bench adds a second
 //!    pipeline, "Enterprise", with its stages;
@@ -47,10 +47,10 @@ use reqwest::header::IF_MATCH;
 use reqwest::{RequestBuilder, StatusCode};
 use serde_json::{Value, json};
 
-use crate::bench::{
-    self, Api, Backend, Databases, Machine, Memory, Reply, Stats, Users, millis, thousands, yes_no,
+use super::{
+    self as bench, Api, Backend, Databases, Machine, Memory, Reply, Stats, Users, api,
+    close_section, form_body, millis, p99_rank, table, thousands, yes_no,
 };
-use crate::bench_ui::{close_section, form_body, table};
 
 const PLUGIN: &str = "sales";
 /// The issue's goals: the forecast over 100k deals, and what the plugin adds to a deal's save.
@@ -112,23 +112,19 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         bail!("--forecasts must be at least 1");
     }
     let (backends, mut notes) = args.databases.backends()?;
-    let bundled = crate::bundle_plugins()?;
-    if bench::rerun_release_build()? {
+    if bench::rerun_release_build(&["host"])? {
         return Ok(());
     }
-    let package = bundled.join(PLUGIN);
-    let manifest_path = package.join("plugin.toml");
+    let manifest_path = crate::workspace_root().join("plugins/sales/plugin.toml");
     let text = std::fs::read_to_string(&manifest_path)
         .with_context(|| format!("cannot read {}", manifest_path.display()))?;
     let manifest =
         Manifest::parse(&text).map_err(|e| anyhow::anyhow!("{}: {e}", manifest_path.display()))?;
     let kith = bench::release_dir().join("kith");
     let machine = Machine::probe();
-    eprintln!("load average at the start: {}", machine.load);
     let runtime = bench::runtime()?;
     let setup = Setup {
         kith: &kith,
-        package: &package,
         manifest: &manifest,
         args: &args,
     };
@@ -137,17 +133,14 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         eprintln!("== {} ==", backend.label());
         reports.push(runtime.block_on(bench_backend(&setup, backend))?);
     }
-    let end_load = Machine::probe().load;
     notes.extend(standard_notes(&args));
-    let section = render_section(&args, &reports, &notes, &machine, &end_load);
+    let section = render_section(&args, &reports, &notes, &machine);
     bench::publish_section(&section, args.write.as_deref(), MARKERS)
 }
 
 /// What every database's run needs.
 struct Setup<'a> {
     kith: &'a Path,
-    /// The plugin's package folder.
-    package: &'a Path,
     manifest: &'a Manifest,
     args: &'a Args,
 }
@@ -342,11 +335,6 @@ async fn bench_backend(setup: &Setup<'_>, backend: &Backend) -> anyhow::Result<R
     bench::on_fresh_database(backend, |url, dir| async move {
         let kith = setup.kith;
         let (server, admin) = bench::start_server(kith, &url, &dir).await?;
-        let package = setup
-            .package
-            .to_str()
-            .context("the package path is not UTF-8")?;
-        bench::kith_cli(kith, &url, &dir, &["plugin", "install", package])?;
         let with = plugin_workspace(&admin, setup.manifest).await?;
         let token = bench::create_admin(kith, &url, &dir, PLAIN_ADMIN, PLAIN_WORKSPACE)?;
         let without = plain_workspace(admin.with_token(Some(&token))?, setup.manifest).await?;
@@ -385,7 +373,7 @@ async fn bench_backend(setup: &Setup<'_>, backend: &Backend) -> anyhow::Result<R
         let owner_ids: Vec<&str> = owners.iter().map(|o| o.id.as_str()).collect();
 
         let start = this_month();
-        let mut rng = Rng::new(bench::SEED);
+        let mut rng = Rng::new(api::SEED);
         let deals: Vec<Deal> = (0..setup.args.deals)
             .map(|_| Deal::random(&mut rng, start, true))
             .collect();
@@ -552,11 +540,7 @@ async fn create_pipeline(api: &Api, def: &PipelineDef) -> anyhow::Result<Pipelin
 
 /// The pipeline `def` the plugin made, which must have exactly `def`'s stages.
 async fn read_pipeline(api: &Api, def: &PipelineDef) -> anyhow::Result<Pipeline> {
-    let path = list_path(
-        "pipelines",
-        &bench::eq_filter("name", def.name),
-        "created_at",
-    );
+    let path = list_path("pipelines", &api::eq_filter("name", def.name), "created_at");
     let reply = api.expect(api.get(&path)?, StatusCode::OK).await?;
     let found = bench::records_of(&reply)?;
     let [pipeline] = found.as_slice() else {
@@ -567,7 +551,7 @@ async fn read_pipeline(api: &Api, def: &PipelineDef) -> anyhow::Result<Pipeline>
         );
     };
     let id = pipeline["id"].as_str().unwrap_or_default().to_owned();
-    let path = list_path("stages", &bench::eq_filter("pipeline", &id), "position");
+    let path = list_path("stages", &api::eq_filter("pipeline", &id), "position");
     let reply = api.expect(api.get(&path)?, StatusCode::OK).await?;
     let stages = bench::records_of(&reply)?;
     let seen: Vec<(String, i64, String)> = stages
@@ -637,7 +621,7 @@ async fn seed(
     problems: &mut Problems,
 ) -> anyhow::Result<f64> {
     let bodies: Vec<String> = deals
-        .chunks(bench::BATCH)
+        .chunks(api::BATCH)
         .enumerate()
         .map(|(batch, chunk)| {
             let records: Vec<Value> = chunk
@@ -645,7 +629,7 @@ async fn seed(
                 .enumerate()
                 .map(|(i, deal)| {
                     let owner = owners.map(|ids| ids[deal.owner]);
-                    deal.body(batch * bench::BATCH + i, ws, owner)
+                    deal.body(batch * api::BATCH + i, ws, owner)
                 })
                 .collect();
             json!({ "operation": "create", "records": records }).to_string()
@@ -870,7 +854,7 @@ async fn time_forecast(
     };
     eprintln!(
         "  forecast as {reader}: p50 {:.1} ms, p99 {:.1} ms, {} rows, {}",
-        millis(row.stats.median),
+        millis(row.stats.p50),
         millis(row.stats.p99),
         row.rows,
         match &row.checked {
@@ -892,11 +876,11 @@ struct WriteRow {
 
 impl WriteRow {
     fn ratio(&self) -> f64 {
-        self.with.median.as_secs_f64() / self.without.median.as_secs_f64().max(f64::EPSILON)
+        self.with.p50_ratio(&self.without)
     }
 
     fn p99_ratio(&self) -> f64 {
-        self.with.p99.as_secs_f64() / self.without.p99.as_secs_f64().max(f64::EPSILON)
+        self.with.p99_ratio(&self.without)
     }
 
     fn met(&self) -> bool {
@@ -925,8 +909,7 @@ async fn interleaved(
 
 /// The timed replies' statistics, with the plugin and without.
 fn write_row(operation: &'static str, replies: &[Vec<Reply>; 2]) -> WriteRow {
-    let stats =
-        |side: &Vec<Reply>| Stats::of(side.iter().skip(WRITE_WARMUP).map(|r| r.elapsed).collect());
+    let stats = |side: &Vec<Reply>| Stats::of(side.iter().skip(WRITE_WARMUP).map(|r| r.elapsed));
     let row = WriteRow {
         operation,
         with: stats(&replies[0]),
@@ -934,8 +917,8 @@ fn write_row(operation: &'static str, replies: &[Vec<Reply>; 2]) -> WriteRow {
     };
     eprintln!(
         "  {operation}: p50 {:.2} ms with the plugin, {:.2} ms without ({:.2}×); p99 {:.2} / {:.2} ms",
-        millis(row.with.median),
-        millis(row.without.median),
+        millis(row.with.p50),
+        millis(row.without.p50),
         row.ratio(),
         millis(row.with.p99),
         millis(row.without.p99)
@@ -1103,11 +1086,11 @@ fn standard_notes(args: &Args) -> Vec<String> {
             "Baseline: on the same server and database, a second workspace `{PLAIN_WORKSPACE}` whose admin created, through `POST /api/v1/meta/entities`, custom types with the plugin's own definitions of `pipeline`, `stage`, `lead` and `deal` (read from `plugins/sales/plugin.toml` with the host's manifest parser; `lead` is there because `deal.lead` refers to it, and the `lead`↔`deal` references were added once both types existed, through `POST /meta/entities/{{type}}/fields`), and the same pipelines and stages as records — and no plugin: no hook runs, nothing sets `status` or `probability` or keeps `stage_history`. The bench checks that `GET /meta/entities/deals` describes the same fields in both workspaces."
         ),
         format!(
-            "Data: the plugin is installed with `kith plugin install target/bundled-plugins/sales` and enabled through `POST /api/v1/plugins/sales/enable`; its `on_enable` made the pipeline \"Sales\" ({}), the bench added \"Enterprise\" ({}). Each workspace then got the same {} deals through `POST /api/v1/deals/batch`, {} per request: {:.0}% in Sales, about {:.0}% won (with a `close_date`), {:.0}% lost (with a `lost_reason`), the rest spread over the open stages; amounts from 500.00 to 250,000.00, {:.0}% EUR and the rest USD; `expected_close` (and a won deal's `close_date`) spread over the {FORECAST_MONTHS} months from the current one. In the plugin's workspace the deals belong to {OWNERS} users holding a role `{OWNER_ROLE}` (every type: read all, create/edit/delete own; `deal`: only own), in the baseline to its admin.",
+            "Data: the plugin the `kith` binary ships (installed by `kith serve` at start) is enabled through `POST /api/v1/plugins/sales/enable`; its `on_enable` made the pipeline \"Sales\" ({}), the bench added \"Enterprise\" ({}). Each workspace then got the same {} deals through `POST /api/v1/deals/batch`, {} per request: {:.0}% in Sales, about {:.0}% won (with a `close_date`), {:.0}% lost (with a `lost_reason`), the rest spread over the open stages; amounts from 500.00 to 250,000.00, {:.0}% EUR and the rest USD; `expected_close` (and a won deal's `close_date`) spread over the {FORECAST_MONTHS} months from the current one. In the plugin's workspace the deals belong to {OWNERS} users holding a role `{OWNER_ROLE}` (every type: read all, create/edit/delete own; `deal`: only own), in the baseline to its admin.",
             stages(&PIPELINES[0]),
             stages(&PIPELINES[1]),
             thousands(args.deals as f64),
-            bench::BATCH,
+            api::BATCH,
             SALES_SHARE * 100.0,
             WON_SHARE * 100.0,
             LOST_SHARE * 100.0,
@@ -1126,21 +1109,10 @@ fn standard_notes(args: &Args) -> Vec<String> {
     ]
 }
 
-fn render_section(
-    args: &Args,
-    reports: &[Report],
-    notes: &[String],
-    machine: &Machine,
-    end_load: &str,
-) -> String {
+fn render_section(args: &Args, reports: &[Report], notes: &[String], machine: &Machine) -> String {
     let mut out = String::new();
-    machine.open_section(
-        &mut out,
-        "Sales plugin (issue 7)",
-        end_load,
-        &verdicts(args, reports),
-    );
-    let ms = |stats: &Stats| [stats.median, stats.p99].map(|d| format!("{:.2}", millis(d)));
+    machine.open_section(&mut out, "Sales plugin (issue 7)", &verdicts(args, reports));
+    let ms = |stats: &Stats| [stats.p50, stats.p99].map(|d| format!("{:.2}", millis(d)));
     let writes = reports.iter().flat_map(|report| {
         report.writes.iter().map(|row| {
             let mut cells = vec![
@@ -1187,8 +1159,7 @@ fn render_section(
                 row.stats.n.to_string(),
             ];
             cells.extend(
-                [row.stats.median, row.stats.p99, row.stats.max]
-                    .map(|d| format!("{:.1}", millis(d))),
+                [row.stats.p50, row.stats.p99, row.stats.max].map(|d| format!("{:.1}", millis(d))),
             );
             cells.extend([
                 match &row.checked {
@@ -1269,7 +1240,7 @@ fn verdicts(args: &Args, reports: &[Report]) -> Vec<String> {
         .map(|(database, row)| {
             format!(
                 "p50 {:.1} ms / p99 {:.1} ms as {} ({database})",
-                millis(row.stats.median),
+                millis(row.stats.p50),
                 millis(row.stats.p99),
                 row.reader.split(' ').next().unwrap_or_default()
             )
@@ -1312,15 +1283,6 @@ fn verdicts(args: &Args, reports: &[Report]) -> Vec<String> {
     ]
 }
 
-/// Which sample the nearest-rank p99 of `n` samples is.
-fn p99_rank(n: usize) -> String {
-    match n - (99 * n).div_ceil(100) {
-        0 => format!("With {n} samples the p99 is the slowest one (the max)."),
-        1 => format!("With {n} samples the p99 is the second slowest."),
-        k => format!("With {n} samples the p99 is the {}th slowest.", k + 1),
-    }
-}
-
 /// The first words of an operation's label, for the verdicts.
 fn short(operation: &str) -> &str {
     operation.split(" (").next().unwrap_or(operation)
@@ -1356,13 +1318,6 @@ mod tests {
             .texts()[1],
             "0.02"
         );
-    }
-
-    #[test]
-    fn the_p99_rank_is_named() {
-        assert!(p99_rank(30).contains("the slowest one"));
-        assert!(p99_rank(150).contains("the second slowest"));
-        assert!(p99_rank(1_000).contains("the 11th slowest"));
     }
 
     #[test]

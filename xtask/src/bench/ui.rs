@@ -30,7 +30,6 @@
 //! nearest-rank over the sorted samples (`bench-api`'s statistics), and the verdicts are
 //! computed from the figures.
 
-use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
@@ -42,9 +41,9 @@ use reqwest::header::{CONTENT_TYPE, COOKIE, HeaderMap, HeaderValue, SET_COOKIE};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::bench::{
-    self, ADMIN_EMAIL, ADMIN_PASSWORD, Api, Backend, Databases, Machine, Memory, Reply, Seeded,
-    Stats, WORKSPACE, millis, thousands, yes_no,
+use super::{
+    self as bench, ADMIN_EMAIL, ADMIN_PASSWORD, Api, Backend, Databases, Machine, Memory, Reply,
+    Stats, WORKSPACE, api, api::Seeded, close_section, form_body, millis, table, thousands, yes_no,
 };
 
 /// The issue's targets: p99 of list and record pages, and the CSS a first paint waits for.
@@ -93,29 +92,27 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
-    if args.records < bench::RARE_EVERY {
-        bail!("--records must be at least {}", bench::RARE_EVERY);
+    if args.records < api::RARE_EVERY {
+        bail!("--records must be at least {}", api::RARE_EVERY);
     }
     if args.requests < 100 {
         bail!("--requests must be at least 100 (a p99 of fewer samples is their maximum)");
     }
     let (backends, mut notes) = args.databases.backends()?;
     let activities = args.activities.unwrap_or(args.records);
-    if bench::rerun_release_build()? {
+    if bench::rerun_release_build(&["host"])? {
         return Ok(());
     }
     let kith = bench::release_dir().join("kith");
     let machine = Machine::probe();
-    eprintln!("load average at the start: {}", machine.load);
     let runtime = bench::runtime()?;
     let mut reports = Vec::with_capacity(backends.len());
     for backend in &backends {
         eprintln!("== {} ==", backend.label());
         reports.push(runtime.block_on(bench_backend(&kith, backend, &args, activities))?);
     }
-    let end_load = Machine::probe().load;
     notes.extend(standard_notes(&args, activities));
-    let section = render_section(&args, &reports, &notes, &machine, &end_load);
+    let section = render_section(&args, &reports, &notes, &machine);
     bench::publish_section(&section, args.write.as_deref(), MARKERS)
 }
 
@@ -141,8 +138,8 @@ async fn bench_backend(
 ) -> anyhow::Result<Report> {
     bench::on_fresh_database(backend, |url, dir| async move {
         let (server, api) = bench::start_server(kith, &url, &dir).await?;
-        let mut rng = Rng::new(bench::SEED);
-        let seeded = bench::seed(&api, &mut rng, args.records).await?;
+        let mut rng = Rng::new(api::SEED);
+        let seeded = api::seed(&api, &mut rng, args.records).await?;
         let cookie = log_in(&api).await?;
         let web = api.with_headers(cookie.clone())?;
         // The pages that read activities, timed before there are any: what they cost.
@@ -185,7 +182,7 @@ async fn bench_backend(
 async fn seed_activities(
     api: &Api,
     rng: &mut Rng,
-    seeded: &Seeded,
+    seeded: &api::Seeded,
     count: usize,
 ) -> anyhow::Result<()> {
     let contacts = seeded
@@ -195,8 +192,8 @@ async fn seed_activities(
         .collect::<anyhow::Result<Vec<_>>>()?;
     let now = chrono::Utc::now();
     let started = Instant::now();
-    for start in (0..count).step_by(bench::BATCH) {
-        let records: Vec<Value> = (start..count.min(start + bench::BATCH))
+    for start in (0..count).step_by(api::BATCH) {
+        let records: Vec<Value> = (start..count.min(start + api::BATCH))
             .map(|_| {
                 let mut links = vec![*rng.pick(&contacts)];
                 if rng.chance(COMPANY_LINKS) {
@@ -244,13 +241,6 @@ async fn log_in(api: &Api) -> anyhow::Result<HeaderMap> {
     let mut headers = HeaderMap::new();
     headers.insert(COOKIE, value);
     Ok(headers)
-}
-
-/// `pairs` as an `application/x-www-form-urlencoded` body.
-pub(crate) fn form_body(pairs: &[(&str, &str)]) -> String {
-    let mut url = reqwest::Url::parse("http://form.invalid/").expect("a valid URL");
-    url.query_pairs_mut().extend_pairs(pairs);
-    url.query().unwrap_or_default().to_owned()
 }
 
 // -- the pages -----------------------------------------------------------------------------------
@@ -345,7 +335,7 @@ async fn pages(web: &Api, seeded: &Seeded) -> anyhow::Result<(Vec<Page>, String)
             Kind::List,
             vec!["/records/companies".into()],
         )
-        .rows(LIST_ROWS.min(bench::COMPANIES)),
+        .rows(LIST_ROWS.min(api::COMPANIES)),
         contact_pages(seeded),
         Page::new("company record page", Kind::Record, companies),
         Page::new(
@@ -443,7 +433,7 @@ async fn time_page(web: &Api, page: &Page, requests: usize) -> anyhow::Result<Pa
     eprintln!(
         "  {}: p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms, {:.1} KB",
         row.label,
-        millis(row.stats.median),
+        millis(row.stats.p50),
         millis(row.stats.p99),
         millis(row.stats.max),
         row.bytes / 1e3
@@ -508,7 +498,7 @@ async fn time_concurrently(
     eprintln!(
         "  {} × {CLIENTS} clients: p50 {:.2} ms, p99 {:.2} ms, {:.0} pages/s",
         row.label,
-        millis(row.stats.median),
+        millis(row.stats.p50),
         millis(row.stats.p99),
         row.pages_per_second
     );
@@ -725,9 +715,9 @@ fn standard_notes(args: &Args, activities: usize) -> Vec<String> {
     vec![
         format!(
             "Data: each database starts empty; as in `bench-api`, {} companies and {} contacts ({:.0}% at a company, with the custom fields `segment` and `hits`) are seeded through the batch endpoint, then {} activities (`kind`, `subject`, `body`, `due_at`, `done`), each linked to a random contact and {:.0}% of them to a random company too, all owned by the bench admin. Pages are read as that admin (role admin), logged in through `POST /login`. The two rows \"before the activities were added\" were timed between the contacts' seeding and the activities': the home page lists the reader's open tasks and a record page its timeline (the activities linked to the record), so the difference is what the activities cost those pages.",
-            bench::COMPANIES,
+            api::COMPANIES,
             args.records,
-            (1.0 - bench::FREELANCERS) * 100.0,
+            (1.0 - api::FREELANCERS) * 100.0,
             activities,
             COMPANY_LINKS * 100.0
         ),
@@ -749,20 +739,9 @@ fn standard_notes(args: &Args, activities: usize) -> Vec<String> {
     ]
 }
 
-fn render_section(
-    args: &Args,
-    reports: &[Report],
-    notes: &[String],
-    machine: &Machine,
-    end_load: &str,
-) -> String {
+fn render_section(args: &Args, reports: &[Report], notes: &[String], machine: &Machine) -> String {
     let mut out = String::new();
-    machine.open_section(
-        &mut out,
-        "Web pages (issue 6)",
-        end_load,
-        &verdicts(args, reports),
-    );
+    machine.open_section(&mut out, "Web pages (issue 6)", &verdicts(args, reports));
     let pages = reports.iter().flat_map(|report| {
         report.pages.iter().map(|row| {
             let (target, met) = if row.judged() {
@@ -849,44 +828,13 @@ fn render_section(
     out
 }
 
-/// Ends a section: the table of measures (database, measure, value) and the notes.
-pub(crate) fn close_section(
-    out: &mut String,
-    measures: impl IntoIterator<Item = Vec<String>>,
-    notes: &[String],
-) {
-    table(out, &["database", "measure", "value"], "lll", measures);
-    for note in notes {
-        let _ = writeln!(out, "- {note}");
-    }
-}
-
 /// p50, p99 and max in milliseconds, as table cells.
 fn timings(stats: &Stats) -> [String; 3] {
-    [stats.median, stats.p99, stats.max].map(|d| format!("{:.2}", millis(d)))
+    [stats.p50, stats.p99, stats.max].map(|d| format!("{:.2}", millis(d)))
 }
 
 fn kb_text(bytes: usize) -> String {
     format!("{:.1}", kb(bytes as f64))
-}
-
-/// Writes a markdown table and a blank line; `align` has a letter per column, `l` or `r`.
-pub(crate) fn table(
-    out: &mut String,
-    header: &[&str],
-    align: &str,
-    rows: impl IntoIterator<Item = Vec<String>>,
-) {
-    let rule: Vec<&str> = align
-        .chars()
-        .map(|a| if a == 'r' { "---:" } else { "---" })
-        .collect();
-    let _ = writeln!(out, "| {} |", header.join(" | "));
-    let _ = writeln!(out, "|{}|", rule.join("|"));
-    for row in rows {
-        let _ = writeln!(out, "| {} |", row.join(" | "));
-    }
-    let _ = writeln!(out);
 }
 
 /// One line per goal of the issue, judged from the figures.
