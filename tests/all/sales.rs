@@ -486,6 +486,32 @@ on_both! {
         assert_eq!(app.all("stages", "").await.len(), DEFAULT_STAGES.len());
     }
 
+    async fn enables_at_once_set_the_workspace_up_once(app: TestApp) {
+        let app = &app;
+        install(app, "sales").await;
+        // Double clicks, or several admins: all succeed, and the workspace ends with one
+        // complete default pipeline, not two and not half of one.
+        let grant = app.state.plugins.requested_permissions("sales", None).await.unwrap();
+        let enables: Vec<_> = (0..6)
+            .map(|_| {
+                let request = app.client.post(format!("{}/api/v1/plugins/sales/enable", app.base)).bearer_auth(&app.token).json(&json!({ "grant": grant }));
+                tokio::spawn(async move {
+                    let response = request.send().await.unwrap();
+                    (response.status(), response.text().await.unwrap())
+                })
+            })
+            .collect();
+        for enabled in enables {
+            let (status, body) = enabled.await.unwrap();
+            assert_eq!(status, StatusCode::OK, "{body}");
+        }
+        let listed = app.get("/api/v1/plugins/sales").await;
+        assert!(listed.body["enabled"].is_string(), "{}", listed.body);
+        let pipelines = app.all("pipelines", "").await;
+        assert_eq!(pipelines.len(), 1, "{pipelines:?}");
+        assert_eq!(stages_of(app, &id_of(&pipelines[0])).await.len(), DEFAULT_STAGES.len());
+    }
+
     async fn before_save_refuses_bad_writes_and_derives_the_rest(app: TestApp) {
         let app = &app;
         let today_at_start = today();

@@ -290,10 +290,24 @@ on_both! {
             assert!(created.status.is_success(), "{}", created.body);
         }
         let members: Vec<String> = futures_of_users(&app, 16).await;
+        let other = app.user("other", "admin@other.test", "admin").await;
+        let grant = app.state.plugins.requested_permissions("hostile", None).await.unwrap();
+        let enabled = app.request(Method::POST, "/api/v1/plugins/hostile/enable", Some(&json!({ "grant": grant })), Some(&other), &[]).await;
+        assert_eq!(enabled.status, StatusCode::OK, "{}", enabled.body);
 
         // Sixteen people call the heavy route at once: the plugin runs two calls at a time,
         // the others are told it is busy, and each call that runs is stopped by its budget
-        // of time in host calls.
+        // of time in host calls. Another workspace meanwhile finds the plugin free: its
+        // slots are its own.
+        let elsewhere = {
+            let client = app.client.clone();
+            let url = format!("{}/p/hostile/ok", app.base);
+            tokio::spawn(async move {
+                tokio::time::sleep(Duration::from_millis(300)).await;
+                let response = client.get(url).bearer_auth(other).send().await.unwrap();
+                (response.status(), response.text().await.unwrap())
+            })
+        };
         let calls = members.iter().map(|token| {
             let client = app.client.clone();
             let url = format!("{}/p/hostile/r/slow", app.base);
@@ -311,6 +325,8 @@ on_both! {
         let stopped = answers.iter().filter(|(s, _, body)| *s == StatusCode::FAILED_DEPENDENCY && (body.contains("host calls") || body.contains("time limit"))).count();
         assert_eq!(busy + stopped, answers.len(), "{answers:?}");
         assert!(busy >= 8 && (1..=4).contains(&stopped), "{busy} busy, {stopped} stopped: {answers:?}");
+        let (status, body) = elsewhere.await.unwrap();
+        assert_eq!((status, body.as_str()), (StatusCode::OK, "ok"), "the other workspace's call");
 
         // Failures in a row suspend it; its validating hook then refuses writes (fails
         // closed) until an admin enables it again or disables it.

@@ -30,8 +30,13 @@ use crate::records::{Actor, now_micros};
 /// which a plugin is suspended in a workspace.
 pub const SUSPEND_AFTER: u32 = 5;
 
-/// Calls of one plugin (other than before-save hooks) that run at once, in all workspaces.
+/// Calls of one plugin (other than before-save hooks) that run at once in one workspace.
 pub const CALLS_PER_PLUGIN: usize = 2;
+/// How long a route, panel or action waits for a running slot before answering busy.
+const SHORT_SLOT_WAIT: Duration = Duration::from_secs(1);
+/// How long after-save, jobs and on-enable wait for one: nobody is waiting on the page, and a
+/// busy plugin's calls from before an enable end at their next host call.
+const LONG_SLOT_WAIT: Duration = Duration::from_secs(30);
 
 /// An installed plugin version, compiled and ready.
 pub struct Installed {
@@ -176,6 +181,9 @@ impl Enablements {
     }
 }
 
+/// Something each plugin has in each workspace.
+type PerPlugin<T> = Mutex<HashMap<(WorkspaceId, String), Arc<T>>>;
+
 pub struct Plugins {
     runtime: Arc<Runtime>,
     services: Arc<Services>,
@@ -184,7 +192,9 @@ pub struct Plugins {
     /// always fail is suspended even while its after-save calls succeed).
     strikes: Mutex<HashMap<(WorkspaceId, String, CallKind), u32>>,
     /// The slots each plugin's calls run in (see [`Plugins::running_slot`]).
-    slots: Mutex<HashMap<String, Arc<Semaphore>>>,
+    slots: PerPlugin<Semaphore>,
+    /// One enable at a time per workspace and plugin (see [`Plugins::enable`]).
+    enabling: PerPlugin<tokio::sync::Mutex<()>>,
 }
 
 fn db_error(error: sea_orm::DbErr) -> PluginError {
@@ -204,6 +214,7 @@ impl Plugins {
             installed: RwLock::default(),
             strikes: Mutex::default(),
             slots: Mutex::default(),
+            enabling: Mutex::default(),
         });
         let rows = enablement::Entity::find()
             .filter(enablement::Column::Enabled.eq(true))
@@ -598,6 +609,18 @@ impl Plugins {
         grant: &Permissions,
         settings: Map<String, Json>,
     ) -> Result<Arc<Enabled>, PluginError> {
+        // Two enables at once (two admins, a double click) take turns, so one's on-enable
+        // never sees the other's half-made set-up.
+        let turn = self
+            .enabling
+            .lock()
+            .map(|mut all| {
+                all.entry((admin.workspace, id.to_owned()))
+                    .or_default()
+                    .clone()
+            })
+            .unwrap_or_default();
+        let _turn = turn.lock().await;
         let version = match version {
             Some(v) => v.to_owned(),
             None => self.newest_version(id).await?,
@@ -695,13 +718,26 @@ impl Plugins {
             strikes
                 .retain(|(workspace, plugin, _), _| *workspace != admin.workspace || plugin != id);
         }
-        if let Err(failure) = self.set_up(&enabled, admin).await {
-            self.disable(admin.workspace, id).await?;
-            return Err(PluginError::Setup(format!(
-                "plugin `{id}` failed to set the workspace up, so it stays disabled: {failure} (in on-enable)"
-            )));
+        match self.set_up(&enabled, admin).await {
+            Ok(()) => Ok(enabled),
+            // A disable, or an enable on another server, took over while on-enable ran: the
+            // later one's outcome stands, and an enable's own on-enable sets the workspace up.
+            Err(Failure::Revoked) => match self.services.enablements.current(admin.workspace, id) {
+                Some(now) => Ok(now),
+                None => Err(PluginError::Setup(format!(
+                    "plugin `{id}` was disabled while it was being set up"
+                ))),
+            },
+            Err(failure) => {
+                // Only this enable is undone: one that came after it keeps the plugin on.
+                self.disable_stamped(admin.workspace, id, Some(stamp))
+                    .await
+                    .ok();
+                Err(PluginError::Setup(format!(
+                    "plugin `{id}` failed to set the workspace up, so it stays disabled: {failure} (in on-enable)"
+                )))
+            }
         }
-        Ok(enabled)
     }
 
     /// Runs the plugin's `on-enable` export as the admin who enabled it.
@@ -710,7 +746,7 @@ impl Plugins {
         self.invoke(
             enabled,
             admin.clone(),
-            CallKind::Action,
+            CallKind::Enable,
             move |plugin, store| Box::pin(async move { plugin.on_enable(store, &ctx).await }),
         )
         .await
@@ -897,7 +933,17 @@ impl Plugins {
     /// Disables a plugin in a workspace: its hooks, routes, jobs and panels stop at once; its
     /// types and their records stay stored (and come back when it is enabled again).
     pub async fn disable(&self, workspace: WorkspaceId, id: &str) -> Result<(), PluginError> {
-        let result = enablement::Entity::update_many()
+        self.disable_stamped(workspace, id, None).await
+    }
+
+    /// Disables the plugin; given a `stamp`, only if its enablement is still the one made then.
+    async fn disable_stamped(
+        &self,
+        workspace: WorkspaceId,
+        id: &str,
+        stamp: Option<i64>,
+    ) -> Result<(), PluginError> {
+        let mut update = enablement::Entity::update_many()
             .col_expr(
                 enablement::Column::Enabled,
                 sea_orm::sea_query::Expr::value(false),
@@ -908,7 +954,11 @@ impl Plugins {
             )
             .filter(enablement::Column::WorkspaceId.eq(workspace.0))
             .filter(enablement::Column::PluginId.eq(id))
-            .filter(enablement::Column::Enabled.eq(true))
+            .filter(enablement::Column::Enabled.eq(true));
+        if let Some(stamp) = stamp {
+            update = update.filter(enablement::Column::UpdatedAt.eq(stamp));
+        }
+        let result = update
             .exec(&self.services.db.write)
             .await
             .map_err(db_error)?;
@@ -1051,7 +1101,7 @@ impl Plugins {
     {
         let state = CallState::new(self.services.clone(), enabled.clone(), actor, kind);
         let started = std::time::Instant::now();
-        let result = match self.running_slot(enabled.id(), kind).await {
+        let result = match self.running_slot(enabled, kind).await {
             Ok(_slot) => {
                 self.runtime
                     .invoke(&enabled.plugin.compiled, kind, state, call)
@@ -1102,25 +1152,26 @@ impl Plugins {
     }
 
     /// One of the slots a plugin's calls run in (before-save needs none: it runs inside the
-    /// write that called it). A plugin runs at most [`CALLS_PER_PLUGIN`] other calls at once,
-    /// so one that is slow — or slowed on purpose — holds at most that many of the server's
-    /// database connections and threads; further calls wait for a slot, and fail as busy
-    /// (not the plugin's fault, never counted towards suspension) if none frees in time.
+    /// write that called it). A plugin runs at most [`CALLS_PER_PLUGIN`] other calls at once in
+    /// a workspace, so one that is slow — or slowed on purpose — holds at most that many of the
+    /// server's database connections and threads per workspace, and the people of one
+    /// workspace cannot make it busy in another; further calls wait for a slot, and fail as
+    /// busy (not the plugin's fault, never counted towards suspension) if none frees in time.
     async fn running_slot(
         &self,
-        plugin: &str,
+        enabled: &Enabled,
         kind: CallKind,
     ) -> Result<Option<tokio::sync::OwnedSemaphorePermit>, Failure> {
         let wait = match kind {
             CallKind::BeforeSave => return Ok(None),
-            CallKind::Route | CallKind::Panel | CallKind::Action => Duration::from_secs(1),
-            CallKind::AfterSave | CallKind::Job => Duration::from_secs(30),
+            CallKind::Route | CallKind::Panel | CallKind::Action => SHORT_SLOT_WAIT,
+            CallKind::AfterSave | CallKind::Job | CallKind::Enable => LONG_SLOT_WAIT,
         };
         let slots = {
             let Ok(mut all) = self.slots.lock() else {
                 return Ok(None);
             };
-            all.entry(plugin.to_owned())
+            all.entry((enabled.workspace, enabled.id().to_owned()))
                 .or_insert_with(|| Arc::new(Semaphore::new(CALLS_PER_PLUGIN)))
                 .clone()
         };

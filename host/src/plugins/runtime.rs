@@ -70,6 +70,8 @@ pub enum CallKind {
     Job,
     Panel,
     Action,
+    /// `on-enable`: an action's limits, but it waits for a running slot as after-save does.
+    Enable,
 }
 
 impl CallKind {
@@ -81,6 +83,7 @@ impl CallKind {
             CallKind::Job => "job",
             CallKind::Panel => "panel",
             CallKind::Action => "action",
+            CallKind::Enable => "on-enable",
         }
     }
 
@@ -108,7 +111,11 @@ impl CallKind {
                 log_bytes: 256 * 1024,
                 kv_bytes: 64 * 1024 * 1024,
             },
-            CallKind::AfterSave | CallKind::Route | CallKind::Panel | CallKind::Action => Limits {
+            CallKind::AfterSave
+            | CallKind::Route
+            | CallKind::Panel
+            | CallKind::Action
+            | CallKind::Enable => Limits {
                 deadline: Duration::from_secs(2),
                 host_time: Duration::from_secs(5),
                 fuel: 4_000_000_000,
