@@ -840,3 +840,172 @@ async fn a_plugins_panels_and_routes_run_no_script_in_a_signed_in_browser() {
     b.client.clone().close().await.ok();
     drop(driver);
 }
+
+/// A colleague saves while a person has the full form open. Saving must not overwrite what the
+/// colleague changed: the person sees both sides of every field that differs and chooses; a
+/// third save while they choose brings the comparison back instead of being overwritten.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stale_full_form_edit_shows_both_sides_and_loses_nothing() {
+    if !browser_available() {
+        return;
+    }
+    let app = TestApp::spawn(Backend::Sqlite)
+        .await
+        .expect("sqlite always runs");
+    let sam = app
+        .post(
+            "/api/v1/admin/users",
+            &json!({ "email": "sam@acme.test", "password": "correct horse battery", "role": "admin" }),
+        )
+        .await;
+    assert_eq!(sam.status, StatusCode::CREATED, "{}", sam.body);
+    let kim = app.user("acme", "kim@acme.test", "manager").await;
+    let contact = app
+        .create(
+            "contacts",
+            json!({ "first_name": "Ada", "last_name": "Lovelace", "phone": "+44 20 7946 0001", "title": "Engineer", "email": "ada@old.example" }),
+        )
+        .await;
+    let id = contact["id"].as_str().expect("id").to_owned();
+    let url = format!("/api/v1/contacts/{id}");
+    let kim_saves = |patch: Value| {
+        let app = &app;
+        let (url, kim) = (url.clone(), kim.clone());
+        async move {
+            let saved = app
+                .request(reqwest::Method::PATCH, &url, Some(&patch), Some(&kim), &[])
+                .await;
+            assert_eq!(saved.status, StatusCode::OK, "kim's save: {}", saved.body);
+        }
+    };
+    let driver = Driver::start().await;
+    let mut b = Browser {
+        client: driver.session().await,
+        app: &app,
+        driver_url: driver.url.clone(),
+        artifacts: artifacts_dir("edit-conflict"),
+        shots: 0,
+        step: "start",
+    };
+    login(&mut b, "sam@acme.test", "correct horse battery", "acme").await;
+
+    b.step("sam edits while kim saves");
+    b.goto(&format!("/records/contacts/{id}/edit")).await;
+    b.wait_for("form.form").await;
+    b.fill("#f-email", "ada@new.example").await;
+    b.fill("#f-title", "CEO").await;
+    kim_saves(json!({ "phone": "+44 20 7946 0002", "title": "CTO" })).await;
+    b.click("form.form button[type=submit]").await;
+
+    b.step("the conflict page shows both sides");
+    b.wait_for("table.conflict-table").await;
+    b.screenshot("conflict").await;
+    let rows = b
+        .js("return [...document.querySelectorAll('.conflict-table tbody tr')].map(r => [r.className, r.querySelector('th').textContent, [...r.querySelectorAll('input')].filter(i => i.checked).map(i => i.value).join()])")
+        .await;
+    assert_eq!(
+        rows,
+        json!([
+            ["changed-by-me", "Emailchanged by you", "mine"],
+            ["changed-by-them", "Phonechanged by them", "theirs"],
+            ["changed-by-both", "Titlechanged by both of you", ""],
+        ]),
+        "one row per field that differs, the side that changed it chosen"
+    );
+    let text = b.text(".conflict-table").await;
+    assert!(
+        [
+            "+44 20 7946 0002",
+            "+44 20 7946 0001",
+            "ada@new.example",
+            "ada@old.example",
+            "CTO",
+            "CEO"
+        ]
+        .iter()
+        .all(|v| text.contains(v)),
+        "both values of each field: {text}"
+    );
+    let said = b.text("form.conflict > p").await;
+    assert!(said.contains("kim@acme.test"), "who saved: {said}");
+    assert_eq!(
+        app.get(&url).await.body["email"],
+        "ada@old.example",
+        "nothing of sam's is saved before sam chooses"
+    );
+
+    b.step("saving without choosing the field both changed is refused by the page");
+    b.click("form.conflict button.primary").await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let invalid = b
+        .js("return document.querySelector('input[name=\"_keep.title\"]:invalid') !== null")
+        .await;
+    assert_eq!(invalid, json!(true), "the unchosen field is marked invalid");
+    assert!(b.path().await.ends_with("/edit"));
+
+    b.step("a third save while sam chooses starts the comparison again");
+    b.click("input[name=\"_keep.title\"][value=mine]").await;
+    kim_saves(json!({ "phone": "+44 20 7946 0003" })).await;
+    b.click("form.conflict button.primary").await;
+    b.until(
+        "the conflict page shown again, with kim's newest phone",
+        |client| async move {
+            let rows = client
+                .find_all(Locator::Css(".conflict-table tbody tr"))
+                .await
+                .ok()?;
+            let mut texts = Vec::new();
+            for row in rows {
+                texts.push(row.text().await.ok()?);
+            }
+            texts
+                .iter()
+                .any(|t| t.contains("+44 20 7946 0003"))
+                .then_some(())
+        },
+    )
+    .await;
+    b.screenshot("conflict-again").await;
+    let phone = b
+        .js("return [...document.querySelectorAll('input[name=\"_keep.phone\"]')].filter(i => i.checked).map(i => i.value).join()")
+        .await;
+    assert_eq!(
+        phone,
+        json!("theirs"),
+        "kim's newest phone is kept by default"
+    );
+
+    b.step("sam's choices saved; kim's phone kept");
+    b.click("form.conflict button.primary").await;
+    b.wait_for_path(&format!("/records/contacts/{id}")).await;
+    b.screenshot("saved").await;
+    let saved = app.get(&url).await;
+    assert_eq!(
+        (
+            &saved.body["phone"],
+            &saved.body["email"],
+            &saved.body["title"]
+        ),
+        (
+            &json!("+44 20 7946 0003"),
+            &json!("ada@new.example"),
+            &json!("CEO")
+        ),
+        "{}",
+        saved.body
+    );
+
+    b.step("keeping all mine, by keyboard");
+    b.goto(&format!("/records/contacts/{id}/edit")).await;
+    b.wait_for("form.form").await;
+    b.fill("#f-title", "Founder").await;
+    kim_saves(json!({ "title": "Chair" })).await;
+    b.click("form.form button[type=submit]").await;
+    b.wait_for("table.conflict-table").await;
+    let keep_mine = b.wait_for("button[name=_all][value=mine]").await;
+    keep_mine.send_keys("\u{E007}").await.expect("press Enter");
+    b.wait_for_path(&format!("/records/contacts/{id}")).await;
+    assert_eq!(app.get(&url).await.body["title"], "Founder");
+    b.client.clone().close().await.ok();
+    drop(driver);
+}

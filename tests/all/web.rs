@@ -304,8 +304,19 @@ on_both! {
         let concurrent = app.patch(&format!("/api/v1/contacts/{id}"), &json!({ "title": "Analyst" }), Some(2)).await;
         assert_eq!(concurrent.status, StatusCode::OK, "{}", concurrent.body);
         let lost = sam.post(&format!("{record_url}/edit"), &[("version", "2"), ("title", "Mathematician")]).await;
-        assert_eq!(lost.status, StatusCode::PRECONDITION_FAILED, "a stale edit is refused, never merged");
+        assert_eq!(lost.status, StatusCode::CONFLICT, "a stale edit is shown beside the saved values, never saved blindly");
+        assert!(lost.html.contains("changed-by-both") && lost.html.contains("Analyst") && lost.html.contains("Mathematician"), "{}", lost.html);
         assert_eq!(app.get(&format!("/api/v1/contacts/{id}")).await.body["title"], "Analyst");
+        // The conflict page's copies are checked: not JSON is a clear 400; fields that are not
+        // the form's (the owner, anything hidden) are ignored, whatever the copies say.
+        let before = app.get(&format!("/api/v1/contacts/{id}")).await.body;
+        let forged = sam.post(&format!("{record_url}/edit"), &[("version", "3"), ("_theirs", "{}"), ("_mine", "not json")]).await;
+        assert_eq!(forged.status, StatusCode::BAD_REQUEST, "{}", forged.html);
+        let owner = json!({ "title": "Mathematician", "owner": "00000000-0000-0000-0000-000000000000", "id": "00000000-0000-0000-0000-000000000000" }).to_string();
+        let kept = sam.post(&format!("{record_url}/edit"), &[("version", "3"), ("_theirs", "{}"), ("_mine", &owner), ("_all", "mine")]).await;
+        assert_eq!(kept.status, StatusCode::SEE_OTHER, "{}", kept.html);
+        let after = app.get(&format!("/api/v1/contacts/{id}")).await.body;
+        assert_eq!((&after["title"], &after["owner"], &after["id"]), (&json!("Mathematician"), &before["owner"], &before["id"]));
 
         // The timeline: a task lands on the record and on the owner's home page.
         let logged = sam.post(&format!("{record_url}/activities"), &[("kind", "task"), ("subject", "Send the proposal"), ("due_at", "2026-12-01T09:30")]).await;

@@ -85,5 +85,8 @@ pub async fn find(
         }
         found.push(Found { ty: view, hit });
     }
+    // A record named exactly what was typed comes first, whatever the scores say.
+    let named = q.trim().to_lowercase();
+    found.sort_by_key(|f| f.hit.title.trim().to_lowercase() != named);
     Ok(found)
 }

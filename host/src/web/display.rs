@@ -413,6 +413,33 @@ fn list<'a>(items: impl Iterator<Item = &'a str>) -> Value {
     }
 }
 
+/// A search snippet (escaped text with matches in `<b>`, as the index writes it) as plain-text
+/// parts, `{text, hit}`, for a template to mark up: nothing of it is ever HTML again.
+pub fn highlights(snippet: &str) -> Value {
+    let unescape = |text: &str| {
+        text.replace("&lt;", "<")
+            .replace("&gt;", ">")
+            .replace("&quot;", "\"")
+            .replace("&#x27;", "'")
+            .replace("&#39;", "'")
+            .replace("&amp;", "&")
+    };
+    let mut parts = Vec::new();
+    for (i, piece) in snippet.split("<b>").enumerate() {
+        let (hit, rest) = match piece.split_once("</b>") {
+            Some((hit, rest)) if i > 0 => (Some(hit), rest),
+            _ => (None, piece),
+        };
+        if let Some(hit) = hit.filter(|h| !h.is_empty()) {
+            parts.push(json!({ "text": unescape(hit), "hit": true }));
+        }
+        if !rest.is_empty() {
+            parts.push(json!({ "text": unescape(rest), "hit": false }));
+        }
+    }
+    Value::Array(parts)
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
@@ -483,5 +510,24 @@ mod tests {
         .unwrap();
         assert_eq!(body["due_at"], "2026-12-01T09:30:00Z");
         assert_eq!(body["done"], true);
+    }
+
+    #[test]
+    fn snippets_become_text_parts_never_html() {
+        let parts = highlights("say &lt;script&gt; to <b>Ada</b> &amp; <b>Lovelace</b>");
+        assert_eq!(
+            parts,
+            json!([
+                { "text": "say <script> to ", "hit": false },
+                { "text": "Ada", "hit": true },
+                { "text": " & ", "hit": false },
+                { "text": "Lovelace", "hit": true },
+            ])
+        );
+        // A value that itself reads `<b>` was escaped by the index, so it stays text.
+        assert_eq!(
+            highlights("&lt;b&gt;bold&lt;/b&gt;"),
+            json!([{ "text": "<b>bold</b>", "hit": false }])
+        );
     }
 }

@@ -12,6 +12,7 @@
 //! (override checks and render tests).
 
 mod account;
+mod conflict;
 pub mod display;
 mod model;
 mod pages;

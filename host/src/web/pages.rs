@@ -12,6 +12,7 @@ use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrde
 use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
+use super::conflict;
 use super::display::{self, Names, cell, humanize, label, read_form};
 use super::model::saved_view;
 use super::{Form, Web, encode, redirect_with};
@@ -88,9 +89,9 @@ fn title_of(ty: &EntityType, record: &Record) -> String {
     }
 }
 
-/// The titles and user names the values of `records` point at, as the reader may see them.
-async fn names(web: &Web, fields: &[&FieldSpec], records: &[&Record]) -> ApiResult<Names> {
-    let ids = Names::references(fields, records.iter().map(|r| &r.data));
+/// The titles and user names the values of `rows` point at, as the reader may see them.
+async fn names(web: &Web, fields: &[&FieldSpec], rows: &[&Map<String, Value>]) -> ApiResult<Names> {
+    let ids = Names::references(fields, rows.iter().copied());
     let records = web.state.store.titles(&web.actor(), &ids).await?;
     let wants_users = fields.iter().any(|f| f.kind == FieldKind::User);
     let users = if wants_users {
@@ -416,7 +417,8 @@ pub async fn list(web: Web, Path(plural): Path<String>, RawQuery(raw): RawQuery)
             Err(error) => (None, Some(shown(error.into())?)),
         };
         let records: Vec<&Record> = found.iter().flat_map(|p| p.records.iter()).collect();
-        let names = names(&web, &columns, &records).await?;
+        let data: Vec<&Map<String, Value>> = records.iter().map(|r| &r.data).collect();
+        let names = names(&web, &columns, &data).await?;
         let rows: Vec<Value> = records
             .iter()
             .map(|r| {
@@ -861,7 +863,7 @@ pub async fn record(web: Web, Path((plural, id)): Path<(String, String)>) -> Res
         let may_edit = actor.allows(Operation::Edit, &ty.name, owner);
         let may_delete = actor.allows(Operation::Delete, &ty.name, owner);
         let all: Vec<&FieldSpec> = ty.fields.iter().collect();
-        let mut names = names(&web, &all, &[&record]).await?;
+        let mut names = names(&web, &all, &[&record.data]).await?;
         if let Some(owner) = owner
             && let Some(found) = user::Entity::find_by_id(owner).one(&web.state.db.read).await.map_err(ApiError::internal)?
         {
@@ -1157,10 +1159,29 @@ async fn choices(
     Ok(out)
 }
 
+/// The record a form edits, with the version and the values the person started from (kept
+/// as they were when the form is shown again after an error, so a later save still compares
+/// with what they saw).
+struct Editing<'a> {
+    record: &'a Record,
+    version: i64,
+    base: &'a Map<String, Value>,
+}
+
+impl<'a> Editing<'a> {
+    fn fresh(record: &'a Record) -> Self {
+        Editing {
+            record,
+            version: record.version,
+            base: &record.data,
+        }
+    }
+}
+
 async fn render_form(
     web: &Web,
     ty: &EntityType,
-    record: Option<&Record>,
+    editing: Option<Editing<'_>>,
     values: &Map<String, Value>,
     errors: &[FieldError],
     status: StatusCode,
@@ -1183,11 +1204,21 @@ async fn render_form(
         .filter(|e| fields.iter().all(|f| f.name != e.field))
         .map(|e| e.message.as_str())
         .collect();
-    let (mode, action, record_json) = match record {
-        Some(r) => (
+    let (mode, action, record_json) = match editing {
+        Some(Editing {
+            record: r,
+            version,
+            base,
+        }) => (
             "edit",
             format!("{}/edit", record_url(ty, r.id)),
-            json!({ "id": r.id, "version": r.version, "title": title_of(ty, r), "url": record_url(ty, r.id) }),
+            json!({
+                "id": r.id,
+                "version": version,
+                "base": form_values_json(&fields, base),
+                "title": title_of(ty, r),
+                "url": record_url(ty, r.id),
+            }),
         ),
         None => ("create", format!("/records/{}/new", ty.plural), Value::Null),
     };
@@ -1270,7 +1301,7 @@ pub async fn create(web: Web, Path(plural): Path<String>, body: Bytes) -> Respon
 async fn form_failure(
     web: &Web,
     ty: &EntityType,
-    record: Option<&Record>,
+    editing: Option<Editing<'_>>,
     values: &Map<String, Value>,
     error: ApiError,
 ) -> ApiResult<Response> {
@@ -1286,7 +1317,7 @@ async fn form_failure(
     } else {
         error.details
     };
-    render_form(web, ty, record, values, &errors, error.code.status()).await
+    render_form(web, ty, editing, values, &errors, error.code.status()).await
 }
 
 pub async fn edit_form(web: Web, Path((plural, id)): Path<(String, String)>) -> Response {
@@ -1306,7 +1337,15 @@ pub async fn edit_form(web: Web, Path((plural, id)): Path<(String, String)>) -> 
                 format!("your role may not edit this {}", ty.label.to_lowercase()),
             ));
         }
-        render_form(&web, &ty, Some(&record), &record.data, &[], StatusCode::OK).await
+        render_form(
+            &web,
+            &ty,
+            Some(Editing::fresh(&record)),
+            &record.data,
+            &[],
+            StatusCode::OK,
+        )
+        .await
     })
     .await
 }
@@ -1318,54 +1357,227 @@ pub async fn update(web: Web, Path((plural, id)): Path<(String, String)>, body: 
         let id = parse_id(&id)?;
         let record = web.state.store.get(&web.actor(), &ty, id).await?;
         let fields = form_fields(&ty);
-        let values = match read_form(&fields, &form) {
-            Ok(values) => values,
-            Err(errors) => {
-                return render_form(
-                    &web,
-                    &ty,
-                    Some(&record),
-                    &as_typed(&fields, &form),
-                    &errors,
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                )
-                .await;
+        let version = form.get("version").and_then(|v| v.parse::<i64>().ok());
+        let base = posted_values(&form, "_base")?;
+        let (values, base) = match posted_values(&form, "_mine")? {
+            // The answer of the conflict page: what was stored when it was shown, with the
+            // person's choices.
+            Some(mine) => {
+                let theirs = posted_values(&form, "_theirs")?.unwrap_or_default();
+                let choice = |field: &str| form.get(&format!("_keep.{field}")).map(str::to_owned);
+                match conflict::resolve(
+                    &fields,
+                    base.as_ref(),
+                    &theirs,
+                    &mine,
+                    form.get("_all"),
+                    choice,
+                ) {
+                    conflict::Resolution::Values(values) => (values, Some(theirs)),
+                    conflict::Resolution::Unchosen(unchosen) => {
+                        let labels: Vec<String> = unchosen
+                            .iter()
+                            .filter_map(|name| ty.field(name))
+                            .map(label)
+                            .collect();
+                        let shown = Shown {
+                            version: version.unwrap_or(record.version),
+                            base: base.as_ref(),
+                            theirs: &theirs,
+                            mine: &mine,
+                        };
+                        let error =
+                            format!("Choose which value to keep for {}.", labels.join(", "));
+                        return render_conflict(&web, &ty, &record, shown, Some(&error)).await;
+                    }
+                }
             }
+            None => match read_form(&fields, &form) {
+                Ok(values) => (values, base),
+                Err(errors) => {
+                    let editing = Editing {
+                        record: &record,
+                        version: version.unwrap_or(record.version),
+                        base: base.as_ref().unwrap_or(&record.data),
+                    };
+                    return render_form(
+                        &web,
+                        &ty,
+                        Some(editing),
+                        &as_typed(&fields, &form),
+                        &errors,
+                        StatusCode::UNPROCESSABLE_ENTITY,
+                    )
+                    .await;
+                }
+            },
         };
-        // Only what changed is sent, with the version the form was loaded at: a concurrent
-        // edit is refused (412), never overwritten.
+        save_edit(&web, &ty, record, version, base.as_ref(), values).await
+    })
+    .await
+}
+
+/// The values of a form's fields as JSON, for a hidden input.
+fn form_values_json(fields: &[&FieldSpec], data: &Map<String, Value>) -> String {
+    let kept: Map<String, Value> = fields
+        .iter()
+        .filter_map(|f| data.get(&f.name).map(|v| (f.name.clone(), v.clone())))
+        .collect();
+    Value::Object(kept).to_string()
+}
+
+/// JSON values a form carries in a hidden input (the conflict page's copies of the fields).
+fn posted_values(form: &Form, name: &str) -> ApiResult<Option<Map<String, Value>>> {
+    form.get(name)
+        .map(|raw| {
+            serde_json::from_str(raw).map_err(|_| {
+                ApiError::new(
+                    ErrorCode::InvalidBody,
+                    format!("the form's `{name}` is not a JSON object of field values"),
+                )
+            })
+        })
+        .transpose()
+}
+
+/// Saves what changed between `values` and the stored record. A form `loaded` at an older
+/// version saves only when the other saves touched no field this person sees differently —
+/// they changed nothing the form shows, or changed it to the same value; otherwise the person
+/// decides on the conflict page. Nothing is overwritten unseen, also when someone saves
+/// between this read and this write.
+async fn save_edit(
+    web: &Web,
+    ty: &EntityType,
+    mut record: Record,
+    loaded: Option<i64>,
+    base: Option<&Map<String, Value>>,
+    values: Map<String, Value>,
+) -> ApiResult<Response> {
+    let mut stale = loaded.is_some_and(|v| v != record.version);
+    loop {
+        if stale {
+            let fields = form_fields(ty);
+            let differences = conflict::differences(&fields, base, &record.data, &values);
+            if differences
+                .iter()
+                .any(|d| d.changed_by != conflict::ChangedBy::Me)
+            {
+                let shown = Shown {
+                    version: record.version,
+                    base,
+                    theirs: &record.data,
+                    mine: &values,
+                };
+                return render_conflict(web, ty, &record, shown, None).await;
+            }
+        }
         let patch: Map<String, Value> = values
             .iter()
             .filter(|(k, v)| record.data.get(*k).unwrap_or(&Value::Null) != *v)
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
-        let version = form.get("version").and_then(|v| v.parse::<i64>().ok());
+        let url = record_url(ty, record.id);
         if patch.is_empty() {
-            return Ok(redirect_with(
-                &record_url(&ty, id),
-                "success",
-                "Nothing changed.",
-            ));
+            return Ok(redirect_with(&url, "success", "Nothing changed."));
         }
-        match web
-            .state
-            .store
-            .update(
-                &web.actor(),
-                &ty,
-                UpdateItem {
-                    id,
-                    patch,
-                    if_match: version,
-                },
-            )
-            .await
-        {
-            Ok(_) => Ok(redirect_with(&record_url(&ty, id), "success", "Saved.")),
-            Err(error) => form_failure(&web, &ty, Some(&record), &values, error.into()).await,
+        let item = UpdateItem {
+            id: record.id,
+            patch,
+            if_match: Some(record.version),
+        };
+        match web.state.store.update(&web.actor(), ty, item).await {
+            Ok(_) => return Ok(redirect_with(&url, "success", "Saved.")),
+            Err(crate::records::RecordError::VersionConflict { .. }) => {
+                record = web.state.store.get(&web.actor(), ty, record.id).await?;
+                stale = true;
+            }
+            Err(error) => {
+                let editing = Some(Editing::fresh(&record));
+                return form_failure(web, ty, editing, &values, error.into()).await;
+            }
         }
-    })
-    .await
+    }
+}
+
+/// The three copies of the fields a conflict page compares, and the version it answers.
+struct Shown<'a> {
+    version: i64,
+    base: Option<&'a Map<String, Value>>,
+    theirs: &'a Map<String, Value>,
+    mine: &'a Map<String, Value>,
+}
+
+/// The conflict page: each field the two sides disagree on, theirs beside mine, who changed
+/// it, and a choice; it posts back to the edit route with the three copies.
+async fn render_conflict(
+    web: &Web,
+    ty: &EntityType,
+    record: &Record,
+    shown: Shown<'_>,
+    error: Option<&str>,
+) -> ApiResult<Response> {
+    let fields = form_fields(ty);
+    let differences = conflict::differences(&fields, shown.base, shown.theirs, shown.mine);
+    let names = names(web, &fields, &[shown.theirs, shown.mine]).await?;
+    let text = |field: &FieldSpec, value: &Value| {
+        let cell = cell(field, Some(value), &names);
+        cell["text"].as_str().unwrap_or_default().to_owned()
+    };
+    let rows: Vec<Value> = differences
+        .iter()
+        .filter_map(|d| {
+            let field = ty.field(&d.field)?;
+            Some(json!({
+                "name": d.field,
+                "label": label(field),
+                "theirs": text(field, &d.theirs),
+                "mine": text(field, &d.mine),
+                "changed_by": d.changed_by.as_str(),
+                "keep": d.changed_by.default_keep().map(conflict::Keep::as_str),
+            }))
+        })
+        .collect();
+    let last = web
+        .state
+        .store
+        .audit(
+            web.identity.workspace,
+            &AuditQuery {
+                record: Some(record.id),
+                limit: 1,
+                newest_first: true,
+                ..AuditQuery::default()
+            },
+        )
+        .await?;
+    let by = match last.first().and_then(|e| e.actor) {
+        Some(actor) if actor == web.identity.user => {
+            Some("You (in another tab or window)".to_owned())
+        }
+        Some(actor) => users(web).await?.remove(&actor.0),
+        None => None,
+    };
+    let only = |data: &Map<String, Value>| form_values_json(&fields, data);
+    let url = record_url(ty, record.id);
+    Ok(web
+        .render_status(
+            StatusCode::CONFLICT,
+            "conflict.html",
+            json!({
+                "entity": entity_json(ty),
+                "record": { "id": record.id, "title": title_of(ty, record), "url": url },
+                "action": format!("{url}/edit"),
+                "version": shown.version,
+                "base": shown.base.map(only),
+                "theirs": only(shown.theirs),
+                "mine": only(shown.mine),
+                "by": by,
+                "at": record.updated_at.format("%Y-%m-%d %H:%M UTC").to_string(),
+                "rows": rows,
+                "error": error,
+            }),
+        )
+        .await)
 }
 
 pub async fn delete(web: Web, Path((plural, id)): Path<(String, String)>, body: Bytes) -> Response {
@@ -1405,26 +1617,32 @@ pub async fn search(web: Web, RawQuery(raw): RawQuery) -> Response {
                 Err(error) => (Vec::new(), Some(shown(error)?)),
             }
         };
-        let results: Vec<Value> = results
-            .iter()
-            .map(|hit| {
-                let plural = hit["type"].as_str().unwrap_or("");
-                let label = schema
-                    .by_plural(plural)
-                    .map(|t| t.label.clone())
-                    .unwrap_or_default();
-                json!({
-                    "title": hit["title"],
-                    "type_label": label,
-                    "snippet": hit["snippet"],
-                    "url": format!("/records/{plural}/{}", hit["id"].as_str().unwrap_or("")),
-                })
-            })
+        // Grouped by type, the groups in the order of their best hit, ranks kept inside.
+        let mut groups: Vec<(String, Vec<Value>)> = Vec::new();
+        for hit in &results {
+            let plural = hit["type"].as_str().unwrap_or("");
+            let label = schema
+                .by_plural(plural)
+                .map(|t| t.label_plural.clone())
+                .unwrap_or_default();
+            let row = json!({
+                "title": hit["title"],
+                "snippet": display::highlights(hit["snippet"].as_str().unwrap_or("")),
+                "url": format!("/records/{plural}/{}", hit["id"].as_str().unwrap_or("")),
+            });
+            match groups.iter_mut().find(|(l, _)| *l == label) {
+                Some((_, rows)) => rows.push(row),
+                None => groups.push((label, vec![row])),
+            }
+        }
+        let groups: Vec<Value> = groups
+            .into_iter()
+            .map(|(label, rows)| json!({ "label": label, "results": rows }))
             .collect();
         Ok(web
             .render(
                 "search.html",
-                json!({ "q": q, "results": results, "error": error }),
+                json!({ "q": q, "groups": groups, "error": error }),
             )
             .await)
     })

@@ -130,7 +130,7 @@ pub fn pages() -> Vec<(&'static str, minijinja::Value)> {
                 "entity": entity(),
                 "mode": "edit",
                 "action": format!("/records/contacts/{ID}/edit"),
-                "record": { "id": ID, "version": 2, "title": "Ada Lovelace", "url": format!("/records/contacts/{ID}") },
+                "record": { "id": ID, "version": 2, "base": r#"{"first_name":"Ada"}"#, "title": "Ada Lovelace", "url": format!("/records/contacts/{ID}") },
                 "inputs": [
                     { "name": "first_name", "id": "f-first_name", "label": "First name", "kind": "text", "control": "text", "input_type": "text", "step": "1", "required": false, "value": "Ada", "checked": false, "amount": "", "currency": "", "options": [], "hint": "", "error": null },
                     { "name": "email", "id": "f-email", "label": "Email", "kind": "email", "control": "text", "input_type": "email", "step": "1", "required": false, "value": "ada@", "checked": false, "amount": "", "currency": "", "options": [], "hint": "", "error": "is not a valid email address" },
@@ -144,10 +144,30 @@ pub fn pages() -> Vec<(&'static str, minijinja::Value)> {
             })),
         ),
         (
+            "conflict.html",
+            globals(json!({
+                "entity": entity(),
+                "record": { "id": ID, "title": "Ada Lovelace", "url": format!("/records/contacts/{ID}") },
+                "action": format!("/records/contacts/{ID}/edit"),
+                "version": 5,
+                "base": r#"{"phone":"+44 1","city":"London"}"#,
+                "theirs": r#"{"phone":"+44 2","city":"London"}"#,
+                "mine": r#"{"phone":"+44 1","city":"Paris"}"#,
+                "by": "kim@example.com",
+                "at": "2026-12-06 10:00 UTC",
+                "rows": [
+                    { "name": "phone", "label": "Phone", "theirs": "+44 2", "mine": "+44 1", "changed_by": "them", "keep": "theirs" },
+                    { "name": "city", "label": "City", "theirs": "London", "mine": "Paris", "changed_by": "me", "keep": "mine" },
+                    { "name": "email", "label": "Email", "theirs": "", "mine": "ada@example.com", "changed_by": "both", "keep": null },
+                ],
+                "error": "Choose which value to keep for Email.",
+            })),
+        ),
+        (
             "search.html",
             globals(json!({
                 "q": "ada",
-                "results": [{ "title": "Ada Lovelace", "type_label": "Contact", "snippet": "ada@example.com", "url": format!("/records/contacts/{ID}") }],
+                "groups": [{ "label": "Contacts", "results": [{ "title": "Ada Lovelace", "snippet": [{ "text": "Ada", "hit": true }, { "text": " Lovelace, ada@example.com", "hit": false }], "url": format!("/records/contacts/{ID}") }] }],
                 "error": null,
             })),
         ),
