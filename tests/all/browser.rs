@@ -364,6 +364,24 @@ impl Browser<'_> {
 
     /// The browser console's entries since the last call (chromedriver's log endpoint:
     /// WebDriver has none).
+    /// Fails on any error the page's scripts logged (a refused request the page handled, which
+    /// the browser logs as a failed resource, is not one).
+    async fn assert_no_script_errors(&self) {
+        let errors: Vec<Value> = self
+            .console()
+            .await
+            .into_iter()
+            .filter(|m| {
+                m["level"] == "SEVERE"
+                    && !m["message"]
+                        .as_str()
+                        .unwrap_or("")
+                        .contains("Failed to load resource")
+            })
+            .collect();
+        assert!(errors.is_empty(), "no script errors: {errors:?}");
+    }
+
     async fn console(&self) -> Vec<Value> {
         let session = self
             .client
@@ -852,13 +870,7 @@ async fn a_stale_full_form_edit_shows_both_sides_and_loses_nothing() {
     let app = TestApp::spawn(Backend::Sqlite)
         .await
         .expect("sqlite always runs");
-    let sam = app
-        .post(
-            "/api/v1/admin/users",
-            &json!({ "email": "sam@acme.test", "password": "correct horse battery", "role": "admin" }),
-        )
-        .await;
-    assert_eq!(sam.status, StatusCode::CREATED, "{}", sam.body);
+    admin(&app, "sam@acme.test").await;
     let kim = app.user("acme", "kim@acme.test", "manager").await;
     let contact = app
         .create(
@@ -878,15 +890,7 @@ async fn a_stale_full_form_edit_shows_both_sides_and_loses_nothing() {
             assert_eq!(saved.status, StatusCode::OK, "kim's save: {}", saved.body);
         }
     };
-    let driver = Driver::start().await;
-    let mut b = Browser {
-        client: driver.session().await,
-        app: &app,
-        driver_url: driver.url.clone(),
-        artifacts: artifacts_dir("edit-conflict"),
-        shots: 0,
-        step: "start",
-    };
+    let (driver, mut b) = start_browser(&app, "edit-conflict").await;
     login(&mut b, "sam@acme.test", "correct horse battery", "acme").await;
 
     b.step("sam edits while kim saves");
@@ -1008,4 +1012,499 @@ async fn a_stale_full_form_edit_shows_both_sides_and_loses_nothing() {
     assert_eq!(app.get(&url).await.body["title"], "Founder");
     b.client.clone().close().await.ok();
     drop(driver);
+}
+
+/// One picker for every reference, by keyboard: the form's company, the record page's inline
+/// edit, creating a company from what was typed, and a list filter on the company — titles
+/// and second lines shown, never an id, and a title with markup shown as text.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_record_picker_works_in_forms_inline_edit_and_filters() {
+    if !browser_available() {
+        return;
+    }
+    let app = TestApp::spawn(Backend::Sqlite)
+        .await
+        .expect("sqlite always runs");
+    admin(&app, "sam@acme.test").await;
+    let globex = app
+        .create(
+            "companies",
+            json!({ "name": "Globex", "domain": "globex.example" }),
+        )
+        .await;
+    let acme = app
+        .create(
+            "companies",
+            json!({ "name": "Acme Corp", "domain": "acme.example" }),
+        )
+        .await;
+    app.create(
+        "companies",
+        json!({ "name": "<img src=x id=injected> Hack" }),
+    )
+    .await;
+    for i in 0..30 {
+        app.create("companies", json!({ "name": format!("Filler {i:02}") }))
+            .await;
+    }
+    let (globex, acme) = (
+        globex["id"].as_str().expect("id").to_owned(),
+        acme["id"].as_str().expect("id").to_owned(),
+    );
+    crate::plugins::eventually("the index to have the companies", || async {
+        app.get("/api/v1/search?q=globex&types=companies")
+            .await
+            .data()
+            .len()
+            == 1
+    })
+    .await;
+    let (driver, mut b) = start_browser(&app, "picker").await;
+    login(&mut b, "sam@acme.test", "correct horse battery", "acme").await;
+    let options = "return [...document.querySelectorAll('.picker-list [role=option]')].map(o => o.textContent)";
+
+    b.step("the form's company, typed and picked by keyboard");
+    b.goto("/records/contacts/new").await;
+    b.wait_for(".picker input#f-company").await;
+    b.fill("#f-last_name", "Lovelace").await;
+    b.fill("#f-company", "glob").await;
+    b.until(
+        "the picker to offer Globex with its domain",
+        |client| async move {
+            let found = client.execute(options, vec![]).await.ok()?;
+            found
+                .as_array()?
+                .iter()
+                .any(|o| o.as_str() == Some("Globexglobex.example"))
+                .then_some(())
+        },
+    )
+    .await;
+    b.screenshot("form-picker").await;
+    b.press('\u{E007}').await; // Enter picks the first match
+    let shown = b
+        .js("return document.querySelector('#f-company').value")
+        .await;
+    assert_eq!(shown, json!("Globex"), "the picked title, not an id");
+    b.click("form.form button[type=submit]").await;
+    let contact = b
+        .until("the new contact's page", |client| async move {
+            let url = client.current_url().await.ok()?;
+            record_id(url.path(), "contacts")
+        })
+        .await;
+    let url = format!("/api/v1/contacts/{contact}");
+    assert_eq!(app.get(&url).await.body["company"], globex.as_str());
+
+    b.step("inline edit picks another company");
+    b.click(".field[data-field=company] .inline-edit").await;
+    b.wait_for(".field[data-field=company] .picker-input").await;
+    b.js("const i = document.querySelector('.field[data-field=company] .picker-input'); i.value = ''; i.dispatchEvent(new Event('input'))").await;
+    b.fill(".field[data-field=company] .picker-input", "acme")
+        .await;
+    b.until("the picker to offer Acme Corp", |client| async move {
+        let found = client.execute(options, vec![]).await.ok()?;
+        found
+            .as_array()?
+            .iter()
+            .any(|o| o.as_str() == Some("Acme Corpacme.example"))
+            .then_some(())
+    })
+    .await;
+    b.press('\u{E015}').await; // ArrowDown wraps past the single match back to it
+    b.press('\u{E007}').await; // Enter picks
+    b.press('\u{E007}').await; // Enter saves
+    let api_url = url.clone();
+    let app_ref = &app;
+    let acme_id = acme.clone();
+    b.until("the inline edit to save Acme Corp", |_| {
+        let api_url = api_url.clone();
+        let acme_id = acme_id.clone();
+        async move { (app_ref.get(&api_url).await.body["company"] == acme_id.as_str()).then_some(()) }
+    })
+    .await;
+
+    b.step("a title with markup is shown as text");
+    b.goto(&format!("/records/contacts/{contact}/edit")).await;
+    b.wait_for(".picker input#f-company").await;
+    // WebDriver types after what the input shows (a person's typing replaces it: the title is
+    // selected on focus), so empty it first.
+    b.js("const i = document.querySelector('#f-company'); i.value = ''; i.dispatchEvent(new Event('input'))").await;
+    b.fill("#f-company", "hack").await;
+    b.until(
+        "the picker to offer the hostile title as text",
+        |client| async move {
+            let found = client.execute(options, vec![]).await.ok()?;
+            found
+                .as_array()?
+                .iter()
+                .any(|o| o.as_str().is_some_and(|t| t.starts_with("<img")))
+                .then_some(())
+        },
+    )
+    .await;
+    let injected = b
+        .js("return document.getElementById('injected') === null")
+        .await;
+    assert_eq!(injected, json!(true), "no element was made from a title");
+
+    b.step("create a company from what was typed");
+    b.js("const i = document.querySelector('#f-company'); i.value = ''; i.dispatchEvent(new Event('input'))").await;
+    b.fill("#f-company", "Initech").await;
+    b.until(
+        "the picker to offer to create Initech",
+        |client| async move {
+            let found = client.execute(options, vec![]).await.ok()?;
+            found
+                .as_array()?
+                .iter()
+                .any(|o| o.as_str() == Some("Create “Initech”"))
+                .then_some(())
+        },
+    )
+    .await;
+    b.click(".picker-list li.create").await;
+    b.until("Initech to be picked", |client| async move {
+        let v = client
+            .execute("return document.querySelector('#f-company').value", vec![])
+            .await
+            .ok()?;
+        (v == json!("Initech")).then_some(())
+    })
+    .await;
+    b.click("form.form button[type=submit]").await;
+    b.wait_for_path(&format!("/records/contacts/{contact}"))
+        .await;
+    let initech = app.all("companies", "filter=name[eq]:Initech").await;
+    assert_eq!(initech.len(), 1, "one company created from the picker");
+    assert_eq!(app.get(&url).await.body["company"], initech[0]["id"]);
+
+    b.step("a list filter on the company, by its title");
+    b.goto("/records/contacts").await;
+    let last = "document.querySelectorAll('.filter-row').length";
+    b.js(&format!("const rows = document.querySelectorAll('.filter-row'); const s = rows[{last} - 1].querySelector('select[name=f]'); s.value = 'company'; s.dispatchEvent(new Event('change'))")).await;
+    let ops = b
+        .js(&format!("const rows = document.querySelectorAll('.filter-row'); return [...rows[{last} - 1].querySelectorAll('select[name=op] option')].filter(o => !o.disabled).map(o => o.value)"))
+        .await;
+    assert_eq!(
+        ops,
+        json!(["eq", "neq", "is_empty", "not_empty"]),
+        "only the conditions a reference has"
+    );
+    // The list has no conditions yet, so its one (empty) row is the first.
+    b.fill(".picker #filter-value-1", "initech").await;
+    b.until(
+        "the filter's picker to offer Initech",
+        |client| async move {
+            let found = client.execute(options, vec![]).await.ok()?;
+            found
+                .as_array()?
+                .iter()
+                .any(|o| o.as_str() == Some("Initech"))
+                .then_some(())
+        },
+    )
+    .await;
+    b.press('\u{E007}').await; // pick
+    b.click("form.filters button[type=submit]").await;
+    b.until("the filtered list", |client| async move {
+        let url = client.current_url().await.ok()?;
+        url.query()?.contains("f=company").then_some(())
+    })
+    .await;
+    b.wait_for(".filter-row .picker-input").await;
+    b.screenshot("filtered").await;
+    let value = b
+        .js("return document.querySelector('.filter-row .picker-input').value")
+        .await;
+    assert_eq!(
+        value,
+        json!("Initech"),
+        "the condition shows the company's title"
+    );
+    let rows = b.text("table.grid tbody").await;
+    assert!(rows.contains("Lovelace"), "{rows}");
+    let visible = b.text("main").await;
+    assert!(
+        !visible.contains(initech[0]["id"].as_str().unwrap()) && !visible.contains(&globex),
+        "no id is shown: {visible}"
+    );
+    b.assert_no_script_errors().await;
+    b.client.clone().close().await.ok();
+    drop(driver);
+}
+
+/// Tasks as a seller works them: "My day" groups them, an overdue one stands out, the box
+/// marks a task done in one click (no JavaScript needed), and snooze moves it a day on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_task_is_done_in_one_click_and_overdue_ones_stand_out() {
+    if !browser_available() {
+        return;
+    }
+    let app = TestApp::spawn(Backend::Sqlite)
+        .await
+        .expect("sqlite always runs");
+    let owner = admin(&app, "sam@acme.test").await;
+    let contact = app
+        .create(
+            "contacts",
+            json!({ "first_name": "Ada", "last_name": "Lovelace" }),
+        )
+        .await;
+    let at = |days: i64| (chrono::Utc::now() + chrono::Duration::days(days)).to_rfc3339();
+    let task = |subject: &str, due: String| json!({ "kind": "task", "subject": subject, "due_at": due, "owner": owner, "links": [contact["id"]] });
+    let late = app
+        .create("activities", task("Call Ada back", at(-2)))
+        .await;
+    let later = app
+        .create("activities", task("Send the proposal", at(3)))
+        .await;
+    let (driver, mut b) = start_browser(&app, "tasks").await;
+    login(&mut b, "sam@acme.test", "correct horse battery", "acme").await;
+
+    b.step("my day groups the tasks, the late one in red");
+    b.wait_for(".task-group-overdue").await;
+    b.screenshot("my-day").await;
+    let groups = b
+        .js("return [...document.querySelectorAll('h3.task-group')].map(h => h.firstChild.textContent.trim())")
+        .await;
+    assert_eq!(groups, json!(["Overdue", "Upcoming"]));
+    let late_colour = b
+        .js("return getComputedStyle(document.querySelector('li.overdue .meta')).color")
+        .await;
+    let calm_colour = b
+        .js("return getComputedStyle(document.querySelector('li.task:not(.overdue) .meta')).color")
+        .await;
+    assert_ne!(late_colour, calm_colour, "the overdue task stands out");
+    let late_text = b.text("li.overdue").await;
+    assert!(
+        late_text.contains("Call Ada back") && late_text.contains("overdue"),
+        "{late_text}"
+    );
+
+    b.step("one click on the box marks it done");
+    let late_url = format!("/api/v1/activities/{}", late["id"].as_str().unwrap());
+    b.click("li.overdue button.task-check").await;
+    b.until("the done task to leave my day", |client| async move {
+        let items = client.find_all(Locator::Css("li.task")).await.ok()?;
+        (items.len() == 1).then_some(())
+    })
+    .await;
+    assert_eq!(app.get(&late_url).await.body["done"], true);
+
+    b.step("snooze moves the other a day on, by keyboard");
+    let before = app
+        .get(&format!(
+            "/api/v1/activities/{}",
+            later["id"].as_str().unwrap()
+        ))
+        .await
+        .body["due_at"]
+        .as_str()
+        .and_then(|d| chrono::DateTime::parse_from_rfc3339(d).ok())
+        .expect("a due time");
+    let snooze = b.wait_for(".task-snooze button").await;
+    snooze
+        .send_keys("\u{E007}")
+        .await
+        .expect("press Enter on Snooze");
+    let later_url = format!("/api/v1/activities/{}", later["id"].as_str().unwrap());
+    let app_ref = &app;
+    b.until("the due time to move a day on", |_| {
+        let later_url = later_url.clone();
+        async move {
+            let due = app_ref.get(&later_url).await.body["due_at"]
+                .as_str()
+                .and_then(|d| chrono::DateTime::parse_from_rfc3339(d).ok())?;
+            let moved = due - before;
+            (moved >= chrono::Duration::hours(23) && moved <= chrono::Duration::hours(25))
+                .then_some(())
+        }
+    })
+    .await;
+
+    b.step("the record's timeline has the same box");
+    b.goto(&format!(
+        "/records/contacts/{}",
+        contact["id"].as_str().unwrap()
+    ))
+    .await;
+    let done_box = b
+        .js("return [...document.querySelectorAll('#timeline li.task')].map(li => [li.querySelector('.title').textContent, li.querySelector('.task-check').getAttribute('aria-pressed')])")
+        .await;
+    assert_eq!(
+        done_box,
+        json!([["Send the proposal", "false"], ["Call Ada back", "true"]])
+    );
+    b.screenshot("timeline").await;
+    b.client.clone().close().await.ok();
+    drop(driver);
+}
+
+/// The sales board as a seller uses it: cards with amount, close date, owner and days in the
+/// stage, column counts and totals; moving a deal to Lost asks for the reason the sales rules
+/// need instead of snapping back, and the move is made with it. Then the day's pages at phone
+/// width: no sideways scrolling of the page, the navigation behind a menu button.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_board_shows_what_a_seller_needs_and_asks_for_a_lost_reason() {
+    if !browser_available() {
+        return;
+    }
+    let app = TestApp::spawn(Backend::Sqlite)
+        .await
+        .expect("sqlite always runs");
+    let owner = admin(&app, "sam.lee@acme.test").await;
+    crate::plugins::install(&app, "sales").await;
+    let enabled = crate::plugins::enable(&app, "sales", json!({})).await;
+    assert_eq!(enabled.status, StatusCode::OK, "{}", enabled.body);
+    let stages = app.all("stages", "").await;
+    let stage = |name: &str| {
+        stages
+            .iter()
+            .find(|s| s["name"] == name)
+            .and_then(|s| s["id"].as_str())
+            .expect("a default stage")
+            .to_owned()
+    };
+    let deal = |name: &str, amount: &str| json!({ "name": name, "stage": stage("Qualification"), "amount": { "amount": amount, "currency": "EUR" }, "expected_close": "2027-03-31", "owner": owner });
+    let big = app.create("deals", deal("Big renewal", "12000.00")).await;
+    app.create("deals", deal("Small add-on", "500.50")).await;
+    let contact = app
+        .create(
+            "contacts",
+            json!({ "first_name": "Ada", "last_name": "Lovelace", "email": "ada@example.com" }),
+        )
+        .await;
+    let (driver, mut b) = start_browser(&app, "board").await;
+    login(&mut b, "sam.lee@acme.test", "correct horse battery", "acme").await;
+
+    b.step("one Board entry, cards and totals");
+    b.goto("/records/deals").await;
+    let boards = b
+        .js("return [...document.querySelectorAll('.page-head .actions a')].map(a => a.textContent.trim()).filter(t => t.startsWith('Board'))")
+        .await;
+    assert_eq!(boards, json!(["Board"]), "one board entry");
+    b.click(".page-head .actions a[href*='/board']").await;
+    b.wait_for(".board-card").await;
+    b.screenshot("board").await;
+    let column = b
+        .js("const c = [...document.querySelectorAll('.board-column')].find(c => c.querySelector('h2').textContent === 'Qualification'); return [c.querySelector('.board-count').textContent, c.querySelector('.board-total').textContent]")
+        .await;
+    assert_eq!(
+        column,
+        json!(["2", "12,500.50 EUR"]),
+        "count and total of the column"
+    );
+    let card = b
+        .js(&format!("const c = document.querySelector('.board-card[data-id=\"{}\"]'); return [...c.querySelectorAll('.card-fields dd')].map(d => d.textContent.trim())", big["id"].as_str().unwrap()))
+        .await;
+    assert_eq!(
+        card,
+        json!(["12,000.00 EUR", "2027-03-31", "0 d", "SL"]),
+        "amount, close date, days in stage, owner"
+    );
+
+    b.step("moving to Lost asks for the reason, by keyboard");
+    let select = format!(
+        ".board-card[data-id=\"{}\"] form.move select",
+        big["id"].as_str().unwrap()
+    );
+    let lost = stage("Lost");
+    b.js(&format!("const s = document.querySelector('{}'); s.value = '{lost}'; s.dispatchEvent(new Event('change'))", select.replace('\'', "\\'")))
+        .await;
+    b.wait_for("dialog.ask-fields textarea[name=lost_reason]")
+        .await;
+    b.screenshot("lost-reason").await;
+    b.fill(
+        "dialog.ask-fields textarea[name=lost_reason]",
+        "Went with a competitor",
+    )
+    .await;
+    b.click("dialog.ask-fields button[type=submit]").await;
+    let big_url = format!("/api/v1/deals/{}", big["id"].as_str().unwrap());
+    let app_ref = &app;
+    b.until("the deal to be lost, with its reason", |_| {
+        let big_url = big_url.clone();
+        let lost = lost.clone();
+        async move {
+            let now = app_ref.get(&big_url).await.body;
+            (now["stage"] == lost.as_str()
+                && now["lost_reason"]
+                    .as_str()
+                    .is_some_and(|r| r.starts_with("Went with a competitor")))
+            .then_some(())
+        }
+    })
+    .await;
+    let in_lost = b
+        .js(&format!("return document.querySelector('.board-card[data-id=\"{}\"]').closest('.board-column').querySelector('h2').textContent", big["id"].as_str().unwrap()))
+        .await;
+    assert_eq!(in_lost, json!("Lost"));
+
+    b.step("phone width: no sideways scrolling, navigation behind a menu");
+    b.client.set_window_size(390, 844).await.expect("resize");
+    for path in [
+        "/".to_owned(),
+        "/records/contacts".to_owned(),
+        format!("/records/contacts/{}", contact["id"].as_str().unwrap()),
+        format!("/records/contacts/{}/edit", contact["id"].as_str().unwrap()),
+        "/records/deals/board".to_owned(),
+        "/search?q=ada".to_owned(),
+        "/settings".to_owned(),
+    ] {
+        b.goto(&path).await;
+        b.wait_for("main").await;
+        let overflow = b
+            .js("return document.documentElement.scrollWidth - document.documentElement.clientWidth")
+            .await;
+        if overflow.as_i64().unwrap_or(1) > 0 {
+            let message = b
+                .failure(&format!("{path} scrolls sideways by {overflow} px"))
+                .await;
+            panic!("{message}");
+        }
+    }
+    b.goto("/").await;
+    let nav_hidden = b
+        .js("return getComputedStyle(document.getElementById('main-nav')).display")
+        .await;
+    assert_eq!(nav_hidden, json!("none"), "the navigation is folded");
+    b.click(".menu-button").await;
+    let nav_shown = b
+        .js("return getComputedStyle(document.getElementById('main-nav')).display")
+        .await;
+    assert_eq!(nav_shown, json!("block"), "the menu button opens it");
+    b.screenshot("phone-menu").await;
+    b.assert_no_script_errors().await;
+    b.client.clone().close().await.ok();
+    drop(driver);
+}
+
+/// An admin of the test workspace with the test password; answers their id.
+async fn admin(app: &TestApp, email: &str) -> String {
+    let created = app
+        .post(
+            "/api/v1/admin/users",
+            &json!({ "email": email, "password": "correct horse battery", "role": "admin" }),
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+    created.body["id"]
+        .as_str()
+        .expect("the user's id")
+        .to_owned()
+}
+
+/// A browser on `app`, its screenshots under `artifacts`.
+async fn start_browser<'a>(app: &'a TestApp, artifacts: &str) -> (Driver, Browser<'a>) {
+    let driver = Driver::start().await;
+    let browser = Browser {
+        client: driver.session().await,
+        app,
+        driver_url: driver.url.clone(),
+        artifacts: artifacts_dir(artifacts),
+        shots: 0,
+        step: "start",
+    };
+    (driver, browser)
 }

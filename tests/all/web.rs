@@ -862,3 +862,124 @@ on_both! {
         assert_eq!(forged.status, StatusCode::FORBIDDEN, "no CSRF token, no action");
     }
 }
+
+on_both! {
+    async fn the_picker_finds_readable_records_by_name_with_a_second_line(app: TestApp) {
+        let role = json!({
+            "name": "discreet",
+            "types": { "*": { "create": "all", "read": "all", "edit": "all", "delete": "all" }, "company": { "read": "none" } },
+            "fields": { "contact": { "email": { "read": false } } },
+        });
+        let saved = app.request(reqwest::Method::PUT, "/api/v1/admin/roles/discreet", Some(&role), Some(&app.token), &[]).await;
+        assert!(saved.status.is_success(), "{}", saved.body);
+        user(&app, "sam@acme.test", "admin").await;
+        user(&app, "dee@acme.test", "discreet").await;
+        let acme = app.create("companies", json!({ "name": "Acme Corp", "domain": "acme.example" })).await;
+        app.create("companies", json!({ "name": "Globex", "domain": "globex.example" })).await;
+        app.create("companies", json!({ "name": "<img src=x onerror=alert(1)> Hack" })).await;
+        let acme_id = id_of(&acme);
+        app.create("contacts", json!({ "first_name": "Ada", "last_name": "Lovelace", "email": "ada@acme.example", "company": acme_id })).await;
+        // Another workspace's company of the same name.
+        let other = app.user("other", "admin@other.test", "admin").await;
+        let theirs = app.request(reqwest::Method::POST, "/api/v1/companies", Some(&json!({ "name": "Acme Other" })), Some(&other), &[]).await;
+        assert_eq!(theirs.status, StatusCode::CREATED, "{}", theirs.body);
+        crate::plugins::eventually("the index to have the records", || async {
+            app.get("/api/v1/search?q=ada&types=contacts").await.data().len() == 1
+                && app.get("/api/v1/search?q=acme&types=companies").await.data().len() == 1
+        })
+        .await;
+
+        let sam = Session::login(&app, "sam@acme.test").await;
+        let dee = Session::login(&app, "dee@acme.test").await;
+        let shown = |body: &Value| -> Vec<(String, Value)> {
+            body["data"].as_array().unwrap().iter().map(|r| (r["title"].as_str().unwrap().to_owned(), r["detail"].clone())).collect()
+        };
+
+        // Typed: found by the index, this workspace only, with the domain as the second line.
+        let (status, found) = pick(&sam, "/records/companies/pick?q=acm").await;
+        assert_eq!(status, StatusCode::OK, "{found}");
+        assert_eq!(shown(&found), vec![("Acme Corp".to_owned(), json!("acme.example"))]);
+        assert_eq!(found["data"][0]["id"], acme_id.as_str());
+        // Nothing typed: the first records in the type's order; a title with markup is data.
+        let (_, first) = pick(&sam, "/records/companies/pick?q=").await;
+        let mut titles: Vec<String> = shown(&first).into_iter().map(|(t, _)| t).collect();
+        titles.sort();
+        assert_eq!(titles, ["<img src=x onerror=alert(1)> Hack", "Acme Corp", "Globex"]);
+        let (_, ada) = pick(&sam, "/records/contacts/pick?q=lovelace").await;
+        assert_eq!(shown(&ada), vec![("Ada Lovelace".to_owned(), json!("ada@acme.example"))]);
+
+        // A role that may not see emails gets no email as the second line, and cannot find
+        // the contact by it; one that may not read companies gets no company picker.
+        let (_, hidden) = pick(&dee, "/records/contacts/pick?q=lovelace").await;
+        assert_eq!(shown(&hidden), vec![("Ada Lovelace".to_owned(), Value::Null)]);
+        let (_, by_email) = pick(&dee, "/records/contacts/pick?q=ada%40acme.example").await;
+        assert!(shown(&by_email).is_empty(), "{by_email}");
+        let (status, refused) = pick(&dee, "/records/companies/pick?q=acme").await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{refused}");
+        assert!(refused["error"]["message"].is_string(), "{refused}");
+        let (status, _) = pick(&sam, "/records/nonsense/pick?q=a").await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+
+        // The controls that use it: the form's reference (with "create" where a name is all a
+        // company needs), the record page's inline edit, the list filter on a reference.
+        let form = sam.get("/records/contacts/new").await.html;
+        assert!(form.contains(r#"data-picker="companies" data-create="name""#), "{form}");
+        assert!(!dee.get("/records/contacts/new").await.html.contains("data-picker=\"companies\""));
+        let contact = app.all("contacts", "").await.remove(0);
+        let page = sam.get(&format!("/records/contacts/{}", id_of(&contact))).await.html;
+        assert!(page.contains(r#"data-target="companies""#) && page.contains("Acme Corp"), "{page}");
+        let list = sam.get(&format!("/records/contacts?f=company&op=eq&v={acme_id}")).await.html;
+        assert!(list.contains(r#"data-picker="companies""#) && list.contains("Lovelace"), "{list}");
+        assert!(list.contains("&quot;Acme Corp&quot;"), "the condition's record by its title: {list}");
+    }
+}
+
+on_both! {
+    async fn one_field_forms_set_only_editable_fields_and_return_only_to_this_site(app: TestApp) {
+        user(&app, "sam@acme.test", "admin").await;
+        let sam = Session::login(&app, "sam@acme.test").await;
+        let task = app.create("activities", json!({ "kind": "task", "subject": "Call back" })).await;
+        let id = id_of(&task);
+        let set = format!("/records/activities/{id}/set");
+        let api = format!("/api/v1/activities/{id}");
+        let flash_of = |page: &Page| page.headers.get_all(SET_COOKIE).iter().filter_map(|c| c.to_str().ok()).find(|c| c.starts_with("kith_flash=")).map(str::to_owned).unwrap_or_default();
+
+        // Done in one post; the way back is a path on this site or the record.
+        let done = sam.post(&set, &[("field", "done"), ("value", "true"), ("version", "1"), ("back", "https://evil.example/x")]).await;
+        assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.html);
+        assert_eq!(done.location.as_deref(), Some(format!("/records/activities/{id}").as_str()));
+        assert_eq!(app.get(&api).await.body["done"], true);
+        for back in ["//evil.example/x", "/\\evil.example"] {
+            let again = sam.post(&set, &[("field", "done"), ("value", "false"), ("back", back)]).await;
+            assert_eq!(again.location.as_deref(), Some(format!("/records/activities/{id}").as_str()), "{back}");
+        }
+        let home = sam.post(&set, &[("field", "done"), ("value", "true"), ("back", "/")]).await;
+        assert_eq!(home.location.as_deref(), Some("/"));
+
+        // Refused, with nothing changed: an unknown or read-only field, a bad value, a stale
+        // version, a record of another workspace.
+        let before = app.get(&api).await.body;
+        for field in ["nonsense", "created_at", "id"] {
+            let refused = sam.post(&set, &[("field", field), ("value", "x")]).await;
+            assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{field}: {}", refused.html);
+        }
+        let bad = sam.post(&set, &[("field", "due_at"), ("value", "next tuesday"), ("back", "/")]).await;
+        assert!(flash_of(&bad).starts_with("kith_flash=error"), "{:?}", flash_of(&bad));
+        let stale = sam.post(&set, &[("field", "subject"), ("value", "Changed"), ("version", "1"), ("back", "/")]).await;
+        assert!(flash_of(&stale).starts_with("kith_flash=error"), "a stale version is refused");
+        assert_eq!(app.get(&api).await.body, before);
+        let other = app.user("other", "admin@other.test", "admin").await;
+        let theirs = app.request(reqwest::Method::POST, "/api/v1/activities", Some(&json!({ "kind": "task", "subject": "Theirs" })), Some(&other), &[]).await;
+        let foreign = sam.post(&format!("/records/activities/{}/set", theirs.body["id"].as_str().unwrap()), &[("field", "done"), ("value", "true")]).await;
+        assert_eq!(foreign.status, StatusCode::NOT_FOUND);
+    }
+}
+
+/// A JSON answer of a page route, as the session sees it.
+async fn pick(session: &Session<'_>, path: &str) -> (StatusCode, Value) {
+    let page = session.get(path).await;
+    (
+        page.status,
+        serde_json::from_str(&page.html).unwrap_or(Value::Null),
+    )
+}

@@ -413,6 +413,20 @@ fn list<'a>(items: impl Iterator<Item = &'a str>) -> Value {
     }
 }
 
+/// Up to two initials from an email's name part: `kim.lee@x` → `KL`, `sam@x` → `S`.
+pub fn initials(email: &str) -> String {
+    email
+        .split('@')
+        .next()
+        .unwrap_or("")
+        .split(['.', '_', '-', '+'])
+        .filter_map(|part| part.chars().next())
+        .filter(|c| c.is_alphanumeric())
+        .take(2)
+        .flat_map(char::to_uppercase)
+        .collect()
+}
+
 /// A search snippet (escaped text with matches in `<b>`, as the index writes it) as plain-text
 /// parts, `{text, hit}`, for a template to mark up: nothing of it is ever HTML again.
 pub fn highlights(snippet: &str) -> Value {

@@ -16,6 +16,7 @@ mod conflict;
 pub mod display;
 mod model;
 mod pages;
+mod pick;
 pub mod samples;
 mod settings;
 pub mod themes;
@@ -51,6 +52,7 @@ pub fn routes() -> Router<AppState> {
         .route("/search", get(pages::search))
         .route("/records/{plural}", get(pages::list))
         .route("/records/{plural}/board", get(pages::board))
+        .route("/records/{plural}/pick", get(pick::pick))
         .route("/records/{plural}/views", post(pages::save_view))
         .route(
             "/records/{plural}/views/{id}/delete",
@@ -67,6 +69,7 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/records/{plural}/{id}/delete", post(pages::delete))
         .route("/records/{plural}/{id}/move", post(pages::move_card))
+        .route("/records/{plural}/{id}/set", post(pages::set_field))
         .route(
             "/records/{plural}/{id}/activities",
             post(pages::add_activity),

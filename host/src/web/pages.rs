@@ -15,6 +15,7 @@ use uuid::Uuid;
 use super::conflict;
 use super::display::{self, Names, cell, humanize, label, read_form};
 use super::model::saved_view;
+use super::pick;
 use super::{Form, Web, encode, redirect_with};
 use crate::auth::model::user;
 use crate::auth::permissions::{Operation, Scope};
@@ -22,7 +23,8 @@ use crate::error::{ApiError, ApiResult, ErrorCode, FieldError};
 use crate::ids::RecordId;
 use crate::plugins::manifest::PanelLocation;
 use crate::records::AuditQuery;
-use crate::records::schema::{EntityType, FieldKind, FieldSpec};
+use crate::records::aggregate::AggregateQuery;
+use crate::records::schema::{EntityType, FieldKind, FieldSpec, Schema};
 use crate::records::{ListQuery, Record, UpdateItem, now_micros};
 
 /// Rows per list page; cards per board column.
@@ -80,7 +82,7 @@ fn record_url(ty: &EntityType, id: RecordId) -> String {
     format!("/records/{}/{id}", ty.plural)
 }
 
-fn title_of(ty: &EntityType, record: &Record) -> String {
+pub(super) fn title_of(ty: &EntityType, record: &Record) -> String {
     let title = crate::records::value::title(ty, &record.data);
     if title.trim().is_empty() {
         format!("{} {}", ty.label, &record.id.to_string()[..8])
@@ -112,6 +114,41 @@ async fn users(web: &Web) -> ApiResult<std::collections::HashMap<Uuid, String>> 
         .into_iter()
         .map(|u| (u.id, u.email))
         .collect())
+}
+
+/// The type a reference field points at, when the reader may read it: what its picker
+/// searches (a reference to a type the reader cannot read offers no choices).
+fn readable_target<'a>(
+    web: &Web,
+    schema: &'a Schema,
+    field: &FieldSpec,
+) -> Option<&'a Arc<EntityType>> {
+    if field.kind != FieldKind::Reference {
+        return None;
+    }
+    let target = schema.by_name(field.target.as_deref()?)?;
+    let readable = !matches!(
+        web.identity.access.scope(Operation::Read, &target.name),
+        Scope::Nothing
+    );
+    readable.then_some(target)
+}
+
+/// The titles of the records a reference value names, as JSON for a picker (`{id: title}`).
+fn titles_json(value: Option<&Value>, names: &Names) -> String {
+    let ids: Vec<&str> = match value {
+        Some(Value::String(id)) => vec![id.as_str()],
+        Some(Value::Array(list)) => list.iter().filter_map(Value::as_str).collect(),
+        _ => Vec::new(),
+    };
+    let titles: Map<String, Value> = ids
+        .into_iter()
+        .filter_map(|id| {
+            let (_, title) = names.records.get(&Uuid::parse_str(id).ok()?)?;
+            Some((id.to_owned(), Value::from(title.as_str())))
+        })
+        .collect();
+    Value::Object(titles).to_string()
 }
 
 /// Quotes a value for the filter language.
@@ -197,10 +234,36 @@ pub async fn home(web: Web) -> Response {
             .take(10)
             .collect();
         let panels = panels(&web, &PanelLocation::Dashboard, None).await;
+        // My day: what is overdue, what is due today, what comes later, what has no date.
+        let today = chrono::Utc::now().format("%Y-%m-%d").to_string();
+        let mut groups: Vec<(&str, &str, Vec<Value>)> = vec![
+            ("overdue", "Overdue", Vec::new()),
+            ("today", "Today", Vec::new()),
+            ("upcoming", "Upcoming", Vec::new()),
+            ("undated", "No due date", Vec::new()),
+        ];
+        for task in tasks {
+            let due = task["due"].as_str().unwrap_or("");
+            let group = if task["overdue"] == true {
+                0
+            } else if due.starts_with(&today) {
+                1
+            } else if !due.is_empty() {
+                2
+            } else {
+                3
+            };
+            groups[group].2.push(task);
+        }
+        let groups: Vec<Value> = groups
+            .into_iter()
+            .filter(|(_, _, tasks)| !tasks.is_empty())
+            .map(|(key, label, tasks)| json!({ "key": key, "label": label, "tasks": tasks }))
+            .collect();
         Ok(web
             .render(
                 "home.html",
-                json!({ "tasks": tasks, "recent": recent, "panels": panels }),
+                json!({ "task_groups": groups, "here": "/", "recent": recent, "panels": panels }),
             )
             .await)
     })
@@ -217,14 +280,29 @@ fn activity_json(ty: &EntityType, activity: &Record, author: Option<&str>) -> Va
             .to_owned()
     };
     let kind = text("kind");
+    let due = activity
+        .data
+        .get("due_at")
+        .and_then(Value::as_str)
+        .and_then(|d| chrono::DateTime::parse_from_rfc3339(d).ok())
+        .map(|d| d.with_timezone(&chrono::Utc));
+    let done = activity.data.get("done") == Some(&Value::Bool(true));
+    let now = chrono::Utc::now();
+    // Snoozing moves the due time a day on from whichever is later: the due time or now.
+    let snoozed = due.map(|d| d.max(now) + chrono::Duration::days(1));
     json!({
         "id": activity.id,
+        "version": activity.version,
+        "is_task": kind == "task",
+        "overdue": !done && due.is_some_and(|d| d < now),
+        "set_url": format!("{}/set", record_url(ty, activity.id)),
+        "snooze_to": snoozed.map(|d| d.format("%Y-%m-%dT%H:%M").to_string()),
         "kind": kind,
         "kind_label": humanize(&kind),
         "subject": text("subject"),
         "body": text("body"),
         "due": activity.data.get("due_at").and_then(Value::as_str).map(display::short_datetime),
-        "done": activity.data.get("done") == Some(&Value::Bool(true)),
+        "done": done,
         "created": activity.created_at.format("%Y-%m-%d %H:%M").to_string(),
         "author": author,
         "url": record_url(ty, activity.id),
@@ -370,6 +448,29 @@ const OPS: &[(&str, &str)] = &[
     ("not_empty", "is not empty"),
 ];
 
+/// The operators that work for a field's kind, as the filter builder offers them.
+fn ops_for(field: &FieldSpec) -> &'static [&'static str] {
+    use FieldKind as K;
+    match field.kind {
+        K::Integer | K::Number | K::Money | K::Date | K::Datetime => {
+            &["eq", "neq", "gt", "lt", "is_empty", "not_empty"]
+        }
+        K::Boolean => &["eq", "is_empty", "not_empty"],
+        K::Reference if field.multiple => &["contains", "is_empty", "not_empty"],
+        K::Select | K::User | K::Reference => &["eq", "neq", "is_empty", "not_empty"],
+        K::Tags | K::MultiSelect => &["contains", "is_empty", "not_empty"],
+        K::Json => &["is_empty", "not_empty"],
+        K::Text | K::LongText | K::Email | K::Phone | K::Url => &[
+            "eq",
+            "neq",
+            "contains",
+            "starts_with",
+            "is_empty",
+            "not_empty",
+        ],
+    }
+}
+
 fn default_columns(ty: &EntityType) -> Vec<String> {
     let mut columns: Vec<String> = ty.title_fields.clone();
     for field in &ty.fields {
@@ -451,15 +552,35 @@ pub async fn list(web: Web, Path(plural): Path<String>, RawQuery(raw): RawQuery)
                 })
             })
             .collect();
+        let schema = web.state.store.schema(web.identity.workspace).await?;
         let field_json: Vec<Value> = ty
             .fields
             .iter()
-            .map(|f| json!({ "name": f.name, "label": label(f), "kind": f.kind.as_str(), "checked": columns.iter().any(|c| c.name == f.name) }))
+            .map(|f| json!({
+                "name": f.name,
+                "label": label(f),
+                "kind": f.kind.as_str(),
+                "checked": columns.iter().any(|c| c.name == f.name),
+                "ops": serde_json::to_string(ops_for(f)).unwrap_or_default(),
+                "target": readable_target(&web, &schema, f).map(|t| t.plural.clone()),
+            }))
             .collect();
+        // A reference condition shows the title of the record it names, through a picker.
+        let named: Vec<Uuid> = state.filters.iter().filter_map(|(_, _, v)| Uuid::parse_str(v).ok()).collect();
+        let filter_names = Names { records: web.state.store.titles(&web.actor(), &named).await?, users: Default::default() };
         let mut filters: Vec<Value> = state
             .filters
             .iter()
-            .map(|(field, op, value)| json!({ "field": field, "op": op, "value": value }))
+            .map(|(field, op, value)| {
+                let target = ty.field(field).and_then(|f| readable_target(&web, &schema, f));
+                json!({
+                    "field": field,
+                    "op": op,
+                    "value": value,
+                    "picker": target.map(|t| t.plural.clone()),
+                    "titles": titles_json(Some(&Value::from(value.as_str())), &filter_names),
+                })
+            })
             .collect();
         // One empty row to add a condition without JavaScript.
         filters.push(json!({ "field": "", "op": "eq", "value": "" }));
@@ -468,12 +589,8 @@ pub async fn list(web: Web, Path(plural): Path<String>, RawQuery(raw): RawQuery)
             .and_then(|p| p.next_cursor.as_deref())
             .map(|c| format!("{base}?{}", state.query_string(None, Some(c))));
         let paged = form.get("cursor").is_some();
-        let boards: Vec<Value> = ty
-            .fields
-            .iter()
-            .filter(|f| is_board_field(f))
-            .map(|f| json!({ "label": label(f), "url": format!("{base}/board?field={}", f.name) }))
-            .collect();
+        // One "Board" per type: its first select or reference; the board page switches.
+        let board_url = default_board_field(&ty, &schema).map(|f| format!("{base}/board?field={}", f.name));
         let view_json: Vec<Value> = views
             .iter()
             .map(|v| {
@@ -500,7 +617,7 @@ pub async fn list(web: Web, Path(plural): Path<String>, RawQuery(raw): RawQuery)
                     "filters": filters,
                     "ops": OPS.iter().map(|(v, l)| json!({ "value": v, "label": l })).collect::<Vec<_>>(),
                     "views": view_json,
-                    "boards": boards,
+                    "board_url": board_url,
                     "sort": sort,
                     "columns_param": columns.iter().map(|c| c.name.as_str()).collect::<Vec<_>>().join(","),
                     "state": state.query_string(None, None),
@@ -624,6 +741,22 @@ fn is_board_field(field: &FieldSpec) -> bool {
         || (field.kind == FieldKind::Reference && !field.multiple && field.target.is_some())
 }
 
+/// The field a type's board opens on: a reference to records that share a scope with it (a
+/// deal's stage, within its pipeline), else its first select, else its first reference.
+fn default_board_field<'a>(ty: &'a EntityType, schema: &Schema) -> Option<&'a FieldSpec> {
+    let fields = || ty.fields.iter().filter(|f| is_board_field(f));
+    fields()
+        .find(|f| {
+            f.kind == FieldKind::Reference
+                && f.target
+                    .as_deref()
+                    .and_then(|t| schema.by_name(t))
+                    .is_some_and(|target| shared_reference(ty, target).is_some())
+        })
+        .or_else(|| fields().find(|f| f.kind == FieldKind::Select))
+        .or_else(|| fields().next())
+}
+
 /// A board's column: the value its cards hold and its heading.
 struct Column {
     value: String,
@@ -648,7 +781,7 @@ pub async fn board(web: Web, Path(plural): Path<String>, RawQuery(raw): RawQuery
             Some(name) => fields.iter().find(|f| f.name == name).copied().ok_or_else(|| {
                 ApiError::new(ErrorCode::InvalidParameter, format!("{} has no select or reference field `{}`", ty.label_plural, name.chars().take(64).collect::<String>()))
             })?,
-            None => fields.first().copied().ok_or_else(|| {
+            None => default_board_field(&ty, &*web.state.store.schema(web.identity.workspace).await?).ok_or_else(|| {
                 ApiError::new(ErrorCode::InvalidParameter, format!("{} have no select or reference field to show as a board", ty.label_plural))
             })?,
         };
@@ -663,7 +796,22 @@ pub async fn board(web: Web, Path(plural): Path<String>, RawQuery(raw): RawQuery
             }
         };
         let scope_filter = scope.as_ref().map(|s| format!("{}[eq]:{},", s.field, s.id.0)).unwrap_or_default();
-        let mut column_json = Vec::new();
+        let actor = web.actor();
+        // What a card shows besides its title: `?card=a,b` or the type's first amount and
+        // date; with the owner's initials and, where the type records when a card entered its
+        // column (`<field>_entered_at`, as the sales plugin's deals do), the days since.
+        let card_fields: Vec<&FieldSpec> = match form.get("card") {
+            Some(list) => list.split(',').filter_map(|n| ty.field(n.trim())).filter(|f| f.name != field.name).take(4).collect(),
+            None => [
+                ty.fields.iter().find(|f| f.kind == FieldKind::Money),
+                ty.fields.iter().find(|f| f.kind == FieldKind::Date),
+            ]
+            .into_iter()
+            .flatten()
+            .collect(),
+        };
+        let entered = ty.field(&format!("{}_entered_at", field.name)).filter(|f| f.kind == FieldKind::Datetime);
+        let mut found_columns = Vec::with_capacity(columns.len());
         for column in &columns {
             let query = ListQuery {
                 filter: Some(format!("and({scope_filter}{}[eq]:{})", field.name, quoted(&column.value))),
@@ -671,25 +819,95 @@ pub async fn board(web: Web, Path(plural): Path<String>, RawQuery(raw): RawQuery
                 limit: BOARD_CARDS,
                 ..ListQuery::default()
             };
-            let found = web.state.store.list(&web.actor(), &ty, &query).await?;
+            found_columns.push(web.state.store.list(&actor, &ty, &query).await?);
+        }
+        let data: Vec<&Map<String, Value>> = found_columns.iter().flat_map(|p| p.records.iter().map(|r| &r.data)).collect();
+        let names = names(&web, &card_fields, &data).await?;
+        let owners = users(&web).await?;
+        // Counts and totals of each column's amount, per currency, over all its cards (not only
+        // the ones shown), as the reader may see them.
+        let money = ty.fields.iter().find(|f| f.kind == FieldKind::Money);
+        let mut group_by = vec![field.name.clone()];
+        group_by.extend(money.map(|m| format!("{}:currency", m.name)));
+        let totals = web
+            .state
+            .store
+            .aggregate(
+                &actor,
+                &ty,
+                &AggregateQuery {
+                    filter: scope.as_ref().map(|s| format!("{}[eq]:{}", s.field, s.id.0)),
+                    group_by,
+                    sum: money.map(|m| vec![m.name.clone()]).unwrap_or_default(),
+                },
+            )
+            .await
+            .ok();
+        let now = chrono::Utc::now();
+        let mut column_json = Vec::new();
+        for (column, found) in columns.iter().zip(&found_columns) {
             let more = found.next_cursor.is_some();
             let cards: Vec<Value> = found
                 .records
                 .iter()
-                .map(|r| json!({ "id": r.id, "version": r.version, "title": title_of(&ty, r), "url": record_url(&ty, r.id), "move_url": format!("{}/move", record_url(&ty, r.id)) }))
+                .map(|r| {
+                    let shown: Vec<Value> = card_fields
+                        .iter()
+                        .filter_map(|f| {
+                            let text = cell(f, r.data.get(&f.name), &names)["text"].as_str()?.to_owned();
+                            (!text.is_empty()).then(|| json!({ "name": f.name, "label": label(f), "text": text }))
+                        })
+                        .collect();
+                    let owner = r.owner.and_then(|o| owners.get(&o.0));
+                    let days = entered
+                        .and_then(|f| r.data.get(&f.name)?.as_str().map(str::to_owned))
+                        .and_then(|at| chrono::DateTime::parse_from_rfc3339(&at).ok())
+                        .map(|at| (now - at.with_timezone(&chrono::Utc)).num_days().max(0));
+                    json!({
+                        "id": r.id,
+                        "version": r.version,
+                        "title": title_of(&ty, r),
+                        "url": record_url(&ty, r.id),
+                        "move_url": format!("{}/move", record_url(&ty, r.id)),
+                        "fields": shown,
+                        "owner": owner,
+                        "initials": owner.map(|email| display::initials(email)),
+                        "days": days,
+                    })
+                })
                 .collect();
-            let count = if more { format!("{}+", cards.len()) } else { cards.len().to_string() };
+            let key = Value::String(column.value.clone());
+            let groups: Vec<&crate::records::aggregate::Group> = totals
+                .iter()
+                .flat_map(|t| t.groups.iter())
+                .filter(|g| g.keys.first() == Some(&key))
+                .collect();
+            let count = match &totals {
+                Some(_) => groups.iter().map(|g| g.count).sum::<u64>().to_string(),
+                None if more => format!("{}+", cards.len()),
+                None => cards.len().to_string(),
+            };
+            let sums: Vec<String> = money
+                .map(|m| {
+                    groups
+                        .iter()
+                        .filter_map(|g| cell(m, g.sums.first(), &names)["text"].as_str().map(str::to_owned))
+                        .filter(|t| !t.is_empty())
+                        .collect()
+                })
+                .unwrap_or_default();
             column_json.push(json!({
                 "value": column.value,
                 "label": column.label,
                 "cards": cards,
                 "count": count,
+                "totals": sums,
                 "more_url": more.then(|| format!("{base}?f={}&op=eq&v={}", field.name, encode(&column.value))),
             }));
         }
         let boards: Vec<Value> = fields
             .iter()
-            .map(|f| json!({ "label": label(f), "url": format!("{base}/board?field={}", f.name), "active": f.name == field.name }))
+            .map(|f| json!({ "name": f.name, "label": label(f), "url": format!("{base}/board?field={}", f.name), "active": f.name == field.name }))
             .collect();
         let options: Vec<Value> = columns.iter().map(|c| json!({ "value": c.value, "label": c.label })).collect();
         Ok(web
@@ -797,7 +1015,6 @@ pub async fn move_card(
     page(&web, async {
         let form = web.form(&body)?;
         let ty = entity(&web, &plural).await?;
-        let id = parse_id(&id)?;
         let field = form.get("field").unwrap_or("");
         let spec = ty
             .field(field)
@@ -808,46 +1025,96 @@ pub async fn move_card(
                     "field must be a select or reference field of this type",
                 )
             })?;
-        let version = form.get("version").and_then(|v| v.parse::<i64>().ok());
-        let value = form.get("value").unwrap_or("");
-        let mut patch = Map::new();
-        patch.insert(
-            spec.name.clone(),
-            if value.is_empty() {
-                Value::Null
-            } else {
-                Value::String(value.to_owned())
-            },
-        );
         let scope = form
             .get("scope")
             .and_then(|raw| uuid::Uuid::parse_str(raw).ok())
             .map(|id| format!("&scope={id}"))
             .unwrap_or_default();
         let back = format!("/records/{}/board?field={}{scope}", ty.plural, spec.name);
-        match web
-            .state
-            .store
-            .update(
-                &web.actor(),
-                &ty,
-                UpdateItem {
-                    id,
-                    patch,
-                    if_match: version,
-                },
-            )
-            .await
-        {
-            Ok(record) => Ok(redirect_with(
-                &back,
-                "success",
-                &format!("Moved “{}”.", title_of(&ty, &record)),
-            )),
-            Err(error) => refused(&back, error.into()),
-        }
+        set_one(&web, &ty, &id, spec, &form, &back, "Moved").await
     })
     .await
+}
+
+/// One field set from a small form (a task's "done" box, its snooze button): `field`,
+/// `value` (as the full form would send it), `version`, and `back`, the page to return to.
+pub async fn set_field(
+    web: Web,
+    Path((plural, id)): Path<(String, String)>,
+    body: Bytes,
+) -> Response {
+    page(&web, async {
+        let form = web.form(&body)?;
+        let ty = entity(&web, &plural).await?;
+        let field = form.get("field").unwrap_or("");
+        let spec = ty.field(field).filter(|f| !f.read_only).ok_or_else(|| {
+            ApiError::new(
+                ErrorCode::InvalidParameter,
+                "field must be an editable field of this type",
+            )
+        })?;
+        // Only a path on this site: never a redirect elsewhere.
+        let back = form
+            .get("back")
+            .filter(|b| b.starts_with('/') && !b.starts_with("//") && !b.contains('\\'))
+            .map_or_else(|| format!("/records/{}/{id}", ty.plural), str::to_owned);
+        set_one(&web, &ty, &id, spec, &form, &back, "Saved").await
+    })
+    .await
+}
+
+/// Sets `spec` to the form's `value` at the form's `version`, then goes `back` with a notice.
+async fn set_one(
+    web: &Web,
+    ty: &EntityType,
+    id: &str,
+    spec: &FieldSpec,
+    form: &Form,
+    back: &str,
+    done: &str,
+) -> ApiResult<Response> {
+    let id = parse_id(id)?;
+    let version = form.get("version").and_then(|v| v.parse::<i64>().ok());
+    let value = form.get("value").unwrap_or("");
+    let typed = Form(vec![(spec.name.clone(), value.to_owned())]);
+    let patch = match read_form(&[spec], &typed) {
+        Ok(patch) => patch,
+        Err(errors) => {
+            let message = errors
+                .first()
+                .map_or("invalid value", |e| e.message.as_str());
+            return Ok(redirect_with(
+                back,
+                "error",
+                &format!("{}: {message}", label(spec)),
+            ));
+        }
+    };
+    match web
+        .state
+        .store
+        .update(
+            &web.actor(),
+            ty,
+            UpdateItem {
+                id,
+                patch,
+                if_match: version,
+            },
+        )
+        .await
+    {
+        Ok(record) => Ok(redirect_with(
+            back,
+            "success",
+            &format!("{done} “{}”.", title_of(ty, &record)),
+        )),
+        // Another workspace's record, or one the reader cannot see, is not there.
+        Err(error) => match ApiError::from(error) {
+            error if error.code.status() == StatusCode::NOT_FOUND => Err(error),
+            error => refused(back, error),
+        },
+    }
 }
 
 // -- record page --------------------------------------------------------------------------------
@@ -869,6 +1136,7 @@ pub async fn record(web: Web, Path((plural, id)): Path<(String, String)>) -> Res
         {
             names.users.insert(owner, found.email);
         }
+        let schema = store.schema(web.identity.workspace).await?;
         let mut groups: Vec<(String, Vec<Value>)> = Vec::new();
         for field in &ty.fields {
             let group = match (&field.source, field.custom) {
@@ -877,7 +1145,9 @@ pub async fn record(web: Web, Path((plural, id)): Path<(String, String)>) -> Res
                 (None, false) => "Details".to_owned(),
             };
             let value = record.data.get(&field.name);
-            let editable = may_edit && !field.read_only;
+            // A reference is edited with a picker of its type, so only when that is readable.
+            let target = readable_target(&web, &schema, field);
+            let editable = may_edit && !field.read_only && (field.kind != FieldKind::Reference || target.is_some());
             let options: Vec<Value> = field.options.iter().map(|o| json!({ "value": o.value, "label": display::option_label(field, &o.value) })).collect();
             let entry = json!({
                 "name": field.name,
@@ -887,13 +1157,15 @@ pub async fn record(web: Web, Path((plural, id)): Path<(String, String)>) -> Res
                 "raw": value.map_or_else(|| "null".to_owned(), Value::to_string),
                 "options": serde_json::to_string(&options).unwrap_or_default(),
                 "editable": editable,
+                "target": target.map(|t| t.plural.clone()),
+                "multiple": field.multiple,
+                "titles": titles_json(value, &names),
             });
             match groups.iter_mut().find(|(name, _)| *name == group) {
                 Some((_, fields)) => fields.push(entry),
                 None => groups.push((group, vec![entry])),
             }
         }
-        let schema = store.schema(web.identity.workspace).await?;
         // The timeline: activities linked to this record, newest first.
         let mut timeline = Vec::new();
         let activity_type = schema.by_name("activity").filter(|_| ty.name != "activity");
@@ -1116,15 +1388,10 @@ async fn choices(
                     .map(|(id, email)| (id.to_string(), email))
                     .collect(),
             ),
-            (FieldKind::Reference, Some(target)) => {
+            (FieldKind::Reference, Some(_)) => {
                 let schema = web.state.store.schema(web.identity.workspace).await?;
-                match schema.by_name(target) {
-                    Some(target)
-                        if !matches!(
-                            web.identity.access.scope(Operation::Read, &target.name),
-                            Scope::Nothing
-                        ) =>
-                    {
+                match readable_target(web, &schema, field) {
+                    Some(target) => {
                         let view = web.identity.access.view(target);
                         let scope = shared_reference(ty, &view).and_then(|shared| {
                             let id = values.get(&shared.name)?.as_str()?;
@@ -1188,6 +1455,7 @@ async fn render_form(
 ) -> ApiResult<Response> {
     let fields = form_fields(ty);
     let choices = choices(web, ty, &fields, values).await?;
+    let schema = web.state.store.schema(web.identity.workspace).await?;
     let inputs: Vec<Value> = fields
         .iter()
         .zip(&choices)
@@ -1196,7 +1464,15 @@ async fn render_form(
                 .iter()
                 .find(|e| e.field == f.name)
                 .map(|e| e.message.as_str());
-            display::input(f, values.get(&f.name), error, c.as_deref())
+            let mut input = display::input(f, values.get(&f.name), error, c.as_deref());
+            // The picker that takes over the reference's list of choices with JavaScript.
+            if let (Some(target), Value::Object(input)) =
+                (readable_target(web, &schema, f), &mut input)
+            {
+                input.insert("picker".into(), Value::from(target.plural.as_str()));
+                input.insert("create".into(), pick::create_field(web, target).into());
+            }
+            input
         })
         .collect();
     let general: Vec<&str> = errors

@@ -160,6 +160,187 @@
     });
   }
 
+  // ---------- a2. record picker ----------
+  // One searchable picker for every reference: forms, inline edit and list filters. It asks
+  // the server (`/records/<plural>/pick?q=`, the search index) as the person types, shows each
+  // record's title and a second line, and never shows an id. `value` is an id, or a list of
+  // ids when `multiple`; `titles` maps ids to the titles shown for the current value.
+  let pickers = 0;
+  function makePicker({ plural, label, value, titles = {}, multiple = false, create = "", onChange }) {
+    const n = ++pickers;
+    let chosen = value == null ? [] : [].concat(value);
+    const names = { ...titles };
+    const root = make("div", { class: "picker" + (multiple ? " multiple" : "") });
+    const chips = make("ul", { class: "picker-chips", "aria-label": label + ": chosen" });
+    const input = make("input", { type: "text", class: "picker-input", role: "combobox", autocomplete: "off",
+      "aria-autocomplete": "list", "aria-expanded": "false", "aria-controls": `picker-list-${n}`, "aria-label": label });
+    const list = make("ul", { class: "picker-list", id: `picker-list-${n}`, role: "listbox", "aria-label": label + ": matches" });
+    const status = make("p", { class: "picker-status visually-hidden", role: "status" });
+    list.hidden = true;
+    root.append(chips, input, list, status);
+    let options = [], active = -1, seq = 0, timer = 0;
+
+    function changed() {
+      drawChips();
+      onChange?.(read());
+    }
+    function drawChips() {
+      chips.replaceChildren(...(multiple ? chosen : []).map((id) => {
+        const remove = make("button", { type: "button", class: "chip-remove", "aria-label": `Remove ${names[id] || "record"}` }, "×");
+        remove.addEventListener("click", () => { chosen = chosen.filter((c) => c !== id); changed(); input.focus(); });
+        return make("li", { class: "chip" }, make("span", {}, names[id] || "(a record you cannot see)"), remove);
+      }));
+      chips.hidden = !multiple || !chosen.length;
+      if (!multiple) input.value = chosen.length ? names[chosen[0]] || "(a record you cannot see)" : "";
+    }
+    function open(show) {
+      list.hidden = !show;
+      input.setAttribute("aria-expanded", String(show));
+      if (!show) setActive(-1);
+    }
+    function setActive(i) {
+      active = i;
+      options.forEach((li, k) => li.setAttribute("aria-selected", String(k === i)));
+      if (i < 0) return input.removeAttribute("aria-activedescendant");
+      input.setAttribute("aria-activedescendant", options[i].id);
+      options[i].scrollIntoView({ block: "nearest" });
+    }
+    function pick(hit) {
+      names[hit.id] = hit.title;
+      chosen = multiple ? [...chosen.filter((c) => c !== hit.id), hit.id] : [hit.id];
+      if (multiple) input.value = "";
+      open(false);
+      changed();
+    }
+    // `create` names the one field a new record needs (its title), when the reader may create.
+    async function createNamed(title) {
+      const res = await api("POST", `/api/v1/${encodeURIComponent(plural)}`, { json: { [create]: title } });
+      const rec = res.ok ? recordOf(res) : null;
+      if (rec?.id) return pick({ id: rec.id, title });
+      status.textContent = errorMessage(res);
+      status.classList.remove("visually-hidden");
+    }
+    function option(text, detail, onPick, cls = "") {
+      const li = make("li", { id: `picker-${n}-opt-${options.length}`, role: "option", "aria-selected": "false", class: cls },
+        make("span", { class: "title" }, text));
+      if (detail) li.append(make("span", { class: "detail" }, detail));
+      li.addEventListener("mousedown", (ev) => ev.preventDefault()); // keep the focus in the input
+      li.addEventListener("click", onPick);
+      li.addEventListener("mousemove", () => setActive(options.indexOf(li)));
+      options.push(li);
+      return li;
+    }
+    function render(q, hits) {
+      options = [];
+      const items = hits.map((hit) => option(hit.title || "(untitled)", hit.detail, () => pick(hit)));
+      if (create && q) items.push(option(`Create “${q}”`, "", () => createNamed(q), "create"));
+      list.replaceChildren(...items);
+      status.textContent = hits.length ? `${hits.length} matches` : "No matches";
+      if (!items.length) list.append(make("li", { class: "none", role: "presentation" }, `Nothing matches “${q}”.`));
+      open(true);
+      if (options.length) setActive(0);
+    }
+    async function lookup() {
+      const q = input.value.trim();
+      const mine = ++seq;
+      const res = await api("GET", `/records/${encodeURIComponent(plural)}/pick?q=${encodeURIComponent(q)}`);
+      if (mine !== seq) return; // a newer query has been sent since
+      if (res.ok && Array.isArray(res.data?.data)) render(q, res.data.data);
+      else { open(false); status.textContent = errorMessage(res); }
+    }
+    input.addEventListener("input", () => {
+      if (!multiple && !input.value.trim() && chosen.length) { chosen = []; onChange?.(read()); }
+      clearTimeout(timer);
+      timer = setTimeout(lookup, 100);
+    });
+    input.addEventListener("focus", () => {
+      if (!multiple) input.select(); // typing replaces the shown title
+      if (list.hidden) lookup();
+    });
+    input.addEventListener("blur", () => { open(false); if (!multiple) drawChips(); });
+    input.addEventListener("keydown", (ev) => {
+      const shown = !list.hidden && options.length > 0;
+      if (ev.key === "ArrowDown" || ev.key === "ArrowUp") {
+        ev.preventDefault();
+        if (!shown) return void lookup();
+        const k = options.length;
+        setActive(ev.key === "ArrowDown" ? (active + 1) % k : active <= 0 ? k - 1 : active - 1);
+      } else if (ev.key === "Enter" && shown && active >= 0) {
+        ev.preventDefault();
+        ev.stopPropagation();
+        options[active].click();
+      } else if (ev.key === "Escape" && !list.hidden) {
+        ev.preventDefault();
+        ev.stopPropagation();
+        open(false);
+      } else if (ev.key === "Backspace" && multiple && !input.value && chosen.length) {
+        chosen = chosen.slice(0, -1);
+        changed();
+      }
+    });
+    const read = () => multiple ? (chosen.length ? [...chosen] : null) : chosen[0] ?? null;
+    drawChips();
+    return { root, first: input, read };
+  }
+
+  // A server-rendered reference control (`data-picker` on a <select>, or on a text input
+  // holding an id) becomes a picker that writes the chosen ids back into form inputs of the
+  // same name, so the form posts exactly what it did without JavaScript.
+  function enhancePicker(control) {
+    const name = control.name;
+    const multiple = control.multiple;
+    const titles = parseJSON(control.dataset.titles, {}) || {};
+    let value;
+    if (control.tagName === "SELECT") {
+      for (const o of control.options) if (o.value) titles[o.value] = o.textContent;
+      value = multiple ? selected(control) : control.value || null;
+    } else value = control.value || null;
+    const label = control.getAttribute("aria-label") || (control.id && $(`label[for="${esc(control.id)}"]`)?.textContent.trim()) || name;
+    const hidden = make("span", { hidden: "" });
+    function write(v) {
+      const ids = v == null ? [] : [].concat(v);
+      hidden.replaceChildren(...(ids.length ? ids : [""]).map((id) => make("input", { type: "hidden", name, value: id })));
+    }
+    const picker = makePicker({ plural: control.dataset.picker, label, value, titles, multiple,
+      create: control.dataset.create || "", onChange: write });
+    if (control.id) picker.first.id = control.id;
+    if (control.required) picker.first.required = true;
+    for (const a of ["aria-invalid", "aria-describedby"]) if (control.hasAttribute(a)) picker.first.setAttribute(a, control.getAttribute(a));
+    // A multiple select posts an empty value beside it (so "none" clears the field): keep one.
+    for (const sibling of $$(`input[type=hidden][name="${esc(name)}"]`, control.parentNode)) sibling.remove();
+    write(value);
+    control.replaceWith(picker.root, hidden);
+  }
+  function initPickers(root = document) {
+    for (const control of $$("[data-picker]", root)) enhancePicker(control);
+  }
+
+  // A filter row offers the conditions that work for its field (`data-ops` on the field's
+  // option) and, for a reference, a picker as its value.
+  function initFilterRows() {
+    for (const row of $$(".filter-row")) {
+      const field = $("select[name=f]", row), op = $("select[name=op]", row);
+      if (!field || !op) continue;
+      const update = (fresh) => {
+        const chosen = field.selectedOptions[0];
+        const ops = parseJSON(chosen?.dataset.ops, null);
+        for (const o of op.options) o.hidden = o.disabled = !!ops && !ops.includes(o.value);
+        if (op.selectedOptions[0]?.disabled) op.value = ops[0];
+        if (!fresh) return;
+        // A new field starts with a fresh value control: a picker for a reference.
+        const old = $(".picker", row) || $("input[name=v]", row);
+        const hidden = $("span > input[type=hidden][name=v]", row)?.parentNode;
+        const input = make("input", { name: "v", id: `filter-value-${$$(".filter-row").indexOf(row) + 1}`, "aria-label": "Value" });
+        if (chosen?.dataset.target) input.dataset.picker = chosen.dataset.target;
+        old?.replaceWith(input);
+        hidden?.remove();
+        if (input.dataset.picker) enhancePicker(input);
+      };
+      field.addEventListener("change", () => update(true));
+      update(false);
+    }
+  }
+
   // ---------- b. inline edit ----------
   const INPUT_TYPES = { email: "email", phone: "tel", url: "url", integer: "number", number: "number",
     decimal: "number", date: "date", datetime: "datetime-local" };
@@ -175,10 +356,16 @@
   }
 
   // An editor for one field kind: {root, first, read()}; read() throws {message} on bad input.
-  function buildEditor(kind, value, options, label) {
+  function buildEditor(kind, value, options, label, field) {
     const root = make("div", { class: "inline-editor" });
     let control, read;
-    if (kind === "boolean") {
+    if (kind === "reference" && field?.dataset.target) {
+      const picker = makePicker({ plural: field.dataset.target, label, value,
+        titles: parseJSON(field.dataset.titles, {}) || {}, multiple: field.hasAttribute("data-multiple") });
+      root.append(picker.root);
+      control = picker.first;
+      read = picker.read;
+    } else if (kind === "boolean") {
       control = make("input", { type: "checkbox" });
       control.checked = value === true;
       root.append(make("label", {}, control, " " + label));
@@ -253,7 +440,7 @@
     const name = field.dataset.field;
     const value = parseJSON(field.dataset.value, null);
     const options = parseJSON(field.dataset.options, []) || [];
-    const editor = buildEditor(kind, value, options, $("dt", field)?.textContent.trim() || name);
+    const editor = buildEditor(kind, value, options, $("dt", field)?.textContent.trim() || name, field);
     const original = Array.from(dd.childNodes);
 
     const save = make("button", { type: "button", class: "button small primary" }, "Save");
@@ -361,8 +548,18 @@
     updateCounts(board);
     card.classList.add("saving");
     const value = column.dataset.value === "" ? null : column.dataset.value;
-    const res = await api("PATCH", recordUrl(board.dataset.plural, card.dataset.id),
-      { json: { [board.dataset.field]: value }, version: card.dataset.version });
+    const patch = { [board.dataset.field]: value };
+    let res = await api("PATCH", recordUrl(board.dataset.plural, card.dataset.id),
+      { json: patch, version: card.dataset.version });
+    // A rule that needs more for this move (a lost reason) names the fields it misses: ask
+    // for them in a small form, then move again with them.
+    const missing = res.status === 422 ? fieldErrors(res).filter((e) => e.field && e.field !== board.dataset.field) : [];
+    if (missing.length) {
+      const title = $("a", card)?.textContent.trim() || "this card";
+      const extra = await askFields(`Move “${title}” to ${$("h2", column)?.textContent.trim() || "this column"}`, missing);
+      if (extra) res = await api("PATCH", recordUrl(board.dataset.plural, card.dataset.id),
+        { json: { ...patch, ...extra }, version: card.dataset.version });
+    }
     card.classList.remove("saving");
     if (res.ok) {
       const rec = recordOf(res);
@@ -373,6 +570,38 @@
     if (select) select.value = oldValue;
     updateCounts(board);
     boardAlert(board, errorMessage(res));
+  }
+
+  // A modal form asking for `fields` ({field, message}); resolves to {field: value}, or null
+  // when cancelled (Escape, Cancel).
+  function askFields(heading, fields) {
+    return new Promise((resolve) => {
+      const dialog = make("dialog", { class: "ask-fields card", "aria-labelledby": "ask-fields-h" });
+      const form = make("form", { method: "dialog", class: "form" });
+      form.append(make("h2", { id: "ask-fields-h" }, heading));
+      const inputs = fields.map((f, i) => {
+        const id = `ask-field-${i}`;
+        const input = make("textarea", { id, name: f.field, rows: 2, required: "" });
+        const name = f.field.replace(/_/g, " ");
+        form.append(make("div", { class: "form-field" },
+          make("label", { for: id }, name.charAt(0).toUpperCase() + name.slice(1)), input,
+          make("p", { class: "hint" }, f.message || "")));
+        return input;
+      });
+      const save = make("button", { type: "submit", class: "button primary", value: "save" }, "Move");
+      const cancel = make("button", { type: "button", class: "button" }, "Cancel");
+      form.append(make("div", { class: "form-actions" }, save, cancel));
+      dialog.append(form);
+      document.body.append(dialog);
+      let answer = null;
+      form.addEventListener("submit", () => {
+        answer = Object.fromEntries(inputs.map((i) => [i.name, i.value.trim()]));
+      });
+      cancel.addEventListener("click", () => dialog.close());
+      dialog.addEventListener("close", () => { dialog.remove(); resolve(answer); });
+      dialog.showModal();
+      inputs[0]?.focus();
+    });
   }
 
   function enhanceMoveForm(board, card) {
@@ -610,8 +839,28 @@
     });
   }
 
+  // On a phone the main navigation folds into a menu button (without JavaScript it stays a
+  // strip that scrolls sideways).
+  function initMenu() {
+    const button = $(".menu-button"), nav = $("#main-nav");
+    if (!button || !nav) return;
+    document.documentElement.classList.add("has-menu");
+    button.hidden = false;
+    const toggle = (open) => {
+      nav.classList.toggle("open", open);
+      button.setAttribute("aria-expanded", String(open));
+    };
+    button.addEventListener("click", () => toggle(!nav.classList.contains("open")));
+    document.addEventListener("keydown", (ev) => {
+      if (ev.key === "Escape" && nav.classList.contains("open")) { toggle(false); button.focus(); }
+    });
+  }
+
   function init() {
+    initMenu();
     initSearch();
+    initPickers();
+    initFilterRows();
     initInlineEdit();
     initBoards();
     initForms();
