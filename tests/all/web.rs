@@ -983,3 +983,30 @@ async fn pick(session: &Session<'_>, path: &str) -> (StatusCode, Value) {
         serde_json::from_str(&page.html).unwrap_or(Value::Null),
     )
 }
+
+on_both! {
+    async fn a_company_timeline_rolls_up_its_contacts_activities_by_kind(app: TestApp) {
+        user(&app, "sam@acme.test", "admin").await;
+        let sam = Session::login(&app, "sam@acme.test").await;
+        let company = app.create("companies", json!({ "name": "Acme Corp" })).await;
+        let company_id = id_of(&company);
+        let ada = app.create("contacts", json!({ "first_name": "Ada", "last_name": "Lovelace", "company": company_id })).await;
+        let other = app.create("contacts", json!({ "first_name": "Bob", "last_name": "Elsewhere" })).await;
+        app.create("activities", json!({ "kind": "note", "subject": "Company kickoff", "links": [company_id] })).await;
+        app.create("activities", json!({ "kind": "task", "subject": "Call Ada about renewal", "links": [id_of(&ada)] })).await;
+        app.create("activities", json!({ "kind": "note", "subject": "Bob's unrelated note", "links": [id_of(&other)] })).await;
+
+        let page = sam.get(&format!("/records/companies/{company_id}")).await.html;
+        assert!(page.contains("Company kickoff") && page.contains("Call Ada about renewal"), "rolled up: {page}");
+        assert!(!page.contains("unrelated note"), "only this company's people");
+        assert!(page.contains(&format!("on <a href=\"&#x2f;records&#x2f;contacts&#x2f;{}\">Ada Lovelace</a>", id_of(&ada))), "whose activity it is: {page}");
+        let tasks = sam.get(&format!("/records/companies/{company_id}?kind=task")).await.html;
+        assert!(tasks.contains("Call Ada about renewal") && !tasks.contains("Company kickoff"), "one kind");
+        // A made-up kind is ignored, not an error.
+        assert_eq!(sam.get(&format!("/records/companies/{company_id}?kind=%3Cscript%3E")).await.status, StatusCode::OK);
+        // Quick-add from the company: the new contact form comes with the company chosen.
+        assert!(page.contains(&format!("&#x2f;records&#x2f;contacts&#x2f;new?company={company_id}")), "{page}");
+        let form = sam.get(&format!("/records/contacts/new?company={company_id}")).await.html;
+        assert!(form.contains(&format!("<option value=\"{company_id}\" selected>Acme Corp</option>")), "{form}");
+    }
+}

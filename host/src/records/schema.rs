@@ -368,6 +368,10 @@ pub struct EntityType {
     /// columns too), in the API's sort form: `position`, `-amount,name`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sort: Option<String>,
+    /// A type that configures the others (a sales pipeline, its stages): the web app lists it
+    /// under Settings rather than in the main navigation.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub setup: bool,
     /// Indexes over several keys (fields, or `owner`), in order: a filter on their leading
     /// keys is served by the index, and on SQLite an aggregate that filters, groups and sums
     /// only these keys is answered from the index alone, without reading the records.
@@ -563,6 +567,7 @@ pub fn builtin_types() -> Vec<EntityType> {
             duplicate_key: key.map(str::to_owned),
             fields,
             sort: None,
+            setup: false,
             indexes: Vec::new(),
             source: "builtin".to_owned(),
         };

@@ -177,10 +177,44 @@ pub fn cell(field: &FieldSpec, value: Option<&Value>, names: &Names) -> Value {
                 .cloned();
             json!({ "text": email.unwrap_or_else(|| "(unknown user)".to_owned()) })
         }
+        (FieldKind::Json, Value::Array(list))
+            if !list.is_empty() && list.iter().all(Value::is_object) =>
+        {
+            let lines: Vec<String> = list
+                .iter()
+                .filter_map(Value::as_object)
+                .map(readable_entry)
+                .collect();
+            json!({ "text": lines.join("; "), "lines": lines })
+        }
         (FieldKind::Json, other) => json!({ "text": other.to_string(), "code": true }),
         (_, Value::String(s)) => json!({ "text": s }),
         (_, other) => json!({ "text": other.to_string() }),
     }
+}
+
+/// One entry of a list of records kept as JSON (a deal's stage history) as a person reads it:
+/// `Key: value` pairs with the keys humanized, ids and empty values left out, times shortened.
+fn readable_entry(entry: &Map<String, Value>) -> String {
+    entry
+        .iter()
+        .filter_map(|(key, value)| {
+            let text = match value {
+                Value::String(s) if Uuid::parse_str(s).is_ok() => return None,
+                Value::String(s) if s.trim().is_empty() => return None,
+                Value::String(s) if DateTime::parse_from_rfc3339(s).is_ok() => short_datetime(s),
+                Value::String(s) => s.clone(),
+                Value::Null => return None,
+                Value::Object(_) | Value::Array(_) => return None,
+                other => other.to_string(),
+            };
+            Some(format!(
+                "{}: {text}",
+                humanize(key.trim_end_matches("_name"))
+            ))
+        })
+        .collect::<Vec<_>>()
+        .join(" · ")
 }
 
 /// A reference the reader may follow, or a placeholder for one they may not see.
@@ -543,5 +577,32 @@ mod tests {
             highlights("&lt;b&gt;bold&lt;/b&gt;"),
             json!([{ "text": "<b>bold</b>", "hit": false }])
         );
+    }
+
+    #[test]
+    fn json_lists_of_entries_read_as_lines_without_ids() {
+        let names = Names {
+            records: HashMap::new(),
+            users: HashMap::new(),
+        };
+        let field = FieldSpec::new("stage_history", FieldKind::Json);
+        let history = json!([
+            { "from": null, "to": "0190a5c4-0000-7000-8000-0000000000aa", "to_name": "Qualification", "at": "2026-11-01T09:30:00Z" },
+            { "from": "0190a5c4-0000-7000-8000-0000000000aa", "from_name": "Qualification", "to_name": "Won", "at": "2026-11-03T10:00:00Z" },
+        ]);
+        let shown = cell(&field, Some(&history), &names);
+        let lines = shown["lines"].as_array().unwrap();
+        assert_eq!(lines.len(), 2);
+        let first = lines[0].as_str().unwrap();
+        assert!(
+            first.contains("To: Qualification") && first.contains("At: 2026-11-01"),
+            "{first}"
+        );
+        assert!(
+            !shown.to_string().contains("0190a5c4"),
+            "no id is shown: {shown}"
+        );
+        // Other JSON stays code.
+        assert_eq!(cell(&field, Some(&json!({ "a": 1 })), &names)["code"], true);
     }
 }

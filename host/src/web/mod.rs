@@ -238,6 +238,8 @@ impl Web {
         let schema = self.state.store.schema(self.identity.workspace).await?;
         let path = self.here.split('?').next().unwrap_or("/");
         let mut nav = vec![json!({ "label": "Home", "url": "/", "active": path == "/" })];
+        // Types that configure the others sit under Settings.
+        let mut setup_nav = Vec::new();
         for ty in schema.types() {
             if matches!(
                 self.identity.access.scope(Operation::Read, &ty.name),
@@ -247,10 +249,21 @@ impl Web {
             }
             let url = format!("/records/{}", ty.plural);
             let active = path == url || path.starts_with(&format!("{url}/"));
-            nav.push(json!({ "label": ty.label_plural, "url": url, "active": active }));
+            let item = json!({ "label": ty.label_plural, "url": url, "active": active });
+            if ty.setup {
+                setup_nav.push(item)
+            } else {
+                nav.push(item)
+            }
         }
-        if self.is_admin() {
-            nav.push(json!({ "label": "Settings", "url": "/settings", "active": path.starts_with("/settings") }));
+        let in_setup = setup_nav.iter().any(|i| i["active"] == true);
+        if self.is_admin() || !setup_nav.is_empty() {
+            let url = if self.is_admin() {
+                "/settings"
+            } else {
+                "/settings/tokens"
+            };
+            nav.push(json!({ "label": "Settings", "url": url, "active": path.starts_with("/settings") || in_setup, "children": setup_nav }));
         }
         let email = me.map(|u| u.email).unwrap_or_default();
         let (slug, space_name) = space.map(|w| (w.slug, w.name)).unwrap_or_default();

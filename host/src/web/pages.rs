@@ -30,6 +30,9 @@ use crate::records::{ListQuery, Record, UpdateItem, now_micros};
 /// Rows per list page; cards per board column.
 const PAGE_ROWS: u64 = 50;
 const BOARD_CARDS: u64 = 50;
+/// Related records a record page lists per type, and how many of them its timeline rolls up.
+const RELATED_ROWS: usize = 10;
+const ROLLUP_RECORDS: u64 = 50;
 /// Open tasks on the home page.
 const HOME_TASKS: u64 = 20;
 /// Choices offered for a reference input (a longer list takes the record's id).
@@ -1119,7 +1122,11 @@ async fn set_one(
 
 // -- record page --------------------------------------------------------------------------------
 
-pub async fn record(web: Web, Path((plural, id)): Path<(String, String)>) -> Response {
+pub async fn record(
+    web: Web,
+    Path((plural, id)): Path<(String, String)>,
+    RawQuery(raw): RawQuery,
+) -> Response {
     page(&web, async {
         let ty = entity(&web, &plural).await?;
         let id = parse_id(&id)?;
@@ -1166,29 +1173,10 @@ pub async fn record(web: Web, Path((plural, id)): Path<(String, String)>) -> Res
                 None => groups.push((group, vec![entry])),
             }
         }
-        // The timeline: activities linked to this record, newest first.
-        let mut timeline = Vec::new();
-        let activity_type = schema.by_name("activity").filter(|_| ty.name != "activity");
-        let may_log = activity_type.is_some_and(|_| !matches!(web.identity.access.scope(Operation::Create, "activity"), Scope::Nothing));
-        if let Some(activities) = activity_type
-            && !matches!(web.identity.access.scope(Operation::Read, "activity"), Scope::Nothing)
-        {
-            let view = web.identity.access.view(activities);
-            let query = ListQuery {
-                filter: Some(format!("links[contains]:{id}")),
-                sort: Some("-created_at".into()),
-                limit: 30,
-                ..ListQuery::default()
-            };
-            let found = store.list(&actor, &view, &query).await?;
-            let authors = users(&web).await?;
-            for activity in &found.records {
-                let author = activity.owner.and_then(|o| authors.get(&o.0)).map(String::as_str);
-                timeline.push(activity_json(&view, activity, author));
-            }
-        }
-        // Related records: every reference to this record from any type the reader may read.
+        // Related records: every reference to this record from any type the reader may read,
+        // with a link to add one already pointing here.
         let mut related = Vec::new();
+        let mut rolled_up: Vec<(RecordId, String, String)> = Vec::new();
         for (other, field) in schema.references_to(&ty.name) {
             if matches!(web.identity.access.scope(Operation::Read, &other.name), Scope::Nothing)
                 || other.name == "activity" && field.name == "links"
@@ -1200,17 +1188,65 @@ pub async fn record(web: Web, Path((plural, id)): Path<(String, String)>) -> Res
                 continue;
             }
             let op = if field.multiple { "contains" } else { "eq" };
-            let query = ListQuery { filter: Some(format!("{}[{op}]:{id}", field.name)), limit: 10, ..ListQuery::default() };
+            let query = ListQuery { filter: Some(format!("{}[{op}]:{id}", field.name)), limit: ROLLUP_RECORDS, ..ListQuery::default() };
             let found = store.list(&actor, &view, &query).await?;
-            if found.records.is_empty() {
+            let may_add = !field.multiple && !matches!(web.identity.access.scope(Operation::Create, &other.name), Scope::Nothing);
+            if found.records.is_empty() && !may_add {
                 continue;
             }
+            rolled_up.extend(found.records.iter().map(|r| (r.id, title_of(&view, r), record_url(&view, r.id))));
+            let more = found.next_cursor.is_some() || found.records.len() > RELATED_ROWS;
             related.push(json!({
                 "label": format!("{} ({})", view.label_plural, label(field).to_lowercase()),
-                "rows": found.records.iter().map(|r| json!({ "title": title_of(&view, r), "url": record_url(&view, r.id) })).collect::<Vec<_>>(),
-                "more_url": found.next_cursor.as_ref().map(|_| format!("/records/{}?f={}&op={op}&v={id}", view.plural, field.name)),
+                "rows": found.records.iter().take(RELATED_ROWS).map(|r| json!({ "title": title_of(&view, r), "url": record_url(&view, r.id) })).collect::<Vec<_>>(),
+                "more_url": more.then(|| format!("/records/{}?f={}&op={op}&v={id}", view.plural, field.name)),
+                "new_url": may_add.then(|| format!("/records/{}/new?{}={id}", view.plural, field.name)),
+                "new_label": format!("New {}", view.label.to_lowercase()),
             }));
         }
+        // The timeline, newest first: this record's activities and those of the records that
+        // point at it (a company's contacts and deals), each of those saying whose it is;
+        // `?kind=` keeps one kind.
+        let query_form = Form::parse(raw.as_deref().unwrap_or("").as_bytes());
+        let kind_filter = query_form.get("kind").filter(|k| ["note", "task", "call", "meeting"].contains(k));
+        let mut timeline = Vec::new();
+        let activity_type = schema.by_name("activity").filter(|_| ty.name != "activity");
+        let may_log = activity_type.is_some_and(|_| !matches!(web.identity.access.scope(Operation::Create, "activity"), Scope::Nothing));
+        if let Some(activities) = activity_type
+            && !matches!(web.identity.access.scope(Operation::Read, "activity"), Scope::Nothing)
+        {
+            let view = web.identity.access.view(activities);
+            let ids: Vec<String> = std::iter::once(id.to_string()).chain(rolled_up.iter().map(|(r, _, _)| r.to_string())).collect();
+            let links = format!("links[in]:{}", ids.join("|"));
+            let query = ListQuery {
+                filter: Some(match kind_filter {
+                    Some(kind) => format!("and({links},kind[eq]:{kind})"),
+                    None => links,
+                }),
+                sort: Some("-created_at".into()),
+                limit: 30,
+                ..ListQuery::default()
+            };
+            let found = store.list(&actor, &view, &query).await?;
+            let authors = users(&web).await?;
+            for activity in &found.records {
+                let author = activity.owner.and_then(|o| authors.get(&o.0)).map(String::as_str);
+                let mut entry = activity_json(&view, activity, author);
+                // Whose it is, when it is not this record's own.
+                let linked = |r: &RecordId| activity.data.get("links").and_then(Value::as_array).is_some_and(|l| l.iter().any(|v| v.as_str() == Some(&r.to_string())));
+                if !linked(&id)
+                    && let Some((_, title, url)) = rolled_up.iter().find(|(r, _, _)| linked(r))
+                    && let Value::Object(entry) = &mut entry
+                {
+                    entry.insert("on".into(), json!({ "title": title, "url": url }));
+                }
+                timeline.push(entry);
+            }
+        }
+        let timeline_kinds: Vec<Value> = std::iter::once(("", "All"))
+            .chain([("note", "Notes"), ("task", "Tasks"), ("call", "Calls"), ("meeting", "Meetings")])
+            .map(|(k, label)| json!({ "label": label, "url": if k.is_empty() { format!("{}#timeline", record_url(&ty, id)) } else { format!("{}?kind={k}#timeline", record_url(&ty, id)) }, "active": kind_filter.unwrap_or("") == k }))
+            .collect();
         let panels = panels(&web, &PanelLocation::Record(ty.name.clone()), Some((&ty, &record))).await;
         let title = title_of(&ty, &record);
         let url = record_url(&ty, id);
@@ -1249,6 +1285,7 @@ pub async fn record(web: Web, Path((plural, id)): Path<(String, String)>) -> Res
                     },
                     "groups": groups.into_iter().map(|(label, fields)| json!({ "label": label, "fields": fields })).collect::<Vec<_>>(),
                     "timeline": timeline,
+                    "timeline_kinds": timeline_kinds,
                     "may_log": may_log,
                     "activity_kinds": kinds,
                     "related": related,

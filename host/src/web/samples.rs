@@ -129,11 +129,15 @@ pub fn pages() -> Vec<(&'static str, minijinja::Value)> {
                 ] }],
                 "timeline": [
                     { "id": ID, "version": 1, "kind": "note", "kind_label": "Note", "is_task": false, "subject": "Met at the fair", "body": "Wants a demo", "due": null, "overdue": false, "done": false, "snooze_to": null, "set_url": "s", "created": "2026-11-27 10:00", "author": "sam@example.com", "url": "u" },
-                    { "id": ID, "version": 3, "kind": "task", "kind_label": "Task", "is_task": true, "subject": "Send the proposal", "body": "", "due": "2026-12-01 09:30", "overdue": true, "done": false, "snooze_to": "2026-12-07T10:00", "set_url": "s", "created": "2026-11-27 10:00", "author": "sam@example.com", "url": "u" },
+                    { "id": ID, "version": 3, "kind": "task", "kind_label": "Task", "is_task": true, "on": { "title": "Big deal", "url": "u" }, "subject": "Send the proposal", "body": "", "due": "2026-12-01 09:30", "overdue": true, "done": false, "snooze_to": "2026-12-07T10:00", "set_url": "s", "created": "2026-11-27 10:00", "author": "sam@example.com", "url": "u" },
                 ],
                 "may_log": true,
                 "activity_kinds": [{ "value": "note", "label": "Note" }, { "value": "task", "label": "Task" }],
-                "related": [{ "label": "Activities (links)", "rows": [{ "title": "Call", "url": "u" }], "more_url": null }],
+                "related": [
+                    { "label": "Deals (company)", "rows": [{ "title": "Big deal", "url": "u" }], "more_url": "m", "new_url": format!("/records/deals/new?company={ID}"), "new_label": "New deal" },
+                    { "label": "Contacts (company)", "rows": [], "more_url": null, "new_url": format!("/records/contacts/new?company={ID}"), "new_label": "New contact" },
+                ],
+                "timeline_kinds": [{ "label": "All", "url": "u#timeline", "active": true }, { "label": "Tasks", "url": "u?kind=task#timeline", "active": false }],
                 "panels": [panel()],
                 "actions": [{ "title": "Convert lead", "description": "Turns the lead into a contact", "url": format!("/records/contacts/{ID}/actions/sales/convert") }],
             })),
