@@ -1508,3 +1508,113 @@ async fn start_browser<'a>(app: &'a TestApp, artifacts: &str) -> (Driver, Browse
     };
     (driver, browser)
 }
+
+/// What an accessibility checker counts as serious, checked in the page: every control has a
+/// name a screen reader reads (a label, `aria-label`, `aria-labelledby` or `title`), every
+/// link and button says what it does, images have `alt`, ids are unique and the ids ARIA
+/// attributes name exist, the page has a language, a title and one `main`.
+const ACCESSIBILITY_AUDIT: &str = r#"
+const problems = [];
+const visible = (el) => !!(el.offsetWidth || el.offsetHeight || el.getClientRects().length);
+const nameOf = (el) => {
+  const labelled = (el.getAttribute('aria-labelledby') || '').split(/\s+/).filter(Boolean)
+    .map((id) => document.getElementById(id)?.textContent || '').join(' ');
+  const labels = el.labels ? [...el.labels].map((l) => l.textContent).join(' ') : '';
+  const images = [...el.querySelectorAll('img[alt]')].map((i) => i.alt).join(' ');
+  return [el.getAttribute('aria-label'), labelled, labels, el.getAttribute('title'),
+    ['INPUT', 'SELECT', 'TEXTAREA'].includes(el.tagName) ? '' : el.textContent, images]
+    .filter(Boolean).join(' ').trim();
+};
+const where = (el) => el.outerHTML.slice(0, 120);
+for (const el of document.querySelectorAll('input:not([type=hidden]), select, textarea')) {
+  if (!visible(el)) continue;
+  if (['submit', 'button', 'reset'].includes(el.type)) { if (!(el.value || nameOf(el))) problems.push('button without a name: ' + where(el)); continue; }
+  if (!nameOf(el)) problems.push('control without a label: ' + where(el));
+}
+for (const el of document.querySelectorAll('a[href], button, [role=button], [role=option], [role=combobox]')) {
+  if (visible(el) && !nameOf(el) && !(el.tagName === 'INPUT' && el.value)) problems.push('nameless ' + el.tagName.toLowerCase() + ': ' + where(el));
+}
+for (const img of document.querySelectorAll('img')) if (!img.hasAttribute('alt')) problems.push('image without alt: ' + where(img));
+const ids = {};
+for (const el of document.querySelectorAll('[id]')) { if (ids[el.id]) problems.push('duplicate id ' + el.id); ids[el.id] = true; }
+for (const attr of ['aria-labelledby', 'aria-describedby', 'aria-controls']) {
+  for (const el of document.querySelectorAll(`[${attr}]`)) {
+    for (const id of el.getAttribute(attr).split(/\s+/).filter(Boolean)) {
+      if (!document.getElementById(id)) problems.push(`${attr} names a missing id ${id}: ` + where(el));
+    }
+  }
+}
+if (!document.documentElement.lang) problems.push('no lang on <html>');
+if (!document.title.trim()) problems.push('no title');
+if (document.querySelectorAll('main').length !== 1) problems.push('not exactly one <main>');
+return problems;
+"#;
+
+/// The day's pages, checked as an accessibility checker would, and the keyboard's focus shown.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_main_pages_have_labels_names_and_a_visible_focus() {
+    if !browser_available() {
+        return;
+    }
+    let app = TestApp::spawn(Backend::Sqlite)
+        .await
+        .expect("sqlite always runs");
+    admin(&app, "sam@acme.test").await;
+    crate::plugins::install(&app, "sales").await;
+    let enabled = crate::plugins::enable(&app, "sales", json!({})).await;
+    assert_eq!(enabled.status, StatusCode::OK, "{}", enabled.body);
+    let company = app
+        .create("companies", json!({ "name": "Acme Corp" }))
+        .await;
+    let contact = app
+        .create(
+            "contacts",
+            json!({ "first_name": "Ada", "last_name": "Lovelace", "company": company["id"] }),
+        )
+        .await;
+    let contact = contact["id"].as_str().expect("id").to_owned();
+    app.create(
+        "activities",
+        json!({ "kind": "task", "subject": "Call Ada", "links": [contact] }),
+    )
+    .await;
+    let (driver, mut b) = start_browser(&app, "accessibility").await;
+    login(&mut b, "sam@acme.test", "correct horse battery", "acme").await;
+    for path in [
+        "/".to_owned(),
+        "/records/contacts".to_owned(),
+        "/records/contacts?f=company&op=eq&v=".to_owned() + company["id"].as_str().unwrap(),
+        format!("/records/contacts/{contact}"),
+        format!("/records/contacts/{contact}/edit"),
+        "/records/contacts/new".to_owned(),
+        format!("/records/companies/{}", company["id"].as_str().unwrap()),
+        "/records/deals/board".to_owned(),
+        "/search?q=ada".to_owned(),
+        "/settings/users".to_owned(),
+        "/settings/roles".to_owned(),
+        "/settings/fields".to_owned(),
+        "/settings/plugins".to_owned(),
+        "/settings/theme".to_owned(),
+        "/settings/tokens".to_owned(),
+        "/account/password".to_owned(),
+    ] {
+        b.goto(&path).await;
+        b.wait_for("main").await;
+        let problems = b.js(ACCESSIBILITY_AUDIT).await;
+        if problems.as_array().is_none_or(|p| !p.is_empty()) {
+            let message = b.failure(&format!("{path}: {problems}")).await;
+            panic!("{message}");
+        }
+    }
+    // The keyboard's focus is visible: Tab to the first control and look at it.
+    b.goto("/records/contacts").await;
+    b.wait_for("main").await;
+    b.press('\u{E004}').await;
+    let shown = b
+        .js("const s = getComputedStyle(document.activeElement); return s.outlineStyle !== 'none' && s.outlineWidth !== '0px' || s.boxShadow !== 'none'")
+        .await;
+    assert_eq!(shown, json!(true), "the focused element is marked");
+    b.assert_no_script_errors().await;
+    b.client.clone().close().await.ok();
+    drop(driver);
+}

@@ -1010,3 +1010,39 @@ on_both! {
         assert!(form.contains(&format!("<option value=\"{company_id}\" selected>Acme Corp</option>")), "{form}");
     }
 }
+
+on_both! {
+    async fn a_new_contact_with_a_known_email_is_asked_about_not_silently_duplicated(app: TestApp) {
+        let role = json!({
+            "name": "own_contacts",
+            "types": { "*": { "create": "all", "read": "all", "edit": "all", "delete": "all" }, "contact": { "create": "all", "read": "own", "edit": "own", "delete": "own" } },
+        });
+        let saved = app.request(reqwest::Method::PUT, "/api/v1/admin/roles/own_contacts", Some(&role), Some(&app.token), &[]).await;
+        assert!(saved.status.is_success(), "{}", saved.body);
+        user(&app, "sam@acme.test", "admin").await;
+        user(&app, "olga@acme.test", "own_contacts").await;
+        let sam = Session::login(&app, "sam@acme.test").await;
+        let olga = Session::login(&app, "olga@acme.test").await;
+        let ada = app.create("contacts", json!({ "first_name": "Ada", "last_name": "Lovelace", "email": "ada@example.com" })).await;
+
+        // The same email, typed differently: the form comes back with a link to the one that
+        // exists, and nothing is created.
+        let fields = [("first_name", "Ada"), ("last_name", "L."), ("email", "ADA@example.com")];
+        let asked = sam.post("/records/contacts/new", &fields).await;
+        assert_eq!(asked.status, StatusCode::CONFLICT, "{}", asked.html);
+        assert!(asked.html.contains(&format!("&#x2f;records&#x2f;contacts&#x2f;{}", id_of(&ada))) && asked.html.contains("already exists"), "{}", asked.html);
+        assert!(asked.html.contains("value=\"L.\""), "what was typed is kept");
+        assert_eq!(app.all("contacts", "").await.len(), 1);
+        // Creating anyway is the person's choice.
+        let mut anyway = fields.to_vec();
+        anyway.push(("_duplicate_ok", "1"));
+        assert_eq!(sam.post("/records/contacts/new", &anyway).await.status, StatusCode::SEE_OTHER);
+        assert_eq!(app.all("contacts", "").await.len(), 2);
+        // Someone who may not read those contacts is not told they exist.
+        let unseen = olga.post("/records/contacts/new", &[("last_name", "Mine"), ("email", "ada@example.com")]).await;
+        assert_eq!(unseen.status, StatusCode::SEE_OTHER, "{}", unseen.html);
+        // The list counts what the reader may see.
+        assert!(sam.get("/records/contacts").await.html.contains("3 contacts"));
+        assert!(olga.get("/records/contacts").await.html.contains("1 contact<"));
+    }
+}

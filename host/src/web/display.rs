@@ -97,15 +97,20 @@ pub fn short_datetime(raw: &str) -> String {
 fn amount(raw: &str) -> String {
     let (sign, digits) = raw.strip_prefix('-').map_or(("", raw), |d| ("-", d));
     let (whole, fraction) = digits.split_once('.').unwrap_or((digits, ""));
+    let fraction = format!("{fraction:0<2}");
+    format!("{sign}{}.{fraction}", grouped(whole))
+}
+
+/// Digits with thousands separated: `12345` → `12,345`.
+pub fn grouped(whole: &str) -> String {
     let mut grouped = String::new();
     for (i, c) in whole.chars().enumerate() {
-        if i > 0 && (whole.len() - i) % 3 == 0 {
+        if i > 0 && (whole.len() - i).is_multiple_of(3) {
             grouped.push(',');
         }
         grouped.push(c);
     }
-    let fraction = format!("{fraction:0<2}");
-    format!("{sign}{grouped}.{fraction}")
+    grouped
 }
 
 /// What a page shows for a value: `{text, url?, items?}`. Absent values show as empty.

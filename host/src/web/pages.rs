@@ -609,6 +609,14 @@ pub async fn list(web: Web, Path(plural): Path<String>, RawQuery(raw): RawQuery)
             })
             .collect();
         let may_create = !matches!(web.identity.access.scope(Operation::Create, &ty.name), Scope::Nothing);
+        // How many records the filter matches, of those the reader may see.
+        let total = match error {
+            Some(_) => None,
+            None => {
+                let count = AggregateQuery { filter: state.filter(), ..AggregateQuery::default() };
+                web.state.store.aggregate(&web.actor(), &ty, &count).await.ok().map(|a| a.groups.iter().map(|g| g.count).sum::<u64>())
+            }
+        };
         Ok(web
             .render(
                 "list.html",
@@ -627,6 +635,8 @@ pub async fn list(web: Web, Path(plural): Path<String>, RawQuery(raw): RawQuery)
                     "next_url": next_url,
                     "first_url": paged.then(|| format!("{base}?{}", state.query_string(None, None))),
                     "may_create": may_create,
+                    "total": total.map(|n| display::grouped(&n.to_string())),
+                    "total_one": total == Some(1),
                     "error": error,
                 }),
             )
@@ -1490,6 +1500,20 @@ async fn render_form(
     errors: &[FieldError],
     status: StatusCode,
 ) -> ApiResult<Response> {
+    render_form_warning(web, ty, editing, values, errors, status, &[]).await
+}
+
+/// [`render_form`], with the records a new one would duplicate (a create form asks before
+/// adding a second contact with the same email).
+async fn render_form_warning(
+    web: &Web,
+    ty: &EntityType,
+    editing: Option<Editing<'_>>,
+    values: &Map<String, Value>,
+    errors: &[FieldError],
+    status: StatusCode,
+    duplicates: &[Value],
+) -> ApiResult<Response> {
     let fields = form_fields(ty);
     let choices = choices(web, ty, &fields, values).await?;
     let schema = web.state.store.schema(web.identity.workspace).await?;
@@ -1546,6 +1570,8 @@ async fn render_form(
                 "record": record_json,
                 "inputs": inputs,
                 "errors": general,
+                "duplicates": duplicates,
+                "duplicate_key": ty.duplicate_key.as_deref().and_then(|k| ty.field(k)).map(label),
             }),
         )
         .await)
@@ -1598,6 +1624,33 @@ pub async fn create(web: Web, Path(plural): Path<String>, body: Bytes) -> Respon
         };
         let mut input = values.clone();
         input.retain(|_, v| !v.is_null());
+        // A second contact with the same email (company with the same domain) is asked about
+        // first, with links to the ones that exist; "create anyway" goes on.
+        if ty.duplicate_key.is_some() && form.get("_duplicate_ok").is_none() {
+            let existing = web
+                .state
+                .store
+                .duplicates(&web.actor(), &ty, &input, None)
+                .await
+                .unwrap_or_default();
+            if !existing.is_empty() {
+                let found: Vec<Value> = existing
+                    .iter()
+                    .take(5)
+                    .map(|r| json!({ "title": title_of(&ty, r), "url": record_url(&ty, r.id) }))
+                    .collect();
+                return render_form_warning(
+                    &web,
+                    &ty,
+                    None,
+                    &values,
+                    &[],
+                    StatusCode::CONFLICT,
+                    &found,
+                )
+                .await;
+            }
+        }
         match web.state.store.create(&web.actor(), &ty, input).await {
             Ok(record) => Ok(redirect_with(
                 &record_url(&ty, record.id),

@@ -100,6 +100,8 @@ pub fn pages() -> Vec<(&'static str, minijinja::Value)> {
                 "next_url": "/records/contacts?cursor=abc",
                 "first_url": "/records/contacts",
                 "may_create": true,
+                "total": "1,204",
+                "total_one": false,
                 "error": null,
             })),
         ),
@@ -160,6 +162,8 @@ pub fn pages() -> Vec<(&'static str, minijinja::Value)> {
                     { "name": "notes", "id": "f-notes", "label": "Notes", "kind": "long_text", "control": "textarea", "input_type": "", "step": "1", "required": false, "value": "Long\ntext", "checked": false, "amount": "", "currency": "", "options": [], "hint": "", "error": null },
                 ],
                 "errors": ["the record was changed by someone else"],
+                "duplicates": [{ "title": "Ada Lovelace", "url": format!("/records/contacts/{ID}") }],
+                "duplicate_key": "Email",
             })),
         ),
         (

@@ -75,7 +75,6 @@
     input.autocomplete = "off";
     input.setAttribute("role", "combobox");
     input.setAttribute("aria-autocomplete", "list");
-    input.setAttribute("aria-controls", "search-listbox");
     input.setAttribute("aria-expanded", "false");
 
     function show(open) {
@@ -114,6 +113,7 @@
       for (const hit of hits) ul.append(option(`/records/${encodeURIComponent(hit.type)}/${encodeURIComponent(hit.id)}`, hit.title || hit.id, typeLabel(hit.type)));
       ul.append(option("/search?q=" + encodeURIComponent(q), `See all results for “${q}”`, "", "all"));
       box.replaceChildren(...(hits.length ? [] : [make("p", { class: "none" }, "No quick matches.")]), ul);
+      input.setAttribute("aria-controls", "search-listbox");
       show(true);
     }
     async function lookup() {
