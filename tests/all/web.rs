@@ -949,7 +949,7 @@ on_both! {
         assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.html);
         assert_eq!(done.location.as_deref(), Some(format!("/records/activities/{id}").as_str()));
         assert_eq!(app.get(&api).await.body["done"], true);
-        for back in ["//evil.example/x", "/\\evil.example"] {
+        for back in ["//evil.example/x", "/\\evil.example", "/x\r\nSet-Cookie: kith_session=stolen"] {
             let again = sam.post(&set, &[("field", "done"), ("value", "false"), ("back", back)]).await;
             assert_eq!(again.location.as_deref(), Some(format!("/records/activities/{id}").as_str()), "{back}");
         }
@@ -1045,4 +1045,78 @@ on_both! {
         assert!(sam.get("/records/contacts").await.html.contains("3 contacts"));
         assert!(olga.get("/records/contacts").await.html.contains("1 contact<"));
     }
+}
+
+on_both! {
+    async fn bulk_actions_change_only_the_ticked_records_the_reader_may_change(app: TestApp) {
+        let role = json!({
+            "name": "own_contacts",
+            "types": { "*": { "create": "all", "read": "all", "edit": "all", "delete": "all" }, "contact": { "create": "all", "read": "all", "edit": "own", "delete": "own" } },
+        });
+        let saved = app.request(reqwest::Method::PUT, "/api/v1/admin/roles/own_contacts", Some(&role), Some(&app.token), &[]).await;
+        assert!(saved.status.is_success(), "{}", saved.body);
+        let kind = json!({ "name": "kind", "type": "select", "options": [{ "value": "lead" }, { "value": "customer" }, { "value": "partner" }] });
+        let added = app.post("/api/v1/meta/entities/contacts/fields", &kind).await;
+        assert!(added.status.is_success(), "{}", added.body);
+        user(&app, "sam@acme.test", "admin").await;
+        user(&app, "olga@acme.test", "own_contacts").await;
+        let sam = Session::login(&app, "sam@acme.test").await;
+        let olga = Session::login(&app, "olga@acme.test").await;
+        let mut ids = Vec::new();
+        for name in ["Ada", "Grace", "=HYPERLINK(\"http://evil.example\")"] {
+            ids.push(id_of(&app.create("contacts", json!({ "first_name": name, "last_name": "Bulk", "kind": "lead" })).await));
+        }
+        let flash_of = |page: &Page| page.headers.get_all(SET_COOKIE).iter().filter_map(|c| c.to_str().ok()).find(|c| c.starts_with("kith_flash=")).map(str::to_owned).unwrap_or_default();
+        let list = sam.get("/records/contacts").await.html;
+        assert!(list.contains("value=\"kind:customer\"") && list.contains("form=\"bulk\""), "{list}");
+
+        // Set a choice field on two of three.
+        let set = sam.post("/records/contacts/bulk", &[("action", "set"), ("set", "kind:customer"), ("ids", &ids[0]), ("ids", &ids[1]), ("state", "sort=first_name")]).await;
+        assert_eq!(set.location.as_deref(), Some("/records/contacts?sort=first_name"));
+        assert!(flash_of(&set).starts_with("kith_flash=success"), "{}", flash_of(&set));
+        let kinds: Vec<Value> = futures_kinds(&app, &ids).await;
+        assert_eq!(kinds, [json!("customer"), json!("customer"), json!("lead")]);
+
+        // Export: only the ticked, references by title, no formula left live.
+        let export = sam.post("/records/contacts/bulk", &[("action", "export"), ("ids", &ids[0]), ("ids", &ids[2])]).await;
+        assert_eq!(export.status, StatusCode::OK);
+        assert!(export.headers[CONTENT_TYPE].to_str().unwrap().starts_with("text/csv"));
+        assert_eq!(export.html.lines().count(), 3, "{}", export.html);
+        assert!(export.html.contains("'=HYPERLINK") && !export.html.contains(",=HYPERLINK"), "{}", export.html);
+        assert!(!export.html.contains("Grace"));
+
+        // Someone who may change only their own: the others are reported, not changed.
+        let theirs = id_of(&app.request(reqwest::Method::POST, "/api/v1/contacts", Some(&json!({ "last_name": "Olga's" })), Some(&olga_token(&app).await), &[]).await.body);
+        let mixed = olga.post("/records/contacts/bulk", &[("action", "set"), ("set", "kind:partner"), ("ids", &ids[2]), ("ids", &theirs)]).await;
+        assert!(flash_of(&mixed).starts_with("kith_flash=error"), "{}", flash_of(&mixed));
+        assert_eq!(futures_kinds(&app, &ids).await[2], json!("lead"));
+        assert_eq!(app.get(&format!("/api/v1/contacts/{theirs}")).await.body["kind"], "partner");
+
+        // Refused outright: no CSRF token, nothing ticked, an unknown action, a field that is
+        // not a choice, another workspace's record.
+        assert_eq!(sam.post_raw("/records/contacts/bulk", &[("action", "delete"), ("ids", &ids[0])]).await.status, StatusCode::FORBIDDEN);
+        assert!(flash_of(&sam.post("/records/contacts/bulk", &[("action", "delete")]).await).starts_with("kith_flash=error"));
+        assert_eq!(sam.post("/records/contacts/bulk", &[("action", "explode"), ("ids", &ids[0])]).await.status, StatusCode::BAD_REQUEST);
+        assert!(flash_of(&sam.post("/records/contacts/bulk", &[("action", "set"), ("set", "created_at:2020-01-01"), ("ids", &ids[0])]).await).starts_with("kith_flash=error"));
+        let other = app.user("other", "admin@other.test", "admin").await;
+        let foreign = id_of(&app.request(reqwest::Method::POST, "/api/v1/contacts", Some(&json!({ "last_name": "Foreign" })), Some(&other), &[]).await.body);
+        let deleted = sam.post("/records/contacts/bulk", &[("action", "delete"), ("ids", &ids[0]), ("ids", &foreign)]).await;
+        assert!(flash_of(&deleted).starts_with("kith_flash=error"), "the foreign one is reported");
+        assert_eq!(app.request(reqwest::Method::GET, &format!("/api/v1/contacts/{foreign}"), None, Some(&other), &[]).await.status, StatusCode::OK);
+        assert_eq!(app.get(&format!("/api/v1/contacts/{}", ids[0])).await.status, StatusCode::NOT_FOUND, "the ticked one is in the trash");
+    }
+}
+
+async fn futures_kinds(app: &TestApp, ids: &[String]) -> Vec<Value> {
+    let mut kinds = Vec::new();
+    for id in ids {
+        kinds.push(app.get(&format!("/api/v1/contacts/{id}")).await.body["kind"].clone());
+    }
+    kinds
+}
+
+async fn olga_token(app: &TestApp) -> String {
+    host::auth::create_token(&app.state.db, "olga@acme.test", "acme", "test")
+        .await
+        .expect("token")
 }

@@ -561,7 +561,6 @@ fn audit_json(e: &super::AuditEntry) -> Value {
 }
 
 fn audit_csv(entries: &[super::AuditEntry]) -> Response {
-    let mut writer = csv::Writer::from_writer(Vec::new());
     let mut rows = vec![
         [
             "id",
@@ -572,10 +571,11 @@ fn audit_csv(entries: &[super::AuditEntry]) -> Response {
             "record_id",
             "changes",
         ]
-        .map(str::to_owned),
+        .map(str::to_owned)
+        .to_vec(),
     ];
     rows.extend(entries.iter().map(|e| {
-        [
+        vec![
             e.id.to_string(),
             super::value::format_datetime(e.at),
             e.actor.map(|a| a.to_string()).unwrap_or_default(),
@@ -585,19 +585,46 @@ fn audit_csv(entries: &[super::AuditEntry]) -> Response {
             e.changes.to_string(),
         ]
     }));
+    csv_download("audit.csv", &rows)
+}
+
+/// Rows as a CSV download. A cell a spreadsheet would run as a formula (`=…`, `+…`, `@…`, a
+/// `-` not starting a number) is prefixed with `'`, so an export never carries one.
+pub fn csv_download(filename: &str, rows: &[Vec<String>]) -> Response {
+    let inert = |cell: &String| -> String {
+        let mut chars = cell.chars();
+        let formula = match chars.next() {
+            Some('=' | '+' | '@' | '\t' | '\r') => true,
+            Some('-') => !chars.next().is_some_and(|c| c.is_ascii_digit() || c == '.'),
+            _ => false,
+        };
+        if formula {
+            format!("'{cell}")
+        } else {
+            cell.clone()
+        }
+    };
+    let mut writer = csv::Writer::from_writer(Vec::new());
     for row in rows {
-        if let Err(error) = writer.write_record(&row) {
+        if let Err(error) = writer.write_record(row.iter().map(inert)) {
             return ApiError::internal(error).into_response();
         }
     }
+    let disposition = format!(
+        "attachment; filename=\"{}\"",
+        filename.replace(
+            |c: char| !c.is_ascii_alphanumeric() && c != '.' && c != '_' && c != '-',
+            "_"
+        )
+    );
     match writer.into_inner() {
         Ok(bytes) => (
             [
-                (axum::http::header::CONTENT_TYPE, "text/csv; charset=utf-8"),
                 (
-                    axum::http::header::CONTENT_DISPOSITION,
-                    "attachment; filename=\"audit.csv\"",
+                    axum::http::header::CONTENT_TYPE,
+                    "text/csv; charset=utf-8".to_owned(),
                 ),
+                (axum::http::header::CONTENT_DISPOSITION, disposition),
             ],
             bytes,
         )

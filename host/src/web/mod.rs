@@ -12,6 +12,7 @@
 //! (override checks and render tests).
 
 mod account;
+mod bulk;
 mod conflict;
 pub mod display;
 mod model;
@@ -54,6 +55,7 @@ pub fn routes() -> Router<AppState> {
         .route("/records/{plural}/board", get(pages::board))
         .route("/records/{plural}/pick", get(pick::pick))
         .route("/records/{plural}/views", post(pages::save_view))
+        .route("/records/{plural}/bulk", post(bulk::bulk))
         .route(
             "/records/{plural}/views/{id}/delete",
             post(pages::delete_view),

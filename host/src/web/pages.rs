@@ -636,6 +636,11 @@ pub async fn list(web: Web, Path(plural): Path<String>, RawQuery(raw): RawQuery)
                     "first_url": paged.then(|| format!("{base}?{}", state.query_string(None, None))),
                     "may_create": may_create,
                     "total": total.map(|n| display::grouped(&n.to_string())),
+                    "bulk": {
+                        "url": format!("{base}/bulk"),
+                        "choices": super::bulk::choices(&ty),
+                        "users": users(&web).await?.into_iter().map(|(id, email)| json!({ "id": id, "email": email })).collect::<Vec<_>>(),
+                    },
                     "total_one": total == Some(1),
                     "error": error,
                 }),
@@ -1069,7 +1074,12 @@ pub async fn set_field(
         // Only a path on this site: never a redirect elsewhere.
         let back = form
             .get("back")
-            .filter(|b| b.starts_with('/') && !b.starts_with("//") && !b.contains('\\'))
+            .filter(|b| {
+                b.starts_with('/')
+                    && !b.starts_with("//")
+                    && !b.contains('\\')
+                    && !b.chars().any(char::is_control)
+            })
             .map_or_else(|| format!("/records/{}/{id}", ty.plural), str::to_owned);
         set_one(&web, &ty, &id, spec, &form, &back, "Saved").await
     })

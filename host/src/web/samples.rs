@@ -101,6 +101,11 @@ pub fn pages() -> Vec<(&'static str, minijinja::Value)> {
                 "first_url": "/records/contacts",
                 "may_create": true,
                 "total": "1,204",
+                "bulk": {
+                    "url": "/records/contacts/bulk",
+                    "choices": [{ "label": "Kind", "choices": [{ "value": "kind:customer", "label": "Customer" }] }],
+                    "users": [{ "id": ID, "email": "sam@example.com" }],
+                },
                 "total_one": false,
                 "error": null,
             })),

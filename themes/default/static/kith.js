@@ -856,8 +856,18 @@
     });
   }
 
+  // "Tick every row" for the list's bulk actions.
+  function initBulk() {
+    const all = $("input.select-all");
+    if (!all) return;
+    all.hidden = false;
+    const boxes = () => $$('input[name=ids][form=bulk]');
+    all.addEventListener("change", () => { for (const b of boxes()) b.checked = all.checked; });
+  }
+
   function init() {
     initMenu();
+    initBulk();
     initSearch();
     initPickers();
     initFilterRows();
