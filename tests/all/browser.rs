@@ -421,18 +421,7 @@ fn rgb_sum(css: &str) -> u32 {
 /// What the scenario needs that the UI does not create: a user with a password, a deal type
 /// with a select field, a deal, and the `good` plugin (its `summary` panel on contacts).
 async fn seed(app: &TestApp) -> String {
-    let user = app
-        .post(
-            "/api/v1/admin/users",
-            &json!({ "email": "sam@acme.test", "password": "correct horse battery", "role": "admin" }),
-        )
-        .await;
-    assert_eq!(
-        user.status,
-        StatusCode::CREATED,
-        "create sam: {}",
-        user.body
-    );
+    admin(app, "sam@acme.test").await;
     let deal_type = app
         .post(
             "/api/v1/meta/entities",
@@ -481,15 +470,7 @@ async fn browser_user_can_do_a_day_of_work() {
         .await
         .expect("sqlite always runs");
     let deal = seed(&app).await;
-    let driver = Driver::start().await;
-    let mut b = Browser {
-        client: driver.session().await,
-        app: &app,
-        driver_url: driver.url.clone(),
-        artifacts: artifacts_dir("day-of-work"),
-        shots: 0,
-        step: "start",
-    };
+    let (driver, mut b) = start_browser(&app, "day-of-work").await;
 
     // Smoke: the browser reaches the server.
     b.step("healthz");
@@ -776,13 +757,7 @@ async fn a_plugins_panels_and_routes_run_no_script_in_a_signed_in_browser() {
     let app = TestApp::spawn(Backend::Sqlite)
         .await
         .expect("sqlite always runs");
-    let admin = app
-        .post(
-            "/api/v1/admin/users",
-            &json!({ "email": "boss@acme.test", "password": "correct horse battery", "role": "admin" }),
-        )
-        .await;
-    assert_eq!(admin.status, StatusCode::CREATED, "{}", admin.body);
+    admin(&app, "boss@acme.test").await;
     crate::plugins::install(&app, "hostile").await;
     let enabled = crate::plugins::enable(&app, "hostile", json!({})).await;
     assert_eq!(enabled.status, StatusCode::OK, "{}", enabled.body);
@@ -794,15 +769,7 @@ async fn a_plugins_panels_and_routes_run_no_script_in_a_signed_in_browser() {
         )
         .await;
     let contact = contact["id"].as_str().expect("id").to_owned();
-    let driver = Driver::start().await;
-    let mut b = Browser {
-        client: driver.session().await,
-        app: &app,
-        driver_url: driver.url.clone(),
-        artifacts: artifacts_dir("plugin-script"),
-        shots: 0,
-        step: "start",
-    };
+    let (driver, mut b) = start_browser(&app, "plugin-script").await;
     login(&mut b, "boss@acme.test", "correct horse battery", "acme").await;
 
     b.step("contact page with the hostile panels");

@@ -9,8 +9,8 @@ use axum::response::Response;
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
-use super::display::{Names, cell, label, read_form};
-use super::{Form, Web, redirect_with};
+use super::display::{Names, cell, label, read_one};
+use super::{Web, redirect_with};
 use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::ids::RecordId;
 use crate::records::schema::{EntityType, FieldKind};
@@ -67,19 +67,9 @@ pub async fn bulk(web: Web, Path(plural): Path<String>, body: Bytes) -> Response
                 let Some(field) = ty.field(name).filter(|f| !f.read_only) else {
                     return Ok(redirect_with(&back, "error", "Choose a field to set."));
                 };
-                let typed = Form(vec![(name.to_owned(), value.to_owned())]);
-                let patch = match read_form(&[field], &typed) {
+                let patch = match read_one(field, value) {
                     Ok(patch) => patch,
-                    Err(errors) => {
-                        let message = errors
-                            .first()
-                            .map_or("is not valid", |e| e.message.as_str());
-                        return Ok(redirect_with(
-                            &back,
-                            "error",
-                            &format!("{}: {message}", label(field)),
-                        ));
-                    }
+                    Err(message) => return Ok(redirect_with(&back, "error", &message)),
                 };
                 Ok(update_all(&web, &ty, ids, patch)
                     .await

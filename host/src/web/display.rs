@@ -452,6 +452,18 @@ fn list<'a>(items: impl Iterator<Item = &'a str>) -> Value {
     }
 }
 
+/// One field's value as a small form sends it, typed as [`read_form`] types it; a refusal
+/// reads "Label: message".
+pub fn read_one(field: &FieldSpec, raw: &str) -> Result<Map<String, Value>, String> {
+    let typed = Form(vec![(field.name.clone(), raw.to_owned())]);
+    read_form(&[field], &typed).map_err(|errors| {
+        let message = errors
+            .first()
+            .map_or("is not valid", |e| e.message.as_str());
+        format!("{}: {message}", label(field))
+    })
+}
+
 /// Up to two initials from an email's name part: `kim.lee@x` → `KL`, `sam@x` → `S`.
 pub fn initials(email: &str) -> String {
     email

@@ -1098,20 +1098,9 @@ async fn set_one(
 ) -> ApiResult<Response> {
     let id = parse_id(id)?;
     let version = form.get("version").and_then(|v| v.parse::<i64>().ok());
-    let value = form.get("value").unwrap_or("");
-    let typed = Form(vec![(spec.name.clone(), value.to_owned())]);
-    let patch = match read_form(&[spec], &typed) {
+    let patch = match display::read_one(spec, form.get("value").unwrap_or("")) {
         Ok(patch) => patch,
-        Err(errors) => {
-            let message = errors
-                .first()
-                .map_or("invalid value", |e| e.message.as_str());
-            return Ok(redirect_with(
-                back,
-                "error",
-                &format!("{}: {message}", label(spec)),
-            ));
-        }
+        Err(message) => return Ok(redirect_with(back, "error", &message)),
     };
     match web
         .state
