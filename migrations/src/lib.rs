@@ -14,6 +14,7 @@ mod m20261127_000005_record_refs;
 mod m20261206_000006_plugin_claims;
 mod m20261206_000007_changes;
 mod m20261206_000008_deliveries;
+mod m20261207_000009_people;
 
 pub struct Migrator;
 
@@ -29,6 +30,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000006_plugin_claims::Migration),
             Box::new(m20261206_000007_changes::Migration),
             Box::new(m20261206_000008_deliveries::Migration),
+            Box::new(m20261207_000009_people::Migration),
         ]
     }
 }

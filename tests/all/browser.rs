@@ -27,7 +27,7 @@ const PATIENCE: Duration = Duration::from_secs(10);
 
 /// Whether the browser tests can run: outside CI they are skipped without a browser; CI must
 /// have one.
-fn browser_available() -> bool {
+pub(crate) fn browser_available() -> bool {
     if Path::new(CHROMIUM).exists() && Path::new(CHROMEDRIVER).exists() {
         return true;
     }
@@ -59,7 +59,7 @@ fn artifacts_dir(test: &str) -> PathBuf {
 }
 
 /// A chromedriver process on a free local port, killed on drop.
-struct Driver {
+pub(crate) struct Driver {
     child: Child,
     url: String,
     profile: PathBuf,
@@ -156,8 +156,8 @@ impl Drop for Driver {
 }
 
 /// A browser session over a test server, numbering the steps' screenshots.
-struct Browser<'a> {
-    client: Client,
+pub(crate) struct Browser<'a> {
+    pub(crate) client: Client,
     app: &'a TestApp,
     driver_url: String,
     artifacts: PathBuf,
@@ -171,13 +171,13 @@ impl Browser<'_> {
     }
 
     /// Starts a step: its name prefixes failure messages and names its screenshot.
-    fn step(&mut self, name: &'static str) {
+    pub(crate) fn step(&mut self, name: &'static str) {
         eprintln!("browser step: {name}");
         self.step = name;
     }
 
     /// Saves `<NN>-<name>.png` under the artifacts folder.
-    async fn screenshot(&mut self, name: &str) {
+    pub(crate) async fn screenshot(&mut self, name: &str) {
         self.shots += 1;
         let path = self.artifacts.join(format!("{:02}-{name}.png", self.shots));
         match self.client.screenshot().await {
@@ -202,7 +202,7 @@ impl Browser<'_> {
         )
     }
 
-    async fn goto(&mut self, path: &str) {
+    pub(crate) async fn goto(&mut self, path: &str) {
         let url = self.url(path);
         if let Err(e) = self.client.goto(&url).await {
             let message = self.failure(&format!("cannot open {url}: {e}")).await;
@@ -220,7 +220,7 @@ impl Browser<'_> {
     }
 
     /// Polls until `check` holds (up to `PATIENCE`), failing the step with `what` otherwise.
-    async fn until<F, Fut, T>(&mut self, what: &str, mut check: F) -> T
+    pub(crate) async fn until<F, Fut, T>(&mut self, what: &str, mut check: F) -> T
     where
         F: FnMut(Client) -> Fut,
         Fut: std::future::Future<Output = Option<T>>,
@@ -239,7 +239,7 @@ impl Browser<'_> {
     }
 
     /// The first element matching a CSS selector, waiting for it to appear.
-    async fn wait_for(&mut self, selector: &str) -> Element {
+    pub(crate) async fn wait_for(&mut self, selector: &str) -> Element {
         let what = format!("an element `{selector}`");
         self.until(&what, |client| async move {
             client.find(Locator::Css(selector)).await.ok()
@@ -248,7 +248,7 @@ impl Browser<'_> {
     }
 
     /// Waits for the browser to be on `path` (exactly, query included).
-    async fn wait_for_path(&mut self, path: &str) {
+    pub(crate) async fn wait_for_path(&mut self, path: &str) {
         let what = format!("the page {path}");
         self.until(&what, |client| async move {
             let url = client.current_url().await.ok()?;
@@ -262,7 +262,7 @@ impl Browser<'_> {
     }
 
     /// Types into the input matching `selector`, replacing what it held.
-    async fn fill(&mut self, selector: &str, text: &str) {
+    pub(crate) async fn fill(&mut self, selector: &str, text: &str) {
         let input = self.wait_for(selector).await;
         let typed = async {
             input.clear().await?;
@@ -276,7 +276,7 @@ impl Browser<'_> {
         }
     }
 
-    async fn click(&mut self, selector: &str) {
+    pub(crate) async fn click(&mut self, selector: &str) {
         let element = self.wait_for(selector).await;
         if let Err(e) = element.click().await {
             let message = self
@@ -286,13 +286,13 @@ impl Browser<'_> {
         }
     }
 
-    async fn text(&mut self, selector: &str) -> String {
+    pub(crate) async fn text(&mut self, selector: &str) -> String {
         let element = self.wait_for(selector).await;
         element.text().await.unwrap_or_default()
     }
 
     /// Runs a script in the page and returns its value.
-    async fn js(&mut self, script: &str) -> Value {
+    pub(crate) async fn js(&mut self, script: &str) -> Value {
         match self.client.execute(script, Vec::new()).await {
             Ok(value) => value,
             Err(e) => {
@@ -366,7 +366,7 @@ impl Browser<'_> {
     /// WebDriver has none).
     /// Fails on any error the page's scripts logged (a refused request the page handled, which
     /// the browser logs as a failed resource, is not one).
-    async fn assert_no_script_errors(&self) {
+    pub(crate) async fn assert_no_script_errors(&self) {
         let errors: Vec<Value> = self
             .console()
             .await
@@ -731,7 +731,7 @@ async fn browser_user_can_do_a_day_of_work() {
 }
 
 /// Logs in through the login form and lands on the home page.
-async fn login(b: &mut Browser<'_>, email: &str, password: &str, workspace: &str) {
+pub(crate) async fn login(b: &mut Browser<'_>, email: &str, password: &str, workspace: &str) {
     b.goto("/login").await;
     b.fill("input#email", email).await;
     b.fill("input#password", password).await;
@@ -1448,7 +1448,7 @@ async fn the_board_shows_what_a_seller_needs_and_asks_for_a_lost_reason() {
 }
 
 /// An admin of the test workspace with the test password; answers their id.
-async fn admin(app: &TestApp, email: &str) -> String {
+pub(crate) async fn admin(app: &TestApp, email: &str) -> String {
     let created = app
         .post(
             "/api/v1/admin/users",
@@ -1463,7 +1463,7 @@ async fn admin(app: &TestApp, email: &str) -> String {
 }
 
 /// A browser on `app`, its screenshots under `artifacts`.
-async fn start_browser<'a>(app: &'a TestApp, artifacts: &str) -> (Driver, Browser<'a>) {
+pub(crate) async fn start_browser<'a>(app: &'a TestApp, artifacts: &str) -> (Driver, Browser<'a>) {
     let driver = Driver::start().await;
     let browser = Browser {
         client: driver.session().await,

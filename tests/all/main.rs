@@ -19,6 +19,7 @@ mod sales;
 mod sandbox;
 mod search;
 mod security;
+mod settings;
 mod snapshots;
 mod store;
 mod web;

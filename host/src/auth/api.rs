@@ -28,11 +28,15 @@ pub fn routes() -> Router<AppState> {
         .route("/auth/login", post(login))
         .route("/auth/logout", post(logout))
         .route("/auth/password", post(change_password))
-        .route("/me", get(me))
+        .route("/me", get(me).patch(update_me))
         .route("/tokens", get(list_tokens).post(create_token))
         .route("/tokens/{id}", axum::routing::delete(revoke_token))
         .route("/admin/users", get(list_users).post(create_user))
         .route("/admin/users/{id}", axum::routing::patch(update_user))
+        .route("/admin/users/{id}/deactivate", post(deactivate_user))
+        .route("/admin/users/{id}/reactivate", post(reactivate_user))
+        .route("/admin/users/{id}/invitation", post(reinvite_user))
+        .route("/admin/invitations", post(invite_user))
         .route("/admin/roles", get(list_roles))
         .route("/admin/roles/{name}", put(save_role))
         .route("/admin/teams", get(list_teams).post(create_team))
@@ -47,9 +51,13 @@ impl From<AuthError> for ApiError {
             AuthError::DuplicateUser { .. } => {
                 ApiError::new(ErrorCode::Conflict, error.to_string())
             }
-            AuthError::UnknownWorkspace(_) | AuthError::UnknownUser { .. } => {
-                ApiError::new(ErrorCode::NotFound, error.to_string())
-            }
+            AuthError::UnknownWorkspace(_)
+            | AuthError::UnknownUser { .. }
+            | AuthError::UnknownUserId => ApiError::new(ErrorCode::NotFound, error.to_string()),
+            AuthError::LastAdmin
+            | AuthError::OwnAccount
+            | AuthError::Deactivated
+            | AuthError::AlreadyJoined => ApiError::new(ErrorCode::Conflict, error.to_string()),
             other => ApiError::validation(vec![FieldError::new(
                 field_of(&other),
                 "invalid_value",
@@ -65,6 +73,8 @@ fn field_of(error: &AuthError) -> &'static str {
         AuthError::InvalidEmail(_) => "email",
         AuthError::WeakPassword => "password",
         AuthError::InvalidSlug(_) => "workspace",
+        AuthError::InvalidTimeZone(_) => "time_zone",
+        AuthError::InvalidName => "name",
         _ => "",
     }
 }
@@ -151,7 +161,7 @@ pub(crate) fn behind_https(headers: &HeaderMap) -> bool {
 pub(crate) enum SignIn {
     /// A new session: the user, the cookie secret and the CSRF token.
     Done {
-        user: user::Model,
+        user: Box<user::Model>,
         secret: String,
         csrf: String,
     },
@@ -190,7 +200,8 @@ pub(crate) async fn sign_in(
             .map_err(ApiError::internal)?,
         None => None,
     };
-    let hash = match &found {
+    // An invited user without a password yet is checked against the decoy too.
+    let hash = match found.as_ref().filter(|u| !u.password_hash.is_empty()) {
         Some(user) => user.password_hash.clone(),
         None => DECOY_HASH
             .get_or_init(|| {
@@ -204,6 +215,7 @@ pub(crate) async fn sign_in(
         .await
         .map_err(ApiError::internal)?;
     drop(permit);
+    let found = found.filter(|u| !u.password_hash.is_empty());
     let (Some(user), true) = (found, verified) else {
         guard.accounts.fail(&account_key);
         guard.addresses.fail(&address_key);
@@ -224,6 +236,18 @@ pub(crate) async fn sign_in(
         return Err(bad_credentials());
     };
     guard.accounts.reset(&account_key);
+    if user.deactivated_at.is_some() {
+        // Only someone who knows the password learns that the account exists.
+        return Err(ApiError::new(
+            ErrorCode::Forbidden,
+            "this account is deactivated: ask an admin of the workspace",
+        ));
+    }
+    start_session(state, user, &address_key).await
+}
+
+/// Starts a session for a user who proved who they are, and records the login.
+async fn start_session(state: &AppState, user: user::Model, address: &str) -> ApiResult<SignIn> {
     let (secret, csrf) =
         session::create(&state.db, UserId(user.id), WorkspaceId(user.workspace_id)).await?;
     state
@@ -234,10 +258,14 @@ pub(crate) async fn sign_in(
             "user",
             user.id,
             "login",
-            json!({ "address": address_key }),
+            json!({ "address": address }),
         )
         .await?;
-    Ok(SignIn::Done { user, secret, csrf })
+    Ok(SignIn::Done {
+        user: Box::new(user),
+        secret,
+        csrf,
+    })
 }
 
 async fn logout(State(state): State<AppState>, identity: Identity) -> ApiResult<Response> {
@@ -345,13 +373,8 @@ pub(crate) async fn change_password_of(
     Ok(())
 }
 
-/// Stores a new password hash and ends the user's sessions but `keep`.
-async fn set_password(
-    state: &AppState,
-    user_id: UserId,
-    password: &str,
-    keep: Option<&str>,
-) -> ApiResult<()> {
+/// Checks a new password (8 characters or more) and hashes it, one hashing at a time.
+async fn hash_new_password(state: &AppState, password: &str) -> ApiResult<String> {
     if password.chars().count() < 8 {
         return Err(AuthError::WeakPassword.into());
     }
@@ -366,6 +389,17 @@ async fn set_password(
         .await
         .map_err(ApiError::internal)??;
     drop(permit);
+    Ok(hash)
+}
+
+/// Stores a new password hash and ends the user's sessions but `keep`.
+async fn set_password(
+    state: &AppState,
+    user_id: UserId,
+    password: &str,
+    keep: Option<&str>,
+) -> ApiResult<()> {
+    let hash = hash_new_password(state, password).await?;
     user::Entity::update_many()
         .col_expr(user::Column::PasswordHash, Expr::value(hash))
         .col_expr(user::Column::PasswordChangedAt, Expr::value(now_micros()))
@@ -386,10 +420,82 @@ async fn me(identity: Identity, State(state): State<AppState>) -> ApiResult<Json
         .map_err(ApiError::internal)?;
     Ok(Json(json!({
         "id": identity.user,
-        "email": found.map(|u| u.email),
+        "email": found.as_ref().map(|u| &u.email),
+        "name": found.as_ref().map(|u| &u.name),
+        "time_zone": found.as_ref().map(|u| &u.time_zone),
         "workspace": identity.workspace,
         "role": identity.access.role.as_ref(),
     })))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ProfilePatch {
+    pub name: Option<String>,
+    pub time_zone: Option<String>,
+}
+
+/// Changes the caller's own display name and time zone.
+async fn update_me(
+    State(state): State<AppState>,
+    identity: Identity,
+    JsonBody(body): JsonBody<ProfilePatch>,
+) -> ApiResult<Json<Value>> {
+    update_profile_of(&state, &identity, identity.user, &body).await?;
+    me(identity, State(state)).await
+}
+
+/// Checks and stores a name and time zone (both refused together, field by field), audited.
+pub(crate) async fn update_profile_of(
+    state: &AppState,
+    identity: &Identity,
+    target: UserId,
+    body: &ProfilePatch,
+) -> ApiResult<()> {
+    let (name, zone) = check_profile(body)?;
+    if name.is_none() && zone.is_none() {
+        return Ok(());
+    }
+    super::people::update_profile(&state.db, target, name.as_deref(), zone.as_deref()).await?;
+    user_event(
+        state,
+        identity,
+        target.0,
+        "profile_changed",
+        json!({ "name": name, "time_zone": zone }),
+    )
+    .await?;
+    Ok(())
+}
+
+/// A profile change's name and canonical time zone, or every field's refusal.
+fn check_profile(body: &ProfilePatch) -> ApiResult<(Option<String>, Option<String>)> {
+    let mut errors = Vec::new();
+    let name = match body.name.as_deref().map(super::people::check_name) {
+        Some(Err(e)) => {
+            errors.push(FieldError::new("name", "invalid_value", e.to_string()));
+            None
+        }
+        Some(Ok(name)) => Some(name),
+        None => None,
+    };
+    let zone = match body.time_zone.as_deref().map(super::people::check_zone) {
+        Some(Err(e)) => {
+            errors.push(FieldError::new(
+                "time_zone",
+                "invalid_time_zone",
+                e.to_string(),
+            ));
+            None
+        }
+        Some(Ok(zone)) => Some(zone),
+        None => None,
+    };
+    if errors.is_empty() {
+        Ok((name, zone))
+    } else {
+        Err(ApiError::validation(errors))
+    }
 }
 
 // -- API tokens ---------------------------------------------------------------------------------
@@ -540,7 +646,16 @@ async fn revoke_token(
 // -- admin: users, roles, teams -----------------------------------------------------------------
 
 fn user_json(row: &user::Model) -> Value {
-    json!({ "id": row.id, "email": row.email, "role": row.role, "created_at": format_datetime(from_micros(row.created_at)) })
+    json!({
+        "id": row.id,
+        "email": row.email,
+        "name": row.name,
+        "role": row.role,
+        "time_zone": row.time_zone,
+        "status": super::people::status(row),
+        "created_at": format_datetime(from_micros(row.created_at)),
+        "deactivated_at": row.deactivated_at.map(|m| format_datetime(from_micros(m))),
+    })
 }
 
 async fn list_users(State(state): State<AppState>, identity: Identity) -> ApiResult<Json<Value>> {
@@ -562,6 +677,9 @@ struct NewUser {
     email: String,
     password: String,
     role: String,
+    #[serde(default)]
+    name: String,
+    time_zone: Option<String>,
 }
 
 async fn workspace_slug(state: &AppState, workspace: WorkspaceId) -> ApiResult<String> {
@@ -581,7 +699,14 @@ async fn create_user(
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     identity.require_admin()?;
     let slug = workspace_slug(&state, identity.workspace).await?;
-    let id = super::create_user(&state.db, &body.email, &body.password, &body.role, &slug).await?;
+    let person = super::NewPerson {
+        email: &body.email,
+        name: &body.name,
+        password: Some(&body.password),
+        role: &body.role,
+        time_zone: body.time_zone.as_deref().unwrap_or("UTC"),
+    };
+    let id = super::create_person(&state.db, &person, &slug).await?;
     state
         .store
         .security_event(
@@ -606,9 +731,12 @@ async fn create_user(
 struct UserPatch {
     role: Option<String>,
     password: Option<String>,
+    name: Option<String>,
+    time_zone: Option<String>,
 }
 
-/// Changes a user's role (audited) or resets their password (ending their sessions).
+/// Changes a user's role (audited; never the caller's own, never taking the last active
+/// admin's), name or time zone, or resets their password (ending their sessions).
 async fn update_user(
     State(state): State<AppState>,
     identity: Identity,
@@ -617,6 +745,12 @@ async fn update_user(
 ) -> ApiResult<Json<Value>> {
     identity.require_admin()?;
     let id = parse_uuid(&id, "user")?;
+    let profile = ProfilePatch {
+        name: body.name.clone(),
+        time_zone: body.time_zone.clone(),
+    };
+    // Bad input changes nothing: the profile is checked before the role is touched.
+    check_profile(&profile)?;
     let found = user::Entity::find_by_id(id)
         .filter(user::Column::WorkspaceId.eq(identity.workspace.0))
         .one(&state.db.read)
@@ -636,6 +770,8 @@ async fn update_user(
                 "admins cannot change their own role",
             ));
         }
+        super::people::keep_an_admin(&state.db.read, identity.workspace, &found, Some(role))
+            .await?;
         user::Entity::update_many()
             .col_expr(user::Column::Role, Expr::value(role))
             .filter(user::Column::Id.eq(id))
@@ -655,8 +791,12 @@ async fn update_user(
             )
             .await?;
     }
+    update_profile_of(&state, &identity, UserId(id), &profile).await?;
     if let Some(password) = &body.password {
         set_password(&state, UserId(id), password, None).await?;
+        super::people::drop_invitations(&state.db, id)
+            .await
+            .map_err(ApiError::internal)?;
         state
             .store
             .security_event(
@@ -675,6 +815,185 @@ async fn update_user(
         .map_err(ApiError::internal)?
         .ok_or_else(|| ApiError::internal("user vanished"))?;
     Ok(Json(user_json(&row)))
+}
+
+/// Records an admin's (or the user's own) change to a user in the audit log.
+async fn user_event(
+    state: &AppState,
+    identity: &Identity,
+    user: Uuid,
+    action: &str,
+    details: Value,
+) -> ApiResult<()> {
+    state
+        .store
+        .security_event(
+            identity.workspace,
+            Some(identity.user),
+            "user",
+            user,
+            action,
+            details,
+        )
+        .await?;
+    Ok(())
+}
+
+/// Deactivates a user: their sessions end and their tokens stop working at once.
+async fn deactivate_user(
+    State(state): State<AppState>,
+    identity: Identity,
+    ApiPath(id): ApiPath<String>,
+) -> ApiResult<Json<Value>> {
+    identity.require_admin()?;
+    let id = parse_uuid(&id, "user")?;
+    let row = super::people::deactivate(&state.db, identity.workspace, identity.user, id).await?;
+    user_event(
+        &state,
+        &identity,
+        id,
+        "user_deactivated",
+        json!({ "email": row.email }),
+    )
+    .await?;
+    Ok(Json(user_json(&row)))
+}
+
+async fn reactivate_user(
+    State(state): State<AppState>,
+    identity: Identity,
+    ApiPath(id): ApiPath<String>,
+) -> ApiResult<Json<Value>> {
+    identity.require_admin()?;
+    let id = parse_uuid(&id, "user")?;
+    let row = super::people::reactivate(&state.db, identity.workspace, id).await?;
+    user_event(
+        &state,
+        &identity,
+        id,
+        "user_reactivated",
+        json!({ "email": row.email }),
+    )
+    .await?;
+    Ok(Json(user_json(&row)))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewInvitation {
+    email: String,
+    #[serde(default)]
+    name: String,
+    role: String,
+    time_zone: Option<String>,
+}
+
+/// The answer to an invitation: the user, and the one-time link (never shown again).
+fn invitation_json(headers: &HeaderMap, invitation: &super::people::Invitation) -> Value {
+    let path = super::people::invitation_path(&invitation.secret);
+    let scheme = if behind_https(headers) {
+        "https"
+    } else {
+        "http"
+    };
+    let url = headers
+        .get(axum::http::header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .map(|host| format!("{scheme}://{host}{path}"));
+    json!({
+        "user": user_json(&invitation.user),
+        "invite_path": path,
+        "invite_url": url,
+        "expires_at": format_datetime(from_micros(invitation.expires_at)),
+    })
+}
+
+/// Creates a user without a password and an invitation link for them to set one.
+async fn invite_user(
+    State(state): State<AppState>,
+    identity: Identity,
+    headers: HeaderMap,
+    JsonBody(body): JsonBody<NewInvitation>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    identity.require_admin()?;
+    let slug = workspace_slug(&state, identity.workspace).await?;
+    let person = super::NewPerson {
+        email: &body.email,
+        name: &body.name,
+        password: None,
+        role: &body.role,
+        time_zone: body.time_zone.as_deref().unwrap_or("UTC"),
+    };
+    let id = super::create_person(&state.db, &person, &slug).await?;
+    let invitation =
+        super::people::invite(&state.db, identity.workspace, identity.user, id.0).await?;
+    user_event(
+        &state,
+        &identity,
+        id.0,
+        "user_invited",
+        json!({ "email": invitation.user.email, "role": invitation.user.role }),
+    )
+    .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(invitation_json(&headers, &invitation)),
+    ))
+}
+
+/// A new link for an invited user who has not set a password; the old link stops working.
+async fn reinvite_user(
+    State(state): State<AppState>,
+    identity: Identity,
+    headers: HeaderMap,
+    ApiPath(id): ApiPath<String>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    identity.require_admin()?;
+    let id = parse_uuid(&id, "user")?;
+    let invitation =
+        super::people::invite(&state.db, identity.workspace, identity.user, id).await?;
+    user_event(
+        &state,
+        &identity,
+        id,
+        "user_invited",
+        json!({ "email": invitation.user.email, "again": true }),
+    )
+    .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(invitation_json(&headers, &invitation)),
+    ))
+}
+
+/// Sets the first password of an invited user (the same rules as a password change), uses
+/// the invitation and starts their session; `None` when the link no longer works.
+pub(crate) async fn accept_invitation(
+    state: &AppState,
+    addr: Option<std::net::IpAddr>,
+    secret: &str,
+    password: &str,
+) -> ApiResult<Option<SignIn>> {
+    if super::people::invited(&state.db, secret).await?.is_none() {
+        return Ok(None);
+    }
+    let hash = hash_new_password(state, password).await?;
+    let Some(user) = super::people::accept(&state.db, secret, &hash).await? else {
+        return Ok(None);
+    };
+    state
+        .store
+        .security_event(
+            WorkspaceId(user.workspace_id),
+            Some(UserId(user.id)),
+            "user",
+            user.id,
+            "invitation_accepted",
+            json!({}),
+        )
+        .await?;
+    let address = addr.map(|a| a.to_string()).unwrap_or_default();
+    start_session(state, user, &address).await.map(Some)
 }
 
 async fn list_roles(State(state): State<AppState>, identity: Identity) -> ApiResult<Json<Value>> {

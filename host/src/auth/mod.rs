@@ -6,6 +6,7 @@
 
 pub mod api;
 pub mod model;
+pub mod people;
 pub mod permissions;
 pub mod roles;
 pub mod session;
@@ -57,6 +58,22 @@ pub enum AuthError {
     UnknownUser { email: String, workspace: String },
     #[error("no workspace `{0}`")]
     UnknownWorkspace(String),
+    #[error("no such user")]
+    UnknownUserId,
+    #[error("`{0}` is not a time zone: use an IANA name such as Europe/Berlin or America/New_York")]
+    InvalidTimeZone(String),
+    #[error("a name is at most 100 characters, without line breaks")]
+    InvalidName,
+    #[error(
+        "this would leave the workspace without an active admin: make someone else admin first"
+    )]
+    LastAdmin,
+    #[error("admins cannot deactivate themselves")]
+    OwnAccount,
+    #[error("this user is deactivated: reactivate them first")]
+    Deactivated,
+    #[error("this user has already set a password: there is nothing to invite them to")]
+    AlreadyJoined,
     #[error("password hashing failed: {0}")]
     Hashing(String),
     #[error("database error: {0}")]
@@ -141,7 +158,9 @@ impl FromRequestParts<AppState> for Identity {
             let found = session::lookup(db, &secret)
                 .await
                 .map_err(ApiError::internal)?;
-            let (principal, csrf) = found.ok_or_else(|| {
+            let session::Live {
+                principal, csrf, ..
+            } = found.ok_or_else(|| {
                 ApiError::new(
                     ErrorCode::Unauthorized,
                     "the session has expired or was ended: log in again",
@@ -213,7 +232,8 @@ pub async fn load_access(db: &Db, principal: &Principal) -> Result<Access, sea_o
     })
 }
 
-/// Resolves an API token to its user; `None` when it is unknown, expired or revoked.
+/// Resolves an API token to its user; `None` when it is unknown, expired or revoked, or its
+/// user is deactivated.
 pub async fn authenticate(db: &Db, token: &str) -> Result<Option<Principal>, sea_orm::DbErr> {
     let placeholder = if db.backend == sea_orm::DbBackend::Postgres {
         "$1"
@@ -223,7 +243,7 @@ pub async fn authenticate(db: &Db, token: &str) -> Result<Option<Principal>, sea
     let sql = format!(
         "SELECT t.id, t.user_id, t.workspace_id, t.expires_at, t.last_used_at, u.role \
          FROM api_tokens t JOIN users u ON u.id = t.user_id \
-         WHERE t.token_hash = {placeholder} AND t.revoked_at IS NULL"
+         WHERE t.token_hash = {placeholder} AND t.revoked_at IS NULL AND u.deactivated_at IS NULL"
     );
     let row = db
         .read
@@ -348,6 +368,33 @@ pub async fn create_user(
     role: &str,
     workspace_slug: &str,
 ) -> Result<UserId, AuthError> {
+    let person = NewPerson {
+        email,
+        name: "",
+        password: Some(password),
+        role,
+        time_zone: "UTC",
+    };
+    create_person(db, &person, workspace_slug).await
+}
+
+/// A user to create: without a password they are invited (see `people::invite`).
+pub struct NewPerson<'a> {
+    pub email: &'a str,
+    pub name: &'a str,
+    pub password: Option<&'a str>,
+    pub role: &'a str,
+    pub time_zone: &'a str,
+}
+
+/// Creates a user in a workspace (creating the workspace if new); with no password they
+/// cannot log in until they accept an invitation.
+pub async fn create_person(
+    db: &Db,
+    person: &NewPerson<'_>,
+    workspace_slug: &str,
+) -> Result<UserId, AuthError> {
+    let role = person.role;
     let known = match find_workspace(&db.read, workspace_slug).await? {
         Some(workspace) => roles::exists(&db.read, workspace, role).await?,
         None => permissions::BUILTIN_ROLES.contains(&role),
@@ -355,15 +402,23 @@ pub async fn create_user(
     if !known {
         return Err(AuthError::UnknownRole(role.to_owned()));
     }
-    let email = crate::records::value::normalize_email(email.trim())
-        .map_err(|_| AuthError::InvalidEmail(email.to_owned()))?;
-    if password.chars().count() < 8 {
-        return Err(AuthError::WeakPassword);
-    }
-    let password = password.to_owned();
-    let hash = tokio::task::spawn_blocking(move || hash_password(&password))
-        .await
-        .map_err(|e| AuthError::Hashing(e.to_string()))??;
+    let email = crate::records::value::normalize_email(person.email.trim())
+        .map_err(|_| AuthError::InvalidEmail(person.email.to_owned()))?;
+    let name = people::check_name(person.name)?;
+    let time_zone = people::check_zone(person.time_zone)?;
+    let hash = match person.password {
+        Some(password) => {
+            if password.chars().count() < 8 {
+                return Err(AuthError::WeakPassword);
+            }
+            let password = password.to_owned();
+            tokio::task::spawn_blocking(move || hash_password(&password))
+                .await
+                .map_err(|e| AuthError::Hashing(e.to_string()))??
+        }
+        // No PHC string verifies against an empty hash.
+        None => String::new(),
+    };
     let txn = db.write.begin().await?;
     let workspace = ensure_workspace(&txn, workspace_slug).await?;
     let taken = user::Entity::find()
@@ -386,6 +441,9 @@ pub async fn create_user(
         role: Set(role.to_owned()),
         created_at: Set(now_micros()),
         password_changed_at: Set(now_micros()),
+        name: Set(name),
+        time_zone: Set(time_zone),
+        deactivated_at: Set(None),
     };
     user::Entity::insert(row)
         .exec_without_returning(&txn)

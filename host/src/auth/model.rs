@@ -1,4 +1,5 @@
-//! The sea-orm entities of workspaces, users and API tokens.
+//! The sea-orm entities of workspaces, users, invitations, API tokens, roles, teams and
+//! sessions.
 
 pub mod workspace {
     use sea_orm::entity::prelude::*;
@@ -34,6 +35,12 @@ pub mod user {
         pub role: String,
         pub created_at: i64,
         pub password_changed_at: i64,
+        /// The display name (empty: shown as the email's name part).
+        pub name: String,
+        /// An IANA time zone name: how the web app shows and reads datetimes for them.
+        pub time_zone: String,
+        /// When an admin deactivated them: no login, no session, no token works.
+        pub deactivated_at: Option<i64>,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
@@ -138,6 +145,29 @@ pub mod session {
         pub created_at: i64,
         pub expires_at: i64,
         pub revoked_at: Option<i64>,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod invitation {
+    use sea_orm::entity::prelude::*;
+
+    /// A one-time link to set a first password; only the hash of its secret is stored.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "invitations")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub token_hash: String,
+        pub workspace_id: Uuid,
+        pub user_id: Uuid,
+        pub invited_by: Uuid,
+        pub created_at: i64,
+        pub expires_at: i64,
+        pub used_at: Option<i64>,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -46,8 +46,16 @@ pub fn same_secret(a: &str, b: &str) -> bool {
             == 0
 }
 
-/// The live session behind a cookie secret: its user and CSRF token.
-pub async fn lookup(db: &Db, secret: &str) -> Result<Option<(Principal, String)>, sea_orm::DbErr> {
+/// A live session: its user, CSRF token and the user's time zone setting.
+pub struct Live {
+    pub principal: Principal,
+    pub csrf: String,
+    pub time_zone: String,
+}
+
+/// The live session behind a cookie secret; `None` when it is unknown, expired or revoked, or
+/// its user is deactivated.
+pub async fn lookup(db: &Db, secret: &str) -> Result<Option<Live>, sea_orm::DbErr> {
     let placeholder = |n: usize| {
         if db.backend == sea_orm::DbBackend::Postgres {
             format!("${n}")
@@ -56,8 +64,10 @@ pub async fn lookup(db: &Db, secret: &str) -> Result<Option<(Principal, String)>
         }
     };
     let sql = format!(
-        "SELECT s.user_id, s.workspace_id, s.csrf_token, u.role FROM sessions s JOIN users u ON u.id = s.user_id \
-         WHERE s.token_hash = {} AND s.revoked_at IS NULL AND s.expires_at > {}",
+        "SELECT s.user_id, s.workspace_id, s.csrf_token, u.role, u.time_zone \
+         FROM sessions s JOIN users u ON u.id = s.user_id \
+         WHERE s.token_hash = {} AND s.revoked_at IS NULL AND s.expires_at > {} \
+         AND u.deactivated_at IS NULL",
         placeholder(1),
         placeholder(2)
     );
@@ -75,7 +85,11 @@ pub async fn lookup(db: &Db, secret: &str) -> Result<Option<(Principal, String)>
         workspace: WorkspaceId(row.try_get("", "workspace_id")?),
         role: row.try_get("", "role")?,
     };
-    Ok(Some((principal, row.try_get("", "csrf_token")?)))
+    Ok(Some(Live {
+        principal,
+        csrf: row.try_get("", "csrf_token")?,
+        time_zone: row.try_get("", "time_zone")?,
+    }))
 }
 
 /// Starts a session; returns the cookie secret and the CSRF token.

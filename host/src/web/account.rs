@@ -1,8 +1,8 @@
-//! Login, logout and the password change page: plain forms over the same functions as
-//! `/api/v1/auth/…`.
+//! Login, logout, the password change page and invitation links: plain forms over the same
+//! functions as `/api/v1/auth/…`.
 
 use axum::body::Bytes;
-use axum::extract::{Query, State};
+use axum::extract::{Path, Query, State};
 use axum::http::header::SET_COOKIE;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
@@ -12,7 +12,7 @@ use serde_json::{Map, Value, json};
 use super::{Form, Web, redirect, redirect_with, render_plain};
 use crate::app::AppState;
 use crate::auth::api::{SignIn, behind_https, change_password_of, sign_out};
-use crate::auth::{DEFAULT_WORKSPACE, session};
+use crate::auth::{DEFAULT_WORKSPACE, people, session};
 use crate::error::ApiError;
 use crate::extract::ClientAddr;
 
@@ -131,6 +131,9 @@ pub async fn login(
             let status = error.code.status();
             let message = if status.is_server_error() {
                 super::SERVER_TROUBLE.to_owned()
+            } else if status == StatusCode::FORBIDDEN {
+                // The right password of a deactivated account.
+                "This account is deactivated. Ask an admin of your workspace.".to_owned()
             } else {
                 // The API's answer is the same for an unknown email and a wrong password.
                 "Wrong email, password or workspace.".to_owned()
@@ -199,7 +202,7 @@ pub async fn change_password(web: Web, body: Bytes) -> Response {
                     "Your password was changed. Your other sessions were signed out.",
                 );
             }
-            Err(error) => field_errors(error, &mut errors),
+            Err(error) => new_password_errors(error, &mut errors),
         }
     }
     web.render_status(
@@ -208,6 +211,15 @@ pub async fn change_password(web: Web, body: Bytes) -> Response {
         json!({ "errors": errors, "done": false }),
     )
     .await
+}
+
+/// An error of setting a password, by field: the API's `password` is the form's
+/// `new_password`.
+fn new_password_errors(error: ApiError, into: &mut Map<String, Value>) {
+    field_errors(error, into);
+    if let Some(message) = into.remove("password") {
+        into.insert("new_password".into(), message);
+    }
 }
 
 /// An API error as messages by field (`""` for the form as a whole).
@@ -220,4 +232,94 @@ pub fn field_errors(error: ApiError, into: &mut Map<String, Value>) {
         into.entry(detail.field)
             .or_insert(Value::String(detail.message));
     }
+}
+
+/// What an invitation link that no longer works says (used, expired, replaced, forged, or
+/// its user deactivated: the page does not tell them apart).
+const DEAD_INVITATION: &str = "This invitation link does not work any more: it was used, has expired or was replaced by a newer one. Ask an admin of your workspace for a new link.";
+
+fn dead_invitation(state: &AppState) -> Response {
+    render_plain(
+        state,
+        StatusCode::NOT_FOUND,
+        "error.html",
+        json!({ "status": 404, "message": DEAD_INVITATION }),
+    )
+}
+
+fn invitation_form(
+    state: &AppState,
+    status: StatusCode,
+    token: &str,
+    user: &crate::auth::model::user::Model,
+    errors: Map<String, Value>,
+) -> Response {
+    render_plain(
+        state,
+        status,
+        "invite.html",
+        json!({
+            "action": people::invitation_path(token),
+            "email": user.email,
+            "name": people::shown_name(user),
+            "errors": errors,
+        }),
+    )
+}
+
+/// `/invite/<token>`: the form to set a first password.
+pub async fn invitation_page(State(state): State<AppState>, Path(token): Path<String>) -> Response {
+    match people::invited(&state.db, &token).await {
+        Ok(Some(user)) => invitation_form(&state, StatusCode::OK, &token, &user, Map::new()),
+        Ok(None) => dead_invitation(&state),
+        Err(error) => super::plain_error(ApiError::from(error)),
+    }
+}
+
+/// Sets the first password, uses the invitation and signs the person in.
+pub async fn accept_invitation(
+    State(state): State<AppState>,
+    ClientAddr(addr): ClientAddr,
+    Path(token): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let user = match people::invited(&state.db, &token).await {
+        Ok(Some(user)) => user,
+        Ok(None) => return dead_invitation(&state),
+        Err(error) => return super::plain_error(ApiError::from(error)),
+    };
+    let form = Form::parse(&body);
+    let mut errors = Map::new();
+    let new = form.get("new_password").unwrap_or("");
+    if !same_origin(&headers) {
+        errors.insert(
+            String::new(),
+            "This form came from another site. Open your invitation link again.".into(),
+        );
+    } else if form.get("confirm_password").unwrap_or("") != new {
+        errors.insert(
+            "confirm_password".into(),
+            "The two passwords differ.".into(),
+        );
+    } else {
+        match crate::auth::api::accept_invitation(&state, addr, &token, new).await {
+            Ok(Some(SignIn::Done { secret, .. })) => {
+                let mut response =
+                    redirect_with("/", "success", "Welcome to Kith. Your password is set.");
+                if let Some(cookie) = session::set_cookie(&secret, behind_https(&headers)) {
+                    response.headers_mut().append(SET_COOKIE, cookie);
+                }
+                return response;
+            }
+            Ok(Some(SignIn::Throttled(_)) | None) => return dead_invitation(&state),
+            Err(error) => new_password_errors(error, &mut errors),
+        }
+    }
+    let status = if errors.contains_key("") && !same_origin(&headers) {
+        StatusCode::FORBIDDEN
+    } else {
+        StatusCode::UNPROCESSABLE_ENTITY
+    };
+    invitation_form(&state, status, &token, &user, errors)
 }

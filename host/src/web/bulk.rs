@@ -67,7 +67,7 @@ pub async fn bulk(web: Web, Path(plural): Path<String>, body: Bytes) -> Response
                 let Some(field) = ty.field(name).filter(|f| !f.read_only) else {
                     return Ok(redirect_with(&back, "error", "Choose a field to set."));
                 };
-                let patch = match read_one(field, value) {
+                let patch = match read_one(field, value, web.zone) {
                     Ok(patch) => patch,
                     Err(message) => return Ok(redirect_with(&back, "error", &message)),
                 };
@@ -210,6 +210,7 @@ async fn export(web: &Web, ty: &EntityType, ids: &[RecordId]) -> ApiResult<Respo
     let names = Names {
         records: web.state.store.titles(&web.actor(), &referenced).await?,
         users: Default::default(),
+        zone: web.zone,
     };
     let mut rows = vec![
         std::iter::once("id".to_owned())

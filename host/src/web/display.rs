@@ -5,7 +5,8 @@
 
 use std::collections::HashMap;
 
-use chrono::{DateTime, NaiveDateTime, Utc};
+use chrono::{DateTime, NaiveDateTime, TimeZone, Utc};
+use chrono_tz::Tz;
 use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
@@ -13,11 +14,23 @@ use super::Form;
 use crate::error::FieldError;
 use crate::records::schema::{FieldKind, FieldSpec};
 
-/// Names that values point at: record titles (with their type's plural) and user emails.
-#[derive(Debug, Default)]
+/// Names that values point at: record titles (with their type's plural) and user emails,
+/// and the reader's time zone, which datetimes are shown in.
+#[derive(Debug)]
 pub struct Names {
     pub records: HashMap<Uuid, (String, String)>,
     pub users: HashMap<Uuid, String>,
+    pub zone: Tz,
+}
+
+impl Default for Names {
+    fn default() -> Self {
+        Names {
+            records: HashMap::new(),
+            users: HashMap::new(),
+            zone: Tz::UTC,
+        }
+    }
 }
 
 impl Names {
@@ -86,11 +99,45 @@ pub fn label(field: &FieldSpec) -> String {
     }
 }
 
-/// `2026-11-27T14:05:00.000Z` → `2026-11-27 14:05` (UTC).
-pub fn short_datetime(raw: &str) -> String {
+/// `2026-11-27T14:05:00.000Z` → `2026-11-27 15:05` in Europe/Berlin: a stored datetime as
+/// the reader's clock shows it.
+pub fn short_datetime(raw: &str, zone: Tz) -> String {
     DateTime::parse_from_rfc3339(raw)
-        .map(|d| d.with_timezone(&Utc).format("%Y-%m-%d %H:%M").to_string())
+        .map(|d| local_stamp(d.with_timezone(&Utc), zone))
         .unwrap_or_else(|_| raw.to_owned())
+}
+
+/// A moment as the reader's clock shows it: `2026-11-27 15:05`.
+pub fn local_stamp(at: DateTime<Utc>, zone: Tz) -> String {
+    at.with_timezone(&zone).format("%Y-%m-%d %H:%M").to_string()
+}
+
+/// A moment as a `datetime-local` input holds it in the reader's zone: `2026-11-27T15:05`.
+pub fn local_input(at: DateTime<Utc>, zone: Tz) -> String {
+    at.with_timezone(&zone).format("%Y-%m-%dT%H:%M").to_string()
+}
+
+/// The reader's date today: `2026-11-27`.
+pub fn local_today(zone: Tz) -> String {
+    Utc::now()
+        .with_timezone(&zone)
+        .format("%Y-%m-%d")
+        .to_string()
+}
+
+/// A wall-clock time typed in `zone` as the UTC moment it names. A time the clocks skip
+/// (the hour a summer time starts) is refused; one they pass twice (when it ends) is the
+/// first of the two.
+pub fn from_local(naive: NaiveDateTime, zone: Tz) -> Result<DateTime<Utc>, String> {
+    match zone.from_local_datetime(&naive) {
+        chrono::LocalResult::Single(at) | chrono::LocalResult::Ambiguous(at, _) => {
+            Ok(at.with_timezone(&Utc))
+        }
+        chrono::LocalResult::None => Err(format!(
+            "does not exist in {} (the clocks skip it): choose another time",
+            zone.name()
+        )),
+    }
 }
 
 /// `1234567.5` → `1,234,567.50`: thousands separated, two decimals at least.
@@ -147,7 +194,7 @@ pub fn cell(field: &FieldSpec, value: Option<&Value>, names: &Names) -> Value {
             json!({ "text": items.join(", "), "items": items })
         }
         (FieldKind::Datetime, Value::String(s)) => {
-            json!({ "text": short_datetime(s), "datetime": s })
+            json!({ "text": short_datetime(s, names.zone), "datetime": s })
         }
         (FieldKind::Money, Value::Object(m)) => {
             let figure = m
@@ -188,7 +235,7 @@ pub fn cell(field: &FieldSpec, value: Option<&Value>, names: &Names) -> Value {
             let lines: Vec<String> = list
                 .iter()
                 .filter_map(Value::as_object)
-                .map(readable_entry)
+                .map(|entry| readable_entry(entry, names.zone))
                 .collect();
             json!({ "text": lines.join("; "), "lines": lines })
         }
@@ -200,14 +247,16 @@ pub fn cell(field: &FieldSpec, value: Option<&Value>, names: &Names) -> Value {
 
 /// One entry of a list of records kept as JSON (a deal's stage history) as a person reads it:
 /// `Key: value` pairs with the keys humanized, ids and empty values left out, times shortened.
-fn readable_entry(entry: &Map<String, Value>) -> String {
+fn readable_entry(entry: &Map<String, Value>, zone: Tz) -> String {
     entry
         .iter()
         .filter_map(|(key, value)| {
             let text = match value {
                 Value::String(s) if Uuid::parse_str(s).is_ok() => return None,
                 Value::String(s) if s.trim().is_empty() => return None,
-                Value::String(s) if DateTime::parse_from_rfc3339(s).is_ok() => short_datetime(s),
+                Value::String(s) if DateTime::parse_from_rfc3339(s).is_ok() => {
+                    short_datetime(s, zone)
+                }
                 Value::String(s) => s.clone(),
                 Value::Null => return None,
                 Value::Object(_) | Value::Array(_) => return None,
@@ -238,17 +287,22 @@ fn reference_cell(id: &str, names: &Names) -> Value {
 }
 
 /// A field as a form control with its current value (raw JSON of a record, or what was
-/// posted) and the error the server found in it.
+/// posted) and the error the server found in it; datetimes in the reader's `zone`.
 pub fn input(
     field: &FieldSpec,
     value: Option<&Value>,
     error: Option<&str>,
     choices: Option<&[(String, String)]>,
+    zone: Tz,
 ) -> Value {
     let value = value.filter(|v| !v.is_null());
     let text = match value {
         Some(Value::String(s)) if field.kind == FieldKind::Datetime => {
-            s.get(..16).unwrap_or(s).to_owned()
+            match DateTime::parse_from_rfc3339(s) {
+                Ok(at) => local_input(at.with_timezone(&Utc), zone),
+                // What was posted and refused comes back as typed.
+                Err(_) => s.clone(),
+            }
         }
         Some(Value::String(s)) => s.clone(),
         Some(Value::Array(list)) if field.kind == FieldKind::Tags => list
@@ -322,10 +376,10 @@ pub fn input(
         "currency": money.and_then(|m| m.get("currency")).and_then(Value::as_str).unwrap_or(""),
         "options": options,
         "hint": match field.kind {
-            FieldKind::Tags => "Separate tags with commas.",
-            FieldKind::Datetime => "UTC.",
-            FieldKind::Json => "JSON.",
-            _ => "",
+            FieldKind::Tags => "Separate tags with commas.".to_owned(),
+            FieldKind::Datetime => format!("Your time ({}).", zone.name()),
+            FieldKind::Json => "JSON.".to_owned(),
+            _ => String::new(),
         },
         "error": error,
     })
@@ -334,10 +388,11 @@ pub fn input(
 /// Reads the posted values of `fields` (named after the fields; money as `<f>.amount` and
 /// `<f>.currency`) into a record body. Empty inputs become `null` (clear the value), fields
 /// not in the form are left out; the store checks and normalises everything else exactly as
-/// for the API.
+/// for the API. Datetimes are typed on the reader's clock (`zone`) and stored in UTC.
 pub fn read_form(
     fields: &[&FieldSpec],
     form: &Form,
+    zone: Tz,
 ) -> Result<Map<String, Value>, Vec<FieldError>> {
     let mut body = Map::new();
     let mut errors = Vec::new();
@@ -406,7 +461,13 @@ pub fn read_form(
                 raw => match NaiveDateTime::parse_from_str(raw, "%Y-%m-%dT%H:%M")
                     .or_else(|_| NaiveDateTime::parse_from_str(raw, "%Y-%m-%dT%H:%M:%S"))
                 {
-                    Ok(at) => Value::String(at.and_utc().format("%Y-%m-%dT%H:%M:%SZ").to_string()),
+                    Ok(naive) => match from_local(naive, zone) {
+                        Ok(at) => Value::String(at.format("%Y-%m-%dT%H:%M:%SZ").to_string()),
+                        Err(message) => {
+                            errors.push(FieldError::new(name, "invalid_value", message));
+                            continue;
+                        }
+                    },
                     // Anything else the store reads (RFC 3339) or refuses with its message.
                     Err(_) => Value::String(raw.to_owned()),
                 },
@@ -454,9 +515,9 @@ fn list<'a>(items: impl Iterator<Item = &'a str>) -> Value {
 
 /// One field's value as a small form sends it, typed as [`read_form`] types it; a refusal
 /// reads "Label: message".
-pub fn read_one(field: &FieldSpec, raw: &str) -> Result<Map<String, Value>, String> {
+pub fn read_one(field: &FieldSpec, raw: &str, zone: Tz) -> Result<Map<String, Value>, String> {
     let typed = Form(vec![(field.name.clone(), raw.to_owned())]);
-    read_form(&[field], &typed).map_err(|errors| {
+    read_form(&[field], &typed, zone).map_err(|errors| {
         let message = errors
             .first()
             .map_or("is not valid", |e| e.message.as_str());
@@ -541,9 +602,49 @@ mod tests {
         assert_eq!(shown["text"], "1,234,567.50 EUR");
         assert_eq!(amount("-12"), "-12.00");
         assert_eq!(
-            short_datetime("2026-11-27T14:05:00.000Z"),
+            short_datetime("2026-11-27T14:05:00.000Z", Tz::UTC),
             "2026-11-27 14:05"
         );
+    }
+
+    #[test]
+    fn datetimes_are_shown_and_read_on_the_readers_clock() {
+        let berlin = Tz::Europe__Berlin;
+        let field = FieldSpec::new("due_at", FieldKind::Datetime);
+        let names = Names {
+            zone: berlin,
+            ..Names::default()
+        };
+        let shown = cell(&field, Some(&json!("2026-11-27T23:30:00.000Z")), &names);
+        assert_eq!(shown["text"], "2026-11-28 00:30", "the next day in Berlin");
+        assert_eq!(shown["datetime"], "2026-11-27T23:30:00.000Z");
+        let control = input(
+            &field,
+            Some(&json!("2026-07-01T07:00:00.000Z")),
+            None,
+            None,
+            berlin,
+        );
+        assert_eq!(control["value"], "2026-07-01T09:00", "summer time: UTC+2");
+        let read = |raw: &str| read_one(&field, raw, berlin);
+        assert_eq!(
+            read("2026-12-01T09:30").unwrap()["due_at"],
+            "2026-12-01T08:30:00Z"
+        );
+        assert_eq!(
+            read("2026-07-01T09:30").unwrap()["due_at"],
+            "2026-07-01T07:30:00Z"
+        );
+        // 02:30 on the last Sunday of March does not exist in Berlin; on the last Sunday of
+        // October it happens twice (the first is summer time).
+        let skipped = read("2026-03-29T02:30").unwrap_err();
+        assert!(skipped.contains("Europe/Berlin"), "{skipped}");
+        assert_eq!(
+            read("2026-10-25T02:30").unwrap()["due_at"],
+            "2026-10-25T00:30:00Z"
+        );
+        let tokyo = read_one(&field, "2026-12-01T09:30", Tz::Asia__Tokyo).unwrap();
+        assert_eq!(tokyo["due_at"], "2026-12-01T00:30:00Z");
     }
 
     #[test]
@@ -552,7 +653,7 @@ mod tests {
         let company = schema.by_plural("companies").unwrap();
         let fields: Vec<&FieldSpec> = company.fields.iter().collect();
         let form = Form::parse(b"name=Acme&employees=12&industry=retail&annual_revenue.amount=1%2C000&annual_revenue.currency=eur&website=");
-        let body = read_form(&fields, &form).unwrap();
+        let body = read_form(&fields, &form, Tz::UTC).unwrap();
         assert_eq!(body["name"], "Acme");
         assert_eq!(body["employees"], 12);
         assert_eq!(
@@ -564,13 +665,19 @@ mod tests {
             !body.contains_key("phone"),
             "a field the form lacks is left alone"
         );
-        let bad = read_form(&fields, &Form::parse(b"name=Acme&employees=twelve")).unwrap_err();
+        let bad = read_form(
+            &fields,
+            &Form::parse(b"name=Acme&employees=twelve"),
+            Tz::UTC,
+        )
+        .unwrap_err();
         assert_eq!(bad[0].field, "employees");
         let activity = schema.by_plural("activities").unwrap();
         let fields: Vec<&FieldSpec> = activity.fields.iter().collect();
         let body = read_form(
             &fields,
             &Form::parse(b"kind=task&subject=Call&due_at=2026-12-01T09:30&done=false&done=true"),
+            Tz::UTC,
         )
         .unwrap();
         assert_eq!(body["due_at"], "2026-12-01T09:30:00Z");
@@ -598,10 +705,7 @@ mod tests {
 
     #[test]
     fn json_lists_of_entries_read_as_lines_without_ids() {
-        let names = Names {
-            records: HashMap::new(),
-            users: HashMap::new(),
-        };
+        let names = Names::default();
         let field = FieldSpec::new("stage_history", FieldKind::Json);
         let history = json!([
             { "from": null, "to": "0190a5c4-0000-7000-8000-0000000000aa", "to_name": "Qualification", "at": "2026-11-01T09:30:00Z" },

@@ -50,10 +50,15 @@ pub fn routes() -> Router<AppState> {
             "/account/password",
             get(account::password_page).post(account::change_password),
         )
+        .route(
+            "/invite/{token}",
+            get(account::invitation_page).post(account::accept_invitation),
+        )
         .route("/search", get(pages::search))
         .route("/records/{plural}", get(pages::list))
         .route("/records/{plural}/board", get(pages::board))
         .route("/records/{plural}/pick", get(pick::pick))
+        .route("/records/{plural}/values/{field}", get(pick::values))
         .route("/records/{plural}/views", post(pages::save_view))
         .route("/records/{plural}/bulk", post(bulk::bulk))
         .route(
@@ -78,7 +83,7 @@ pub fn routes() -> Router<AppState> {
         )
         .route(
             "/records/{plural}/{id}/actions/{plugin}/{action}",
-            post(pages::run_action),
+            get(pages::action_form).post(pages::run_action),
         )
         .merge(settings::routes())
         .route("/theme.css", get(theme_css))
@@ -98,6 +103,8 @@ pub struct Web {
     pub identity: Identity,
     pub csrf: String,
     pub look: Arc<Look>,
+    /// The person's time zone: datetimes are shown and read in it.
+    pub zone: chrono_tz::Tz,
     /// The path and query of this request (where to come back after logging in).
     pub here: String,
     flash: Option<Value>,
@@ -118,7 +125,12 @@ impl FromRequestParts<AppState> for Web {
         let found = session::lookup(&state.db, &secret)
             .await
             .map_err(|e| plain_error(ApiError::internal(e)))?;
-        let Some((principal, csrf)) = found else {
+        let Some(session::Live {
+            principal,
+            csrf,
+            time_zone,
+        }) = found
+        else {
             return Err(to_login());
         };
         let access = load_access(&state.db, &principal)
@@ -141,6 +153,7 @@ impl FromRequestParts<AppState> for Web {
             identity,
             csrf,
             look,
+            zone: crate::auth::people::zone(&time_zone),
             here,
             flash: read_flash(&parts.headers),
         })
@@ -267,13 +280,18 @@ impl Web {
             };
             nav.push(json!({ "label": "Settings", "url": url, "active": path.starts_with("/settings") || in_setup, "children": setup_nav }));
         }
+        let name = me
+            .as_ref()
+            .map(crate::auth::people::shown_name)
+            .unwrap_or_default();
         let email = me.map(|u| u.email).unwrap_or_default();
         let (slug, space_name) = space.map(|w| (w.slug, w.name)).unwrap_or_default();
         Ok(json!({
             "user": {
                 "id": self.identity.user,
                 "email": email,
-                "name": email.split('@').next().unwrap_or(""),
+                "name": name,
+                "time_zone": self.zone.name(),
                 "role": self.identity.role,
                 "is_admin": self.is_admin(),
             },

@@ -104,7 +104,11 @@ async fn names(web: &Web, fields: &[&FieldSpec], rows: &[&Map<String, Value>]) -
     } else {
         Default::default()
     };
-    Ok(Names { records, users })
+    Ok(Names {
+        records,
+        users,
+        zone: web.zone,
+    })
 }
 
 async fn users(web: &Web) -> ApiResult<std::collections::HashMap<Uuid, String>> {
@@ -198,7 +202,12 @@ pub async fn home(web: Web) -> Response {
                     ..ListQuery::default()
                 };
                 let found = web.state.store.list(&actor, &view, &query).await?;
-                tasks.extend(found.records.iter().map(|t| activity_json(&view, t, None)));
+                tasks.extend(
+                    found
+                        .records
+                        .iter()
+                        .map(|t| activity_json(&view, t, None, web.zone)),
+                );
             }
         }
         let audit = web
@@ -231,14 +240,15 @@ pub async fn home(web: Web) -> Response {
                     "title": if title.is_empty() { "(untitled)" } else { title },
                     "type_label": ty.label,
                     "url": format!("/records/{plural}/{id}"),
-                    "at": at.format("%Y-%m-%d %H:%M").to_string(),
+                    "at": display::local_stamp(at, web.zone),
                 }))
             })
             .take(10)
             .collect();
         let panels = panels(&web, &PanelLocation::Dashboard, None).await;
         // My day: what is overdue, what is due today, what comes later, what has no date.
-        let today = chrono::Utc::now().format("%Y-%m-%d").to_string();
+        // Days are the reader's: "due" is shown on their clock, so its date is their date.
+        let today = display::local_today(web.zone);
         let mut groups: Vec<(&str, &str, Vec<Value>)> = vec![
             ("overdue", "Overdue", Vec::new()),
             ("today", "Today", Vec::new()),
@@ -273,7 +283,12 @@ pub async fn home(web: Web) -> Response {
     .await
 }
 
-fn activity_json(ty: &EntityType, activity: &Record, author: Option<&str>) -> Value {
+fn activity_json(
+    ty: &EntityType,
+    activity: &Record,
+    author: Option<&str>,
+    zone: chrono_tz::Tz,
+) -> Value {
     let text = |name: &str| {
         activity
             .data
@@ -299,14 +314,14 @@ fn activity_json(ty: &EntityType, activity: &Record, author: Option<&str>) -> Va
         "is_task": kind == "task",
         "overdue": !done && due.is_some_and(|d| d < now),
         "set_url": format!("{}/set", record_url(ty, activity.id)),
-        "snooze_to": snoozed.map(|d| d.format("%Y-%m-%dT%H:%M").to_string()),
+        "snooze_to": snoozed.map(|d| display::local_input(d, zone)),
         "kind": kind,
         "kind_label": humanize(&kind),
         "subject": text("subject"),
         "body": text("body"),
-        "due": activity.data.get("due_at").and_then(Value::as_str).map(display::short_datetime),
+        "due": activity.data.get("due_at").and_then(Value::as_str).map(|d| display::short_datetime(d, zone)),
         "done": done,
-        "created": activity.created_at.format("%Y-%m-%d %H:%M").to_string(),
+        "created": display::local_stamp(activity.created_at, zone),
         "author": author,
         "url": record_url(ty, activity.id),
     })
@@ -570,7 +585,7 @@ pub async fn list(web: Web, Path(plural): Path<String>, RawQuery(raw): RawQuery)
             .collect();
         // A reference condition shows the title of the record it names, through a picker.
         let named: Vec<Uuid> = state.filters.iter().filter_map(|(_, _, v)| Uuid::parse_str(v).ok()).collect();
-        let filter_names = Names { records: web.state.store.titles(&web.actor(), &named).await?, users: Default::default() };
+        let filter_names = Names { records: web.state.store.titles(&web.actor(), &named).await?, users: Default::default(), zone: web.zone };
         let mut filters: Vec<Value> = state
             .filters
             .iter()
@@ -1098,7 +1113,7 @@ async fn set_one(
 ) -> ApiResult<Response> {
     let id = parse_id(id)?;
     let version = form.get("version").and_then(|v| v.parse::<i64>().ok());
-    let patch = match display::read_one(spec, form.get("value").unwrap_or("")) {
+    let patch = match display::read_one(spec, form.get("value").unwrap_or(""), web.zone) {
         Ok(patch) => patch,
         Err(message) => return Ok(redirect_with(back, "error", &message)),
     };
@@ -1240,7 +1255,7 @@ pub async fn record(
             let authors = users(&web).await?;
             for activity in &found.records {
                 let author = activity.owner.and_then(|o| authors.get(&o.0)).map(String::as_str);
-                let mut entry = activity_json(&view, activity, author);
+                let mut entry = activity_json(&view, activity, author, web.zone);
                 // Whose it is, when it is not this record's own.
                 let linked = |r: &RecordId| activity.data.get("links").and_then(Value::as_array).is_some_and(|l| l.iter().any(|v| v.as_str() == Some(&r.to_string())));
                 if !linked(&id)
@@ -1287,8 +1302,8 @@ pub async fn record(
                         "delete_url": format!("{url}/delete"),
                         "activity_url": format!("{url}/activities"),
                         "owner": owner.and_then(|o| names.users.get(&o)).cloned(),
-                        "created": record.created_at.format("%Y-%m-%d %H:%M").to_string(),
-                        "updated": record.updated_at.format("%Y-%m-%d %H:%M").to_string(),
+                        "created": display::local_stamp(record.created_at, web.zone),
+                        "updated": display::local_stamp(record.updated_at, web.zone),
                         "may_edit": may_edit,
                         "may_delete": may_delete,
                     },
@@ -1377,7 +1392,7 @@ pub async fn add_activity(
             .iter()
             .filter_map(|f| activities.field(f))
             .collect();
-        let mut body = read_form(&fields, &form).map_err(ApiError::validation)?;
+        let mut body = read_form(&fields, &form, web.zone).map_err(ApiError::validation)?;
         body.insert("links".into(), json!([id]));
         let back = format!("{}#timeline", record_url(&ty, id));
         match web
@@ -1524,7 +1539,7 @@ async fn render_form_warning(
                 .iter()
                 .find(|e| e.field == f.name)
                 .map(|e| e.message.as_str());
-            let mut input = display::input(f, values.get(&f.name), error, c.as_deref());
+            let mut input = display::input(f, values.get(&f.name), error, c.as_deref(), web.zone);
             // The picker that takes over the reference's list of choices with JavaScript.
             if let (Some(target), Value::Object(input)) =
                 (readable_target(web, &schema, f), &mut input)
@@ -1585,7 +1600,7 @@ pub async fn new_form(web: Web, Path(plural): Path<String>, RawQuery(raw): RawQu
             .into_iter()
             .filter(|f| form.get(&f.name).is_some())
             .collect();
-        let values = read_form(&fields, &form).unwrap_or_default();
+        let values = read_form(&fields, &form, web.zone).unwrap_or_default();
         render_form(&web, &ty, None, &values, &[], StatusCode::OK).await
     })
     .await
@@ -1607,7 +1622,7 @@ pub async fn create(web: Web, Path(plural): Path<String>, body: Bytes) -> Respon
         let form = web.form(&body)?;
         let ty = entity(&web, &plural).await?;
         let fields = form_fields(&ty);
-        let values = match read_form(&fields, &form) {
+        let values = match read_form(&fields, &form, web.zone) {
             Ok(values) => values,
             Err(errors) => {
                 return render_form(
@@ -1757,7 +1772,7 @@ pub async fn update(web: Web, Path((plural, id)): Path<(String, String)>, body: 
                     }
                 }
             }
-            None => match read_form(&fields, &form) {
+            None => match read_form(&fields, &form, web.zone) {
                 Ok(values) => (values, base),
                 Err(errors) => {
                     let editing = Editing {
@@ -1937,7 +1952,7 @@ async fn render_conflict(
                 "theirs": only(shown.theirs),
                 "mine": only(shown.mine),
                 "by": by,
-                "at": record.updated_at.format("%Y-%m-%d %H:%M UTC").to_string(),
+                "at": format!("{} {}", display::local_stamp(record.updated_at, web.zone), web.zone.name()),
                 "rows": rows,
                 "error": error,
             }),

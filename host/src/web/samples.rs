@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 
 fn globals(mut page: Value) -> Value {
     let globals = json!({
-        "user": { "id": "0190a5c4-0000-7000-8000-000000000001", "email": "sam@example.com", "name": "sam", "role": "admin", "is_admin": true },
+        "user": { "id": "0190a5c4-0000-7000-8000-000000000001", "email": "sam@example.com", "name": "Sam Reed", "time_zone": "Europe/Berlin", "role": "admin", "is_admin": true },
         "workspace": { "slug": "acme", "name": "Acme" },
         "csrf": "sample-csrf-token",
         "csp_nonce": "sample-nonce",
@@ -59,6 +59,10 @@ pub fn pages() -> Vec<(&'static str, minijinja::Value)> {
         (
             "error.html",
             globals(json!({ "status": 404, "message": "no record has this id" })),
+        ),
+        (
+            "invite.html",
+            json!({ "action": "/invite/sample-token", "email": "kim@example.com", "name": "Kim Lee", "errors": { "new_password": "the password must be at least 8 characters" }, "theme": { "name": "default", "logo_url": "", "version": "1", "css_version": "1" }, "static": "/static/default/", "nav": [], "csp_nonce": "sample-nonce" }),
         ),
         (
             "home.html",
@@ -202,15 +206,24 @@ pub fn pages() -> Vec<(&'static str, minijinja::Value)> {
         (
             "settings/users.html",
             globals(json!({
-                "users": [{ "id": ID, "email": "sam@example.com", "role": "admin", "me": true, "url": "u" }, { "id": "x", "email": "kim@example.com", "role": "member", "me": false, "url": "u" }],
+                "users": [
+                    { "id": ID, "email": "sam@example.com", "name": "Sam Reed", "shown_name": "Sam Reed", "role": "admin", "status": "active", "me": true, "url": "u", "deactivate_url": "u/deactivate", "reactivate_url": "u/reactivate", "invite_url": "u/invitation" },
+                    { "id": "x", "email": "kim@example.com", "name": "", "shown_name": "kim", "role": "member", "status": "invited", "me": false, "url": "x", "deactivate_url": "x/deactivate", "reactivate_url": "x/reactivate", "invite_url": "x/invitation" },
+                    { "id": "y", "email": "lee@example.com", "name": "Lee Park", "shown_name": "Lee Park", "role": "manager", "status": "deactivated", "me": false, "url": "y", "deactivate_url": "y/deactivate", "reactivate_url": "y/reactivate", "invite_url": "y/invitation" },
+                ],
                 "roles": ["admin", "manager", "member", "read_only"],
             })),
         ),
         (
             "settings/roles.html",
             globals(json!({
-                "roles": [{ "name": "member", "admin": false, "builtin": true, "grants": [{ "entity": "Contacts", "create": "all", "read": "all", "edit": "own", "delete": "own" }] }],
-                "teams": [{ "id": ID, "name": "North", "members": [ID] }],
+                "roles": [
+                    { "name": "admin", "admin": true, "builtin": true, "url": "/api/v1/admin/roles/admin", "grants": [{ "entity": "contact", "label": "Contacts", "create": "all", "read": "all", "edit": "all", "delete": "all" }, { "entity": "*", "label": "Other types (and types added later)", "create": "all", "read": "all", "edit": "all", "delete": "all" }], "field_rules": [{ "entity": "contact", "label": "Contacts", "special": 0, "fields": [{ "name": "email", "label": "Email", "rule": "visible" }] }] },
+                    { "name": "support", "admin": false, "builtin": false, "url": "/api/v1/admin/roles/support", "grants": [{ "entity": "contact", "label": "Contacts", "create": "none", "read": "team", "edit": "own", "delete": "none" }, { "entity": "*", "label": "Other types (and types added later)", "create": "none", "read": "all", "edit": "none", "delete": "none" }], "field_rules": [{ "entity": "contact", "label": "Contacts", "special": 2, "fields": [{ "name": "email", "label": "Email", "rule": "hidden" }, { "name": "phone", "label": "Phone", "rule": "read_only" }, { "name": "title", "label": "Title", "rule": "visible" }] }] },
+                ],
+                "new_role": { "grants": [{ "entity": "contact", "label": "Contacts", "create": "own", "read": "all", "edit": "own", "delete": "own" }], "field_rules": [{ "entity": "contact", "label": "Contacts", "special": 0, "fields": [{ "name": "email", "label": "Email", "rule": "visible" }] }] },
+                "levels": ["none", "own", "team", "all"],
+                "teams": [{ "id": ID, "name": "North", "count": 1, "url": "/api/v1/admin/teams/t/members", "members": [{ "id": ID, "name": "Sam Reed", "email": "sam@example.com", "member": true, "deactivated": false }, { "id": "y", "name": "Lee Park", "email": "lee@example.com", "member": false, "deactivated": true }] }],
             })),
         ),
         (
@@ -231,6 +244,17 @@ pub fn pages() -> Vec<(&'static str, minijinja::Value)> {
             globals(json!({
                 "look": { "theme": "default", "themes": [{ "name": "default", "title": "Default", "description": "Light" }], "tokens": {}, "changed": {}, "logo": false, "logo_url": "", "overrides": ["home.html"], "templates": ["home.html", "layout.html"] },
                 "tokens": [{ "name": "color_bg", "label": "Color bg", "value": "#ffffff", "kind": "color", "changed": true }, { "name": "density", "label": "Density", "value": "compact", "kind": "density", "changed": false }],
+            })),
+        ),
+        (
+            "settings/account.html",
+            globals(json!({
+                "email": "sam@example.com",
+                "name": "Sam Reed",
+                "time_zone": "Europe/Berlin",
+                "zones": ["America/New_York", "Europe/Berlin", "UTC"],
+                "local_now": "2026-11-27 11:00",
+                "errors": { "name": "a name is at most 100 characters, without line breaks" },
             })),
         ),
         (

@@ -1,5 +1,6 @@
 //! Settings pages for admins (users, roles and teams, fields and types, plugins, theme) and
-//! for everyone (their API tokens), plus the theme API `/api/v1/admin/theme…`.
+//! for everyone (their account: name and time zone; their API tokens), plus the theme API
+//! `/api/v1/admin/theme…`.
 //!
 //! The pages read directly; their forms change data through the JSON API (the theme's script
 //! sends them), so every change passes the API's checks and lands in the audit log.
@@ -25,10 +26,12 @@ use super::{Web, redirect};
 use crate::app::AppState;
 use crate::auth::Identity;
 use crate::auth::model::{api_token, user};
-use crate::auth::roles;
+use crate::auth::permissions::{self, Role, TypeGrant};
+use crate::auth::{people, roles};
 use crate::error::{ApiError, ApiResult, ErrorCode, FieldError};
 use crate::extract::{ApiPath, JsonBody};
 use crate::records::now_micros;
+use crate::records::schema::Schema;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -39,6 +42,7 @@ pub fn routes() -> Router<AppState> {
         .route("/settings/plugins", get(plugins_page))
         .route("/settings/theme", get(theme_page))
         .route("/settings/tokens", get(tokens_page))
+        .route("/settings/account", get(account_page).post(save_account))
 }
 
 pub fn api_routes() -> Router<AppState> {
@@ -60,12 +64,13 @@ fn sections(web: &Web, current: &str) -> Value {
         ("fields", "Fields and types"),
         ("plugins", "Plugins"),
         ("theme", "Theme"),
+        ("account", "My account"),
         ("tokens", "API tokens"),
     ];
     Value::Array(
         ALL.iter()
-            // Everyone manages their own tokens; the rest is for admins.
-            .filter(|(key, _)| web.is_admin() || *key == "tokens")
+            // Everyone manages their own account and tokens; the rest is for admins.
+            .filter(|(key, _)| web.is_admin() || *key == "tokens" || *key == "account")
             .map(|(key, label)| json!({ "label": label, "url": format!("/settings/{key}"), "active": *key == current }))
             .collect(),
     )
@@ -100,7 +105,22 @@ async fn users_page(web: Web) -> Response {
         let roles = role_names(&web).await?;
         let users: Vec<Value> = rows
             .iter()
-            .map(|u| json!({ "id": u.id, "email": u.email, "role": u.role, "me": u.id == web.identity.user.0, "url": format!("/api/v1/admin/users/{}", u.id) }))
+            .map(|u| {
+                let url = format!("/api/v1/admin/users/{}", u.id);
+                json!({
+                    "id": u.id,
+                    "email": u.email,
+                    "name": u.name,
+                    "shown_name": people::shown_name(u),
+                    "role": u.role,
+                    "status": people::status(u),
+                    "me": u.id == web.identity.user.0,
+                    "url": url,
+                    "deactivate_url": format!("{url}/deactivate"),
+                    "reactivate_url": format!("{url}/reactivate"),
+                    "invite_url": format!("{url}/invitation"),
+                })
+            })
             .collect();
         Ok(json!({ "users": users, "roles": roles }))
     })
@@ -114,30 +134,84 @@ async fn role_names(web: &Web) -> ApiResult<Vec<String>> {
     Ok(roles.into_iter().map(|r| r.name).collect())
 }
 
+/// One role's levels per type as the matrix shows them: the effective grant (`*` applied),
+/// so built-in roles show what they really allow.
+fn role_matrix(role: &Role, schema: &Schema) -> Value {
+    let row = |name: &str, label: &str, grant: TypeGrant| json!({ "entity": name, "label": label, "create": grant.create, "read": grant.read, "edit": grant.edit, "delete": grant.delete });
+    let mut rows: Vec<Value> = schema
+        .types()
+        .iter()
+        .map(|t| row(&t.name, &t.label_plural, role.grant(&t.name)))
+        .collect();
+    rows.push(row(
+        "*",
+        "Other types (and types added later)",
+        role.types.get("*").copied().unwrap_or_default(),
+    ));
+    let fields: Vec<Value> = schema
+        .types()
+        .iter()
+        .map(|t| {
+            let fields: Vec<Value> = t
+                .fields
+                .iter()
+                .map(|f| {
+                    let rule = match role.field_rule(&t.name, &f.name) {
+                        Some(r) if !r.read => "hidden",
+                        Some(r) if !r.edit => "read_only",
+                        _ => "visible",
+                    };
+                    json!({ "name": f.name, "label": label(f), "rule": rule })
+                })
+                .collect();
+            let special = fields.iter().filter(|f| f["rule"] != "visible").count();
+            json!({ "entity": t.name, "label": t.label_plural, "fields": fields, "special": special })
+        })
+        .collect();
+    json!({ "grants": rows, "field_rules": fields })
+}
+
 async fn roles_page(web: Web) -> Response {
     admin_page(&web, "roles", "settings/roles.html", async {
-        let roles = roles::list(&web.state.db.read, web.identity.workspace)
+        let all = roles::list(&web.state.db.read, web.identity.workspace)
             .await
             .map_err(ApiError::internal)?;
         let teams = roles::teams(&web.state.db.read, web.identity.workspace)
             .await
             .map_err(ApiError::internal)?;
         let schema = web.state.store.schema(web.identity.workspace).await?;
-        let roles: Vec<Value> = roles
+        let users = user::Entity::find()
+            .filter(user::Column::WorkspaceId.eq(web.identity.workspace.0))
+            .order_by_asc(user::Column::Email)
+            .all(&web.state.db.read)
+            .await
+            .map_err(ApiError::internal)?;
+        let roles: Vec<Value> = all
             .iter()
             .map(|r| {
-                let grants: Vec<Value> = schema
-                    .types()
-                    .iter()
-                    .map(|t| {
-                        let g = r.types.get(&t.name).cloned().unwrap_or_default();
-                        json!({ "entity": t.label_plural, "create": g.create, "read": g.read, "edit": g.edit, "delete": g.delete })
-                    })
-                    .collect();
-                json!({ "name": r.name, "admin": r.admin, "builtin": r.builtin, "grants": grants })
+                let mut role = role_matrix(r, &schema);
+                role["name"] = json!(r.name);
+                role["admin"] = json!(r.admin);
+                role["builtin"] = json!(r.builtin);
+                role["url"] = json!(format!("/api/v1/admin/roles/{}", r.name));
+                role
             })
             .collect();
-        Ok(json!({ "roles": roles, "teams": teams }))
+        // A new role starts as a member: reads everything, changes their own records.
+        let template = permissions::builtin_role("member")
+            .map(|r| role_matrix(&r, &schema))
+            .unwrap_or_default();
+        let teams: Vec<Value> = teams
+            .iter()
+            .map(|t| {
+                let members: Vec<Value> = users
+                    .iter()
+                    .map(|u| json!({ "id": u.id, "name": people::shown_name(u), "email": u.email, "member": t.members.contains(&u.id), "deactivated": u.deactivated_at.is_some() }))
+                    .collect();
+                json!({ "id": t.id, "name": t.name, "count": t.members.len(), "members": members, "url": format!("/api/v1/admin/teams/{}/members", t.id) })
+            })
+            .collect();
+        Ok(json!({ "roles": roles, "new_role": template, "levels": ["none", "own", "team", "all"], "teams": teams }))
     })
     .await
 }
@@ -283,6 +357,91 @@ async fn tokens_page(web: Web) -> Response {
         .collect();
     let context = json!({ "tokens": tokens, "sections": sections(&web, "tokens") });
     web.render("settings/tokens.html", context).await
+}
+
+/// The time zones a person can pick: the IANA zones of places (`Europe/Berlin`) and UTC,
+/// without the legacy aliases (`US/Eastern`, `Etc/GMT+1`).
+fn zone_choices(current: &str) -> Vec<&'static str> {
+    let mut zones: Vec<&'static str> = chrono_tz::TZ_VARIANTS
+        .iter()
+        .map(|tz| tz.name())
+        .filter(|name| {
+            *name == "UTC"
+                || *name == current
+                || (name.contains('/')
+                    && name.starts_with(|c: char| c.is_ascii_uppercase())
+                    && !name.starts_with("Etc/")
+                    && !name.starts_with("US/")
+                    && !name.starts_with("SystemV/"))
+        })
+        .collect();
+    zones.sort_unstable();
+    zones
+}
+
+async fn account_context(
+    web: &Web,
+    errors: Value,
+    posted: Option<(&str, &str)>,
+) -> ApiResult<Value> {
+    let me = user::Entity::find_by_id(web.identity.user.0)
+        .one(&web.state.db.read)
+        .await
+        .map_err(ApiError::internal)?
+        .ok_or_else(|| ApiError::new(ErrorCode::NotFound, "no such user"))?;
+    let (name, zone) = posted.unwrap_or((me.name.as_str(), me.time_zone.as_str()));
+    let now = chrono::Utc::now()
+        .with_timezone(&web.zone)
+        .format("%Y-%m-%d %H:%M")
+        .to_string();
+    Ok(json!({
+        "sections": sections(web, "account"),
+        "email": me.email,
+        "name": name,
+        "time_zone": zone,
+        "zones": zone_choices(zone),
+        "local_now": now,
+        "errors": errors,
+    }))
+}
+
+/// `/settings/account`: the person's own name and time zone (a plain form).
+async fn account_page(web: Web) -> Response {
+    match account_context(&web, json!({}), None).await {
+        Ok(context) => web.render("settings/account.html", context).await,
+        Err(error) => web.fail(error).await,
+    }
+}
+
+async fn save_account(web: Web, body: Bytes) -> Response {
+    let form = match web.form(&body) {
+        Ok(form) => form,
+        Err(error) => return web.fail(error).await,
+    };
+    let name = form.get("name").unwrap_or("");
+    let zone = form.get("time_zone").unwrap_or("");
+    let patch = crate::auth::api::ProfilePatch {
+        name: Some(name.to_owned()),
+        time_zone: Some(zone.to_owned()),
+    };
+    let mut errors = serde_json::Map::new();
+    match crate::auth::api::update_profile_of(&web.state, &web.identity, web.identity.user, &patch)
+        .await
+    {
+        Ok(()) => return super::redirect_with("/settings/account", "success", "Saved."),
+        Err(error) => super::account::field_errors(error, &mut errors),
+    }
+    match account_context(&web, Value::Object(errors), Some((name, zone))).await {
+        Ok(context) => {
+            web.render_status(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "settings/account.html",
+                context,
+            )
+            .await
+        }
+        Err(error) => web.fail(error).await,
+    }
 }
 
 // -- the theme API ------------------------------------------------------------------------------

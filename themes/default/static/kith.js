@@ -878,3 +878,208 @@
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", init);
   else init();
 })();
+
+// -- settings (users, roles, fields) --
+// Invitation links, the roles editor and the add-field form. Each sends the JSON API like the
+// other settings forms; the forms marked here are handled before the generic handler.
+(() => {
+  "use strict";
+  const $ = (sel, root = document) => root.querySelector(sel);
+  const $$ = (sel, root = document) => [...root.querySelectorAll(sel)];
+  const cssName = (s) => CSS.escape(s);
+
+  async function send(method, url, body) {
+    const headers = { Accept: "application/json", "Content-Type": "application/json",
+      "X-CSRF-Token": $('meta[name="csrf-token"]')?.content || "" };
+    try {
+      const res = await fetch(url, { method, headers, credentials: "same-origin",
+        body: body === undefined ? undefined : JSON.stringify(body) });
+      let data = null;
+      try { data = await res.json(); } catch { /* an empty answer */ }
+      return { ok: res.ok, status: res.status, data };
+    } catch {
+      return { ok: false, status: 0, data: null };
+    }
+  }
+
+  function clear(form) {
+    for (const n of $$("[data-error-for], .form-errors, .form-status", form)) n.textContent = "";
+    for (const n of $$("[aria-invalid]", form)) n.removeAttribute("aria-invalid");
+  }
+
+  // Shows an API refusal: field messages next to their fields, the rest at the top.
+  function refuse(form, res, say = (e) => e.message) {
+    const error = res.data?.error || {};
+    const details = error.details || [];
+    const box = $(".form-errors", form);
+    const general = [];
+    let first = null;
+    for (const detail of details) {
+      const message = say(detail, res);
+      const slot = detail.field && $(`[data-error-for="${cssName(detail.field)}"]`, form);
+      if (!slot) { general.push(message); continue; }
+      slot.textContent = slot.textContent ? `${slot.textContent} ${message}` : message;
+      const control = $(`[name="${cssName(detail.field)}"]`, form);
+      control?.setAttribute("aria-invalid", "true");
+      first = first || control || slot;
+    }
+    if (!details.length) general.push(say({ field: "", code: error.code || "", message: error.message ||
+      (res.status === 0 ? "Could not reach the server: check your connection." : `Something went wrong (HTTP ${res.status}).`) }, res));
+    if (box && general.length) {
+      box.textContent = "";
+      for (const m of general) { const p = document.createElement("p"); p.textContent = m; box.append(p); }
+      first = first || box;
+    }
+    if (first) {
+      if (first.tabIndex < 0 && !first.hasAttribute("tabindex")) first.tabIndex = -1;
+      first.focus();
+    }
+  }
+
+  function busy(form, on) {
+    for (const b of $$("button", form)) b.disabled = on;
+    if (on) form.setAttribute("aria-busy", "true"); else form.removeAttribute("aria-busy");
+  }
+
+  // An invitation link, shown once, with a copy button.
+  function showInvitation(res) {
+    const slot = $("[data-invite-link]");
+    if (!slot) return;
+    const link = res.data.invite_url || location.origin + res.data.invite_path;
+    const who = res.data.user?.name || res.data.user?.email || "them";
+    slot.textContent = "";
+    const label = document.createElement("label");
+    label.htmlFor = "invite-link";
+    label.textContent = `Invitation link for ${who} (works once, for 7 days; pass it on yourself):`;
+    const input = Object.assign(document.createElement("input"), { id: "invite-link", readOnly: true, value: link });
+    const copy = Object.assign(document.createElement("button"), { type: "button", className: "button small", textContent: "Copy link" });
+    copy.addEventListener("click", async () => {
+      input.select();
+      try { await navigator.clipboard.writeText(link); copy.textContent = "Copied"; } catch { document.execCommand?.("copy"); }
+    });
+    const again = Object.assign(document.createElement("a"), { href: location.pathname, textContent: "Show the updated list" });
+    slot.append(label, input, copy, " ", again);
+    slot.hidden = false;
+    slot.tabIndex = -1;
+    slot.focus();
+  }
+
+  async function invite(form) {
+    clear(form);
+    const body = {};
+    for (const el of form.elements) if (el.name) body[el.name] = el.value.trim();
+    busy(form, true);
+    const res = await send("POST", form.dataset.api, body);
+    busy(form, false);
+    if (!res.ok) return refuse(form, res);
+    form.reset();
+    showInvitation(res);
+  }
+
+  // The body of PUT /api/v1/admin/roles/{name} from the matrix and the field rules.
+  function roleBody(form) {
+    const body = { name: form.elements.name.value.trim(), types: {}, fields: {},
+      admin: !!form.elements.admin?.checked };
+    for (const select of $$('select[name^="types."]', form)) {
+      const [, entity, op] = select.name.split(".");
+      (body.types[entity] = body.types[entity] || {})[op] = select.value;
+    }
+    for (const select of $$("select[data-rule]", form)) {
+      if (select.value === "visible") continue;
+      const [, entity, field] = select.name.split(".");
+      (body.fields[entity] = body.fields[entity] || {})[field] = { read: select.value !== "hidden", edit: false };
+    }
+    return body;
+  }
+
+  async function saveRole(form) {
+    clear(form);
+    const body = roleBody(form);
+    const url = form.hasAttribute("data-new-role") ? form.dataset.api + encodeURIComponent(body.name) : form.dataset.api;
+    busy(form, true);
+    const res = await send("PUT", url, body);
+    busy(form, false);
+    if (!res.ok) {
+      return refuse(form, res, (e) => e.code === "reserved_name" ? "That is a built-in role: choose another name."
+        : e.code === "invalid_name" && e.field === "name" ? "Names start with a letter and use only a–z, 0–9 and _." : e.message);
+    }
+    if (form.hasAttribute("data-new-role")) return location.reload();
+    let status = $(".form-status", form);
+    if (!status) form.append((status = Object.assign(document.createElement("p"), { className: "form-status hint" })));
+    status.setAttribute("role", "status");
+    status.textContent = `Saved. People with the role ${body.name} have these permissions from their next click.`;
+  }
+
+  // "Annual revenue (€)" → "annual_revenue": lower snake case ASCII, as field names are.
+  function suggestName(label) {
+    const name = label.normalize("NFKD").replace(/[\u0300-\u036f]/g, "").toLowerCase()
+      .replace(/[^a-z0-9]+/g, "_").replace(/^_+|_+$/g, "").replace(/^[0-9_]+/, "");
+    return name.slice(0, 48).replace(/_+$/, "");
+  }
+
+  // What a refusal of a new field means, in words (the API's codes stay out of sight).
+  function fieldProblem(form) {
+    const typeLabel = form.dataset.typeLabel || "this type";
+    const name = () => form.elements.name.value.trim();
+    return (e, res) => {
+      if (e.code === "already_exists" || res.status === 409) return `A field named \`${name()}\` already exists on ${typeLabel}.`;
+      if (e.field === "name" && e.code === "invalid_name") return "Names start with a letter and use only a–z, 0–9 and _ (48 characters at most).";
+      if (e.field === "name" && e.code === "reserved_name") return `\`${name()}\` is kept for Kith's own use: choose another name.`;
+      if (e.field === "options" && e.code === "required") return "A select field needs its choices: list them separated by commas.";
+      if (e.field === "options" && e.code === "not_allowed") return "Only select fields have choices: empty this box, or pick a select kind.";
+      if (e.field === "options" && e.code === "duplicate_option") return "A choice is listed twice.";
+      const text = e.message || "";
+      return text ? text[0].toUpperCase() + text.slice(1) + (text.endsWith(".") ? "" : ".") : "That did not work.";
+    };
+  }
+
+  async function addField(form) {
+    clear(form);
+    const el = form.elements;
+    const body = { name: el.name.value.trim(), type: el.type.value };
+    if (el.label.value.trim()) body.label = el.label.value.trim();
+    const options = el.options.value.split(",").map((s) => s.trim()).filter(Boolean);
+    if (options.length) body.options = options;
+    for (const flag of ["required", "indexed", "searchable"]) if (el[flag]?.checked) body[flag] = true;
+    busy(form, true);
+    const res = await send("POST", form.dataset.api, body);
+    busy(form, false);
+    if (!res.ok) return refuse(form, res, fieldProblem(form));
+    location.reload();
+  }
+
+  function initFieldNames() {
+    for (const form of $$("form[data-field-form]")) {
+      const label = form.elements.label, name = form.elements.name;
+      name.addEventListener("input", () => { name.dataset.touched = name.value ? "yes" : ""; });
+      label.addEventListener("input", () => { if (!name.dataset.touched) name.value = suggestName(label.value); });
+    }
+  }
+
+  function init() {
+    document.addEventListener("submit", (ev) => {
+      const form = ev.target;
+      const handler = form.matches("form[data-invite]") ? invite
+        : form.matches("form[data-role-editor]") ? saveRole
+        : form.matches("form[data-field-form]") ? addField : null;
+      if (!handler) return;
+      ev.preventDefault();
+      ev.stopPropagation();
+      handler(form);
+    }, true);
+    document.addEventListener("click", async (ev) => {
+      const button = ev.target.closest("button[data-invite-again]");
+      if (!button) return;
+      ev.preventDefault();
+      ev.stopPropagation();
+      button.disabled = true;
+      const res = await send("POST", button.dataset.api);
+      button.disabled = false;
+      if (!res.ok) return alert(res.data?.error?.message || `Something went wrong (HTTP ${res.status}).`);
+      showInvitation(res);
+    }, true);
+    initFieldNames();
+  }
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", init);
+  else init();
+})();
