@@ -50,7 +50,8 @@ async fn send(request: reqwest::RequestBuilder) -> Page {
         status,
         location,
         cookie,
-        html: response.text().await.unwrap(),
+        // Templates escape `/` in values; the tests read them as a person does.
+        html: response.text().await.unwrap().replace("&#x2f;", "/"),
     }
 }
 
