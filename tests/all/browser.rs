@@ -1317,13 +1317,7 @@ async fn the_board_shows_what_a_seller_needs_and_asks_for_a_lost_reason() {
     if !browser_available() {
         return;
     }
-    let app = TestApp::spawn(Backend::Sqlite)
-        .await
-        .expect("sqlite always runs");
-    let owner = admin(&app, "sam.lee@acme.test").await;
-    crate::plugins::install(&app, "sales").await;
-    let enabled = crate::plugins::enable(&app, "sales", json!({})).await;
-    assert_eq!(enabled.status, StatusCode::OK, "{}", enabled.body);
+    let (app, owner) = sales_app("sam.lee@acme.test").await;
     let stages = app.all("stages", "").await;
     let stage = |name: &str| {
         stages
@@ -1336,6 +1330,14 @@ async fn the_board_shows_what_a_seller_needs_and_asks_for_a_lost_reason() {
     let deal = |name: &str, amount: &str| json!({ "name": name, "stage": stage("Qualification"), "amount": { "amount": amount, "currency": "EUR" }, "expected_close": "2027-03-31", "owner": owner });
     let big = app.create("deals", deal("Big renewal", "12000.00")).await;
     app.create("deals", deal("Small add-on", "500.50")).await;
+    // The big deal's next task is the overdue one, not the later one or the done one.
+    for (subject, due, done) in [
+        ("Send the contract", "2027-05-01T09:00:00Z", false),
+        ("Call about pricing", "2026-01-05T09:00:00Z", false),
+        ("Kick-off", "2025-12-01T09:00:00Z", true),
+    ] {
+        app.create("activities", json!({ "kind": "task", "subject": subject, "due_at": due, "done": done, "links": [big["id"]] })).await;
+    }
     let contact = app
         .create(
             "contacts",
@@ -1344,6 +1346,13 @@ async fn the_board_shows_what_a_seller_needs_and_asks_for_a_lost_reason() {
         .await;
     let (driver, mut b) = start_browser(&app, "board").await;
     login(&mut b, "sam.lee@acme.test", "correct horse battery", "acme").await;
+    let widgets_too_wide = "return [...document.querySelectorAll('.panel-body')].filter(p => p.scrollWidth > p.clientWidth + 1).map(p => p.closest('.panel').getAttribute('aria-label'))";
+    b.wait_for(".panel-body").await;
+    assert_eq!(
+        b.js(widgets_too_wide).await,
+        json!([]),
+        "the forecast fits its column"
+    );
 
     b.step("one Board entry, cards and totals");
     b.goto("/records/deals").await;
@@ -1369,6 +1378,14 @@ async fn the_board_shows_what_a_seller_needs_and_asks_for_a_lost_reason() {
         card,
         json!(["12,000.00 EUR", "2027-03-31", "0 d", "SL"]),
         "amount, close date, days in stage, owner"
+    );
+    let task = b
+        .js(&format!("const t = document.querySelector('.board-card[data-id=\"{}\"] .card-task'); return [t.querySelector('a').textContent, t.classList.contains('overdue')]", big["id"].as_str().unwrap()))
+        .await;
+    assert_eq!(
+        task,
+        json!(["Call about pricing", true]),
+        "the next task, overdue"
     );
 
     b.step("moving to Lost asks for the reason, by keyboard");
@@ -1432,6 +1449,12 @@ async fn the_board_shows_what_a_seller_needs_and_asks_for_a_lost_reason() {
         }
     }
     b.goto("/").await;
+    // The home page's widgets (the sales forecast) fit their column, nothing cut off.
+    assert_eq!(
+        b.js(widgets_too_wide).await,
+        json!([]),
+        "widgets fit a phone"
+    );
     let nav_hidden = b
         .js("return getComputedStyle(document.getElementById('main-nav')).display")
         .await;
@@ -1445,6 +1468,91 @@ async fn the_board_shows_what_a_seller_needs_and_asks_for_a_lost_reason() {
     b.assert_no_script_errors().await;
     b.client.clone().close().await.ok();
     drop(driver);
+}
+
+/// Converting a lead opens a dialog over its page that starts from the company matching the
+/// lead's domain; the converted lead links what it became.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lead_converts_in_a_dialog_into_the_company_it_belongs_to() {
+    if !browser_available() {
+        return;
+    }
+    let (app, _) = sales_app("sam@acme.test").await;
+    let acme = app
+        .create(
+            "companies",
+            json!({ "name": "Acme", "domain": "acme.example" }),
+        )
+        .await;
+    let lead = app
+        .create(
+            "leads",
+            json!({ "first_name": "Ada", "last_name": "Lovelace", "email": "ada@acme.example", "company_name": "ACME Corporation", "status": "qualified" }),
+        )
+        .await;
+    let lead_id = lead["id"].as_str().expect("id").to_owned();
+    let (driver, mut b) = start_browser(&app, "convert").await;
+    login(&mut b, "sam@acme.test", "correct horse battery", "acme").await;
+
+    b.step("the dialog starts from the matching company");
+    b.goto(&format!("/records/leads/{lead_id}")).await;
+    b.click("a[data-dialog]").await;
+    b.wait_for("dialog.ask-fields form.dialog-form").await;
+    let company = b
+        .js("return document.querySelector('dialog #f-company').value")
+        .await;
+    assert_eq!(
+        company,
+        json!("Acme"),
+        "the company by the lead's domain, by name"
+    );
+    b.js("const i = document.querySelector('dialog #f-deal_name'); i.value = ''; i.dispatchEvent(new Event('input'))")
+        .await;
+    b.fill("dialog #f-deal_name", "Acme renewal").await;
+    b.screenshot("convert-dialog").await;
+    b.click("dialog button[type=submit]").await;
+
+    b.step("the converted lead links what it became");
+    let app_ref = &app;
+    let converted = b
+        .until("the lead to be converted", |_| {
+            let url = format!("/api/v1/leads/{lead_id}");
+            async move {
+                let now = app_ref.get(&url).await.body;
+                (now["status"] == "converted").then_some(now)
+            }
+        })
+        .await;
+    assert_eq!(converted["converted_company"], acme["id"], "no second Acme");
+    b.wait_for(".alert.success").await;
+    let page = b
+        .js("return [document.querySelector('a[data-dialog]') === null, [...document.querySelectorAll('main a')].map(a => a.textContent.trim())]")
+        .await;
+    assert_eq!(page[0], json!(true), "no Convert button any more");
+    let links = page[1].as_array().expect("links");
+    for title in ["Acme", "Ada Lovelace", "Acme renewal"] {
+        assert!(
+            links.iter().any(|l| l == title),
+            "a link to {title}: {links:?}"
+        );
+    }
+    b.screenshot("converted").await;
+    b.assert_no_script_errors().await;
+    b.client.clone().close().await.ok();
+    drop(driver);
+}
+
+/// A SQLite app with the sales plugin enabled and an admin `email` (the test password); and
+/// the admin's id.
+async fn sales_app(email: &str) -> (TestApp, String) {
+    let app = TestApp::spawn(Backend::Sqlite)
+        .await
+        .expect("sqlite always runs");
+    let id = admin(&app, email).await;
+    crate::plugins::install(&app, "sales").await;
+    let enabled = crate::plugins::enable(&app, "sales", json!({})).await;
+    assert_eq!(enabled.status, StatusCode::OK, "{}", enabled.body);
+    (app, id)
 }
 
 /// An admin of the test workspace with the test password; answers their id.
@@ -1523,13 +1631,7 @@ async fn the_main_pages_have_labels_names_and_a_visible_focus() {
     if !browser_available() {
         return;
     }
-    let app = TestApp::spawn(Backend::Sqlite)
-        .await
-        .expect("sqlite always runs");
-    admin(&app, "sam@acme.test").await;
-    crate::plugins::install(&app, "sales").await;
-    let enabled = crate::plugins::enable(&app, "sales", json!({})).await;
-    assert_eq!(enabled.status, StatusCode::OK, "{}", enabled.body);
+    let (app, _) = sales_app("sam@acme.test").await;
     let company = app
         .create("companies", json!({ "name": "Acme Corp" }))
         .await;

@@ -857,9 +857,123 @@ on_both! {
         assert_eq!(contact.body["last_name"], "Hopper");
         let again = sam.post(&convert, &[]).await;
         let notice = again.headers.get_all(SET_COOKIE).iter().map(|c| c.to_str().unwrap().to_owned()).find(|c| c.starts_with("kith_flash=")).unwrap();
-        assert!(notice.starts_with("kith_flash=error") && notice.contains("already+converted"), "{notice}");
+        assert!(notice.starts_with("kith_flash=error") && notice.contains("not+offered"), "{notice}");
+        assert!(!sam.get(&lead_url).await.html.contains("Convert lead"), "no Convert once converted");
         let forged = sam.post_raw(&convert, &[]).await;
         assert_eq!(forged.status, StatusCode::FORBIDDEN, "no CSRF token, no action");
+    }
+}
+
+on_both! {
+    async fn converting_a_lead_asks_with_the_matching_company_and_trusts_no_forged_answer(app: TestApp) {
+        crate::plugins::install(&app, "sales").await;
+        assert_eq!(crate::plugins::enable(&app, "sales", json!({})).await.status, StatusCode::OK);
+        user(&app, "sam@acme.test", "admin").await;
+        let sam = Session::login(&app, "sam@acme.test").await;
+        let acme = id_of(&app.create("companies", json!({ "name": "Acme", "domain": "acme.example" })).await);
+        let companies = app.all("companies", "").await.len();
+        let lead = app.create("leads", json!({ "first_name": "Ada", "last_name": "Lovelace", "email": "ada@acme.example", "company_name": "ACME Corporation", "status": "qualified", "expected_amount": { "amount": "5000", "currency": "EUR" } })).await;
+        let lead_url = format!("/records/leads/{}", id_of(&lead));
+        let convert = format!("{lead_url}/actions/sales/convert");
+
+        // The dialog (a page of its own without JavaScript) starts from the company with the
+        // lead's email domain, a deal named after it, in the default pipeline.
+        let dialog = sam.get(&convert).await;
+        assert_eq!(dialog.status, StatusCode::OK, "{}", dialog.html);
+        assert!(dialog.html.contains(&format!("<option value=\"{acme}\" selected>Acme</option>")), "{}", dialog.html);
+        assert!(dialog.html.contains("value=\"Acme deal\""), "{}", dialog.html);
+        let pipeline = app.all("pipelines", "").await.remove(0);
+        let stages = app.all("stages", &format!("filter=pipeline[eq]:{}&sort=position", id_of(&pipeline))).await;
+        assert!(dialog.html.contains(&format!("<option value=\"{}\" selected>", id_of(&pipeline))), "the default pipeline");
+
+        // Forged answers are refused in the dialog and change nothing: another workspace's
+        // company, an id that is no company.
+        let other = app.user("other", "admin@other.test", "admin").await;
+        let theirs = id_of(&app.request(reqwest::Method::POST, "/api/v1/companies", Some(&json!({ "name": "Theirs" })), Some(&other), &[]).await.body);
+        for forged in [theirs.as_str(), "not-an-id"] {
+            let refused = sam.post(&convert, &[("company", forged), ("create_deal", "false"), ("create_deal", "true"), ("deal_name", "Stolen"), ("pipeline", &id_of(&pipeline))]).await;
+            assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", refused.html);
+            assert!(refused.html.contains("no company") && refused.html.contains("value=\"Stolen\""), "the error, and what was typed: {}", refused.html);
+        }
+        assert_eq!(app.get(&format!("/api/v1/leads/{}", id_of(&lead))).await.body["status"], "qualified");
+        assert!(app.all("contacts", "").await.is_empty() && app.all("deals", "").await.is_empty(), "nothing was made");
+
+        // The answers as chosen: the existing company, the deal named, in the second stage.
+        let done = sam.post(&convert, &[("company", &acme), ("create_deal", "false"), ("create_deal", "true"), ("deal_name", "Acme renewal"), ("pipeline", &id_of(&pipeline)), ("stage", &id_of(&stages[1]))]).await;
+        assert_eq!(done.location.as_deref(), Some(lead_url.as_str()), "{}", done.html);
+        let converted = app.get(&format!("/api/v1/leads/{}", id_of(&lead))).await.body;
+        assert_eq!((converted["status"].as_str(), converted["converted_company"].as_str()), (Some("converted"), Some(acme.as_str())));
+        let deal = app.get(&format!("/api/v1/deals/{}", converted["converted_deal"].as_str().unwrap())).await.body;
+        assert_eq!((deal["name"].as_str(), deal["stage"].as_str(), deal["company"].as_str()), (Some("Acme renewal"), Some(id_of(&stages[1]).as_str()), Some(acme.as_str())));
+        assert_eq!(app.all("companies", "").await.len(), companies, "no second Acme");
+        // Converted: the page links what it became instead of offering Convert again.
+        let page = sam.get(&lead_url).await.html;
+        assert!(!page.contains("Convert lead") && page.contains("Acme renewal") && page.contains("Ada Lovelace"), "{page}");
+        assert_eq!(sam.get(&convert).await.status, StatusCode::SEE_OTHER, "the dialog is not offered again");
+
+        // A disqualified lead is offered no conversion; skipping the deal makes none.
+        let cold = app.create("leads", json!({ "last_name": "Cold", "status": "disqualified" })).await;
+        assert!(!sam.get(&format!("/records/leads/{}", id_of(&cold))).await.html.contains("Convert lead"));
+        let warm = app.create("leads", json!({ "last_name": "Warm", "company_name": "Warm Ltd", "status": "new" })).await;
+        let warm_convert = format!("/records/leads/{}/actions/sales/convert", id_of(&warm));
+        let skipped = sam.post(&warm_convert, &[("company", ""), ("create_deal", "false"), ("deal_name", "")]).await;
+        assert_eq!(skipped.status, StatusCode::SEE_OTHER, "{}", skipped.html);
+        let warm = app.get(&format!("/api/v1/leads/{}", id_of(&warm))).await.body;
+        assert!(warm["converted_deal"].is_null() && warm["converted_company"].is_string(), "{warm}");
+        let made = app.get(&format!("/api/v1/companies/{}", warm["converted_company"].as_str().unwrap())).await.body;
+        assert_eq!(made["name"], "Warm Ltd", "an emptied company creates one from the lead");
+    }
+}
+
+on_both! {
+    async fn tag_filters_match_any_all_or_none_and_suggest_only_readable_tags(app: TestApp) {
+        let role = json!({
+            "name": "own",
+            "types": { "*": { "create": "all", "read": "all", "edit": "all", "delete": "all" }, "contact": { "create": "all", "read": "own", "edit": "own", "delete": "own" } },
+        });
+        let saved = app.request(reqwest::Method::PUT, "/api/v1/admin/roles/own", Some(&role), Some(&app.token), &[]).await;
+        assert!(saved.status.is_success(), "{}", saved.body);
+        user(&app, "sam@acme.test", "admin").await;
+        user(&app, "olly@acme.test", "own").await;
+        for (name, tags) in [("Avery", json!(["vip", "partner"])), ("Blake", json!(["vip"])), ("Casey", json!(["partner", "<b>bold</b>"])), ("Drew", json!([]))] {
+            app.create("contacts", json!({ "last_name": name, "tags": tags })).await;
+        }
+        let other = app.user("other", "admin@other.test", "admin").await;
+        let theirs = app.request(reqwest::Method::POST, "/api/v1/contacts", Some(&json!({ "last_name": "Foreign", "tags": ["foreign"] })), Some(&other), &[]).await;
+        assert_eq!(theirs.status, StatusCode::CREATED, "{}", theirs.body);
+        let sam = Session::login(&app, "sam@acme.test").await;
+        let olly = Session::login(&app, "olly@acme.test").await;
+        let (made, _) = olly.api(reqwest::Method::POST, "/api/v1/contacts", Some(&json!({ "last_name": "Olly's", "tags": ["olly-only"] }))).await;
+        assert_eq!(made, StatusCode::CREATED);
+
+        let shown = |html: &str| ["Avery", "Blake", "Casey", "Drew", "Olly&#x27;s"].iter().filter(|n| html.contains(&format!(">{n}<"))).map(|n| n.to_string()).collect::<Vec<_>>();
+        for (op, value, expected) in [
+            ("has_any", "vip, partner", vec!["Avery", "Blake", "Casey"]),
+            ("has_all", "vip,partner", vec!["Avery"]),
+            ("has_none", "vip", vec!["Casey", "Drew", "Olly&#x27;s"]),
+            ("has_any", "<b>bold</b>", vec!["Casey"]),
+        ] {
+            let page = sam.get(&format!("/records/contacts?{}", form(&[("f", "tags"), ("op", op), ("v", value)]))).await;
+            assert_eq!(page.status, StatusCode::OK, "{}", page.html);
+            assert_eq!(shown(&page.html), expected, "{op} {value}");
+        }
+        // An empty list is a clear error on the page, not a 500.
+        let empty = sam.get("/records/contacts?f=tags&op=has_any&v=%2C").await;
+        assert_eq!(empty.status, StatusCode::OK);
+        assert!(empty.html.contains("alert error"), "{}", empty.html);
+
+        // Suggestions: the workspace's tags the reader may read, what was typed first.
+        let values = |body: &Value| body["data"].as_array().unwrap().iter().map(|v| v["title"].as_str().unwrap().to_owned()).collect::<Vec<_>>();
+        let (status, all) = sam.api(reqwest::Method::GET, "/records/contacts/values/tags?q=", None).await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(values(&all), ["<b>bold</b>", "olly-only", "partner", "vip"], "never another workspace's");
+        let (_, typed) = sam.api(reqwest::Method::GET, "/records/contacts/values/tags?q=P", None).await;
+        assert_eq!(values(&typed), ["partner", "vip"], "starting with it, then containing it");
+        let (_, own) = olly.api(reqwest::Method::GET, "/records/contacts/values/tags?q=", None).await;
+        assert_eq!(values(&own), ["olly-only"], "only the tags of records Olly may read");
+        // Not a tags field, a type that is not there.
+        assert_eq!(sam.api(reqwest::Method::GET, "/records/contacts/values/last_name", None).await.0, StatusCode::BAD_REQUEST);
+        assert_eq!(sam.api(reqwest::Method::GET, "/records/nothing/values/tags", None).await.0, StatusCode::NOT_FOUND);
     }
 }
 

@@ -309,7 +309,7 @@ impl fmt::Display for PanelLocation {
 }
 
 /// An action users and workflows can run (`run-action`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Action {
     pub name: String,
@@ -319,6 +319,18 @@ pub struct Action {
     /// The entity type whose records the action applies to; `None` for a global action.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub entity: Option<String>,
+    /// What the action asks before it runs: the web app shows these fields as a dialog and
+    /// adds the answers to the input beside `id`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub fields: Vec<FieldSpec>,
+    /// A filter (the filter language) the record must match for the web app to offer the
+    /// action: `status[neq]:converted`. Only what is shown; the action still checks.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub when: Option<String>,
+    /// The dialog's starting values come from the plugin: the action is first run with
+    /// `{"id": …, "prefill": true}` and answers an object of field values, changing nothing.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub prefill: bool,
 }
 
 /// A value an admin sets per workspace, read by the plugin through the config import.
@@ -744,6 +756,29 @@ impl Manifest {
                 let entity_key = format!("{key}.entity");
                 check_identifier(entity).map_err(|m| problem(&entity_key, m))?;
                 self.check_readable(entity, &entity_key, "an action")?;
+            }
+            if (!action.fields.is_empty() || action.when.is_some() || action.prefill)
+                && action.entity.is_none()
+            {
+                return Err(problem(
+                    format!("{key}.entity"),
+                    "`fields`, `when` and `prefill` are for actions on a record: name its entity",
+                ));
+            }
+            check_field_list(&action.fields, &format!("{key}.fields"))?;
+            for (j, field) in action.fields.iter().enumerate() {
+                let target_key = format!("{key}.fields[{j}].target");
+                match (&field.target, field.kind) {
+                    (Some(target), _) => self.check_readable(target, &target_key, "a field")?,
+                    (None, FieldKind::Reference) => {
+                        return Err(problem(target_key, "a reference field needs a `target`"));
+                    }
+                    (None, _) => {}
+                }
+            }
+            if let Some(when) = &action.when {
+                crate::records::query::parse_filter(when)
+                    .map_err(|e| problem(format!("{key}.when"), e.to_string()))?;
             }
         }
         Ok(())

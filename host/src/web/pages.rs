@@ -2,6 +2,7 @@
 //! pages with their timeline, related records and plugin panels, forms, and search. One set of
 //! handlers serves every entity type — built-in, custom and plugin-defined.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use axum::body::Bytes;
@@ -21,7 +22,8 @@ use crate::auth::model::user;
 use crate::auth::permissions::{Operation, Scope};
 use crate::error::{ApiError, ApiResult, ErrorCode, FieldError};
 use crate::ids::RecordId;
-use crate::plugins::manifest::PanelLocation;
+use crate::plugins::manifest::{Action, PanelLocation};
+use crate::plugins::registry::Enabled;
 use crate::records::AuditQuery;
 use crate::records::aggregate::AggregateQuery;
 use crate::records::schema::{EntityType, FieldKind, FieldSpec, Schema};
@@ -111,7 +113,7 @@ async fn names(web: &Web, fields: &[&FieldSpec], rows: &[&Map<String, Value>]) -
     })
 }
 
-async fn users(web: &Web) -> ApiResult<std::collections::HashMap<Uuid, String>> {
+async fn users(web: &Web) -> ApiResult<HashMap<Uuid, String>> {
     Ok(user::Entity::find()
         .filter(user::Column::WorkspaceId.eq(web.identity.workspace.0))
         .order_by_asc(user::Column::Email)
@@ -423,6 +425,16 @@ impl ListState {
             .map(|(field, op, value)| match op.as_str() {
                 "is_empty" => format!("{field}[is_empty]:true"),
                 "not_empty" => format!("{field}[is_empty]:false"),
+                // A list field against several values: "tag a, tag b".
+                "has_any" => format!("{field}[in]:{}", listed(value).join("|")),
+                "has_none" => format!("not({field}[in]:{})", listed(value).join("|")),
+                "has_all" => {
+                    let each: Vec<String> = listed(value)
+                        .iter()
+                        .map(|v| format!("{field}[contains]:{v}"))
+                        .collect();
+                    format!("and({})", each.join(","))
+                }
                 op => format!("{field}[{op}]:{}", quoted(value)),
             })
             .collect();
@@ -454,10 +466,30 @@ impl ListState {
     }
 }
 
+/// Where a filter on a tags or multi-select field finds the values to suggest.
+fn values_url(ty: &EntityType, field: &FieldSpec) -> Option<String> {
+    matches!(field.kind, FieldKind::Tags | FieldKind::MultiSelect)
+        .then(|| format!("/records/{}/values/{}", ty.plural, field.name))
+}
+
+/// The values of a "has any / all / none" condition, comma separated, each quoted for the
+/// filter language.
+fn listed(value: &str) -> Vec<String> {
+    value
+        .split(',')
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+        .map(quoted)
+        .collect()
+}
+
 /// The operators the filter builder offers.
 const OPS: &[(&str, &str)] = &[
     ("eq", "is"),
     ("neq", "is not"),
+    ("has_any", "has any of"),
+    ("has_all", "has all of"),
+    ("has_none", "has none of"),
     ("contains", "contains"),
     ("starts_with", "starts with"),
     ("gt", "after / more than"),
@@ -476,7 +508,7 @@ fn ops_for(field: &FieldSpec) -> &'static [&'static str] {
         K::Boolean => &["eq", "is_empty", "not_empty"],
         K::Reference if field.multiple => &["contains", "is_empty", "not_empty"],
         K::Select | K::User | K::Reference => &["eq", "neq", "is_empty", "not_empty"],
-        K::Tags | K::MultiSelect => &["contains", "is_empty", "not_empty"],
+        K::Tags | K::MultiSelect => &["has_any", "has_all", "has_none", "is_empty", "not_empty"],
         K::Json => &["is_empty", "not_empty"],
         K::Text | K::LongText | K::Email | K::Phone | K::Url => &[
             "eq",
@@ -530,10 +562,15 @@ pub async fn list(web: Web, Path(plural): Path<String>, RawQuery(raw): RawQuery)
             ..ListQuery::default()
         };
         let base = format!("/records/{}", ty.plural);
-        let (found, error) = match web.state.store.list(&web.actor(), &ty, &query).await {
+        let unlisted = state.filters.iter().find(|(_, op, value)| op.starts_with("has_") && listed(value).is_empty());
+        let listing = match unlisted {
+            Some((field, _, _)) => Err(ApiError::new(ErrorCode::InvalidFilter, format!("Pick at least one value for “{}”.", ty.field(field).map_or_else(|| field.clone(), label)))),
+            None => web.state.store.list(&web.actor(), &ty, &query).await.map_err(ApiError::from),
+        };
+        let (found, error) = match listing {
             Ok(found) => (Some(found), None),
             // A filter the store refuses is shown on the page, with the builder to fix it.
-            Err(error) => (None, Some(shown(error.into())?)),
+            Err(error) => (None, Some(shown(error)?)),
         };
         let records: Vec<&Record> = found.iter().flat_map(|p| p.records.iter()).collect();
         let data: Vec<&Map<String, Value>> = records.iter().map(|r| &r.data).collect();
@@ -581,6 +618,7 @@ pub async fn list(web: Web, Path(plural): Path<String>, RawQuery(raw): RawQuery)
                 "checked": columns.iter().any(|c| c.name == f.name),
                 "ops": serde_json::to_string(ops_for(f)).unwrap_or_default(),
                 "target": readable_target(&web, &schema, f).map(|t| t.plural.clone()),
+                "values": values_url(&ty, f),
             }))
             .collect();
         // A reference condition shows the title of the record it names, through a picker.
@@ -597,6 +635,7 @@ pub async fn list(web: Web, Path(plural): Path<String>, RawQuery(raw): RawQuery)
                     "value": value,
                     "picker": target.map(|t| t.plural.clone()),
                     "titles": titles_json(Some(&Value::from(value.as_str())), &filter_names),
+                    "values": ty.field(field).and_then(|f| values_url(&ty, f)),
                 })
             })
             .collect();
@@ -805,6 +844,73 @@ struct BoardScope {
     label: String,
 }
 
+/// Each record's next open task: of the tasks linked to it and not done, the one due first
+/// (undated ones last). Empty for activities themselves and for readers of no tasks.
+async fn next_tasks<'r>(
+    web: &Web,
+    ty: &EntityType,
+    records: impl Iterator<Item = &'r Record>,
+) -> HashMap<RecordId, Record> {
+    let ids: Vec<String> = records.map(|r| r.id.to_string()).collect();
+    if ty.name == "activity" || ids.is_empty() {
+        return HashMap::new();
+    }
+    let Ok(activities) = entity(web, "activities").await else {
+        return HashMap::new();
+    };
+    let query = ListQuery {
+        filter: Some(format!(
+            "and(kind[eq]:task,done[neq]:true,links[in]:{})",
+            ids.join("|")
+        )),
+        sort: Some("due_at".into()),
+        limit: 1000,
+        ..ListQuery::default()
+    };
+    let Ok(found) = web
+        .state
+        .store
+        .list(&web.actor(), &activities, &query)
+        .await
+    else {
+        return HashMap::new();
+    };
+    // Dated tasks before undated ones (NULLs sort first in an ascending sort).
+    let (dated, undated): (Vec<Record>, Vec<Record>) = found
+        .records
+        .into_iter()
+        .partition(|t| t.data.get("due_at").is_some_and(|d| !d.is_null()));
+    let mut next = HashMap::new();
+    for task in dated.into_iter().chain(undated) {
+        for linked in task
+            .data
+            .get("links")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            if let Some(id) = linked.as_str().and_then(|id| Uuid::parse_str(id).ok()) {
+                next.entry(RecordId(id)).or_insert_with(|| task.clone());
+            }
+        }
+    }
+    next
+}
+
+/// A task as a card shows it: its subject, when it is due and whether that has passed.
+fn task_json(task: &Record, names: &Names, now: chrono::DateTime<chrono::Utc>) -> Value {
+    let due = task.data.get("due_at").and_then(Value::as_str);
+    let overdue = due
+        .and_then(|d| chrono::DateTime::parse_from_rfc3339(d).ok())
+        .is_some_and(|d| d < now);
+    json!({
+        "subject": task.data.get("subject").and_then(Value::as_str).unwrap_or(""),
+        "due": due.map(|d| display::short_datetime(d, names.zone)),
+        "overdue": overdue,
+        "url": format!("/records/activities/{}", task.id),
+    })
+}
+
 pub async fn board(web: Web, Path(plural): Path<String>, RawQuery(raw): RawQuery) -> Response {
     page(&web, async {
         let ty = entity(&web, &plural).await?;
@@ -857,6 +963,7 @@ pub async fn board(web: Web, Path(plural): Path<String>, RawQuery(raw): RawQuery
         let data: Vec<&Map<String, Value>> = found_columns.iter().flat_map(|p| p.records.iter().map(|r| &r.data)).collect();
         let names = names(&web, &card_fields, &data).await?;
         let owners = users(&web).await?;
+        let tasks = next_tasks(&web, &ty, found_columns.iter().flat_map(|p| &p.records)).await;
         // Counts and totals of each column's amount, per currency, over all its cards (not only
         // the ones shown), as the reader may see them.
         let money = ty.fields.iter().find(|f| f.kind == FieldKind::Money);
@@ -906,6 +1013,7 @@ pub async fn board(web: Web, Path(plural): Path<String>, RawQuery(raw): RawQuery
                         "owner": owner,
                         "initials": owner.map(|email| display::initials(email)),
                         "days": days,
+                        "task": tasks.get(&r.id).map(|task| task_json(task, &names, now)),
                     })
                 })
                 .collect();
@@ -1277,10 +1385,14 @@ pub async fn record(
         let mut actions = Vec::new();
         for enabled in web.state.plugins.enabled_in(web.identity.workspace).iter() {
             for action in enabled.plugin.manifest.actions.iter().filter(|a| a.entity.as_deref() == Some(ty.name.as_str())) {
+                if !offered(&web, &ty, id, action).await? {
+                    continue;
+                }
                 actions.push(json!({
                     "title": action.title,
                     "description": action.description,
                     "url": format!("{url}/actions/{}/{}", enabled.id(), action.name),
+                    "dialog": !action.fields.is_empty(),
                 }));
             }
         }
@@ -1322,53 +1434,219 @@ pub async fn record(
     .await
 }
 
-/// Runs a plugin's action on the record (`{"id": …}` is its input) and comes back to the
-/// record with the outcome.
-pub async fn run_action(
-    web: Web,
-    Path((plural, id, plugin, action)): Path<(String, String, String, String)>,
-    body: Bytes,
-) -> Response {
-    page(&web, async {
-        web.form(&body)?;
-        let ty = entity(&web, &plural).await?;
-        let id = parse_id(&id)?;
-        let back = record_url(&ty, id);
-        let enabled = web
-            .state
-            .plugins
-            .enabled_plugin(web.identity.workspace, &plugin)?;
-        let Some(spec) = enabled
-            .plugin
-            .manifest
-            .actions
-            .iter()
-            .find(|a| a.name == action && a.entity.as_deref() == Some(ty.name.as_str()))
-        else {
-            return Err(ApiError::new(
+/// Whether the record matches the action's `when` (always, without one).
+async fn offered(web: &Web, ty: &EntityType, id: RecordId, action: &Action) -> ApiResult<bool> {
+    let Some(when) = &action.when else {
+        return Ok(true);
+    };
+    let query = ListQuery {
+        filter: Some(format!("and(id[eq]:{id},{when})")),
+        limit: 1,
+        ..ListQuery::default()
+    };
+    Ok(!web
+        .state
+        .store
+        .list(&web.actor(), ty, &query)
+        .await?
+        .records
+        .is_empty())
+}
+
+/// A plugin action on a record of `ty`, with the plugin that has it; 404 when there is none.
+fn record_action(
+    web: &Web,
+    ty: &EntityType,
+    plugin: &str,
+    action: &str,
+) -> ApiResult<(Arc<Enabled>, Action)> {
+    let enabled = web
+        .state
+        .plugins
+        .enabled_plugin(web.identity.workspace, plugin)?;
+    let spec = enabled
+        .plugin
+        .manifest
+        .actions
+        .iter()
+        .find(|a| a.name == action && a.entity.as_deref() == Some(ty.name.as_str()))
+        .cloned()
+        .ok_or_else(|| {
+            ApiError::new(
                 ErrorCode::NotFound,
                 format!(
                     "no action `{}` on {}",
                     action.chars().take(64).collect::<String>(),
                     ty.label_plural
                 ),
-            ));
+            )
+        })?;
+    Ok((enabled, spec))
+}
+
+/// A plugin action about to run on a record: the record's type, the record, the plugin and
+/// the action's declaration.
+struct ActionTarget {
+    ty: Arc<EntityType>,
+    record: Record,
+    enabled: Arc<Enabled>,
+    spec: Action,
+}
+
+/// The record an action runs on, readable by the person, and the action; when the action is
+/// not offered for the record (a lead already converted), the way back to the record saying so.
+async fn action_target(
+    web: &Web,
+    (plural, id, plugin, action): &(String, String, String, String),
+) -> ApiResult<Result<ActionTarget, Response>> {
+    let ty = entity(web, plural).await?;
+    let record = web
+        .state
+        .store
+        .get(&web.actor(), &ty, parse_id(id)?)
+        .await?;
+    let (enabled, spec) = record_action(web, &ty, plugin, action)?;
+    if !offered(web, &ty, record.id, &spec).await? {
+        let why = format!(
+            "{} is not offered for {} now.",
+            spec.title,
+            title_of(&ty, &record)
+        );
+        return Ok(Err(redirect_with(
+            &record_url(&ty, record.id),
+            "error",
+            &why,
+        )));
+    }
+    Ok(Ok(ActionTarget {
+        ty,
+        record,
+        enabled,
+        spec,
+    }))
+}
+
+/// The dialog of an action that asks for fields: its starting values are the fields'
+/// defaults, then what the plugin prefills.
+pub async fn action_form(web: Web, Path(path): Path<(String, String, String, String)>) -> Response {
+    page(&web, async {
+        let target = match action_target(&web, &path).await? {
+            Ok(target) => target,
+            Err(not_offered) => return Ok(not_offered),
         };
-        let input = json!({ "id": id });
-        match crate::plugins::api::call_action(
+        let back = record_url(&target.ty, target.record.id);
+        let spec = &target.spec;
+        let mut values: Map<String, Value> = spec
+            .fields
+            .iter()
+            .filter_map(|f| f.default.clone().map(|d| (f.name.clone(), d)))
+            .collect();
+        if spec.prefill {
+            let input = json!({ "id": target.record.id, "prefill": true });
+            let answer = crate::plugins::api::call_action(
+                &web.state.plugins,
+                &target.enabled,
+                web.actor(),
+                &spec.name,
+                &input,
+            )
+            .await;
+            match answer {
+                Ok(Value::Object(prefilled)) => values.extend(
+                    prefilled
+                        .into_iter()
+                        .filter(|(k, _)| spec.fields.iter().any(|f| &f.name == k)),
+                ),
+                Ok(_) => {}
+                Err(error) => return refused(&back, error),
+            }
+        }
+        render_action_form(&web, &target, &values, &[], StatusCode::OK).await
+    })
+    .await
+}
+
+async fn render_action_form(
+    web: &Web,
+    target: &ActionTarget,
+    values: &Map<String, Value>,
+    errors: &[FieldError],
+    status: StatusCode,
+) -> ApiResult<Response> {
+    let ActionTarget {
+        ty, record, spec, ..
+    } = target;
+    let fields: Vec<&FieldSpec> = spec.fields.iter().collect();
+    let (inputs, general) = form_inputs(web, &spec.fields, &fields, values, errors).await?;
+    let url = record_url(ty, record.id);
+    Ok(web
+        .render_status(
+            status,
+            "action.html",
+            json!({
+                "entity": entity_json(ty),
+                "record": { "title": title_of(ty, record), "url": url },
+                "action": {
+                    "title": spec.title,
+                    "description": spec.description,
+                    "url": format!("{url}/actions/{}/{}", target.enabled.id(), spec.name),
+                },
+                "inputs": inputs,
+                "errors": general,
+            }),
+        )
+        .await)
+}
+
+/// Runs a plugin's action on the record (`{"id": …}` and the dialog's answers are its input)
+/// and comes back to the record with the outcome; a refusal keeps the dialog open.
+pub async fn run_action(
+    web: Web,
+    Path(path): Path<(String, String, String, String)>,
+    body: Bytes,
+) -> Response {
+    page(&web, async {
+        let form = web.form(&body)?;
+        let target = match action_target(&web, &path).await? {
+            Ok(target) => target,
+            Err(not_offered) => return Ok(not_offered),
+        };
+        let back = record_url(&target.ty, target.record.id);
+        let spec = &target.spec;
+        let fields: Vec<&FieldSpec> = spec.fields.iter().collect();
+        let values = match read_form(&fields, &form, web.zone) {
+            Ok(values) => values,
+            Err(errors) => {
+                let typed = as_typed(&fields, &form);
+                let status = StatusCode::UNPROCESSABLE_ENTITY;
+                return render_action_form(&web, &target, &typed, &errors, status).await;
+            }
+        };
+        let mut input = values.clone();
+        input.insert("id".into(), json!(target.record.id));
+        let outcome = crate::plugins::api::call_action(
             &web.state.plugins,
-            &enabled,
+            &target.enabled,
             web.actor(),
             &spec.name,
-            &input,
+            &Value::Object(input),
         )
-        .await
-        {
+        .await;
+        match outcome {
             Ok(_) => Ok(redirect_with(
                 &back,
                 "success",
                 &format!("{}: done.", spec.title),
             )),
+            // A dialog stays open with the refusal beside the fields it names.
+            Err(error) if !spec.fields.is_empty() && !error.code.status().is_server_error() => {
+                let mut errors = error.details.clone();
+                if errors.is_empty() {
+                    errors.push(FieldError::new("", error.code.as_str(), error.message));
+                }
+                let status = StatusCode::UNPROCESSABLE_ENTITY;
+                render_action_form(&web, &target, &values, &errors, status).await
+            }
             Err(error) => refused(&back, error),
         }
     })
@@ -1419,9 +1697,14 @@ fn form_fields(ty: &EntityType) -> Vec<&FieldSpec> {
 /// and stages both point to a pipeline): it scopes which `target` records go with a record of
 /// `ty` (a deal's stages are its pipeline's).
 fn shared_reference<'a>(ty: &'a EntityType, target: &EntityType) -> Option<&'a FieldSpec> {
+    shared_reference_in(&ty.fields, target)
+}
+
+/// [`shared_reference`] among any fields (an action's dialog scopes its stage by its pipeline).
+fn shared_reference_in<'a>(fields: &'a [FieldSpec], target: &EntityType) -> Option<&'a FieldSpec> {
     let single =
         |f: &FieldSpec| f.kind == FieldKind::Reference && !f.multiple && f.target.is_some();
-    ty.fields.iter().find(|f| {
+    fields.iter().find(|f| {
         single(f)
             && f.target.as_deref() != Some(target.name.as_str())
             && target
@@ -1435,7 +1718,7 @@ fn shared_reference<'a>(ty: &'a EntityType, target: &EntityType) -> Option<&'a F
 /// deal's stage among its pipeline's stages).
 async fn choices(
     web: &Web,
-    ty: &EntityType,
+    scope: &[FieldSpec],
     fields: &[&FieldSpec],
     values: &Map<String, Value>,
 ) -> ApiResult<Vec<Option<Vec<(String, String)>>>> {
@@ -1454,7 +1737,7 @@ async fn choices(
                 match readable_target(web, &schema, field) {
                     Some(target) => {
                         let view = web.identity.access.view(target);
-                        let scope = shared_reference(ty, &view).and_then(|shared| {
+                        let scope = shared_reference_in(scope, &view).and_then(|shared| {
                             let id = values.get(&shared.name)?.as_str()?;
                             Uuid::parse_str(id)
                                 .ok()
@@ -1506,30 +1789,16 @@ impl<'a> Editing<'a> {
     }
 }
 
-async fn render_form(
+/// The inputs of a form of `fields` (among `scope`, the fields that scope each other's
+/// choices) holding `values`, each with its error, and the errors of no input.
+async fn form_inputs<'e>(
     web: &Web,
-    ty: &EntityType,
-    editing: Option<Editing<'_>>,
+    scope: &[FieldSpec],
+    fields: &[&FieldSpec],
     values: &Map<String, Value>,
-    errors: &[FieldError],
-    status: StatusCode,
-) -> ApiResult<Response> {
-    render_form_warning(web, ty, editing, values, errors, status, &[]).await
-}
-
-/// [`render_form`], with the records a new one would duplicate (a create form asks before
-/// adding a second contact with the same email).
-async fn render_form_warning(
-    web: &Web,
-    ty: &EntityType,
-    editing: Option<Editing<'_>>,
-    values: &Map<String, Value>,
-    errors: &[FieldError],
-    status: StatusCode,
-    duplicates: &[Value],
-) -> ApiResult<Response> {
-    let fields = form_fields(ty);
-    let choices = choices(web, ty, &fields, values).await?;
+    errors: &'e [FieldError],
+) -> ApiResult<(Vec<Value>, Vec<&'e str>)> {
+    let choices = choices(web, scope, fields, values).await?;
     let schema = web.state.store.schema(web.identity.workspace).await?;
     let inputs: Vec<Value> = fields
         .iter()
@@ -1555,6 +1824,33 @@ async fn render_form_warning(
         .filter(|e| fields.iter().all(|f| f.name != e.field))
         .map(|e| e.message.as_str())
         .collect();
+    Ok((inputs, general))
+}
+
+async fn render_form(
+    web: &Web,
+    ty: &EntityType,
+    editing: Option<Editing<'_>>,
+    values: &Map<String, Value>,
+    errors: &[FieldError],
+    status: StatusCode,
+) -> ApiResult<Response> {
+    render_form_warning(web, ty, editing, values, errors, status, &[]).await
+}
+
+/// [`render_form`], with the records a new one would duplicate (a create form asks before
+/// adding a second contact with the same email).
+async fn render_form_warning(
+    web: &Web,
+    ty: &EntityType,
+    editing: Option<Editing<'_>>,
+    values: &Map<String, Value>,
+    errors: &[FieldError],
+    status: StatusCode,
+    duplicates: &[Value],
+) -> ApiResult<Response> {
+    let fields = form_fields(ty);
+    let (inputs, general) = form_inputs(web, &ty.fields, &fields, values, errors).await?;
     let (mode, action, record_json) = match editing {
         Some(Editing {
             record: r,

@@ -62,6 +62,63 @@ async fn matches(web: &Web, plural: &str, raw: &str) -> ApiResult<Vec<Value>> {
         .collect())
 }
 
+/// The values a tag filter suggests (`GET /records/<plural>/values/<field>?q=`), in the
+/// picker's shape (`{id, title}`, both the value): a tags field's values among the records the
+/// person may read, a multi-select's options; those starting with what was typed first, then
+/// those containing it.
+pub async fn values(
+    web: Web,
+    Path((plural, field)): Path<(String, String)>,
+    RawQuery(raw): RawQuery,
+) -> Response {
+    match value_matches(&web, &plural, &field, raw.as_deref().unwrap_or("")).await {
+        Ok(data) => Json(json!({ "data": data })).into_response(),
+        Err(error) => error.into_response(),
+    }
+}
+
+/// Distinct tag values read at most for one suggestion list.
+const VALUES_READ: u64 = 2000;
+
+async fn value_matches(web: &Web, plural: &str, field: &str, raw: &str) -> ApiResult<Vec<Value>> {
+    let actor = web.actor();
+    let ty = web.state.store.view(&actor, plural).await?;
+    let form = Form::parse(raw.as_bytes());
+    let q = form.get("q").unwrap_or("").trim().to_lowercase();
+    let all: Vec<(String, String)> = match ty.field(field) {
+        Some(spec) if spec.kind == FieldKind::MultiSelect => spec
+            .options
+            .iter()
+            .map(|o| {
+                (
+                    o.value.clone(),
+                    super::display::option_label(spec, &o.value),
+                )
+            })
+            .collect(),
+        _ => web
+            .state
+            .store
+            .list_values(&actor, &ty, field, VALUES_READ)
+            .await?
+            .into_iter()
+            .map(|v| (v.clone(), v))
+            .collect(),
+    };
+    let starts = |(_, label): &&(String, String)| label.to_lowercase().starts_with(&q);
+    let contains = |(_, label): &&(String, String)| {
+        let label = label.to_lowercase();
+        label.contains(&q) && !label.starts_with(&q)
+    };
+    Ok(all
+        .iter()
+        .filter(starts)
+        .chain(all.iter().filter(contains))
+        .take(PICK_ROWS)
+        .map(|(value, label)| json!({ "id": value, "title": label }))
+        .collect())
+}
+
 /// The second line a picker shows under a record's title: its email, domain, web address or
 /// phone, whichever comes first among its fields.
 pub fn detail(ty: &EntityType, record: &Record) -> Option<String> {

@@ -88,11 +88,13 @@ pub fn pages() -> Vec<(&'static str, minijinja::Value)> {
                 "fields": [
                     { "name": "first_name", "label": "First name", "kind": "text", "checked": true, "ops": r#"["eq","neq","contains","starts_with","is_empty","not_empty"]"#, "target": null },
                     { "name": "company", "label": "Company", "kind": "reference", "checked": false, "ops": r#"["eq","neq","is_empty","not_empty"]"#, "target": "companies" },
+                    { "name": "tags", "label": "Tags", "kind": "tags", "checked": true, "ops": r#"["has_any","has_all","has_none","is_empty","not_empty"]"#, "target": null, "values": "/records/contacts/values/tags" },
                 ],
                 "rows": [{ "id": ID, "url": format!("/records/contacts/{ID}"), "title": "Ada Lovelace", "cells": [text("Ada"), { "text": "ada@example.com", "url": "mailto:ada@example.com" }, { "text": "vip", "items": ["vip"] }] }],
                 "filters": [
                     { "field": "email", "op": "contains", "value": "example", "picker": null, "titles": "{}" },
                     { "field": "company", "op": "eq", "value": ID, "picker": "companies", "titles": format!(r#"{{"{ID}":"Acme"}}"#) },
+                    { "field": "tags", "op": "has_any", "value": "vip, partner", "picker": null, "titles": "{}", "values": "/records/contacts/values/tags" },
                     { "field": "", "op": "eq", "value": "" },
                 ],
                 "ops": [{ "value": "eq", "label": "is" }, { "value": "contains", "label": "contains" }],
@@ -122,7 +124,7 @@ pub fn pages() -> Vec<(&'static str, minijinja::Value)> {
                 "options": [{ "value": "new", "label": "New" }, { "value": "won", "label": "Won" }],
                 "boards": [{ "name": "stage", "label": "Stage", "url": "/records/contacts/board?field=stage", "active": true }, { "name": "kind", "label": "Kind", "url": "/records/contacts/board?field=kind", "active": false }],
                 "columns": [
-                    { "value": "new", "label": "New", "count": "1", "totals": ["12,000.00 EUR"], "more_url": null, "cards": [{ "id": ID, "version": 3, "title": "Big deal", "url": format!("/records/contacts/{ID}"), "move_url": format!("/records/contacts/{ID}/move"), "fields": [{ "name": "amount", "label": "Amount", "text": "12,000.00 EUR" }, { "name": "expected_close", "label": "Expected close", "text": "2027-03-31" }], "owner": "sam@example.com", "initials": "S", "days": 4 }] },
+                    { "value": "new", "label": "New", "count": "1", "totals": ["12,000.00 EUR"], "more_url": null, "cards": [{ "id": ID, "version": 3, "title": "Big deal", "url": format!("/records/contacts/{ID}"), "move_url": format!("/records/contacts/{ID}/move"), "fields": [{ "name": "amount", "label": "Amount", "text": "12,000.00 EUR" }, { "name": "expected_close", "label": "Expected close", "text": "2027-03-31" }], "owner": "sam@example.com", "initials": "S", "days": 4, "task": { "subject": "Call back", "due": "2026-12-01 09:30", "overdue": true, "url": "u" } }] },
                     { "value": "won", "label": "Won", "count": "73", "totals": [], "more_url": "/records/contacts?f=stage&op=eq&v=won", "cards": [] },
                 ],
                 "scope": { "id": ID, "label": "Pipeline", "choices": [{ "id": ID, "title": "Sales", "url": format!("/records/contacts/board?field=stage&scope={ID}"), "active": true }] },
@@ -150,7 +152,23 @@ pub fn pages() -> Vec<(&'static str, minijinja::Value)> {
                 ],
                 "timeline_kinds": [{ "label": "All", "url": "u#timeline", "active": true }, { "label": "Tasks", "url": "u?kind=task#timeline", "active": false }],
                 "panels": [panel()],
-                "actions": [{ "title": "Convert lead", "description": "Turns the lead into a contact", "url": format!("/records/contacts/{ID}/actions/sales/convert") }],
+                "actions": [
+                    { "title": "Convert lead", "description": "Turns the lead into a contact", "url": format!("/records/contacts/{ID}/actions/sales/convert"), "dialog": true },
+                    { "title": "Tag", "description": null, "url": format!("/records/contacts/{ID}/actions/tagger/tag"), "dialog": false },
+                ],
+            })),
+        ),
+        (
+            "action.html",
+            globals(json!({
+                "entity": entity(),
+                "record": { "title": "Ada Lovelace", "url": format!("/records/contacts/{ID}") },
+                "action": { "title": "Convert lead", "description": "Turns the lead into a contact", "url": format!("/records/contacts/{ID}/actions/sales/convert") },
+                "inputs": [
+                    { "name": "company", "id": "f-company", "label": "Company", "kind": "reference", "control": "select", "input_type": "", "step": "1", "required": false, "value": ID, "checked": false, "amount": "", "currency": "", "options": [{ "value": ID, "label": "Acme", "selected": true }], "hint": "", "error": "there is no company", "picker": "companies", "create": "name" },
+                    { "name": "create_deal", "id": "f-create_deal", "label": "Create a deal", "kind": "boolean", "control": "checkbox", "input_type": "checkbox", "step": "1", "required": false, "value": "", "checked": true, "amount": "", "currency": "", "options": [], "hint": "", "error": null },
+                ],
+                "errors": ["lead 1 was already converted"],
             })),
         ),
         (

@@ -1,9 +1,15 @@
 //! The `convert` action: a lead becomes a contact, the contact's company (found, else created)
 //! and optionally a deal, and the lead records what it became.
 //!
-//! Input: `{"id": lead id, "create_deal": true, "deal_name"?: "…", "amount"?: {"amount",
-//! "currency"}, "pipeline"?: id}`. Answer: `{"lead", "contact", "company", "deal",
-//! "company_created", "contact_created"}` (company and deal `null` when there is none).
+//! Input: `{"id": lead id, "company"?: id | null, "create_deal": true, "deal_name"?: "…",
+//! "amount"?: {"amount", "currency"}, "pipeline"?: id, "stage"?: id}`. Without `company` the
+//! company is found by domain or name, else created; `"company": null` always creates one.
+//! Answer: `{"lead", "contact", "company", "deal", "company_created", "contact_created"}`
+//! (company and deal `null` when there is none).
+//!
+//! With `"prefill": true` the action changes nothing and answers the web app's dialog with
+//! what a conversion would do: `{"company": the matching company or null, "create_deal",
+//! "deal_name", "pipeline"}`.
 
 use plugin_sdk::prelude::*;
 use plugin_sdk::serde_json::Value as Json;
@@ -46,6 +52,8 @@ const FREE_MAIL: &[&str] = &[
 #[derive(Debug, Deserialize)]
 pub struct Input {
     id: String,
+    #[serde(default)]
+    prefill: bool,
     #[serde(flatten)]
     options: Options,
 }
@@ -53,6 +61,9 @@ pub struct Input {
 /// How to convert a lead.
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct Options {
+    /// The company to link: absent, found or created; `None` inside, a new one.
+    #[serde(default, deserialize_with = "present")]
+    pub company: Option<Option<String>>,
     #[serde(default = "yes")]
     pub create_deal: bool,
     /// The deal's name; by default "<company or last name> deal".
@@ -64,10 +75,21 @@ pub struct Options {
     /// The deal's pipeline; by default the default one (the deal hook fills it in).
     #[serde(default)]
     pub pipeline: Option<String>,
+    /// The deal's stage; by default the pipeline's first open one.
+    #[serde(default)]
+    pub stage: Option<String>,
 }
 
 fn yes() -> bool {
     true
+}
+
+/// A key that is present, `null` or `""` included (an emptied picker), as `Some(None)`.
+fn present<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<Option<String>>, D::Error> {
+    let value: Option<String> = Deserialize::deserialize(deserializer)?;
+    Ok(Some(value.filter(|id| !id.trim().is_empty())))
 }
 
 /// An amount as the API takes it: the decimal as text (or a JSON number) and the currency.
@@ -117,18 +139,48 @@ impl Linked {
 }
 
 /// Runs the action (`json_action` parses the input and writes the answer).
-pub fn run(input: Input) -> Result<Converted, ActionError> {
+pub fn run(input: Input) -> Result<Json, ActionError> {
     let lead = records::get("lead", &input.id)?.ok_or_else(|| {
         ActionError::refuse("record_not_found", format!("there is no lead {}", input.id))
     })?;
-    convert(&lead, &input.options)
+    if input.prefill {
+        return prefill(&lead);
+    }
+    let converted = convert(&lead, &input.options)?;
+    serde_json::to_value(converted).map_err(|e| ActionError::Failed(e.to_string()))
+}
+
+/// What the dialog starts from: the company a conversion would link to, a deal named as it
+/// would be, in the default pipeline.
+fn prefill(lead: &Record) -> Result<Json, ActionError> {
+    check_convertible(lead)?;
+    let company = existing_company(lead)?;
+    Ok(serde_json::json!({
+        "company": company.as_ref().map(|c| c.id.clone()),
+        "create_deal": true,
+        "deal_name": format!("{} deal", deal_name_base(lead, company.as_ref())),
+        "pipeline": crate::pipeline::default_pipeline()?,
+    }))
 }
 
 /// Converts `lead` (see the module's documentation). The lead is updated last, at the version
 /// read: a lead changed meanwhile is refused with `version_conflict`.
 pub fn convert(lead: &Record, options: &Options) -> Result<Converted, ActionError> {
     check_convertible(lead)?;
-    let company = company_for(lead)?;
+    let company = match &options.company {
+        None => company_for(lead)?,
+        Some(Some(id)) => {
+            let company = records::get("company", id)?.ok_or_else(|| {
+                ActionError::field(
+                    "company",
+                    "record_not_found",
+                    format!("there is no company {id}"),
+                )
+            })?;
+            Some(Linked::of(company, false))
+        }
+        Some(None) => new_company(lead)?,
+    };
     let contact = contact_for(lead, company.as_ref())?;
     let deal = if options.create_deal {
         Some(create_deal(lead, options, company.as_ref(), &contact)?)
@@ -219,6 +271,14 @@ fn is_free_mail(domain: &str) -> bool {
 /// The lead's company: found by domain, else by exact name, else created from the company
 /// name (or the domain); none when the lead names neither.
 fn company_for(lead: &Record) -> Result<Option<Linked>, HostError> {
+    match existing_company(lead)? {
+        Some(company) => Ok(Some(company)),
+        None => new_company(lead),
+    }
+}
+
+/// The company the lead belongs to by its domain, else by its exact name.
+fn existing_company(lead: &Record) -> Result<Option<Linked>, HostError> {
     let domain = company_domain(lead);
     let name = lead
         .text("company_name")
@@ -233,6 +293,16 @@ fn company_for(lead: &Record) -> Result<Option<Linked>, HostError> {
             return Ok(Some(Linked::of(company, false)));
         }
     }
+    Ok(None)
+}
+
+/// A new company from the lead's company name (or its domain); none when it names neither.
+fn new_company(lead: &Record) -> Result<Option<Linked>, HostError> {
+    let domain = company_domain(lead);
+    let name = lead
+        .text("company_name")
+        .map(str::trim)
+        .filter(|name| !name.is_empty());
     let Some(new_name) = name.map(str::to_owned).or_else(|| domain.clone()) else {
         return Ok(None);
     };
@@ -296,6 +366,9 @@ fn create_deal(
     }
     if let Some(pipeline) = &options.pipeline {
         values.push(Field::new("pipeline", Value::reference(pipeline)));
+    }
+    if let Some(stage) = &options.stage {
+        values.push(Field::new("stage", Value::reference(stage)));
     }
     Ok(records::create("deal", &values)?.id)
 }

@@ -166,7 +166,9 @@
   // record's title and a second line, and never shows an id. `value` is an id, or a list of
   // ids when `multiple`; `titles` maps ids to the titles shown for the current value.
   let pickers = 0;
-  function makePicker({ plural, label, value, titles = {}, multiple = false, create = "", onChange }) {
+  // `source` (a URL taking `?q=`) asks elsewhere than the record search (a tag filter's
+  // values); `free` also offers what was typed as it is.
+  function makePicker({ plural, label, value, titles = {}, multiple = false, create = "", source = "", free = false, onChange }) {
     const n = ++pickers;
     let chosen = value == null ? [] : [].concat(value);
     const names = { ...titles };
@@ -234,6 +236,7 @@
       options = [];
       const items = hits.map((hit) => option(hit.title || "(untitled)", hit.detail, () => pick(hit)));
       if (create && q) items.push(option(`Create “${q}”`, "", () => createNamed(q), "create"));
+      if (free && q && !hits.some((hit) => hit.id === q)) items.push(option(`Use “${q}”`, "", () => pick({ id: q, title: q }), "create"));
       list.replaceChildren(...items);
       status.textContent = hits.length ? `${hits.length} matches` : "No matches";
       if (!items.length) list.append(make("li", { class: "none", role: "presentation" }, `Nothing matches “${q}”.`));
@@ -243,7 +246,8 @@
     async function lookup() {
       const q = input.value.trim();
       const mine = ++seq;
-      const res = await api("GET", `/records/${encodeURIComponent(plural)}/pick?q=${encodeURIComponent(q)}`);
+      const url = source || `/records/${encodeURIComponent(plural)}/pick`;
+      const res = await api("GET", `${url}?q=${encodeURIComponent(q)}`);
       if (mine !== seq) return; // a newer query has been sent since
       if (res.ok && Array.isArray(res.data?.data)) render(q, res.data.data);
       else { open(false); status.textContent = errorMessage(res); }
@@ -287,6 +291,7 @@
   // holding an id) becomes a picker that writes the chosen ids back into form inputs of the
   // same name, so the form posts exactly what it did without JavaScript.
   function enhancePicker(control) {
+    if (control.dataset.values) return enhanceValues(control);
     const name = control.name;
     const multiple = control.multiple;
     const titles = parseJSON(control.dataset.titles, {}) || {};
@@ -312,7 +317,19 @@
     control.replaceWith(picker.root, hidden);
   }
   function initPickers(root = document) {
-    for (const control of $$("[data-picker]", root)) enhancePicker(control);
+    for (const control of $$("[data-picker], input[data-values]", root)) enhancePicker(control);
+  }
+
+  // A filter's values of a tags or multi-select field ("tag a, tag b" in one input): chips
+  // picked among the values that exist, or typed.
+  function enhanceValues(control) {
+    const value = control.value.split(",").map((v) => v.trim()).filter(Boolean);
+    const label = control.getAttribute("aria-label") || (control.id && $(`label[for="${esc(control.id)}"]`)?.textContent.trim()) || control.name;
+    const hidden = make("input", { type: "hidden", name: control.name, value: value.join(", ") });
+    const picker = makePicker({ label, value, titles: Object.fromEntries(value.map((v) => [v, v])), multiple: true,
+      source: control.dataset.values, free: true, onChange: (v) => { hidden.value = (v || []).join(", "); } });
+    if (control.id) picker.first.id = control.id;
+    control.replaceWith(picker.root, hidden);
   }
 
   // A filter row offers the conditions that work for its field (`data-ops` on the field's
@@ -332,9 +349,11 @@
         const hidden = $("span > input[type=hidden][name=v]", row)?.parentNode;
         const input = make("input", { name: "v", id: `filter-value-${$$(".filter-row").indexOf(row) + 1}`, "aria-label": "Value" });
         if (chosen?.dataset.target) input.dataset.picker = chosen.dataset.target;
+        else if (chosen?.dataset.values) input.dataset.values = chosen.dataset.values;
+        $("input[type=hidden][name=v]", row)?.remove();
         old?.replaceWith(input);
         hidden?.remove();
-        if (input.dataset.picker) enhancePicker(input);
+        if (input.dataset.picker || input.dataset.values) enhancePicker(input);
       };
       field.addEventListener("change", () => update(true));
       update(false);
@@ -865,8 +884,38 @@
     all.addEventListener("change", () => { for (const b of boxes()) b.checked = all.checked; });
   }
 
+  // A link marked `data-dialog` (a plugin action that asks for fields) opens its page's form
+  // in a modal dialog over the current page; without JavaScript it is that page.
+  function initDialogLinks() {
+    document.addEventListener("click", async (ev) => {
+      const link = ev.target.closest("a[data-dialog]");
+      if (!link || ev.ctrlKey || ev.metaKey || ev.shiftKey) return;
+      ev.preventDefault();
+      let form = null;
+      try {
+        const res = await fetch(link.href, { credentials: "same-origin" });
+        // Not offered (any more): the page says why.
+        if (res.ok && !res.redirected) {
+          const doc = new DOMParser().parseFromString(await res.text(), "text/html");
+          form = doc.querySelector("form.dialog-form");
+        }
+      } catch (_) { /* the page itself follows */ }
+      if (!form) return void (location.href = link.href);
+      const heading = $("h2", form);
+      const dialog = make("dialog", { class: "ask-fields card", "aria-labelledby": heading?.id || "" });
+      dialog.append(document.importNode(form, true));
+      document.body.append(dialog);
+      initPickers(dialog);
+      $("[data-close]", dialog)?.addEventListener("click", (e) => { e.preventDefault(); dialog.close(); });
+      dialog.addEventListener("close", () => { dialog.remove(); link.focus(); });
+      dialog.showModal();
+      $("input:not([type=hidden]), select, textarea, button", dialog)?.focus();
+    });
+  }
+
   function init() {
     initMenu();
+    initDialogLinks();
     initBulk();
     initSearch();
     initPickers();

@@ -10,7 +10,7 @@ use uuid::Uuid;
 
 use super::super::model::{outbox, record};
 use super::super::query::{self, Cursor, Sql};
-use super::super::schema::EntityType;
+use super::super::schema::{EntityType, FieldKind};
 use super::super::value;
 use super::super::{Actor, Record, RecordError};
 use super::{Store, to_record};
@@ -191,6 +191,42 @@ impl Store {
             next_cursor,
             total,
         })
+    }
+
+    /// The distinct values of the tags field `field` among the records of `ty` the
+    /// actor may read, in order, at most `limit`: what a tag filter suggests.
+    pub async fn list_values(
+        &self,
+        actor: &Actor,
+        ty: &EntityType,
+        field: &str,
+        limit: u64,
+    ) -> Result<Vec<String>, RecordError> {
+        let Some(spec) = ty.field(field).filter(|f| f.kind == FieldKind::Tags) else {
+            return Err(RecordError::Filter(format!(
+                "`{}` has no tags field `{}`",
+                ty.plural,
+                field.chars().take(64).collect::<String>()
+            )));
+        };
+        let where_sql = self.visible(actor, ty, None, false, Utc::now())?;
+        let name = &spec.name; // an identifier: checked when the field was declared
+        let mut sql = Sql::new(self.db.backend);
+        sql.push("SELECT DISTINCT v.value AS value FROM (SELECT data FROM records WHERE ");
+        sql.push(&where_sql.text);
+        sql.values = where_sql.values;
+        sql.push(&match self.db.backend {
+            DbBackend::Postgres => format!(
+                ") AS r, jsonb_array_elements_text(CASE WHEN jsonb_typeof(r.data->'{name}') = 'array' \
+                 THEN r.data->'{name}' ELSE '[]'::jsonb END) AS v(value)"
+            ),
+            _ => format!(") AS r, json_each(r.data, '$.{name}') AS v"),
+        });
+        sql.push(&format!(" ORDER BY 1 LIMIT {limit}"));
+        let rows = self.db.read.query_all_raw(sql.into_statement()).await?;
+        rows.iter()
+            .map(|row| row.try_get::<String>("", "value").map_err(Into::into))
+            .collect()
     }
 
     /// Records by id, in any workspace and including deleted ones (for the search indexer).
