@@ -119,6 +119,7 @@ impl Drop for TempDir {
 pub(crate) struct Stats {
     pub(crate) n: usize,
     pub(crate) p50: Duration,
+    pub(crate) p95: Duration,
     pub(crate) p99: Duration,
     pub(crate) max: Duration,
 }
@@ -134,6 +135,7 @@ impl Stats {
         Stats {
             n: samples.len(),
             p50: rank(0.5),
+            p95: rank(0.95),
             p99: rank(0.99),
             max: samples.last().copied().unwrap_or_default(),
         }
@@ -422,10 +424,11 @@ mod tests {
         let samples = (1..=200).rev().map(Duration::from_millis);
         let stats = Stats::of(samples);
         assert_eq!(
-            (stats.n, stats.p50, stats.p99, stats.max),
+            (stats.n, stats.p50, stats.p95, stats.p99, stats.max),
             (
                 200,
                 Duration::from_millis(100),
+                Duration::from_millis(190),
                 Duration::from_millis(198),
                 Duration::from_millis(200)
             )

@@ -1,5 +1,6 @@
 //! `cargo xtask bench-ui`: the server time of the web app's pages with 100k records, on
-//! SQLite and on PostgreSQL, and the size of what a browser needs before its first paint.
+//! SQLite and on PostgreSQL, the size of what a browser needs before its first paint and of
+//! a board, and the record picker's answers up to a million records.
 //!
 //! For each database the bench:
 //!
@@ -18,12 +19,27 @@
 //!    connection, after a warm-up: the home page, the contacts list (its first page, sorted by
 //!    `-last_name`, filtered on `last_name` starting with "Sm", and pages 2 to 11 reached by
 //!    following the `rel="next"` link), the companies list, record pages of contacts and of
-//!    companies spread evenly over the data set, and the companies' board by industry. Every
-//!    answer must be a 200 with `text/html`, and a list must show its rows;
+//!    companies spread evenly over the data set, and the companies' board by industry (its
+//!    size too). Every answer must be a 200 with `text/html`, and a list must show its rows;
 //! 5. times the contacts list and the contact record pages again with 4 clients at once, each
 //!    on its own connection, and counts pages per second;
 //! 6. fetches the stylesheets and scripts the layout links (read from a page's `<link
-//!    rel="stylesheet">` and `<script src>`) and reports their sizes against the CSS budget.
+//!    rel="stylesheet">` and `<script src>`) and reports their sizes against the CSS budget;
+//! 7. times the record picker (`GET /records/<plural>/pick?q=`, JSON from the search index)
+//!    of contacts and of companies, one request at a time, with what a person types while
+//!    picking one of the seeded records: 2, 3 and 4 letters, the whole name, and nothing.
+//!    Before that it adds one contact and polls the picker until it finds it by its email,
+//!    so the search index has caught up with every write;
+//! 8. with `--picker-records N`, adds demo contacts through the batch endpoint until the
+//!    database holds N contacts (records counted as `--records` counts them), waits for the
+//!    index again and times the picker at that size.
+//!
+//! Before timing, each page is checked once: lists show their rows and the count of the
+//! records they match, company pages' timelines roll up their contacts' activities, and the
+//! board's cards are counted; the labels in the table say what was found. The targets: p99 ≤
+//! 20 ms for list and record pages at 100k records, CSS under 50 KB, the picker's p99 ≤ 50 ms
+//! at a million records (judged only when that many were seeded), and a board of 300 cards
+//! in ≤ 150 KB of HTML.
 //!
 //! A latency is the wall-clock time from sending a request to having read its whole answer:
 //! the server's time plus the loopback round trip and the client's own cost. Percentiles are
@@ -32,7 +48,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use host::demo::{self, Rng};
@@ -43,7 +59,8 @@ use uuid::Uuid;
 
 use super::{
     self as bench, ADMIN_EMAIL, ADMIN_PASSWORD, Api, Backend, Databases, Machine, Memory, Reply,
-    Stats, WORKSPACE, api, api::Seeded, close_section, form_body, millis, table, thousands, yes_no,
+    Stats, WORKSPACE, api, api::Seeded, close_section, form_body, millis, records_of, table,
+    thousands, yes_no,
 };
 
 /// The issue's targets: p99 of list and record pages, and the CSS a first paint waits for.
@@ -51,6 +68,11 @@ const PAGE_P99_TARGET_MS: f64 = 20.0;
 const CSS_TARGET_KB: f64 = 50.0;
 /// The records the page target is stated for.
 const TARGET_RECORDS: usize = 100_000;
+/// Issue 23's targets: the record picker's p99 at a million records, and a board's HTML.
+const PICKER_P99_TARGET_MS: f64 = 50.0;
+const PICKER_TARGET_RECORDS: usize = 1_000_000;
+const BOARD_TARGET_KB: f64 = 150.0;
+const BOARD_TARGET_CARDS: usize = 300;
 
 /// Requests per page kind before the timed ones, not counted.
 const WARMUP: usize = 30;
@@ -65,6 +87,17 @@ const RECORD_PAGES: usize = 100;
 /// Share of the activities also linked to a company.
 const COMPANY_LINKS: f64 = 0.5;
 const FILTER_PREFIX: &str = "Sm";
+/// Records of each type whose names the picker's queries are drawn from.
+const PICKER_SAMPLES: usize = 20;
+/// Letters typed into a picker before the whole name: the first 2, 3 and 4.
+const PICKER_PREFIXES: [usize; 3] = [2, 3, 4];
+/// Records a picker shows at once (`PICK_ROWS` of the web app).
+const PICK_ROWS: usize = 10;
+/// How long the search index may take to catch up with the writes, and how often it is asked.
+const INDEX_DEADLINE: Duration = Duration::from_secs(3_600);
+const INDEX_POLL: Duration = Duration::from_millis(200);
+/// What a company's timeline shows of an activity rolled up from one of its contacts.
+const ROLLED_UP: &str = "on <a href=\"/records/contacts/";
 const FORM: &str = "application/x-www-form-urlencoded";
 
 const SECTION_START: &str = "<!-- bench-ui:start -->";
@@ -83,6 +116,10 @@ pub struct Args {
     /// Timed requests per page kind (and per client in the concurrent runs).
     #[arg(long, default_value_t = 300)]
     requests: usize,
+    /// After the other measurements, add contacts until the database holds this many (as
+    /// --records counts them) and time the record picker again (0: skip).
+    #[arg(long, default_value_t = 0)]
+    picker_records: usize,
     #[command(flatten)]
     databases: Databases,
     /// Write the results into this markdown file (e.g. BENCHMARKS.md), replacing the section
@@ -100,6 +137,13 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     }
     let (backends, mut notes) = args.databases.backends()?;
     let activities = args.activities.unwrap_or(args.records);
+    // The contacts seeded, and the one each picker timing adds to wait for the index.
+    if args.picker_records != 0 && args.picker_records <= args.records + 1 {
+        bail!(
+            "--picker-records must be 0 or more than the {} contacts seeded before it",
+            args.records + 1
+        );
+    }
     if bench::rerun_release_build(&["host"])? {
         return Ok(());
     }
@@ -126,6 +170,8 @@ struct Report {
     pages: Vec<PageRow>,
     concurrent: Vec<ConcurrentRow>,
     assets: Assets,
+    /// The record picker at each size timed, smallest first.
+    pickers: Vec<PickerSize>,
     memory: Memory,
     server_errors: u64,
 }
@@ -153,7 +199,7 @@ async fn bench_backend(
             }
         }
         seed_activities(&api, &mut rng, &seeded, activities).await?;
-        let (pages, first_page) = pages(&web, &seeded).await?;
+        let (pages, first_page) = pages(&web, &seeded, activities).await?;
         let mut rows = Vec::with_capacity(pages.len() + references.len());
         for page in &pages {
             rows.push(time_page(&web, page, args.requests).await?);
@@ -164,12 +210,26 @@ async fn bench_backend(
             concurrent.push(time_concurrently(&api, &cookie, page, args.requests).await?);
         }
         let assets = fetch_assets(&web, &first_page).await?;
+        let mut seeding = Seeding {
+            api: &api,
+            rng,
+            companies: &seeded.companies,
+            contacts: args.records,
+        };
+        let mut pickers = vec![time_pickers(&web, &mut seeding, &seeded, args.requests).await?];
+        if args.picker_records > seeding.contacts {
+            let added = seeding.top_up(args.picker_records - 1).await?;
+            let mut size = time_pickers(&web, &mut seeding, &seeded, args.requests).await?;
+            size.top_up = Some(added);
+            pickers.push(size);
+        }
         Ok(Report {
             database: backend.label(),
             insert_rate: seeded.insert.rate(),
             pages: rows,
             concurrent,
             assets,
+            pickers,
             memory: server.memory()?,
             server_errors: api.server_errors(),
         })
@@ -245,12 +305,27 @@ async fn log_in(api: &Api) -> anyhow::Result<HeaderMap> {
 
 // -- the pages -----------------------------------------------------------------------------------
 
-/// What a page is, for the target: lists and record pages have one.
+/// What a page is, for the targets: lists and record pages have the page target, a board the
+/// size target; a picker answers JSON, not HTML.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Kind {
     List,
     Record,
+    Board,
+    Picker,
     Other,
+}
+
+/// What a page's answers must show besides their rows, checked once per URL before timing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Check {
+    Nothing,
+    /// The count of the records the list matches, which must be this.
+    Total(usize),
+    /// A company's timeline: activities rolled up from its contacts.
+    RolledUp,
+    /// A board: its cards are counted.
+    Cards,
 }
 
 /// A kind of page and the URLs timed in turn for it.
@@ -258,8 +333,11 @@ struct Page {
     label: String,
     kind: Kind,
     urls: Vec<String>,
-    /// Table rows every answer must show, at least.
+    /// Table rows (a picker's hits) every answer must show, at least.
     min_rows: usize,
+    check: Check,
+    /// The cards the board shows, once checked.
+    cards: Option<usize>,
     /// Timed with `CLIENTS` clients too.
     concurrent: bool,
 }
@@ -271,12 +349,19 @@ impl Page {
             kind,
             urls,
             min_rows: 0,
+            check: Check::Nothing,
+            cards: None,
             concurrent: false,
         }
     }
 
     fn rows(mut self, min_rows: usize) -> Page {
         self.min_rows = min_rows;
+        self
+    }
+
+    fn check(mut self, check: Check) -> Page {
+        self.check = check;
         self
     }
 
@@ -287,25 +372,35 @@ impl Page {
 }
 
 /// The pages to time, checked once, and the HTML of the contacts list's first page.
-async fn pages(web: &Api, seeded: &Seeded) -> anyhow::Result<(Vec<Page>, String)> {
+async fn pages(
+    web: &Api,
+    seeded: &Seeded,
+    activities: usize,
+) -> anyhow::Result<(Vec<Page>, String)> {
     let first = "/records/contacts".to_owned();
-    let first_page = fetch_page(web, &first, LIST_ROWS).await?.body;
+    let first_page = fetch_page(web, &first, Kind::List, LIST_ROWS).await?.body;
     let mut later = Vec::with_capacity(LATER_PAGES);
     let mut html = first_page.clone();
     for page in 2..=LATER_PAGES + 1 {
         let next = next_link(&html).with_context(|| {
             format!("page {} of the contacts has no rel=\"next\" link", page - 1)
         })?;
-        html = fetch_page(web, &next, LIST_ROWS).await?.body;
+        html = fetch_page(web, &next, Kind::List, LIST_ROWS).await?.body;
         later.push(next);
     }
     let companies = spread(&seeded.companies, RECORD_PAGES)
         .map(|(id, _)| format!("/records/companies/{id}"))
         .collect();
-    let pages = vec![
+    let timelines = if activities > 0 {
+        Check::RolledUp
+    } else {
+        Check::Nothing
+    };
+    let mut pages = vec![
         home(),
         Page::new("contacts list, first page", Kind::List, vec![first])
             .rows(LIST_ROWS)
+            .check(Check::Total(seeded.contacts.len()))
             .concurrent(),
         Page::new(
             "contacts list, sorted by `-last_name`",
@@ -335,21 +430,57 @@ async fn pages(web: &Api, seeded: &Seeded) -> anyhow::Result<(Vec<Page>, String)
             Kind::List,
             vec!["/records/companies".into()],
         )
-        .rows(LIST_ROWS.min(api::COMPANIES)),
+        .rows(LIST_ROWS.min(api::COMPANIES))
+        .check(Check::Total(api::COMPANIES)),
         contact_pages(seeded),
-        Page::new("company record page", Kind::Record, companies),
+        Page::new("company record page", Kind::Record, companies).check(timelines),
         Page::new(
             "companies board by `industry`",
-            Kind::Other,
+            Kind::Board,
             vec!["/records/companies/board?field=industry".into()],
-        ),
+        )
+        .check(Check::Cards),
     ];
-    for page in &pages {
-        for url in &page.urls {
-            fetch_page(web, url, page.min_rows).await?;
-        }
+    for page in &mut pages {
+        check_page(web, page).await?;
     }
     Ok((pages, first_page))
+}
+
+/// Fetches each of the page's URLs once, checks what they show, and says it in the label.
+async fn check_page(web: &Api, page: &mut Page) -> anyhow::Result<()> {
+    let mut shown = 0;
+    for url in &page.urls {
+        let reply = fetch_page(web, url, page.kind, page.min_rows).await?;
+        match page.check {
+            Check::Nothing => {}
+            Check::Total(expected) => {
+                let total = list_total(&reply.body);
+                if total != Some(expected) {
+                    return Err(
+                        reply.unexpected(&format!("a list total of {expected}, not {total:?}"))
+                    );
+                }
+                shown += 1;
+            }
+            Check::RolledUp => shown += usize::from(rolls_up(&reply.body)),
+            Check::Cards => page.cards = Some(board_cards(&reply.body)),
+        }
+    }
+    let urls = page.urls.len();
+    let said = match (page.check, page.cards) {
+        (Check::Total(n), _) => format!("showing its total ({})", thousands(n as f64)),
+        (Check::RolledUp, _) if shown == urls => {
+            "its timeline rolling up its contacts' activities".to_owned()
+        }
+        (Check::RolledUp, _) => {
+            format!("{shown} of {urls} timelines rolling up their contacts' activities")
+        }
+        (Check::Cards, Some(cards)) => format!("{cards} cards"),
+        _ => return Ok(()),
+    };
+    page.label = format!("{}, {said}", page.label);
+    Ok(())
 }
 
 fn home() -> Page {
@@ -372,19 +503,27 @@ fn spread<T>(items: &[T], n: usize) -> impl Iterator<Item = &T> {
         .take(n)
 }
 
-/// GETs a page, which must be a 200 with HTML showing at least `min_rows` table rows.
-async fn fetch_page(web: &Api, url: &str, min_rows: usize) -> anyhow::Result<Reply> {
+/// GETs a page, which must be a 200 with HTML showing at least `min_rows` table rows (a
+/// picker: JSON with at least `min_rows` hits).
+async fn fetch_page(web: &Api, url: &str, kind: Kind, min_rows: usize) -> anyhow::Result<Reply> {
     let reply = web.expect(web.get(url)?, StatusCode::OK).await?;
-    let html = reply
+    let content_type = match kind {
+        Kind::Picker => "application/json",
+        _ => "text/html",
+    };
+    let matches = reply
         .headers
         .get(CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("text/html"));
-    if !html {
-        return Err(reply.unexpected("text/html"));
+        .is_some_and(|v| v.starts_with(content_type));
+    if !matches {
+        return Err(reply.unexpected(content_type));
     }
     if min_rows > 0 {
-        let rows = table_rows(&reply.body);
+        let rows = match kind {
+            Kind::Picker => records_of(&reply)?.len(),
+            _ => table_rows(&reply.body),
+        };
         if rows < min_rows {
             return Err(reply.unexpected(&format!("at least {min_rows} rows, not {rows}")));
         }
@@ -400,15 +539,41 @@ struct PageRow {
     stats: Stats,
     /// Mean size of the timed answers.
     bytes: f64,
+    /// The cards of a board.
+    cards: Option<usize>,
 }
 
 impl PageRow {
+    /// Whether the page target applies: lists and record pages.
     fn judged(&self) -> bool {
-        self.kind != Kind::Other
+        matches!(self.kind, Kind::List | Kind::Record)
     }
 
     fn met(&self) -> bool {
         millis(self.stats.p99) <= PAGE_P99_TARGET_MS
+    }
+
+    /// Whether the board target applies: a board of at least `BOARD_TARGET_CARDS` cards.
+    fn weighed(&self) -> bool {
+        self.cards.is_some_and(|cards| cards >= BOARD_TARGET_CARDS)
+    }
+
+    fn light(&self) -> bool {
+        kb(self.bytes) <= BOARD_TARGET_KB
+    }
+
+    /// The row's target and whether it was met, as table cells.
+    fn target(&self) -> (String, &'static str) {
+        if self.judged() {
+            (format!("p99 ≤ {PAGE_P99_TARGET_MS} ms"), yes_no(self.met()))
+        } else if self.weighed() {
+            (
+                format!("≤ {BOARD_TARGET_KB} KB for {BOARD_TARGET_CARDS} cards"),
+                yes_no(self.light()),
+            )
+        } else {
+            ("—".to_owned(), "—")
+        }
     }
 }
 
@@ -417,7 +582,7 @@ async fn time_page(web: &Api, page: &Page, requests: usize) -> anyhow::Result<Pa
     let mut samples = Vec::with_capacity(requests);
     let mut bytes = 0;
     for (i, url) in page.urls.iter().cycle().take(WARMUP + requests).enumerate() {
-        let reply = fetch_page(web, url, page.min_rows).await?;
+        let reply = fetch_page(web, url, page.kind, page.min_rows).await?;
         if i >= WARMUP {
             samples.push(reply.elapsed);
             bytes += reply.body.len();
@@ -429,6 +594,7 @@ async fn time_page(web: &Api, page: &Page, requests: usize) -> anyhow::Result<Pa
         urls: page.urls.len(),
         stats: Stats::of(samples),
         bytes: bytes as f64 / requests as f64,
+        cards: page.cards,
     };
     eprintln!(
         "  {}: p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms, {:.1} KB",
@@ -461,14 +627,14 @@ async fn time_concurrently(
     for client in 0..CLIENTS {
         let web = api.with_headers(cookie.clone())?;
         let urls = page.urls.clone();
-        let min_rows = page.min_rows;
+        let (kind, min_rows) = (page.kind, page.min_rows);
         let start = Arc::clone(&start);
         clients.spawn(async move {
             // Each client starts elsewhere in the URLs, so they do not all ask for the same.
             let mut turn = urls.iter().cycle().skip(client * urls.len() / CLIENTS);
             let mut warm_up = Ok(());
             for url in turn.by_ref().take(WARMUP) {
-                if let Err(error) = fetch_page(&web, url, min_rows).await {
+                if let Err(error) = fetch_page(&web, url, kind, min_rows).await {
                     warm_up = Err(error);
                     break;
                 }
@@ -478,7 +644,7 @@ async fn time_concurrently(
             warm_up?;
             let mut samples = Vec::with_capacity(requests);
             for url in turn.take(requests) {
-                samples.push(fetch_page(&web, url, min_rows).await?.elapsed);
+                samples.push(fetch_page(&web, url, kind, min_rows).await?.elapsed);
             }
             anyhow::Ok(samples)
         });
@@ -503,6 +669,235 @@ async fn time_concurrently(
         row.pages_per_second
     );
     Ok(row)
+}
+
+// -- the record picker ---------------------------------------------------------------------------
+
+/// Adds demo contacts after the pages, through the batch endpoint as `api::seed` does.
+struct Seeding<'a> {
+    api: &'a Api,
+    rng: Rng,
+    companies: &'a [(Uuid, String)],
+    /// The contacts in the database: the next one's index, which keeps names and emails
+    /// unique.
+    contacts: usize,
+}
+
+/// The contacts added to reach a picker size, and how long that took.
+struct TopUp {
+    contacts: usize,
+    elapsed: Duration,
+}
+
+impl TopUp {
+    fn rate(&self) -> f64 {
+        self.contacts as f64 / self.elapsed.as_secs_f64().max(f64::EPSILON)
+    }
+}
+
+impl Seeding<'_> {
+    /// The next demo contact, most at one of the companies.
+    fn contact(&mut self) -> Value {
+        let companies = self.companies;
+        let company = (!self.rng.chance(api::FREELANCERS))
+            .then(|| self.rng.pick(companies))
+            .map(|(id, domain)| (*id, domain.as_str()));
+        let contact = demo::contact(&mut self.rng, self.contacts, company);
+        self.contacts += 1;
+        Value::Object(contact)
+    }
+
+    /// Creates `count` contacts in batches of `api::BATCH`; returns the replies' records.
+    async fn add_contacts(&mut self, count: usize) -> anyhow::Result<Vec<Value>> {
+        let mut created = Vec::new();
+        for start in (0..count).step_by(api::BATCH) {
+            let batch: Vec<Value> = (start..count.min(start + api::BATCH))
+                .map(|_| self.contact())
+                .collect();
+            let body = json!({ "operation": "create", "records": batch });
+            let reply = self
+                .api
+                .expect(self.api.post("contacts/batch", &body)?, StatusCode::OK)
+                .await?;
+            if count == 1 {
+                created = records_of(&reply)?;
+            } else if (start / api::BATCH + 1).is_multiple_of(100) {
+                eprintln!("  {} contacts", self.contacts);
+            }
+        }
+        Ok(created)
+    }
+
+    /// Adds contacts until the database holds `total`.
+    async fn top_up(&mut self, total: usize) -> anyhow::Result<TopUp> {
+        let contacts = total.saturating_sub(self.contacts);
+        eprintln!("  adding {contacts} contacts for {total}");
+        let started = Instant::now();
+        self.add_contacts(contacts).await?;
+        let top_up = TopUp {
+            contacts,
+            elapsed: started.elapsed(),
+        };
+        eprintln!(
+            "  added {contacts} contacts in {:.1} s: {:.0} records/s",
+            top_up.elapsed.as_secs_f64(),
+            top_up.rate()
+        );
+        Ok(top_up)
+    }
+
+    /// Creates one more contact and waits until the picker finds it by its email: the search
+    /// index, which follows the writes in order, has then caught up with all of them. Returns
+    /// how long that took.
+    async fn wait_for_index(&mut self, web: &Api) -> anyhow::Result<Duration> {
+        let created = self.add_contacts(1).await?;
+        let text = |key: &str| {
+            created
+                .first()
+                .and_then(|r| r.get(key))
+                .and_then(Value::as_str)
+        };
+        let (Some(id), Some(email)) = (text("id"), text("email")) else {
+            bail!("the created contact lacks its id or email: {created:?}");
+        };
+        let url = picker_url("contacts", email);
+        let started = Instant::now();
+        loop {
+            let reply = fetch_page(web, &url, Kind::Picker, 0).await?;
+            if records_of(&reply)?.iter().any(|hit| hit["id"] == id) {
+                return Ok(started.elapsed());
+            }
+            if started.elapsed() > INDEX_DEADLINE {
+                bail!(
+                    "the picker did not find the contact {email} within {} s",
+                    INDEX_DEADLINE.as_secs()
+                );
+            }
+            tokio::time::sleep(INDEX_POLL).await;
+        }
+    }
+}
+
+/// A type's picker and what is typed into it.
+struct Picker {
+    label: &'static str,
+    plural: &'static str,
+    /// The fields a record's title joins, and the one whose first word is typed letter by
+    /// letter.
+    title_fields: &'static [&'static str],
+    typed: &'static str,
+}
+
+const PICKERS: [Picker; 2] = [
+    Picker {
+        label: "contact picker",
+        plural: "contacts",
+        title_fields: &["first_name", "last_name"],
+        typed: "last_name",
+    },
+    Picker {
+        label: "company picker",
+        plural: "companies",
+        title_fields: &["name"],
+        typed: "name",
+    },
+];
+
+/// The record picker timed at one size of the database.
+struct PickerSize {
+    /// The contacts in the database.
+    contacts: usize,
+    /// How long the search index took to find the contact added last.
+    caught_up: Duration,
+    /// The contacts added for this size, when it was topped up.
+    top_up: Option<TopUp>,
+    rows: Vec<PageRow>,
+}
+
+/// Waits for the search index, then times each type's picker at the database's size.
+async fn time_pickers(
+    web: &Api,
+    seeding: &mut Seeding<'_>,
+    seeded: &Seeded,
+    requests: usize,
+) -> anyhow::Result<PickerSize> {
+    let caught_up = seeding.wait_for_index(web).await?;
+    eprintln!(
+        "  the search index caught up in {:.1} s; the picker at {} contacts",
+        caught_up.as_secs_f64(),
+        seeding.contacts
+    );
+    let contacts: Vec<String> = spread(&seeded.contacts, PICKER_SAMPLES)
+        .map(|c| c.id.clone())
+        .collect();
+    let companies: Vec<String> = spread(&seeded.companies, PICKER_SAMPLES)
+        .map(|(id, _)| id.to_string())
+        .collect();
+    let mut rows = Vec::with_capacity(PICKERS.len());
+    for (picker, ids) in PICKERS.iter().zip([contacts, companies]) {
+        let page = picker_page(web, seeding.api, picker, &ids).await?;
+        let mut row = time_page(web, &page, requests).await?;
+        row.label = format!("{} (`/records/{}/pick`)", picker.label, picker.plural);
+        rows.push(row);
+    }
+    Ok(PickerSize {
+        contacts: seeding.contacts,
+        caught_up,
+        top_up: None,
+        rows,
+    })
+}
+
+/// The picker's queries for the records `ids`: the first 2, 3 and 4 letters of the word a
+/// person types (a contact's last name, a company name's first word), the whole title, and
+/// nothing typed; each checked once. An empty query must show `PICK_ROWS` records, the others
+/// at least one, and a whole title a record of that title.
+async fn picker_page(
+    web: &Api,
+    api: &Api,
+    picker: &Picker,
+    ids: &[String],
+) -> anyhow::Result<Page> {
+    let mut queries = vec![(String::new(), None)];
+    for id in ids {
+        let reply = api
+            .expect(api.get(&format!("{}/{id}", picker.plural))?, StatusCode::OK)
+            .await?;
+        let record = reply.json()?;
+        let text = |field: &str| record.get(field).and_then(Value::as_str).unwrap_or("");
+        let title: Vec<&str> = picker.title_fields.iter().map(|f| text(f)).collect();
+        let word = text(picker.typed).split_whitespace().next().unwrap_or("");
+        if word.is_empty() {
+            return Err(reply.unexpected(&format!("a `{}`", picker.typed)));
+        }
+        for letters in PICKER_PREFIXES {
+            let prefix: String = word.chars().take(letters).collect();
+            if prefix.chars().count() == letters {
+                queries.push((prefix, None));
+            }
+        }
+        let title = title.join(" ");
+        queries.push((title.clone(), Some(title)));
+    }
+    let mut urls = Vec::with_capacity(queries.len());
+    for (q, title) in queries {
+        let url = picker_url(picker.plural, &q);
+        let reply = fetch_page(web, &url, Kind::Picker, 1).await?;
+        let hits = records_of(&reply)?;
+        let titled = |t: &str| hits.iter().any(|hit| hit["title"] == t);
+        if q.is_empty() && hits.len() != PICK_ROWS {
+            return Err(reply.unexpected(&format!("{PICK_ROWS} records")));
+        }
+        if let Some(title) = title.filter(|t| !titled(t)) {
+            return Err(reply.unexpected(&format!("a record titled {title:?}")));
+        }
+        urls.push(url);
+    }
+    Ok(Page::new(picker.label, Kind::Picker, urls).rows(1))
+}
+
+fn picker_url(plural: &str, q: &str) -> String {
+    format!("/records/{plural}/pick?{}", form_body(&[("q", q)]))
 }
 
 // -- what the first paint needs ------------------------------------------------------------------
@@ -654,6 +1049,33 @@ fn next_link(html: &str) -> Option<String> {
         .map(str::to_owned)
 }
 
+/// The count a list shows of the records it matches, `<span class="list-total">1,234 …`.
+fn list_total(html: &str) -> Option<usize> {
+    let (_, rest) = html.split_once("class=\"list-total\"")?;
+    let text = rest.split_once('>')?.1.split_once('<')?.0;
+    let digits: String = text
+        .split_whitespace()
+        .next()?
+        .chars()
+        .filter(char::is_ascii_digit)
+        .collect();
+    digits.parse().ok()
+}
+
+/// Whether a record page's timeline shows an activity of one of its contacts (the template
+/// escapes the link's slashes).
+fn rolls_up(html: &str) -> bool {
+    unescape(html).contains(ROLLED_UP)
+}
+
+/// The elements of class `board-card` (not `board-cards`).
+fn board_cards(html: &str) -> usize {
+    html.split("class=\"board-card")
+        .skip(1)
+        .filter(|rest| rest.starts_with(['"', ' ']))
+        .count()
+}
+
 /// The rows of the page's table bodies.
 fn table_rows(html: &str) -> usize {
     html.split("<tbody")
@@ -734,21 +1156,41 @@ fn standard_notes(args: &Args, activities: usize) -> Vec<String> {
             "Sizes: KB = 1,000 bytes, as sent (the server does not compress); a page's size is the mean over its timed answers. The assets are the stylesheets and scripts the layout links (read from the contacts list's `<link rel=\"stylesheet\">` and `<script src>`); the CSS target is for their total, under {CSS_TARGET_KB} KB."
         ),
         format!(
-            "The page target (p99 ≤ {PAGE_P99_TARGET_MS} ms) applies to the list and record rows above, timed one at a time; home and board are reported without a target, and the concurrent runs show how the pages share 2 cores."
+            "The page target (p99 ≤ {PAGE_P99_TARGET_MS} ms) applies to the list and record rows above, timed one at a time; the home page is reported without a target, and the concurrent runs show how the pages share 2 cores. Each list's first page must show the count of the records it matches (`list-total`, checked against the records seeded), and each company record page is checked for timeline entries rolled up from its contacts (an activity linked to one of its contacts and not to it); the rows' labels say what was found."
+        ),
+        format!(
+            "Board: the companies' board by `industry` (a column per industry, at most 50 cards each), its cards counted in the HTML (elements of class `board-card`); the target of {BOARD_TARGET_KB} KB applies to the whole page's HTML when it shows at least {BOARD_TARGET_CARDS} cards, and its p99 is the same sequential server time as the other pages'."
+        ),
+        format!(
+            "Picker: `GET /records/<plural>/pick?q=` with the session cookie, answered from the search index as JSON (`{{data: [{{id, title, detail}}]}}`, at most {PICK_ROWS} hits). The queries are what a person types while picking one of {PICKER_SAMPLES} records spread over the seeded ones: the first {} letters of a contact's last name (of a company name's first word), then the whole name (\"first last\", the company's name), and once nothing at all; they are timed in turn, one at a time, after {WARMUP} warm-up requests, {} per picker. Every query is checked once first: an empty one must show {PICK_ROWS} records, a prefix at least one, a whole name a record of that title. Before each size is timed, the bench creates one more contact and polls the picker every {} ms until it finds that contact by its email: the search index follows the writes in order, so it has then caught up with all of them (the measures say how long that took). The size of a row is its contacts, these waiting ones included, as the page target counts records; the database also holds the {} companies and the activities, and the search index all of them. {}",
+            PICKER_PREFIXES.map(|n| n.to_string()).join(", "),
+            args.requests,
+            INDEX_POLL.as_millis(),
+            api::COMPANIES,
+            if args.picker_records > 0 {
+                format!(
+                    "After the other measurements the picker was timed at the size seeded, then the database was topped up to {} contacts with more demo contacts (at one of the companies or freelance in the same shares, without the custom fields' values), {} per batch request one after the other, and the picker timed again.",
+                    thousands(args.picker_records as f64),
+                    thousands(api::BATCH as f64)
+                )
+            } else {
+                "The picker was timed once, at the size seeded (`--picker-records` was not given)."
+                    .to_owned()
+            }
         ),
     ]
 }
 
 fn render_section(args: &Args, reports: &[Report], notes: &[String], machine: &Machine) -> String {
     let mut out = String::new();
-    machine.open_section(&mut out, "Web pages (issue 6)", &verdicts(args, reports));
+    machine.open_section(
+        &mut out,
+        "Web pages (issues 6 and 23)",
+        &verdicts(args, reports),
+    );
     let pages = reports.iter().flat_map(|report| {
         report.pages.iter().map(|row| {
-            let (target, met) = if row.judged() {
-                (format!("p99 ≤ {PAGE_P99_TARGET_MS} ms"), yes_no(row.met()))
-            } else {
-                ("—".to_owned(), "—")
-            };
+            let (target, met) = row.target();
             let mut cells = vec![report.database.to_owned(), row.label.clone()];
             cells.extend([row.urls, row.stats.n].map(|n| n.to_string()));
             cells.extend(timings(&row.stats));
@@ -764,6 +1206,41 @@ fn render_section(args: &Args, reports: &[Report], notes: &[String], machine: &M
         ],
         "llrrrrrrll",
         pages,
+    );
+    let pickers = reports.iter().flat_map(|report| {
+        report.pickers.iter().flat_map(move |size| {
+            size.rows.iter().map(move |row| {
+                let (target, met) = if size.contacts >= PICKER_TARGET_RECORDS {
+                    (
+                        format!("p99 ≤ {PICKER_P99_TARGET_MS} ms"),
+                        yes_no(picker_met(row)),
+                    )
+                } else {
+                    ("—".to_owned(), "—")
+                };
+                let mut cells = vec![
+                    report.database.to_owned(),
+                    thousands(size.contacts as f64),
+                    row.label.clone(),
+                ];
+                cells.extend([row.urls, row.stats.n].map(|n| n.to_string()));
+                cells.extend(
+                    [row.stats.p50, row.stats.p95, row.stats.p99, row.stats.max]
+                        .map(|d| format!("{:.2}", millis(d))),
+                );
+                cells.extend([format!("{:.1}", kb(row.bytes)), target, met.to_owned()]);
+                cells
+            })
+        })
+    });
+    table(
+        &mut out,
+        &[
+            "database", "contacts", "picker", "queries", "n", "p50 ms", "p95 ms", "p99 ms",
+            "max ms", "size KB", "target", "met?",
+        ],
+        "lrlrrrrrrrll",
+        pickers,
     );
     let concurrent = reports.iter().flat_map(|report| {
         report.concurrent.iter().map(|row| {
@@ -811,18 +1288,38 @@ fn render_section(args: &Args, reports: &[Report], notes: &[String], machine: &M
         );
     }
     let measures = reports.iter().flat_map(|report| {
-        [
+        let mut measures = vec![(
+            "contacts seeded through the batch endpoint".to_owned(),
+            format!("{} records/s", thousands(report.insert_rate)),
+        )];
+        for size in &report.pickers {
+            let contacts = thousands(size.contacts as f64);
+            if let Some(top_up) = &size.top_up {
+                measures.push((
+                    format!("contacts added through the batch endpoint to reach {contacts}"),
+                    format!(
+                        "{} in {:.0} s: {} records/s",
+                        thousands(top_up.contacts as f64),
+                        top_up.elapsed.as_secs_f64(),
+                        thousands(top_up.rate())
+                    ),
+                ));
+            }
+            measures.push((
+                format!("search index caught up, at {contacts} contacts"),
+                format!("{:.1} s after the last write", size.caught_up.as_secs_f64()),
+            ));
+        }
+        measures.extend([
             (
-                "contacts seeded through the batch endpoint",
-                format!("{} records/s", thousands(report.insert_rate)),
-            ),
-            (
-                "server memory after the pages (VmRSS)",
+                "server memory at the end (VmRSS)".to_owned(),
                 report.memory.describe(),
             ),
-            ("5xx answers", report.server_errors.to_string()),
-        ]
-        .map(|(name, value)| vec![report.database.to_owned(), name.to_owned(), value])
+            ("5xx answers".to_owned(), report.server_errors.to_string()),
+        ]);
+        measures
+            .into_iter()
+            .map(|(name, value)| vec![report.database.to_owned(), name, value])
     });
     close_section(&mut out, measures, notes);
     out
@@ -885,6 +1382,8 @@ fn verdicts(args: &Args, reports: &[Report]) -> Vec<String> {
         "- Server time per page p99 ≤ {PAGE_P99_TARGET_MS} ms for list and record pages at {} records: {pages_verdict}.",
         thousands(TARGET_RECORDS as f64)
     )];
+    lines.push(picker_verdict(reports));
+    lines.push(board_verdict(reports));
     if let Some(assets) = reports.first().map(|r| &r.assets) {
         let blocking: Vec<&str> = assets.blocking_scripts().collect();
         let css = format!(
@@ -908,6 +1407,99 @@ fn verdicts(args: &Args, reports: &[Report]) -> Vec<String> {
         ));
     }
     lines
+}
+
+fn picker_met(row: &PageRow) -> bool {
+    millis(row.stats.p99) <= PICKER_P99_TARGET_MS
+}
+
+/// The picker's target, judged on the rows at `PICKER_TARGET_RECORDS` contacts or more; below
+/// that, the largest size timed is reported.
+fn picker_verdict(reports: &[Report]) -> String {
+    let sizes = || reports.iter().flat_map(|r| r.pickers.iter());
+    let largest = sizes().map(|size| size.contacts).max().unwrap_or(0);
+    let judged = largest >= PICKER_TARGET_RECORDS;
+    let rows: Vec<(&str, usize, &PageRow)> = reports
+        .iter()
+        .flat_map(|r| {
+            r.pickers
+                .iter()
+                .filter(|size| {
+                    size.contacts == largest || (judged && size.contacts >= PICKER_TARGET_RECORDS)
+                })
+                .flat_map(move |size| {
+                    size.rows
+                        .iter()
+                        .map(move |row| (r.database, size.contacts, row))
+                })
+        })
+        .collect();
+    let describe = |(database, contacts, row): &(&str, usize, &PageRow)| {
+        format!(
+            "{:.2} ms ({}, {database}, {} contacts)",
+            millis(row.stats.p99),
+            row.label,
+            thousands(*contacts as f64)
+        )
+    };
+    let worst = rows
+        .iter()
+        .max_by_key(|(_, _, row)| row.stats.p99)
+        .map_or_else(|| "no picker was timed".to_owned(), describe);
+    let missed: Vec<String> = rows
+        .iter()
+        .filter(|(_, _, row)| !picker_met(row))
+        .map(describe)
+        .collect();
+    let verdict = if !judged {
+        format!(
+            "not judged: the largest database timed held {} contacts (`--picker-records`); there the worst p99 was {worst}",
+            thousands(largest as f64)
+        )
+    } else if missed.is_empty() {
+        format!("**met** — worst p99 {worst}")
+    } else {
+        format!("**not met** — over: {}", missed.join(", "))
+    };
+    format!(
+        "- Record picker p99 ≤ {PICKER_P99_TARGET_MS} ms at {} records: {verdict}.",
+        thousands(PICKER_TARGET_RECORDS as f64)
+    )
+}
+
+/// The board's target, judged on the boards of at least `BOARD_TARGET_CARDS` cards.
+fn board_verdict(reports: &[Report]) -> String {
+    let boards: Vec<(&str, &PageRow)> = reports
+        .iter()
+        .flat_map(|r| r.pages.iter().map(move |row| (r.database, row)))
+        .filter(|(_, row)| row.kind == Kind::Board)
+        .collect();
+    let heaviest = boards
+        .iter()
+        .filter(|(_, row)| row.weighed())
+        .max_by(|a, b| a.1.bytes.total_cmp(&b.1.bytes));
+    let verdict = match heaviest {
+        Some((database, row)) => format!(
+            "{} — {:.1} KB of HTML ({}, {database}; its p99 server time {:.2} ms)",
+            if row.light() {
+                "**met**"
+            } else {
+                "**not met**"
+            },
+            kb(row.bytes),
+            row.label,
+            millis(row.stats.p99)
+        ),
+        None => format!(
+            "not judged: no board showed {BOARD_TARGET_CARDS} cards (cards: {})",
+            boards
+                .iter()
+                .map(|(database, row)| format!("{} on {database}", row.cards.unwrap_or(0)))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    };
+    format!("- A board of {BOARD_TARGET_CARDS} cards in ≤ {BOARD_TARGET_KB} KB of HTML: {verdict}.")
 }
 
 #[cfg(test)]
@@ -941,6 +1533,18 @@ mod tests {
         let html = "<table><thead><tr><th>a</th></tr></thead><tbody>\n<tr><td>1</td></tr>\n<tr class=\"x\"><td>2</td></tr></tbody></table><track>";
         assert_eq!(table_rows(html), 2);
         assert_eq!(table_rows("<p>none</p>"), 0);
+    }
+
+    #[test]
+    fn totals_cards_and_rolled_up_entries_are_read() {
+        let list = r#"<h1>Contacts <span class="list-total">100,000 contacts</span></h1>"#;
+        assert_eq!(list_total(list), Some(100_000));
+        assert_eq!(list_total("<h1>Contacts</h1>"), None);
+        let board = r#"<ol class="board-cards"><li class="board-card" data-id="1"></li><li class="board-card x"></li></ol>"#;
+        assert_eq!(board_cards(board), 2);
+        let timeline = r#"<p class="meta">Call on <a href="&#x2f;records&#x2f;contacts&#x2f;1">Ada</a> · <time>"#;
+        assert!(rolls_up(timeline));
+        assert!(!rolls_up(r#"<p class="meta">Call · <time>"#));
     }
 
     #[test]
