@@ -173,6 +173,73 @@ on_both! {
         assert_eq!(bad.code(), "invalid_sort");
     }
 
+    async fn references_sort_by_the_title_they_point_at_as_the_reader_may_see_it(app: TestApp) {
+        // A rep who reads every contact but only their own companies.
+        let role = json!({
+            "name": "own_companies",
+            "types": {"company": {"create": "all", "read": "own", "edit": "own", "delete": "own"}, "*": {"create": "all", "read": "all", "edit": "all", "delete": "none"}},
+        });
+        let saved = app.request(reqwest::Method::PUT, "/api/v1/admin/roles/own_companies", Some(&role), Some(&app.token), &[]).await;
+        assert_eq!(saved.status, StatusCode::OK, "{}", saved.body);
+        let rep = app.user("acme", "rep@acme.test", "own_companies").await;
+        let mut companies = Vec::new();
+        for (name, mine) in [("Delta", true), ("Alpha", false), ("Charlie", true), ("Bravo", true), ("Echo", true)] {
+            let token = if mine { &rep } else { &app.token };
+            let made = app.request(reqwest::Method::POST, "/api/v1/companies", Some(&json!({ "name": name })), Some(token), &[]).await;
+            assert_eq!(made.status, StatusCode::CREATED, "{}", made.body);
+            companies.push((made.body["id"].as_str().unwrap().to_owned(), name, mine));
+        }
+        for i in 0..14 {
+            let mut contact = json!({ "last_name": format!("Person {i:02}") });
+            if i % 6 != 5 {
+                contact["company"] = json!(companies[i % companies.len()].0);
+            }
+            app.create("contacts", contact).await;
+        }
+        // Echo goes to the trash: a reference to it sorts like an empty one.
+        let echo = &companies[4].0;
+        assert!(app.delete(&format!("/api/v1/companies/{echo}")).await.status.is_success());
+        // What each reader should see as a contact's company title.
+        let title_for = |company: &Value, admin: bool| -> Option<String> {
+            let id = company.as_str()?;
+            let (_, name, mine) = companies.iter().find(|(c, ..)| c == id)?;
+            (*name != "Echo" && (admin || *mine)).then(|| (*name).to_owned())
+        };
+        for (token, admin) in [(&app.token, true), (&rep, false)] {
+            let all = app.all("contacts", "").await;
+            for descending in [false, true] {
+                let mut want: Vec<(Option<String>, String)> = all
+                    .iter()
+                    .map(|c| (title_for(&c["company"], admin), c["id"].as_str().unwrap().to_owned()))
+                    .collect();
+                // Empty titles lowest: first ascending, last descending; ties by id in the
+                // last key's direction.
+                want.sort();
+                if descending {
+                    want.reverse();
+                }
+                let want: Vec<String> = want.into_iter().map(|(_, id)| id).collect();
+                let sort = if descending { "-company" } else { "company" };
+                let mut got = Vec::new();
+                let mut cursor: Option<String> = None;
+                loop {
+                    let mut path = format!("/api/v1/contacts?limit=4&sort={sort}");
+                    if let Some(c) = &cursor {
+                        path.push_str(&format!("&cursor={c}"));
+                    }
+                    let page = app.request(reqwest::Method::GET, &path, None, Some(token), &[]).await;
+                    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+                    got.extend(page.data().iter().map(|r| r["id"].as_str().unwrap().to_owned()));
+                    match page.body["next_cursor"].as_str() {
+                        Some(next) => cursor = Some(next.to_owned()),
+                        None => break,
+                    }
+                }
+                assert_eq!(got, want, "sorted by {sort} as the {} sees it", if admin { "admin" } else { "rep" });
+            }
+        }
+    }
+
     async fn cursors_neither_skip_nor_repeat_while_others_write(app: TestApp) {
         let all = seed_companies(&app).await;
         let original: HashSet<String> = all.iter().map(|r| r["id"].as_str().unwrap().to_owned()).collect();

@@ -6,11 +6,12 @@ use sea_orm::{
     ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
     QuerySelect, Statement,
 };
+use serde_json::Value;
 use uuid::Uuid;
 
 use super::super::model::{outbox, record};
-use super::super::query::{self, Cursor, Sql};
-use super::super::schema::{EntityType, FieldKind};
+use super::super::query::{self, Cursor, SortKey, Sql};
+use super::super::schema::{EntityType, FieldKind, FieldSpec};
 use super::super::value;
 use super::super::{Actor, Record, RecordError};
 use super::{Store, to_record};
@@ -118,7 +119,22 @@ impl Store {
             .as_deref()
             .map(query::parse_filter)
             .transpose()?;
-        let keys = query::parse_sort(backend, ty, request.sort.as_deref().unwrap_or(""))?;
+        let schema = self.schema(actor.workspace).await?;
+        let title = |field: &FieldSpec| {
+            let target = schema.by_name(field.target.as_deref()?)?;
+            let owners = match actor.access.scope(Operation::Read, &target.name) {
+                Scope::All => None,
+                Scope::Nothing => Some(Vec::new()),
+                Scope::Owners(owners) => Some(owners),
+            };
+            query::reference_title(
+                backend,
+                field,
+                &actor.access.view(target),
+                owners.as_deref(),
+            )
+        };
+        let keys = query::parse_sort(backend, ty, request.sort.as_deref().unwrap_or(""), &title)?;
         let fingerprint = query::fingerprint(&[
             request.sort.as_deref().unwrap_or(""),
             request.filter.as_deref().unwrap_or(""),
@@ -178,7 +194,7 @@ impl Store {
         let next_cursor = match records.last() {
             Some(last) if more => Some(
                 Cursor {
-                    values: keys.iter().map(|k| query::sort_value(k, last)).collect(),
+                    values: self.sort_values(&keys, last).await?,
                     id: last.id.0,
                     fingerprint,
                 }
@@ -191,6 +207,28 @@ impl Store {
             next_cursor,
             total,
         })
+    }
+
+    /// The values of `keys` for `record`, as a cursor keeps them: a title a reference is sorted
+    /// by is read with the same SQL that sorted it.
+    async fn sort_values(
+        &self,
+        keys: &[SortKey<'_>],
+        record: &Record,
+    ) -> Result<Vec<Value>, RecordError> {
+        let mut values: Vec<Value> = keys.iter().map(|k| query::sort_value(k, record)).collect();
+        for (i, key) in keys.iter().enumerate().filter(|(_, k)| k.by_title) {
+            let mut sql = Sql::new(self.db.backend);
+            sql.push(&format!(
+                "SELECT {} AS title FROM records WHERE records.id = ",
+                key.target.expr
+            ));
+            sql.bind(record.id.0);
+            let row = self.db.read.query_one_raw(sql.into_statement()).await?;
+            let title: Option<String> = row.map(|r| r.try_get("", "title")).transpose()?.flatten();
+            values[i] = title.map_or(Value::Null, Value::String);
+        }
+        Ok(values)
     }
 
     /// The distinct values of the tags field `field` among the records of `ty` the
