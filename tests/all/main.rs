@@ -10,6 +10,7 @@ mod browser;
 mod cli;
 mod journal;
 mod lists;
+mod merge_page;
 mod meta;
 mod plugins;
 mod records;

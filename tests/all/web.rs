@@ -19,9 +19,9 @@ pub(crate) struct Session<'a> {
 /// An HTML answer.
 pub(crate) struct Page {
     pub status: StatusCode,
-    location: Option<String>,
+    pub(crate) location: Option<String>,
     pub html: String,
-    headers: reqwest::header::HeaderMap,
+    pub(crate) headers: reqwest::header::HeaderMap,
 }
 
 const FORM: &str = "application/x-www-form-urlencoded";
@@ -56,7 +56,7 @@ async fn send(request: reqwest::RequestBuilder) -> Page {
 }
 
 /// A user with a password (the test app's admin has only a token).
-async fn user(app: &TestApp, email: &str, role: &str) {
+pub(crate) async fn user(app: &TestApp, email: &str, role: &str) {
     let created = app
         .post(
             "/api/v1/admin/users",
@@ -126,13 +126,13 @@ impl<'a> Session<'a> {
     }
 
     /// Posts a form with the session's CSRF token.
-    async fn post(&self, path: &str, fields: &[(&str, &str)]) -> Page {
+    pub(crate) async fn post(&self, path: &str, fields: &[(&str, &str)]) -> Page {
         let mut all = vec![("_csrf", self.csrf.as_str())];
         all.extend_from_slice(fields);
         self.post_raw(path, &all).await
     }
 
-    async fn post_raw(&self, path: &str, fields: &[(&str, &str)]) -> Page {
+    pub(crate) async fn post_raw(&self, path: &str, fields: &[(&str, &str)]) -> Page {
         send(
             self.client
                 .post(format!("{}{path}", self.app.base))

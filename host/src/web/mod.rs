@@ -15,6 +15,7 @@ mod account;
 mod bulk;
 mod conflict;
 pub mod display;
+mod merge;
 mod model;
 mod pages;
 mod pick;
@@ -75,6 +76,10 @@ pub fn routes() -> Router<AppState> {
             get(pages::edit_form).post(pages::update),
         )
         .route("/records/{plural}/{id}/delete", post(pages::delete))
+        .route(
+            "/records/{plural}/{id}/merge",
+            get(merge::merge_form).post(merge::merge),
+        )
         .route("/records/{plural}/{id}/move", post(pages::move_card))
         .route("/records/{plural}/{id}/set", post(pages::set_field))
         .route(

@@ -41,7 +41,7 @@ const HOME_TASKS: u64 = 20;
 const REFERENCE_CHOICES: u64 = 200;
 
 /// Runs a page body and turns its error into the error page.
-async fn page(web: &Web, body: impl Future<Output = ApiResult<Response>>) -> Response {
+pub(super) async fn page(web: &Web, body: impl Future<Output = ApiResult<Response>>) -> Response {
     match body.await {
         Ok(response) => response,
         Err(error) => web.fail(error).await,
@@ -49,7 +49,7 @@ async fn page(web: &Web, body: impl Future<Output = ApiResult<Response>>) -> Res
 }
 
 /// The message of a refusal a page shows in place; a server failure stays an error.
-fn shown(error: ApiError) -> ApiResult<String> {
+pub(super) fn shown(error: ApiError) -> ApiResult<String> {
     if error.code.status().is_server_error() {
         Err(error)
     } else {
@@ -62,17 +62,17 @@ fn refused(back: &str, error: ApiError) -> ApiResult<Response> {
     Ok(redirect_with(back, "error", &shown(error)?))
 }
 
-async fn entity(web: &Web, plural: &str) -> ApiResult<Arc<EntityType>> {
+pub(super) async fn entity(web: &Web, plural: &str) -> ApiResult<Arc<EntityType>> {
     Ok(web.state.store.view(&web.actor(), plural).await?)
 }
 
-fn parse_id(raw: &str) -> ApiResult<RecordId> {
+pub(super) fn parse_id(raw: &str) -> ApiResult<RecordId> {
     Uuid::parse_str(raw)
         .map(RecordId)
         .map_err(|_| ApiError::new(ErrorCode::NotFound, "no record has this id"))
 }
 
-fn entity_json(ty: &EntityType) -> Value {
+pub(super) fn entity_json(ty: &EntityType) -> Value {
     json!({
         "name": ty.name,
         "plural": ty.plural,
@@ -83,7 +83,7 @@ fn entity_json(ty: &EntityType) -> Value {
     })
 }
 
-fn record_url(ty: &EntityType, id: RecordId) -> String {
+pub(super) fn record_url(ty: &EntityType, id: RecordId) -> String {
     format!("/records/{}/{id}", ty.plural)
 }
 
@@ -97,7 +97,11 @@ pub(super) fn title_of(ty: &EntityType, record: &Record) -> String {
 }
 
 /// The titles and user names the values of `rows` point at, as the reader may see them.
-async fn names(web: &Web, fields: &[&FieldSpec], rows: &[&Map<String, Value>]) -> ApiResult<Names> {
+pub(super) async fn names(
+    web: &Web,
+    fields: &[&FieldSpec],
+    rows: &[&Map<String, Value>],
+) -> ApiResult<Names> {
     let ids = Names::references(fields, rows.iter().copied());
     let records = web.state.store.titles(&web.actor(), &ids).await?;
     let wants_users = fields.iter().any(|f| f.kind == FieldKind::User);
@@ -1265,6 +1269,7 @@ pub async fn record(
         let actor = web.actor();
         let store = &web.state.store;
         let record = store.get(&actor, &ty, id).await?;
+        let duplicates = super::merge::duplicates_of(&web, &ty, &record).await?;
         let owner = record.owner.map(|o| o.0);
         let may_edit = actor.allows(Operation::Edit, &ty.name, owner);
         let may_delete = actor.allows(Operation::Delete, &ty.name, owner);
@@ -1420,6 +1425,7 @@ pub async fn record(
                         "may_delete": may_delete,
                     },
                     "groups": groups.into_iter().map(|(label, fields)| json!({ "label": label, "fields": fields })).collect::<Vec<_>>(),
+                    "duplicates": duplicates,
                     "timeline": timeline,
                     "timeline_kinds": timeline_kinds,
                     "may_log": may_log,

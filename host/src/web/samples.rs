@@ -135,6 +135,10 @@ pub fn pages() -> Vec<(&'static str, minijinja::Value)> {
             globals(json!({
                 "entity": entity(),
                 "record": { "id": ID, "title": "Ada Lovelace", "version": 2, "url": format!("/records/contacts/{ID}"), "edit_url": "e", "delete_url": "d", "activity_url": "a", "owner": "sam@example.com", "created": "2026-11-27 10:00", "updated": "2026-11-27 11:00", "may_edit": true, "may_delete": true },
+                "duplicates": [
+                    { "title": "Ada L.", "url": format!("/records/contacts/{ID}"), "merge_url": format!("/records/contacts/{ID}/merge?with={ID}") },
+                    { "title": "A. Lovelace", "url": format!("/records/contacts/{ID}"), "merge_url": null },
+                ],
                 "groups": [{ "label": "Details", "fields": [
                     { "name": "first_name", "label": "First name", "kind": "text", "cell": text("Ada"), "raw": "\"Ada\"", "options": "[]", "editable": true },
                     { "name": "company", "label": "Company", "kind": "reference", "cell": { "text": "Acme", "url": format!("/records/companies/{ID}") }, "raw": format!("\"{ID}\""), "options": "[]", "editable": true, "target": "companies", "multiple": false, "titles": format!(r#"{{"{ID}":"Acme"}}"#) },
@@ -211,6 +215,26 @@ pub fn pages() -> Vec<(&'static str, minijinja::Value)> {
                     { "name": "email", "label": "Email", "theirs": "", "mine": "ada@example.com", "changed_by": "both", "keep": null },
                 ],
                 "error": "Choose which value to keep for Email.",
+            })),
+        ),
+        (
+            "merge.html",
+            globals(json!({
+                "entity": entity(),
+                "keep": { "title": "Ada Lovelace", "url": format!("/records/contacts/{ID}"), "version": 4 },
+                "other": { "title": "Ada L.", "url": format!("/records/contacts/{ID}"), "version": 2 },
+                "with": ID,
+                "action": format!("/records/contacts/{ID}/merge"),
+                "swap_url": format!("/records/contacts/{ID}/merge?with={ID}"),
+                "rows": [
+                    { "name": "phone", "label": "Phone", "this": "+44 1", "other": "+44 2", "both": null, "choose": true, "keep": "this" },
+                    { "name": "title", "label": "Title", "this": "", "other": "<script>alert(1)</script>", "both": null, "choose": true, "keep": "other" },
+                    { "name": "tags", "label": "Tags", "this": "vip", "other": "press", "both": "vip, press", "choose": true, "keep": "both" },
+                    { "name": "email", "label": "Email", "this": "ada@example.com", "other": "ada@example.org", "both": null, "choose": false, "keep": "this" },
+                ],
+                "same": 2,
+                "may_merge": true,
+                "error": "One of the two records was changed after this page was opened, so nothing was merged. Check the values below and merge again.",
             })),
         ),
         (
