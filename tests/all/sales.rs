@@ -997,7 +997,14 @@ on_both! {
             assert!(html.contains(&format!("/records/deals/{}", id_of(deal))), "{html}");
         }
         assert!(!html.contains("Exploding tennis balls"), "another company's deal: {html}");
-        assert!(html.contains(&fixed(cents(open_amount))) && html.contains(&fixed(cents(won_amount))), "open and won totals: {html}");
+        // Money reads as the reader's language writes it: English without a preference.
+        assert!(html.contains("€1,234.57") && html.contains("€800.50"), "open and won totals: {html}");
+        let german = app
+            .request(Method::GET, &format!("/api/v1/plugins/sales/panels/company_deals?record={}", id_of(&acme)), None, Some(&app.token), &[("accept-language", "de-DE,de;q=0.9,en;q=0.5")])
+            .await;
+        let html = german.body["html"].as_str().unwrap_or_else(|| panic!("{}", german.body));
+        // (The panel's sanitiser writes the no-break space as `&nbsp;`.)
+        assert!(html.contains("1.234,57&nbsp;€") && html.contains("800,50&nbsp;€"), "in German: {html}");
         let contact_panel = panel(app, &app.token, "contact_deals", Some(&id_of(&wile))).await;
         let html = contact_panel.body["html"].as_str().unwrap_or_else(|| panic!("{}", contact_panel.body));
         assert!(html.contains("Anvil order") && !html.contains("Rocket skates"), "{html}");
@@ -1012,12 +1019,12 @@ on_both! {
         assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
         assert_eq!(reply.body["title"], "Sales forecast");
         let html = reply.body["html"].as_str().unwrap();
-        assert!(html.contains(&weighted) && html.contains(&fixed(cents("7500"))), "{weighted}: {html}");
+        assert!(html.contains(&format!("€{weighted}")) && html.contains("€7,500.00"), "{weighted}: {html}");
 
         // The web app shows the panels on the company's page and the dashboard.
         let (status, page) = web_page(app, &format!("/records/companies/{}", id_of(&acme))).await;
         assert_eq!(status, StatusCode::OK, "{page}");
-        assert!(page.contains("sales-deals") && page.contains(&format!("{} EUR", fixed(cents(open_amount)))), "{page}");
+        assert!(page.contains("sales-deals") && page.contains("€1,234.57"), "{page}");
         let (status, page) = web_page(app, "/").await;
         assert_eq!(status, StatusCode::OK, "{page}");
         assert!(page.contains("Sales forecast") && page.contains(&weighted), "{page}");

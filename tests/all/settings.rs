@@ -250,6 +250,13 @@ on_both! {
         assert_eq!(page.status, StatusCode::OK);
         assert!(page.html.contains("Kim Lee") && page.html.contains("deactivated"), "{}", page.html);
         assert!(page.html.contains("Reactivate"));
+        // Pages name the owner by name, and nobody is offered a deactivated person to assign.
+        let record_page = admin.get(&format!("/records/contacts/{contact_id}")).await;
+        assert!(record_page.html.contains("Kim Lee") && !record_page.html.contains("kim@acme.test"), "{}", record_page.html);
+        let list = admin.get("/records/contacts").await;
+        let owners = &list.html[list.html.find("id=\"bulk-owner\"").expect("the bulk owner choice")..];
+        let owners = &owners[..owners.find("</select>").unwrap()];
+        assert!(owners.contains(">Boss</option>") && !owners.contains("Kim Lee"), "{owners}");
 
         let on = app.post(&format!("/api/v1/admin/users/{kim}/reactivate"), &json!({})).await;
         assert_eq!((on.status, on.body["status"].as_str()), (StatusCode::OK, Some("active")));

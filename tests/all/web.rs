@@ -245,7 +245,8 @@ on_both! {
         let list = sam.get("/records/deals").await;
         assert_eq!(list.status, StatusCode::OK);
         assert_eq!(rows(&list.html), 50, "a page holds 50 rows");
-        assert!(list.html.contains("6,000.50 EUR") || list.html.contains("Deal"), "money reads like money");
+        let by_amount = sam.get("/records/deals?sort=-amount").await;
+        assert!(by_amount.html.contains("€5,900.50"), "money reads like money: {}", by_amount.html);
         let next = next_link(&list.html).expect("a next page");
         let second = sam.get(&next).await;
         assert_eq!(rows(&second.html), 10, "the second page holds the rest");
@@ -826,8 +827,26 @@ on_both! {
         assert!(at_pitch < at_review, "columns in position order");
         assert!(board.html.contains("Big rollout") && !board.html.contains("Small renewal"));
 
-        // Moving a card without JavaScript goes through the plugin's rules and back to the board.
+        // Moving a card without JavaScript: its "Move…" link opens a page offering this
+        // pipeline's stages, the current one marked; the page's form goes through the plugin's
+        // rules and back to the board.
         let big_id = id_of(&big);
+        let move_url = format!("/records/deals/{big_id}/move?field=stage").replace('/', "&#x2f;");
+        assert!(board.html.contains(&move_url), "each card links to its move page: {}", board.html);
+        let move_page = sam.get(&format!("/records/deals/{big_id}/move?field=stage")).await;
+        assert_eq!(move_page.status, StatusCode::OK, "{}", move_page.html);
+        let (at_pitch, at_review) = (move_page.html.find(">Pitch (now)</option>").unwrap(), move_page.html.find(">Security review</option>").unwrap());
+        assert!(at_pitch < at_review && !move_page.html.contains("Qualification"), "{}", move_page.html);
+        assert!(move_page.html.contains("name=\"version\" value=\"1\""), "{}", move_page.html);
+        assert!(move_page.html.contains(&format!("name=\"scope\" value=\"{enterprise_id}\"")), "back to the deal's own pipeline: {}", move_page.html);
+        for (bad, status) in [("field=name", StatusCode::BAD_REQUEST), ("field=nope", StatusCode::BAD_REQUEST)] {
+            let refused = sam.get(&format!("/records/deals/{big_id}/move?{bad}")).await;
+            assert_eq!(refused.status, status, "{bad}: {}", refused.html);
+        }
+        let elsewhere = app.user("other", "admin@other.test", "admin").await;
+        let theirs = app.request(reqwest::Method::POST, "/api/v1/companies", Some(&json!({ "name": "Theirs" })), Some(&elsewhere), &[]).await;
+        let theirs_move = sam.get(&format!("/records/companies/{}/move?field=industry", id_of(&theirs.body))).await;
+        assert_eq!(theirs_move.status, StatusCode::NOT_FOUND, "another workspace's record is not there");
         let moved = sam.post(&format!("/records/deals/{big_id}/move"), &[("field", "stage"), ("value", &id_of(&review)), ("version", "1"), ("scope", &enterprise_id)]).await;
         assert_eq!(moved.location.as_deref(), Some(format!("/records/deals/board?field=stage&scope={enterprise_id}").as_str()));
         let after = app.get(&format!("/api/v1/deals/{big_id}")).await.body;

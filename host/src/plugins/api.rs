@@ -24,6 +24,7 @@ use crate::auth::Identity;
 use crate::error::{ApiError, ApiResult, ErrorCode, FieldError};
 use crate::extract::{ApiPath, ApiQuery, JsonBody};
 use crate::ids::RecordId;
+use crate::locale::Locale;
 use crate::records::Actor;
 
 /// Largest plugin package accepted by `POST /api/v1/plugins`.
@@ -493,6 +494,7 @@ async fn panel(
     identity: Identity,
     ApiPath((id, name)): ApiPath<(String, String)>,
     ApiQuery(params): ApiQuery<PanelParams>,
+    headers: HeaderMap,
 ) -> ApiResult<Json<Value>> {
     let enabled = state.plugins.enabled_plugin(identity.workspace, &id)?;
     let spec = enabled
@@ -536,20 +538,27 @@ async fn panel(
             ));
         }
     };
-    let html = panel_html(&state, &enabled, actor, &name, record).await?;
+    let locale = Locale::negotiate(
+        headers
+            .get(axum::http::header::ACCEPT_LANGUAGE)
+            .and_then(|v| v.to_str().ok()),
+    );
+    let html = panel_html(&state, &enabled, actor, &name, record, locale).await?;
     Ok(Json(
         json!({ "plugin": id, "panel": name, "title": spec.title, "html": html }),
     ))
 }
 
-/// Renders one panel of an enabled plugin to HTML as `actor`: the plugin builds the context,
-/// the host renders the plugin's template (autoescaped). The API and the web app both use it.
+/// Renders one panel of an enabled plugin to HTML as `actor`, with figures as `locale` writes
+/// them: the plugin builds the context, the host renders the plugin's template (autoescaped).
+/// The API and the web app both use it.
 pub async fn panel_html(
     state: &AppState,
     enabled: &Arc<Enabled>,
     actor: Actor,
     name: &str,
     record: Option<types::EntityRecord>,
+    locale: Locale,
 ) -> ApiResult<String> {
     let id = enabled.id().to_owned();
     let ctx = context(enabled, &actor);
@@ -565,12 +574,14 @@ pub async fn panel_html(
         })
         .await
         .map_err(|failure| call_failed(&id, CallKind::Panel, failure))?;
-    super::panel::render(&enabled.plugin, &built.template, &built.context).map_err(|message| {
-        ApiError::new(
-            ErrorCode::PluginFailed,
-            format!("plugin `{id}` panel `{name}`: {message}"),
-        )
-    })
+    super::panel::render(&enabled.plugin, &built.template, &built.context, locale).map_err(
+        |message| {
+            ApiError::new(
+                ErrorCode::PluginFailed,
+                format!("plugin `{id}` panel `{name}`: {message}"),
+            )
+        },
+    )
 }
 
 /// Serves a route a plugin declared, as the calling user.

@@ -8,6 +8,7 @@ use std::sync::LazyLock;
 use serde_json::Value as Json;
 
 use super::registry::Installed;
+use crate::locale::Locale;
 
 /// The markup a panel may contain: text structure, tables, lists, links and images, with
 /// `class` (the theme's classes), `title`, `role` and `aria-*` attributes. No `id`, `name` or
@@ -30,17 +31,42 @@ pub fn sanitize(html: &str) -> String {
     SANITIZER.clean(html).to_string()
 }
 
+/// Where a render keeps the reader's language, for the `money` filter (a name no plugin
+/// context can override: the host's value is merged first).
+const LOCALE_KEY: &str = "kith_locale";
+
 /// A plugin's template environment: every template is HTML-escaped, whatever its file
-/// extension, and rendering is fuel-limited.
+/// extension, and rendering is fuel-limited. Templates get the host's filters:
+/// `{{ amount|money(currency) }}` writes an amount as the reader's language does
+/// (`€12,500.50`, `12.500,50 €`).
 pub fn environment() -> minijinja::Environment<'static> {
     let mut templates = minijinja::Environment::new();
     templates.set_fuel(Some(1_000_000));
     templates.set_auto_escape_callback(|_| minijinja::AutoEscape::Html);
+    templates.add_filter(
+        "money",
+        |state: &minijinja::State, amount: minijinja::Value, currency: Option<String>| {
+            if amount.is_none() || amount.is_undefined() {
+                return String::new();
+            }
+            let locale = state
+                .lookup(LOCALE_KEY)
+                .and_then(|l| l.as_str().map(Locale::of))
+                .unwrap_or_default();
+            locale.money(&amount.to_string(), currency.as_deref().unwrap_or(""))
+        },
+    );
     templates
 }
 
-/// Renders a panel's template with the context a plugin returned, sanitised.
-pub fn render(plugin: &Installed, template: &str, context: &str) -> Result<String, String> {
+/// Renders a panel's template with the context a plugin returned, for a reader of
+/// `locale`, sanitised.
+pub fn render(
+    plugin: &Installed,
+    template: &str,
+    context: &str,
+    locale: Locale,
+) -> Result<String, String> {
     let context: Json =
         serde_json::from_str(context).map_err(|e| format!("the panel context is not JSON: {e}"))?;
     if !context.is_object() {
@@ -50,8 +76,12 @@ pub fn render(plugin: &Installed, template: &str, context: &str) -> Result<Strin
         .templates
         .get_template(template)
         .map_err(|e| format!("no template `{template}`: {e}"))?;
+    let context = minijinja::context! {
+        kith_locale => locale.language,
+        ..minijinja::Value::from(minijinja::value::Serde(&context))
+    };
     template
-        .render(minijinja::value::Serde(&context))
+        .render(context)
         .map(|html| sanitize(&html))
         .map_err(|e| format!("the template failed: {e}"))
 }

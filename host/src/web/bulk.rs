@@ -211,6 +211,7 @@ async fn export(web: &Web, ty: &EntityType, ids: &[RecordId]) -> ApiResult<Respo
         records: web.state.store.titles(&web.actor(), &referenced).await?,
         users: Default::default(),
         zone: web.zone,
+        locale: web.locale,
     };
     let mut rows = vec![
         std::iter::once("id".to_owned())

@@ -12,15 +12,18 @@ use uuid::Uuid;
 
 use super::Form;
 use crate::error::FieldError;
+use crate::locale::Locale;
 use crate::records::schema::{FieldKind, FieldSpec};
 
 /// Names that values point at: record titles (with their type's plural) and user emails,
-/// and the reader's time zone, which datetimes are shown in.
+/// the reader's time zone, which datetimes are shown in, and how their language writes
+/// figures.
 #[derive(Debug)]
 pub struct Names {
     pub records: HashMap<Uuid, (String, String)>,
     pub users: HashMap<Uuid, String>,
     pub zone: Tz,
+    pub locale: Locale,
 }
 
 impl Default for Names {
@@ -29,6 +32,7 @@ impl Default for Names {
             records: HashMap::new(),
             users: HashMap::new(),
             zone: Tz::UTC,
+            locale: Locale::default(),
         }
     }
 }
@@ -140,26 +144,6 @@ pub fn from_local(naive: NaiveDateTime, zone: Tz) -> Result<DateTime<Utc>, Strin
     }
 }
 
-/// `1234567.5` → `1,234,567.50`: thousands separated, two decimals at least.
-fn amount(raw: &str) -> String {
-    let (sign, digits) = raw.strip_prefix('-').map_or(("", raw), |d| ("-", d));
-    let (whole, fraction) = digits.split_once('.').unwrap_or((digits, ""));
-    let fraction = format!("{fraction:0<2}");
-    format!("{sign}{}.{fraction}", grouped(whole))
-}
-
-/// Digits with thousands separated: `12345` → `12,345`.
-pub fn grouped(whole: &str) -> String {
-    let mut grouped = String::new();
-    for (i, c) in whole.chars().enumerate() {
-        if i > 0 && (whole.len() - i).is_multiple_of(3) {
-            grouped.push(',');
-        }
-        grouped.push(c);
-    }
-    grouped
-}
-
 /// What a page shows for a value: `{text, url?, items?}`. Absent values show as empty.
 pub fn cell(field: &FieldSpec, value: Option<&Value>, names: &Names) -> Value {
     let Some(value) = value.filter(|v| !v.is_null()) else {
@@ -197,13 +181,8 @@ pub fn cell(field: &FieldSpec, value: Option<&Value>, names: &Names) -> Value {
             json!({ "text": short_datetime(s, names.zone), "datetime": s })
         }
         (FieldKind::Money, Value::Object(m)) => {
-            let figure = m
-                .get("amount")
-                .and_then(Value::as_str)
-                .map(amount)
-                .unwrap_or_default();
-            let currency = m.get("currency").and_then(Value::as_str).unwrap_or("");
-            json!({ "text": format!("{figure} {currency}").trim().to_owned(), "numeric": true })
+            let text = |key| m.get(key).and_then(Value::as_str).unwrap_or("");
+            json!({ "text": names.locale.money(text("amount"), text("currency")), "numeric": true })
         }
         (FieldKind::Integer | FieldKind::Number, Value::Number(n)) => {
             json!({ "text": n.to_string(), "numeric": true })
@@ -525,13 +504,12 @@ pub fn read_one(field: &FieldSpec, raw: &str, zone: Tz) -> Result<Map<String, Va
     })
 }
 
-/// Up to two initials from an email's name part: `kim.lee@x` → `KL`, `sam@x` → `S`.
-pub fn initials(email: &str) -> String {
-    email
-        .split('@')
+/// Up to two initials of a name or an email's name part: `Kim Lee` or `kim.lee@x` → `KL`, `sam@x` → `S`.
+pub fn initials(name: &str) -> String {
+    name.split('@')
         .next()
         .unwrap_or("")
-        .split(['.', '_', '-', '+'])
+        .split(['.', '_', '-', '+', ' '])
         .filter_map(|part| part.chars().next())
         .filter(|c| c.is_alphanumeric())
         .take(2)
@@ -599,8 +577,7 @@ mod tests {
             Some(&json!({"amount": "1234567.5", "currency": "EUR"})),
             &Names::default(),
         );
-        assert_eq!(shown["text"], "1,234,567.50 EUR");
-        assert_eq!(amount("-12"), "-12.00");
+        assert_eq!(shown["text"], "€1,234,567.50");
         assert_eq!(
             short_datetime("2026-11-27T14:05:00.000Z", Tz::UTC),
             "2026-11-27 14:05"

@@ -80,7 +80,10 @@ pub fn routes() -> Router<AppState> {
             "/records/{plural}/{id}/merge",
             get(merge::merge_form).post(merge::merge),
         )
-        .route("/records/{plural}/{id}/move", post(pages::move_card))
+        .route(
+            "/records/{plural}/{id}/move",
+            get(pages::move_form).post(pages::move_card),
+        )
         .route("/records/{plural}/{id}/set", post(pages::set_field))
         .route(
             "/records/{plural}/{id}/activities",
@@ -110,6 +113,8 @@ pub struct Web {
     pub look: Arc<Look>,
     /// The person's time zone: datetimes are shown and read in it.
     pub zone: chrono_tz::Tz,
+    /// How the person's language writes figures (from the browser's `Accept-Language`).
+    pub locale: crate::locale::Locale,
     /// The path and query of this request (where to come back after logging in).
     pub here: String,
     flash: Option<Value>,
@@ -159,6 +164,12 @@ impl FromRequestParts<AppState> for Web {
             csrf,
             look,
             zone: crate::auth::people::zone(&time_zone),
+            locale: crate::locale::Locale::negotiate(
+                parts
+                    .headers
+                    .get(axum::http::header::ACCEPT_LANGUAGE)
+                    .and_then(|v| v.to_str().ok()),
+            ),
             here,
             flash: read_flash(&parts.headers),
         })

@@ -114,19 +114,40 @@ pub(super) async fn names(
         records,
         users,
         zone: web.zone,
+        locale: web.locale,
     })
 }
 
+/// The workspace's users by id, as pages name them (`people::shown_name`), deactivated ones
+/// included: records keep their owners.
 async fn users(web: &Web) -> ApiResult<HashMap<Uuid, String>> {
-    Ok(user::Entity::find()
+    Ok(workspace_users(web)
+        .await?
+        .iter()
+        .map(|u| (u.id, crate::auth::people::shown_name(u)))
+        .collect())
+}
+
+/// The users a person may choose as an owner or for a user field: the active and invited
+/// ones, by name.
+pub(super) async fn choosable_users(web: &Web) -> ApiResult<Vec<(Uuid, String)>> {
+    let mut people: Vec<(Uuid, String)> = workspace_users(web)
+        .await?
+        .iter()
+        .filter(|u| u.deactivated_at.is_none())
+        .map(|u| (u.id, crate::auth::people::shown_name(u)))
+        .collect();
+    people.sort_by_key(|(_, name)| name.to_lowercase());
+    Ok(people)
+}
+
+async fn workspace_users(web: &Web) -> ApiResult<Vec<user::Model>> {
+    user::Entity::find()
         .filter(user::Column::WorkspaceId.eq(web.identity.workspace.0))
         .order_by_asc(user::Column::Email)
         .all(&web.state.db.read)
         .await
-        .map_err(ApiError::internal)?
-        .into_iter()
-        .map(|u| (u.id, u.email))
-        .collect())
+        .map_err(ApiError::internal)
 }
 
 /// The type a reference field points at, when the reader may read it: what its picker
@@ -350,9 +371,15 @@ async fn panels(
             .filter(|p| &p.location == location)
         {
             let wit = record.map(|(ty, r)| crate::plugins::convert::record_to_wit(ty, r));
-            let rendered =
-                crate::plugins::api::panel_html(&web.state, enabled, web.actor(), &spec.name, wit)
-                    .await;
+            let rendered = crate::plugins::api::panel_html(
+                &web.state,
+                enabled,
+                web.actor(),
+                &spec.name,
+                wit,
+                web.locale,
+            )
+            .await;
             let (html, error) = match rendered {
                 Ok(html) => (Some(html), None),
                 Err(error) => (None, Some(error.message)),
@@ -627,7 +654,7 @@ pub async fn list(web: Web, Path(plural): Path<String>, RawQuery(raw): RawQuery)
             .collect();
         // A reference condition shows the title of the record it names, through a picker.
         let named: Vec<Uuid> = state.filters.iter().filter_map(|(_, _, v)| Uuid::parse_str(v).ok()).collect();
-        let filter_names = Names { records: web.state.store.titles(&web.actor(), &named).await?, users: Default::default(), zone: web.zone };
+        let filter_names = Names { records: web.state.store.titles(&web.actor(), &named).await?, users: Default::default(), zone: web.zone, locale: web.locale };
         let mut filters: Vec<Value> = state
             .filters
             .iter()
@@ -693,11 +720,11 @@ pub async fn list(web: Web, Path(plural): Path<String>, RawQuery(raw): RawQuery)
                     "next_url": next_url,
                     "first_url": paged.then(|| format!("{base}?{}", state.query_string(None, None))),
                     "may_create": may_create,
-                    "total": total.map(|n| display::grouped(&n.to_string())),
+                    "total": total.map(|n| web.locale.number(&n.to_string(), 0)),
                     "bulk": {
                         "url": format!("{base}/bulk"),
                         "choices": super::bulk::choices(&ty),
-                        "users": users(&web).await?.into_iter().map(|(id, email)| json!({ "id": id, "email": email })).collect::<Vec<_>>(),
+                        "users": choosable_users(&web).await?.into_iter().map(|(id, name)| json!({ "id": id, "name": name })).collect::<Vec<_>>(),
                     },
                     "total_one": total == Some(1),
                     "error": error,
@@ -929,15 +956,7 @@ pub async fn board(web: Web, Path(plural): Path<String>, RawQuery(raw): RawQuery
             })?,
         };
         let base = format!("/records/{}", ty.plural);
-        let (columns, scope) = match &field.target {
-            Some(target) if field.kind == FieldKind::Reference => {
-                reference_columns(&web, &ty, field, target, form.get("scope")).await?
-            }
-            _ => {
-                let options = field.options.iter().map(|o| Column { value: o.value.clone(), label: display::option_label(field, &o.value) });
-                (options.collect(), None)
-            }
-        };
+        let (columns, scope) = board_columns(&web, &ty, field, form.get("scope")).await?;
         let scope_filter = scope.as_ref().map(|s| format!("{}[eq]:{},", s.field, s.id.0)).unwrap_or_default();
         let actor = web.actor();
         // What a card shows besides its title: `?card=a,b` or the type's first amount and
@@ -1012,10 +1031,10 @@ pub async fn board(web: Web, Path(plural): Path<String>, RawQuery(raw): RawQuery
                         "version": r.version,
                         "title": title_of(&ty, r),
                         "url": record_url(&ty, r.id),
-                        "move_url": format!("{}/move", record_url(&ty, r.id)),
+                        "move_url": format!("{}/move?field={}", record_url(&ty, r.id), field.name),
                         "fields": shown,
                         "owner": owner,
-                        "initials": owner.map(|email| display::initials(email)),
+                        "initials": owner.map(|name| display::initials(name)),
                         "days": days,
                         "task": tasks.get(&r.id).map(|task| task_json(task, &names, now)),
                     })
@@ -1054,14 +1073,12 @@ pub async fn board(web: Web, Path(plural): Path<String>, RawQuery(raw): RawQuery
             .iter()
             .map(|f| json!({ "name": f.name, "label": label(f), "url": format!("{base}/board?field={}", f.name), "active": f.name == field.name }))
             .collect();
-        let options: Vec<Value> = columns.iter().map(|c| json!({ "value": c.value, "label": c.label })).collect();
         Ok(web
             .render(
                 "board.html",
                 json!({
                     "entity": entity_json(&ty),
                     "field": { "name": field.name, "label": label(field), "editable": !field.read_only },
-                    "options": options,
                     "boards": boards,
                     "columns": column_json,
                     "scope": scope.map(|s| json!({ "id": s.id.0, "label": s.label, "choices": s.choices })),
@@ -1070,6 +1087,28 @@ pub async fn board(web: Web, Path(plural): Path<String>, RawQuery(raw): RawQuery
             .await)
     })
     .await
+}
+
+/// A board's columns for `field`: a select's options, or a reference's records (within the
+/// chosen `scope` when they share one).
+async fn board_columns(
+    web: &Web,
+    ty: &EntityType,
+    field: &FieldSpec,
+    scope: Option<&str>,
+) -> Result<(Vec<Column>, Option<BoardScope>), ApiError> {
+    match &field.target {
+        Some(target) if field.kind == FieldKind::Reference => {
+            reference_columns(web, ty, field, target, scope).await
+        }
+        _ => {
+            let options = field.options.iter().map(|o| Column {
+                value: o.value.clone(),
+                label: display::option_label(field, &o.value),
+            });
+            Ok((options.collect(), None))
+        }
+    }
 }
 
 /// The columns of a board over a reference to `target`: the target's records in its type's
@@ -1151,6 +1190,76 @@ async fn reference_columns(
     Ok((columns, scope_choice))
 }
 
+/// A board field of `ty` named in a form or query.
+fn board_field<'a>(ty: &'a EntityType, form: &Form) -> Result<&'a FieldSpec, ApiError> {
+    ty.field(form.get("field").unwrap_or(""))
+        .filter(|f| is_board_field(f))
+        .ok_or_else(|| {
+            ApiError::new(
+                ErrorCode::InvalidParameter,
+                "field must be a select or reference field of this type",
+            )
+        })
+}
+
+/// Where a move goes back to: the board of `field`, in the same scope.
+fn board_back(ty: &EntityType, field: &FieldSpec, form: &Form) -> String {
+    let scope = form
+        .get("scope")
+        .and_then(|raw| uuid::Uuid::parse_str(raw).ok())
+        .map(|id| format!("&scope={id}"))
+        .unwrap_or_default();
+    format!("/records/{}/board?field={}{scope}", ty.plural, field.name)
+}
+
+/// A card's "Move…" page without JavaScript (`?field=`): the columns of the card's board (of
+/// its own pipeline, for a scoped board) to choose from, posting the record's current
+/// version. (With JavaScript the board moves cards in place; a plain link per card keeps a
+/// board of hundreds of cards light.)
+pub async fn move_form(
+    web: Web,
+    Path((plural, id)): Path<(String, String)>,
+    RawQuery(raw): RawQuery,
+) -> Response {
+    page(&web, async {
+        let form = Form::parse(raw.as_deref().unwrap_or("").as_bytes());
+        let ty = entity(&web, &plural).await?;
+        let spec = board_field(&ty, &form)?;
+        let record = web.state.store.get(&web.actor(), &ty, parse_id(&id)?).await?;
+        // A scoped board's scope is the one the card is in (a deal's own pipeline).
+        let schema = web.state.store.schema(web.identity.workspace).await?;
+        let scope = spec
+            .target
+            .as_deref()
+            .and_then(|target| schema.by_name(target))
+            .and_then(|target| shared_reference(&ty, target))
+            .and_then(|shared| record.data.get(&shared.name))
+            .and_then(Value::as_str)
+            .map(str::to_owned);
+        let (columns, scope) = board_columns(&web, &ty, spec, scope.as_deref()).await?;
+        let current = record.data.get(&spec.name).and_then(Value::as_str).unwrap_or("");
+        let options: Vec<Value> = columns
+            .iter()
+            .map(|c| json!({ "value": c.value, "label": c.label, "current": c.value == current }))
+            .collect();
+        Ok(web
+            .render(
+                "move.html",
+                json!({
+                    "entity": entity_json(&ty),
+                    "record": { "title": title_of(&ty, &record), "url": record_url(&ty, record.id), "version": record.version },
+                    "field": { "name": spec.name, "label": label(spec), "editable": !spec.read_only },
+                    "options": options,
+                    "scope": scope.as_ref().map(|s| s.id.0),
+                    "action": format!("{}/move", record_url(&ty, record.id)),
+                    "back": format!("/records/{}/board?field={}{}", ty.plural, spec.name, scope.as_ref().map(|s| format!("&scope={}", s.id.0)).unwrap_or_default()),
+                }),
+            )
+            .await)
+    })
+    .await
+}
+
 /// The board's "move" form without JavaScript: one field set, with the card's version.
 pub async fn move_card(
     web: Web,
@@ -1160,23 +1269,17 @@ pub async fn move_card(
     page(&web, async {
         let form = web.form(&body)?;
         let ty = entity(&web, &plural).await?;
-        let field = form.get("field").unwrap_or("");
-        let spec = ty
-            .field(field)
-            .filter(|f| is_board_field(f))
-            .ok_or_else(|| {
-                ApiError::new(
-                    ErrorCode::InvalidParameter,
-                    "field must be a select or reference field of this type",
-                )
-            })?;
-        let scope = form
-            .get("scope")
-            .and_then(|raw| uuid::Uuid::parse_str(raw).ok())
-            .map(|id| format!("&scope={id}"))
-            .unwrap_or_default();
-        let back = format!("/records/{}/board?field={}{scope}", ty.plural, spec.name);
-        set_one(&web, &ty, &id, spec, &form, &back, "Moved").await
+        let spec = board_field(&ty, &form)?;
+        set_one(
+            &web,
+            &ty,
+            &id,
+            spec,
+            &form,
+            &board_back(&ty, spec, &form),
+            "Moved",
+        )
+        .await
     })
     .await
 }
@@ -1278,7 +1381,7 @@ pub async fn record(
         if let Some(owner) = owner
             && let Some(found) = user::Entity::find_by_id(owner).one(&web.state.db.read).await.map_err(ApiError::internal)?
         {
-            names.users.insert(owner, found.email);
+            names.users.insert(owner, crate::auth::people::shown_name(&found));
         }
         let schema = store.schema(web.identity.workspace).await?;
         let mut groups: Vec<(String, Vec<Value>)> = Vec::new();
@@ -1732,10 +1835,10 @@ async fn choices(
     for field in fields {
         let choices = match (field.kind, field.target.as_deref()) {
             (FieldKind::User, _) => Some(
-                users(web)
+                choosable_users(web)
                     .await?
                     .into_iter()
-                    .map(|(id, email)| (id.to_string(), email))
+                    .map(|(id, name)| (id.to_string(), name))
                     .collect(),
             ),
             (FieldKind::Reference, Some(_)) => {

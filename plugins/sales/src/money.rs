@@ -45,12 +45,11 @@ pub fn cents(amount: Decimal) -> String {
     format!("{rounded:.2}")
 }
 
-/// A money amount as the panels show it: two decimals and the currency, `"1250.00 EUR"`.
-pub fn display(money: &Money) -> String {
-    match money.decimal() {
-        Some(amount) => format!("{} {}", cents(amount), money.currency),
-        None => format!("{} {}", money.amount, money.currency),
-    }
+/// A money amount as the panels hand it to their templates (which write it with the host's
+/// `money` filter, in the reader's language): two decimals, `"1250.50"`, or the stored text
+/// when it is not a decimal.
+pub fn shown(money: &Money) -> String {
+    money.decimal().map_or_else(|| money.amount.clone(), cents)
 }
 
 #[cfg(test)]
@@ -127,8 +126,8 @@ mod tests {
     }
 
     #[test]
-    fn display_shows_two_decimals_and_the_currency() {
-        assert_eq!(display(&Money::new("1250.5", "EUR")), "1250.50 EUR");
-        assert_eq!(display(&Money::new("n/a", "USD")), "n/a USD");
+    fn shown_amounts_have_two_decimals() {
+        assert_eq!(shown(&Money::new("1250.5", "EUR")), "1250.50");
+        assert_eq!(shown(&Money::new("n/a", "USD")), "n/a");
     }
 }

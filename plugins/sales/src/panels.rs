@@ -130,6 +130,7 @@ struct DealLine {
     stage: Option<String>,
     status: Option<String>,
     amount: Option<String>,
+    currency: Option<String>,
     expected_close: Option<String>,
 }
 
@@ -166,7 +167,8 @@ fn deals_panel(record: Option<Record>, field: &str) -> Result<Panel, Failure> {
                 .and_then(|stage| stage_names.get(stage))
                 .cloned(),
             status: deal.text("status").map(str::to_owned),
-            amount: deal.money("amount").map(money::display),
+            amount: deal.money("amount").map(money::shown),
+            currency: deal.money("amount").map(|m| m.currency.clone()),
             expected_close: deal.date("expected_close").map(str::to_owned),
         })
         .collect();

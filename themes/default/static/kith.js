@@ -560,7 +560,7 @@
 
   async function moveCard(board, card, column, before) {
     const fromList = card.parentNode, fromNext = card.nextSibling;
-    const select = $("form.move select[name=value]", card);
+    const select = $("select.move-select", card);
     const oldValue = card.closest(".board-column").dataset.value; // the select may already show the new one
     place(card, $(".board-cards", column), before);
     if (select) select.value = column.dataset.value;
@@ -623,21 +623,22 @@
     });
   }
 
-  function enhanceMoveForm(board, card) {
-    const form = $("form.move", card);
-    const select = form && $("select[name=value]", form);
-    if (!select) return;
-    for (const b of $$("button, input[type=submit]", form)) b.hidden = true;
-    const apply = () => {
-      const column = $$(".board-column", board).find((c) => c.dataset.value === select.value);
-      if (!column) form.submit();
-      else if (!column.contains(card)) moveCard(board, card, column, null);
-    };
-    select.addEventListener("change", apply);
-    form.addEventListener("submit", (ev) => {
-      ev.preventDefault();
-      apply();
+  // Without JavaScript a card's "Move…" link opens a page to choose its column; with it, the
+  // link becomes a select of the board's columns that moves the card in place (the keyboard's
+  // way to move one).
+  function enhanceMoveLink(board, card, columns) {
+    const link = $("a.move-link", card);
+    if (!link) return;
+    const title = $("a", card)?.textContent.trim() || "this card";
+    const id = `move-${card.dataset.id}`;
+    const select = make("select", { id, class: "move-select" },
+      ...columns.map((c) => make("option", { value: c.dataset.value }, $("h2", c)?.textContent.trim() || c.dataset.value)));
+    select.value = card.closest(".board-column").dataset.value;
+    select.addEventListener("change", () => {
+      const column = columns.find((c) => c.dataset.value === select.value);
+      if (column && !column.contains(card)) moveCard(board, card, column, null);
     });
+    link.replaceWith(make("div", { class: "move" }, make("label", { for: id, class: "sr-only" }, `Move “${title}” to`), select));
   }
 
   function startDrag(board, down) {
@@ -705,8 +706,9 @@
 
   function initBoards() {
     for (const board of $$(".board[data-plural][data-field]")) {
+      const columns = $$(".board-column", board);
       for (const card of $$(".board-card", board)) {
-        enhanceMoveForm(board, card);
+        enhanceMoveLink(board, card, columns);
         for (const n of $$("a, img", card)) n.draggable = false;
       }
       board.addEventListener("pointerdown", (ev) => startDrag(board, ev));
