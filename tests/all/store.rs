@@ -31,6 +31,25 @@ fn id(record: &Value) -> RecordId {
 }
 
 on_both! {
+    async fn a_merge_refuses_records_changed_since_the_versions_its_caller_saw(app: TestApp) {
+        let actor = admin(&app).await;
+        let store = &app.state.store;
+        let ty = store.schema(actor.workspace).await.unwrap().by_name("contact").unwrap().clone();
+        let keep = app.create("contacts", json!({ "last_name": "Keep", "email": "same@example.com" })).await;
+        let other = app.create("contacts", json!({ "last_name": "Other", "email": "same@example.com" })).await;
+        let seen = [(id(&keep), 1), (id(&other), 1)];
+        // A colleague edits the other record after the caller decided.
+        let edited = app.request(reqwest::Method::PATCH, &format!("/api/v1/contacts/{}", id(&other).0), Some(&json!({ "phone": "+1 555 0100" })), Some(&app.token), &[]).await;
+        assert_eq!(edited.status, StatusCode::OK, "{}", edited.body);
+        let before = app.digest().await;
+        let stale = store.merge(&actor, &ty, id(&keep), &[id(&other)], &Map::new(), &seen).await;
+        assert!(matches!(stale, Err(RecordError::VersionConflict { current: 2 })), "{stale:?}");
+        assert_eq!(app.digest().await, before, "nothing was merged");
+        // At the versions as they are now, it merges (and fills the empty phone).
+        let merged = store.merge(&actor, &ty, id(&keep), &[id(&other)], &Map::new(), &[(id(&keep), 1), (id(&other), 2)]).await.unwrap();
+        assert_eq!(merged.data["phone"], "+1 555 0100");
+    }
+
     async fn one_write_of_several_types_and_kinds_is_all_or_nothing(app: TestApp) {
         let actor = admin(&app).await;
         let store = &app.state.store;

@@ -370,7 +370,7 @@ async fn merge_records(
         .collect::<ApiResult<Vec<_>>>()?;
     let record = state
         .store
-        .merge(&actor, &ty, survivor, &others, &body.values)
+        .merge(&actor, &ty, survivor, &others, &body.values, &[])
         .await?;
     Ok(record_response(StatusCode::OK, &record, None))
 }

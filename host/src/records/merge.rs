@@ -71,7 +71,10 @@ impl Store {
             .collect())
     }
 
-    /// Merges `others` into `survivor` (see the module comment).
+    /// Merges `others` into `survivor` (see the module comment). `seen` holds the versions
+    /// the caller decided on (a merge page's records): one of them at another version now
+    /// refuses the merge with a `VersionConflict`, as the steps would refuse a change made
+    /// after this read.
     pub async fn merge(
         &self,
         actor: &Actor,
@@ -79,6 +82,7 @@ impl Store {
         survivor: RecordId,
         others: &[RecordId],
         values: &Map<String, Value>,
+        seen: &[(RecordId, i64)],
     ) -> Result<Record, RecordError> {
         if others.is_empty() || others.len() > MAX_MERGE {
             return Err(RecordError::BadRequest(format!(
@@ -106,6 +110,15 @@ impl Store {
             .into_iter()
             .map(|row| (row.id, row))
             .collect();
+        for (id, version) in seen {
+            if let Some(row) = rows.get(&id.0)
+                && row.version != *version
+            {
+                return Err(RecordError::VersionConflict {
+                    current: row.version,
+                });
+            }
+        }
         let readable = |row: &record::Model| actor.allows(Operation::Read, &ty.name, row.owner_id);
         let keep = rows
             .remove(&survivor.0)

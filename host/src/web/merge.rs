@@ -259,7 +259,17 @@ pub async fn merge(web: Web, Path((plural, id)): Path<(String, String)>, body: B
         let merged = web
             .state
             .store
-            .merge(&actor, ty, pair.keep.id, &[pair.other.id], &values)
+            .merge(
+                &actor,
+                ty,
+                pair.keep.id,
+                &[pair.other.id],
+                &values,
+                &[
+                    (pair.keep.id, pair.keep.version),
+                    (pair.other.id, pair.other.version),
+                ],
+            )
             .await;
         let error = match merged {
             Ok(survivor) => {
@@ -275,7 +285,7 @@ pub async fn merge(web: Web, Path((plural, id)): Path<(String, String)>, body: B
                     &notice,
                 ));
             }
-            // Changed between this page's check and the store's read.
+            // Changed between this page's check and the store's read (`seen`).
             Err(RecordError::VersionConflict { .. }) => {
                 let pair = Pair::load(&web, &plural, &id, form.get("with")).await?;
                 return render(&web, &pair, None, Some(STALE), StatusCode::CONFLICT).await;
