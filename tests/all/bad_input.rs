@@ -153,6 +153,9 @@ on_both! {
             "filter=created_at%5Bgt%5D%3Asoon", "filter=score%5Bgt%5D%3Aabc", "filter=tags%5Blt%5D%3Aa",
             "sort=nope", "sort=-tags", "sort=name,name", "fields=nope", "cursor=garbage", "cursor=eyJ2IjpbXX0",
             "total=maybe", "deleted=2", "unknown=1", "filter=%FF",
+            // Text outside ASCII where a name or operator goes.
+            "filter=%E5%90%8D%5Beq%5D%3Aa", "filter=last_name%C2%A0%5Beq%5D%3A1", "filter=a%5B%C3%A9q%5D%3A1",
+            "sort=%E5%90%8D", "fields=%E5%90%8D",
         ] {
             cases.push(case(Method::GET, format!("/api/v1/contacts?{query}"), "", bad_request));
         }

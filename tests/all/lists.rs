@@ -150,6 +150,16 @@ on_both! {
         assert_eq!(this_week[0]["subject"], "Soon");
     }
 
+    async fn filters_read_whitespace_of_any_script_around_their_terms(app: TestApp) {
+        app.create("contacts", json!({ "first_name": "Ada", "last_name": "王小明" })).await;
+        app.create("contacts", json!({ "first_name": "Grace", "last_name": "Hopper" })).await;
+        // A no-break space before the term, an ideographic space after it, and a CJK value.
+        let found = app.all("contacts", "filter=%C2%A0first_name%5Beq%5D%3AAda%E3%80%80").await;
+        assert_eq!(found.len(), 1, "{found:?}");
+        let found = app.all("contacts", "filter=and(%E2%80%83last_name%5Beq%5D%3A%E7%8E%8B%E5%B0%8F%E6%98%8E)").await;
+        assert_eq!(found.iter().map(|c| c["first_name"].as_str().unwrap()).collect::<Vec<_>>(), ["Ada"]);
+    }
+
     async fn multi_key_sort_with_nulls_and_projection(app: TestApp) {
         let all = seed_companies(&app).await;
         let sorted = app.all("companies", "sort=-industry,employees&fields=name,industry,employees").await;

@@ -1231,6 +1231,37 @@ mod tests {
     }
 
     #[test]
+    fn text_outside_ascii_anywhere_is_read_or_refused_never_a_panic() {
+        // Whitespace of any script around terms, as an integrator's encoder may send it.
+        let spaced = parse_filter("\u{a0}first_name[eq]:Ada\u{3000}").unwrap();
+        assert_eq!(spaced, cond("first_name", Op::Eq, &["Ada"]));
+        let nested = parse_filter("and(\u{2003}a[eq]:1,\u{a0}b[eq]:王小明)").unwrap();
+        assert_eq!(
+            nested,
+            Filter::And(vec![
+                cond("a", Op::Eq, &["1"]),
+                cond("b", Op::Eq, &["王小明"])
+            ])
+        );
+        // Letters outside ASCII in names and operators are refused with a position.
+        for input in [
+            "名前[eq]:a",
+            "néme[eq]:a",
+            "a[éq]:1",
+            "a[eq]",
+            "a\u{a0}[eq]:1",
+            "\u{a0}",
+            "and(a[eq]:1\u{a0}",
+            "a[eq]:\"\u{a0}\\",
+        ] {
+            match parse_filter(input) {
+                Err(RecordError::Filter(message)) => assert!(!message.is_empty(), "{input:?}"),
+                other => panic!("{input:?}: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
     fn nesting_and_size_are_bounded() {
         let deep = format!("{}a[eq]:1{}", "not(".repeat(40), ")".repeat(40));
         assert!(parse_filter(&deep).is_err());
