@@ -2,9 +2,10 @@
 //!
 //! Pages read through the same store, search and plugin functions as the API, as the signed-in
 //! user, so every permission applies unchanged. Every page reads without JavaScript; record
-//! forms, notes, saved views and the board's "move" post plain HTML forms (with the session's
-//! CSRF token in `_csrf`). The small script of the theme adds inline editing, drag and drop,
-//! search as you type and the settings forms, which call the JSON API.
+//! forms, notes, saved views and a task's box post plain HTML forms (with the session's
+//! CSRF token in `_csrf`). The small script of the theme adds inline editing, the board's
+//! moves (drag and drop, and a select per card for the keyboard), search as you type and the
+//! settings forms, which call the JSON API.
 //!
 //! `themes` owns the look; `pages` the record pages; `account` login and passwords;
 //! `settings` the admin pages and the theme API; `display` turns values into what a page
@@ -79,10 +80,6 @@ pub fn routes() -> Router<AppState> {
         .route(
             "/records/{plural}/{id}/merge",
             get(merge::merge_form).post(merge::merge),
-        )
-        .route(
-            "/records/{plural}/{id}/move",
-            get(pages::move_form).post(pages::move_card),
         )
         .route("/records/{plural}/{id}/set", post(pages::set_field))
         .route(

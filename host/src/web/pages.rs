@@ -1031,7 +1031,6 @@ pub async fn board(web: Web, Path(plural): Path<String>, RawQuery(raw): RawQuery
                         "version": r.version,
                         "title": title_of(&ty, r),
                         "url": record_url(&ty, r.id),
-                        "move_url": format!("{}/move?field={}", record_url(&ty, r.id), field.name),
                         "fields": shown,
                         "owner": owner,
                         "initials": owner.map(|name| display::initials(name)),
@@ -1188,100 +1187,6 @@ async fn reference_columns(
         })
         .collect();
     Ok((columns, scope_choice))
-}
-
-/// A board field of `ty` named in a form or query.
-fn board_field<'a>(ty: &'a EntityType, form: &Form) -> Result<&'a FieldSpec, ApiError> {
-    ty.field(form.get("field").unwrap_or(""))
-        .filter(|f| is_board_field(f))
-        .ok_or_else(|| {
-            ApiError::new(
-                ErrorCode::InvalidParameter,
-                "field must be a select or reference field of this type",
-            )
-        })
-}
-
-/// Where a move goes back to: the board of `field`, in the same scope.
-fn board_back(ty: &EntityType, field: &FieldSpec, form: &Form) -> String {
-    let scope = form
-        .get("scope")
-        .and_then(|raw| uuid::Uuid::parse_str(raw).ok())
-        .map(|id| format!("&scope={id}"))
-        .unwrap_or_default();
-    format!("/records/{}/board?field={}{scope}", ty.plural, field.name)
-}
-
-/// A card's "Move…" page without JavaScript (`?field=`): the columns of the card's board (of
-/// its own pipeline, for a scoped board) to choose from, posting the record's current
-/// version. (With JavaScript the board moves cards in place; a plain link per card keeps a
-/// board of hundreds of cards light.)
-pub async fn move_form(
-    web: Web,
-    Path((plural, id)): Path<(String, String)>,
-    RawQuery(raw): RawQuery,
-) -> Response {
-    page(&web, async {
-        let form = Form::parse(raw.as_deref().unwrap_or("").as_bytes());
-        let ty = entity(&web, &plural).await?;
-        let spec = board_field(&ty, &form)?;
-        let record = web.state.store.get(&web.actor(), &ty, parse_id(&id)?).await?;
-        // A scoped board's scope is the one the card is in (a deal's own pipeline).
-        let schema = web.state.store.schema(web.identity.workspace).await?;
-        let scope = spec
-            .target
-            .as_deref()
-            .and_then(|target| schema.by_name(target))
-            .and_then(|target| shared_reference(&ty, target))
-            .and_then(|shared| record.data.get(&shared.name))
-            .and_then(Value::as_str)
-            .map(str::to_owned);
-        let (columns, scope) = board_columns(&web, &ty, spec, scope.as_deref()).await?;
-        let current = record.data.get(&spec.name).and_then(Value::as_str).unwrap_or("");
-        let options: Vec<Value> = columns
-            .iter()
-            .map(|c| json!({ "value": c.value, "label": c.label, "current": c.value == current }))
-            .collect();
-        Ok(web
-            .render(
-                "move.html",
-                json!({
-                    "entity": entity_json(&ty),
-                    "record": { "title": title_of(&ty, &record), "url": record_url(&ty, record.id), "version": record.version },
-                    "field": { "name": spec.name, "label": label(spec), "editable": !spec.read_only },
-                    "options": options,
-                    "scope": scope.as_ref().map(|s| s.id.0),
-                    "action": format!("{}/move", record_url(&ty, record.id)),
-                    "back": format!("/records/{}/board?field={}{}", ty.plural, spec.name, scope.as_ref().map(|s| format!("&scope={}", s.id.0)).unwrap_or_default()),
-                }),
-            )
-            .await)
-    })
-    .await
-}
-
-/// The board's "move" form without JavaScript: one field set, with the card's version.
-pub async fn move_card(
-    web: Web,
-    Path((plural, id)): Path<(String, String)>,
-    body: Bytes,
-) -> Response {
-    page(&web, async {
-        let form = web.form(&body)?;
-        let ty = entity(&web, &plural).await?;
-        let spec = board_field(&ty, &form)?;
-        set_one(
-            &web,
-            &ty,
-            &id,
-            spec,
-            &form,
-            &board_back(&ty, spec, &form),
-            "Moved",
-        )
-        .await
-    })
-    .await
 }
 
 /// One field set from a small form (a task's "done" box, its snooze button): `field`,

@@ -123,7 +123,7 @@ pub fn pages() -> Vec<(&'static str, minijinja::Value)> {
                 "field": { "name": "stage", "label": "Stage", "editable": true },
                 "boards": [{ "name": "stage", "label": "Stage", "url": "/records/contacts/board?field=stage", "active": true }, { "name": "kind", "label": "Kind", "url": "/records/contacts/board?field=kind", "active": false }],
                 "columns": [
-                    { "value": "new", "label": "New", "count": "1", "totals": ["€12,000.00"], "more_url": null, "cards": [{ "id": ID, "version": 3, "title": "Big deal", "url": format!("/records/contacts/{ID}"), "move_url": format!("/records/contacts/{ID}/move?field=stage"), "fields": [{ "name": "amount", "label": "Amount", "text": "€12,000.00" }, { "name": "expected_close", "label": "Expected close", "text": "2027-03-31" }], "owner": "sam@example.com", "initials": "S", "days": 4, "task": { "subject": "Call back", "due": "2026-12-01 09:30", "overdue": true, "url": "u" } }] },
+                    { "value": "new", "label": "New", "count": "1", "totals": ["€12,000.00"], "more_url": null, "cards": [{ "id": ID, "version": 3, "title": "Big deal", "url": format!("/records/contacts/{ID}"), "fields": [{ "name": "amount", "label": "Amount", "text": "€12,000.00" }, { "name": "expected_close", "label": "Expected close", "text": "2027-03-31" }], "owner": "sam@example.com", "initials": "S", "days": 4, "task": { "subject": "Call back", "due": "2026-12-01 09:30", "overdue": true, "url": "u" } }] },
                     { "value": "won", "label": "Won", "count": "73", "totals": [], "more_url": "/records/contacts?f=stage&op=eq&v=won", "cards": [] },
                 ],
                 "scope": { "id": ID, "label": "Pipeline", "choices": [{ "id": ID, "title": "Sales", "url": format!("/records/contacts/board?field=stage&scope={ID}"), "active": true }] },
@@ -159,18 +159,6 @@ pub fn pages() -> Vec<(&'static str, minijinja::Value)> {
                     { "title": "Convert lead", "description": "Turns the lead into a contact", "url": format!("/records/contacts/{ID}/actions/sales/convert"), "dialog": true },
                     { "title": "Tag", "description": null, "url": format!("/records/contacts/{ID}/actions/tagger/tag"), "dialog": false },
                 ],
-            })),
-        ),
-        (
-            "move.html",
-            globals(json!({
-                "entity": entity(),
-                "record": { "title": "Big deal", "url": format!("/records/contacts/{ID}"), "version": 3 },
-                "field": { "name": "stage", "label": "Stage", "editable": true },
-                "options": [{ "value": "new", "label": "New", "current": true }, { "value": "won", "label": "Won", "current": false }],
-                "scope": ID,
-                "action": format!("/records/contacts/{ID}/move"),
-                "back": format!("/records/contacts/board?field=stage&scope={ID}"),
             })),
         ),
         (

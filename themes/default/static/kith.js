@@ -623,12 +623,10 @@
     });
   }
 
-  // Without JavaScript a card's "Move…" link opens a page to choose its column; with it, the
-  // link becomes a select of the board's columns that moves the card in place (the keyboard's
-  // way to move one).
-  function enhanceMoveLink(board, card, columns) {
-    const link = $("a.move-link", card);
-    if (!link) return;
+  // Each card of an editable board gets a select of the board's columns that moves it in
+  // place: the keyboard's way to move a card. (Without JavaScript a card is moved by editing
+  // its record; the board only reads.)
+  function addMoveSelect(board, card, columns) {
     const title = $("a", card)?.textContent.trim() || "this card";
     const id = `move-${card.dataset.id}`;
     const select = make("select", { id, class: "move-select" },
@@ -638,7 +636,7 @@
       const column = columns.find((c) => c.dataset.value === select.value);
       if (column && !column.contains(card)) moveCard(board, card, column, null);
     });
-    link.replaceWith(make("div", { class: "move" }, make("label", { for: id, class: "sr-only" }, `Move “${title}” to`), select));
+    card.append(make("div", { class: "move" }, make("label", { for: id, class: "sr-only" }, `Move “${title}” to`), select));
   }
 
   function startDrag(board, down) {
@@ -708,7 +706,7 @@
     for (const board of $$(".board[data-plural][data-field]")) {
       const columns = $$(".board-column", board);
       for (const card of $$(".board-card", board)) {
-        enhanceMoveLink(board, card, columns);
+        if (board.hasAttribute("data-editable")) addMoveSelect(board, card, columns);
         for (const n of $$("a, img", card)) n.draggable = false;
       }
       board.addEventListener("pointerdown", (ev) => startDrag(board, ev));
