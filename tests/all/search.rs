@@ -165,6 +165,25 @@ on_both! {
         assert!(checked > 60, "{checked} known-item checks");
     }
 
+    async fn the_last_letter_typed_after_a_word_narrows_by_prefix(app: TestApp) {
+        let sinead = app.create("contacts", json!({ "first_name": "Sinead", "last_name": "O'Connor" })).await;
+        let dermot = app.create("contacts", json!({ "first_name": "Dermot", "last_name": "O'Brien" })).await;
+        let ada = app.create("contacts", json!({ "first_name": "Ada", "last_name": "Lovelace" })).await;
+        app.create("contacts", json!({ "first_name": "Ada", "last_name": "Byron" })).await;
+        app.create("contacts", json!({ "first_name": "Olivia", "last_name": "Connor" })).await;
+        // A person types the first letters of "O'Connor": the apostrophe splits the words.
+        for (query, expected) in [("O'C", &sinead), ("O'B", &dermot), ("Ada L", &ada)] {
+            let id = expected["id"].as_str().unwrap();
+            let hits = search_until(&app, query, |hits| rank_of(hits, id) == Some(0)).await;
+            assert_eq!(rank_of(&hits, id), Some(0), "`{query}`: {:?}", ids(&hits));
+            assert_eq!(hits.len(), 1, "`{query}` narrows to one: {:?}", ids(&hits));
+        }
+        // One letter alone is not a prefix (it would match most of a large workspace).
+        let alone = app.get("/api/v1/search?q=c").await;
+        assert_eq!(alone.status, StatusCode::OK, "{}", alone.body);
+        assert!(alone.data().is_empty(), "{}", alone.body);
+    }
+
     async fn names_outrank_emails_which_outrank_notes(app: TestApp) {
         let named = app.create("contacts", json!({"first_name": "Quimby", "last_name": "Zed"})).await;
         let emailed = app.create("contacts", json!({"first_name": "Ann", "email": "quimby@example.org"})).await;

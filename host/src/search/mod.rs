@@ -541,7 +541,10 @@ impl ParsedQuery {
     fn to_query(&self, f: Fields) -> Option<Box<dyn Query>> {
         let mut all: Vec<(Occur, Box<dyn Query>)> = Vec::new();
         for (i, word) in self.words.iter().enumerate() {
-            all.push((Occur::Must, word_query(f, word, i + 1 == self.words.len())));
+            all.push((
+                Occur::Must,
+                word_query(f, word, i + 1 == self.words.len(), i > 0),
+            ));
         }
         for phrase in &self.phrases {
             let mut either: Vec<(Occur, Box<dyn Query>)> = Vec::new();
@@ -615,8 +618,10 @@ fn allowed_edits(word: &str) -> u8 {
 /// titles, and in contact details (from 3 letters) and body text (from 4) only for the last
 /// word, the one being typed — every email address starts with a first name, so prefixes of
 /// earlier words there matched thousands of addresses — a large corpus's body vocabulary makes short prefixes and fuzzy matches
-/// there expensive and noisy.
-fn word_query(f: Fields, word: &str, last: bool) -> Box<dyn Query> {
+/// there expensive and noisy. A title prefix needs two letters, or one when it is the word
+/// being typed after others (`Ada L`, `O'C` — whose apostrophe splits the words): the words
+/// before it narrow the matches.
+fn word_query(f: Fields, word: &str, last: bool, after_others: bool) -> Box<dyn Query> {
     let len = word.chars().count();
     let mut options: Vec<(Occur, Box<dyn Query>)> = Vec::new();
     let mut add = |field, weight: f32, prefix_from: Option<usize>, typos: bool| {
@@ -642,7 +647,12 @@ fn word_query(f: Fields, word: &str, last: bool) -> Box<dyn Query> {
             ));
         }
     };
-    add(f.title, 3.0, Some(2), true);
+    add(
+        f.title,
+        3.0,
+        Some(if last && after_others { 1 } else { 2 }),
+        true,
+    );
     add(f.contact, 2.0, last.then_some(3), false);
     add(f.body, 1.0, last.then_some(4), false);
     Box::new(BooleanQuery::new(options))
