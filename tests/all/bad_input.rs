@@ -98,9 +98,20 @@ on_both! {
             json!({"tags": [1, 2]}),
             json!({"first_name": "x".repeat(1001)}),
             json!({"first_name": "bell\u{7}"}),
+            json!({"first_name": {}, "x-unknown": 42}),
         ] {
             cases.push(case(Method::POST, "/api/v1/contacts", body.to_string(), unprocessable));
             cases.push(case(Method::PATCH, format!("/api/v1/contacts/{id}"), body.to_string(), unprocessable));
+            // A duplicate check reads its candidate as a record body (it writes nothing, so
+            // references are not looked up).
+            if body.get("company").is_none() {
+                cases.push(case(Method::POST, "/api/v1/contacts/duplicates", body.to_string(), unprocessable));
+            }
+        }
+        for money in [json!({"amount": "1", "currency": "QQQ"}), json!({"amount": "1", "currency": "XTS"}), json!({"amount": "1", "currency": "EURO"})] {
+            let body = json!({ "name": "Acme", "annual_revenue": money }).to_string();
+            cases.push(case(Method::POST, "/api/v1/companies", body.clone(), unprocessable));
+            cases.push(case(Method::PATCH, format!("/api/v1/companies/{company_id}"), body, unprocessable));
         }
         for body in [
             json!({"operation": "create"}),

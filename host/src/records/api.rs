@@ -322,6 +322,9 @@ async fn find_duplicates(
 ) -> ApiResult<Json<Value>> {
     let actor = identity.actor();
     let ty = state.store.view(&actor, &plural).await?;
+    // A candidate is a record body like any other: unknown fields and bad values are refused.
+    super::value::check(&ty, &candidate, super::value::Mode::Patch)
+        .map_err(super::RecordError::Invalid)?;
     let found = state
         .store
         .duplicates(&actor, &ty, &candidate, None)

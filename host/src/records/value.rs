@@ -377,17 +377,39 @@ fn normalize_money(value: &Value) -> Result<Value, Problem> {
         _ => return Err(invalid()),
     };
     let currency = match money.get("currency").and_then(Value::as_str) {
-        Some(c) if c.len() == 3 && c.chars().all(|c| c.is_ascii_alphabetic()) => {
-            c.to_ascii_uppercase()
-        }
+        Some(c) if is_currency(&c.to_ascii_uppercase()) => c.to_ascii_uppercase(),
         _ => {
             return Err(problem(
                 "invalid_currency",
-                "expected an ISO 4217 code such as EUR",
+                "expected an ISO 4217 currency code such as EUR",
             ));
         }
     };
     Ok(serde_json::json!({ "amount": amount.to_string(), "currency": currency }))
+}
+
+/// The ISO 4217 currency codes in use (and the precious metals and fund codes the standard
+/// lists), in order; `XTS` (testing) and `XXX` (no currency) are not money.
+const CURRENCIES: &[&str] = &[
+    "AED", "AFN", "ALL", "AMD", "ANG", "AOA", "ARS", "AUD", "AWG", "AZN", "BAM", "BBD", "BDT",
+    "BGN", "BHD", "BIF", "BMD", "BND", "BOB", "BOV", "BRL", "BSD", "BTN", "BWP", "BYN", "BZD",
+    "CAD", "CDF", "CHE", "CHF", "CHW", "CLF", "CLP", "CNY", "COP", "COU", "CRC", "CUC", "CUP",
+    "CVE", "CZK", "DJF", "DKK", "DOP", "DZD", "EGP", "ERN", "ETB", "EUR", "FJD", "FKP", "GBP",
+    "GEL", "GHS", "GIP", "GMD", "GNF", "GTQ", "GYD", "HKD", "HNL", "HTG", "HUF", "IDR", "ILS",
+    "INR", "IQD", "IRR", "ISK", "JMD", "JOD", "JPY", "KES", "KGS", "KHR", "KMF", "KPW", "KRW",
+    "KWD", "KYD", "KZT", "LAK", "LBP", "LKR", "LRD", "LSL", "LYD", "MAD", "MDL", "MGA", "MKD",
+    "MMK", "MNT", "MOP", "MRU", "MUR", "MVR", "MWK", "MXN", "MXV", "MYR", "MZN", "NAD", "NGN",
+    "NIO", "NOK", "NPR", "NZD", "OMR", "PAB", "PEN", "PGK", "PHP", "PKR", "PLN", "PYG", "QAR",
+    "RON", "RSD", "RUB", "RWF", "SAR", "SBD", "SCR", "SDG", "SEK", "SGD", "SHP", "SLE", "SLL",
+    "SOS", "SRD", "SSP", "STN", "SVC", "SYP", "SZL", "THB", "TJS", "TMT", "TND", "TOP", "TRY",
+    "TTD", "TWD", "TZS", "UAH", "UGX", "USD", "USN", "UYI", "UYU", "UYW", "UZS", "VED", "VES",
+    "VND", "VUV", "WST", "XAF", "XAG", "XAU", "XBA", "XBB", "XBC", "XBD", "XCD", "XCG", "XDR",
+    "XOF", "XPD", "XPF", "XPT", "XSU", "XUA", "YER", "ZAR", "ZMW", "ZWG", "ZWL",
+];
+
+/// Whether `code` is an ISO 4217 currency (upper case).
+pub fn is_currency(code: &str) -> bool {
+    CURRENCIES.binary_search(&code).is_ok()
 }
 
 fn normalize_id(value: &Value) -> Result<String, Problem> {
@@ -481,6 +503,17 @@ mod tests {
         assert_eq!(
             normalize(&field, &json!({"amount": "ten", "currency": "EUR"})).map_err(|e| e.0),
             Err("invalid_money")
+        );
+        for currency in ["QQQ", "XTS", "EU", "EURO", "€", "", "ｅｕｒ"] {
+            assert_eq!(
+                normalize(&field, &json!({"amount": "1", "currency": currency})).map_err(|e| e.0),
+                Err("invalid_currency"),
+                "{currency}"
+            );
+        }
+        assert!(
+            CURRENCIES.windows(2).all(|w| w[0] < w[1]),
+            "sorted, for the search"
         );
     }
 
