@@ -50,6 +50,29 @@ on_both! {
         assert_eq!(merged.data["phone"], "+1 555 0100");
     }
 
+    async fn counts_stop_at_their_cap_and_count_only_what_the_filter_and_role_let_through(app: TestApp) {
+        let actor = admin(&app).await;
+        let store = &app.state.store;
+        let ty = store.schema(actor.workspace).await.unwrap().by_name("contact").unwrap().clone();
+        for i in 0..5 {
+            app.create("contacts", json!({ "last_name": format!("Smith {i}") })).await;
+        }
+        app.create("contacts", json!({ "last_name": "Jones" })).await;
+        let smiths = Some("last_name[starts_with]:Smith");
+        assert_eq!(store.count_up_to(&actor, &ty, smiths, 3).await.unwrap(), (3, true));
+        assert_eq!(store.count_up_to(&actor, &ty, smiths, 5).await.unwrap(), (5, false));
+        assert_eq!(store.count_up_to(&actor, &ty, None, 100).await.unwrap(), (6, false));
+        let bad = store.count_up_to(&actor, &ty, Some("last_name[like]:x"), 3).await;
+        assert!(matches!(bad, Err(RecordError::Filter(_))), "{bad:?}");
+        // Deleted records and another workspace's are not counted.
+        let gone = app.create("contacts", json!({ "last_name": "Smith gone" })).await;
+        assert!(app.delete(&format!("/api/v1/contacts/{}", id(&gone).0)).await.status.is_success());
+        let other = app.user("other", "admin@other.test", "admin").await;
+        let theirs = app.request(reqwest::Method::POST, "/api/v1/contacts", Some(&json!({ "last_name": "Smith theirs" })), Some(&other), &[]).await;
+        assert_eq!(theirs.status, StatusCode::CREATED);
+        assert_eq!(store.count_up_to(&actor, &ty, smiths, 100).await.unwrap(), (5, false));
+    }
+
     async fn one_write_of_several_types_and_kinds_is_all_or_nothing(app: TestApp) {
         let actor = admin(&app).await;
         let store = &app.state.store;

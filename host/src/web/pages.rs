@@ -32,6 +32,8 @@ use crate::records::{ListQuery, Record, UpdateItem, now_micros};
 /// Rows per list page; cards per board column.
 const PAGE_ROWS: u64 = 50;
 const BOARD_CARDS: u64 = 50;
+/// A list counts the records its filter matches up to this many, then says "10,000+".
+const LIST_COUNT_CAP: u64 = 10_000;
 /// Related records a record page lists per type, and how many of them its timeline rolls up.
 const RELATED_ROWS: usize = 10;
 const ROLLUP_RECORDS: u64 = 50;
@@ -694,13 +696,11 @@ pub async fn list(web: Web, Path(plural): Path<String>, RawQuery(raw): RawQuery)
             })
             .collect();
         let may_create = !matches!(web.identity.access.scope(Operation::Create, &ty.name), Scope::Nothing);
-        // How many records the filter matches, of those the reader may see.
+        // How many records the filter matches, of those the reader may see (past
+        // `LIST_COUNT_CAP`, "10,000+").
         let total = match error {
             Some(_) => None,
-            None => {
-                let count = AggregateQuery { filter: state.filter(), ..AggregateQuery::default() };
-                web.state.store.aggregate(&web.actor(), &ty, &count).await.ok().map(|a| a.groups.iter().map(|g| g.count).sum::<u64>())
-            }
+            None => web.state.store.count_up_to(&web.actor(), &ty, state.filter().as_deref(), LIST_COUNT_CAP).await.ok(),
         };
         Ok(web
             .render(
@@ -720,13 +720,13 @@ pub async fn list(web: Web, Path(plural): Path<String>, RawQuery(raw): RawQuery)
                     "next_url": next_url,
                     "first_url": paged.then(|| format!("{base}?{}", state.query_string(None, None))),
                     "may_create": may_create,
-                    "total": total.map(|n| web.locale.number(&n.to_string(), 0)),
+                    "total": total.map(|(n, more)| format!("{}{}", web.locale.number(&n.to_string(), 0), if more { "+" } else { "" })),
                     "bulk": {
                         "url": format!("{base}/bulk"),
                         "choices": super::bulk::choices(&ty),
                         "users": choosable_users(&web).await?.into_iter().map(|(id, name)| json!({ "id": id, "name": name })).collect::<Vec<_>>(),
                     },
-                    "total_one": total == Some(1),
+                    "total_one": total == Some((1, false)),
                     "error": error,
                 }),
             )

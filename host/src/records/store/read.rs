@@ -209,6 +209,29 @@ impl Store {
         })
     }
 
+    /// How many live records of `ty` that the actor may read match `filter`, counted up to
+    /// `cap`: the count, and whether more match. (What a list page shows: counting every one
+    /// of 100,000 records cost more than the page itself.)
+    pub async fn count_up_to(
+        &self,
+        actor: &Actor,
+        ty: &EntityType,
+        filter: Option<&str>,
+        cap: u64,
+    ) -> Result<(u64, bool), RecordError> {
+        let filter = filter.map(query::parse_filter).transpose()?;
+        let where_sql = self.visible(actor, ty, filter.as_ref(), false, Utc::now())?;
+        let mut sql = Sql::new(self.db.backend);
+        sql.push("SELECT COUNT(*) AS n FROM (SELECT 1 FROM records WHERE ");
+        sql.push(&where_sql.text);
+        sql.values = where_sql.values;
+        sql.push(&format!(" LIMIT {}) AS capped", cap.saturating_add(1)));
+        let row = self.db.read.query_one_raw(sql.into_statement()).await?;
+        let n: i64 = row.map(|r| r.try_get("", "n")).transpose()?.unwrap_or(0);
+        let n = u64::try_from(n).unwrap_or(0);
+        Ok((n.min(cap), n > cap))
+    }
+
     /// The values of `keys` for `record`, as a cursor keeps them: a title a reference is sorted
     /// by is read with the same SQL that sorted it.
     async fn sort_values(
