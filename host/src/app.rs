@@ -9,7 +9,7 @@ use anyhow::Context;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{Method, Uri};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{MethodRouter, get};
 use axum::{Json, Router};
 use serde_json::json;
 use tokio::net::TcpListener;
@@ -56,22 +56,63 @@ pub fn search_dir(data_dir: &std::path::Path) -> std::path::PathBuf {
     data_dir.join("search")
 }
 
+/// A router that keeps the path template of each route it serves, so that the OpenAPI
+/// document can be checked against the routes themselves ([`api_paths`]).
+#[derive(Default)]
+pub struct Routes {
+    router: Router<AppState>,
+    paths: Vec<&'static str>,
+}
+
+impl Routes {
+    pub fn new() -> Routes {
+        Routes::default()
+    }
+
+    pub fn route(mut self, path: &'static str, methods: MethodRouter<AppState>) -> Routes {
+        self.router = self.router.route(path, methods);
+        self.paths.push(path);
+        self
+    }
+
+    pub fn merge(mut self, other: Routes) -> Routes {
+        self.router = self.router.merge(other.router);
+        self.paths.extend(other.paths);
+        self
+    }
+}
+
+/// Everything under `/api/v1`.
+fn api_routes() -> Routes {
+    Routes::new()
+        .route("/search", get(crate::search::api::search))
+        .merge(crate::auth::api::routes())
+        .merge(plugins::api::routes())
+        .merge(crate::web::api_routes())
+        .merge(records::api::routes())
+}
+
+/// The path template of every route of the API — `/api/v1/…` and plugins' `/p/…` — as the
+/// router serves them (`/api/v1/{plural}/{id}`). `tests/all/openapi.rs` checks that the
+/// OpenAPI document describes each, with every method it answers.
+pub fn api_paths() -> Vec<String> {
+    let api = api_routes()
+        .paths
+        .into_iter()
+        .map(|p| format!("/api/v1{p}"));
+    let plugins = plugins::api::plugin_routes().paths.into_iter();
+    api.chain(plugins.map(str::to_owned)).collect()
+}
+
 pub fn router(state: AppState) -> Router {
     Router::new()
         .route(
             "/healthz",
             get(|| async { Json(json!({ "status": "ok" })) }),
         )
-        .route("/api/v1/search", get(crate::search::api::search))
-        .nest(
-            "/api/v1",
-            crate::auth::api::routes()
-                .merge(plugins::api::routes())
-                .merge(crate::web::api_routes())
-                .merge(records::api::routes()),
-        )
+        .nest("/api/v1", api_routes().router)
         .merge(crate::web::routes())
-        .merge(plugins::api::plugin_routes())
+        .merge(plugins::api::plugin_routes().router)
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))

@@ -12,6 +12,7 @@ mod journal;
 mod lists;
 mod merge_page;
 mod meta;
+mod openapi;
 mod plugins;
 mod records;
 mod replicas;

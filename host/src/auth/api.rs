@@ -2,7 +2,6 @@
 //! endpoints for users, roles and teams. Security events land in the audit log.
 
 use axum::Json;
-use axum::Router;
 use axum::extract::State;
 use axum::http::header::{RETRY_AFTER, SET_COOKIE};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
@@ -17,14 +16,14 @@ use uuid::Uuid;
 use super::model::{api_token, user};
 use super::permissions::Role;
 use super::{AuthError, Identity, hash_token, roles, session};
-use crate::app::AppState;
+use crate::app::{AppState, Routes};
 use crate::error::{ApiError, ApiResult, ErrorCode, FieldError};
 use crate::extract::{ApiPath, ApiQuery, ClientAddr, JsonBody};
 use crate::ids::{UserId, WorkspaceId};
 use crate::records::{from_micros, now_micros, value::format_datetime};
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
+pub fn routes() -> Routes {
+    Routes::new()
         .route("/auth/login", post(login))
         .route("/auth/logout", post(logout))
         .route("/auth/password", post(change_password))

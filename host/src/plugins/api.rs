@@ -3,7 +3,6 @@
 //! `/p/{plugin-id}/…`.
 
 use axum::Json;
-use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
@@ -19,7 +18,7 @@ use std::sync::Arc;
 
 use super::registry::Enabled;
 use super::runtime::{CallKind, MAX_VALUE_BYTES, guest, types};
-use crate::app::AppState;
+use crate::app::{AppState, Routes};
 use crate::auth::Identity;
 use crate::error::{ApiError, ApiResult, ErrorCode, FieldError};
 use crate::extract::{ApiPath, ApiQuery, JsonBody};
@@ -30,8 +29,8 @@ use crate::records::Actor;
 /// Largest plugin package accepted by `POST /api/v1/plugins`.
 const MAX_PACKAGE_BYTES: usize = 40 * 1024 * 1024;
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
+pub fn routes() -> Routes {
+    Routes::new()
         .route(
             "/plugins",
             get(list_plugins)
@@ -53,8 +52,8 @@ pub fn routes() -> Router<AppState> {
 }
 
 /// `/p/{plugin-id}/…`, outside `/api/v1`.
-pub fn plugin_routes() -> Router<AppState> {
-    Router::new()
+pub fn plugin_routes() -> Routes {
+    Routes::new()
         .route("/p/{id}", any(plugin_route))
         .route("/p/{id}/{*rest}", any(plugin_route))
 }

@@ -1,19 +1,19 @@
 //! `/api/v1` handlers for records, metadata, the audit log and the OpenAPI document. Each
 //! handler parses, calls the store, and shapes the answer; nothing else.
 
+use axum::Json;
 use axum::extract::State;
 use axum::http::header::{ETAG, LOCATION};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
 use super::schema::{EntityType, FieldSpec};
 use super::{ListQuery, MAX_BATCH, Record, UpdateItem, openapi};
-use crate::app::AppState;
+use crate::app::{AppState, Routes};
 use crate::auth::Identity;
 use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::extract::{ApiPath, ApiQuery, IfMatch, JsonBody};
@@ -23,8 +23,8 @@ use crate::ids::RecordId;
 pub const DEFAULT_LIMIT: u64 = 50;
 pub const MAX_LIMIT: u64 = 500;
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
+pub fn routes() -> Routes {
+    Routes::new()
         .route("/meta/entities", get(list_entities).post(create_entity))
         .route("/meta/entities/{entity}", get(get_entity))
         .route("/meta/entities/{entity}/fields", post(create_field))

@@ -9,6 +9,7 @@ pub mod api;
 mod merge;
 pub mod model;
 pub mod openapi;
+mod openapi_more;
 pub mod query;
 pub mod schema;
 mod store;

@@ -1,43 +1,395 @@
 //! The OpenAPI 3.1 document of a workspace's API, generated from the same metadata that
 //! validates writes — so custom fields and custom types appear in it as soon as they exist.
+//! This file holds the document's frame, the builder every operation is made with, and the
+//! record endpoints of each type; `openapi_more.rs` holds the rest (metadata, audit, search,
+//! sessions, tokens, administration, plugins). `tests/all/openapi.rs` checks the document
+//! against the routes the server serves.
+
+use std::collections::BTreeMap;
 
 use serde_json::{Map, Value, json};
 
 use super::MAX_BATCH;
 use super::api::{DEFAULT_LIMIT, MAX_LIMIT};
 use super::schema::{EntityType, FieldKind, FieldSpec, Schema};
+use crate::error::ErrorCode;
 
 pub fn document(schema: &Schema, server: &str) -> Value {
-    let mut paths = Map::new();
+    let mut paths = Paths::default();
     let mut components = Map::new();
     components.insert("Error".into(), error_schema());
-    components.insert("AuditEntry".into(), audit_schema());
-    components.insert("EntityType".into(), json!({ "type": "object", "description": "An entity type and its fields, as served by /api/v1/meta/entities." }));
     for ty in schema.types() {
         let name = component_name(&ty.name);
-        components.insert(name.clone(), record_schema(ty, true));
-        components.insert(format!("{name}Input"), record_schema(ty, false));
+        components.insert(name.clone(), record_schema(ty, Shape::Record));
+        components.insert(format!("{name}Input"), record_schema(ty, Shape::Input));
+        components.insert(format!("{name}Patch"), record_schema(ty, Shape::Patch));
         add_type_paths(&mut paths, ty, &name);
     }
-    add_common_paths(&mut paths);
+    super::openapi_more::add_paths(&mut paths, &mut components);
     json!({
         "openapi": "3.1.0",
         "info": {
             "title": "Kith API",
             "version": "1",
-            "description": "Records of every entity type of this workspace. Errors are always \
-                {\"error\": {\"code\", \"message\", \"details\"}} with stable snake_case codes.",
+            "description": "Records of every entity type of this workspace, and the endpoints \
+                around them. Errors are always {\"error\": {\"code\", \"message\", \"details\"}} \
+                with stable snake_case codes. Authenticate with an API token \
+                (`Authorization: Bearer kith_…`), or as the web app's script does: with the \
+                `kith_session` cookie a login sets, plus the session's `X-CSRF-Token` header on \
+                every POST, PUT, PATCH and DELETE. Operations whose description starts with \
+                \"Admins only\" answer 403 to every other role.",
         },
         "servers": [{ "url": server }],
-        "security": [{ "bearer": [] }],
-        "paths": paths,
+        "security": [{ "bearer": [] }, { "session": [], "csrf": [] }],
+        "paths": paths.0,
         "components": {
             "schemas": components,
-            "securitySchemes": { "bearer": { "type": "http", "scheme": "bearer" } },
+            "securitySchemes": security_schemes(),
             "responses": standard_responses(),
         },
     })
 }
+
+fn security_schemes() -> Value {
+    json!({
+        "bearer": {
+            "type": "http",
+            "scheme": "bearer",
+            "description": "An API token (`kith_…`), from POST /api/v1/tokens or `kith token create`.",
+        },
+        "session": {
+            "type": "apiKey",
+            "in": "cookie",
+            "name": crate::auth::session::COOKIE,
+            "description": "The browser session POST /api/v1/auth/login starts. Enough for GET; \
+                POST, PUT, PATCH and DELETE also need `csrf`.",
+        },
+        "csrf": {
+            "type": "apiKey",
+            "in": "header",
+            "name": "X-CSRF-Token",
+            "description": "The session's `csrf_token` (the login's answer). A cookie-authenticated \
+                POST, PUT, PATCH or DELETE without it answers 403 `csrf_failed`.",
+        },
+    })
+}
+
+// -- the builder --------------------------------------------------------------------------------
+
+/// The document's paths, filled one operation at a time.
+#[derive(Default)]
+pub(super) struct Paths(pub(super) Map<String, Value>);
+
+impl Paths {
+    /// Adds `op` as `method` (lowercase) of `path`: the path's parameters are declared once,
+    /// on the path, from [`path_parameter`].
+    pub(super) fn add(&mut self, path: &str, method: &str, op: Op) {
+        let item = self.0.entry(path).or_insert_with(|| {
+            let parameters: Vec<Value> = path
+                .split('/')
+                .filter_map(|s| s.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
+                .map(path_parameter)
+                .collect();
+            if parameters.is_empty() {
+                json!({})
+            } else {
+                json!({ "parameters": parameters })
+            }
+        });
+        item[method] = op.finish(method);
+    }
+}
+
+/// A path parameter, described by its name: the document names them by what they hold.
+fn path_parameter(name: &str) -> Value {
+    let uuid = json!({ "type": "string", "format": "uuid" });
+    let text = json!({ "type": "string" });
+    let (description, schema) = match name {
+        "id" => ("The record's id.", uuid),
+        "entity" => (
+            "An entity type's name or plural (`contact` or `contacts`).",
+            text,
+        ),
+        "user" => ("A user's id.", uuid),
+        "token" => ("An API token's id.", uuid),
+        "team" => ("A team's id.", uuid),
+        "role" => ("A custom role's name; the body's `name` must match.", text),
+        "template" => ("The overridden template's name (`home.html`).", text),
+        "plugin" => ("A plugin's id.", text),
+        "action" => ("An action the plugin's manifest declares.", text),
+        "panel" => ("A panel the plugin's manifest declares.", text),
+        "job" => ("A job the plugin's manifest declares.", text),
+        "seq" => (
+            "The event's sequence number.",
+            json!({ "type": "integer", "format": "int64" }),
+        ),
+        "path" => (
+            "The rest of the path, matched against the routes the plugin's manifest declares; \
+             it may hold `/`.",
+            text,
+        ),
+        _ => ("", text),
+    };
+    json!({ "name": name, "in": "path", "required": true, "description": description, "schema": schema })
+}
+
+/// One operation, built call by call; [`Paths::add`] finishes it with what its method implies.
+pub(super) struct Op {
+    fields: Map<String, Value>,
+    description: Option<String>,
+    parameters: Vec<Value>,
+    responses: BTreeMap<String, Value>,
+    errors: Vec<u16>,
+    admin: bool,
+    public: bool,
+}
+
+impl Op {
+    pub(super) fn new(id: &str, summary: impl Into<String>, tag: &str) -> Op {
+        let mut fields = Map::new();
+        fields.insert("operationId".into(), json!(id));
+        fields.insert("summary".into(), json!(summary.into()));
+        fields.insert("tags".into(), json!([tag]));
+        Op {
+            fields,
+            description: None,
+            parameters: Vec::new(),
+            responses: BTreeMap::new(),
+            errors: Vec::new(),
+            admin: false,
+            public: false,
+        }
+    }
+
+    pub(super) fn describe(mut self, text: &str) -> Op {
+        self.description = Some(text.to_owned());
+        self
+    }
+
+    /// Only admins may call it: the description says so first, and 403 is among the answers.
+    pub(super) fn admin(mut self) -> Op {
+        self.admin = true;
+        self.errors(&[403])
+    }
+
+    /// Needs no credentials (the login).
+    pub(super) fn public(mut self) -> Op {
+        self.public = true;
+        self
+    }
+
+    pub(super) fn param(mut self, parameter: Value) -> Op {
+        self.parameters.push(parameter);
+        self
+    }
+
+    /// An optional query parameter.
+    pub(super) fn query(self, name: &str, description: &str, schema: Value) -> Op {
+        self.param(json!({ "name": name, "in": "query", "required": false, "description": description, "schema": schema }))
+    }
+
+    /// A required JSON body, and the errors reading one can answer.
+    pub(super) fn json_body(self, schema: Value) -> Op {
+        self.body(json_content(schema)).errors(&[400, 413, 415])
+    }
+
+    /// A required body of the given content (`{media type: {schema}}`).
+    pub(super) fn body(mut self, content: Value) -> Op {
+        self.fields.insert(
+            "requestBody".into(),
+            json!({ "required": true, "content": content }),
+        );
+        self
+    }
+
+    /// A JSON answer.
+    pub(super) fn answer(self, status: u16, description: &str, schema: Value) -> Op {
+        self.respond(status, ok(description, schema))
+    }
+
+    /// An answer without a body.
+    pub(super) fn no_content(self, description: &str) -> Op {
+        self.respond(204, json!({ "description": description }))
+    }
+
+    pub(super) fn respond(mut self, status: u16, response: Value) -> Op {
+        self.responses.insert(status.to_string(), response);
+        self
+    }
+
+    /// Error statuses it can answer, each with the shared response of that status.
+    pub(super) fn errors(mut self, statuses: &[u16]) -> Op {
+        self.errors.extend_from_slice(statuses);
+        self
+    }
+
+    /// The operation as `method`: a GET takes a token or the session cookie, every other
+    /// method a token or the cookie with its CSRF header (the document's default), and each
+    /// answers what those credentials can fail with.
+    fn finish(mut self, method: &str) -> Value {
+        let safe = method == "get";
+        if self.public {
+            self.fields.insert("security".into(), json!([]));
+        } else {
+            self.errors.push(401);
+            if safe {
+                self.fields.insert(
+                    "security".into(),
+                    json!([{ "bearer": [] }, { "session": [] }]),
+                );
+            } else {
+                self.errors.push(403);
+            }
+        }
+        let description = match (self.admin, self.description) {
+            (true, Some(text)) => Some(format!("Admins only. {text}")),
+            (true, None) => Some("Admins only.".to_owned()),
+            (false, text) => text,
+        };
+        if let Some(text) = description {
+            self.fields.insert("description".into(), json!(text));
+        }
+        if !self.parameters.is_empty() {
+            self.fields
+                .insert("parameters".into(), Value::Array(self.parameters));
+        }
+        for status in self.errors {
+            self.responses
+                .entry(status.to_string())
+                .or_insert_with(|| error_ref(status));
+        }
+        self.fields.insert(
+            "responses".into(),
+            Value::Object(self.responses.into_iter().collect()),
+        );
+        Value::Object(self.fields)
+    }
+}
+
+pub(super) fn reference(name: &str) -> Value {
+    json!({ "$ref": format!("#/components/schemas/{name}") })
+}
+
+pub(super) fn json_content(schema: Value) -> Value {
+    json!({ "application/json": { "schema": schema } })
+}
+
+pub(super) fn ok(description: &str, schema: Value) -> Value {
+    json!({ "description": description, "content": json_content(schema) })
+}
+
+/// `{"data": [item…]}`, the shape of every list.
+pub(super) fn data_of(item: Value) -> Value {
+    json!({
+        "type": "object",
+        "properties": { "data": { "type": "array", "items": item } },
+        "required": ["data"],
+    })
+}
+
+/// An object of the given properties, all of them required and no others allowed.
+pub(super) fn closed(properties: Value) -> Value {
+    let required: Vec<&String> = properties
+        .as_object()
+        .map(|p| p.keys().collect())
+        .unwrap_or_default();
+    json!({ "type": "object", "properties": properties, "required": required, "additionalProperties": false })
+}
+
+/// The shared error responses: status, component name, and the codes it carries.
+const ERRORS: &[(u16, &str, &str)] = &[
+    (
+        400,
+        "BadRequest",
+        "`invalid_json`, `invalid_body`, `invalid_parameter`, `invalid_filter`, `invalid_sort` \
+         or `invalid_cursor`: the body or a parameter is malformed.",
+    ),
+    (
+        401,
+        "Unauthorized",
+        "`unauthorized`: no credentials, or a token or session that is invalid, expired, revoked \
+         or of a deactivated user.",
+    ),
+    (
+        403,
+        "Forbidden",
+        "`forbidden`: the caller's role does not allow this. `csrf_failed`: a cookie-authenticated \
+         POST, PUT, PATCH or DELETE without the session's X-CSRF-Token.",
+    ),
+    (
+        404,
+        "NotFound",
+        "`not_found`, `unknown_entity`, `record_not_found`, `invalid_id` (not an id at all) or \
+         `plugin_not_enabled`: nothing of that name or id in this workspace.",
+    ),
+    (
+        409,
+        "Conflict",
+        "`conflict`: the request contradicts the current state (a name taken, a record that is \
+         not deleted, the last admin…).",
+    ),
+    (
+        412,
+        "PreconditionFailed",
+        "`version_conflict`: If-Match named a version that is no longer current.",
+    ),
+    (
+        413,
+        "PayloadTooLarge",
+        "`payload_too_large` (a body over 4 MiB) or `batch_too_large`.",
+    ),
+    (
+        415,
+        "UnsupportedMediaType",
+        "`unsupported_media_type`: the body is not of a type this operation reads.",
+    ),
+    (
+        422,
+        "UnprocessableEntity",
+        "`validation_failed` (`details` lists each field, with `index` in a batch) or \
+         `action_refused` (a plugin's refusal; its code is in `details`).",
+    ),
+    (
+        424,
+        "FailedDependency",
+        "`plugin_failed` or `plugin_suspended`: a plugin failed (the message names it); nothing \
+         was stored.",
+    ),
+    (
+        429,
+        "TooManyRequests",
+        "`too_many_attempts`: too many failed logins; `Retry-After` says how many seconds to wait.",
+    ),
+    (
+        503,
+        "ServiceUnavailable",
+        "`plugin_busy`: the plugin runs as many calls as it may; retry after `Retry-After` \
+         seconds.",
+    ),
+];
+
+fn error_ref(status: u16) -> Value {
+    match ERRORS.iter().find(|(s, _, _)| *s == status) {
+        Some((_, name, _)) => json!({ "$ref": format!("#/components/responses/{name}") }),
+        None => json!({ "description": "An error.", "content": json_content(reference("Error")) }),
+    }
+}
+
+fn standard_responses() -> Value {
+    let responses: Map<String, Value> = ERRORS
+        .iter()
+        .map(|(status, name, description)| {
+            let mut response = ok(description, reference("Error"));
+            if matches!(status, 429 | 503) {
+                response["headers"] = json!({ "Retry-After": { "description": "Seconds to wait.", "schema": { "type": "integer" } } });
+            }
+            ((*name).to_owned(), response)
+        })
+        .collect();
+    Value::Object(responses)
+}
+
+// -- records ------------------------------------------------------------------------------------
 
 fn component_name(name: &str) -> String {
     name.split('_')
@@ -102,11 +454,29 @@ fn field_schema(field: &FieldSpec) -> Value {
     schema
 }
 
-/// A record (`full`: with system keys, as returned) or a request body (fields only).
-fn record_schema(ty: &EntityType, full: bool) -> Value {
+/// A schema that also accepts `null` (which clears a field).
+fn nullable(mut schema: Value) -> Value {
+    if let Some(Value::String(kind)) = schema.get("type").cloned() {
+        schema["type"] = json!([kind, "null"]);
+    }
+    if let Some(options) = schema.get_mut("enum").and_then(Value::as_array_mut) {
+        options.push(Value::Null);
+    }
+    schema
+}
+
+/// The three shapes of a record: as answered, as a create's body, as an update's body.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Shape {
+    Record,
+    Input,
+    Patch,
+}
+
+fn record_schema(ty: &EntityType, shape: Shape) -> Value {
     let mut properties = Map::new();
-    let timestamp = json!({ "type": "string", "format": "date-time", "readOnly": true });
-    if full {
+    if shape == Shape::Record {
+        let timestamp = json!({ "type": "string", "format": "date-time", "readOnly": true });
         properties.insert(
             "id".into(),
             json!({ "type": "string", "format": "uuid", "readOnly": true }),
@@ -117,350 +487,302 @@ fn record_schema(ty: &EntityType, full: bool) -> Value {
         );
         properties.insert("created_at".into(), timestamp.clone());
         properties.insert("updated_at".into(), timestamp.clone());
-        properties.insert("deleted_at".into(), timestamp);
+        let mut deleted_at = timestamp;
+        deleted_at["description"] = json!("Only on a deleted record.");
+        properties.insert("deleted_at".into(), deleted_at);
     }
     properties.insert("owner".into(), json!({ "type": ["string", "null"], "format": "uuid", "description": "The owning user; defaults to the creator." }));
     for field in &ty.fields {
-        properties.insert(field.name.clone(), field_schema(field));
+        // A field the caller's role may not change is answered, never accepted.
+        if shape != Shape::Record && field.read_only {
+            continue;
+        }
+        let mut schema = field_schema(field);
+        match shape {
+            Shape::Record if field.read_only => schema["readOnly"] = json!(true),
+            Shape::Record => {}
+            Shape::Input | Shape::Patch if !field.required => schema = nullable(schema),
+            Shape::Input | Shape::Patch => {}
+        }
+        if let (Shape::Input, Some(default)) = (shape, &field.default) {
+            schema["default"] = default.clone();
+        }
+        properties.insert(field.name.clone(), schema);
     }
+    let (title, description, required): (String, &str, Vec<&str>) = match shape {
+        Shape::Record => (
+            ty.label.clone(),
+            "A record as answered. `owner`, `created_at` and `updated_at` are there unless a \
+             `fields` projection leaves them out; `deleted_at` only on a deleted record; a field \
+             without a value is left out.",
+            vec!["id", "version"],
+        ),
+        Shape::Input => (
+            format!("New {}", ty.label),
+            "A new record's fields. `null`, \"\" or [] leaves a field empty.",
+            ty.fields
+                .iter()
+                .filter(|f| f.required && !f.read_only)
+                .map(|f| f.name.as_str())
+                .collect(),
+        ),
+        Shape::Patch => (
+            format!("Changes to a {}", ty.label),
+            "Only the fields to change; `null`, \"\" or [] clears a field that is not required.",
+            Vec::new(),
+        ),
+    };
     let mut schema = json!({
         "type": "object",
-        "title": ty.label,
+        "title": title,
+        "description": description,
         "properties": properties,
         "additionalProperties": false,
     });
-    let required: Vec<&str> = if full {
-        vec!["id", "version", "created_at", "updated_at"]
-    } else {
-        ty.fields
-            .iter()
-            .filter(|f| f.required)
-            .map(|f| f.name.as_str())
-            .collect()
-    };
     if !required.is_empty() {
         schema["required"] = json!(required);
     }
     schema
 }
 
-fn reference(name: &str) -> Value {
-    json!({ "$ref": format!("#/components/schemas/{name}") })
-}
-
-fn json_content(schema: Value) -> Value {
-    json!({ "application/json": { "schema": schema } })
-}
-
-fn ok(description: &str, schema: Value) -> Value {
-    json!({ "description": description, "content": json_content(schema) })
-}
-
-fn error_ref(name: &str) -> Value {
-    json!({ "$ref": format!("#/components/responses/{name}") })
-}
-
-fn standard_responses() -> Value {
-    let error = |description: &str| json!({ "description": description, "content": json_content(reference("Error")) });
-    json!({
-        "BadRequest": error("Malformed JSON, parameters, filter, sort or cursor."),
-        "Unauthorized": error("Missing, invalid, expired or revoked token."),
-        "Forbidden": error("The caller's role does not allow this."),
-        "NotFound": error("Unknown entity type, or no such record in this workspace."),
-        "PreconditionFailed": error("If-Match named a version that is no longer current."),
-        "PayloadTooLarge": error("The body or the batch is too large."),
-        "UnprocessableEntity": error("Field values failed validation; `details` lists each."),
-    })
-}
-
-fn with_errors(mut responses: Map<String, Value>, codes: &[(&str, &str)]) -> Value {
-    for (status, name) in codes {
-        responses.insert((*status).to_owned(), error_ref(name));
-    }
-    responses.insert("401".into(), error_ref("Unauthorized"));
-    Value::Object(responses)
-}
-
-fn list_parameters() -> Value {
-    let query = |name: &str, description: &str, schema: Value| json!({ "name": name, "in": "query", "required": false, "description": description, "schema": schema });
-    json!([
-        query(
-            "filter",
-            "Conditions `field[op]:value` combined with and(…), or(…), not(…). Ops: eq, neq, lt, lte, gt, gte, in (values split by |), contains, starts_with, is_empty; dates accept now, today, start_of_month… with offsets such as today-7d.",
-            json!({ "type": "string" })
-        ),
-        query(
-            "sort",
-            "Comma-separated fields; a leading - sorts descending. The id breaks ties.",
-            json!({ "type": "string" })
-        ),
-        query(
-            "fields",
-            "Comma-separated fields to return (id and version always are).",
-            json!({ "type": "string" })
-        ),
-        query(
-            "limit",
-            "Page size.",
-            json!({ "type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": DEFAULT_LIMIT })
-        ),
-        query(
-            "cursor",
-            "The next_cursor of the previous page.",
-            json!({ "type": "string" })
-        ),
-        query(
-            "total",
-            "Also count every matching record.",
-            json!({ "type": "boolean", "default": false })
-        ),
-        query(
-            "deleted",
-            "List soft-deleted records (the trash) instead.",
-            json!({ "type": "boolean", "default": false })
-        ),
-    ])
-}
-
-fn id_parameter() -> Value {
-    json!({ "name": "id", "in": "path", "required": true, "schema": { "type": "string", "format": "uuid" } })
-}
-
 fn if_match_parameter() -> Value {
-    json!({ "name": "If-Match", "in": "header", "required": false, "description": "The version the change is based on, e.g. \"3\"; a stale one answers 412.", "schema": { "type": "string" } })
+    json!({ "name": "If-Match", "in": "header", "required": false, "description": "The version the change is based on, e.g. \"3\" (the ETag); a stale one answers 412.", "schema": { "type": "string" } })
 }
 
-fn add_type_paths(paths: &mut Map<String, Value>, ty: &EntityType, name: &str) {
+/// A record answer, with its version as the ETag.
+fn record_answer(description: &str, record: &Value) -> Value {
+    let mut response = ok(description, record.clone());
+    response["headers"] = json!({ "ETag": { "description": "The record's version, quoted.", "schema": { "type": "string" } } });
+    response
+}
+
+fn add_type_paths(paths: &mut Paths, ty: &EntityType, name: &str) {
     let base = format!("/api/v1/{}", ty.plural);
+    let item = format!("{base}/{{id}}");
     let record = reference(name);
     let input = reference(&format!("{name}Input"));
+    let patch = reference(&format!("{name}Patch"));
+    let records = data_of(record.clone());
+    let tag = ty.label_plural.as_str();
+    let op = |id: String, summary: String| Op::new(&id, summary, tag);
+    // Every write may pass through a plugin's before-save hook.
+    let write = [403, 404, 424];
+
     let list = json!({
         "type": "object",
         "properties": {
             "data": { "type": "array", "items": record },
             "next_cursor": { "type": ["string", "null"] },
-            "total": { "type": "integer" },
+            "total": { "type": "integer", "description": "With `total=true` only." },
         },
         "required": ["data", "next_cursor"],
     });
-    let records = json!({ "type": "object", "properties": { "data": { "type": "array", "items": record } }, "required": ["data"] });
-    let tag = json!([ty.label_plural]);
-    let op = |id: &str, summary: String, responses: Value| json!({ "operationId": id, "summary": summary, "tags": tag, "responses": responses });
+    let list_op = list_parameters()
+        .into_iter()
+        .fold(
+            op(
+                format!("list_{}", ty.plural),
+                format!("List {}", ty.label_plural),
+            ),
+            Op::param,
+        )
+        .answer(200, "A page of records.", list)
+        .errors(&[400, 403]);
+    paths.add(&base, "get", list_op);
+    let mut created = record_answer("The created record.", &record);
+    created["headers"]["Location"] =
+        json!({ "description": "The record's URL.", "schema": { "type": "string" } });
+    paths.add(
+        &base,
+        "post",
+        op(
+            format!("create_{}", ty.name),
+            format!("Create a {}", ty.label),
+        )
+        .json_body(input)
+        .respond(201, created)
+        .errors(&write)
+        .errors(&[422]),
+    );
 
-    let mut collection = Map::new();
-    let mut list_op = op(
-        &format!("list_{}", ty.plural),
-        format!("List {}", ty.label_plural),
-        with_errors(
-            Map::from_iter([("200".to_owned(), ok("A page of records.", list.clone()))]),
-            &[("400", "BadRequest"), ("404", "NotFound")],
-        ),
+    paths.add(
+        &item,
+        "get",
+        op(format!("get_{}", ty.name), format!("Get a {}", ty.label))
+            .query(
+                "fields",
+                "Comma-separated fields to return (id and version always are).",
+                json!({ "type": "string" }),
+            )
+            .respond(200, record_answer("The record.", &record))
+            .errors(&[400, 403, 404]),
     );
-    list_op["parameters"] = list_parameters();
-    collection.insert("get".into(), list_op);
-    let mut create = op(
-        &format!("create_{}", ty.name),
-        format!("Create a {}", ty.label),
-        with_errors(
-            Map::from_iter([("201".to_owned(), ok("The created record.", record.clone()))]),
-            &[
-                ("400", "BadRequest"),
-                ("413", "PayloadTooLarge"),
-                ("422", "UnprocessableEntity"),
-            ],
-        ),
-    );
-    create["requestBody"] = json!({ "required": true, "content": json_content(input.clone()) });
-    collection.insert("post".into(), create);
-    paths.insert(base.clone(), Value::Object(collection));
-
-    let mut item = Map::new();
-    let mut get_op = op(
-        &format!("get_{}", ty.name),
-        format!("Get a {}", ty.label),
-        with_errors(
-            Map::from_iter([("200".to_owned(), ok("The record.", record.clone()))]),
-            &[("404", "NotFound")],
-        ),
-    );
-    get_op["parameters"] = json!([{ "name": "fields", "in": "query", "required": false, "schema": { "type": "string" } }]);
-    item.insert("get".into(), get_op);
-    let mut patch = op(
-        &format!("update_{}", ty.name),
+    // A change to one record: based on the version If-Match names, answered with the record.
+    let change = |verb: &str, summary: String, answer: &str| {
+        op(format!("{verb}_{}", ty.name), summary)
+            .param(if_match_parameter())
+            .respond(200, record_answer(answer, &record))
+            .errors(&write)
+            .errors(&[412])
+    };
+    let update = change(
+        "update",
         format!("Update a {} (partial)", ty.label),
-        with_errors(
-            Map::from_iter([("200".to_owned(), ok("The updated record.", record.clone()))]),
-            &[
-                ("400", "BadRequest"),
-                ("404", "NotFound"),
-                ("412", "PreconditionFailed"),
-                ("422", "UnprocessableEntity"),
-            ],
-        ),
+        "The updated record.",
     );
-    patch["parameters"] = json!([if_match_parameter()]);
-    patch["requestBody"] = json!({ "required": true, "content": json_content(input.clone()) });
-    item.insert("patch".into(), patch);
-    let mut delete = op(
-        &format!("delete_{}", ty.name),
+    paths.add(
+        &item,
+        "patch",
+        update.json_body(patch.clone()).errors(&[422]),
+    );
+    let delete = change(
+        "delete",
         format!("Delete a {} (soft; restorable)", ty.label),
-        with_errors(
-            Map::from_iter([("200".to_owned(), ok("The deleted record.", record.clone()))]),
-            &[("404", "NotFound"), ("412", "PreconditionFailed")],
-        ),
+        "The deleted record.",
     );
-    delete["parameters"] = json!([if_match_parameter()]);
-    item.insert("delete".into(), delete);
-    item.insert("parameters".into(), json!([id_parameter()]));
-    paths.insert(format!("{base}/{{id}}"), Value::Object(item));
-
-    let restore = op(
-        &format!("restore_{}", ty.name),
+    paths.add(&item, "delete", delete);
+    let restore = change(
+        "restore",
         format!("Restore a deleted {}", ty.label),
-        with_errors(
-            Map::from_iter([("200".to_owned(), ok("The restored record.", record.clone()))]),
-            &[("404", "NotFound"), ("412", "PreconditionFailed")],
-        ),
+        "The restored record.",
     );
-    paths.insert(
-        format!("{base}/{{id}}/restore"),
-        json!({ "parameters": [id_parameter()], "post": restore }),
+    paths.add(
+        &format!("{item}/restore"),
+        "post",
+        restore
+            .describe("409 when the record is not deleted.")
+            .errors(&[409]),
     );
 
-    let mut batch = op(
-        &format!("batch_{}", ty.plural),
-        format!(
-            "Create, update or upsert up to {MAX_BATCH} {} at once, all or nothing",
-            ty.label_plural
-        ),
-        with_errors(
-            Map::from_iter([(
-                "200".to_owned(),
-                ok("The written records, in request order.", records.clone()),
-            )]),
-            &[
-                ("400", "BadRequest"),
-                ("413", "PayloadTooLarge"),
-                ("422", "UnprocessableEntity"),
-            ],
-        ),
-    );
-    batch["requestBody"] = json!({ "required": true, "content": json_content(json!({
+    let batch = json!({
         "type": "object",
         "properties": {
             "operation": { "type": "string", "enum": ["create", "update", "upsert"] },
-            "records": { "type": "array", "maxItems": MAX_BATCH, "items": { "type": "object" } },
-            "key": { "type": "string", "description": "For upsert: the field matched against existing records." },
+            "records": {
+                "type": "array",
+                "maxItems": MAX_BATCH,
+                "items": {
+                    "type": "object",
+                    "description": format!("create and upsert: a {name}Input; update: a {name}Patch with the record's `id` and, optionally, the `version` it is based on."),
+                },
+            },
+            "key": { "type": "string", "description": "For upsert (required): the field matched against existing records." },
         },
         "required": ["operation", "records"],
         "additionalProperties": false,
-    })) });
-    paths.insert(format!("{base}/batch"), json!({ "post": batch }));
-
-    if ty.duplicate_key.is_some() {
-        let mut check = op(
-            &format!("find_duplicate_{}", ty.plural),
+    });
+    paths.add(
+        &format!("{base}/batch"),
+        "post",
+        op(
+            format!("batch_{}", ty.plural),
             format!(
-                "Find {} with the same {}",
-                ty.label_plural,
-                ty.duplicate_key.as_deref().unwrap_or_default()
+                "Create, update or upsert up to {MAX_BATCH} {} at once, all or nothing",
+                ty.label_plural
             ),
-            with_errors(
-                Map::from_iter([("200".to_owned(), ok("Matching records.", records.clone()))]),
-                &[("400", "BadRequest"), ("422", "UnprocessableEntity")],
-            ),
-        );
-        check["requestBody"] = json!({ "required": true, "content": json_content(input) });
-        paths.insert(format!("{base}/duplicates"), json!({ "post": check }));
-        let of_record = op(
-            &format!("duplicates_of_{}", ty.name),
+        )
+        .describe("An item's problem (invalid, not found, forbidden, stale version) fails the batch with 422; `details` carry the item's `index`.")
+        .json_body(batch)
+        .answer(200, "The written records, in request order.", records.clone())
+        .errors(&write)
+        .errors(&[422]),
+    );
+
+    let Some(key) = ty.duplicate_key.as_deref() else {
+        return;
+    };
+    paths.add(
+        &format!("{base}/duplicates"),
+        "post",
+        op(
+            format!("find_duplicate_{}", ty.plural),
+            format!("Find {} with the same {key}", ty.label_plural),
+        )
+        .json_body(patch.clone())
+        .answer(200, "Matching records.", records.clone())
+        .errors(&[403, 422]),
+    );
+    paths.add(
+        &format!("{item}/duplicates"),
+        "get",
+        op(
+            format!("duplicates_of_{}", ty.name),
             format!("Duplicates of a {}", ty.label),
-            with_errors(
-                Map::from_iter([("200".to_owned(), ok("Matching records.", records))]),
-                &[("404", "NotFound")],
-            ),
-        );
-        paths.insert(
-            format!("{base}/{{id}}/duplicates"),
-            json!({ "parameters": [id_parameter()], "get": of_record }),
-        );
-        let mut merge = op(
-            &format!("merge_{}", ty.plural),
-            format!("Merge {} into this one", ty.label_plural),
-            with_errors(
-                Map::from_iter([("200".to_owned(), ok("The surviving record.", record))]),
-                &[
-                    ("400", "BadRequest"),
-                    ("404", "NotFound"),
-                    ("422", "UnprocessableEntity"),
-                ],
-            ),
-        );
-        merge["requestBody"] = json!({ "required": true, "content": json_content(json!({
-            "type": "object",
-            "properties": {
-                "ids": { "type": "array", "items": { "type": "string", "format": "uuid" }, "minItems": 1, "maxItems": super::merge::MAX_MERGE },
-                "values": { "type": "object" },
-            },
-            "required": ["ids"],
-            "additionalProperties": false,
-        })) });
-        paths.insert(
-            format!("{base}/{{id}}/merge"),
-            json!({ "parameters": [id_parameter()], "post": merge }),
-        );
-    }
+        )
+        .answer(200, "Matching records.", records)
+        .errors(&[403, 404]),
+    );
+    let merge = json!({
+        "type": "object",
+        "properties": {
+            "ids": { "type": "array", "items": { "type": "string", "format": "uuid" }, "minItems": 1, "maxItems": super::merge::MAX_MERGE, "description": "The records merged into this one." },
+            "values": { "allOf": [patch], "description": "Values that win over the survivor's and the merged records'." },
+        },
+        "required": ["ids"],
+        "additionalProperties": false,
+    });
+    paths.add(
+        &format!("{item}/merge"),
+        "post",
+        op(format!("merge_{}", ty.plural), format!("Merge {} into this one", ty.label_plural))
+            .describe("One write: the survivor is updated, references to the merged records point to it, and the merged records are deleted. A record changed since it was read refuses the merge with 412.")
+            .json_body(merge)
+            .respond(200, record_answer("The surviving record.", &record))
+            .errors(&write)
+            .errors(&[412, 422]),
+    );
 }
 
-fn add_common_paths(paths: &mut Map<String, Value>) {
-    let entities = json!({ "type": "object", "properties": { "data": { "type": "array", "items": reference("EntityType") } } });
-    paths.insert("/api/v1/meta/entities".into(), json!({
-        "get": { "operationId": "list_entities", "summary": "Every entity type and its fields", "tags": ["Metadata"], "responses": with_errors(Map::from_iter([("200".to_owned(), ok("The types.", entities))]), &[]) },
-        "post": {
-            "operationId": "create_entity",
-            "summary": "Add a custom entity type (admins)",
-            "tags": ["Metadata"],
-            "requestBody": { "required": true, "content": json_content(reference("EntityType")) },
-            "responses": with_errors(Map::from_iter([("201".to_owned(), ok("The created type.", reference("EntityType")))]), &[("400", "BadRequest"), ("403", "Forbidden"), ("422", "UnprocessableEntity")]),
-        },
-    }));
-    paths.insert("/api/v1/meta/entities/{entity}/fields".into(), json!({
-        "parameters": [{ "name": "entity", "in": "path", "required": true, "schema": { "type": "string" } }],
-        "post": {
-            "operationId": "create_field",
-            "summary": "Add a custom field to a type (admins)",
-            "tags": ["Metadata"],
-            "requestBody": { "required": true, "content": json_content(json!({ "type": "object" })) },
-            "responses": with_errors(Map::from_iter([("201".to_owned(), ok("The created field.", json!({ "type": "object" })))]), &[("400", "BadRequest"), ("403", "Forbidden"), ("404", "NotFound"), ("422", "UnprocessableEntity")]),
-        },
-    }));
-    let audit = json!({ "type": "object", "properties": { "data": { "type": "array", "items": reference("AuditEntry") }, "next_cursor": { "type": ["string", "null"] } } });
-    paths.insert("/api/v1/audit".into(), json!({
-        "get": {
-            "operationId": "list_audit",
-            "summary": "Who changed what, when: a record's trail, or the workspace's (admins)",
-            "tags": ["Audit"],
-            "parameters": [
-                { "name": "record", "in": "query", "required": false, "schema": { "type": "string", "format": "uuid" } },
-                { "name": "cursor", "in": "query", "required": false, "schema": { "type": "string" } },
-                { "name": "limit", "in": "query", "required": false, "schema": { "type": "integer", "minimum": 1, "maximum": MAX_LIMIT } },
-            ],
-            "responses": with_errors(Map::from_iter([("200".to_owned(), ok("Audit entries, oldest first.", audit))]), &[("400", "BadRequest"), ("403", "Forbidden")]),
-        },
-    }));
-    paths.insert("/api/v1/openapi.json".into(), json!({
-        "get": { "operationId": "get_openapi", "summary": "This document", "tags": ["Metadata"], "responses": with_errors(Map::from_iter([("200".to_owned(), ok("The OpenAPI document.", json!({ "type": "object" })))]), &[]) },
-    }));
+fn list_parameters() -> Vec<Value> {
+    let query = |name: &str, description: &str, schema: Value| json!({ "name": name, "in": "query", "required": false, "description": description, "schema": schema });
+    vec![
+        query(
+            "filter",
+            "Conditions `field[op]:value` combined with and(…), or(…), not(…). Ops: eq, neq, lt, lte, gt, gte, in (values split by |), contains, starts_with, is_empty; dates accept now, today, start_of_month… with offsets such as today-7d.",
+            json!({ "type": "string" }),
+        ),
+        query(
+            "sort",
+            "Comma-separated fields; a leading - sorts descending. The id breaks ties.",
+            json!({ "type": "string" }),
+        ),
+        query(
+            "fields",
+            "Comma-separated fields to return (id and version always are).",
+            json!({ "type": "string" }),
+        ),
+        query(
+            "limit",
+            "Page size.",
+            json!({ "type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": DEFAULT_LIMIT }),
+        ),
+        query(
+            "cursor",
+            "The next_cursor of the previous page.",
+            json!({ "type": "string" }),
+        ),
+        query(
+            "total",
+            "Also count every matching record.",
+            json!({ "type": "boolean", "default": false }),
+        ),
+        query(
+            "deleted",
+            "List soft-deleted records (the trash) instead.",
+            json!({ "type": "boolean", "default": false }),
+        ),
+    ]
 }
 
 fn error_schema() -> Value {
+    let codes: Vec<&str> = ErrorCode::ALL.iter().map(|c| c.as_str()).collect();
     json!({
         "type": "object",
         "properties": {
             "error": {
                 "type": "object",
                 "properties": {
-                    "code": { "type": "string", "description": "Stable snake_case code." },
+                    "code": { "type": "string", "enum": codes, "description": "Stable snake_case code." },
                     "message": { "type": "string" },
                     "details": {
                         "type": "array",
@@ -469,7 +791,7 @@ fn error_schema() -> Value {
                             "properties": {
                                 "index": { "type": "integer", "description": "Item of a batch." },
                                 "field": { "type": "string" },
-                                "code": { "type": "string" },
+                                "code": { "type": "string", "description": "Stable snake_case code; a plugin's refusals bring codes of their own." },
                                 "message": { "type": "string" },
                             },
                             "required": ["field", "code", "message"],
@@ -480,21 +802,6 @@ fn error_schema() -> Value {
             },
         },
         "required": ["error"],
-    })
-}
-
-fn audit_schema() -> Value {
-    json!({
-        "type": "object",
-        "properties": {
-            "id": { "type": "integer" },
-            "record_id": { "type": "string", "format": "uuid" },
-            "entity_type": { "type": "string" },
-            "action": { "type": "string", "enum": ["created", "updated", "deleted", "restored", "merged"] },
-            "actor": { "type": ["string", "null"], "format": "uuid" },
-            "at": { "type": "string", "format": "date-time" },
-            "changes": { "type": "object", "description": "field → {before, after}" },
-        },
     })
 }
 
@@ -548,6 +855,32 @@ mod tests {
         assert_eq!(
             doc["components"]["schemas"]["CompanyInput"]["required"],
             json!(["name"])
+        );
+    }
+
+    /// An update sends only what changes: nothing in its body is required, and an optional
+    /// field may be cleared with `null`; a create must send the required fields.
+    #[test]
+    fn patch_bodies_require_nothing_and_accept_null_for_optional_fields() {
+        let doc = document(&Schema::new(builtin_types()), "http://127.0.0.1:8080");
+        let schemas = &doc["components"]["schemas"];
+        assert!(schemas["CompanyPatch"].get("required").is_none());
+        assert_eq!(
+            schemas["CompanyPatch"]["properties"]["name"]["type"],
+            "string"
+        );
+        assert_eq!(
+            schemas["CompanyPatch"]["properties"]["domain"]["type"],
+            json!(["string", "null"])
+        );
+        let patch = &doc["paths"]["/api/v1/companies/{id}"]["patch"];
+        assert_eq!(
+            patch["requestBody"]["content"]["application/json"]["schema"]["$ref"],
+            "#/components/schemas/CompanyPatch"
+        );
+        assert_eq!(
+            doc["paths"]["/api/v1/companies/{id}/restore"]["post"]["responses"]["409"]["$ref"],
+            "#/components/responses/Conflict"
         );
     }
 }

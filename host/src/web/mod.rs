@@ -37,7 +37,7 @@ use sea_orm::EntityTrait;
 use serde_json::{Value, json};
 
 use self::themes::Look;
-use crate::app::AppState;
+use crate::app::{AppState, Routes};
 use crate::auth::model::{user, workspace};
 use crate::auth::permissions::{Operation, Scope};
 use crate::auth::{Identity, load_access, session};
@@ -97,7 +97,7 @@ pub fn routes() -> Router<AppState> {
 }
 
 /// The admin API of themes (`/api/v1/admin/theme…`), nested under `/api/v1` by the app.
-pub fn api_routes() -> Router<AppState> {
+pub fn api_routes() -> Routes {
     settings::api_routes()
 }
 

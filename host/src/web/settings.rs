@@ -23,7 +23,7 @@ use super::display::{humanize, label};
 use super::model::{look, template_override};
 use super::themes::{MAX_OVERRIDE_BYTES, TOKENS, check_token};
 use super::{Web, redirect};
-use crate::app::AppState;
+use crate::app::{AppState, Routes};
 use crate::auth::Identity;
 use crate::auth::model::{api_token, user};
 use crate::auth::permissions::{self, Role, TypeGrant};
@@ -45,8 +45,8 @@ pub fn routes() -> Router<AppState> {
         .route("/settings/account", get(account_page).post(save_account))
 }
 
-pub fn api_routes() -> Router<AppState> {
-    Router::new()
+pub fn api_routes() -> Routes {
+    Routes::new()
         .route("/admin/theme", get(get_theme).put(put_theme))
         .route("/admin/theme/logo", put(put_logo).delete(delete_logo))
         .route("/admin/theme/templates", put(put_override))

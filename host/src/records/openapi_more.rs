@@ -1,0 +1,941 @@
+//! The OpenAPI document's endpoints beyond each type's records: metadata, the audit log, this
+//! document, search, sessions and the caller's account, API tokens, the administration of
+//! users, roles, teams and the theme, and plugins — their administration, actions, panels,
+//! jobs, deliveries and own routes. Built with the `openapi.rs` builder; `openapi::document`
+//! is the one entry point.
+
+use serde_json::{Map, Value, json};
+
+use super::api::{DEFAULT_LIMIT, MAX_LIMIT};
+use super::openapi::{Op, Paths, closed, data_of, json_content, reference};
+use super::schema::FieldKind;
+
+pub(super) fn add_paths(paths: &mut Paths, components: &mut Map<String, Value>) {
+    components.extend(schemas());
+    add_common_paths(paths);
+    add_search(paths);
+    add_sessions(paths);
+    add_tokens(paths);
+    add_users(paths);
+    add_roles_and_teams(paths);
+    add_theme(paths);
+    add_plugins(paths);
+}
+
+fn uuid() -> Value {
+    json!({ "type": "string", "format": "uuid" })
+}
+
+fn text() -> Value {
+    json!({ "type": "string" })
+}
+
+fn datetime() -> Value {
+    json!({ "type": "string", "format": "date-time" })
+}
+
+fn or_null(kind: &str) -> Value {
+    json!({ "type": [kind, "null"] })
+}
+
+fn strings() -> Value {
+    json!({ "type": "array", "items": { "type": "string" } })
+}
+
+/// `{"data": item}`, the theme endpoints' answer.
+fn data_one(item: Value) -> Value {
+    json!({ "type": "object", "properties": { "data": item }, "required": ["data"] })
+}
+
+/// An object body: these properties (the `required` ones must be sent), no others.
+fn body(properties: Value, required: &[&str]) -> Value {
+    json!({ "type": "object", "properties": properties, "required": required, "additionalProperties": false })
+}
+
+fn schemas() -> Map<String, Value> {
+    let level =
+        json!({ "type": "string", "enum": ["none", "own", "team", "all"], "default": "none" });
+    let user = closed(json!({
+        "id": uuid(),
+        "email": { "type": "string", "format": "email" },
+        "name": text(),
+        "role": text(),
+        "time_zone": text(),
+        "status": { "type": "string", "enum": ["active", "invited", "deactivated"] },
+        "created_at": datetime(),
+        "deactivated_at": { "type": ["string", "null"], "format": "date-time" },
+    }));
+    let token = closed(json!({
+        "id": uuid(),
+        "user": uuid(),
+        "name": text(),
+        "created_at": datetime(),
+        "last_used_at": { "type": ["string", "null"], "format": "date-time" },
+        "expires_at": { "type": ["string", "null"], "format": "date-time" },
+        "revoked_at": { "type": ["string", "null"], "format": "date-time" },
+    }));
+    let mut new_token = token.clone();
+    new_token["properties"]["token"] =
+        json!({ "type": "string", "description": "The secret: shown once, never again." });
+    if let Some(required) = new_token["required"].as_array_mut() {
+        required.push(json!("token"));
+    }
+    let plugin = closed(json!({
+        "id": text(),
+        "name": text(),
+        "description": or_null("string"),
+        "versions": strings(),
+        "enabled": { "type": ["string", "null"], "description": "The version enabled in this workspace." },
+        "suspended": { "type": ["string", "null"], "description": "Why it is suspended, when it is." },
+        "permissions": { "allOf": [reference("Permissions")], "description": "What the newest version asks for." },
+        "granted": { "anyOf": [reference("Permissions"), { "type": "null" }], "description": "What an admin granted." },
+    }));
+    let mut plugin_detail = plugin.clone();
+    if let Some(properties) = plugin_detail["properties"].as_object_mut() {
+        properties.insert("failures".into(), json!({ "type": "array", "description": "The latest failures, newest first.", "items": closed(json!({ "version": text(), "kind": text(), "message": text(), "at": datetime() })) }));
+        properties.insert(
+            "storage".into(),
+            closed(json!({ "keys": { "type": "integer" }, "bytes": { "type": "integer" }, "quota": { "type": "integer" } })),
+        );
+        properties.insert(
+            "deliveries".into(),
+            closed(json!({ "retrying": { "type": "integer" }, "dead": { "type": "integer" } })),
+        );
+    }
+    if let Some(required) = plugin_detail["required"].as_array_mut() {
+        required.extend([json!("failures"), json!("storage"), json!("deliveries")]);
+    }
+    let all = [
+        ("AuditEntry", audit_schema()),
+        ("EntityType", entity_type_schema()),
+        ("FieldSpec", field_spec_schema()),
+        (
+            "SearchHit",
+            closed(json!({
+                "type": { "type": "string", "description": "The entity type's plural." },
+                "id": uuid(),
+                "title": text(),
+                "snippet": { "type": "string", "description": "HTML: the best matching passage, matched words in <b>, everything else escaped." },
+                "score": { "type": "number" },
+            })),
+        ),
+        (
+            "Session",
+            closed(json!({
+                "user": closed(json!({ "id": uuid(), "email": text(), "role": text() })),
+                "workspace": { "type": "string", "description": "The workspace's slug." },
+                "csrf_token": { "type": "string", "description": "Send as X-CSRF-Token with every cookie-authenticated POST, PUT, PATCH and DELETE." },
+            })),
+        ),
+        (
+            "Me",
+            closed(json!({
+                "id": uuid(),
+                "email": or_null("string"),
+                "name": or_null("string"),
+                "time_zone": or_null("string"),
+                "workspace": uuid(),
+                "role": text(),
+            })),
+        ),
+        ("Token", token),
+        ("NewToken", new_token),
+        ("User", user),
+        (
+            "Invitation",
+            closed(json!({
+                "user": reference("User"),
+                "invite_path": { "type": "string", "description": "The one-time link's path: shown once, never again." },
+                "invite_url": { "type": ["string", "null"], "description": "The link with this server's address, when the request named it." },
+                "expires_at": datetime(),
+            })),
+        ),
+        (
+            "Role",
+            json!({
+                "type": "object",
+                "properties": {
+                    "name": text(),
+                    "types": { "type": "object", "additionalProperties": reference("TypeGrant"), "description": "Grants per entity type name; `*` covers the types not listed." },
+                    "fields": { "type": "object", "additionalProperties": { "type": "object", "additionalProperties": reference("FieldRule") }, "description": "Field rules per entity type name and field name." },
+                    "admin": { "type": "boolean", "description": "Administers the workspace (users, roles, teams, metadata, audit, plugins, theme)." },
+                    "builtin": { "type": "boolean", "readOnly": true },
+                },
+                "required": ["name"],
+                "additionalProperties": false,
+            }),
+        ),
+        (
+            "TypeGrant",
+            json!({
+                "type": "object",
+                "description": "How far each operation reaches: no records, the caller's own, their teams', or all.",
+                "properties": { "create": level, "read": level, "edit": level, "delete": level },
+                "additionalProperties": false,
+            }),
+        ),
+        (
+            "FieldRule",
+            json!({
+                "type": "object",
+                "description": "`read: false` hides the field everywhere; `edit: false` makes it read-only.",
+                "properties": { "read": { "type": "boolean", "default": true }, "edit": { "type": "boolean", "default": true } },
+                "additionalProperties": false,
+            }),
+        ),
+        (
+            "Team",
+            closed(
+                json!({ "id": uuid(), "name": text(), "members": { "type": "array", "items": uuid() } }),
+            ),
+        ),
+        (
+            "Theme",
+            closed(json!({
+                "theme": { "type": "string", "description": "The workspace's theme." },
+                "themes": { "type": "array", "items": closed(json!({ "name": text(), "title": text(), "description": text() })) },
+                "tokens": { "type": "object", "additionalProperties": text(), "description": "The theme's tokens with the workspace's changes." },
+                "changed": { "type": "object", "additionalProperties": text(), "description": "The tokens the workspace changed." },
+                "logo": { "type": "boolean", "description": "Whether a logo was uploaded." },
+                "logo_url": { "type": "string", "description": "The logo shown (uploaded, or the theme's); empty when none." },
+                "overrides": { "allOf": [strings()], "description": "The templates the workspace overrides." },
+                "templates": { "allOf": [strings()], "description": "Every template of the theme." },
+            })),
+        ),
+        (
+            "Permissions",
+            json!({
+                "type": "object",
+                "description": "Entity type names to read and write (`*` for all), and outbound HTTP hosts (`host` or `host:port`).",
+                "properties": { "read": strings(), "write": strings(), "http": strings() },
+                "additionalProperties": false,
+            }),
+        ),
+        ("Plugin", plugin),
+        ("PluginDetail", plugin_detail),
+        (
+            "Delivery",
+            closed(json!({
+                "seq": { "type": "integer", "format": "int64" },
+                "entity_type": or_null("string"),
+                "record_id": uuid(),
+                "action": or_null("string"),
+                "attempts": { "type": "integer" },
+                "next_at": { "type": ["string", "null"], "format": "date-time", "description": "The next try; null for a dead letter." },
+                "dead_at": { "type": ["string", "null"], "format": "date-time" },
+                "last_error": or_null("string"),
+            })),
+        ),
+    ];
+    all.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()
+}
+
+// -- metadata, audit, this document -------------------------------------------------------------
+
+fn add_common_paths(paths: &mut Paths) {
+    let entities = "/api/v1/meta/entities";
+    paths.add(
+        entities,
+        "get",
+        Op::new(
+            "list_entities",
+            "Every entity type the caller may read, and its fields",
+            "Metadata",
+        )
+        .answer(200, "The types.", data_of(reference("EntityType"))),
+    );
+    paths.add(
+        entities,
+        "post",
+        Op::new("create_entity", "Add a custom entity type", "Metadata")
+            .admin()
+            .json_body(reference("EntityType"))
+            .answer(201, "The created type.", reference("EntityType"))
+            .errors(&[409, 422]),
+    );
+    paths.add(
+        "/api/v1/meta/entities/{entity}",
+        "get",
+        Op::new(
+            "get_entity",
+            "One entity type, as the caller sees it",
+            "Metadata",
+        )
+        .answer(200, "The type.", reference("EntityType"))
+        .errors(&[404]),
+    );
+    paths.add(
+        "/api/v1/meta/entities/{entity}/fields",
+        "post",
+        Op::new("create_field", "Add a custom field to a type", "Metadata")
+            .admin()
+            .json_body(reference("FieldSpec"))
+            .answer(201, "The created field.", reference("FieldSpec"))
+            .errors(&[404, 409, 422]),
+    );
+    let audit = json!({
+        "type": "object",
+        "properties": {
+            "data": { "type": "array", "items": reference("AuditEntry") },
+            "next_cursor": { "type": ["string", "null"] },
+        },
+        "required": ["data", "next_cursor"],
+    });
+    let instant = json!({ "type": "string", "description": "A date, a datetime, or a relative date such as today-7d." });
+    let audit_op = Op::new("list_audit", "Who changed what, when: records and security events", "Audit")
+        .admin()
+        .describe("Oldest first. No path changes an audit entry.")
+        .query("record", "Only this record's trail (or this user's, team's… for security events).", uuid())
+        .query("action", "Only this action: created, updated, deleted, restored, merged, or a security event such as login, login_failed, role_changed, token_created, plugin_enabled.", text())
+        .query("entity_type", "Only entries of this entity type (`contact`), or of `user`, `role`, `team`, `api_token`, `plugin`, `workspace` for security events.", text())
+        .query("actor", "Only changes made by this user.", uuid())
+        .query("since", "Entries at or after this instant.", instant.clone())
+        .query("until", "Entries before this instant.", instant)
+        .query("cursor", "The next_cursor of the previous page.", text())
+        .query("limit", "Page size (ignored by csv).", json!({ "type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": DEFAULT_LIMIT }))
+        .query("format", "`json`, or `csv` for an export of every matching entry.", json!({ "type": "string", "enum": ["json", "csv"], "default": "json" }))
+        .respond(200, json!({
+            "description": "Audit entries, oldest first; with format=csv a download of columns id, at, actor, action, entity_type, record_id, changes.",
+            "content": {
+                "application/json": { "schema": audit },
+                "text/csv": { "schema": { "type": "string" } },
+            },
+        }))
+        .errors(&[400, 404]);
+    paths.add("/api/v1/audit", "get", audit_op);
+    paths.add(
+        "/api/v1/openapi.json",
+        "get",
+        Op::new(
+            "get_openapi",
+            "This document, for the caller's workspace and role",
+            "Metadata",
+        )
+        .answer(200, "The OpenAPI document.", json!({ "type": "object" })),
+    );
+}
+
+fn audit_schema() -> Value {
+    json!({
+        "type": "object",
+        "properties": {
+            "id": { "type": "integer", "format": "int64" },
+            "record_id": { "type": "string", "format": "uuid", "description": "The record; for a security event, the user, team… it concerns (nil when none)." },
+            "entity_type": { "type": "string" },
+            "action": { "type": "string", "description": "created, updated, deleted, restored, merged, or a security event (login, role_changed, token_created…)." },
+            "actor": { "type": ["string", "null"], "format": "uuid" },
+            "at": { "type": "string", "format": "date-time" },
+            "changes": { "description": "For a record: field → {before, after}. For a security event: its details." },
+        },
+        "required": ["id", "record_id", "entity_type", "action", "actor", "at", "changes"],
+    })
+}
+
+fn entity_type_schema() -> Value {
+    let names = json!({ "type": "array", "items": { "type": "string" } });
+    json!({
+        "type": "object",
+        "description": "An entity type and its fields, as served by /api/v1/meta/entities.",
+        "properties": {
+            "name": { "type": "string", "description": "Singular machine name (`contact`)." },
+            "plural": { "type": "string", "description": "The API name (`contacts`), used in /api/v1/{plural}." },
+            "label": { "type": "string" },
+            "label_plural": { "type": "string" },
+            "title_fields": { "allOf": [names.clone()], "description": "Fields whose values, joined by spaces, make a record's title." },
+            "duplicate_key": { "type": "string", "description": "The field duplicate checks and merges compare." },
+            "fields": { "type": "array", "items": reference("FieldSpec") },
+            "sort": { "type": "string", "description": "The default order, in the API's sort form." },
+            "setup": { "type": "boolean", "description": "A type that configures others (listed under Settings)." },
+            "indexes": { "type": "array", "items": names, "description": "Indexes over several keys, in order." },
+            "source": { "type": "string", "readOnly": true, "description": "`builtin`, `custom`, or the plugin that added it." },
+        },
+        "required": ["name", "plural"],
+        "additionalProperties": false,
+    })
+}
+
+fn field_spec_schema() -> Value {
+    let kinds: Vec<&str> = FieldKind::ALL.iter().map(|k| k.as_str()).collect();
+    let option = json!({ "type": "object", "properties": { "value": { "type": "string" }, "label": { "type": "string" } }, "required": ["value"], "additionalProperties": false });
+    json!({
+        "type": "object",
+        "description": "One field of an entity type.",
+        "properties": {
+            "name": { "type": "string" },
+            "label": { "type": "string" },
+            "type": { "type": "string", "enum": kinds },
+            "required": { "type": "boolean" },
+            "indexed": { "type": "boolean", "description": "Filters and sorts use an expression index." },
+            "searchable": { "type": "boolean", "description": "Full-text search covers the field." },
+            "lowercase": { "type": "boolean", "description": "Text is stored lowercased." },
+            "options": { "type": "array", "items": { "oneOf": [option, { "type": "string" }] }, "description": "select and multi_select: the allowed values." },
+            "target": { "type": "string", "description": "reference: the entity type pointed to; any type when absent." },
+            "multiple": { "type": "boolean", "description": "reference: a list of ids." },
+            "max_length": { "type": "integer", "minimum": 1 },
+            "default": { "description": "The value a create that leaves the field out gets." },
+            "custom": { "type": "boolean", "readOnly": true },
+            "read_only": { "type": "boolean", "readOnly": true, "description": "The caller's role may read but not change the field." },
+            "source": { "type": "string", "readOnly": true, "description": "The plugin that added the field (`plugin:ID`)." },
+        },
+        "required": ["name", "type"],
+        "additionalProperties": false,
+    })
+}
+
+fn add_search(paths: &mut Paths) {
+    let limit = json!({ "type": "integer", "minimum": 1, "maximum": crate::search::MAX_LIMIT, "default": 20 });
+    paths.add(
+        "/api/v1/search",
+        "get",
+        Op::new("search", "Search every type the caller may read", "Search")
+            .describe("Prefixes, typos, accents, emails, phones and \"quoted phrases\" match. Hidden fields neither match nor show in snippets.")
+            .param(json!({ "name": "q", "in": "query", "required": true, "description": "The words to search for.", "schema": { "type": "string", "minLength": 1 } }))
+            .query("types", "Comma-separated plurals (`contacts,companies`); every readable type when absent.", text())
+            .query("limit", "How many hits.", limit)
+            .answer(200, "Hits, best first.", data_of(reference("SearchHit")))
+            .errors(&[400, 403]),
+    );
+}
+
+fn add_sessions(paths: &mut Paths) {
+    let cookie =
+        json!({ "description": "The `kith_session` cookie.", "schema": { "type": "string" } });
+    let login = body(
+        json!({
+            "email": text(),
+            "password": text(),
+            "workspace": { "type": "string", "default": crate::auth::DEFAULT_WORKSPACE, "description": "The workspace's slug." },
+        }),
+        &["email", "password"],
+    );
+    paths.add(
+        "/api/v1/auth/login",
+        "post",
+        Op::new("login", "Log in: start a browser session", "Sessions")
+            .public()
+            .describe("Sets the `kith_session` cookie (HttpOnly, SameSite=Lax; Secure behind HTTPS) and answers the session's CSRF token. An unknown email and a wrong password get the same 401; a deactivated account 403; failures are throttled per account and address (429).")
+            .json_body(login)
+            .respond(200, json!({ "description": "Logged in.", "headers": { "Set-Cookie": cookie }, "content": json_content(reference("Session")) }))
+            .errors(&[401, 403, 429]),
+    );
+    paths.add(
+        "/api/v1/auth/logout",
+        "post",
+        Op::new("logout", "Log out: end the browser session", "Sessions")
+            .describe("Clears the cookie. With a token there is no session to end; still 204.")
+            .respond(
+                204,
+                json!({ "description": "Logged out.", "headers": { "Set-Cookie": cookie } }),
+            ),
+    );
+    let password = body(
+        json!({ "current_password": text(), "new_password": { "type": "string", "minLength": 8 } }),
+        &["current_password", "new_password"],
+    );
+    paths.add(
+        "/api/v1/auth/password",
+        "post",
+        Op::new("change_password", "Change the caller's password", "Sessions")
+            .describe("Ends the caller's other sessions. A wrong current password is a 422 on `current_password`.")
+            .json_body(password)
+            .no_content("Changed.")
+            .errors(&[422]),
+    );
+    paths.add(
+        "/api/v1/me",
+        "get",
+        Op::new("get_me", "Who the caller is", "Sessions").answer(
+            200,
+            "The caller.",
+            reference("Me"),
+        ),
+    );
+    let profile = body(
+        json!({ "name": text(), "time_zone": { "type": "string", "description": "An IANA time zone (`Europe/Paris`)." } }),
+        &[],
+    );
+    paths.add(
+        "/api/v1/me",
+        "patch",
+        Op::new(
+            "update_me",
+            "Change the caller's name or time zone",
+            "Sessions",
+        )
+        .json_body(profile)
+        .answer(200, "The caller.", reference("Me"))
+        .errors(&[422]),
+    );
+}
+
+fn add_tokens(paths: &mut Paths) {
+    paths.add(
+        "/api/v1/tokens",
+        "get",
+        Op::new("list_tokens", "The caller's API tokens", "Tokens")
+            .describe("Secrets are never shown again. `all=true` (admins only) lists every token of the workspace.")
+            .query("all", "Every token of the workspace (admins).", json!({ "type": "boolean", "default": false }))
+            .answer(200, "Tokens, oldest first.", data_of(reference("Token")))
+            .errors(&[400, 403]),
+    );
+    let new = body(
+        json!({
+            "name": { "type": "string", "minLength": 1, "maxLength": 100 },
+            "expires_in_days": { "type": "integer", "minimum": 1, "maximum": 3650, "description": "Never expires when absent." },
+        }),
+        &["name"],
+    );
+    paths.add(
+        "/api/v1/tokens",
+        "post",
+        Op::new(
+            "create_token",
+            "Create an API token for the caller",
+            "Tokens",
+        )
+        .json_body(new)
+        .answer(
+            201,
+            "The token, with its secret (shown once).",
+            reference("NewToken"),
+        )
+        .errors(&[422]),
+    );
+    paths.add(
+        "/api/v1/tokens/{token}",
+        "delete",
+        Op::new("revoke_token", "Revoke a token", "Tokens")
+            .describe("One of the caller's tokens; admins may revoke any of the workspace's. It stops working at once.")
+            .answer(200, "The revoked token.", reference("Token"))
+            .errors(&[404]),
+    );
+}
+
+fn add_users(paths: &mut Paths) {
+    let zone = json!({ "type": "string", "default": "UTC", "description": "An IANA time zone." });
+    let role = json!({ "type": "string", "description": "A built-in (admin, manager, member, read_only) or custom role." });
+    let user = || reference("User");
+    paths.add(
+        "/api/v1/admin/users",
+        "get",
+        Op::new("list_users", "Every user of the workspace", "Users")
+            .admin()
+            .answer(200, "Users, by email.", data_of(user())),
+    );
+    let new_user = body(
+        json!({
+            "email": { "type": "string", "format": "email" },
+            "password": { "type": "string", "minLength": 8 },
+            "role": role,
+            "name": text(),
+            "time_zone": zone,
+        }),
+        &["email", "password", "role"],
+    );
+    paths.add(
+        "/api/v1/admin/users",
+        "post",
+        Op::new("create_user", "Create a user with a password", "Users")
+            .admin()
+            .describe("409 when the email is taken in this workspace.")
+            .json_body(new_user)
+            .answer(201, "The user.", user())
+            .errors(&[409, 422]),
+    );
+    let change = body(
+        json!({
+            "role": role,
+            "password": { "type": "string", "minLength": 8, "description": "A new password; ends the user's sessions." },
+            "name": text(),
+            "time_zone": { "type": "string", "description": "An IANA time zone." },
+        }),
+        &[],
+    );
+    paths.add(
+        "/api/v1/admin/users/{user}",
+        "patch",
+        Op::new(
+            "update_user",
+            "Change a user's role, name or time zone, or reset their password",
+            "Users",
+        )
+        .admin()
+        .describe("409 for the caller's own role, or a change that would leave no active admin.")
+        .json_body(change)
+        .answer(200, "The user.", user())
+        .errors(&[404, 409, 422]),
+    );
+    paths.add(
+        "/api/v1/admin/users/{user}/deactivate",
+        "post",
+        Op::new("deactivate_user", "Deactivate a user", "Users")
+            .admin()
+            .describe("Their sessions end and their tokens stop working at once. 409 for the caller's own account or the last active admin.")
+            .answer(200, "The user.", user())
+            .errors(&[404, 409]),
+    );
+    paths.add(
+        "/api/v1/admin/users/{user}/reactivate",
+        "post",
+        Op::new("reactivate_user", "Reactivate a user", "Users")
+            .admin()
+            .answer(200, "The user.", user())
+            .errors(&[404]),
+    );
+    paths.add(
+        "/api/v1/admin/users/{user}/invitation",
+        "post",
+        Op::new("reinvite_user", "A new invitation link for an invited user", "Users")
+            .admin()
+            .describe("The old link stops working. 409 when the user already set a password or is deactivated.")
+            .answer(201, "The invitation.", reference("Invitation"))
+            .errors(&[404, 409]),
+    );
+    let invitation = body(
+        json!({ "email": { "type": "string", "format": "email" }, "name": text(), "role": role, "time_zone": zone }),
+        &["email", "role"],
+    );
+    paths.add(
+        "/api/v1/admin/invitations",
+        "post",
+        Op::new(
+            "invite_user",
+            "Invite a user: they set their own password",
+            "Users",
+        )
+        .admin()
+        .json_body(invitation)
+        .answer(
+            201,
+            "The invitation, with its one-time link.",
+            reference("Invitation"),
+        )
+        .errors(&[409, 422]),
+    );
+}
+
+fn add_roles_and_teams(paths: &mut Paths) {
+    let tag = "Roles and teams";
+    paths.add(
+        "/api/v1/admin/roles",
+        "get",
+        Op::new("list_roles", "Every role: built-in and custom", tag)
+            .admin()
+            .answer(200, "Roles.", data_of(reference("Role"))),
+    );
+    paths.add(
+        "/api/v1/admin/roles/{role}",
+        "put",
+        Op::new("save_role", "Create or replace a custom role", tag)
+            .admin()
+            .describe("Built-in roles cannot be redefined (422).")
+            .json_body(reference("Role"))
+            .answer(200, "The role.", reference("Role"))
+            .errors(&[422]),
+    );
+    paths.add(
+        "/api/v1/admin/teams",
+        "get",
+        Op::new("list_teams", "Every team and its members", tag)
+            .admin()
+            .answer(200, "Teams, by name.", data_of(reference("Team"))),
+    );
+    paths.add(
+        "/api/v1/admin/teams",
+        "post",
+        Op::new("create_team", "Create a team", tag)
+            .admin()
+            .json_body(body(
+                json!({ "name": { "type": "string", "minLength": 1, "maxLength": 100 } }),
+                &["name"],
+            ))
+            .answer(201, "The team.", reference("Team"))
+            .errors(&[409, 422]),
+    );
+    let members = json!({ "type": "array", "items": uuid() });
+    paths.add(
+        "/api/v1/admin/teams/{team}/members",
+        "put",
+        Op::new("set_team_members", "Set a team's members", tag)
+            .admin()
+            .describe("Replaces the members; an id that is no user of the workspace is a 422.")
+            .json_body(body(json!({ "members": members }), &["members"]))
+            .answer(
+                200,
+                "The team's members.",
+                closed(json!({ "id": uuid(), "members": members })),
+            )
+            .errors(&[404, 422]),
+    );
+}
+
+fn add_theme(paths: &mut Paths) {
+    let tag = "Theme";
+    let theme = || data_one(reference("Theme"));
+    paths.add(
+        "/api/v1/admin/theme",
+        "get",
+        Op::new("get_theme", "The workspace's look", tag)
+            .admin()
+            .answer(200, "The look.", theme()),
+    );
+    let change = body(
+        json!({
+            "theme": { "type": "string", "description": "One of `themes`." },
+            "tokens": { "type": "object", "additionalProperties": { "type": ["string", "null"] }, "description": "Token values to set; null returns a token to the theme's value." },
+        }),
+        &[],
+    );
+    paths.add(
+        "/api/v1/admin/theme",
+        "put",
+        Op::new("update_theme", "Pick the theme and change its tokens", tag)
+            .admin()
+            .json_body(change)
+            .answer(200, "The look.", theme())
+            .errors(&[422]),
+    );
+    let image = json!({ "schema": { "type": "string", "contentMediaType": "image/*" } });
+    let logo = [
+        "image/png",
+        "image/jpeg",
+        "image/webp",
+        "image/gif",
+        "image/svg+xml",
+    ]
+    .into_iter()
+    .map(|kind| (kind.to_owned(), image.clone()))
+    .collect::<Map<String, Value>>();
+    paths.add(
+        "/api/v1/admin/theme/logo",
+        "put",
+        Op::new("upload_logo", "Upload the workspace's logo", tag)
+            .admin()
+            .describe("The image is the body, at most 512 KB; its content type must match it (415 for another type, 422 for a body that is not that image).")
+            .body(Value::Object(logo))
+            .answer(200, "The look.", theme())
+            .errors(&[413, 415, 422]),
+    );
+    paths.add(
+        "/api/v1/admin/theme/logo",
+        "delete",
+        Op::new("delete_logo", "Remove the uploaded logo", tag)
+            .admin()
+            .no_content("Removed (or there was none)."),
+    );
+    let template = body(
+        json!({ "name": { "type": "string", "description": "One of the theme's `templates`." }, "source": { "type": "string", "description": "The template's MiniJinja source." } }),
+        &["name", "source"],
+    );
+    paths.add(
+        "/api/v1/admin/theme/templates",
+        "put",
+        Op::new("override_template", "Override one template of the theme", tag)
+            .admin()
+            .describe("The template is compiled and every sample page rendered with it first; a failure is a 422 on `source` carrying the error, and nothing is saved.")
+            .json_body(template)
+            .answer(200, "The look.", theme())
+            .errors(&[422]),
+    );
+    paths.add(
+        "/api/v1/admin/theme/templates/{template}",
+        "delete",
+        Op::new(
+            "delete_template_override",
+            "Go back to the theme's own template",
+            tag,
+        )
+        .admin()
+        .no_content("Removed.")
+        .errors(&[404]),
+    );
+}
+
+fn add_plugins(paths: &mut Paths) {
+    let tag = "Plugins";
+    let call = [404, 424, 503];
+    paths.add(
+        "/api/v1/plugins",
+        "get",
+        Op::new(
+            "list_plugins",
+            "Installed plugins and their state here",
+            tag,
+        )
+        .admin()
+        .answer(200, "Plugins.", data_of(reference("Plugin"))),
+    );
+    let installed =
+        closed(json!({ "id": text(), "version": text(), "permissions": reference("Permissions") }));
+    paths.add(
+        "/api/v1/plugins",
+        "post",
+        Op::new("install_plugin", "Install a plugin package", tag)
+            .admin()
+            .describe("The body is the package (.tar.gz with plugin.toml, plugin.wasm, templates/), at most 40 MiB. 201 for a new version, 200 for one already installed.")
+            .body(json!({ "application/gzip": { "schema": { "type": "string", "contentMediaType": "application/gzip" } } }))
+            .answer(201, "Installed.", installed.clone())
+            .answer(200, "Already installed.", installed)
+            .errors(&[400, 409, 413, 422]),
+    );
+    paths.add(
+        "/api/v1/plugins/{plugin}",
+        "get",
+        Op::new(
+            "get_plugin",
+            "A plugin: state, grant, recent failures, storage and deliveries",
+            tag,
+        )
+        .admin()
+        .answer(200, "The plugin.", reference("PluginDetail"))
+        .errors(&[404]),
+    );
+    let enable = body(
+        json!({
+            "version": { "type": "string", "description": "The version to run; the newest installed when absent." },
+            "grant": { "allOf": [reference("Permissions")], "description": "Must cover what the plugin asks for (422 with a `not_granted` detail per missing permission)." },
+            "settings": { "type": "object", "description": "Values of the settings the manifest declares." },
+        }),
+        &["grant"],
+    );
+    paths.add(
+        "/api/v1/plugins/{plugin}/enable",
+        "post",
+        Op::new("enable_plugin", "Enable a plugin in this workspace", tag)
+            .admin()
+            .json_body(enable)
+            .answer(
+                200,
+                "Enabled.",
+                closed(json!({ "id": text(), "version": text(), "enabled": { "const": true } })),
+            )
+            .errors(&[404, 409, 422, 424]),
+    );
+    paths.add(
+        "/api/v1/plugins/{plugin}/disable",
+        "post",
+        Op::new("disable_plugin", "Disable a plugin in this workspace", tag)
+            .admin()
+            .answer(
+                200,
+                "Disabled.",
+                closed(json!({ "id": text(), "enabled": { "const": false } })),
+            )
+            .errors(&[404]),
+    );
+    paths.add(
+        "/api/v1/plugins/{plugin}/actions/{action}",
+        "post",
+        Op::new("run_plugin_action", "Run a plugin's action", tag)
+            .describe("Any user, acting as themselves. The body is the action's input (any JSON). A refusal keeps its status when its code is the API's (forbidden 403, record_not_found 404, conflict 409, version_conflict 412, validation_failed 422, invalid_parameter 400); any other code is a 422 `action_refused` carrying it in `details`.")
+            .json_body(json!({}))
+            .answer(200, "The action's answer.", json!({ "type": "object", "properties": { "data": {} }, "required": ["data"] }))
+            .errors(&call)
+            .errors(&[409, 412, 422]),
+    );
+    paths.add(
+        "/api/v1/plugins/{plugin}/panels/{panel}",
+        "get",
+        Op::new("render_plugin_panel", "Render a plugin's panel to HTML", tag)
+            .describe("Any user, acting as themselves. A record panel needs `record` (400 without it).")
+            .query("record", "The record the panel is shown on (record panels).", uuid())
+            .answer(200, "The panel.", closed(json!({ "plugin": text(), "panel": text(), "title": text(), "html": { "type": "string", "description": "Rendered and sanitised HTML." } })))
+            .errors(&call)
+            .errors(&[400, 403]),
+    );
+    paths.add(
+        "/api/v1/plugins/{plugin}/jobs/{job}/run",
+        "post",
+        Op::new("run_plugin_job", "Queue a run of a plugin's job now", tag)
+            .admin()
+            .answer(
+                202,
+                "Queued.",
+                closed(json!({ "id": text(), "job": text(), "queued": { "const": true } })),
+            )
+            .errors(&[404, 424]),
+    );
+    paths.add(
+        "/api/v1/plugins/{plugin}/deliveries",
+        "get",
+        Op::new(
+            "list_plugin_deliveries",
+            "After-save events whose delivery failed",
+            tag,
+        )
+        .admin()
+        .describe("Events being retried, and dead letters once their retries are spent.")
+        .answer(200, "Events.", data_of(reference("Delivery")))
+        .errors(&[404]),
+    );
+    let delivery =
+        closed(json!({ "plugin": text(), "seq": { "type": "integer", "format": "int64" } }));
+    paths.add(
+        "/api/v1/plugins/{plugin}/deliveries/{seq}",
+        "delete",
+        Op::new(
+            "drop_plugin_delivery",
+            "Give up a failed event: it will not be delivered",
+            tag,
+        )
+        .admin()
+        .answer(200, "Dropped.", delivery.clone())
+        .errors(&[400, 404]),
+    );
+    paths.add(
+        "/api/v1/plugins/{plugin}/deliveries/{seq}/retry",
+        "post",
+        Op::new("retry_plugin_delivery", "Try a failed event again now", tag)
+            .admin()
+            .describe("Its attempts are counted afresh.")
+            .answer(200, "Queued again.", delivery)
+            .errors(&[400, 404]),
+    );
+    add_plugin_routes(paths);
+}
+
+/// `/p/{plugin}/…`: whatever routes a plugin declares, served sandboxed as the calling user.
+fn add_plugin_routes(paths: &mut Paths) {
+    let answer = json!({
+        "description": "The plugin's answer: its status, body and the headers it may set, served sandboxed.",
+        "content": { "*/*": { "schema": {} } },
+    });
+    for (path, id) in [
+        ("/p/{plugin}", "plugin_root"),
+        ("/p/{plugin}/{path}", "plugin_route"),
+    ] {
+        for method in ["get", "post", "put", "patch", "delete"] {
+            let mut op = Op::new(
+                &format!("{id}_{method}"),
+                format!("{} a route the plugin declares", method.to_uppercase()),
+                "Plugin routes",
+            )
+            .describe("A route of the plugin's manifest, run as the caller; a 404 when it declares none for this method and path. The request's headers but Authorization and Cookie reach the plugin.")
+            .respond(200, answer.clone())
+            .errors(&[404, 424, 503]);
+            if method != "get" {
+                op = op.body(json!({ "*/*": { "schema": {} } }));
+            }
+            paths.add(path, method, op);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_schema_lists_only_properties_it_has_as_required() {
+        for (name, schema) in schemas() {
+            let properties = schema["properties"].as_object();
+            for required in schema["required"].as_array().into_iter().flatten() {
+                let key = required.as_str().unwrap_or_default();
+                assert!(
+                    properties.is_some_and(|p| p.contains_key(key)),
+                    "{name} requires `{key}`"
+                );
+            }
+        }
+    }
+}
