@@ -320,7 +320,8 @@ enum Kind {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Check {
     Nothing,
-    /// The count of the records the list matches, which must be this.
+    /// The count of the records the list matches, which must be this (or, where the list
+    /// stops counting, "N+" with N below it).
     Total(usize),
     /// A company's timeline: activities rolled up from its contacts.
     RolledUp,
@@ -338,6 +339,8 @@ struct Page {
     check: Check,
     /// The cards the board shows, once checked.
     cards: Option<usize>,
+    /// Where a list stopped counting (it showed "N+"), once checked.
+    capped: Option<usize>,
     /// Timed with `CLIENTS` clients too.
     concurrent: bool,
 }
@@ -351,6 +354,7 @@ impl Page {
             min_rows: 0,
             check: Check::Nothing,
             cards: None,
+            capped: None,
             concurrent: false,
         }
     }
@@ -456,11 +460,17 @@ async fn check_page(web: &Api, page: &mut Page) -> anyhow::Result<()> {
             Check::Nothing => {}
             Check::Total(expected) => {
                 let total = list_total(&reply.body);
-                if total != Some(expected) {
+                let right = match total {
+                    Some((n, false)) => n == expected,
+                    Some((n, true)) => n < expected,
+                    None => false,
+                };
+                if !right {
                     return Err(
                         reply.unexpected(&format!("a list total of {expected}, not {total:?}"))
                     );
                 }
+                page.capped = total.filter(|(_, capped)| *capped).map(|(n, _)| n);
                 shown += 1;
             }
             Check::RolledUp => shown += usize::from(rolls_up(&reply.body)),
@@ -469,7 +479,14 @@ async fn check_page(web: &Api, page: &mut Page) -> anyhow::Result<()> {
     }
     let urls = page.urls.len();
     let said = match (page.check, page.cards) {
-        (Check::Total(n), _) => format!("showing its total ({})", thousands(n as f64)),
+        (Check::Total(n), _) => match page.capped {
+            Some(cap) => format!(
+                "showing its total ({}, as \"{}+\")",
+                thousands(n as f64),
+                thousands(cap as f64)
+            ),
+            None => format!("showing its total ({})", thousands(n as f64)),
+        },
         (Check::RolledUp, _) if shown == urls => {
             "its timeline rolling up its contacts' activities".to_owned()
         }
@@ -1049,17 +1066,14 @@ fn next_link(html: &str) -> Option<String> {
         .map(str::to_owned)
 }
 
-/// The count a list shows of the records it matches, `<span class="list-total">1,234 …`.
-fn list_total(html: &str) -> Option<usize> {
+/// The count a list shows of the records it matches, `<span class="list-total">1,234 …`, and
+/// whether it stopped counting there (`10,000+ …`).
+fn list_total(html: &str) -> Option<(usize, bool)> {
     let (_, rest) = html.split_once("class=\"list-total\"")?;
     let text = rest.split_once('>')?.1.split_once('<')?.0;
-    let digits: String = text
-        .split_whitespace()
-        .next()?
-        .chars()
-        .filter(char::is_ascii_digit)
-        .collect();
-    digits.parse().ok()
+    let word = text.split_whitespace().next()?;
+    let digits: String = word.chars().filter(char::is_ascii_digit).collect();
+    Some((digits.parse().ok()?, word.ends_with('+')))
 }
 
 /// Whether a record page's timeline shows an activity of one of its contacts (the template
@@ -1538,7 +1552,9 @@ mod tests {
     #[test]
     fn totals_cards_and_rolled_up_entries_are_read() {
         let list = r#"<h1>Contacts <span class="list-total">100,000 contacts</span></h1>"#;
-        assert_eq!(list_total(list), Some(100_000));
+        assert_eq!(list_total(list), Some((100_000, false)));
+        let capped = r#"<h1>Contacts <span class="list-total">10,000+ contacts</span></h1>"#;
+        assert_eq!(list_total(capped), Some((10_000, true)));
         assert_eq!(list_total("<h1>Contacts</h1>"), None);
         let board = r#"<ol class="board-cards"><li class="board-card" data-id="1"></li><li class="board-card x"></li></ol>"#;
         assert_eq!(board_cards(board), 2);
