@@ -1233,9 +1233,11 @@ mod tests {
     #[test]
     fn text_outside_ascii_anywhere_is_read_or_refused_never_a_panic() {
         // Whitespace of any script around terms, as an integrator's encoder may send it.
-        let spaced = parse_filter("\u{a0}first_name[eq]:Ada\u{3000}").expect("no-break and ideographic spaces are whitespace");
+        let spaced = parse_filter("\u{a0}first_name[eq]:Ada\u{3000}")
+            .expect("no-break and ideographic spaces are whitespace");
         assert_eq!(spaced, cond("first_name", Op::Eq, &["Ada"]));
-        let nested = parse_filter("and(\u{2003}a[eq]:1,\u{a0}b[eq]:王小明)").expect("an em space is whitespace");
+        let nested = parse_filter("and(\u{2003}a[eq]:1,\u{a0}b[eq]:王小明)")
+            .expect("an em space is whitespace");
         assert_eq!(
             nested,
             Filter::And(vec![
