@@ -63,7 +63,24 @@ impl Default for Locale {
     }
 }
 
+/// The format of a language subtag, if Kith knows it.
+fn known(language: &str) -> Option<Locale> {
+    LOCALES
+        .iter()
+        .find(|l| l.language.eq_ignore_ascii_case(language))
+        .copied()
+}
+
 impl Locale {
+    /// The format a request's browser asks for (its `Accept-Language`).
+    pub fn of_request(headers: &axum::http::HeaderMap) -> Locale {
+        Locale::negotiate(
+            headers
+                .get(axum::http::header::ACCEPT_LANGUAGE)
+                .and_then(|v| v.to_str().ok()),
+        )
+    }
+
     /// The format for an `Accept-Language` header: its most preferred language Kith knows
     /// (by quality, then order), else English. Malformed entries are skipped.
     pub fn negotiate(header: Option<&str>) -> Locale {
@@ -76,13 +93,10 @@ impl Locale {
                 .map_or(Some(1.0), |q| q.trim().parse::<f32>().ok())
                 .filter(|q| (0.0..=1.0).contains(q) && *q > 0.0);
             let language = tag.split(['-', '_']).next().unwrap_or("");
-            let known = LOCALES
-                .iter()
-                .find(|l| l.language.eq_ignore_ascii_case(language));
-            if let (Some(quality), Some(known)) = (quality, known)
+            if let (Some(quality), Some(known)) = (quality, known(language))
                 && best.is_none_or(|(q, _)| quality > q)
             {
-                best = Some((quality, *known));
+                best = Some((quality, known));
             }
         }
         best.map_or_else(Locale::default, |(_, l)| l)
@@ -90,11 +104,7 @@ impl Locale {
 
     /// The locale of a language subtag, else English.
     pub fn of(language: &str) -> Locale {
-        LOCALES
-            .iter()
-            .find(|l| l.language.eq_ignore_ascii_case(language))
-            .copied()
-            .unwrap_or_default()
+        known(language).unwrap_or_default()
     }
 
     /// A decimal with thousands grouped and this language's separators, with at least

@@ -537,12 +537,15 @@ async fn panel(
             ));
         }
     };
-    let locale = Locale::negotiate(
-        headers
-            .get(axum::http::header::ACCEPT_LANGUAGE)
-            .and_then(|v| v.to_str().ok()),
-    );
-    let html = panel_html(&state, &enabled, actor, &name, record, locale).await?;
+    let html = panel_html(
+        &state,
+        &enabled,
+        actor,
+        &name,
+        record,
+        Locale::of_request(&headers),
+    )
+    .await?;
     Ok(Json(
         json!({ "plugin": id, "panel": name, "title": spec.title, "html": html }),
     ))

@@ -161,12 +161,7 @@ impl FromRequestParts<AppState> for Web {
             csrf,
             look,
             zone: crate::auth::people::zone(&time_zone),
-            locale: crate::locale::Locale::negotiate(
-                parts
-                    .headers
-                    .get(axum::http::header::ACCEPT_LANGUAGE)
-                    .and_then(|v| v.to_str().ok()),
-            ),
+            locale: crate::locale::Locale::of_request(&parts.headers),
             here,
             flash: read_flash(&parts.headers),
         })
