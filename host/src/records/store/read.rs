@@ -150,13 +150,7 @@ impl Store {
         let where_sql = self.visible(actor, ty, filter.as_ref(), request.deleted, now)?;
 
         let total = if request.total {
-            let mut count = Sql::new(backend);
-            count.push("SELECT COUNT(*) AS n FROM records WHERE ");
-            count.push(&where_sql.text);
-            count.values = where_sql.values.clone();
-            let row = self.db.read.query_one_raw(count.into_statement()).await?;
-            let n: i64 = row.map(|r| r.try_get("", "n")).transpose()?.unwrap_or(0);
-            Some(u64::try_from(n).unwrap_or(0))
+            Some(self.count(&where_sql, None).await?)
         } else {
             None
         };
@@ -221,15 +215,21 @@ impl Store {
     ) -> Result<(u64, bool), RecordError> {
         let filter = filter.map(query::parse_filter).transpose()?;
         let where_sql = self.visible(actor, ty, filter.as_ref(), false, Utc::now())?;
+        let n = self.count(&where_sql, Some(cap.saturating_add(1))).await?;
+        Ok((n.min(cap), n > cap))
+    }
+
+    /// How many records match `where_sql`, counting at most `limit` of them.
+    async fn count(&self, where_sql: &Sql, limit: Option<u64>) -> Result<u64, RecordError> {
         let mut sql = Sql::new(self.db.backend);
         sql.push("SELECT COUNT(*) AS n FROM (SELECT 1 FROM records WHERE ");
         sql.push(&where_sql.text);
-        sql.values = where_sql.values;
-        sql.push(&format!(" LIMIT {}) AS capped", cap.saturating_add(1)));
+        sql.values = where_sql.values.clone();
+        sql.push(&limit.map(|n| format!(" LIMIT {n}")).unwrap_or_default());
+        sql.push(") AS counted");
         let row = self.db.read.query_one_raw(sql.into_statement()).await?;
         let n: i64 = row.map(|r| r.try_get("", "n")).transpose()?.unwrap_or(0);
-        let n = u64::try_from(n).unwrap_or(0);
-        Ok((n.min(cap), n > cap))
+        Ok(u64::try_from(n).unwrap_or(0))
     }
 
     /// The values of `keys` for `record`, as a cursor keeps them: a title a reference is sorted
