@@ -189,8 +189,7 @@ on_both! {
             "name": "own_companies",
             "types": {"company": {"create": "all", "read": "own", "edit": "own", "delete": "own"}, "*": {"create": "all", "read": "all", "edit": "all", "delete": "none"}},
         });
-        let saved = app.request(reqwest::Method::PUT, "/api/v1/admin/roles/own_companies", Some(&role), Some(&app.token), &[]).await;
-        assert_eq!(saved.status, StatusCode::OK, "{}", saved.body);
+        app.save_role("own_companies", &role).await;
         let rep = app.user("acme", "rep@acme.test", "own_companies").await;
         let mut companies = Vec::new();
         for (name, mine) in [("Delta", true), ("Alpha", false), ("Charlie", true), ("Bravo", true), ("Echo", true)] {

@@ -198,8 +198,7 @@ on_both! {
 on_both! {
     async fn merge_forms_refuse_foreign_ids_forged_tokens_and_render_values_inert(app: TestApp) {
         let role = json!({ "name": "no_titles", "types": { "*": { "create": "all", "read": "all", "edit": "all", "delete": "all" } }, "fields": { "contact": { "title": { "read": false, "edit": false } } } });
-        let saved = app.request(reqwest::Method::PUT, "/api/v1/admin/roles/no_titles", Some(&role), Some(&app.token), &[]).await;
-        assert!(saved.status.is_success(), "{}", saved.body);
+        app.save_role("no_titles", &role).await;
         user(&app, "sam@acme.test", "admin").await;
         user(&app, "nia@acme.test", "no_titles").await;
         let sam = Session::login(&app, "sam@acme.test").await;

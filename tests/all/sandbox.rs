@@ -159,8 +159,7 @@ on_both! {
             "types": {"*": {"create": "all", "read": "all", "edit": "all", "delete": "all"}},
             "fields": {"contact": {"phone": {"read": false}, "last_name": {"read": false}}},
         });
-        let saved = app.request(Method::PUT, "/api/v1/admin/roles/discreet", Some(&role), Some(&app.token), &[]).await;
-        assert_eq!(saved.status, StatusCode::OK, "{}", saved.body);
+        app.save_role("discreet", &role).await;
         let discreet = app.user("acme", "discreet@acme.test", "discreet").await;
         let contact = app.create("contacts", json!({ "first_name": "Hedda", "last_name": "Secretsson", "phone": "+1 555 0142" })).await;
         let id = contact["id"].as_str().unwrap().to_owned();
@@ -354,8 +353,7 @@ on_both! {
             "name": "own_contacts",
             "types": {"*": {"create": "all", "read": "own", "edit": "own", "delete": "own"}},
         });
-        let saved = app.request(Method::PUT, "/api/v1/admin/roles/own_contacts", Some(&role), Some(&app.token), &[]).await;
-        assert_eq!(saved.status, StatusCode::OK, "{}", saved.body);
+        app.save_role("own_contacts", &role).await;
         let rep = app.user("acme", "rep@acme.test", "own_contacts").await;
         let theirs = app.create("contacts", json!({ "last_name": "Admin's", "email": "shared@example.com" })).await;
         let upsert = json!({ "operation": "upsert", "key": "email", "records": [{ "last_name": "Rep's", "email": "shared@example.com" }] });
@@ -503,8 +501,7 @@ on_both! {
         let target = app.create("contacts", json!({ "last_name": "Admin's" })).await;
         let target_id = target["id"].as_str().unwrap().to_owned();
         let role = json!({ "name": "own", "types": { "*": { "create": "all", "read": "own", "edit": "own", "delete": "own" } } });
-        let saved = app.request(Method::PUT, "/api/v1/admin/roles/own", Some(&role), Some(&app.token), &[]).await;
-        assert_eq!(saved.status, StatusCode::OK, "{}", saved.body);
+        app.save_role("own", &role).await;
         let rep = app.user("acme", "rep@acme.test", "own").await;
         install(&app, "hostile").await;
         let settings = json!({ "mode": "after_touch", "target": target_id });

@@ -216,8 +216,7 @@ on_both! {
             "types": {"*": {"create": "all", "read": "all", "edit": "all", "delete": "all"}},
             "fields": {"contact": {"email": {"read": false}, "phone": {"edit": false}}},
         });
-        let saved = app.request(Method::PUT, "/api/v1/admin/roles/support", Some(&role), Some(&app.token), &[]).await;
-        assert_eq!(saved.status, StatusCode::OK, "{}", saved.body);
+        app.save_role("support", &role).await;
         let support = app.user("acme", "support@acme.test", "support").await;
         let secret = "hidden.person@secret-domain.test";
         let contact = app.create("contacts", json!({"first_name": "Hilda", "last_name": "Secretary", "email": secret, "phone": "+1 555 0199"})).await;

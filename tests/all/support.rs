@@ -334,6 +334,20 @@ impl TestApp {
             .await
     }
 
+    /// Saves a role (`PUT /api/v1/admin/roles/{name}`) as the admin, asserting a 200.
+    pub async fn save_role(&self, name: &str, role: &Value) {
+        let saved = self
+            .request(
+                Method::PUT,
+                &format!("/api/v1/admin/roles/{name}"),
+                Some(role),
+                Some(&self.token),
+                &[],
+            )
+            .await;
+        assert_eq!(saved.status, StatusCode::OK, "role {name}: {}", saved.body);
+    }
+
     /// Creates a record and returns it, asserting a 201.
     pub async fn create(&self, plural: &str, body: Value) -> Value {
         let reply = self.post(&format!("/api/v1/{plural}"), &body).await;

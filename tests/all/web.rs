@@ -956,8 +956,7 @@ on_both! {
             "name": "own",
             "types": { "*": { "create": "all", "read": "all", "edit": "all", "delete": "all" }, "contact": { "create": "all", "read": "own", "edit": "own", "delete": "own" } },
         });
-        let saved = app.request(reqwest::Method::PUT, "/api/v1/admin/roles/own", Some(&role), Some(&app.token), &[]).await;
-        assert!(saved.status.is_success(), "{}", saved.body);
+        app.save_role("own", &role).await;
         user(&app, "sam@acme.test", "admin").await;
         user(&app, "olly@acme.test", "own").await;
         for (name, tags) in [("Avery", json!(["vip", "partner"])), ("Blake", json!(["vip"])), ("Casey", json!(["partner", "<b>bold</b>"])), ("Drew", json!([]))] {
@@ -1009,8 +1008,7 @@ on_both! {
             "types": { "*": { "create": "all", "read": "all", "edit": "all", "delete": "all" }, "company": { "read": "none" } },
             "fields": { "contact": { "email": { "read": false } } },
         });
-        let saved = app.request(reqwest::Method::PUT, "/api/v1/admin/roles/discreet", Some(&role), Some(&app.token), &[]).await;
-        assert!(saved.status.is_success(), "{}", saved.body);
+        app.save_role("discreet", &role).await;
         user(&app, "sam@acme.test", "admin").await;
         user(&app, "dee@acme.test", "discreet").await;
         let acme = app.create("companies", json!({ "name": "Acme Corp", "domain": "acme.example" })).await;
@@ -1156,8 +1154,7 @@ on_both! {
             "name": "own_contacts",
             "types": { "*": { "create": "all", "read": "all", "edit": "all", "delete": "all" }, "contact": { "create": "all", "read": "own", "edit": "own", "delete": "own" } },
         });
-        let saved = app.request(reqwest::Method::PUT, "/api/v1/admin/roles/own_contacts", Some(&role), Some(&app.token), &[]).await;
-        assert!(saved.status.is_success(), "{}", saved.body);
+        app.save_role("own_contacts", &role).await;
         user(&app, "sam@acme.test", "admin").await;
         user(&app, "olga@acme.test", "own_contacts").await;
         let sam = Session::login(&app, "sam@acme.test").await;
@@ -1192,8 +1189,7 @@ on_both! {
             "name": "own_contacts",
             "types": { "*": { "create": "all", "read": "all", "edit": "all", "delete": "all" }, "contact": { "create": "all", "read": "all", "edit": "own", "delete": "own" } },
         });
-        let saved = app.request(reqwest::Method::PUT, "/api/v1/admin/roles/own_contacts", Some(&role), Some(&app.token), &[]).await;
-        assert!(saved.status.is_success(), "{}", saved.body);
+        app.save_role("own_contacts", &role).await;
         let kind = json!({ "name": "kind", "type": "select", "options": [{ "value": "lead" }, { "value": "customer" }, { "value": "partner" }] });
         let added = app.post("/api/v1/meta/entities/contacts/fields", &kind).await;
         assert!(added.status.is_success(), "{}", added.body);
