@@ -95,7 +95,9 @@ impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for ApiPath
     }
 }
 
-/// `If-Match: "<version>"` (a weak `W/` prefix is accepted), absent when not sent.
+/// `If-Match: "<version>"` (a weak `W/` prefix is accepted): the version a change is based on.
+/// `None` when not sent, and for `If-Match: *`, which any current version matches (RFC 9110
+/// §13.1.1) — a record that does not exist is a 404 all the same.
 pub struct IfMatch(pub Option<i64>);
 
 impl<S: Send + Sync> FromRequestParts<S> for IfMatch {
@@ -105,6 +107,9 @@ impl<S: Send + Sync> FromRequestParts<S> for IfMatch {
         let Some(header) = parts.headers.get(IF_MATCH) else {
             return Ok(IfMatch(None));
         };
+        if header.to_str().is_ok_and(|v| v.trim() == "*") {
+            return Ok(IfMatch(None));
+        }
         let version = header
             .to_str()
             .ok()

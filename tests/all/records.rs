@@ -1,6 +1,6 @@
 //! Single-record life cycle, validation, batches, duplicates and merges.
 
-use reqwest::StatusCode;
+use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 use crate::support::{TestApp, on_both};
@@ -45,6 +45,28 @@ on_both! {
         assert_eq!(app.get(&format!("/api/v1/contacts/{id}")).await.body["title"], "Countess");
         let again = app.post(&format!("/api/v1/contacts/{id}/restore"), &json!({})).await;
         assert_eq!(again.status, StatusCode::CONFLICT);
+    }
+
+    // `If-Match: *` matches whatever version is current (RFC 9110 §13.1.1), on every method
+    // that takes If-Match; a record that does not exist is still a 404.
+    async fn if_match_star_matches_any_current_version(app: TestApp) {
+        let created = app.create("contacts", json!({"first_name": "Ada"})).await;
+        let path = format!("/api/v1/contacts/{}", created["id"].as_str().unwrap());
+        app.patch(&path, &json!({"title": "Countess"}), Some(1)).await;
+        let star = [("If-Match", "*")];
+        let token = Some(app.token.as_str());
+        let patched = app.request(Method::PATCH, &path, Some(&json!({"title": "Lady"})), token, &star).await;
+        assert_eq!(patched.status, StatusCode::OK, "{}", patched.body);
+        assert_eq!(patched.body["version"], 3);
+        assert_eq!(patched.headers["etag"], "\"3\"");
+        let deleted = app.request(Method::DELETE, &path, None, token, &star).await;
+        assert_eq!(deleted.status, StatusCode::OK, "{}", deleted.body);
+        let restored = app.request(Method::POST, &format!("{path}/restore"), Some(&json!({})), token, &star).await;
+        assert_eq!(restored.status, StatusCode::OK, "{}", restored.body);
+        assert_eq!(restored.body["version"], 5);
+        let missing = format!("/api/v1/contacts/{}", uuid::Uuid::now_v7());
+        let nothing = app.request(Method::PATCH, &missing, Some(&json!({"title": "X"})), token, &star).await;
+        assert_eq!(nothing.status, StatusCode::NOT_FOUND, "{}", nothing.body);
     }
 
     async fn every_invalid_field_is_reported_with_a_stable_code(app: TestApp) {
