@@ -189,10 +189,11 @@ on_both! {
         cases.push(case(Method::POST, format!("/api/v1/contacts/{foreign_id}/restore"), "{}", not_found));
         cases.push(case(Method::PUT, "/api/v1/contacts".to_owned(), "{}", Some(StatusCode::METHOD_NOT_ALLOWED)));
         cases.push(case(Method::GET, "/api/v1/contacts/batch".to_owned(), "", Some(StatusCode::METHOD_NOT_ALLOWED)));
-        cases.push(case(Method::GET, "/api/v1/audit?record=nope".to_owned(), "", not_found));
+        cases.push(case(Method::GET, "/api/v1/audit?record=nope".to_owned(), "", bad_request));
+        cases.push(case(Method::GET, "/api/v1/audit?actor=nope".to_owned(), "", bad_request));
         cases.push(case(Method::GET, format!("/api/v1/audit?record={id}&cursor=x"), "", bad_request));
         cases.push(case(Method::GET, format!("/api/v1/audit?record={id}&limit=0"), "", bad_request));
-        for if_match in ["\"abc\"", "\"-1\"", "*", "\"1\", \"2\""] {
+        for if_match in ["\"abc\"", "\"-1\"", "\"*\"", "**", "\"1\", \"2\""] {
             let mut stale = case(Method::PATCH, format!("/api/v1/contacts/{id}"), "{\"first_name\": \"X\"}", bad_request);
             stale.headers.push(("If-Match", if_match.to_owned()));
             cases.push(stale);

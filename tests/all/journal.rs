@@ -30,6 +30,11 @@ on_both! {
         let next = page.body["next_cursor"].as_str().unwrap();
         let rest = app.get(&format!("/api/v1/audit?record={id}&limit=2&cursor={next}")).await;
         assert_eq!(rest.data()[0]["action"], "deleted");
+        // A record or actor that is not an id at all is a malformed parameter, not a missing thing.
+        for query in ["record=nope", "actor=nope"] {
+            let bad = app.get(&format!("/api/v1/audit?{query}")).await;
+            assert_eq!((bad.status, bad.code()), (StatusCode::BAD_REQUEST, "invalid_parameter"), "{query}: {}", bad.body);
+        }
 
         let member = app.user("acme", "m@acme.test", "member").await;
         let everything = app.request(reqwest::Method::GET, "/api/v1/audit", None, Some(&member), &[]).await;

@@ -519,16 +519,21 @@ async fn list_audit(
     } else {
         parse_limit(params.limit.as_deref())?
     };
+    // A query parameter that is not an id is malformed (400), not a thing that is missing.
+    let id_parameter = |raw: Option<&str>, name: &str| {
+        raw.map(|raw| {
+            Uuid::parse_str(raw).map_err(|_| {
+                ApiError::new(ErrorCode::InvalidParameter, format!("{name} must be an id"))
+            })
+        })
+        .transpose()
+    };
     let query =
         super::AuditQuery {
-            record: params.record.as_deref().map(parse_id).transpose()?,
+            record: id_parameter(params.record.as_deref(), "record")?.map(RecordId),
             action: params.action,
             entity_type: params.entity_type,
-            actor: params
-                .actor
-                .as_deref()
-                .map(|a| parse_id(a).map(|id| crate::ids::UserId(id.0)))
-                .transpose()?,
+            actor: id_parameter(params.actor.as_deref(), "actor")?.map(crate::ids::UserId),
             since: parse_instant(params.since.as_deref(), "since")?,
             until: parse_instant(params.until.as_deref(), "until")?,
             after: match params.cursor.as_deref() {
