@@ -20,6 +20,7 @@ use crate::changes::Change;
 use crate::config::Config;
 use crate::db::Db;
 use crate::error::{ApiError, ErrorCode};
+use crate::integrations::{self, outbound::Outbound, stream::StreamTarget, webhooks::Deliverer};
 use crate::plugins::{self, Plugins};
 use crate::records::{self, Store};
 use crate::search::SearchIndex;
@@ -89,6 +90,7 @@ fn api_routes() -> Routes {
         .merge(crate::auth::api::routes())
         .merge(plugins::api::routes())
         .merge(crate::web::api_routes())
+        .merge(crate::integrations::api::routes())
         .merge(records::api::routes())
 }
 
@@ -178,6 +180,7 @@ pub struct Application {
     state: AppState,
     indexer: Indexer,
     retention_days: u32,
+    stream: Option<StreamTarget>,
 }
 
 impl Application {
@@ -211,6 +214,7 @@ impl Application {
             state,
             indexer,
             retention_days: config.retention_days,
+            stream: config.stream.clone(),
         })
     }
 
@@ -236,6 +240,11 @@ impl Application {
         ));
         let jobs = tokio::spawn(plugins::background::job_loop(self.state.plugins.clone()));
         let coherence = tokio::spawn(follow_changes(self.state.clone()));
+        let outbound = Outbound::new().context("cannot build the outbound HTTP client")?;
+        let webhooks = tokio::spawn(Deliverer::new(self.state.store.clone(), outbound).run());
+        let stream = self.stream.map(|target| {
+            tokio::spawn(integrations::stream::run(self.state.store.clone(), target))
+        });
         let service = router(self.state).into_make_service_with_connect_info::<SocketAddr>();
         let result = axum::serve(self.listener, service)
             .with_graceful_shutdown(shutdown)
@@ -245,6 +254,10 @@ impl Application {
         deliveries.abort();
         jobs.abort();
         coherence.abort();
+        webhooks.abort();
+        if let Some(stream) = stream {
+            stream.abort();
+        }
         result.context("server error")
     }
 }

@@ -14,6 +14,7 @@ use crate::app::{Application, open_store, search_dir};
 use crate::auth::{self, DEFAULT_WORKSPACE};
 use crate::config::Config;
 use crate::demo;
+use crate::integrations::stream::StreamTarget;
 use crate::plugins::Plugins;
 use crate::records::Store;
 use crate::records::{Actor, MAX_BATCH};
@@ -112,6 +113,13 @@ struct ServeArgs {
     /// in the default workspace the first time it is seen there.
     #[arg(long, env = "KITH_PLUGINS")]
     plugins: Option<PathBuf>,
+    /// A NATS server (`nats://127.0.0.1:4222`): every committed event is also published to its
+    /// JetStream stream. Kith runs without it.
+    #[arg(long = "nats", env = "KITH_NATS_URL")]
+    nats: Option<String>,
+    /// The subjects' first token; the stream is named after it (`kith` → `KITH`).
+    #[arg(long, env = "KITH_NATS_SUBJECT_PREFIX", default_value = "kith")]
+    nats_subject_prefix: String,
 }
 
 #[derive(Debug, Args)]
@@ -388,12 +396,24 @@ async fn workspace_admin(store: &Store, workspace: &str) -> anyhow::Result<Actor
 }
 
 async fn serve(database_url: String, data_dir: PathBuf, args: ServeArgs) -> anyhow::Result<()> {
+    let stream = match args.nats {
+        Some(url) => {
+            let target = StreamTarget {
+                url,
+                prefix: args.nats_subject_prefix.clone(),
+            };
+            target.check().map_err(anyhow::Error::msg)?;
+            Some(target)
+        }
+        None => None,
+    };
     let config = Config {
         database_url,
         listen: args.listen,
         data_dir,
         retention_days: args.retention_days,
         plugin_cache: None,
+        stream,
     };
     let app = Application::build(&config).await?;
     let state = app.state();

@@ -16,6 +16,8 @@ pub struct Config {
     /// keyed by the component's hash and the engine's, and written atomically, so servers may
     /// share one (the test suite does: each plugin is compiled once per run).
     pub plugin_cache: Option<PathBuf>,
+    /// Where committed events are also published (NATS JetStream), if anywhere.
+    pub stream: Option<crate::integrations::stream::StreamTarget>,
 }
 
 impl Config {

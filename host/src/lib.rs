@@ -14,6 +14,7 @@ pub mod demo;
 pub mod error;
 pub mod extract;
 pub mod ids;
+pub mod integrations;
 pub mod locale;
 pub mod plugins;
 pub mod records;

@@ -15,6 +15,7 @@ mod m20261206_000006_plugin_claims;
 mod m20261206_000007_changes;
 mod m20261206_000008_deliveries;
 mod m20261207_000009_people;
+mod m20261207_000010_integrations;
 
 pub struct Migrator;
 
@@ -31,6 +32,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000007_changes::Migration),
             Box::new(m20261206_000008_deliveries::Migration),
             Box::new(m20261207_000009_people::Migration),
+            Box::new(m20261207_000010_integrations::Migration),
         ]
     }
 }

@@ -24,5 +24,7 @@ mod security;
 mod settings;
 mod snapshots;
 mod store;
+mod stream;
 mod web;
+mod webhooks;
 mod workspaces;

@@ -12,7 +12,7 @@ use uuid::Uuid;
 use crate::cli::kith;
 
 pub(crate) struct Server {
-    child: Child,
+    pub(crate) child: Child,
     pub(crate) base: String,
 }
 
@@ -23,7 +23,7 @@ impl Drop for Server {
     }
 }
 
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
@@ -54,7 +54,43 @@ pub(crate) async fn start_with(db: &str, data_dir: &str, extra: &[&str], stderr:
     Server { child, base }
 }
 
-async fn create_batch(client: &reqwest::Client, server: &Server, token: &str, from: usize) {
+/// Creates an admin in the default workspace of a data directory with the CLI; answers their
+/// API token.
+pub(crate) fn admin_token(db: &str, data_dir: &str) -> String {
+    let cli = |args: &[&str]| {
+        kith()
+            .args(["--db", db, "--data-dir", data_dir])
+            .args(args)
+            .output()
+            .expect("kith runs")
+    };
+    let created = cli(&[
+        "user",
+        "create",
+        "--email",
+        "a@b.test",
+        "--password",
+        "password1",
+        "--role",
+        "admin",
+    ]);
+    assert!(
+        created.status.success(),
+        "{}",
+        String::from_utf8_lossy(&created.stderr)
+    );
+    String::from_utf8(cli(&["token", "create", "--email", "a@b.test"]).stdout)
+        .expect("utf8")
+        .trim()
+        .to_owned()
+}
+
+pub(crate) async fn create_batch(
+    client: &reqwest::Client,
+    server: &Server,
+    token: &str,
+    from: usize,
+) {
     let records: Vec<Value> = (from..from + 1000)
         .map(|i| json!({"last_name": format!("Marker{i:05}")}))
         .collect();
@@ -116,24 +152,7 @@ async fn index_resumes_after_kill_9_and_reindex_rebuilds_it() {
             .output()
             .expect("kith runs")
     };
-    assert!(
-        cli(&[
-            "user",
-            "create",
-            "--email",
-            "a@b.test",
-            "--password",
-            "password1",
-            "--role",
-            "admin"
-        ])
-        .status
-        .success()
-    );
-    let token = String::from_utf8(cli(&["token", "create", "--email", "a@b.test"]).stdout)
-        .expect("utf8")
-        .trim()
-        .to_owned();
+    let token = admin_token(&db, &data_dir);
     let client = reqwest::Client::new();
 
     // Write and kill -9 at once, while the indexer is busy with the batch.

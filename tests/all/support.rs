@@ -124,6 +124,14 @@ impl TestApp {
     /// A fresh server, with an admin of workspace `acme` whose token is `self.token`.
     /// `None` when PostgreSQL is asked for but not configured (outside CI).
     pub async fn spawn(backend: Backend) -> Option<TestApp> {
+        TestApp::spawn_with(backend, None).await
+    }
+
+    /// A fresh server as [`TestApp::spawn`], publishing its events to `stream` if given.
+    pub async fn spawn_with(
+        backend: Backend,
+        stream: Option<host::integrations::stream::StreamTarget>,
+    ) -> Option<TestApp> {
         let dir = std::env::temp_dir().join(format!("kith-test-{}", Uuid::now_v7().simple()));
         std::fs::create_dir_all(&dir).expect("temp dir");
         let (database_url, database) = match backend {
@@ -153,6 +161,7 @@ impl TestApp {
             retention_days: 30,
             // One cache for the whole run: each test plugin is compiled once, not per test.
             plugin_cache: Some(shared_plugin_cache()),
+            stream,
         };
         let app = Application::build(&config)
             .await

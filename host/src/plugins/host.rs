@@ -614,16 +614,13 @@ impl http_out::Host for super::runtime::State {
             format!("more than {l} http calls")
         })?;
         let url = match reqwest::Url::parse(&request.url) {
-            Ok(url) if url.scheme() == "http" => url,
-            // The server's HTTP client is built without TLS (no C toolchain or system OpenSSL
-            // is assumed); https waits for a TLS-capable build.
-            Ok(url) if url.scheme() == "https" => {
+            Ok(url) if matches!(url.scheme(), "http" | "https") => url,
+            _ => {
                 return Ok(Err(refusal(
-                    "not_supported",
-                    "https:// is not supported by this server yet",
+                    "invalid_parameter",
+                    "the url must be https:// or http://",
                 )));
             }
-            _ => return Ok(Err(refusal("invalid_parameter", "the url must be http://"))),
         };
         let host = url.host_str().unwrap_or_default().to_ascii_lowercase();
         let port = url.port_or_known_default().unwrap_or(80);

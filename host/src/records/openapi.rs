@@ -119,6 +119,8 @@ fn path_parameter(name: &str) -> Value {
         "action" => ("An action the plugin's manifest declares.", text),
         "panel" => ("A panel the plugin's manifest declares.", text),
         "job" => ("A job the plugin's manifest declares.", text),
+        "webhook" => ("A webhook subscription's id.", uuid),
+        "delivery" => ("A delivery's id, from the delivery log.", uuid),
         "seq" => (
             "The event's sequence number.",
             json!({ "type": "integer", "format": "int64" }),

@@ -20,6 +20,7 @@ pub(super) fn add_paths(paths: &mut Paths, components: &mut Map<String, Value>) 
     add_roles_and_teams(paths);
     add_theme(paths);
     add_plugins(paths);
+    add_webhooks(paths, components);
 }
 
 fn uuid() -> Value {
@@ -919,6 +920,214 @@ fn add_plugin_routes(paths: &mut Paths) {
             paths.add(path, method, op);
         }
     }
+}
+
+fn add_webhooks(paths: &mut Paths, components: &mut Map<String, Value>) {
+    let tag = "Webhooks";
+    let events = json!({
+        "type": "array",
+        "minItems": 1,
+        "maxItems": 50,
+        "items": { "type": "string", "examples": ["contact.created", "deal.*", "*.deleted", "*"] },
+        "description": "Event types: `<entity type>.<action>` (created, updated, deleted, restored, merged), with `*` for any type or action, or `*` for every event.",
+    });
+    let webhook = json!({
+        "id": uuid(),
+        "url": { "type": "string", "format": "uri" },
+        "events": events,
+        "description": text(),
+        "enabled": { "type": "boolean" },
+        "created_by": uuid(),
+        "created_at": datetime(),
+    });
+    let with = |extra: Value| {
+        let mut properties = webhook.clone();
+        if let (Some(to), Some(from)) = (properties.as_object_mut(), extra.as_object()) {
+            to.extend(from.clone());
+        }
+        closed(properties)
+    };
+    let secret = json!({ "type": "string", "description": "`whsec_` and the base64 of the HMAC key: shown only in this answer." });
+    let counts =
+        closed(json!({ "pending": { "type": "integer" }, "failed": { "type": "integer" } }));
+    let delivery = closed(json!({
+        "id": uuid(),
+        "event_id": { "type": "string", "description": "The `webhook-id` sent: `evt_` and the event's number." },
+        "event_seq": { "type": "integer", "format": "int64" },
+        "event_type": text(),
+        "record_id": uuid(),
+        "status": { "type": "string", "enum": ["pending", "delivered", "failed"] },
+        "attempts": { "type": "integer" },
+        "next_at": { "type": ["string", "null"], "format": "date-time" },
+        "last_status": or_null("integer"),
+        "last_error": or_null("string"),
+        "last_response": { "type": ["string", "null"], "description": "The first KiB of the endpoint's last non-2xx answer." },
+        "created_at": datetime(),
+        "delivered_at": { "type": ["string", "null"], "format": "date-time" },
+    }));
+    components.insert("Webhook".into(), closed(webhook.clone()));
+    components.insert("NewWebhook".into(), with(json!({ "secret": secret })));
+    components.insert(
+        "WebhookDetail".into(),
+        with(json!({ "deliveries": counts })),
+    );
+    components.insert("WebhookDelivery".into(), delivery);
+    let signing = "Each delivery is a POST of the event as JSON with the headers `webhook-id` \
+        (the event's id, the same on every retry and replay: deduplicate by it), \
+        `webhook-timestamp` (Unix seconds) and `webhook-signature`: `v1,` and the base64 \
+        HMAC-SHA256, keyed with the base64-decoded part of the secret after `whsec_`, of \
+        `{webhook-id}.{webhook-timestamp}.{body}` (the Standard Webhooks scheme). A 2xx answer \
+        delivers it; anything else is retried after 5 s, 30 s, 1 min … 6 h, 16 tries over \
+        about 29 hours, in order per record. URLs that resolve to private addresses are refused \
+        unless their host is in `/api/v1/admin/outbound-hosts`.";
+    let new_body = body(
+        json!({
+            "url": { "type": "string", "format": "uri", "maxLength": 2048 },
+            "events": events,
+            "description": { "type": "string", "maxLength": 500 },
+            "enabled": { "type": "boolean", "default": true },
+        }),
+        &["url", "events"],
+    );
+    paths.add(
+        "/api/v1/webhooks",
+        "get",
+        Op::new("list_webhooks", "Every webhook subscription", tag)
+            .admin()
+            .answer(
+                200,
+                "Subscriptions, oldest first; never their secrets.",
+                data_of(reference("Webhook")),
+            ),
+    );
+    paths.add(
+        "/api/v1/webhooks",
+        "post",
+        Op::new("create_webhook", "Subscribe a URL to events", tag)
+            .admin()
+            .describe(signing)
+            .json_body(new_body)
+            .answer(
+                201,
+                "The subscription and its secret, shown this once.",
+                reference("NewWebhook"),
+            )
+            .errors(&[409, 422]),
+    );
+    paths.add(
+        "/api/v1/webhooks/{webhook}",
+        "get",
+        Op::new("get_webhook", "A subscription and its deliveries owed", tag)
+            .admin()
+            .answer(200, "The subscription.", reference("WebhookDetail"))
+            .errors(&[404]),
+    );
+    paths.add(
+        "/api/v1/webhooks/{webhook}",
+        "patch",
+        Op::new("update_webhook", "Change a subscription", tag)
+            .admin()
+            .json_body(body(
+                json!({
+                    "url": { "type": "string", "format": "uri", "maxLength": 2048 },
+                    "events": events,
+                    "description": { "type": "string", "maxLength": 500 },
+                    "enabled": { "type": "boolean" },
+                }),
+                &[],
+            ))
+            .answer(200, "The subscription.", reference("Webhook"))
+            .errors(&[404, 422]),
+    );
+    paths.add(
+        "/api/v1/webhooks/{webhook}",
+        "delete",
+        Op::new("delete_webhook", "End a subscription", tag)
+            .admin()
+            .no_content("Ended; its delivery log is gone and nothing more is sent.")
+            .errors(&[404]),
+    );
+    paths.add(
+        "/api/v1/webhooks/{webhook}/secret",
+        "post",
+        Op::new("rotate_webhook_secret", "A new signing secret", tag)
+            .admin()
+            .answer(
+                200,
+                "The new secret, shown this once.",
+                closed(json!({ "id": uuid(), "secret": secret })),
+            )
+            .errors(&[404]),
+    );
+    paths.add(
+        "/api/v1/webhooks/{webhook}/deliveries",
+        "get",
+        Op::new("list_webhook_deliveries", "The delivery log", tag)
+            .admin()
+            .query(
+                "status",
+                "Only deliveries of this status.",
+                json!({ "type": "string", "enum": ["pending", "delivered", "failed"] }),
+            )
+            .query(
+                "before",
+                "Deliveries of events before this `event_seq` (the last answer's `next_before`).",
+                json!({ "type": "integer", "format": "int64" }),
+            )
+            .query(
+                "limit",
+                "At most this many (1 to 500; 50 when absent).",
+                json!({ "type": "integer", "minimum": 1, "maximum": 500 }),
+            )
+            .answer(
+                200,
+                "Deliveries, newest event first.",
+                closed(json!({
+                    "data": { "type": "array", "items": reference("WebhookDelivery") },
+                    "next_before": { "type": ["string", "null"] },
+                })),
+            )
+            .errors(&[400, 404]),
+    );
+    paths.add(
+        "/api/v1/webhooks/{webhook}/deliveries/{delivery}/replay",
+        "post",
+        Op::new("replay_webhook_delivery", "Send a delivery again", tag)
+            .admin()
+            .describe("The same event id and body, signed anew, its tries counted afresh.")
+            .answer(
+                202,
+                "Queued.",
+                closed(
+                    json!({ "id": uuid(), "status": { "type": "string", "enum": ["pending"] } }),
+                ),
+            )
+            .errors(&[404]),
+    );
+    let hosts = closed(
+        json!({ "hosts": { "type": "array", "maxItems": 50, "items": { "type": "string" } } }),
+    );
+    paths.add(
+        "/api/v1/admin/outbound-hosts",
+        "get",
+        Op::new(
+            "list_outbound_hosts",
+            "Private hosts outbound calls may reach",
+            tag,
+        )
+        .admin()
+        .answer(200, "The hosts, sorted.", hosts.clone()),
+    );
+    paths.add(
+        "/api/v1/admin/outbound-hosts",
+        "put",
+        Op::new("set_outbound_hosts", "Allow private hosts", tag)
+            .admin()
+            .describe("Replaces the list: host names or IP addresses (no scheme, port or path) that webhooks may call although they resolve to private, loopback or link-local addresses.")
+            .json_body(hosts.clone())
+            .answer(200, "The hosts.", hosts)
+            .errors(&[422]),
+    );
 }
 
 #[cfg(test)]

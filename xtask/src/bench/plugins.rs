@@ -217,6 +217,7 @@ impl TempDir {
             data_dir: self.path().to_owned(),
             retention_days: 30,
             plugin_cache: None,
+            stream: None,
         })
     }
 }
