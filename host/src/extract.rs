@@ -10,61 +10,92 @@ use serde::de::DeserializeOwned;
 
 use crate::error::{ApiError, ErrorCode};
 
-/// A JSON body, parsed with precise errors: syntax (`invalid_json`, with line and column),
-/// shape (`invalid_body`), size (`payload_too_large`) and media type.
+/// A JSON object body, parsed with precise errors: syntax (`invalid_json`, with line and
+/// column), shape (`invalid_body`: anything but an object, such as the array serde would
+/// otherwise read as a struct's fields in order), size (`payload_too_large`) and media type.
 pub struct JsonBody<T>(pub T);
 
 impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        if let Some(content_type) = req.headers().get(CONTENT_TYPE) {
-            let json = content_type.to_str().is_ok_and(|ct| {
-                let mime = ct
-                    .split(';')
-                    .next()
-                    .unwrap_or_default()
-                    .trim()
-                    .to_ascii_lowercase();
-                mime == "application/json" || mime.ends_with("+json")
-            });
-            if !json {
-                return Err(ApiError::new(
-                    ErrorCode::UnsupportedMediaType,
-                    "send the body as application/json",
-                ));
-            }
-        }
-        let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
-            if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                ApiError::new(
-                    ErrorCode::PayloadTooLarge,
-                    format!(
-                        "the body is larger than {} bytes",
-                        crate::app::MAX_BODY_BYTES
-                    ),
-                )
-            } else {
-                ApiError::new(ErrorCode::InvalidBody, rejection.body_text())
-            }
-        })?;
-        if bytes.is_empty() {
+        let bytes = json_bytes(req, state).await?;
+        let object = bytes
+            .iter()
+            .find(|b| !b.is_ascii_whitespace())
+            .is_none_or(|b| *b == b'{');
+        if !object {
             return Err(ApiError::new(
-                ErrorCode::InvalidJson,
-                "the body is empty: send a JSON document",
+                ErrorCode::InvalidBody,
+                "the body must be a JSON object",
             ));
         }
-        serde_json::from_slice(&bytes)
-            .map(JsonBody)
-            .map_err(|error| {
-                let code = if error.is_data() {
-                    ErrorCode::InvalidBody
-                } else {
-                    ErrorCode::InvalidJson
-                };
-                ApiError::new(code, error.to_string())
-            })
+        parse(&bytes).map(JsonBody)
     }
+}
+
+/// Any JSON document as the body (a plugin action's input), read like [`JsonBody`].
+pub struct AnyJson(pub serde_json::Value);
+
+impl<S: Send + Sync> FromRequest<S> for AnyJson {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let bytes = json_bytes(req, state).await?;
+        parse(&bytes).map(AnyJson)
+    }
+}
+
+fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    serde_json::from_slice(bytes).map_err(|error| {
+        let code = if error.is_data() {
+            ErrorCode::InvalidBody
+        } else {
+            ErrorCode::InvalidJson
+        };
+        ApiError::new(code, error.to_string())
+    })
+}
+
+/// The body of a JSON request: its media type checked, its size bounded, not empty.
+async fn json_bytes<S: Send + Sync>(req: Request, state: &S) -> Result<Bytes, ApiError> {
+    if let Some(content_type) = req.headers().get(CONTENT_TYPE) {
+        let json = content_type.to_str().is_ok_and(|ct| {
+            let mime = ct
+                .split(';')
+                .next()
+                .unwrap_or_default()
+                .trim()
+                .to_ascii_lowercase();
+            mime == "application/json" || mime.ends_with("+json")
+        });
+        if !json {
+            return Err(ApiError::new(
+                ErrorCode::UnsupportedMediaType,
+                "send the body as application/json",
+            ));
+        }
+    }
+    let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
+        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::new(
+                ErrorCode::PayloadTooLarge,
+                format!(
+                    "the body is larger than {} bytes",
+                    crate::app::MAX_BODY_BYTES
+                ),
+            )
+        } else {
+            ApiError::new(ErrorCode::InvalidBody, rejection.body_text())
+        }
+    })?;
+    if bytes.is_empty() {
+        return Err(ApiError::new(
+            ErrorCode::InvalidJson,
+            "the body is empty: send a JSON document",
+        ));
+    }
+    Ok(bytes)
 }
 
 /// Query parameters; unknown or malformed ones are a 400 `invalid_parameter`.

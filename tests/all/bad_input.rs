@@ -39,6 +39,8 @@ fn bad_bodies() -> Vec<(Vec<u8>, StatusCode)> {
         (b"".to_vec(), StatusCode::BAD_REQUEST),
         (b"null".to_vec(), StatusCode::BAD_REQUEST),
         (b"[1, 2]".to_vec(), StatusCode::BAD_REQUEST),
+        // serde reads an array as a struct's fields in order; a body is an object.
+        (b"[null, null]".to_vec(), StatusCode::BAD_REQUEST),
         (b"\"text\"".to_vec(), StatusCode::BAD_REQUEST),
         (
             b"{\"first_name\": \"\xff\xfe\"}".to_vec(),
@@ -71,6 +73,8 @@ on_both! {
             (Method::POST, format!("/api/v1/companies/{company_id}/merge")),
             (Method::POST, "/api/v1/meta/entities".to_owned()),
             (Method::POST, "/api/v1/meta/entities/contacts/fields".to_owned()),
+            (Method::PATCH, "/api/v1/me".to_owned()),
+            (Method::POST, "/api/v1/admin/teams".to_owned()),
         ];
         for (method, path) in &body_routes {
             for (body, status) in bad_bodies() {

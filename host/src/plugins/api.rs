@@ -21,7 +21,7 @@ use super::runtime::{CallKind, MAX_VALUE_BYTES, guest, types};
 use crate::app::{AppState, Routes};
 use crate::auth::Identity;
 use crate::error::{ApiError, ApiResult, ErrorCode, FieldError};
-use crate::extract::{ApiPath, ApiQuery, JsonBody};
+use crate::extract::{AnyJson, ApiPath, ApiQuery, JsonBody};
 use crate::ids::RecordId;
 use crate::locale::Locale;
 use crate::records::Actor;
@@ -254,7 +254,7 @@ async fn run_action(
     State(state): State<AppState>,
     identity: Identity,
     ApiPath((id, action)): ApiPath<(String, String)>,
-    JsonBody(input): JsonBody<Value>,
+    AnyJson(input): AnyJson,
 ) -> ApiResult<Json<Value>> {
     let enabled = state.plugins.enabled_plugin(identity.workspace, &id)?;
     let value = call_action(&state.plugins, &enabled, identity.actor(), &action, &input).await?;
