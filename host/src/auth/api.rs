@@ -554,8 +554,9 @@ async fn create_token(
     identity: Identity,
     JsonBody(body): JsonBody<TokenBody>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
+    // At most 100 characters as sent, as the document says; at least one not blank.
     let name = body.name.trim();
-    if name.is_empty() || name.chars().count() > 100 {
+    if name.is_empty() || body.name.chars().count() > 100 {
         return Err(ApiError::validation(vec![FieldError::new(
             "name",
             "invalid_value",
@@ -1057,8 +1058,9 @@ async fn create_team(
     JsonBody(body): JsonBody<NewTeam>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     identity.require_admin()?;
+    // At most 100 characters as sent, as the document says; at least one not blank.
     let name = body.name.trim();
-    if name.is_empty() || name.chars().count() > 100 {
+    if name.is_empty() || body.name.chars().count() > 100 {
         return Err(ApiError::validation(vec![FieldError::new(
             "name",
             "invalid_value",
