@@ -18,7 +18,7 @@ use crate::error::FieldError;
 /// Largest serialised size of one `json` field value.
 const MAX_JSON_BYTES: usize = 64 * 1024;
 /// Most entries in a list field.
-const MAX_LIST_LEN: usize = 1_000;
+pub(super) const MAX_LIST_LEN: usize = 1_000;
 
 /// A checked write: normalised field values (`Value::Null` in a patch clears the field), the
 /// requested owner, and the ids that must exist for the write to be valid.
