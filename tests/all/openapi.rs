@@ -270,3 +270,114 @@ async fn the_document_is_valid_openapi_3_1() {
         assert!(audit.contains(&name), "{audit:?}");
     }
 }
+
+/// The `st` of the virtualenv `cargo xtask test` installs schemathesis into:
+/// `target/schemathesis`.
+fn schemathesis() -> std::path::PathBuf {
+    let exe = std::env::current_exe().expect("test binary path");
+    let target = exe.ancestors().nth(3).expect("target dir");
+    target.join("schemathesis").join("bin").join("st")
+}
+
+/// Examples per operation: enough to find what the fuzz found before (a panic on non-ASCII
+/// whitespace, 390 schema violations), few enough to stay within about three minutes.
+const FUZZ_EXAMPLES: &str = "25";
+
+/// The API as an integrator's fuzzer sees it: schemathesis reads the document of a workspace
+/// holding a custom field and a custom type, sends what the schemas allow (and what they do
+/// not), and runs every check of its own — no 5xx, every status, content type, header and body
+/// as documented, invalid input refused, valid input accepted. None may fail.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn schemathesis_finds_no_server_error_and_no_schema_violation() {
+    let st = schemathesis();
+    assert!(
+        st.exists(),
+        "{} is missing: `cargo xtask test` installs schemathesis there",
+        st.display()
+    );
+    let app = TestApp::spawn(Backend::Sqlite).await.expect("sqlite");
+    let field = json!({"name": "shoe_size", "type": "integer"});
+    let added = app
+        .post("/api/v1/meta/entities/contacts/fields", &field)
+        .await;
+    assert_eq!(added.status, StatusCode::CREATED, "{}", added.body);
+    let project = json!({
+        "name": "project",
+        "plural": "projects",
+        "title_fields": ["title"],
+        "duplicate_key": "title",
+        "fields": [
+            {"name": "title", "type": "text", "required": true, "indexed": true},
+            {"name": "client", "type": "reference", "target": "company"},
+            {"name": "stage", "type": "select", "options": [{"value": "planned"}, {"value": "running"}]},
+            {"name": "budget", "type": "money"},
+            {"name": "due", "type": "date"},
+            {"name": "notes", "type": "long_text"},
+        ],
+    });
+    let added = app.post("/api/v1/meta/entities", &project).await;
+    assert_eq!(added.status, StatusCode::CREATED, "{}", added.body);
+    let company = app.create("companies", json!({"name": "Acme"})).await;
+    app.create(
+        "projects",
+        json!({"title": "Rollout", "client": company["id"]}),
+    )
+    .await;
+
+    let reports = std::env::temp_dir().join(format!("kith-fuzz-{}", uuid::Uuid::now_v7().simple()));
+    std::fs::create_dir_all(&reports).expect("report dir");
+    // Valid data may still be refused for what no schema can say: a filter, sort or cursor
+    // that does not parse, or a `fields` naming no field (400); a version that is not the
+    // current one (412); an id that names no record or user, a role's name that differs from
+    // its path, a template the theme lacks (422).
+    let config = reports.join("schemathesis.toml");
+    std::fs::write(
+        &config,
+        "[checks.positive_data_acceptance]\n\
+         expected-statuses = [\"2xx\", \"400\", \"401\", \"403\", \"404\", \"409\", \"412\", \"422\", \"429\"]\n",
+    )
+    .expect("config");
+    let started = std::time::Instant::now();
+    let mut command = std::process::Command::new(&st);
+    command
+        .arg("--config-file")
+        .arg(&config)
+        .arg("run")
+        .arg(format!("{}/api/v1/openapi.json", app.base))
+        .args(["--header", &format!("Authorization: Bearer {}", app.token)])
+        .args([
+            "--checks",
+            "all",
+            "--max-examples",
+            FUZZ_EXAMPLES,
+            "--seed",
+            "24",
+        ])
+        .args([
+            "--workers",
+            "2",
+            "--no-color",
+            "--suppress-health-check",
+            "data_too_large,filter_too_much,too_slow,large_base_example",
+        ])
+        // Text as JSON carries it: no lone surrogates, which a JSON reader pairs up.
+        .args(["--generation-codec", "utf-8"])
+        // Revoking a token GET /tokens lists would revoke the fuzzer's own.
+        .args(["--exclude-operation-id", "revoke_token"])
+        .args(["--report", "junit", "--report-dir"])
+        .arg(&reports);
+    // The server answers on this runtime's workers while the fuzzer runs.
+    let output = tokio::task::spawn_blocking(move || command.output())
+        .await
+        .expect("schemathesis thread")
+        .expect("schemathesis runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    eprintln!("schemathesis took {:.0?}\n{stdout}", started.elapsed());
+    std::fs::remove_dir_all(&reports).ok();
+    assert!(
+        output.status.success(),
+        "schemathesis failed ({}):\n{stdout}\n{stderr}",
+        output.status
+    );
+}

@@ -3,7 +3,8 @@
 //! - `run`: build and start Kith on SQLite under `./kith-data` with demo data and the
 //!   first-party plugins (`plugins/`) installed and enabled;
 //! - `test`: the whole suite — formatting, clippy, and every test on SQLite and (when
-//!   `KITH_TEST_POSTGRES_URL` is set) PostgreSQL;
+//!   `KITH_TEST_POSTGRES_URL` is set) PostgreSQL, the API fuzzed by schemathesis among them
+//!   (installed into `target/schemathesis` on first use);
 //! - `plugins`: build the test and first-party plugins for wasm32-wasip2 (the end-to-end tests
 //!   load them);
 //! - `bench-api`: seed records and drive the real HTTP API, reporting medians and p99s;
@@ -207,6 +208,60 @@ fn ensure_browser() -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The schemathesis release the API fuzz test (`tests/all/openapi.rs`) drives the server with.
+const SCHEMATHESIS: &str = "schemathesis==4.32.5";
+
+/// Makes sure schemathesis is installed in its own virtualenv, `target/schemathesis` (where
+/// the fuzz test looks for its `st`): made once with python3's venv, and made again when
+/// [`SCHEMATHESIS`] changes.
+fn ensure_schemathesis() -> anyhow::Result<()> {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| workspace_root().join("target"));
+    let venv = target.join("schemathesis");
+    let stamp = venv.join("kith-installed");
+    if std::fs::read_to_string(&stamp).is_ok_and(|s| s.trim() == SCHEMATHESIS) {
+        return Ok(());
+    }
+    let run = |program: &std::path::Path, args: &[&str]| -> anyhow::Result<bool> {
+        eprintln!("$ {} {}", program.display(), args.join(" "));
+        let status = Command::new(program)
+            .args(args)
+            .status()
+            .with_context(|| format!("cannot run {}", program.display()))?;
+        Ok(status.success())
+    };
+    let python = std::path::Path::new("python3");
+    let venv_arg = venv.to_string_lossy().into_owned();
+    let made = run(python, &["-m", "venv", "--clear", &venv_arg])?;
+    // Debian's python3 lacks venv (ensurepip) until python3-venv is installed.
+    if !made {
+        let apt_get = std::path::Path::new("apt-get");
+        let install = ["install", "-y", "--no-install-recommends", "python3-venv"];
+        let installed =
+            run(apt_get, &install)? || (run(apt_get, &["update"])? && run(apt_get, &install)?);
+        if !installed || !run(python, &["-m", "venv", "--clear", &venv_arg])? {
+            bail!(
+                "cannot make a python3 virtualenv in {venv_arg} (the API fuzz test needs one for schemathesis)"
+            );
+        }
+    }
+    let pip = venv.join("bin").join("pip");
+    if !run(
+        &pip,
+        &[
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+            SCHEMATHESIS,
+        ],
+    )? {
+        bail!("cannot pip-install {SCHEMATHESIS} into {venv_arg}");
+    }
+    std::fs::write(&stamp, SCHEMATHESIS)
+        .with_context(|| format!("cannot write {}", stamp.display()))
+}
+
 /// `cargo <verb> --target wasm32-wasip2 --release -p …` over the wasm crates.
 fn cargo_wasm(verb: &str, extra: &[&str]) -> anyhow::Result<()> {
     let mut args = vec![
@@ -234,6 +289,7 @@ fn test() -> anyhow::Result<()> {
     ensure_component("clippy", &["clippy", "--version"])?;
     ensure_wasm_target()?;
     ensure_browser()?;
+    ensure_schemathesis()?;
     if std::env::var_os("KITH_TEST_POSTGRES_URL").is_none() {
         eprintln!("note: KITH_TEST_POSTGRES_URL is not set: PostgreSQL tests will be skipped");
     }
