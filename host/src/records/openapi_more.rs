@@ -136,7 +136,7 @@ fn schemas() -> Map<String, Value> {
                 "name": or_null("string"),
                 "time_zone": or_null("string"),
                 "workspace": uuid(),
-                "role": text(),
+                "role": { "allOf": [reference("Role")], "description": "The caller's role and what it grants." },
             })),
         ),
         ("Token", token),
@@ -302,7 +302,7 @@ fn add_common_paths(paths: &mut Paths) {
                 "text/csv": { "schema": { "type": "string" } },
             },
         }))
-        .errors(&[400, 404]);
+        .errors(&[400]);
     paths.add("/api/v1/audit", "get", audit_op);
     paths.add(
         "/api/v1/openapi.json",
@@ -452,7 +452,7 @@ fn add_sessions(paths: &mut Paths) {
         ),
     );
     let profile = body(
-        json!({ "name": text(), "time_zone": { "type": "string", "description": "An IANA time zone (`Europe/Paris`)." } }),
+        json!({ "name": { "type": ["string", "null"], "description": "Unchanged when absent or null." }, "time_zone": { "type": ["string", "null"], "description": "An IANA time zone (`Europe/Paris`); unchanged when absent or null." } }),
         &[],
     );
     paths.add(
@@ -482,7 +482,7 @@ fn add_tokens(paths: &mut Paths) {
     let new = body(
         json!({
             "name": { "type": "string", "minLength": 1, "maxLength": 100 },
-            "expires_in_days": { "type": "integer", "minimum": 1, "maximum": 3650, "description": "Never expires when absent." },
+            "expires_in_days": { "type": ["integer", "null"], "minimum": 1, "maximum": 3650, "description": "Never expires when absent or null." },
         }),
         &["name"],
     );
@@ -514,7 +514,7 @@ fn add_tokens(paths: &mut Paths) {
 
 fn add_users(paths: &mut Paths) {
     let zone = json!({ "type": "string", "default": "UTC", "description": "An IANA time zone." });
-    let role = json!({ "type": "string", "description": "A built-in (admin, manager, member, read_only) or custom role." });
+    let role = json!({ "type": "string", "description": "A built-in (admin, manager, member, read_only) or custom role.", "examples": ["member"] });
     let user = || reference("User");
     paths.add(
         "/api/v1/admin/users",
@@ -682,7 +682,7 @@ fn add_theme(paths: &mut Paths) {
     );
     let change = body(
         json!({
-            "theme": { "type": "string", "description": "One of `themes`." },
+            "theme": { "type": ["string", "null"], "description": "One of `themes`; unchanged when absent or null." },
             "tokens": { "type": "object", "additionalProperties": { "type": ["string", "null"] }, "description": "Token values to set; null returns a token to the theme's value." },
         }),
         &[],
@@ -774,7 +774,7 @@ fn add_plugins(paths: &mut Paths) {
         Op::new("install_plugin", "Install a plugin package", tag)
             .admin()
             .describe("The body is the package (.tar.gz with plugin.toml, plugin.wasm, templates/), at most 40 MiB. 201 for a new version, 200 for one already installed.")
-            .body(json!({ "application/gzip": { "schema": { "type": "string", "contentMediaType": "application/gzip" } } }))
+            .body(json!({ "application/octet-stream": { "schema": { "type": "string", "format": "binary", "description": "The .tar.gz package; any content type is read as one." } } }))
             .answer(201, "Installed.", installed.clone())
             .answer(200, "Already installed.", installed)
             .errors(&[400, 409, 413, 422]),
