@@ -25,6 +25,7 @@ use crate::plugins::{self, Plugins};
 use crate::records::{self, Store};
 use crate::search::SearchIndex;
 use crate::search::indexer::Indexer;
+use crate::secrets::Sealer;
 use crate::web::themes::Themes;
 
 /// Largest request body accepted, in bytes.
@@ -38,6 +39,8 @@ pub struct AppState {
     pub login: Arc<LoginGuard>,
     pub plugins: Arc<Plugins>,
     pub themes: Arc<Themes>,
+    /// Seals secrets the database holds (SMTP passwords).
+    pub sealer: Arc<Sealer>,
 }
 
 /// Connects to the database, applies migrations and prepares the record store.
@@ -91,6 +94,7 @@ fn api_routes() -> Routes {
         .merge(plugins::api::routes())
         .merge(crate::web::api_routes())
         .merge(crate::integrations::api::routes())
+        .merge(crate::mail::api::routes())
         .merge(records::api::routes())
 }
 
@@ -208,6 +212,7 @@ impl Application {
             login: Arc::new(LoginGuard::default()),
             plugins,
             themes: Arc::new(Themes::load().context("cannot load the bundled themes")?),
+            sealer: Arc::new(Sealer::load(&config.data_dir).context("cannot load the secret key")?),
         };
         Ok(Application {
             listener,
@@ -242,6 +247,9 @@ impl Application {
         let coherence = tokio::spawn(follow_changes(self.state.clone()));
         let outbound = Outbound::new().context("cannot build the outbound HTTP client")?;
         let webhooks = tokio::spawn(Deliverer::new(self.state.store.clone(), outbound).run());
+        let mail = tokio::spawn(
+            crate::mail::send::Sender::new(self.state.db.clone(), self.state.sealer.clone()).run(),
+        );
         let stream = self.stream.map(|target| {
             tokio::spawn(integrations::stream::run(self.state.store.clone(), target))
         });
@@ -255,6 +263,7 @@ impl Application {
         jobs.abort();
         coherence.abort();
         webhooks.abort();
+        mail.abort();
         if let Some(stream) = stream {
             stream.abort();
         }

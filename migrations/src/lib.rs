@@ -16,6 +16,7 @@ mod m20261206_000007_changes;
 mod m20261206_000008_deliveries;
 mod m20261207_000009_people;
 mod m20261207_000010_integrations;
+mod m20261207_000011_mail;
 
 pub struct Migrator;
 
@@ -33,6 +34,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000008_deliveries::Migration),
             Box::new(m20261207_000009_people::Migration),
             Box::new(m20261207_000010_integrations::Migration),
+            Box::new(m20261207_000011_mail::Migration),
         ]
     }
 }

@@ -10,6 +10,7 @@ mod browser;
 mod cli;
 mod journal;
 mod lists;
+mod mail;
 mod merge_page;
 mod meta;
 mod openapi;

@@ -4,7 +4,6 @@
 //! forged forms and hostile values.
 
 use reqwest::StatusCode;
-use reqwest::header::SET_COOKIE;
 use serde_json::{Value, json};
 
 use crate::support::{TestApp, id_of, on_both};
@@ -40,16 +39,6 @@ fn links(html: &str) -> String {
     html.replace("&#x2f;", "/")
         .replace("&#x3d;", "=")
         .replace("&amp;", "&")
-}
-
-fn flash(page: &Page) -> String {
-    page.headers
-        .get_all(SET_COOKIE)
-        .iter()
-        .filter_map(|c| c.to_str().ok())
-        .find(|c| c.starts_with("kith_flash="))
-        .unwrap_or_default()
-        .to_owned()
 }
 
 /// Posts the merge form as the page holds it, with `choices` added.
@@ -117,7 +106,7 @@ on_both! {
         let done = submit(&sam, &form.html, "contacts", &ada, &[("keep.phone", "other"), ("keep.last_name", "this")]).await;
         assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.html);
         assert_eq!(done.location.as_deref(), Some(format!("/records/contacts/{ada}").as_str()));
-        let notice = flash(&done);
+        let notice = done.flash();
         assert!(notice.starts_with("kith_flash=success") && notice.contains(&host::web::encode("Merged “Ada L.” into “Ada Lovelace”.")), "{notice}");
 
         let survivor = app.get(&format!("/api/v1/contacts/{ada}")).await.body;

@@ -29,6 +29,17 @@ pub(crate) struct Page {
 
 impl Page {
     /// The HTML with the templates' escapes of `/` undone, read as a person reads links.
+    /// The notice the page sets for the next one (`kith_flash=<kind>…`), or "".
+    pub(crate) fn flash(&self) -> String {
+        self.headers
+            .get_all(SET_COOKIE)
+            .iter()
+            .filter_map(|c| c.to_str().ok())
+            .find(|c| c.starts_with("kith_flash="))
+            .unwrap_or_default()
+            .to_owned()
+    }
+
     pub(crate) fn text(&self) -> String {
         self.html.replace("&#x2f;", "/")
     }

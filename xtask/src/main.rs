@@ -168,12 +168,24 @@ fn ensure_wasm_target() -> anyhow::Result<()> {
 
 const CHROMIUM: &str = "/usr/bin/chromium";
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+/// Debian's aiosmtpd: the real SMTP server the mail tests send to.
+const AIOSMTPD: &str = "/usr/lib/python3/dist-packages/aiosmtpd";
 
-/// Makes sure Debian's chromium and chromedriver are installed: the browser tests drive them
-/// over WebDriver.
-fn ensure_browser() -> anyhow::Result<()> {
+/// Makes sure the Debian packages the tests drive are installed: chromium and chromedriver
+/// (the browser tests, over WebDriver) and python3-aiosmtpd (the mail tests' SMTP server).
+fn ensure_test_packages() -> anyhow::Result<()> {
     let present = |path: &str| std::path::Path::new(path).exists();
-    if present(CHROMIUM) && present(CHROMEDRIVER) {
+    let needed = [
+        (CHROMIUM, "chromium"),
+        (CHROMEDRIVER, "chromium-driver"),
+        (AIOSMTPD, "python3-aiosmtpd"),
+    ];
+    let missing: Vec<&str> = needed
+        .iter()
+        .filter(|(path, _)| !present(path))
+        .map(|(_, package)| *package)
+        .collect();
+    if missing.is_empty() {
         return Ok(());
     }
     let apt_get = |args: &[&str]| -> anyhow::Result<bool> {
@@ -185,25 +197,19 @@ fn ensure_browser() -> anyhow::Result<()> {
             .context("cannot run apt-get")?;
         Ok(status.success())
     };
-    let install = [
-        "install",
-        "-y",
-        "--no-install-recommends",
-        "chromium",
-        "chromium-driver",
-    ];
+    let mut install = vec!["install", "-y", "--no-install-recommends"];
+    install.extend(&missing);
     // A failure on stale package lists: refresh them once and try again.
     let installed = apt_get(&install)? || (apt_get(&["update"])? && apt_get(&install)?);
     if !installed {
         bail!(
-            "cannot install chromium and chromium-driver with apt-get (the browser tests need \
-             {CHROMIUM} and {CHROMEDRIVER}; install them by hand as root)"
+            "cannot install {} with apt-get (the browser and mail tests need them; install \
+             them by hand as root)",
+            missing.join(", ")
         );
     }
-    if !(present(CHROMIUM) && present(CHROMEDRIVER)) {
-        bail!(
-            "apt-get installed chromium and chromium-driver but {CHROMIUM} or {CHROMEDRIVER} is missing"
-        );
+    if let Some((path, package)) = needed.iter().find(|(path, _)| !present(path)) {
+        bail!("apt-get installed {package} but {path} is missing");
     }
     Ok(())
 }
@@ -288,7 +294,7 @@ fn test() -> anyhow::Result<()> {
     ensure_component("rustfmt", &["fmt", "--version"])?;
     ensure_component("clippy", &["clippy", "--version"])?;
     ensure_wasm_target()?;
-    ensure_browser()?;
+    ensure_test_packages()?;
     ensure_schemathesis()?;
     if std::env::var_os("KITH_TEST_POSTGRES_URL").is_none() {
         eprintln!("note: KITH_TEST_POSTGRES_URL is not set: PostgreSQL tests will be skipped");

@@ -361,14 +361,7 @@ async fn deliveries(
     identity.require_admin()?;
     let hook = find(&state, &identity, &id).await?;
     let bad = |message: &str| ApiError::new(ErrorCode::InvalidParameter, message.to_owned());
-    let limit: u64 = match params.limit.as_deref() {
-        None => 50,
-        Some(raw) => raw
-            .parse()
-            .ok()
-            .filter(|n| (1..=500).contains(n))
-            .ok_or_else(|| bad("limit must be a number from 1 to 500"))?,
-    };
+    let limit = crate::records::api::parse_limit(params.limit.as_deref())?;
     let mut select = delivery::Entity::find().filter(delivery::Column::WebhookId.eq(hook.id));
     if let Some(status) = params.status.as_deref() {
         if !["pending", "delivered", "failed"].contains(&status) {

@@ -105,14 +105,30 @@ pub async fn check_url(url: &str, allowed: &[String]) -> Result<reqwest::Url, St
     if host.is_empty() {
         return Err("the URL has no host".to_owned());
     }
-    if allowed.contains(&host) {
-        return Ok(parsed);
-    }
     let port = parsed.port_or_known_default().unwrap_or(443);
+    check_host(&host, port, allowed).await?;
+    Ok(parsed)
+}
+
+/// How long a check waits for a name to resolve.
+const RESOLVE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Checks a host to be connected to for a workspace: every address it resolves to is public,
+/// unless the host is allowed.
+pub async fn check_host(host: &str, port: u16, allowed: &[String]) -> Result<(), String> {
+    if allowed.iter().any(|a| a == host) {
+        return Ok(());
+    }
     let addresses: Vec<SocketAddr> = match host.parse::<IpAddr>() {
         Ok(ip) => vec![SocketAddr::new(ip, port)],
-        Err(_) => tokio::net::lookup_host((host.as_str(), port))
+        Err(_) => tokio::time::timeout(RESOLVE_TIMEOUT, tokio::net::lookup_host((host, port)))
             .await
+            .map_err(|_| {
+                format!(
+                    "cannot resolve {host} within {} s",
+                    RESOLVE_TIMEOUT.as_secs()
+                )
+            })?
             .map_err(|e| format!("cannot resolve {host}: {e}"))?
             .collect(),
     };
@@ -123,7 +139,7 @@ pub async fn check_url(url: &str, allowed: &[String]) -> Result<reqwest::Url, St
             private.ip()
         ));
     }
-    Ok(parsed)
+    Ok(())
 }
 
 /// The hosts a workspace's admins allowed outbound calls to reach although they are private.

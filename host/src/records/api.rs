@@ -81,7 +81,8 @@ struct ListParams {
     deleted: Option<bool>,
 }
 
-fn parse_limit(raw: Option<&str>) -> ApiResult<u64> {
+/// A list's `limit`: 1 to [`MAX_LIMIT`], [`DEFAULT_LIMIT`] when absent (every list of the API).
+pub(crate) fn parse_limit(raw: Option<&str>) -> ApiResult<u64> {
     let Some(raw) = raw else {
         return Ok(DEFAULT_LIMIT);
     };

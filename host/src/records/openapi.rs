@@ -123,6 +123,7 @@ fn path_parameter(name: &str) -> Value {
         "job" => ("A job the plugin's manifest declares.", text),
         "webhook" => ("A webhook subscription's id.", uuid),
         "delivery" => ("A delivery's id, from the delivery log.", uuid),
+        "message" => ("A sent or received email's id.", uuid),
         "seq" => (
             "The event's sequence number.",
             json!({ "type": "integer", "format": "int64" }),

@@ -21,6 +21,7 @@ pub(super) fn add_paths(paths: &mut Paths, components: &mut Map<String, Value>) 
     add_theme(paths);
     add_plugins(paths);
     add_webhooks(paths, components);
+    add_mail(paths, components);
 }
 
 fn uuid() -> Value {
@@ -1127,6 +1128,184 @@ fn add_webhooks(paths: &mut Paths, components: &mut Map<String, Value>) {
             .json_body(hosts.clone())
             .answer(200, "The hosts.", hosts)
             .errors(&[422]),
+    );
+}
+
+fn add_mail(paths: &mut Paths, components: &mut Map<String, Value>) {
+    let tag = "Mail";
+    let addresses = json!({ "type": "array", "items": { "type": "string", "format": "email" } });
+    let settings = closed(json!({
+        "host": text(),
+        "port": { "type": "integer", "minimum": 1, "maximum": 65535 },
+        "security": { "type": "string", "enum": ["starttls", "tls", "none"] },
+        "username": text(),
+        "password_set": { "type": "boolean", "description": "Whether a password is stored (it is never shown)." },
+        "from_address": { "type": "string", "format": "email" },
+        "from_name": text(),
+        "updated_at": datetime(),
+    }));
+    let message = closed(json!({
+        "id": uuid(),
+        "direction": { "type": "string", "enum": ["out", "in"] },
+        "status": { "type": "string", "enum": ["queued", "sent", "failed", "received"] },
+        "message_id": { "type": "string", "description": "The Message-ID header, without angle brackets." },
+        "in_reply_to": or_null("string"),
+        "thread_id": { "type": "string", "description": "The Message-ID of the thread's first message." },
+        "from": text(),
+        "to": addresses,
+        "cc": addresses,
+        "subject": text(),
+        "attachments": { "type": "array", "items": closed(json!({ "name": text(), "type": or_null("string"), "size": { "type": "integer" } })) },
+        "activity_id": { "type": ["string", "null"], "format": "uuid" },
+        "attempts": { "type": "integer" },
+        "next_at": { "type": ["string", "null"], "format": "date-time" },
+        "last_error": or_null("string"),
+        "server_reply": { "type": ["string", "null"], "description": "The SMTP server's answer to the send (`250 …`)." },
+        "created_at": datetime(),
+        "sent_at": { "type": ["string", "null"], "format": "date-time" },
+    }));
+    let mut received = message.clone();
+    if let Some(properties) = received["properties"].as_object_mut() {
+        properties.insert(
+            "contacts".into(),
+            json!({ "type": "array", "items": uuid() }),
+        );
+        properties.insert("duplicate".into(), json!({ "type": "boolean" }));
+    }
+    if let Some(required) = received["required"].as_array_mut() {
+        required.extend([json!("contacts"), json!("duplicate")]);
+    }
+    components.insert("MailSettings".into(), settings);
+    components.insert("MailMessage".into(), message);
+    components.insert("ReceivedMail".into(), received);
+    paths.add(
+        "/api/v1/admin/mail",
+        "get",
+        Op::new("get_mail_settings", "The workspace's SMTP settings", tag)
+            .admin()
+            .answer(
+                200,
+                "The settings, without the password.",
+                reference("MailSettings"),
+            )
+            .errors(&[409]),
+    );
+    paths.add(
+        "/api/v1/admin/mail",
+        "put",
+        Op::new("save_mail_settings", "Set the workspace's SMTP server", tag)
+            .admin()
+            .describe("The password is sealed with the server's key and never shown; absent keeps the stored one, null removes it. A host that resolves to a private address must be in `/api/v1/admin/outbound-hosts`.")
+            .json_body(body(
+                json!({
+                    "host": { "type": "string", "minLength": 1, "maxLength": 253 },
+                    "port": { "type": "integer", "minimum": 1, "maximum": 65535 },
+                    "security": { "type": "string", "enum": ["starttls", "tls", "none"] },
+                    "username": { "type": "string", "maxLength": 254 },
+                    "password": { "type": ["string", "null"], "maxLength": 1024 },
+                    "from_address": { "type": "string", "format": "email" },
+                    "from_name": { "type": "string", "maxLength": 200 },
+                }),
+                &["host", "port", "security", "from_address"],
+            ))
+            .answer(200, "The settings.", reference("MailSettings"))
+            .errors(&[422]),
+    );
+    paths.add(
+        "/api/v1/admin/mail/test",
+        "post",
+        Op::new("test_mail_settings", "Connect to the SMTP server and log in", tag)
+            .admin()
+            .answer(
+                200,
+                "Whether it worked; why not if it did not.",
+                json!({ "type": "object", "properties": { "ok": { "type": "boolean" }, "error": text() }, "required": ["ok"], "additionalProperties": false }),
+            )
+            .errors(&[409]),
+    );
+    paths.add(
+        "/api/v1/mail",
+        "get",
+        Op::new("list_mail", "Sent and received mail", tag)
+            .admin()
+            .query(
+                "status",
+                "Only messages of this status.",
+                json!({ "type": "string", "enum": ["queued", "sent", "failed", "received"] }),
+            )
+            .query(
+                "direction",
+                "Only sent (`out`) or received (`in`) mail.",
+                json!({ "type": "string", "enum": ["in", "out"] }),
+            )
+            .query(
+                "limit",
+                "At most this many (1 to 500; 50 when absent).",
+                json!({ "type": "integer", "minimum": 1, "maximum": 500 }),
+            )
+            .answer(
+                200,
+                "Messages, newest first.",
+                data_of(reference("MailMessage")),
+            )
+            .errors(&[400]),
+    );
+    paths.add(
+        "/api/v1/mail",
+        "post",
+        Op::new("send_mail", "Send an email", tag)
+            .describe("Queued before the answer, sent right after from the workspace's address, retried after 1 min, 5 min, 15 min, 1 h and 4 h on temporary failures. Logged as an `email` activity linked to the contacts it goes to (found by address), their companies and `links`.")
+            .json_body(body(
+                json!({
+                    "to": { "type": "array", "minItems": 1, "maxItems": 50, "items": { "type": "string", "format": "email" } },
+                    "cc": { "type": "array", "maxItems": 50, "items": { "type": "string", "format": "email" } },
+                    "subject": { "type": "string", "maxLength": 998 },
+                    "body": { "type": "string", "description": "Plain text, at most 1 MiB." },
+                    "links": { "type": "array", "items": uuid() },
+                    "reply_to": uuid(),
+                }),
+                &["to", "subject", "body"],
+            ))
+            .answer(
+                202,
+                "Queued.",
+                closed(json!({ "id": uuid(), "status": { "type": "string", "enum": ["queued"] }, "message_id": text(), "thread_id": text(), "activity_id": uuid() })),
+            )
+            .errors(&[404, 409, 422]),
+    );
+    paths.add(
+        "/api/v1/mail/inbound",
+        "post",
+        Op::new("receive_mail", "Receive a raw email", tag)
+            .admin()
+            .describe("For mail providers that POST inbound mail: the raw RFC 822 message (at most 25 MiB). It is threaded by In-Reply-To and References, matched to contacts by address and logged on their timelines; a Message-ID received before answers 200 with the first result.")
+            .body(json!({
+                "message/rfc822": { "schema": { "type": "string", "format": "binary" } },
+                "application/octet-stream": { "schema": { "type": "string", "format": "binary" } },
+            }))
+            .answer(201, "Stored.", reference("ReceivedMail"))
+            .answer(200, "Received before; nothing new stored.", reference("ReceivedMail"))
+            .errors(&[413, 415, 422]),
+    );
+    paths.add(
+        "/api/v1/mail/{message}",
+        "get",
+        Op::new("get_mail", "One message", tag)
+            .describe("Admins see any message; others the ones they sent.")
+            .answer(200, "The message.", reference("MailMessage"))
+            .errors(&[404]),
+    );
+    paths.add(
+        "/api/v1/mail/{message}/retry",
+        "post",
+        Op::new("retry_mail", "Send a failed message again", tag)
+            .admin()
+            .answer(
+                202,
+                "Queued.",
+                closed(json!({ "id": uuid(), "status": { "type": "string", "enum": ["queued"] } })),
+            )
+            .errors(&[404]),
     );
 }
 

@@ -86,6 +86,7 @@ pub fn routes() -> Router<AppState> {
             "/records/{plural}/{id}/activities",
             post(pages::add_activity),
         )
+        .route("/records/{plural}/{id}/email", post(pages::send_email))
         .route(
             "/records/{plural}/{id}/actions/{plugin}/{action}",
             get(pages::action_form).post(pages::run_action),

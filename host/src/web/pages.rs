@@ -1353,7 +1353,7 @@ pub async fn record(
         // point at it (a company's contacts and deals), each of those saying whose it is;
         // `?kind=` keeps one kind.
         let query_form = Form::parse(raw.as_deref().unwrap_or("").as_bytes());
-        let kind_filter = query_form.get("kind").filter(|k| ["note", "task", "call", "meeting"].contains(k));
+        let kind_filter = query_form.get("kind").filter(|k| ["note", "task", "call", "meeting", "email"].contains(k));
         let mut timeline = Vec::new();
         let activity_type = schema.by_name("activity").filter(|_| ty.name != "activity");
         let may_log = activity_type.is_some_and(|_| !matches!(web.identity.access.scope(Operation::Create, "activity"), Scope::Nothing));
@@ -1389,7 +1389,7 @@ pub async fn record(
             }
         }
         let timeline_kinds: Vec<Value> = std::iter::once(("", "All"))
-            .chain([("note", "Notes"), ("task", "Tasks"), ("call", "Calls"), ("meeting", "Meetings")])
+            .chain([("note", "Notes"), ("task", "Tasks"), ("call", "Calls"), ("meeting", "Meetings"), ("email", "Emails")])
             .map(|(k, label)| json!({ "label": label, "url": if k.is_empty() { format!("{}#timeline", record_url(&ty, id)) } else { format!("{}?kind={k}#timeline", record_url(&ty, id)) }, "active": kind_filter.unwrap_or("") == k }))
             .collect();
         let panels = panels(&web, &PanelLocation::Record(ty.name.clone()), Some((&ty, &record))).await;
@@ -1413,6 +1413,11 @@ pub async fn record(
             .iter()
             .map(|k| json!({ "value": k, "label": humanize(k) }))
             .collect();
+        // Contacts and companies offer an email when the workspace can send one.
+        let email = (may_log
+            && ["contact", "company"].contains(&ty.name.as_str())
+            && crate::mail::is_set_up(&web.state.db, web.identity.workspace).await.map_err(ApiError::internal)?)
+        .then(|| json!({ "url": format!("{url}/email"), "to": record.data.get("email").and_then(Value::as_str).unwrap_or("") }));
         Ok(web
             .render(
                 "record.html",
@@ -1438,6 +1443,7 @@ pub async fn record(
                     "timeline_kinds": timeline_kinds,
                     "may_log": may_log,
                     "activity_kinds": kinds,
+                    "email": email,
                     "related": related,
                     "panels": panels,
                     "actions": actions,
@@ -1695,6 +1701,45 @@ pub async fn add_activity(
         {
             Ok(_) => Ok(redirect_with(&back, "success", "Added to the timeline.")),
             Err(error) => refused(&back, error.into()),
+        }
+    })
+    .await
+}
+
+/// Sends an email from a contact's or company's page (the API's one way to send), logged on
+/// its timeline.
+pub async fn send_email(
+    web: Web,
+    Path((plural, id)): Path<(String, String)>,
+    body: Bytes,
+) -> Response {
+    page(&web, async {
+        let form = web.form(&body)?;
+        let ty = entity(&web, &plural).await?;
+        let id = parse_id(&id)?;
+        web.state.store.get(&web.actor(), &ty, id).await?;
+        let back = format!("{}#timeline", record_url(&ty, id));
+        let request = crate::mail::api::SendBody {
+            to: form
+                .get("to")
+                .unwrap_or_default()
+                .split([',', ';'])
+                .map(str::trim)
+                .filter(|a| !a.is_empty())
+                .map(str::to_owned)
+                .collect(),
+            subject: form.get("subject").unwrap_or_default().to_owned(),
+            body: form.get("body").unwrap_or_default().to_owned(),
+            links: vec![id.to_string()],
+            ..Default::default()
+        };
+        match crate::mail::api::send(&web.state, &web.identity, request).await {
+            Ok(_) => Ok(redirect_with(
+                &back,
+                "success",
+                "Email queued; it is on the timeline.",
+            )),
+            Err(error) => refused(&back, error),
         }
     })
     .await

@@ -149,6 +149,7 @@ pub fn pages() -> Vec<(&'static str, minijinja::Value)> {
                 ],
                 "may_log": true,
                 "activity_kinds": [{ "value": "note", "label": "Note" }, { "value": "task", "label": "Task" }],
+                "email": { "url": "/records/contacts/0192f5f0-0000-7000-8000-000000000001/email", "to": "ada@example.com" },
                 "related": [
                     { "label": "Deals (company)", "rows": [{ "title": "Big deal", "url": "u" }], "more_url": "m", "new_url": format!("/records/deals/new?company={ID}"), "new_label": "New deal" },
                     { "label": "Contacts (company)", "rows": [], "more_url": null, "new_url": format!("/records/contacts/new?company={ID}"), "new_label": "New contact" },

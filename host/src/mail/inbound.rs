@@ -1,0 +1,235 @@
+//! Receiving: a raw RFC 822 message is parsed (MIME, encoded words, charsets such as GB2312,
+//! GBK, Big5 and ISO-8859-x through mail-parser), stored once per Message-ID (a provider that
+//! posts it again gets the first result), put in its thread (In-Reply-To, then References,
+//! naming a message Kith holds), matched to contacts by address, and logged on their
+//! timelines as an `email` activity. Attachments are listed (name, type, size); their bytes
+//! are not kept.
+
+use mail_parser::{Address, HeaderValue, MessageParser, MimeHeaders};
+use sea_orm::sea_query::Expr;
+use sea_orm::{ActiveValue::Set, ColumnTrait, DbErr, EntityTrait, QueryFilter};
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+use super::model::message;
+use super::{check_header_text, contacts_by_address, links_of, log_activity};
+use crate::ids::{RecordId, hex};
+use crate::records::{Actor, RecordError, Store, now_micros};
+
+#[derive(Debug, thiserror::Error)]
+pub enum InboundError {
+    #[error(
+        "the body is not an RFC 822 message (it has none of From, Subject, Date or Message-ID)"
+    )]
+    NotAMessage,
+    #[error(transparent)]
+    Store(#[from] RecordError),
+    #[error(transparent)]
+    Database(#[from] DbErr),
+}
+
+/// What became of a received message.
+#[derive(Debug)]
+pub struct Received {
+    pub message: message::Model,
+    pub contacts: Vec<RecordId>,
+    /// The message was received before (same Message-ID): nothing new was stored.
+    pub duplicate: bool,
+}
+
+/// A Message-ID without its angle brackets and surrounding space.
+fn bare_id(id: &str) -> String {
+    id.trim()
+        .trim_start_matches('<')
+        .trim_end_matches('>')
+        .trim()
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(500)
+        .collect()
+}
+
+/// The ids a header names (In-Reply-To, References): one or a list.
+fn ids_of(header: &HeaderValue<'_>) -> Vec<String> {
+    match header {
+        HeaderValue::Text(text) => vec![bare_id(text)],
+        HeaderValue::TextList(list) => list.iter().map(|t| bare_id(t)).collect(),
+        _ => Vec::new(),
+    }
+    .into_iter()
+    .filter(|id| !id.is_empty())
+    .collect()
+}
+
+/// The lowercase addresses of an address header.
+fn addresses(header: Option<&Address<'_>>) -> Vec<String> {
+    header
+        .map(|list| {
+            list.iter()
+                .filter_map(|addr| addr.address())
+                .map(|a| a.trim().to_lowercase())
+                .filter(|a| !a.is_empty() && !a.chars().any(char::is_control))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Receives one raw message into the actor's workspace, acting as `actor` (whose rights decide
+/// which contacts it can be matched to and whether it can be logged).
+pub async fn receive(
+    store: &Store,
+    actor: &Actor,
+    own_address: Option<&str>,
+    raw: &[u8],
+) -> Result<Received, InboundError> {
+    let parsed = MessageParser::default()
+        .parse(raw)
+        .filter(|m| {
+            m.from().is_some()
+                || m.subject().is_some()
+                || m.date().is_some()
+                || m.message_id().is_some()
+        })
+        .ok_or(InboundError::NotAMessage)?;
+    let message_id = parsed
+        .message_id()
+        .map(bare_id)
+        .filter(|id| !id.is_empty())
+        .unwrap_or_else(|| format!("kith-{}", &hex(&Sha256::digest(raw))[..40]));
+    let db = store.db();
+    let workspace = actor.workspace.0;
+    let existing = |id: String| {
+        message::Entity::find()
+            .filter(message::Column::WorkspaceId.eq(workspace))
+            .filter(message::Column::MessageId.eq(id))
+            .filter(message::Column::Direction.eq("in"))
+            .one(&db.read)
+    };
+    if let Some(first) = existing(message_id.clone()).await? {
+        return Ok(Received {
+            message: first,
+            contacts: Vec::new(),
+            duplicate: true,
+        });
+    }
+    let from = addresses(parsed.from())
+        .into_iter()
+        .next()
+        .unwrap_or_default();
+    let to = addresses(parsed.to());
+    let cc = addresses(parsed.cc());
+    let subject = parsed
+        .subject()
+        .map(|s| {
+            let clean: String = s
+                .chars()
+                .map(|c| if c.is_control() { ' ' } else { c })
+                .collect();
+            check_header_text(&clean, 10_000).unwrap_or_default()
+        })
+        .unwrap_or_default();
+    let body = parsed
+        .body_text(0)
+        .map(|b| b.chars().take(super::MAX_BODY_CHARS).collect::<String>())
+        .unwrap_or_default();
+    let in_reply_to = ids_of(parsed.in_reply_to()).into_iter().next();
+    let mut named = ids_of(parsed.references());
+    named.extend(in_reply_to.clone());
+    let thread = message::Entity::find()
+        .filter(message::Column::WorkspaceId.eq(workspace))
+        .filter(message::Column::MessageId.is_in(named))
+        .one(&db.read)
+        .await?
+        .map_or_else(|| message_id.clone(), |parent| parent.thread_id);
+    let attachments: Vec<Value> = parsed
+        .attachments()
+        .map(|part| {
+            json!({
+                "name": part.attachment_name().unwrap_or(""),
+                "type": part.content_type().map(|t| match t.subtype() {
+                    Some(sub) => format!("{}/{sub}", t.ctype()),
+                    None => t.ctype().to_owned(),
+                }),
+                "size": part.contents().len(),
+            })
+        })
+        .collect();
+    let now = now_micros();
+    let row = message::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        workspace_id: Set(workspace),
+        direction: Set("in".to_owned()),
+        activity_id: Set(None),
+        message_id: Set(message_id.clone()),
+        in_reply_to: Set(in_reply_to),
+        thread_id: Set(thread),
+        from_address: Set(from.clone()),
+        to_addresses: Set(json!(to)),
+        cc_addresses: Set(json!(cc)),
+        subject: Set(subject.clone()),
+        body_text: Set(body.clone()),
+        attachments: Set(Value::Array(attachments)),
+        status: Set("received".to_owned()),
+        attempts: Set(0),
+        next_at: Set(now),
+        lease_until: Set(0),
+        last_error: Set(None),
+        server_reply: Set(None),
+        created_by: Set(Some(actor.user.0)),
+        created_at: Set(now),
+        sent_at: Set(None),
+    };
+    // The unique (workspace, Message-ID, direction) index makes one of two concurrent posts
+    // of the same message the receiver; the other reads what it stored.
+    let stored = match message::Entity::insert(row)
+        .exec_with_returning(&db.write)
+        .await
+    {
+        Ok(stored) => stored,
+        Err(error) => {
+            return match existing(message_id).await? {
+                Some(first) => Ok(Received {
+                    message: first,
+                    contacts: Vec::new(),
+                    duplicate: true,
+                }),
+                None => Err(error.into()),
+            };
+        }
+    };
+    let everyone: Vec<String> = std::iter::once(from)
+        .chain(to)
+        .chain(cc)
+        .filter(|a| !a.is_empty() && Some(a.as_str()) != own_address)
+        .collect();
+    let logged = async {
+        let contacts = contacts_by_address(store, actor, &everyone).await?;
+        let activity =
+            log_activity(store, actor, &subject, &body, links_of(&contacts, &[])).await?;
+        Ok::<_, RecordError>((contacts, activity))
+    }
+    .await;
+    let (contacts, activity) = match logged {
+        Ok(done) => done,
+        Err(error) => {
+            message::Entity::delete_by_id(stored.id)
+                .exec(&db.write)
+                .await?;
+            return Err(error.into());
+        }
+    };
+    message::Entity::update_many()
+        .col_expr(message::Column::ActivityId, Expr::value(activity.id.0))
+        .filter(message::Column::Id.eq(stored.id))
+        .exec(&db.write)
+        .await?;
+    Ok(Received {
+        message: message::Model {
+            activity_id: Some(activity.id.0),
+            ..stored
+        },
+        contacts: contacts.into_iter().map(|c| c.id).collect(),
+        duplicate: false,
+    })
+}

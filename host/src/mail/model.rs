@@ -1,0 +1,62 @@
+//! sea-orm entities of the mail tables (migration `m20261207_000011_mail`).
+
+pub mod settings {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "mail_settings")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub workspace_id: Uuid,
+        pub host: String,
+        pub port: i32,
+        pub security: String,
+        pub username: String,
+        pub password_sealed: Option<String>,
+        pub from_address: String,
+        pub from_name: String,
+        pub updated_at: i64,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod message {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "mail_messages")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: Uuid,
+        pub workspace_id: Uuid,
+        pub direction: String,
+        pub activity_id: Option<Uuid>,
+        pub message_id: String,
+        pub in_reply_to: Option<String>,
+        pub thread_id: String,
+        pub from_address: String,
+        pub to_addresses: Json,
+        pub cc_addresses: Json,
+        pub subject: String,
+        pub body_text: String,
+        pub attachments: Json,
+        pub status: String,
+        pub attempts: i32,
+        pub next_at: i64,
+        pub lease_until: i64,
+        pub last_error: Option<String>,
+        pub server_reply: Option<String>,
+        pub created_by: Option<Uuid>,
+        pub created_at: i64,
+        pub sent_at: Option<i64>,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
