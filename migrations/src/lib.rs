@@ -17,6 +17,7 @@ mod m20261206_000008_deliveries;
 mod m20261207_000009_people;
 mod m20261207_000010_integrations;
 mod m20261207_000011_mail;
+mod m20261207_000012_webhook_due;
 
 pub struct Migrator;
 
@@ -35,6 +36,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000009_people::Migration),
             Box::new(m20261207_000010_integrations::Migration),
             Box::new(m20261207_000011_mail::Migration),
+            Box::new(m20261207_000012_webhook_due::Migration),
         ]
     }
 }

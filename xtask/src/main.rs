@@ -12,6 +12,8 @@
 //!   against native code and a webhook, deadlines, isolation under load, start-up;
 //! - `bench-ui`: the server time of the web app's list and record pages with 100k records, and
 //!   the size of the CSS a first paint waits for;
+//! - `bench-integrations`: what webhooks and the NATS stream add to a write; webhook and email
+//!   throughput;
 //! - `bench-sales`: what the sales plugin adds to saving a deal (against the same types without
 //!   it), and its forecast over 100k deals.
 
@@ -49,6 +51,9 @@ enum Task {
     /// Benchmark the sales plugin's writes and forecast against a release build (figures for
     /// BENCHMARKS.md).
     BenchSales(bench::sales::Args),
+    /// Benchmark webhooks, the NATS stream and email against a release build (figures for
+    /// BENCHMARKS.md).
+    BenchIntegrations(bench::integrations::Args),
 }
 
 fn main() -> ExitCode {
@@ -61,6 +66,7 @@ fn main() -> ExitCode {
         Task::BenchPlugins(args) => bench::plugins::run(args),
         Task::BenchUi(args) => bench::ui::run(args),
         Task::BenchSales(args) => bench::sales::run(args),
+        Task::BenchIntegrations(args) => bench::integrations::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

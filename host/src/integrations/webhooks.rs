@@ -184,14 +184,17 @@ impl Deliverer {
                     continue;
                 }
             };
+            let due = match self.due().await {
+                Ok(due) => due,
+                Err(error) => {
+                    tracing::warn!(%error, "cannot read webhook deliveries");
+                    continue;
+                }
+            };
             for hook in hooks {
-                match self.has_work(&hook, head).await {
-                    Ok(true) => {}
-                    Ok(false) => continue,
-                    Err(error) => {
-                        tracing::warn!(%error, "cannot read webhook deliveries");
-                        continue;
-                    }
+                // An idle subscription costs no write: nothing new, nothing due.
+                if hook.seq >= head && !due.contains(&hook.id) {
+                    continue;
                 }
                 if !self.lock_busy().insert(hook.id) {
                     continue;
@@ -213,22 +216,18 @@ impl Deliverer {
         }
     }
 
-    /// Whether a subscription has events to take or deliveries due (read only: an idle
-    /// subscription costs no write).
-    async fn has_work(&self, hook: &webhook::Model, head: i64) -> Result<bool, DbErr> {
-        if hook.seq < head {
-            return Ok(true);
-        }
-        let due = delivery::Entity::find()
+    /// The subscriptions with a delivery due now (one indexed query for all of them).
+    async fn due(&self) -> Result<HashSet<Uuid>, DbErr> {
+        let ids: Vec<Uuid> = delivery::Entity::find()
             .select_only()
-            .column(delivery::Column::Id)
-            .filter(delivery::Column::WebhookId.eq(hook.id))
+            .column(delivery::Column::WebhookId)
+            .distinct()
             .filter(delivery::Column::Status.eq("pending"))
             .filter(delivery::Column::NextAt.lte(now_micros()))
-            .into_tuple::<Uuid>()
-            .one(&self.db.read)
+            .into_tuple()
+            .all(&self.db.read)
             .await?;
-        Ok(due.is_some())
+        Ok(ids.into_iter().collect())
     }
 
     fn lock_busy(&self) -> std::sync::MutexGuard<'_, HashSet<Uuid>> {
@@ -477,12 +476,24 @@ impl Deliverer {
         txn.commit().await
     }
 
-    /// Deletes delivered and failed deliveries older than the log keeps.
+    /// Deletes delivered and failed deliveries older than the log keeps, and any left of a
+    /// subscription deleted while its task was taking events.
     async fn prune(&self) -> Result<(), DbErr> {
         let cutoff = now_micros() - LOG_DAYS * 86_400_000_000;
         delivery::Entity::delete_many()
             .filter(delivery::Column::Status.ne("pending"))
             .filter(delivery::Column::CreatedAt.lt(cutoff))
+            .exec(&self.db.write)
+            .await?;
+        delivery::Entity::delete_many()
+            .filter(
+                delivery::Column::WebhookId.not_in_subquery(
+                    sea_orm::sea_query::Query::select()
+                        .column(webhook::Column::Id)
+                        .from(webhook::Entity)
+                        .to_owned(),
+                ),
+            )
             .exec(&self.db.write)
             .await?;
         Ok(())

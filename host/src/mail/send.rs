@@ -52,8 +52,9 @@ pub struct Outgoing {
     pub in_reply_to: Option<(String, String)>,
 }
 
-/// Queues a message from the workspace's address; answers its row. The Message-ID is made
-/// here (`<uuid@from-domain>`), so it is known before anything is sent.
+/// Queues a message from the workspace's address, parked (never due) until the caller sets
+/// `next_at`; answers its row. The Message-ID is made here (`<uuid@from-domain>`), so it is
+/// known before anything is sent.
 pub async fn queue(
     db: &Db,
     workspace: WorkspaceId,
@@ -88,7 +89,8 @@ pub async fn queue(
         attachments: Set(json!([])),
         status: Set("queued".to_owned()),
         attempts: Set(0),
-        next_at: Set(now),
+        // Parked: the caller makes it due once its activity is logged.
+        next_at: Set(i64::MAX),
         lease_until: Set(0),
         last_error: Set(None),
         server_reply: Set(None),
@@ -351,9 +353,11 @@ impl Sender {
         Ok(transport)
     }
 
-    /// Writes the outcomes in one transaction and lets the leases go.
+    /// Writes the outcomes in one transaction and lets the leases go: the sent in one
+    /// statement per distinct server answer, each other outcome on its own.
     async fn record(&self, outcomes: Vec<(message::Model, Outcome)>) -> Result<(), DbErr> {
         let now = now_micros();
+        let mut sent: HashMap<String, Vec<Uuid>> = HashMap::new();
         let txn = self.db.write.begin().await?;
         for (row, outcome) in outcomes {
             let attempts = row.attempts.saturating_add(1);
@@ -362,14 +366,10 @@ impl Sender {
                 .col_expr(message::Column::LeaseUntil, Expr::value(0i64))
                 .filter(message::Column::Id.eq(row.id));
             let update = match outcome {
-                Outcome::Sent(reply) => update
-                    .col_expr(message::Column::Status, Expr::value("sent"))
-                    .col_expr(message::Column::ServerReply, Expr::value(reply))
-                    .col_expr(
-                        message::Column::LastError,
-                        Expr::value(Option::<String>::None),
-                    )
-                    .col_expr(message::Column::SentAt, Expr::value(now)),
+                Outcome::Sent(reply) => {
+                    sent.entry(reply).or_default().push(row.id);
+                    continue;
+                }
                 Outcome::Retry(why) if attempts < MAX_ATTEMPTS => {
                     let index = usize::try_from(attempts - 1).unwrap_or(0);
                     let wait = RETRY_SECONDS[index.min(RETRY_SECONDS.len() - 1)];
@@ -382,6 +382,24 @@ impl Sender {
                     .col_expr(message::Column::LastError, Expr::value(why)),
             };
             update.exec(&txn).await?;
+        }
+        for (reply, ids) in sent {
+            message::Entity::update_many()
+                .col_expr(
+                    message::Column::Attempts,
+                    sea_orm::sea_query::ExprTrait::add(Expr::col(message::Column::Attempts), 1),
+                )
+                .col_expr(message::Column::LeaseUntil, Expr::value(0i64))
+                .col_expr(message::Column::Status, Expr::value("sent"))
+                .col_expr(message::Column::ServerReply, Expr::value(reply))
+                .col_expr(
+                    message::Column::LastError,
+                    Expr::value(Option::<String>::None),
+                )
+                .col_expr(message::Column::SentAt, Expr::value(now))
+                .filter(message::Column::Id.is_in(ids))
+                .exec(&txn)
+                .await?;
         }
         txn.commit().await
     }

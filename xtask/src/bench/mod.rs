@@ -5,7 +5,9 @@
 //! - [`plugins`]: what the plugin runtime costs (hooks on writes, invocations, deadlines,
 //!   isolation under hostile load, start-up);
 //! - [`ui`]: the web app's pages with 100k records, and what a first paint waits for;
-//! - [`sales`]: what the sales plugin adds to a deal's writes, and its forecast.
+//! - [`sales`]: what the sales plugin adds to a deal's writes, and its forecast;
+//! - [`integrations`]: what webhooks and the NATS stream add to a write, webhook and email
+//!   throughput.
 //!
 //! What they share lives here and in [`server`]: the client is always an optimised build (a
 //! debug `xtask` builds the release server and re-runs itself from it), one statistics helper
@@ -14,6 +16,7 @@
 //! its own markers ([`publish_section`]).
 
 pub mod api;
+pub mod integrations;
 pub mod plugins;
 pub mod sales;
 mod server;

@@ -114,8 +114,18 @@ pub(crate) async fn start_server(
     url: &str,
     dir: &Path,
 ) -> anyhow::Result<(Server, Api)> {
+    start_server_with(kith, url, dir, &[]).await
+}
+
+/// [`start_server`] with more arguments to `kith serve` (`--nats URL`).
+pub(crate) async fn start_server_with(
+    kith: &Path,
+    url: &str,
+    dir: &Path,
+    extra: &[&str],
+) -> anyhow::Result<(Server, Api)> {
     let token = create_admin_token(kith, url, dir)?;
-    let mut server = Server::start(kith, url, dir)?;
+    let mut server = Server::start(kith, url, dir, extra)?;
     let api = Api::new(server.addr, &token)?;
     server.wait_until_ready(&api).await?;
     Ok((server, api))
@@ -223,7 +233,7 @@ pub(crate) struct Server {
 }
 
 impl Server {
-    fn start(kith: &Path, url: &str, dir: &Path) -> anyhow::Result<Server> {
+    fn start(kith: &Path, url: &str, dir: &Path, extra: &[&str]) -> anyhow::Result<Server> {
         let addr = std::net::TcpListener::bind("127.0.0.1:0")
             .and_then(|listener| listener.local_addr())
             .context("cannot find a free port")?;
@@ -232,6 +242,7 @@ impl Server {
             .with_context(|| format!("cannot create {}", log.display()))?;
         let child = kith_command(kith, url, dir)
             .args(["serve", "--listen", &addr.to_string()])
+            .args(extra)
             .stdout(Stdio::null())
             .stderr(log_file)
             .spawn()
