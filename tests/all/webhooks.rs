@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use reqwest::Method;
+use sea_orm::ConnectionTrait;
 use serde_json::{Value, json};
 
 use std::process::Stdio;
@@ -355,6 +356,29 @@ on_both! {
         }
         let theirs = app.request(Method::GET, "/api/v1/webhooks", None, Some(&other), &[]).await;
         assert_eq!(theirs.body["data"], json!([]));
+        // Globex's writes move Acme's cursor too (to the head, with nothing to deliver), so the
+        // subscription of a quiet workspace goes idle instead of working every tick.
+        for i in 0..3 {
+            app.request(Method::POST, "/api/v1/contacts", Some(&json!({"last_name": format!("Quiet{i}")})), Some(&other), &[]).await;
+        }
+        let head = app.state.store.outbox_head().await.expect("head");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let rows = app
+                .state
+                .db
+                .read
+                .query_all_raw(sea_orm::Statement::from_string(app.state.db.backend, "SELECT seq FROM webhooks".to_owned()))
+                .await
+                .expect("cursor");
+            let seq: i64 = rows[0].try_get("", "seq").expect("seq");
+            if seq >= head {
+                break;
+            }
+            assert!(Instant::now() < deadline, "the cursor stayed at {seq}, the head is {head}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert!(receiver.got().is_empty(), "Globex's events reached Acme's hook");
         // Globex's records never reach Acme's hook; Acme's do, signed with Acme's secret.
         app.request(Method::POST, "/api/v1/contacts", Some(&json!({"last_name": "Globex"})), Some(&other), &[]).await;
         let ours = app.create("contacts", json!({"last_name": "Acme"})).await;

@@ -298,17 +298,30 @@ impl Deliverer {
     }
 
     /// Turns the events after `after` that the subscription wants into pending deliveries and
-    /// moves its cursor past them. Answers the new cursor and how many events it looked at.
+    /// moves its cursor past them — to the outbox head when its workspace had no more, so a
+    /// quiet workspace's subscription is idle while others write (the outbox is gap-free in
+    /// commit order: every event up to the head read first is committed). Answers the new
+    /// cursor and how many events it took.
     async fn fan_out(&self, hook: &webhook::Model, after: i64) -> Result<(i64, usize), DbErr> {
+        let head = self
+            .store
+            .outbox_head()
+            .await
+            .map_err(|e| DbErr::Custom(e.to_string()))?;
+        if head <= after {
+            return Ok((after, 0));
+        }
         let events = outbox::Entity::find()
             .filter(outbox::Column::Seq.gt(after))
+            .filter(outbox::Column::Seq.lte(head))
             .filter(outbox::Column::WorkspaceId.eq(hook.workspace_id))
             .order_by_asc(outbox::Column::Seq)
             .limit(EVENTS_PER_STEP)
             .all(&self.db.read)
             .await?;
-        let Some(last) = events.last().map(|e| e.seq) else {
-            return Ok((after, 0));
+        let last = match events.last() {
+            Some(event) if events.len() as u64 == EVENTS_PER_STEP => event.seq,
+            _ => head,
         };
         let wanted = patterns(hook);
         let now = now_micros();
