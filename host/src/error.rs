@@ -196,6 +196,11 @@ impl ApiError {
         }
     }
 
+    /// One field's value refused (`invalid_value`), with why.
+    pub fn invalid(field: &str, message: impl Into<String>) -> Self {
+        Self::validation(vec![FieldError::new(field, "invalid_value", message)])
+    }
+
     pub fn internal(cause: impl std::fmt::Display) -> Self {
         tracing::error!(error = %cause, "internal error");
         Self::new(ErrorCode::Internal, "internal server error")
@@ -283,6 +288,19 @@ impl From<RecordError> for ApiError {
 }
 
 pub type ApiResult<T> = Result<T, ApiError>;
+
+/// An error and its causes on one line (`error: cause: cause`), at most 500 characters: what
+/// a person reads in a delivery log or a connection test.
+pub fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text.chars().take(500).collect()
+}
 
 #[cfg(test)]
 mod tests {

@@ -20,7 +20,7 @@ use crate::app::{AppState, Routes};
 use crate::error::{ApiError, ApiResult, ErrorCode, FieldError};
 use crate::extract::{ApiPath, ApiQuery, ClientAddr, JsonBody};
 use crate::ids::{UserId, WorkspaceId};
-use crate::records::{from_micros, now_micros, value::format_datetime};
+use crate::records::{now_micros, value::format_micros};
 
 pub fn routes() -> Routes {
     Routes::new()
@@ -500,12 +500,12 @@ fn check_profile(body: &ProfilePatch) -> ApiResult<(Option<String>, Option<Strin
 // -- API tokens ---------------------------------------------------------------------------------
 
 fn token_json(row: &api_token::Model) -> Value {
-    let at = |micros: Option<i64>| micros.map(|m| format_datetime(from_micros(m)));
+    let at = |micros: Option<i64>| micros.map(format_micros);
     json!({
         "id": row.id,
         "user": row.user_id,
         "name": row.name,
-        "created_at": format_datetime(from_micros(row.created_at)),
+        "created_at": format_micros(row.created_at),
         "last_used_at": at(row.last_used_at),
         "expires_at": at(row.expires_at),
         "revoked_at": at(row.revoked_at),
@@ -653,8 +653,8 @@ fn user_json(row: &user::Model) -> Value {
         "role": row.role,
         "time_zone": row.time_zone,
         "status": super::people::status(row),
-        "created_at": format_datetime(from_micros(row.created_at)),
-        "deactivated_at": row.deactivated_at.map(|m| format_datetime(from_micros(m))),
+        "created_at": format_micros(row.created_at),
+        "deactivated_at": row.deactivated_at.map(format_micros),
     })
 }
 
@@ -904,7 +904,7 @@ fn invitation_json(headers: &HeaderMap, invitation: &super::people::Invitation) 
         "user": user_json(&invitation.user),
         "invite_path": path,
         "invite_url": url,
-        "expires_at": format_datetime(from_micros(invitation.expires_at)),
+        "expires_at": format_micros(invitation.expires_at),
     })
 }
 

@@ -20,8 +20,8 @@ use crate::app::{AppState, Routes};
 use crate::auth::Identity;
 use crate::error::{ApiError, ApiResult, ErrorCode, FieldError};
 use crate::extract::{ApiPath, ApiQuery, JsonBody};
-use crate::records::value::format_datetime;
-use crate::records::{from_micros, now_micros};
+use crate::records::now_micros;
+use crate::records::value::format_micros;
 
 pub fn routes() -> Routes {
     Routes::new()
@@ -33,10 +33,6 @@ pub fn routes() -> Routes {
         .route("/admin/outbound-hosts", get(list_hosts).put(save_hosts))
 }
 
-fn at(micros: i64) -> String {
-    format_datetime(from_micros(micros))
-}
-
 /// A subscription as the API shows it: never its secret.
 fn shown(hook: &webhook::Model) -> Value {
     json!({
@@ -46,12 +42,8 @@ fn shown(hook: &webhook::Model) -> Value {
         "description": hook.description,
         "enabled": hook.enabled,
         "created_by": hook.created_by,
-        "created_at": at(hook.created_at),
+        "created_at": format_micros(hook.created_at),
     })
-}
-
-fn invalid(field: &str, message: impl Into<String>) -> ApiError {
-    ApiError::validation(vec![FieldError::new(field, "invalid_value", message)])
 }
 
 /// The subscription `id` of the caller's workspace (another workspace's answers 404, like a
@@ -80,7 +72,7 @@ async fn check(
             .map_err(ApiError::internal)?;
         outbound::check_url(url, &allowed)
             .await
-            .map_err(|message| invalid("url", message))?;
+            .map_err(|message| ApiError::invalid("url", message))?;
     }
     let Some(events) = events else {
         return Ok(None);
@@ -89,12 +81,14 @@ async fn check(
     let types: Vec<String> = schema.types().iter().map(|t| t.name.clone()).collect();
     webhooks::check_events(events, &types)
         .map(Some)
-        .map_err(|message| invalid("events", message))
+        .map_err(|message| ApiError::invalid("events", message))
 }
 
 fn check_description(description: Option<&str>) -> ApiResult<()> {
     match description {
-        Some(d) if d.chars().count() > 500 => Err(invalid("description", "at most 500 characters")),
+        Some(d) if d.chars().count() > 500 => {
+            Err(ApiError::invalid("description", "at most 500 characters"))
+        }
         _ => Ok(()),
     }
 }
@@ -395,12 +389,12 @@ async fn deliveries(
                 "record_id": row.record_id,
                 "status": row.status,
                 "attempts": row.attempts,
-                "next_at": (row.status == "pending").then(|| at(row.next_at)),
+                "next_at": (row.status == "pending").then(|| format_micros(row.next_at)),
                 "last_status": row.last_status,
                 "last_error": row.last_error,
                 "last_response": row.last_response,
-                "created_at": at(row.created_at),
-                "delivered_at": row.delivered_at.map(at),
+                "created_at": format_micros(row.created_at),
+                "delivered_at": row.delivered_at.map(format_micros),
             })
         })
         .collect();
@@ -467,7 +461,7 @@ async fn save_hosts(
 ) -> ApiResult<Json<Value>> {
     identity.require_admin()?;
     if body.hosts.len() > outbound::MAX_ALLOWED_HOSTS {
-        return Err(invalid(
+        return Err(ApiError::invalid(
             "hosts",
             format!("at most {} hosts", outbound::MAX_ALLOWED_HOSTS),
         ));

@@ -12,7 +12,7 @@ pub mod webhooks;
 use serde_json::{Map, Value, json};
 
 use crate::records::model::outbox;
-use crate::records::{from_micros, value::format_datetime};
+use crate::records::value::format_micros;
 
 /// The id of an outbox event as integrators see it (webhook-id header, NATS message id):
 /// the same for every delivery and replay of the event, so receivers deduplicate by it.
@@ -46,7 +46,7 @@ pub fn event_json(event: &outbox::Model) -> Value {
     json!({
         "id": event_id(event.seq),
         "type": event_type(event),
-        "occurred_at": format_datetime(from_micros(event.at)),
+        "occurred_at": format_micros(event.at),
         "workspace_id": event.workspace_id,
         "data": {
             "entity_type": event.entity_type,
@@ -63,7 +63,3 @@ pub fn event_json(event: &outbox::Model) -> Value {
 /// every third of that.
 const LEASE_MICROS: i64 = 15_000_000;
 const RENEW_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
-
-fn micros(duration: std::time::Duration) -> i64 {
-    i64::try_from(duration.as_micros()).unwrap_or(i64::MAX)
-}

@@ -15,10 +15,10 @@ use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 
 use super::model::stream_cursor as cursor;
-use super::{LEASE_MICROS, RENEW_EVERY, event_id, event_json, micros};
+use super::{LEASE_MICROS, RENEW_EVERY, event_id, event_json};
 use crate::db::Db;
 use crate::records::model::outbox;
-use crate::records::{Store, now_micros};
+use crate::records::{Store, micros, now_micros};
 
 /// Events published per step, at most.
 const EVENTS_PER_STEP: u64 = 1_000;

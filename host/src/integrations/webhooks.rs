@@ -22,11 +22,12 @@ use uuid::Uuid;
 
 use super::model::{webhook, webhook_delivery as delivery};
 use super::outbound::{self, Outbound};
-use super::{LEASE_MICROS, RENEW_EVERY, event_id, event_json, event_type, micros};
+use super::{LEASE_MICROS, RENEW_EVERY, event_id, event_json, event_type};
 use crate::db::Db;
+use crate::error::error_chain;
 use crate::ids::WorkspaceId;
 use crate::records::model::outbox;
-use crate::records::{Store, now_micros};
+use crate::records::{Store, micros, now_micros};
 
 /// The prefix of a subscription's secret (Standard Webhooks): the rest is base64 of 24 random
 /// bytes, which are the HMAC key.
@@ -551,7 +552,7 @@ async fn send(
         .body(body)
         .send()
         .await
-        .map_err(|e| Failure::error(describe(&e)))?;
+        .map_err(|e| Failure::error(error_chain(&e)))?;
     let status = response.status();
     if status.is_success() {
         return Ok(status.as_u16());
@@ -570,18 +571,6 @@ async fn send(
         error: Some(format!("the endpoint answered {status}")),
         response: Some(String::from_utf8_lossy(&kept).into_owned()),
     })
-}
-
-/// A connection error with its causes, for the delivery log.
-fn describe(error: &reqwest::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = std::error::Error::source(error);
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text.chars().take(500).collect()
 }
 
 #[cfg(test)]

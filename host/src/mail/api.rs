@@ -25,8 +25,8 @@ use crate::error::{ApiError, ApiResult, ErrorCode, FieldError};
 use crate::extract::{ApiPath, ApiQuery, JsonBody};
 use crate::ids::RecordId;
 use crate::integrations::outbound;
-use crate::records::value::format_datetime;
-use crate::records::{from_micros, now_micros};
+use crate::records::now_micros;
+use crate::records::value::format_micros;
 
 /// Largest raw message `/mail/inbound` takes.
 pub const MAX_INBOUND_BYTES: usize = 25 * 1024 * 1024;
@@ -42,14 +42,6 @@ pub fn routes() -> Routes {
         )
         .route("/mail/{id}", get(show))
         .route("/mail/{id}/retry", post(retry))
-}
-
-fn at(micros: i64) -> String {
-    format_datetime(from_micros(micros))
-}
-
-fn invalid(field: &str, message: impl Into<String>) -> ApiError {
-    ApiError::validation(vec![FieldError::new(field, "invalid_value", message)])
 }
 
 fn not_set_up() -> ApiError {
@@ -69,7 +61,7 @@ fn settings_json(row: &settings::Model) -> Value {
         "password_set": row.password_sealed.is_some(),
         "from_address": row.from_address,
         "from_name": row.from_name,
-        "updated_at": at(row.updated_at),
+        "updated_at": format_micros(row.updated_at),
     })
 }
 
@@ -117,27 +109,33 @@ async fn save_settings(
     JsonBody(body): JsonBody<SettingsBody>,
 ) -> ApiResult<Json<Value>> {
     identity.require_admin()?;
-    let host = outbound::parse_host(&body.host).map_err(|m| invalid("host", m))?;
+    let host = outbound::parse_host(&body.host).map_err(|m| ApiError::invalid("host", m))?;
     if body.port == 0 {
-        return Err(invalid("port", "a port is 1 to 65535"));
+        return Err(ApiError::invalid("port", "a port is 1 to 65535"));
     }
     if Security::parse(&body.security).is_none() {
-        return Err(invalid("security", "one of starttls, tls or none"));
+        return Err(ApiError::invalid(
+            "security",
+            "one of starttls, tls or none",
+        ));
     }
-    let username = check_header_text(&body.username, 254).map_err(|m| invalid("username", m))?;
-    let from_address = check_address(&body.from_address).map_err(|m| invalid("from_address", m))?;
-    let from_name = check_header_text(&body.from_name, 200).map_err(|m| invalid("from_name", m))?;
+    let username =
+        check_header_text(&body.username, 254).map_err(|m| ApiError::invalid("username", m))?;
+    let from_address =
+        check_address(&body.from_address).map_err(|m| ApiError::invalid("from_address", m))?;
+    let from_name =
+        check_header_text(&body.from_name, 200).map_err(|m| ApiError::invalid("from_name", m))?;
     // Last, as it resolves the name: the same rule as webhooks (private hosts need allowing).
     let allowed = outbound::allowed_hosts(&state.db.read, identity.workspace)
         .await
         .map_err(ApiError::internal)?;
     outbound::check_host(&host, body.port, &allowed)
         .await
-        .map_err(|m| invalid("host", m))?;
+        .map_err(|m| ApiError::invalid("host", m))?;
     let place = password_place(identity.workspace);
     let sealed = match &body.password {
         Some(Some(password)) if password.len() > 1024 => {
-            return Err(invalid("password", "at most 1,024 bytes"));
+            return Err(ApiError::invalid("password", "at most 1,024 bytes"));
         }
         Some(Some(password)) => Some(Some(state.sealer.seal(password, &place))),
         Some(None) => Some(None),
@@ -230,7 +228,7 @@ pub struct SendBody {
 
 fn check_list(field: &str, list: &[String], min: usize) -> ApiResult<Vec<String>> {
     if list.len() < min || list.len() > 50 {
-        return Err(invalid(field, format!("{min} to 50 addresses")));
+        return Err(ApiError::invalid(field, format!("{min} to 50 addresses")));
     }
     let mut out: Vec<String> = Vec::new();
     for (i, entry) in list.iter().enumerate() {
@@ -262,9 +260,10 @@ async fn send_mail(
 pub async fn send(state: &AppState, identity: &Identity, body: SendBody) -> ApiResult<Value> {
     let to = check_list("to", &body.to, 1)?;
     let cc = check_list("cc", &body.cc, 0)?;
-    let subject = check_header_text(&body.subject, 998).map_err(|m| invalid("subject", m))?;
+    let subject =
+        check_header_text(&body.subject, 998).map_err(|m| ApiError::invalid("subject", m))?;
     if body.body.len() > 1024 * 1024 {
-        return Err(invalid("body", "at most 1 MiB"));
+        return Err(ApiError::invalid("body", "at most 1 MiB"));
     }
     let mut links = Vec::new();
     for (i, link) in body.links.iter().enumerate() {
@@ -282,7 +281,7 @@ pub async fn send(state: &AppState, identity: &Identity, body: SendBody) -> ApiR
     let in_reply_to = match &body.reply_to {
         None => None,
         Some(id) => {
-            let missing = || invalid("reply_to", "no such message in this workspace");
+            let missing = || ApiError::invalid("reply_to", "no such message in this workspace");
             let id = Uuid::parse_str(id).map_err(|_| missing())?;
             let parent = super::find_message(&state.db, identity.workspace, id)
                 .await
@@ -365,11 +364,11 @@ fn message_json(row: &message::Model) -> Value {
         "attachments": row.attachments,
         "activity_id": row.activity_id,
         "attempts": row.attempts,
-        "next_at": (row.status == "queued").then(|| at(row.next_at)),
+        "next_at": (row.status == "queued").then(|| format_micros(row.next_at)),
         "last_error": row.last_error,
         "server_reply": row.server_reply,
-        "created_at": at(row.created_at),
-        "sent_at": row.sent_at.map(at),
+        "created_at": format_micros(row.created_at),
+        "sent_at": row.sent_at.map(format_micros),
     })
 }
 

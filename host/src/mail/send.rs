@@ -26,6 +26,7 @@ use uuid::Uuid;
 use super::model::message;
 use super::{Security, Settings};
 use crate::db::Db;
+use crate::error::error_chain;
 use crate::ids::WorkspaceId;
 use crate::records::now_micros;
 use crate::secrets::Sealer;
@@ -137,7 +138,7 @@ pub async fn test_connection(settings: &Settings) -> Result<(), String> {
             "{}:{} did not accept the connection",
             settings.host, settings.port
         )),
-        Ok(Err(error)) => Err(describe(&error)),
+        Ok(Err(error)) => Err(error_chain(&error)),
         Err(_) => Err(format!(
             "{}:{} did not answer within {} s",
             settings.host,
@@ -145,17 +146,6 @@ pub async fn test_connection(settings: &Settings) -> Result<(), String> {
             TIMEOUT.as_secs()
         )),
     }
-}
-
-fn describe(error: &lettre::transport::smtp::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = std::error::Error::source(error);
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text.chars().take(500).collect()
 }
 
 /// The RFC 5322 message of a queued row.
@@ -317,8 +307,8 @@ impl Sender {
                             reply.code(),
                             reply.message().collect::<Vec<_>>().join(" ")
                         )),
-                        Err(error) if error.is_permanent() => Outcome::Failed(describe(&error)),
-                        Err(error) => Outcome::Retry(describe(&error)),
+                        Err(error) if error.is_permanent() => Outcome::Failed(error_chain(&error)),
+                        Err(error) => Outcome::Retry(error_chain(&error)),
                     },
                 };
                 (row, outcome)

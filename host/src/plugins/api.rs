@@ -134,7 +134,7 @@ async fn get_plugin(
                 "version": f.version,
                 "kind": f.kind,
                 "message": f.message,
-                "at": crate::records::value::format_datetime(crate::records::from_micros(f.at)),
+                "at": crate::records::value::format_micros(f.at),
             })
         })
         .collect();
@@ -370,8 +370,7 @@ async fn list_deliveries(
         super::background::deliveries(state.plugins.services(), identity.workspace, &id, 200)
             .await
             .map_err(ApiError::internal)?;
-    let at =
-        |micros: i64| crate::records::value::format_datetime(crate::records::from_micros(micros));
+    let at = crate::records::value::format_micros;
     let data: Vec<Value> = rows
         .into_iter()
         .map(|(row, event)| {

@@ -21,7 +21,7 @@ use super::registry::{Enabled, Plugins};
 use super::runtime::{CallKind, guest};
 use crate::ids::{UserId, WorkspaceId};
 use crate::records::model::outbox;
-use crate::records::now_micros;
+use crate::records::{micros, now_micros};
 
 /// Events handed to one after-save call, at most.
 const EVENTS_PER_CALL: u64 = 100;
@@ -213,10 +213,6 @@ async fn take_delivery_lease(
         .exec(&services.db.write)
         .await?;
     Ok((taken.rows_affected == 1).then_some((position, until)))
-}
-
-fn micros(duration: Duration) -> i64 {
-    i64::try_from(duration.as_micros()).unwrap_or(i64::MAX)
 }
 
 /// The new events after the cursor: the first run of them made by one acting user (or all, when

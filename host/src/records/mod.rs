@@ -228,3 +228,8 @@ pub fn now_micros() -> i64 {
 pub fn from_micros(micros: i64) -> DateTime<Utc> {
     DateTime::from_timestamp_micros(micros).unwrap_or_default()
 }
+
+/// A duration in microseconds, the unit of every stored time (saturating).
+pub fn micros(duration: std::time::Duration) -> i64 {
+    i64::try_from(duration.as_micros()).unwrap_or(i64::MAX)
+}

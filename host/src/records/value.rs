@@ -358,6 +358,11 @@ pub fn format_datetime(at: DateTime<Utc>) -> String {
     at.to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
+/// A stored time (microseconds since the epoch) as the API shows times.
+pub fn format_micros(micros: i64) -> String {
+    format_datetime(super::from_micros(micros))
+}
+
 fn normalize_money(value: &Value) -> Result<Value, Problem> {
     let invalid = || {
         problem(
