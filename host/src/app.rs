@@ -95,6 +95,7 @@ fn api_routes() -> Routes {
         .merge(crate::web::api_routes())
         .merge(crate::integrations::api::routes())
         .merge(crate::mail::api::routes())
+        .merge(crate::mail::mailboxes::routes())
         .merge(records::api::routes())
 }
 
@@ -250,6 +251,10 @@ impl Application {
         let mail = tokio::spawn(
             crate::mail::send::Sender::new(self.state.db.clone(), self.state.sealer.clone()).run(),
         );
+        let mailboxes = tokio::spawn(
+            crate::mail::imap::Poller::new(self.state.store.clone(), self.state.sealer.clone())
+                .run(),
+        );
         let stream = self.stream.map(|target| {
             tokio::spawn(integrations::stream::run(self.state.store.clone(), target))
         });
@@ -264,6 +269,7 @@ impl Application {
         coherence.abort();
         webhooks.abort();
         mail.abort();
+        mailboxes.abort();
         if let Some(stream) = stream {
             stream.abort();
         }

@@ -18,6 +18,7 @@ mod m20261207_000009_people;
 mod m20261207_000010_integrations;
 mod m20261207_000011_mail;
 mod m20261207_000012_webhook_due;
+mod m20261207_000013_mailboxes;
 
 pub struct Migrator;
 
@@ -37,6 +38,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000010_integrations::Migration),
             Box::new(m20261207_000011_mail::Migration),
             Box::new(m20261207_000012_webhook_due::Migration),
+            Box::new(m20261207_000013_mailboxes::Migration),
         ]
     }
 }

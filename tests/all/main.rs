@@ -12,6 +12,7 @@ mod journal;
 mod lists;
 mod mail;
 mod merge_page;
+mod mailboxes;
 mod meta;
 mod openapi;
 mod plugins;

@@ -36,11 +36,23 @@ async fn start(db: &str, data_dir: &str) -> Server {
 
 /// `kith serve` with extra arguments, its stderr going to `stderr`.
 pub(crate) async fn start_with(db: &str, data_dir: &str, extra: &[&str], stderr: Stdio) -> Server {
+    start_env(db, data_dir, extra, &[], stderr).await
+}
+
+/// `kith serve` with extra arguments and environment variables.
+pub(crate) async fn start_env(
+    db: &str,
+    data_dir: &str,
+    extra: &[&str],
+    env: &[(&str, &str)],
+    stderr: Stdio,
+) -> Server {
     let port = free_port();
     let child = kith()
         .args(["--db", db, "--data-dir", data_dir, "serve", "--listen"])
         .arg(format!("127.0.0.1:{port}"))
         .args(extra)
+        .envs(env.iter().copied())
         .stdout(Stdio::null())
         .stderr(stderr)
         .spawn()

@@ -176,15 +176,22 @@ const CHROMIUM: &str = "/usr/bin/chromium";
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 /// Debian's aiosmtpd: the real SMTP server the mail tests send to.
 const AIOSMTPD: &str = "/usr/lib/python3/dist-packages/aiosmtpd";
+/// Debian's Dovecot: the real IMAP server the mailbox tests poll (each test starts its own on
+/// free ports, with a certificate made by openssl).
+const DOVECOT: &str = "/usr/sbin/dovecot";
+const OPENSSL: &str = "/usr/bin/openssl";
 
 /// Makes sure the Debian packages the tests drive are installed: chromium and chromedriver
-/// (the browser tests, over WebDriver) and python3-aiosmtpd (the mail tests' SMTP server).
+/// (the browser tests, over WebDriver), python3-aiosmtpd (the mail tests' SMTP server) and
+/// dovecot-imapd with openssl (the mailbox tests' IMAP server and its certificate).
 fn ensure_test_packages() -> anyhow::Result<()> {
     let present = |path: &str| std::path::Path::new(path).exists();
     let needed = [
         (CHROMIUM, "chromium"),
         (CHROMEDRIVER, "chromium-driver"),
         (AIOSMTPD, "python3-aiosmtpd"),
+        (DOVECOT, "dovecot-imapd"),
+        (OPENSSL, "openssl"),
     ];
     let missing: Vec<&str> = needed
         .iter()

@@ -119,6 +119,17 @@ pub async fn check_host(host: &str, port: u16, allowed: &[String]) -> Result<(),
     if allowed.iter().any(|a| a == host) {
         return Ok(());
     }
+    resolve_checked(host, port, allowed).await.map(drop)
+}
+
+/// The addresses of a host that a workspace may connect to: all of them public, or the host
+/// allowed. Connecting to these (not resolving the name again) leaves no window for a name
+/// that resolves to a public address when checked and a private one when used.
+pub async fn resolve_checked(
+    host: &str,
+    port: u16,
+    allowed: &[String],
+) -> Result<Vec<SocketAddr>, String> {
     let addresses: Vec<SocketAddr> = match host.parse::<IpAddr>() {
         Ok(ip) => vec![SocketAddr::new(ip, port)],
         Err(_) => tokio::time::timeout(RESOLVE_TIMEOUT, tokio::net::lookup_host((host, port)))
@@ -132,6 +143,12 @@ pub async fn check_host(host: &str, port: u16, allowed: &[String]) -> Result<(),
             .map_err(|e| format!("cannot resolve {host}: {e}"))?
             .collect(),
     };
+    if addresses.is_empty() {
+        return Err(format!("{host} has no address"));
+    }
+    if allowed.iter().any(|a| a == host) {
+        return Ok(addresses);
+    }
     if let Some(private) = addresses.iter().find(|a| !is_public(a.ip())) {
         return Err(format!(
             "{host} is a private address ({}); an admin must allow the host first \
@@ -139,7 +156,7 @@ pub async fn check_host(host: &str, port: u16, allowed: &[String]) -> Result<(),
             private.ip()
         ));
     }
-    Ok(())
+    Ok(addresses)
 }
 
 /// The hosts a workspace's admins allowed outbound calls to reach although they are private.

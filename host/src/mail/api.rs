@@ -95,7 +95,7 @@ struct SettingsBody {
 }
 
 /// Tells a `null` (`Some(None)`) from an absent field (`None`).
-fn some_or_null<'de, D: serde::Deserializer<'de>>(
+pub(crate) fn some_or_null<'de, D: serde::Deserializer<'de>>(
     deserializer: D,
 ) -> Result<Option<Option<String>>, D::Error> {
     Option::<String>::deserialize(deserializer).map(Some)
@@ -393,8 +393,10 @@ async fn list(
     let mut select =
         message::Entity::find().filter(message::Column::WorkspaceId.eq(identity.workspace.0));
     if let Some(status) = params.status.as_deref() {
-        if !["queued", "sent", "failed", "received"].contains(&status) {
-            return Err(bad("status must be queued, sent, failed or received"));
+        if !["queued", "sent", "failed", "receiving", "received"].contains(&status) {
+            return Err(bad(
+                "status must be queued, sent, failed, receiving or received",
+            ));
         }
         select = select.filter(message::Column::Status.eq(status));
     }

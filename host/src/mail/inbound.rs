@@ -4,18 +4,28 @@
 //! naming a message Kith holds), matched to contacts by address, and logged on their
 //! timelines as an `email` activity. Attachments are listed (name, type, size); their bytes
 //! are not kept.
+//!
+//! A reply that arrives before the message it answers starts a thread of its own and joins
+//! the answered message's thread when that arrives.
+//!
+//! Storing the message and logging its activity are two writes: the stored row is claimed
+//! while it is logged, and a row whose receiver died in between (its claim ran out) is logged
+//! by [`log_unlogged`], which the mailbox poller runs, so a crash never leaves a message off
+//! the timeline nor logs it twice.
 
 use mail_parser::{Address, HeaderValue, MessageParser, MimeHeaders};
-use sea_orm::sea_query::Expr;
-use sea_orm::{ActiveValue::Set, ColumnTrait, DbErr, EntityTrait, QueryFilter};
+use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::{ActiveValue::Set, ColumnTrait, DbErr, EntityTrait, QueryFilter, QuerySelect};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use super::model::message;
 use super::{check_header_text, contacts_by_address, links_of, log_activity};
-use crate::ids::{RecordId, hex};
+use crate::db::Db;
+use crate::ids::{RecordId, UserId, WorkspaceId, hex};
 use crate::records::{Actor, RecordError, Store, now_micros};
+use crate::secrets::Sealer;
 
 #[derive(Debug, thiserror::Error)]
 pub enum InboundError {
@@ -164,15 +174,17 @@ pub async fn receive(
         message_id: Set(message_id.clone()),
         in_reply_to: Set(in_reply_to),
         thread_id: Set(thread),
-        from_address: Set(from.clone()),
+        from_address: Set(from),
         to_addresses: Set(json!(to)),
         cc_addresses: Set(json!(cc)),
-        subject: Set(subject.clone()),
-        body_text: Set(body.clone()),
+        subject: Set(subject),
+        body_text: Set(body),
         attachments: Set(Value::Array(attachments)),
-        status: Set("received".to_owned()),
+        // Receiving until its activity is logged, claimed till `next_at`: a process that
+        // dies before logging it leaves the claim to run out, and [`log_unlogged`] logs it.
+        status: Set("receiving".to_owned()),
         attempts: Set(0),
-        next_at: Set(now),
+        next_at: Set(now + LOGGING_LEASE_MICROS),
         lease_until: Set(0),
         last_error: Set(None),
         server_reply: Set(None),
@@ -198,38 +210,161 @@ pub async fn receive(
             };
         }
     };
-    let everyone: Vec<String> = std::iter::once(from)
-        .chain(to)
-        .chain(cc)
-        .filter(|a| !a.is_empty() && Some(a.as_str()) != own_address)
-        .collect();
-    let logged = async {
-        let contacts = contacts_by_address(store, actor, &everyone).await?;
-        let activity =
-            log_activity(store, actor, &subject, &body, links_of(&contacts, &[])).await?;
-        Ok::<_, RecordError>((contacts, activity))
-    }
-    .await;
-    let (contacts, activity) = match logged {
-        Ok(done) => done,
+    adopt_replies(db, &stored).await?;
+    match log(store, actor, own_address, &stored).await {
+        Ok(done) => Ok(done),
         Err(error) => {
             message::Entity::delete_by_id(stored.id)
                 .exec(&db.write)
                 .await?;
-            return Err(error.into());
+            Err(error)
         }
+    }
+}
+
+/// Replies that arrived before the message they answer began threads of their own: they (and
+/// what threaded onto them) join its thread now.
+async fn adopt_replies(db: &Db, stored: &message::Model) -> Result<(), DbErr> {
+    let early: Vec<String> = message::Entity::find()
+        .select_only()
+        .column(message::Column::MessageId)
+        .filter(message::Column::WorkspaceId.eq(stored.workspace_id))
+        .filter(message::Column::InReplyTo.eq(stored.message_id.as_str()))
+        .filter(Expr::col(message::Column::ThreadId).eq(Expr::col(message::Column::MessageId)))
+        .into_tuple()
+        .all(&db.read)
+        .await?;
+    if early.is_empty() {
+        return Ok(());
+    }
+    message::Entity::update_many()
+        .col_expr(
+            message::Column::ThreadId,
+            Expr::value(stored.thread_id.as_str()),
+        )
+        .filter(message::Column::WorkspaceId.eq(stored.workspace_id))
+        .filter(message::Column::ThreadId.is_in(early))
+        .exec(&db.write)
+        .await?;
+    Ok(())
+}
+
+/// Whether a raw message names others in its header (In-Reply-To, References): a reply,
+/// received after the messages before it so that it finds their thread.
+pub fn is_reply(raw: &[u8]) -> bool {
+    let lf = raw.windows(2).position(|w| w == b"\n\n");
+    let crlf = raw.windows(4).position(|w| w == b"\r\n\r\n");
+    let header_end = lf.into_iter().chain(crlf).min().unwrap_or(raw.len());
+    raw[..header_end].split(|b| *b == b'\n').any(|line| {
+        let line = line.to_ascii_lowercase();
+        line.starts_with(b"in-reply-to:") || line.starts_with(b"references:")
+    })
+}
+
+/// How long a receiver has to log a stored message before another process may.
+const LOGGING_LEASE_MICROS: i64 = 30_000_000;
+
+/// Logs a stored received message on the timelines of the contacts it names (as `actor`) and
+/// records the activity on it.
+async fn log(
+    store: &Store,
+    actor: &Actor,
+    own_address: Option<&str>,
+    stored: &message::Model,
+) -> Result<Received, InboundError> {
+    let addresses = |list: &Value| -> Vec<String> {
+        list.as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .map(str::to_owned)
+            .collect()
     };
+    let everyone: Vec<String> = std::iter::once(stored.from_address.clone())
+        .chain(addresses(&stored.to_addresses))
+        .chain(addresses(&stored.cc_addresses))
+        .filter(|a| !a.is_empty() && Some(a.as_str()) != own_address)
+        .collect();
+    let contacts = contacts_by_address(store, actor, &everyone).await?;
+    let activity = log_activity(
+        store,
+        actor,
+        &stored.subject,
+        &stored.body_text,
+        links_of(&contacts, &[]),
+    )
+    .await?;
     message::Entity::update_many()
         .col_expr(message::Column::ActivityId, Expr::value(activity.id.0))
+        .col_expr(message::Column::Status, Expr::value("received"))
         .filter(message::Column::Id.eq(stored.id))
-        .exec(&db.write)
+        .exec(&store.db().write)
         .await?;
     Ok(Received {
         message: message::Model {
             activity_id: Some(activity.id.0),
-            ..stored
+            status: "received".to_owned(),
+            ..stored.clone()
         },
         contacts: contacts.into_iter().map(|c| c.id).collect(),
         duplicate: false,
     })
+}
+
+/// Logs the received messages whose receiver died between storing and logging them (their
+/// claim ran out), each claimed first so that one process logs it. Answers how many.
+pub async fn log_unlogged(store: &Store, sealer: &Sealer) -> Result<usize, InboundError> {
+    let db = store.db();
+    let now = now_micros();
+    let stale = message::Entity::find()
+        .filter(message::Column::Status.eq("receiving"))
+        .filter(message::Column::NextAt.lt(now))
+        .limit(100)
+        .all(&db.read)
+        .await?;
+    let mut logged = 0;
+    for row in stale {
+        let claimed = message::Entity::update_many()
+            .col_expr(
+                message::Column::NextAt,
+                Expr::value(now + LOGGING_LEASE_MICROS),
+            )
+            .filter(message::Column::Id.eq(row.id))
+            .filter(message::Column::Status.eq("receiving"))
+            .filter(message::Column::NextAt.eq(row.next_at))
+            .exec(&db.write)
+            .await?
+            .rows_affected
+            == 1;
+        let Some(user) = row.created_by.filter(|_| claimed) else {
+            continue;
+        };
+        let workspace = WorkspaceId(row.workspace_id);
+        let own = super::settings(db, sealer, workspace)
+            .await?
+            .map(|s| s.from_address);
+        let actor = Actor::system(workspace, UserId(user));
+        match log(store, &actor, own.as_deref(), &row).await {
+            Ok(_) => logged += 1,
+            Err(error) => {
+                tracing::warn!(message = %row.id, %error, "logging a received message failed");
+            }
+        }
+    }
+    Ok(logged)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn replies_are_told_by_their_header_only() {
+        assert!(is_reply(b"From: a@b.c\r\nIn-Reply-To: <x@y>\r\n\r\nbody"));
+        assert!(is_reply(b"Subject: s\nreferences: <x@y>\n\nbody"));
+        assert!(!is_reply(b"Subject: s\r\n\r\nIn-Reply-To: <x@y>\r\n"));
+        assert!(!is_reply(b"Subject: Re: s\r\nX-In-Reply-To: <x@y>\r\n\r\n"));
+        assert!(!is_reply(b""));
+        assert!(!is_reply(b"Subject: s\r\n\r\nbody\n\nReferences: <x@y>\n"));
+    }
 }

@@ -2,11 +2,14 @@
 //! server's key), a queue in the database — a message is stored before a send is accepted,
 //! then sent by one process (a lease per message), retried with backoff, its server's answer
 //! kept — and an `email` activity on the timeline of the records it concerns. In: a raw RFC 822
-//! message (POSTed by a mail provider) parsed with mail-parser, threaded by Message-ID,
-//! In-Reply-To and References, matched to contacts by address and logged on their timelines.
+//! message (POSTed by a mail provider, or fetched from a mailbox polled over IMAP) parsed with
+//! mail-parser, threaded by Message-ID, In-Reply-To and References, matched to contacts by
+//! address and logged on their timelines.
 
 pub mod api;
+pub mod imap;
 pub mod inbound;
+pub mod mailboxes;
 pub mod model;
 pub mod send;
 

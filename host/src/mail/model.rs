@@ -1,4 +1,5 @@
-//! sea-orm entities of the mail tables (migration `m20261207_000011_mail`).
+//! sea-orm entities of the mail tables (migrations `m20261207_000011_mail` and
+//! `m20261207_000013_mailboxes`).
 
 pub mod settings {
     use sea_orm::entity::prelude::*;
@@ -53,6 +54,44 @@ pub mod message {
         pub created_by: Option<Uuid>,
         pub created_at: i64,
         pub sent_at: Option<i64>,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod mailbox {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "mail_mailboxes")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: Uuid,
+        pub workspace_id: Uuid,
+        pub name: String,
+        pub host: String,
+        pub port: i32,
+        pub security: String,
+        pub username: String,
+        pub password_sealed: Option<String>,
+        pub folder: String,
+        pub enabled: bool,
+        pub poll_seconds: i32,
+        pub acting_user: Uuid,
+        pub uid_validity: Option<i64>,
+        pub last_uid: i64,
+        pub received: i64,
+        pub skipped: i64,
+        pub next_poll_at: i64,
+        pub lease_owner: Option<Uuid>,
+        pub lease_until: i64,
+        pub last_polled_at: Option<i64>,
+        pub last_error: Option<String>,
+        pub created_at: i64,
+        pub updated_at: i64,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

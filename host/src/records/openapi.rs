@@ -124,6 +124,7 @@ fn path_parameter(name: &str) -> Value {
         "webhook" => ("A webhook subscription's id.", uuid),
         "delivery" => ("A delivery's id, from the delivery log.", uuid),
         "message" => ("A sent or received email's id.", uuid),
+        "mailbox" => ("A polled mailbox's id.", uuid),
         "seq" => (
             "The event's sequence number.",
             json!({ "type": "integer", "format": "int64" }),

@@ -22,6 +22,7 @@ pub(super) fn add_paths(paths: &mut Paths, components: &mut Map<String, Value>) 
     add_plugins(paths);
     add_webhooks(paths, components);
     add_mail(paths, components);
+    add_mailboxes(paths, components);
 }
 
 fn uuid() -> Value {
@@ -1147,7 +1148,7 @@ fn add_mail(paths: &mut Paths, components: &mut Map<String, Value>) {
     let message = closed(json!({
         "id": uuid(),
         "direction": { "type": "string", "enum": ["out", "in"] },
-        "status": { "type": "string", "enum": ["queued", "sent", "failed", "received"] },
+        "status": { "type": "string", "enum": ["queued", "sent", "failed", "receiving", "received"], "description": "`receiving`: stored, its timeline entry not yet written." },
         "message_id": { "type": "string", "description": "The Message-ID header, without angle brackets." },
         "in_reply_to": or_null("string"),
         "thread_id": { "type": "string", "description": "The Message-ID of the thread's first message." },
@@ -1231,7 +1232,7 @@ fn add_mail(paths: &mut Paths, components: &mut Map<String, Value>) {
             .query(
                 "status",
                 "Only messages of this status.",
-                json!({ "type": "string", "enum": ["queued", "sent", "failed", "received"] }),
+                json!({ "type": "string", "enum": ["queued", "sent", "failed", "receiving", "received"] }),
             )
             .query(
                 "direction",
@@ -1306,6 +1307,119 @@ fn add_mail(paths: &mut Paths, components: &mut Map<String, Value>) {
                 closed(json!({ "id": uuid(), "status": { "type": "string", "enum": ["queued"] } })),
             )
             .errors(&[404]),
+    );
+}
+
+fn add_mailboxes(paths: &mut Paths, components: &mut Map<String, Value>) {
+    let tag = "Mail";
+    let security = json!({ "type": "string", "enum": ["tls", "starttls", "none"] });
+    let mailbox = closed(json!({
+        "id": uuid(),
+        "name": text(),
+        "host": text(),
+        "port": { "type": "integer", "minimum": 1, "maximum": 65535 },
+        "security": security,
+        "username": text(),
+        "password_set": { "type": "boolean" },
+        "folder": text(),
+        "enabled": { "type": "boolean" },
+        "poll_seconds": { "type": "integer" },
+        "uid_validity": { "type": ["integer", "null"], "format": "int64", "description": "The folder's UIDVALIDITY when last polled." },
+        "last_uid": { "type": "integer", "format": "int64", "description": "The highest UID stored: the next poll fetches the UIDs above it." },
+        "received": { "type": "integer", "format": "int64", "description": "Messages stored from this mailbox (not counting ones received before by Message-ID)." },
+        "skipped": { "type": "integer", "format": "int64", "description": "Messages not stored: over 25 MiB, or not a message." },
+        "next_poll_at": { "type": ["string", "null"], "format": "date-time" },
+        "last_polled_at": { "type": ["string", "null"], "format": "date-time" },
+        "last_error": or_null("string"),
+        "created_at": datetime(),
+        "updated_at": datetime(),
+    }));
+    components.insert("Mailbox".into(), mailbox);
+    let new_body = body(
+        json!({
+            "name": { "type": "string", "minLength": 1, "maxLength": 100 },
+            "host": { "type": "string", "minLength": 1, "maxLength": 253 },
+            "port": { "type": "integer", "minimum": 1, "maximum": 65535, "examples": [993] },
+            "security": security,
+            "username": { "type": "string", "minLength": 1, "maxLength": 254 },
+            "password": { "type": ["string", "null"], "maxLength": 1024, "description": "Required when adding; absent keeps the stored one." },
+            "folder": { "type": "string", "minLength": 1, "maxLength": 200, "default": "INBOX" },
+            "enabled": { "type": "boolean", "default": true },
+            "poll_seconds": { "type": "integer", "minimum": 10, "maximum": 86400, "default": 60 },
+        }),
+        &["name", "host", "port", "security", "username"],
+    );
+    let polling = "Each mailbox is polled over IMAP by one process at a time: the folder is opened read-only (nothing is marked read), the messages above the bookmark (`uid_validity`, `last_uid`) are fetched and received as `POST /api/v1/mail/inbound` receives them (threaded, matched to contacts, logged on their timelines, each Message-ID once), and the bookmark moves after each chunk. Received mail is logged as the admin who last saved the mailbox. A host that resolves to a private address must be in `/api/v1/admin/outbound-hosts`.";
+    paths.add(
+        "/api/v1/admin/mailboxes",
+        "get",
+        Op::new("list_mailboxes", "The mailboxes the workspace polls", tag)
+            .admin()
+            .answer(
+                200,
+                "Mailboxes, oldest first; never their passwords.",
+                data_of(reference("Mailbox")),
+            ),
+    );
+    paths.add(
+        "/api/v1/admin/mailboxes",
+        "post",
+        Op::new("create_mailbox", "Poll a mailbox over IMAP", tag)
+            .admin()
+            .describe(polling)
+            .json_body(new_body.clone())
+            .answer(201, "Added; polled within a second.", reference("Mailbox"))
+            .errors(&[409, 422]),
+    );
+    paths.add(
+        "/api/v1/admin/mailboxes/{mailbox}",
+        "get",
+        Op::new("get_mailbox", "One mailbox and its last poll", tag)
+            .admin()
+            .answer(200, "The mailbox.", reference("Mailbox"))
+            .errors(&[404]),
+    );
+    paths.add(
+        "/api/v1/admin/mailboxes/{mailbox}",
+        "put",
+        Op::new("update_mailbox", "Change a mailbox", tag)
+            .admin()
+            .describe("Another host, port, login or folder is another mailbox: its bookmark starts again (messages stored before are known by Message-ID and not stored twice).")
+            .json_body(new_body)
+            .answer(200, "The mailbox.", reference("Mailbox"))
+            .errors(&[404, 422]),
+    );
+    paths.add(
+        "/api/v1/admin/mailboxes/{mailbox}",
+        "delete",
+        Op::new("delete_mailbox", "Stop polling a mailbox", tag)
+            .admin()
+            .no_content("Removed; mail received from it stays.")
+            .errors(&[404]),
+    );
+    paths.add(
+        "/api/v1/admin/mailboxes/{mailbox}/test",
+        "post",
+        Op::new("test_mailbox", "Connect, log in and open the folder", tag)
+            .admin()
+            .answer(
+                200,
+                "Whether it worked, with the folder's message count; why not if it did not.",
+                json!({ "type": "object", "properties": { "ok": { "type": "boolean" }, "messages": { "type": "integer" }, "error": text() }, "required": ["ok"], "additionalProperties": false }),
+            )
+            .errors(&[404]),
+    );
+    paths.add(
+        "/api/v1/admin/mailboxes/{mailbox}/poll",
+        "post",
+        Op::new("poll_mailbox", "Poll a mailbox now", tag)
+            .admin()
+            .answer(
+                202,
+                "Due now.",
+                closed(json!({ "id": uuid(), "status": { "type": "string", "enum": ["due"] } })),
+            )
+            .errors(&[404, 409]),
     );
 }
 

@@ -19,6 +19,11 @@
 //!    `POST /api/v1/mail` by 8 concurrent clients; two rates: sends the API takes per second,
 //!    and messages sent per second from the first to the last stored in aiosmtpd's Maildir.
 //!
+//! 4. IMAP import: Debian's Dovecot on a free port with `--imap-messages` messages written
+//!    into a Maildir before it starts; a mailbox on *plain* pointing at it; the time from
+//!    adding the mailbox to the last message received (every message parsed, matched to
+//!    contacts and logged on the timeline).
+//!
 //! The stream's message count is checked against the outbox's events at the end.
 
 use std::path::{Path, PathBuf};
@@ -43,6 +48,7 @@ const MARKERS: (&str, &str) = (
 const WRITE_RATIO_TARGET: f64 = 1.2;
 const DELIVERIES_PER_SECOND_TARGET: f64 = 1_000.0;
 const EMAILS_PER_SECOND_TARGET: f64 = 200.0;
+const IMAP_SECONDS_TARGET: f64 = 60.0;
 const SUBSCRIPTIONS: usize = 5;
 const WARMUP: usize = 50;
 const SENDERS: usize = 8;
@@ -58,6 +64,9 @@ pub struct Args {
     /// Emails sent for the email throughput.
     #[arg(long, default_value_t = 2_000)]
     emails: usize,
+    /// Messages in the IMAP mailbox imported.
+    #[arg(long, default_value_t = 10_000)]
+    imap_messages: usize,
     /// The NATS server with JetStream.
     #[arg(long, default_value = "nats://127.0.0.1:4222")]
     nats: String,
@@ -103,6 +112,7 @@ struct Report {
     emails_per_second: f64,
     stream_messages: u64,
     events: u64,
+    imap: Duration,
 }
 
 /// What a receiver got: how many, and when the first and the last arrived.
@@ -240,6 +250,9 @@ async fn bench_backend(kith: &Path, args: &Args, backend: &Backend) -> anyhow::R
             // 3. Email throughput.
             let email = time_emails(&wired, &wired_dir, args.emails).await?;
 
+            // 4. IMAP import, on *plain* (its activities stay off the stream counted below).
+            let imap = time_imap(&plain, &plain_dir, args.imap_messages).await?;
+
             // Every contact created on *wired*, and each email's activity.
             let events = (WARMUP + args.writes + args.batch_records + args.emails) as u64;
             let stream_messages = stream_count(&args.nats, &prefix, events).await?;
@@ -254,6 +267,7 @@ async fn bench_backend(kith: &Path, args: &Args, backend: &Backend) -> anyhow::R
                 emails_per_second: email.sent_per_second,
                 stream_messages,
                 events,
+                imap,
             })
         })
         .await
@@ -399,6 +413,142 @@ async fn time_emails(api: &Api, dir: &Path, emails: usize) -> anyhow::Result<Ema
     })
 }
 
+/// Dovecot on a free port serving `messages` messages of user `bench` from a Maildir.
+struct Dovecot {
+    child: Child,
+    port: u16,
+}
+
+impl Drop for Dovecot {
+    fn drop(&mut self) {
+        // SIGTERM: the master stops its children.
+        let _ = Command::new("kill")
+            .arg(self.child.id().to_string())
+            .status();
+        let _ = self.child.wait();
+    }
+}
+
+fn start_dovecot(dir: &Path, messages: usize) -> anyhow::Result<Dovecot> {
+    let dir = dir.join("dovecot");
+    let mailbox = dir.join("mail").join("bench");
+    for sub in ["cur", "new", "tmp"] {
+        std::fs::create_dir_all(mailbox.join(sub))?;
+    }
+    std::fs::create_dir_all(dir.join("run"))?;
+    for i in 0..messages {
+        let raw = format!(
+            "From: Customer {i} <c{i}@example.com>\r\nTo: support@kith.local\r\n\
+             Subject: Question {i}\r\nMessage-ID: <imap{i}@example.com>\r\n\
+             Date: Mon, 7 Dec 2026 10:00:00 +0000\r\n\r\nHello, this is message {i}.\r\n"
+        );
+        std::fs::write(mailbox.join("cur").join(format!("{i}.bench:2,")), raw)?;
+    }
+    // As root, Dovecot's own users run the logins and own the mail; otherwise this user.
+    let me = String::from_utf8(Command::new("id").arg("-un").output()?.stdout)?
+        .trim()
+        .to_owned();
+    let (login, internal) = if me == "root" {
+        let chown = Command::new("chown")
+            .args(["-R", "dovecot:dovecot"])
+            .arg(dir.join("mail"))
+            .status()?;
+        if !chown.success() {
+            bail!("cannot give the Maildir to the dovecot user");
+        }
+        ("dovenull".to_owned(), "dovecot".to_owned())
+    } else {
+        (me.clone(), me)
+    };
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port();
+    let d = dir.display();
+    std::fs::write(
+        dir.join("dovecot.conf"),
+        format!(
+            "protocols = imap\nlisten = 127.0.0.1\nbase_dir = {d}/run\nstate_dir = {d}/run/state\n\
+             log_path = {d}/dovecot.log\nssl = no\ndisable_plaintext_auth = no\n\
+             default_login_user = {login}\ndefault_internal_user = {internal}\n\
+             default_internal_group = {internal}\nfirst_valid_uid = 1\nmail_fsync = never\n\
+             mail_location = maildir:{d}/mail/%u\n\
+             passdb {{\n  driver = static\n  args = password=bench\n}}\n\
+             userdb {{\n  driver = static\n  args = uid={internal} gid={internal} home={d}/mail/%u\n}}\n\
+             service imap-login {{\n  chroot =\n  inet_listener imap {{\n    port = {port}\n  }}\n  inet_listener imaps {{\n    port = 0\n  }}\n}}\n\
+             service anvil {{\n  chroot =\n}}\n"
+        ),
+    )?;
+    let child = Command::new("/usr/sbin/dovecot")
+        .arg("-F")
+        .arg("-c")
+        .arg(dir.join("dovecot.conf"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .context("cannot start dovecot (apt-get install dovecot-imapd)")?;
+    Ok(Dovecot { child, port })
+}
+
+/// Imports a mailbox of `messages` messages over IMAP: the time from adding the mailbox to
+/// the last message received.
+async fn time_imap(api: &Api, dir: &Path, messages: usize) -> anyhow::Result<Duration> {
+    let dovecot = start_dovecot(dir, messages)?;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while tokio::net::TcpStream::connect(("127.0.0.1", dovecot.port))
+        .await
+        .is_err()
+    {
+        if Instant::now() > deadline {
+            bail!("dovecot did not start");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    api.expect(
+        api.put(
+            "/api/v1/admin/outbound-hosts",
+            &json!({"hosts": ["127.0.0.1"]}),
+        )?,
+        StatusCode::OK,
+    )
+    .await?;
+    let started = Instant::now();
+    let created = api
+        .expect(
+            api.post(
+                "/api/v1/admin/mailboxes",
+                &json!({"name": "Bench", "host": "127.0.0.1", "port": dovecot.port, "security": "none",
+                        "username": "bench", "password": "bench", "poll_seconds": 3600}),
+            )?,
+            StatusCode::CREATED,
+        )
+        .await?
+        .json()?;
+    let id = created["id"].as_str().context("a mailbox id")?.to_owned();
+    let deadline = Instant::now() + Duration::from_secs(600);
+    loop {
+        let row = api
+            .expect(
+                api.get(&format!("/api/v1/admin/mailboxes/{id}"))?,
+                StatusCode::OK,
+            )
+            .await?
+            .json()?;
+        if row["received"].as_u64() == Some(messages as u64) {
+            return Ok(started.elapsed());
+        }
+        if let Some(error) = row["last_error"].as_str() {
+            bail!("the IMAP poll failed: {error}");
+        }
+        if Instant::now() > deadline {
+            bail!(
+                "only {} of {messages} messages were received within 10 min",
+                row["received"]
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 /// The stream's message count once it holds `events` (waiting up to a minute), then deletes
 /// the stream.
 async fn stream_count(url: &str, prefix: &str, events: u64) -> anyhow::Result<u64> {
@@ -447,6 +597,13 @@ fn render(args: &Args, reports: &[Report], notes: &[String], machine: &Machine) 
                     thousands(EMAILS_PER_SECOND_TARGET),
                     yes_no(r.emails_per_second >= EMAILS_PER_SECOND_TARGET)
                 ),
+                format!(
+                    "- {}: an IMAP mailbox of {} messages imported in {:.1} s (goal ≤ {IMAP_SECONDS_TARGET} s): {}.",
+                    r.database,
+                    thousands(args.imap_messages as f64),
+                    r.imap.as_secs_f64(),
+                    yes_no(r.imap.as_secs_f64() <= IMAP_SECONDS_TARGET)
+                ),
             ]
         })
         .collect();
@@ -493,6 +650,18 @@ fn render(args: &Args, reports: &[Report], notes: &[String], machine: &Machine) 
                 r.database.to_owned(),
                 "emails sent to the SMTP server (first to last stored)".to_owned(),
                 format!("{}/s", thousands(r.emails_per_second)),
+            ],
+            vec![
+                r.database.to_owned(),
+                format!(
+                    "IMAP mailbox of {} messages imported (Dovecot)",
+                    thousands(args.imap_messages as f64)
+                ),
+                format!(
+                    "{:.1} s ({}/s)",
+                    r.imap.as_secs_f64(),
+                    thousands(args.imap_messages as f64 / r.imap.as_secs_f64().max(1e-9))
+                ),
             ],
             vec![
                 r.database.to_owned(),
