@@ -347,10 +347,11 @@ on_both! {
         user(&app, "kim@acme.test", "member", "Kim").await;
         let token = token_of(&app, "kim@acme.test").await;
         // Zones without summer time, 25 hours apart: at any moment one of them is on another
-        // date than UTC. Due 23:59 there today (or 00:30 tomorrow), the task is "Today" (or
-        // "Upcoming") by the reader's days and the other by UTC days.
+        // date than UTC — Kiritimati (UTC+14) from 10:00 UTC, Pago Pago (UTC−11) before 11:00
+        // UTC. Due 23:59 there today (or 00:30 tomorrow), the task is "Today" (or "Upcoming")
+        // by the reader's days and the other by UTC days.
         let now = Utc::now();
-        let (zone, offset) = if now.hour() >= 12 { ("Pacific/Kiritimati", 14) } else { ("Pacific/Pago_Pago", -11) };
+        let (zone, offset) = if now.hour() >= 10 { ("Pacific/Kiritimati", 14) } else { ("Pacific/Pago_Pago", -11) };
         let local = now.with_timezone(&FixedOffset::east_opt(offset * 3600).unwrap());
         let (due_local, expected) = if offset > 0 {
             (local.date_naive().and_hms_opt(23, 59, 0).unwrap(), "today")
