@@ -8,14 +8,16 @@
 //! settings forms, which call the JSON API.
 //!
 //! `themes` owns the look; `pages` the record pages; `account` login and passwords;
-//! `settings` the admin pages and the theme API; `display` turns values into what a page
-//! shows and form input back into values; `samples` holds the sample context of every page
-//! (override checks and render tests).
+//! `settings` the admin pages and the theme API; `integrations` the settings pages of email,
+//! mailboxes and webhooks; `display` turns values into what a page shows and form input back
+//! into values; `samples` holds the sample context of every page (override checks and render
+//! tests).
 
 mod account;
 mod bulk;
 mod conflict;
 pub mod display;
+mod integrations;
 mod merge;
 mod model;
 mod pages;
@@ -92,6 +94,7 @@ pub fn routes() -> Router<AppState> {
             get(pages::action_form).post(pages::run_action),
         )
         .merge(settings::routes())
+        .merge(integrations::routes())
         .route("/theme.css", get(theme_css))
         .route("/theme/logo", get(theme_logo))
         .route("/static/{theme}/{*file}", get(static_file))

@@ -38,6 +38,16 @@ fn entity() -> Value {
     json!({ "name": "contact", "plural": "contacts", "label": "Contact", "label_plural": "Contacts", "url": "/records/contacts", "source": "builtin" })
 }
 
+/// A moment as the integrations' pages show it.
+fn at() -> Value {
+    json!({ "text": "2026-11-27 11:00", "iso": "2026-11-27T10:00:00Z" })
+}
+
+/// A webhook subscription as its pages show it.
+fn hook() -> Value {
+    json!({ "id": ID, "url": "https://hooks.example.com/kith", "events": ["contact.*", "deal.updated"], "events_text": "contact.*, deal.updated", "description": "Sync to the warehouse", "enabled": true, "created": at(), "created_by": "Sam Reed", "pending": 3, "failed": 1, "api_url": format!("/api/v1/webhooks/{ID}"), "secret_url": format!("/api/v1/webhooks/{ID}/secret"), "log_url": format!("/settings/webhooks/{ID}") })
+}
+
 fn panel() -> Value {
     json!({ "plugin": "sales", "name": "summary", "title": "Deals", "html": "<p>3 open deals</p>", "error": null })
 }
@@ -303,6 +313,58 @@ pub fn pages() -> Vec<(&'static str, minijinja::Value)> {
             "settings/tokens.html",
             globals(json!({
                 "tokens": [{ "id": ID, "name": "laptop", "created": "2026-11-27 10:00", "last_used": null, "expires": null, "revoke_url": "u" }],
+            })),
+        ),
+        (
+            "settings/mail.html",
+            globals(json!({
+                "set_up": true,
+                "smtp": { "host": "smtp.example.com", "port": 587, "security": "starttls", "username": "crm@example.com", "password_set": true, "from_address": "crm@example.com", "from_name": "Acme", "updated": at() },
+                "securities": [{ "value": "starttls", "label": "STARTTLS (usually port 587)" }, { "value": "tls", "label": "TLS from the start (usually port 465)" }],
+                "messages": [
+                    { "id": ID, "out": true, "status": "failed", "from": "crm@example.com", "to": "ada@example.com", "subject": "Your quote", "attempts": 8, "created": at(), "sent": null, "next": null, "error": "550 mailbox unavailable", "reply": null, "retry_url": format!("/api/v1/mail/{ID}/retry") },
+                    { "id": ID, "out": true, "status": "sent", "from": "crm@example.com", "to": "kim@example.com, lee@example.com", "subject": "Hello", "attempts": 1, "created": at(), "sent": at(), "next": null, "error": null, "reply": "250 2.0.0 OK queued", "retry_url": null },
+                    { "id": ID, "out": false, "status": "received", "from": "ada@example.com", "to": "crm@example.com", "subject": "Re: Your quote", "attempts": 0, "created": at(), "sent": null, "next": null, "error": null, "reply": null, "retry_url": null },
+                ],
+                "more": false,
+                "limit": 100,
+                "filter": { "status": "", "direction": "" },
+                "statuses": ["queued", "sent", "failed", "receiving", "received"],
+            })),
+        ),
+        (
+            "settings/mailboxes.html",
+            globals(json!({
+                "mailboxes": [
+                    { "id": ID, "name": "Sales inbox", "host": "imap.example.com", "port": 993, "security": "tls", "username": "sales@example.com", "password_set": true, "folder": "INBOX", "enabled": true, "poll_seconds": 60, "received": 42, "skipped": 1, "last_polled": at(), "next_poll": at(), "last_error": "login refused: invalid credentials", "acting_user": "Sam Reed", "url": format!("/api/v1/admin/mailboxes/{ID}"), "test_url": format!("/api/v1/admin/mailboxes/{ID}/test"), "poll_url": format!("/api/v1/admin/mailboxes/{ID}/poll") },
+                ],
+                "securities": [{ "value": "tls", "label": "TLS from the start (usually port 993)" }, { "value": "starttls", "label": "STARTTLS (usually port 143)" }],
+            })),
+        ),
+        (
+            "settings/webhooks.html",
+            globals(json!({
+                "webhooks": [hook()],
+                "types": ["contact", "company"],
+                "actions": ["created", "updated", "deleted", "restored", "merged"],
+                "hosts": ["hooks.internal"],
+                "hosts_text": "hooks.internal",
+                "max_hosts": 50,
+            })),
+        ),
+        (
+            "settings/webhook.html",
+            globals(json!({
+                "webhook": hook(),
+                "deliveries": [
+                    { "id": ID, "event_id": "evt_42", "event_type": "contact.updated", "record_id": ID, "record_url": format!("/records/contacts/{ID}"), "status": "failed", "attempts": 16, "last_status": 500, "last_error": "the endpoint answered 500", "last_response": "Internal Server Error", "created": at(), "next": null, "delivered": null, "replay_url": format!("/api/v1/webhooks/{ID}/deliveries/{ID}/replay") },
+                    { "id": ID, "event_id": "evt_43", "event_type": "contact.created", "record_id": ID, "record_url": null, "status": "pending", "attempts": 1, "last_status": null, "last_error": "connection refused", "last_response": null, "created": at(), "next": at(), "delivered": null, "replay_url": null },
+                ],
+                "filter": { "status": "", "before": null },
+                "statuses": ["pending", "delivered", "failed"],
+                "newest_url": format!("/settings/webhooks/{ID}"),
+                "older_url": format!("/settings/webhooks/{ID}?before=43"),
+                "max_attempts": 16,
             })),
         ),
     ];

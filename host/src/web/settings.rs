@@ -1,6 +1,6 @@
-//! Settings pages for admins (users, roles and teams, fields and types, plugins, theme) and
-//! for everyone (their account: name and time zone; their API tokens), plus the theme API
-//! `/api/v1/admin/theme…`.
+//! Settings pages for admins (users, roles and teams, fields and types, plugins, theme; the
+//! integrations' pages are in `integrations`) and for everyone (their account: name and time
+//! zone; their API tokens), plus the theme API `/api/v1/admin/theme…`.
 //!
 //! The pages read directly; their forms change data through the JSON API (the theme's script
 //! sends them), so every change passes the API's checks and lands in the audit log.
@@ -64,6 +64,9 @@ fn sections(web: &Web, current: &str) -> Value {
         ("fields", "Fields and types"),
         ("plugins", "Plugins"),
         ("theme", "Theme"),
+        ("mail", "Email"),
+        ("mailboxes", "Mailboxes"),
+        ("webhooks", "Webhooks"),
         ("account", "My account"),
         ("tokens", "API tokens"),
     ];
@@ -76,7 +79,9 @@ fn sections(web: &Web, current: &str) -> Value {
     )
 }
 
-async fn admin_page(
+/// An admin's settings page: members get the refusal every admin page gives them; `body`
+/// builds the page's context, to which the settings navigation is added.
+pub(super) async fn admin_page(
     web: &Web,
     section: &str,
     template: &str,

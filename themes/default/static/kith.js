@@ -793,11 +793,15 @@
     }
   }
 
-  const tokenOf = (res) => res.data?.data?.token || res.data?.token || "";
+  // A token or a signing secret, which an answer carries this once.
+  const tokenOf = (res) => res.data?.data?.token || res.data?.token || res.data?.secret || "";
+  // The slot may say what the value is (`data-label`) and offer a reload (`data-reload-link`).
   function showToken(container, token) {
     let slot = $("[data-show-token]", container);
     if (!slot) container.append((slot = make("p", { "data-show-token": "" })));
-    slot.textContent = token;
+    const { label, reloadLink } = slot.dataset;
+    slot.replaceChildren(...(label ? [make("span", {}, label), " ", make("code", {}, token)] : [token]));
+    if (reloadLink) slot.append(" ", make("a", { href: location.pathname }, reloadLink));
     slot.hidden = false;
     slot.tabIndex = -1;
     slot.focus();
@@ -830,11 +834,28 @@
     status.textContent = "Saved.";
   }
 
+  // A button marked `data-result` (a connection test) says what the API answered in the
+  // element of that id instead of reloading: `{ok: false, error}` is a failure; `data-done`
+  // words a success, `{name}` standing for the answer's value of that name.
+  function showResult(button, slot, res) {
+    const failed = !res.ok || res.data?.ok === false;
+    const done = (button.dataset.done || "Done.").replace(/\{(\w+)\}/g, (_, key) => String(res.data?.[key] ?? ""));
+    slot.textContent = !res.ok ? errorMessage(res) : failed ? `Failed: ${res.data?.error || "no reason given"}` : done;
+    slot.classList.toggle("failed", failed);
+    slot.classList.toggle("ok", !failed);
+  }
+
   async function sendApiButton(button) {
     if (button.dataset.confirm && !confirm(button.dataset.confirm)) return;
     button.disabled = true;
+    const slot = button.dataset.result ? document.getElementById(button.dataset.result) : null;
+    if (slot) {
+      slot.classList.remove("ok", "failed");
+      slot.textContent = "Working…";
+    }
     const res = await api((button.dataset.method || "POST").toUpperCase(), button.dataset.api);
     button.disabled = false;
+    if (slot) return showResult(button, slot, res);
     if (!res.ok) return alert([errorMessage(res), ...fieldErrors(res).map((e) => e.message)].join("\n"));
     const token = tokenOf(res);
     if (token) return showToken(button.closest("form, section, .card") || button.parentNode, token);
