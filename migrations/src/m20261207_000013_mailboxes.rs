@@ -1,4 +1,4 @@
-//! Mailboxes polled over IMAP, and the indexes that thread received mail.
+//! Mailboxes polled over IMAP, and the indexes that thread mail and list the mail log.
 //!
 //! Mailboxes: where each is (host, port, security, folder), who reads it (the
 //! password sealed by the server's key), and its bookmark — the folder's UIDVALIDITY and the
@@ -66,6 +66,17 @@ impl MigrationTrait for Migration {
                     .to_owned(),
             )
             .await?;
+        // The mail log, newest first per workspace.
+        manager
+            .create_index(
+                Index::create()
+                    .name("mail_messages_log")
+                    .table(MailMessages::Table)
+                    .col(MailMessages::WorkspaceId)
+                    .col(MailMessages::CreatedAt)
+                    .to_owned(),
+            )
+            .await?;
         manager
             .create_index(
                 Index::create()
@@ -79,7 +90,11 @@ impl MigrationTrait for Migration {
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        for name in ["mail_messages_thread", "mail_messages_in_reply_to"] {
+        for name in [
+            "mail_messages_thread",
+            "mail_messages_log",
+            "mail_messages_in_reply_to",
+        ] {
             manager
                 .drop_index(
                     Index::drop()
@@ -101,6 +116,7 @@ enum MailMessages {
     WorkspaceId,
     InReplyTo,
     ThreadId,
+    CreatedAt,
 }
 
 #[derive(DeriveIden)]
