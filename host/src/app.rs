@@ -200,9 +200,16 @@ impl Application {
                 dir.display()
             )
         })?;
-        let plugins = plugins::start(store.clone(), search.clone(), &config.plugin_cache_dir())
-            .await
-            .context("cannot start the plugin runtime")?;
+        let sealer =
+            Arc::new(Sealer::load(&config.data_dir).context("cannot load the secret key")?);
+        let plugins = plugins::start(
+            store.clone(),
+            search.clone(),
+            sealer.clone(),
+            &config.plugin_cache_dir(),
+        )
+        .await
+        .context("cannot start the plugin runtime")?;
         let listener = TcpListener::bind(config.listen)
             .await
             .with_context(|| format!("cannot listen on {}", config.listen))?;
@@ -213,7 +220,7 @@ impl Application {
             login: Arc::new(LoginGuard::default()),
             plugins,
             themes: Arc::new(Themes::load().context("cannot load the bundled themes")?),
-            sealer: Arc::new(Sealer::load(&config.data_dir).context("cannot load the secret key")?),
+            sealer,
         };
         Ok(Application {
             listener,

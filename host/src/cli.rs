@@ -220,9 +220,13 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let actor = demo_admin(&store, &args.workspace).await?.0;
             seed(&store, &actor, &args, true).await?;
             let index = SearchIndex::open(&search_dir(&cli.data_dir))?;
-            let plugins =
-                crate::plugins::start(store, index, &crate::config::plugin_cache_in(&cli.data_dir))
-                    .await?;
+            let plugins = crate::plugins::start(
+                store,
+                index,
+                sealer(&cli.data_dir)?,
+                &crate::config::plugin_cache_in(&cli.data_dir),
+            )
+            .await?;
             plugin_demo(&plugins, &actor, args.seed).await
         }
         Command::Reindex => {
@@ -270,6 +274,13 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     }
 }
 
+/// The server's secret key (plugins that send mail open the SMTP password with it).
+fn sealer(data_dir: &Path) -> anyhow::Result<std::sync::Arc<crate::secrets::Sealer>> {
+    Ok(std::sync::Arc::new(
+        crate::secrets::Sealer::load(data_dir).context("cannot load the secret key")?,
+    ))
+}
+
 async fn plugin_command(
     database_url: &str,
     data_dir: &Path,
@@ -280,6 +291,7 @@ async fn plugin_command(
     let plugins = crate::plugins::start(
         store.clone(),
         index,
+        sealer(data_dir)?,
         &crate::config::plugin_cache_in(data_dir),
     )
     .await?;

@@ -1,4 +1,5 @@
-//! Mailboxes polled over IMAP, and the indexes that thread mail and list the mail log.
+//! Mailboxes polled over IMAP; the plugin that sent a message (its hourly grant counts them);
+//! the indexes that thread mail and list the mail log.
 //!
 //! Mailboxes: where each is (host, port, security, folder), who reads it (the
 //! password sealed by the server's key), and its bookmark — the folder's UIDVALIDITY and the
@@ -52,6 +53,26 @@ impl MigrationTrait for Migration {
                     .name("mail_mailboxes_due")
                     .table(MailMailboxes::Table)
                     .col(MailMailboxes::NextPollAt)
+                    .to_owned(),
+            )
+            .await?;
+        // Mail a plugin sent, counted against its hourly grant.
+        manager
+            .alter_table(
+                Table::alter()
+                    .table(MailMessages::Table)
+                    .add_column(string_null(MailMessages::SentByPlugin))
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_index(
+                Index::create()
+                    .name("mail_messages_plugin")
+                    .table(MailMessages::Table)
+                    .col(MailMessages::WorkspaceId)
+                    .col(MailMessages::SentByPlugin)
+                    .col(MailMessages::CreatedAt)
                     .to_owned(),
             )
             .await?;
@@ -117,6 +138,7 @@ enum MailMessages {
     InReplyTo,
     ThreadId,
     CreatedAt,
+    SentByPlugin,
 }
 
 #[derive(DeriveIden)]

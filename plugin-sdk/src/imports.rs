@@ -3,7 +3,7 @@
 //! own unit tests, `cargo test`).
 
 use crate::bindings::kith::plugin::records::{AggregateQuery, Group, Page, Query};
-use crate::bindings::kith::plugin::{http_out, log, search};
+use crate::bindings::kith::plugin::{http_out, log, mail, search};
 use crate::{Field, HostError, Record};
 
 #[cfg(target_family = "wasm")]
@@ -95,6 +95,10 @@ pub fn log(level: log::Level, message: &str) {
 
 pub fn fetch(request: &http_out::Request) -> Result<http_out::Response, HostError> {
     either!(wit::http_out::fetch(request), |h| h.fetch(request))
+}
+
+pub fn mail_send(message: &mail::Outgoing) -> Result<mail::Queued, HostError> {
+    either!(wit::mail::send(message), |h| h.mail_send(message))
 }
 
 pub fn now_micros() -> i64 {

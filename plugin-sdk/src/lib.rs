@@ -72,6 +72,7 @@ pub mod filter;
 pub mod http;
 pub mod kv;
 pub mod log;
+pub mod mail;
 pub mod records;
 pub mod router;
 pub mod search;
@@ -114,7 +115,7 @@ pub use serde_json;
 /// [`register_plugin!`] writes it into the plugin's `kith:api-version` custom section; the
 /// host refuses a plugin whose version it does not support, and the manifest's
 /// `api_version` must name the same version.
-pub const API_VERSION: &str = "0.4.0";
+pub const API_VERSION: &str = "0.4.1";
 
 /// [`API_VERSION`] as an array, for the custom section [`register_plugin!`] emits.
 #[doc(hidden)]

@@ -86,7 +86,7 @@ impl From<HostError> for RouteError {
 
 /// The HTTP status the REST API answers a host error's code with (host errors carry the API's
 /// codes; Kith's own tests check this table against the server's), plus the host calls' own
-/// `limit_exceeded` and `quota_exceeded` (429). Any other code answers 500.
+/// `limit_exceeded`, `quota_exceeded` and `rate_limited` (429). Any other code answers 500.
 pub fn status_of(code: &str) -> u16 {
     match code {
         "unauthorized" => 401,
@@ -100,7 +100,7 @@ pub fn status_of(code: &str) -> u16 {
         "unsupported_media_type" => 415,
         "validation_failed" | "action_refused" => 422,
         "plugin_failed" | "plugin_suspended" => 424,
-        "too_many_attempts" | "limit_exceeded" | "quota_exceeded" => 429,
+        "too_many_attempts" | "limit_exceeded" | "quota_exceeded" | "rate_limited" => 429,
         "plugin_busy" => 503,
         code if code.starts_with("invalid_") => 400,
         _ => 500,

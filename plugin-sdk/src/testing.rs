@@ -35,6 +35,7 @@ use serde::Deserialize;
 
 use crate::bindings::kith::plugin::http_out::{Request, Response};
 use crate::bindings::kith::plugin::log::Level;
+use crate::bindings::kith::plugin::mail::{Outgoing, Queued};
 use crate::bindings::kith::plugin::records::{AggregateQuery, Group, Page, Query};
 use crate::bindings::kith::plugin::search::Hit;
 use crate::filter::Filter;
@@ -67,6 +68,7 @@ pub(crate) struct State {
     read: Vec<String>,
     write: Vec<String>,
     http: Vec<String>,
+    mail: u32,
     own: Vec<String>,
     settings: BTreeMap<String, String>,
     records: BTreeMap<String, Vec<Record>>,
@@ -74,6 +76,7 @@ pub(crate) struct State {
     logs: Vec<(Level, String)>,
     responses: Vec<(String, Response)>,
     requests: Vec<Request>,
+    sent: Vec<Outgoing>,
     now: i64,
     next_id: u64,
     writes_refused: bool,
@@ -99,6 +102,8 @@ struct Permissions {
     write: Vec<String>,
     #[serde(default)]
     http: Vec<String>,
+    #[serde(default)]
+    mail: u32,
 }
 
 #[derive(Deserialize)]
@@ -137,6 +142,7 @@ impl TestHost {
                 read: manifest.permissions.read,
                 write: manifest.permissions.write,
                 http: manifest.permissions.http,
+                mail: manifest.permissions.mail,
                 own: manifest.entities.into_iter().map(|e| e.name).collect(),
                 settings,
                 now: 1_795_000_000_000_000,
@@ -268,6 +274,11 @@ impl Installed {
     /// The outbound requests the plugin made.
     pub fn requests(&self) -> Vec<Request> {
         self.state.borrow().requests.clone()
+    }
+
+    /// The emails the plugin sent (`mail::send`), in order.
+    pub fn sent_mail(&self) -> Vec<Outgoing> {
+        self.state.borrow().sent.clone()
     }
 
     /// Refuses writes from now on, as the host does in before-save (on by default off).
@@ -661,6 +672,45 @@ impl State {
             })
     }
 
+    /// Like the host: the manifest's `permissions.mail` an hour (the test host's clock does
+    /// not move, so the whole test is one hour), not in before-save, at least one recipient.
+    pub(crate) fn mail_send(&mut self, message: &Outgoing) -> Result<Queued, HostError> {
+        if self.mail == 0 || self.writes_refused {
+            return Err(refusal(
+                "forbidden",
+                format!("plugin `{}` may not send email here", self.plugin),
+            ));
+        }
+        if self.sent.len() >= self.mail as usize {
+            return Err(refusal(
+                "rate_limited",
+                format!("at most {} emails an hour", self.mail),
+            ));
+        }
+        if message.to.is_empty()
+            || message
+                .to
+                .iter()
+                .chain(&message.cc)
+                .any(|a| !a.contains('@'))
+        {
+            return Err(refusal("validation_failed", "to: 1 to 50 email addresses"));
+        }
+        self.sent.push(message.clone());
+        self.next_id += 1;
+        let id = format!("00000000-0000-7000-8000-{:012x}", self.next_id);
+        let message_id = format!("{}@test.invalid", self.next_id);
+        Ok(Queued {
+            id: id.clone(),
+            thread_id: message
+                .reply_to
+                .clone()
+                .unwrap_or_else(|| message_id.clone()),
+            message_id,
+            activity_id: id,
+        })
+    }
+
     pub(crate) fn now(&mut self) -> i64 {
         self.now
     }
@@ -779,7 +829,7 @@ mod tests {
 id = "t"
 name = "T"
 version = "0.1.0"
-api_version = "0.4.0"
+api_version = "0.4.1"
 [permissions]
 read = ["contact"]
 [[entities]]
@@ -789,6 +839,21 @@ plural = "widgets"
 name = "greeting"
 default = "hello"
 "#;
+
+    #[test]
+    fn the_test_host_sends_mail_only_as_the_manifest_asks() {
+        use crate::mail::{self, Outgoing};
+        let message = Outgoing::new(["ada@example.com"], "Hi", "Hello").reply_to("m1@x");
+        let host = TestHost::from_manifest(MANIFEST).install();
+        assert_eq!(mail::send(&message).unwrap_err().code, "forbidden");
+        drop(host);
+        let asking = MANIFEST.replace("read = [\"contact\"]", "read = [\"contact\"]\nmail = 1");
+        let host = TestHost::from_manifest(&asking).install();
+        let queued = mail::send(&message).unwrap();
+        assert_eq!(queued.thread_id, "m1@x");
+        assert_eq!(mail::send(&message).unwrap_err().code, "rate_limited");
+        assert_eq!(host.sent_mail(), [message]);
+    }
 
     #[test]
     fn the_test_host_keeps_the_grant_and_answers_queries() {

@@ -89,6 +89,7 @@ async fn failed_message(app: &TestApp, workspace: Uuid, subject: &str) -> Uuid {
         lease_until: Set(0),
         last_error: Set(Some("the server refused the recipient".into())),
         server_reply: Set(Some("550 5.1.1 <b>bold</b> user unknown".into())),
+        sent_by_plugin: Set(None),
         created_by: Set(None),
         created_at: Set(now),
         sent_at: Set(None),

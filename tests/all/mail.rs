@@ -444,3 +444,67 @@ on_both! {
         assert_eq!(smtp.messages(1).await.len(), 1);
     }
 }
+
+on_both! {
+    async fn a_plugin_sends_mail_only_as_granted_and_within_its_hourly_number(app: TestApp) {
+        let smtp = SmtpServer::start().await;
+        set_up(&app, smtp.port).await;
+        crate::plugins::install(&app, "good").await;
+        // It asks for 3 emails an hour: a grant without them is refused.
+        let mut grant = serde_json::to_value(
+            app.state.plugins.requested_permissions("good", None).await.unwrap(),
+        )
+        .unwrap();
+        assert_eq!(grant["mail"], json!(3));
+        grant["mail"] = json!(0);
+        let stingy = app.post("/api/v1/plugins/good/enable", &json!({ "grant": grant })).await;
+        assert_eq!(stingy.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", stingy.body);
+        assert!(stingy.body.to_string().contains("mail: 3 an hour"), "{}", stingy.body);
+        let enabled = crate::plugins::enable(&app, "good", json!({})).await;
+        assert_eq!(enabled.status, StatusCode::OK, "{}", enabled.body);
+        let ada = app
+            .create("contacts", json!({"first_name": "Ada", "last_name": "Lovelace", "email": "ada@example.com"}))
+            .await;
+        let send = |subject: &str| {
+            let input = json!({ "to": "ada@example.com", "subject": subject, "body": "We are on it." });
+            let app = &app;
+            async move { app.post("/api/v1/plugins/good/actions/mail", &input).await }
+        };
+        // A header injected through the subject is refused, and not counted.
+        let injected = send("Ticket\r\nBcc: everyone@example.com").await;
+        assert_eq!(injected.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", injected.body);
+        assert!(injected.body.to_string().contains("subject"), "{}", injected.body);
+
+        let first = send("Your ticket #1").await;
+        assert_eq!(first.status, StatusCode::OK, "{}", first.body);
+        let queued = &first.body["data"];
+        let id = queued["id"].as_str().unwrap_or_else(|| panic!("{}", first.body)).to_owned();
+        let row = settled(&app, &id).await;
+        assert_eq!(row["status"], json!("sent"), "{row}");
+        assert_eq!(row["sent_by_plugin"], json!("good"));
+        let delivered = smtp.messages(1).await;
+        let parsed = mail_parser::MessageParser::default().parse(&delivered[0]).unwrap();
+        assert_eq!(parsed.subject(), Some("Your ticket #1"));
+        assert_eq!(parsed.from().unwrap().first().unwrap().address(), Some("sales@acme.test"));
+        let activity = app
+            .get(&format!("/api/v1/activities/{}", queued["activity_id"].as_str().unwrap()))
+            .await
+            .body;
+        assert_eq!(activity["kind"], json!("email"));
+        assert_eq!(activity["direction"], json!("out"));
+        assert_eq!(activity["email_to"], json!("ada@example.com"));
+        assert_eq!(activity["message_id"], queued["message_id"]);
+        assert!(activity["links"].as_array().unwrap().contains(&ada["id"]), "{activity}");
+
+        assert_eq!(send("Your ticket #2").await.status, StatusCode::OK);
+        assert_eq!(send("Your ticket #3").await.status, StatusCode::OK);
+        let fourth = send("Your ticket #4").await;
+        assert_eq!(fourth.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", fourth.body);
+        assert!(fourth.body.to_string().contains("rate_limited"), "{}", fourth.body);
+        let sent: Vec<Value> = app.get("/api/v1/mail?direction=out").await.body["data"]
+            .as_array()
+            .unwrap()
+            .clone();
+        assert_eq!(sent.len(), 3, "nothing past the grant was queued");
+    }
+}

@@ -330,6 +330,12 @@ on_both! {
             .await
             .body;
         assert_eq!(activity["kind"], json!("email"));
+        // The headers a plugin's after-save on activities reads to act on mail.
+        assert_eq!(activity["direction"], json!("in"));
+        assert_eq!(activity["email_from"], json!("ada@example.com"));
+        assert_eq!(activity["email_to"], json!("support@acme.test"));
+        assert_eq!(activity["message_id"], json!("m2@example.com"));
+        assert_eq!(activity["thread_id"], json!("m1@example.com"));
         let links: Vec<&str> = activity["links"].as_array().unwrap().iter().filter_map(Value::as_str).collect();
         assert!(links.contains(&ada["id"].as_str().unwrap()), "on Ada's timeline: {activity}");
 

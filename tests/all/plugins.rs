@@ -226,6 +226,16 @@ on_both! {
         good_plugin_scenario(&app).await;
     }
 
+    async fn a_plugin_built_for_api_0_4_0_runs_on_the_0_4_1_host(app: TestApp) {
+        // Built before the `mail` import was added: the linker matches its 0.4.0 imports
+        // with 0.4.1's, and it is never offered what it does not import.
+        let fixture = root().join("tests/fixtures/good-0.4.0");
+        let package = host::plugins::package::Package::load(&fixture).expect("the fixture loads");
+        assert_eq!(package.manifest.api_version, "0.4.0");
+        app.state.plugins.install(package).await.expect("a 0.4.1 host installs a 0.4.0 plugin");
+        good_plugin_scenario(&app).await;
+    }
+
     async fn a_plugin_built_for_api_0_3_runs_unchanged(app: TestApp) {
         let fixture = root().join("tests/fixtures/good-0.3.0");
         let package = host::plugins::package::Package::load(&fixture).expect("the fixture loads");

@@ -300,7 +300,7 @@ async fn bundled_plugins_are_enabled_on_the_first_start_and_a_disable_sticks() {
     };
     let listed = cli(&["plugin", "list"]);
     assert!(
-        listed.starts_with("sales\t0.1.0\tSales\tapi 0.4.0"),
+        listed.starts_with("sales\t0.1.0\tSales\tapi 0.4.1"),
         "{listed}"
     );
     let fixture = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/good-0.3.0");

@@ -25,8 +25,9 @@ use crate::error::{ApiError, ApiResult, ErrorCode, FieldError};
 use crate::extract::{ApiPath, ApiQuery, JsonBody};
 use crate::ids::RecordId;
 use crate::integrations::outbound;
-use crate::records::now_micros;
 use crate::records::value::format_micros;
+use crate::records::{Actor, Store, now_micros};
+use crate::secrets::Sealer;
 
 /// Largest raw message `/mail/inbound` takes.
 pub const MAX_INBOUND_BYTES: usize = 25 * 1024 * 1024;
@@ -222,7 +223,8 @@ pub struct SendBody {
     /// Records to log the email on besides the contacts found by address.
     #[serde(default)]
     pub links: Vec<String>,
-    /// The id of a message (sent or received) this one answers.
+    /// The message (sent or received) this one answers: its id in the mail log, or its
+    /// Message-ID.
     pub reply_to: Option<String>,
 }
 
@@ -248,16 +250,39 @@ async fn send_mail(
     identity: Identity,
     JsonBody(body): JsonBody<SendBody>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
+    let queued = send(&state.store, &state.sealer, &identity.actor(), None, body).await?;
     Ok((
         StatusCode::ACCEPTED,
-        Json(send(&state, &identity, body).await?),
+        Json(json!({
+            "id": queued.id,
+            "status": "queued",
+            "message_id": queued.message_id,
+            "thread_id": queued.thread_id,
+            "activity_id": queued.activity_id,
+        })),
     ))
 }
 
+/// A queued email: its row in the mail log, its headers' ids and its timeline entry.
+#[derive(Debug, Clone)]
+pub struct Queued {
+    pub id: Uuid,
+    pub message_id: String,
+    pub thread_id: String,
+    pub activity_id: Uuid,
+}
+
 /// Queues an email from the workspace's address and logs it on the timeline of the contacts
-/// it goes to (and their companies, and `links`), as `identity`: the API's and the record
-/// page's one way to send.
-pub async fn send(state: &AppState, identity: &Identity, body: SendBody) -> ApiResult<Value> {
+/// it goes to (and their companies, and `links`), as `actor` (for `plugin`, when a plugin
+/// sends it): the API's, the record page's and plugins' one way to send.
+pub async fn send(
+    store: &Store,
+    sealer: &Sealer,
+    actor: &Actor,
+    plugin: Option<&str>,
+    body: SendBody,
+) -> ApiResult<Queued> {
+    let db = store.db();
     let to = check_list("to", &body.to, 1)?;
     let cc = check_list("cc", &body.cc, 0)?;
     let subject =
@@ -274,19 +299,21 @@ pub async fn send(state: &AppState, identity: &Identity, body: SendBody) -> ApiR
         })?;
         links.push(RecordId(id));
     }
-    let settings = super::settings(&state.db, &state.sealer, identity.workspace)
+    let settings = super::settings(db, sealer, actor.workspace)
         .await
         .map_err(ApiError::internal)?
         .ok_or_else(not_set_up)?;
     let in_reply_to = match &body.reply_to {
         None => None,
-        Some(id) => {
+        Some(named) => {
             let missing = || ApiError::invalid("reply_to", "no such message in this workspace");
-            let id = Uuid::parse_str(id).map_err(|_| missing())?;
-            let parent = super::find_message(&state.db, identity.workspace, id)
-                .await
-                .map_err(ApiError::internal)?
-                .ok_or_else(missing)?;
+            // The mail log's id, or the Message-ID header (an email activity's `message_id`).
+            let parent = match Uuid::parse_str(named) {
+                Ok(id) => super::find_message(db, actor.workspace, id).await,
+                Err(_) => super::find_by_message_id(db, actor.workspace, named).await,
+            }
+            .map_err(ApiError::internal)?
+            .ok_or_else(missing)?;
             Some((parent.message_id, parent.thread_id))
         }
     };
@@ -298,36 +325,29 @@ pub async fn send(state: &AppState, identity: &Identity, body: SendBody) -> ApiR
         in_reply_to,
     };
     let queued = send::queue(
-        &state.db,
-        identity.workspace,
+        db,
+        actor.workspace,
         &settings,
-        Some(identity.user.0),
+        Some(actor.user.0),
+        plugin,
         &outgoing,
     )
     .await
     .map_err(ApiError::internal)?;
     // Parked (due never) until its activity is logged: a refused activity (the sender may not
     // create activities, or a link is not theirs) means nothing is sent.
-    let actor = identity.actor();
     let logged = async {
         let mut addresses = to.clone();
         addresses.extend(cc.iter().cloned());
-        let contacts = super::contacts_by_address(&state.store, &actor, &addresses).await?;
-        super::log_activity(
-            &state.store,
-            &actor,
-            &subject,
-            &body.body,
-            super::links_of(&contacts, &links),
-        )
-        .await
+        let contacts = super::contacts_by_address(store, actor, &addresses).await?;
+        super::log_activity(store, actor, &queued, super::links_of(&contacts, &links)).await
     }
     .await;
     let activity = match logged {
         Ok(activity) => activity,
         Err(error) => {
             message::Entity::delete_by_id(queued.id)
-                .exec(&state.db.write)
+                .exec(&db.write)
                 .await
                 .map_err(ApiError::internal)?;
             return Err(error.into());
@@ -337,16 +357,15 @@ pub async fn send(state: &AppState, identity: &Identity, body: SendBody) -> ApiR
         .col_expr(message::Column::ActivityId, Expr::value(activity.id.0))
         .col_expr(message::Column::NextAt, Expr::value(now_micros()))
         .filter(message::Column::Id.eq(queued.id))
-        .exec(&state.db.write)
+        .exec(&db.write)
         .await
         .map_err(ApiError::internal)?;
-    Ok(json!({
-        "id": queued.id,
-        "status": "queued",
-        "message_id": queued.message_id,
-        "thread_id": queued.thread_id,
-        "activity_id": activity.id.0,
-    }))
+    Ok(Queued {
+        id: queued.id,
+        message_id: queued.message_id,
+        thread_id: queued.thread_id,
+        activity_id: activity.id.0,
+    })
 }
 
 fn message_json(row: &message::Model) -> Value {
@@ -367,6 +386,7 @@ fn message_json(row: &message::Model) -> Value {
         "next_at": (row.status == "queued").then(|| format_micros(row.next_at)),
         "last_error": row.last_error,
         "server_reply": row.server_reply,
+        "sent_by_plugin": row.sent_by_plugin,
         "created_at": format_micros(row.created_at),
         "sent_at": row.sent_at.map(format_micros),
     })

@@ -189,6 +189,7 @@ pub async fn receive(
         last_error: Set(None),
         server_reply: Set(None),
         created_by: Set(Some(actor.user.0)),
+        sent_by_plugin: Set(None),
         created_at: Set(now),
         sent_at: Set(None),
     };
@@ -272,28 +273,13 @@ async fn log(
     own_address: Option<&str>,
     stored: &message::Model,
 ) -> Result<Received, InboundError> {
-    let addresses = |list: &Value| -> Vec<String> {
-        list.as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(Value::as_str)
-            .map(str::to_owned)
-            .collect()
-    };
     let everyone: Vec<String> = std::iter::once(stored.from_address.clone())
-        .chain(addresses(&stored.to_addresses))
-        .chain(addresses(&stored.cc_addresses))
+        .chain(super::address_list(&stored.to_addresses))
+        .chain(super::address_list(&stored.cc_addresses))
         .filter(|a| !a.is_empty() && Some(a.as_str()) != own_address)
         .collect();
     let contacts = contacts_by_address(store, actor, &everyone).await?;
-    let activity = log_activity(
-        store,
-        actor,
-        &stored.subject,
-        &stored.body_text,
-        links_of(&contacts, &[]),
-    )
-    .await?;
+    let activity = log_activity(store, actor, stored, links_of(&contacts, &[])).await?;
     message::Entity::update_many()
         .col_expr(message::Column::ActivityId, Expr::value(activity.id.0))
         .col_expr(message::Column::Status, Expr::value("received"))

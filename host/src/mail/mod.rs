@@ -183,13 +183,24 @@ pub fn links_of(contacts: &[Record], explicit: &[RecordId]) -> Vec<Value> {
 /// Largest body kept on an email activity, in characters.
 pub const MAX_BODY_CHARS: usize = 100_000;
 
-/// Logs an email on the timeline: an `email` activity with its subject, body and links,
-/// written through the record store as `actor` (whose rights apply).
+/// The addresses of a stored address list (`to_addresses`, `cc_addresses`).
+pub fn address_list(list: &Value) -> Vec<String> {
+    list.as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Logs an email on the timeline: an `email` activity with its subject, body, links and
+/// headers (`direction`, `email_from`, `email_to`, `message_id`, `thread_id`: what a plugin's
+/// after-save on activities reads to act on mail), written through the record store as
+/// `actor` (whose rights apply).
 pub async fn log_activity(
     store: &Store,
     actor: &Actor,
-    subject: &str,
-    body: &str,
+    message: &model::message::Model,
     links: Vec<Value>,
 ) -> Result<Record, RecordError> {
     let schema = store.schema(actor.workspace).await?;
@@ -198,6 +209,26 @@ pub async fn log_activity(
         .ok_or_else(|| RecordError::UnknownEntity("activity".into()))?;
     let mut input = Map::new();
     input.insert("kind".into(), json!("email"));
+    input.insert("direction".into(), json!(message.direction));
+    if let Ok(from) = check_address(&message.from_address) {
+        input.insert("email_from".into(), json!(from));
+    }
+    let mut recipients = address_list(&message.to_addresses);
+    recipients.extend(address_list(&message.cc_addresses));
+    if !recipients.is_empty() {
+        let joined: String = recipients.join(", ").chars().take(2_000).collect();
+        input.insert("email_to".into(), json!(joined));
+    }
+    for (field, value) in [
+        ("message_id", &message.message_id),
+        ("thread_id", &message.thread_id),
+    ] {
+        input.insert(
+            field.into(),
+            json!(value.chars().take(500).collect::<String>()),
+        );
+    }
+    let (subject, body) = (message.subject.as_str(), message.body_text.as_str());
     let subject = if subject.trim().is_empty() {
         "(no subject)"
     } else {
@@ -227,6 +258,26 @@ pub async fn find_message(
 ) -> Result<Option<model::message::Model>, DbErr> {
     model::message::Entity::find_by_id(id)
         .filter(model::message::Column::WorkspaceId.eq(workspace.0))
+        .one(&db.read)
+        .await
+}
+
+/// The message of a workspace with this Message-ID (angle brackets optional), received
+/// rather than sent when both exist.
+pub async fn find_by_message_id(
+    db: &Db,
+    workspace: WorkspaceId,
+    message_id: &str,
+) -> Result<Option<model::message::Model>, DbErr> {
+    use sea_orm::QueryOrder;
+    let bare = message_id
+        .trim()
+        .trim_start_matches('<')
+        .trim_end_matches('>');
+    model::message::Entity::find()
+        .filter(model::message::Column::WorkspaceId.eq(workspace.0))
+        .filter(model::message::Column::MessageId.eq(bare))
+        .order_by_asc(model::message::Column::Direction)
         .one(&db.read)
         .await
 }

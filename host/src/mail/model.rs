@@ -52,6 +52,8 @@ pub mod message {
         pub last_error: Option<String>,
         pub server_reply: Option<String>,
         pub created_by: Option<Uuid>,
+        /// The plugin that sent it, if one did.
+        pub sent_by_plugin: Option<String>,
         pub created_at: i64,
         pub sent_at: Option<i64>,
     }

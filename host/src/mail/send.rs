@@ -61,6 +61,7 @@ pub async fn queue(
     workspace: WorkspaceId,
     settings: &Settings,
     created_by: Option<Uuid>,
+    plugin: Option<&str>,
     outgoing: &Outgoing,
 ) -> Result<message::Model, DbErr> {
     let id = Uuid::now_v7();
@@ -96,11 +97,29 @@ pub async fn queue(
         last_error: Set(None),
         server_reply: Set(None),
         created_by: Set(created_by),
+        sent_by_plugin: Set(plugin.map(str::to_owned)),
         created_at: Set(now),
         sent_at: Set(None),
     };
     message::Entity::insert(row)
         .exec_with_returning(&db.write)
+        .await
+}
+
+/// How many messages `plugin` queued in the workspace since `since` (micros): what its hourly
+/// grant is counted against.
+pub async fn sent_by_plugin_since(
+    db: &Db,
+    workspace: WorkspaceId,
+    plugin: &str,
+    since: i64,
+) -> Result<u64, DbErr> {
+    use sea_orm::PaginatorTrait;
+    message::Entity::find()
+        .filter(message::Column::WorkspaceId.eq(workspace.0))
+        .filter(message::Column::SentByPlugin.eq(plugin))
+        .filter(message::Column::CreatedAt.gt(since))
+        .count(&db.read)
         .await
 }
 

@@ -1,16 +1,16 @@
-//! The host imports a plugin calls (records, search, kv, config, log, http-out, clock). Each
+//! The host imports a plugin calls (records, search, kv, config, log, http-out, mail, clock). Each
 //! call is counted against the invocation's limits, checked against what an admin granted the
 //! plugin in this workspace, and then made as the acting user through the record store — so the
 //! user's own permissions apply too, and nothing reaches another workspace.
 
 use std::sync::Arc;
 
-use super::convert::{self, fields_to_map, host_error, record_to_wit, refusal};
+use super::convert::{self, api_host_error, fields_to_map, host_error, record_to_wit, refusal};
 use super::kv as kv_store;
 use super::registry::Enabled;
 use super::registry::Enablements;
 use super::runtime::bindings::kith::plugin::{
-    clock, config, http_out, kv as kv_import, log, records, search, types,
+    clock, config, http_out, kv as kv_import, log, mail as mail_import, records, search, types,
 };
 use super::runtime::{CallKind, LimitExceeded, MAX_VALUE_BYTES, Revoked};
 use crate::db::Db;
@@ -19,6 +19,7 @@ use crate::records::aggregate::AggregateQuery;
 use crate::records::schema::{EntityType, FieldKind};
 use crate::records::{Actor, ListQuery, Store, UpdateItem};
 use crate::search::SearchIndex;
+use crate::secrets::Sealer;
 
 type HostResult<T> = wasmtime::Result<Result<T, types::HostError>>;
 
@@ -42,6 +43,25 @@ pub struct Services {
     pub server: tokio::runtime::Handle,
     /// What is enabled where, shared with the registry: every host call checks it.
     pub enablements: Enablements,
+    /// Opens the workspace's SMTP password for the `mail` import.
+    pub sealer: Arc<Sealer>,
+}
+
+/// An error of work done for a plugin, as the plugin is told it.
+trait ToHostError {
+    fn to_host_error(self) -> types::HostError;
+}
+
+impl ToHostError for crate::records::RecordError {
+    fn to_host_error(self) -> types::HostError {
+        host_error(self)
+    }
+}
+
+impl ToHostError for crate::error::ApiError {
+    fn to_host_error(self) -> types::HostError {
+        api_host_error(self)
+    }
 }
 
 /// One invocation's view of the world: who acts, for which plugin, and what it has used.
@@ -144,12 +164,12 @@ impl CallState {
     /// write runs the before-save hooks of its type, whose deadline is wall-clock time, and on
     /// a busy CPU the plugin threads' low priority would starve them past it — failing a
     /// write for no fault of any plugin.
-    async fn on_server<T: Send + 'static>(
+    async fn on_server<T: Send + 'static, E: ToHostError + Send + 'static>(
         &self,
-        write: impl Future<Output = Result<T, crate::records::RecordError>> + Send + 'static,
+        write: impl Future<Output = Result<T, E>> + Send + 'static,
     ) -> Result<T, types::HostError> {
         match self.services.server.spawn(write).await {
-            Ok(result) => result.map_err(host_error),
+            Ok(result) => result.map_err(ToHostError::to_host_error),
             Err(e) => Err(refusal(
                 "internal",
                 format!("the write did not finish: {e}"),
@@ -593,6 +613,81 @@ impl clock::Host for super::runtime::State {
     async fn now(&mut self) -> wasmtime::Result<i64> {
         self.begin_host_call()?;
         Ok(crate::records::now_micros())
+    }
+}
+
+/// A plugin's emails are counted over this window against its hourly grant.
+const MAIL_WINDOW_MICROS: i64 = 3_600_000_000;
+
+impl mail_import::Host for super::runtime::State {
+    async fn send(&mut self, message: mail_import::Outgoing) -> HostResult<mail_import::Queued> {
+        let call = self.begin_host_call()?;
+        let size = (message.to.iter().chain(&message.cc).chain(&message.links))
+            .map(String::len)
+            .sum::<usize>()
+            + message.subject.len()
+            + message.body.len();
+        check_size("an email", size)?;
+        let per_hour = call.enabled.granted.mail;
+        if per_hour == 0 {
+            return Ok(Err(refusal(
+                "forbidden",
+                format!(
+                    "plugin `{}` was not granted mail in this workspace",
+                    call.plugin()
+                ),
+            )));
+        }
+        // Sending writes (the queue, the activity): not in before-save, counted as a write.
+        or_refuse!(call.count_write()?);
+        let plugin = call.plugin().to_owned();
+        let (store, sealer, actor) = (
+            call.services.store.clone(),
+            call.services.sealer.clone(),
+            call.actor.clone(),
+        );
+        let body = crate::mail::api::SendBody {
+            to: message.to,
+            cc: message.cc,
+            subject: message.subject,
+            body: message.body,
+            links: message.links,
+            reply_to: message.reply_to,
+        };
+        let sent = call
+            .on_server(async move {
+                let since = crate::records::now_micros() - MAIL_WINDOW_MICROS;
+                let sent = crate::mail::send::sent_by_plugin_since(
+                    store.db(),
+                    actor.workspace,
+                    &plugin,
+                    since,
+                )
+                .await
+                .map_err(crate::error::ApiError::internal)?;
+                if sent >= u64::from(per_hour) {
+                    return Ok(Err(refusal(
+                        "rate_limited",
+                        format!(
+                            "plugin `{plugin}` sent its {per_hour} emails of the last hour here; \
+                             an admin may grant more"
+                        ),
+                    )));
+                }
+                crate::mail::api::send(&store, &sealer, &actor, Some(&plugin), body)
+                    .await
+                    .map(Ok)
+            })
+            .await;
+        Ok(match sent {
+            Ok(Ok(queued)) => Ok(mail_import::Queued {
+                id: queued.id.to_string(),
+                message_id: queued.message_id,
+                thread_id: queued.thread_id,
+                activity_id: queued.activity_id.to_string(),
+            }),
+            Ok(Err(refused)) | Err(refused) => Err(refused),
+        })
     }
 }
 

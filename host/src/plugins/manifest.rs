@@ -20,7 +20,7 @@ use crate::records::schema::{EntityType, FieldKind, FieldSpec, check_identifier}
 /// The newest plugin API this host provides. It also runs every version of
 /// `versions::SUPPORTED`: a plugin's `api_version` is compatible with one of them when its major
 /// and minor numbers are equal (0.x minor bumps are breaking) and its patch is not higher.
-pub const API_VERSION: &str = "0.4.0";
+pub const API_VERSION: &str = "0.4.1";
 
 /// The file name the manifest has in a package, and in error messages by default.
 pub const MANIFEST_FILE: &str = "plugin.toml";
@@ -91,13 +91,24 @@ impl ActAs {
 }
 
 /// Requested (in a manifest) or granted (by an admin) access: entity type names to read and
-/// write (`"*"` for all), and outbound HTTP hosts (`host` or `host:port`).
+/// write (`"*"` for all), outbound HTTP hosts (`host` or `host:port`), and how many emails an
+/// hour it may send from the workspace's address.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Permissions {
     pub read: Vec<String>,
     pub write: Vec<String>,
     pub http: Vec<String>,
+    /// Emails per hour, per workspace (0: none).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub mail: u32,
+}
+
+/// Most emails an hour a plugin may ask for.
+pub const MAX_MAIL_PER_HOUR: u32 = 10_000;
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 /// Record changes the plugin's `before-save` and `after-save` are called for.
@@ -515,6 +526,7 @@ impl Manifest {
             read: foreign(&self.permissions.read),
             write: foreign(&self.permissions.write),
             http: normalise_hosts(&self.permissions.http),
+            mail: self.permissions.mail,
         }
     }
 
@@ -559,6 +571,12 @@ impl Manifest {
         }
         for (i, entry) in self.permissions.http.iter().enumerate() {
             parse_http_target(entry).map_err(|m| problem(format!("permissions.http[{i}]"), m))?;
+        }
+        if self.permissions.mail > MAX_MAIL_PER_HOUR {
+            return Err(problem(
+                "permissions.mail",
+                format!("at most {MAX_MAIL_PER_HOUR} emails an hour"),
+            ));
         }
         Ok(())
     }
@@ -841,9 +859,11 @@ impl Permissions {
         let write = self.write.iter().filter(|e| !grants(&granted.write, e));
         let http = (self.http.iter())
             .filter(|wanted| !granted.http.iter().any(|g| http_covers(g, wanted)));
+        let mail = (self.mail > granted.mail).then(|| format!("mail: {} an hour", self.mail));
         (read.map(|e| format!("read: {e}")))
             .chain(write.map(|e| format!("write: {e}")))
             .chain(http.map(|h| format!("http: {h}")))
+            .chain(mail)
             .collect()
     }
 }
@@ -1755,9 +1775,10 @@ api_version = "0.3.0"
     fn the_newest_api_version_is_the_first_supported_and_older_ones_still_run() {
         assert_eq!(super::super::versions::SUPPORTED[0], API_VERSION);
         for (version, runs) in [
+            ("0.4.1", true),
             ("0.4.0", true),
             ("0.3.0", true),
-            ("0.4.1", false),
+            ("0.4.2", false),
             ("0.2.0", false),
             ("1.4.0", false),
             ("0.5.0", false),
@@ -1876,12 +1897,12 @@ api_version = "0.3.0"
             let error = Manifest::parse(&text).unwrap_err();
             assert_eq!(error.key.as_deref(), Some("api_version"), "{error}");
             assert!(
-                error.message.contains("this host runs 0.4.0, 0.3.0"),
+                error.message.contains("this host runs 0.4.1, 0.3.0"),
                 "{error}"
             );
         }
         assert!(api_compatible("0.3.0") && api_compatible("0.3.0-rc.1"));
-        assert!(!api_compatible("0.3") && api_compatible("0.4.0"));
+        assert!(!api_compatible("0.3") && api_compatible("0.4.0") && api_compatible("0.4.1"));
     }
 
     #[test]
@@ -2085,6 +2106,7 @@ permissions.http = ["b.example.com:443", "b.example.com", "a.example.com:80", "[
             read: list(read),
             write: list(write),
             http: list(http),
+            mail: 0,
         }
     }
 
@@ -2101,6 +2123,15 @@ permissions.http = ["b.example.com:443", "b.example.com", "a.example.com:80", "[
         let missing = wider.missing_from(&wanted);
         assert_eq!(missing, ["read: *", "write: deal", "http: api.example.com"]);
         assert!(Permissions::default().is_covered_by(&Permissions::default()));
+        let mailer = Permissions {
+            mail: 100,
+            ..wanted.clone()
+        };
+        assert_eq!(mailer.missing_from(&wanted), ["mail: 100 an hour"]);
+        assert!(mailer.is_covered_by(&Permissions {
+            mail: 500,
+            ..wanted.clone()
+        }));
     }
 
     #[test]

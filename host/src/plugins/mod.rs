@@ -110,6 +110,7 @@ impl From<PluginError> for ApiError {
 pub async fn start(
     store: Arc<crate::records::Store>,
     search: crate::search::SearchIndex,
+    sealer: Arc<crate::secrets::Sealer>,
     cache_dir: &Path,
 ) -> anyhow::Result<Arc<Plugins>> {
     let runtime = runtime::Runtime::new(Some(cache_dir.to_owned()))?;
@@ -123,6 +124,7 @@ pub async fn start(
         http,
         server: tokio::runtime::Handle::current(),
         enablements: registry::Enablements::default(),
+        sealer,
     });
     let plugins = Plugins::start(runtime, services)
         .await

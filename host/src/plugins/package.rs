@@ -1039,7 +1039,7 @@ template = "panels/summary.html"
     #[test]
     fn incompatible_wasm_api_version_is_refused() {
         for (version, words) in [
-            ("0.5.0", "this host runs 0.4.0, 0.3.0"),
+            ("0.5.0", "this host runs 0.4.1, 0.3.0"),
             ("zero", "not a semantic"),
         ] {
             let bytes = component(&[custom_section(API_VERSION_SECTION, version.as_bytes())]);

@@ -11,7 +11,9 @@
 //!
 //! | version | what changed | supported |
 //! |---|---|---|
-//! | 0.4.0 | `change.old-fields`, `event.changes` (values before and after) | current |
+//! | 0.4.1 | the `mail` import (additive: 0.4.0 plugins run on these bindings, the linker
+//!   matching their 0.4.0 imports to 0.4.1's) | current |
+//! | 0.4.0 | `change.old-fields`, `event.changes` (values before and after) | yes |
 //! | 0.3.0 | `change.references` | yes |
 //! | 0.2.0, 0.1.0 | (before the host kept older versions) | no: rebuild with the SDK |
 
@@ -25,7 +27,7 @@ use latest::exports::kith::plugin::guest;
 use latest::kith::plugin::types::{Context, EntityRecord, HostError};
 
 /// The API versions this host runs, newest first.
-pub const SUPPORTED: &[&str] = &["0.4.0", "0.3.0"];
+pub const SUPPORTED: &[&str] = &["0.4.1", "0.3.0"];
 
 /// A compiled component, ready to instantiate with the bindings of its version.
 #[derive(Clone)]

@@ -209,8 +209,8 @@ fn schemas() -> Map<String, Value> {
             "Permissions",
             json!({
                 "type": "object",
-                "description": "Entity type names to read and write (`*` for all), and outbound HTTP hosts (`host` or `host:port`).",
-                "properties": { "read": strings(), "write": strings(), "http": strings() },
+                "description": "Entity type names to read and write (`*` for all), outbound HTTP hosts (`host` or `host:port`), and emails per hour the plugin may send from the workspace's address.",
+                "properties": { "read": strings(), "write": strings(), "http": strings(), "mail": { "type": "integer", "minimum": 0, "maximum": 10000, "default": 0 } },
                 "additionalProperties": false,
             }),
         ),
@@ -1162,6 +1162,7 @@ fn add_mail(paths: &mut Paths, components: &mut Map<String, Value>) {
         "next_at": { "type": ["string", "null"], "format": "date-time" },
         "last_error": or_null("string"),
         "server_reply": { "type": ["string", "null"], "description": "The SMTP server's answer to the send (`250 …`)." },
+        "sent_by_plugin": { "type": ["string", "null"], "description": "The plugin that sent it, if one did." },
         "created_at": datetime(),
         "sent_at": { "type": ["string", "null"], "format": "date-time" },
     }));
@@ -1263,7 +1264,7 @@ fn add_mail(paths: &mut Paths, components: &mut Map<String, Value>) {
                     "subject": { "type": "string", "maxLength": 998 },
                     "body": { "type": "string", "description": "Plain text, at most 1 MiB." },
                     "links": { "type": "array", "items": uuid() },
-                    "reply_to": uuid(),
+                    "reply_to": { "type": "string", "description": "The message this one answers: its id in the mail log, or its Message-ID." },
                 }),
                 &["to", "subject", "body"],
             ))

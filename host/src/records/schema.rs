@@ -640,6 +640,13 @@ pub fn builtin_types() -> Vec<EntityType> {
                 FieldSpec::new("due_at", Datetime).indexed(),
                 FieldSpec::new("done", Boolean),
                 FieldSpec::new("links", Reference).multiple(),
+                // An email's (or a call's) way, and an email's headers: set when mail is
+                // sent or received, so plugins' after-save on activities can act on mail.
+                FieldSpec::new("direction", Select).options(&["in", "out"]),
+                FieldSpec::new("email_from", Email).indexed().searchable(),
+                FieldSpec::new("email_to", Text).searchable(),
+                FieldSpec::new("message_id", Text).indexed(),
+                FieldSpec::new("thread_id", Text).indexed(),
             ],
         ),
     ]

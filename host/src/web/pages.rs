@@ -1733,7 +1733,15 @@ pub async fn send_email(
             links: vec![id.to_string()],
             ..Default::default()
         };
-        match crate::mail::api::send(&web.state, &web.identity, request).await {
+        match crate::mail::api::send(
+            &web.state.store,
+            &web.state.sealer,
+            &web.identity.actor(),
+            None,
+            request,
+        )
+        .await
+        {
             Ok(_) => Ok(redirect_with(
                 &back,
                 "success",

@@ -296,6 +296,12 @@ async fn plugins_page(web: Web) -> Response {
                 if !p.http.is_empty() {
                     lines.push(format!("Call {}", p.http.join(", ")));
                 }
+                if p.mail > 0 {
+                    lines.push(format!(
+                        "Send up to {} emails an hour from the workspace's address",
+                        p.mail
+                    ));
+                }
                 lines
             };
             plugins.push(json!({

@@ -416,9 +416,11 @@ impl Rig {
         let dir = TempDir::create()?;
         let store = host::app::open_store(&dir.sqlite_url()).await?;
         let search = host::search::SearchIndex::open(&host::app::search_dir(dir.path()))?;
+        let sealer = std::sync::Arc::new(host::secrets::Sealer::load(dir.path())?);
         let plugins = host::plugins::start(
             store.clone(),
             search,
+            sealer,
             &host::config::plugin_cache_in(dir.path()),
         )
         .await?;

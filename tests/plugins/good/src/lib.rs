@@ -63,12 +63,15 @@
 //!   `Err("record_not_found: …")`; bad input → `Err("invalid_input: …")`;
 //! - `note`, input `{"subject": "…"}` → creates an `activity` (kind `note`, that subject) and
 //!   answers `{"id"}`;
-//! - `unnote`, input `{"id": activity id}` → deletes it and answers `{"deleted": id}`.
+//! - `unnote`, input `{"id": activity id}` → deletes it and answers `{"deleted": id}`;
+//! - `mail`, input `{"to", "subject", "body", "reply_to"?}` → `mail::send` and answers
+//!   `{"id", "message_id", "thread_id", "activity_id"}` (the manifest asks for 3 an hour).
 //!
 //! Settings: `greeting`, default `"hello"`.
 
 use std::sync::atomic::{AtomicU32, Ordering};
 
+use plugin_sdk::mail;
 use plugin_sdk::prelude::*;
 use plugin_sdk::records::{AggregateQuery, Query};
 use serde_json::{Value as Json, json};
@@ -172,6 +175,19 @@ impl Plugin for Good {
                 let id = input_text(&input, "id")?;
                 records::delete("activity", id)?;
                 json!({ "deleted": id })
+            }
+            "mail" => {
+                let to = input_text(&input, "to")?;
+                let mut message = mail::Outgoing::new(
+                    [to],
+                    input_text(&input, "subject")?,
+                    input_text(&input, "body")?,
+                );
+                if let Some(parent) = input["reply_to"].as_str() {
+                    message = message.reply_to(parent);
+                }
+                let queued = mail::send(&message)?;
+                json!({ "id": queued.id, "message_id": queued.message_id, "thread_id": queued.thread_id, "activity_id": queued.activity_id })
             }
             other => {
                 return Err(ActionError::Failed(format!(
