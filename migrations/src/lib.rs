@@ -19,6 +19,7 @@ mod m20261207_000010_integrations;
 mod m20261207_000011_mail;
 mod m20261207_000012_webhook_due;
 mod m20261207_000013_mailboxes;
+mod m20261207_000014_mail_attachments;
 
 pub struct Migrator;
 
@@ -39,6 +40,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000011_mail::Migration),
             Box::new(m20261207_000012_webhook_due::Migration),
             Box::new(m20261207_000013_mailboxes::Migration),
+            Box::new(m20261207_000014_mail_attachments::Migration),
         ]
     }
 }

@@ -291,6 +291,37 @@ on_both! {
         assert_eq!(third["contacts"], json!([]));
         assert_eq!(third["attachments"][0]["name"], json!("contract.pdf"));
         assert_eq!(third["attachments"][0]["type"], json!("application/pdf"));
+        assert_eq!(third["attachments"][0]["kept"], json!(true));
+        let id = third["id"].as_str().unwrap();
+        let file = app.client.get(format!("{}/api/v1/mail/{id}/attachments/0", app.base)).bearer_auth(&app.token).send().await.unwrap();
+        assert_eq!(file.status(), StatusCode::OK);
+        let headers = file.headers().clone();
+        assert_eq!(headers["content-type"], "application/pdf");
+        assert!(headers["content-disposition"].to_str().unwrap().starts_with("attachment; filename=\"contract.pdf\""));
+        assert_eq!(headers["x-content-type-options"], "nosniff");
+        assert_eq!(file.bytes().await.unwrap().as_ref(), b"%PDF-1.4\n");
+        for missing in [format!("/api/v1/mail/{id}/attachments/1"), format!("/api/v1/mail/{id}/attachments/x"), format!("/api/v1/mail/{}/attachments/0", Uuid::now_v7())] {
+            assert_eq!(app.get(&missing).await.status, StatusCode::NOT_FOUND, "{missing}");
+        }
+        // An HTML attachment is someone else's script: a download, sandboxed, never a page.
+        let html = raw_mail(
+            &[("From", "eve@example.org"), ("Subject", "Invoice"), ("Message-ID", "<html@example.org>"), ("MIME-Version", "1.0"), ("Content-Type", "multipart/mixed; boundary=XX")],
+            b"--XX\r\nContent-Type: text/plain\r\n\r\nsee attached\r\n--XX\r\nContent-Type: text/html\r\nContent-Disposition: attachment; filename=\"in\\\"voice.html\"\r\n\r\n<script>fetch('/api/v1/tokens')</script>\r\n--XX--\r\n",
+        );
+        let (status, stored) = post_raw(&app, html, "message/rfc822", None).await;
+        assert_eq!(status, StatusCode::CREATED, "{stored}");
+        let file = app.client.get(format!("{}/api/v1/mail/{}/attachments/0", app.base, stored["id"].as_str().unwrap())).bearer_auth(&app.token).send().await.unwrap();
+        let disposition = file.headers()["content-disposition"].to_str().unwrap().to_owned();
+        assert!(disposition.starts_with("attachment;") && disposition.matches('"').count() == 2, "{disposition}");
+        assert!(file.headers()["content-security-policy"].to_str().unwrap().contains("sandbox"));
+
+        // Posted by several at once (a provider retrying while the first post runs): stored once.
+        let racing = raw_mail(&[("From", "dan@example.com"), ("Subject", "Race"), ("Message-ID", "<race@example.com>")], b"once");
+        let posts = (0..6).map(|_| post_raw(&app, racing.clone(), "message/rfc822", None));
+        let answers = futures_util::future::join_all(posts).await;
+        let created = answers.iter().filter(|(status, _)| *status == StatusCode::CREATED).count();
+        assert_eq!(created, 1, "{answers:?}");
+        assert!(answers.iter().all(|(status, body)| *status == StatusCode::CREATED || body["duplicate"] == json!(true)));
 
         // Refused: not a message, the wrong media type, a member, nothing stored by any.
         let member = app.user("acme", "rep@acme.test", "member").await;
@@ -303,8 +334,18 @@ on_both! {
             let (status, body) = post_raw(&app, raw, content_type, token).await;
             assert_eq!(status, expected, "{body}");
         }
+        // Near the 25 MiB limit: stored, the timeline keeps the first 100,000 characters; over
+        // it: 413 and nothing stored.
+        let big = raw_mail(&[("From", "big@example.com"), ("Subject", "Big"), ("Message-ID", "<big@example.com>")], &b"x".repeat(24 * 1024 * 1024));
+        let (status, stored) = post_raw(&app, big, "message/rfc822", None).await;
+        assert_eq!(status, StatusCode::CREATED, "{stored}");
+        let activity = app.get(&format!("/api/v1/activities/{}", stored["activity_id"].as_str().unwrap())).await.body;
+        assert_eq!(activity["body"].as_str().unwrap().chars().count(), 100_000);
+        let huge = raw_mail(&[("From", "big@example.com"), ("Subject", "Huge"), ("Message-ID", "<huge@example.com>")], &b"x".repeat(26 * 1024 * 1024));
+        let (status, _) = post_raw(&app, huge, "message/rfc822", None).await;
+        assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
         let log = app.get("/api/v1/mail?direction=in").await;
-        assert_eq!(log.body["data"].as_array().expect("rows").len(), 3);
+        assert_eq!(log.body["data"].as_array().expect("rows").len(), 6, "the three, the HTML one, the raced one and the big one");
     }
 
     async fn bad_mail_settings_and_sends_are_refused_and_store_nothing(app: TestApp) {

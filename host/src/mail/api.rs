@@ -42,6 +42,7 @@ pub fn routes() -> Routes {
             post(receive).layer(DefaultBodyLimit::max(MAX_INBOUND_BYTES)),
         )
         .route("/mail/{id}", get(show))
+        .route("/mail/{id}/attachments/{position}", get(attachment))
         .route("/mail/{id}/retry", post(retry))
 }
 
@@ -451,6 +452,73 @@ async fn show(
         .filter(|row| identity.is_admin() || row.created_by == Some(identity.user.0))
         .ok_or_else(missing)?;
     Ok(Json(message_json(&row)))
+}
+
+/// The bytes of a received message's attachment, to whoever may see the message. Served as a
+/// download, never rendered: an HTML or SVG attachment is someone else's script.
+async fn attachment(
+    State(state): State<AppState>,
+    identity: Identity,
+    ApiPath((id, position)): ApiPath<(String, String)>,
+) -> ApiResult<axum::response::Response> {
+    use axum::http::header;
+    use axum::response::IntoResponse;
+    let missing = || ApiError::new(ErrorCode::NotFound, "no such attachment");
+    let id = Uuid::parse_str(&id).map_err(|_| missing())?;
+    let position: i32 = position.parse().map_err(|_| missing())?;
+    let message = super::find_message(&state.db, identity.workspace, id)
+        .await
+        .map_err(ApiError::internal)?
+        .filter(|row| identity.is_admin() || row.created_by == Some(identity.user.0))
+        .ok_or_else(missing)?;
+    let file = super::model::attachment::Entity::find_by_id((message.id, position))
+        .one(&state.db.read)
+        .await
+        .map_err(ApiError::internal)?
+        .ok_or_else(missing)?;
+    let name: String = file
+        .name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || ".-_ ".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let name = if name.trim().is_empty() {
+        "attachment".to_owned()
+    } else {
+        name
+    };
+    let content_type = file
+        .content_type
+        .parse::<axum::http::HeaderValue>()
+        .unwrap_or(axum::http::HeaderValue::from_static(
+            "application/octet-stream",
+        ));
+    Ok((
+        [
+            (header::CONTENT_TYPE, content_type),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{name}\"")
+                    .parse()
+                    .unwrap_or(axum::http::HeaderValue::from_static("attachment")),
+            ),
+            (
+                header::X_CONTENT_TYPE_OPTIONS,
+                axum::http::HeaderValue::from_static("nosniff"),
+            ),
+            (
+                header::CONTENT_SECURITY_POLICY,
+                axum::http::HeaderValue::from_static("sandbox; default-src 'none'"),
+            ),
+        ],
+        file.content,
+    )
+        .into_response())
 }
 
 /// Queues a failed message again now (admins).

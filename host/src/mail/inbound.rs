@@ -2,8 +2,8 @@
 //! GBK, Big5 and ISO-8859-x through mail-parser), stored once per Message-ID (a provider that
 //! posts it again gets the first result), put in its thread (In-Reply-To, then References,
 //! naming a message Kith holds), matched to contacts by address, and logged on their
-//! timelines as an `email` activity. Attachments are listed (name, type, size); their bytes
-//! are not kept.
+//! timelines as an `email` activity. Attachments are listed (name, type, size) and their
+//! bytes kept, each up to [`MAX_ATTACHMENT_BYTES`] (a larger one is listed as not kept).
 //!
 //! A reply that arrives before the message it answers starts a thread of its own and joins
 //! the answered message's thread when that arrives.
@@ -15,12 +15,14 @@
 
 use mail_parser::{Address, HeaderValue, MessageParser, MimeHeaders};
 use sea_orm::sea_query::{Expr, ExprTrait};
-use sea_orm::{ActiveValue::Set, ColumnTrait, DbErr, EntityTrait, QueryFilter, QuerySelect};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, DbErr, EntityTrait, QueryFilter, QuerySelect, TransactionTrait,
+};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
-use super::model::message;
+use super::model::{attachment, message};
 use super::{check_header_text, contacts_by_address, links_of, log_activity};
 use crate::db::Db;
 use crate::ids::{RecordId, UserId, WorkspaceId, hex};
@@ -38,6 +40,9 @@ pub enum InboundError {
     #[error(transparent)]
     Database(#[from] DbErr),
 }
+
+/// Largest attachment whose bytes are kept.
+pub const MAX_ATTACHMENT_BYTES: usize = 10 * 1024 * 1024;
 
 /// What became of a received message.
 #[derive(Debug)]
@@ -152,22 +157,41 @@ pub async fn receive(
         .one(&db.read)
         .await?
         .map_or_else(|| message_id.clone(), |parent| parent.thread_id);
-    let attachments: Vec<Value> = parsed
+    let parts: Vec<(String, String, &[u8])> = parsed
         .attachments()
         .map(|part| {
-            json!({
-                "name": part.attachment_name().unwrap_or(""),
-                "type": part.content_type().map(|t| match t.subtype() {
+            let kind = part.content_type().map_or_else(
+                || "application/octet-stream".to_owned(),
+                |t| match t.subtype() {
                     Some(sub) => format!("{}/{sub}", t.ctype()),
                     None => t.ctype().to_owned(),
-                }),
-                "size": part.contents().len(),
+                },
+            );
+            let name: String = part
+                .attachment_name()
+                .unwrap_or("")
+                .chars()
+                .filter(|c| !c.is_control())
+                .take(255)
+                .collect();
+            (name, kind.chars().take(255).collect(), part.contents())
+        })
+        .collect();
+    let attachments: Vec<Value> = parts
+        .iter()
+        .map(|(name, kind, bytes)| {
+            json!({
+                "name": name,
+                "type": kind,
+                "size": bytes.len(),
+                "kept": bytes.len() <= MAX_ATTACHMENT_BYTES,
             })
         })
         .collect();
     let now = now_micros();
+    let id = Uuid::now_v7();
     let row = message::ActiveModel {
-        id: Set(Uuid::now_v7()),
+        id: Set(id),
         workspace_id: Set(workspace),
         direction: Set("in".to_owned()),
         activity_id: Set(None),
@@ -195,10 +219,32 @@ pub async fn receive(
     };
     // The unique (workspace, Message-ID, direction) index makes one of two concurrent posts
     // of the same message the receiver; the other reads what it stored.
-    let stored = match message::Entity::insert(row)
-        .exec_with_returning(&db.write)
-        .await
-    {
+    // The message and its attachments' bytes are stored together or not at all.
+    let inserted = async {
+        let txn = db.write.begin().await?;
+        let stored = message::Entity::insert(row)
+            .exec_with_returning(&txn)
+            .await?;
+        for (position, (name, kind, bytes)) in parts.iter().enumerate() {
+            if bytes.len() > MAX_ATTACHMENT_BYTES {
+                continue;
+            }
+            attachment::Entity::insert(attachment::ActiveModel {
+                message_id: Set(id),
+                position: Set(i32::try_from(position).unwrap_or(i32::MAX)),
+                workspace_id: Set(workspace),
+                name: Set(name.clone()),
+                content_type: Set(kind.clone()),
+                content: Set(bytes.to_vec()),
+            })
+            .exec_without_returning(&txn)
+            .await?;
+        }
+        txn.commit().await?;
+        Ok::<_, DbErr>(stored)
+    }
+    .await;
+    let stored = match inserted {
         Ok(stored) => stored,
         Err(error) => {
             return match existing(message_id).await? {
@@ -215,6 +261,10 @@ pub async fn receive(
     match log(store, actor, own_address, &stored).await {
         Ok(done) => Ok(done),
         Err(error) => {
+            attachment::Entity::delete_many()
+                .filter(attachment::Column::MessageId.eq(stored.id))
+                .exec(&db.write)
+                .await?;
             message::Entity::delete_by_id(stored.id)
                 .exec(&db.write)
                 .await?;

@@ -1,5 +1,5 @@
 //! sea-orm entities of the mail tables (migrations `m20261207_000011_mail` and
-//! `m20261207_000013_mailboxes`).
+//! `m20261207_000013_mailboxes`, `m20261207_000014_mail_attachments`).
 
 pub mod settings {
     use sea_orm::entity::prelude::*;
@@ -94,6 +94,30 @@ pub mod mailbox {
         pub last_error: Option<String>,
         pub created_at: i64,
         pub updated_at: i64,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod attachment {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "mail_attachments")]
+    pub struct Model {
+        /// The `mail_messages` row it came with.
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub message_id: Uuid,
+        /// Its place among the message's attachments, from 0.
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub position: i32,
+        pub workspace_id: Uuid,
+        pub name: String,
+        pub content_type: String,
+        pub content: Vec<u8>,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

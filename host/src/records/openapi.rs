@@ -125,6 +125,10 @@ fn path_parameter(name: &str) -> Value {
         "delivery" => ("A delivery's id, from the delivery log.", uuid),
         "message" => ("A sent or received email's id.", uuid),
         "mailbox" => ("A polled mailbox's id.", uuid),
+        "position" => (
+            "The attachment's place in the message's `attachments`, from 0.",
+            json!({ "type": "integer", "minimum": 0 }),
+        ),
         "seq" => (
             "The event's sequence number.",
             json!({ "type": "integer", "format": "int64" }),

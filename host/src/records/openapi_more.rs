@@ -1156,7 +1156,7 @@ fn add_mail(paths: &mut Paths, components: &mut Map<String, Value>) {
         "to": addresses,
         "cc": addresses,
         "subject": text(),
-        "attachments": { "type": "array", "items": closed(json!({ "name": text(), "type": or_null("string"), "size": { "type": "integer" } })) },
+        "attachments": { "type": "array", "description": "Received mail's attachments; `kept` ones (up to 10 MiB each) download from `/api/v1/mail/{message}/attachments/{position}`, their place in this list.", "items": closed(json!({ "name": text(), "type": or_null("string"), "size": { "type": "integer" }, "kept": { "type": "boolean" } })) },
         "activity_id": { "type": ["string", "null"], "format": "uuid" },
         "attempts": { "type": "integer" },
         "next_at": { "type": ["string", "null"], "format": "date-time" },
@@ -1295,6 +1295,14 @@ fn add_mail(paths: &mut Paths, components: &mut Map<String, Value>) {
         Op::new("get_mail", "One message", tag)
             .describe("Admins see any message; others the ones they sent.")
             .answer(200, "The message.", reference("MailMessage"))
+            .errors(&[404]),
+    );
+    paths.add(
+        "/api/v1/mail/{message}/attachments/{position}",
+        "get",
+        Op::new("get_mail_attachment", "An attachment of a received email", tag)
+            .describe("Its bytes as a download (`Content-Disposition: attachment`, `nosniff`, a sandboxing CSP): never shown inline. Admins see any message's; others those of messages they sent.")
+            .respond(200, json!({ "description": "The attachment's bytes, with its media type.", "content": { "application/octet-stream": { "schema": { "type": "string", "format": "binary" } } } }))
             .errors(&[404]),
     );
     paths.add(
