@@ -39,12 +39,28 @@ impl SmtpServer {
     }
 
     async fn start_on(port: u16) -> SmtpServer {
+        SmtpServer::spawn(port, &[]).await
+    }
+
+    /// One that requires STARTTLS, with this certificate.
+    async fn start_tls(cert: &Path, key: &Path) -> SmtpServer {
+        let tls = [
+            "--tlscert".as_ref(),
+            cert.as_os_str(),
+            "--tlskey".as_ref(),
+            key.as_os_str(),
+        ];
+        SmtpServer::spawn(free_port(), &tls).await
+    }
+
+    async fn spawn(port: u16, extra: &[&std::ffi::OsStr]) -> SmtpServer {
         let maildir =
             std::env::temp_dir().join(format!("kith-maildir-{}", Uuid::now_v7().simple()));
         let child = Command::new("/usr/bin/python3")
             .args(["-m", "aiosmtpd", "-n", "-c", "aiosmtpd.handlers.Mailbox"])
             .arg(&maildir)
             .args(["-l", &format!("127.0.0.1:{port}")])
+            .args(extra)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -548,4 +564,76 @@ on_both! {
             .clone();
         assert_eq!(sent.len(), 3, "nothing past the grant was queued");
     }
+}
+
+/// STARTTLS to an SMTP server whose certificate the server trusts (a CA given by
+/// `SSL_CERT_FILE`) sends; the same server untrusted is refused before anything is sent.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn starttls_checks_the_smtp_servers_certificate() {
+    use crate::mailboxes::{Node, temp_dir, test_certificate};
+    let dir = temp_dir("smtp-tls");
+    let (ca, cert, key) = test_certificate(&dir);
+    let smtp = SmtpServer::start_tls(&cert, &key).await;
+    let db = format!("sqlite://{}/kith.db", dir.display());
+    let trusted = ca.to_string_lossy().into_owned();
+    let node = Node::start(&db, &dir, &[("SSL_CERT_FILE", &trusted)]).await;
+    let (status, _) = node
+        .call(
+            Method::PUT,
+            "/api/v1/admin/outbound-hosts",
+            Some(&json!({"hosts": ["localhost"]})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let settings = json!({
+        "host": "localhost", "port": smtp.port, "security": "starttls",
+        "from_address": "sales@acme.test",
+    });
+    let (status, saved) = node
+        .call(Method::PUT, "/api/v1/admin/mail", Some(&settings))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{saved}");
+    let (_, tested) = node
+        .call(Method::POST, "/api/v1/admin/mail/test", None)
+        .await;
+    assert_eq!(tested["ok"], json!(true), "{tested}");
+    let (status, queued) = node
+        .call(
+            Method::POST,
+            "/api/v1/mail",
+            Some(&json!({"to": ["ada@example.com"], "subject": "Over TLS", "body": "Hello"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{queued}");
+    let delivered = smtp.messages(1).await;
+    assert_eq!(delivered.len(), 1, "sent over STARTTLS");
+    let token = node.token.clone();
+    drop(node);
+
+    // Not trusted (no CA given): the test says why, and a send is not made in the clear.
+    let node = Node::start_with_token(&db, &dir, &[], token).await;
+    let (_, tested) = node
+        .call(Method::POST, "/api/v1/admin/mail/test", None)
+        .await;
+    assert_eq!(tested["ok"], json!(false), "{tested}");
+    assert!(
+        !tested["error"].as_str().unwrap_or_default().is_empty(),
+        "{tested}"
+    );
+    let (status, _) = node
+        .call(
+            Method::POST,
+            "/api/v1/mail",
+            Some(&json!({"to": ["bob@example.com"], "subject": "Untrusted", "body": "Hello"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(
+        read_maildir(&smtp.maildir.join("new")).len(),
+        1,
+        "nothing more arrived"
+    );
+    drop(node);
+    std::fs::remove_dir_all(&dir).ok();
 }

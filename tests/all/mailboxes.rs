@@ -55,63 +55,69 @@ fn output(command: &mut Command) -> String {
     String::from_utf8_lossy(&out.stdout).trim().to_owned()
 }
 
+/// A certificate authority of the test's own in `dir`, and a server certificate for
+/// `localhost` and 127.0.0.1 signed by it: (the CA's PEM, the certificate, its key).
+pub(crate) fn test_certificate(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
+    let (ca, ca_key) = (dir.join("ca.pem"), dir.join("ca.key"));
+    let (cert, key, request) = (
+        dir.join("cert.pem"),
+        dir.join("key.pem"),
+        dir.join("cert.csr"),
+    );
+    let extensions = dir.join("cert.ext");
+    std::fs::write(
+        &extensions,
+        "subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n",
+    )
+    .expect("extensions");
+    output(
+        Command::new("openssl")
+            .args([
+                "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+            ])
+            .args(["-subj", "/CN=Kith test CA", "-keyout"])
+            .arg(&ca_key)
+            .arg("-out")
+            .arg(&ca),
+    );
+    output(
+        Command::new("openssl")
+            .args([
+                "req",
+                "-newkey",
+                "rsa:2048",
+                "-nodes",
+                "-subj",
+                "/CN=localhost",
+                "-keyout",
+            ])
+            .arg(&key)
+            .arg("-out")
+            .arg(&request),
+    );
+    output(
+        Command::new("openssl")
+            .args(["x509", "-req", "-days", "2", "-CAcreateserial", "-in"])
+            .arg(&request)
+            .arg("-CA")
+            .arg(&ca)
+            .arg("-CAkey")
+            .arg(&ca_key)
+            .arg("-extfile")
+            .arg(&extensions)
+            .arg("-out")
+            .arg(&cert),
+    );
+    (ca, cert, key)
+}
+
 impl Dovecot {
     pub(crate) async fn start() -> Dovecot {
         let dir = std::env::temp_dir().join(format!("kith-dovecot-{}", Uuid::now_v7().simple()));
         let mail = dir.join("mail");
         std::fs::create_dir_all(dir.join("run")).expect("dir");
         std::fs::create_dir_all(&mail).expect("dir");
-        // A CA of the test's own, and the server's certificate signed by it.
-        let (ca, ca_key) = (dir.join("ca.pem"), dir.join("ca.key"));
-        let (cert, key, request) = (
-            dir.join("cert.pem"),
-            dir.join("key.pem"),
-            dir.join("cert.csr"),
-        );
-        let extensions = dir.join("cert.ext");
-        std::fs::write(
-            &extensions,
-            "subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n",
-        )
-        .expect("extensions");
-        output(
-            Command::new("openssl")
-                .args([
-                    "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
-                ])
-                .args(["-subj", "/CN=Kith test CA", "-keyout"])
-                .arg(&ca_key)
-                .arg("-out")
-                .arg(&ca),
-        );
-        output(
-            Command::new("openssl")
-                .args([
-                    "req",
-                    "-newkey",
-                    "rsa:2048",
-                    "-nodes",
-                    "-subj",
-                    "/CN=localhost",
-                    "-keyout",
-                ])
-                .arg(&key)
-                .arg("-out")
-                .arg(&request),
-        );
-        output(
-            Command::new("openssl")
-                .args(["x509", "-req", "-days", "2", "-CAcreateserial", "-in"])
-                .arg(&request)
-                .arg("-CA")
-                .arg(&ca)
-                .arg("-CAkey")
-                .arg(&ca_key)
-                .arg("-extfile")
-                .arg(&extensions)
-                .arg("-out")
-                .arg(&cert),
-        );
+        let (ca, cert, key) = test_certificate(&dir);
         // As root, Dovecot's own unprivileged users run the logins and own the mail; as
         // anyone else, that user runs everything.
         let me = output(Command::new("id").arg("-un"));
@@ -480,20 +486,25 @@ on_both! {
 
 /// A server process of its own, with the environment given (the TLS tests set the trusted
 /// roots; replicas share the secret key).
-struct Node {
+pub(crate) struct Node {
     server: Server,
-    token: String,
+    pub(crate) token: String,
     http: reqwest::Client,
 }
 
 impl Node {
-    async fn start(db: &str, dir: &Path, env: &[(&str, &str)]) -> Node {
+    pub(crate) async fn start(db: &str, dir: &Path, env: &[(&str, &str)]) -> Node {
         let dir_text = dir.to_string_lossy().into_owned();
         let token = admin_token(db, &dir_text);
         Node::start_with_token(db, dir, env, token).await
     }
 
-    async fn start_with_token(db: &str, dir: &Path, env: &[(&str, &str)], token: String) -> Node {
+    pub(crate) async fn start_with_token(
+        db: &str,
+        dir: &Path,
+        env: &[(&str, &str)],
+        token: String,
+    ) -> Node {
         let dir_text = dir.to_string_lossy().into_owned();
         let server = start_env(db, &dir_text, &[], env, Stdio::null()).await;
         Node {
@@ -503,7 +514,7 @@ impl Node {
         }
     }
 
-    async fn call(
+    pub(crate) async fn call(
         &self,
         method: reqwest::Method,
         path: &str,
@@ -532,7 +543,7 @@ impl Node {
     }
 }
 
-fn temp_dir(name: &str) -> PathBuf {
+pub(crate) fn temp_dir(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("kith-{name}-{}", Uuid::now_v7().simple()));
     std::fs::create_dir_all(&dir).expect("dir");
     dir

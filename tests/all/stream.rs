@@ -195,3 +195,46 @@ async fn publishing_resumes_after_kill_9_without_loss_or_repeats() {
         .expect("delete the stream");
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// Two servers on one database (replicas), both with the stream on and both taking writes:
+/// the stream holds each event once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_replicas_publish_each_event_once() {
+    let target = target();
+    let dir = std::env::temp_dir().join(format!("kith-stream2-{}", Uuid::now_v7().simple()));
+    let (one, two) = (dir.join("one"), dir.join("two"));
+    std::fs::create_dir_all(&one).expect("dir");
+    std::fs::create_dir_all(&two).expect("dir");
+    let (one, two) = (
+        one.to_string_lossy().into_owned(),
+        two.to_string_lossy().into_owned(),
+    );
+    let db = format!("sqlite://{}", dir.join("kith.db").display());
+    let token = admin_token(&db, &one);
+    let args = [
+        "--nats",
+        NATS,
+        "--nats-subject-prefix",
+        target.prefix.as_str(),
+    ];
+    let client = reqwest::Client::new();
+    let js = context().await;
+    let first = start_with(&db, &one, &args, Stdio::null()).await;
+    let second = start_with(&db, &two, &args, Stdio::null()).await;
+    create_batch(&client, &first, &token, 0).await;
+    create_batch(&client, &second, &token, 1000).await;
+    let got = messages(&js, &target, 2000).await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let held = messages(&js, &target, 2000).await.len();
+    drop((first, second));
+    assert_eq!(got.len(), 2000, "each event once");
+    assert_eq!(held, 2000, "nothing more arrives");
+    let mut ids: Vec<String> = got.iter().map(message_id).collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), 2000, "no id twice");
+    js.delete_stream(target.stream_name())
+        .await
+        .expect("delete the stream");
+    std::fs::remove_dir_all(&dir).ok();
+}

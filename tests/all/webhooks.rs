@@ -534,3 +534,64 @@ async fn deliveries_survive_kill_9_and_repeats_carry_their_id() {
     assert_eq!(unique.len(), 1000, "every event arrived");
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// Two servers on one database (replicas), each taking writes: every event reaches the
+/// subscription once — the deliverer's lease keeps the other replica from sending it too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_replicas_deliver_each_event_once() {
+    let receiver = Receiver::start(0, Duration::from_millis(1)).await;
+    let dir = std::env::temp_dir().join(format!("kith-hooks2-{}", uuid::Uuid::now_v7().simple()));
+    let (one, two) = (dir.join("one"), dir.join("two"));
+    std::fs::create_dir_all(&one).expect("dir");
+    std::fs::create_dir_all(&two).expect("dir");
+    let (one, two) = (
+        one.to_string_lossy().into_owned(),
+        two.to_string_lossy().into_owned(),
+    );
+    let db = format!("sqlite://{}", dir.join("kith.db").display());
+    let token = admin_token(&db, &one);
+    let client = reqwest::Client::new();
+    let first = start_with(&db, &one, &[], Stdio::null()).await;
+    let second = start_with(&db, &two, &[], Stdio::null()).await;
+    let call = |server: &Server, method: Method, path: &str, body: Value| {
+        client
+            .request(method, format!("{}{path}", server.base))
+            .bearer_auth(&token)
+            .json(&body)
+            .send()
+    };
+    let allowed = call(
+        &first,
+        Method::PUT,
+        "/api/v1/admin/outbound-hosts",
+        json!({"hosts": ["127.0.0.1"]}),
+    )
+    .await
+    .expect("allow");
+    assert!(allowed.status().is_success());
+    let hook = call(
+        &second,
+        Method::POST,
+        "/api/v1/webhooks",
+        json!({"url": receiver.url, "events": ["contact.created"]}),
+    )
+    .await
+    .expect("subscribe");
+    assert_eq!(hook.status(), StatusCode::CREATED);
+    create_batch(&client, &first, &token, 0).await;
+    create_batch(&client, &second, &token, 1000).await;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while receiver.got().len() < 2000 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // Anything sent twice would arrive by now.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let got = receiver.got();
+    drop((first, second));
+    let mut ids: Vec<&str> = got.iter().map(|g| g.id.as_str()).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!(ids.len(), 2000, "every event arrived");
+    assert_eq!(got.len(), 2000, "and none twice");
+    std::fs::remove_dir_all(&dir).ok();
+}
