@@ -184,6 +184,38 @@ on_both! {
         assert!(alone.data().is_empty(), "{}", alone.body);
     }
 
+    async fn chinese_names_companies_and_words_inside_notes_are_found(app: TestApp) {
+        let company = app.create("companies", json!({"name": "北京字节跳动科技有限公司"})).await;
+        let branch = app.create("companies", json!({"name": "ACME 北京分公司"})).await;
+        let wang = app.create("contacts", json!({"last_name": "王小明", "company": company["id"]})).await;
+        let note = app
+            .create("activities", json!({"kind": "note", "subject": "跟进", "body": "客户对续约价格有疑问，需要销售经理跟进"}))
+            .await;
+        let latin = app.create("contacts", json!({"first_name": "Ada", "last_name": "Lovelace"})).await;
+        for (query, expected) in [
+            ("王小明", &wang),
+            ("小明", &wang),
+            ("王", &wang),
+            ("字节跳动", &company),
+            ("字节", &company),
+            ("续约", &note),
+            ("销售经理", &note),
+            ("北京分公司", &branch),
+            ("acme 北京", &branch),
+            ("ＡＣＭＥ", &branch),
+            ("Lovelace", &latin),
+        ] {
+            let id = expected["id"].as_str().unwrap();
+            let hits = search_until(&app, query, |hits| rank_of(hits, id).is_some()).await;
+            assert!(rank_of(&hits, id).is_some(), "{query} finds {id}: {hits:?}");
+        }
+        // A part that is not in the text finds nothing of it: 字跳 is not a run of 字节跳动.
+        let hits = search_until(&app, "字跳", |_| true).await;
+        assert!(rank_of(&hits, company["id"].as_str().unwrap()).is_none(), "{hits:?}");
+        let hits = search_until(&app, "销售总监", |_| true).await;
+        assert!(rank_of(&hits, note["id"].as_str().unwrap()).is_none(), "{hits:?}");
+    }
+
     async fn names_outrank_emails_which_outrank_notes(app: TestApp) {
         let named = app.create("contacts", json!({"first_name": "Quimby", "last_name": "Zed"})).await;
         let emailed = app.create("contacts", json!({"first_name": "Ann", "email": "quimby@example.org"})).await;

@@ -8,6 +8,7 @@
 //! from 8), accents folded, quoted phrases, phones by any trailing 7+ digits.
 
 pub mod api;
+mod cjk;
 pub mod find;
 pub mod indexer;
 
@@ -73,7 +74,9 @@ pub struct SearchIndex {
     pub fields: Fields,
 }
 
-const TEXT: &str = "kith_text";
+/// The words analyzer's name. It is part of the index's schema, so a new name (a change of
+/// what it makes of text) is a new layout: the index is rebuilt from the outbox at start.
+const TEXT: &str = "kith_text_cjk";
 const TOKENS: &str = "kith_tokens";
 
 fn text_options(tokenizer: &str, stored: bool) -> TextOptions {
@@ -102,9 +105,12 @@ fn schema() -> (IndexSchema, Fields) {
     (builder.build(), fields)
 }
 
-/// Words: split on non-alphanumerics, lowercased, accents folded (`Müller` = `muller`).
+/// Words: split on non-alphanumerics, full-width forms folded, CJK runs into characters and
+/// pairs (`cjk`), lowercased, accents folded (`Müller` = `muller`).
 pub fn text_analyzer() -> TextAnalyzer {
     TextAnalyzer::builder(SimpleTokenizer::default())
+        .filter(cjk::WidthFilter)
+        .filter(cjk::CjkFilter)
         .filter(RemoveLongFilter::limit(64))
         .filter(LowerCaser)
         .filter(AsciiFoldingFilter)
@@ -531,6 +537,15 @@ impl ParsedQuery {
                 );
             }
         }
+        // A CJK character whose pair with a neighbour is asked for adds nothing but cost.
+        let pairs: Vec<String> = (parsed.words.iter())
+            .filter(|w| w.chars().count() == 2 && w.chars().all(cjk::is_cjk))
+            .cloned()
+            .collect();
+        parsed.words.retain(|w| {
+            let single = w.chars().count() == 1 && w.chars().all(cjk::is_cjk);
+            !(single && pairs.iter().any(|p| p.contains(w.as_str())))
+        });
         parsed.words.truncate(MAX_WORDS);
         parsed.emails.truncate(MAX_WORDS);
         Ok(parsed)

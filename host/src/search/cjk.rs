@@ -1,0 +1,251 @@
+//! Text in Chinese, Japanese and Korean has no spaces between words, so the word tokenizer
+//! gives a whole run (北京字节跳动科技有限公司) as one token and no query for a part of it
+//! matches. [`CjkFilter`] splits each token into runs of CJK and other characters; other runs
+//! pass as they are (mixed script: `ACME北京` is `acme` and 北京), and a CJK run becomes its
+//! characters and its overlapping pairs (北京 → 北, 京, 北京). A query goes through the same
+//! analyzer and every token must match, so 字节跳动 (字节 节跳 跳动 and its characters)
+//! finds the company, 续约 finds the note, and one character typed so far finds every record
+//! with it. The expanded tokens share their source token's position (like synonyms).
+//!
+//! [`WidthFilter`] folds full-width forms to their usual ones first (ＡＣＭＥ１２３ → ACME123),
+//! by Unicode compatibility normalisation (NFKC).
+
+use std::collections::VecDeque;
+
+use tantivy::tokenizer::{Token, TokenFilter, TokenStream, Tokenizer};
+use unicode_normalization::UnicodeNormalization;
+
+/// Whether `c` is written without spaces between words: Han ideographs, kana, Hangul.
+pub fn is_cjk(c: char) -> bool {
+    matches!(c as u32,
+        0x3040..=0x30FF      // Hiragana, Katakana
+        | 0x3400..=0x4DBF    // CJK Extension A
+        | 0x4E00..=0x9FFF    // CJK Unified Ideographs
+        | 0xAC00..=0xD7AF    // Hangul syllables
+        | 0xF900..=0xFAFF    // CJK Compatibility Ideographs
+        | 0x20000..=0x2FA1F  // Extensions B–F, compatibility supplement
+    )
+}
+
+/// Splits `text` into its runs of CJK and of other characters, each with whether it is CJK
+/// and its byte offset in `text`.
+fn runs(text: &str) -> Vec<(bool, usize, &str)> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    let mut current: Option<bool> = None;
+    for (i, c) in text.char_indices() {
+        let cjk = is_cjk(c);
+        if current.is_some_and(|kind| kind != cjk) {
+            out.push((current.unwrap_or(false), start, &text[start..i]));
+            start = i;
+        }
+        current = Some(cjk);
+    }
+    if let Some(kind) = current {
+        out.push((kind, start, &text[start..]));
+    }
+    out
+}
+
+/// The tokens of one source token: each run of other characters as it is; each CJK run as
+/// its pairs, then its characters.
+fn expand(token: &Token) -> Vec<Token> {
+    let at = |offset: usize, len: usize, text: String| Token {
+        offset_from: token.offset_from + offset,
+        offset_to: token.offset_from + offset + len,
+        position: token.position,
+        text,
+        position_length: 1,
+    };
+    let mut out = Vec::new();
+    for (cjk, offset, run) in runs(&token.text) {
+        if !cjk {
+            out.push(at(offset, run.len(), run.to_owned()));
+            continue;
+        }
+        let chars: Vec<(usize, char)> = run.char_indices().collect();
+        for pair in chars.windows(2) {
+            let (i, a) = pair[0];
+            let b = pair[1].1;
+            out.push(at(
+                offset + i,
+                a.len_utf8() + b.len_utf8(),
+                format!("{a}{b}"),
+            ));
+        }
+        for (i, c) in &chars {
+            out.push(at(offset + i, c.len_utf8(), c.to_string()));
+        }
+    }
+    out
+}
+
+/// Splits CJK runs into characters and pairs (see the module comment).
+#[derive(Clone, Copy, Default)]
+pub struct CjkFilter;
+
+impl TokenFilter for CjkFilter {
+    type Tokenizer<T: Tokenizer> = CjkTokenizer<T>;
+
+    fn transform<T: Tokenizer>(self, tokenizer: T) -> CjkTokenizer<T> {
+        CjkTokenizer { inner: tokenizer }
+    }
+}
+
+#[derive(Clone)]
+pub struct CjkTokenizer<T> {
+    inner: T,
+}
+
+impl<T: Tokenizer> Tokenizer for CjkTokenizer<T> {
+    type TokenStream<'a> = CjkStream<T::TokenStream<'a>>;
+
+    fn token_stream<'a>(&'a mut self, text: &'a str) -> Self::TokenStream<'a> {
+        CjkStream {
+            tail: self.inner.token_stream(text),
+            pending: VecDeque::new(),
+            current: Token::default(),
+        }
+    }
+}
+
+pub struct CjkStream<T> {
+    tail: T,
+    pending: VecDeque<Token>,
+    current: Token,
+}
+
+impl<T: TokenStream> TokenStream for CjkStream<T> {
+    fn advance(&mut self) -> bool {
+        loop {
+            if let Some(next) = self.pending.pop_front() {
+                self.current = next;
+                return true;
+            }
+            if !self.tail.advance() {
+                return false;
+            }
+            let token = self.tail.token();
+            if !token.text.chars().any(is_cjk) {
+                self.current = token.clone();
+                return true;
+            }
+            self.pending.extend(expand(token));
+        }
+    }
+
+    fn token(&self) -> &Token {
+        &self.current
+    }
+
+    fn token_mut(&mut self) -> &mut Token {
+        &mut self.current
+    }
+}
+
+/// Folds full-width (and other compatibility) forms: NFKC of each token.
+#[derive(Clone, Copy, Default)]
+pub struct WidthFilter;
+
+impl TokenFilter for WidthFilter {
+    type Tokenizer<T: Tokenizer> = WidthTokenizer<T>;
+
+    fn transform<T: Tokenizer>(self, tokenizer: T) -> WidthTokenizer<T> {
+        WidthTokenizer { inner: tokenizer }
+    }
+}
+
+#[derive(Clone)]
+pub struct WidthTokenizer<T> {
+    inner: T,
+}
+
+impl<T: Tokenizer> Tokenizer for WidthTokenizer<T> {
+    type TokenStream<'a> = WidthStream<T::TokenStream<'a>>;
+
+    fn token_stream<'a>(&'a mut self, text: &'a str) -> Self::TokenStream<'a> {
+        WidthStream {
+            tail: self.inner.token_stream(text),
+        }
+    }
+}
+
+pub struct WidthStream<T> {
+    tail: T,
+}
+
+impl<T: TokenStream> TokenStream for WidthStream<T> {
+    fn advance(&mut self) -> bool {
+        if !self.tail.advance() {
+            return false;
+        }
+        let token = self.tail.token_mut();
+        if !token.text.is_ascii() {
+            token.text = token.text.nfkc().collect();
+        }
+        true
+    }
+
+    fn token(&self) -> &Token {
+        self.tail.token()
+    }
+
+    fn token_mut(&mut self) -> &mut Token {
+        self.tail.token_mut()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn words(text: &str) -> Vec<String> {
+        let mut analyzer = super::super::text_analyzer();
+        let mut stream = analyzer.token_stream(text);
+        let mut out = Vec::new();
+        while let Some(token) = stream.next() {
+            out.push(token.text.clone());
+        }
+        out
+    }
+
+    #[test]
+    fn cjk_runs_become_pairs_and_characters_and_latin_stays_whole() {
+        assert_eq!(words("王小明"), ["王小", "小明", "王", "小", "明"]);
+        assert_eq!(
+            words("ACME北京分公司"),
+            [
+                "acme", "北京", "京分", "分公", "公司", "北", "京", "分", "公", "司"
+            ]
+        );
+        assert_eq!(words("Müller & Söhne"), ["muller", "sohne"]);
+        assert_eq!(
+            words("ＡＣＭＥ １２３"),
+            ["acme", "123"],
+            "full width folds"
+        );
+        assert_eq!(
+            words("サクラ 서울"),
+            ["サク", "クラ", "サ", "ク", "ラ", "서울", "서", "울"]
+        );
+    }
+
+    #[test]
+    fn a_query_part_finds_the_text_it_is_in() {
+        let company = words("北京字节跳动科技有限公司");
+        let note = words("客户对续约价格有疑问，需要销售经理跟进");
+        for (query, document) in [
+            ("字节跳动", &company),
+            ("字节", &company),
+            ("续约", &note),
+            ("销售经理", &note),
+        ] {
+            for word in words(query) {
+                assert!(
+                    document.contains(&word),
+                    "{query}: {word} is not in the document"
+                );
+            }
+        }
+    }
+}
