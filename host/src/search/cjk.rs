@@ -8,7 +8,9 @@
 //! with it. The expanded tokens share their source token's position (like synonyms).
 //!
 //! [`WidthFilter`] folds full-width forms to their usual ones first (ＡＣＭＥ１２３ → ACME123),
-//! by Unicode compatibility normalisation (NFKC).
+//! by Unicode compatibility normalisation (NFKC). [`PinyinFilter`], for titles only, adds the
+//! pinyin of each run of Han characters, whole and as initials (王小明 → `wangxiaoming`,
+//! `wxm`), so a name is found as people type it on a Latin keyboard.
 
 use std::collections::VecDeque;
 
@@ -143,6 +145,97 @@ impl<T: TokenStream> TokenStream for CjkStream<T> {
     }
 }
 
+/// The pinyin of the Han characters of `text`, per run of them: the syllables joined, their
+/// initials, and each two neighbours joined (王小明 → `wangxiaoming`, `wxm`, `wangxiao`,
+/// `xiaoming`), so a part of a name typed as it sounds finds it too. Characters without a
+/// reading are left out.
+fn pinyin_of(text: &str) -> Vec<String> {
+    use pinyin::ToPinyin;
+    let mut out = Vec::new();
+    for (_, _, run) in runs(text).into_iter().filter(|(cjk, _, _)| *cjk) {
+        let syllables: Vec<&str> = run
+            .chars()
+            .filter_map(|c| c.to_pinyin())
+            .map(|p| p.plain())
+            .collect();
+        if syllables.is_empty() {
+            continue;
+        }
+        out.push(syllables.concat());
+        out.push(syllables.iter().filter_map(|s| s.get(..1)).collect());
+        if syllables.len() > 2 {
+            out.extend(syllables.windows(2).map(|pair| pair.concat()));
+        }
+    }
+    out
+}
+
+/// Adds the pinyin of Han text after its token (see the module comment).
+#[derive(Clone, Copy, Default)]
+pub struct PinyinFilter;
+
+impl TokenFilter for PinyinFilter {
+    type Tokenizer<T: Tokenizer> = PinyinTokenizer<T>;
+
+    fn transform<T: Tokenizer>(self, tokenizer: T) -> PinyinTokenizer<T> {
+        PinyinTokenizer { inner: tokenizer }
+    }
+}
+
+#[derive(Clone)]
+pub struct PinyinTokenizer<T> {
+    inner: T,
+}
+
+impl<T: Tokenizer> Tokenizer for PinyinTokenizer<T> {
+    type TokenStream<'a> = PinyinStream<T::TokenStream<'a>>;
+
+    fn token_stream<'a>(&'a mut self, text: &'a str) -> Self::TokenStream<'a> {
+        PinyinStream {
+            tail: self.inner.token_stream(text),
+            pending: VecDeque::new(),
+            current: Token::default(),
+        }
+    }
+}
+
+pub struct PinyinStream<T> {
+    tail: T,
+    pending: VecDeque<Token>,
+    current: Token,
+}
+
+impl<T: TokenStream> TokenStream for PinyinStream<T> {
+    fn advance(&mut self) -> bool {
+        if let Some(next) = self.pending.pop_front() {
+            self.current = next;
+            return true;
+        }
+        if !self.tail.advance() {
+            return false;
+        }
+        let token = self.tail.token().clone();
+        if token.text.chars().any(is_cjk) {
+            for text in pinyin_of(&token.text) {
+                self.pending.push_back(Token {
+                    text,
+                    ..token.clone()
+                });
+            }
+        }
+        self.current = token;
+        true
+    }
+
+    fn token(&self) -> &Token {
+        &self.current
+    }
+
+    fn token_mut(&mut self) -> &mut Token {
+        &mut self.current
+    }
+}
+
 /// Folds full-width (and other compatibility) forms: NFKC of each token.
 #[derive(Clone, Copy, Default)]
 pub struct WidthFilter;
@@ -228,6 +321,29 @@ mod tests {
             words("サクラ 서울"),
             ["サク", "クラ", "サ", "ク", "ラ", "서울", "서", "울"]
         );
+    }
+
+    #[test]
+    fn titles_carry_the_pinyin_of_han_names() {
+        let mut analyzer = super::super::title_analyzer();
+        let mut stream = analyzer.token_stream("王小明 ACME北京");
+        let mut out = Vec::new();
+        while let Some(token) = stream.next() {
+            out.push(token.text.clone());
+        }
+        for expected in [
+            "wangxiaoming",
+            "wxm",
+            "xiaoming",
+            "小明",
+            "acme",
+            "beijing",
+            "bj",
+            "北京",
+        ] {
+            assert!(out.iter().any(|t| t == expected), "{expected} in {out:?}");
+        }
+        assert!(pinyin_of("Ada").is_empty());
     }
 
     #[test]

@@ -77,6 +77,8 @@ pub struct SearchIndex {
 /// The words analyzer's name. It is part of the index's schema, so a new name (a change of
 /// what it makes of text) is a new layout: the index is rebuilt from the outbox at start.
 const TEXT: &str = "kith_text_cjk";
+/// The titles' analyzer: the words', with pinyin for Han names.
+const TITLE: &str = "kith_title_cjk";
 const TOKENS: &str = "kith_tokens";
 
 fn text_options(tokenizer: &str, stored: bool) -> TextOptions {
@@ -98,7 +100,7 @@ fn schema() -> (IndexSchema, Fields) {
         workspace: builder.add_text_field("workspace", STRING),
         entity: builder.add_text_field("entity", STRING | STORED),
         owner: builder.add_text_field("owner", STRING),
-        title: builder.add_text_field("title", text_options(TEXT, true)),
+        title: builder.add_text_field("title", text_options(TITLE, true)),
         contact: builder.add_text_field("contact", text_options(TOKENS, false)),
         body: builder.add_text_field("body", text_options(TEXT, true)),
     };
@@ -110,6 +112,19 @@ fn schema() -> (IndexSchema, Fields) {
 pub fn text_analyzer() -> TextAnalyzer {
     TextAnalyzer::builder(SimpleTokenizer::default())
         .filter(cjk::WidthFilter)
+        .filter(cjk::CjkFilter)
+        .filter(RemoveLongFilter::limit(64))
+        .filter(LowerCaser)
+        .filter(AsciiFoldingFilter)
+        .build()
+}
+
+/// Titles: as [`text_analyzer`], and the pinyin of Han text (王小明 is also `wangxiaoming`
+/// and `wxm`). Queries are analyzed as words: the pinyin is only indexed.
+pub fn title_analyzer() -> TextAnalyzer {
+    TextAnalyzer::builder(SimpleTokenizer::default())
+        .filter(cjk::WidthFilter)
+        .filter(cjk::PinyinFilter)
         .filter(cjk::CjkFilter)
         .filter(RemoveLongFilter::limit(64))
         .filter(LowerCaser)
@@ -157,6 +172,7 @@ impl SearchIndex {
 
     fn with_index(index: Index, fields: Fields) -> Result<SearchIndex, SearchError> {
         index.tokenizers().register(TEXT, text_analyzer());
+        index.tokenizers().register(TITLE, title_analyzer());
         index.tokenizers().register(TOKENS, token_analyzer());
         let reader = index
             .reader_builder()
@@ -332,9 +348,8 @@ impl SearchIndex {
                 .collect::<Vec<_>>()
                 .join(" ")
         };
-        let mut analyzer = text_analyzer();
-        let mut words = analyze(&mut analyzer, &text(self.fields.title));
-        words.extend(analyze(&mut analyzer, &text(self.fields.body)));
+        let mut words = analyze(&mut title_analyzer(), &text(self.fields.title));
+        words.extend(analyze(&mut text_analyzer(), &text(self.fields.body)));
         let contact: Vec<String> = text(self.fields.contact)
             .split_whitespace()
             .map(str::to_owned)
