@@ -292,6 +292,24 @@ impl Browser<'_> {
     }
 
     /// Runs a script in the page and returns its value.
+    /// Clicks `selector` (a form's submit button whose script reloads the page on success)
+    /// and waits for the new page.
+    pub(crate) async fn click_and_reload(&mut self, selector: &str) {
+        self.js("window.__kithBefore = true; return null").await;
+        self.click(selector).await;
+        self.until("the page to reload", |client| async move {
+            let fresh = client
+                .execute(
+                    "return window.__kithBefore !== true && document.readyState === 'complete'",
+                    Vec::new(),
+                )
+                .await
+                .ok()?;
+            (fresh == true).then_some(())
+        })
+        .await;
+    }
+
     pub(crate) async fn js(&mut self, script: &str) -> Value {
         match self.client.execute(script, Vec::new()).await {
             Ok(value) => value,
@@ -675,19 +693,8 @@ async fn browser_user_can_do_a_day_of_work() {
         panic!("{message}");
     }
     // A mark on this document tells the reload apart.
-    b.js("window.__kithBefore = true; return null").await;
-    b.click("form#theme-form button[type=submit]").await;
-    b.until("the page to reload", |client| async move {
-        let fresh = client
-            .execute(
-                "return window.__kithBefore !== true && document.readyState === 'complete'",
-                Vec::new(),
-            )
-            .await
-            .ok()?;
-        (fresh == true).then_some(())
-    })
-    .await;
+    b.click_and_reload("form#theme-form button[type=submit]")
+        .await;
     let after = b.js(script).await;
     let after = after.as_str().unwrap_or_default().to_owned();
     if after == before.as_str().unwrap_or_default() || rgb_sum(&after) >= 200 {

@@ -485,19 +485,7 @@ mod in_browser {
 
         b.step("the settings are saved and shown after the reload");
         b.fill("#smtp-host", "127.0.0.1").await;
-        b.js("window.__kithBefore = true; return null").await;
-        b.click("#smtp-form button[type=submit]").await;
-        b.until("the page to reload", |client| async move {
-            let fresh = client
-                .execute(
-                    "return window.__kithBefore !== true && document.readyState === 'complete'",
-                    Vec::new(),
-                )
-                .await
-                .ok()?;
-            (fresh == true).then_some(())
-        })
-        .await;
+        b.click_and_reload("#smtp-form button[type=submit]").await;
         let host = b
             .js("return document.querySelector('#smtp-host').value")
             .await;

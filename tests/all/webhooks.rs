@@ -473,6 +473,33 @@ on_both! {
 
 /// kill -9 while deliveries are in flight: after a restart every event arrives, and what
 /// arrives twice carries the same id and body (the receiver drops it by id).
+/// Allows 127.0.0.1 and subscribes `url` to contact creations, through a server process.
+async fn subscribe_on(client: &reqwest::Client, server: &Server, token: &str, url: &str) {
+    let call = |method: Method, path: &str, body: Value| {
+        client
+            .request(method, format!("{}{path}", server.base))
+            .bearer_auth(token)
+            .json(&body)
+            .send()
+    };
+    let allowed = call(
+        Method::PUT,
+        "/api/v1/admin/outbound-hosts",
+        json!({"hosts": ["127.0.0.1"]}),
+    )
+    .await
+    .expect("allow");
+    assert!(allowed.status().is_success());
+    let hook = call(
+        Method::POST,
+        "/api/v1/webhooks",
+        json!({"url": url, "events": ["contact.created"]}),
+    )
+    .await
+    .expect("subscribe");
+    assert_eq!(hook.status(), StatusCode::CREATED);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn deliveries_survive_kill_9_and_repeats_carry_their_id() {
     let receiver = Receiver::start(0, Duration::from_millis(2)).await;
@@ -482,32 +509,8 @@ async fn deliveries_survive_kill_9_and_repeats_carry_their_id() {
     let db = format!("sqlite://{}", dir.join("kith.db").display());
     let token = admin_token(&db, &data_dir);
     let client = reqwest::Client::new();
-    let call = |server: &Server, method: Method, path: &str, body: Value| {
-        client
-            .request(method, format!("{}{path}", server.base))
-            .bearer_auth(&token)
-            .json(&body)
-            .send()
-    };
     let mut server = start_with(&db, &data_dir, &[], Stdio::null()).await;
-    let allowed = call(
-        &server,
-        Method::PUT,
-        "/api/v1/admin/outbound-hosts",
-        json!({"hosts": ["127.0.0.1"]}),
-    )
-    .await
-    .expect("allow");
-    assert!(allowed.status().is_success());
-    let hook = call(
-        &server,
-        Method::POST,
-        "/api/v1/webhooks",
-        json!({"url": receiver.url, "events": ["contact.created"]}),
-    )
-    .await
-    .expect("subscribe");
-    assert_eq!(hook.status(), StatusCode::CREATED);
+    subscribe_on(&client, &server, &token, &receiver.url).await;
     create_batch(&client, &server, &token, 0).await;
     // Killed once some, not all, have been delivered.
     let deadline = Instant::now() + Duration::from_secs(30);
@@ -553,31 +556,7 @@ async fn two_replicas_deliver_each_event_once() {
     let client = reqwest::Client::new();
     let first = start_with(&db, &one, &[], Stdio::null()).await;
     let second = start_with(&db, &two, &[], Stdio::null()).await;
-    let call = |server: &Server, method: Method, path: &str, body: Value| {
-        client
-            .request(method, format!("{}{path}", server.base))
-            .bearer_auth(&token)
-            .json(&body)
-            .send()
-    };
-    let allowed = call(
-        &first,
-        Method::PUT,
-        "/api/v1/admin/outbound-hosts",
-        json!({"hosts": ["127.0.0.1"]}),
-    )
-    .await
-    .expect("allow");
-    assert!(allowed.status().is_success());
-    let hook = call(
-        &second,
-        Method::POST,
-        "/api/v1/webhooks",
-        json!({"url": receiver.url, "events": ["contact.created"]}),
-    )
-    .await
-    .expect("subscribe");
-    assert_eq!(hook.status(), StatusCode::CREATED);
+    subscribe_on(&client, &second, &token, &receiver.url).await;
     create_batch(&client, &first, &token, 0).await;
     create_batch(&client, &second, &token, 1000).await;
     let deadline = Instant::now() + Duration::from_secs(60);
