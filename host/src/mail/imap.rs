@@ -341,12 +341,9 @@ impl Poller {
         );
         // A new UIDVALIDITY: the old UIDs mean nothing; start again (Message-IDs keep what
         // was stored from being stored twice).
-        let mut last = if row.uid_validity == Some(validity) {
-            row.last_uid
-        } else {
-            0
-        };
+        let mut last = row.last_uid;
         if row.uid_validity != Some(validity) {
+            last = 0;
             self.bookmark(row.id, validity, 0, Counts::default())
                 .await?;
         }

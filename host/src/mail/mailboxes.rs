@@ -6,7 +6,9 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use sea_orm::sea_query::Expr;
-use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
+};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -228,11 +230,10 @@ pub async fn create(
     };
     let count = mailbox::Entity::find()
         .filter(mailbox::Column::WorkspaceId.eq(identity.workspace.0))
-        .all(&state.db.read)
+        .count(&state.db.read)
         .await
-        .map_err(ApiError::internal)?
-        .len();
-    if count >= MAX_MAILBOXES {
+        .map_err(ApiError::internal)?;
+    if count >= MAX_MAILBOXES as u64 {
         return Err(ApiError::new(
             ErrorCode::Conflict,
             format!("a workspace polls at most {MAX_MAILBOXES} mailboxes"),
