@@ -20,6 +20,7 @@ mod m20261207_000011_mail;
 mod m20261207_000012_webhook_due;
 mod m20261207_000013_mailboxes;
 mod m20261207_000014_mail_attachments;
+mod m20261207_000015_scalar_refs;
 
 pub struct Migrator;
 
@@ -41,6 +42,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000012_webhook_due::Migration),
             Box::new(m20261207_000013_mailboxes::Migration),
             Box::new(m20261207_000014_mail_attachments::Migration),
+            Box::new(m20261207_000015_scalar_refs::Migration),
         ]
     }
 }

@@ -14,10 +14,10 @@ use sea_orm_migration::sea_orm::{ConnectionTrait, DbBackend};
 #[derive(DeriveMigrationName)]
 pub struct Migration;
 
-const SQLITE_ROWS: &str = "SELECT r.id, f.key, e.value FROM json_each(r.data) AS f, json_each(f.value) AS e \
+pub(crate) const SQLITE_ROWS: &str = "SELECT r.id, f.key, e.value FROM json_each(r.data) AS f, json_each(f.value) AS e \
      WHERE f.type = 'array' AND e.type = 'text' AND length(e.value) = 36";
 
-const POSTGRES_ROWS: &str = "SELECT r.id, f.key, e.value FROM jsonb_each(r.data) AS f \
+pub(crate) const POSTGRES_ROWS: &str = "SELECT r.id, f.key, e.value FROM jsonb_each(r.data) AS f \
      CROSS JOIN LATERAL jsonb_array_elements_text(CASE WHEN jsonb_typeof(f.value) = 'array' THEN f.value ELSE '[]'::jsonb END) AS e(value) \
      WHERE length(e.value) = 36";
 

@@ -187,7 +187,8 @@ on_both! {
     async fn chinese_names_companies_and_words_inside_notes_are_found(app: TestApp) {
         let company = app.create("companies", json!({"name": "北京字节跳动科技有限公司"})).await;
         let branch = app.create("companies", json!({"name": "ACME 北京分公司"})).await;
-        let wang = app.create("contacts", json!({"last_name": "王小明", "company": company["id"]})).await;
+        let wang = app.create("contacts", json!({"last_name": "王小明", "title": "总经理", "company": company["id"]})).await;
+        let ouyang = app.create("contacts", json!({"last_name": "欧阳娜娜", "title": "采购经理"})).await;
         let note = app
             .create("activities", json!({"kind": "note", "subject": "跟进", "body": "客户对续约价格有疑问，需要销售经理跟进"}))
             .await;
@@ -208,16 +209,116 @@ on_both! {
             ("acme 北京", &branch),
             ("ＡＣＭＥ", &branch),
             ("Lovelace", &latin),
+            ("字節跳動", &company),
+            ("銷售經理", &note),
+            ("王总", &wang),
+            ("王經理", &wang),
+            ("王小明 字节", &wang),
+            ("欧阳经理", &ouyang),
+            ("欧阳总", &ouyang),
         ] {
             let id = expected["id"].as_str().unwrap();
             let hits = search_until(&app, query, |hits| rank_of(hits, id).is_some()).await;
             assert!(rank_of(&hits, id).is_some(), "{query} finds {id}: {hits:?}");
         }
+        // A family name with a title ranks the one who holds that title first.
+        let other_wang = app.create("contacts", json!({"last_name": "王芳", "title": "会计"})).await;
+        let hits = search_until(&app, "王总", |hits| rank_of(hits, other_wang["id"].as_str().unwrap()).is_some()).await;
+        assert_eq!(rank_of(&hits, wang["id"].as_str().unwrap()), Some(0), "{hits:?}");
+        let hits = search_until(&app, "欧阳经理", |_| true).await;
+        assert!(rank_of(&hits, wang["id"].as_str().unwrap()).is_none(), "another family name: {hits:?}");
         // A part that is not in the text finds nothing of it: 字跳 is not a run of 字节跳动.
         let hits = search_until(&app, "字跳", |_| true).await;
         assert!(rank_of(&hits, company["id"].as_str().unwrap()).is_none(), "{hits:?}");
         let hits = search_until(&app, "销售总监", |_| true).await;
         assert!(rank_of(&hits, note["id"].as_str().unwrap()).is_none(), "{hits:?}");
+    }
+
+    async fn records_are_found_through_the_titles_they_reference_and_follow_renames(app: TestApp) {
+        let company = app.create("companies", json!({"name": "Quillfeather Analytics"})).await;
+        let company_id = company["id"].as_str().unwrap();
+        let contact = app
+            .create("contacts", json!({"first_name": "Ada", "last_name": "Lovelace", "email": "ada@example.org", "company": company_id}))
+            .await;
+        let contact_id = contact["id"].as_str().unwrap();
+        let other = app.create("contacts", json!({"first_name": "Ada", "last_name": "Lovelace", "email": "ada2@example.org"})).await;
+        let note = app
+            .create("activities", json!({"kind": "note", "subject": "Call", "body": "Talked pricing", "links": [contact_id]}))
+            .await;
+        // Only the reference holds "Quillfeather": the email is elsewhere.
+        let hits = search_until(&app, "Lovelace Quillfeather", |hits| rank_of(hits, contact_id).is_some()).await;
+        assert_eq!(rank_of(&hits, contact_id), Some(0), "{hits:?}");
+        assert!(rank_of(&hits, other["id"].as_str().unwrap()).is_none(), "the Lovelace elsewhere does not match: {hits:?}");
+        let typed = search_until(&app, "Lovelace Quill", |hits| rank_of(hits, contact_id).is_some()).await;
+        assert_eq!(rank_of(&typed, contact_id), Some(0), "a reference's prefix while typing: {typed:?}");
+        let note_hits = search_until(&app, "pricing lovelace", |hits| rank_of(hits, note["id"].as_str().unwrap()).is_some()).await;
+        assert!(rank_of(&note_hits, note["id"].as_str().unwrap()).is_some(), "a note by what it links: {note_hits:?}");
+        // The company's own name still ranks the company first.
+        let by_name = search_until(&app, "Quillfeather", |hits| hits.len() >= 2).await;
+        assert_eq!(by_name[0]["id"], company_id, "{by_name:?}");
+
+        // Renaming the company rewrites the documents that reference it.
+        app.patch(&format!("/api/v1/companies/{company_id}"), &json!({"name": "Brightwater Labs"}), None).await;
+        let renamed = search_until(&app, "Lovelace Brightwater", |hits| rank_of(hits, contact_id).is_some()).await;
+        assert_eq!(rank_of(&renamed, contact_id), Some(0), "{renamed:?}");
+        let old = search_until(&app, "Lovelace Quillfeather", |hits| rank_of(hits, contact_id).is_none()).await;
+        assert!(rank_of(&old, contact_id).is_none(), "not by the old name any more: {old:?}");
+        // A change that keeps the title leaves them as they are; deleting the company drops it.
+        app.patch(&format!("/api/v1/companies/{company_id}"), &json!({"website": "https://brightwater.example"}), None).await;
+        app.delete(&format!("/api/v1/companies/{company_id}")).await;
+        let gone = search_until(&app, "Lovelace Brightwater", |hits| rank_of(hits, contact_id).is_none()).await;
+        assert!(rank_of(&gone, contact_id).is_none(), "a deleted company's name finds nothing: {gone:?}");
+        app.post(&format!("/api/v1/companies/{company_id}/restore"), &json!({})).await;
+        let back = search_until(&app, "Lovelace Brightwater", |hits| rank_of(hits, contact_id).is_some()).await;
+        assert!(rank_of(&back, contact_id).is_some(), "restored, found again: {back:?}");
+        // Pointing the contact elsewhere drops the old company from its document.
+        let moved_to = app.create("companies", json!({"name": "Zephyrine Mills"})).await;
+        app.patch(&format!("/api/v1/contacts/{contact_id}"), &json!({"company": moved_to["id"]}), None).await;
+        let moved = search_until(&app, "Lovelace Zephyrine", |hits| rank_of(hits, contact_id).is_some()).await;
+        assert!(rank_of(&moved, contact_id).is_some(), "{moved:?}");
+        let before = search_until(&app, "Lovelace Brightwater", |hits| rank_of(hits, contact_id).is_none()).await;
+        assert!(rank_of(&before, contact_id).is_none(), "{before:?}");
+    }
+
+    async fn a_referenced_title_the_reader_may_not_see_finds_nothing(app: TestApp) {
+        let app = &app;
+        // Members read every contact, but only their own companies, and never a contact's
+        // `company` field in the second role.
+        let role = json!({
+            "name": "scout",
+            "types": {"*": {"create": "all", "read": "all", "edit": "all", "delete": "all"}, "company": {"create": "all", "read": "own", "edit": "own", "delete": "own"}},
+        });
+        app.save_role("scout", &role).await;
+        let blind = json!({
+            "name": "blind",
+            "types": {"*": {"create": "all", "read": "all", "edit": "all", "delete": "all"}},
+            "fields": {"contact": {"company": {"read": false}}},
+        });
+        app.save_role("blind", &blind).await;
+        let scout = app.user("acme", "scout@acme.test", "scout").await;
+        let blind = app.user("acme", "blind@acme.test", "blind").await;
+        let secret = app.create("companies", json!({"name": "Obsidian Holdings"})).await;
+        let contact = app.create("contacts", json!({"first_name": "Grace", "last_name": "Hopper", "company": secret["id"]})).await;
+        let id = contact["id"].as_str().unwrap();
+        search_until(app, "Hopper Obsidian", |hits| rank_of(hits, id).is_some()).await;
+        for (who, token) in [("a reader of their own companies only", &scout), ("a reader without the company field", &blind)] {
+            for query in ["Hopper Obsidian", "Obsidian", "Obsid"] {
+                let hits = app
+                    .request(Method::GET, &format!("/api/v1/search?q={}", urlencode(query)), None, Some(token), &[])
+                    .await;
+                assert_eq!(hits.status, StatusCode::OK);
+                assert!(rank_of(hits.data(), id).is_none(), "{who}: {query} finds through an unreadable title: {}", hits.body);
+            }
+            let by_name = app.request(Method::GET, "/api/v1/search?q=Grace%20Hopper", None, Some(token), &[]).await;
+            assert_eq!(ids(by_name.data()), [id], "{who} still finds the contact by its name");
+        }
+        // A company the scout owns is matched through.
+        let own = app.request(Method::POST, "/api/v1/companies", Some(&json!({"name": "Tangerine Partners"})), Some(&scout), &[]).await;
+        assert_eq!(own.status, StatusCode::CREATED, "{}", own.body);
+        app.patch(&format!("/api/v1/contacts/{id}"), &json!({"company": own.body["id"]}), None).await;
+        search_until(app, "Hopper Tangerine", |hits| rank_of(hits, id).is_some()).await;
+        let hits = app.request(Method::GET, "/api/v1/search?q=Hopper%20Tangerine", None, Some(&scout), &[]).await;
+        assert_eq!(ids(hits.data()), [id], "{}", hits.body);
     }
 
     async fn names_outrank_emails_which_outrank_notes(app: TestApp) {

@@ -781,7 +781,7 @@ fn build_kith(corpus: &Corpus, dir: &Path) -> anyhow::Result<(Kith, Built)> {
     let start = Instant::now();
     for (record, doc) in corpus.records.iter().zip(&corpus.docs) {
         let ty = &corpus.types[doc.kind as usize];
-        writer.add_document(index.document(workspace, ty, record))?;
+        writer.add_document(index.document(workspace, ty, record, &[]))?;
     }
     writer.commit()?;
     let seconds = start.elapsed().as_secs_f64();

@@ -8,9 +8,12 @@
 //! with it. The expanded tokens share their source token's position (like synonyms).
 //!
 //! [`WidthFilter`] folds full-width forms to their usual ones first (ＡＣＭＥ１２３ → ACME123),
-//! by Unicode compatibility normalisation (NFKC). [`PinyinFilter`], for titles only, adds the
-//! pinyin of each run of Han characters, whole and as initials (王小明 → `wangxiaoming`,
-//! `wxm`), so a name is found as people type it on a Latin keyboard.
+//! by Unicode compatibility normalisation (NFKC), and traditional Han characters to simplified
+//! ones (`fast2s`: 銷售 → 销售), so either script finds the other. [`PinyinFilter`], for titles
+//! only, adds the pinyin of each run of Han characters, whole and as initials (王小明 →
+//! `wangxiaoming`, `wxm`), so a name is found as people type it on a Latin keyboard, and its
+//! first one and two characters as family-name tokens (`王^`, `王小^`): a query for a family
+//! name with a title or form of address (王总, 欧阳经理) asks for them ([`family_name_query`]).
 
 use std::collections::VecDeque;
 
@@ -128,7 +131,7 @@ impl<T: TokenStream> TokenStream for CjkStream<T> {
                 return false;
             }
             let token = self.tail.token();
-            if !token.text.chars().any(is_cjk) {
+            if !token.text.chars().any(is_cjk) || token.text.ends_with(FAMILY_NAME) {
                 self.current = token.clone();
                 return true;
             }
@@ -168,6 +171,71 @@ fn pinyin_of(text: &str) -> Vec<String> {
         }
     }
     out
+}
+
+/// What ends a family-name token: no word holds it (the word tokenizer splits on it), and
+/// [`CjkFilter`] passes such tokens as they are.
+const FAMILY_NAME: char = '^';
+
+/// The family-name tokens of each run of Han characters in a title: its first character and
+/// its first two (for two-character family names such as 欧阳), each followed by
+/// [`FAMILY_NAME`].
+fn family_names(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for (_, _, run) in runs(text).into_iter().filter(|(cjk, _, _)| *cjk) {
+        let mut chars = run.chars();
+        if let Some(first) = chars.next() {
+            out.push(format!("{first}{FAMILY_NAME}"));
+            if let Some(second) = chars.next() {
+                out.push(format!("{first}{second}{FAMILY_NAME}"));
+            }
+        }
+    }
+    out
+}
+
+/// Titles and forms of address that follow a family name (王总 is Mr or Ms Wang, a manager).
+const TITLES: &[&str] = &[
+    "董事长",
+    "总经理",
+    "总监",
+    "总裁",
+    "经理",
+    "主任",
+    "主管",
+    "部长",
+    "处长",
+    "科长",
+    "局长",
+    "院长",
+    "校长",
+    "所长",
+    "老师",
+    "教授",
+    "博士",
+    "医生",
+    "律师",
+    "先生",
+    "女士",
+    "小姐",
+    "老板",
+    "总",
+    "董",
+    "工",
+];
+
+/// A query word that is a family name and a title (王总, 欧阳经理): the family name's token
+/// ([`family_names`]) and the title, or `None`. The family name is one or two characters.
+pub fn family_name_query(word: &str) -> Option<(String, &'static str)> {
+    if !word.chars().all(is_cjk) {
+        return None;
+    }
+    TITLES.iter().find_map(|title| {
+        let name = word.strip_suffix(title)?;
+        (1..=2)
+            .contains(&name.chars().count())
+            .then(|| (format!("{name}{FAMILY_NAME}"), *title))
+    })
 }
 
 /// Adds the pinyin of Han text after its token (see the module comment).
@@ -216,7 +284,10 @@ impl<T: TokenStream> TokenStream for PinyinStream<T> {
         }
         let token = self.tail.token().clone();
         if token.text.chars().any(is_cjk) {
-            for text in pinyin_of(&token.text) {
+            for text in pinyin_of(&token.text)
+                .into_iter()
+                .chain(family_names(&token.text))
+            {
                 self.pending.push_back(Token {
                     text,
                     ..token.clone()
@@ -236,7 +307,18 @@ impl<T: TokenStream> TokenStream for PinyinStream<T> {
     }
 }
 
-/// Folds full-width (and other compatibility) forms: NFKC of each token.
+/// Full-width (and other compatibility) forms folded (NFKC), and traditional Han characters
+/// folded to simplified ones.
+pub fn fold(text: &str) -> String {
+    let text: String = text.nfkc().collect();
+    if text.chars().any(is_cjk) {
+        fast2s::convert(&text)
+    } else {
+        text
+    }
+}
+
+/// Folds each token ([`fold`]).
 #[derive(Clone, Copy, Default)]
 pub struct WidthFilter;
 
@@ -274,7 +356,7 @@ impl<T: TokenStream> TokenStream for WidthStream<T> {
         }
         let token = self.tail.token_mut();
         if !token.text.is_ascii() {
-            token.text = token.text.nfkc().collect();
+            token.text = fold(&token.text);
         }
         true
     }
@@ -332,6 +414,8 @@ mod tests {
             out.push(token.text.clone());
         }
         for expected in [
+            "王^",
+            "王小^",
             "wangxiaoming",
             "wxm",
             "xiaoming",
@@ -344,6 +428,32 @@ mod tests {
             assert!(out.iter().any(|t| t == expected), "{expected} in {out:?}");
         }
         assert!(pinyin_of("Ada").is_empty());
+    }
+
+    #[test]
+    fn traditional_characters_fold_to_simplified() {
+        assert_eq!(words("銷售經理"), words("销售经理"));
+        assert_eq!(words("北京字節跳動"), words("北京字节跳动"));
+    }
+
+    #[test]
+    fn family_names_with_titles_are_recognised() {
+        assert_eq!(family_name_query("王总"), Some(("王^".to_owned(), "总")));
+        assert_eq!(
+            family_name_query("王经理"),
+            Some(("王^".to_owned(), "经理"))
+        );
+        assert_eq!(
+            family_name_query("欧阳总经理"),
+            Some(("欧阳^".to_owned(), "总经理"))
+        );
+        for not_one in ["总", "经理", "王小明", "wang总", "销售经理跟进"] {
+            assert_eq!(family_name_query(not_one), None, "{not_one}");
+        }
+        assert_eq!(
+            family_names("王小明 ACME 欧阳"),
+            ["王^", "王小^", "欧^", "欧阳^"]
+        );
     }
 
     #[test]

@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use super::{Hit, SearchError, SearchIndex, TypeScope};
+use super::{Hit, SearchError, SearchIndex, TypeScope, reference_ids};
 use crate::auth::permissions::{Operation, Scope};
 use crate::records::schema::EntityType;
 use crate::records::{Actor, RecordError, Store};
@@ -66,18 +66,30 @@ pub async fn find(
         tokio::task::spawn_blocking(move || searcher.search(workspace, &query, &scopes, limit))
             .await
             .map_err(|e| FindError::Task(e.to_string()))??;
+    // Documents hold the titles of the records they reference, whoever may read those: an
+    // actor who may not read every record of every type has each hit matched again against
+    // the titles they may read.
+    let reads_everything = schema.types().iter().all(|ty| {
+        actor.access.scope(Operation::Read, &ty.name) == Scope::All
+            && Arc::ptr_eq(&actor.access.view(ty), ty)
+    });
     let mut found = Vec::with_capacity(hits.len());
     for mut hit in hits {
         let Some(ty) = types.iter().find(|t| t.name == hit.entity) else {
             continue;
         };
         let view = actor.access.view(ty);
-        if !Arc::ptr_eq(&view, ty) {
-            // The role hides fields of this type: match and quote only what it may see.
+        if !Arc::ptr_eq(&view, ty) || !reads_everything {
+            // Match and quote only what the role may see.
             let Ok(record) = store.get(actor, &view, hit.id).await else {
                 continue;
             };
-            let Some(snippet) = index.rematch(q, workspace, &view, &record) else {
+            let ids = reference_ids(&view, &record.data);
+            let titles = store.titles(actor, &ids).await?;
+            let refs: Vec<String> = (ids.iter().filter_map(|id| titles.get(id)))
+                .map(|(_, title)| title.clone())
+                .collect();
+            let Some(snippet) = index.rematch(q, workspace, &view, &record, &refs) else {
                 continue;
             };
             hit.snippet = snippet;

@@ -2,6 +2,11 @@
 //! each batch of events by re-reading the records they name (so replaying an event is
 //! harmless), and commits with the last applied sequence number as the commit payload — a
 //! restart, even after kill -9, resumes exactly after the last commit.
+//!
+//! A document also holds the titles of the records its record references, so when a record's
+//! title changes (or it is deleted) the records that reference it are re-indexed in the same
+//! step: renaming a company rewrites its contacts' documents here, after the rename's
+//! transaction, never inside it.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -10,9 +15,10 @@ use std::time::{Duration, Instant};
 use indicatif::{ProgressBar, ProgressStyle};
 use tantivy::{IndexWriter, TantivyDocument, Term};
 
-use super::{SearchError, SearchIndex};
+use super::{SearchError, SearchIndex, reference_ids};
 use crate::ids::WorkspaceId;
-use crate::records::{RecordError, Store};
+use crate::records::schema::Schema;
+use crate::records::{Record, RecordError, Store, value};
 
 /// Events applied per commit.
 const BATCH: u64 = 5_000;
@@ -44,6 +50,9 @@ pub struct Indexer {
     /// The outbox position applied to the writer (committed or not).
     applied: i64,
     last_commit: Instant,
+    /// The titles written since the last commit (`None`: deleted), which the index's reader
+    /// does not show yet.
+    pending_titles: HashMap<uuid::Uuid, Option<String>>,
 }
 
 impl Indexer {
@@ -58,6 +67,7 @@ impl Indexer {
             seq,
             applied: seq,
             last_commit: Instant::now(),
+            pending_titles: HashMap::new(),
         })
     }
 
@@ -78,6 +88,7 @@ impl Indexer {
                 Err(error) => {
                     tracing::error!(%error, seq = self.seq, "search indexing failed; retrying");
                     self.applied = self.seq;
+                    self.pending_titles.clear();
                     if let Ok(mut writer) = self.writer.lock() {
                         writer.rollback().ok();
                     }
@@ -142,9 +153,61 @@ impl Indexer {
             .into_iter()
             .collect();
         let docs = self.documents(&ids).await?;
-        self.write(ids, docs).await?;
+        // A new record has no referrers yet; any other may have been renamed or deleted.
+        let changed: Vec<uuid::Uuid> = (events.iter())
+            .filter(|e| e.event != "created")
+            .map(|e| e.record_id)
+            .collect::<HashSet<_>>()
+            .into_iter()
+            .collect();
+        let renamed = self.renamed(&changed, &docs).await?;
+        self.write(ids.clone(), docs).await?;
+        if !renamed.is_empty() {
+            let batch: HashSet<uuid::Uuid> = ids.into_iter().collect();
+            let referrers: Vec<uuid::Uuid> = (self.store.referrers(&renamed).await?)
+                .into_iter()
+                .filter(|id| !batch.contains(id))
+                .collect();
+            for chunk in referrers.chunks(BATCH as usize) {
+                let docs = self.documents(chunk).await?;
+                self.write(chunk.to_vec(), docs).await?;
+            }
+        }
         self.applied = last;
         Ok(events.len())
+    }
+
+    /// Of the records `changed` (whose new documents are `docs`; deleted ones have none), the
+    /// referenced ones whose title is not the one in the index any more.
+    async fn renamed(
+        &mut self,
+        changed: &[uuid::Uuid],
+        docs: &[(uuid::Uuid, TantivyDocument)],
+    ) -> Result<Vec<uuid::Uuid>, IndexerError> {
+        let title_field = self.index.fields.title;
+        let new_titles: HashMap<uuid::Uuid, String> = (docs.iter())
+            .map(|(id, doc)| (*id, super::stored_text(doc, title_field)))
+            .collect();
+        let targets = self.store.referenced_among(changed).await?;
+        let unknown: Vec<uuid::Uuid> = (targets.iter())
+            .filter(|id| !self.pending_titles.contains_key(id))
+            .copied()
+            .collect();
+        let index = self.index.clone();
+        let indexed = tokio::task::spawn_blocking(move || index.indexed_titles(&unknown))
+            .await
+            .map_err(|e| IndexerError::Writer(e.to_string()))??;
+        let renamed = (targets.into_iter())
+            .filter(|id| {
+                let before = (self.pending_titles.get(id).cloned())
+                    .unwrap_or_else(|| indexed.get(id).cloned());
+                before.as_ref() != new_titles.get(id)
+            })
+            .collect();
+        for id in changed {
+            self.pending_titles.insert(*id, new_titles.get(id).cloned());
+        }
+        Ok(renamed)
     }
 
     /// Commits what was applied, recording its outbox position in the commit.
@@ -166,39 +229,87 @@ impl Indexer {
         .map_err(|e| IndexerError::Writer(e.to_string()))??;
         self.seq = seq;
         self.last_commit = Instant::now();
+        self.pending_titles.clear();
         Ok(())
     }
 
-    /// The current documents of the given records (deleted ones have none).
-    async fn documents(&self, ids: &[uuid::Uuid]) -> Result<Vec<TantivyDocument>, IndexerError> {
+    /// The current documents of the given records (deleted ones have none), by id.
+    async fn documents(
+        &self,
+        ids: &[uuid::Uuid],
+    ) -> Result<Vec<(uuid::Uuid, TantivyDocument)>, IndexerError> {
         let mut docs = Vec::with_capacity(ids.len());
         let mut schemas = HashMap::new();
         for chunk in ids.chunks(500) {
-            for (workspace, record) in self.store.records_by_ids(chunk).await? {
-                if record.deleted_at.is_some() {
+            let records = self.store.records_by_ids(chunk).await?;
+            docs.extend(self.documents_of(&records, &mut schemas).await?);
+        }
+        Ok(docs)
+    }
+
+    /// The documents of the live ones of `records`, with the titles of the live records they
+    /// reference in their own workspace.
+    async fn documents_of(
+        &self,
+        records: &[(WorkspaceId, Record)],
+        schemas: &mut HashMap<WorkspaceId, Arc<Schema>>,
+    ) -> Result<Vec<(uuid::Uuid, TantivyDocument)>, IndexerError> {
+        let mut typed = Vec::with_capacity(records.len());
+        for (workspace, record) in records.iter().filter(|(_, r)| r.deleted_at.is_none()) {
+            let schema = self.schema(*workspace, schemas).await?;
+            if let Some(ty) = schema.by_name(&record.entity_type) {
+                typed.push((*workspace, Arc::clone(ty), record));
+            }
+        }
+        let wanted: Vec<uuid::Uuid> = (typed.iter())
+            .flat_map(|(_, ty, record)| reference_ids(ty, &record.data))
+            .collect::<HashSet<_>>()
+            .into_iter()
+            .collect();
+        let mut titles: HashMap<uuid::Uuid, (WorkspaceId, String)> = HashMap::new();
+        for chunk in wanted.chunks(500) {
+            for (workspace, target) in self.store.records_by_ids(chunk).await? {
+                if target.deleted_at.is_some() {
                     continue;
                 }
-                let schema = match schemas.get(&workspace) {
-                    Some(schema) => Arc::clone(schema),
-                    None => {
-                        let schema = self.store.schema(workspace).await?;
-                        schemas.insert(workspace, Arc::clone(&schema));
-                        schema
-                    }
-                };
-                if let Some(ty) = schema.by_name(&record.entity_type) {
-                    docs.push(self.index.document(workspace, ty, &record));
+                let schema = self.schema(workspace, schemas).await?;
+                if let Some(ty) = schema.by_name(&target.entity_type) {
+                    titles.insert(target.id.0, (workspace, value::title(ty, &target.data)));
                 }
             }
         }
-        Ok(docs)
+        Ok(typed
+            .into_iter()
+            .map(|(workspace, ty, record)| {
+                let refs: Vec<String> = (reference_ids(&ty, &record.data).iter())
+                    .filter_map(|id| titles.get(id))
+                    .filter(|(their, title)| *their == workspace && !title.is_empty())
+                    .map(|(_, title)| title.clone())
+                    .collect();
+                let doc = self.index.document(workspace, &ty, record, &refs);
+                (record.id.0, doc)
+            })
+            .collect())
+    }
+
+    async fn schema(
+        &self,
+        workspace: WorkspaceId,
+        schemas: &mut HashMap<WorkspaceId, Arc<Schema>>,
+    ) -> Result<Arc<Schema>, IndexerError> {
+        if let Some(schema) = schemas.get(&workspace) {
+            return Ok(Arc::clone(schema));
+        }
+        let schema = self.store.schema(workspace).await?;
+        schemas.insert(workspace, Arc::clone(&schema));
+        Ok(schema)
     }
 
     /// Replaces the documents of `ids` by `docs` (uncommitted), on a blocking thread.
     async fn write(
         &self,
         ids: Vec<uuid::Uuid>,
-        docs: Vec<TantivyDocument>,
+        docs: Vec<(uuid::Uuid, TantivyDocument)>,
     ) -> Result<(), IndexerError> {
         let writer = Arc::clone(&self.writer);
         let id_field = self.index.fields.id;
@@ -209,7 +320,7 @@ impl Indexer {
             for id in ids {
                 writer.delete_term(Term::from_field_text(id_field, &id.to_string()));
             }
-            for doc in docs {
+            for (_, doc) in docs {
                 writer.add_document(doc)?;
             }
             Ok(())
@@ -246,25 +357,14 @@ impl Indexer {
             let Some(last) = page.last().map(|(_, r)| r.id.0) else {
                 break;
             };
-            let mut schemas: HashMap<WorkspaceId, _> = HashMap::new();
-            let mut docs = Vec::with_capacity(page.len());
-            for (workspace, record) in &page {
-                if !schemas.contains_key(workspace) {
-                    schemas.insert(*workspace, self.store.schema(*workspace).await?);
-                }
-                if let Some(ty) = schemas
-                    .get(workspace)
-                    .and_then(|s| s.by_name(&record.entity_type))
-                {
-                    docs.push(self.index.document(*workspace, ty, record));
-                }
-            }
+            let mut schemas = HashMap::new();
+            let docs = self.documents_of(&page, &mut schemas).await?;
             let writer = Arc::clone(&self.writer);
             tokio::task::spawn_blocking(move || -> Result<(), IndexerError> {
                 let writer = writer
                     .lock()
                     .map_err(|e| IndexerError::Writer(e.to_string()))?;
-                for doc in docs {
+                for (_, doc) in docs {
                     writer.add_document(doc)?;
                 }
                 Ok(())

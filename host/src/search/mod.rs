@@ -3,7 +3,8 @@
 //! owns the `IndexWriter`; queried off the async workers.
 //!
 //! Each record becomes one document: its title fields (boost ×3), its emails and phones
-//! (×2, with the extra tokens that make parts of them findable), and its other searchable
+//! (×2, with the extra tokens that make parts of them findable), the titles of the records it
+//! references (×1.5: a contact is found by its company's name), and its other searchable
 //! fields (×1). Matching: exact words, prefixes while typing, typos (1 edit from 4 letters, 2
 //! from 8), accents folded, quoted phrases, phones by any trailing 7+ digits.
 
@@ -12,7 +13,7 @@ mod cjk;
 pub mod find;
 pub mod indexer;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
 use serde_json::{Map, Value};
@@ -64,6 +65,8 @@ pub struct Fields {
     pub title: Field,
     pub contact: Field,
     pub body: Field,
+    /// The titles of the records a record references.
+    pub refs: Field,
 }
 
 /// The index and a reader over it. Cloning is cheap; writing happens only in the indexer.
@@ -76,9 +79,9 @@ pub struct SearchIndex {
 
 /// The words analyzer's name. It is part of the index's schema, so a new name (a change of
 /// what it makes of text) is a new layout: the index is rebuilt from the outbox at start.
-const TEXT: &str = "kith_text_cjk";
+const TEXT: &str = "kith_text_folded";
 /// The titles' analyzer: the words', with pinyin for Han names.
-const TITLE: &str = "kith_title_cjk";
+const TITLE: &str = "kith_title_folded";
 const TOKENS: &str = "kith_tokens";
 
 fn text_options(tokenizer: &str, stored: bool) -> TextOptions {
@@ -103,6 +106,7 @@ fn schema() -> (IndexSchema, Fields) {
         title: builder.add_text_field("title", text_options(TITLE, true)),
         contact: builder.add_text_field("contact", text_options(TOKENS, false)),
         body: builder.add_text_field("body", text_options(TEXT, true)),
+        refs: builder.add_text_field("refs", text_options(TEXT, false)),
     };
     (builder.build(), fields)
 }
@@ -191,12 +195,14 @@ impl SearchIndex {
         Ok(metas.payload.and_then(|p| p.parse().ok()).unwrap_or(0))
     }
 
-    /// The document of a record: its title, contact tokens and searchable text.
+    /// The document of a record: its title, contact tokens and searchable text, and `refs`,
+    /// the titles of the records it references ([`reference_ids`]).
     pub fn document(
         &self,
         workspace: WorkspaceId,
         ty: &EntityType,
         record: &Record,
+        refs: &[String],
     ) -> TantivyDocument {
         let f = self.fields;
         let mut doc = TantivyDocument::default();
@@ -206,11 +212,15 @@ impl SearchIndex {
         if let Some(owner) = record.owner {
             doc.add_text(f.owner, owner.to_string());
         }
-        let text = document_text(ty, &record.data);
+        let text = DocumentText {
+            refs: refs.join("\n"),
+            ..document_text(ty, &record.data)
+        };
         for (field, value) in [
             (f.title, text.title),
             (f.contact, text.contact),
             (f.body, text.body),
+            (f.refs, text.refs),
         ] {
             if !value.is_empty() {
                 doc.add_text(field, value);
@@ -291,12 +301,7 @@ impl SearchIndex {
         let mut hits = Vec::with_capacity(top.len());
         for (score, address) in top {
             let doc: TantivyDocument = searcher.doc(address)?;
-            let text = |field| {
-                doc.get_first(field)
-                    .and_then(|v| v.as_str())
-                    .unwrap_or_default()
-                    .to_owned()
-            };
+            let text = |field| stored_text(&doc, field);
             let Ok(id) = uuid::Uuid::parse_str(&text(f.id)) else {
                 continue;
             };
@@ -322,6 +327,36 @@ impl SearchIndex {
     }
 }
 
+impl SearchIndex {
+    /// The titles the last commit holds for `ids` (those without a document are left out).
+    pub fn indexed_titles(
+        &self,
+        ids: &[uuid::Uuid],
+    ) -> Result<HashMap<uuid::Uuid, String>, SearchError> {
+        let searcher = self.reader.searcher();
+        let mut titles = HashMap::new();
+        for id in ids {
+            let query = TermQuery::new(
+                Term::from_field_text(self.fields.id, &id.to_string()),
+                IndexRecordOption::Basic,
+            );
+            let top = searcher.search(&query, &TopDocs::with_limit(1).order_by_score())?;
+            if let Some((_, address)) = top.first() {
+                let doc: TantivyDocument = searcher.doc(*address)?;
+                titles.insert(*id, stored_text(&doc, self.fields.title));
+            }
+        }
+        Ok(titles)
+    }
+}
+
+/// The first value of a stored text field of `doc` ("" if none).
+pub fn stored_text(doc: &TantivyDocument, field: Field) -> String {
+    (doc.get_first(field).and_then(|v| v.as_str()))
+        .unwrap_or_default()
+        .to_owned()
+}
+
 /// An entity type a search covers, and the owners whose records it may return (`None`: all).
 #[derive(Debug, Clone, PartialEq)]
 pub struct TypeScope {
@@ -331,17 +366,18 @@ pub struct TypeScope {
 
 impl SearchIndex {
     /// Checks a hit again against only what the caller may see of the record (its view
-    /// without hidden fields): `Some(snippet)` if the query still matches, built from visible
-    /// text only.
+    /// without hidden fields, and `refs`, the titles of the referenced records they may
+    /// read): `Some(snippet)` if the query still matches, built from visible text only.
     pub fn rematch(
         &self,
         raw: &str,
         workspace: WorkspaceId,
         view: &EntityType,
         record: &Record,
+        refs: &[String],
     ) -> Option<String> {
         let parsed = ParsedQuery::parse(raw).ok()?;
-        let doc = self.document(workspace, view, record);
+        let doc = self.document(workspace, view, record, refs);
         let text = |field| {
             doc.get_all(field)
                 .filter_map(|v| v.as_str())
@@ -350,6 +386,7 @@ impl SearchIndex {
         };
         let mut words = analyze(&mut title_analyzer(), &text(self.fields.title));
         words.extend(analyze(&mut text_analyzer(), &text(self.fields.body)));
+        words.extend(analyze(&mut text_analyzer(), &refs.join("\n")));
         let contact: Vec<String> = text(self.fields.contact)
             .split_whitespace()
             .map(str::to_owned)
@@ -363,9 +400,15 @@ impl SearchIndex {
         };
         let phrase_matches =
             |p: &Vec<String>| words.windows(p.len()).any(|window| window == p.as_slice());
-        let text_match = (!parsed.words.is_empty() || !parsed.phrases.is_empty())
-            && parsed.words.iter().all(word_matches)
-            && parsed.phrases.iter().all(phrase_matches);
+        let person_matches = |p: &Person| {
+            words.contains(&p.family_name)
+                || (!p.words.is_empty() && p.words.iter().all(word_matches))
+        };
+        let text_match =
+            (!parsed.words.is_empty() || !parsed.phrases.is_empty() || !parsed.people.is_empty())
+                && parsed.words.iter().all(word_matches)
+                && parsed.phrases.iter().all(phrase_matches)
+                && parsed.people.iter().all(person_matches);
         let contact_match = parsed
             .emails
             .iter()
@@ -505,11 +548,21 @@ pub fn phone_tokens(phone: &str) -> String {
     }
 }
 
+#[derive(Debug, PartialEq)]
+struct Person {
+    family_name: String,
+    title: Vec<String>,
+    words: Vec<String>,
+}
+
 /// A query split into phrases, words and a possible phone number.
 #[derive(Debug, Default, PartialEq)]
 struct ParsedQuery {
     phrases: Vec<Vec<String>>,
     words: Vec<String>,
+    /// Family names with a title (王总): the family name's title token, the title, and the
+    /// word's own tokens (the text may also hold 王总 as it is).
+    people: Vec<Person>,
     /// Raw query pieces that look like emails or email parts.
     emails: Vec<String>,
     phone: Option<String>,
@@ -544,6 +597,18 @@ impl ParsedQuery {
             if is_phrase && words.len() > 1 {
                 parsed.phrases.push(words);
             } else {
+                let mut words = Vec::new();
+                for piece in part.split_whitespace() {
+                    let piece_words = analyze(&mut analyzer, piece);
+                    match cjk::family_name_query(&cjk::fold(piece)) {
+                        Some((family_name, title)) => parsed.people.push(Person {
+                            family_name,
+                            title: analyze(&mut analyzer, title),
+                            words: piece_words,
+                        }),
+                        None => words.extend(piece_words),
+                    }
+                }
                 parsed.words.extend(words);
                 parsed.emails.extend(
                     part.split_whitespace()
@@ -561,7 +626,11 @@ impl ParsedQuery {
             let single = w.chars().count() == 1 && w.chars().all(cjk::is_cjk);
             !(single && pairs.iter().any(|p| p.contains(w.as_str())))
         });
+        for person in &mut parsed.people {
+            person.words.retain(|w| w.chars().count() > 1);
+        }
         parsed.words.truncate(MAX_WORDS);
+        parsed.people.truncate(MAX_WORDS);
         parsed.emails.truncate(MAX_WORDS);
         Ok(parsed)
     }
@@ -575,6 +644,36 @@ impl ParsedQuery {
                 Occur::Must,
                 word_query(f, word, i + 1 == self.words.len(), i > 0),
             ));
+        }
+        for person in &self.people {
+            // The family name opening a title, or the word as written; the title in the
+            // record's text (a job title) ranks it higher.
+            let as_written: Vec<(Occur, Box<dyn Query>)> = (person.words.iter())
+                .map(|w| (Occur::Must, word_query(f, w, false, true)))
+                .collect();
+            let family_name = Term::from_field_text(f.title, &person.family_name);
+            all.push((
+                Occur::Must,
+                Box::new(BooleanQuery::new(vec![
+                    (
+                        Occur::Should,
+                        boosted(
+                            TermQuery::new(family_name, IndexRecordOption::WithFreqs),
+                            6.0,
+                        ),
+                    ),
+                    (Occur::Should, Box::new(BooleanQuery::new(as_written))),
+                ])),
+            ));
+            for word in &person.title {
+                for field in [f.title, f.body] {
+                    let term = Term::from_field_text(field, word);
+                    all.push((
+                        Occur::Should,
+                        boosted(TermQuery::new(term, IndexRecordOption::WithFreqs), 1.0),
+                    ));
+                }
+            }
         }
         for phrase in &self.phrases {
             let mut either: Vec<(Occur, Box<dyn Query>)> = Vec::new();
@@ -610,9 +709,13 @@ impl ParsedQuery {
     }
 
     fn highlight_terms(&self) -> BTreeMap<String, f32> {
-        self.words
-            .iter()
+        (self.words.iter())
             .chain(self.phrases.iter().flatten())
+            .chain(
+                self.people
+                    .iter()
+                    .flat_map(|p| p.words.iter().chain(&p.title)),
+            )
             .map(|w| (w.clone(), 1.0))
             .collect()
     }
@@ -684,6 +787,7 @@ fn word_query(f: Fields, word: &str, last: bool, after_others: bool) -> Box<dyn 
         true,
     );
     add(f.contact, 2.0, last.then_some(3), false);
+    add(f.refs, 1.5, last.then_some(2), false);
     add(f.body, 1.0, last.then_some(4), false);
     Box::new(BooleanQuery::new(options))
 }
@@ -695,6 +799,9 @@ pub struct DocumentText {
     pub title: String,
     pub contact: String,
     pub body: String,
+    /// The referenced records' titles, one per line ([`document_text`] leaves it empty: the
+    /// indexer fills it).
+    pub refs: String,
 }
 
 pub fn document_text(ty: &EntityType, data: &Map<String, Value>) -> DocumentText {
@@ -718,7 +825,29 @@ pub fn document_text(ty: &EntityType, data: &Map<String, Value>) -> DocumentText
         title: value::title(ty, data),
         contact: contact.join(" "),
         body: body.join("\n"),
+        refs: String::new(),
     }
+}
+
+/// The records a record references through the fields of `ty` (so a view without a hidden
+/// reference field yields none through it), in field order, without repeats.
+pub fn reference_ids(ty: &EntityType, data: &Map<String, Value>) -> Vec<uuid::Uuid> {
+    let mut ids = Vec::new();
+    for field in ty.fields.iter().filter(|f| f.kind == FieldKind::Reference) {
+        let values = match data.get(&field.name) {
+            Some(Value::Array(items)) => items.iter().collect(),
+            Some(one) => vec![one],
+            None => continue,
+        };
+        for id in values.into_iter().filter_map(Value::as_str) {
+            if let Ok(id) = uuid::Uuid::parse_str(id)
+                && !ids.contains(&id)
+            {
+                ids.push(id);
+            }
+        }
+    }
+    ids
 }
 
 #[cfg(test)]

@@ -305,6 +305,47 @@ impl Store {
             .collect())
     }
 
+    /// Of `targets`, those that some record references (in a field or a list): the records
+    /// whose new title the search indexer must carry into other documents.
+    pub async fn referenced_among(&self, targets: &[Uuid]) -> Result<Vec<Uuid>, RecordError> {
+        self.refs_query(false, targets).await
+    }
+
+    /// The records that reference any of `targets` (in a field or a list), in any workspace:
+    /// an id is only ever referenced from its own workspace.
+    pub async fn referrers(&self, targets: &[Uuid]) -> Result<Vec<Uuid>, RecordError> {
+        self.refs_query(true, targets).await
+    }
+
+    /// The distinct sources (`sources`) or targets of the references to `targets`.
+    async fn refs_query(&self, sources: bool, targets: &[Uuid]) -> Result<Vec<Uuid>, RecordError> {
+        let column = if sources { "source_id" } else { "target_id" };
+        let mut found = Vec::new();
+        for chunk in targets.chunks(500) {
+            let mut sql = Sql::new(self.db.backend);
+            sql.push(&format!(
+                "SELECT DISTINCT {column} AS id FROM record_refs WHERE target_id IN ("
+            ));
+            for (i, id) in chunk.iter().enumerate() {
+                if i > 0 {
+                    sql.push(", ");
+                }
+                sql.bind(id.to_string());
+            }
+            sql.push(")");
+            for row in self.db.read.query_all_raw(sql.into_statement()).await? {
+                // Sources are record ids; targets are the text the trigger found.
+                let id = if sources {
+                    Some(row.try_get::<Uuid>("", "id")?)
+                } else {
+                    Uuid::parse_str(&row.try_get::<String>("", "id")?).ok()
+                };
+                found.extend(id);
+            }
+        }
+        Ok(found)
+    }
+
     /// The titles of the live records behind `ids` that `actor` may read, each with its
     /// type's plural: what a page shows for a reference. Records the actor may not read, of
     /// another workspace, or deleted, are left out (their titles could leak).
