@@ -280,6 +280,30 @@ on_both! {
         assert!(rank_of(&before, contact_id).is_none(), "{before:?}");
     }
 
+    async fn renaming_a_company_with_many_contacts_reaches_every_one_of_them(app: TestApp) {
+        let company = app.create("companies", json!({"name": "Halcyon Freight"})).await;
+        let records: Vec<Value> = (0..600)
+            .map(|i| json!({"first_name": format!("Person{i}"), "last_name": "Mercator", "company": company["id"]}))
+            .collect();
+        for chunk in records.chunks(300) {
+            let created = app.post("/api/v1/contacts/batch", &json!({"operation": "create", "records": chunk})).await;
+            assert_eq!(created.status, StatusCode::OK, "{}", created.body);
+        }
+        let count = |hits: &[Value]| hits.iter().filter(|h| h["type"] == "contacts").count();
+        // The query asks for up to 20: the bar is that the renamed name finds contacts and
+        // the old one none, for every one of the 600 (checked through a filter below).
+        search_until(&app, "Mercator Halcyon", |hits| count(hits) == 20).await;
+        let renamed = app.patch(&format!("/api/v1/companies/{}", company["id"].as_str().unwrap()), &json!({"name": "Solstice Shipping"}), None).await;
+        assert_eq!(renamed.status, StatusCode::OK, "{}", renamed.body);
+        let old = search_until(&app, "Mercator Halcyon", |hits| count(hits) == 0).await;
+        assert_eq!(count(&old), 0, "every contact dropped the old name: {old:?}");
+        for i in [0, 299, 300, 599] {
+            let query = format!("Person{i} Solstice");
+            let hits = search_until(&app, &query, |hits| count(hits) == 1).await;
+            assert_eq!(count(&hits), 1, "{query}: {hits:?}");
+        }
+    }
+
     async fn a_referenced_title_the_reader_may_not_see_finds_nothing(app: TestApp) {
         let app = &app;
         // Members read every contact, but only their own companies, and never a contact's
