@@ -50,8 +50,8 @@ pub struct Indexer {
     /// The outbox position applied to the writer (committed or not).
     applied: i64,
     last_commit: Instant,
-    /// The titles written since the last commit (`None`: deleted), which the index's reader
-    /// does not show yet.
+    /// The titles of referenced records written since the last commit (`None`: deleted),
+    /// which the index's reader does not show yet.
     pending_titles: HashMap<uuid::Uuid, Option<String>>,
 }
 
@@ -197,15 +197,15 @@ impl Indexer {
         let indexed = tokio::task::spawn_blocking(move || index.indexed_titles(&unknown))
             .await
             .map_err(|e| IndexerError::Writer(e.to_string()))??;
-        let renamed = (targets.into_iter())
-            .filter(|id| {
-                let before = (self.pending_titles.get(id).cloned())
-                    .unwrap_or_else(|| indexed.get(id).cloned());
-                before.as_ref() != new_titles.get(id)
-            })
-            .collect();
-        for id in changed {
-            self.pending_titles.insert(*id, new_titles.get(id).cloned());
+        let mut renamed = Vec::new();
+        for id in targets {
+            let before = (self.pending_titles.get(&id).cloned())
+                .unwrap_or_else(|| indexed.get(&id).cloned());
+            let after = new_titles.get(&id).cloned();
+            if before != after {
+                renamed.push(id);
+            }
+            self.pending_titles.insert(id, after);
         }
         Ok(renamed)
     }
