@@ -2,12 +2,14 @@
 //!
 //! - the bundled themes (`../themes/<name>/…`): `$OUT_DIR/themes.rs`, one `(path, bytes)`
 //!   entry per file;
+//! - the message catalogues (`locales/<lang>/*.ftl`): `$OUT_DIR/locales.rs`, one
+//!   `(language, file, text)` entry per file;
 //! - the first-party plugins (`../plugins/<name>/`, each a crate): built here for
 //!   `wasm32-wasip2` (a nested `cargo build --release` into `target/wasm`, the folder `cargo
 //!   xtask` builds every plugin into, so the two share their compiled dependencies) and
 //!   embedded as packages — manifest, component and templates — in `$OUT_DIR/bundled.rs`.
 //!
-//! Any change under `themes/`, `plugins/` or `plugin-sdk/` rebuilds them.
+//! Any change under `themes/`, `locales/`, `plugins/` or `plugin-sdk/` rebuilds them.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -20,6 +22,7 @@ fn main() {
     let root = manifest_dir.parent().expect("the workspace root");
     let out_dir = PathBuf::from(std::env::var("OUT_DIR").expect("OUT_DIR"));
     themes(&root.join("themes"), &out_dir);
+    locales(&manifest_dir.join("locales"), &out_dir);
     plugins(root, &out_dir);
 }
 
@@ -40,6 +43,31 @@ fn themes(root: &Path, out_dir: &Path) {
     }
     out.push_str("];\n");
     std::fs::write(out_dir.join("themes.rs"), out).expect("write themes.rs");
+}
+
+fn locales(root: &Path, out_dir: &Path) {
+    println!("cargo:rerun-if-changed={}", root.display());
+    let mut files = Vec::new();
+    collect(root, &mut files);
+    files.sort();
+    let mut out = String::from("pub static FILES: &[(&str, &str, &str)] = &[\n");
+    for path in &files {
+        let relative = relative(path, root);
+        let Some((language, file)) = relative.split_once('/') else {
+            continue;
+        };
+        if !file.ends_with(".ftl") {
+            continue;
+        }
+        writeln!(
+            out,
+            "    ({language:?}, {file:?}, include_str!({:?})),",
+            absolute(path)
+        )
+        .expect("write");
+    }
+    out.push_str("];\n");
+    std::fs::write(out_dir.join("locales.rs"), out).expect("write locales.rs");
 }
 
 /// Builds every crate under `plugins/` for WebAssembly and writes `bundled.rs`: one

@@ -13,6 +13,7 @@ pub mod db;
 pub mod demo;
 pub mod error;
 pub mod extract;
+pub mod i18n;
 pub mod ids;
 pub mod integrations;
 pub mod locale;

@@ -71,6 +71,27 @@ fn known(language: &str) -> Option<Locale> {
         .copied()
 }
 
+/// The most preferred of the tags of an `Accept-Language` header that `known` accepts (by
+/// quality, then order), if any. Malformed entries and `q=0` are skipped; at most 32 entries
+/// are read.
+pub fn preferred<T: Copy>(header: Option<&str>, known: impl Fn(&str) -> Option<T>) -> Option<T> {
+    let mut best: Option<(f32, T)> = None;
+    for entry in header.unwrap_or("").split(',').take(32) {
+        let mut parts = entry.split(';');
+        let tag = parts.next().unwrap_or("").trim();
+        let quality = parts
+            .find_map(|p| p.trim().strip_prefix("q="))
+            .map_or(Some(1.0), |q| q.trim().parse::<f32>().ok())
+            .filter(|q| (0.0..=1.0).contains(q) && *q > 0.0);
+        if let (Some(quality), Some(found)) = (quality, known(tag))
+            && best.is_none_or(|(q, _)| quality > q)
+        {
+            best = Some((quality, found));
+        }
+    }
+    best.map(|(_, found)| found)
+}
+
 impl Locale {
     /// The format a request's browser asks for (its `Accept-Language`).
     pub fn of_request(headers: &axum::http::HeaderMap) -> Locale {
@@ -84,22 +105,10 @@ impl Locale {
     /// The format for an `Accept-Language` header: its most preferred language Kith knows
     /// (by quality, then order), else English. Malformed entries are skipped.
     pub fn negotiate(header: Option<&str>) -> Locale {
-        let mut best: Option<(f32, Locale)> = None;
-        for entry in header.unwrap_or("").split(',').take(32) {
-            let mut parts = entry.split(';');
-            let tag = parts.next().unwrap_or("").trim();
-            let quality = parts
-                .find_map(|p| p.trim().strip_prefix("q="))
-                .map_or(Some(1.0), |q| q.trim().parse::<f32>().ok())
-                .filter(|q| (0.0..=1.0).contains(q) && *q > 0.0);
-            let language = tag.split(['-', '_']).next().unwrap_or("");
-            if let (Some(quality), Some(known)) = (quality, known(language))
-                && best.is_none_or(|(q, _)| quality > q)
-            {
-                best = Some((quality, known));
-            }
-        }
-        best.map_or_else(Locale::default, |(_, l)| l)
+        preferred(header, |tag| {
+            known(tag.split(['-', '_']).next().unwrap_or(""))
+        })
+        .unwrap_or_default()
     }
 
     /// The locale of a language subtag, else English.

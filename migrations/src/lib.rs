@@ -21,6 +21,7 @@ mod m20261207_000012_webhook_due;
 mod m20261207_000013_mailboxes;
 mod m20261207_000014_mail_attachments;
 mod m20261207_000015_scalar_refs;
+mod m20261207_000016_languages;
 
 pub struct Migrator;
 
@@ -43,6 +44,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000013_mailboxes::Migration),
             Box::new(m20261207_000014_mail_attachments::Migration),
             Box::new(m20261207_000015_scalar_refs::Migration),
+            Box::new(m20261207_000016_languages::Migration),
         ]
     }
 }

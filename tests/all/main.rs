@@ -10,6 +10,7 @@ mod browser;
 mod cli;
 mod integration_pages;
 mod journal;
+mod languages;
 mod lists;
 mod mail;
 mod mailboxes;

@@ -422,6 +422,7 @@ async fn me(identity: Identity, State(state): State<AppState>) -> ApiResult<Json
         "email": found.as_ref().map(|u| &u.email),
         "name": found.as_ref().map(|u| &u.name),
         "time_zone": found.as_ref().map(|u| &u.time_zone),
+        "language": found.as_ref().and_then(|u| u.language.as_ref()),
         "workspace": identity.workspace,
         "role": identity.access.role.as_ref(),
     })))
@@ -432,9 +433,12 @@ async fn me(identity: Identity, State(state): State<AppState>) -> ApiResult<Json
 pub(crate) struct ProfilePatch {
     pub name: Option<String>,
     pub time_zone: Option<String>,
+    /// `en`, `zh-CN`, or empty for the browser's language.
+    #[serde(default)]
+    pub language: Option<String>,
 }
 
-/// Changes the caller's own display name and time zone.
+/// Changes the caller's own display name, time zone and language.
 async fn update_me(
     State(state): State<AppState>,
     identity: Identity,
@@ -444,31 +448,42 @@ async fn update_me(
     me(identity, State(state)).await
 }
 
-/// Checks and stores a name and time zone (both refused together, field by field), audited.
+/// Checks and stores a name, time zone and language (all refused together, field by field),
+/// audited.
 pub(crate) async fn update_profile_of(
     state: &AppState,
     identity: &Identity,
     target: UserId,
     body: &ProfilePatch,
 ) -> ApiResult<()> {
-    let (name, zone) = check_profile(body)?;
-    if name.is_none() && zone.is_none() {
+    let (name, zone, language) = check_profile(body)?;
+    if name.is_none() && zone.is_none() && language.is_none() {
         return Ok(());
     }
-    super::people::update_profile(&state.db, target, name.as_deref(), zone.as_deref()).await?;
-    user_event(
-        state,
-        identity,
-        target.0,
-        "profile_changed",
-        json!({ "name": name, "time_zone": zone }),
-    )
-    .await?;
+    let profile = super::people::Profile {
+        name: name.as_deref(),
+        time_zone: zone.as_deref(),
+        language: language.as_ref().map(|l| l.map(crate::i18n::Language::tag)),
+    };
+    super::people::update_profile(&state.db, target, &profile).await?;
+    let mut change = json!({ "name": name, "time_zone": zone });
+    if let Some(language) = language {
+        change["language"] = json!(language);
+    }
+    user_event(state, identity, target.0, "profile_changed", change).await?;
     Ok(())
 }
 
-/// A profile change's name and canonical time zone, or every field's refusal.
-fn check_profile(body: &ProfilePatch) -> ApiResult<(Option<String>, Option<String>)> {
+/// A profile change: its name, canonical time zone and language (`Some(None)`: back to the
+/// browser's).
+type CheckedProfile = (
+    Option<String>,
+    Option<String>,
+    Option<Option<crate::i18n::Language>>,
+);
+
+/// A profile change's name, canonical time zone and language, or every field's refusal.
+fn check_profile(body: &ProfilePatch) -> ApiResult<CheckedProfile> {
     let mut errors = Vec::new();
     let name = match body.name.as_deref().map(super::people::check_name) {
         Some(Err(e)) => {
@@ -490,8 +505,23 @@ fn check_profile(body: &ProfilePatch) -> ApiResult<(Option<String>, Option<Strin
         Some(Ok(zone)) => Some(zone),
         None => None,
     };
+    let language = match body.language.as_deref().map(str::trim) {
+        Some("") => Some(None),
+        Some(tag) => match crate::i18n::Language::parse(tag) {
+            Some(language) => Some(Some(language)),
+            None => {
+                errors.push(FieldError::new(
+                    "language",
+                    "invalid_value",
+                    "use `en`, `zh-CN`, or an empty string for the browser's language",
+                ));
+                None
+            }
+        },
+        None => None,
+    };
     if errors.is_empty() {
-        Ok((name, zone))
+        Ok((name, zone, language))
     } else {
         Err(ApiError::validation(errors))
     }
@@ -748,6 +778,7 @@ async fn update_user(
     let profile = ProfilePatch {
         name: body.name.clone(),
         time_zone: body.time_zone.clone(),
+        language: None,
     };
     // Bad input changes nothing: the profile is checked before the role is touched.
     check_profile(&profile)?;

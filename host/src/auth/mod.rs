@@ -443,6 +443,7 @@ pub async fn create_person(
         password_changed_at: Set(now_micros()),
         name: Set(name),
         time_zone: Set(time_zone),
+        language: Set(None),
         deactivated_at: Set(None),
     };
     user::Entity::insert(row)

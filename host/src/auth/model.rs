@@ -39,6 +39,8 @@ pub mod user {
         pub name: String,
         /// An IANA time zone name: how the web app shows and reads datetimes for them.
         pub time_zone: String,
+        /// The language they read the web app in (`en`, `zh-CN`); none: their browser's.
+        pub language: Option<String>,
         /// When an admin deactivated them: no login, no session, no token works.
         pub deactivated_at: Option<i64>,
     }

@@ -172,22 +172,35 @@ pub async fn reactivate(
     Ok(found)
 }
 
-/// Changes a user's display name and/or time zone (already checked).
+/// A profile change, already checked: what is `None` stays as it is; a language of
+/// `Some(None)` goes back to the browser's.
+pub struct Profile<'a> {
+    pub name: Option<&'a str>,
+    pub time_zone: Option<&'a str>,
+    pub language: Option<Option<&'static str>>,
+}
+
+/// Changes a user's display name, time zone and/or language (already checked).
 pub async fn update_profile(
     db: &Db,
     user_id: UserId,
-    name: Option<&str>,
-    time_zone: Option<&str>,
+    profile: &Profile<'_>,
 ) -> Result<(), AuthError> {
-    if name.is_none() && time_zone.is_none() {
+    if profile.name.is_none() && profile.time_zone.is_none() && profile.language.is_none() {
         return Ok(());
     }
     let mut update = user::Entity::update_many().filter(user::Column::Id.eq(user_id.0));
-    if let Some(name) = name {
+    if let Some(name) = profile.name {
         update = update.col_expr(user::Column::Name, Expr::value(name));
     }
-    if let Some(zone) = time_zone {
+    if let Some(zone) = profile.time_zone {
         update = update.col_expr(user::Column::TimeZone, Expr::value(zone));
+    }
+    if let Some(language) = profile.language {
+        update = update.col_expr(
+            user::Column::Language,
+            Expr::value(language.map(str::to_owned)),
+        );
     }
     update.exec(&db.write).await?;
     Ok(())

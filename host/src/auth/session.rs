@@ -46,11 +46,12 @@ pub fn same_secret(a: &str, b: &str) -> bool {
             == 0
 }
 
-/// A live session: its user, CSRF token and the user's time zone setting.
+/// A live session: its user, CSRF token and the user's time zone and language settings.
 pub struct Live {
     pub principal: Principal,
     pub csrf: String,
     pub time_zone: String,
+    pub language: Option<String>,
 }
 
 /// The live session behind a cookie secret; `None` when it is unknown, expired or revoked, or
@@ -64,7 +65,7 @@ pub async fn lookup(db: &Db, secret: &str) -> Result<Option<Live>, sea_orm::DbEr
         }
     };
     let sql = format!(
-        "SELECT s.user_id, s.workspace_id, s.csrf_token, u.role, u.time_zone \
+        "SELECT s.user_id, s.workspace_id, s.csrf_token, u.role, u.time_zone, u.language \
          FROM sessions s JOIN users u ON u.id = s.user_id \
          WHERE s.token_hash = {} AND s.revoked_at IS NULL AND s.expires_at > {} \
          AND u.deactivated_at IS NULL",
@@ -89,6 +90,7 @@ pub async fn lookup(db: &Db, secret: &str) -> Result<Option<Live>, sea_orm::DbEr
         principal,
         csrf: row.try_get("", "csrf_token")?,
         time_zone: row.try_get("", "time_zone")?,
+        language: row.try_get("", "language")?,
     }))
 }
 

@@ -137,6 +137,7 @@ fn schemas() -> Map<String, Value> {
                 "email": or_null("string"),
                 "name": or_null("string"),
                 "time_zone": or_null("string"),
+                "language": { "type": ["string", "null"], "enum": ["en", "zh-CN", null], "description": "The language the web app is shown in; null: the browser's." },
                 "workspace": uuid(),
                 "role": { "allOf": [reference("Role")], "description": "The caller's role and what it grants." },
             })),
@@ -454,7 +455,7 @@ fn add_sessions(paths: &mut Paths) {
         ),
     );
     let profile = body(
-        json!({ "name": { "type": ["string", "null"], "description": "Unchanged when absent or null." }, "time_zone": { "type": ["string", "null"], "description": "An IANA time zone (`Europe/Paris`); unchanged when absent or null." } }),
+        json!({ "name": { "type": ["string", "null"], "description": "Unchanged when absent or null." }, "time_zone": { "type": ["string", "null"], "description": "An IANA time zone (`Europe/Paris`); unchanged when absent or null." }, "language": { "type": ["string", "null"], "enum": ["en", "zh-CN", "", null], "description": "The web app's language: `en` or `zh-CN`, or an empty string for the browser's (its Accept-Language); unchanged when absent or null." } }),
         &[],
     );
     paths.add(
@@ -462,7 +463,7 @@ fn add_sessions(paths: &mut Paths) {
         "patch",
         Op::new(
             "update_me",
-            "Change the caller's name or time zone",
+            "Change the caller's name, time zone or language",
             "Sessions",
         )
         .json_body(profile)

@@ -15,6 +15,7 @@ use crate::auth::api::{SignIn, behind_https, change_password_of, sign_out};
 use crate::auth::{DEFAULT_WORKSPACE, people, session};
 use crate::error::ApiError;
 use crate::extract::ClientAddr;
+use crate::i18n::Language;
 
 #[derive(Debug, Deserialize)]
 pub struct LoginParams {
@@ -34,9 +35,11 @@ fn safe_next(next: Option<&str>) -> String {
 pub async fn login_page(
     State(state): State<AppState>,
     Query(params): Query<LoginParams>,
+    headers: HeaderMap,
 ) -> Response {
     login_form(
         &state,
+        browser_language(&headers),
         StatusCode::OK,
         "",
         DEFAULT_WORKSPACE,
@@ -45,8 +48,14 @@ pub async fn login_page(
     )
 }
 
+/// The language of a page outside any workspace: the browser's, else English.
+fn browser_language(headers: &HeaderMap) -> Language {
+    Language::of_request(headers).unwrap_or_default()
+}
+
 fn login_form(
     state: &AppState,
+    lang: Language,
     status: StatusCode,
     email: &str,
     workspace: &str,
@@ -55,6 +64,7 @@ fn login_form(
 ) -> Response {
     render_plain(
         state,
+        lang,
         status,
         "login.html",
         json!({
@@ -73,16 +83,18 @@ pub async fn login(
     body: Bytes,
 ) -> Response {
     let form = Form::parse(&body);
+    let lang = browser_language(&headers);
     if !same_origin(&headers) {
         // Login CSRF: another site must not sign a visitor into an account of its choosing.
-        let error = "This login form came from another site. Open the login page and try again.";
+        let error = lang.t("login-cross-site");
         return login_form(
             &state,
+            lang,
             StatusCode::FORBIDDEN,
             "",
             DEFAULT_WORKSPACE,
             None,
-            Some(error.to_owned()),
+            Some(error),
         );
     }
     let email = form.get("email").unwrap_or("").trim().to_owned();
@@ -95,9 +107,10 @@ pub async fn login(
     let next = form.get("next");
     let password = form.get("password").unwrap_or("");
     if email.is_empty() || password.is_empty() {
-        let error = "Enter your email and password.".to_owned();
+        let error = lang.t("login-enter-both");
         return login_form(
             &state,
+            lang,
             StatusCode::UNPROCESSABLE_ENTITY,
             &email,
             &workspace,
@@ -114,12 +127,13 @@ pub async fn login(
             response
         }
         Ok(SignIn::Throttled(wait)) => {
-            let error = format!(
-                "Too many failed attempts. Wait {} seconds and try again.",
-                wait.as_secs().max(1)
+            let error = lang.t_with(
+                "login-throttled",
+                &[("seconds", wait.as_secs().max(1).into())],
             );
             login_form(
                 &state,
+                lang,
                 StatusCode::TOO_MANY_REQUESTS,
                 &email,
                 &workspace,
@@ -130,15 +144,23 @@ pub async fn login(
         Err(error) => {
             let status = error.code.status();
             let message = if status.is_server_error() {
-                super::SERVER_TROUBLE.to_owned()
+                lang.t("error-server-trouble")
             } else if status == StatusCode::FORBIDDEN {
                 // The right password of a deactivated account.
-                "This account is deactivated. Ask an admin of your workspace.".to_owned()
+                lang.t("login-deactivated")
             } else {
                 // The API's answer is the same for an unknown email and a wrong password.
-                "Wrong email, password or workspace.".to_owned()
+                lang.t("login-wrong")
             };
-            login_form(&state, status, &email, &workspace, next, Some(message))
+            login_form(
+                &state,
+                lang,
+                status,
+                &email,
+                &workspace,
+                next,
+                Some(message),
+            )
         }
     }
 }
@@ -191,7 +213,7 @@ pub async fn change_password(web: Web, body: Bytes) -> Response {
     if form.get("confirm_password").unwrap_or("") != new {
         errors.insert(
             "confirm_password".into(),
-            "The two new passwords differ.".into(),
+            web.lang.t("password-differ-new").into(),
         );
     } else {
         match change_password_of(&web.state, &web.identity, current, new).await {
@@ -199,10 +221,10 @@ pub async fn change_password(web: Web, body: Bytes) -> Response {
                 return redirect_with(
                     "/account/password",
                     "success",
-                    "Your password was changed. Your other sessions were signed out.",
+                    &web.lang.t("flash-password-changed"),
                 );
             }
-            Err(error) => new_password_errors(error, &mut errors),
+            Err(error) => new_password_errors(error, web.lang, &mut errors),
         }
     }
     web.render_status(
@@ -215,17 +237,17 @@ pub async fn change_password(web: Web, body: Bytes) -> Response {
 
 /// An error of setting a password, by field: the API's `password` is the form's
 /// `new_password`.
-fn new_password_errors(error: ApiError, into: &mut Map<String, Value>) {
-    field_errors(error, into);
+fn new_password_errors(error: ApiError, lang: Language, into: &mut Map<String, Value>) {
+    field_errors(error, lang, into);
     if let Some(message) = into.remove("password") {
         into.insert("new_password".into(), message);
     }
 }
 
 /// An API error as messages by field (`""` for the form as a whole).
-pub fn field_errors(error: ApiError, into: &mut Map<String, Value>) {
+pub fn field_errors(error: ApiError, lang: Language, into: &mut Map<String, Value>) {
     if error.details.is_empty() {
-        let message = super::shown_message(&error).to_owned();
+        let message = super::shown_message(&error, lang);
         into.insert(String::new(), Value::String(message));
     }
     for detail in error.details {
@@ -236,19 +258,19 @@ pub fn field_errors(error: ApiError, into: &mut Map<String, Value>) {
 
 /// What an invitation link that no longer works says (used, expired, replaced, forged, or
 /// its user deactivated: the page does not tell them apart).
-const DEAD_INVITATION: &str = "This invitation link does not work any more: it was used, has expired or was replaced by a newer one. Ask an admin of your workspace for a new link.";
-
-fn dead_invitation(state: &AppState) -> Response {
+fn dead_invitation(state: &AppState, lang: Language) -> Response {
     render_plain(
         state,
+        lang,
         StatusCode::NOT_FOUND,
         "error.html",
-        json!({ "status": 404, "message": DEAD_INVITATION }),
+        json!({ "status": 404, "message": lang.t("invite-dead") }),
     )
 }
 
 fn invitation_form(
     state: &AppState,
+    lang: Language,
     status: StatusCode,
     token: &str,
     user: &crate::auth::model::user::Model,
@@ -256,6 +278,7 @@ fn invitation_form(
 ) -> Response {
     render_plain(
         state,
+        lang,
         status,
         "invite.html",
         json!({
@@ -268,10 +291,15 @@ fn invitation_form(
 }
 
 /// `/invite/<token>`: the form to set a first password.
-pub async fn invitation_page(State(state): State<AppState>, Path(token): Path<String>) -> Response {
+pub async fn invitation_page(
+    State(state): State<AppState>,
+    Path(token): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let lang = browser_language(&headers);
     match people::invited(&state.db, &token).await {
-        Ok(Some(user)) => invitation_form(&state, StatusCode::OK, &token, &user, Map::new()),
-        Ok(None) => dead_invitation(&state),
+        Ok(Some(user)) => invitation_form(&state, lang, StatusCode::OK, &token, &user, Map::new()),
+        Ok(None) => dead_invitation(&state, lang),
         Err(error) => super::plain_error(ApiError::from(error)),
     }
 }
@@ -284,36 +312,30 @@ pub async fn accept_invitation(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    let lang = browser_language(&headers);
     let user = match people::invited(&state.db, &token).await {
         Ok(Some(user)) => user,
-        Ok(None) => return dead_invitation(&state),
+        Ok(None) => return dead_invitation(&state, lang),
         Err(error) => return super::plain_error(ApiError::from(error)),
     };
     let form = Form::parse(&body);
     let mut errors = Map::new();
     let new = form.get("new_password").unwrap_or("");
     if !same_origin(&headers) {
-        errors.insert(
-            String::new(),
-            "This form came from another site. Open your invitation link again.".into(),
-        );
+        errors.insert(String::new(), lang.t("invite-cross-site").into());
     } else if form.get("confirm_password").unwrap_or("") != new {
-        errors.insert(
-            "confirm_password".into(),
-            "The two passwords differ.".into(),
-        );
+        errors.insert("confirm_password".into(), lang.t("password-differ").into());
     } else {
         match crate::auth::api::accept_invitation(&state, addr, &token, new).await {
             Ok(Some(SignIn::Done { secret, .. })) => {
-                let mut response =
-                    redirect_with("/", "success", "Welcome to Kith. Your password is set.");
+                let mut response = redirect_with("/", "success", &lang.t("flash-welcome"));
                 if let Some(cookie) = session::set_cookie(&secret, behind_https(&headers)) {
                     response.headers_mut().append(SET_COOKIE, cookie);
                 }
                 return response;
             }
-            Ok(Some(SignIn::Throttled(_)) | None) => return dead_invitation(&state),
-            Err(error) => new_password_errors(error, &mut errors),
+            Ok(Some(SignIn::Throttled(_)) | None) => return dead_invitation(&state, lang),
+            Err(error) => new_password_errors(error, lang, &mut errors),
         }
     }
     let status = if errors.contains_key("") && !same_origin(&headers) {
@@ -321,5 +343,5 @@ pub async fn accept_invitation(
     } else {
         StatusCode::UNPROCESSABLE_ENTITY
     };
-    invitation_form(&state, status, &token, &user, errors)
+    invitation_form(&state, lang, status, &token, &user, errors)
 }

@@ -12,6 +12,7 @@ use uuid::Uuid;
 use super::display::{Names, cell, label, read_one};
 use super::{Web, redirect_with};
 use crate::error::{ApiError, ApiResult, ErrorCode};
+use crate::i18n::Language;
 use crate::ids::RecordId;
 use crate::records::schema::{EntityType, FieldKind};
 use crate::records::{ListQuery, Record, RecordError, UpdateItem};
@@ -22,7 +23,8 @@ pub const BULK_MAX: usize = 200;
 pub async fn bulk(web: Web, Path(plural): Path<String>, body: Bytes) -> Response {
     let answer = async {
         let form = web.form(&body)?;
-        let ty = web.state.store.view(&web.actor(), &plural).await?;
+        let ty = super::pages::entity(&web, &plural).await?;
+        let lang = web.lang;
         // Back to the list as it was (its filters and sort), never anywhere else.
         let state = form
             .get("state")
@@ -36,17 +38,13 @@ pub async fn bulk(web: Web, Path(plural): Path<String>, body: Bytes) -> Response
             .filter_map(|raw| Uuid::parse_str(raw).ok().map(RecordId))
             .collect();
         if ids.is_empty() {
-            return Ok(redirect_with(
-                &back,
-                "error",
-                "Tick the records to act on first.",
-            ));
+            return Ok(redirect_with(&back, "error", &lang.t("bulk-none-ticked")));
         }
         if ids.len() > BULK_MAX {
             return Ok(redirect_with(
                 &back,
                 "error",
-                &format!("At most {BULK_MAX} records at a time."),
+                &lang.t_with("bulk-too-many", &[("max", BULK_MAX.into())]),
             ));
         }
         match form.get("action").unwrap_or("") {
@@ -56,7 +54,7 @@ pub async fn bulk(web: Web, Path(plural): Path<String>, body: Bytes) -> Response
                 for id in ids {
                     outcome.add(web.state.store.delete(&web.actor(), &ty, id, None).await);
                 }
-                Ok(outcome.report(&back, &ty, "moved to the trash"))
+                Ok(outcome.report(&back, &ty, lang, "bulk-deleted"))
             }
             "set" => {
                 // `field:value`, one of the choices the list offers (see [`choices`]).
@@ -65,7 +63,7 @@ pub async fn bulk(web: Web, Path(plural): Path<String>, body: Bytes) -> Response
                     .and_then(|s| s.split_once(':'))
                     .unwrap_or(("", ""));
                 let Some(field) = ty.field(name).filter(|f| !f.read_only) else {
-                    return Ok(redirect_with(&back, "error", "Choose a field to set."));
+                    return Ok(redirect_with(&back, "error", &lang.t("bulk-choose-field")));
                 };
                 let patch = match read_one(field, value, web.zone) {
                     Ok(patch) => patch,
@@ -73,20 +71,19 @@ pub async fn bulk(web: Web, Path(plural): Path<String>, body: Bytes) -> Response
                 };
                 Ok(update_all(&web, &ty, ids, patch)
                     .await
-                    .report(&back, &ty, "updated"))
+                    .report(&back, &ty, lang, "bulk-updated"))
             }
             "assign" => {
                 let Some(owner) = form.get("owner").and_then(|o| Uuid::parse_str(o).ok()) else {
-                    return Ok(redirect_with(
-                        &back,
-                        "error",
-                        "Choose whom to give them to.",
-                    ));
+                    return Ok(redirect_with(&back, "error", &lang.t("bulk-choose-owner")));
                 };
                 let patch = Map::from_iter([("owner".to_owned(), Value::from(owner.to_string()))]);
-                Ok(update_all(&web, &ty, ids, patch)
-                    .await
-                    .report(&back, &ty, "reassigned"))
+                Ok(update_all(&web, &ty, ids, patch).await.report(
+                    &back,
+                    &ty,
+                    lang,
+                    "bulk-reassigned",
+                ))
             }
             other => Err(ApiError::new(
                 ErrorCode::InvalidParameter,
@@ -123,7 +120,7 @@ async fn update_all(
 
 /// What "set" offers, grouped by field: every option of the type's editable choice and yes/no
 /// fields, as `{label, choices: [{value: "field:option", label}]}`.
-pub fn choices(ty: &EntityType) -> Vec<Value> {
+pub fn choices(ty: &EntityType, lang: Language) -> Vec<Value> {
     ty.fields
         .iter()
         .filter(|f| !f.read_only)
@@ -134,7 +131,7 @@ pub fn choices(ty: &EntityType) -> Vec<Value> {
                     .iter()
                     .map(|o| (o.value.clone(), super::display::option_label(f, &o.value)))
                     .collect(),
-                FieldKind::Boolean => vec![("true".into(), "Yes".into()), ("false".into(), "No".into())],
+                FieldKind::Boolean => vec![("true".into(), lang.t("value-yes")), ("false".into(), lang.t("value-no"))],
                 _ => return None,
             };
             let choices: Vec<Value> = options
@@ -166,7 +163,8 @@ impl Outcome {
         }
     }
 
-    fn report(self, back: &str, ty: &EntityType, what: &str) -> Response {
+    /// `what` is the message saying what happened (`bulk-updated`: "3 contacts updated.").
+    fn report(self, back: &str, ty: &EntityType, lang: Language, what: &str) -> Response {
         let noun = |n: usize| {
             if n == 1 {
                 ty.label.to_lowercase()
@@ -174,13 +172,26 @@ impl Outcome {
                 ty.label_plural.to_lowercase()
             }
         };
-        let done = format!("{} {} {what}.", self.done, noun(self.done));
+        let done = lang.t_with(
+            what,
+            &[
+                ("count", self.done.into()),
+                ("label", noun(self.done).into()),
+            ],
+        );
         match self.first_reason {
             None => redirect_with(back, "success", &done),
             Some(reason) => redirect_with(
                 back,
                 "error",
-                &format!("{done} {} could not be: {reason}", self.refused),
+                &lang.t_with(
+                    "bulk-refused",
+                    &[
+                        ("done", done.into()),
+                        ("count", self.refused.into()),
+                        ("reason", reason.into()),
+                    ],
+                ),
             ),
         }
     }
@@ -212,6 +223,7 @@ async fn export(web: &Web, ty: &EntityType, ids: &[RecordId]) -> ApiResult<Respo
         users: Default::default(),
         zone: web.zone,
         locale: web.locale,
+        lang: web.lang,
     };
     let mut rows = vec![
         std::iter::once("id".to_owned())

@@ -12,8 +12,9 @@ use uuid::Uuid;
 
 use super::Form;
 use crate::error::FieldError;
+use crate::i18n::Language;
 use crate::locale::Locale;
-use crate::records::schema::{FieldKind, FieldSpec};
+use crate::records::schema::{EntityType, FieldKind, FieldSpec};
 
 /// Names that values point at: record titles (with their type's plural) and user emails,
 /// the reader's time zone, which datetimes are shown in, and how their language writes
@@ -24,6 +25,7 @@ pub struct Names {
     pub users: HashMap<Uuid, String>,
     pub zone: Tz,
     pub locale: Locale,
+    pub lang: Language,
 }
 
 impl Default for Names {
@@ -33,6 +35,7 @@ impl Default for Names {
             users: HashMap::new(),
             zone: Tz::UTC,
             locale: Locale::default(),
+            lang: Language::default(),
         }
     }
 }
@@ -104,16 +107,59 @@ pub fn label(field: &FieldSpec) -> String {
 }
 
 /// `2026-11-27T14:05:00.000Z` → `2026-11-27 15:05` in Europe/Berlin: a stored datetime as
-/// the reader's clock shows it.
-pub fn short_datetime(raw: &str, zone: Tz) -> String {
+/// the reader's clock shows it, written as their language writes dates.
+pub fn short_datetime(raw: &str, zone: Tz, lang: Language) -> String {
     DateTime::parse_from_rfc3339(raw)
-        .map(|d| local_stamp(d.with_timezone(&Utc), zone))
+        .map(|d| local_stamp(d.with_timezone(&Utc), zone, lang))
         .unwrap_or_else(|_| raw.to_owned())
 }
 
-/// A moment as the reader's clock shows it: `2026-11-27 15:05`.
-pub fn local_stamp(at: DateTime<Utc>, zone: Tz) -> String {
-    at.with_timezone(&zone).format("%Y-%m-%d %H:%M").to_string()
+/// A moment as the reader's clock shows it: `2026-11-27 15:05`, `2026年11月27日 15:05`.
+pub fn local_stamp(at: DateTime<Utc>, zone: Tz, lang: Language) -> String {
+    lang.stamp(at, zone)
+}
+
+/// A type's name in the reader's language: the catalogue's (`type-contact`) for the types it
+/// knows, else the type's own label.
+pub fn type_label(lang: Language, ty: &EntityType) -> String {
+    lang.lookup(&format!("type-{}", ty.name))
+        .unwrap_or_else(|| ty.label.clone())
+}
+
+/// …and its plural (`type-contact-plural`).
+pub fn type_label_plural(lang: Language, ty: &EntityType) -> String {
+    lang.lookup(&format!("type-{}-plural", ty.name))
+        .unwrap_or_else(|| ty.label_plural.clone())
+}
+
+/// A type with its own and its fields' labels in the reader's language, where the catalogue
+/// has them (`type-contact`, `type-contact-plural`, `field-contact-first_name`); what it lacks
+/// (custom types and fields) keeps the labels the workspace gave it.
+pub fn localized(ty: &std::sync::Arc<EntityType>, lang: Language) -> std::sync::Arc<EntityType> {
+    let type_key = format!("type-{}", ty.name);
+    if lang.lookup(&type_key).is_none() {
+        return ty.clone();
+    }
+    let mut copy = EntityType::clone(ty);
+    copy.label = type_label(lang, ty);
+    copy.label_plural = type_label_plural(lang, ty);
+    for field in &mut copy.fields {
+        if field.custom {
+            continue;
+        }
+        if let Some(label) = lang.lookup(&format!("field-{}-{}", ty.name, field.name)) {
+            field.label = label;
+        }
+        for option in &mut field.options {
+            if let Some(label) = lang.lookup(&format!(
+                "option-{}-{}-{}",
+                ty.name, field.name, option.value
+            )) {
+                option.label = label;
+            }
+        }
+    }
+    std::sync::Arc::new(copy)
 }
 
 /// A moment as a `datetime-local` input holds it in the reader's zone: `2026-11-27T15:05`.
@@ -150,7 +196,9 @@ pub fn cell(field: &FieldSpec, value: Option<&Value>, names: &Names) -> Value {
         return json!({ "text": "", "empty": true });
     };
     match (field.kind, value) {
-        (FieldKind::Boolean, Value::Bool(b)) => json!({ "text": if *b { "Yes" } else { "No" } }),
+        (FieldKind::Boolean, Value::Bool(b)) => {
+            json!({ "text": names.lang.t(if *b { "value-yes" } else { "value-no" }) })
+        }
         (FieldKind::Email, Value::String(s)) => json!({ "text": s, "url": format!("mailto:{s}") }),
         (FieldKind::Phone, Value::String(s)) => {
             let dial: String = s
@@ -178,7 +226,7 @@ pub fn cell(field: &FieldSpec, value: Option<&Value>, names: &Names) -> Value {
             json!({ "text": items.join(", "), "items": items })
         }
         (FieldKind::Datetime, Value::String(s)) => {
-            json!({ "text": short_datetime(s, names.zone), "datetime": s })
+            json!({ "text": short_datetime(s, names.zone, names.lang), "datetime": s })
         }
         (FieldKind::Money, Value::Object(m)) => {
             let text = |key| m.get(key).and_then(Value::as_str).unwrap_or("");
@@ -206,7 +254,7 @@ pub fn cell(field: &FieldSpec, value: Option<&Value>, names: &Names) -> Value {
                 .ok()
                 .and_then(|u| names.users.get(&u))
                 .cloned();
-            json!({ "text": email.unwrap_or_else(|| "(unknown user)".to_owned()) })
+            json!({ "text": email.unwrap_or_else(|| names.lang.t("value-unknown-user")) })
         }
         (FieldKind::Json, Value::Array(list))
             if !list.is_empty() && list.iter().all(Value::is_object) =>
@@ -214,7 +262,7 @@ pub fn cell(field: &FieldSpec, value: Option<&Value>, names: &Names) -> Value {
             let lines: Vec<String> = list
                 .iter()
                 .filter_map(Value::as_object)
-                .map(|entry| readable_entry(entry, names.zone))
+                .map(|entry| readable_entry(entry, names.zone, names.lang))
                 .collect();
             json!({ "text": lines.join("; "), "lines": lines })
         }
@@ -226,7 +274,7 @@ pub fn cell(field: &FieldSpec, value: Option<&Value>, names: &Names) -> Value {
 
 /// One entry of a list of records kept as JSON (a deal's stage history) as a person reads it:
 /// `Key: value` pairs with the keys humanized, ids and empty values left out, times shortened.
-fn readable_entry(entry: &Map<String, Value>, zone: Tz) -> String {
+fn readable_entry(entry: &Map<String, Value>, zone: Tz, lang: Language) -> String {
     entry
         .iter()
         .filter_map(|(key, value)| {
@@ -234,7 +282,7 @@ fn readable_entry(entry: &Map<String, Value>, zone: Tz) -> String {
                 Value::String(s) if Uuid::parse_str(s).is_ok() => return None,
                 Value::String(s) if s.trim().is_empty() => return None,
                 Value::String(s) if DateTime::parse_from_rfc3339(s).is_ok() => {
-                    short_datetime(s, zone)
+                    short_datetime(s, zone, lang)
                 }
                 Value::String(s) => s.clone(),
                 Value::Null => return None,
@@ -255,13 +303,13 @@ fn reference_cell(id: &str, names: &Names) -> Value {
     match Uuid::parse_str(id).ok().and_then(|u| names.records.get(&u)) {
         Some((plural, title)) => {
             let text = if title.is_empty() {
-                "(untitled)"
+                names.lang.t("untitled")
             } else {
-                title.as_str()
+                title.clone()
             };
             json!({ "text": text, "url": format!("/records/{plural}/{id}") })
         }
-        None => json!({ "text": "(hidden or deleted record)" }),
+        None => json!({ "text": names.lang.t("value-hidden-record") }),
     }
 }
 
@@ -273,6 +321,7 @@ pub fn input(
     error: Option<&str>,
     choices: Option<&[(String, String)]>,
     zone: Tz,
+    lang: Language,
 ) -> Value {
     let value = value.filter(|v| !v.is_null());
     let text = match value {
@@ -355,8 +404,8 @@ pub fn input(
         "currency": money.and_then(|m| m.get("currency")).and_then(Value::as_str).unwrap_or(""),
         "options": options,
         "hint": match field.kind {
-            FieldKind::Tags => "Separate tags with commas.".to_owned(),
-            FieldKind::Datetime => format!("Your time ({}).", zone.name()),
+            FieldKind::Tags => lang.t("input-hint-tags"),
+            FieldKind::Datetime => lang.t_with("input-hint-datetime", &[("zone", zone.name().into())]),
             FieldKind::Json => "JSON.".to_owned(),
             _ => String::new(),
         },
@@ -579,7 +628,7 @@ mod tests {
         );
         assert_eq!(shown["text"], "€1,234,567.50");
         assert_eq!(
-            short_datetime("2026-11-27T14:05:00.000Z", Tz::UTC),
+            short_datetime("2026-11-27T14:05:00.000Z", Tz::UTC, Language::En),
             "2026-11-27 14:05"
         );
     }
@@ -601,6 +650,7 @@ mod tests {
             None,
             None,
             berlin,
+            Language::En,
         );
         assert_eq!(control["value"], "2026-07-01T09:00", "summer time: UTC+2");
         let read = |raw: &str| read_one(&field, raw, berlin);

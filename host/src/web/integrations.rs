@@ -53,7 +53,7 @@ const DELIVERY_STATUSES: [&str; 3] = ["pending", "delivered", "failed"];
 fn when(web: &Web, micros: i64) -> Value {
     let at = from_micros(micros);
     json!({
-        "text": local_stamp(at, web.zone),
+        "text": local_stamp(at, web.zone, web.lang),
         "iso": at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
     })
 }
@@ -77,7 +77,7 @@ fn choice(query: &Form, name: &str, allowed: &[&str]) -> String {
         .to_owned()
 }
 
-fn options(pairs: &[(&str, &str)]) -> Value {
+fn options(pairs: &[(&str, String)]) -> Value {
     pairs
         .iter()
         .map(|(value, label)| json!({ "value": value, "label": label }))
@@ -193,9 +193,9 @@ async fn mail_page(web: Web, RawQuery(raw): RawQuery) -> Response {
             "set_up": stored.is_some(),
             "smtp": smtp,
             "securities": options(&[
-                ("starttls", "STARTTLS (usually port 587)"),
-                ("tls", "TLS from the start (usually port 465)"),
-                ("none", "None: unencrypted, for a server on a trusted network only"),
+                ("starttls", web.lang.t("security-starttls-587")),
+                ("tls", web.lang.t("security-tls-465")),
+                ("none", web.lang.t("security-none")),
             ]),
             "messages": messages,
             "more": more,
@@ -251,9 +251,9 @@ async fn mailboxes_page(web: Web) -> Response {
         Ok(json!({
             "mailboxes": mailboxes,
             "securities": options(&[
-                ("tls", "TLS from the start (usually port 993)"),
-                ("starttls", "STARTTLS (usually port 143)"),
-                ("none", "None: unencrypted, for a server on a trusted network only"),
+                ("tls", web.lang.t("security-tls-993")),
+                ("starttls", web.lang.t("security-starttls-143")),
+                ("none", web.lang.t("security-none")),
             ]),
         }))
     })

@@ -25,9 +25,6 @@ use crate::records::{Record, RecordError};
 /// Possible duplicates a record page names at most.
 const SHOWN_DUPLICATES: usize = 5;
 
-const STALE: &str = "One of the two records was changed after this page was opened, so \
-                     nothing was merged. Check the values below and merge again.";
-
 fn merge_url(ty: &EntityType, survivor: RecordId, other: RecordId) -> String {
     format!("{}/merge?with={other}", record_url(ty, survivor))
 }
@@ -108,12 +105,13 @@ impl Pair {
         let allowed = actor.allows(Operation::Edit, &self.ty.name, owner(&self.keep))
             && actor.allows(Operation::Delete, &self.ty.name, owner(&self.other));
         (!allowed).then(|| {
-            format!(
-                "Your role may not merge these {}: merging takes the right to change “{}” and to \
-                 delete “{}”.",
-                self.ty.label_plural.to_lowercase(),
-                title_of(&self.ty, &self.keep),
-                title_of(&self.ty, &self.other),
+            web.lang.t_with(
+                "merge-refused",
+                &[
+                    ("label", self.ty.label_plural.to_lowercase().into()),
+                    ("keep", title_of(&self.ty, &self.keep).into()),
+                    ("other", title_of(&self.ty, &self.other).into()),
+                ],
             )
         })
     }
@@ -245,7 +243,14 @@ pub async fn merge(web: Web, Path((plural, id)): Path<(String, String)>, body: B
         if shown_at("version") != Some(pair.keep.version)
             || shown_at("with_version") != Some(pair.other.version)
         {
-            return render(&web, &pair, None, Some(STALE), StatusCode::CONFLICT).await;
+            return render(
+                &web,
+                &pair,
+                None,
+                Some(&web.lang.t("merge-stale")),
+                StatusCode::CONFLICT,
+            )
+            .await;
         }
         let values: Map<String, Value> = pair
             .rows()
@@ -274,10 +279,12 @@ pub async fn merge(web: Web, Path((plural, id)): Path<(String, String)>, body: B
         let error = match merged {
             Ok(survivor) => {
                 let survivor = survivor.visible_in(ty);
-                let notice = format!(
-                    "Merged “{}” into “{}”.",
-                    title_of(ty, &pair.other),
-                    title_of(ty, &survivor)
+                let notice = web.lang.t_with(
+                    "flash-merged",
+                    &[
+                        ("other", title_of(ty, &pair.other).into()),
+                        ("keep", title_of(ty, &survivor).into()),
+                    ],
                 );
                 return Ok(redirect_with(
                     &record_url(ty, survivor.id),
@@ -288,13 +295,20 @@ pub async fn merge(web: Web, Path((plural, id)): Path<(String, String)>, body: B
             // Changed between this page's check and the store's read (`seen`).
             Err(RecordError::VersionConflict { .. }) => {
                 let pair = Pair::load(&web, &plural, &id, form.get("with")).await?;
-                return render(&web, &pair, None, Some(STALE), StatusCode::CONFLICT).await;
+                return render(
+                    &web,
+                    &pair,
+                    None,
+                    Some(&web.lang.t("merge-stale")),
+                    StatusCode::CONFLICT,
+                )
+                .await;
             }
             // The store's own words name records by id; the page names them by title.
             Err(RecordError::Forbidden(_)) => {
                 let refusal = pair
                     .refusal(&web)
-                    .unwrap_or_else(|| "Your role may not merge these records.".to_owned());
+                    .unwrap_or_else(|| web.lang.t("merge-refused-plain"));
                 return render(
                     &web,
                     &pair,

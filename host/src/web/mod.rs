@@ -44,6 +44,7 @@ use crate::auth::model::{user, workspace};
 use crate::auth::permissions::{Operation, Scope};
 use crate::auth::{Identity, load_access, session};
 use crate::error::{ApiError, ErrorCode};
+use crate::i18n::Language;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -114,7 +115,9 @@ pub struct Web {
     pub look: Arc<Look>,
     /// The person's time zone: datetimes are shown and read in it.
     pub zone: chrono_tz::Tz,
-    /// How the person's language writes figures (from the browser's `Accept-Language`).
+    /// The language pages are shown in (`i18n::Language::choose`).
+    pub lang: Language,
+    /// How that language writes figures.
     pub locale: crate::locale::Locale,
     /// The path and query of this request (where to come back after logging in).
     pub here: String,
@@ -140,6 +143,7 @@ impl FromRequestParts<AppState> for Web {
             principal,
             csrf,
             time_zone,
+            language,
         }) = found
         else {
             return Err(to_login());
@@ -159,13 +163,15 @@ impl FromRequestParts<AppState> for Web {
             .look(&state.db, identity.workspace)
             .await
             .map_err(|e| plain_error(ApiError::internal(e)))?;
+        let lang = Language::choose(language.as_deref(), &parts.headers, None);
         Ok(Web {
             state: state.clone(),
             identity,
             csrf,
             look,
             zone: crate::auth::people::zone(&time_zone),
-            locale: crate::locale::Locale::of_request(&parts.headers),
+            lang,
+            locale: lang.locale(),
             here,
             flash: read_flash(&parts.headers),
         })
@@ -210,7 +216,7 @@ impl Web {
             }
             Err(error) => return plain_error(error),
         }
-        let mut response = render_with(&self.look, status, template, context);
+        let mut response = render_with(&self.look, self.lang, status, template, context);
         if self.flash.is_some() {
             response
                 .headers_mut()
@@ -222,7 +228,7 @@ impl Web {
     /// The error page for a failed request: 404s and refusals keep their status.
     pub async fn fail(&self, error: ApiError) -> Response {
         let status = error.code.status();
-        let message = shown_message(&error).to_owned();
+        let message = shown_message(&error, self.lang);
         self.render_status(
             status,
             "error.html",
@@ -239,7 +245,7 @@ impl Web {
             Some(sent) if session::same_secret(sent, &self.csrf) => Ok(form),
             _ => Err(ApiError::new(
                 ErrorCode::CsrfFailed,
-                "this form has expired: reload the page and send it again",
+                self.lang.t("error-form-expired"),
             )),
         }
     }
@@ -264,7 +270,8 @@ impl Web {
             .map_err(ApiError::internal)?;
         let schema = self.state.store.schema(self.identity.workspace).await?;
         let path = self.here.split('?').next().unwrap_or("/");
-        let mut nav = vec![json!({ "label": "Home", "url": "/", "active": path == "/" })];
+        let mut nav =
+            vec![json!({ "label": self.lang.t("nav-home"), "url": "/", "active": path == "/" })];
         // Types that configure the others sit under Settings.
         let mut setup_nav = Vec::new();
         for ty in schema.types() {
@@ -276,7 +283,7 @@ impl Web {
             }
             let url = format!("/records/{}", ty.plural);
             let active = path == url || path.starts_with(&format!("{url}/"));
-            let item = json!({ "label": ty.label_plural, "url": url, "active": active });
+            let item = json!({ "label": display::type_label_plural(self.lang, ty), "url": url, "active": active });
             if ty.setup {
                 setup_nav.push(item)
             } else {
@@ -290,7 +297,7 @@ impl Web {
             } else {
                 "/settings/tokens"
             };
-            nav.push(json!({ "label": "Settings", "url": url, "active": path.starts_with("/settings") || in_setup, "children": setup_nav }));
+            nav.push(json!({ "label": self.lang.t("nav-settings"), "url": url, "active": path.starts_with("/settings") || in_setup, "children": setup_nav }));
         }
         let name = me
             .as_ref()
@@ -331,6 +338,7 @@ fn static_prefix(look: &Look) -> String {
 /// policy lets only script tags carrying it run, and `layout.html` puts it on the theme's.
 pub fn render_with(
     look: &Look,
+    lang: Language,
     status: StatusCode,
     template: &str,
     mut context: Value,
@@ -340,6 +348,12 @@ pub fn render_with(
     };
     if let Value::Object(map) = &mut context {
         map.insert("csp_nonce".into(), Value::String(nonce.clone()));
+        // The page's language: `<html lang>`, and what `t(…)` reads.
+        map.insert("lang".into(), Value::String(lang.tag().to_owned()));
+        map.insert(
+            "script_messages".into(),
+            Value::Object(crate::i18n::script_messages(lang)),
+        );
     }
     match look.render(
         template,
@@ -361,9 +375,11 @@ pub fn render_with(
     }
 }
 
-/// Renders a page outside any workspace (the login page) with the default theme.
+/// Renders a page outside any workspace (the login page) with the default theme, in the
+/// browser's language.
 pub fn render_plain(
     state: &AppState,
+    lang: Language,
     status: StatusCode,
     template: &str,
     mut context: Value,
@@ -374,30 +390,23 @@ pub fn render_plain(
         map.insert("static".into(), Value::String(static_prefix(&look)));
         map.insert("nav".into(), json!([]));
     }
-    render_with(&look, status, template, context)
+    render_with(&look, lang, status, template, context)
 }
 
 /// What a page tells a person about a failure: the message of a refusal, nothing internal.
-pub fn shown_message(error: &ApiError) -> &str {
+pub fn shown_message(error: &ApiError, lang: Language) -> String {
     if error.code.status().is_server_error() {
-        SERVER_TROUBLE
+        lang.t("error-server-trouble")
     } else {
-        &error.message
+        error.message.clone()
     }
 }
-
-pub const SERVER_TROUBLE: &str = "Something went wrong on our side. Try again in a moment.";
 
 /// A last-resort error answer that needs no template.
 fn plain_error(error: ApiError) -> Response {
     let status = error.code.status();
-    let text = shown_message(&error);
-    (
-        status,
-        [(CONTENT_TYPE, "text/plain; charset=utf-8")],
-        text.to_owned(),
-    )
-        .into_response()
+    let text = shown_message(&error, Language::default());
+    (status, [(CONTENT_TYPE, "text/plain; charset=utf-8")], text).into_response()
 }
 
 /// 303 See Other: after a form post, the browser GETs the next page.
@@ -500,7 +509,7 @@ async fn theme_logo(web: Web, headers: HeaderMap) -> Response {
         return web
             .fail(ApiError::new(
                 ErrorCode::NotFound,
-                "this workspace has no logo",
+                web.lang.t("error-no-logo"),
             ))
             .await;
     };

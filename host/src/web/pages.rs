@@ -21,6 +21,7 @@ use super::{Form, Web, encode, redirect_with};
 use crate::auth::model::user;
 use crate::auth::permissions::{Operation, Scope};
 use crate::error::{ApiError, ApiResult, ErrorCode, FieldError};
+use crate::i18n::Language;
 use crate::ids::RecordId;
 use crate::plugins::manifest::{Action, PanelLocation};
 use crate::plugins::registry::Enabled;
@@ -65,7 +66,8 @@ fn refused(back: &str, error: ApiError) -> ApiResult<Response> {
 }
 
 pub(super) async fn entity(web: &Web, plural: &str) -> ApiResult<Arc<EntityType>> {
-    Ok(web.state.store.view(&web.actor(), plural).await?)
+    let ty = web.state.store.view(&web.actor(), plural).await?;
+    Ok(display::localized(&ty, web.lang))
 }
 
 pub(super) fn parse_id(raw: &str) -> ApiResult<RecordId> {
@@ -117,6 +119,7 @@ pub(super) async fn names(
         users,
         zone: web.zone,
         locale: web.locale,
+        lang: web.lang,
     })
 }
 
@@ -205,7 +208,7 @@ pub async fn home(web: Web) -> Response {
                 Scope::Nothing
             )
         {
-            let view = web.identity.access.view(activities);
+            let view = display::localized(&web.identity.access.view(activities), web.lang);
             // Dated tasks first, soonest first, then undated ones, newest first. The dated
             // query names a lower bound so the planner seeks past the many activities that
             // have no due date instead of walking them.
@@ -235,7 +238,7 @@ pub async fn home(web: Web) -> Response {
                     found
                         .records
                         .iter()
-                        .map(|t| activity_json(&view, t, None, web.zone)),
+                        .map(|t| activity_json(&view, t, None, web.zone, web.lang)),
                 );
             }
         }
@@ -266,10 +269,10 @@ pub async fn home(web: Web) -> Response {
                 let ty = schema.by_plural(plural)?;
                 let at = audit.iter().find(|e| e.record_id.0 == *id)?.at;
                 Some(json!({
-                    "title": if title.is_empty() { "(untitled)" } else { title },
-                    "type_label": ty.label,
+                    "title": if title.is_empty() { web.lang.t("untitled") } else { title.clone() },
+                    "type_label": display::type_label(web.lang, ty),
                     "url": format!("/records/{plural}/{id}"),
-                    "at": display::local_stamp(at, web.zone),
+                    "at": display::local_stamp(at, web.zone, web.lang),
                 }))
             })
             .take(10)
@@ -278,14 +281,14 @@ pub async fn home(web: Web) -> Response {
         // My day: what is overdue, what is due today, what comes later, what has no date.
         // Days are the reader's: "due" is shown on their clock, so its date is their date.
         let today = display::local_today(web.zone);
-        let mut groups: Vec<(&str, &str, Vec<Value>)> = vec![
-            ("overdue", "Overdue", Vec::new()),
-            ("today", "Today", Vec::new()),
-            ("upcoming", "Upcoming", Vec::new()),
-            ("undated", "No due date", Vec::new()),
+        let mut groups: Vec<(&str, String, Vec<Value>)> = vec![
+            ("overdue", web.lang.t("home-overdue"), Vec::new()),
+            ("today", web.lang.t("home-today"), Vec::new()),
+            ("upcoming", web.lang.t("home-upcoming"), Vec::new()),
+            ("undated", web.lang.t("task-no-due"), Vec::new()),
         ];
         for task in tasks {
-            let due = task["due"].as_str().unwrap_or("");
+            let due = task["due_day"].as_str().unwrap_or("");
             let group = if task["overdue"] == true {
                 0
             } else if due.starts_with(&today) {
@@ -317,6 +320,7 @@ fn activity_json(
     activity: &Record,
     author: Option<&str>,
     zone: chrono_tz::Tz,
+    lang: Language,
 ) -> Value {
     let text = |name: &str| {
         activity
@@ -345,12 +349,14 @@ fn activity_json(
         "set_url": format!("{}/set", record_url(ty, activity.id)),
         "snooze_to": snoozed.map(|d| display::local_input(d, zone)),
         "kind": kind,
-        "kind_label": humanize(&kind),
+        "kind_label": lang.lookup(&format!("activity-kind-{kind}")).unwrap_or_else(|| humanize(&kind)),
         "subject": text("subject"),
         "body": text("body"),
-        "due": activity.data.get("due_at").and_then(Value::as_str).map(|d| display::short_datetime(d, zone)),
+        "due": activity.data.get("due_at").and_then(Value::as_str).map(|d| display::short_datetime(d, zone, lang)),
+        // The reader's date it is due on (`2026-11-27`), for grouping "My day".
+        "due_day": due.map(|d| d.with_timezone(&zone).format("%Y-%m-%d").to_string()),
         "done": done,
-        "created": display::local_stamp(activity.created_at, zone),
+        "created": display::local_stamp(activity.created_at, zone, lang),
         "author": author,
         "url": record_url(ty, activity.id),
     })
@@ -516,19 +522,19 @@ fn listed(value: &str) -> Vec<String> {
         .collect()
 }
 
-/// The operators the filter builder offers.
-const OPS: &[(&str, &str)] = &[
-    ("eq", "is"),
-    ("neq", "is not"),
-    ("has_any", "has any of"),
-    ("has_all", "has all of"),
-    ("has_none", "has none of"),
-    ("contains", "contains"),
-    ("starts_with", "starts with"),
-    ("gt", "after / more than"),
-    ("lt", "before / less than"),
-    ("is_empty", "is empty"),
-    ("not_empty", "is not empty"),
+/// The operators the filter builder offers (each one's words: `filter-op-<op>`).
+const OPS: &[&str] = &[
+    "eq",
+    "neq",
+    "has_any",
+    "has_all",
+    "has_none",
+    "contains",
+    "starts_with",
+    "gt",
+    "lt",
+    "is_empty",
+    "not_empty",
 ];
 
 /// The operators that work for a field's kind, as the filter builder offers them.
@@ -597,7 +603,7 @@ pub async fn list(web: Web, Path(plural): Path<String>, RawQuery(raw): RawQuery)
         let base = format!("/records/{}", ty.plural);
         let unlisted = state.filters.iter().find(|(_, op, value)| op.starts_with("has_") && listed(value).is_empty());
         let listing = match unlisted {
-            Some((field, _, _)) => Err(ApiError::new(ErrorCode::InvalidFilter, format!("Pick at least one value for “{}”.", ty.field(field).map_or_else(|| field.clone(), label)))),
+            Some((field, _, _)) => Err(ApiError::new(ErrorCode::InvalidFilter, web.lang.t_with("list-pick-a-value", &[("field", ty.field(field).map_or_else(|| field.clone(), label).into())]))),
             None => web.state.store.list(&web.actor(), &ty, &query).await.map_err(ApiError::from),
         };
         let (found, error) = match listing {
@@ -656,7 +662,7 @@ pub async fn list(web: Web, Path(plural): Path<String>, RawQuery(raw): RawQuery)
             .collect();
         // A reference condition shows the title of the record it names, through a picker.
         let named: Vec<Uuid> = state.filters.iter().filter_map(|(_, _, v)| Uuid::parse_str(v).ok()).collect();
-        let filter_names = Names { records: web.state.store.titles(&web.actor(), &named).await?, users: Default::default(), zone: web.zone, locale: web.locale };
+        let filter_names = Names { records: web.state.store.titles(&web.actor(), &named).await?, users: Default::default(), zone: web.zone, locale: web.locale, lang: web.lang };
         let mut filters: Vec<Value> = state
             .filters
             .iter()
@@ -711,7 +717,7 @@ pub async fn list(web: Web, Path(plural): Path<String>, RawQuery(raw): RawQuery)
                     "fields": field_json,
                     "rows": rows,
                     "filters": filters,
-                    "ops": OPS.iter().map(|(v, l)| json!({ "value": v, "label": l })).collect::<Vec<_>>(),
+                    "ops": OPS.iter().map(|v| json!({ "value": v, "label": web.lang.t(&format!("filter-op-{v}")) })).collect::<Vec<_>>(),
                     "views": view_json,
                     "board_url": board_url,
                     "sort": sort,
@@ -723,7 +729,7 @@ pub async fn list(web: Web, Path(plural): Path<String>, RawQuery(raw): RawQuery)
                     "total": total.map(|(n, more)| format!("{}{}", web.locale.number(&n.to_string(), 0), if more { "+" } else { "" })),
                     "bulk": {
                         "url": format!("{base}/bulk"),
-                        "choices": super::bulk::choices(&ty),
+                        "choices": super::bulk::choices(&ty, web.lang),
                         "users": choosable_users(&web).await?.into_iter().map(|(id, name)| json!({ "id": id, "name": name })).collect::<Vec<_>>(),
                     },
                     "total_one": total == Some((1, false)),
@@ -795,7 +801,8 @@ pub async fn save_view(web: Web, Path(plural): Path<String>, body: Bytes) -> Res
         Ok(redirect_with(
             &format!("/records/{}?view={id}", ty.plural),
             "success",
-            &format!("View “{name}” saved."),
+            &web.lang
+                .t_with("flash-view-saved", &[("name", name.as_str().into())]),
         ))
     })
     .await
@@ -829,7 +836,7 @@ pub async fn delete_view(
         Ok(redirect_with(
             &format!("/records/{}", ty.plural),
             "success",
-            "View removed.",
+            &web.lang.t("flash-view-removed"),
         ))
     })
     .await
@@ -936,7 +943,7 @@ fn task_json(task: &Record, names: &Names, now: chrono::DateTime<chrono::Utc>) -
         .is_some_and(|d| d < now);
     json!({
         "subject": task.data.get("subject").and_then(Value::as_str).unwrap_or(""),
-        "due": due.map(|d| display::short_datetime(d, names.zone)),
+        "due": due.map(|d| display::short_datetime(d, names.zone, names.lang)),
         "overdue": overdue,
         "url": format!("/records/activities/{}", task.id),
     })
@@ -1216,7 +1223,16 @@ pub async fn set_field(
                     && !b.chars().any(char::is_control)
             })
             .map_or_else(|| format!("/records/{}/{id}", ty.plural), str::to_owned);
-        set_one(&web, &ty, &id, spec, &form, &back, "Saved").await
+        set_one(
+            &web,
+            &ty,
+            &id,
+            spec,
+            &form,
+            &back,
+            &web.lang.t("flash-saved"),
+        )
+        .await
     })
     .await
 }
@@ -1292,9 +1308,9 @@ pub async fn record(
         let mut groups: Vec<(String, Vec<Value>)> = Vec::new();
         for field in &ty.fields {
             let group = match (&field.source, field.custom) {
-                (Some(source), _) => format!("From {}", source.trim_start_matches("plugin:")),
-                (None, true) => "Custom fields".to_owned(),
-                (None, false) => "Details".to_owned(),
+                (Some(source), _) => web.lang.t_with("record-group-from", &[("source", source.trim_start_matches("plugin:").into())]),
+                (None, true) => web.lang.t("record-group-custom"),
+                (None, false) => web.lang.t("record-group-details"),
             };
             let value = record.data.get(&field.name);
             // A reference is edited with a picker of its type, so only when that is readable.
@@ -1328,7 +1344,7 @@ pub async fn record(
             {
                 continue;
             }
-            let view = web.identity.access.view(other);
+            let view = display::localized(&web.identity.access.view(other), web.lang);
             if view.field(&field.name).is_none() {
                 continue;
             }
@@ -1346,7 +1362,7 @@ pub async fn record(
                 "rows": found.records.iter().take(RELATED_ROWS).map(|r| json!({ "title": title_of(&view, r), "url": record_url(&view, r.id) })).collect::<Vec<_>>(),
                 "more_url": more.then(|| format!("/records/{}?f={}&op={op}&v={id}", view.plural, field.name)),
                 "new_url": may_add.then(|| format!("/records/{}/new?{}={id}", view.plural, field.name)),
-                "new_label": format!("New {}", view.label.to_lowercase()),
+                "new_label": web.lang.t_with("list-new", &[("label", view.label.to_lowercase().into())]),
             }));
         }
         // The timeline, newest first: this record's activities and those of the records that
@@ -1360,7 +1376,7 @@ pub async fn record(
         if let Some(activities) = activity_type
             && !matches!(web.identity.access.scope(Operation::Read, "activity"), Scope::Nothing)
         {
-            let view = web.identity.access.view(activities);
+            let view = display::localized(&web.identity.access.view(activities), web.lang);
             let ids: Vec<String> = std::iter::once(id.to_string()).chain(rolled_up.iter().map(|(r, _, _)| r.to_string())).collect();
             let links = format!("links[in]:{}", ids.join("|"));
             let query = ListQuery {
@@ -1376,7 +1392,7 @@ pub async fn record(
             let authors = users(&web).await?;
             for activity in &found.records {
                 let author = activity.owner.and_then(|o| authors.get(&o.0)).map(String::as_str);
-                let mut entry = activity_json(&view, activity, author, web.zone);
+                let mut entry = activity_json(&view, activity, author, web.zone, web.lang);
                 // Whose it is, when it is not this record's own.
                 let linked = |r: &RecordId| activity.data.get("links").and_then(Value::as_array).is_some_and(|l| l.iter().any(|v| v.as_str() == Some(&r.to_string())));
                 if !linked(&id)
@@ -1388,8 +1404,9 @@ pub async fn record(
                 timeline.push(entry);
             }
         }
-        let timeline_kinds: Vec<Value> = std::iter::once(("", "All"))
-            .chain([("note", "Notes"), ("task", "Tasks"), ("call", "Calls"), ("meeting", "Meetings"), ("email", "Emails")])
+        let timeline_kinds: Vec<Value> = ["", "note", "task", "call", "meeting", "email"]
+            .into_iter()
+            .map(|k| (k, web.lang.t(&format!("timeline-kind-{}", if k.is_empty() { "all" } else { k }))))
             .map(|(k, label)| json!({ "label": label, "url": if k.is_empty() { format!("{}#timeline", record_url(&ty, id)) } else { format!("{}?kind={k}#timeline", record_url(&ty, id)) }, "active": kind_filter.unwrap_or("") == k }))
             .collect();
         let panels = panels(&web, &PanelLocation::Record(ty.name.clone()), Some((&ty, &record))).await;
@@ -1411,7 +1428,7 @@ pub async fn record(
         }
         let kinds: Vec<Value> = ["note", "task", "call", "meeting"]
             .iter()
-            .map(|k| json!({ "value": k, "label": humanize(k) }))
+            .map(|k| json!({ "value": k, "label": web.lang.t(&format!("activity-kind-{k}")) }))
             .collect();
         // Contacts and companies offer an email when the workspace can send one.
         let email = (may_log
@@ -1432,8 +1449,8 @@ pub async fn record(
                         "delete_url": format!("{url}/delete"),
                         "activity_url": format!("{url}/activities"),
                         "owner": owner.and_then(|o| names.users.get(&o)).cloned(),
-                        "created": display::local_stamp(record.created_at, web.zone),
-                        "updated": display::local_stamp(record.updated_at, web.zone),
+                        "created": display::local_stamp(record.created_at, web.zone, web.lang),
+                        "updated": display::local_stamp(record.updated_at, web.zone, web.lang),
                         "may_edit": may_edit,
                         "may_delete": may_delete,
                     },
@@ -1699,7 +1716,11 @@ pub async fn add_activity(
             .create(&web.actor(), &activities, body)
             .await
         {
-            Ok(_) => Ok(redirect_with(&back, "success", "Added to the timeline.")),
+            Ok(_) => Ok(redirect_with(
+                &back,
+                "success",
+                &web.lang.t("flash-added-to-timeline"),
+            )),
             Err(error) => refused(&back, error.into()),
         }
     })
@@ -1745,7 +1766,7 @@ pub async fn send_email(
             Ok(_) => Ok(redirect_with(
                 &back,
                 "success",
-                "Email queued; it is on the timeline.",
+                &web.lang.t("flash-email-queued"),
             )),
             Err(error) => refused(&back, error),
         }
@@ -1803,7 +1824,7 @@ async fn choices(
                 let schema = web.state.store.schema(web.identity.workspace).await?;
                 match readable_target(web, &schema, field) {
                     Some(target) => {
-                        let view = web.identity.access.view(target);
+                        let view = display::localized(&web.identity.access.view(target), web.lang);
                         let scope = shared_reference_in(scope, &view).and_then(|shared| {
                             let id = values.get(&shared.name)?.as_str()?;
                             Uuid::parse_str(id)
@@ -1875,7 +1896,14 @@ async fn form_inputs<'e>(
                 .iter()
                 .find(|e| e.field == f.name)
                 .map(|e| e.message.as_str());
-            let mut input = display::input(f, values.get(&f.name), error, c.as_deref(), web.zone);
+            let mut input = display::input(
+                f,
+                values.get(&f.name),
+                error,
+                c.as_deref(),
+                web.zone,
+                web.lang,
+            );
             // The picker that takes over the reference's list of choices with JavaScript.
             if let (Some(target), Value::Object(input)) =
                 (readable_target(web, &schema, f), &mut input)
@@ -2032,7 +2060,8 @@ pub async fn create(web: Web, Path(plural): Path<String>, body: Bytes) -> Respon
             Ok(record) => Ok(redirect_with(
                 &record_url(&ty, record.id),
                 "success",
-                &format!("{} created.", ty.label),
+                &web.lang
+                    .t_with("flash-created", &[("label", ty.label.as_str().into())]),
             )),
             Err(error) => form_failure(&web, &ty, None, &values, error.into()).await,
         }
@@ -2077,7 +2106,10 @@ pub async fn edit_form(web: Web, Path((plural, id)): Path<(String, String)>) -> 
         {
             return Err(ApiError::new(
                 ErrorCode::Forbidden,
-                format!("your role may not edit this {}", ty.label.to_lowercase()),
+                web.lang.t_with(
+                    "error-may-not-edit",
+                    &[("label", ty.label.to_lowercase().into())],
+                ),
             ));
         }
         render_form(
@@ -2129,8 +2161,10 @@ pub async fn update(web: Web, Path((plural, id)): Path<(String, String)>, body: 
                             theirs: &theirs,
                             mine: &mine,
                         };
-                        let error =
-                            format!("Choose which value to keep for {}.", labels.join(", "));
+                        let error = web.lang.t_with(
+                            "conflict-choose-for",
+                            &[("fields", labels.join(", ").into())],
+                        );
                         return render_conflict(&web, &ty, &record, shown, Some(&error)).await;
                     }
                 }
@@ -2221,7 +2255,11 @@ async fn save_edit(
             .collect();
         let url = record_url(ty, record.id);
         if patch.is_empty() {
-            return Ok(redirect_with(&url, "success", "Nothing changed."));
+            return Ok(redirect_with(
+                &url,
+                "success",
+                &web.lang.t("flash-nothing-changed"),
+            ));
         }
         let item = UpdateItem {
             id: record.id,
@@ -2229,7 +2267,7 @@ async fn save_edit(
             if_match: Some(record.version),
         };
         match web.state.store.update(&web.actor(), ty, item).await {
-            Ok(_) => return Ok(redirect_with(&url, "success", "Saved.")),
+            Ok(_) => return Ok(redirect_with(&url, "success", &web.lang.t("flash-saved"))),
             Err(crate::records::RecordError::VersionConflict { .. }) => {
                 record = web.state.store.get(&web.actor(), ty, record.id).await?;
                 stale = true;
@@ -2294,9 +2332,7 @@ async fn render_conflict(
         )
         .await?;
     let by = match last.first().and_then(|e| e.actor) {
-        Some(actor) if actor == web.identity.user => {
-            Some("You (in another tab or window)".to_owned())
-        }
+        Some(actor) if actor == web.identity.user => Some(web.lang.t("conflict-you-elsewhere")),
         Some(actor) => users(web).await?.remove(&actor.0),
         None => None,
     };
@@ -2315,7 +2351,7 @@ async fn render_conflict(
                 "theirs": only(shown.theirs),
                 "mine": only(shown.mine),
                 "by": by,
-                "at": format!("{} {}", display::local_stamp(record.updated_at, web.zone), web.zone.name()),
+                "at": format!("{} {}", display::local_stamp(record.updated_at, web.zone, web.lang), web.zone.name()),
                 "rows": rows,
                 "error": error,
             }),
@@ -2366,7 +2402,7 @@ pub async fn search(web: Web, RawQuery(raw): RawQuery) -> Response {
             let plural = hit["type"].as_str().unwrap_or("");
             let label = schema
                 .by_plural(plural)
-                .map(|t| t.label_plural.clone())
+                .map(|t| display::type_label_plural(web.lang, t))
                 .unwrap_or_default();
             let row = json!({
                 "title": hit["title"],

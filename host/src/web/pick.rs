@@ -82,7 +82,7 @@ const VALUES_READ: u64 = 2000;
 
 async fn value_matches(web: &Web, plural: &str, field: &str, raw: &str) -> ApiResult<Vec<Value>> {
     let actor = web.actor();
-    let ty = web.state.store.view(&actor, plural).await?;
+    let ty = super::display::localized(&web.state.store.view(&actor, plural).await?, web.lang);
     let form = Form::parse(raw.as_bytes());
     let q = form.get("q").unwrap_or("").trim().to_lowercase();
     let all: Vec<(String, String)> = match ty.field(field) {

@@ -305,6 +305,8 @@ pub fn pages() -> Vec<(&'static str, minijinja::Value)> {
                 "name": "Sam Reed",
                 "time_zone": "Europe/Berlin",
                 "zones": ["America/New_York", "Europe/Berlin", "UTC"],
+                "language": "",
+                "languages": [{ "tag": "en", "name": "English" }, { "tag": "zh-CN", "name": "简体中文" }],
                 "local_now": "2026-11-27 11:00",
                 "errors": { "name": "a name is at most 100 characters, without line breaks" },
             })),

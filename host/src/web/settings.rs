@@ -30,6 +30,7 @@ use crate::auth::permissions::{self, Role, TypeGrant};
 use crate::auth::{people, roles};
 use crate::error::{ApiError, ApiResult, ErrorCode, FieldError};
 use crate::extract::{ApiPath, JsonBody};
+use crate::i18n::Language;
 use crate::records::now_micros;
 use crate::records::schema::Schema;
 
@@ -58,23 +59,24 @@ pub fn api_routes() -> Routes {
 
 /// The settings sections, for the settings templates' own navigation.
 fn sections(web: &Web, current: &str) -> Value {
+    // Each section's label is the catalogue's `settings-<section>`.
     const ALL: &[(&str, &str)] = &[
-        ("users", "Users"),
-        ("roles", "Roles and teams"),
-        ("fields", "Fields and types"),
-        ("plugins", "Plugins"),
-        ("theme", "Theme"),
-        ("mail", "Email"),
-        ("mailboxes", "Mailboxes"),
-        ("webhooks", "Webhooks"),
-        ("account", "My account"),
-        ("tokens", "API tokens"),
+        ("users", "settings-users"),
+        ("roles", "settings-roles"),
+        ("fields", "settings-fields"),
+        ("plugins", "settings-plugins"),
+        ("theme", "settings-theme"),
+        ("mail", "settings-mail"),
+        ("mailboxes", "settings-mailboxes"),
+        ("webhooks", "settings-webhooks"),
+        ("account", "settings-account"),
+        ("tokens", "tokens-title"),
     ];
     Value::Array(
         ALL.iter()
             // Everyone manages their own account and tokens; the rest is for admins.
             .filter(|(key, _)| web.is_admin() || *key == "tokens" || *key == "account")
-            .map(|(key, label)| json!({ "label": label, "url": format!("/settings/{key}"), "active": *key == current }))
+            .map(|(key, label)| json!({ "label": web.lang.t(label), "url": format!("/settings/{key}"), "active": *key == current }))
             .collect(),
     )
 }
@@ -141,22 +143,29 @@ async fn role_names(web: &Web) -> ApiResult<Vec<String>> {
 
 /// One role's levels per type as the matrix shows them: the effective grant (`*` applied),
 /// so built-in roles show what they really allow.
-fn role_matrix(role: &Role, schema: &Schema) -> Value {
+fn role_matrix(role: &Role, schema: &Schema, lang: Language) -> Value {
     let row = |name: &str, label: &str, grant: TypeGrant| json!({ "entity": name, "label": label, "create": grant.create, "read": grant.read, "edit": grant.edit, "delete": grant.delete });
     let mut rows: Vec<Value> = schema
         .types()
         .iter()
-        .map(|t| row(&t.name, &t.label_plural, role.grant(&t.name)))
+        .map(|t| {
+            row(
+                &t.name,
+                &super::display::type_label_plural(lang, t),
+                role.grant(&t.name),
+            )
+        })
         .collect();
     rows.push(row(
         "*",
-        "Other types (and types added later)",
+        &lang.t("roles-other-types"),
         role.types.get("*").copied().unwrap_or_default(),
     ));
     let fields: Vec<Value> = schema
         .types()
         .iter()
         .map(|t| {
+            let t = &super::display::localized(t, lang);
             let fields: Vec<Value> = t
                 .fields
                 .iter()
@@ -194,7 +203,7 @@ async fn roles_page(web: Web) -> Response {
         let roles: Vec<Value> = all
             .iter()
             .map(|r| {
-                let mut role = role_matrix(r, &schema);
+                let mut role = role_matrix(r, &schema, web.lang);
                 role["name"] = json!(r.name);
                 role["admin"] = json!(r.admin);
                 role["builtin"] = json!(r.builtin);
@@ -204,7 +213,7 @@ async fn roles_page(web: Web) -> Response {
             .collect();
         // A new role starts as a member: reads everything, changes their own records.
         let template = permissions::builtin_role("member")
-            .map(|r| role_matrix(&r, &schema))
+            .map(|r| role_matrix(&r, &schema, web.lang))
             .unwrap_or_default();
         let teams: Vec<Value> = teams
             .iter()
@@ -228,17 +237,19 @@ async fn fields_page(web: Web) -> Response {
             .types()
             .iter()
             .map(|t| {
+                let t = super::display::localized(t, web.lang);
+                let kind = |k: &str| web.lang.lookup(&format!("kind-{k}")).unwrap_or_else(|| humanize(k));
                 let fields: Vec<Value> = t
                     .fields
                     .iter()
-                    .map(|f| json!({ "name": f.name, "label": label(f), "kind": humanize(f.kind.as_str()), "required": f.required, "indexed": f.indexed, "custom": f.custom, "source": f.source }))
+                    .map(|f| json!({ "name": f.name, "label": label(f), "kind": kind(f.kind.as_str()), "required": f.required, "indexed": f.indexed, "custom": f.custom, "source": f.source }))
                     .collect();
                 json!({ "name": t.name, "plural": t.plural, "label": t.label_plural, "source": t.source, "fields": fields, "add_url": format!("/api/v1/meta/entities/{}/fields", t.plural) })
             })
             .collect();
         let kinds: Vec<Value> = crate::records::schema::FieldKind::ALL
             .iter()
-            .map(|k| json!({ "value": k.as_str(), "label": humanize(k.as_str()) }))
+            .map(|k| json!({ "value": k.as_str(), "label": web.lang.lookup(&format!("kind-{}", k.as_str())).unwrap_or_else(|| humanize(k.as_str())) }))
             .collect();
         Ok(json!({ "types": types, "kinds": kinds }))
     })
@@ -264,9 +275,7 @@ async fn plugins_page(web: Web) -> Response {
             .await
             .map_err(ApiError::internal)?;
             let at = |micros: i64| {
-                crate::records::from_micros(micros)
-                    .format("%Y-%m-%d %H:%M:%S")
-                    .to_string()
+                super::display::local_stamp(crate::records::from_micros(micros), web.zone, web.lang)
             };
             let deliveries: Vec<Value> = deliveries
                 .into_iter()
@@ -288,19 +297,16 @@ async fn plugins_page(web: Web) -> Response {
             let describe = |p: &crate::plugins::manifest::Permissions| {
                 let mut lines = Vec::new();
                 if !p.read.is_empty() {
-                    lines.push(format!("Read {}", p.read.join(", ")));
+                    lines.push(web.lang.t_with("plugin-asks-read", &[("types", p.read.join(", ").into())]));
                 }
                 if !p.write.is_empty() {
-                    lines.push(format!("Create and change {}", p.write.join(", ")));
+                    lines.push(web.lang.t_with("plugin-asks-write", &[("types", p.write.join(", ").into())]));
                 }
                 if !p.http.is_empty() {
-                    lines.push(format!("Call {}", p.http.join(", ")));
+                    lines.push(web.lang.t_with("plugin-asks-http", &[("hosts", p.http.join(", ").into())]));
                 }
                 if p.mail > 0 {
-                    lines.push(format!(
-                        "Send up to {} emails an hour from the workspace's address",
-                        p.mail
-                    ));
+                    lines.push(web.lang.t_with("plugin-asks-mail", &[("count", p.mail.into())]));
                 }
                 lines
             };
@@ -316,7 +322,7 @@ async fn plugins_page(web: Web) -> Response {
                 "enable_url": format!("/api/v1/plugins/{}/enable", info.id),
                 "disable_url": format!("/api/v1/plugins/{}/disable", info.id),
                 "deliveries": deliveries,
-                "failures": failures.iter().map(|f| json!({ "kind": f.kind, "message": f.message, "at": crate::records::from_micros(f.at).format("%Y-%m-%d %H:%M:%S").to_string() })).collect::<Vec<_>>(),
+                "failures": failures.iter().map(|f| json!({ "kind": f.kind, "message": f.message, "at": super::display::local_stamp(crate::records::from_micros(f.at), web.zone, web.lang) })).collect::<Vec<_>>(),
             }));
         }
         Ok(json!({ "plugins": plugins }))
@@ -356,11 +362,7 @@ async fn tokens_page(web: Web) -> Response {
         Err(error) => return web.fail(ApiError::internal(error)).await,
     };
     let at = |m: Option<i64>| {
-        m.map(|m| {
-            crate::records::from_micros(m)
-                .format("%Y-%m-%d %H:%M")
-                .to_string()
-        })
+        m.map(|m| super::display::local_stamp(crate::records::from_micros(m), web.zone, web.lang))
     };
     let tokens: Vec<Value> = rows
         .iter()
@@ -393,24 +395,31 @@ fn zone_choices(current: &str) -> Vec<&'static str> {
 async fn account_context(
     web: &Web,
     errors: Value,
-    posted: Option<(&str, &str)>,
+    posted: Option<(&str, &str, &str)>,
 ) -> ApiResult<Value> {
     let me = user::Entity::find_by_id(web.identity.user.0)
         .one(&web.state.db.read)
         .await
         .map_err(ApiError::internal)?
         .ok_or_else(|| ApiError::new(ErrorCode::NotFound, "no such user"))?;
-    let (name, zone) = posted.unwrap_or((me.name.as_str(), me.time_zone.as_str()));
-    let now = chrono::Utc::now()
-        .with_timezone(&web.zone)
-        .format("%Y-%m-%d %H:%M")
-        .to_string();
+    let (name, zone, language) = posted.unwrap_or((
+        me.name.as_str(),
+        me.time_zone.as_str(),
+        me.language.as_deref().unwrap_or(""),
+    ));
+    let now = super::display::local_stamp(chrono::Utc::now(), web.zone, web.lang);
+    let languages: Vec<Value> = Language::ALL
+        .iter()
+        .map(|l| json!({ "tag": l.tag(), "name": l.name() }))
+        .collect();
     Ok(json!({
         "sections": sections(web, "account"),
         "email": me.email,
         "name": name,
         "time_zone": zone,
         "zones": zone_choices(zone),
+        "language": language,
+        "languages": languages,
         "local_now": now,
         "errors": errors,
     }))
@@ -431,18 +440,31 @@ async fn save_account(web: Web, body: Bytes) -> Response {
     };
     let name = form.get("name").unwrap_or("");
     let zone = form.get("time_zone").unwrap_or("");
+    // A form without the language select (an older override) leaves the setting alone.
+    let language = form.get("language");
     let patch = crate::auth::api::ProfilePatch {
         name: Some(name.to_owned()),
         time_zone: Some(zone.to_owned()),
+        language: language.map(str::to_owned),
     };
     let mut errors = serde_json::Map::new();
     match crate::auth::api::update_profile_of(&web.state, &web.identity, web.identity.user, &patch)
         .await
     {
-        Ok(()) => return super::redirect_with("/settings/account", "success", "Saved."),
-        Err(error) => super::account::field_errors(error, &mut errors),
+        Ok(()) => {
+            // The notice is in the language just chosen.
+            let lang = language.and_then(Language::parse).unwrap_or(web.lang);
+            return super::redirect_with("/settings/account", "success", &lang.t("flash-saved"));
+        }
+        Err(error) => super::account::field_errors(error, web.lang, &mut errors),
     }
-    match account_context(&web, Value::Object(errors), Some((name, zone))).await {
+    match account_context(
+        &web,
+        Value::Object(errors),
+        Some((name, zone, language.unwrap_or(""))),
+    )
+    .await
+    {
         Ok(context) => {
             web.render_status(
                 StatusCode::UNPROCESSABLE_ENTITY,

@@ -246,6 +246,8 @@ fn environment(
     let mut env = Environment::new();
     // Pages outside a workspace (login) lack its globals; a missing value prints as nothing.
     env.set_undefined_behavior(minijinja::UndefinedBehavior::Chainable);
+    // `t("key", name=value)`: the message catalogue, in the page's language (overrides too).
+    env.add_function("t", crate::i18n::template_t);
     for (name, source) in &theme.templates {
         if !overrides.contains_key(*name) {
             env.add_template(name, source)?;
@@ -284,18 +286,25 @@ impl Look {
         name: &str,
         context: minijinja::Value,
     ) -> Result<String, minijinja::Error> {
-        let rendered = self
-            .live
-            .get_template(name)
-            .and_then(|t| t.render(&context));
-        match rendered {
-            Ok(html) => Ok(html),
-            Err(error) if !self.overrides.is_empty() => {
-                tracing::warn!(template = name, error = %format!("{error:#}"), "template override failed; rendering the theme's own");
-                self.base.get_template(name)?.render(&context)
+        let lang = context
+            .get_attr("lang")
+            .ok()
+            .and_then(|l| l.as_str().and_then(crate::i18n::Language::parse))
+            .unwrap_or_default();
+        crate::i18n::rendering_in(lang, || {
+            let rendered = self
+                .live
+                .get_template(name)
+                .and_then(|t| t.render(&context));
+            match rendered {
+                Ok(html) => Ok(html),
+                Err(error) if !self.overrides.is_empty() => {
+                    tracing::warn!(template = name, error = %format!("{error:#}"), "template override failed; rendering the theme's own");
+                    self.base.get_template(name)?.render(&context)
+                }
+                Err(error) => Err(error),
             }
-            Err(error) => Err(error),
-        }
+        })
     }
 
     pub fn logo_url(&self) -> String {
@@ -326,6 +335,8 @@ pub struct Themes {
 
 impl Themes {
     pub fn load() -> anyhow::Result<Themes> {
+        // Templates call `t`: parse the catalogues now, so a broken one logs at startup.
+        crate::i18n::load();
         let themes = load_bundled()?;
         let mut base = BTreeMap::new();
         for (name, theme) in &themes {
@@ -542,6 +553,63 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn every_key_a_template_uses_is_in_the_catalogues() {
+        let themes = Themes::load().unwrap();
+        let known: std::collections::BTreeSet<String> =
+            crate::i18n::keys(crate::i18n::Language::En)
+                .into_iter()
+                .collect();
+        let mut used = 0;
+        for theme in themes.all() {
+            for (name, source) in &theme.templates {
+                for quote in ['"', '\''] {
+                    let call = format!("t({quote}");
+                    for piece in source.split(&call).skip(1) {
+                        let key = piece.split(quote).next().unwrap_or("");
+                        // `t("roles-op-" ~ op)` builds its key: the part before is a prefix.
+                        let prefix = piece[key.len() + 1..].trim_start().starts_with('~');
+                        used += 1;
+                        assert!(
+                            if prefix {
+                                known.iter().any(|k| k.starts_with(key))
+                            } else {
+                                known.contains(key)
+                            },
+                            "themes/{}/templates/{name} uses `{key}`, which no catalogue has",
+                            theme.name
+                        );
+                    }
+                }
+            }
+        }
+        assert!(used > 300, "only {used} messages in the templates");
+    }
+
+    #[test]
+    fn templates_are_in_the_pages_language() {
+        let themes = Themes::load().unwrap();
+        let look = themes.plain();
+        let (_, context) = samples::pages()
+            .into_iter()
+            .find(|(t, _)| *t == "home.html")
+            .unwrap();
+        let html = look.render("home.html", context.clone()).unwrap();
+        assert!(html.contains("<html lang=\"en\">") && html.contains("My day"));
+        let chinese = minijinja::context! { lang => "zh-CN", ..context };
+        let html = look.render("home.html", chinese).unwrap();
+        assert!(
+            html.contains("<html lang=\"zh-CN\">") && html.contains("我的一天"),
+            "{html}"
+        );
+        // …and so are the imported macros' (a task's box), which cannot see `lang`.
+        assert!(
+            html.contains("标记为已完成") || html.contains("标记为未完成"),
+            "{html}"
+        );
+        assert!(!html.contains("My day"));
     }
 
     #[test]

@@ -3,7 +3,14 @@
 (() => {
   "use strict";
 
-  const STALE = "Someone else changed this record — reload to see their changes.";
+  // The page's words for the script: `js-…` messages of the catalogue (a <template> of
+  // JSON in layout.html: data, not a script), in the page's language; `%name` marks a value put in. English stays as the fallback.
+  const MESSAGES = (() => {
+    try { return JSON.parse(document.getElementById("kith-messages")?.content.textContent || "{}"); } catch (e) { return {}; }
+  })();
+  const msg = (key, fallback, values = {}) =>
+    (MESSAGES[key] || fallback).replace(/%(\w+)/g, (all, name) => (name in values ? String(values[name]) : all));
+  const STALE = msg("js-stale", "Someone else changed this record — reload to see their changes.");
   const $ = (sel, root = document) => root.querySelector(sel);
   const $$ = (sel, root = document) => Array.from(root.querySelectorAll(sel));
   const esc = (s) => CSS.escape(s);
@@ -47,9 +54,9 @@
   function errorMessage(res) {
     if (res.status === 412) return STALE;
     if (errorOf(res).message) return errorOf(res).message;
-    if (res.status === 0) return "Could not reach the server — check your connection and try again.";
-    if (res.status === 409) return "This conflicts with another change — reload and try again.";
-    return `Something went wrong (HTTP ${res.status}).`;
+    if (res.status === 0) return msg("js-unreachable", "Could not reach the server — check your connection and try again.");
+    if (res.status === 409) return msg("js-conflict", "This conflicts with another change — reload and try again.");
+    return msg("js-went-wrong", "Something went wrong (HTTP %status).", { status: res.status });
   }
   // A PATCH answers the record bare or as {data: record}; the ETag also carries the version.
   function recordOf(res) {
@@ -109,10 +116,10 @@
     }
     function render(q, hits) {
       options = [];
-      const ul = make("ul", { id: "search-listbox", role: "listbox", "aria-label": "Search results" });
+      const ul = make("ul", { id: "search-listbox", role: "listbox", "aria-label": msg("js-search-results", "Search results") });
       for (const hit of hits) ul.append(option(`/records/${encodeURIComponent(hit.type)}/${encodeURIComponent(hit.id)}`, hit.title || hit.id, typeLabel(hit.type)));
-      ul.append(option("/search?q=" + encodeURIComponent(q), `See all results for “${q}”`, "", "all"));
-      box.replaceChildren(...(hits.length ? [] : [make("p", { class: "none" }, "No quick matches.")]), ul);
+      ul.append(option("/search?q=" + encodeURIComponent(q), msg("js-see-all-results", "See all results for “%q”", { q }), "", "all"));
+      box.replaceChildren(...(hits.length ? [] : [make("p", { class: "none" }, msg("js-no-quick-matches", "No quick matches."))]), ul);
       input.setAttribute("aria-controls", "search-listbox");
       show(true);
     }
@@ -188,7 +195,7 @@
     }
     function drawChips() {
       chips.replaceChildren(...(multiple ? chosen : []).map((id) => {
-        const remove = make("button", { type: "button", class: "chip-remove", "aria-label": `Remove ${names[id] || "record"}` }, "×");
+        const remove = make("button", { type: "button", class: "chip-remove", "aria-label": msg("js-remove", "Remove %name", { name: names[id] || msg("js-record", "record") }) }, "×");
         remove.addEventListener("click", () => { chosen = chosen.filter((c) => c !== id); changed(); input.focus(); });
         return make("li", { class: "chip" }, make("span", {}, names[id] || "(a record you cannot see)"), remove);
       }));
@@ -235,11 +242,11 @@
     function render(q, hits) {
       options = [];
       const items = hits.map((hit) => option(hit.title || "(untitled)", hit.detail, () => pick(hit)));
-      if (create && q) items.push(option(`Create “${q}”`, "", () => createNamed(q), "create"));
-      if (free && q && !hits.some((hit) => hit.id === q)) items.push(option(`Use “${q}”`, "", () => pick({ id: q, title: q }), "create"));
+      if (create && q) items.push(option(msg("js-create-named", "Create “%q”", { q }), "", () => createNamed(q), "create"));
+      if (free && q && !hits.some((hit) => hit.id === q)) items.push(option(msg("js-use", "Use “%q”", { q }), "", () => pick({ id: q, title: q }), "create"));
       list.replaceChildren(...items);
-      status.textContent = hits.length ? `${hits.length} matches` : "No matches";
-      if (!items.length) list.append(make("li", { class: "none", role: "presentation" }, `Nothing matches “${q}”.`));
+      status.textContent = hits.length ? msg("js-matches", "%count matches", { count: hits.length }) : msg("js-no-matches", "No matches");
+      if (!items.length) list.append(make("li", { class: "none", role: "presentation" }, msg("js-nothing-matches", "Nothing matches “%q”.", { q })));
       open(true);
       if (options.length) setActive(0);
     }
@@ -347,7 +354,7 @@
         // A new field starts with a fresh value control: a picker for a reference.
         const old = $(".picker", row) || $("input[name=v]", row);
         const hidden = $("span > input[type=hidden][name=v]", row)?.parentNode;
-        const input = make("input", { name: "v", id: `filter-value-${$$(".filter-row").indexOf(row) + 1}`, "aria-label": "Value" });
+        const input = make("input", { name: "v", id: `filter-value-${$$(".filter-row").indexOf(row) + 1}`, "aria-label": msg("js-value", "Value") });
         if (chosen?.dataset.target) input.dataset.picker = chosen.dataset.target;
         else if (chosen?.dataset.values) input.dataset.values = chosen.dataset.values;
         $("input[type=hidden][name=v]", row)?.remove();
@@ -405,7 +412,7 @@
       read = () => {
         const amount = control.value.trim(), code = currency.value.trim().toUpperCase();
         if (!amount && !code) return null;
-        if (!/^-?\d+(\.\d+)?$/.test(amount)) fail("Enter an amount such as 1250.00.");
+        if (!/^-?\d+(\.\d+)?$/.test(amount)) fail(msg("js-enter-amount", "Enter an amount such as 1250.00."));
         return { amount, currency: code };
       };
     } else if (kind === "long_text" || kind === "json" || (value && typeof value === "object" && !Array.isArray(value))) {
@@ -415,7 +422,7 @@
       read = () => {
         if (!control.value.trim()) return null;
         if (!asJson) return control.value;
-        try { return JSON.parse(control.value); } catch (e) { return fail("Not valid JSON: " + e.message); }
+        try { return JSON.parse(control.value); } catch (e) { return fail(msg("js-bad-json", "Not valid JSON: %error", { error: e.message })); }
       };
     } else if (kind === "tags" || Array.isArray(value)) {
       control = make("input");
@@ -427,14 +434,14 @@
       control.value = value == null ? "" : kind === "datetime" ? toLocalInput(value) : String(value);
       read = () => {
         const v = control.value;
-        if (control.validity.badInput) fail("Enter a number.");
+        if (control.validity.badInput) fail(msg("js-enter-number", "Enter a number."));
         if (!v.trim()) return null;
-        if (kind === "integer") return Number.isInteger(Number(v)) ? Number(v) : fail("Enter a whole number.");
+        if (kind === "integer") return Number.isInteger(Number(v)) ? Number(v) : fail(msg("js-enter-integer", "Enter a whole number."));
         if (control.type === "number") {
-          if (!isFinite(Number(v))) fail("Enter a number.");
+          if (!isFinite(Number(v))) fail(msg("js-enter-number", "Enter a number."));
           return typeof value === "string" ? v.trim() : Number(v);
         }
-        if (kind === "datetime") return isNaN(new Date(v)) ? fail("Enter a date and time.") : new Date(v).toISOString();
+        if (kind === "datetime") return isNaN(new Date(v)) ? fail(msg("js-enter-datetime", "Enter a date and time.")) : new Date(v).toISOString();
         return v;
       };
     }
@@ -462,8 +469,8 @@
     const editor = buildEditor(kind, value, options, $("dt", field)?.textContent.trim() || name, field);
     const original = Array.from(dd.childNodes);
 
-    const save = make("button", { type: "button", class: "button small primary" }, "Save");
-    const cancel = make("button", { type: "button", class: "button small" }, "Cancel");
+    const save = make("button", { type: "button", class: "button small primary" }, msg("js-save", "Save"));
+    const cancel = make("button", { type: "button", class: "button small" }, msg("js-cancel", "Cancel"));
     editor.root.append(make("span", { class: "inline-actions" }, save, cancel));
     const error = make("p", { class: "field-error", role: "alert" });
     dd.replaceChildren(editor.root, error);
@@ -575,7 +582,7 @@
     const missing = res.status === 422 ? fieldErrors(res).filter((e) => e.field && e.field !== board.dataset.field) : [];
     if (missing.length) {
       const title = $("a", card)?.textContent.trim() || "this card";
-      const extra = await askFields(`Move “${title}” to ${$("h2", column)?.textContent.trim() || "this column"}`, missing);
+      const extra = await askFields(msg("js-move-to", "Move “%title” to %column", { title, column: $("h2", column)?.textContent.trim() || msg("js-this-column", "this column") }), missing);
       if (extra) res = await api("PATCH", recordUrl(board.dataset.plural, card.dataset.id),
         { json: { ...patch, ...extra }, version: card.dataset.version });
     }
@@ -607,8 +614,8 @@
           make("p", { class: "hint" }, f.message || "")));
         return input;
       });
-      const save = make("button", { type: "submit", class: "button primary", value: "save" }, "Move");
-      const cancel = make("button", { type: "button", class: "button" }, "Cancel");
+      const save = make("button", { type: "submit", class: "button primary", value: "save" }, msg("js-move", "Move"));
+      const cancel = make("button", { type: "button", class: "button" }, msg("js-cancel", "Cancel"));
       form.append(make("div", { class: "form-actions" }, save, cancel));
       dialog.append(form);
       document.body.append(dialog);
@@ -636,7 +643,7 @@
       const column = columns.find((c) => c.dataset.value === select.value);
       if (column && !column.contains(card)) moveCard(board, card, column, null);
     });
-    card.append(make("div", { class: "move" }, make("label", { for: id, class: "sr-only" }, `Move “${title}” to`), select));
+    card.append(make("div", { class: "move" }, make("label", { for: id, class: "sr-only" }, msg("js-move-card", "Move “%title” to", { title })), select));
   }
 
   function startDrag(board, down) {
@@ -736,10 +743,10 @@
       if (as === "number") {
         if (!v.trim()) data[name] = null;
         else if (isFinite(Number(v))) data[name] = Number(v);
-        else problems.push({ field: name, message: "Enter a number." });
+        else problems.push({ field: name, message: msg("js-enter-number", "Enter a number.") });
       } else if (as === "json") {
         try { data[name] = v.trim() ? JSON.parse(v) : null; } catch (e) {
-          problems.push({ field: name, message: "Not valid JSON: " + e.message });
+          problems.push({ field: name, message: msg("js-bad-json", "Not valid JSON: %error", { error: e.message }) });
         }
       } else if (as === "list") data[name] = splitList(v);
       else if (as === "bool") data[name] = v === "" ? null : /^(true|on|1|yes)$/i.test(v);
@@ -812,7 +819,7 @@
     clearErrors(form);
     const file = $("input[type=file][data-raw]", form);
     if (file) {
-      if (!file.files.length) return showErrors(form, "", [{ field: file.name, message: "Choose a file first." }]);
+      if (!file.files.length) return showErrors(form, "", [{ field: file.name, message: msg("js-choose-file", "Choose a file first.") }]);
       opts.raw = file.files[0];
     } else {
       const { data, problems } = collect(form);
@@ -831,7 +838,7 @@
     if (form.dataset.redirect) return follow(form.dataset.redirect);
     let status = $(".form-status", form);
     if (!status) form.append((status = make("p", { class: "form-status hint", role: "status" })));
-    status.textContent = "Saved.";
+    status.textContent = msg("js-saved", "Saved.");
   }
 
   // A button marked `data-result` (a connection test) says what the API answered in the
@@ -839,8 +846,8 @@
   // words a success, `{name}` standing for the answer's value of that name.
   function showResult(button, slot, res) {
     const failed = !res.ok || res.data?.ok === false;
-    const done = (button.dataset.done || "Done.").replace(/\{(\w+)\}/g, (_, key) => String(res.data?.[key] ?? ""));
-    slot.textContent = !res.ok ? errorMessage(res) : failed ? `Failed: ${res.data?.error || "no reason given"}` : done;
+    const done = (button.dataset.done || msg("js-done", "Done.")).replace(/\{(\w+)\}/g, (_, key) => String(res.data?.[key] ?? ""));
+    slot.textContent = !res.ok ? errorMessage(res) : failed ? msg("js-failed", "Failed: %reason", { reason: res.data?.error || msg("js-no-reason", "no reason given") }) : done;
     slot.classList.toggle("failed", failed);
     slot.classList.toggle("ok", !failed);
   }
@@ -851,7 +858,7 @@
     const slot = button.dataset.result ? document.getElementById(button.dataset.result) : null;
     if (slot) {
       slot.classList.remove("ok", "failed");
-      slot.textContent = "Working…";
+      slot.textContent = msg("js-working", "Working…");
     }
     const res = await api((button.dataset.method || "POST").toUpperCase(), button.dataset.api);
     button.disabled = false;
@@ -954,6 +961,12 @@
 // other settings forms; the forms marked here are handled before the generic handler.
 (() => {
   "use strict";
+  // The page's words, as at the top of the first part.
+  const MESSAGES = (() => {
+    try { return JSON.parse(document.getElementById("kith-messages")?.content.textContent || "{}"); } catch (e) { return {}; }
+  })();
+  const msg = (key, fallback, values = {}) =>
+    (MESSAGES[key] || fallback).replace(/%(\w+)/g, (all, name) => (name in values ? String(values[name]) : all));
   const $ = (sel, root = document) => root.querySelector(sel);
   const $$ = (sel, root = document) => [...root.querySelectorAll(sel)];
   const cssName = (s) => CSS.escape(s);
@@ -994,7 +1007,7 @@
       first = first || control || slot;
     }
     if (!details.length) general.push(say({ field: "", code: error.code || "", message: error.message ||
-      (res.status === 0 ? "Could not reach the server: check your connection." : `Something went wrong (HTTP ${res.status}).`) }, res));
+      (res.status === 0 ? msg("js-unreachable", "Could not reach the server — check your connection and try again.") : msg("js-went-wrong", "Something went wrong (HTTP %status).", { status: res.status })) }, res));
     if (box && general.length) {
       box.textContent = "";
       for (const m of general) { const p = document.createElement("p"); p.textContent = m; box.append(p); }
@@ -1020,14 +1033,14 @@
     slot.textContent = "";
     const label = document.createElement("label");
     label.htmlFor = "invite-link";
-    label.textContent = `Invitation link for ${who} (works once, for 7 days; pass it on yourself):`;
+    label.textContent = msg("js-invitation-link", "Invitation link for %who (works once, for 7 days; pass it on yourself):", { who });
     const input = Object.assign(document.createElement("input"), { id: "invite-link", readOnly: true, value: link });
-    const copy = Object.assign(document.createElement("button"), { type: "button", className: "button small", textContent: "Copy link" });
+    const copy = Object.assign(document.createElement("button"), { type: "button", className: "button small", textContent: msg("js-copy-link", "Copy link") });
     copy.addEventListener("click", async () => {
       input.select();
-      try { await navigator.clipboard.writeText(link); copy.textContent = "Copied"; } catch { document.execCommand?.("copy"); }
+      try { await navigator.clipboard.writeText(link); copy.textContent = msg("js-copied", "Copied"); } catch { document.execCommand?.("copy"); }
     });
-    const again = Object.assign(document.createElement("a"), { href: location.pathname, textContent: "Show the updated list" });
+    const again = Object.assign(document.createElement("a"), { href: location.pathname, textContent: msg("js-show-updated", "Show the updated list") });
     slot.append(label, input, copy, " ", again);
     slot.hidden = false;
     slot.tabIndex = -1;
@@ -1070,14 +1083,14 @@
     const res = await send("PUT", url, body);
     busy(form, false);
     if (!res.ok) {
-      return refuse(form, res, (e) => e.code === "reserved_name" ? "That is a built-in role: choose another name."
-        : e.code === "invalid_name" && e.field === "name" ? "Names start with a letter and use only a–z, 0–9 and _." : e.message);
+      return refuse(form, res, (e) => e.code === "reserved_name" ? msg("js-reserved-role", "That is a built-in role: choose another name.")
+        : e.code === "invalid_name" && e.field === "name" ? msg("js-role-name", "Names start with a letter and use only a–z, 0–9 and _.") : e.message);
     }
     if (form.hasAttribute("data-new-role")) return location.reload();
     let status = $(".form-status", form);
     if (!status) form.append((status = Object.assign(document.createElement("p"), { className: "form-status hint" })));
     status.setAttribute("role", "status");
-    status.textContent = `Saved. People with the role ${body.name} have these permissions from their next click.`;
+    status.textContent = msg("js-role-saved", "Saved. People with the role %role have these permissions from their next click.", { role: body.name });
   }
 
   // "Annual revenue (€)" → "annual_revenue": lower snake case ASCII, as field names are.
@@ -1092,14 +1105,14 @@
     const typeLabel = form.dataset.typeLabel || "this type";
     const name = () => form.elements.name.value.trim();
     return (e, res) => {
-      if (e.code === "already_exists" || res.status === 409) return `A field named \`${name()}\` already exists on ${typeLabel}.`;
-      if (e.field === "name" && e.code === "invalid_name") return "Names start with a letter and use only a–z, 0–9 and _ (48 characters at most).";
+      if (e.code === "already_exists" || res.status === 409) return msg("js-field-exists", "A field named `%name` already exists on %type.", { name: name(), type: typeLabel });
+      if (e.field === "name" && e.code === "invalid_name") return msg("js-field-name", "Names start with a letter and use only a–z, 0–9 and _ (48 characters at most).");
       if (e.field === "name" && e.code === "reserved_name") return `\`${name()}\` is kept for Kith's own use: choose another name.`;
-      if (e.field === "options" && e.code === "required") return "A select field needs its choices: list them separated by commas.";
-      if (e.field === "options" && e.code === "not_allowed") return "Only select fields have choices: empty this box, or pick a select kind.";
-      if (e.field === "options" && e.code === "duplicate_option") return "A choice is listed twice.";
+      if (e.field === "options" && e.code === "required") return msg("js-options-required", "A select field needs its choices: list them separated by commas.");
+      if (e.field === "options" && e.code === "not_allowed") return msg("js-options-not-allowed", "Only select fields have choices: empty this box, or pick a select kind.");
+      if (e.field === "options" && e.code === "duplicate_option") return msg("js-option-twice", "A choice is listed twice.");
       const text = e.message || "";
-      return text ? text[0].toUpperCase() + text.slice(1) + (text.endsWith(".") ? "" : ".") : "That did not work.";
+      return text ? text[0].toUpperCase() + text.slice(1) + (text.endsWith(".") ? "" : ".") : msg("js-did-not-work", "That did not work.");
     };
   }
 
@@ -1145,7 +1158,7 @@
       button.disabled = true;
       const res = await send("POST", button.dataset.api);
       button.disabled = false;
-      if (!res.ok) return alert(res.data?.error?.message || `Something went wrong (HTTP ${res.status}).`);
+      if (!res.ok) return alert(res.data?.error?.message || msg("js-went-wrong", "Something went wrong (HTTP %status).", { status: res.status }));
       showInvitation(res);
     }, true);
     initFieldNames();
