@@ -8,12 +8,14 @@ use std::process::ExitCode;
 
 use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand};
+use fluent_bundle::FluentValue;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::app::{Application, open_store, search_dir};
 use crate::auth::{self, DEFAULT_WORKSPACE};
 use crate::config::Config;
 use crate::demo;
+use crate::i18n::Language;
 use crate::integrations::stream::StreamTarget;
 use crate::plugins::Plugins;
 use crate::records::Store;
@@ -176,14 +178,18 @@ pub fn main() -> ExitCode {
     {
         Ok(runtime) => runtime,
         Err(error) => {
-            eprintln!("error: cannot start the runtime: {error}");
+            let error = say("cli-runtime", &[("error", error.to_string().into())]);
+            eprintln!("{}", say("cli-error", &[("error", error.into())]));
             return ExitCode::FAILURE;
         }
     };
     match runtime.block_on(run(cli)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
-            eprintln!("error: {error:#}");
+            eprintln!(
+                "{}",
+                say("cli-error", &[("error", format!("{error:#}").into())])
+            );
             ExitCode::FAILURE
         }
     }
@@ -201,18 +207,14 @@ fn init_tracing() {
 async fn run(cli: Cli) -> anyhow::Result<()> {
     let database_url = Config::database_url(cli.db.as_deref(), &cli.data_dir);
     if database_url.starts_with("sqlite:") && cli.db.is_none() {
-        std::fs::create_dir_all(&cli.data_dir).with_context(|| {
-            format!(
-                "cannot create the data directory {}",
-                cli.data_dir.display()
-            )
-        })?;
+        std::fs::create_dir_all(&cli.data_dir)
+            .with_context(|| say("cli-data-dir", &[("dir", shown(&cli.data_dir))]))?;
     }
     match cli.command {
         Command::Serve(args) => serve(database_url, cli.data_dir, args).await,
         Command::Migrate => {
             open_store(&database_url).await?;
-            eprintln!("migrations applied");
+            eprintln!("{}", say("cli-migrated", &[]));
             Ok(())
         }
         Command::Demo(args) => {
@@ -233,14 +235,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let store = open_store(&database_url).await?;
             let dir = search_dir(&cli.data_dir);
             let index = SearchIndex::open(&dir)?;
-            let mut indexer = Indexer::new(index, store).with_context(|| {
-                format!(
-                    "cannot lock the search index in {} (is kith serve running?)",
-                    dir.display()
-                )
-            })?;
+            let mut indexer = Indexer::new(index, store)
+                .with_context(|| say("cli-index-locked", &[("dir", shown(&dir))]))?;
             let indexed = indexer.rebuild(true).await?;
-            eprintln!("indexed {indexed} records into {}", dir.display());
+            let count = ("count", indexed.to_string().into());
+            eprintln!("{}", say("cli-indexed", &[count, ("dir", shown(&dir))]));
             Ok(())
         }
         Command::User {
@@ -254,7 +253,13 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         } => {
             let store = open_store(&database_url).await?;
             let id = auth::create_user(store.db(), &email, &password, &role, &workspace).await?;
-            eprintln!("created user {email} ({id}) with role {role} in workspace `{workspace}`");
+            let args = [
+                ("email", email.into()),
+                ("id", id.to_string().into()),
+                ("role", role.into()),
+                ("workspace", workspace.into()),
+            ];
+            eprintln!("{}", say("cli-user-created", &args));
             Ok(())
         }
         Command::Token {
@@ -277,7 +282,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
 /// The server's secret key (plugins that send mail open the SMTP password with it).
 fn sealer(data_dir: &Path) -> anyhow::Result<std::sync::Arc<crate::secrets::Sealer>> {
     Ok(std::sync::Arc::new(
-        crate::secrets::Sealer::load(data_dir).context("cannot load the secret key")?,
+        crate::secrets::Sealer::load(data_dir).with_context(|| say("cli-secret-key", &[]))?,
     ))
 }
 
@@ -299,19 +304,23 @@ async fn plugin_command(
     // enable sales` works before any server ran.
     for package in crate::plugins::bundled::packages() {
         plugins
-            .install_shipped(package.context("a plugin bundled in this binary")?)
+            .install_shipped(package.with_context(|| say("cli-bundled-plugin", &[]))?)
             .await?;
     }
     match command {
         PluginCommand::Install { path } => {
             let package = crate::plugins::package::Package::load(&path)?;
             let (manifest, created) = plugins.install(package).await?;
-            let verb = if created {
-                "installed"
+            let key = if created {
+                "cli-plugin-installed"
             } else {
-                "already installed:"
+                "cli-plugin-already-installed"
             };
-            eprintln!("{verb} {} {}", manifest.id, manifest.version);
+            let args = [
+                ("id", manifest.id.clone().into()),
+                ("version", manifest.version.to_string().into()),
+            ];
+            eprintln!("{}", say(key, &args));
             Ok(())
         }
         PluginCommand::List { workspace: None } => {
@@ -328,13 +337,16 @@ async fn plugin_command(
                 .filter(|(.., api, _)| minor(api) != minor(current))
                 .collect();
             if old.is_empty() {
-                println!("every installed plugin is built for plugin API {current}");
+                println!("{}", say("cli-plugins-current", &[("api", current.into())]));
             }
             for (id, version, api, _) in old {
-                println!(
-                    "{id} {version}: built for plugin API {api}; this host runs it, the next \
-                     release will refuse it: rebuild it with plugin-sdk {current}"
-                );
+                let args = [
+                    ("id", id.into()),
+                    ("version", version.into()),
+                    ("api", api.into()),
+                    ("current", current.into()),
+                ];
+                println!("{}", say("cli-plugin-outdated", &args));
             }
             Ok(())
         }
@@ -343,7 +355,12 @@ async fn plugin_command(
         } => {
             let workspace_id = auth::find_workspace(&store.db().read, &workspace)
                 .await?
-                .with_context(|| format!("no workspace `{workspace}`"))?;
+                .with_context(|| {
+                    say(
+                        "cli-no-workspace",
+                        &[("workspace", workspace.as_str().into())],
+                    )
+                })?;
             for info in plugins.list(workspace_id).await? {
                 let state = match (&info.enabled, &info.suspended) {
                     (Some(v), None) => format!("enabled ({v})"),
@@ -368,9 +385,9 @@ async fn plugin_command(
             let admin = workspace_admin(&store, &workspace).await?;
             let mut values = serde_json::Map::new();
             for setting in settings {
-                let (name, value) = setting
-                    .split_once('=')
-                    .with_context(|| format!("--set takes NAME=VALUE, not `{setting}`"))?;
+                let (name, value) = setting.split_once('=').with_context(|| {
+                    say("cli-set-syntax", &[("setting", setting.as_str().into())])
+                })?;
                 values.insert(name.to_owned(), serde_json::Value::String(value.to_owned()));
             }
             let asks = plugins
@@ -379,18 +396,32 @@ async fn plugin_command(
             let enabled = plugins
                 .enable(&admin, &id, version.as_deref(), &asks, values)
                 .await?;
-            eprintln!(
-                "enabled {id} {} in `{workspace}`, granting: read {:?}, write {:?}, http {:?}",
-                enabled.plugin.manifest.version, asks.read, asks.write, asks.http
-            );
+            let args = [
+                ("id", id.into()),
+                (
+                    "version",
+                    enabled.plugin.manifest.version.to_string().into(),
+                ),
+                ("workspace", workspace.into()),
+                ("read", format!("{:?}", asks.read).into()),
+                ("write", format!("{:?}", asks.write).into()),
+                ("http", format!("{:?}", asks.http).into()),
+            ];
+            eprintln!("{}", say("cli-plugin-enabled", &args));
             Ok(())
         }
         PluginCommand::Disable { id, workspace } => {
             let workspace_id = auth::find_workspace(&store.db().read, &workspace)
                 .await?
-                .with_context(|| format!("no workspace `{workspace}`"))?;
+                .with_context(|| {
+                    say(
+                        "cli-no-workspace",
+                        &[("workspace", workspace.as_str().into())],
+                    )
+                })?;
             plugins.disable(workspace_id, &id).await?;
-            eprintln!("disabled {id} in `{workspace}`");
+            let args = [("id", id.into()), ("workspace", workspace.into())];
+            eprintln!("{}", say("cli-plugin-disabled", &args));
             Ok(())
         }
     }
@@ -400,10 +431,10 @@ async fn plugin_command(
 async fn workspace_admin(store: &Store, workspace: &str) -> anyhow::Result<Actor> {
     let workspace_id = auth::find_workspace(&store.db().read, workspace)
         .await?
-        .with_context(|| format!("no workspace `{workspace}`"))?;
+        .with_context(|| say("cli-no-workspace", &[("workspace", workspace.into())]))?;
     let admin = auth::first_admin(&store.db().read, workspace_id)
         .await?
-        .with_context(|| format!("workspace `{workspace}` has no admin: create one with `kith user create --role admin`"))?;
+        .with_context(|| say("cli-no-admin", &[("workspace", workspace.into())]))?;
     Ok(Actor::system(workspace_id, admin))
 }
 
@@ -443,7 +474,7 @@ async fn serve(database_url: String, data_dir: PathBuf, args: ServeArgs) -> anyh
     // in the demo workspace.
     let demo_admin = admin.as_ref().filter(|_| args.demo).map(|(actor, _)| actor);
     for package in crate::plugins::bundled::packages() {
-        let package = package.context("a plugin bundled in this binary")?;
+        let package = package.with_context(|| say("cli-bundled-plugin", &[]))?;
         let manifest = state.plugins.install_shipped(package).await?;
         enable_once(&state.plugins, &manifest, demo_admin).await?;
     }
@@ -482,7 +513,7 @@ async fn install_folder(
     admin: Option<&Actor>,
 ) -> anyhow::Result<()> {
     let mut folders: Vec<PathBuf> = std::fs::read_dir(dir)
-        .with_context(|| format!("cannot read the plugins folder {}", dir.display()))?
+        .with_context(|| say("cli-plugins-folder", &[("dir", shown(dir))]))?
         .filter_map(Result::ok)
         .map(|entry| entry.path())
         .filter(|path| path.join("plugin.toml").is_file())
@@ -490,7 +521,7 @@ async fn install_folder(
     folders.sort();
     for folder in folders {
         let package = crate::plugins::package::Package::load(&folder)
-            .with_context(|| format!("plugin package {}", folder.display()))?;
+            .with_context(|| say("cli-plugin-package", &[("dir", shown(&folder))]))?;
         install_and_enable(plugins, package, admin).await?;
     }
     Ok(())
@@ -557,8 +588,12 @@ async fn plugin_demo(plugins: &Plugins, actor: &Actor, seed: u64) -> anyhow::Res
             &serde_json::json!({ "seed": seed }),
         )
         .await
-        .map_err(|e| anyhow::anyhow!("plugin `{}` demo data: {}", enabled.id(), e.message))?;
-        eprintln!("loaded the demo data of plugin {}", enabled.id());
+        .map_err(|e| {
+            let args = [("id", enabled.id().into()), ("error", e.message.into())];
+            anyhow::anyhow!(say("cli-plugin-demo-failed", &args))
+        })?;
+        let id = ("id", enabled.id().into());
+        eprintln!("{}", say("cli-plugin-demo-loaded", &[id]));
     }
     Ok(())
 }
@@ -573,7 +608,11 @@ async fn demo_admin(store: &Store, workspace: &str) -> anyhow::Result<(Actor, bo
             let password = auth::random_hex(8)?;
             let user =
                 auth::create_user(store.db(), DEMO_EMAIL, &password, "admin", workspace).await?;
-            eprintln!("created the demo admin {DEMO_EMAIL} with password {password}");
+            let args = [
+                ("email", DEMO_EMAIL.into()),
+                ("password", password.as_str().into()),
+            ];
+            eprintln!("{}", say("cli-demo-admin", &args));
             created = true;
             user
         }
@@ -582,16 +621,30 @@ async fn demo_admin(store: &Store, workspace: &str) -> anyhow::Result<(Actor, bo
 }
 
 fn print_hint(addr: SocketAddr, data_dir: &Path, token: &str, created: bool) {
-    let data = if created {
-        "demo data loaded"
-    } else {
-        "existing data kept"
-    };
+    let data = say(
+        if created {
+            "cli-demo-data-loaded"
+        } else {
+            "cli-data-kept"
+        },
+        &[],
+    );
+    let addr = addr.to_string();
+    let running = [
+        ("addr", addr.as_str().into()),
+        ("data", data.into()),
+        ("dir", shown(data_dir)),
+    ];
+    let command =
+        format!("curl -H 'Authorization: Bearer {token}' 'http://{addr}/api/v1/contacts?limit=5'");
     eprintln!(
-        "\nKith is running on http://{addr} ({data}; data in {dir})\n\
-         API token for {DEMO_EMAIL}: {token}\n\
-         try: curl -H 'Authorization: Bearer {token}' 'http://{addr}/api/v1/contacts?limit=5'\n",
-        dir = data_dir.display(),
+        "\n{}\n{}\n{}\n",
+        say("cli-running", &running),
+        say(
+            "cli-running-token",
+            &[("email", DEMO_EMAIL.into()), ("token", token.into())]
+        ),
+        say("cli-running-try", &[("command", command.into())]),
     );
 }
 
@@ -614,7 +667,7 @@ async fn seed(store: &Store, actor: &Actor, args: &DemoArgs, progress: bool) -> 
         schema.by_name("contact"),
         schema.by_name("activity"),
     ) else {
-        bail!("the built-in types are missing");
+        bail!(say("cli-builtins-missing", &[]));
     };
     let mut rng = demo::Rng::new(args.seed);
 
@@ -676,11 +729,28 @@ async fn seed(store: &Store, actor: &Actor, args: &DemoArgs, progress: bool) -> 
         bar.inc(chunk.len() as u64);
     }
     bar.finish_and_clear();
-    eprintln!(
-        "loaded {} companies, {} contacts and {} activities into `{}`",
-        args.companies, args.contacts, args.activities, args.workspace
-    );
+    let loaded = [
+        ("companies", args.companies.to_string().into()),
+        ("contacts", args.contacts.to_string().into()),
+        ("activities", args.activities.to_string().into()),
+        ("workspace", args.workspace.as_str().into()),
+    ];
+    eprintln!("{}", say("cli-demo-loaded", &loaded));
     Ok(())
+}
+
+/// The command line's language ([`Language::of_environment`]).
+static LANGUAGE: std::sync::LazyLock<Language> =
+    std::sync::LazyLock::new(|| Language::of_environment(|name| std::env::var(name).ok()));
+
+/// A message of the catalogue in the command line's language.
+fn say(key: &str, args: &[(&str, FluentValue<'_>)]) -> String {
+    LANGUAGE.t_with(key, args)
+}
+
+/// A path as a message argument.
+fn shown(path: &Path) -> FluentValue<'static> {
+    path.display().to_string().into()
 }
 
 async fn shutdown_signal() {

@@ -92,6 +92,18 @@ impl Language {
             .unwrap_or_default()
     }
 
+    /// The language of the command line: the first of `LC_ALL`, `LC_MESSAGES` and `LANG`
+    /// that is set (`zh_CN.UTF-8` reads Simplified Chinese), else English; `C`, `POSIX` and
+    /// languages the app does not speak read English.
+    pub fn of_environment(var: impl Fn(&str) -> Option<String>) -> Language {
+        ["LC_ALL", "LC_MESSAGES", "LANG"]
+            .into_iter()
+            .filter_map(|name| var(name).filter(|v| !v.is_empty()))
+            .next()
+            .and_then(|value| Language::of_tag(value.split(['.', '@']).next().unwrap_or("")))
+            .unwrap_or_default()
+    }
+
     /// The language a browser asks for, if the app speaks it.
     pub fn of_request(headers: &axum::http::HeaderMap) -> Option<Language> {
         Language::negotiate(
@@ -309,6 +321,35 @@ pub fn script_messages(language: Language) -> serde_json::Map<String, serde_json
 mod tests {
     use super::*;
     use std::collections::BTreeSet;
+
+    #[test]
+    fn the_command_line_speaks_the_environments_language() {
+        let env = |pairs: &'static [(&'static str, &'static str)]| {
+            move |name: &str| (pairs.iter().find(|(n, _)| *n == name)).map(|(_, v)| (*v).to_owned())
+        };
+        assert_eq!(
+            Language::of_environment(env(&[("LANG", "zh_CN.UTF-8")])),
+            Language::ZhCn
+        );
+        assert_eq!(
+            Language::of_environment(env(&[("LC_ALL", "C"), ("LANG", "zh_CN.UTF-8")])),
+            Language::En,
+            "LC_ALL wins"
+        );
+        assert_eq!(
+            Language::of_environment(env(&[
+                ("LC_ALL", ""),
+                ("LC_MESSAGES", "zh_TW"),
+                ("LANG", "en_US.UTF-8")
+            ])),
+            Language::ZhCn
+        );
+        assert_eq!(
+            Language::of_environment(env(&[("LANG", "de_DE@euro")])),
+            Language::En
+        );
+        assert_eq!(Language::of_environment(env(&[])), Language::En);
+    }
 
     #[test]
     fn every_catalogue_parses_and_has_the_same_keys() {

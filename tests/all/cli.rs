@@ -21,8 +21,12 @@ pub fn kith() -> Command {
         bin.display()
     );
     let mut command = Command::new(bin);
+    // Messages in English whatever the machine's locale (see `the_command_line_speaks…`).
     command
         .env_remove("KITH_DATABASE_URL")
+        .env_remove("LC_ALL")
+        .env_remove("LC_MESSAGES")
+        .env("LANG", "C")
         .env("KITH_LOG", "warn");
     command
 }
@@ -232,4 +236,37 @@ fn bad_database_urls_fail_with_one_clear_line() {
             "{err}"
         );
     }
+}
+
+#[test]
+fn the_command_line_speaks_the_language_of_its_environment() {
+    let dir = std::env::temp_dir().join(format!("kith-cli-{}", Uuid::now_v7().simple()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let db = format!("sqlite://{}", dir.join("kith.db").display());
+    let in_language = |lang: &str, args: &[&str]| {
+        kith()
+            .env("LANG", lang)
+            .arg("--db")
+            .arg(&db)
+            .args(args)
+            .output()
+            .expect("kith runs")
+    };
+    let english = in_language("en_GB.UTF-8", &["migrate"]);
+    assert!(english.status.success());
+    assert_eq!(stderr(&english).trim(), "migrations applied");
+    let chinese = in_language("zh_CN.UTF-8", &["migrate"]);
+    assert!(chinese.status.success());
+    assert_eq!(stderr(&chinese).trim(), "数据库迁移已完成");
+    // Errors too, with what the user typed kept as typed (and not interpreted).
+    let missing = in_language(
+        "zh_CN.UTF-8",
+        &["plugin", "disable", "sales", "--workspace", "<无此>{ $x }"],
+    );
+    assert!(!missing.status.success());
+    assert_eq!(stderr(&missing).trim(), "错误：没有工作区 `<无此>{ $x }`");
+    // A locale the app does not speak reads English.
+    let german = in_language("de_DE.UTF-8", &["migrate"]);
+    assert_eq!(stderr(&german).trim(), "migrations applied");
+    std::fs::remove_dir_all(&dir).ok();
 }

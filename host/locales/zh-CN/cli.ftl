@@ -1,0 +1,31 @@
+# 命令行的消息（host/src/cli.rs）。供其他程序读取的输出（令牌、制表符分隔的列表）不翻译。
+cli-error = 错误：{ $error }
+cli-runtime = 无法启动运行时：{ $error }
+cli-data-dir = 无法创建数据目录 { $dir }
+cli-migrated = 数据库迁移已完成
+cli-index-locked = 无法锁定 { $dir } 中的搜索索引（kith serve 是否正在运行？）
+cli-indexed = 已将 { $count } 条记录编入索引，位于 { $dir }
+cli-user-created = 已在工作区 `{ $workspace }` 创建用户 { $email }（{ $id }），角色为 { $role }
+cli-secret-key = 无法加载密钥
+cli-bundled-plugin = 本程序内置的插件
+cli-plugin-installed = 已安装 { $id } { $version }
+cli-plugin-already-installed = 已经安装：{ $id } { $version }
+cli-plugins-current = 所有已安装的插件均基于插件 API { $api } 构建
+cli-plugin-outdated = { $id } { $version }：基于插件 API { $api } 构建；当前版本仍可运行，下一个版本将拒绝加载：请用 plugin-sdk { $current } 重新构建
+cli-no-workspace = 没有工作区 `{ $workspace }`
+cli-set-syntax = --set 的格式是 NAME=VALUE，而不是 `{ $setting }`
+cli-plugin-enabled = 已在 `{ $workspace }` 启用 { $id } { $version }，授予：读取 { $read }，写入 { $write }，HTTP { $http }
+cli-plugin-disabled = 已在 `{ $workspace }` 停用 { $id }
+cli-no-admin = 工作区 `{ $workspace }` 没有管理员：请用 `kith user create --role admin` 创建一个
+cli-plugins-folder = 无法读取插件目录 { $dir }
+cli-plugin-package = 插件包 { $dir }
+cli-plugin-demo-failed = 插件 `{ $id }` 的演示数据：{ $error }
+cli-plugin-demo-loaded = 已加载插件 { $id } 的演示数据
+cli-demo-admin = 已创建演示管理员 { $email }，密码为 { $password }
+cli-running = Kith 正在 http://{ $addr } 上运行（{ $data }；数据位于 { $dir }）
+cli-running-token = { $email } 的 API 令牌：{ $token }
+cli-running-try = 试试：{ $command }
+cli-demo-data-loaded = 已加载演示数据
+cli-data-kept = 保留了现有数据
+cli-builtins-missing = 缺少内置类型
+cli-demo-loaded = 已向 `{ $workspace }` 加载 { $companies } 家公司、{ $contacts } 位联系人和 { $activities } 条活动
