@@ -248,6 +248,8 @@ fn the_command_line_speaks_the_language_of_its_environment() {
             .env("LANG", lang)
             .arg("--db")
             .arg(&db)
+            .arg("--data-dir")
+            .arg(&dir)
             .args(args)
             .output()
             .expect("kith runs")
