@@ -3,7 +3,8 @@
 //! in, and the `t` function templates call.
 //!
 //! A request's language is the reader's own setting, else the browser's `Accept-Language`
-//! negotiated against the catalogues (every `zh…` tag reads Simplified Chinese), else English.
+//! negotiated against the catalogues (every `zh…` tag reads Simplified Chinese), else the
+//! workspace's default (kept with its look), else English.
 //! Messages are plain text: templates autoescape them like any value, and the values put into
 //! them (a record's title) are escaped with the rest. A key no catalogue has shows as itself,
 //! and the catalogue tests keep that from happening.

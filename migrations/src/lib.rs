@@ -22,6 +22,7 @@ mod m20261207_000013_mailboxes;
 mod m20261207_000014_mail_attachments;
 mod m20261207_000015_scalar_refs;
 mod m20261207_000016_languages;
+mod m20261207_000017_workspace_language;
 
 pub struct Migrator;
 
@@ -45,6 +46,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000014_mail_attachments::Migration),
             Box::new(m20261207_000015_scalar_refs::Migration),
             Box::new(m20261207_000016_languages::Migration),
+            Box::new(m20261207_000017_workspace_language::Migration),
         ]
     }
 }

@@ -237,4 +237,170 @@ on_both! {
             );
         }
     }
+
+    async fn a_custom_fields_label_is_shown_in_the_readers_language(app: TestApp) {
+        let field = app
+            .post(
+                "/api/v1/meta/entities/companies/fields",
+                &json!({ "name": "segment", "label": "Segment", "type": "text", "labels": { "zh-cn": "行业细分" } }),
+            )
+            .await;
+        assert_eq!(field.status, StatusCode::CREATED, "{}", field.body);
+        assert_eq!(field.body["labels"], json!({ "zh-CN": "行业细分" }), "the tag is canonical");
+        let meta = app.get("/api/v1/meta/entities/companies").await;
+        let stored = meta.body["fields"]
+            .as_array()
+            .and_then(|fields| fields.iter().find(|f| f["name"] == "segment"))
+            .cloned();
+        assert_eq!(stored.map(|f| f["labels"].clone()), Some(json!({ "zh-CN": "行业细分" })), "{}", meta.body);
+        let kind = app
+            .post(
+                "/api/v1/meta/entities",
+                &json!({
+                    "name": "project", "plural": "projects", "label": "Project", "label_plural": "Projects",
+                    "labels": { "zh-CN": "项目" }, "labels_plural": { "zh-CN": "项目们" },
+                    "title_fields": ["name"], "fields": [{ "name": "name", "type": "text", "labels": { "zh-CN": "项目名称" } }],
+                }),
+            )
+            .await;
+        assert_eq!(kind.status, StatusCode::CREATED, "{}", kind.body);
+        let company = app.post("/api/v1/companies", &json!({ "name": "Acme", "segment": "Retail" })).await;
+        assert_eq!(company.status, StatusCode::CREATED, "{}", company.body);
+        let id = id_of(&company.body);
+
+        user(&app, "fang@acme.test", "admin").await;
+        let session = Session::login(&app, "fang@acme.test").await;
+        for path in [
+            format!("/records/companies/{id}"),
+            format!("/records/companies/{id}/edit"),
+            "/records/companies?columns=name,segment".to_owned(),
+            "/settings/fields".to_owned(),
+        ] {
+            let chinese = get_in(&app, &session, &path, "zh-CN").await;
+            assert_eq!(chinese.status, StatusCode::OK, "{path}");
+            assert!(visible_text(&chinese.html).contains("行业细分"), "{path}: {}", chinese.html);
+            let english = get_in(&app, &session, &path, "en").await;
+            assert!(!english.html.contains("行业细分"), "{path}");
+            assert!(visible_text(&english.html).contains("Segment"), "{path}: {}", english.html);
+        }
+        let projects = get_in(&app, &session, "/records/projects/new", "zh-CN").await;
+        let text = visible_text(&projects.html);
+        assert!(text.contains("项目名称"), "{text}");
+        assert!(text.contains("项目"), "{text}");
+        let projects = get_in(&app, &session, "/records/projects/new", "en").await;
+        assert!(!projects.html.contains("项目"), "{}", projects.html);
+        // The settings form asks for the Chinese label.
+        let settings = get_in(&app, &session, "/settings/fields", "en").await;
+        assert!(settings.html.contains("name=\"labels.zh-CN\""), "{}", settings.html);
+    }
+
+    async fn bad_labels_are_refused_and_nothing_is_stored(app: TestApp) {
+        let long = "字".repeat(101);
+        let bad = [
+            (json!({ "klingon": "Segment" }), "labels.klingon", "unknown_language"),
+            (json!({ "zh-CN": "" }), "labels.zh-CN", "invalid_label"),
+            (json!({ "zh-CN": "   " }), "labels.zh-CN", "invalid_label"),
+            (json!({ "zh-CN": long }), "labels.zh-CN", "invalid_label"),
+            (json!({ "zh-CN": "行业\u{7}细分" }), "labels.zh-CN", "invalid_label"),
+            (json!({ "zh-CN": "行业\n细分" }), "labels.zh-CN", "invalid_label"),
+        ];
+        for (labels, field, code) in bad {
+            let refused = app
+                .post("/api/v1/meta/entities/companies/fields", &json!({ "name": "segment", "type": "text", "labels": labels }))
+                .await;
+            assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY, "{labels}: {}", refused.body);
+            assert_eq!(refused.body["error"]["details"][0]["field"], field, "{}", refused.body);
+            assert_eq!(refused.body["error"]["details"][0]["code"], code, "{}", refused.body);
+            let kind = app
+                .post(
+                    "/api/v1/meta/entities",
+                    &json!({ "name": "project", "plural": "projects", "labels_plural": labels, "title_fields": ["name"], "fields": [{ "name": "name", "type": "text" }] }),
+                )
+                .await;
+            assert_eq!(kind.status, StatusCode::UNPROCESSABLE_ENTITY, "{labels}: {}", kind.body);
+        }
+        let not_text = app
+            .post("/api/v1/meta/entities/companies/fields", &json!({ "name": "segment", "type": "text", "labels": { "zh-CN": 7 } }))
+            .await;
+        assert!(not_text.status.is_client_error(), "{}", not_text.body);
+        let exactly = "字".repeat(100);
+        let meta = app.get("/api/v1/meta/entities/companies").await;
+        assert!(!meta.body.to_string().contains("segment"), "nothing stored: {}", meta.body);
+        let types = app.get("/api/v1/meta/entities").await;
+        assert!(!types.body.to_string().contains("projects"), "nothing stored: {}", types.body);
+        let longest = app
+            .post("/api/v1/meta/entities/companies/fields", &json!({ "name": "segment", "type": "text", "labels": { "zh-CN": exactly } }))
+            .await;
+        assert_eq!(longest.status, StatusCode::CREATED, "100 characters are fine: {}", longest.body);
+    }
+
+    async fn a_hostile_label_is_escaped_on_the_page(app: TestApp) {
+        let hostile = "<script>alert(1)</script>";
+        let field = app
+            .post(
+                "/api/v1/meta/entities/contacts/fields",
+                &json!({ "name": "nickname", "type": "text", "labels": { "zh-CN": hostile } }),
+            )
+            .await;
+        assert_eq!(field.status, StatusCode::CREATED, "{}", field.body);
+        let contact = app.post("/api/v1/contacts", &json!({ "first_name": "Ada", "nickname": "Countess" })).await;
+        let id = id_of(&contact.body);
+        user(&app, "gao@acme.test", "admin").await;
+        let session = Session::login(&app, "gao@acme.test").await;
+        for path in [format!("/records/contacts/{id}"), format!("/records/contacts/{id}/edit"), "/settings/fields".to_owned()] {
+            let page = get_in(&app, &session, &path, "zh-CN").await;
+            assert_eq!(page.status, StatusCode::OK, "{path}");
+            assert!(!page.html.contains(hostile), "{path}: {}", page.html);
+            assert!(page.html.contains("&lt;script&gt;alert(1)&lt;&#x2f;script&gt;"), "{path}: {}", page.html);
+        }
+    }
+
+    async fn the_workspace_language_comes_after_the_readers_and_the_browsers(app: TestApp) {
+        user(&app, "zhou@acme.test", "member").await;
+        let member = Session::login(&app, "zhou@acme.test").await;
+        let home = get_in(&app, &member, "/", "de").await;
+        assert!(home.html.contains("<html lang=\"en\">"), "no workspace language yet");
+
+        let token = app.user("acme", "zhou-api@acme.test", "member").await;
+        let refused = app
+            .request(reqwest::Method::PUT, "/api/v1/admin/theme", Some(&json!({ "language": "zh-CN" })), Some(&token), &[])
+            .await;
+        assert_eq!(refused.status, StatusCode::FORBIDDEN, "{}", refused.body);
+        let bad = app.put("/api/v1/admin/theme", &json!({ "language": "klingon" })).await;
+        assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", bad.body);
+        assert_eq!(bad.body["error"]["details"][0]["field"], "language", "{}", bad.body);
+        let home = get_in(&app, &member, "/", "de").await;
+        assert!(home.html.contains("<html lang=\"en\">"), "neither change was stored");
+
+        let set = app.put("/api/v1/admin/theme", &json!({ "language": "zh-cn" })).await;
+        assert_eq!(set.status, StatusCode::OK, "{}", set.body);
+        assert_eq!(set.body["data"]["language"], "zh-CN", "{}", set.body);
+        let home = get_in(&app, &member, "/", "de").await;
+        assert!(home.html.contains("<html lang=\"zh-CN\">"), "neither the reader nor the browser chose");
+        let home = get_in(&app, &member, "/records/contacts", "de-DE,fr;q=0.5").await;
+        assert!(home.html.contains("<html lang=\"zh-CN\">"), "every page of the workspace");
+        let home = get_in(&app, &member, "/", "en-GB").await;
+        assert!(home.html.contains("<html lang=\"en\">"), "the browser's beats the workspace's");
+        let saved = member
+            .post("/settings/account", &[("name", "Zhou"), ("time_zone", "UTC"), ("language", "en")])
+            .await;
+        assert_eq!(saved.status, StatusCode::SEE_OTHER, "{}", saved.html);
+        let home = get_in(&app, &member, "/", "de").await;
+        assert!(home.html.contains("<html lang=\"en\">"), "the reader's setting beats the workspace's");
+
+        // Admins see and change it on Settings → Theme; a theme change leaves it alone.
+        user(&app, "qian@acme.test", "admin").await;
+        let admin = Session::login(&app, "qian@acme.test").await;
+        let page = get_in(&app, &admin, "/settings/theme", "de").await;
+        assert!(page.html.contains("<option value=\"zh-CN\" lang=\"zh-CN\" selected>"), "{}", page.html);
+        let member_page = get_in(&app, &member, "/settings/theme", "de").await;
+        assert_eq!(member_page.status, StatusCode::FORBIDDEN);
+        let tokens = app.put("/api/v1/admin/theme", &json!({ "tokens": { "radius": "4px" } })).await;
+        assert_eq!(tokens.status, StatusCode::OK, "{}", tokens.body);
+        assert_eq!(tokens.body["data"]["language"], "zh-CN", "{}", tokens.body);
+        let cleared = app.put("/api/v1/admin/theme", &json!({ "language": "" })).await;
+        assert_eq!(cleared.body["data"]["language"], json!(null), "{}", cleared.body);
+        let home = get_in(&app, &admin, "/", "de").await;
+        assert!(home.html.contains("<html lang=\"en\">"), "cleared: English");
+    }
 }

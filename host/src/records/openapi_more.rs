@@ -137,7 +137,7 @@ fn schemas() -> Map<String, Value> {
                 "email": or_null("string"),
                 "name": or_null("string"),
                 "time_zone": or_null("string"),
-                "language": { "type": ["string", "null"], "enum": ["en", "zh-CN", null], "description": "The language the web app is shown in; null: the browser's." },
+                "language": { "type": ["string", "null"], "description": "The language the web app is shown in; null: the browser's." },
                 "workspace": uuid(),
                 "role": { "allOf": [reference("Role")], "description": "The caller's role and what it grants." },
             })),
@@ -204,6 +204,7 @@ fn schemas() -> Map<String, Value> {
                 "logo_url": { "type": "string", "description": "The logo shown (uploaded, or the theme's); empty when none." },
                 "overrides": { "allOf": [strings()], "description": "The templates the workspace overrides." },
                 "templates": { "allOf": [strings()], "description": "Every template of the theme." },
+                "language": { "type": ["string", "null"], "enum": ["en", "zh-CN", null], "description": "The workspace's default language: pages read in it when neither the reader's setting nor their browser chooses one; null is English." },
             })),
         ),
         (
@@ -335,6 +336,17 @@ fn audit_schema() -> Value {
     })
 }
 
+/// A label per language: `{"zh-CN": "行业细分"}`.
+fn labels(default: &str) -> Value {
+    let tags: Vec<&str> = crate::i18n::Language::ALL.iter().map(|l| l.tag()).collect();
+    json!({
+        "type": "object",
+        "propertyNames": { "enum": tags },
+        "additionalProperties": { "type": "string", "minLength": 1, "maxLength": 100 },
+        "description": format!("The label in other languages (`en`, `zh-CN`), 1 to 100 characters without control characters; a language without one reads `{default}`. Absent when none is given."),
+    })
+}
+
 fn entity_type_schema() -> Value {
     let names = json!({ "type": "array", "items": { "type": "string" } });
     json!({
@@ -345,6 +357,8 @@ fn entity_type_schema() -> Value {
             "plural": { "type": "string", "description": "The API name (`contacts`), used in /api/v1/{plural}." },
             "label": { "type": "string" },
             "label_plural": { "type": "string" },
+            "labels": labels("label"),
+            "labels_plural": labels("label_plural"),
             "title_fields": { "allOf": [names.clone()], "description": "Fields whose values, joined by spaces, make a record's title." },
             "duplicate_key": { "type": "string", "description": "The field duplicate checks and merges compare." },
             "fields": { "type": "array", "items": reference("FieldSpec") },
@@ -367,6 +381,7 @@ fn field_spec_schema() -> Value {
         "properties": {
             "name": { "type": "string" },
             "label": { "type": "string" },
+            "labels": labels("label"),
             "type": { "type": "string", "enum": kinds },
             "required": { "type": "boolean" },
             "indexed": { "type": "boolean", "description": "Filters and sorts use an expression index." },
@@ -687,6 +702,7 @@ fn add_theme(paths: &mut Paths) {
         json!({
             "theme": { "type": ["string", "null"], "description": "One of `themes`; unchanged when absent or null." },
             "tokens": { "type": "object", "additionalProperties": { "type": ["string", "null"] }, "description": "Token values to set; null returns a token to the theme's value." },
+            "language": { "type": ["string", "null"], "description": "The workspace's default language (`en`, `zh-CN`); empty for none (English); unchanged when absent or null." },
         }),
         &[],
     );

@@ -2,7 +2,7 @@
 //! fields a workspace adds at run time, and the `Schema` a workspace's requests are checked
 //! against.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
@@ -116,6 +116,10 @@ pub struct FieldSpec {
     pub name: String,
     #[serde(default)]
     pub label: String,
+    /// The label in other languages (`{"zh-CN": "行业细分"}`, keyed by `i18n::Language`
+    /// tags); a language without one reads `label`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub labels: BTreeMap<String, String>,
     #[serde(rename = "type")]
     pub kind: FieldKind,
     #[serde(default)]
@@ -165,6 +169,7 @@ impl FieldSpec {
         Self {
             name: name.to_owned(),
             label: label_from_name(name),
+            labels: BTreeMap::new(),
             kind,
             required: false,
             indexed: false,
@@ -256,6 +261,7 @@ impl FieldSpec {
         if self.label.trim().is_empty() {
             self.label = label_from_name(&self.name);
         }
+        check_labels("labels", &mut self.labels, &mut errors);
         let has_options = matches!(self.kind, FieldKind::Select | FieldKind::MultiSelect);
         if has_options && self.options.is_empty() {
             errors.push(FieldError::new(
@@ -356,6 +362,11 @@ pub struct EntityType {
     pub label: String,
     #[serde(default)]
     pub label_plural: String,
+    /// `label` and `label_plural` in other languages, as a field's `labels` are.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub labels: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub labels_plural: BTreeMap<String, String>,
     /// Fields whose values, joined by spaces, make a record's title.
     #[serde(default)]
     pub title_fields: Vec<String>,
@@ -433,6 +444,8 @@ impl EntityType {
         if self.label_plural.trim().is_empty() {
             self.label_plural = label_from_name(&self.plural);
         }
+        check_labels("labels", &mut self.labels, &mut errors);
+        check_labels("labels_plural", &mut self.labels_plural, &mut errors);
         self.source = custom_source();
         let mut names = std::collections::HashSet::new();
         for field in &mut self.fields {
@@ -545,6 +558,54 @@ pub fn check_identifier(name: &str) -> Result<(), String> {
     }
 }
 
+/// Longest label given in one language, in characters.
+pub const MAX_LABEL_CHARS: usize = 100;
+
+/// Checks labels given per language (`key` is `labels` or `labels_plural`): each language one
+/// the web app speaks, each label 1 to [`MAX_LABEL_CHARS`] characters (trimmed) without
+/// control characters. Keys become the language's tag (`zh-cn` → `zh-CN`).
+fn check_labels(key: &str, labels: &mut BTreeMap<String, String>, errors: &mut Vec<FieldError>) {
+    let mut checked = BTreeMap::new();
+    for (language, text) in std::mem::take(labels) {
+        let shown: String = language
+            .chars()
+            .filter(|c| !c.is_control())
+            .take(32)
+            .collect();
+        let Some(known) = crate::i18n::Language::parse(&language) else {
+            let spoken: Vec<&str> = crate::i18n::Language::ALL.iter().map(|l| l.tag()).collect();
+            errors.push(FieldError::new(
+                format!("{key}.{shown}"),
+                "unknown_language",
+                format!(
+                    "`{shown}` is not a language Kith speaks: use {}",
+                    spoken.join(", ")
+                ),
+            ));
+            continue;
+        };
+        let text = text.trim();
+        let chars = text.chars().count();
+        if chars == 0 || chars > MAX_LABEL_CHARS || text.chars().any(char::is_control) {
+            errors.push(FieldError::new(
+                format!("{key}.{}", known.tag()),
+                "invalid_label",
+                format!("a label is 1 to {MAX_LABEL_CHARS} characters, without control characters"),
+            ));
+        } else if checked
+            .insert(known.tag().to_owned(), text.to_owned())
+            .is_some()
+        {
+            errors.push(FieldError::new(
+                format!("{key}.{}", known.tag()),
+                "duplicate_label",
+                "the language is given twice",
+            ));
+        }
+    }
+    *labels = checked;
+}
+
 fn label_from_name(name: &str) -> String {
     let spaced = name.replace('_', " ");
     let mut chars = spaced.chars();
@@ -563,6 +624,8 @@ pub fn builtin_types() -> Vec<EntityType> {
             plural: plural.to_owned(),
             label: label_from_name(name),
             label_plural: label_from_name(plural),
+            labels: BTreeMap::new(),
+            labels_plural: BTreeMap::new(),
             title_fields: title.iter().map(|s| (*s).to_owned()).collect(),
             duplicate_key: key.map(str::to_owned),
             fields,

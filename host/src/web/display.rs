@@ -120,31 +120,41 @@ pub fn local_stamp(at: DateTime<Utc>, zone: Tz, lang: Language) -> String {
 }
 
 /// A type's name in the reader's language: the catalogue's (`type-contact`) for the types it
-/// knows, else the type's own label.
+/// knows, else the label the workspace gave the type in that language, else its own label.
 pub fn type_label(lang: Language, ty: &EntityType) -> String {
     lang.lookup(&format!("type-{}", ty.name))
+        .or_else(|| ty.labels.get(lang.tag()).cloned())
         .unwrap_or_else(|| ty.label.clone())
 }
 
-/// …and its plural (`type-contact-plural`).
+/// …and its plural (`type-contact-plural`, `labels_plural`).
 pub fn type_label_plural(lang: Language, ty: &EntityType) -> String {
     lang.lookup(&format!("type-{}-plural", ty.name))
+        .or_else(|| ty.labels_plural.get(lang.tag()).cloned())
         .unwrap_or_else(|| ty.label_plural.clone())
 }
 
-/// A type with its own and its fields' labels in the reader's language, where the catalogue
-/// has them (`type-contact`, `type-contact-plural`, `field-contact-first_name`); what it lacks
-/// (custom types and fields) keeps the labels the workspace gave it.
+/// A type with its own and its fields' labels in the reader's language: the catalogue's for
+/// built-in ones (`type-contact`, `type-contact-plural`, `field-contact-first_name`), the
+/// workspace's `labels` in that language for custom ones; what neither has keeps `label`.
 pub fn localized(ty: &std::sync::Arc<EntityType>, lang: Language) -> std::sync::Arc<EntityType> {
-    let type_key = format!("type-{}", ty.name);
-    if lang.lookup(&type_key).is_none() {
+    let tag = lang.tag();
+    let builtin = lang.lookup(&format!("type-{}", ty.name)).is_some();
+    let own = ty.labels.contains_key(tag)
+        || ty.labels_plural.contains_key(tag)
+        || ty.fields.iter().any(|f| f.labels.contains_key(tag));
+    if !builtin && !own {
         return ty.clone();
     }
     let mut copy = EntityType::clone(ty);
     copy.label = type_label(lang, ty);
     copy.label_plural = type_label_plural(lang, ty);
     for field in &mut copy.fields {
-        if field.custom {
+        if let Some(label) = field.labels.get(tag) {
+            field.label = label.clone();
+            continue;
+        }
+        if field.custom || !builtin {
             continue;
         }
         if let Some(label) = lang.lookup(&format!("field-{}-{}", ty.name, field.name)) {

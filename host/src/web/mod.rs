@@ -163,7 +163,11 @@ impl FromRequestParts<AppState> for Web {
             .look(&state.db, identity.workspace)
             .await
             .map_err(|e| plain_error(ApiError::internal(e)))?;
-        let lang = Language::choose(language.as_deref(), &parts.headers, None);
+        let lang = Language::choose(
+            language.as_deref(),
+            &parts.headers,
+            look.language.map(Language::tag),
+        );
         Ok(Web {
             state: state.clone(),
             identity,

@@ -23,6 +23,8 @@ pub mod look {
         pub logo: Option<Vec<u8>>,
         pub logo_type: Option<String>,
         pub updated_at: i64,
+        /// The workspace's default language (`i18n::Language` tag); none is English.
+        pub language: Option<String>,
     }
 
     relationless!();

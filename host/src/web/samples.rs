@@ -283,6 +283,7 @@ pub fn pages() -> Vec<(&'static str, minijinja::Value)> {
             globals(json!({
                 "types": [{ "name": "contact", "plural": "contacts", "label": "Contacts", "source": "builtin", "add_url": "/api/v1/meta/entities/contacts/fields", "fields": [{ "name": "email", "label": "Email", "kind": "Email", "required": false, "indexed": true, "custom": false, "source": null }] }],
                 "kinds": [{ "value": "text", "label": "Text" }],
+                "label_languages": [{ "tag": "zh-CN", "name": "简体中文" }],
             })),
         ),
         (
@@ -294,7 +295,8 @@ pub fn pages() -> Vec<(&'static str, minijinja::Value)> {
         (
             "settings/theme.html",
             globals(json!({
-                "look": { "theme": "default", "themes": [{ "name": "default", "title": "Default", "description": "Light" }], "tokens": {}, "changed": {}, "logo": false, "logo_url": "", "overrides": ["home.html"], "templates": ["home.html", "layout.html"] },
+                "look": { "theme": "default", "themes": [{ "name": "default", "title": "Default", "description": "Light" }], "tokens": {}, "changed": {}, "logo": false, "logo_url": "", "overrides": ["home.html"], "templates": ["home.html", "layout.html"], "language": "zh-CN" },
+                "languages": [{ "tag": "en", "name": "English" }, { "tag": "zh-CN", "name": "简体中文" }],
                 "tokens": [{ "name": "color_bg", "label": "Color bg", "value": "#ffffff", "kind": "color", "changed": true }, { "name": "density", "label": "Density", "value": "compact", "kind": "density", "changed": false }],
             })),
         ),

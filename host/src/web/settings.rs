@@ -251,7 +251,13 @@ async fn fields_page(web: Web) -> Response {
             .iter()
             .map(|k| json!({ "value": k.as_str(), "label": web.lang.lookup(&format!("kind-{}", k.as_str())).unwrap_or_else(|| humanize(k.as_str())) }))
             .collect();
-        Ok(json!({ "types": types, "kinds": kinds }))
+        // English reads `label`; every other language the app speaks may have its own.
+        let label_languages: Vec<Value> = Language::ALL
+            .iter()
+            .filter(|l| **l != Language::default())
+            .map(|l| json!({ "tag": l.tag(), "name": l.name() }))
+            .collect();
+        Ok(json!({ "types": types, "kinds": kinds, "label_languages": label_languages }))
     })
     .await
 }
@@ -345,7 +351,11 @@ async fn theme_page(web: Web) -> Response {
                 })
             })
             .collect();
-        Ok(json!({ "look": data, "tokens": tokens }))
+        let languages: Vec<Value> = Language::ALL
+            .iter()
+            .map(|l| json!({ "tag": l.tag(), "name": l.name() }))
+            .collect();
+        Ok(json!({ "look": data, "tokens": tokens, "languages": languages }))
     })
     .await
 }
@@ -498,6 +508,7 @@ async fn theme_json(state: &AppState, identity: &Identity) -> ApiResult<Value> {
         "logo": look.logo.is_some(),
         "logo_url": look.logo_url(),
         "overrides": look.overrides.keys().collect::<Vec<_>>(),
+        "language": look.language.map(Language::tag),
         "templates": look.theme.templates.keys().collect::<Vec<_>>(),
     }))
 }
@@ -516,6 +527,8 @@ struct ThemeChange {
     /// Token values to set; `null` returns a token to the theme's value.
     #[serde(default)]
     tokens: BTreeMap<String, Option<String>>,
+    /// The workspace's default language (`en`, `zh-CN`); empty for none (English).
+    language: Option<String>,
 }
 
 /// The stored look row of a workspace (a default one when none is stored yet).
@@ -534,6 +547,7 @@ async fn look_row(state: &AppState, identity: &Identity) -> ApiResult<(look::Mod
                 logo: None,
                 logo_type: None,
                 updated_at: now_micros(),
+                language: None,
             },
             false,
         ),
@@ -554,6 +568,7 @@ async fn save_look(
         logo: Set(row.logo),
         logo_type: Set(row.logo_type),
         updated_at: Set(now_micros()),
+        language: Set(row.language),
     };
     let result = if stored {
         look::Entity::update(active)
@@ -625,10 +640,32 @@ async fn put_theme(
             ));
         }
     }
+    let language = match change.language.as_deref().map(str::trim) {
+        None => None,
+        Some("") => Some(None),
+        Some(tag) => match Language::parse(tag) {
+            Some(language) => Some(Some(language)),
+            None => {
+                let spoken: Vec<&str> = Language::ALL.iter().map(|l| l.tag()).collect();
+                errors.push(FieldError::new(
+                    "language",
+                    "unknown_language",
+                    format!(
+                        "not a language Kith speaks: use {} or empty",
+                        spoken.join(", ")
+                    ),
+                ));
+                None
+            }
+        },
+    };
     if !errors.is_empty() {
         return Err(ApiError::validation(errors));
     }
     let (mut row, stored) = look_row(&state, &identity).await?;
+    if let Some(language) = language {
+        row.language = language.map(|l| l.tag().to_owned());
+    }
     let mut tokens: BTreeMap<String, String> =
         serde_json::from_value(row.tokens.clone()).unwrap_or_default();
     for (name, value) in change.tokens {

@@ -19,6 +19,7 @@ use sha2::{Digest, Sha256};
 use super::model::{look, template_override};
 use super::samples;
 use crate::db::Db;
+use crate::i18n::Language;
 use crate::ids::{WorkspaceId, hex};
 
 mod bundled {
@@ -275,6 +276,9 @@ pub struct Look {
     pub css_tag: String,
     /// An uploaded logo (bytes, content type) and its ETag.
     pub logo: Option<(Vec<u8>, String, String)>,
+    /// The workspace's default language: pages read in it when neither the reader's setting
+    /// nor their browser chooses one (`i18n::Language::choose`).
+    pub language: Option<Language>,
     live: Environment<'static>,
     base: Arc<Environment<'static>>,
 }
@@ -381,6 +385,10 @@ impl Themes {
             .into_iter()
             .map(|o| (o.name, o.source))
             .collect();
+        let language = row
+            .as_ref()
+            .and_then(|row| row.language.as_deref())
+            .and_then(Language::parse);
         let (theme, changed, logo) = match row {
             Some(row) => (
                 row.theme,
@@ -400,7 +408,7 @@ impl Themes {
                     .map_err(sea_orm::DbErr::Custom)?
             }
         };
-        let look = Arc::new(look);
+        let look = Arc::new(Look { language, ..look });
         if let Ok(mut looks) = self.looks.write() {
             looks.insert(workspace, look.clone());
         }
@@ -478,6 +486,7 @@ impl Bundle {
             css,
             css_tag,
             logo,
+            language: None,
             live,
             base,
         })
