@@ -137,6 +137,9 @@ struct DemoArgs {
     /// Seed of the generator (the same seed gives the same data).
     #[arg(long, default_value_t = 7)]
     seed: u64,
+    /// The language of the names, addresses and notes.
+    #[arg(long, value_enum, default_value_t = demo::Locale::En)]
+    locale: demo::Locale,
 }
 
 #[derive(Debug, Subcommand)]
@@ -491,6 +494,7 @@ async fn serve(database_url: String, data_dir: PathBuf, args: ServeArgs) -> anyh
                 contacts: 600,
                 activities: 1200,
                 seed: 7,
+                locale: demo::Locale::En,
             };
             seed(&state.store, actor, &demo, false).await?;
             plugin_demo(&state.plugins, actor, demo.seed).await?;
@@ -674,7 +678,10 @@ async fn seed(store: &Store, actor: &Actor, args: &DemoArgs, progress: bool) -> 
     bar.set_message("companies");
     let mut companies = Vec::with_capacity(args.companies);
     for chunk in (0..args.companies).collect::<Vec<_>>().chunks(MAX_BATCH) {
-        let batch = chunk.iter().map(|&i| demo::company(&mut rng, i)).collect();
+        let batch = chunk
+            .iter()
+            .map(|&i| args.locale.company(&mut rng, i))
+            .collect();
         for record in store.create_many(actor, companies_ty, batch).await? {
             let domain = record
                 .data
@@ -696,7 +703,7 @@ async fn seed(store: &Store, actor: &Actor, args: &DemoArgs, progress: bool) -> 
                 let company = (!companies.is_empty() && !rng.chance(0.1))
                     .then(|| rng.pick(&companies))
                     .map(|(id, domain)| (*id, domain.as_str()));
-                demo::contact(&mut rng, i, company)
+                args.locale.contact(&mut rng, i, company)
             })
             .collect();
         contacts.extend(
@@ -722,7 +729,7 @@ async fn seed(store: &Store, actor: &Actor, args: &DemoArgs, progress: bool) -> 
                 if !companies.is_empty() && rng.chance(0.5) {
                     links.push(rng.pick(&companies).0);
                 }
-                demo::activity(&mut rng, &links, now)
+                args.locale.activity(&mut rng, &links, now)
             })
             .collect();
         store.create_many(actor, activities_ty, batch).await?;
@@ -758,4 +765,33 @@ async fn shutdown_signal() {
         std::future::pending::<()>().await;
     }
     tracing::info!("shutting down");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn demo_locale(args: &[&str]) -> Result<demo::Locale, clap::Error> {
+        let cli = Cli::try_parse_from(["kith", "demo"].iter().chain(args))?;
+        match cli.command {
+            Command::Demo(demo) => Ok(demo.locale),
+            other => panic!("parsed as {other:?}"),
+        }
+    }
+
+    #[test]
+    fn demo_locale_is_english_unless_chinese_is_asked_for() {
+        assert_eq!(demo_locale(&[]).ok(), Some(demo::Locale::En));
+        assert_eq!(
+            demo_locale(&["--locale", "en"]).ok(),
+            Some(demo::Locale::En)
+        );
+        assert_eq!(
+            demo_locale(&["--locale", "zh-CN"]).ok(),
+            Some(demo::Locale::ZhCn)
+        );
+        let error = demo_locale(&["--locale", "fr"]).expect_err("fr is not offered");
+        assert_eq!(error.kind(), clap::error::ErrorKind::InvalidValue);
+        assert!(error.to_string().contains("zh-CN"), "{error}");
+    }
 }

@@ -7,6 +7,8 @@
 //! is a `Map` of field values, and callers decide ids and persistence. The same
 //! seed and the same sequence of calls always yield the same records.
 //!
+//! The records are in English unless asked for in Chinese ([`Locale`], [`zh`]).
+//!
 //! Company names, company domains and contact emails are unique per `index`.
 //! The name part is a fixed permutation of `index` (not drawn from the
 //! [`Rng`]), so uniqueness holds however the caller seeds or shares it.
@@ -14,6 +16,52 @@
 use chrono::{DateTime, NaiveTime, TimeDelta, Utc};
 use serde_json::{Map, Value};
 use uuid::Uuid;
+
+pub mod zh;
+
+/// Which language the demo records are written in. Numbers, dates and links are drawn alike;
+/// names, titles, addresses and notes differ.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum Locale {
+    /// English and European names, the companies of [`company`].
+    #[default]
+    #[value(name = "en")]
+    En,
+    /// Chinese names, companies and notes ([`zh`]).
+    #[value(name = "zh-CN")]
+    ZhCn,
+}
+
+impl Locale {
+    /// A company ([`company`] or [`zh::company`]).
+    pub fn company(self, rng: &mut Rng, index: usize) -> Map<String, Value> {
+        match self {
+            Locale::En => company(rng, index),
+            Locale::ZhCn => zh::company(rng, index),
+        }
+    }
+
+    /// A contact ([`contact`] or [`zh::contact`]).
+    pub fn contact(
+        self,
+        rng: &mut Rng,
+        index: usize,
+        company: Option<(Uuid, &str)>,
+    ) -> Map<String, Value> {
+        match self {
+            Locale::En => contact(rng, index, company),
+            Locale::ZhCn => zh::contact(rng, index, company),
+        }
+    }
+
+    /// An activity ([`activity`] or [`zh::activity`]).
+    pub fn activity(self, rng: &mut Rng, links: &[Uuid], now: DateTime<Utc>) -> Map<String, Value> {
+        match self {
+            Locale::En => activity(rng, links, now),
+            Locale::ZhCn => zh::activity(rng, links, now),
+        }
+    }
+}
 
 /// The industries a company may have, exactly as the server accepts them.
 pub const INDUSTRIES: &[&str] = &[
@@ -1221,7 +1269,19 @@ pub fn activity(rng: &mut Rng, links: &[Uuid], now: DateTime<Utc>) -> Map<String
     let subject_template = *rng.pick(kind.subjects());
     let subject = fill(rng, subject_template);
     let body = body(rng, kind);
+    activity_record(rng, kind, subject, body, links, now)
+}
 
+/// The record of an activity whose text is written: kind, subject and body, then `due_at`
+/// (tasks, calls, meetings), `done` (tasks) and links.
+fn activity_record(
+    rng: &mut Rng,
+    kind: Kind,
+    subject: String,
+    body: String,
+    links: &[Uuid],
+    now: DateTime<Utc>,
+) -> Map<String, Value> {
     let mut record = Map::new();
     record.insert("kind".into(), kind.as_str().into());
     record.insert("subject".into(), subject.into());
@@ -1275,6 +1335,11 @@ fn format_timestamp(at: DateTime<Utc>) -> String {
 /// Expands `{key}` placeholders with random words and capitalises the first
 /// letter. Unknown keys are left as they are.
 fn fill(rng: &mut Rng, template: &str) -> String {
+    capitalize_first(expand(rng, template, placeholder))
+}
+
+/// Replaces each `{key}` of `template`, in order, with `word(rng, key)`.
+fn expand(rng: &mut Rng, template: &str, word: fn(&mut Rng, &str) -> String) -> String {
     let mut out = String::with_capacity(template.len() + 24);
     let mut rest = template;
     while let Some(open) = rest.find('{') {
@@ -1282,11 +1347,11 @@ fn fill(rng: &mut Rng, template: &str) -> String {
             break;
         };
         out.push_str(&rest[..open]);
-        out.push_str(&placeholder(rng, &rest[open + 1..close]));
+        out.push_str(&word(rng, &rest[open + 1..close]));
         rest = &rest[close + 1..];
     }
     out.push_str(rest);
-    capitalize_first(out)
+    out
 }
 
 fn placeholder(rng: &mut Rng, key: &str) -> String {
