@@ -7,7 +7,8 @@
 //! - the first-party plugins (`../plugins/<name>/`, each a crate): built here for
 //!   `wasm32-wasip2` (a nested `cargo build --release` into `target/wasm`, the folder `cargo
 //!   xtask` builds every plugin into, so the two share their compiled dependencies) and
-//!   embedded as packages — manifest, component and templates — in `$OUT_DIR/bundled.rs`.
+//!   embedded as packages — manifest, component, templates and catalogues (`locales/`) — in
+//!   `$OUT_DIR/bundled.rs`.
 //!
 //! Any change under `themes/`, `locales/`, `plugins/` or `plugin-sdk/` rebuilds them.
 
@@ -71,7 +72,7 @@ fn locales(root: &Path, out_dir: &Path) {
 }
 
 /// Builds every crate under `plugins/` for WebAssembly and writes `bundled.rs`: one
-/// `Bundled { manifest, wasm, templates }` per plugin.
+/// `Bundled { manifest, wasm, templates, locales }` per plugin.
 fn plugins(root: &Path, out_dir: &Path) {
     let folder = root.join("plugins");
     for watched in [
@@ -121,6 +122,23 @@ fn plugins(root: &Path, out_dir: &Path) {
                 out,
                 "            ({name:?}, include_str!({:?})),",
                 absolute(template)
+            )
+            .expect("write");
+        }
+        writeln!(out, "        ],\n        locales: &[").expect("write");
+        let mut locales = Vec::new();
+        collect(&dir.join("locales"), &mut locales);
+        locales.sort();
+        for catalogue in &locales {
+            let file = relative(catalogue, &dir.join("locales"));
+            // `locales/<lang>.ftl`, the package's format (other files are not catalogues).
+            let Some(tag) = file.strip_suffix(".ftl").filter(|t| !t.contains('/')) else {
+                continue;
+            };
+            writeln!(
+                out,
+                "            ({tag:?}, include_str!({:?})),",
+                absolute(catalogue)
             )
             .expect("write");
         }

@@ -20,6 +20,7 @@ use crate::changes::Change;
 use crate::config::Config;
 use crate::db::Db;
 use crate::error::{ApiError, ErrorCode};
+use crate::i18n::text;
 use crate::integrations::{self, outbound::Outbound, stream::StreamTarget, webhooks::Deliverer};
 use crate::plugins::{self, Plugins};
 use crate::records::{self, Store};
@@ -125,8 +126,9 @@ pub fn router(state: AppState) -> Router {
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(CatchPanicLayer::custom(|_| {
             tracing::error!("request handler panicked");
-            ApiError::new(ErrorCode::Internal, "internal server error").into_response()
+            ApiError::new(ErrorCode::Internal, text!("api-internal")).into_response()
         }))
+        .layer(axum::middleware::from_fn(crate::error::in_callers_language))
         .layer(axum::middleware::map_response(security_headers))
         .with_state(state)
 }
@@ -168,13 +170,21 @@ async fn security_headers(mut response: Response) -> Response {
 }
 
 async fn not_found(uri: Uri) -> Response {
-    ApiError::new(ErrorCode::NotFound, format!("no route for {}", uri.path())).into_response()
+    ApiError::new(
+        ErrorCode::NotFound,
+        text!("api-no-route", path = uri.path()),
+    )
+    .into_response()
 }
 
 async fn method_not_allowed(method: Method, uri: Uri) -> Response {
     ApiError::new(
         ErrorCode::MethodNotAllowed,
-        format!("{method} is not allowed on {}", uri.path()),
+        text!(
+            "api-method-not-allowed",
+            method = method.as_str(),
+            path = uri.path()
+        ),
     )
     .into_response()
 }

@@ -593,7 +593,10 @@ async fn plugin_demo(plugins: &Plugins, actor: &Actor, seed: u64) -> anyhow::Res
         )
         .await
         .map_err(|e| {
-            let args = [("id", enabled.id().into()), ("error", e.message.into())];
+            let args = [
+                ("id", enabled.id().into()),
+                ("error", e.message.to_string().into()),
+            ];
             anyhow::anyhow!(say("cli-plugin-demo-failed", &args))
         })?;
         let id = ("id", enabled.id().into());

@@ -6,6 +6,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
+use crate::i18n::{Language, Text, text};
 use crate::records::RecordError;
 
 /// Every error code the API can answer, with its status. The table is the contract: codes are
@@ -131,7 +132,7 @@ impl ErrorCode {
 }
 
 /// One problem with one field (or one item of a batch), as listed in `details`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct FieldError {
     /// Index of the item in a batch request; absent for single-record requests.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -139,11 +140,12 @@ pub struct FieldError {
     pub field: String,
     /// Stable snake_case code; plugins' rejections bring codes of their own.
     pub code: std::borrow::Cow<'static, str>,
-    pub message: String,
+    /// Written in the reader's language when the answer is (English when serialized alone).
+    pub message: Text,
 }
 
 impl FieldError {
-    pub fn new(field: impl Into<String>, code: &'static str, message: impl Into<String>) -> Self {
+    pub fn new(field: impl Into<String>, code: &'static str, message: impl Into<Text>) -> Self {
         Self {
             index: None,
             field: field.into(),
@@ -153,7 +155,7 @@ impl FieldError {
     }
 
     /// A field error whose code is decided at run time (by a plugin).
-    pub fn with_code(field: impl Into<String>, code: String, message: impl Into<String>) -> Self {
+    pub fn with_code(field: impl Into<String>, code: String, message: impl Into<Text>) -> Self {
         Self {
             index: None,
             field: field.into(),
@@ -171,12 +173,12 @@ impl FieldError {
 #[derive(Debug)]
 pub struct ApiError {
     pub code: ErrorCode,
-    pub message: String,
+    pub message: Text,
     pub details: Vec<FieldError>,
 }
 
 impl ApiError {
-    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+    pub fn new(code: ErrorCode, message: impl Into<Text>) -> Self {
         Self {
             code,
             message: message.into(),
@@ -186,8 +188,12 @@ impl ApiError {
 
     pub fn validation(details: Vec<FieldError>) -> Self {
         let message = match details.as_slice() {
-            [one] => format!("{}: {}", one.field, one.message),
-            many => format!("{} fields are invalid", many.len()),
+            [one] => text!(
+                "api-invalid-field",
+                field = one.field.as_str(),
+                message = &one.message
+            ),
+            many => text!("api-invalid-fields", count = many.len()),
         };
         Self {
             code: ErrorCode::ValidationFailed,
@@ -197,13 +203,35 @@ impl ApiError {
     }
 
     /// One field's value refused (`invalid_value`), with why.
-    pub fn invalid(field: &str, message: impl Into<String>) -> Self {
+    pub fn invalid(field: &str, message: impl Into<Text>) -> Self {
         Self::validation(vec![FieldError::new(field, "invalid_value", message)])
     }
 
     pub fn internal(cause: impl std::fmt::Display) -> Self {
         tracing::error!(error = %cause, "internal error");
-        Self::new(ErrorCode::Internal, "internal server error")
+        Self::new(ErrorCode::Internal, text!("api-internal"))
+    }
+
+    /// The answer's body in `language`: `{"error": {"code", "message", "details"}}`.
+    fn body(&self, language: Language) -> Vec<u8> {
+        let details: Vec<Detail<'_>> = self
+            .details
+            .iter()
+            .map(|d| Detail {
+                index: d.index,
+                field: &d.field,
+                code: &d.code,
+                message: d.message.render(language),
+            })
+            .collect();
+        let body = Body {
+            error: Inner {
+                code: self.code.as_str(),
+                message: self.message.render(language),
+                details,
+            },
+        };
+        serde_json::to_vec(&body).unwrap_or_default()
     }
 }
 
@@ -215,31 +243,67 @@ struct Body<'a> {
 #[derive(Serialize)]
 struct Inner<'a> {
     code: &'static str,
-    message: &'a str,
+    message: String,
     #[serde(skip_serializing_if = "<[_]>::is_empty")]
-    details: &'a [FieldError],
+    details: Vec<Detail<'a>>,
 }
+
+#[derive(Serialize)]
+struct Detail<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    index: Option<usize>,
+    field: &'a str,
+    code: &'a str,
+    message: String,
+}
+
+/// An error answer as it left its handler, kept on the response so that [`in_callers_language`]
+/// can write it again in the caller's language.
+#[derive(Clone)]
+struct Written(std::sync::Arc<ApiError>);
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = Body {
-            error: Inner {
-                code: self.code.as_str(),
-                message: &self.message,
-                details: &self.details,
-            },
-        };
-        let bytes = serde_json::to_vec(&body).unwrap_or_default();
+        let bytes = self.body(Language::En);
         let mut response = (self.code.status(), bytes).into_response();
         let headers = response.headers_mut();
         headers.insert(
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/json"),
         );
+        headers.insert(header::CONTENT_LANGUAGE, HeaderValue::from_static("en"));
         if self.code == ErrorCode::PluginBusy {
             headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
         }
         response
+            .extensions_mut()
+            .insert(Written(std::sync::Arc::new(self)));
+        response
+    }
+}
+
+/// Middleware: an error answer is written in the language of the request's
+/// `Accept-Language` (negotiated against the catalogues), else English. The web app's script
+/// sends the page's language, so a reader's own setting holds for its calls too.
+pub async fn in_callers_language(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let language = Language::of_request(request.headers());
+    let mut response = next.run(request).await;
+    let Some(Written(error)) = response.extensions_mut().remove::<Written>() else {
+        return response;
+    };
+    match language {
+        Some(language) if language != Language::En => {
+            let (mut parts, _) = response.into_parts();
+            if let Ok(tag) = HeaderValue::from_str(language.tag()) {
+                parts.headers.insert(header::CONTENT_LANGUAGE, tag);
+            }
+            parts.headers.remove(header::CONTENT_LENGTH);
+            Response::from_parts(parts, axum::body::Body::from(error.body(language)))
+        }
+        _ => response,
     }
 }
 
@@ -249,38 +313,32 @@ impl From<RecordError> for ApiError {
         match error {
             E::UnknownEntity(name) => ApiError::new(
                 ErrorCode::UnknownEntity,
-                format!("unknown entity type `{name}`"),
+                text!("api-unknown-entity", name = name),
             ),
-            E::NotFound => ApiError::new(ErrorCode::RecordNotFound, "record not found"),
+            E::NotFound => ApiError::new(ErrorCode::RecordNotFound, text!("api-record-not-found")),
             E::Forbidden(message) => ApiError::new(ErrorCode::Forbidden, message),
             E::Invalid(details) => ApiError::validation(details),
             E::VersionConflict { current } => ApiError::new(
                 ErrorCode::VersionConflict,
-                format!("the record has changed: its current version is {current}"),
+                text!("api-version-conflict", current = current),
             ),
             E::Filter(message) => ApiError::new(ErrorCode::InvalidFilter, message),
             E::Sort(message) => ApiError::new(ErrorCode::InvalidSort, message),
-            E::Cursor => ApiError::new(
-                ErrorCode::InvalidCursor,
-                "the cursor is malformed or belongs to a different query",
-            ),
+            E::Cursor => ApiError::new(ErrorCode::InvalidCursor, text!("api-invalid-cursor")),
             E::BatchTooLarge { max } => ApiError::new(
                 ErrorCode::BatchTooLarge,
-                format!("a batch holds at most {max} records"),
+                text!("api-batch-too-large", max = max),
             ),
             E::Conflict(message) => ApiError::new(ErrorCode::Conflict, message),
             E::BadRequest(message) => ApiError::new(ErrorCode::InvalidBody, message),
             E::Parameter(message) => ApiError::new(ErrorCode::InvalidParameter, message),
             E::Plugin { plugin, message } => ApiError::new(
                 ErrorCode::PluginFailed,
-                format!("plugin `{plugin}` failed: {message}"),
+                text!("api-plugin-failed", plugin = plugin, message = message),
             ),
             E::PluginSuspended { plugin } => ApiError::new(
                 ErrorCode::PluginSuspended,
-                format!(
-                    "plugin `{plugin}` checks these writes but is suspended after repeated failures; \
-                     nothing was saved. An admin can enable it again or disable it"
-                ),
+                text!("api-plugin-suspended", plugin = plugin),
             ),
             E::Database(cause) => ApiError::internal(cause),
         }

@@ -9,6 +9,7 @@ use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
 
 use crate::error::{ApiError, ErrorCode};
+use crate::i18n::text;
 
 /// A JSON object body, parsed with precise errors: syntax (`invalid_json`, with line and
 /// column), shape (`invalid_body`: anything but an object, such as the array serde would
@@ -27,7 +28,7 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
         if !object {
             return Err(ApiError::new(
                 ErrorCode::InvalidBody,
-                "the body must be a JSON object",
+                text!("api-records-body-not-object"),
             ));
         }
         parse(&bytes).map(JsonBody)
@@ -48,12 +49,18 @@ impl<S: Send + Sync> FromRequest<S> for AnyJson {
 
 fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     serde_json::from_slice(bytes).map_err(|error| {
-        let code = if error.is_data() {
-            ErrorCode::InvalidBody
+        let detail = error.to_string();
+        if error.is_data() {
+            ApiError::new(
+                ErrorCode::InvalidBody,
+                text!("api-records-body-shape", detail = detail),
+            )
         } else {
-            ErrorCode::InvalidJson
-        };
-        ApiError::new(code, error.to_string())
+            ApiError::new(
+                ErrorCode::InvalidJson,
+                text!("api-records-body-syntax", detail = detail),
+            )
+        }
     })
 }
 
@@ -72,7 +79,7 @@ async fn json_bytes<S: Send + Sync>(req: Request, state: &S) -> Result<Bytes, Ap
         if !json {
             return Err(ApiError::new(
                 ErrorCode::UnsupportedMediaType,
-                "send the body as application/json",
+                text!("api-records-body-media-type"),
             ));
         }
     }
@@ -80,19 +87,25 @@ async fn json_bytes<S: Send + Sync>(req: Request, state: &S) -> Result<Bytes, Ap
         if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
             ApiError::new(
                 ErrorCode::PayloadTooLarge,
-                format!(
-                    "the body is larger than {} bytes",
-                    crate::app::MAX_BODY_BYTES
+                text!(
+                    "api-records-body-too-large",
+                    max = crate::app::MAX_BODY_BYTES
                 ),
             )
         } else {
-            ApiError::new(ErrorCode::InvalidBody, rejection.body_text())
+            ApiError::new(
+                ErrorCode::InvalidBody,
+                text!(
+                    "api-records-body-unreadable",
+                    detail = rejection.body_text()
+                ),
+            )
         }
     })?;
     if bytes.is_empty() {
         return Err(ApiError::new(
             ErrorCode::InvalidJson,
-            "the body is empty: send a JSON document",
+            text!("api-records-body-empty"),
         ));
     }
     Ok(bytes)
@@ -108,7 +121,12 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for ApiQuery<T> {
         Query::<T>::from_request_parts(parts, state)
             .await
             .map(|Query(value)| ApiQuery(value))
-            .map_err(|rejection| ApiError::new(ErrorCode::InvalidParameter, rejection.body_text()))
+            .map_err(|rejection| {
+                ApiError::new(
+                    ErrorCode::InvalidParameter,
+                    text!("api-records-bad-query", detail = rejection.body_text()),
+                )
+            })
     }
 }
 
@@ -122,7 +140,12 @@ impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for ApiPath
         Path::<T>::from_request_parts(parts, state)
             .await
             .map(|Path(value)| ApiPath(value))
-            .map_err(|rejection| ApiError::new(ErrorCode::InvalidParameter, rejection.body_text()))
+            .map_err(|rejection| {
+                ApiError::new(
+                    ErrorCode::InvalidParameter,
+                    text!("api-records-bad-path", detail = rejection.body_text()),
+                )
+            })
     }
 }
 
@@ -151,7 +174,7 @@ impl<S: Send + Sync> FromRequestParts<S> for IfMatch {
             Some(version) => Ok(IfMatch(Some(version))),
             None => Err(ApiError::new(
                 ErrorCode::InvalidParameter,
-                "If-Match must be a record version such as \"3\"",
+                text!("api-records-if-match"),
             )),
         }
     }

@@ -179,6 +179,136 @@ impl Language {
     }
 }
 
+/// Words for a person, kept until the language they read is known: a message of the
+/// catalogue (its key and arguments), or text that has none (a plugin's refusal, a library's
+/// parse error). Errors carry these, so that the API and the web app write the same refusal
+/// in each reader's language; `Display` writes English (logs, plugins, tests).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Text {
+    Message {
+        key: &'static str,
+        args: Vec<(&'static str, Arg)>,
+    },
+    Verbatim(String),
+}
+
+/// An argument of a [`Text`] message.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Arg {
+    Str(String),
+    Int(i64),
+    /// Words of their own, written in the same language (a field's refusal inside a summary).
+    Words(Box<Text>),
+}
+
+impl Text {
+    /// Text no catalogue has: shown as written in every language.
+    pub fn verbatim(text: impl Into<String>) -> Text {
+        Text::Verbatim(text.into())
+    }
+
+    /// The words in `language`.
+    pub fn render(&self, language: Language) -> String {
+        match self {
+            Text::Verbatim(text) => text.clone(),
+            Text::Message { key, args } => {
+                let args: Vec<(&str, FluentValue<'_>)> = args
+                    .iter()
+                    .map(|(name, arg)| {
+                        let value = match arg {
+                            Arg::Str(text) => FluentValue::from(text.as_str()),
+                            Arg::Int(n) => FluentValue::from(*n),
+                            Arg::Words(text) => FluentValue::from(text.render(language)),
+                        };
+                        (*name, value)
+                    })
+                    .collect();
+                language.t_with(key, &args)
+            }
+        }
+    }
+
+    /// The catalogue key, for a message of the catalogue.
+    pub fn key(&self) -> Option<&'static str> {
+        match self {
+            Text::Message { key, .. } => Some(key),
+            Text::Verbatim(_) => None,
+        }
+    }
+}
+
+impl std::fmt::Display for Text {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.render(Language::En))
+    }
+}
+
+impl Serialize for Text {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+impl From<Text> for Arg {
+    fn from(text: Text) -> Arg {
+        Arg::Words(Box::new(text))
+    }
+}
+
+impl From<&Text> for Arg {
+    fn from(text: &Text) -> Arg {
+        Arg::Words(Box::new(text.clone()))
+    }
+}
+
+impl From<&str> for Arg {
+    fn from(text: &str) -> Arg {
+        Arg::Str(text.to_owned())
+    }
+}
+
+impl From<String> for Arg {
+    fn from(text: String) -> Arg {
+        Arg::Str(text)
+    }
+}
+
+impl From<&String> for Arg {
+    fn from(text: &String) -> Arg {
+        Arg::Str(text.clone())
+    }
+}
+
+impl From<std::borrow::Cow<'_, str>> for Arg {
+    fn from(text: std::borrow::Cow<'_, str>) -> Arg {
+        Arg::Str(text.into_owned())
+    }
+}
+
+macro_rules! int_args {
+    ($($t:ty),*) => {$(
+        impl From<$t> for Arg {
+            fn from(n: $t) -> Arg {
+                Arg::Int(i64::try_from(n).unwrap_or(i64::MAX))
+            }
+        }
+    )*};
+}
+int_args!(i32, i64, u8, u16, u32, u64, usize);
+
+/// A message of the catalogue with its arguments, written later in the reader's language:
+/// `text!("api-unknown-entity", name = name)`. Argument names are the Fluent variables'
+/// (`{ $name }`); a value is anything an [`Arg`] is made from.
+macro_rules! text {
+    ($key:literal $(, $name:ident = $value:expr)* $(,)?) => {
+        $crate::i18n::Text::Message {
+            key: $key,
+            args: vec![$((stringify!($name), $crate::i18n::Arg::from($value))),*],
+        }
+    };
+}
+pub(crate) use text;
+
 /// Every language's bundle, parsed once.
 struct Catalogues {
     bundles: Vec<(Language, FluentBundle<FluentResource>)>,
@@ -285,8 +415,22 @@ pub fn template_t(
     let language = state
         .lookup("lang")
         .and_then(|l| l.as_str().and_then(Language::parse))
-        .or_else(|| RENDERING.with(std::cell::Cell::get))
+        .or_else(rendering)
         .unwrap_or_default();
+    let args = fluent_args(&kwargs)?;
+    Ok(language.format(key, Some(&args)))
+}
+
+/// The language of the render running on this thread, if any (see [`rendering_in`]).
+pub fn rendering() -> Option<Language> {
+    RENDERING.with(std::cell::Cell::get)
+}
+
+/// The keyword arguments of a template's `t("key", name=value, …)` as Fluent arguments:
+/// numbers stay numbers (for plural rules), none is empty text, the rest their text.
+pub fn fluent_args(
+    kwargs: &minijinja::value::Kwargs,
+) -> Result<FluentArgs<'static>, minijinja::Error> {
     let mut args = FluentArgs::new();
     for name in kwargs.args() {
         let value: minijinja::Value = kwargs.get(name)?;
@@ -302,7 +446,7 @@ pub fn template_t(
         args.set(name.to_owned(), fluent);
     }
     kwargs.assert_all_used()?;
-    Ok(language.format(key, Some(&args)))
+    Ok(args)
 }
 
 /// Every message whose key starts with `js-`, for the theme's script (`window` strings).
@@ -370,6 +514,53 @@ mod tests {
                 language.tag()
             );
         }
+    }
+
+    /// Every `text!("key", …)` of the server's code names a message the catalogues have.
+    #[test]
+    fn every_key_the_code_uses_is_in_the_catalogues() {
+        fn sources(dir: &std::path::Path, into: &mut Vec<(String, String)>) {
+            for entry in std::fs::read_dir(dir).unwrap() {
+                let path = entry.unwrap().path();
+                if path.is_dir() {
+                    sources(&path, into);
+                } else if path.extension().is_some_and(|e| e == "rs") {
+                    let text = std::fs::read_to_string(&path).unwrap();
+                    into.push((path.display().to_string(), text));
+                }
+            }
+        }
+        let mut files = Vec::new();
+        sources(
+            &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src"),
+            &mut files,
+        );
+        let known: BTreeSet<String> = keys(Language::En).into_iter().collect();
+        let mut used = 0;
+        for (path, source) in &files {
+            for piece in source.split("text!(").skip(1) {
+                let piece = piece.trim_start();
+                // The macro's own definition and its documentation.
+                let Some(rest) = piece.strip_prefix('"') else {
+                    continue;
+                };
+                let key = rest.split('"').next().unwrap_or("");
+                let is_key = |k: &str| {
+                    !k.is_empty()
+                        && k.chars()
+                            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+                };
+                if key == "key" || !is_key(key) {
+                    continue;
+                }
+                used += 1;
+                assert!(
+                    known.contains(key),
+                    "{path} uses `{key}`, which no catalogue has"
+                );
+            }
+        }
+        assert!(used >= 10, "only {used} messages in the code");
     }
 
     #[test]

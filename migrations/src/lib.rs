@@ -23,6 +23,7 @@ mod m20261207_000014_mail_attachments;
 mod m20261207_000015_scalar_refs;
 mod m20261207_000016_languages;
 mod m20261207_000017_workspace_language;
+mod m20261208_000018_plugin_locales;
 
 pub struct Migrator;
 
@@ -47,6 +48,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000015_scalar_refs::Migration),
             Box::new(m20261207_000016_languages::Migration),
             Box::new(m20261207_000017_workspace_language::Migration),
+            Box::new(m20261208_000018_plugin_locales::Migration),
         ]
     }
 }

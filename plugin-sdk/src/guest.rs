@@ -275,6 +275,13 @@ impl HttpRequest {
             .map(|(_, value)| value.as_str())
     }
 
+    /// The reader's language (`en`, `zh-CN`), chosen as the web app chooses a page's: their
+    /// own setting, else their browser's, else the workspace's, else `en`. The host sends it
+    /// in the `kith-language` header of every route request (replacing one a client sent).
+    pub fn language(&self) -> &str {
+        self.header("kith-language").unwrap_or("en")
+    }
+
     /// The body as text, when it is UTF-8.
     pub fn body_text(&self) -> Option<&str> {
         std::str::from_utf8(&self.body).ok()

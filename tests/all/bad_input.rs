@@ -221,6 +221,22 @@ on_both! {
             let code = reply.code();
             assert!(!code.is_empty() && code.chars().all(|c| c.is_ascii_lowercase() || c == '_'), "{label}: error body {}", reply.body);
             assert!(reply.body["error"]["message"].as_str().is_some_and(|m| !m.is_empty()), "{label}");
+            assert_eq!(reply.headers["content-language"], "en", "{label}");
+            // The same refusal for a reader of Chinese: same status and codes, every message
+            // of it in Chinese (through the catalogue, never a key in its place).
+            let mut chinese = headers.clone();
+            chinese.push(("Accept-Language", "zh-CN,zh;q=0.9,en;q=0.5"));
+            let zh = app.raw(case.method.clone(), &case.path, case.body.clone(), case.content_type, &chinese).await;
+            assert_eq!((zh.status, zh.code()), (reply.status, code), "{label}: {}", zh.body);
+            assert_eq!(zh.headers["content-language"], "zh-CN", "{label}");
+            let details = zh.body["error"]["details"].as_array().cloned().unwrap_or_default();
+            assert_eq!(details.len(), reply.body["error"]["details"].as_array().map_or(0, Vec::len), "{label}");
+            let messages = std::iter::once(&zh.body["error"]["message"]).chain(details.iter().map(|d| &d["message"]));
+            for message in messages {
+                let message = message.as_str().unwrap_or_default();
+                assert!(message.chars().any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c)), "{label}: not in Chinese: {message}");
+                assert!(!message.contains("api-"), "{label}: a key in place of a message: {message}");
+            }
         }
         for (method, path) in &body_routes {
             let reply = app.oversized(method.as_str(), path, 5 * 1024 * 1024).await;
@@ -229,5 +245,28 @@ on_both! {
         }
         assert!(cases.len() > 150, "the table covers every route ({} cases)", cases.len());
         assert_eq!(app.digest().await, before, "no malformed request changed stored data");
+    }
+}
+
+on_both! {
+    // A form's refusal is written in the reader's own language — their setting, whatever
+    // their browser asks for — beside the field it names, and a value put into it stays
+    // escaped.
+    async fn a_form_refusal_is_in_the_readers_language(app: TestApp) {
+        crate::web::user(&app, "li@acme.test", "admin").await;
+        let token = host::auth::create_token(&app.state.db, "li@acme.test", "acme", "test").await.expect("token");
+        let set = app.request(Method::PATCH, "/api/v1/me", Some(&json!({"language": "zh-CN"})), Some(&token), &[]).await;
+        assert_eq!(set.status, StatusCode::OK, "{}", set.body);
+        let li = crate::web::Session::login(&app, "li@acme.test").await;
+        let invalid = li.post("/records/contacts/new", &[("last_name", "李"), ("email", "<script>alert(1)</script>")]).await;
+        assert_eq!(invalid.status, StatusCode::UNPROCESSABLE_ENTITY);
+        let slot = invalid.html.find("id=\"f-email-error\"").expect("the email field's error slot");
+        let message = invalid.html[slot..].split("</p>").next().unwrap_or_default();
+        assert!(message.chars().any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c)), "not in Chinese: {message}");
+        assert!(!invalid.html.contains("<script>alert(1)"), "the typed value is escaped");
+        // The same refusal through the API, asked in English, is English.
+        let api = app.request(Method::POST, "/api/v1/contacts", Some(&json!({"email": "nope"})), Some(&token), &[("Accept-Language", "en-GB")]).await;
+        assert_eq!(api.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(api.body["error"]["details"][0]["message"].as_str().is_some_and(|m| m.is_ascii()), "{}", api.body);
     }
 }

@@ -404,3 +404,290 @@ on_both! {
         assert!(home.html.contains("<html lang=\"en\">"), "cleared: English");
     }
 }
+
+// -- plugins' catalogues ------------------------------------------------------------------------
+
+/// The sales plugin's catalogues, as its package ships them.
+fn sales_messages() -> (host::plugins::messages::Messages, Vec<String>) {
+    let folder = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../plugins/sales/locales");
+    let mut catalogues = std::collections::BTreeMap::new();
+    for tag in ["en", "zh-CN"] {
+        let text = std::fs::read_to_string(folder.join(format!("{tag}.ftl")))
+            .expect("the sales catalogue");
+        catalogues.insert(tag.to_owned(), text);
+    }
+    // A message starts a line with its key and `=`.
+    let keys = catalogues["en"]
+        .lines()
+        .filter_map(|line| line.split_once(" = ").map(|(key, _)| key))
+        .filter(|key| key.starts_with(|c: char| c.is_ascii_lowercase()) && !key.contains(' '))
+        .map(str::to_owned)
+        .collect();
+    (host::plugins::messages::Messages::load(&catalogues), keys)
+}
+
+/// The English words of the sales plugin's catalogue a Chinese page must not show, as
+/// `english_words` finds the host's.
+fn sales_english_words() -> Vec<(String, String)> {
+    let (messages, keys) = sales_messages();
+    let mut words = Vec::new();
+    for key in keys {
+        let english = messages.t(Language::En, &key, None);
+        let chinese = messages.t(Language::ZhCn, &key, None);
+        for piece in english.split(['{', '}']) {
+            let piece = piece.trim();
+            if piece.starts_with('$') || piece.chars().count() < 4 || chinese.contains(piece) {
+                continue;
+            }
+            if piece.chars().any(char::is_alphabetic) {
+                words.push((key.clone(), piece.to_owned()));
+            }
+        }
+    }
+    words
+}
+
+/// Installs and enables the sales plugin; a company with an open deal (in the default
+/// pipeline's Proposal stage, closing today) and a won one, a contact, a lead.
+/// Returns the ids of the company, the open deal, the lead and the contact.
+async fn sales_data(app: &TestApp) -> (String, String, String, String) {
+    crate::plugins::install(app, "sales").await;
+    let enabled = crate::plugins::enable(app, "sales", json!({})).await;
+    assert_eq!(enabled.status, StatusCode::OK, "{}", enabled.body);
+    let stages = app.all("stages", "sort=position").await;
+    let stage = |name: &str| {
+        id_of(
+            stages
+                .iter()
+                .find(|s| s["name"] == name)
+                .unwrap_or_else(|| panic!("{name}")),
+        )
+    };
+    let company = id_of(&app.create("companies", json!({ "name": "Acme" })).await);
+    let contact = id_of(
+        &app.create(
+            "contacts",
+            json!({ "first_name": "Wile", "last_name": "Coyote", "company": company }),
+        )
+        .await,
+    );
+    let today = chrono::Utc::now().format("%Y-%m-%d").to_string();
+    let deal = app
+        .create("deals", json!({
+            "name": "Anvil order", "amount": { "amount": "1234.50", "currency": "EUR" }, "company": company,
+            "contact": contact, "stage": stage("Proposal"), "expected_close": today,
+        }))
+        .await;
+    app.create(
+        "deals",
+        json!({ "name": "Rocket skates", "company": company, "stage": stage("Won") }),
+    )
+    .await;
+    let lead = app.create("leads", json!({ "first_name": "Grace", "last_name": "Hopper", "source": "referral", "status": "working" })).await;
+    (company, id_of(&deal), id_of(&lead), contact)
+}
+
+on_both! {
+    async fn the_sales_plugin_speaks_the_readers_language(app: TestApp) {
+        let (company, deal, lead, _) = sales_data(&app).await;
+        user(&app, "lin@acme.test", "admin").await;
+        let session = Session::login(&app, "lin@acme.test").await;
+        // (path, what a Chinese reader sees, what an English reader sees)
+        let pages: [(String, &[&str], &[&str]); 9] = [
+            ("/records/deals".to_owned(), &["商机", "销售阶段", "金额"], &["Deals", "Stage", "Amount"]),
+            (format!("/records/deals/{deal}"), &["商机", "销售阶段", "预计成交日期", "商机状态", "进行中", "阶段历史", "当前阶段", "停留时长"], &["Deal", "Stage", "Expected close", "Status", "Open", "Stage history", "Now in", "Time in stage"]),
+            ("/records/deals/new".to_owned(), &["销售管道", "输单原因"], &["Pipeline", "Lost reason"]),
+            ("/records/deals/board".to_owned(), &["商机"], &["Deals"]),
+            (format!("/records/leads/{lead}"), &["线索", "线索来源", "客户推荐", "跟进中", "转化线索", "线索转化", "尚未转化。"], &["Lead", "Source", "Referral", "Working", "Convert lead", "Conversion", "Not converted yet."]),
+            (format!("/records/leads/{lead}/actions/sales/convert"), &["转化线索", "同时创建商机", "公司（留空则根据线索新建）"], &["Convert lead", "Create a deal", "Company (empty: create one from the lead)"]),
+            (format!("/records/companies/{company}"), &["商机", "币种", "进行中", "已赢单", "赢单", "Anvil order"], &["Deals", "Currency", "Open", "Won", "Anvil order"]),
+            ("/".to_owned(), &["销售预测", "加权金额", "目标", "年"], &["Sales forecast", "Weighted", "Target"]),
+            ("/records/pipelines".to_owned(), &["销售管道"], &["Pipelines"]),
+        ];
+        for (path, chinese, english) in &pages {
+            let page = get_in(&app, &session, path, "zh-CN,zh;q=0.9").await;
+            assert_eq!(page.status, StatusCode::OK, "{path}: {}", page.html);
+            let text = visible_text(&page.html);
+            for words in *chinese {
+                assert!(text.contains(words), "{path} in Chinese lacks {words}: {text}");
+            }
+            let page = get_in(&app, &session, path, "en-US,en;q=0.9").await;
+            assert_eq!(page.status, StatusCode::OK, "{path}");
+            let text = visible_text(&page.html);
+            for words in *english {
+                assert!(text.contains(words), "{path} in English lacks {words}: {text}");
+            }
+            for words in ["商机", "销售", "线索"] {
+                assert!(!text.contains(words), "{path} in English shows {words}: {text}");
+            }
+        }
+
+        // The API's panels and schema speak it too: the reader's setting, else the browser's.
+        let forecast = app
+            .request(reqwest::Method::GET, "/api/v1/plugins/sales/panels/forecast", None, Some(&app.token), &[("accept-language", "zh-CN")])
+            .await;
+        assert_eq!(forecast.status, StatusCode::OK, "{}", forecast.body);
+        assert_eq!(forecast.body["title"], "销售预测");
+        let html = forecast.body["html"].as_str().unwrap_or_default();
+        assert!(html.contains("加权金额") && html.contains("€617.25"), "{html}");
+        let month = chrono::Utc::now().format("%Y年%-m月").to_string();
+        assert!(html.contains(&month), "{month}: {html}");
+        let forecast = app.get("/api/v1/plugins/sales/panels/forecast").await;
+        assert_eq!(forecast.body["title"], "Sales forecast");
+        let month = chrono::Utc::now().format("%b %Y").to_string();
+        assert!(forecast.body["html"].as_str().unwrap_or_default().contains(&month), "{month}: {}", forecast.body);
+        let meta = app.get("/api/v1/meta/entities/deals").await;
+        assert_eq!(meta.body["label"], "Deal", "{}", meta.body);
+        assert_eq!(meta.body["labels"], json!({ "zh-CN": "商机" }), "{}", meta.body);
+        let status = meta.body["fields"].as_array().and_then(|f| f.iter().find(|f| f["name"] == "status")).cloned().unwrap_or_default();
+        assert_eq!(status["options"][1], json!({ "value": "won", "label": "Won", "labels": { "zh-CN": "赢单" } }), "{status}");
+    }
+
+    async fn sales_pages_in_chinese_show_no_english_of_either_catalogue(app: TestApp) {
+        let (company, deal, lead, contact) = sales_data(&app).await;
+        user(&app, "he@acme.test", "admin").await;
+        let session = Session::login(&app, "he@acme.test").await;
+        let saved = session
+            .post("/settings/account", &[("name", "He"), ("time_zone", "Asia/Shanghai"), ("language", "zh-CN")])
+            .await;
+        assert_eq!(saved.status, StatusCode::SEE_OTHER, "{}", saved.html);
+        let sales_words = sales_english_words();
+        assert!(sales_words.len() > 60, "{} English words of the sales plugin", sales_words.len());
+        let mut words = english_words();
+        words.extend(sales_words);
+        // Data, not words: the default pipeline's stage names ("Won", "Lost") and its name.
+        let data: Vec<&str> = DATA_WORDS.iter().copied().chain(["Lost", "Sales"]).collect();
+        let pages = [
+            "/".to_owned(),
+            "/records/deals".to_owned(),
+            format!("/records/deals/{deal}"),
+            "/records/deals/new".to_owned(),
+            format!("/records/deals/{deal}/edit"),
+            "/records/deals/board".to_owned(),
+            "/records/leads".to_owned(),
+            format!("/records/leads/{lead}"),
+            format!("/records/leads/{lead}/actions/sales/convert"),
+            "/records/pipelines".to_owned(),
+            "/records/stages".to_owned(),
+            format!("/records/companies/{company}"),
+            format!("/records/contacts/{contact}"),
+        ];
+        for path in pages {
+            let page = get_in(&app, &session, &path, "en-US,en;q=0.9").await;
+            assert_eq!(page.status, StatusCode::OK, "{path}: {}", page.html);
+            assert!(page.html.contains("<html lang=\"zh-CN\">"), "{path}");
+            // A JSON field's editor holds data (a deal's stage history: `"from": …`).
+            let text = visible_text(&without(&page.html, "textarea"));
+            let left: Vec<_> = words
+                .iter()
+                .filter(|(_, word)| !data.contains(&word.as_str()))
+                .filter(|(_, word)| contains_words(&text, word))
+                .collect();
+            assert!(left.is_empty(), "{path} shows English: {left:?}\n{text}");
+        }
+    }
+
+    async fn a_plugin_route_gets_the_readers_language(app: TestApp) {
+        crate::plugins::install(&app, "good").await;
+        assert_eq!(crate::plugins::enable(&app, "good", json!({})).await.status, StatusCode::OK);
+        let ask = |accept: &'static str, forged: Option<&'static str>| {
+            let app = &app;
+            async move {
+                let mut headers = vec![("accept-language", accept)];
+                headers.extend(forged.map(|f| ("kith-language", f)));
+                let reply = app.request(reqwest::Method::GET, "/p/good/hello", None, Some(&app.token), &headers).await;
+                assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+                reply.body["language"].as_str().unwrap_or_default().to_owned()
+            }
+        };
+        assert_eq!(ask("zh-CN,zh;q=0.9", None).await, "zh-CN");
+        assert_eq!(ask("de-DE", None).await, "en");
+        assert_eq!(ask("zh-TW", Some("en")).await, "zh-CN", "the host's header, not the client's");
+        // The reader's own setting wins over the browser's.
+        let me = app.patch("/api/v1/me", &json!({ "language": "en" }), None).await;
+        assert_eq!(me.status, StatusCode::OK, "{}", me.body);
+        assert_eq!(ask("zh-CN", None).await, "en");
+    }
+
+    async fn a_plugins_messages_are_plain_text_and_its_own(app: TestApp) {
+        // The well-behaved test plugin, given catalogues whose messages carry markup and a
+        // template that asks for a key only the host's catalogue has.
+        let dir = crate::plugins::package("good");
+        std::fs::create_dir_all(dir.join("locales")).unwrap();
+        std::fs::write(
+            dir.join("locales/en.ftl"),
+            "type-widget = <b>Widget</b>\ntype-widget-plural = <b>Widgets</b>\nfield-contact-score = Score\noverview-contacts = <script>alert(1)</script> { $count } contacts\n",
+        )
+        .unwrap();
+        std::fs::write(
+            dir.join("locales/zh-CN.ftl"),
+            "type-widget = <b>小部件</b>\ntype-widget-plural = <b>小部件</b>\nfield-contact-score = 积分\noverview-contacts = <script>alert(1)</script> { $count } 位联系人\n",
+        )
+        .unwrap();
+        std::fs::write(
+            dir.join("templates/overview.html"),
+            "<div class=\"good-overview\">\n  <p class=\"contacts\">{{ t(\"overview-contacts\", count=contacts) }}</p>\n  {% set other = \"contact\" %}<p class=\"other\">{{ t(\"type-\" ~ other) }}</p>\n</div>\n",
+        )
+        .unwrap();
+        let package = host::plugins::package::Package::load(&dir).expect("the package loads");
+        app.state.plugins.install(package).await.expect("installs");
+        assert_eq!(crate::plugins::enable(&app, "good", json!({})).await.status, StatusCode::OK);
+        app.create("contacts", json!({ "first_name": "Ada", "score": 7 })).await;
+        app.create("widgets", json!({ "name": "Sprocket" })).await;
+
+        for (accept, count) in [("zh-CN", "1 位联系人"), ("en", "1 contacts")] {
+            let panel = app
+                .request(reqwest::Method::GET, "/api/v1/plugins/good/panels/overview", None, Some(&app.token), &[("accept-language", accept)])
+                .await;
+            let html = panel.body["html"].as_str().unwrap_or_else(|| panic!("{}", panel.body)).replace("&#x2f;", "/");
+            // Escaped by the template, not removed by the sanitiser: the message is text.
+            assert!(html.contains(&format!("&lt;script&gt;alert(1)&lt;/script&gt; {count}")), "{html}");
+            assert!(!html.contains("<script"), "{html}");
+            // `t` reads the plugin's catalogue only: the host's `type-contact` is not its.
+            assert!(html.contains("<p class=\"other\">type-contact</p>"), "{html}");
+        }
+        user(&app, "bai@acme.test", "admin").await;
+        let session = Session::login(&app, "bai@acme.test").await;
+        for path in ["/records/widgets", "/"] {
+            let page = get_in(&app, &session, path, "zh-CN").await;
+            assert_eq!(page.status, StatusCode::OK, "{path}");
+            assert!(!page.html.contains("<b>小部件") && !page.html.contains("<script>alert"), "{path}: {}", page.html);
+        }
+        let widgets = get_in(&app, &session, "/records/widgets", "zh-CN").await;
+        assert!(widgets.html.contains("&lt;b&gt;小部件&lt;&#x2f;b&gt;"), "{}", widgets.html);
+        // The plugin labels the field it adds to contacts; the built-in type keeps the host's.
+        let contacts = get_in(&app, &session, "/records/contacts?columns=first_name,score", "zh-CN").await;
+        let text = visible_text(&contacts.html);
+        assert!(text.contains("积分") && text.contains("联系人") && !text.contains("Score"), "{text}");
+    }
+
+    async fn a_catalogue_cannot_relabel_what_its_plugin_does_not_declare(app: TestApp) {
+        let before = app.digest().await;
+        for (hostile, words) in [
+            ("type-contact = Hacked\n", "`type-contact` labels nothing this plugin declares"),
+            ("field-contact-first_name = Hacked\n", "`field-contact-first_name` labels nothing"),
+            ("option-company-industry-retail = Hacked\n", "`option-company-industry-retail` labels nothing"),
+            // Another plugin's type (the sales plugin's deals).
+            ("type-deal = Hacked\n", "`type-deal` labels nothing"),
+            ("panel-forecast = Hacked\n", "`panel-forecast` labels nothing"),
+            // Its messages cannot reach the host's.
+            ("greeting = { type-contact }\n", "refers to the message `type-contact`, which this catalogue does not have"),
+        ] {
+            let dir = crate::plugins::package("good");
+            std::fs::create_dir_all(dir.join("locales")).unwrap();
+            std::fs::write(dir.join("locales/en.ftl"), hostile).unwrap();
+            let error = host::plugins::package::Package::load(&dir).unwrap_err().to_string();
+            let file = dir.join("locales/en.ftl");
+            assert!(error.starts_with(&format!("{}:1: ", file.display())), "{hostile}: {error}");
+            assert!(error.contains(words), "{hostile}: {error}");
+            // Uploaded, it is refused the same way, naming the file in the upload.
+            let refused = app
+                .raw(reqwest::Method::POST, "/api/v1/plugins", crate::plugins::archive(&dir), Some("application/gzip"), &[])
+                .await;
+            assert_eq!(refused.code(), "validation_failed", "{}", refused.body);
+            let message = refused.body["error"]["details"][0]["message"].as_str().unwrap_or_default();
+            assert!(message.contains("locales/en.ftl:1: ") && message.contains(words), "{}", refused.body);
+        }
+        assert_eq!(app.digest().await, before, "nothing was installed");
+    }
+}

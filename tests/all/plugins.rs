@@ -25,8 +25,8 @@ fn target_dir() -> PathBuf {
     exe.ancestors().nth(3).expect("target dir").join("wasm")
 }
 
-/// Lays out the package of a plugin in a fresh folder: plugin.toml, templates/ and the
-/// component built by `cargo xtask test` (`cargo xtask plugins`). The sources are those of the
+/// Lays out the package of a plugin in a fresh folder: plugin.toml, templates/, locales/ and
+/// the component built by `cargo xtask test` (`cargo xtask plugins`). The sources are those of the
 /// test plugin `tests/plugins/<name>`, else of the shipped plugin `plugins/<name>`.
 pub fn package(name: &str) -> PathBuf {
     let wasm = target_dir().join(format!("wasm32-wasip2/release/{name}.wasm"));
@@ -50,6 +50,13 @@ pub fn package(name: &str) -> PathBuf {
     for entry in std::fs::read_dir(source.join("templates")).expect("templates") {
         let entry = entry.expect("template");
         std::fs::copy(entry.path(), dir.join("templates").join(entry.file_name())).expect("copy");
+    }
+    if let Ok(entries) = std::fs::read_dir(source.join("locales")) {
+        std::fs::create_dir_all(dir.join("locales")).expect("locales dir");
+        for entry in entries {
+            let entry = entry.expect("catalogue");
+            std::fs::copy(entry.path(), dir.join("locales").join(entry.file_name())).expect("copy");
+        }
     }
     dir
 }
@@ -736,7 +743,7 @@ async fn failing_before_save_hook_rolls_back_and_repeated_failures_suspend_the_p
 }
 
 /// A `.tar.gz` of a package folder, made with the system's tar.
-fn archive(dir: &Path) -> Vec<u8> {
+pub(crate) fn archive(dir: &Path) -> Vec<u8> {
     let out = dir.with_extension("tar.gz");
     let status = std::process::Command::new("tar")
         .arg("-czf")

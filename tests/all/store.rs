@@ -177,7 +177,8 @@ on_both! {
             .await
             .unwrap_err();
         let RecordError::Invalid(details) = error else { panic!() };
-        assert!(details[0].message.contains("first_name=\"K\"") && details[0].message.contains("last_name=\"Kept\""), "{}", details[0].message);
-        assert!(details[0].message.ends_with("changed: first_name"), "{}", details[0].message);
+        let message = details[0].message.to_string();
+        assert!(message.contains("first_name=\"K\"") && message.contains("last_name=\"Kept\""), "{message}");
+        assert!(message.ends_with("changed: first_name"), "{message}");
     }
 }

@@ -19,9 +19,11 @@ pub enum Backend {
     Postgres,
 }
 
-/// Runs the test body once on SQLite and once on PostgreSQL.
+/// Runs the test body once on SQLite and once on PostgreSQL. A doc comment on a test says
+/// what it proves.
 macro_rules! on_both {
-    ($(async fn $name:ident($app:ident: TestApp) $body:block)*) => {$(
+    ($($(#[$meta:meta])* async fn $name:ident($app:ident: TestApp) $body:block)*) => {$(
+        $(#[$meta])*
         mod $name {
             #[allow(unused_imports)]
             use super::*;

@@ -19,6 +19,7 @@ use super::{AuthError, Identity, hash_token, roles, session};
 use crate::app::{AppState, Routes};
 use crate::error::{ApiError, ApiResult, ErrorCode, FieldError};
 use crate::extract::{ApiPath, ApiQuery, ClientAddr, JsonBody};
+use crate::i18n::text;
 use crate::ids::{UserId, WorkspaceId};
 use crate::records::{now_micros, value::format_micros};
 
@@ -47,20 +48,18 @@ impl From<AuthError> for ApiError {
         match error {
             AuthError::Database(cause) => ApiError::internal(cause),
             AuthError::Hashing(cause) => ApiError::internal(cause),
-            AuthError::DuplicateUser { .. } => {
-                ApiError::new(ErrorCode::Conflict, error.to_string())
-            }
+            AuthError::DuplicateUser { .. } => ApiError::new(ErrorCode::Conflict, error.text()),
             AuthError::UnknownWorkspace(_)
             | AuthError::UnknownUser { .. }
-            | AuthError::UnknownUserId => ApiError::new(ErrorCode::NotFound, error.to_string()),
+            | AuthError::UnknownUserId => ApiError::new(ErrorCode::NotFound, error.text()),
             AuthError::LastAdmin
             | AuthError::OwnAccount
             | AuthError::Deactivated
-            | AuthError::AlreadyJoined => ApiError::new(ErrorCode::Conflict, error.to_string()),
+            | AuthError::AlreadyJoined => ApiError::new(ErrorCode::Conflict, error.text()),
             other => ApiError::validation(vec![FieldError::new(
                 field_of(&other),
                 "invalid_value",
-                other.to_string(),
+                other.text(),
             )]),
         }
     }
@@ -82,9 +81,10 @@ fn parse_uuid(raw: &str, what: &str) -> ApiResult<Uuid> {
     Uuid::parse_str(raw).map_err(|_| {
         ApiError::new(
             ErrorCode::NotFound,
-            format!(
-                "no {what} has the id `{}`",
-                raw.chars().take(64).collect::<String>()
+            text!(
+                "api-access-no-such-id",
+                what = what,
+                id = raw.chars().take(64).collect::<String>()
             ),
         )
     })
@@ -107,13 +107,13 @@ fn default_workspace() -> String {
 
 /// The same answer for an unknown email and a wrong password.
 fn bad_credentials() -> ApiError {
-    ApiError::new(ErrorCode::Unauthorized, "invalid email or password")
+    ApiError::new(ErrorCode::Unauthorized, text!("api-access-bad-credentials"))
 }
 
 fn throttled(wait: std::time::Duration) -> Response {
     let mut response = ApiError::new(
         ErrorCode::TooManyAttempts,
-        "too many failed logins: wait and try again",
+        text!("api-access-too-many-logins"),
     )
     .into_response();
     if let Ok(value) = HeaderValue::from_str(&wait.as_secs().max(1).to_string()) {
@@ -239,7 +239,7 @@ pub(crate) async fn sign_in(
         // Only someone who knows the password learns that the account exists.
         return Err(ApiError::new(
             ErrorCode::Forbidden,
-            "this account is deactivated: ask an admin of the workspace",
+            text!("api-access-account-deactivated"),
         ));
     }
     start_session(state, user, &address_key).await
@@ -348,7 +348,7 @@ pub(crate) async fn change_password_of(
         return Err(ApiError::validation(vec![FieldError::new(
             "current_password",
             "invalid_password",
-            "the current password is wrong",
+            text!("api-access-wrong-password"),
         )]));
     }
     set_password(
@@ -487,7 +487,7 @@ fn check_profile(body: &ProfilePatch) -> ApiResult<CheckedProfile> {
     let mut errors = Vec::new();
     let name = match body.name.as_deref().map(super::people::check_name) {
         Some(Err(e)) => {
-            errors.push(FieldError::new("name", "invalid_value", e.to_string()));
+            errors.push(FieldError::new("name", "invalid_value", e.text()));
             None
         }
         Some(Ok(name)) => Some(name),
@@ -495,11 +495,7 @@ fn check_profile(body: &ProfilePatch) -> ApiResult<CheckedProfile> {
     };
     let zone = match body.time_zone.as_deref().map(super::people::check_zone) {
         Some(Err(e)) => {
-            errors.push(FieldError::new(
-                "time_zone",
-                "invalid_time_zone",
-                e.to_string(),
-            ));
+            errors.push(FieldError::new("time_zone", "invalid_time_zone", e.text()));
             None
         }
         Some(Ok(zone)) => Some(zone),
@@ -513,7 +509,7 @@ fn check_profile(body: &ProfilePatch) -> ApiResult<CheckedProfile> {
                 errors.push(FieldError::new(
                     "language",
                     "invalid_value",
-                    "use `en`, `zh-CN`, or an empty string for the browser's language",
+                    text!("api-access-bad-language"),
                 ));
                 None
             }
@@ -590,14 +586,14 @@ async fn create_token(
         return Err(ApiError::validation(vec![FieldError::new(
             "name",
             "invalid_value",
-            "a token name is 1 to 100 characters",
+            text!("api-access-token-name"),
         )]));
     }
     if body.expires_in_days.is_some_and(|d| d == 0 || d > 3650) {
         return Err(ApiError::validation(vec![FieldError::new(
             "expires_in_days",
             "invalid_value",
-            "from 1 to 3650 days",
+            text!("api-access-token-days"),
         )]));
     }
     let secret = format!("kith_{}", super::random_hex(32)?);
@@ -648,7 +644,7 @@ async fn revoke_token(
         .await
         .map_err(ApiError::internal)?
         .filter(|t| t.user_id == identity.user.0 || identity.is_admin())
-        .ok_or_else(|| ApiError::new(ErrorCode::NotFound, "no such token"))?;
+        .ok_or_else(|| ApiError::new(ErrorCode::NotFound, text!("api-access-no-such-token")))?;
     let now = now_micros();
     api_token::Entity::update_many()
         .col_expr(api_token::Column::RevokedAt, Expr::value(now))
@@ -719,7 +715,7 @@ async fn workspace_slug(state: &AppState, workspace: WorkspaceId) -> ApiResult<S
         .map_err(ApiError::internal)?;
     found
         .map(|w| w.slug)
-        .ok_or_else(|| ApiError::new(ErrorCode::NotFound, "no such workspace"))
+        .ok_or_else(|| ApiError::new(ErrorCode::NotFound, text!("api-access-no-such-workspace")))
 }
 
 async fn create_user(
@@ -787,7 +783,7 @@ async fn update_user(
         .one(&state.db.read)
         .await
         .map_err(ApiError::internal)?
-        .ok_or_else(|| ApiError::new(ErrorCode::NotFound, "no such user"))?;
+        .ok_or_else(|| ApiError::new(ErrorCode::NotFound, text!("api-access-no-such-user")))?;
     if let Some(role) = body.role.as_deref().filter(|r| *r != found.role) {
         if !roles::exists(&state.db.read, identity.workspace, role)
             .await
@@ -798,7 +794,7 @@ async fn update_user(
         if found.id == identity.user.0 {
             return Err(ApiError::new(
                 ErrorCode::Conflict,
-                "admins cannot change their own role",
+                text!("api-access-own-role"),
             ));
         }
         super::people::keep_an_admin(&state.db.read, identity.workspace, &found, Some(role))
@@ -1047,7 +1043,7 @@ async fn save_role(
         return Err(ApiError::validation(vec![FieldError::new(
             "name",
             "invalid_value",
-            "the body's name must match the path",
+            text!("api-access-role-name-mismatch"),
         )]));
     }
     role.check_definition().map_err(ApiError::validation)?;
@@ -1095,14 +1091,14 @@ async fn create_team(
         return Err(ApiError::validation(vec![FieldError::new(
             "name",
             "invalid_value",
-            "a team name is 1 to 100 characters",
+            text!("api-access-team-name"),
         )]));
     }
     let id = roles::create_team(&state.db.write, identity.workspace, name)
         .await
         .map_err(|e| match e.sql_err() {
             Some(sea_orm::SqlErr::UniqueConstraintViolation(_)) => {
-                ApiError::new(ErrorCode::Conflict, "a team with this name exists")
+                ApiError::new(ErrorCode::Conflict, text!("api-access-team-exists"))
             }
             _ => ApiError::internal(e),
         })?;
@@ -1141,7 +1137,10 @@ async fn set_team_members(
         .await
         .map_err(ApiError::internal)?
     {
-        None => Err(ApiError::new(ErrorCode::NotFound, "no such team")),
+        None => Err(ApiError::new(
+            ErrorCode::NotFound,
+            text!("api-access-no-such-team"),
+        )),
         Some(Err(unknown)) => Err(ApiError::validation(
             unknown
                 .iter()
@@ -1149,7 +1148,7 @@ async fn set_team_members(
                     FieldError::new(
                         "members",
                         "user_not_found",
-                        format!("no user of this workspace has the id {u}"),
+                        text!("api-access-no-such-member", id = u.to_string()),
                     )
                 })
                 .collect(),

@@ -32,6 +32,7 @@ use self::model::{api_token, user, workspace};
 use crate::app::AppState;
 use crate::db::Db;
 use crate::error::{ApiError, ErrorCode};
+use crate::i18n::{Text, text};
 use crate::ids::{UserId, WorkspaceId, hex};
 use crate::records::{Actor, now_micros};
 
@@ -40,44 +41,72 @@ use self::permissions::Access;
 /// The slug of the workspace `kith serve` creates on first run.
 pub const DEFAULT_WORKSPACE: &str = "default";
 
+/// Why an account operation was refused. `Display` is the English of [`AuthError::text`]
+/// (the command line, logs); the API and the web app write the refusal in the reader's
+/// language.
 #[derive(Debug, thiserror::Error)]
 pub enum AuthError {
-    #[error(
-        "unknown role `{0}`: use admin, manager, member, read_only or a custom role of the workspace"
-    )]
     UnknownRole(String),
-    #[error("`{0}` is not a valid email address")]
     InvalidEmail(String),
-    #[error("the password must be at least 8 characters")]
     WeakPassword,
-    #[error("invalid workspace slug `{0}`: use lowercase letters, digits and dashes")]
     InvalidSlug(String),
-    #[error("a user with the email {email} already exists in workspace `{workspace}`")]
     DuplicateUser { email: String, workspace: String },
-    #[error("no user with the email {email} in workspace `{workspace}`")]
     UnknownUser { email: String, workspace: String },
-    #[error("no workspace `{0}`")]
     UnknownWorkspace(String),
-    #[error("no such user")]
     UnknownUserId,
-    #[error("`{0}` is not a time zone: use an IANA name such as Europe/Berlin or America/New_York")]
     InvalidTimeZone(String),
-    #[error("a name is at most 100 characters, without line breaks")]
     InvalidName,
-    #[error(
-        "this would leave the workspace without an active admin: make someone else admin first"
-    )]
     LastAdmin,
-    #[error("admins cannot deactivate themselves")]
     OwnAccount,
-    #[error("this user is deactivated: reactivate them first")]
     Deactivated,
-    #[error("this user has already set a password: there is nothing to invite them to")]
     AlreadyJoined,
-    #[error("password hashing failed: {0}")]
     Hashing(String),
-    #[error("database error: {0}")]
     Database(#[from] sea_orm::DbErr),
+}
+
+impl AuthError {
+    /// The refusal in words for people (internal failures: their English, for the log).
+    pub fn text(&self) -> Text {
+        match self {
+            AuthError::UnknownRole(role) => text!("api-access-unknown-role", role = role),
+            AuthError::InvalidEmail(email) => text!("api-access-invalid-email", email = email),
+            AuthError::WeakPassword => text!("api-access-weak-password"),
+            AuthError::InvalidSlug(slug) => text!("api-access-invalid-slug", slug = slug),
+            AuthError::DuplicateUser { email, workspace } => text!(
+                "api-access-duplicate-user",
+                email = email,
+                workspace = workspace
+            ),
+            AuthError::UnknownUser { email, workspace } => text!(
+                "api-access-unknown-user",
+                email = email,
+                workspace = workspace
+            ),
+            AuthError::UnknownWorkspace(workspace) => {
+                text!("api-access-unknown-workspace", workspace = workspace)
+            }
+            AuthError::UnknownUserId => text!("api-access-no-such-user"),
+            AuthError::InvalidTimeZone(zone) => {
+                text!("api-access-invalid-time-zone", zone = zone)
+            }
+            AuthError::InvalidName => text!("api-access-invalid-name"),
+            AuthError::LastAdmin => text!("api-access-last-admin"),
+            AuthError::OwnAccount => text!("api-access-own-account"),
+            AuthError::Deactivated => text!("api-access-deactivated"),
+            AuthError::AlreadyJoined => text!("api-access-already-joined"),
+            AuthError::Hashing(_) | AuthError::Database(_) => Text::verbatim(self.to_string()),
+        }
+    }
+}
+
+impl std::fmt::Display for AuthError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            AuthError::Hashing(cause) => write!(f, "password hashing failed: {cause}"),
+            AuthError::Database(cause) => write!(f, "database error: {cause}"),
+            other => other.text().fmt(f),
+        }
+    }
 }
 
 /// Who made a request: a user of one workspace, with their role's permissions, and the
@@ -112,7 +141,7 @@ impl Identity {
         } else {
             Err(ApiError::new(
                 ErrorCode::Forbidden,
-                "this needs the admin role",
+                text!("api-access-admin-only"),
             ))
         }
     }
@@ -143,15 +172,12 @@ impl FromRequestParts<AppState> for Identity {
                 .ok_or_else(|| {
                     ApiError::new(
                         ErrorCode::Unauthorized,
-                        "the Authorization header must be `Bearer <token>`",
+                        text!("api-access-bad-authorization"),
                     )
                 })?;
             let principal = authenticate(db, token).await.map_err(ApiError::internal)?;
             let principal = principal.ok_or_else(|| {
-                ApiError::new(
-                    ErrorCode::Unauthorized,
-                    "the token is invalid, expired or revoked",
-                )
+                ApiError::new(ErrorCode::Unauthorized, text!("api-access-bad-token"))
             })?;
             (principal, None)
         } else if let Some(secret) = session::cookie(&parts.headers) {
@@ -161,10 +187,7 @@ impl FromRequestParts<AppState> for Identity {
             let session::Live {
                 principal, csrf, ..
             } = found.ok_or_else(|| {
-                ApiError::new(
-                    ErrorCode::Unauthorized,
-                    "the session has expired or was ended: log in again",
-                )
+                ApiError::new(ErrorCode::Unauthorized, text!("api-access-session-ended"))
             })?;
             if !parts.method.is_safe() {
                 let sent = parts
@@ -174,7 +197,7 @@ impl FromRequestParts<AppState> for Identity {
                 if sent.is_none_or(|sent| !session::same_secret(sent, &csrf)) {
                     return Err(ApiError::new(
                         ErrorCode::CsrfFailed,
-                        "missing or wrong X-CSRF-Token header",
+                        text!("api-access-csrf-failed"),
                     ));
                 }
             }
@@ -182,7 +205,7 @@ impl FromRequestParts<AppState> for Identity {
         } else {
             return Err(ApiError::new(
                 ErrorCode::Unauthorized,
-                "log in, or send an `Authorization: Bearer <token>` header",
+                text!("api-access-not-logged-in"),
             ));
         };
         let access = load_access(db, &principal)

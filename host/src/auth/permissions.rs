@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::error::FieldError;
+use crate::i18n::text;
 use crate::ids::UserId;
 use crate::records::schema::{EntityType, check_identifier};
 
@@ -125,7 +126,7 @@ impl Role {
             errors.push(FieldError::new(
                 "name",
                 "reserved_name",
-                "built-in roles cannot be redefined",
+                text!("api-access-builtin-role"),
             ));
         }
         for entity in self.types.keys().chain(self.fields.keys()) {
@@ -133,7 +134,7 @@ impl Role {
                 errors.push(FieldError::new(
                     format!("types.{entity}"),
                     "invalid_name",
-                    "not an entity type name",
+                    text!("api-access-not-a-type-name"),
                 ));
             }
         }

@@ -20,6 +20,7 @@ use crate::app::{AppState, Routes};
 use crate::auth::Identity;
 use crate::error::{ApiError, ApiResult, ErrorCode, FieldError};
 use crate::extract::{ApiPath, ApiQuery, JsonBody};
+use crate::i18n::{Text, text};
 use crate::records::now_micros;
 use crate::records::value::format_micros;
 
@@ -49,7 +50,7 @@ fn shown(hook: &webhook::Model) -> Value {
 /// The subscription `id` of the caller's workspace (another workspace's answers 404, like a
 /// missing one).
 async fn find(state: &AppState, identity: &Identity, id: &str) -> ApiResult<webhook::Model> {
-    let missing = || ApiError::new(ErrorCode::NotFound, "no such webhook");
+    let missing = || ApiError::new(ErrorCode::NotFound, text!("api-access-no-such-webhook"));
     let id = Uuid::parse_str(id).map_err(|_| missing())?;
     webhook::Entity::find_by_id(id)
         .filter(webhook::Column::WorkspaceId.eq(identity.workspace.0))
@@ -86,9 +87,10 @@ async fn check(
 
 fn check_description(description: Option<&str>) -> ApiResult<()> {
     match description {
-        Some(d) if d.chars().count() > 500 => {
-            Err(ApiError::invalid("description", "at most 500 characters"))
-        }
+        Some(d) if d.chars().count() > 500 => Err(ApiError::invalid(
+            "description",
+            text!("api-access-too-many-characters", max = 500),
+        )),
         _ => Ok(()),
     }
 }
@@ -141,10 +143,7 @@ async fn create(
     if count >= webhooks::MAX_WEBHOOKS {
         return Err(ApiError::new(
             ErrorCode::Conflict,
-            format!(
-                "a workspace has at most {} webhooks",
-                webhooks::MAX_WEBHOOKS
-            ),
+            text!("api-access-too-many-webhooks", max = webhooks::MAX_WEBHOOKS),
         ));
     }
     let secret = webhooks::new_secret().map_err(ApiError::internal)?;
@@ -354,19 +353,19 @@ async fn deliveries(
 ) -> ApiResult<Json<Value>> {
     identity.require_admin()?;
     let hook = find(&state, &identity, &id).await?;
-    let bad = |message: &str| ApiError::new(ErrorCode::InvalidParameter, message.to_owned());
+    let bad = |message: Text| ApiError::new(ErrorCode::InvalidParameter, message);
     let limit = crate::records::api::parse_limit(params.limit.as_deref())?;
     let mut select = delivery::Entity::find().filter(delivery::Column::WebhookId.eq(hook.id));
     if let Some(status) = params.status.as_deref() {
         if !["pending", "delivered", "failed"].contains(&status) {
-            return Err(bad("status must be pending, delivered or failed"));
+            return Err(bad(text!("api-access-delivery-status")));
         }
         select = select.filter(delivery::Column::Status.eq(status));
     }
     if let Some(before) = params.before.as_deref() {
         let before: i64 = before
             .parse()
-            .map_err(|_| bad("before must be an event_seq from the log"))?;
+            .map_err(|_| bad(text!("api-access-delivery-before")))?;
         select = select.filter(delivery::Column::Seq.lt(before));
     }
     let rows = select
@@ -410,7 +409,7 @@ async fn replay(
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     identity.require_admin()?;
     let hook = find(&state, &identity, &id).await?;
-    let missing = || ApiError::new(ErrorCode::NotFound, "no such delivery");
+    let missing = || ApiError::new(ErrorCode::NotFound, text!("api-access-no-such-delivery"));
     let delivery_id = Uuid::parse_str(&delivery_id).map_err(|_| missing())?;
     let replayed = delivery::Entity::update_many()
         .col_expr(delivery::Column::Status, Expr::value("pending"))
@@ -463,7 +462,10 @@ async fn save_hosts(
     if body.hosts.len() > outbound::MAX_ALLOWED_HOSTS {
         return Err(ApiError::invalid(
             "hosts",
-            format!("at most {} hosts", outbound::MAX_ALLOWED_HOSTS),
+            text!(
+                "api-access-too-many-hosts",
+                max = outbound::MAX_ALLOWED_HOSTS
+            ),
         ));
     }
     let mut hosts = Vec::with_capacity(body.hosts.len());

@@ -13,6 +13,7 @@ use sea_orm::{
 };
 
 use super::model::outbound_host;
+use crate::i18n::{Text, text};
 use crate::ids::WorkspaceId;
 
 /// Hosts an admin may allow, at most.
@@ -56,7 +57,7 @@ pub fn is_public(ip: IpAddr) -> bool {
 
 /// A host as an admin writes it in the allow list: a DNS name or an IP address, compared
 /// without case; no scheme, port or path.
-pub fn parse_host(entry: &str) -> Result<String, String> {
+pub fn parse_host(entry: &str) -> Result<String, Text> {
     let host = entry.trim().to_ascii_lowercase();
     let bare = host.trim_start_matches('[').trim_end_matches(']');
     if bare.parse::<IpAddr>().is_ok() {
@@ -72,9 +73,7 @@ pub fn parse_host(entry: &str) -> Result<String, String> {
             && !label.ends_with('-')
     };
     if host.is_empty() || host.len() > 253 || !host.split('.').all(valid_label) {
-        return Err(format!(
-            "`{entry}` is not a host name or an IP address (write it without scheme, port or path)"
-        ));
+        return Err(text!("api-access-not-a-host", entry = entry));
     }
     Ok(host)
 }
@@ -90,20 +89,21 @@ pub fn url_host(url: &reqwest::Url) -> String {
 /// Checks a URL to be called for a workspace: `http` or `https`, a host, no credentials in it,
 /// and every address it resolves to public unless its host is allowed. The message says what
 /// is wrong, for the admin who typed it.
-pub async fn check_url(url: &str, allowed: &[String]) -> Result<reqwest::Url, String> {
+pub async fn check_url(url: &str, allowed: &[String]) -> Result<reqwest::Url, Text> {
     if url.len() > 2048 {
-        return Err("the URL is longer than 2,048 characters".to_owned());
+        return Err(text!("api-access-url-too-long"));
     }
-    let parsed = reqwest::Url::parse(url).map_err(|e| format!("not a URL: {e}"))?;
+    let parsed = reqwest::Url::parse(url)
+        .map_err(|e| text!("api-access-not-a-url", error = e.to_string()))?;
     if !matches!(parsed.scheme(), "http" | "https") {
-        return Err("the URL must start with https:// or http://".to_owned());
+        return Err(text!("api-access-url-scheme"));
     }
     if !parsed.username().is_empty() || parsed.password().is_some() {
-        return Err("the URL may not carry a user name or password".to_owned());
+        return Err(text!("api-access-url-credentials"));
     }
     let host = url_host(&parsed);
     if host.is_empty() {
-        return Err("the URL has no host".to_owned());
+        return Err(text!("api-access-url-no-host"));
     }
     let port = parsed.port_or_known_default().unwrap_or(443);
     check_host(&host, port, allowed).await?;
@@ -115,7 +115,7 @@ const RESOLVE_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Checks a host to be connected to for a workspace: every address it resolves to is public,
 /// unless the host is allowed.
-pub async fn check_host(host: &str, port: u16, allowed: &[String]) -> Result<(), String> {
+pub async fn check_host(host: &str, port: u16, allowed: &[String]) -> Result<(), Text> {
     if allowed.iter().any(|a| a == host) {
         return Ok(());
     }
@@ -124,36 +124,44 @@ pub async fn check_host(host: &str, port: u16, allowed: &[String]) -> Result<(),
 
 /// The addresses of a host that a workspace may connect to: all of them public, or the host
 /// allowed. Connecting to these (not resolving the name again) leaves no window for a name
-/// that resolves to a public address when checked and a private one when used.
+/// that resolves to a public address when checked and a private one when used. A refusal
+/// is written for the admin who set the host up.
 pub async fn resolve_checked(
     host: &str,
     port: u16,
     allowed: &[String],
-) -> Result<Vec<SocketAddr>, String> {
+) -> Result<Vec<SocketAddr>, Text> {
     let addresses: Vec<SocketAddr> = match host.parse::<IpAddr>() {
         Ok(ip) => vec![SocketAddr::new(ip, port)],
         Err(_) => tokio::time::timeout(RESOLVE_TIMEOUT, tokio::net::lookup_host((host, port)))
             .await
             .map_err(|_| {
-                format!(
-                    "cannot resolve {host} within {} s",
-                    RESOLVE_TIMEOUT.as_secs()
+                text!(
+                    "api-access-resolve-timeout",
+                    host = host,
+                    seconds = RESOLVE_TIMEOUT.as_secs()
                 )
             })?
-            .map_err(|e| format!("cannot resolve {host}: {e}"))?
+            .map_err(|e| {
+                text!(
+                    "api-access-resolve-failed",
+                    host = host,
+                    error = e.to_string()
+                )
+            })?
             .collect(),
     };
     if addresses.is_empty() {
-        return Err(format!("{host} has no address"));
+        return Err(text!("api-access-no-address", host = host));
     }
     if allowed.iter().any(|a| a == host) {
         return Ok(addresses);
     }
     if let Some(private) = addresses.iter().find(|a| !is_public(a.ip())) {
-        return Err(format!(
-            "{host} is a private address ({}); an admin must allow the host first \
-             (PUT /api/v1/admin/outbound-hosts)",
-            private.ip()
+        return Err(text!(
+            "api-access-private-host",
+            host = host,
+            address = private.ip().to_string()
         ));
     }
     Ok(addresses)

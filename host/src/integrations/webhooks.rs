@@ -25,6 +25,7 @@ use super::outbound::{self, Outbound};
 use super::{LEASE_MICROS, RENEW_EVERY, event_id, event_json, event_type};
 use crate::db::Db;
 use crate::error::error_chain;
+use crate::i18n::{Text, text};
 use crate::ids::WorkspaceId;
 use crate::records::model::outbox;
 use crate::records::{Store, micros, now_micros};
@@ -84,31 +85,27 @@ pub fn sign(secret: &str, id: &str, timestamp: i64, body: &str) -> String {
 
 /// Checks the event types of a subscription against the workspace's entity types: `*`,
 /// `<type>.<action>`, `<type>.*` or `*.<action>`. Answers them deduplicated, or what is wrong.
-pub fn check_events(events: &[String], types: &[String]) -> Result<Vec<String>, String> {
+pub fn check_events(events: &[String], types: &[String]) -> Result<Vec<String>, Text> {
     if events.is_empty() {
-        return Err("name at least one event type, such as `contact.created` or `*`".into());
+        return Err(text!("api-access-no-events"));
     }
     if events.len() > MAX_EVENT_TYPES {
-        return Err(format!("at most {MAX_EVENT_TYPES} event types"));
+        return Err(text!("api-access-too-many-events", max = MAX_EVENT_TYPES));
     }
     let mut out: Vec<String> = Vec::new();
     for event in events {
         if event != "*" {
             let Some((entity, action)) = event.split_once('.') else {
-                return Err(format!(
-                    "`{event}` is not an event type: write `<type>.<action>`, such as \
-                     `contact.created`, or `*`"
-                ));
+                return Err(text!("api-access-not-an-event", event = event));
             };
             if entity != "*" && !types.iter().any(|t| t == entity) {
-                return Err(format!(
-                    "`{entity}` is not an entity type of this workspace"
-                ));
+                return Err(text!("api-access-not-an-entity-type", entity = entity));
             }
             if action != "*" && !ACTIONS.contains(&action) {
-                return Err(format!(
-                    "`{action}` is not an action; one of {} or *",
-                    ACTIONS.join(", ")
+                return Err(text!(
+                    "api-access-not-an-action",
+                    action = action,
+                    actions = ACTIONS.join(", ")
                 ));
             }
         }

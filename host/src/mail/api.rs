@@ -23,6 +23,7 @@ use crate::app::{AppState, Routes};
 use crate::auth::Identity;
 use crate::error::{ApiError, ApiResult, ErrorCode, FieldError};
 use crate::extract::{ApiPath, ApiQuery, JsonBody};
+use crate::i18n::{Text, text};
 use crate::ids::RecordId;
 use crate::integrations::outbound;
 use crate::records::value::format_micros;
@@ -47,11 +48,7 @@ pub fn routes() -> Routes {
 }
 
 fn not_set_up() -> ApiError {
-    ApiError::new(
-        ErrorCode::Conflict,
-        "mail is not set up in this workspace: an admin saves the SMTP settings first \
-         (PUT /api/v1/admin/mail)",
-    )
+    ApiError::new(ErrorCode::Conflict, text!("api-access-mail-not-set-up"))
 }
 
 fn settings_json(row: &settings::Model) -> Value {
@@ -113,12 +110,12 @@ async fn save_settings(
     identity.require_admin()?;
     let host = outbound::parse_host(&body.host).map_err(|m| ApiError::invalid("host", m))?;
     if body.port == 0 {
-        return Err(ApiError::invalid("port", "a port is 1 to 65535"));
+        return Err(ApiError::invalid("port", text!("api-access-port")));
     }
     if Security::parse(&body.security).is_none() {
         return Err(ApiError::invalid(
             "security",
-            "one of starttls, tls or none",
+            text!("api-access-smtp-security"),
         ));
     }
     let username =
@@ -137,7 +134,10 @@ async fn save_settings(
     let place = password_place(identity.workspace);
     let sealed = match &body.password {
         Some(Some(password)) if password.len() > 1024 => {
-            return Err(ApiError::invalid("password", "at most 1,024 bytes"));
+            return Err(ApiError::invalid(
+                "password",
+                text!("api-access-password-too-long"),
+            ));
         }
         Some(Some(password)) => Some(Some(state.sealer.seal(password, &place))),
         Some(None) => Some(None),
@@ -231,7 +231,10 @@ pub struct SendBody {
 
 fn check_list(field: &str, list: &[String], min: usize) -> ApiResult<Vec<String>> {
     if list.len() < min || list.len() > 50 {
-        return Err(ApiError::invalid(field, format!("{min} to 50 addresses")));
+        return Err(ApiError::invalid(
+            field,
+            text!("api-access-address-count", min = min),
+        ));
     }
     let mut out: Vec<String> = Vec::new();
     for (i, entry) in list.iter().enumerate() {
@@ -289,13 +292,16 @@ pub async fn send(
     let subject =
         check_header_text(&body.subject, 998).map_err(|m| ApiError::invalid("subject", m))?;
     if body.body.len() > 1024 * 1024 {
-        return Err(ApiError::invalid("body", "at most 1 MiB"));
+        return Err(ApiError::invalid(
+            "body",
+            text!("api-access-body-too-large"),
+        ));
     }
     let mut links = Vec::new();
     for (i, link) in body.links.iter().enumerate() {
         let id = Uuid::parse_str(link).map_err(|_| {
             ApiError::validation(vec![
-                FieldError::new("links", "invalid_id", "not a record id").at(i),
+                FieldError::new("links", "invalid_id", text!("api-access-not-a-record-id")).at(i),
             ])
         })?;
         links.push(RecordId(id));
@@ -307,7 +313,7 @@ pub async fn send(
     let in_reply_to = match &body.reply_to {
         None => None,
         Some(named) => {
-            let missing = || ApiError::invalid("reply_to", "no such message in this workspace");
+            let missing = || ApiError::invalid("reply_to", text!("api-access-no-reply-to"));
             // The mail log's id, or the Message-ID header (an email activity's `message_id`).
             let parent = match Uuid::parse_str(named) {
                 Ok(id) => super::find_message(db, actor.workspace, id).await,
@@ -409,21 +415,19 @@ async fn list(
     ApiQuery(params): ApiQuery<LogParams>,
 ) -> ApiResult<Json<Value>> {
     identity.require_admin()?;
-    let bad = |m: &str| ApiError::new(ErrorCode::InvalidParameter, m.to_owned());
+    let bad = |m: Text| ApiError::new(ErrorCode::InvalidParameter, m);
     let limit = crate::records::api::parse_limit(params.limit.as_deref())?;
     let mut select =
         message::Entity::find().filter(message::Column::WorkspaceId.eq(identity.workspace.0));
     if let Some(status) = params.status.as_deref() {
         if !["queued", "sent", "failed", "receiving", "received"].contains(&status) {
-            return Err(bad(
-                "status must be queued, sent, failed, receiving or received",
-            ));
+            return Err(bad(text!("api-access-mail-status")));
         }
         select = select.filter(message::Column::Status.eq(status));
     }
     if let Some(direction) = params.direction.as_deref() {
         if !["in", "out"].contains(&direction) {
-            return Err(bad("direction must be in or out"));
+            return Err(bad(text!("api-access-mail-direction")));
         }
         select = select.filter(message::Column::Direction.eq(direction));
     }
@@ -444,7 +448,7 @@ async fn show(
     identity: Identity,
     ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Json<Value>> {
-    let missing = || ApiError::new(ErrorCode::NotFound, "no such message");
+    let missing = || ApiError::new(ErrorCode::NotFound, text!("api-access-no-such-message"));
     let id = Uuid::parse_str(&id).map_err(|_| missing())?;
     let row = super::find_message(&state.db, identity.workspace, id)
         .await
@@ -463,7 +467,7 @@ async fn attachment(
 ) -> ApiResult<axum::response::Response> {
     use axum::http::header;
     use axum::response::IntoResponse;
-    let missing = || ApiError::new(ErrorCode::NotFound, "no such attachment");
+    let missing = || ApiError::new(ErrorCode::NotFound, text!("api-access-no-such-attachment"));
     let id = Uuid::parse_str(&id).map_err(|_| missing())?;
     let position: i32 = position.parse().map_err(|_| missing())?;
     let message = super::find_message(&state.db, identity.workspace, id)
@@ -528,7 +532,7 @@ async fn retry(
     ApiPath(id): ApiPath<String>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     identity.require_admin()?;
-    let missing = || ApiError::new(ErrorCode::NotFound, "no failed message with this id");
+    let missing = || ApiError::new(ErrorCode::NotFound, text!("api-access-no-failed-message"));
     let id = Uuid::parse_str(&id).map_err(|_| missing())?;
     if !send::retry(&state.db, identity.workspace, id)
         .await
@@ -567,7 +571,7 @@ async fn receive(
     ) {
         return Err(ApiError::new(
             ErrorCode::UnsupportedMediaType,
-            "send the raw message as message/rfc822",
+            text!("api-access-raw-message"),
         ));
     }
     let own = super::settings(&state.db, &state.sealer, identity.workspace)
@@ -577,9 +581,10 @@ async fn receive(
     let received = inbound::receive(&state.store, &identity.actor(), own.as_deref(), &raw)
         .await
         .map_err(|error| match error {
-            inbound::InboundError::NotAMessage => {
-                ApiError::new(ErrorCode::ValidationFailed, error.to_string())
-            }
+            inbound::InboundError::NotAMessage => ApiError::new(
+                ErrorCode::ValidationFailed,
+                text!("api-access-not-a-message"),
+            ),
             inbound::InboundError::Store(error) => error.into(),
             inbound::InboundError::Database(error) => ApiError::internal(error),
         })?;

@@ -138,7 +138,9 @@ async fn greeting(client: &mut Client<Box<dyn Io>>) -> Result<(), String> {
 /// Connects to the account's server (to an address that passed the workspace's outbound
 /// rules), secures the connection as set, and logs in.
 pub async fn connect(account: &Account, allowed: &[String]) -> Result<ImapSession, String> {
-    let addresses = outbound::resolve_checked(&account.host, account.port, allowed).await?;
+    let addresses = outbound::resolve_checked(&account.host, account.port, allowed)
+        .await
+        .map_err(|why| why.to_string())?;
     let where_ = format!("{}:{}", account.host, account.port);
     let tcp = timed(
         &format!("cannot connect to {where_}"),

@@ -25,15 +25,14 @@ use uuid::Uuid;
 use super::model::{attachment, message};
 use super::{check_header_text, contacts_by_address, links_of, log_activity};
 use crate::db::Db;
+use crate::i18n::text;
 use crate::ids::{RecordId, UserId, WorkspaceId, hex};
 use crate::records::{Actor, RecordError, Store, now_micros};
 use crate::secrets::Sealer;
 
 #[derive(Debug, thiserror::Error)]
 pub enum InboundError {
-    #[error(
-        "the body is not an RFC 822 message (it has none of From, Subject, Date or Message-ID)"
-    )]
+    #[error("{}", text!("api-access-not-a-message"))]
     NotAMessage,
     #[error(transparent)]
     Store(#[from] RecordError),

@@ -21,6 +21,7 @@ use crate::app::{AppState, Routes};
 use crate::auth::Identity;
 use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::extract::{ApiPath, JsonBody};
+use crate::i18n::text;
 use crate::ids::WorkspaceId;
 use crate::integrations::outbound;
 use crate::records::now_micros;
@@ -108,38 +109,47 @@ struct Checked {
 async fn check(state: &AppState, workspace: WorkspaceId, body: &MailboxBody) -> ApiResult<Checked> {
     let name = body.name.trim();
     if name.is_empty() || body.name.chars().count() > 100 {
-        return Err(ApiError::invalid("name", "a name is 1 to 100 characters"));
+        return Err(ApiError::invalid("name", text!("api-access-mailbox-name")));
     }
     let host = outbound::parse_host(&body.host).map_err(|m| ApiError::invalid("host", m))?;
     if body.port == 0 {
-        return Err(ApiError::invalid("port", "a port is 1 to 65535"));
+        return Err(ApiError::invalid("port", text!("api-access-port")));
     }
     if Security::parse(&body.security).is_none() {
         return Err(ApiError::invalid(
             "security",
-            "one of tls, starttls or none",
+            text!("api-access-imap-security"),
         ));
     }
     let username =
         check_header_text(&body.username, 254).map_err(|m| ApiError::invalid("username", m))?;
     if username.is_empty() {
-        return Err(ApiError::invalid("username", "the login name is required"));
+        return Err(ApiError::invalid(
+            "username",
+            text!("api-access-login-required"),
+        ));
     }
     let folder =
         check_header_text(&body.folder, 200).map_err(|m| ApiError::invalid("folder", m))?;
     if folder.is_empty() {
-        return Err(ApiError::invalid("folder", "a folder name such as INBOX"));
+        return Err(ApiError::invalid(
+            "folder",
+            text!("api-access-folder-required"),
+        ));
     }
     if !(10..=86_400).contains(&body.poll_seconds) {
         return Err(ApiError::invalid(
             "poll_seconds",
-            "poll every 10 to 86,400 seconds",
+            text!("api-access-poll-seconds"),
         ));
     }
     if let Some(Some(password)) = &body.password
         && password.len() > 1024
     {
-        return Err(ApiError::invalid("password", "at most 1,024 bytes"));
+        return Err(ApiError::invalid(
+            "password",
+            text!("api-access-password-too-long"),
+        ));
     }
     // Last, as it resolves the name: private hosts need allowing, as for webhooks and SMTP.
     let allowed = outbound::allowed_hosts(&state.db.read, workspace)
@@ -159,7 +169,7 @@ async fn check(state: &AppState, workspace: WorkspaceId, body: &MailboxBody) -> 
 }
 
 fn not_found() -> ApiError {
-    ApiError::new(ErrorCode::NotFound, "no such mailbox")
+    ApiError::new(ErrorCode::NotFound, text!("api-access-no-such-mailbox"))
 }
 
 async fn find(state: &AppState, identity: &Identity, id: &str) -> ApiResult<mailbox::Model> {
@@ -225,7 +235,7 @@ pub async fn create(
     let Some(Some(password)) = &body.password else {
         return Err(ApiError::invalid(
             "password",
-            "the login's password is required",
+            text!("api-access-password-required"),
         ));
     };
     let count = mailbox::Entity::find()
@@ -236,7 +246,7 @@ pub async fn create(
     if count >= MAX_MAILBOXES as u64 {
         return Err(ApiError::new(
             ErrorCode::Conflict,
-            format!("a workspace polls at most {MAX_MAILBOXES} mailboxes"),
+            text!("api-access-too-many-mailboxes", max = MAX_MAILBOXES),
         ));
     }
     let id = Uuid::now_v7();
@@ -291,7 +301,10 @@ async fn update(
     let password = match &body.password {
         Some(Some(password)) => Some(state.sealer.seal(password, &password_place(row.id))),
         Some(None) => {
-            return Err(ApiError::invalid("password", "a mailbox needs a password"));
+            return Err(ApiError::invalid(
+                "password",
+                text!("api-access-mailbox-needs-password"),
+            ));
         }
         None => row.password_sealed.clone(),
     };
@@ -374,7 +387,7 @@ async fn poll_now(
     if !row.enabled {
         return Err(ApiError::new(
             ErrorCode::Conflict,
-            "the mailbox is disabled: enable it first",
+            text!("api-access-mailbox-disabled"),
         ));
     }
     mailbox::Entity::update_many()

@@ -19,6 +19,7 @@ use sea_orm::{ColumnTrait, DbErr, EntityTrait, QueryFilter};
 use serde_json::{Map, Value, json};
 
 use crate::db::Db;
+use crate::i18n::{Text, text};
 use crate::ids::{RecordId, WorkspaceId};
 use crate::records::{Actor, ListQuery, Record, RecordError, Store};
 use crate::secrets::Sealer;
@@ -105,27 +106,27 @@ pub async fn is_set_up(db: &Db, workspace: WorkspaceId) -> Result<bool, DbErr> {
 /// An email address as a header may carry it: no control characters (no header injection),
 /// at most 254 characters, and a valid address (lettre's parser). Answers it lowercased in
 /// the domain as written otherwise.
-pub fn check_address(text: &str) -> Result<String, String> {
+pub fn check_address(text: &str) -> Result<String, Text> {
     let text = text.trim();
     if text.chars().any(char::is_control) {
-        return Err("an address may not contain line breaks or control characters".into());
+        return Err(text!("api-access-address-control"));
     }
     if text.is_empty() || text.len() > 254 {
-        return Err("an address is 1 to 254 characters".into());
+        return Err(text!("api-access-address-length"));
     }
     lettre::Address::from_str(text)
         .map(|address| address.to_string().to_lowercase())
-        .map_err(|_| format!("`{text}` is not an email address"))
+        .map_err(|_| text!("api-access-not-an-address", address = text))
 }
 
 /// A header text (a subject): no line breaks or other control characters, so nothing can be
 /// added to the message's headers through it.
-pub fn check_header_text(text: &str, max: usize) -> Result<String, String> {
+pub fn check_header_text(text: &str, max: usize) -> Result<String, Text> {
     if text.chars().any(char::is_control) {
-        return Err("may not contain line breaks or control characters".into());
+        return Err(text!("api-access-header-control"));
     }
     if text.chars().count() > max {
-        return Err(format!("at most {max} characters"));
+        return Err(text!("api-access-too-many-characters", max = max));
     }
     Ok(text.trim().to_owned())
 }

@@ -22,9 +22,49 @@ use crate::app::{AppState, Routes};
 use crate::auth::Identity;
 use crate::error::{ApiError, ApiResult, ErrorCode, FieldError};
 use crate::extract::{AnyJson, ApiPath, ApiQuery, JsonBody};
+use crate::i18n::Language;
+use crate::i18n::{Text, text};
 use crate::ids::RecordId;
 use crate::locale::Locale;
 use crate::records::Actor;
+
+/// The header a plugin route's request carries with the reader's language (`en`, `zh-CN`),
+/// chosen as the web app chooses a page's; one a client sends is replaced.
+pub const LANGUAGE_HEADER: &str = "kith-language";
+
+/// The language `identity` reads in, as the web app chooses a page's
+/// (`Language::choose`): their setting, else their browser's, else the workspace's, else
+/// English.
+pub async fn reader_language(
+    state: &AppState,
+    identity: &Identity,
+    headers: &HeaderMap,
+) -> Language {
+    use crate::auth::model::user;
+    use sea_orm::{EntityTrait, QuerySelect};
+    let setting: Option<Option<String>> = user::Entity::find_by_id(identity.user.0)
+        .select_only()
+        .column(user::Column::Language)
+        .into_tuple()
+        .one(&state.db.read)
+        .await
+        .unwrap_or_else(|error| {
+            tracing::warn!(%error, "cannot read a user's language");
+            None
+        });
+    let workspace = match state.themes.look(&state.db, identity.workspace).await {
+        Ok(look) => look.language,
+        Err(error) => {
+            tracing::warn!(%error, "cannot read a workspace's language");
+            None
+        }
+    };
+    Language::choose(
+        setting.flatten().as_deref(),
+        headers,
+        workspace.map(Language::tag),
+    )
+}
 
 /// Largest plugin package accepted by `POST /api/v1/plugins`.
 const MAX_PACKAGE_BYTES: usize = 40 * 1024 * 1024;
@@ -74,7 +114,7 @@ async fn install_plugin(
     if body.is_empty() {
         return Err(ApiError::new(
             ErrorCode::InvalidBody,
-            "send the plugin package (.tar.gz) as the body",
+            text!("api-plugins-send-package"),
         ));
     }
     let dir = std::env::temp_dir().join(format!("kith-upload-{}", uuid::Uuid::now_v7()));
@@ -241,11 +281,20 @@ fn call_failed(id: &str, kind: CallKind, failure: super::runtime::Failure) -> Ap
     match failure {
         super::runtime::Failure::Busy(_) => ApiError::new(
             ErrorCode::PluginBusy,
-            format!("plugin `{id}` {failure}: try again in a moment"),
+            text!(
+                "api-plugins-busy",
+                plugin = id,
+                failure = failure.to_string()
+            ),
         ),
         _ => ApiError::new(
             ErrorCode::PluginFailed,
-            format!("plugin `{id}` failed: {failure} (in {})", kind.as_str()),
+            text!(
+                "api-plugins-call-failed",
+                plugin = id,
+                failure = failure.to_string(),
+                call = kind.as_str()
+            ),
         ),
     }
 }
@@ -280,9 +329,10 @@ pub async fn call_action(
     {
         return Err(ApiError::new(
             ErrorCode::NotFound,
-            format!(
-                "plugin `{id}` has no action `{}`",
-                action.chars().take(64).collect::<String>()
+            text!(
+                "api-plugins-no-action",
+                plugin = id,
+                action = action.chars().take(64).collect::<String>()
             ),
         ));
     }
@@ -307,13 +357,17 @@ pub async fn call_action(
     if output.len() > MAX_VALUE_BYTES {
         return Err(ApiError::new(
             ErrorCode::PluginFailed,
-            format!("plugin `{id}` answered more than {MAX_VALUE_BYTES} bytes"),
+            text!(
+                "api-plugins-answer-too-large",
+                plugin = id,
+                max = MAX_VALUE_BYTES
+            ),
         ));
     }
     serde_json::from_str(&output).map_err(|_| {
         ApiError::new(
             ErrorCode::PluginFailed,
-            format!("plugin `{id}` answered an action with something other than JSON"),
+            text!("api-plugins-answer-not-json", plugin = id),
         )
     })
 }
@@ -334,7 +388,13 @@ fn refused(plugin: &str, refusal: types::HostError) -> ApiError {
         .details
         .iter()
         .take(100)
-        .map(|d| FieldError::with_code(cap(&d.field, 128), cap(&d.code, 64), cap(&d.message, 1000)))
+        .map(|d| {
+            FieldError::with_code(
+                cap(&d.field, 128),
+                cap(&d.code, 64),
+                Text::verbatim(cap(&d.message, 1000)),
+            )
+        })
         .collect();
     let code = match known.into_iter().find(|c| c.as_str() == refusal.code) {
         Some(code) => code,
@@ -343,7 +403,7 @@ fn refused(plugin: &str, refusal: types::HostError) -> ApiError {
                 details.push(FieldError::with_code(
                     "",
                     cap(&refusal.code, 64),
-                    cap(&refusal.message, 1000),
+                    Text::verbatim(cap(&refusal.message, 1000)),
                 ));
             }
             ErrorCode::ActionRefused
@@ -351,7 +411,11 @@ fn refused(plugin: &str, refusal: types::HostError) -> ApiError {
     };
     let mut error = ApiError::new(
         code,
-        format!("plugin `{plugin}`: {}", cap(&refusal.message, 1000)),
+        text!(
+            "api-plugins-refused",
+            plugin = plugin,
+            message = cap(&refusal.message, 1000)
+        ),
     );
     error.details = details;
     error
@@ -429,7 +493,7 @@ async fn delivery_answer(
     if !found {
         return Err(ApiError::new(
             ErrorCode::NotFound,
-            format!("plugin `{id}` has no failed delivery of event {seq}"),
+            text!("api-plugins-no-failed-delivery", plugin = id, seq = seq),
         ));
     }
     audit(
@@ -463,9 +527,10 @@ async fn run_job_now(
     if !enabled.plugin.manifest.jobs.iter().any(|j| j.name == job) {
         return Err(ApiError::new(
             ErrorCode::NotFound,
-            format!(
-                "plugin `{id}` has no job `{}`",
-                job.chars().take(64).collect::<String>()
+            text!(
+                "api-plugins-no-job",
+                plugin = id,
+                job = job.chars().take(64).collect::<String>()
             ),
         ));
     }
@@ -505,9 +570,10 @@ async fn panel(
         .ok_or_else(|| {
             ApiError::new(
                 ErrorCode::NotFound,
-                format!(
-                    "plugin `{id}` has no panel `{}`",
-                    name.chars().take(64).collect::<String>()
+                text!(
+                    "api-plugins-no-panel",
+                    plugin = &id,
+                    panel = name.chars().take(64).collect::<String>()
                 ),
             )
         })?;
@@ -515,14 +581,14 @@ async fn panel(
     let record = match (&spec.location, params.record.as_deref()) {
         (PanelLocation::Dashboard, _) => None,
         (PanelLocation::Record(entity), Some(raw)) => {
-            let record_id = uuid::Uuid::parse_str(raw)
-                .map(RecordId)
-                .map_err(|_| ApiError::new(ErrorCode::InvalidId, "record is not a record id"))?;
+            let record_id = uuid::Uuid::parse_str(raw).map(RecordId).map_err(|_| {
+                ApiError::new(ErrorCode::InvalidId, text!("api-plugins-record-not-id"))
+            })?;
             let schema = state.store.schema(identity.workspace).await?;
             let ty = schema.by_name(entity).ok_or_else(|| {
                 ApiError::new(
                     ErrorCode::UnknownEntity,
-                    format!("unknown entity type `{entity}`"),
+                    text!("api-unknown-entity", name = entity),
                 )
             })?;
             let view = state.store.view(&actor, &ty.plural).await?;
@@ -532,33 +598,38 @@ async fn panel(
         (PanelLocation::Record(_), None) => {
             return Err(ApiError::new(
                 ErrorCode::InvalidParameter,
-                "record is required for a record panel",
+                text!("api-plugins-record-required"),
             ));
         }
     };
+    let language = reader_language(&state, &identity, &headers).await;
     let html = panel_html(
         &state,
         &enabled,
         actor,
         &name,
         record,
+        language,
         Locale::of_request(&headers),
     )
     .await?;
+    let title = enabled.plugin.messages.panel_title(language, &spec);
     Ok(Json(
-        json!({ "plugin": id, "panel": name, "title": spec.title, "html": html }),
+        json!({ "plugin": id, "panel": name, "title": title, "html": html }),
     ))
 }
 
-/// Renders one panel of an enabled plugin to HTML as `actor`, with figures as `locale` writes
-/// them: the plugin builds the context, the host renders the plugin's template (autoescaped).
-/// The API and the web app both use it.
+/// Renders one panel of an enabled plugin to HTML as `actor`, in the reader's `language` (the
+/// plugin's messages, `t`) with figures as `locale` writes them: the plugin builds the
+/// context, the host renders the plugin's template (autoescaped). The API and the web app
+/// both use it.
 pub async fn panel_html(
     state: &AppState,
     enabled: &Arc<Enabled>,
     actor: Actor,
     name: &str,
     record: Option<types::EntityRecord>,
+    language: Language,
     locale: Locale,
 ) -> ApiResult<String> {
     let id = enabled.id().to_owned();
@@ -575,14 +646,24 @@ pub async fn panel_html(
         })
         .await
         .map_err(|failure| call_failed(&id, CallKind::Panel, failure))?;
-    super::panel::render(&enabled.plugin, &built.template, &built.context, locale).map_err(
-        |message| {
-            ApiError::new(
-                ErrorCode::PluginFailed,
-                format!("plugin `{id}` panel `{name}`: {message}"),
-            )
-        },
-    )
+    let rendered = super::panel::render(
+        &enabled.plugin,
+        &built.template,
+        &built.context,
+        language,
+        locale,
+    );
+    rendered.map_err(|message| {
+        ApiError::new(
+            ErrorCode::PluginFailed,
+            text!(
+                "api-plugins-panel-failed",
+                plugin = id,
+                panel = name,
+                message = message.to_string()
+            ),
+        )
+    })
 }
 
 /// Serves a route a plugin declared, as the calling user.
@@ -615,21 +696,26 @@ async fn plugin_route(
     {
         return Err(ApiError::new(
             ErrorCode::NotFound,
-            format!(
-                "plugin `{id}` has no route {method} {}",
-                path.chars().take(200).collect::<String>()
+            text!(
+                "api-plugins-no-route",
+                plugin = id,
+                method = method.as_str(),
+                path = path.chars().take(200).collect::<String>()
             ),
         ));
     }
+    let language = reader_language(&state, &identity, &headers).await;
+    let mut forwarded: Vec<(String, String)> = headers
+        .iter()
+        .filter(|(name, _)| !matches!(name.as_str(), "authorization" | "cookie" | LANGUAGE_HEADER))
+        .filter_map(|(k, v)| Some((k.to_string(), v.to_str().ok()?.to_owned())))
+        .collect();
+    forwarded.push((LANGUAGE_HEADER.to_owned(), language.tag().to_owned()));
     let request = guest::HttpRequest {
         method: method.to_string(),
         path,
         query: uri.query().unwrap_or_default().to_owned(),
-        headers: headers
-            .iter()
-            .filter(|(name, _)| !matches!(name.as_str(), "authorization" | "cookie"))
-            .filter_map(|(k, v)| Some((k.to_string(), v.to_str().ok()?.to_owned())))
-            .collect(),
+        headers: forwarded,
         body: body.to_vec(),
     };
     let actor = identity.actor();
@@ -708,17 +794,24 @@ fn same_site_location(location: &str) -> bool {
 /// set, served sandboxed. Script, redirects off-site and bodies over the size limit are the
 /// plugin's failure.
 fn route_response(id: &str, answer: guest::HttpResponse) -> ApiResult<Response> {
-    let failed =
-        |why: String| ApiError::new(ErrorCode::PluginFailed, format!("plugin `{id}` {why}"));
+    let failed = |why: Text| ApiError::new(ErrorCode::PluginFailed, why);
     if answer.body.len() > MAX_VALUE_BYTES {
-        return Err(failed(format!(
-            "answered more than {MAX_VALUE_BYTES} bytes"
+        return Err(failed(text!(
+            "api-plugins-answer-too-large",
+            plugin = id,
+            max = MAX_VALUE_BYTES
         )));
     }
     let status = StatusCode::from_u16(answer.status)
         .ok()
         .filter(|s| s.as_u16() >= 200)
-        .ok_or_else(|| failed(format!("answered with status {}", answer.status)))?;
+        .ok_or_else(|| {
+            failed(text!(
+                "api-plugins-route-status",
+                plugin = id,
+                status = answer.status
+            ))
+        })?;
     let mut response = (status, answer.body).into_response();
     let headers = response.headers_mut();
     for (name, value) in answer.headers {
@@ -731,19 +824,19 @@ fn route_response(id: &str, answer: guest::HttpResponse) -> ApiResult<Response> 
         }
         let text = value.to_str().unwrap_or_default();
         if name == axum::http::header::CONTENT_TYPE && is_script_type(text) {
-            return Err(failed(
-                "answered a route with script; routes may not serve JavaScript".into(),
-            ));
+            return Err(failed(text!("api-plugins-route-script", plugin = id)));
         }
         if name == axum::http::header::LOCATION && !same_site_location(text) {
-            return Err(failed(
-                "redirected off this server; a route may only redirect to a path on it".into(),
-            ));
+            return Err(failed(text!("api-plugins-route-off-site", plugin = id)));
         }
         headers.insert(name, value);
     }
     if status.is_redirection() && !headers.contains_key(axum::http::header::LOCATION) {
-        return Err(failed(format!("answered {status} without a location")));
+        return Err(failed(text!(
+            "api-plugins-route-no-location",
+            plugin = id,
+            status = status.to_string()
+        )));
     }
     headers
         .entry(axum::http::header::CONTENT_TYPE)

@@ -75,7 +75,7 @@ pub fn fields_to_map(fields: &[Field]) -> Result<Map<String, Json>, Vec<crate::e
             Err(message) => errors.push(crate::error::FieldError::new(
                 field.name.clone(),
                 "invalid_type",
-                message,
+                crate::i18n::Text::verbatim(message),
             )),
         }
     }
@@ -119,14 +119,14 @@ pub fn host_error(error: RecordError) -> HostError {
 pub fn api_host_error(api: ApiError) -> HostError {
     HostError {
         code: api.code.as_str().to_owned(),
-        message: api.message,
+        message: api.message.to_string(),
         details: api
             .details
             .into_iter()
             .map(|d| super::runtime::types::FieldError {
                 field: d.field,
                 code: d.code.into_owned(),
-                message: d.message,
+                message: d.message.to_string(),
             })
             .collect(),
     }

@@ -9,6 +9,7 @@ use super::manifest::{HookOperation, HookPhase};
 use super::registry::{Enabled, Plugins, schema_additions};
 use super::runtime::{CallKind, Failure, guest, types};
 use crate::error::FieldError;
+use crate::i18n::Text;
 use crate::ids::WorkspaceId;
 use crate::records::schema::{EntityType, FieldSpec, SYSTEM_KEYS};
 use crate::records::value::{self, Mode};
@@ -260,7 +261,7 @@ impl Plugins {
                         let error = FieldError::with_code(
                             error.field.chars().take(64).collect::<String>(),
                             plugin_code(error.code),
-                            super::runtime::truncate(error.message),
+                            Text::verbatim(super::runtime::truncate(error.message)),
                         );
                         errors.push(if batch { error.at(index) } else { error });
                     }

@@ -1,4 +1,4 @@
-//! Plugins (DESIGN §4): packages (`package`, `manifest`), the wasmtime sandbox (`runtime`),
+//! Plugins (DESIGN §4): packages (`package`, `manifest`, their catalogues `messages`), the wasmtime sandbox (`runtime`),
 //! the host imports plugins call (`host`, `convert`), the registry of what is installed and
 //! enabled per workspace (`registry`), plugins inside record writes (`hooks`), after-save
 //! delivery and jobs (`background`), and the HTTP routes (`api`).
@@ -15,6 +15,7 @@ mod hooks;
 mod host;
 pub mod kv;
 pub mod manifest;
+pub mod messages;
 mod model;
 pub mod package;
 pub mod panel;
@@ -29,6 +30,7 @@ pub use host::{CallState, Services};
 pub use registry::{Enabled, Plugins};
 
 use crate::error::{ApiError, ErrorCode, FieldError};
+use crate::i18n::{Text, text};
 
 #[derive(Debug, thiserror::Error)]
 pub enum PluginError {
@@ -65,39 +67,49 @@ pub enum PluginError {
 impl From<PluginError> for ApiError {
     fn from(error: PluginError) -> Self {
         match error {
-            PluginError::Package(m) | PluginError::Component(m) => {
-                ApiError::validation(vec![FieldError::new("package", "invalid_package", m)])
+            // What a package check says names the file and line for the plugin's author.
+            PluginError::Package(_) | PluginError::Component(_) => {
+                let what = Text::verbatim(error.to_string());
+                ApiError::validation(vec![FieldError::new("package", "invalid_package", what)])
             }
-            PluginError::NotInstalled(_) => ApiError::new(ErrorCode::NotFound, error.to_string()),
-            PluginError::NotEnabled(_) => {
-                ApiError::new(ErrorCode::PluginNotEnabled, error.to_string())
-            }
-            PluginError::Suspended(_) => {
-                ApiError::new(ErrorCode::PluginSuspended, error.to_string())
-            }
-            PluginError::Conflict(m) => ApiError::new(ErrorCode::Conflict, m),
+            PluginError::NotInstalled(id) => ApiError::new(
+                ErrorCode::NotFound,
+                text!("api-plugins-not-installed", plugin = id),
+            ),
+            PluginError::NotEnabled(id) => ApiError::new(
+                ErrorCode::PluginNotEnabled,
+                text!("api-plugins-not-enabled", plugin = id),
+            ),
+            PluginError::Suspended(id) => ApiError::new(
+                ErrorCode::PluginSuspended,
+                text!("api-plugins-suspended", plugin = id),
+            ),
+            PluginError::Conflict(m) => ApiError::new(ErrorCode::Conflict, Text::verbatim(m)),
             PluginError::NotGranted(ref missing) => {
                 let details = missing
                     .iter()
-                    .map(|m| FieldError::new("grant", "not_granted", m.clone()))
+                    .map(|m| FieldError::new("grant", "not_granted", Text::verbatim(m.clone())))
                     .collect();
                 let mut api = ApiError::validation(details);
-                api.message = error.to_string();
+                api.message = text!("api-plugins-not-granted");
                 api
             }
             PluginError::Settings(m) => {
-                ApiError::validation(vec![FieldError::new("settings", "invalid_setting", m)])
+                let what = Text::verbatim(m);
+                ApiError::validation(vec![FieldError::new("settings", "invalid_setting", what)])
             }
             PluginError::Schema(ref problems) => {
                 let details = problems
                     .iter()
-                    .map(|p| FieldError::new("manifest", "schema_conflict", p.clone()))
+                    .map(|p| {
+                        FieldError::new("manifest", "schema_conflict", Text::verbatim(p.clone()))
+                    })
                     .collect();
                 let mut api = ApiError::validation(details);
-                api.message = error.to_string();
+                api.message = text!("api-plugins-schema");
                 api
             }
-            PluginError::Setup(m) => ApiError::new(ErrorCode::PluginFailed, m),
+            PluginError::Setup(m) => ApiError::new(ErrorCode::PluginFailed, Text::verbatim(m)),
             PluginError::Corrupt(m) | PluginError::Database(m) | PluginError::Storage(m) => {
                 ApiError::internal(m)
             }

@@ -22,6 +22,8 @@ pub mod package {
         pub version: String,
         pub manifest: Json,
         pub templates: Json,
+        /// The catalogues, language tag → Fluent source; none before they existed.
+        pub locales: Option<Json>,
         pub manifest_text: String,
         pub wasm: Vec<u8>,
         pub sha256: String,

@@ -1,8 +1,10 @@
 //! Plugin packages (DESIGN §4): a directory, or a `.tar.gz` / `.tgz` archive of one, holding
-//! `plugin.toml`, `plugin.wasm` and optionally `templates/`. Loading a package runs every check
-//! that needs no workspace — sizes, the component preamble, the API version the SDK embedded,
-//! the manifest, the templates compiling — so a bad package is refused naming the file at
-//! fault, before anything is stored or compiled. Archives are read in memory, never unpacked.
+//! `plugin.toml`, `plugin.wasm` and optionally `templates/` and `locales/` (the message
+//! catalogues, `<lang>.ftl`: see `messages`). Loading a package runs every check that needs no
+//! workspace — sizes, the component preamble, the API version the SDK embedded, the manifest,
+//! the templates compiling, the catalogues parsing and agreeing — so a bad package is refused
+//! naming the file at fault, before anything is stored or compiled. Archives are read in
+//! memory, never unpacked.
 
 use std::cell::Cell;
 use std::collections::{BTreeMap, BTreeSet};
@@ -16,6 +18,9 @@ use wasmtime::wasmparser::{Parser, Payload};
 
 use super::manifest::{
     MANIFEST_FILE, Manifest, ManifestError, check_api_version, check_template_path,
+};
+use super::messages::{
+    self, CATALOGUE_EXTENSION, LOCALES_DIR, MAX_CATALOGUE_BYTES, MAX_CATALOGUES,
 };
 use crate::ids::hex;
 
@@ -53,6 +58,8 @@ pub struct Package {
     pub wasm: Vec<u8>,
     /// Template sources by name relative to `templates/` (`panels/deal.html`).
     pub templates: BTreeMap<String, String>,
+    /// Catalogue sources (Fluent) by language tag: `locales/zh-CN.ftl` is `zh-CN`.
+    pub locales: BTreeMap<String, String>,
     /// Lowercase hex SHA-256 of `wasm`.
     pub sha256: String,
 }
@@ -65,6 +72,7 @@ impl fmt::Debug for Package {
             .field("version", &self.manifest.version)
             .field("wasm_bytes", &self.wasm.len())
             .field("templates", &self.templates.keys().collect::<Vec<_>>())
+            .field("locales", &self.locales.keys().collect::<Vec<_>>())
             .field("sha256", &self.sha256)
             .finish()
     }
@@ -133,6 +141,8 @@ struct Files {
     wasm: Option<Vec<u8>>,
     /// By name relative to `templates/`.
     templates: BTreeMap<String, Vec<u8>>,
+    /// By language tag (the file name without `.ftl`).
+    locales: BTreeMap<String, Vec<u8>>,
 }
 
 impl Package {
@@ -175,8 +185,9 @@ impl Package {
         manifest_text: String,
         wasm: Vec<u8>,
         templates: BTreeMap<String, String>,
+        locales: BTreeMap<String, String>,
     ) -> Result<Package, PackageError> {
-        Self::check(manifest_text, wasm, templates, &Origin::Parts)
+        Self::check(manifest_text, wasm, templates, locales, &Origin::Parts)
     }
 
     fn from_files(files: Files, origin: &Origin) -> Result<Package, PackageError> {
@@ -194,13 +205,20 @@ impl Package {
             let source = String::from_utf8(bytes).map_err(|_| invalid(file, "not valid UTF-8"))?;
             templates.insert(name, source);
         }
-        Self::check(manifest_text, wasm, templates, origin)
+        let mut locales = BTreeMap::new();
+        for (tag, bytes) in files.locales {
+            let file = origin.file(&messages::file_of(&tag));
+            let source = String::from_utf8(bytes).map_err(|_| invalid(file, "not valid UTF-8"))?;
+            locales.insert(tag, source);
+        }
+        Self::check(manifest_text, wasm, templates, locales, origin)
     }
 
     fn check(
         manifest_text: String,
         wasm: Vec<u8>,
         templates: BTreeMap<String, String>,
+        locales: BTreeMap<String, String>,
         origin: &Origin,
     ) -> Result<Package, PackageError> {
         let manifest_file = origin.file(MANIFEST_FILE);
@@ -238,12 +256,14 @@ impl Package {
                 ));
             }
         }
+        check_locales(&locales, &manifest, &templates, origin)?;
         let sha256 = hex(&Sha256::digest(&wasm));
         Ok(Package {
             manifest,
             manifest_text,
             wasm,
             templates,
+            locales,
             sha256,
         })
     }
@@ -362,6 +382,49 @@ fn check_templates(
     Ok(())
 }
 
+/// Checks the catalogues: their number and size here, the rest in `messages::check` (language
+/// tags, Fluent syntax, the same keys everywhere, labels, the keys templates use).
+fn check_locales(
+    locales: &BTreeMap<String, String>,
+    manifest: &Manifest,
+    templates: &BTreeMap<String, String>,
+    origin: &Origin,
+) -> Result<(), PackageError> {
+    let folder = origin.file(&format!("{LOCALES_DIR}/"));
+    if locales.len() > MAX_CATALOGUES {
+        return Err(PackageError::TooLarge {
+            file: folder,
+            limit: "32 catalogues",
+        });
+    }
+    let total: usize = locales.values().map(String::len).sum();
+    if total as u64 > MAX_CATALOGUE_BYTES {
+        return Err(PackageError::TooLarge {
+            file: folder,
+            limit: "1 MiB of catalogues",
+        });
+    }
+    messages::check(locales, manifest, templates).map_err(|problem| {
+        let file = origin.file(&problem.file);
+        let at = match problem.line {
+            Some(line) => format!("{file}:{line}"),
+            None => file,
+        };
+        invalid(at, problem.message)
+    })
+}
+
+/// The language tag a file of `locales/` is a catalogue of: `zh-CN.ftl` → `zh-CN`; `None`
+/// for files that are not catalogues (hidden ones, other endings), which are ignored.
+fn catalogue_tag(file_name: &str) -> Option<&str> {
+    if file_name.starts_with('.') {
+        return None;
+    }
+    file_name
+        .strip_suffix(CATALOGUE_EXTENSION)
+        .filter(|tag| !tag.is_empty())
+}
+
 fn io_error(file: &Path) -> impl FnOnce(io::Error) -> PackageError + '_ {
     move |source| PackageError::Io {
         file: file.display().to_string(),
@@ -415,11 +478,72 @@ fn read_dir_package(dir: &Path, origin: &Origin) -> Result<Files, PackageError> 
         Err(error) if error.kind() == io::ErrorKind::NotFound => {}
         Err(error) => return Err(io_error(&folder)(error)),
     }
+    let locales = read_locales_dir(&dir.join(LOCALES_DIR), origin)?;
     Ok(Files {
         manifest,
         wasm,
         templates,
+        locales,
     })
+}
+
+/// Reads the catalogues of a directory package's `locales/` (`<lang>.ftl` files; hidden files
+/// and other endings are skipped; a folder or a symbolic link there is refused).
+fn read_locales_dir(
+    folder: &Path,
+    origin: &Origin,
+) -> Result<BTreeMap<String, Vec<u8>>, PackageError> {
+    let mut locales = BTreeMap::new();
+    refuse_link(folder)?;
+    match fs::metadata(folder) {
+        Ok(metadata) if metadata.is_dir() => {}
+        Ok(_) => return Err(invalid(origin.file(LOCALES_DIR), "not a folder")),
+        Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok(locales),
+        Err(error) => return Err(io_error(folder)(error)),
+    }
+    let mut entries = Vec::new();
+    for entry in fs::read_dir(folder).map_err(io_error(folder))? {
+        entries.push(entry.map_err(io_error(folder))?.path());
+    }
+    entries.sort();
+    let mut budget = MAX_CATALOGUE_BYTES;
+    for path in entries {
+        let Some(file_name) = path.file_name().and_then(|n| n.to_str()) else {
+            return Err(invalid(path.display().to_string(), "the name is not UTF-8"));
+        };
+        refuse_link(&path)?;
+        let metadata = fs::metadata(&path).map_err(io_error(&path))?;
+        if metadata.is_dir() {
+            if file_name.starts_with('.') {
+                continue;
+            }
+            return Err(invalid(
+                origin.file(&format!("{LOCALES_DIR}/{file_name}")),
+                "a folder: a catalogue is one file, locales/<lang>.ftl (locales/zh-CN.ftl)",
+            ));
+        }
+        let Some(tag) = catalogue_tag(file_name).filter(|_| metadata.is_file()) else {
+            continue;
+        };
+        if locales.len() == MAX_CATALOGUES {
+            return Err(PackageError::TooLarge {
+                file: origin.file(&format!("{LOCALES_DIR}/")),
+                limit: "32 catalogues",
+            });
+        }
+        let mut bytes = Vec::new();
+        File::open(&path)
+            .and_then(|file| file.take(budget + 1).read_to_end(&mut bytes))
+            .map_err(io_error(&path))?;
+        budget = budget
+            .checked_sub(bytes.len() as u64)
+            .ok_or_else(|| PackageError::TooLarge {
+                file: origin.file(&format!("{LOCALES_DIR}/")),
+                limit: "1 MiB of catalogues",
+            })?;
+        locales.insert(tag.to_owned(), bytes);
+    }
+    Ok(locales)
 }
 
 /// Reads the template files under `dir` (named `prefix` + file name); hidden files and other
@@ -513,7 +637,10 @@ impl<R: Read> Read for Capped<'_, R> {
 fn may_matter(name: &str) -> bool {
     let inner = name.split_once('/').map_or("", |(_, rest)| rest);
     [name, inner].iter().any(|n| {
-        *n == MANIFEST_FILE || *n == WASM_FILE || n.starts_with(&format!("{TEMPLATES_DIR}/"))
+        *n == MANIFEST_FILE
+            || *n == WASM_FILE
+            || n.starts_with(&format!("{TEMPLATES_DIR}/"))
+            || n.starts_with(&format!("{LOCALES_DIR}/"))
     })
 }
 
@@ -636,6 +763,30 @@ fn read_archive(path: &Path, shown: &str) -> Result<(Files, Origin), PackageErro
     let mut take = |name: &str| files.remove(&format!("{prefix}{name}"));
     let manifest = take(MANIFEST_FILE);
     let wasm = take(WASM_FILE);
+    let locales_folder = format!("{prefix}{LOCALES_DIR}/");
+    let mut locales = BTreeMap::new();
+    for (name, bytes) in files.extract_if(.., |name, _| name.starts_with(&locales_folder)) {
+        let inner = &name[locales_folder.len()..];
+        if inner.split('/').any(|p| p.starts_with('.')) {
+            continue;
+        }
+        if let Some((sub, _)) = inner.split_once('/') {
+            return Err(invalid(
+                format!("{shown}!/{locales_folder}{sub}"),
+                "a folder: a catalogue is one file, locales/<lang>.ftl (locales/zh-CN.ftl)",
+            ));
+        }
+        let Some(tag) = catalogue_tag(inner) else {
+            continue;
+        };
+        if locales.len() == MAX_CATALOGUES {
+            return Err(PackageError::TooLarge {
+                file: format!("{shown}!/{locales_folder}"),
+                limit: "32 catalogues",
+            });
+        }
+        locales.insert(tag.to_owned(), bytes);
+    }
     let folder = format!("{prefix}{TEMPLATES_DIR}/");
     let templates = files
         .into_iter()
@@ -648,6 +799,7 @@ fn read_archive(path: &Path, shown: &str) -> Result<(Files, Origin), PackageErro
             manifest,
             wasm,
             templates,
+            locales,
         },
         origin,
     ))
@@ -771,7 +923,7 @@ template = "panels/summary.html"
             .iter()
             .map(|(n, s)| (n.to_string(), s.to_string()))
             .collect();
-        Package::from_parts(manifest.to_owned(), wasm(), templates)
+        Package::from_parts(manifest.to_owned(), wasm(), templates, BTreeMap::new())
     }
 
     fn summary_only() -> Vec<(&'static str, &'static str)> {
@@ -907,6 +1059,7 @@ template = "panels/summary.html"
             loaded.manifest_text.clone(),
             loaded.wasm.clone(),
             loaded.templates.clone(),
+            loaded.locales.clone(),
         )
         .unwrap();
         assert_eq!(rebuilt, loaded);
@@ -971,7 +1124,7 @@ template = "panels/summary.html"
             error,
             format!("{}: more than 256 KiB", dir.0.join("plugin.toml").display())
         );
-        let error = Package::from_parts(big, wasm(), BTreeMap::new()).unwrap_err();
+        let error = Package::from_parts(big, wasm(), BTreeMap::new(), BTreeMap::new()).unwrap_err();
         assert_eq!(error.to_string(), "plugin.toml: more than 256 KiB");
     }
 
@@ -979,7 +1132,8 @@ template = "panels/summary.html"
     fn oversized_wasm_is_refused() {
         let mut big = wasm();
         big.resize(32 * 1024 * 1024 + 1, 0);
-        let error = Package::from_parts(MANIFEST.to_owned(), big, BTreeMap::new()).unwrap_err();
+        let error = Package::from_parts(MANIFEST.to_owned(), big, BTreeMap::new(), BTreeMap::new())
+            .unwrap_err();
         assert_eq!(error.to_string(), "plugin.wasm: more than 32 MiB");
     }
 
@@ -1001,7 +1155,13 @@ template = "panels/summary.html"
     #[test]
     fn core_module_is_refused_with_the_build_target() {
         let module = core_module(&[custom_section(API_VERSION_SECTION, b"0.3.0")]);
-        let error = Package::from_parts(MANIFEST.to_owned(), module, BTreeMap::new()).unwrap_err();
+        let error = Package::from_parts(
+            MANIFEST.to_owned(),
+            module,
+            BTreeMap::new(),
+            BTreeMap::new(),
+        )
+        .unwrap_err();
         assert_eq!(
             error.to_string(),
             "plugin.wasm is a core WebAssembly module, not a component: build with --target \
@@ -1016,7 +1176,8 @@ template = "panels/summary.html"
             b"\0asm".to_vec(),
             b"\0asm\x02\0\0\0".to_vec(),
         ] {
-            let error = Package::from_parts(MANIFEST.to_owned(), bytes, BTreeMap::new());
+            let error =
+                Package::from_parts(MANIFEST.to_owned(), bytes, BTreeMap::new(), BTreeMap::new());
             assert!(
                 matches!(error, Err(PackageError::Invalid { .. })),
                 "{error:?}"
@@ -1028,7 +1189,9 @@ template = "panels/summary.html"
     fn malformed_component_is_refused() {
         let mut bytes = wasm();
         bytes.extend_from_slice(&[0x00, 0x7f]); // a section claiming 127 bytes it lacks
-        let error = Package::from_parts(MANIFEST.to_owned(), bytes, BTreeMap::new()).unwrap_err();
+        let error =
+            Package::from_parts(MANIFEST.to_owned(), bytes, BTreeMap::new(), BTreeMap::new())
+                .unwrap_err();
         assert!(
             error
                 .to_string()
@@ -1043,7 +1206,8 @@ template = "panels/summary.html"
             ("zero", "not a semantic"),
         ] {
             let bytes = component(&[custom_section(API_VERSION_SECTION, version.as_bytes())]);
-            let error = Package::from_parts(MANIFEST.to_owned(), bytes, BTreeMap::new());
+            let error =
+                Package::from_parts(MANIFEST.to_owned(), bytes, BTreeMap::new(), BTreeMap::new());
             let error = error.unwrap_err().to_string();
             assert!(
                 error.starts_with("plugin.wasm: ") && error.contains(words),
@@ -1108,7 +1272,8 @@ template = "panels/summary.html"
         let many: BTreeMap<String, String> = (0..201)
             .map(|i| (format!("t{i}.txt"), String::new()))
             .collect();
-        let error = Package::from_parts(MANIFEST.to_owned(), wasm(), many).unwrap_err();
+        let error =
+            Package::from_parts(MANIFEST.to_owned(), wasm(), many, BTreeMap::new()).unwrap_err();
         assert_eq!(error.to_string(), "templates/: more than 200 templates");
     }
 
@@ -1338,6 +1503,206 @@ template = "panels/summary.html"
     fn corrupt_archive_is_refused() {
         let dir = TempDir::new("corrupt").with(&[("x.tgz", b"\x1f\x8b not really gzip")]);
         assert!(load_error(&dir.0.join("x.tgz")).contains("not a valid .tar.gz archive"));
+    }
+
+    const EN: &str = "summary-title = Summary\nsummary-items = { $count ->\n    [one] One item\n   *[other] { $count } items\n}\n";
+    const ZH: &str = "summary-title = 摘要\nsummary-items = { $count } 项\n";
+
+    /// The good package with English and Chinese catalogues, and `extra` files.
+    fn localized_dir(extra: &[(&str, &[u8])]) -> TempDir {
+        good_dir()
+            .with(&[
+                ("locales/en.ftl", EN.as_bytes()),
+                ("locales/zh-CN.ftl", ZH.as_bytes()),
+            ])
+            .with(extra)
+    }
+
+    fn locales(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        (pairs.iter())
+            .map(|(tag, text)| ((*tag).to_owned(), (*text).to_owned()))
+            .collect()
+    }
+
+    #[test]
+    fn catalogues_load_from_a_directory_an_archive_and_their_stored_parts() {
+        let dir = localized_dir(&[
+            ("locales/README.md", b"notes"),
+            ("locales/.zh-CN.ftl.swp", &[0xff]),
+        ]);
+        let package = Package::load(&dir.0).unwrap();
+        assert_eq!(package.locales, locales(&[("en", EN), ("zh-CN", ZH)]));
+        let rebuilt = Package::from_parts(
+            package.manifest_text.clone(),
+            package.wasm.clone(),
+            package.templates.clone(),
+            package.locales.clone(),
+        )
+        .unwrap();
+        assert_eq!(rebuilt, package);
+        let wasm = wasm();
+        let archived = TempDir::new("localized-archive");
+        let path = archive(
+            &archived,
+            "hello.tgz",
+            &[
+                Entry::File("hello/plugin.toml", MANIFEST.as_bytes()),
+                Entry::File("hello/plugin.wasm", &wasm),
+                Entry::File("hello/templates/panels/summary.html", SUMMARY.as_bytes()),
+                Entry::File("hello/templates/mail.txt", b"Hello {{ name }}"),
+                Entry::Dir("hello/locales"),
+                Entry::File("hello/locales/en.ftl", EN.as_bytes()),
+                Entry::File("hello/locales/zh-CN.ftl", ZH.as_bytes()),
+                Entry::File("hello/locales/._zh-CN.ftl", b"macOS resource fork"),
+            ],
+        );
+        assert_eq!(Package::load(&path).unwrap(), package);
+    }
+
+    #[test]
+    fn a_malformed_catalogue_is_refused_naming_the_file_and_line() {
+        let broken = "summary-title = 摘要\nsummary-items = { $count 项\n";
+        let dir = localized_dir(&[("locales/zh-CN.ftl", broken.as_bytes())]);
+        let error = load_error(&dir.0);
+        let file = dir.0.join("locales/zh-CN.ftl");
+        assert!(
+            error.starts_with(&format!("{}:2: a Fluent syntax error: ", file.display())),
+            "{error}"
+        );
+        let path = archive(
+            &dir,
+            "broken.tgz",
+            &[
+                Entry::File("plugin.toml", MANIFEST.as_bytes()),
+                Entry::File("plugin.wasm", &wasm()),
+                Entry::File("templates/panels/summary.html", SUMMARY.as_bytes()),
+                Entry::File("locales/en.ftl", broken.as_bytes()),
+            ],
+        );
+        let error = load_error(&path);
+        assert!(
+            error.starts_with(&format!(
+                "{}!/locales/en.ftl:2: a Fluent syntax error",
+                path.display()
+            )),
+            "{error}"
+        );
+        let dir = localized_dir(&[("locales/zh-CN.ftl", &[0xe6, 0x91])]);
+        assert!(load_error(&dir.0).ends_with("locales/zh-CN.ftl: not valid UTF-8"));
+    }
+
+    #[test]
+    fn a_key_missing_from_one_catalogue_is_refused_naming_both() {
+        let dir = localized_dir(&[("locales/zh-CN.ftl", "summary-title = 摘要\n".as_bytes())]);
+        assert_eq!(
+            load_error(&dir.0),
+            format!(
+                "{}: `summary-items` is missing: locales/en.ftl has it, and every catalogue has \
+                 the same keys",
+                dir.0.join("locales/zh-CN.ftl").display()
+            )
+        );
+        let error = Package::from_parts(
+            MANIFEST.to_owned(),
+            wasm(),
+            locales(&[("panels/summary.html", SUMMARY)]),
+            locales(&[("en", "summary-title = Summary\n"), ("zh-CN", ZH)]),
+        )
+        .unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "locales/zh-CN.ftl:2: `summary-items` is not in locales/en.ftl: every catalogue has \
+             the same keys"
+        );
+    }
+
+    #[test]
+    fn a_catalogue_of_an_invalid_language_tag_is_refused() {
+        for (file, words) in [
+            (
+                "zh_CN.ftl",
+                "write the language tag as `zh-CN` (the file locales/zh-CN.ftl)",
+            ),
+            ("zh-cn.ftl", "write the language tag as `zh-CN`"),
+            (
+                "klingon.ftl",
+                "is not a language tag of the form language[-Script][-REGION]",
+            ),
+            ("x.ftl", "`x` is not a language tag"),
+        ] {
+            let dir = localized_dir(&[(&format!("locales/{file}"), ZH.as_bytes())]);
+            let error = load_error(&dir.0);
+            let at = dir.0.join("locales").join(file);
+            assert!(error.starts_with(&format!("{}: ", at.display())), "{error}");
+            assert!(error.contains(words), "{file}: {error}");
+        }
+        // A well-formed tag of a language Kith does not speak yet is kept.
+        let dir = localized_dir(&[(
+            "locales/de.ftl",
+            b"summary-title = Zusammenfassung\nsummary-items = { $count } Dinge\n",
+        )]);
+        assert!(Package::load(&dir.0).unwrap().locales.contains_key("de"));
+    }
+
+    #[test]
+    fn catalogues_without_english_or_in_folders_are_refused() {
+        let dir = good_dir().with(&[("locales/zh-CN.ftl", ZH.as_bytes())]);
+        assert!(load_error(&dir.0).contains("locales/zh-CN.ftl: there is no locales/en.ftl"));
+        let dir = localized_dir(&[("locales/zh-CN/web.ftl", ZH.as_bytes())]);
+        assert_eq!(
+            load_error(&dir.0),
+            format!(
+                "{}: a folder: a catalogue is one file, locales/<lang>.ftl (locales/zh-CN.ftl)",
+                dir.0.join("locales/zh-CN").display()
+            )
+        );
+        let dir = good_dir().with(&[("locales", b"not a folder")]);
+        assert!(load_error(&dir.0).ends_with("locales: not a folder"));
+    }
+
+    #[test]
+    fn catalogues_over_their_limits_are_refused() {
+        let big = format!("{EN}# {}\n", "x".repeat(1024 * 1024));
+        let dir = localized_dir(&[("locales/en.ftl", big.as_bytes())]);
+        assert!(load_error(&dir.0).ends_with("locales/: more than 1 MiB of catalogues"));
+        let summary = locales(&[("panels/summary.html", SUMMARY)]);
+        let error = Package::from_parts(
+            MANIFEST.to_owned(),
+            wasm(),
+            summary.clone(),
+            locales(&[("en", &big)]),
+        );
+        assert!(
+            matches!(error, Err(PackageError::TooLarge { .. })),
+            "{error:?}"
+        );
+        let tags: Vec<String> = (0..33).map(|i| format!("locales/x{i:02}.ftl")).collect();
+        let files: Vec<(&str, &[u8])> = tags.iter().map(|t| (t.as_str(), &b""[..])).collect();
+        let dir = localized_dir(&files);
+        assert!(load_error(&dir.0).ends_with("locales/: more than 32 catalogues"));
+        let many: BTreeMap<String, String> = (0..33)
+            .map(|i| (format!("x{i:02}"), String::new()))
+            .collect();
+        let error = Package::from_parts(MANIFEST.to_owned(), wasm(), summary, many);
+        assert_eq!(
+            error.unwrap_err().to_string(),
+            "locales/: more than 32 catalogues"
+        );
+    }
+
+    #[test]
+    fn a_template_calling_t_with_an_unknown_key_is_refused() {
+        let dir = localized_dir(&[(
+            "templates/panels/summary.html",
+            b"<h3>{{ t(\"summary-title\") }}</h3>\n<p>{{ t(\"summary-itmes\", count=count) }}</p>",
+        )]);
+        assert_eq!(
+            load_error(&dir.0),
+            format!(
+                "{}:2: t(\"summary-itmes\"): locales/en.ftl has no message `summary-itmes`",
+                dir.0.join("templates/panels/summary.html").display()
+            )
+        );
     }
 
     impl Package {

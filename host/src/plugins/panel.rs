@@ -3,11 +3,14 @@
 //! into the page — whatever the template holds (its literal markup is the plugin author's,
 //! and the panel runs in the signed-in person's session).
 
-use std::sync::LazyLock;
+use std::sync::{Arc, LazyLock};
 
+use minijinja::value::Kwargs;
 use serde_json::Value as Json;
 
+use super::messages::Messages;
 use super::registry::Installed;
+use crate::i18n::Language;
 use crate::locale::Locale;
 
 /// The markup a panel may contain: text structure, tables, lists, links and images, with
@@ -31,15 +34,21 @@ pub fn sanitize(html: &str) -> String {
     SANITIZER.clean(html).to_string()
 }
 
-/// Where a render keeps the reader's language, for the `money` filter (a name no plugin
-/// context can override: the host's value is merged first).
+/// Where a render keeps the reader's figures format, for the `money` filter, and their
+/// language, for `t` (names no plugin context can override: the host's values are merged
+/// first).
 const LOCALE_KEY: &str = "kith_locale";
+const LANGUAGE_KEY: &str = "kith_lang";
 
 /// A plugin's template environment: every template is HTML-escaped, whatever its file
-/// extension, and rendering is fuel-limited. Templates get the host's filters:
-/// `{{ amount|money(currency) }}` writes an amount as the reader's language does
-/// (`€12,500.50`, `12.500,50 €`).
-pub fn environment() -> minijinja::Environment<'static> {
+/// extension, and rendering is fuel-limited. Templates get the host's filters and the plugin's
+/// own messages:
+/// - `{{ amount|money(currency) }}` writes an amount as the reader's language does
+///   (`€12,500.50`, `12.500,50 €`);
+/// - `{{ t("key", name=value) }}` is the message `key` of the plugin's catalogues
+///   (`locales/<lang>.ftl`) in the reader's language, else in English, else the key: plain
+///   text, escaped like any value. Only the plugin's own catalogues: never the host's.
+pub fn environment(messages: Arc<Messages>) -> minijinja::Environment<'static> {
     let mut templates = minijinja::Environment::new();
     templates.set_fuel(Some(1_000_000));
     templates.set_auto_escape_callback(|_| minijinja::AutoEscape::Html);
@@ -56,15 +65,29 @@ pub fn environment() -> minijinja::Environment<'static> {
             locale.money(&amount.to_string(), currency.as_deref().unwrap_or(""))
         },
     );
+    templates.add_function(
+        "t",
+        move |state: &minijinja::State, key: String, kwargs: Kwargs| {
+            // An imported macro does not see the render's context: the thread's render does.
+            let language = state
+                .lookup(LANGUAGE_KEY)
+                .and_then(|l| l.as_str().and_then(Language::parse))
+                .or_else(crate::i18n::rendering)
+                .unwrap_or_default();
+            let args = crate::i18n::fluent_args(&kwargs)?;
+            Ok::<_, minijinja::Error>(messages.t(language, &key, Some(&args)))
+        },
+    );
     templates
 }
 
-/// Renders a panel's template with the context a plugin returned, for a reader of
-/// `locale`, sanitised.
+/// Renders a panel's template with the context a plugin returned, for a reader of `language`
+/// whose figures are written as `locale` does, sanitised.
 pub fn render(
     plugin: &Installed,
     template: &str,
     context: &str,
+    language: Language,
     locale: Locale,
 ) -> Result<String, String> {
     let context: Json =
@@ -78,10 +101,10 @@ pub fn render(
         .map_err(|e| format!("no template `{template}`: {e}"))?;
     let context = minijinja::context! {
         kith_locale => locale.language,
+        kith_lang => language.tag(),
         ..minijinja::Value::from(minijinja::value::Serde(&context))
     };
-    template
-        .render(context)
+    crate::i18n::rendering_in(language, || template.render(context))
         .map(|html| sanitize(&html))
         .map_err(|e| format!("the template failed: {e}"))
 }

@@ -17,6 +17,7 @@ use serde_json::{Map, Value as Json, json};
 use super::PluginError;
 use super::host::{CallState, Services};
 use super::manifest::{Manifest, Permissions};
+use super::messages::Messages;
 use super::model::{claim, enablement, failure, package as package_row};
 use super::package::{Package, api_version_of};
 use super::runtime::{CallKind, Compiled, Failure, Runtime};
@@ -43,6 +44,8 @@ pub struct Installed {
     pub manifest: Manifest,
     pub sha256: String,
     pub templates: minijinja::Environment<'static>,
+    /// The package's catalogues: its templates' `t`, its labels.
+    pub messages: Arc<Messages>,
     pub compiled: Compiled,
 }
 
@@ -322,7 +325,12 @@ impl Plugins {
             .ok_or_else(|| PluginError::NotInstalled(format!("{id} {version}")))?;
         let templates: BTreeMap<String, String> = serde_json::from_value(row.templates)
             .map_err(|e| PluginError::Corrupt(format!("stored templates: {e}")))?;
-        let package = Package::from_parts(row.manifest_text, row.wasm, templates)
+        let locales: BTreeMap<String, String> = match row.locales {
+            Some(locales) => serde_json::from_value(locales)
+                .map_err(|e| PluginError::Corrupt(format!("stored catalogues: {e}")))?,
+            None => BTreeMap::new(),
+        };
+        let package = Package::from_parts(row.manifest_text, row.wasm, templates, locales)
             .map_err(|e| PluginError::Corrupt(e.to_string()))?;
         let installed = Arc::new(self.prepare(package).await?);
         if let Ok(mut map) = self.installed.write() {
@@ -342,7 +350,8 @@ impl Plugins {
             )
             .await
             .map_err(PluginError::Component)?;
-        let mut templates = super::panel::environment();
+        let messages = Arc::new(Messages::load(&package.locales));
+        let mut templates = super::panel::environment(messages.clone());
         for (name, source) in package.templates {
             templates
                 .add_template_owned(name.clone(), source)
@@ -352,6 +361,7 @@ impl Plugins {
             manifest: package.manifest,
             sha256: package.sha256,
             templates,
+            messages,
             compiled,
         })
     }
@@ -395,6 +405,9 @@ impl Plugins {
             version: Set(manifest.version.clone()),
             manifest: Set(serde_json::to_value(&manifest).unwrap_or_default()),
             templates: Set(serde_json::to_value(&package.templates).unwrap_or_default()),
+            locales: Set(Some(
+                serde_json::to_value(&package.locales).unwrap_or_default(),
+            )),
             manifest_text: Set(package.manifest_text.clone()),
             wasm: Set(package.wasm.clone()),
             sha256: Set(package.sha256.clone()),
@@ -435,11 +448,13 @@ impl Plugins {
     }
 
     /// Installs a package this binary ships (see `bundled`): the binary is its authority, so
-    /// a build that differs from the one installed under the same version replaces it — a
-    /// rebuilt server runs its rebuilt first-party plugins — and every process loads it anew.
+    /// a build that differs from the one installed under the same version — its component,
+    /// manifest, templates or catalogues — replaces it (a rebuilt server runs its rebuilt
+    /// first-party plugins, in its words) and every process loads it anew.
     pub async fn install_shipped(&self, package: Package) -> Result<Manifest, PluginError> {
         match self.install(package.clone()).await {
             Err(PluginError::Conflict(_)) => {}
+            Ok((_, false)) if !self.stored_as(&package).await? => {}
             other => return other.map(|(manifest, _)| manifest),
         }
         let manifest = package.manifest.clone();
@@ -453,6 +468,10 @@ impl Plugins {
             .col_expr(
                 package_row::Column::Templates,
                 Expr::value(serde_json::to_value(&package.templates).unwrap_or_default()),
+            )
+            .col_expr(
+                package_row::Column::Locales,
+                Expr::value(serde_json::to_value(&package.locales).unwrap_or_default()),
             )
             .col_expr(
                 package_row::Column::ManifestText,
@@ -495,6 +514,23 @@ impl Plugins {
         }
         tracing::info!(plugin = %key.0, version = %key.1, "a shipped plugin's new build replaced the installed one");
         Ok(manifest)
+    }
+
+    /// Whether the stored package of this version is `package` in every file (not only its
+    /// component, which is all [`Plugins::install`] compares).
+    async fn stored_as(&self, package: &Package) -> Result<bool, PluginError> {
+        let manifest = &package.manifest;
+        let row = package_row::Entity::find_by_id((manifest.id.clone(), manifest.version.clone()))
+            .one(&self.services.db.read)
+            .await
+            .map_err(db_error)?;
+        Ok(row.is_some_and(|row| {
+            let locales = row.locales.unwrap_or_else(|| json!({}));
+            row.sha256 == package.sha256
+                && row.manifest_text == package.manifest_text
+                && serde_json::to_value(&package.templates).ok() == Some(row.templates)
+                && serde_json::to_value(&package.locales).ok() == Some(locales)
+        }))
     }
 
     /// Every installed plugin with its state in `workspace`.
@@ -1291,27 +1327,44 @@ pub fn schema_additions(enabled: &[Arc<Enabled>]) -> (Vec<EntityType>, Vec<(Stri
     let mut types = Vec::new();
     let mut fields = Vec::new();
     for plugin in enabled {
-        let source = plugin_source(plugin.id());
-        for ty in &plugin.plugin.manifest.entities {
-            // The definition checks fill in the labels a manifest left out (their errors, if
-            // any, refused the plugin when it was enabled).
-            let mut ty = ty.clone();
-            let _ = ty.check_definition(&crate::records::schema::Schema::default());
-            ty.source = source.clone();
-            for field in &mut ty.fields {
-                field.custom = false;
-                field.source = Some(source.clone());
-            }
-            types.push(ty);
+        let (mut own, mut added) = plugin_schema(&plugin.plugin.manifest, &plugin.plugin.messages);
+        types.append(&mut own);
+        fields.append(&mut added);
+    }
+    (types, fields)
+}
+
+/// The types a plugin declares and the fields it adds to others, as the schema holds them:
+/// sourced `plugin:ID` and labelled in each language by the plugin's catalogues — only what
+/// its manifest declares is labelled, so its catalogue can rename nothing else.
+pub fn plugin_schema(
+    manifest: &Manifest,
+    messages: &Messages,
+) -> (Vec<EntityType>, Vec<(String, FieldSpec)>) {
+    let source = plugin_source(&manifest.id);
+    let mut types = Vec::new();
+    for ty in &manifest.entities {
+        // The definition checks fill in the labels a manifest left out (their errors, if
+        // any, refused the plugin when it was enabled).
+        let mut ty = ty.clone();
+        let _ = ty.check_definition(&crate::records::schema::Schema::default());
+        messages.label_type(&mut ty);
+        ty.source = source.clone();
+        for field in &mut ty.fields {
+            field.custom = false;
+            field.source = Some(source.clone());
         }
-        for (entity, added) in &plugin.plugin.manifest.fields {
-            for field in added {
-                let mut field = field.clone();
-                let _ = field.check_definition(&crate::records::schema::Schema::default());
-                field.custom = false;
-                field.source = Some(source.clone());
-                fields.push((entity.clone(), field));
-            }
+        types.push(ty);
+    }
+    let mut fields = Vec::new();
+    for (entity, added) in &manifest.fields {
+        for field in added {
+            let mut field = field.clone();
+            let _ = field.check_definition(&crate::records::schema::Schema::default());
+            messages.label_field(entity, &mut field);
+            field.custom = false;
+            field.source = Some(source.clone());
+            fields.push((entity.clone(), field));
         }
     }
     (types, fields)

@@ -14,6 +14,7 @@ use uuid::Uuid;
 use super::query::{self, Sql};
 use super::schema::{EntityType, FieldKind, FieldSpec};
 use super::{Actor, RecordError, Store};
+use crate::i18n::{Text, text};
 
 /// Most groups one aggregate answers.
 pub const MAX_GROUPS: usize = 10_000;
@@ -89,43 +90,31 @@ fn parse_key<'a>(ty: &'a EntityType, key: &str) -> Result<Key<'a>, RecordError> 
         return Ok(Key::Owner);
     }
     let (name, part) = key.split_once(':').unwrap_or((key, ""));
-    let spec = ty
-        .field(name)
-        .ok_or_else(|| bad(format!("`{}` has no field `{}`", ty.plural, clip(name))))?;
+    let spec = ty.field(name).ok_or_else(|| bad(unknown_field(ty, name)))?;
     let dated = matches!(spec.kind, FieldKind::Date | FieldKind::Datetime);
     match (part, spec.kind) {
         ("", FieldKind::Money | FieldKind::Json | FieldKind::Tags | FieldKind::MultiSelect)
-        | ("", FieldKind::LongText) => Err(bad(format!(
-            "cannot group by `{name}`: group by a single value ({})",
-            if spec.kind == FieldKind::Money {
-                "money: `field:currency`"
-            } else {
-                "text, select, reference, user, number, boolean or date fields"
-            }
-        ))),
-        ("", FieldKind::Reference) if spec.multiple => Err(bad(format!(
-            "cannot group by `{name}`: it holds a list of references"
-        ))),
+        | ("", FieldKind::LongText) => Err(bad(if spec.kind == FieldKind::Money {
+            text!("api-records-group-money", field = name)
+        } else {
+            text!("api-records-group-single-value", field = name)
+        })),
+        ("", FieldKind::Reference) if spec.multiple => {
+            Err(bad(text!("api-records-group-reference-list", field = name)))
+        }
         ("", _) => Ok(Key::Field(spec)),
         ("month", _) if dated => Ok(Key::Prefix(spec, 7)),
         ("year", _) if dated => Ok(Key::Prefix(spec, 4)),
         ("currency", FieldKind::Money) => Ok(Key::Currency(spec)),
-        _ => Err(bad(format!(
-            "`{}` is not a group key: use a field, `owner`, `field:month` or `field:year` of a date, or `field:currency` of money",
-            clip(key)
-        ))),
+        _ => Err(bad(text!("api-records-group-key", key = clip(key)))),
     }
 }
 
 fn parse_sum<'a>(ty: &'a EntityType, name: &str) -> Result<&'a FieldSpec, RecordError> {
-    let spec = ty
-        .field(name)
-        .ok_or_else(|| bad(format!("`{}` has no field `{}`", ty.plural, clip(name))))?;
+    let spec = ty.field(name).ok_or_else(|| bad(unknown_field(ty, name)))?;
     match spec.kind {
         FieldKind::Integer | FieldKind::Number | FieldKind::Money => Ok(spec),
-        _ => Err(bad(format!(
-            "cannot sum `{name}`: only integer, number and money fields add up"
-        ))),
+        _ => Err(bad(text!("api-records-sum-kind", field = name))),
     }
 }
 
@@ -197,9 +186,7 @@ impl Store {
             rows => rows?,
         };
         if rows.len() > MAX_GROUPS {
-            return Err(bad(format!(
-                "more than {MAX_GROUPS} groups: group by fewer keys or filter"
-            )));
+            return Err(bad(text!("api-records-too-many-groups", max = MAX_GROUPS)));
         }
         let mut groups = Vec::with_capacity(rows.len());
         for row in &rows {
@@ -264,9 +251,7 @@ impl Store {
         guarded: bool,
     ) -> Result<Plan<'a>, RecordError> {
         if request.group_by.len() > MAX_TERMS || request.sum.len() > MAX_TERMS {
-            return Err(bad(format!(
-                "at most {MAX_TERMS} group keys and {MAX_TERMS} sums"
-            )));
+            return Err(bad(text!("api-records-too-many-terms", max = MAX_TERMS)));
         }
         let backend = self.db().backend;
         let keys = request
@@ -381,16 +366,16 @@ fn sum_value(
             let currency: Option<String> = row.try_get("", &format!("c{i}"))?;
             let largest: Option<String> = row.try_get("", &format!("x{i}"))?;
             if currency != largest {
-                return Err(bad(format!(
-                    "`{}` mixes currencies in a group: group by `{}:currency` too",
-                    spec.name, spec.name
+                return Err(bad(text!(
+                    "api-records-mixed-currencies",
+                    field = &spec.name
                 )));
             }
             let amount = match backend {
                 DbBackend::Postgres => total.parse::<Decimal>().ok(),
                 _ => total.parse::<i64>().ok().map(|n| Decimal::new(n, 4)),
             }
-            .ok_or_else(|| bad(format!("cannot add up `{}`", spec.name)))?;
+            .ok_or_else(|| bad(text!("api-records-cannot-add-up", field = &spec.name)))?;
             json!({ "amount": amount.normalize().to_string(), "currency": currency })
         }
         FieldKind::Integer => total
@@ -421,8 +406,16 @@ fn not_a_number(error: &sea_orm::DbErr) -> bool {
     }
 }
 
-fn bad(message: String) -> RecordError {
+fn bad(message: Text) -> RecordError {
     RecordError::Parameter(message)
+}
+
+fn unknown_field(ty: &EntityType, name: &str) -> Text {
+    text!(
+        "api-records-unknown-field",
+        plural = &ty.plural,
+        field = clip(name)
+    )
 }
 
 fn clip(text: &str) -> String {

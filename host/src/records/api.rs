@@ -17,6 +17,7 @@ use crate::app::{AppState, Routes};
 use crate::auth::Identity;
 use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::extract::{ApiPath, ApiQuery, IfMatch, JsonBody};
+use crate::i18n::text;
 use crate::ids::RecordId;
 
 /// Default and largest page sizes of list endpoints.
@@ -46,9 +47,9 @@ fn parse_id(raw: &str) -> ApiResult<RecordId> {
     Uuid::parse_str(raw).map(RecordId).map_err(|_| {
         ApiError::new(
             ErrorCode::InvalidId,
-            format!(
-                "`{}` is not a record id",
-                raw.chars().take(64).collect::<String>()
+            text!(
+                "api-records-not-a-record-id",
+                id = raw.chars().take(64).collect::<String>()
             ),
         )
     })
@@ -90,7 +91,7 @@ pub(crate) fn parse_limit(raw: Option<&str>) -> ApiResult<u64> {
         Ok(n) if (1..=MAX_LIMIT).contains(&n) => Ok(n),
         _ => Err(ApiError::new(
             ErrorCode::InvalidParameter,
-            format!("limit must be a whole number from 1 to {MAX_LIMIT}"),
+            text!("api-records-limit", max = MAX_LIMIT),
         )),
     }
 }
@@ -108,10 +109,10 @@ fn parse_fields(raw: Option<&str>, ty: &EntityType) -> ApiResult<Option<Vec<Stri
         if !system && ty.field(field).is_none() {
             return Err(ApiError::new(
                 ErrorCode::InvalidParameter,
-                format!(
-                    "`{}` has no field `{}`",
-                    ty.plural,
-                    field.chars().take(64).collect::<String>()
+                text!(
+                    "api-records-unknown-field",
+                    plural = &ty.plural,
+                    field = field.chars().take(64).collect::<String>()
                 ),
             ));
         }
@@ -266,7 +267,7 @@ async fn batch_records(
             let key = body.key.ok_or_else(|| {
                 ApiError::new(
                     ErrorCode::InvalidBody,
-                    "an upsert needs `key`, the field to match records by",
+                    text!("api-records-upsert-needs-key"),
                 )
             })?;
             state
@@ -285,7 +286,7 @@ async fn batch_records(
                         crate::error::FieldError::new(
                             "id",
                             "invalid_id",
-                            "each item needs the `id` of the record to update",
+                            text!("api-records-batch-item-needs-id"),
                         )
                         .at(index),
                     ]));
@@ -297,7 +298,7 @@ async fn batch_records(
                             crate::error::FieldError::new(
                                 "version",
                                 "invalid_type",
-                                "expected a whole number",
+                                text!("api-records-expected-whole-number"),
                             )
                             .at(index),
                         ])
@@ -484,9 +485,7 @@ fn parse_instant(raw: Option<&str>, name: &str) -> ApiResult<Option<i64>> {
                 .ok_or_else(|| {
                     ApiError::new(
                         ErrorCode::InvalidParameter,
-                        format!(
-                            "{name} must be a date, a datetime or a relative date like today-7d"
-                        ),
+                        text!("api-records-instant-parameter", name = name),
                     )
                 })
         })
@@ -508,9 +507,9 @@ async fn list_audit(
         Some(other) => {
             return Err(ApiError::new(
                 ErrorCode::InvalidParameter,
-                format!(
-                    "format must be json or csv, not `{}`",
-                    other.chars().take(20).collect::<String>()
+                text!(
+                    "api-records-audit-format",
+                    format = other.chars().take(20).collect::<String>()
                 ),
             ));
         }
@@ -524,28 +523,33 @@ async fn list_audit(
     let id_parameter = |raw: Option<&str>, name: &str| {
         raw.map(|raw| {
             Uuid::parse_str(raw).map_err(|_| {
-                ApiError::new(ErrorCode::InvalidParameter, format!("{name} must be an id"))
+                ApiError::new(
+                    ErrorCode::InvalidParameter,
+                    text!("api-records-id-parameter", name = name),
+                )
             })
         })
         .transpose()
     };
-    let query =
-        super::AuditQuery {
-            record: id_parameter(params.record.as_deref(), "record")?.map(RecordId),
-            action: params.action,
-            entity_type: params.entity_type,
-            actor: id_parameter(params.actor.as_deref(), "actor")?.map(crate::ids::UserId),
-            since: parse_instant(params.since.as_deref(), "since")?,
-            until: parse_instant(params.until.as_deref(), "until")?,
-            after: match params.cursor.as_deref() {
-                None | Some("") => None,
-                Some(raw) => Some(raw.parse::<i64>().map_err(|_| {
-                    ApiError::new(ErrorCode::InvalidCursor, "the cursor is malformed")
-                })?),
-            },
-            limit,
-            newest_first: false,
-        };
+    let query = super::AuditQuery {
+        record: id_parameter(params.record.as_deref(), "record")?.map(RecordId),
+        action: params.action,
+        entity_type: params.entity_type,
+        actor: id_parameter(params.actor.as_deref(), "actor")?.map(crate::ids::UserId),
+        since: parse_instant(params.since.as_deref(), "since")?,
+        until: parse_instant(params.until.as_deref(), "until")?,
+        after: match params.cursor.as_deref() {
+            None | Some("") => None,
+            Some(raw) => Some(raw.parse::<i64>().map_err(|_| {
+                ApiError::new(
+                    ErrorCode::InvalidCursor,
+                    text!("api-records-cursor-malformed"),
+                )
+            })?),
+        },
+        limit,
+        newest_first: false,
+    };
     let entries = state.store.audit(identity.workspace, &query).await?;
     if csv {
         return Ok(audit_csv(&entries));

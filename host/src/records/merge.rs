@@ -23,6 +23,7 @@ use super::value::{self, Mode};
 use super::{Actor, Record, RecordError, Store};
 use crate::auth::permissions::Operation;
 use crate::error::FieldError;
+use crate::i18n::text;
 use crate::ids::RecordId;
 
 /// Most records merged into a survivor at once.
@@ -39,10 +40,14 @@ impl Store {
         exclude: Option<RecordId>,
     ) -> Result<Vec<Record>, RecordError> {
         let key = ty.duplicate_key.as_deref().ok_or_else(|| {
-            RecordError::BadRequest(format!("`{}` has no duplicate key", ty.plural))
+            RecordError::BadRequest(text!("api-records-no-duplicate-key", plural = &ty.plural))
         })?;
         let field = ty.field(key).ok_or_else(|| {
-            RecordError::BadRequest(format!("`{}` has no field `{key}`", ty.plural))
+            RecordError::BadRequest(text!(
+                "api-records-unknown-field",
+                plural = &ty.plural,
+                field = key
+            ))
         })?;
         let Some(raw) = candidate.get(key) else {
             return Ok(Vec::new());
@@ -85,15 +90,14 @@ impl Store {
         seen: &[(RecordId, i64)],
     ) -> Result<Record, RecordError> {
         if others.is_empty() || others.len() > MAX_MERGE {
-            return Err(RecordError::BadRequest(format!(
-                "merge 1 to {MAX_MERGE} records at a time"
+            return Err(RecordError::BadRequest(text!(
+                "api-records-merge-count",
+                max = MAX_MERGE
             )));
         }
         if others.contains(&survivor) || others.iter().collect::<HashSet<_>>().len() != others.len()
         {
-            return Err(RecordError::BadRequest(
-                "the merged ids must be distinct and differ from the survivor".into(),
-            ));
+            return Err(RecordError::BadRequest(text!("api-records-merge-ids")));
         }
         value::check(ty, values, Mode::Patch).map_err(RecordError::Invalid)?;
         let schema = self.schema(actor.workspace).await?;
@@ -125,9 +129,9 @@ impl Store {
             .filter(readable)
             .ok_or(RecordError::NotFound)?;
         if !actor.allows(Operation::Edit, &ty.name, keep.owner_id) {
-            return Err(RecordError::Forbidden(
-                "your role may not change the surviving record".into(),
-            ));
+            return Err(RecordError::Forbidden(text!(
+                "api-records-forbidden-change-survivor"
+            )));
         }
         let mut merged = Vec::with_capacity(others.len());
         for id in others {
@@ -135,12 +139,17 @@ impl Store {
                 RecordError::Invalid(vec![FieldError::new(
                     "ids",
                     "record_not_found",
-                    format!("no live {} has the id {id}", ty.name),
+                    text!(
+                        "api-records-merge-not-found",
+                        entity = &ty.name,
+                        id = id.to_string()
+                    ),
                 )])
             })?;
             if !actor.allows(Operation::Delete, &ty.name, row.owner_id) {
-                return Err(RecordError::Forbidden(format!(
-                    "your role may not merge away {id}"
+                return Err(RecordError::Forbidden(text!(
+                    "api-records-forbidden-merge-away",
+                    id = id.to_string()
                 )));
             }
             merged.push(row);

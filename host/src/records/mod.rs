@@ -26,6 +26,7 @@ pub use store::{
 
 use crate::auth::permissions::{Access, Operation};
 use crate::error::FieldError;
+use crate::i18n::Text;
 use crate::ids::{RecordId, UserId, WorkspaceId};
 
 #[derive(Debug, thiserror::Error)]
@@ -35,25 +36,25 @@ pub enum RecordError {
     #[error("record not found")]
     NotFound,
     #[error("forbidden: {0}")]
-    Forbidden(String),
+    Forbidden(Text),
     #[error("invalid record: {0:?}")]
     Invalid(Vec<FieldError>),
     #[error("version conflict: current version is {current}")]
     VersionConflict { current: i64 },
     #[error("invalid filter: {0}")]
-    Filter(String),
+    Filter(Text),
     #[error("invalid sort: {0}")]
-    Sort(String),
+    Sort(Text),
     #[error("invalid cursor")]
     Cursor,
     #[error("a batch holds at most {max} records")]
     BatchTooLarge { max: usize },
     #[error("conflict: {0}")]
-    Conflict(String),
+    Conflict(Text),
     #[error("bad request: {0}")]
-    BadRequest(String),
+    BadRequest(Text),
     #[error("invalid parameter: {0}")]
-    Parameter(String),
+    Parameter(Text),
     #[error("plugin `{plugin}` failed: {message}")]
     Plugin { plugin: String, message: String },
     /// A suspended plugin's before-save hook would check this write: it is refused rather

@@ -374,7 +374,7 @@ fn entity_type_schema() -> Value {
 
 fn field_spec_schema() -> Value {
     let kinds: Vec<&str> = FieldKind::ALL.iter().map(|k| k.as_str()).collect();
-    let option = json!({ "type": "object", "properties": { "value": { "type": "string" }, "label": { "type": "string" } }, "required": ["value"], "additionalProperties": false });
+    let option = json!({ "type": "object", "properties": { "value": { "type": "string" }, "label": { "type": "string" }, "labels": labels("label") }, "required": ["value"], "additionalProperties": false });
     json!({
         "type": "object",
         "description": "One field of an entity type.",

@@ -16,6 +16,7 @@ use uuid::Uuid;
 use super::RecordError;
 use super::schema::{EntityType, FieldKind, FieldSpec};
 use super::value::{format_datetime, normalize_email};
+use crate::i18n::{Text, text};
 
 /// Longest accepted `filter=` expression, in bytes.
 pub const MAX_FILTER_LEN: usize = 8 * 1024;
@@ -85,8 +86,9 @@ impl Op {
 /// Parses a filter expression. Errors say what was expected and where.
 pub fn parse_filter(input: &str) -> Result<Filter, RecordError> {
     if input.len() > MAX_FILTER_LEN {
-        return Err(RecordError::Filter(format!(
-            "the filter is longer than {MAX_FILTER_LEN} bytes"
+        return Err(RecordError::Filter(text!(
+            "api-records-filter-too-long",
+            max = MAX_FILTER_LEN
         )));
     }
     let mut parser = Parser {
@@ -97,7 +99,7 @@ pub fn parse_filter(input: &str) -> Result<Filter, RecordError> {
     let filter = parser.expr(0)?;
     parser.skip_ws();
     if parser.pos < input.len() {
-        return Err(parser.error("expected the end of the filter"));
+        return Err(parser.error(text!("api-records-filter-expected-end")));
     }
     Ok(filter)
 }
@@ -109,16 +111,18 @@ struct Parser<'a> {
 }
 
 impl Parser<'_> {
-    fn error(&self, expected: &str) -> RecordError {
+    fn error(&self, expected: Text) -> RecordError {
         let found: String = self.src[self.pos..].chars().take(20).collect();
         let found = if found.is_empty() {
-            "the end".to_owned()
+            text!("api-records-filter-found-end")
         } else {
-            format!("`{found}`")
+            text!("api-records-filter-found", text = found)
         };
-        RecordError::Filter(format!(
-            "at position {}: {expected}, found {found}",
-            self.pos
+        RecordError::Filter(text!(
+            "api-records-filter-at",
+            position = self.pos,
+            expected = expected,
+            found = found
         ))
     }
 
@@ -154,15 +158,16 @@ impl Parser<'_> {
 
     fn expr(&mut self, depth: usize) -> Result<Filter, RecordError> {
         if depth > MAX_DEPTH {
-            return Err(RecordError::Filter(format!(
-                "filters nest at most {MAX_DEPTH} deep"
+            return Err(RecordError::Filter(text!(
+                "api-records-filter-depth",
+                max = MAX_DEPTH
             )));
         }
         self.skip_ws();
         let start = self.pos;
         let name = self.ident().to_owned();
         if name.is_empty() {
-            return Err(self.error("expected a field name or and(…), or(…), not(…)"));
+            return Err(self.error(text!("api-records-filter-expected-name")));
         }
         if self.eat('(') {
             let mut args = vec![self.expr(depth + 1)?];
@@ -172,7 +177,7 @@ impl Parser<'_> {
                     break;
                 }
                 if !self.eat(',') {
-                    return Err(self.error("expected `,` or `)`"));
+                    return Err(self.error(text!("api-records-filter-expected-comma")));
                 }
                 args.push(self.expr(depth + 1)?);
             }
@@ -180,32 +185,31 @@ impl Parser<'_> {
                 "and" => Ok(Filter::And(args)),
                 "or" => Ok(Filter::Or(args)),
                 "not" if args.len() == 1 => Ok(Filter::Not(Box::new(args.remove(0)))),
-                "not" => Err(RecordError::Filter(
-                    "not(…) takes exactly one condition".into(),
-                )),
+                "not" => Err(RecordError::Filter(text!("api-records-filter-not-arity"))),
                 other => {
                     self.pos = start;
-                    Err(self.error(&format!("`{other}(` is not and(, or( or not(")))
+                    Err(self.error(text!("api-records-filter-not-a-group", name = other)))
                 }
             };
         }
         if !self.eat('[') {
-            return Err(self.error("expected `[operator]` after the field name"));
+            return Err(self.error(text!("api-records-filter-expected-operator")));
         }
         let op_name = self.ident().to_owned();
         let op = Op::parse(&op_name).ok_or_else(|| {
-            RecordError::Filter(format!(
-                "unknown operator `{op_name}`: use eq, neq, lt, lte, gt, gte, in, contains, \
-                 starts_with or is_empty"
+            RecordError::Filter(text!(
+                "api-records-filter-unknown-operator",
+                operator = &op_name
             ))
         })?;
         if !self.eat(']') {
-            return Err(self.error("expected `]`"));
+            return Err(self.error(text!("api-records-filter-expected-bracket")));
         }
         self.conditions += 1;
         if self.conditions > MAX_CONDITIONS {
-            return Err(RecordError::Filter(format!(
-                "a filter holds at most {MAX_CONDITIONS} conditions"
+            return Err(RecordError::Filter(text!(
+                "api-records-filter-too-many",
+                max = MAX_CONDITIONS
             )));
         }
         let mut values = Vec::new();
@@ -215,7 +219,7 @@ impl Parser<'_> {
                 values.push(self.value()?);
             }
         } else if op != Op::IsEmpty {
-            return Err(self.error("expected `:value`"));
+            return Err(self.error(text!("api-records-filter-expected-value")));
         }
         Ok(Filter::Cond {
             field: name,
@@ -230,16 +234,16 @@ impl Parser<'_> {
             let mut out = String::new();
             loop {
                 match self.peek() {
-                    None => return Err(self.error("expected a closing `\"`")),
+                    None => return Err(self.error(text!("api-records-filter-expected-quote"))),
                     Some('"') => {
                         self.pos += 1;
                         return Ok(out);
                     }
                     Some('\\') => {
                         self.pos += 1;
-                        let escaped = self
-                            .peek()
-                            .ok_or_else(|| self.error("expected a character after `\\`"))?;
+                        let escaped = self.peek().ok_or_else(|| {
+                            self.error(text!("api-records-filter-expected-escaped"))
+                        })?;
                         self.pos += escaped.len_utf8();
                         out.push(escaped);
                     }
@@ -502,12 +506,12 @@ pub fn resolve<'a>(backend: DbBackend, ty: &'a EntityType, key: &str) -> Option<
     })
 }
 
-fn unknown_field(ty: &EntityType, key: &str) -> RecordError {
-    RecordError::Filter(format!(
-        "`{}` has no field `{}`",
-        ty.plural,
-        key.chars().take(64).collect::<String>()
-    ))
+fn unknown_field(ty: &EntityType, key: &str) -> Text {
+    text!(
+        "api-records-unknown-field",
+        plural = &ty.plural,
+        field = key.chars().take(64).collect::<String>()
+    )
 }
 
 /// Appends the SQL of `filter` to `sql`.
@@ -541,7 +545,8 @@ pub fn compile(
             sql.push(", FALSE))");
         }
         Filter::Cond { field, op, values } => {
-            let target = resolve(sql.backend, ty, field).ok_or_else(|| unknown_field(ty, field))?;
+            let target = resolve(sql.backend, ty, field)
+                .ok_or_else(|| RecordError::Filter(unknown_field(ty, field)))?;
             condition(&target, *op, values, now, sql)?;
         }
     }
@@ -549,14 +554,21 @@ pub fn compile(
 }
 
 fn op_error(target: &Target, op: Op) -> RecordError {
-    let kind = target.spec.map_or("system key", |s| s.kind.as_str());
-    RecordError::Filter(
-        format!(
-            "operator {op:?} does not apply to `{}` ({kind})",
-            target.key
-        )
-        .to_lowercase(),
-    )
+    let operator = format!("{op:?}").to_lowercase();
+    let field = target.key.to_lowercase();
+    RecordError::Filter(match target.spec {
+        None => text!(
+            "api-records-filter-operator-system",
+            operator = operator,
+            field = field
+        ),
+        Some(spec) => text!(
+            "api-records-filter-operator",
+            operator = operator,
+            field = field,
+            kind = spec.kind.as_str()
+        ),
+    })
 }
 
 fn condition(
@@ -572,8 +584,9 @@ fn condition(
             None | Some("true") => true,
             Some("false") => false,
             Some(other) => {
-                return Err(RecordError::Filter(format!(
-                    "is_empty takes true or false, not `{other}`"
+                return Err(RecordError::Filter(text!(
+                    "api-records-filter-is-empty",
+                    value = other
                 )));
             }
         };
@@ -717,7 +730,8 @@ fn list_condition(
 }
 
 fn parse_id(value: &str) -> Result<Uuid, RecordError> {
-    Uuid::parse_str(value).map_err(|_| RecordError::Filter(format!("`{value}` is not a record id")))
+    Uuid::parse_str(value)
+        .map_err(|_| RecordError::Filter(text!("api-records-not-a-record-id", id = value)))
 }
 
 /// Binds one filter value, converted to the field's storage form.
@@ -727,24 +741,35 @@ fn bind_value(
     now: DateTime<Utc>,
     sql: &mut Sql,
 ) -> Result<(), RecordError> {
-    let bad =
-        |what: &str| RecordError::Filter(format!("`{}` expects {what}, got `{raw}`", target.key));
+    let bad = |what: Text| {
+        RecordError::Filter(text!(
+            "api-records-filter-expects",
+            field = target.key.as_str(),
+            what = what,
+            value = raw
+        ))
+    };
     match target.class {
         Class::Id => {
             sql.bind(parse_id(raw)?);
         }
         Class::Int => {
-            sql.bind(raw.parse::<i64>().map_err(|_| bad("a whole number"))?);
+            sql.bind(
+                raw.parse::<i64>()
+                    .map_err(|_| bad(text!("api-records-filter-want-integer")))?,
+            );
         }
         Class::Micros => {
             sql.bind(
                 parse_instant(raw, now)
-                    .ok_or_else(|| bad("a date, a datetime or a relative date like today-7d"))?
+                    .ok_or_else(|| bad(text!("api-records-filter-want-instant")))?
                     .timestamp_micros(),
             );
         }
         Class::Boolean => {
-            let b = raw.parse::<bool>().map_err(|_| bad("true or false"))?;
+            let b = raw
+                .parse::<bool>()
+                .map_err(|_| bad(text!("api-records-filter-want-boolean")))?;
             sql.bind(b);
         }
         Class::Numeric => {
@@ -752,7 +777,7 @@ fn bind_value(
                 .parse::<f64>()
                 .ok()
                 .filter(|n| n.is_finite())
-                .ok_or_else(|| bad("a number"))?;
+                .ok_or_else(|| bad(text!("api-records-filter-want-number")))?;
             bind_numeric(sql, raw, n);
         }
         Class::Text => {
@@ -763,10 +788,10 @@ fn bind_value(
                 }
                 Some(FieldKind::Datetime) => format_datetime(
                     parse_instant(raw, now)
-                        .ok_or_else(|| bad("a datetime or a relative date like now-7d"))?,
+                        .ok_or_else(|| bad(text!("api-records-filter-want-datetime")))?,
                 ),
                 Some(FieldKind::Date) => parse_instant(raw, now)
-                    .ok_or_else(|| bad("a date or a relative date like today+7d"))?
+                    .ok_or_else(|| bad(text!("api-records-filter-want-date")))?
                     .format("%Y-%m-%d")
                     .to_string(),
                 Some(FieldKind::Reference | FieldKind::User) => parse_id(raw)?.to_string(),
@@ -928,28 +953,27 @@ pub fn parse_sort<'a>(
             Some(name) => (true, name),
             None => (false, part.strip_prefix('+').unwrap_or(part)),
         };
-        let target = resolve(backend, ty, name).ok_or_else(|| {
-            RecordError::Sort(format!(
-                "`{}` has no field `{}`",
-                ty.plural,
-                name.chars().take(64).collect::<String>()
-            ))
-        })?;
+        let target =
+            resolve(backend, ty, name).ok_or_else(|| RecordError::Sort(unknown_field(ty, name)))?;
         if target
             .spec
             .is_some_and(|s| s.is_list() || s.kind == FieldKind::Json)
         {
-            return Err(RecordError::Sort(format!(
-                "cannot sort by the list or json field `{name}`"
+            return Err(RecordError::Sort(text!(
+                "api-records-sort-list",
+                field = name
             )));
         }
         if keys.iter().any(|k: &SortKey| k.target.key == target.key) {
-            return Err(RecordError::Sort(format!("`{name}` appears twice")));
+            return Err(RecordError::Sort(text!(
+                "api-records-sort-twice",
+                field = name
+            )));
         }
         if target.key == "id" {
             // Already the tie-breaker; sorting by id alone is the default order.
             if descending {
-                return Err(RecordError::Sort("sorting by id is ascending only".into()));
+                return Err(RecordError::Sort(text!("api-records-sort-id-descending")));
             }
             continue;
         }
@@ -969,8 +993,9 @@ pub fn parse_sort<'a>(
         });
     }
     if keys.len() > MAX_SORT_KEYS {
-        return Err(RecordError::Sort(format!(
-            "at most {MAX_SORT_KEYS} sort keys"
+        return Err(RecordError::Sort(text!(
+            "api-records-sort-too-many",
+            max = MAX_SORT_KEYS
         )));
     }
     Ok(keys)
@@ -1226,7 +1251,7 @@ mod tests {
             let Err(RecordError::Filter(message)) = parse_filter(input) else {
                 panic!("{input} parsed")
             };
-            assert!(message.contains(expected), "{input}: {message}");
+            assert!(message.to_string().contains(expected), "{input}: {message}");
         }
     }
 
@@ -1257,7 +1282,9 @@ mod tests {
             "a[eq]:\"\u{a0}\\",
         ] {
             match parse_filter(input) {
-                Err(RecordError::Filter(message)) => assert!(!message.is_empty(), "{input:?}"),
+                Err(RecordError::Filter(message)) => {
+                    assert!(!message.to_string().is_empty(), "{input:?}")
+                }
                 other => panic!("{input:?}: {other:?}"),
             }
         }

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 use crate::error::FieldError;
+use crate::i18n::{Text, text};
 
 /// Keys every record carries besides its fields; no field may take these names.
 pub const SYSTEM_KEYS: &[&str] = &["id", "version", "owner", "created_at", "updated_at"];
@@ -85,6 +86,9 @@ pub struct SelectOption {
     pub value: String,
     #[serde(default)]
     pub label: String,
+    /// `label` in other languages, as a field's `labels` are.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub labels: BTreeMap<String, String>,
 }
 
 fn options_from<'de, D: serde::Deserializer<'de>>(
@@ -103,6 +107,7 @@ fn options_from<'de, D: serde::Deserializer<'de>>(
             OptionInput::Value(value) => SelectOption {
                 value,
                 label: String::new(),
+                labels: BTreeMap::new(),
             },
             OptionInput::Full(option) => option,
         })
@@ -212,6 +217,7 @@ impl FieldSpec {
             .map(|v| SelectOption {
                 value: (*v).to_owned(),
                 label: label_from_name(v),
+                labels: BTreeMap::new(),
             })
             .collect();
         self
@@ -255,7 +261,7 @@ impl FieldSpec {
             errors.push(FieldError::new(
                 "name",
                 "reserved_name",
-                format!("`{}` is a system key", self.name),
+                text!("api-records-system-key-name", name = &self.name),
             ));
         }
         if self.label.trim().is_empty() {
@@ -267,14 +273,14 @@ impl FieldSpec {
             errors.push(FieldError::new(
                 "options",
                 "required",
-                "a select field needs options",
+                text!("api-records-options-required"),
             ));
         }
         if !has_options && !self.options.is_empty() {
             errors.push(FieldError::new(
                 "options",
                 "not_allowed",
-                "only select and multi_select fields have options",
+                text!("api-records-options-not-allowed"),
             ));
         }
         let mut seen = std::collections::HashSet::new();
@@ -283,31 +289,33 @@ impl FieldSpec {
                 errors.push(FieldError::new(
                     "options",
                     "invalid_option",
-                    "option values are 1 to 100 characters",
+                    text!("api-records-option-length"),
                 ));
             } else if !seen.insert(option.value.clone()) {
                 errors.push(FieldError::new(
                     "options",
                     "duplicate_option",
-                    format!("option `{}` is listed twice", option.value),
+                    text!("api-records-option-twice", option = &option.value),
                 ));
             }
             if option.label.is_empty() {
                 option.label = option.value.clone();
             }
+            let key = format!("options.{}.labels", option.value);
+            check_labels(&key, &mut option.labels, &mut errors);
         }
         match (&self.target, self.kind) {
             (Some(target), FieldKind::Reference) if schema.by_name(target).is_none() => {
                 errors.push(FieldError::new(
                     "target",
                     "unknown_entity",
-                    format!("no entity type is named `{target}`"),
+                    text!("api-records-unknown-target", target = target),
                 ));
             }
             (Some(_), kind) if kind != FieldKind::Reference => errors.push(FieldError::new(
                 "target",
                 "not_allowed",
-                "only reference fields have a target",
+                text!("api-records-target-not-allowed"),
             )),
             _ => {}
         }
@@ -315,14 +323,14 @@ impl FieldSpec {
             errors.push(FieldError::new(
                 "multiple",
                 "not_allowed",
-                "only reference fields can hold several ids",
+                text!("api-records-multiple-not-allowed"),
             ));
         }
         if self.max_length == Some(0) {
             errors.push(FieldError::new(
                 "max_length",
                 "invalid_value",
-                "must be at least 1",
+                text!("api-records-max-length-too-small"),
             ));
         }
         if let Some(default) = self.default.take() {
@@ -331,7 +339,7 @@ impl FieldSpec {
                 Err((_, message)) => errors.push(FieldError::new(
                     "default",
                     "invalid_default",
-                    format!("the default is not a valid value of this field: {message}"),
+                    text!("api-records-invalid-default", message = message),
                 )),
             }
         }
@@ -339,7 +347,7 @@ impl FieldSpec {
             errors.push(FieldError::new(
                 "indexed",
                 "not_allowed",
-                "list and json fields cannot be indexed",
+                text!("api-records-index-not-allowed"),
             ));
         }
         if errors.is_empty() {
@@ -414,28 +422,28 @@ impl EntityType {
             errors.push(FieldError::new(
                 "plural",
                 "invalid_name",
-                "must differ from `name`",
+                text!("api-records-plural-same-as-name"),
             ));
         }
         if schema.by_name(&self.name).is_some() || schema.by_plural(&self.name).is_some() {
             errors.push(FieldError::new(
                 "name",
                 "already_exists",
-                "the name is taken",
+                text!("api-records-name-taken"),
             ));
         }
         if schema.by_plural(&self.plural).is_some() || schema.by_name(&self.plural).is_some() {
             errors.push(FieldError::new(
                 "plural",
                 "already_exists",
-                "the plural is taken",
+                text!("api-records-plural-taken"),
             ));
         }
         if RESERVED_PLURALS.contains(&self.plural.as_str()) {
             errors.push(FieldError::new(
                 "plural",
                 "reserved_name",
-                "the plural is reserved",
+                text!("api-records-plural-reserved"),
             ));
         }
         if self.label.trim().is_empty() {
@@ -460,7 +468,7 @@ impl EntityType {
                 errors.push(FieldError::new(
                     format!("fields.{}", field.name),
                     "duplicate_field",
-                    "the field is declared twice",
+                    text!("api-records-field-declared-twice"),
                 ));
             }
         }
@@ -469,7 +477,7 @@ impl EntityType {
                 errors.push(FieldError::new(
                     "title_fields",
                     "unknown_field",
-                    format!("`{key}` is not a field of the type"),
+                    text!("api-records-not-a-field-of-type", key = key),
                 ));
             }
         }
@@ -483,7 +491,7 @@ impl EntityType {
                 errors.push(FieldError::new(
                     "sort",
                     "unknown_field",
-                    format!("`{name}` is not a field of the type"),
+                    text!("api-records-not-a-field-of-type", key = name),
                 ));
             }
         }
@@ -503,31 +511,30 @@ impl EntityType {
     /// Checks `indexes`: each lists 1 to `MAX_INDEX_KEYS` distinct keys, every one `owner` or a
     /// field holding a single short value (not long text, json or a list). An error names
     /// the index at fault (by position), if one is.
-    pub fn check_indexes(&self) -> Result<(), (Option<usize>, String)> {
+    pub fn check_indexes(&self) -> Result<(), (Option<usize>, Refusal)> {
         if self.indexes.len() > MAX_INDEXES {
-            return Err((None, format!("at most {MAX_INDEXES} indexes per type")));
+            return Err((
+                None,
+                Refusal(text!("api-records-too-many-indexes", max = MAX_INDEXES)),
+            ));
         }
         for (i, keys) in self.indexes.iter().enumerate() {
-            let invalid = |message: String| Err((Some(i), message));
+            let invalid = |message: Text| Err((Some(i), Refusal(message)));
             if keys.is_empty() || keys.len() > MAX_INDEX_KEYS {
-                return invalid(format!("an index has 1 to {MAX_INDEX_KEYS} keys"));
+                return invalid(text!("api-records-index-keys", max = MAX_INDEX_KEYS));
             }
             for (j, key) in keys.iter().enumerate() {
                 if keys[..j].contains(key) {
-                    return invalid(format!("`{key}` is listed twice"));
+                    return invalid(text!("api-records-index-key-twice", key = key));
                 }
                 if key == "owner" {
                     continue;
                 }
                 let Some(field) = self.field(key) else {
-                    return invalid(format!(
-                        "`{key}` is neither a field of the type nor `owner`"
-                    ));
+                    return invalid(text!("api-records-index-unknown-key", key = key));
                 };
                 if field.is_list() || matches!(field.kind, FieldKind::LongText | FieldKind::Json) {
-                    return invalid(format!(
-                        "`{key}` cannot be indexed: it holds long text, json or a list"
-                    ));
+                    return invalid(text!("api-records-index-unindexable", key = key));
                 }
             }
         }
@@ -538,9 +545,33 @@ impl EntityType {
 /// Paths under `/api/v1` that can never be an entity type's plural.
 const RESERVED_PLURALS: &[&str] = &["meta", "openapi.json", "audit", "search", "plugins", "me"];
 
+/// Why a definition is refused: words for an admin's field error (a [`Text`], written in their
+/// language), or English for a plugin manifest's problem (a `String`, as manifests are
+/// checked).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Refusal(pub Text);
+
+impl From<Refusal> for Text {
+    fn from(refusal: Refusal) -> Text {
+        refusal.0
+    }
+}
+
+impl From<Refusal> for String {
+    fn from(refusal: Refusal) -> String {
+        refusal.0.to_string()
+    }
+}
+
+impl std::fmt::Display for Refusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
 /// Names of types and fields: lowercase ASCII snake_case, 1 to 48 characters, starting with a
 /// letter — safe inside JSON paths and SQL index names.
-pub fn check_identifier(name: &str) -> Result<(), String> {
+pub fn check_identifier(name: &str) -> Result<(), Refusal> {
     let valid = !name.is_empty()
         && name.len() <= 48
         && name.starts_with(|c: char| c.is_ascii_lowercase())
@@ -550,11 +581,10 @@ pub fn check_identifier(name: &str) -> Result<(), String> {
     if valid {
         Ok(())
     } else {
-        Err(format!(
-            "`{}` is not a valid name: use 1 to 48 lowercase letters, digits and underscores, \
-             starting with a letter",
-            name.chars().take(80).collect::<String>()
-        ))
+        Err(Refusal(text!(
+            "api-records-invalid-name",
+            name = name.chars().take(80).collect::<String>()
+        )))
     }
 }
 
@@ -577,9 +607,10 @@ fn check_labels(key: &str, labels: &mut BTreeMap<String, String>, errors: &mut V
             errors.push(FieldError::new(
                 format!("{key}.{shown}"),
                 "unknown_language",
-                format!(
-                    "`{shown}` is not a language Kith speaks: use {}",
-                    spoken.join(", ")
+                text!(
+                    "api-records-unknown-language",
+                    language = &shown,
+                    languages = spoken.join(", ")
                 ),
             ));
             continue;
@@ -590,7 +621,7 @@ fn check_labels(key: &str, labels: &mut BTreeMap<String, String>, errors: &mut V
             errors.push(FieldError::new(
                 format!("{key}.{}", known.tag()),
                 "invalid_label",
-                format!("a label is 1 to {MAX_LABEL_CHARS} characters, without control characters"),
+                text!("api-records-invalid-label", max = MAX_LABEL_CHARS),
             ));
         } else if checked
             .insert(known.tag().to_owned(), text.to_owned())
@@ -599,7 +630,7 @@ fn check_labels(key: &str, labels: &mut BTreeMap<String, String>, errors: &mut V
             errors.push(FieldError::new(
                 format!("{key}.{}", known.tag()),
                 "duplicate_label",
-                "the language is given twice",
+                text!("api-records-label-twice"),
             ));
         }
     }

@@ -14,6 +14,7 @@ use uuid::Uuid;
 
 use super::schema::{EntityType, FieldKind, FieldSpec, SYSTEM_KEYS};
 use crate::error::FieldError;
+use crate::i18n::{Text, text};
 
 /// Largest serialised size of one `json` field value.
 const MAX_JSON_BYTES: usize = 64 * 1024;
@@ -54,9 +55,17 @@ pub fn check(
                         draft.owner = Some(id);
                         draft.user_refs.push(("owner".to_owned(), id));
                     }
-                    Err(_) => errors.push(FieldError::new(key, "invalid_user", "not a user id")),
+                    Err(_) => errors.push(FieldError::new(
+                        key,
+                        "invalid_user",
+                        text!("api-records-not-a-user-id"),
+                    )),
                 },
-                _ => errors.push(FieldError::new(key, "invalid_type", "expected a user id")),
+                _ => errors.push(FieldError::new(
+                    key,
+                    "invalid_type",
+                    text!("api-records-expected-user-id"),
+                )),
             }
             continue;
         }
@@ -64,7 +73,7 @@ pub fn check(
             errors.push(FieldError::new(
                 key,
                 "read_only",
-                "system keys are set by the server",
+                text!("api-records-system-key-read-only"),
             ));
             continue;
         }
@@ -72,7 +81,7 @@ pub fn check(
             errors.push(FieldError::new(
                 key.chars().take(100).collect::<String>(),
                 "unknown_field",
-                format!("`{}` has no such field", ty.plural),
+                text!("api-records-no-such-field", plural = &ty.plural),
             ));
             continue;
         };
@@ -80,7 +89,7 @@ pub fn check(
             errors.push(FieldError::new(
                 key,
                 "read_only",
-                "your role may not change this field",
+                text!("api-records-field-read-only"),
             ));
             continue;
         }
@@ -90,7 +99,11 @@ pub fn check(
                 draft.fields.insert(key.clone(), normal);
             }
             Ok(None) if field.required => {
-                errors.push(FieldError::new(key, "required", "a value is required"));
+                errors.push(FieldError::new(
+                    key,
+                    "required",
+                    text!("api-records-value-required"),
+                ));
             }
             Ok(None) => {
                 if mode == Mode::Patch {
@@ -106,7 +119,7 @@ pub fn check(
                 errors.push(FieldError::new(
                     &field.name,
                     "required",
-                    "a value is required",
+                    text!("api-records-value-required"),
                 ));
             }
         }
@@ -137,10 +150,10 @@ fn collect_refs(field: &FieldSpec, value: &Value, draft: &mut Draft) {
     }
 }
 
-type Problem = (&'static str, String);
+type Problem = (&'static str, Text);
 
-fn problem(code: &'static str, message: impl Into<String>) -> Problem {
-    (code, message.into())
+fn problem(code: &'static str, message: Text) -> Problem {
+    (code, message)
 }
 
 /// Normalises one value; `Ok(None)` means empty.
@@ -165,22 +178,37 @@ pub fn normalize(field: &FieldSpec, value: &Value) -> Result<Option<Value>, Prob
         FieldKind::Url => Value::String(normalize_url(expect_text(field, value)?)?),
         FieldKind::Integer => match value.as_i64() {
             Some(n) => Value::from(n),
-            None => return Err(problem("invalid_type", "expected a whole number")),
+            None => {
+                return Err(problem(
+                    "invalid_type",
+                    text!("api-records-expected-whole-number"),
+                ));
+            }
         },
         FieldKind::Number => match value.as_f64().filter(|n| n.is_finite()) {
             Some(_) if value.is_number() => value.clone(),
-            _ => return Err(problem("invalid_type", "expected a number")),
+            _ => {
+                return Err(problem(
+                    "invalid_type",
+                    text!("api-records-expected-number"),
+                ));
+            }
         },
         FieldKind::Money => normalize_money(value)?,
         FieldKind::Boolean => match value {
             Value::Bool(_) => value.clone(),
-            _ => return Err(problem("invalid_type", "expected true or false")),
+            _ => {
+                return Err(problem(
+                    "invalid_type",
+                    text!("api-records-expected-boolean"),
+                ));
+            }
         },
         FieldKind::Date => {
             let text = expect_text(field, value)?;
             match NaiveDate::parse_from_str(text, "%Y-%m-%d") {
                 Ok(date) => Value::String(date.format("%Y-%m-%d").to_string()),
-                Err(_) => return Err(problem("invalid_date", "expected a date like 2026-11-22")),
+                Err(_) => return Err(problem("invalid_date", text!("api-records-expected-date"))),
             }
         }
         FieldKind::Datetime => Value::String(normalize_datetime(expect_text(field, value)?)?),
@@ -197,7 +225,7 @@ pub fn normalize(field: &FieldSpec, value: &Value) -> Result<Option<Value>, Prob
             if size > MAX_JSON_BYTES {
                 return Err(problem(
                     "too_long",
-                    format!("at most {MAX_JSON_BYTES} bytes"),
+                    text!("api-records-json-too-large", max = MAX_JSON_BYTES),
                 ));
             }
             value.clone()
@@ -209,12 +237,12 @@ pub fn normalize(field: &FieldSpec, value: &Value) -> Result<Option<Value>, Prob
 
 fn normalize_list(field: &FieldSpec, value: &Value) -> Result<Value, Problem> {
     let Value::Array(items) = value else {
-        return Err(problem("invalid_type", "expected a list"));
+        return Err(problem("invalid_type", text!("api-records-expected-list")));
     };
     if items.len() > MAX_LIST_LEN {
         return Err(problem(
             "too_long",
-            format!("at most {MAX_LIST_LEN} entries"),
+            text!("api-records-list-too-long", max = MAX_LIST_LEN),
         ));
     }
     let mut out: Vec<Value> = Vec::with_capacity(items.len());
@@ -222,19 +250,18 @@ fn normalize_list(field: &FieldSpec, value: &Value) -> Result<Value, Problem> {
         let normal = match field.kind {
             FieldKind::Reference => Value::String(normalize_id(item)?),
             FieldKind::MultiSelect => {
-                let text = item
-                    .as_str()
-                    .ok_or_else(|| problem("invalid_type", "expected a list of strings"))?;
+                let text = item.as_str().ok_or_else(|| {
+                    problem("invalid_type", text!("api-records-expected-string-list"))
+                })?;
                 check_option(field, text)?;
                 Value::String(text.to_owned())
             }
             _ => {
-                let text = item
-                    .as_str()
-                    .map(str::trim)
-                    .ok_or_else(|| problem("invalid_type", "expected a list of strings"))?;
+                let text = item.as_str().map(str::trim).ok_or_else(|| {
+                    problem("invalid_type", text!("api-records-expected-string-list"))
+                })?;
                 if text.is_empty() || text.chars().count() > 64 {
-                    return Err(problem("invalid_tag", "tags are 1 to 64 characters"));
+                    return Err(problem("invalid_tag", text!("api-records-invalid-tag")));
                 }
                 Value::String(text.to_owned())
             }
@@ -257,17 +284,23 @@ fn is_empty(value: &Value) -> bool {
 
 fn expect_text<'a>(field: &FieldSpec, value: &'a Value) -> Result<&'a str, Problem> {
     let Value::String(text) = value else {
-        return Err(problem("invalid_type", "expected a string"));
+        return Err(problem(
+            "invalid_type",
+            text!("api-records-expected-string"),
+        ));
     };
     let text = text.trim();
     let limit = field.text_limit();
     if text.chars().count() > limit {
-        return Err(problem("too_long", format!("at most {limit} characters")));
+        return Err(problem(
+            "too_long",
+            text!("api-records-text-too-long", max = limit),
+        ));
     }
     if field.kind != FieldKind::LongText && text.contains(|c: char| c.is_control()) {
         return Err(problem(
             "invalid_text",
-            "control characters are not allowed",
+            text!("api-records-control-characters"),
         ));
     }
     Ok(text)
@@ -280,7 +313,7 @@ fn check_option(field: &FieldSpec, value: &str) -> Result<(), Problem> {
     let allowed: Vec<&str> = field.options.iter().map(|o| o.value.as_str()).collect();
     Err(problem(
         "invalid_option",
-        format!("expected one of: {}", allowed.join(", ")),
+        text!("api-records-expected-option", options = allowed.join(", ")),
     ))
 }
 
@@ -306,10 +339,7 @@ pub fn normalize_email(text: &str) -> Result<String, Problem> {
     if valid {
         Ok(email)
     } else {
-        Err(problem(
-            "invalid_email",
-            "expected an email address like ada@example.com",
-        ))
+        Err(problem("invalid_email", text!("api-records-invalid-email")))
     }
 }
 
@@ -321,10 +351,7 @@ fn normalize_phone(text: &str) -> Result<String, Problem> {
     if allowed && (4..=20).contains(&digits) {
         Ok(text.to_owned())
     } else {
-        Err(problem(
-            "invalid_phone",
-            "expected a phone number such as +1 (555) 010-2030",
-        ))
+        Err(problem("invalid_phone", text!("api-records-invalid-phone")))
     }
 }
 
@@ -337,10 +364,7 @@ fn normalize_url(text: &str) -> Result<String, Problem> {
         Some(host) if !host.is_empty() && !text.contains(char::is_whitespace) => {
             Ok(text.to_owned())
         }
-        _ => Err(problem(
-            "invalid_url",
-            "expected an http(s) URL like https://example.com",
-        )),
+        _ => Err(problem("invalid_url", text!("api-records-invalid-url"))),
     }
 }
 
@@ -349,7 +373,7 @@ pub fn normalize_datetime(text: &str) -> Result<String, Problem> {
         Ok(at) => Ok(format_datetime(at.with_timezone(&Utc))),
         Err(_) => Err(problem(
             "invalid_datetime",
-            "expected an RFC 3339 date and time like 2026-11-22T14:30:00Z",
+            text!("api-records-invalid-datetime"),
         )),
     }
 }
@@ -364,12 +388,7 @@ pub fn format_micros(micros: i64) -> String {
 }
 
 fn normalize_money(value: &Value) -> Result<Value, Problem> {
-    let invalid = || {
-        problem(
-            "invalid_money",
-            r#"expected {"amount": "1250.00", "currency": "EUR"}"#,
-        )
-    };
+    let invalid = || problem("invalid_money", text!("api-records-invalid-money"));
     let Value::Object(money) = value else {
         return Err(invalid());
     };
@@ -386,7 +405,7 @@ fn normalize_money(value: &Value) -> Result<Value, Problem> {
         _ => {
             return Err(problem(
                 "invalid_currency",
-                "expected an ISO 4217 currency code such as EUR",
+                text!("api-records-invalid-currency"),
             ));
         }
     };
@@ -422,7 +441,7 @@ fn normalize_id(value: &Value) -> Result<String, Problem> {
         .as_str()
         .and_then(|s| Uuid::parse_str(s.trim()).ok())
         .map(|id| id.hyphenated().to_string())
-        .ok_or_else(|| problem("invalid_reference", "expected a record id"))
+        .ok_or_else(|| problem("invalid_reference", text!("api-records-expected-record-id")))
 }
 
 /// The title of a record of `ty`: its title fields joined by spaces.

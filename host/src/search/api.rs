@@ -8,11 +8,12 @@ use serde_json::{Value, json};
 use std::sync::Arc;
 
 use super::find::{FindError, Found};
-use super::{MAX_LIMIT, SearchError};
+use super::{MAX_LIMIT, MAX_QUERY_CHARS, SearchError};
 use crate::app::AppState;
 use crate::auth::Identity;
 use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::extract::ApiQuery;
+use crate::i18n::text;
 use crate::records::schema::EntityType;
 
 #[derive(Debug, Deserialize)]
@@ -38,7 +39,7 @@ pub async fn search(
             .ok_or_else(|| {
                 ApiError::new(
                     ErrorCode::InvalidParameter,
-                    format!("limit must be a whole number from 1 to {MAX_LIMIT}"),
+                    text!("api-records-limit", max = MAX_LIMIT),
                 )
             })?,
     };
@@ -66,9 +67,9 @@ pub async fn find(
                     schema.by_plural(plural.trim()).cloned().ok_or_else(|| {
                         ApiError::new(
                             ErrorCode::InvalidParameter,
-                            format!(
-                                "unknown entity type `{}` in types",
-                                plural.trim().chars().take(64).collect::<String>()
+                            text!(
+                                "api-records-search-unknown-type",
+                                name = plural.trim().chars().take(64).collect::<String>()
                             ),
                         )
                     })
@@ -88,11 +89,12 @@ pub async fn find(
     .map_err(|error| match error {
         FindError::Search(SearchError::EmptyQuery) => ApiError::new(
             ErrorCode::InvalidParameter,
-            "q is required: the words to search for",
+            text!("api-records-search-query-required"),
         ),
-        FindError::Search(error @ SearchError::QueryTooLong) => {
-            ApiError::new(ErrorCode::InvalidParameter, error.to_string())
-        }
+        FindError::Search(SearchError::QueryTooLong) => ApiError::new(
+            ErrorCode::InvalidParameter,
+            text!("api-records-search-query-too-long", max = MAX_QUERY_CHARS),
+        ),
         FindError::Record(error) => error.into(),
         other => ApiError::internal(other),
     })?;

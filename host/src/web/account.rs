@@ -252,7 +252,7 @@ pub fn field_errors(error: ApiError, lang: Language, into: &mut Map<String, Valu
     }
     for detail in error.details {
         into.entry(detail.field)
-            .or_insert(Value::String(detail.message));
+            .or_insert(Value::String(detail.message.render(lang)));
     }
 }
 

@@ -13,6 +13,7 @@ use super::display::{Names, cell, label, read_one};
 use super::{Web, redirect_with};
 use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::i18n::Language;
+use crate::i18n::text;
 use crate::ids::RecordId;
 use crate::records::schema::{EntityType, FieldKind};
 use crate::records::{ListQuery, Record, RecordError, UpdateItem};
@@ -65,7 +66,7 @@ pub async fn bulk(web: Web, Path(plural): Path<String>, body: Bytes) -> Response
                 let Some(field) = ty.field(name).filter(|f| !f.read_only) else {
                     return Ok(redirect_with(&back, "error", &lang.t("bulk-choose-field")));
                 };
-                let patch = match read_one(field, value, web.zone) {
+                let patch = match read_one(field, value, web.zone, web.lang) {
                     Ok(patch) => patch,
                     Err(message) => return Ok(redirect_with(&back, "error", &message)),
                 };
@@ -87,9 +88,9 @@ pub async fn bulk(web: Web, Path(plural): Path<String>, body: Bytes) -> Response
             }
             other => Err(ApiError::new(
                 ErrorCode::InvalidParameter,
-                format!(
-                    "`{}` is not a bulk action",
-                    other.chars().take(32).collect::<String>()
+                text!(
+                    "api-web-not-bulk-action",
+                    action = other.chars().take(32).collect::<String>()
                 ),
             )),
         }
@@ -148,7 +149,7 @@ pub fn choices(ty: &EntityType, lang: Language) -> Vec<Value> {
 struct Outcome {
     done: usize,
     refused: usize,
-    first_reason: Option<String>,
+    first_reason: Option<crate::i18n::Text>,
 }
 
 impl Outcome {
@@ -189,7 +190,7 @@ impl Outcome {
                     &[
                         ("done", done.into()),
                         ("count", self.refused.into()),
-                        ("reason", reason.into()),
+                        ("reason", reason.render(lang).into()),
                     ],
                 ),
             ),

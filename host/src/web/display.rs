@@ -13,6 +13,7 @@ use uuid::Uuid;
 use super::Form;
 use crate::error::FieldError;
 use crate::i18n::Language;
+use crate::i18n::{Text, text};
 use crate::locale::Locale;
 use crate::records::schema::{EntityType, FieldKind, FieldSpec};
 
@@ -119,30 +120,45 @@ pub fn local_stamp(at: DateTime<Utc>, zone: Tz, lang: Language) -> String {
     lang.stamp(at, zone)
 }
 
-/// A type's name in the reader's language: the catalogue's (`type-contact`) for the types it
-/// knows, else the label the workspace gave the type in that language, else its own label.
+/// The host catalogue's message `key` for a built-in type; other types (custom, plugins')
+/// are labelled by their own `labels`, never by the host's catalogue.
+fn builtin_message(lang: Language, ty: &EntityType, key: &str) -> Option<String> {
+    if ty.source == "builtin" {
+        lang.lookup(key)
+    } else {
+        None
+    }
+}
+
+/// A type's name in the reader's language: the catalogue's (`type-contact`) for the built-in
+/// types, else the label the type has in that language (a workspace's custom type, a plugin's
+/// from its catalogue), else its own label.
 pub fn type_label(lang: Language, ty: &EntityType) -> String {
-    lang.lookup(&format!("type-{}", ty.name))
+    builtin_message(lang, ty, &format!("type-{}", ty.name))
         .or_else(|| ty.labels.get(lang.tag()).cloned())
         .unwrap_or_else(|| ty.label.clone())
 }
 
 /// …and its plural (`type-contact-plural`, `labels_plural`).
 pub fn type_label_plural(lang: Language, ty: &EntityType) -> String {
-    lang.lookup(&format!("type-{}-plural", ty.name))
+    builtin_message(lang, ty, &format!("type-{}-plural", ty.name))
         .or_else(|| ty.labels_plural.get(lang.tag()).cloned())
         .unwrap_or_else(|| ty.label_plural.clone())
 }
 
-/// A type with its own and its fields' labels in the reader's language: the catalogue's for
-/// built-in ones (`type-contact`, `type-contact-plural`, `field-contact-first_name`), the
-/// workspace's `labels` in that language for custom ones; what neither has keeps `label`.
+/// A type with its own, its fields' and its options' labels in the reader's language: the
+/// catalogue's for built-in ones (`type-contact`, `type-contact-plural`,
+/// `field-contact-first_name`, `option-…`), else the `labels` they carry in that language
+/// (custom types and fields: the workspace's; plugins' types, fields and options: their
+/// catalogues', see `plugins::messages`); what has neither keeps `label`.
 pub fn localized(ty: &std::sync::Arc<EntityType>, lang: Language) -> std::sync::Arc<EntityType> {
     let tag = lang.tag();
-    let builtin = lang.lookup(&format!("type-{}", ty.name)).is_some();
+    let builtin = builtin_message(lang, ty, &format!("type-{}", ty.name)).is_some();
     let own = ty.labels.contains_key(tag)
         || ty.labels_plural.contains_key(tag)
-        || ty.fields.iter().any(|f| f.labels.contains_key(tag));
+        || ty.fields.iter().any(|f| {
+            f.labels.contains_key(tag) || f.options.iter().any(|o| o.labels.contains_key(tag))
+        });
     if !builtin && !own {
         return ty.clone();
     }
@@ -150,11 +166,18 @@ pub fn localized(ty: &std::sync::Arc<EntityType>, lang: Language) -> std::sync::
     copy.label = type_label(lang, ty);
     copy.label_plural = type_label_plural(lang, ty);
     for field in &mut copy.fields {
+        for option in &mut field.options {
+            if let Some(label) = option.labels.get(tag) {
+                option.label = label.clone();
+            }
+        }
         if let Some(label) = field.labels.get(tag) {
             field.label = label.clone();
             continue;
         }
-        if field.custom || !builtin {
+        // Only the built-in fields of a built-in type: not a custom field, nor one a plugin
+        // added to it.
+        if field.custom || field.source.is_some() || !builtin {
             continue;
         }
         if let Some(label) = lang.lookup(&format!("field-{}-{}", ty.name, field.name)) {
@@ -188,15 +211,12 @@ pub fn local_today(zone: Tz) -> String {
 /// A wall-clock time typed in `zone` as the UTC moment it names. A time the clocks skip
 /// (the hour a summer time starts) is refused; one they pass twice (when it ends) is the
 /// first of the two.
-pub fn from_local(naive: NaiveDateTime, zone: Tz) -> Result<DateTime<Utc>, String> {
+pub fn from_local(naive: NaiveDateTime, zone: Tz) -> Result<DateTime<Utc>, Text> {
     match zone.from_local_datetime(&naive) {
         chrono::LocalResult::Single(at) | chrono::LocalResult::Ambiguous(at, _) => {
             Ok(at.with_timezone(&Utc))
         }
-        chrono::LocalResult::None => Err(format!(
-            "does not exist in {} (the clocks skip it): choose another time",
-            zone.name()
-        )),
+        chrono::LocalResult::None => Err(text!("api-web-skipped-time", zone = zone.name())),
     }
 }
 
@@ -474,7 +494,7 @@ pub fn read_form(
                         errors.push(FieldError::new(
                             name,
                             "invalid_value",
-                            "must be a whole number",
+                            text!("api-web-not-whole-number"),
                         ));
                         continue;
                     }
@@ -489,7 +509,11 @@ pub fn read_form(
                 {
                     Some(n) => Value::Number(n),
                     None => {
-                        errors.push(FieldError::new(name, "invalid_value", "must be a number"));
+                        errors.push(FieldError::new(
+                            name,
+                            "invalid_value",
+                            text!("api-web-not-number"),
+                        ));
                         continue;
                     }
                 },
@@ -518,7 +542,7 @@ pub fn read_form(
                         errors.push(FieldError::new(
                             name,
                             "invalid_value",
-                            format!("is not valid JSON: {e}"),
+                            text!("api-web-not-json", detail = e.to_string()),
                         ));
                         continue;
                     }
@@ -553,12 +577,17 @@ fn list<'a>(items: impl Iterator<Item = &'a str>) -> Value {
 
 /// One field's value as a small form sends it, typed as [`read_form`] types it; a refusal
 /// reads "Label: message".
-pub fn read_one(field: &FieldSpec, raw: &str, zone: Tz) -> Result<Map<String, Value>, String> {
+pub fn read_one(
+    field: &FieldSpec,
+    raw: &str,
+    zone: Tz,
+    lang: Language,
+) -> Result<Map<String, Value>, String> {
     let typed = Form(vec![(field.name.clone(), raw.to_owned())]);
     read_form(&[field], &typed, zone).map_err(|errors| {
         let message = errors
             .first()
-            .map_or("is not valid", |e| e.message.as_str());
+            .map_or_else(|| lang.t("form-not-valid"), |e| e.message.render(lang));
         format!("{}: {message}", label(field))
     })
 }
@@ -663,7 +692,7 @@ mod tests {
             Language::En,
         );
         assert_eq!(control["value"], "2026-07-01T09:00", "summer time: UTC+2");
-        let read = |raw: &str| read_one(&field, raw, berlin);
+        let read = |raw: &str| read_one(&field, raw, berlin, Language::En);
         assert_eq!(
             read("2026-12-01T09:30").unwrap()["due_at"],
             "2026-12-01T08:30:00Z"
@@ -680,7 +709,7 @@ mod tests {
             read("2026-10-25T02:30").unwrap()["due_at"],
             "2026-10-25T00:30:00Z"
         );
-        let tokyo = read_one(&field, "2026-12-01T09:30", Tz::Asia__Tokyo).unwrap();
+        let tokyo = read_one(&field, "2026-12-01T09:30", Tz::Asia__Tokyo, Language::En).unwrap();
         assert_eq!(tokyo["due_at"], "2026-12-01T00:30:00Z");
     }
 

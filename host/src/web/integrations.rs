@@ -29,6 +29,7 @@ use crate::app::AppState;
 use crate::auth::model::user;
 use crate::auth::people;
 use crate::error::{ApiError, ApiResult, ErrorCode};
+use crate::i18n::text;
 use crate::integrations::model::{webhook, webhook_delivery as delivery};
 use crate::integrations::{event_id, outbound, webhooks};
 use crate::mail::model::{mailbox, message, settings};
@@ -362,7 +363,7 @@ struct DeliveryRow {
 async fn webhook_page(web: Web, Path(id): Path<String>, RawQuery(raw): RawQuery) -> Response {
     let query = Form::parse(raw.unwrap_or_default().as_bytes());
     admin_page(&web, "webhooks", "settings/webhook.html", async {
-        let missing = || ApiError::new(ErrorCode::NotFound, "no such webhook");
+        let missing = || ApiError::new(ErrorCode::NotFound, text!("api-web-no-such-webhook"));
         let id = Uuid::parse_str(&id).map_err(|_| missing())?;
         let hook = webhook::Entity::find_by_id(id)
             .filter(webhook::Column::WorkspaceId.eq(web.identity.workspace.0))

@@ -18,6 +18,7 @@ use super::pages::{entity, entity_json, names, page, parse_id, record_url, shown
 use super::{Form, Web, redirect_with};
 use crate::auth::permissions::Operation;
 use crate::error::{ApiError, ApiResult, ErrorCode};
+use crate::i18n::text;
 use crate::ids::RecordId;
 use crate::records::schema::{EntityType, FieldSpec};
 use crate::records::{Record, RecordError};
@@ -81,15 +82,12 @@ impl Pair {
         let ty = entity(web, plural).await?;
         let keep = parse_id(id)?;
         let other = parse_id(with.ok_or_else(|| {
-            ApiError::new(
-                ErrorCode::InvalidParameter,
-                "choose the record to merge into this one",
-            )
+            ApiError::new(ErrorCode::InvalidParameter, text!("api-web-merge-choose"))
         })?)?;
         if keep == other {
             return Err(ApiError::new(
                 ErrorCode::InvalidParameter,
-                "a record cannot be merged into itself",
+                text!("api-web-merge-itself"),
             ));
         }
         let (store, actor) = (&web.state.store, web.actor());
@@ -326,14 +324,14 @@ pub async fn merge(web: Web, Path((plural, id)): Path<(String, String)>, body: B
         };
         let status = error.code.status();
         let message = if error.details.is_empty() {
-            shown(error)?
+            shown(error, web.lang)?
         } else {
             error
                 .details
                 .iter()
                 .map(|e| match ty.field(&e.field) {
-                    Some(field) => format!("{}: {}", label(field), e.message),
-                    None => e.message.clone(),
+                    Some(field) => format!("{}: {}", label(field), e.message.render(web.lang)),
+                    None => e.message.render(web.lang),
                 })
                 .collect::<Vec<_>>()
                 .join(" ")

@@ -45,6 +45,7 @@ use crate::auth::permissions::{Operation, Scope};
 use crate::auth::{Identity, load_access, session};
 use crate::error::{ApiError, ErrorCode};
 use crate::i18n::Language;
+use crate::i18n::text;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -249,7 +250,7 @@ impl Web {
             Some(sent) if session::same_secret(sent, &self.csrf) => Ok(form),
             _ => Err(ApiError::new(
                 ErrorCode::CsrfFailed,
-                self.lang.t("error-form-expired"),
+                text!("error-form-expired"),
             )),
         }
     }
@@ -348,7 +349,7 @@ pub fn render_with(
     mut context: Value,
 ) -> Response {
     let Ok(nonce) = crate::auth::random_hex(16) else {
-        return plain_error(ApiError::new(ErrorCode::Internal, "internal server error"));
+        return plain_error(ApiError::new(ErrorCode::Internal, text!("api-internal")));
     };
     if let Value::Object(map) = &mut context {
         map.insert("csp_nonce".into(), Value::String(nonce.clone()));
@@ -374,7 +375,7 @@ pub fn render_with(
         }
         Err(error) => {
             tracing::error!(template, error = %format!("{error:#}"), "page template failed");
-            plain_error(ApiError::new(ErrorCode::Internal, "internal server error"))
+            plain_error(ApiError::new(ErrorCode::Internal, text!("api-internal")))
         }
     }
 }
@@ -402,7 +403,7 @@ pub fn shown_message(error: &ApiError, lang: Language) -> String {
     if error.code.status().is_server_error() {
         lang.t("error-server-trouble")
     } else {
-        error.message.clone()
+        error.message.render(lang)
     }
 }
 
@@ -511,10 +512,7 @@ async fn theme_css(
 async fn theme_logo(web: Web, headers: HeaderMap) -> Response {
     let Some((bytes, kind, tag)) = &web.look.logo else {
         return web
-            .fail(ApiError::new(
-                ErrorCode::NotFound,
-                web.lang.t("error-no-logo"),
-            ))
+            .fail(ApiError::new(ErrorCode::NotFound, text!("error-no-logo")))
             .await;
     };
     let mut response = cached(&headers, tag, kind, "private, max-age=86400", bytes.clone());
@@ -539,9 +537,9 @@ async fn static_file(
     let Some((version, bytes)) = found else {
         return plain_error(ApiError::new(
             ErrorCode::NotFound,
-            format!(
-                "no static file {}",
-                file.chars().take(100).collect::<String>()
+            text!(
+                "api-web-no-static-file",
+                file = file.chars().take(100).collect::<String>()
             ),
         ));
     };

@@ -22,6 +22,7 @@ use crate::auth::model::user;
 use crate::auth::permissions::{Operation, Scope};
 use crate::error::{ApiError, ApiResult, ErrorCode, FieldError};
 use crate::i18n::Language;
+use crate::i18n::text;
 use crate::ids::RecordId;
 use crate::plugins::manifest::{Action, PanelLocation};
 use crate::plugins::registry::Enabled;
@@ -52,17 +53,17 @@ pub(super) async fn page(web: &Web, body: impl Future<Output = ApiResult<Respons
 }
 
 /// The message of a refusal a page shows in place; a server failure stays an error.
-pub(super) fn shown(error: ApiError) -> ApiResult<String> {
+pub(super) fn shown(error: ApiError, lang: Language) -> ApiResult<String> {
     if error.code.status().is_server_error() {
         Err(error)
     } else {
-        Ok(error.message)
+        Ok(error.message.render(lang))
     }
 }
 
-/// Back to `back` with the refusal's message as the notice.
-fn refused(back: &str, error: ApiError) -> ApiResult<Response> {
-    Ok(redirect_with(back, "error", &shown(error)?))
+/// Back to `back` with the refusal's message, in the reader's language, as the notice.
+fn refused(web: &Web, back: &str, error: ApiError) -> ApiResult<Response> {
+    Ok(redirect_with(back, "error", &shown(error, web.lang)?))
 }
 
 pub(super) async fn entity(web: &Web, plural: &str) -> ApiResult<Arc<EntityType>> {
@@ -73,7 +74,7 @@ pub(super) async fn entity(web: &Web, plural: &str) -> ApiResult<Arc<EntityType>
 pub(super) fn parse_id(raw: &str) -> ApiResult<RecordId> {
     Uuid::parse_str(raw)
         .map(RecordId)
-        .map_err(|_| ApiError::new(ErrorCode::NotFound, "no record has this id"))
+        .map_err(|_| ApiError::new(ErrorCode::NotFound, text!("api-web-no-record-with-id")))
 }
 
 pub(super) fn entity_json(ty: &EntityType) -> Value {
@@ -385,6 +386,7 @@ async fn panels(
                 web.actor(),
                 &spec.name,
                 wit,
+                web.lang,
                 web.locale,
             )
             .await;
@@ -395,7 +397,7 @@ async fn panels(
             out.push(json!({
                 "plugin": enabled.id(),
                 "name": spec.name,
-                "title": spec.title,
+                "title": enabled.plugin.messages.panel_title(web.lang, spec),
                 "html": html,
                 "error": error,
             }));
@@ -603,13 +605,13 @@ pub async fn list(web: Web, Path(plural): Path<String>, RawQuery(raw): RawQuery)
         let base = format!("/records/{}", ty.plural);
         let unlisted = state.filters.iter().find(|(_, op, value)| op.starts_with("has_") && listed(value).is_empty());
         let listing = match unlisted {
-            Some((field, _, _)) => Err(ApiError::new(ErrorCode::InvalidFilter, web.lang.t_with("list-pick-a-value", &[("field", ty.field(field).map_or_else(|| field.clone(), label).into())]))),
+            Some((field, _, _)) => Err(ApiError::new(ErrorCode::InvalidFilter, text!("list-pick-a-value", field = ty.field(field).map_or_else(|| field.clone(), label)))),
             None => web.state.store.list(&web.actor(), &ty, &query).await.map_err(ApiError::from),
         };
         let (found, error) = match listing {
             Ok(found) => (Some(found), None),
             // A filter the store refuses is shown on the page, with the builder to fix it.
-            Err(error) => (None, Some(shown(error)?)),
+            Err(error) => (None, Some(shown(error, web.lang)?)),
         };
         let records: Vec<&Record> = found.iter().flat_map(|p| p.records.iter()).collect();
         let data: Vec<&Map<String, Value>> = records.iter().map(|r| &r.data).collect();
@@ -765,14 +767,14 @@ pub async fn save_view(web: Web, Path(plural): Path<String>, body: Bytes) -> Res
             return Err(ApiError::validation(vec![FieldError::new(
                 "name",
                 "invalid_value",
-                "a view needs a name of 1 to 80 characters",
+                text!("api-web-view-name"),
             )]));
         }
         let shared = form.get("shared") == Some("true");
         if shared && !web.is_admin() {
             return Err(ApiError::new(
                 ErrorCode::Forbidden,
-                "only admins share views with the workspace",
+                text!("api-web-view-share-admins"),
             ));
         }
         let state = ListState::from_form(&Form::parse(form.get("state").unwrap_or("").as_bytes()));
@@ -816,17 +818,17 @@ pub async fn delete_view(
     page(&web, async {
         web.form(&body)?;
         let ty = entity(&web, &plural).await?;
-        let id =
-            Uuid::parse_str(&id).map_err(|_| ApiError::new(ErrorCode::NotFound, "no such view"))?;
+        let id = Uuid::parse_str(&id)
+            .map_err(|_| ApiError::new(ErrorCode::NotFound, text!("api-web-no-such-view")))?;
         let view = saved_views(&web, &ty)
             .await?
             .into_iter()
             .find(|v| v.id == id)
-            .ok_or_else(|| ApiError::new(ErrorCode::NotFound, "no such view"))?;
+            .ok_or_else(|| ApiError::new(ErrorCode::NotFound, text!("api-web-no-such-view")))?;
         if view.owner_id != web.identity.user.0 && !web.is_admin() {
             return Err(ApiError::new(
                 ErrorCode::Forbidden,
-                "only its owner or an admin removes a shared view",
+                text!("api-web-view-remove-owner"),
             ));
         }
         saved_view::Entity::delete_by_id(id)
@@ -956,10 +958,10 @@ pub async fn board(web: Web, Path(plural): Path<String>, RawQuery(raw): RawQuery
         let fields: Vec<&FieldSpec> = ty.fields.iter().filter(|f| is_board_field(f)).collect();
         let field = match form.get("field") {
             Some(name) => fields.iter().find(|f| f.name == name).copied().ok_or_else(|| {
-                ApiError::new(ErrorCode::InvalidParameter, format!("{} has no select or reference field `{}`", ty.label_plural, name.chars().take(64).collect::<String>()))
+                ApiError::new(ErrorCode::InvalidParameter, text!("api-web-board-no-field", label = ty.label_plural.as_str(), field = name.chars().take(64).collect::<String>()))
             })?,
             None => default_board_field(&ty, &*web.state.store.schema(web.identity.workspace).await?).ok_or_else(|| {
-                ApiError::new(ErrorCode::InvalidParameter, format!("{} have no select or reference field to show as a board", ty.label_plural))
+                ApiError::new(ErrorCode::InvalidParameter, text!("api-web-board-no-fields", label = ty.label_plural.as_str()))
             })?,
         };
         let base = format!("/records/{}", ty.plural);
@@ -1133,7 +1135,7 @@ async fn reference_columns(
         None => {
             return Err(ApiError::new(
                 ErrorCode::UnknownEntity,
-                format!("unknown entity type `{target}`"),
+                text!("api-unknown-entity", name = target),
             ));
         }
     };
@@ -1210,7 +1212,7 @@ pub async fn set_field(
         let spec = ty.field(field).filter(|f| !f.read_only).ok_or_else(|| {
             ApiError::new(
                 ErrorCode::InvalidParameter,
-                "field must be an editable field of this type",
+                text!("api-web-not-editable-field"),
             )
         })?;
         // Only a path on this site: never a redirect elsewhere.
@@ -1249,7 +1251,7 @@ async fn set_one(
 ) -> ApiResult<Response> {
     let id = parse_id(id)?;
     let version = form.get("version").and_then(|v| v.parse::<i64>().ok());
-    let patch = match display::read_one(spec, form.get("value").unwrap_or(""), web.zone) {
+    let patch = match display::read_one(spec, form.get("value").unwrap_or(""), web.zone, web.lang) {
         Ok(patch) => patch,
         Err(message) => return Ok(redirect_with(back, "error", &message)),
     };
@@ -1275,7 +1277,7 @@ async fn set_one(
         // Another workspace's record, or one the reader cannot see, is not there.
         Err(error) => match ApiError::from(error) {
             error if error.code.status() == StatusCode::NOT_FOUND => Err(error),
-            error => refused(back, error),
+            error => refused(web, back, error),
         },
     }
 }
@@ -1418,9 +1420,10 @@ pub async fn record(
                 if !offered(&web, &ty, id, action).await? {
                     continue;
                 }
+                let shown = enabled.plugin.messages.action(web.lang, action);
                 actions.push(json!({
-                    "title": action.title,
-                    "description": action.description,
+                    "title": shown.title,
+                    "description": shown.description,
                     "url": format!("{url}/actions/{}/{}", enabled.id(), action.name),
                     "dialog": !action.fields.is_empty(),
                 }));
@@ -1507,14 +1510,14 @@ fn record_action(
         .actions
         .iter()
         .find(|a| a.name == action && a.entity.as_deref() == Some(ty.name.as_str()))
-        .cloned()
+        .map(|a| enabled.plugin.messages.action(web.lang, a))
         .ok_or_else(|| {
             ApiError::new(
                 ErrorCode::NotFound,
-                format!(
-                    "no action `{}` on {}",
-                    action.chars().take(64).collect::<String>(),
-                    ty.label_plural
+                text!(
+                    "api-web-no-action",
+                    action = action.chars().take(64).collect::<String>(),
+                    label = ty.label_plural.as_str()
                 ),
             )
         })?;
@@ -1595,7 +1598,7 @@ pub async fn action_form(web: Web, Path(path): Path<(String, String, String, Str
                         .filter(|(k, _)| spec.fields.iter().any(|f| &f.name == k)),
                 ),
                 Ok(_) => {}
-                Err(error) => return refused(&back, error),
+                Err(error) => return refused(&web, &back, error),
             }
         }
         render_action_form(&web, &target, &values, &[], StatusCode::OK).await
@@ -1673,7 +1676,10 @@ pub async fn run_action(
             Ok(_) => Ok(redirect_with(
                 &back,
                 "success",
-                &format!("{}: done.", spec.title),
+                &web.lang.t_with(
+                    "flash-action-done",
+                    &[("action", spec.title.as_str().into())],
+                ),
             )),
             // A dialog stays open with the refusal beside the fields it names.
             Err(error) if !spec.fields.is_empty() && !error.code.status().is_server_error() => {
@@ -1684,7 +1690,7 @@ pub async fn run_action(
                 let status = StatusCode::UNPROCESSABLE_ENTITY;
                 render_action_form(&web, &target, &values, &errors, status).await
             }
-            Err(error) => refused(&back, error),
+            Err(error) => refused(&web, &back, error),
         }
     })
     .await
@@ -1721,7 +1727,7 @@ pub async fn add_activity(
                 "success",
                 &web.lang.t("flash-added-to-timeline"),
             )),
-            Err(error) => refused(&back, error.into()),
+            Err(error) => refused(&web, &back, error.into()),
         }
     })
     .await
@@ -1768,7 +1774,7 @@ pub async fn send_email(
                 "success",
                 &web.lang.t("flash-email-queued"),
             )),
-            Err(error) => refused(&back, error),
+            Err(error) => refused(&web, &back, error),
         }
     })
     .await
@@ -1879,13 +1885,13 @@ impl<'a> Editing<'a> {
 
 /// The inputs of a form of `fields` (among `scope`, the fields that scope each other's
 /// choices) holding `values`, each with its error, and the errors of no input.
-async fn form_inputs<'e>(
+async fn form_inputs(
     web: &Web,
     scope: &[FieldSpec],
     fields: &[&FieldSpec],
     values: &Map<String, Value>,
-    errors: &'e [FieldError],
-) -> ApiResult<(Vec<Value>, Vec<&'e str>)> {
+    errors: &[FieldError],
+) -> ApiResult<(Vec<Value>, Vec<String>)> {
     let choices = choices(web, scope, fields, values).await?;
     let schema = web.state.store.schema(web.identity.workspace).await?;
     let inputs: Vec<Value> = fields
@@ -1895,11 +1901,11 @@ async fn form_inputs<'e>(
             let error = errors
                 .iter()
                 .find(|e| e.field == f.name)
-                .map(|e| e.message.as_str());
+                .map(|e| e.message.render(web.lang));
             let mut input = display::input(
                 f,
                 values.get(&f.name),
-                error,
+                error.as_deref(),
                 c.as_deref(),
                 web.zone,
                 web.lang,
@@ -1914,10 +1920,10 @@ async fn form_inputs<'e>(
             input
         })
         .collect();
-    let general: Vec<&str> = errors
+    let general: Vec<String> = errors
         .iter()
         .filter(|e| fields.iter().all(|f| f.name != e.field))
-        .map(|e| e.message.as_str())
+        .map(|e| e.message.render(web.lang))
         .collect();
     Ok((inputs, general))
 }
@@ -2106,10 +2112,7 @@ pub async fn edit_form(web: Web, Path((plural, id)): Path<(String, String)>) -> 
         {
             return Err(ApiError::new(
                 ErrorCode::Forbidden,
-                web.lang.t_with(
-                    "error-may-not-edit",
-                    &[("label", ty.label.to_lowercase().into())],
-                ),
+                text!("error-may-not-edit", label = ty.label.to_lowercase()),
             ));
         }
         render_form(
@@ -2210,7 +2213,7 @@ fn posted_values(form: &Form, name: &str) -> ApiResult<Option<Map<String, Value>
             serde_json::from_str(raw).map_err(|_| {
                 ApiError::new(
                     ErrorCode::InvalidBody,
-                    format!("the form's `{name}` is not a JSON object of field values"),
+                    text!("api-web-form-not-object", name = name),
                 )
             })
         })
@@ -2393,7 +2396,7 @@ pub async fn search(web: Web, RawQuery(raw): RawQuery) -> Response {
         } else {
             match crate::search::api::find(&web.state, &web.identity, &q, None, 50).await {
                 Ok(hits) => (hits, None),
-                Err(error) => (Vec::new(), Some(shown(error)?)),
+                Err(error) => (Vec::new(), Some(shown(error, web.lang)?)),
             }
         };
         // Grouped by type, the groups in the order of their best hit, ranks kept inside.

@@ -31,6 +31,7 @@ use crate::auth::{people, roles};
 use crate::error::{ApiError, ApiResult, ErrorCode, FieldError};
 use crate::extract::{ApiPath, JsonBody};
 use crate::i18n::Language;
+use crate::i18n::text;
 use crate::records::now_micros;
 use crate::records::schema::Schema;
 
@@ -411,7 +412,7 @@ async fn account_context(
         .one(&web.state.db.read)
         .await
         .map_err(ApiError::internal)?
-        .ok_or_else(|| ApiError::new(ErrorCode::NotFound, "no such user"))?;
+        .ok_or_else(|| ApiError::new(ErrorCode::NotFound, text!("api-web-no-such-user")))?;
     let (name, zone, language) = posted.unwrap_or((
         me.name.as_str(),
         me.time_zone.as_str(),
@@ -616,10 +617,10 @@ async fn put_theme(
         errors.push(FieldError::new(
             "theme",
             "unknown_theme",
-            format!(
-                "no theme `{}`: use one of {}",
-                theme.chars().take(64).collect::<String>(),
-                known.join(", ")
+            text!(
+                "api-web-unknown-theme",
+                theme = theme.chars().take(64).collect::<String>(),
+                known = known.join(", ")
             ),
         ));
     }
@@ -636,7 +637,7 @@ async fn put_theme(
             errors.push(FieldError::new(
                 format!("tokens.{name}"),
                 "invalid_token",
-                format!("unknown token `{name}`"),
+                text!("api-web-unknown-token", name = name.as_str()),
             ));
         }
     }
@@ -650,10 +651,7 @@ async fn put_theme(
                 errors.push(FieldError::new(
                     "language",
                     "unknown_language",
-                    format!(
-                        "not a language Kith speaks: use {} or empty",
-                        spoken.join(", ")
-                    ),
+                    text!("api-web-unknown-language", spoken = spoken.join(", ")),
                 ));
                 None
             }
@@ -720,7 +718,7 @@ async fn put_logo(
         _ => {
             return Err(ApiError::new(
                 ErrorCode::UnsupportedMediaType,
-                "send the logo as image/png, image/jpeg, image/webp, image/gif or image/svg+xml",
+                text!("api-web-logo-type"),
             ));
         }
     };
@@ -728,14 +726,14 @@ async fn put_logo(
         return Err(ApiError::validation(vec![FieldError::new(
             "logo",
             "invalid_size",
-            format!("a logo must be 1 byte to {} KB", MAX_LOGO_BYTES / 1024),
+            text!("api-web-logo-size", max = MAX_LOGO_BYTES / 1024),
         )]));
     }
     if !looks_right {
         return Err(ApiError::validation(vec![FieldError::new(
             "logo",
             "invalid_image",
-            format!("the body is not a {kind} image"),
+            text!("api-web-logo-not-image", kind = kind),
         )]));
     }
     let (mut row, stored) = look_row(&state, &identity).await?;
@@ -782,9 +780,9 @@ async fn put_override(
         return Err(ApiError::validation(vec![FieldError::new(
             "name",
             "unknown_template",
-            format!(
-                "the theme has no template `{}`",
-                body.name.chars().take(100).collect::<String>()
+            text!(
+                "api-web-no-template",
+                name = body.name.chars().take(100).collect::<String>()
             ),
         )]));
     }
@@ -792,7 +790,7 @@ async fn put_override(
         return Err(ApiError::validation(vec![FieldError::new(
             "source",
             "too_long",
-            format!("a template may be at most {} KB", MAX_OVERRIDE_BYTES / 1024),
+            text!("api-web-template-too-long", max = MAX_OVERRIDE_BYTES / 1024),
         )]));
     }
     let mut overrides = look.overrides.clone();
@@ -811,7 +809,7 @@ async fn put_override(
         return Err(ApiError::validation(vec![FieldError::new(
             "source",
             "template_error",
-            message,
+            text!("api-web-template-error", detail = message),
         )]));
     }
     let now = now_micros();
@@ -863,9 +861,9 @@ async fn delete_override(
     if deleted.rows_affected == 0 {
         return Err(ApiError::new(
             ErrorCode::NotFound,
-            format!(
-                "no override of `{}`",
-                name.chars().take(100).collect::<String>()
+            text!(
+                "api-web-no-override",
+                name = name.chars().take(100).collect::<String>()
             ),
         ));
     }

@@ -20,6 +20,7 @@ use super::model::{look, template_override};
 use super::samples;
 use crate::db::Db;
 use crate::i18n::Language;
+use crate::i18n::{Text, text};
 use crate::ids::{WorkspaceId, hex};
 
 mod bundled {
@@ -69,10 +70,14 @@ pub fn token_kind(name: &str) -> Option<TokenKind> {
 
 /// Checks a token value, so nothing but a colour, a length, a font stack or a density can
 /// reach the generated CSS.
-pub fn check_token(name: &str, value: &str) -> Result<(), String> {
+pub fn check_token(name: &str, value: &str) -> Result<(), Text> {
     let kind = token_kind(name).ok_or_else(|| {
         let known: Vec<&str> = TOKENS.iter().map(|(n, ..)| *n).collect();
-        format!("unknown token `{name}`: use one of {}", known.join(", "))
+        text!(
+            "api-web-unknown-token-use",
+            name = name,
+            known = known.join(", ")
+        )
     })?;
     let ok = match kind {
         TokenKind::Color => {
@@ -92,17 +97,13 @@ pub fn check_token(name: &str, value: &str) -> Result<(), String> {
     if ok {
         Ok(())
     } else {
-        Err(format!(
-            "`{}` is not a valid {}",
-            value.chars().take(64).collect::<String>(),
-            match kind {
-                TokenKind::Color => "colour (use #rgb or #rrggbb)",
-                TokenKind::Font =>
-                    "font stack (letters, digits, spaces, commas, dashes and double quotes)",
-                TokenKind::Length => "radius (0 to 32px, or 0 to 2rem)",
-                TokenKind::Density => "density (compact, comfortable or spacious)",
-            }
-        ))
+        let value = value.chars().take(64).collect::<String>();
+        Err(match kind {
+            TokenKind::Color => text!("api-web-token-not-colour", value = value),
+            TokenKind::Font => text!("api-web-token-not-font", value = value),
+            TokenKind::Length => text!("api-web-token-not-radius", value = value),
+            TokenKind::Density => text!("api-web-token-not-density", value = value),
+        })
     }
 }
 

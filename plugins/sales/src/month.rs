@@ -53,9 +53,14 @@ impl Month {
         self.0
     }
 
-    /// `"Nov 2026"`, for panels.
-    pub fn label(self) -> String {
-        self.0.format("%b %Y").to_string()
+    /// The year (`2026`), for panels.
+    pub fn year(self) -> i32 {
+        self.0.year()
+    }
+
+    /// The month's number in its year, 1 to 12, for panels.
+    pub fn number(self) -> u32 {
+        self.0.month()
     }
 }
 
@@ -85,7 +90,10 @@ mod tests {
             .map(Month::to_string)
             .collect();
         assert_eq!(range, ["2026-11", "2026-12", "2027-01"]);
-        assert_eq!(month("2026-11").label(), "Nov 2026");
+        assert_eq!(
+            (month("2026-11").year(), month("2026-11").number()),
+            (2026, 11)
+        );
         assert_eq!(month("2026-11").first_day().to_string(), "2026-11-01");
         assert_eq!(
             Month::of(month("2024-02").first_day() + plugin_sdk::chrono::Days::new(28)),

@@ -1,5 +1,7 @@
 //! The panels: the forecast on the dashboard, the deals of a company or contact, a deal's
-//! stage history and a lead's conversion. Each builds the JSON context of its template.
+//! stage history and a lead's conversion. Each builds the JSON context of its template: data,
+//! not words — the templates write them with `t` from `locales/<lang>.ftl`, in the reader's
+//! language.
 
 use std::collections::BTreeMap;
 
@@ -67,10 +69,9 @@ pub fn render(name: &str, record: Option<Record>) -> Result<Panel, String> {
     };
     match built {
         Ok(panel) => Ok(panel),
-        Err(Failure::Host(error)) if error.code == "forbidden" => Panel::new(
-            "message.html",
-            &json!({ "message": "You may not see what this panel shows." }),
-        ),
+        Err(Failure::Host(error)) if error.code == "forbidden" => {
+            Panel::new("message.html", &json!({ "message": "message-forbidden" }))
+        }
         Err(Failure::Host(error)) => Err(error.summary()),
         Err(Failure::Plugin(message)) => Err(message),
     }
@@ -80,11 +81,12 @@ fn needs_record(record: Option<Record>) -> Result<Record, Failure> {
     record.ok_or_else(|| Failure::Plugin("this panel is shown on a record page".to_owned()))
 }
 
-/// One month of the dashboard forecast.
+/// One month of the dashboard forecast (`year` and `number` make its heading).
 #[derive(Serialize)]
 struct ForecastMonth {
     month: String,
-    label: String,
+    year: i32,
+    number: u32,
     totals: Vec<Total>,
 }
 
@@ -104,7 +106,8 @@ fn forecast_panel() -> Result<Panel, Failure> {
         .map(|month| {
             let key = month.to_string();
             ForecastMonth {
-                label: month.label(),
+                year: month.year(),
+                number: month.number(),
                 totals: answer
                     .totals
                     .iter()
@@ -253,7 +256,7 @@ struct StageLine {
     from: Option<String>,
     entered: String,
     by: String,
-    duration: Option<String>,
+    duration: Option<Duration>,
     current: bool,
 }
 
@@ -271,7 +274,7 @@ fn stage_history_panel(record: Option<Record>) -> Result<Panel, Failure> {
             from: timed.entry.from_name.clone(),
             entered: short_datetime(&timed.entry.at),
             by: timed.entry.by.clone(),
-            duration: timed.seconds_in_stage.map(duration_label),
+            duration: timed.seconds_in_stage.map(Duration::of),
             current: i == last,
         })
         .collect();
@@ -280,21 +283,41 @@ fn stage_history_panel(record: Option<Record>) -> Result<Panel, Failure> {
         &json!({
             "stage": view.current.name,
             "since": view.current.since.as_deref().map(short_datetime),
-            "duration": view.current.seconds.map(duration_label),
+            "duration": view.current.seconds.map(Duration::of),
             "lines": lines,
         }),
     )?)
 }
 
-/// A duration for people: `"45s"`, `"12m"`, `"3h 20m"`, `"5d 4h"`.
-fn duration_label(seconds: i64) -> String {
-    let seconds = seconds.max(0);
-    let (days, hours, minutes) = (seconds / 86_400, seconds / 3600 % 24, seconds / 60 % 60);
-    match (days, hours, minutes) {
-        (0, 0, 0) => format!("{seconds}s"),
-        (0, 0, _) => format!("{minutes}m"),
-        (0, _, _) => format!("{hours}h {minutes}m"),
-        _ => format!("{days}d {hours}h"),
+/// A duration for people, in the two largest units that matter: the template writes it with
+/// the message `duration-<unit>` (`45s`, `12m`, `3h 20m`, `5d 4h` in English).
+#[derive(Debug, PartialEq, Serialize)]
+struct Duration {
+    /// `s`, `m`, `hm` or `dh`.
+    unit: &'static str,
+    days: i64,
+    hours: i64,
+    minutes: i64,
+    seconds: i64,
+}
+
+impl Duration {
+    fn of(seconds: i64) -> Duration {
+        let seconds = seconds.max(0);
+        let (days, hours, minutes) = (seconds / 86_400, seconds / 3600 % 24, seconds / 60 % 60);
+        let unit = match (days, hours, minutes) {
+            (0, 0, 0) => "s",
+            (0, 0, _) => "m",
+            (0, _, _) => "hm",
+            _ => "dh",
+        };
+        Duration {
+            unit,
+            days,
+            hours,
+            minutes,
+            seconds: seconds % 60,
+        }
     }
 }
 
@@ -303,11 +326,12 @@ fn short_datetime(text: &str) -> String {
     text.get(..16).unwrap_or(text).replace('T', " ")
 }
 
-/// A record the lead was converted into.
+/// A record the lead was converted into (`entity` names its kind in the template; no title:
+/// deleted since).
 #[derive(Serialize)]
 struct ConvertedLink {
-    label: &'static str,
-    title: String,
+    entity: &'static str,
+    title: Option<String>,
     url: String,
 }
 
@@ -315,22 +339,18 @@ struct ConvertedLink {
 fn conversion_panel(record: Option<Record>) -> Result<Panel, Failure> {
     let lead = needs_record(record)?;
     let targets = [
-        ("Contact", "converted_contact", "contact", "contacts"),
-        ("Company", "converted_company", "company", "companies"),
-        ("Deal", "converted_deal", "deal", "deals"),
+        ("converted_contact", "contact", "contacts"),
+        ("converted_company", "company", "companies"),
+        ("converted_deal", "deal", "deals"),
     ];
     let mut converted = Vec::new();
-    for (label, field, entity, plural) in targets {
+    for (field, entity, plural) in targets {
         let Some(id) = lead.reference(field) else {
             continue;
         };
-        let title = match records::get(entity, id)? {
-            Some(record) => store::title(&record),
-            None => format!("{label} (deleted)"),
-        };
         converted.push(ConvertedLink {
-            label,
-            title,
+            entity,
+            title: records::get(entity, id)?.map(|record| store::title(&record)),
             url: store::record_url(plural, id),
         });
     }
@@ -359,11 +379,15 @@ mod tests {
     }
 
     #[test]
-    fn durations_read_well() {
-        assert_eq!(duration_label(45), "45s");
-        assert_eq!(duration_label(12 * 60 + 5), "12m");
-        assert_eq!(duration_label(3 * 3600 + 20 * 60), "3h 20m");
-        assert_eq!(duration_label(5 * 86_400 + 4 * 3600 + 59), "5d 4h");
-        assert_eq!(duration_label(-5), "0s");
+    fn durations_keep_their_two_largest_units() {
+        let shown = |seconds| {
+            let d = Duration::of(seconds);
+            (d.unit, d.days, d.hours, d.minutes, d.seconds)
+        };
+        assert_eq!(shown(45), ("s", 0, 0, 0, 45));
+        assert_eq!(shown(12 * 60 + 5), ("m", 0, 0, 12, 5));
+        assert_eq!(shown(3 * 3600 + 20 * 60), ("hm", 0, 3, 20, 0));
+        assert_eq!(shown(5 * 86_400 + 4 * 3600 + 59), ("dh", 5, 4, 0, 59));
+        assert_eq!(shown(-5), ("s", 0, 0, 0, 0));
     }
 }

@@ -32,8 +32,11 @@
   }
 
   // Resolves to {ok, status, data, etag}; a network failure resolves with status 0.
+  // Refusals come back in the page's language (the reader's own setting), not the browser's.
+  const pageLanguage = () => document.documentElement.lang || "en";
+
   async function api(method, url, { json, raw, version } = {}) {
-    const headers = { Accept: "application/json" };
+    const headers = { Accept: "application/json", "Accept-Language": pageLanguage() };
     if (method !== "GET") {
       headers["X-CSRF-Token"] = $('meta[name="csrf-token"]')?.content || "";
       headers["Content-Type"] = raw ? raw.type || "application/octet-stream" : "application/json";
@@ -973,6 +976,7 @@
 
   async function send(method, url, body) {
     const headers = { Accept: "application/json", "Content-Type": "application/json",
+      "Accept-Language": document.documentElement.lang || "en",
       "X-CSRF-Token": $('meta[name="csrf-token"]')?.content || "" };
     try {
       const res = await fetch(url, { method, headers, credentials: "same-origin",

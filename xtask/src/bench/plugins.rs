@@ -223,7 +223,7 @@ impl TempDir {
 }
 
 /// The package of a test plugin: its `plugin.toml` (with the id replaced by `id`), its
-/// templates and the component `cargo xtask plugins` built. With `distinct`, a custom section
+/// templates, its catalogues and the component `cargo xtask plugins` built. With `distinct`, a custom section
 /// naming `id` is appended to the component, so that a copy is a different component (its own
 /// hash, compilation and cache file).
 fn package(wasm_dir: &Path, crate_name: &str, id: &str, distinct: bool) -> anyhow::Result<Package> {
@@ -260,7 +260,17 @@ fn package(wasm_dir: &Path, crate_name: &str, id: &str, distinct: bool) -> anyho
             templates.insert(name, std::fs::read_to_string(entry.path())?);
         }
     }
-    Package::from_parts(rewritten, wasm, templates)
+    let mut locales = BTreeMap::new();
+    if let Ok(entries) = std::fs::read_dir(source.join("locales")) {
+        for entry in entries {
+            let entry = entry?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if let Some(tag) = name.strip_suffix(".ftl") {
+                locales.insert(tag.to_owned(), std::fs::read_to_string(entry.path())?);
+            }
+        }
+    }
+    Package::from_parts(rewritten, wasm, templates, locales)
         .map_err(|e| anyhow!("the {crate_name} package as {id}: {e}"))
 }
 

@@ -31,6 +31,7 @@ use super::{Actor, Extensions, Record, RecordError, from_micros, now_micros};
 use crate::auth::permissions::{Level, Operation};
 use crate::db::Db;
 use crate::error::FieldError;
+use crate::i18n::{Text, text};
 use crate::ids::{RecordId, UserId, WorkspaceId};
 
 pub struct Store {
@@ -190,9 +191,9 @@ impl Store {
     pub async fn view(&self, actor: &Actor, plural: &str) -> Result<Arc<EntityType>, RecordError> {
         let ty = self.entity(actor.workspace, plural).await?;
         if actor.access.level(Operation::Read, &ty.name) == Level::None {
-            return Err(RecordError::Forbidden(format!(
-                "your role may not read {}",
-                ty.plural
+            return Err(RecordError::Forbidden(text!(
+                "api-records-forbidden-read-type",
+                plural = &ty.plural
             )));
         }
         Ok(actor.access.view(&ty))
@@ -281,7 +282,11 @@ impl Store {
             return Err(RecordError::Invalid(vec![FieldError::new(
                 "name",
                 "already_exists",
-                format!("`{}` already has a field `{}`", ty.plural, field.name),
+                text!(
+                    "api-records-field-exists",
+                    plural = &ty.plural,
+                    field = &field.name
+                ),
             )]));
         }
         self.check_unclaimed(actor.workspace, &ty.name, &field.name)
@@ -289,8 +294,8 @@ impl Store {
         if field.indexed {
             self.ensure_index(&ty.name, &field).await?;
         }
-        let spec =
-            serde_json::to_value(&field).map_err(|e| RecordError::BadRequest(e.to_string()))?;
+        let spec = serde_json::to_value(&field)
+            .map_err(|e| RecordError::BadRequest(Text::verbatim(e.to_string())))?;
         let row = custom_field::ActiveModel {
             workspace_id: Set(actor.workspace.0),
             entity_type: Set(ty.name.clone()),
@@ -301,7 +306,7 @@ impl Store {
         custom_field::Entity::insert(row)
             .exec(&self.db.write)
             .await
-            .map_err(|e| conflict_or(e, "the field already exists"))?;
+            .map_err(|e| conflict_or(e, text!("api-records-field-exists-conflict")))?;
         self.forget_schema(actor.workspace);
         crate::changes::announce(&self.db, actor.workspace, crate::changes::Change::Schema).await;
         Ok(field)
@@ -323,16 +328,14 @@ impl Store {
             return Ok(());
         };
         let what = if field.is_empty() {
-            format!("the type name `{entity}`")
+            text!("api-records-claimed-type", entity = entity)
         } else {
-            format!("the field `{field}` of `{entity}`")
+            text!("api-records-claimed-field", field = field, entity = entity)
         };
         Err(RecordError::Invalid(vec![FieldError::new(
             "name",
             "taken",
-            format!(
-                "{what} belongs to plugin `{plugin}` (declared when it was enabled; its data is kept while it is disabled)"
-            ),
+            text!("api-records-claimed", what = what, plugin = plugin),
         )]))
     }
 
@@ -346,7 +349,8 @@ impl Store {
         ty.check_definition(&schema).map_err(RecordError::Invalid)?;
         self.check_unclaimed(actor.workspace, &ty.name, "").await?;
         self.ensure_indexes(&ty).await?;
-        let spec = serde_json::to_value(&ty).map_err(|e| RecordError::BadRequest(e.to_string()))?;
+        let spec = serde_json::to_value(&ty)
+            .map_err(|e| RecordError::BadRequest(Text::verbatim(e.to_string())))?;
         let row = entity_type::ActiveModel {
             workspace_id: Set(actor.workspace.0),
             name: Set(ty.name.clone()),
@@ -356,7 +360,7 @@ impl Store {
         entity_type::Entity::insert(row)
             .exec(&self.db.write)
             .await
-            .map_err(|e| conflict_or(e, "the entity type already exists"))?;
+            .map_err(|e| conflict_or(e, text!("api-records-type-exists-conflict")))?;
         self.forget_schema(actor.workspace);
         crate::changes::announce(&self.db, actor.workspace, crate::changes::Change::Schema).await;
         Ok(ty)
@@ -402,11 +406,9 @@ fn corrupt_data(row: &record::Model) -> Map<String, Value> {
     Map::new()
 }
 
-fn conflict_or(error: sea_orm::DbErr, message: &str) -> RecordError {
+fn conflict_or(error: sea_orm::DbErr, message: Text) -> RecordError {
     match error.sql_err() {
-        Some(sea_orm::SqlErr::UniqueConstraintViolation(_)) => {
-            RecordError::Conflict(message.to_owned())
-        }
+        Some(sea_orm::SqlErr::UniqueConstraintViolation(_)) => RecordError::Conflict(message),
         _ => RecordError::Database(error),
     }
 }

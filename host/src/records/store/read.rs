@@ -16,6 +16,7 @@ use super::super::value;
 use super::super::{Actor, Record, RecordError};
 use super::{Store, to_record};
 use crate::auth::permissions::{Operation, Scope};
+use crate::i18n::text;
 use crate::ids::{RecordId, WorkspaceId};
 use std::collections::HashMap;
 
@@ -264,10 +265,10 @@ impl Store {
         limit: u64,
     ) -> Result<Vec<String>, RecordError> {
         let Some(spec) = ty.field(field).filter(|f| f.kind == FieldKind::Tags) else {
-            return Err(RecordError::Filter(format!(
-                "`{}` has no tags field `{}`",
-                ty.plural,
-                field.chars().take(64).collect::<String>()
+            return Err(RecordError::Filter(text!(
+                "api-records-no-tags-field",
+                plural = &ty.plural,
+                field = field.chars().take(64).collect::<String>()
             )));
         };
         let where_sql = self.visible(actor, ty, None, false, Utc::now())?;
@@ -448,9 +449,9 @@ fn push_scope(sql: &mut Sql, scope: &Scope) -> Result<(), RecordError> {
     match scope {
         Scope::All => {}
         Scope::Nothing => {
-            return Err(RecordError::Forbidden(
-                "your role may not read these records".into(),
-            ));
+            return Err(RecordError::Forbidden(text!(
+                "api-records-forbidden-read-records"
+            )));
         }
         Scope::Owners(owners) => {
             sql.push(" AND owner_id IN (");

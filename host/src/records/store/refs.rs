@@ -15,6 +15,7 @@ use super::super::{Actor, Record, RecordError, Referenced};
 use super::{KnownRefs, Store, to_record};
 use crate::auth::permissions::Operation;
 use crate::error::FieldError;
+use crate::i18n::text;
 
 impl Store {
     /// The live records that the `fields` each draft sets point at, as the actor may read them
@@ -130,13 +131,18 @@ impl Store {
                     (None, _) => errors.push(at(FieldError::new(
                         field,
                         "reference_not_found",
-                        format!("no live record has the id {id}"),
+                        text!("api-records-reference-not-found", id = id.to_string()),
                     ))),
                     (Some(found), Some(target)) if found != target => {
                         errors.push(at(FieldError::new(
                             field,
                             "wrong_reference_type",
-                            format!("{id} is a {found}, not a {target}"),
+                            text!(
+                                "api-records-wrong-reference-type",
+                                id = id.to_string(),
+                                found = found,
+                                target = target
+                            ),
                         )));
                     }
                     _ => {}
@@ -147,7 +153,7 @@ impl Store {
                     errors.push(at(FieldError::new(
                         field,
                         "user_not_found",
-                        format!("no user of this workspace has the id {id}"),
+                        text!("api-records-user-not-found", id = id.to_string()),
                     )));
                 }
             }

@@ -36,6 +36,7 @@ use super::super::{Actor, PendingChange, Record, RecordError, WriteOp, now_micro
 use super::{Journal, KnownRefs, Store, corrupt_data, to_record};
 use crate::auth::permissions::{Level, Operation};
 use crate::error::FieldError;
+use crate::i18n::{Text, text};
 use crate::ids::RecordId;
 
 /// Most records in one batch request.
@@ -173,12 +174,12 @@ impl Problems {
             RecordError::VersionConflict { .. } => "version",
             _ => "id",
         };
-        let (code, message): (&'static str, String) = match error {
-            RecordError::NotFound => ("record_not_found", "no live record has this id".into()),
+        let (code, message): (&'static str, Text) = match error {
+            RecordError::NotFound => ("record_not_found", text!("api-records-no-live-record")),
             RecordError::Forbidden(message) => ("forbidden", message),
             RecordError::VersionConflict { current } => (
                 "version_conflict",
-                format!("the record is at version {current}"),
+                text!("api-records-at-version", current = current),
             ),
             RecordError::Conflict(message) => ("conflict", message),
             other => return Err(other),
@@ -319,7 +320,7 @@ impl Store {
         single: bool,
     ) -> Result<Vec<Record>, RecordError> {
         if steps.is_empty() {
-            return Err(RecordError::BadRequest("the batch is empty".into()));
+            return Err(RecordError::BadRequest(text!("api-records-batch-empty")));
         }
         // 1. validate
         let mut entries = Vec::with_capacity(steps.len());
@@ -367,7 +368,7 @@ impl Store {
                     FieldError::new(
                         "id",
                         "duplicate_id",
-                        format!("the batch changes the record {id} twice"),
+                        text!("api-records-batch-same-record-twice", id = id.to_string()),
                     ),
                 );
                 continue;
@@ -540,11 +541,7 @@ impl Store {
                 }
                 _ => problems.add(
                     index,
-                    FieldError::new(
-                        key,
-                        "ambiguous_key",
-                        "several records have this value; merge them first",
-                    ),
+                    FieldError::new(key, "ambiguous_key", text!("api-records-ambiguous-key")),
                 ),
             }
         }
@@ -853,15 +850,20 @@ fn check_upsert_keys(
     let mut seen = HashSet::new();
     for (index, ty, key, _, draft) in upserts {
         if !ty.field(key).is_some_and(can_match_by) {
-            return Err(RecordError::BadRequest(format!(
-                "`{key}` is not a field of `{}` that records can be matched by",
-                ty.plural
+            return Err(RecordError::BadRequest(text!(
+                "api-records-upsert-key-unusable",
+                key = key,
+                plural = &ty.plural
             )));
         }
         match draft.fields.get(key).filter(|v| !v.is_null()) {
             None => problems.add(
                 *index,
-                FieldError::new(key.clone(), "required", "the upsert key needs a value"),
+                FieldError::new(
+                    key.clone(),
+                    "required",
+                    text!("api-records-upsert-key-required"),
+                ),
             ),
             Some(value) if !seen.insert((ty.name.clone(), key.clone(), value.to_string())) => {
                 problems.add(
@@ -869,7 +871,7 @@ fn check_upsert_keys(
                     FieldError::new(
                         key.clone(),
                         "duplicate_key",
-                        "another item of the batch has the same key",
+                        text!("api-records-upsert-key-repeated"),
                     ),
                 )
             }
@@ -897,9 +899,9 @@ fn check_scopes(
         let refusal = match (entry.kind, &entry.row) {
             (Kind::Insert, _) => {
                 if actor.access.level(Operation::Create, entity) == Level::None {
-                    return Err(RecordError::Forbidden(format!(
-                        "your role may not create {}",
-                        entry.ty.plural
+                    return Err(RecordError::Forbidden(text!(
+                        "api-records-forbidden-create-type",
+                        plural = &entry.ty.plural
                     )));
                 }
                 let owner = entry.draft.owner.unwrap_or(actor.user.0);
@@ -909,7 +911,7 @@ fn check_scopes(
                         FieldError::new(
                             "owner",
                             "forbidden",
-                            "your role may not create records for this owner",
+                            text!("api-records-forbidden-create-for-owner"),
                         ),
                     );
                 }
@@ -931,29 +933,29 @@ fn check_scopes(
                             FieldError::new(
                                 key.clone(),
                                 "forbidden",
-                                "your role may not change the record with this key",
+                                text!("api-records-forbidden-change-by-key"),
                             ),
                         );
                         None
                     }
-                    (false, None) => Some(RecordError::Forbidden(
-                        "your role may not change this record (or give it to that owner)".into(),
-                    )),
+                    (false, None) => Some(RecordError::Forbidden(text!(
+                        "api-records-forbidden-change"
+                    ))),
                 }
             }
             (Kind::Delete | Kind::MergeAway(_), Some(row))
                 if row.deleted_at.is_none() && reads(row) =>
             {
                 (!actor.allows(Operation::Delete, entity, row.owner_id))
-                    .then(|| RecordError::Forbidden("your role may not delete this record".into()))
+                    .then(|| RecordError::Forbidden(text!("api-records-forbidden-delete")))
             }
             (Kind::Restore, Some(row)) if reads(row) => {
                 if !actor.allows(Operation::Delete, entity, row.owner_id) {
-                    Some(RecordError::Forbidden(
-                        "your role may not restore this record".into(),
-                    ))
+                    Some(RecordError::Forbidden(text!(
+                        "api-records-forbidden-restore"
+                    )))
                 } else if row.deleted_at.is_none() {
-                    Some(RecordError::Conflict("the record is not deleted".into()))
+                    Some(RecordError::Conflict(text!("api-records-not-deleted")))
                 } else {
                     None
                 }
@@ -1073,7 +1075,7 @@ pub(in crate::records) fn check_batch_size(len: usize) -> Result<(), RecordError
         return Err(RecordError::BatchTooLarge { max: MAX_BATCH });
     }
     if len == 0 {
-        return Err(RecordError::BadRequest("the batch is empty".into()));
+        return Err(RecordError::BadRequest(text!("api-records-batch-empty")));
     }
     Ok(())
 }

@@ -20,9 +20,10 @@
 //! Redelivered events are not counted twice. Logs one debug line per call.
 //!
 //! handle-http (every request logs one info line `"{METHOD} {path}"`):
-//! - `GET /hello` → 200 `{"plugin", "workspace", "user", "greeting", "calls"}` (ctx,
-//!   `config::get("greeting")`, null when unset: the manifest's default is `"hello"`, and the
-//!   calls this instance has served, counted in a static: 1 when each call has its own);
+//! - `GET /hello` → 200 `{"plugin", "workspace", "user", "greeting", "language", "calls"}`
+//!   (ctx, `config::get("greeting")`, null when unset: the manifest's default is `"hello"`, the
+//!   reader's language the host sent, and the calls this instance has served, counted in a
+//!   static: 1 when each call has its own);
 //! - `POST /echo` → 200 with the request's body and its `content-type` (when it had one);
 //! - `GET /contacts` → 200 `{"count": n, "names": [last_name or null, …]}` of the first page of
 //!   `records::find("contact")` with limit 100, in the host's default order;
@@ -284,6 +285,7 @@ fn route(ctx: &Context, request: &HttpRequest) -> Result<HttpResponse, HostError
                 "workspace": ctx.workspace,
                 "user": ctx.user,
                 "greeting": config::get("greeting"),
+                "language": request.language(),
                 // Counts the calls this instance has served: always 1, since every call gets
                 // an instance of its own.
                 "calls": CALLS.fetch_add(1, Ordering::Relaxed) + 1,

@@ -1,0 +1,37 @@
+# 网页应用自身接口的拒绝原因：设置、主题、徽标、模板覆盖、合并和批量操作。
+
+api-web-no-such-user = 没有这个用户
+api-web-unknown-theme = 没有主题 `{ $theme }`：请使用以下之一：{ $known }
+api-web-unknown-token = 未知的样式变量 `{ $name }`
+api-web-unknown-token-use = 未知的样式变量 `{ $name }`：请使用以下之一：{ $known }
+api-web-token-not-colour = `{ $value }` 不是有效的颜色（请使用 #rgb 或 #rrggbb）
+api-web-token-not-font = `{ $value }` 不是有效的字体列表（只能包含字母、数字、空格、逗号、连字符和双引号）
+api-web-token-not-radius = `{ $value }` 不是有效的圆角（0 到 32px，或 0 到 2rem）
+api-web-token-not-density = `{ $value }` 不是有效的密度（compact、comfortable 或 spacious）
+api-web-unknown-language = Kith 不支持该语言：请使用 { $spoken } 或留空
+api-web-logo-type = 徽标请以 image/png、image/jpeg、image/webp、image/gif 或 image/svg+xml 格式发送
+api-web-logo-size = 徽标大小须在 1 字节到 { $max } KB 之间
+api-web-logo-not-image = 请求内容不是 { $kind } 图片
+api-web-no-template = 该主题没有模板 `{ $name }`
+api-web-template-too-long = 模板最大为 { $max } KB
+api-web-template-error = 模板有误：{ $detail }
+api-web-no-override = 没有 `{ $name }` 的覆盖模板
+api-web-no-static-file = 没有静态文件 { $file }
+api-web-no-such-webhook = 没有这个 Webhook
+api-web-merge-choose = 请选择要合并到此记录的记录
+api-web-merge-itself = 记录不能合并到自身
+api-web-not-bulk-action = `{ $action }` 不是批量操作
+api-web-no-record-with-id = 没有该 ID 的记录
+api-web-view-name = 视图名称须为 1 到 80 个字符
+api-web-view-share-admins = 只有管理员可以将视图共享给整个工作区
+api-web-no-such-view = 没有这个视图
+api-web-view-remove-owner = 只有视图的创建者或管理员可以删除共享视图
+api-web-board-no-field = { $label }没有单选或引用字段 `{ $field }`
+api-web-board-no-fields = { $label }没有可用于看板的单选或引用字段
+api-web-not-editable-field = field 必须是此类型中可编辑的字段
+api-web-no-action = { $label }上没有操作 `{ $action }`
+api-web-form-not-object = 表单中的 `{ $name }` 不是字段值组成的 JSON 对象
+api-web-skipped-time = 在 { $zone } 时区不存在（时钟跳过了这个时间）：请选择其他时间
+api-web-not-whole-number = 必须是整数
+api-web-not-number = 必须是数字
+api-web-not-json = 不是有效的 JSON：{ $detail }
