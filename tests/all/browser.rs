@@ -1090,6 +1090,20 @@ async fn the_record_picker_works_in_forms_inline_edit_and_filters() {
     .await;
     b.press('\u{E015}').await; // ArrowDown wraps past the single match back to it
     b.press('\u{E007}').await; // Enter picks
+    // A person sees the pick before saving; a second Enter sent at once can land while the
+    // list is still open on a busy machine.
+    b.until("Acme Corp to be picked", |client| async move {
+        let v = client
+            .execute(
+                "const i = document.querySelector('.field[data-field=company] .picker-input'); \
+                 return i && !document.querySelector('.field[data-field=company] .picker-list:not([hidden]) li') ? i.value : null",
+                vec![],
+            )
+            .await
+            .ok()?;
+        (v == json!("Acme Corp")).then_some(())
+    })
+    .await;
     b.press('\u{E007}').await; // Enter saves
     let api_url = url.clone();
     let app_ref = &app;
