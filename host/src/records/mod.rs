@@ -21,7 +21,8 @@ use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 
 pub use store::{
-    AuditEntry, AuditQuery, ListQuery, MAX_BATCH, Op, Page, Step, Store, UpdateItem, apply_patch,
+    AuditEntry, AuditQuery, Change, ListQuery, MAX_BATCH, Op, Page, Receipt, Step, Store,
+    UpdateItem, WriteOptions, Written, apply_patch,
 };
 
 use crate::auth::permissions::{Access, Operation};

@@ -21,7 +21,7 @@ use uuid::Uuid;
 
 pub use journal::{AuditEntry, AuditQuery};
 pub use read::{ListQuery, Page};
-pub use write::{MAX_BATCH, Op, Step, UpdateItem};
+pub use write::{Change, MAX_BATCH, Op, Receipt, Step, UpdateItem, WriteOptions, Written};
 
 use super::model::{custom_field, entity_type, record};
 use super::query;
@@ -95,6 +95,20 @@ impl Store {
     pub(super) async fn commit(&self, txn: DatabaseTransaction) -> Result<(), RecordError> {
         txn.commit().await?;
         self.changes.notify_one();
+        Ok(())
+    }
+
+    /// Runs `statements` in one transaction (a receipt of a write that had no rows to write).
+    pub async fn run_statements(
+        &self,
+        statements: Vec<sea_orm::Statement>,
+    ) -> Result<(), RecordError> {
+        use sea_orm::{ConnectionTrait, TransactionTrait};
+        let txn = self.db.write.begin().await?;
+        for statement in statements {
+            txn.execute_raw(statement).await?;
+        }
+        txn.commit().await?;
         Ok(())
     }
 

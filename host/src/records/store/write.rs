@@ -197,6 +197,37 @@ impl Problems {
     }
 }
 
+/// How [`Store::write_with`] runs a write.
+#[derive(Default)]
+pub struct WriteOptions<'r> {
+    /// Errors shaped for one record rather than by item.
+    pub single: bool,
+    /// Check everything (hooks and references included), then roll back.
+    pub dry_run: bool,
+    /// Statements run in the write's transaction after its rows, from what it did to each
+    /// step's record (in step order): whoever asked for the write records its own progress
+    /// atomically with it (an import's rows).
+    pub receipt: Option<Receipt<'r>>,
+}
+
+/// See [`WriteOptions::receipt`].
+pub type Receipt<'r> = &'r (dyn Fn(&[Written<'_>]) -> Vec<sea_orm::Statement> + Send + Sync);
+
+/// What a write did to one step's record.
+pub struct Written<'w> {
+    pub record: &'w Record,
+    /// What changed, as the audit log holds it; `None` when nothing did (an update to the
+    /// values the record already had).
+    pub change: Option<Change<'w>>,
+}
+
+/// A journal entry: `action` (`created`, `updated`, …) and its audit `changes`.
+#[derive(Clone, Copy)]
+pub struct Change<'w> {
+    pub action: &'w str,
+    pub changes: &'w Map<String, Value>,
+}
+
 /// One item of a batch update.
 #[derive(Debug, Clone)]
 pub struct UpdateItem {
@@ -319,6 +350,25 @@ impl Store {
         steps: Vec<Step<'_>>,
         single: bool,
     ) -> Result<Vec<Record>, RecordError> {
+        let options = WriteOptions {
+            single,
+            ..WriteOptions::default()
+        };
+        self.write_with(actor, steps, options).await
+    }
+
+    /// [`Store::write`] with its options: a dry run, a receipt written with the records.
+    pub async fn write_with(
+        &self,
+        actor: &Actor,
+        steps: Vec<Step<'_>>,
+        options: WriteOptions<'_>,
+    ) -> Result<Vec<Record>, RecordError> {
+        let WriteOptions {
+            single,
+            dry_run,
+            receipt,
+        } = options;
         if steps.is_empty() {
             return Err(RecordError::BadRequest(text!("api-records-batch-empty")));
         }
@@ -429,10 +479,34 @@ impl Store {
         // 7. apply, 8. journal
         let mut journal = Vec::with_capacity(entries.len());
         let records = self.apply(&txn, actor, entries, &mut journal).await?;
+        if let Some(receipt) = receipt {
+            let changed: HashMap<Uuid, Change> = (journal.iter())
+                .map(|j| {
+                    let change = Change {
+                        action: j.action,
+                        changes: &j.changes,
+                    };
+                    (j.record_id, change)
+                })
+                .collect();
+            let written: Vec<Written> = (records.iter())
+                .map(|record| Written {
+                    record,
+                    change: changed.get(&record.id.0).copied(),
+                })
+                .collect();
+            for statement in receipt(&written) {
+                txn.execute_raw(statement).await?;
+            }
+        }
         self.journal(&txn, actor, journal).await?;
 
-        // 9. commit
-        self.commit(txn).await?;
+        // 9. commit (a dry run rolls back: everything was checked, nothing is kept)
+        if dry_run {
+            txn.rollback().await?;
+        } else {
+            self.commit(txn).await?;
+        }
         Ok(records)
     }
 
@@ -772,6 +846,29 @@ impl Store {
 
     /// Live records of `ty` whose `field` equals one of `values`, grouped by the value's JSON
     /// text.
+    /// The live records of `ty` the actor may read whose `field` holds one of `values`,
+    /// keyed by the value's JSON text (an import resolving references and update keys).
+    pub async fn find_by(
+        &self,
+        actor: &Actor,
+        ty: &EntityType,
+        field: &FieldSpec,
+        values: &[Value],
+    ) -> Result<HashMap<String, Vec<Record>>, RecordError> {
+        let found =
+            (self.find_by_values(&self.db.read, actor.workspace, ty, field, values)).await?;
+        Ok(found
+            .into_iter()
+            .map(|(value, rows)| {
+                let records = (rows.into_iter())
+                    .filter(|row| actor.allows(Operation::Read, &ty.name, row.owner_id))
+                    .map(|row| to_record(row).visible_in(ty))
+                    .collect();
+                (value, records)
+            })
+            .collect())
+    }
+
     pub(in crate::records) async fn find_by_values(
         &self,
         conn: &impl ConnectionTrait,
