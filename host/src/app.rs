@@ -97,6 +97,7 @@ fn api_routes() -> Routes {
         .merge(crate::integrations::api::routes())
         .merge(crate::mail::api::routes())
         .merge(crate::mail::mailboxes::routes())
+        .merge(crate::transfer::api::routes())
         .merge(records::api::routes())
 }
 
@@ -272,6 +273,7 @@ impl Application {
             crate::mail::imap::Poller::new(self.state.store.clone(), self.state.sealer.clone())
                 .run(),
         );
+        let imports = tokio::spawn(crate::transfer::run_loop(self.state.store.clone()));
         let stream = self.stream.map(|target| {
             tokio::spawn(integrations::stream::run(self.state.store.clone(), target))
         });
@@ -287,6 +289,7 @@ impl Application {
         webhooks.abort();
         mail.abort();
         mailboxes.abort();
+        imports.abort();
         if let Some(stream) = stream {
             stream.abort();
         }

@@ -1,6 +1,6 @@
 //! The `kith` command line (DESIGN §8). Every command takes `--db URL` (or
 //! `KITH_DATABASE_URL`); errors print one line on stderr and exit non-zero. Only `token create`
-//! writes to stdout, and only the token.
+//! (the token) and `export` without `--output` (the records) write to stdout.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -61,6 +61,12 @@ enum Command {
         #[command(subcommand)]
         command: TokenCommand,
     },
+    /// Import records from a CSV or XLSX file: every row is checked first (the preview), then
+    /// written in batches; a stopped import of the same file resumes where it stopped.
+    /// Exits non-zero when rows failed (they are listed in FILE.result.csv).
+    Import(ImportArgs),
+    /// Export records (all, or those a filter finds) as CSV, XLSX or JSON lines.
+    Export(ExportArgs),
     /// Install plugins and turn them on or off per workspace.
     Plugin {
         #[command(subcommand)]
@@ -140,6 +146,75 @@ struct DemoArgs {
     /// The language of the names, addresses and notes.
     #[arg(long, value_enum, default_value_t = demo::Locale::En)]
     locale: demo::Locale,
+}
+
+#[derive(Debug, Args)]
+struct ImportArgs {
+    /// The entity type's API name (`contacts`, `companies`, a custom or plugin type).
+    entity: String,
+    /// A `.csv` or `.xlsx` file.
+    file: PathBuf,
+    #[arg(long, default_value = DEFAULT_WORKSPACE)]
+    workspace: String,
+    /// The email of the user the import is made as (their permissions apply)
+    /// [default: the workspace's first admin].
+    #[arg(long = "as", value_name = "EMAIL")]
+    as_user: Option<String>,
+    /// A JSON file: `{"Column": "field", …}`, or a whole plan (`{"mapping": {…}, "mode": …}`)
+    /// [default: suggested from the headers].
+    #[arg(long, value_name = "FILE")]
+    mapping: Option<PathBuf>,
+    /// Update the record this field finds, or create one (`email`, `domain`, …).
+    #[arg(long, value_name = "FIELD")]
+    upsert_by: Option<String>,
+    /// Only update the record this field finds (`id` too); skip rows that find none.
+    #[arg(long, value_name = "FIELD", conflicts_with = "upsert_by")]
+    update_by: Option<String>,
+    /// Check every row and print what would happen; write nothing.
+    #[arg(long)]
+    dry_run: bool,
+    /// The file's encoding (`utf-8`, `gbk`, `windows-1252`, …) [default: detected].
+    #[arg(long, default_value = "auto")]
+    encoding: String,
+    /// The CSV delimiter (`,`, `;`, `tab`, `|`) [default: detected].
+    #[arg(long, default_value = "auto")]
+    delimiter: String,
+    /// The XLSX sheet [default: the first].
+    #[arg(long)]
+    sheet: Option<String>,
+    /// The currency of money cells that name none (`EUR`).
+    #[arg(long)]
+    currency: Option<String>,
+    /// The clock of datetimes without a zone (`Europe/Berlin`).
+    #[arg(long, default_value = "UTC")]
+    time_zone: String,
+}
+
+#[derive(Debug, Args)]
+struct ExportArgs {
+    /// The entity type's API name (`contacts`).
+    entity: String,
+    #[arg(long, default_value = DEFAULT_WORKSPACE)]
+    workspace: String,
+    /// The email of the user the export is made as (what they may read is exported)
+    /// [default: the workspace's first admin].
+    #[arg(long = "as", value_name = "EMAIL")]
+    as_user: Option<String>,
+    /// A filter in the API's filter language (`status = "open" and amount > 1000`).
+    #[arg(long)]
+    filter: Option<String>,
+    /// The order, in the API's sort form (`-amount,name`).
+    #[arg(long)]
+    sort: Option<String>,
+    /// The columns, comma-separated [default: every field].
+    #[arg(long)]
+    fields: Option<String>,
+    /// `csv`, `xlsx` or `jsonl`.
+    #[arg(long, default_value = "csv")]
+    format: String,
+    /// Write to this file instead of stdout.
+    #[arg(long, short)]
+    output: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -279,7 +354,294 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Plugin { command } => plugin_command(&database_url, &cli.data_dir, command).await,
+        Command::Import(args) => import_command(&database_url, &cli.data_dir, args).await,
+        Command::Export(args) => export_command(&database_url, args).await,
     }
+}
+
+/// The user a command acts as: `email` with their role's permissions, or the workspace's
+/// first admin.
+async fn acting_user(store: &Store, workspace: &str, email: Option<&str>) -> anyhow::Result<Actor> {
+    let Some(email) = email else {
+        return workspace_admin(store, workspace).await;
+    };
+    let workspace_id = auth::find_workspace(&store.db().read, workspace)
+        .await?
+        .with_context(|| say("cli-no-workspace", &[("workspace", workspace.into())]))?;
+    let user = auth::find_user(&store.db().read, workspace_id, email)
+        .await?
+        .with_context(|| {
+            say(
+                "cli-no-user",
+                &[("email", email.into()), ("workspace", workspace.into())],
+            )
+        })?;
+    let role = auth::role_of(&store.db().read, user).await?;
+    let principal = auth::Principal {
+        user,
+        workspace: workspace_id,
+        role,
+    };
+    let access = auth::load_access(store.db(), &principal).await?;
+    Ok(Actor {
+        workspace: workspace_id,
+        user,
+        access: std::sync::Arc::new(access),
+    })
+}
+
+async fn import_command(
+    database_url: &str,
+    data_dir: &Path,
+    args: ImportArgs,
+) -> anyhow::Result<()> {
+    use crate::transfer::{self, import::Plan, source};
+    let file = args.file.display().to_string();
+    let bytes = std::fs::read(&args.file)
+        .with_context(|| say("cli-file-unreadable", &[("file", file.as_str().into())]))?;
+    let store = open_store(database_url).await?;
+    let actor = acting_user(&store, &args.workspace, args.as_user.as_deref()).await?;
+    // The plugins' before-save hooks check these writes as any other.
+    let _plugins = crate::plugins::start(
+        store.clone(),
+        SearchIndex::open(&search_dir(data_dir))?,
+        sealer(data_dir)?,
+        &crate::config::plugin_cache_in(data_dir),
+    )
+    .await?;
+    let resumed = match args.dry_run {
+        true => None,
+        false => transfer::unfinished(&store, &actor, &args.entity, &bytes).await?,
+    };
+    let id = match resumed {
+        Some(id) => {
+            let (done, total, ..) = transfer::progress(&store, id).await?;
+            let said = [("done", done.into()), ("total", total.into())];
+            eprintln!("{}", say("cli-import-resuming", &said));
+            id
+        }
+        None => {
+            let upload = transfer::Upload {
+                plural: args.entity.clone(),
+                file_name: file.clone(),
+                bytes,
+                reading: source::Reading {
+                    format: source::Format::guess(&file, &[]),
+                    encoding: args.encoding.clone(),
+                    delimiter: args.delimiter.clone(),
+                    sheet: args.sheet.clone(),
+                },
+                language: *LANGUAGE,
+                time_zone: args.time_zone.clone(),
+            };
+            let (import, _) = transfer::upload(&store, &actor, upload)
+                .await
+                .map_err(message)?;
+            let mut plan: Plan = match &args.mapping {
+                None => serde_json::from_value(import.plan.clone())?,
+                Some(path) => read_plan(path)?,
+            };
+            if let Some(key) = &args.upsert_by {
+                plan.mode = transfer::import::Mode::Upsert;
+                plan.key = Some(key.clone());
+            }
+            if let Some(key) = &args.update_by {
+                plan.mode = transfer::import::Mode::Update;
+                plan.key = Some(key.clone());
+            }
+            plan.currency = args.currency.clone().or(plan.currency);
+            plan.time_zone = Some(args.time_zone.clone());
+            let (_, preview) = transfer::preview(&store, &actor, import.id, plan)
+                .await
+                .map_err(message)?;
+            print_counts(&preview.counts);
+            for listed in preview.problems.iter().take(20) {
+                eprintln!("  {}", problem_line(listed));
+            }
+            if preview.problems.len() > 20 || preview.unlisted > 0 {
+                let more = preview.problems.len().saturating_sub(20) + preview.unlisted;
+                eprintln!(
+                    "  {}",
+                    say("cli-import-more-problems", &[("count", more.into())])
+                );
+            }
+            if args.dry_run {
+                return match preview.counts.failed {
+                    0 => Ok(()),
+                    failed => bail!(say(
+                        "cli-import-failed-rows",
+                        &[("count", failed.into()), ("file", "-".into())]
+                    )),
+                };
+            }
+            transfer::commit(&store, &actor, import.id)
+                .await
+                .map_err(message)?;
+            import.id
+        }
+    };
+    let (_, total, ..) = transfer::progress(&store, id).await?;
+    let bar = ProgressBar::new(u64::try_from(total).unwrap_or(0));
+    bar.set_style(
+        ProgressStyle::with_template("{bar:40} {pos}/{len} {per_sec} {eta}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    let progress = |done: usize, _total: usize| bar.set_position(done as u64);
+    // A resumed import may still be held by the process that stopped: its lease runs out.
+    while !transfer::run(&store, id, &progress)
+        .await
+        .map_err(message)?
+    {
+        if transfer::progress(&store, id).await?.3 != "running" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    }
+    bar.finish_and_clear();
+    let (_, _, counts, status) = transfer::progress(&store, id).await?;
+    print_counts(&counts);
+    if status != "done" {
+        bail!(say("cli-import-stopped", &[("status", status.into())]));
+    }
+    if counts.failed > 0 || counts.skipped > 0 {
+        let result = format!("{file}.result.csv");
+        let (_, rows) = transfer::result_rows(&store, &actor, id)
+            .await
+            .map_err(message)?;
+        let mut writer = csv::Writer::from_path(&result)?;
+        for row in rows {
+            writer.write_record(
+                row.iter()
+                    .map(|c| crate::transfer::export::inert(c).into_owned()),
+            )?;
+        }
+        writer.flush()?;
+        if counts.failed > 0 {
+            bail!(say(
+                "cli-import-failed-rows",
+                &[("count", counts.failed.into()), ("file", result.into())]
+            ));
+        }
+        eprintln!("{}", say("cli-import-result", &[("file", result.into())]));
+    }
+    Ok(())
+}
+
+/// A store error as the command line says it (in its language).
+fn message(error: crate::records::RecordError) -> anyhow::Error {
+    let api: crate::error::ApiError = error.into();
+    anyhow::anyhow!(api.message.render(*LANGUAGE))
+}
+
+fn read_plan(path: &Path) -> anyhow::Result<crate::transfer::import::Plan> {
+    let shown_path = path.display().to_string();
+    let text = std::fs::read_to_string(path).with_context(|| {
+        say(
+            "cli-file-unreadable",
+            &[("file", shown_path.as_str().into())],
+        )
+    })?;
+    let value: serde_json::Value = serde_json::from_str(&text).with_context(|| {
+        say(
+            "cli-mapping-invalid",
+            &[("file", shown_path.as_str().into())],
+        )
+    })?;
+    let plan = if value.get("mapping").is_some() {
+        serde_json::from_value(value)
+    } else {
+        serde_json::from_value(serde_json::json!({ "mapping": value }))
+    };
+    plan.with_context(|| {
+        say(
+            "cli-mapping-invalid",
+            &[("file", shown_path.as_str().into())],
+        )
+    })
+}
+
+fn print_counts(counts: &crate::transfer::import::Counts) {
+    let args = [
+        ("created", counts.created.into()),
+        ("updated", counts.updated.into()),
+        ("unchanged", counts.unchanged.into()),
+        ("skipped", counts.skipped.into()),
+        ("failed", counts.failed.into()),
+    ];
+    eprintln!("{}", say("cli-import-counts", &args));
+}
+
+/// A listed problem of a preview: `row 7, Email: must be an email address`.
+fn problem_line(listed: &serde_json::Value) -> String {
+    let row = listed
+        .get("row")
+        .and_then(serde_json::Value::as_u64)
+        .unwrap_or(0);
+    let problems = (listed.get("problems").and_then(serde_json::Value::as_array))
+        .map(|problems| {
+            (problems.iter())
+                .map(|p| {
+                    let message = p
+                        .get("message")
+                        .and_then(serde_json::Value::as_str)
+                        .unwrap_or("");
+                    match p.get("column").and_then(serde_json::Value::as_str) {
+                        Some(column) => format!("{column}: {message}"),
+                        None => message.to_owned(),
+                    }
+                })
+                .collect::<Vec<_>>()
+                .join("; ")
+        })
+        .unwrap_or_default();
+    say(
+        "cli-import-problem",
+        &[("row", row.into()), ("problems", problems.into())],
+    )
+}
+
+async fn export_command(database_url: &str, args: ExportArgs) -> anyhow::Result<()> {
+    use crate::transfer::export;
+    use futures_util::StreamExt;
+    use std::io::Write;
+    let store = open_store(database_url).await?;
+    let actor = acting_user(&store, &args.workspace, args.as_user.as_deref()).await?;
+    let format =
+        export::Format::parse(&args.format).map_err(|m| anyhow::anyhow!(m.render(*LANGUAGE)))?;
+    let ty = store.view(&actor, &args.entity).await.map_err(message)?;
+    let fields = args.fields.as_deref().map(|f| {
+        f.split(',')
+            .map(str::trim)
+            .filter(|f| !f.is_empty())
+            .map(str::to_owned)
+            .collect()
+    });
+    let request = export::Request {
+        filter: args.filter,
+        sort: args.sort,
+        fields,
+    };
+    let mut chunks = Box::pin(
+        export::stream(store, actor, ty, request, format)
+            .await
+            .map_err(message)?,
+    );
+    let mut out: Box<dyn Write> = match &args.output {
+        Some(path) => Box::new(std::io::BufWriter::new(
+            std::fs::File::create(path).with_context(|| {
+                say(
+                    "cli-file-unwritable",
+                    &[("file", path.display().to_string().into())],
+                )
+            })?,
+        )),
+        None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
+    };
+    while let Some(chunk) = chunks.next().await {
+        out.write_all(&chunk.map_err(message)?)?;
+    }
+    out.flush()?;
+    Ok(())
 }
 
 /// The server's secret key (plugins that send mail open the SMTP password with it).

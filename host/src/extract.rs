@@ -83,14 +83,27 @@ async fn json_bytes<S: Send + Sync>(req: Request, state: &S) -> Result<Bytes, Ap
             ));
         }
     }
-    let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
+    let bytes = bounded_body(req, state, crate::app::MAX_BODY_BYTES).await?;
+    if bytes.is_empty() {
+        return Err(ApiError::new(
+            ErrorCode::InvalidJson,
+            text!("api-records-body-empty"),
+        ));
+    }
+    Ok(bytes)
+}
+
+/// The body, read up to the route's limit (`max`, named in the error when it is passed).
+async fn bounded_body<S: Send + Sync>(
+    req: Request,
+    state: &S,
+    max: usize,
+) -> Result<Bytes, ApiError> {
+    Bytes::from_request(req, state).await.map_err(|rejection| {
         if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
             ApiError::new(
                 ErrorCode::PayloadTooLarge,
-                text!(
-                    "api-records-body-too-large",
-                    max = crate::app::MAX_BODY_BYTES
-                ),
+                text!("api-records-body-too-large", max = max),
             )
         } else {
             ApiError::new(
@@ -101,14 +114,29 @@ async fn json_bytes<S: Send + Sync>(req: Request, state: &S) -> Result<Bytes, Ap
                 ),
             )
         }
-    })?;
-    if bytes.is_empty() {
-        return Err(ApiError::new(
-            ErrorCode::InvalidJson,
-            text!("api-records-body-empty"),
-        ));
+    })
+}
+
+/// An uploaded file as the raw body (any media type), at most `max` bytes (the route sets
+/// the same limit), not empty.
+pub struct FileBody(pub Bytes);
+
+/// The most bytes a [`FileBody`] takes.
+pub const MAX_FILE_BODY: usize = 64 * 1024 * 1024;
+
+impl<S: Send + Sync> FromRequest<S> for FileBody {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let bytes = bounded_body(req, state, MAX_FILE_BODY).await?;
+        if bytes.is_empty() {
+            return Err(ApiError::new(
+                ErrorCode::InvalidBody,
+                text!("api-import-empty"),
+            ));
+        }
+        Ok(FileBody(bytes))
     }
-    Ok(bytes)
 }
 
 /// Query parameters; unknown or malformed ones are a 400 `invalid_parameter`.

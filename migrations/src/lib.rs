@@ -24,6 +24,7 @@ mod m20261207_000015_scalar_refs;
 mod m20261207_000016_languages;
 mod m20261207_000017_workspace_language;
 mod m20261208_000018_plugin_locales;
+mod m20261209_000019_imports;
 
 pub struct Migrator;
 
@@ -49,6 +50,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000016_languages::Migration),
             Box::new(m20261207_000017_workspace_language::Migration),
             Box::new(m20261208_000018_plugin_locales::Migration),
+            Box::new(m20261209_000019_imports::Migration),
         ]
     }
 }

@@ -62,6 +62,8 @@ on_both! {
         let foreign_id = foreign.body["id"].as_str().unwrap().to_owned();
         let id = contact["id"].as_str().unwrap().to_owned();
         let company_id = company["id"].as_str().unwrap().to_owned();
+        let uploaded = app.raw(Method::POST, "/api/v1/imports?type=contacts", b"email\nx@example.com\n".to_vec(), Some("text/csv"), &[]).await;
+        let import = uploaded.body["import"]["id"].as_str().unwrap().to_owned();
 
         let mut cases = Vec::new();
         // Every body-taking route, with every malformed body.
@@ -75,6 +77,7 @@ on_both! {
             (Method::POST, "/api/v1/meta/entities/contacts/fields".to_owned()),
             (Method::PATCH, "/api/v1/me".to_owned()),
             (Method::POST, "/api/v1/admin/teams".to_owned()),
+            (Method::POST, format!("/api/v1/imports/{import}/preview")),
         ];
         for (method, path) in &body_routes {
             for (body, status) in bad_bodies() {

@@ -29,6 +29,7 @@ mod settings;
 mod snapshots;
 mod store;
 mod stream;
+mod transfer;
 mod web;
 mod webhooks;
 mod workspaces;

@@ -163,6 +163,43 @@ impl<'a> Session<'a> {
         self.post_raw(path, &all).await
     }
 
+    /// Posts a multipart form (a file upload) with the session's CSRF token unless `csrf`
+    /// is false: `fields` are text parts, `file` is (part name, file name, bytes).
+    pub(crate) async fn post_file(
+        &self,
+        path: &str,
+        fields: &[(&str, &str)],
+        file: (&str, &str, &[u8]),
+        csrf: bool,
+    ) -> Page {
+        let boundary = "kith-test-boundary-7d1f";
+        let mut body = Vec::new();
+        let mut text = |name: &str, value: &str| {
+            body.extend(format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n").into_bytes());
+        };
+        if csrf {
+            text("_csrf", &self.csrf);
+        }
+        for (name, value) in fields {
+            text(name, value);
+        }
+        let (name, file_name, bytes) = file;
+        body.extend(format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"; filename=\"{file_name}\"\r\nContent-Type: application/octet-stream\r\n\r\n").into_bytes());
+        body.extend_from_slice(bytes);
+        body.extend(format!("\r\n--{boundary}--\r\n").into_bytes());
+        send(
+            self.client
+                .post(format!("{}{path}", self.app.base))
+                .header(COOKIE, &self.cookie)
+                .header(
+                    CONTENT_TYPE,
+                    format!("multipart/form-data; boundary={boundary}"),
+                )
+                .body(body),
+        )
+        .await
+    }
+
     pub(crate) async fn post_raw(&self, path: &str, fields: &[(&str, &str)]) -> Page {
         send(
             self.client

@@ -30,3 +30,16 @@ cli-demo-data-loaded = demo data loaded
 cli-data-kept = existing data kept
 cli-builtins-missing = the built-in types are missing
 cli-demo-loaded = loaded { $companies } companies, { $contacts } contacts and { $activities } activities into `{ $workspace }`
+
+# kith import / kith export
+cli-no-user = No user { $email } in workspace { $workspace }.
+cli-file-unreadable = Cannot read { $file }.
+cli-file-unwritable = Cannot write { $file }.
+cli-mapping-invalid = { $file } is not a mapping: a JSON object of column → field, or a plan with "mapping".
+cli-import-counts = { $created } created, { $updated } updated, { $unchanged } unchanged, { $skipped } skipped, { $failed } failed.
+cli-import-problem = row { $row }: { $problems }
+cli-import-more-problems = … and { $count } more.
+cli-import-resuming = Resuming the unfinished import of this file at row { $done } of { $total }.
+cli-import-failed-rows = { $count } rows failed; every row's outcome is in { $file }.
+cli-import-result = Every row's outcome is in { $file }.
+cli-import-stopped = The import stopped ({ $status }).

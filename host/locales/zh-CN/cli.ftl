@@ -29,3 +29,16 @@ cli-demo-data-loaded = 已加载演示数据
 cli-data-kept = 保留了现有数据
 cli-builtins-missing = 缺少内置类型
 cli-demo-loaded = 已向 `{ $workspace }` 加载 { $companies } 家公司、{ $contacts } 位联系人和 { $activities } 条活动
+
+# kith import / kith export
+cli-no-user = 工作区 { $workspace } 中没有用户 { $email }。
+cli-file-unreadable = 无法读取 { $file }。
+cli-file-unwritable = 无法写入 { $file }。
+cli-mapping-invalid = { $file } 不是映射：应为“列 → 字段”的 JSON 对象，或带有 "mapping" 的导入方案。
+cli-import-counts = 新建 { $created }，更新 { $updated }，未变 { $unchanged }，跳过 { $skipped }，失败 { $failed }。
+cli-import-problem = 第 { $row } 行：{ $problems }
+cli-import-more-problems = ……另有 { $count } 条。
+cli-import-resuming = 继续这个文件未完成的导入：从第 { $done } 行（共 { $total } 行）开始。
+cli-import-failed-rows = { $count } 行失败；每一行的结果见 { $file }。
+cli-import-result = 每一行的结果见 { $file }。
+cli-import-stopped = 导入已停止（{ $status }）。

@@ -540,6 +540,12 @@ pub async fn create_token(
     Ok(secret)
 }
 
+/// The name of a user's role.
+pub async fn role_of(conn: &impl ConnectionTrait, user: UserId) -> Result<String, AuthError> {
+    let found = user::Entity::find_by_id(user.0).one(conn).await?;
+    Ok(found.map(|u| u.role).unwrap_or_default())
+}
+
 /// The ids among `ids` that are users of the workspace.
 pub async fn existing_users(
     conn: &impl ConnectionTrait,

@@ -96,7 +96,7 @@ pub(crate) fn parse_limit(raw: Option<&str>) -> ApiResult<u64> {
     }
 }
 
-fn parse_fields(raw: Option<&str>, ty: &EntityType) -> ApiResult<Option<Vec<String>>> {
+pub(crate) fn parse_fields(raw: Option<&str>, ty: &EntityType) -> ApiResult<Option<Vec<String>>> {
     let Some(raw) = raw else { return Ok(None) };
     let fields: Vec<String> = raw
         .split(',')
@@ -604,19 +604,7 @@ fn audit_csv(entries: &[super::AuditEntry]) -> Response {
 /// Rows as a CSV download. A cell a spreadsheet would run as a formula (`=…`, `+…`, `@…`, a
 /// `-` not starting a number) is prefixed with `'`, so an export never carries one.
 pub fn csv_download(filename: &str, rows: &[Vec<String>]) -> Response {
-    let inert = |cell: &String| -> String {
-        let mut chars = cell.chars();
-        let formula = match chars.next() {
-            Some('=' | '+' | '@' | '\t' | '\r') => true,
-            Some('-') => !chars.next().is_some_and(|c| c.is_ascii_digit() || c == '.'),
-            _ => false,
-        };
-        if formula {
-            format!("'{cell}")
-        } else {
-            cell.clone()
-        }
-    };
+    let inert = |cell: &String| crate::transfer::export::inert(cell).into_owned();
     let mut writer = csv::Writer::from_writer(Vec::new());
     for row in rows {
         if let Err(error) = writer.write_record(row.iter().map(inert)) {

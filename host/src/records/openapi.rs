@@ -886,6 +886,29 @@ fn add_type_paths(paths: &mut Paths, ty: &EntityType, name: &str) {
         .errors(&[422]),
     );
 
+    paths.add(
+        &format!("{base}/export"),
+        "get",
+        op(
+            format!("export_{}", ty.plural),
+            format!("Export {} as CSV, XLSX or JSON lines", ty.label_plural),
+        )
+        .describe("The records a list with the same filter and sort shows, as the caller may read them, streamed a page at a time. Columns: `id`, the fields (or `fields`), `owner`, `created_at`, `updated_at`. Cells read back by an import as the same values: money as `1200.50 EUR`, lists joined by `; `, references as ids. A CSV cell that a spreadsheet would run as a formula starts with `'`; XLSX cells are never formulas.")
+        .query("format", "`csv`, `xlsx` (at most 1,048,575 rows) or `jsonl` (one record's JSON per line).", json!({ "type": "string", "enum": ["csv", "xlsx", "jsonl"], "default": "csv" }))
+        .query("filter", "As for the list.", json!({ "type": "string" }))
+        .query("sort", "As for the list.", json!({ "type": "string" }))
+        .query("fields", "Comma-separated columns.", json!({ "type": "string" }))
+        .respond(200, json!({
+            "description": "The file, as an attachment.",
+            "content": {
+                "text/csv": { "schema": { "type": "string" } },
+                "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": { "schema": { "type": "string", "format": "binary" } },
+                "application/x-ndjson": { "schema": { "type": "string" } },
+            },
+        }))
+        .errors(&[400]),
+    );
+
     let Some(key) = ty.duplicate_key.as_deref() else {
         return;
     };

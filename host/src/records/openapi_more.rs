@@ -23,6 +23,7 @@ pub(super) fn add_paths(paths: &mut Paths, components: &mut Map<String, Value>) 
     add_webhooks(paths, components);
     add_mail(paths, components);
     add_mailboxes(paths, components);
+    add_imports(paths, components);
 }
 
 fn uuid() -> Value {
@@ -1446,6 +1447,137 @@ fn add_mailboxes(paths: &mut Paths, components: &mut Map<String, Value>) {
                 closed(json!({ "id": uuid(), "status": { "type": "string", "enum": ["due"] } })),
             )
             .errors(&[404, 409]),
+    );
+}
+
+fn add_imports(paths: &mut Paths, components: &mut Map<String, Value>) {
+    let tag = "Imports";
+    let counts = closed(json!({
+        "created": { "type": "integer" },
+        "updated": { "type": "integer" },
+        "unchanged": { "type": "integer" },
+        "skipped": { "type": "integer" },
+        "failed": { "type": "integer" },
+    }));
+    let plan = json!({
+        "type": "object",
+        "description": "What to do with the rows.",
+        "properties": {
+            "mapping": { "type": "object", "additionalProperties": { "type": "string" }, "description": "Column header → field name; `owner` sets the owner (by email or id), `id` names the record to update (mode update, key id). Unmapped columns are not imported." },
+            "mode": { "type": "string", "enum": ["create", "update", "upsert"], "default": "create", "description": "create: every row is a new record. update: a row updates the record its key finds; a row whose key finds none is skipped. upsert: updates it, or creates one." },
+            "key": { "type": ["string", "null"], "description": "update and upsert: the mapped field that finds each row's record (`email`, `domain`, an external id, or `id` for update). A key repeated further down the file skips those later rows." },
+            "references": { "type": "object", "additionalProperties": closed(json!({ "by": text(), "create_missing": { "type": "boolean", "default": false } })), "description": "Per reference field: `by` is `id` or a field of the target type naming the record (default: a cell holding an id is an id, anything else is the target's first title field); `create_missing` creates a record for a name none has." },
+            "empty_cells": { "type": "string", "enum": ["ignore", "clear"], "default": "ignore", "description": "ignore: an empty cell leaves the field as it is; clear: it clears the field of an updated record." },
+            "currency": { "type": ["string", "null"], "description": "The currency of a money cell that names none." },
+            "time_zone": { "type": ["string", "null"], "description": "The clock of datetimes without a zone (IANA name); the importer's by default." },
+        },
+        "required": ["mapping"],
+        "additionalProperties": false,
+    });
+    components.insert("ImportPlan".into(), plan);
+    let import = closed(json!({
+        "id": uuid(),
+        "entity_type": text(),
+        "file_name": text(),
+        "status": { "type": "string", "enum": ["uploaded", "previewed", "running", "done", "failed", "undoing", "undone"] },
+        "reading": { "type": "object", "description": "How the file is read: format, the encoding and delimiter found." },
+        "plan": { "type": "object", "description": "The suggested plan until previewed; then the plan previewed and committed." },
+        "total_rows": { "type": "integer" },
+        "done_rows": { "type": "integer", "description": "Rows committed so far." },
+        "counts": counts,
+        "error": or_null("string"),
+        "created_at": datetime(),
+        "finished_at": or_null("string"),
+    }));
+    components.insert("Import".into(), import);
+    let problems = json!({ "type": "array", "items": closed(json!({
+        "column": text(), "field": text(), "code": text(), "message": text(),
+    })) });
+    paths.add(
+        "/api/v1/imports",
+        "post",
+        Op::new("upload_import", "Upload a CSV or XLSX file to import", tag)
+            .describe("The body is the file itself (at most 64 MiB, 1,000,000 rows; the first row is the header). CSV in any delimiter and encoding (detected: a byte-order mark, else UTF-8, else the likeliest legacy encoding such as GBK or Windows-1252), quoted fields with newlines; XLSX: the first sheet or `sheet`, formulas as their computed values. Nothing is written to records yet: the answer suggests a mapping from the headers.")
+            .query("type", "The entity type's API name (`contacts`).", text())
+            .query("file_name", "The file's name (shown in the list; `.xlsx` chooses XLSX).", text())
+            .query("format", "`csv`, `xlsx`, or `auto` (default).", json!({ "type": "string", "enum": ["auto", "csv", "xlsx"] }))
+            .query("encoding", "A CSV's encoding, or `auto` (default).", text())
+            .query("delimiter", "A CSV's delimiter (`,`, `;`, `tab`, `|`), or `auto` (default).", text())
+            .query("sheet", "An XLSX sheet's name.", text())
+            .respond(201, json!({
+                "description": "The import and the file's columns with sample values.",
+                "content": { "application/json": { "schema": {
+                    "type": "object",
+                    "properties": {
+                        "import": reference("Import"),
+                        "columns": { "type": "array", "items": closed(json!({ "header": text(), "samples": strings() })) },
+                    },
+                    "required": ["import", "columns"],
+                } } },
+            }))
+            .errors(&[400, 403, 404, 413]),
+    );
+    paths.add(
+        "/api/v1/imports",
+        "get",
+        Op::new("list_imports", "Imports, newest first", tag)
+            .describe("Your own imports; an admin sees everyone's.")
+            .answer(200, "The last 200 imports.", data_of(reference("Import"))),
+    );
+    paths.add(
+        "/api/v1/imports/{id}",
+        "get",
+        Op::new("get_import", "An import and its progress", tag)
+            .answer(200, "The import.", reference("Import"))
+            .errors(&[400, 404]),
+    );
+    paths.add(
+        "/api/v1/imports/{id}/preview",
+        "post",
+        Op::new("preview_import", "Check every row with a plan, writing nothing", tag)
+            .describe("Runs every row through the same checks as the commit — values, permissions, references, plugins' before-save hooks — and rolls them back. Keeps the plan for the commit; preview again to change it.")
+            .json_body(reference("ImportPlan"))
+            .answer(200, "The counts by outcome and the first 1,000 rows with problems.", json!({
+                "type": "object",
+                "properties": {
+                    "import": reference("Import"),
+                    "preview": closed(json!({
+                        "counts": counts,
+                        "problems": { "type": "array", "items": closed(json!({ "row": { "type": "integer", "description": "The row in the file (the header is row 1)." }, "outcome": text(), "problems": problems })) },
+                        "unlisted": { "type": "integer", "description": "Rows with problems beyond those listed." },
+                    })),
+                },
+                "required": ["import", "preview"],
+            }))
+            .errors(&[400, 404, 409]),
+    );
+    paths.add(
+        "/api/v1/imports/{id}/commit",
+        "post",
+        Op::new("commit_import", "Write a previewed import", tag)
+            .describe("Written in batches of 500 rows in the background; each batch's rows and the import's progress commit together, so an import stopped anywhere (a restart, kill -9, a lost replica) goes on from its first unwritten row within a minute, never writing a row twice. Poll the import for `status` done or failed. Committing again changes nothing.")
+            .answer(202, "The import, running.", reference("Import"))
+            .errors(&[400, 404, 409]),
+    );
+    paths.add(
+        "/api/v1/imports/{id}/result",
+        "get",
+        Op::new("import_result", "Every row's outcome, as CSV", tag)
+            .describe("The file's rows with four more columns: kith_row (the row in the file), kith_outcome (created, updated, unchanged, skipped, failed, or not_run), kith_record_id and kith_reason (each problem as `column: message`).")
+            .respond(200, json!({ "description": "The result file.", "content": { "text/csv": { "schema": { "type": "string" } } } }))
+            .errors(&[400, 404]),
+    );
+    paths.add(
+        "/api/v1/imports/{id}/undo",
+        "post",
+        Op::new("undo_import", "Delete what an import created and put back what it updated", tag)
+            .describe("Created records go to the trash; updated fields get their values from before the import. A record changed since the import is left as it is and listed. Running it again finishes an undo that stopped.")
+            .answer(200, "What was undone.", closed(json!({
+                "deleted": { "type": "integer" },
+                "reverted": { "type": "integer" },
+                "kept": { "type": "array", "items": closed(json!({ "row": { "type": "integer" }, "record_id": uuid(), "reason": text() })) },
+            })))
+            .errors(&[400, 404, 409]),
     );
 }
 

@@ -543,7 +543,21 @@ impl EntityType {
 }
 
 /// Paths under `/api/v1` that can never be an entity type's plural.
-const RESERVED_PLURALS: &[&str] = &["meta", "openapi.json", "audit", "search", "plugins", "me"];
+/// API names a type cannot take: the `/api/v1/` paths that are not record lists.
+const RESERVED_PLURALS: &[&str] = &[
+    "meta",
+    "openapi.json",
+    "audit",
+    "search",
+    "plugins",
+    "me",
+    "admin",
+    "auth",
+    "imports",
+    "mail",
+    "tokens",
+    "webhooks",
+];
 
 /// Why a definition is refused: words for an admin's field error (a [`Text`], written in their
 /// language), or English for a plugin manifest's problem (a `String`, as manifests are

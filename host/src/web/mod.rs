@@ -17,6 +17,7 @@ mod account;
 mod bulk;
 mod conflict;
 pub mod display;
+mod imports;
 mod integrations;
 mod merge;
 mod model;
@@ -96,6 +97,7 @@ pub fn routes() -> Router<AppState> {
             get(pages::action_form).post(pages::run_action),
         )
         .merge(settings::routes())
+        .merge(imports::routes())
         .merge(integrations::routes())
         .route("/theme.css", get(theme_css))
         .route("/theme/logo", get(theme_logo))

@@ -728,6 +728,8 @@ pub async fn list(web: Web, Path(plural): Path<String>, RawQuery(raw): RawQuery)
                     "next_url": next_url,
                     "first_url": paged.then(|| format!("{base}?{}", state.query_string(None, None))),
                     "may_create": may_create,
+                    "import_url": may_create.then(|| format!("{base}/import")),
+                    "exports": export_urls(&ty, &state, &columns),
                     "total": total.map(|(n, more)| format!("{}{}", web.locale.number(&n.to_string(), 0), if more { "+" } else { "" })),
                     "bulk": {
                         "url": format!("{base}/bulk"),
@@ -741,6 +743,26 @@ pub async fn list(web: Web, Path(plural): Path<String>, RawQuery(raw): RawQuery)
             .await)
     })
     .await
+}
+
+/// The list as it is shown — its filter, sort and columns — as CSV and XLSX downloads.
+fn export_urls(ty: &EntityType, state: &ListState, columns: &[&FieldSpec]) -> Vec<Value> {
+    ["csv", "xlsx"]
+        .into_iter()
+        .map(|format| {
+            let mut query = form_urlencoded::Serializer::new(String::new());
+            query.append_pair("format", format);
+            if let Some(filter) = state.filter() {
+                query.append_pair("filter", &filter);
+            }
+            if let Some(sort) = state.sort.clone().or_else(|| ty.sort.clone()) {
+                query.append_pair("sort", &sort);
+            }
+            let names: Vec<&str> = columns.iter().map(|c| c.name.as_str()).collect();
+            query.append_pair("fields", &names.join(","));
+            json!({ "format": format, "url": format!("/api/v1/{}/export?{}", ty.plural, query.finish()) })
+        })
+        .collect()
 }
 
 /// The saved views of a type the reader may use: their own and the shared ones.

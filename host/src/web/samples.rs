@@ -116,6 +116,11 @@ pub fn pages() -> Vec<(&'static str, minijinja::Value)> {
                 "next_url": "/records/contacts?cursor=abc",
                 "first_url": "/records/contacts",
                 "may_create": true,
+                "import_url": "/records/contacts/import",
+                "exports": [
+                    { "format": "csv", "url": "/api/v1/contacts/export?format=csv&fields=first_name%2Cemail%2Ctags" },
+                    { "format": "xlsx", "url": "/api/v1/contacts/export?format=xlsx&fields=first_name%2Cemail%2Ctags" },
+                ],
                 "total": "1,204",
                 "bulk": {
                     "url": "/records/contacts/bulk",
@@ -124,6 +129,45 @@ pub fn pages() -> Vec<(&'static str, minijinja::Value)> {
                 },
                 "total_one": false,
                 "error": null,
+            })),
+        ),
+        (
+            "import.html",
+            globals(json!({
+                "step": "upload",
+                "entity": entity(),
+                "imports": [{ "url": format!("/imports/{ID}"), "file_name": "people.csv", "status": "done", "counts": { "created": 3, "updated": 1, "unchanged": 0, "skipped": 1, "failed": 2 }, "total": 7 }],
+            })),
+        ),
+        (
+            "import.html",
+            globals(json!({
+                "step": "map",
+                "entity": entity(),
+                "import": { "id": ID, "file_name": "people.csv", "status": "previewed", "total_rows": 7, "done_rows": 0, "counts": {} },
+                "columns": [
+                    { "index": 0, "header": "E-mail", "samples": ["ada@example.com", "<b>bold</b>"], "field": "email" },
+                    { "index": 1, "header": "Remarks", "samples": [], "field": null },
+                ],
+                "fields": [{ "name": "email", "label": "Email" }, { "name": "first_name", "label": "First name" }],
+                "plan": { "mapping": { "E-mail": "email" }, "mode": "upsert", "key": "email", "empty_cells": "ignore" },
+                "preview": {
+                    "counts": { "created": 3, "updated": 1, "unchanged": 0, "skipped": 1, "failed": 2 },
+                    "problems": [{ "row": 5, "outcome": "failed", "problems": [{ "column": "E-mail", "field": "email", "code": "invalid_value", "message": "must be an email address" }] }],
+                    "unlisted": 0,
+                },
+                "url": format!("/imports/{ID}"),
+                "result_url": format!("/api/v1/imports/{ID}/result"),
+            })),
+        ),
+        (
+            "import.html",
+            globals(json!({
+                "step": "finished",
+                "entity": entity(),
+                "import": { "id": ID, "file_name": "people.csv", "status": "done", "total_rows": 7, "done_rows": 7, "counts": { "created": 3, "updated": 1, "unchanged": 0, "skipped": 1, "failed": 2 }, "error": null },
+                "url": format!("/imports/{ID}"),
+                "result_url": format!("/api/v1/imports/{ID}/result"),
             })),
         ),
         (
@@ -399,13 +443,18 @@ mod tests {
                 .build(&theme.name, Default::default(), Default::default(), None)
                 .unwrap();
             for (template, context) in pages() {
+                let step = context.get_attr("step").ok().filter(|s| !s.is_undefined());
                 let html = look.render(template, context).unwrap();
                 assert!(
                     html.contains("</html>"),
                     "{template} in {} is a whole page",
                     theme.name
                 );
-                let name = format!("{}__{}", theme.name, template.replace(['/', '.'], "_"));
+                let mut name = format!("{}__{}", theme.name, template.replace(['/', '.'], "_"));
+                // A template with several samples (one per step) gets one snapshot each.
+                if let Some(step) = step {
+                    name = format!("{name}_{step}");
+                }
                 insta::assert_snapshot!(name, html);
             }
         }

@@ -1,0 +1,44 @@
+# Imports and exports (host/src/transfer).
+
+api-import-empty = The file is empty: it needs a header row and at least one row under it.
+api-import-no-header = The first row of the file is the header, and it is empty.
+api-import-too-many-rows = The file has more than { $max } rows; split it into several imports.
+api-import-too-large = The file is larger than { $max } MB.
+api-import-format = Unknown format `{ $format }`: use `csv` or `xlsx`.
+api-import-bad-delimiter = `{ $delimiter }` cannot be a delimiter: use one character such as `,`, `;`, `|` or `tab`.
+api-import-unknown-encoding = Unknown encoding `{ $encoding }`: use a name such as `utf-8`, `gbk` or `windows-1252`, or `auto`.
+api-import-not-in-encoding = The file is not valid { $encoding }: choose the encoding it was saved in.
+api-import-unreadable-csv = The CSV cannot be read at line { $line }: { $detail }
+api-import-unreadable-xlsx = The file is not a readable XLSX workbook: { $detail }
+api-import-no-sheet = The workbook has no sheet named `{ $sheet }`.
+api-import-may-not-write = Your role may neither create nor edit { $entity } records.
+api-import-no-column = The file has no column `{ $column }`.
+api-import-field-twice = Two columns are mapped to `{ $field }`.
+api-import-unknown-field = There is no field `{ $field }` you may write.
+api-import-nothing-mapped = Map at least one column to a field.
+api-import-key-needed = Updating needs a key: the field that finds each row's record (`key`).
+api-import-key-not-mapped = The key `{ $field }` must be a mapped column holding one value per row.
+api-import-id-only-to-update = A column mapped to `id` is only for updating records by their id (mode `update`, key `id`).
+api-import-not-a-reference = `{ $field }` is not a reference field.
+api-import-already-committed = This import has already been committed.
+api-import-preview-first = Preview the import before committing it: the preview checks every row.
+api-import-not-committed = Only a committed import can be undone.
+api-import-creator-gone = The person who started this import can no longer sign in.
+api-import-extra-cells = The row has { $cells } cells but the header only { $columns } columns.
+api-import-key-empty = The key is empty.
+api-import-same-key = The same key as row { $row }, which is imported instead.
+api-import-key-finds-nothing = No record has this key.
+api-import-not-an-id-cell = Not a record id.
+api-import-not-an-id = `{ $value }` is not a record id.
+api-import-no-user = No user has the email { $email }.
+api-import-no-record = No { $entity } is named `{ $value }`.
+api-import-ambiguous-record = Several { $entity } records are named `{ $value }`: use the id.
+api-import-cannot-create = A { $entity } record could not be created: { $detail }
+api-import-changed-since = Changed since the import: left as it is.
+api-import-money-currency = The amount needs a currency (`1200.50 EUR`), or choose one for the import.
+api-import-not-an-import-id = `{ $id }` is not an import id.
+api-import-not-boolean = Must be yes or no (true/false, 1/0).
+
+api-export-format = Unknown export format `{ $format }`: use `csv`, `xlsx` or `jsonl`.
+api-export-too-wide = Too many columns for a worksheet.
+api-export-too-long = A worksheet holds at most { $max } rows: narrow the list with a filter, or export CSV.

@@ -1,0 +1,44 @@
+# 导入与导出（host/src/transfer）。
+
+api-import-empty = 文件是空的：需要一行表头，表头下至少一行数据。
+api-import-no-header = 文件第一行是表头，但它是空的。
+api-import-too-many-rows = 文件超过 { $max } 行，请拆成几次导入。
+api-import-too-large = 文件超过 { $max } MB。
+api-import-format = 未知格式 `{ $format }`：请用 `csv` 或 `xlsx`。
+api-import-bad-delimiter = `{ $delimiter }` 不能作为分隔符：请用一个字符，如 `,`、`;`、`|` 或 `tab`。
+api-import-unknown-encoding = 未知编码 `{ $encoding }`：请用 `utf-8`、`gbk`、`windows-1252` 这样的名称，或 `auto`。
+api-import-not-in-encoding = 文件不是有效的 { $encoding }：请选择文件保存时的编码。
+api-import-unreadable-csv = 第 { $line } 行的 CSV 无法读取：{ $detail }
+api-import-unreadable-xlsx = 文件不是可读的 XLSX 工作簿：{ $detail }
+api-import-no-sheet = 工作簿里没有名为 `{ $sheet }` 的工作表。
+api-import-may-not-write = 您的角色既不能新建也不能编辑{ $entity }记录。
+api-import-no-column = 文件中没有 `{ $column }` 列。
+api-import-field-twice = 有两列都映射到了 `{ $field }`。
+api-import-unknown-field = 没有您可以写入的字段 `{ $field }`。
+api-import-nothing-mapped = 请至少把一列映射到字段。
+api-import-key-needed = 更新需要一个键：用来找到每行对应记录的字段（`key`）。
+api-import-key-not-mapped = 键 `{ $field }` 必须是已映射的列，且每行只有一个值。
+api-import-id-only-to-update = 映射到 `id` 的列只用于按 id 更新记录（模式 `update`，键 `id`）。
+api-import-not-a-reference = `{ $field }` 不是关联字段。
+api-import-already-committed = 这次导入已经提交过了。
+api-import-preview-first = 提交前请先预览：预览会检查每一行。
+api-import-not-committed = 只有已提交的导入才能撤销。
+api-import-creator-gone = 发起这次导入的人已无法登录。
+api-import-extra-cells = 这一行有 { $cells } 个单元格，但表头只有 { $columns } 列。
+api-import-key-empty = 键为空。
+api-import-same-key = 与第 { $row } 行的键相同，导入的是那一行。
+api-import-key-finds-nothing = 没有记录具有这个键。
+api-import-not-an-id-cell = 不是记录 id。
+api-import-not-an-id = `{ $value }` 不是记录 id。
+api-import-no-user = 没有邮箱为 { $email } 的用户。
+api-import-no-record = 没有名为 `{ $value }` 的{ $entity }。
+api-import-ambiguous-record = 有多条名为 `{ $value }` 的{ $entity }记录：请使用 id。
+api-import-cannot-create = 无法新建{ $entity }记录：{ $detail }
+api-import-changed-since = 导入后已被修改：保持原样。
+api-import-money-currency = 金额需要币种（`1200.50 EUR`），或为这次导入选择一个币种。
+api-import-not-an-import-id = `{ $id }` 不是导入 id。
+api-import-not-boolean = 必须是“是”或“否”（true/false、1/0）。
+
+api-export-format = 未知导出格式 `{ $format }`：请用 `csv`、`xlsx` 或 `jsonl`。
+api-export-too-wide = 列数超出工作表的上限。
+api-export-too-long = 一个工作表最多 { $max } 行：请用筛选缩小列表，或导出 CSV。
