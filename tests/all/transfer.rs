@@ -499,6 +499,50 @@ on_both! {
         assert_eq!(undone.status, StatusCode::SEE_OTHER);
         assert!(emails(&app).await.is_empty());
     }
+
+    /// A custom type imports like a built-in one: owners by email, money with the plan's
+    /// currency, a reference whose missing targets the plan creates (once, however many rows
+    /// name them), and a user nobody has fails its row.
+    async fn custom_types_owners_and_missing_references(app: TestApp) {
+        app.user("acme", "rep@acme.test", "member").await;
+        let deal_type = app.post("/api/v1/meta/entities", &json!({
+            "name": "deal", "plural": "deals", "title_fields": ["title"],
+            "fields": [
+                { "name": "title", "type": "text", "required": true },
+                { "name": "amount", "type": "money" },
+                { "name": "company", "type": "reference", "target": "company" },
+                { "name": "stage", "type": "select", "options": [{ "value": "won", "label": "Won", "labels": { "zh-CN": "赢单" } }] },
+            ],
+        })).await;
+        assert_eq!(deal_type.status, StatusCode::CREATED, "{}", deal_type.body);
+        let file = "Deal,Value,Client,Rep,Stage\nBig one,\"1,200.50\",New Co,rep@acme.test,赢单\nSecond,99,New Co,REP@acme.test,won\nThird,5 USD,Other Co,ghost@acme.test,won\n";
+        let plan = json!({
+            "mapping": { "Deal": "title", "Value": "amount", "Client": "company", "Rep": "owner", "Stage": "stage" },
+            "references": { "company": { "by": "name", "create_missing": true } },
+            "currency": "EUR",
+        });
+        let uploaded = upload(&app, &app.token, "deals", "", file.as_bytes().to_vec()).await;
+        let id = uploaded.body["import"]["id"].as_str().expect("id").to_owned();
+        let preview = app.post(&format!("/api/v1/imports/{id}/preview"), &plan).await;
+        let preview = &preview.body["preview"];
+        assert_eq!(preview["counts"]["created"], 2, "{preview}");
+        assert_eq!(preview["problems"][0]["problems"][0]["column"], "Rep");
+        assert_eq!(app.get("/api/v1/companies").await.data().len(), 0, "the preview created no company");
+        let done = commit(&app, &id).await;
+        assert_eq!(done["counts"], preview["counts"], "{done}");
+        let companies = app.get("/api/v1/companies").await;
+        assert_eq!(companies.data().len(), 1, "New Co once, and not Other Co of the failed row: {}", companies.body);
+        let new_co = companies.data()[0]["id"].clone();
+        let deals = app.get("/api/v1/deals?sort=title").await;
+        let rep = app.get("/api/v1/admin/users").await;
+        let rep_id = rep.data().iter().find(|u| u["email"] == "rep@acme.test").map(|u| u["id"].clone()).expect("rep");
+        for deal in deals.data() {
+            assert_eq!(deal["company"], new_co);
+            assert_eq!(deal["owner"], rep_id);
+            assert_eq!(deal["stage"], "won");
+        }
+        assert_eq!(deals.data()[0]["amount"], json!({ "amount": "1200.50", "currency": "EUR" }));
+    }
 }
 
 /// A workbook with a formula and a date, written by the same library exports use.

@@ -511,8 +511,9 @@ impl<'a> Importer<'a> {
     }
 
     /// Turns the names in reference, user and owner cells into ids; a row naming what does
-    /// not exist (or is not theirs to see) fails. A reference whose rule creates missing
-    /// records creates them (not in a dry run: there the value is left out).
+    /// not exist (or is not theirs to see) fails. Where a reference's rule creates missing
+    /// records, they are created once every other check of the rows naming them passed (in
+    /// a dry run they are not, and the rows are checked without them).
     async fn resolve(
         &self,
         inputs: &mut Vec<(usize, Map<String, Value>)>,
@@ -520,6 +521,7 @@ impl<'a> Importer<'a> {
         dry_run: bool,
     ) -> Result<(), RecordError> {
         let mut failed: HashMap<usize, Vec<Problem>> = HashMap::new();
+        let mut to_create = Vec::new();
         for (_, _, target) in &self.columns {
             let (name, users) = match target {
                 Target::Owner => ("owner", true),
@@ -534,52 +536,72 @@ impl<'a> Importer<'a> {
             let found = if users {
                 self.users(&names).await?
             } else {
-                self.records(name, &names, dry_run).await?
+                self.records(name, &names).await?
             };
-            for (row, input) in inputs.iter_mut() {
-                let Some(value) = input.get_mut(name) else {
-                    continue;
-                };
-                let mut missing = false;
-                let mut replace = |item: &mut Value| {
-                    let Some(text) = item.as_str().filter(|t| Uuid::parse_str(t).is_err()) else {
-                        return true;
-                    };
-                    match found.get(text) {
-                        Some(Ok(Some(id))) => *item = Value::String(id.to_string()),
-                        Some(Ok(None)) => missing = true,
-                        Some(Err(message)) => {
-                            let problem = self.problem(name, "not_found", message.clone());
-                            failed.entry(*row).or_default().push(problem);
+            if found.values().any(|f| matches!(f, Ok(None))) {
+                to_create.push(name);
+            }
+            self.substitute(inputs, name, &found, &mut failed);
+        }
+        drop_failed(inputs, done, &mut failed);
+        for name in to_create {
+            // The names still text are the missing ones.
+            let names = names_in(inputs, name);
+            if names.is_empty() {
+                continue;
+            }
+            if dry_run {
+                for (_, input) in inputs.iter_mut() {
+                    match input.get_mut(name) {
+                        Some(Value::Array(items)) => {
+                            items.retain(|i| i.as_str().is_some_and(|t| Uuid::parse_str(t).is_ok()))
                         }
-                        None => {}
-                    }
-                    true
-                };
-                match value {
-                    Value::Array(items) => items.iter_mut().for_each(|i| {
-                        replace(i);
-                    }),
-                    item => {
-                        replace(item);
+                        Some(Value::String(text)) if Uuid::parse_str(text).is_err() => {
+                            input.remove(name);
+                        }
+                        _ => {}
                     }
                 }
-                if missing {
-                    // A dry run's record to be created: checked without it.
-                    input.remove(name);
+                continue;
+            }
+            let found = self.create_missing(name, &names).await?;
+            self.substitute(inputs, name, &found, &mut failed);
+        }
+        drop_failed(inputs, done, &mut failed);
+        Ok(())
+    }
+
+    /// Puts the ids `found` for the names in `field`'s cells; a name found to be a problem
+    /// fails its row.
+    fn substitute(
+        &self,
+        inputs: &mut [(usize, Map<String, Value>)],
+        field: &str,
+        found: &Resolved,
+        failed: &mut HashMap<usize, Vec<Problem>>,
+    ) {
+        for (row, input) in inputs.iter_mut() {
+            let Some(value) = input.get_mut(field) else {
+                continue;
+            };
+            let items: Vec<&mut Value> = match value {
+                Value::Array(items) => items.iter_mut().collect(),
+                item => vec![item],
+            };
+            for item in items {
+                let Some(text) = item.as_str().filter(|t| Uuid::parse_str(t).is_err()) else {
+                    continue;
+                };
+                match found.get(text) {
+                    Some(Ok(Some(id))) => *item = Value::String(id.to_string()),
+                    Some(Err(message)) => {
+                        let problem = self.problem(field, "not_found", message.clone());
+                        failed.entry(*row).or_default().push(problem);
+                    }
+                    Some(Ok(None)) | None => {}
                 }
             }
         }
-        if !failed.is_empty() {
-            inputs.retain(|(row, _)| match failed.remove(row) {
-                Some(problems) => {
-                    done.push(refused(*row, Outcome::Failed, problems));
-                    false
-                }
-                None => true,
-            });
-        }
-        Ok(())
     }
 
     /// Users by email: `Ok(Some(id))`, or why not.
@@ -598,33 +620,18 @@ impl<'a> Importer<'a> {
         Ok(found)
     }
 
-    /// Records of `field`'s target type by the reference rule's field.
-    async fn records(
-        &self,
-        field: &str,
-        names: &[String],
-        dry_run: bool,
-    ) -> Result<Resolved, RecordError> {
+    /// Records of `field`'s target type by the reference rule's field: `Ok(None)` for a
+    /// name none has when the rule creates missing records.
+    async fn records(&self, field: &str, names: &[String]) -> Result<Resolved, RecordError> {
         let mut found = HashMap::new();
-        let Some(target) = reference_target(&self.ty, &self.schema, field) else {
+        let Some((target, by, rule)) = self.reference_rule(field) else {
             return Ok(found);
         };
-        let target = self.actor.access.view(&target);
-        let rule = self.plan.references.get(field);
-        let by = match rule.map(|r| r.by.as_str()) {
-            Some("id") => {
-                for name in names {
-                    let message = text!("api-import-not-an-id", value = name.clone());
-                    found.insert(name.clone(), Err(message));
-                }
-                return Ok(found);
-            }
-            Some(by) => target.field(by).cloned(),
-            None => (target.title_fields.first())
-                .and_then(|f| target.field(f))
-                .cloned(),
-        };
         let Some(by) = by else {
+            for name in names {
+                let message = text!("api-import-not-an-id", value = name.clone());
+                found.insert(name.clone(), Err(message));
+            }
             return Ok(found);
         };
         let lookup: Vec<Value> = names
@@ -635,52 +642,79 @@ impl<'a> Importer<'a> {
             .store
             .find_by(self.actor, &target, &by, &lookup)
             .await?;
-        let mut missing = Vec::new();
         for name in names {
             let key = Value::String(by_value(&by, name)).to_string();
+            let entity = target.label.clone();
             let answer = match records.get(&key).map(Vec::as_slice).unwrap_or_default() {
                 [record] => Ok(Some(record.id.0)),
-                [] if rule.is_some_and(|r| r.create_missing) => {
-                    missing.push(name.clone());
-                    Ok(None)
-                }
+                [] if rule.is_some_and(|r| r.create_missing) => Ok(None),
                 [] => Err(text!(
                     "api-import-no-record",
-                    entity = target.label.clone(),
+                    entity = entity,
                     value = name.clone()
                 )),
                 _ => Err(text!(
                     "api-import-ambiguous-record",
-                    entity = target.label.clone(),
+                    entity = entity,
                     value = name.clone()
                 )),
             };
             found.insert(name.clone(), answer);
         }
-        if !dry_run && !missing.is_empty() {
-            for chunk in missing.chunks(crate::records::MAX_BATCH) {
-                let inputs = (chunk.iter())
-                    .map(|n| Map::from_iter([(by.name.clone(), Value::String(n.clone()))]))
-                    .collect();
-                match self
-                    .store
-                    .upsert_many(self.actor, &target, &by.name, inputs)
-                    .await
-                {
-                    Ok(created) => {
-                        for (name, record) in chunk.iter().zip(created) {
-                            found.insert(name.clone(), Ok(Some(record.id.0)));
-                        }
+        Ok(found)
+    }
+
+    /// The target type of a reference field as the actor sees it, the field its cells name
+    /// records by (`None`: ids only), and the plan's rule.
+    fn reference_rule(
+        &self,
+        field: &str,
+    ) -> Option<(Arc<EntityType>, Option<FieldSpec>, Option<&RefRule>)> {
+        let target = self
+            .actor
+            .access
+            .view(&reference_target(&self.ty, &self.schema, field)?);
+        let rule = self.plan.references.get(field);
+        let by = match rule.map(|r| r.by.as_str()) {
+            Some("id") => None,
+            Some(by) => target.field(by).cloned(),
+            None => (target.title_fields.first())
+                .and_then(|f| target.field(f))
+                .cloned(),
+        };
+        Some((target, by, rule))
+    }
+
+    /// Creates a record for each missing name (by upsert on the rule's field, so that a
+    /// resumed batch finds the ones it made before).
+    async fn create_missing(&self, field: &str, names: &[String]) -> Result<Resolved, RecordError> {
+        let mut found = HashMap::new();
+        let Some((target, Some(by), _)) = self.reference_rule(field) else {
+            return Ok(found);
+        };
+        for chunk in names.chunks(crate::records::MAX_BATCH) {
+            let inputs = (chunk.iter())
+                .map(|n| Map::from_iter([(by.name.clone(), Value::String(n.clone()))]))
+                .collect();
+            match self
+                .store
+                .upsert_many(self.actor, &target, &by.name, inputs)
+                .await
+            {
+                Ok(created) => {
+                    for (name, record) in chunk.iter().zip(created) {
+                        found.insert(name.clone(), Ok(Some(record.id.0)));
                     }
-                    Err(error) => {
-                        let message = text!(
-                            "api-import-cannot-create",
-                            entity = target.label.clone(),
-                            detail = error.to_string()
-                        );
-                        for name in chunk {
-                            found.insert(name.clone(), Err(message.clone()));
-                        }
+                }
+                Err(error) => {
+                    let entity = target.label.clone();
+                    let message = text!(
+                        "api-import-cannot-create",
+                        entity = entity,
+                        detail = error.to_string()
+                    );
+                    for name in chunk {
+                        found.insert(name.clone(), Err(message.clone()));
                     }
                 }
             }
@@ -807,6 +841,24 @@ fn by_value(field: &FieldSpec, text: &str) -> String {
 fn reference_target(ty: &EntityType, schema: &Schema, field: &str) -> Option<Arc<EntityType>> {
     let field = ty.field(field).filter(|f| f.kind == FieldKind::Reference)?;
     schema.by_name(field.target.as_deref()?).cloned()
+}
+
+/// Moves the rows with problems out of `inputs`, as failed.
+fn drop_failed(
+    inputs: &mut Vec<(usize, Map<String, Value>)>,
+    done: &mut Vec<RowResult>,
+    failed: &mut HashMap<usize, Vec<Problem>>,
+) {
+    if failed.is_empty() {
+        return;
+    }
+    inputs.retain(|(row, _)| match failed.remove(row) {
+        Some(problems) => {
+            done.push(refused(*row, Outcome::Failed, problems));
+            false
+        }
+        None => true,
+    });
 }
 
 fn refused(row: usize, outcome: Outcome, problems: Vec<Problem>) -> RowResult {
