@@ -216,6 +216,10 @@ on_both! {
         assert!(rows[8][at("Last name")].starts_with("'="), "{}", &rows[8][at("Last name")]);
 
         // The same file again: nothing new, nothing changed.
+        // …whose upload suggests the plan committed last time for the same columns.
+        let reused = upload(&app, &app.token, "contacts", "", ugly_file()).await;
+        assert_eq!(reused.body["import"]["plan"]["key"], "email", "{}", reused.body);
+        assert_eq!(reused.body["import"]["plan"]["mapping"]["Title"], "title");
         let (_, again) = import_file(&app, "contacts", ugly_file(), &upsert_by_email()).await;
         assert_eq!(again["counts"], json!({ "created": 0, "updated": 0, "unchanged": 3, "skipped": 1, "failed": 5 }));
         assert_eq!(emails(&app).await.len(), 3);

@@ -1497,7 +1497,7 @@ fn add_imports(paths: &mut Paths, components: &mut Map<String, Value>) {
         "/api/v1/imports",
         "post",
         Op::new("upload_import", "Upload a CSV or XLSX file to import", tag)
-            .describe("The body is the file itself (at most 64 MiB, 1,000,000 rows; the first row is the header). CSV in any delimiter and encoding (detected: a byte-order mark, else UTF-8, else the likeliest legacy encoding such as GBK or Windows-1252), quoted fields with newlines; XLSX: the first sheet or `sheet`, formulas as their computed values. Nothing is written to records yet: the answer suggests a mapping from the headers.")
+            .describe("The body is the file itself (at most 64 MiB, 1,000,000 rows; the first row is the header). CSV in any delimiter and encoding (detected: a byte-order mark, else UTF-8, else the likeliest legacy encoding such as GBK or Windows-1252), quoted fields with newlines; XLSX: the first sheet or `sheet`, formulas as their computed values. Nothing is written to records yet: the answer's `plan` is the one your last committed import of a file with these columns used, or else a mapping suggested from the headers (a field's name or label in any language).")
             .query("type", "The entity type's API name (`contacts`).", text())
             .query("file_name", "The file's name (shown in the list; `.xlsx` chooses XLSX).", text())
             .query("format", "`csv`, `xlsx`, or `auto` (default).", json!({ "type": "string", "enum": ["auto", "csv", "xlsx"] }))

@@ -135,10 +135,18 @@ pub async fn upload(
     }
     let mut reading = upload.reading;
     let table = source::read(&upload.bytes, &mut reading).map_err(RecordError::BadRequest)?;
-    let plan = Plan {
-        mapping: suggest(&ty, &table),
-        time_zone: Some(upload.time_zone),
-        ..Plan::default()
+    // The plan of this person's last committed import of a file with these columns, if
+    // any (a mapping is made once and reused); otherwise one suggested from the headers.
+    let plan = match last_plan(store, actor, &ty.plural, &table.headers).await? {
+        Some(plan) => Plan {
+            time_zone: Some(upload.time_zone),
+            ..plan
+        },
+        None => Plan {
+            mapping: suggest(&ty, &table),
+            time_zone: Some(upload.time_zone),
+            ..Plan::default()
+        },
     };
     let columns = columns(&table);
     let now = now_micros();
@@ -165,6 +173,32 @@ pub async fn upload(
         .exec_with_returning(&store.db().write)
         .await?;
     Ok((row.into(), columns))
+}
+
+/// The plan of the actor's newest committed import into `plural` whose mapped columns are
+/// all among `headers`.
+async fn last_plan(
+    store: &Store,
+    actor: &Actor,
+    plural: &str,
+    headers: &[String],
+) -> Result<Option<Plan>, RecordError> {
+    let plans: Vec<Value> = import_model::Entity::find()
+        .select_only()
+        .column(import_model::Column::Options)
+        .filter(import_model::Column::WorkspaceId.eq(actor.workspace.0))
+        .filter(import_model::Column::CreatedBy.eq(actor.user.0))
+        .filter(import_model::Column::EntityType.eq(plural))
+        .filter(import_model::Column::Status.is_in(["done", "undone"]))
+        .order_by_desc(import_model::Column::CreatedAt)
+        .limit(20)
+        .into_tuple()
+        .all(&store.db().read)
+        .await?;
+    Ok(plans
+        .into_iter()
+        .filter_map(|plan| serde_json::from_value::<Plan>(plan).ok())
+        .find(|plan| !plan.mapping.is_empty() && plan.mapping.keys().all(|h| headers.contains(h))))
 }
 
 /// A file name as kept: its last path component, printable, at most 200 characters.
