@@ -67,6 +67,15 @@ enum Command {
     Import(ImportArgs),
     /// Export records (all, or those a filter finds) as CSV, XLSX or JSON lines.
     Export(ExportArgs),
+    /// Back up everything — records, settings, users, plugins and their data, the audit log —
+    /// to one archive, from one consistent snapshot while the server keeps serving.
+    Backup {
+        /// The archive to write [default: DATA_DIR/kith-backup-<time>.tar.gz].
+        file: Option<PathBuf>,
+    },
+    /// Restore a backup into an empty database of either engine (`--db`), then rebuild the
+    /// search index. The whole archive is checked before anything is written.
+    Restore { file: PathBuf },
     /// Install plugins and turn them on or off per workspace.
     Plugin {
         #[command(subcommand)]
@@ -356,6 +365,40 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Plugin { command } => plugin_command(&database_url, &cli.data_dir, command).await,
         Command::Import(args) => import_command(&database_url, &cli.data_dir, args).await,
         Command::Export(args) => export_command(&database_url, args).await,
+        Command::Backup { file } => {
+            let store = open_store(&database_url).await?;
+            let file = file.unwrap_or_else(|| crate::transfer::backup::default_path(&cli.data_dir));
+            let manifest = crate::transfer::backup::backup(store.db(), &file)
+                .await
+                .map_err(said)?;
+            let rows: u64 = manifest.tables.iter().map(|t| t.rows).sum();
+            let args = [
+                ("file", shown(&file)),
+                ("rows", rows.into()),
+                ("tables", manifest.tables.len().into()),
+            ];
+            eprintln!("{}", say("cli-backup-written", &args));
+            Ok(())
+        }
+        Command::Restore { file } => {
+            let store = open_store(&database_url).await?;
+            let manifest = crate::transfer::backup::restore(store.db(), &file)
+                .await
+                .map_err(said)?;
+            let dir = search_dir(&cli.data_dir);
+            let mut indexer = Indexer::new(SearchIndex::open(&dir)?, store)
+                .with_context(|| say("cli-index-locked", &[("dir", shown(&dir))]))?;
+            let indexed = indexer.rebuild(true).await?;
+            let rows: u64 = manifest.tables.iter().map(|t| t.rows).sum();
+            let args = [
+                ("file", shown(&file)),
+                ("rows", rows.into()),
+                ("from", manifest.backend.into()),
+                ("indexed", indexed.to_string().into()),
+            ];
+            eprintln!("{}", say("cli-restored", &args));
+            Ok(())
+        }
     }
 }
 
@@ -525,6 +568,14 @@ async fn import_command(
         eprintln!("{}", say("cli-import-result", &[("file", result.into())]));
     }
     Ok(())
+}
+
+/// A backup's refusal in the command line's language (other errors as they are).
+fn said(error: anyhow::Error) -> anyhow::Error {
+    match error.downcast_ref::<crate::transfer::backup::Refusal>() {
+        Some(refusal) => anyhow::anyhow!(refusal.0.render(*LANGUAGE)),
+        None => error,
+    }
 }
 
 /// A store error as the command line says it (in its language).

@@ -338,3 +338,72 @@ fn killed_import_resumes_on_postgres() {
     on_postgres(|url| killed_import_resumes_without_duplicates(url, &dir));
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// `kith backup` and `kith restore` through the command line: the restored database exports
+/// the same records, and a second restore into it is refused with a clear message.
+#[test]
+fn backup_and_restore_through_the_command_line() {
+    let dir = std::env::temp_dir().join(format!("kith-cli-{}", Uuid::now_v7().simple()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let source = format!("sqlite://{}", dir.join("source.db").display());
+    let copy = format!("sqlite://{}", dir.join("copy.db").display());
+    assert!(
+        create_user(&source, "ops@example.com", "acme")
+            .status
+            .success()
+    );
+    let file = dir.join("people.csv");
+    std::fs::write(
+        &file,
+        "First name,Email\nAda,ada@example.com\n王小明,wang@example.cn\n",
+    )
+    .expect("file");
+    let data = dir.join("data").display().to_string();
+    let file = file.display().to_string();
+    let imported = run(
+        &source,
+        &[
+            "--data-dir",
+            &data,
+            "import",
+            "contacts",
+            &file,
+            "--workspace",
+            "acme",
+        ],
+    );
+    assert!(imported.status.success(), "{}", stderr(&imported));
+    let archive = dir.join("backup.tar.gz").display().to_string();
+    let backed = run(&source, &["--data-dir", &data, "backup", &archive]);
+    assert!(backed.status.success(), "{}", stderr(&backed));
+    let restored = run(&copy, &["--data-dir", &data, "restore", &archive]);
+    assert!(restored.status.success(), "{}", stderr(&restored));
+    assert!(
+        stderr(&restored).contains("indexed 2 records"),
+        "{}",
+        stderr(&restored)
+    );
+    let export = |db: &str| {
+        stdout(&run(
+            db,
+            &[
+                "export",
+                "contacts",
+                "--workspace",
+                "acme",
+                "--format",
+                "jsonl",
+            ],
+        ))
+    };
+    assert_eq!(export(&copy), export(&source));
+    assert_eq!(export(&copy).lines().count(), 2);
+    let again = run(&copy, &["--data-dir", &data, "restore", &archive]);
+    assert!(!again.status.success());
+    assert!(
+        stderr(&again).contains("already holds data"),
+        "{}",
+        stderr(&again)
+    );
+    std::fs::remove_dir_all(&dir).ok();
+}

@@ -547,6 +547,94 @@ on_both! {
         }
         assert_eq!(deals.data()[0]["amount"], json!({ "amount": "1200.50", "currency": "EUR" }));
     }
+
+    /// A backup taken while contacts are being written is one snapshot (every record has its
+    /// created event and audit row, none more); a backup of a quiet database restored into
+    /// the other engine has exactly the same content, table by table; a damaged archive is
+    /// refused before anything is written.
+    async fn backups_restore_into_the_other_engine_identically(app: TestApp) {
+        use host::transfer::backup;
+        // Something in most tables: records of built-in and custom types, a role, users and
+        // tokens, an import with its file and rows, the audit log and the outbox.
+        app.post("/api/v1/meta/entities", &json!({ "name": "project", "plural": "projects", "title_fields": ["name"], "fields": [{ "name": "name", "type": "text" }, { "name": "budget", "type": "money" }, { "name": "done", "type": "boolean" }] })).await;
+        app.create("projects", json!({ "name": "Moonshot", "budget": { "amount": "1000000.00", "currency": "CNY" }, "done": false })).await;
+        app.save_role("auditor", &json!({ "name": "auditor", "types": { "*": { "read": "all" } } })).await;
+        app.user("acme", "member@acme.test", "member").await;
+        import_file(&app, "contacts", ugly_file(), &upsert_by_email()).await;
+
+        let dir = std::env::temp_dir().join(format!("kith-backup-test-{}", uuid::Uuid::now_v7().simple()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let writing = {
+            let (client, base, token) = (app.client.clone(), app.base.clone(), app.token.clone());
+            tokio::spawn(async move {
+                for n in 0.. {
+                    let body = json!({ "first_name": format!("Busy {n}"), "email": format!("busy{n}@example.com") });
+                    let sent = client.post(format!("{base}/api/v1/contacts")).bearer_auth(&token).json(&body).send().await;
+                    assert!(sent.is_ok_and(|r| r.status().is_success()));
+                }
+            })
+        };
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let online = dir.join("online.tar.gz");
+        backup::backup(&app.state.db, &online).await.expect("an online backup");
+        writing.abort();
+
+        let other = other_engine(&app, &dir).await;
+        let target = host::db::Db::connect(&other.0).await.expect("target");
+        target.migrate().await.expect("migrated");
+        backup::restore(&target, &online).await.expect("restored");
+        let count = |sql: &'static str| {
+            let target = &target;
+            async move {
+                use sea_orm::ConnectionTrait;
+                let row = target.read.query_one_raw(sea_orm::Statement::from_string(target.backend, sql)).await.expect("query").expect("row");
+                row.try_get_by_index::<i64>(0).expect("count")
+            }
+        };
+        let contacts = count("SELECT COUNT(*) FROM records WHERE entity_type = 'contact'").await;
+        assert!(contacts > 3, "contacts were written during the backup: {contacts}");
+        assert_eq!(count("SELECT COUNT(*) FROM outbox WHERE entity_type = 'contact' AND event = 'created'").await, contacts, "one snapshot");
+        assert_eq!(count("SELECT COUNT(*) FROM audit_log WHERE entity_type = 'contact' AND action = 'created'").await, contacts, "one snapshot");
+
+        // Quiet now: the restored copy in the other engine is the same, table by table.
+        let quiet = dir.join("quiet.tar.gz");
+        let manifest = backup::backup(&app.state.db, &quiet).await.expect("backup");
+        assert!(manifest.tables.iter().any(|t| t.name == "import_rows" && t.rows == 9), "{manifest:?}");
+        let second = other_engine(&app, &dir).await;
+        let copy = host::db::Db::connect(&second.0).await.expect("target");
+        copy.migrate().await.expect("migrated");
+        backup::restore(&copy, &quiet).await.expect("restored");
+        let (source, restored) = (backup::digest(&app.state.db).await.expect("digest"), backup::digest(&copy).await.expect("digest"));
+        assert_eq!(source.keys().collect::<Vec<_>>(), restored.keys().collect::<Vec<_>>());
+        for (table, hash) in &source {
+            assert_eq!(Some(hash), restored.get(table), "table {table} differs after restore");
+        }
+        // Restoring again into a database that holds data is refused.
+        let again = backup::restore(&copy, &quiet).await.expect_err("not empty");
+        assert!(again.to_string().contains("already holds data"), "{again}");
+
+        // A flipped byte or a cut archive is refused, and nothing is written.
+        let mut bytes = std::fs::read(&quiet).expect("archive");
+        let middle = bytes.len() / 2;
+        bytes[middle] ^= 0x5a;
+        let damaged = dir.join("damaged.tar.gz");
+        std::fs::write(&damaged, &bytes).expect("write");
+        let cut = dir.join("cut.tar.gz");
+        std::fs::write(&cut, &std::fs::read(&quiet).expect("archive")[..middle]).expect("write");
+        for broken in [&damaged, &cut] {
+            let third = other_engine(&app, &dir).await;
+            let empty = host::db::Db::connect(&third.0).await.expect("target");
+            empty.migrate().await.expect("migrated");
+            let refused = backup::restore(&empty, broken).await.expect_err("refused");
+            assert!(refused.downcast_ref::<backup::Refusal>().is_some(), "{refused}");
+            use sea_orm::ConnectionTrait;
+            let users = empty.read.query_one_raw(sea_orm::Statement::from_string(empty.backend, "SELECT COUNT(*) FROM users")).await.expect("query").expect("row");
+            assert_eq!(users.try_get_by_index::<i64>(0).expect("count"), 0);
+            drop_databases(std::slice::from_ref(&third.0)).await;
+        }
+        drop_databases(&[other.0, second.0]).await;
+        std::fs::remove_dir_all(&dir).ok();
+    }
 }
 
 /// A workbook with a formula and a date, written by the same library exports use.
@@ -581,4 +669,47 @@ fn host_workbook() -> Vec<u8> {
     sheet.write_number(2, 1, 7.0).expect("cell");
     sheet.write_string(2, 2, "retail").expect("cell");
     workbook.save_to_buffer().expect("workbook")
+}
+
+/// A new empty database in the engine the app does not use (SQLite when PostgreSQL is not
+/// configured): its URL.
+async fn other_engine(app: &TestApp, dir: &std::path::Path) -> (String,) {
+    let name = format!("kith_r_{}", uuid::Uuid::now_v7().simple());
+    match (app.state.db.backend, crate::support::postgres_url()) {
+        (sea_orm::DbBackend::Sqlite, Some(admin)) => {
+            use sea_orm::ConnectionTrait;
+            let server = sea_orm::Database::connect(&admin).await.expect("postgres");
+            server
+                .execute_unprepared(&format!("CREATE DATABASE {name}"))
+                .await
+                .expect("create");
+            (crate::support::with_database(&admin, &name),)
+        }
+        _ => (format!(
+            "sqlite://{}",
+            dir.join(format!("{name}.db")).display()
+        ),),
+    }
+}
+
+/// Drops the PostgreSQL databases among `urls` (SQLite files go with the test's folder).
+async fn drop_databases(urls: &[String]) {
+    let Some(admin) = crate::support::postgres_url() else {
+        return;
+    };
+    use sea_orm::ConnectionTrait;
+    let server = sea_orm::Database::connect(&admin).await.expect("postgres");
+    for url in urls.iter().filter(|u| u.starts_with("postgres")) {
+        let name = url
+            .rsplit('/')
+            .next()
+            .unwrap_or_default()
+            .split('?')
+            .next()
+            .unwrap_or_default();
+        server
+            .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+            .await
+            .expect("drop");
+    }
 }

@@ -42,3 +42,10 @@ api-import-not-boolean = Must be yes or no (true/false, 1/0).
 api-export-format = Unknown export format `{ $format }`: use `csv`, `xlsx` or `jsonl`.
 api-export-too-wide = Too many columns for a worksheet.
 api-export-too-long = A worksheet holds at most { $max } rows: narrow the list with a filter, or export CSV.
+
+backup-unreadable = Cannot read the backup { $file }.
+backup-corrupt = { $file } is not a whole Kith backup (corrupt or truncated): nothing was restored.
+backup-format = This backup has format { $format }, which this Kith cannot read.
+backup-other-version = This backup was taken by Kith { $kith } with other migrations: restore it with that version (then upgrade).
+backup-not-empty = The database already holds data: restore into an empty database.
+backup-bad-value = The backup holds a value its column cannot take: { $value }

@@ -43,3 +43,5 @@ cli-import-resuming = Resuming the unfinished import of this file at row { $done
 cli-import-failed-rows = { $count } rows failed; every row's outcome is in { $file }.
 cli-import-result = Every row's outcome is in { $file }.
 cli-import-stopped = The import stopped ({ $status }).
+cli-backup-written = Backed up { $rows } rows of { $tables } tables to { $file }.
+cli-restored = Restored { $rows } rows from { $file } (a { $from } backup); indexed { $indexed } records for search.

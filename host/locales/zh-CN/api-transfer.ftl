@@ -42,3 +42,10 @@ api-import-not-boolean = 必须是“是”或“否”（true/false、1/0）。
 api-export-format = 未知导出格式 `{ $format }`：请用 `csv`、`xlsx` 或 `jsonl`。
 api-export-too-wide = 列数超出工作表的上限。
 api-export-too-long = 一个工作表最多 { $max } 行：请用筛选缩小列表，或导出 CSV。
+
+backup-unreadable = 无法读取备份 { $file }。
+backup-corrupt = { $file } 不是完整的 Kith 备份（已损坏或被截断）：没有恢复任何数据。
+backup-format = 这个备份的格式为 { $format }，当前的 Kith 无法读取。
+backup-other-version = 这个备份由 Kith { $kith } 生成，迁移不同：请用那个版本恢复（然后再升级）。
+backup-not-empty = 数据库中已有数据：请恢复到空数据库。
+backup-bad-value = 备份中有一个值不符合其列：{ $value }

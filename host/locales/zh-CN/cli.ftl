@@ -42,3 +42,5 @@ cli-import-resuming = 继续这个文件未完成的导入：从第 { $done } �
 cli-import-failed-rows = { $count } 行失败；每一行的结果见 { $file }。
 cli-import-result = 每一行的结果见 { $file }。
 cli-import-stopped = 导入已停止（{ $status }）。
+cli-backup-written = 已将 { $tables } 张表的 { $rows } 行备份到 { $file }。
+cli-restored = 已从 { $file }（{ $from } 备份）恢复 { $rows } 行；已为搜索索引 { $indexed } 条记录。

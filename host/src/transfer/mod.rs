@@ -8,6 +8,7 @@
 //! it batch by batch (`import::Importer`).
 
 pub mod api;
+pub mod backup;
 pub mod cells;
 pub mod export;
 pub mod import;
