@@ -137,6 +137,16 @@ struct ServeArgs {
     /// The subjects' first token; the stream is named after it (`kith` → `KITH`).
     #[arg(long, env = "KITH_NATS_SUBJECT_PREFIX", default_value = "kith")]
     nats_subject_prefix: String,
+    /// Write a backup into this folder on a schedule, as `kith backup` does (run it on one
+    /// server of a deployment).
+    #[arg(long, env = "KITH_BACKUP_DIR")]
+    backup_dir: Option<PathBuf>,
+    /// Hours between scheduled backups.
+    #[arg(long, env = "KITH_BACKUP_EVERY_HOURS", default_value_t = 24, value_parser = clap::value_parser!(u32).range(1..))]
+    backup_every_hours: u32,
+    /// How many scheduled backups to keep (the oldest beyond are deleted).
+    #[arg(long, env = "KITH_BACKUP_KEEP", default_value_t = 7, value_parser = clap::value_parser!(u32).range(1..))]
+    backup_keep: u32,
 }
 
 #[derive(Debug, Args)]
@@ -915,6 +925,17 @@ async fn serve(database_url: String, data_dir: PathBuf, args: ServeArgs) -> anyh
         let token =
             auth::create_token(state.store.db(), DEMO_EMAIL, DEFAULT_WORKSPACE, "demo").await?;
         print_hint(app.local_addr(), &config.data_dir, &token, *created);
+    }
+    if let Some(dir) = args.backup_dir {
+        let schedule = crate::transfer::backup::Schedule {
+            dir,
+            every: std::time::Duration::from_secs(u64::from(args.backup_every_hours) * 3600),
+            keep: args.backup_keep as usize,
+        };
+        tokio::spawn(crate::transfer::backup::run_schedule(
+            app.state().db.clone(),
+            schedule,
+        ));
     }
     tracing::info!(addr = %app.local_addr(), "kith is listening");
     app.run_until(shutdown_signal()).await

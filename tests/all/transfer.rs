@@ -635,6 +635,24 @@ on_both! {
         drop_databases(&[other.0, second.0]).await;
         std::fs::remove_dir_all(&dir).ok();
     }
+
+    /// Scheduled backups keep the newest `keep` archives, each a whole backup.
+    async fn scheduled_backups_keep_the_newest(app: TestApp) {
+        use host::transfer::backup;
+        let dir = std::env::temp_dir().join(format!("kith-scheduled-{}", uuid::Uuid::now_v7().simple()));
+        let schedule = backup::Schedule { dir: dir.clone(), every: Duration::from_secs(3600), keep: 2 };
+        let mut written = Vec::new();
+        for n in 0..3 {
+            app.create("contacts", json!({ "first_name": format!("Backup {n}") })).await;
+            written.push(backup::scheduled_once(&app.state.db, &schedule).await.expect("a backup"));
+        }
+        let mut kept: Vec<_> = std::fs::read_dir(&dir).expect("dir").map(|e| e.expect("entry").path()).collect();
+        kept.sort();
+        assert_eq!(kept, written[1..].to_vec(), "the oldest is gone");
+        let newest = backup::verify(&written[2]).expect("a whole archive");
+        assert_eq!(newest.tables.iter().find(|t| t.name == "records").map(|t| t.rows), Some(3));
+        std::fs::remove_dir_all(&dir).ok();
+    }
 }
 
 /// A workbook with a formula and a date, written by the same library exports use.

@@ -739,8 +739,76 @@ fn canonical(value: &Value) -> String {
 
 /// Where `kith backup` writes by default: `kith-backup-<time>.tar.gz` in the data directory.
 pub fn default_path(data_dir: &Path) -> PathBuf {
-    data_dir.join(format!(
-        "kith-backup-{}.tar.gz",
-        chrono::Utc::now().format("%Y%m%dT%H%M%SZ")
-    ))
+    let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%S%.3fZ");
+    data_dir.join(format!("{SCHEDULED_PREFIX}{stamp}.tar.gz"))
+}
+
+const SCHEDULED_PREFIX: &str = "kith-backup-";
+
+/// Backups a server writes on its own: into `dir`, every `every`, keeping the newest `keep`.
+#[derive(Debug, Clone)]
+pub struct Schedule {
+    pub dir: PathBuf,
+    pub every: std::time::Duration,
+    pub keep: usize,
+}
+
+/// The backups in `dir` (ours by name), newest first: their names sort by time.
+fn scheduled_in(dir: &Path) -> Vec<PathBuf> {
+    let mut found: Vec<PathBuf> = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|entry| entry.path())
+        .filter(|path| {
+            path.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with(SCHEDULED_PREFIX) && n.ends_with(".tar.gz"))
+        })
+        .collect();
+    found.sort();
+    found.reverse();
+    found
+}
+
+/// When the next scheduled backup is due: now if there is none yet, else `every` after the
+/// newest one was written (a restart does not reset the clock).
+fn next_due(schedule: &Schedule) -> std::time::Duration {
+    let newest = scheduled_in(&schedule.dir)
+        .first()
+        .and_then(|path| std::fs::metadata(path).ok()?.modified().ok());
+    match newest.and_then(|at| at.elapsed().ok()) {
+        Some(age) => schedule.every.saturating_sub(age),
+        None => std::time::Duration::ZERO,
+    }
+}
+
+/// Writes one scheduled backup now and deletes the oldest beyond `keep`. Answers its path.
+pub async fn scheduled_once(db: &Db, schedule: &Schedule) -> anyhow::Result<PathBuf> {
+    std::fs::create_dir_all(&schedule.dir)?;
+    let path = default_path(&schedule.dir);
+    backup(db, &path).await?;
+    for old in scheduled_in(&schedule.dir)
+        .into_iter()
+        .skip(schedule.keep.max(1))
+    {
+        std::fs::remove_file(old)?;
+    }
+    Ok(path)
+}
+
+/// Runs the schedule for as long as the server runs (one server of a deployment should).
+pub async fn run_schedule(db: Db, schedule: Schedule) {
+    loop {
+        tokio::time::sleep(next_due(&schedule)).await;
+        match scheduled_once(&db, &schedule).await {
+            Ok(path) => tracing::info!(path = %path.display(), "scheduled backup written"),
+            Err(error) => {
+                tracing::error!(%error, "scheduled backup failed");
+                // Not at once again: a full disk would otherwise be retried in a loop.
+                let pause = std::time::Duration::from_secs(600).min(schedule.every);
+                tokio::time::sleep(pause).await;
+            }
+        }
+    }
 }
