@@ -504,7 +504,7 @@ async fn import_command(
             }
             plan.currency = args.currency.clone().or(plan.currency);
             plan.time_zone = Some(args.time_zone.clone());
-            let (_, preview) = transfer::preview(&store, &actor, import.id, plan)
+            let (_, preview) = transfer::preview(&store, &actor, import.id, plan, *LANGUAGE)
                 .await
                 .map_err(message)?;
             print_counts(&preview.counts);

@@ -481,6 +481,11 @@ on_both! {
         assert!(checked.text().contains("1 created, 0 updated, 0 unchanged, 0 skipped, 1 failed"), "{}", checked.html);
         assert!(checked.text().contains("Mail"), "the failing column is named");
 
+        // The reasons are in the reader's language (the API's Accept-Language here).
+        let zh = app.request(Method::POST, &format!("/api/v1/imports/{}/preview", url.trim_start_matches("/imports/")), Some(&json!({ "mapping": { "Given name": "first_name", "Mail": "email" } })), Some(&app.token), &[("accept-language", "zh-CN")]).await;
+        let reason = zh.body["preview"]["problems"][0]["problems"][0]["message"].as_str().unwrap_or_default().to_owned();
+        assert!(reason.chars().any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c)), "{reason}");
+
         let stranger = Session::login(&app, "other@acme.test").await;
         assert_eq!(stranger.get(&url).await.status, StatusCode::NOT_FOUND);
         assert_eq!(stranger.post(&format!("{url}/commit"), &[]).await.status, StatusCode::NOT_FOUND);

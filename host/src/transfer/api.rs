@@ -131,11 +131,14 @@ async fn get_import(
 async fn preview(
     State(state): State<AppState>,
     identity: Identity,
+    headers: HeaderMap,
     ApiPath(id): ApiPath<String>,
     JsonBody(plan): JsonBody<Plan>,
 ) -> ApiResult<Response> {
     let id = import_id(&id)?;
-    let (import, preview) = super::preview(&state.store, &identity.actor(), id, plan).await?;
+    let language = Language::of_request(&headers).unwrap_or_default();
+    let actor = identity.actor();
+    let (import, preview) = super::preview(&state.store, &actor, id, plan, language).await?;
     Ok(Json(json!({ "import": import, "preview": preview })).into_response())
 }
 

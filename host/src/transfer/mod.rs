@@ -382,11 +382,13 @@ pub async fn columns_of(
 }
 
 /// Checks every row with `plan` without writing anything, and keeps the plan for the commit.
+/// Problems are written in `language`.
 pub async fn preview(
     store: &Store,
     actor: &Actor,
     id: Uuid,
     plan: Plan,
+    language: Language,
 ) -> Result<(ImportView, Preview), RecordError> {
     let row = find(store, actor, id).await?;
     if !matches!(row.status.as_str(), "uploaded" | "previewed") {
@@ -409,7 +411,7 @@ pub async fn preview(
                 problems.push(json!({
                     "row": import::row_number(result.row),
                     "outcome": result.outcome,
-                    "problems": result.problems,
+                    "problems": import::problems_json(&result.problems, language),
                 }));
             } else {
                 unlisted += 1;

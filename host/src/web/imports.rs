@@ -217,7 +217,7 @@ async fn preview(web: Web, Path(id): Path<String>, body: Bytes) -> Response {
             .map(|c| c.header)
             .collect();
         let plan = plan_from(&form, &headers, web.zone.name());
-        match transfer::preview(&web.state.store, &actor, id, plan.clone()).await {
+        match transfer::preview(&web.state.store, &actor, id, plan.clone(), web.lang).await {
             Ok((_, preview)) => render(&web, id, Some(&preview), Some(&plan)).await,
             Err(error) => {
                 let message = super::pages::shown(error.into(), web.lang)?;
