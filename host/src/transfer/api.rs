@@ -149,14 +149,7 @@ async fn commit(
 ) -> ApiResult<Response> {
     let id = import_id(&id)?;
     let import = super::commit(&state.store, &identity.actor(), id).await?;
-    // This server starts on it at once; the runner of any server takes it over should this
-    // one stop.
-    let store = state.store.clone();
-    tokio::spawn(async move {
-        if let Err(error) = super::run(&store, id, &|_, _| {}).await {
-            tracing::warn!(%error, %id, "import failed");
-        }
-    });
+    super::start(state.store.clone(), id);
     Ok((StatusCode::ACCEPTED, Json(json!(import))).into_response())
 }
 

@@ -23,7 +23,6 @@ use uuid::Uuid;
 use super::cells::{self, CellRules};
 use super::model::{import, import_row};
 use super::source::Table;
-use crate::error::FieldError;
 use crate::i18n::{Language, Text, text};
 use crate::ids::RecordId;
 use crate::records::schema::{EntityType, FieldKind, FieldSpec, Schema};
@@ -338,9 +337,8 @@ impl<'a> Importer<'a> {
             .map(|c| c.trim())
             .filter(|c| !c.is_empty())?;
         Some(match target {
-            Target::Field(f) if f.lowercase || f.kind == FieldKind::Email => raw.to_lowercase(),
-            Target::Id => raw.to_lowercase(),
-            _ => raw.to_owned(),
+            Target::Field(field) => by_value(field, raw),
+            _ => raw.to_lowercase(),
         })
     }
 
@@ -350,21 +348,18 @@ impl<'a> Importer<'a> {
             .map(|(_, header, _)| header.clone())
     }
 
-    fn problem(&self, field: &str, code: &'static str, message: Text) -> Problem {
+    /// A problem of `field` (none: the whole row), named by its column.
+    fn problem(
+        &self,
+        field: &str,
+        code: impl Into<std::borrow::Cow<'static, str>>,
+        message: Text,
+    ) -> Problem {
         Problem {
             column: self.column_of(field),
             field: Some(field.to_owned()).filter(|f| !f.is_empty()),
             code: code.into(),
             message,
-        }
-    }
-
-    fn field_problem(&self, error: FieldError) -> Problem {
-        Problem {
-            column: self.column_of(&error.field),
-            field: Some(error.field).filter(|f| !f.is_empty()),
-            code: error.code,
-            message: error.message,
         }
     }
 
@@ -412,7 +407,7 @@ impl<'a> Importer<'a> {
                     let mut by_index: BTreeMap<usize, Vec<Problem>> = BTreeMap::new();
                     for mut error in errors {
                         let index = error.index.take().unwrap_or_default();
-                        let problem = self.field_problem(error);
+                        let problem = self.problem(&error.field, error.code, error.message);
                         by_index.entry(index).or_default().push(problem);
                     }
                     let mut kept = Pending {
