@@ -632,10 +632,29 @@ fn print_counts(counts: &crate::transfer::import::Counts) {
     eprintln!("{}", say("cli-import-counts", &args));
 }
 
-/// A listed problem of a preview: `row 7: Email: must be an email address`.
+/// A listed problem of a preview: `row 7, Email: must be an email address`.
 fn problem_line(listed: &serde_json::Value) -> String {
-    let row = (listed.get("row").and_then(serde_json::Value::as_u64)).unwrap_or(0);
-    let problems = crate::transfer::reasons(&listed["problems"]);
+    let row = listed
+        .get("row")
+        .and_then(serde_json::Value::as_u64)
+        .unwrap_or(0);
+    let problems = (listed.get("problems").and_then(serde_json::Value::as_array))
+        .map(|problems| {
+            (problems.iter())
+                .map(|p| {
+                    let message = p
+                        .get("message")
+                        .and_then(serde_json::Value::as_str)
+                        .unwrap_or("");
+                    match p.get("column").and_then(serde_json::Value::as_str) {
+                        Some(column) => format!("{column}: {message}"),
+                        None => message.to_owned(),
+                    }
+                })
+                .collect::<Vec<_>>()
+                .join("; ")
+        })
+        .unwrap_or_default();
     say(
         "cli-import-problem",
         &[("row", row.into()), ("problems", problems.into())],

@@ -149,7 +149,14 @@ async fn commit(
 ) -> ApiResult<Response> {
     let id = import_id(&id)?;
     let import = super::commit(&state.store, &identity.actor(), id).await?;
-    super::start(state.store.clone(), id);
+    // This server starts on it at once; the runner of any server takes it over should this
+    // one stop.
+    let store = state.store.clone();
+    tokio::spawn(async move {
+        if let Err(error) = super::run(&store, id, &|_, _| {}).await {
+            tracing::warn!(%error, %id, "import failed");
+        }
+    });
     Ok((StatusCode::ACCEPTED, Json(json!(import))).into_response())
 }
 

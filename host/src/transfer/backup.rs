@@ -220,26 +220,33 @@ fn kind_of(backend: DbBackend, declared: &str) -> Kind {
 
 /// A cell in its portable form.
 fn cell(row: &QueryResult, index: usize, kind: Kind) -> Result<Value, sea_orm::DbErr> {
-    /// A value that serializes as itself (numbers, text, booleans, JSON).
-    fn plain<T: sea_orm::TryGetable + Serialize>(
-        row: &QueryResult,
-        index: usize,
-    ) -> Result<Option<Value>, sea_orm::DbErr> {
-        Ok(row.try_get_by_index::<Option<T>>(index)?.map(|v| json!(v)))
-    }
     Ok(match kind {
         Kind::Uuid => match row.try_get_by_index::<Option<uuid::Uuid>>(index) {
             Ok(id) => id.map(|id| json!(id.to_string())),
             // An id stored as text.
-            Err(_) => plain::<String>(row, index)?,
+            Err(_) => row
+                .try_get_by_index::<Option<String>>(index)?
+                .map(Value::String),
         },
-        Kind::I16 => plain::<i16>(row, index)?,
-        Kind::I32 => plain::<i32>(row, index)?,
-        Kind::I64 => plain::<i64>(row, index)?,
-        Kind::F64 => plain::<f64>(row, index)?,
-        Kind::Bool => plain::<bool>(row, index)?,
-        Kind::Text => plain::<String>(row, index)?,
-        Kind::Json => plain::<Value>(row, index)?,
+        Kind::I16 => row
+            .try_get_by_index::<Option<i16>>(index)?
+            .map(|n| json!(n)),
+        Kind::I32 => row
+            .try_get_by_index::<Option<i32>>(index)?
+            .map(|n| json!(n)),
+        Kind::I64 => row
+            .try_get_by_index::<Option<i64>>(index)?
+            .map(|n| json!(n)),
+        Kind::F64 => row
+            .try_get_by_index::<Option<f64>>(index)?
+            .map(|n| json!(n)),
+        Kind::Bool => row
+            .try_get_by_index::<Option<bool>>(index)?
+            .map(Value::Bool),
+        Kind::Text => row
+            .try_get_by_index::<Option<String>>(index)?
+            .map(Value::String),
+        Kind::Json => row.try_get_by_index::<Option<Value>>(index)?,
         Kind::Bytes => (row.try_get_by_index::<Option<Vec<u8>>>(index)?)
             .map(|bytes| Value::String(BASE64.encode(bytes))),
     }

@@ -80,12 +80,12 @@ pub fn columns(ty: &EntityType, fields: Option<&[String]>) -> Vec<String> {
     }
 }
 
-/// A column's value in a record's JSON (`Record::to_json`) as a cell: text as it is, lists
-/// joined by `; `, money as `amount CUR`.
-pub fn cell(ty: &EntityType, record: &Value, column: &str) -> String {
-    let value = record.get(column).unwrap_or(&Value::Null);
+/// A value as a cell: text as it is, lists joined by `; `, money as `amount CUR`.
+pub fn cell(ty: &EntityType, record: &Record, column: &str) -> String {
+    let json = record.to_json(Some(std::slice::from_ref(&column.to_owned())));
+    let value = json.get(column).cloned().unwrap_or(Value::Null);
     let money = ty.field(column).is_some_and(|f| f.kind == FieldKind::Money);
-    text_of(value, money)
+    text_of(&value, money)
 }
 
 fn text_of(value: &Value, money: bool) -> String {
@@ -213,13 +213,15 @@ pub async fn stream(
                 out.extend(csv_line(&columns)?);
             }
             for record in &records {
-                let json = record.to_json(Some(&columns));
                 match format {
                     Format::Csv => {
-                        out.extend(csv_line(columns.iter().map(|c| cell(&pages.ty, &json, c)))?);
+                        out.extend(csv_line(
+                            columns.iter().map(|c| cell(&pages.ty, record, c)),
+                        )?);
                     }
                     _ => {
-                        let line = serde_json::to_vec(&json)
+                        let fields: Vec<String> = columns.clone();
+                        let line = serde_json::to_vec(&record.to_json(Some(&fields)))
                             .map_err(|e| RecordError::BadRequest(Text::verbatim(e.to_string())))?;
                         out.extend(line);
                         out.push(b'\n');
@@ -274,10 +276,10 @@ async fn xlsx(
                     max = XLSX_MAX_ROWS
                 )));
             }
-            let json = record.to_json(Some(columns));
             for (col, name) in columns.iter().enumerate() {
                 let col = u16::try_from(col).unwrap_or(u16::MAX);
-                match json.get(name) {
+                let value = record.to_json(Some(std::slice::from_ref(name)));
+                match value.get(name) {
                     Some(Value::Number(n)) if n.as_f64().is_some() => {
                         sheet
                             .write_number(row, col, n.as_f64().unwrap_or_default())
@@ -289,7 +291,7 @@ async fn xlsx(
                     Some(Value::Null) | None => {}
                     Some(_) => {
                         sheet
-                            .write_string(row, col, cell(&pages.ty, &json, name))
+                            .write_string(row, col, cell(&pages.ty, record, name))
                             .map_err(failed)?;
                     }
                 }

@@ -23,6 +23,7 @@ use uuid::Uuid;
 use super::cells::{self, CellRules};
 use super::model::{import, import_row};
 use super::source::Table;
+use crate::error::FieldError;
 use crate::i18n::{Language, Text, text};
 use crate::ids::RecordId;
 use crate::records::schema::{EntityType, FieldKind, FieldSpec, Schema};
@@ -337,8 +338,9 @@ impl<'a> Importer<'a> {
             .map(|c| c.trim())
             .filter(|c| !c.is_empty())?;
         Some(match target {
-            Target::Field(field) => by_value(field, raw),
-            _ => raw.to_lowercase(),
+            Target::Field(f) if f.lowercase || f.kind == FieldKind::Email => raw.to_lowercase(),
+            Target::Id => raw.to_lowercase(),
+            _ => raw.to_owned(),
         })
     }
 
@@ -348,18 +350,21 @@ impl<'a> Importer<'a> {
             .map(|(_, header, _)| header.clone())
     }
 
-    /// A problem of `field` (none: the whole row), named by its column.
-    fn problem(
-        &self,
-        field: &str,
-        code: impl Into<std::borrow::Cow<'static, str>>,
-        message: Text,
-    ) -> Problem {
+    fn problem(&self, field: &str, code: &'static str, message: Text) -> Problem {
         Problem {
             column: self.column_of(field),
             field: Some(field.to_owned()).filter(|f| !f.is_empty()),
             code: code.into(),
             message,
+        }
+    }
+
+    fn field_problem(&self, error: FieldError) -> Problem {
+        Problem {
+            column: self.column_of(&error.field),
+            field: Some(error.field).filter(|f| !f.is_empty()),
+            code: error.code,
+            message: error.message,
         }
     }
 
@@ -407,7 +412,7 @@ impl<'a> Importer<'a> {
                     let mut by_index: BTreeMap<usize, Vec<Problem>> = BTreeMap::new();
                     for mut error in errors {
                         let index = error.index.take().unwrap_or_default();
-                        let problem = self.problem(&error.field, error.code, error.message);
+                        let problem = self.field_problem(error);
                         by_index.entry(index).or_default().push(problem);
                     }
                     let mut kept = Pending {

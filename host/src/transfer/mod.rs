@@ -87,6 +87,26 @@ pub struct Preview {
     pub unlisted: usize,
 }
 
+impl From<import_model::Model> for ImportView {
+    fn from(row: import_model::Model) -> Self {
+        Listed {
+            id: row.id,
+            entity_type: row.entity_type,
+            file_name: row.file_name,
+            status: row.status,
+            reading: row.reading,
+            options: row.options,
+            total_rows: row.total_rows,
+            done_rows: row.done_rows,
+            counts: row.counts,
+            error: row.error,
+            created_at: row.created_at,
+            finished_at: row.finished_at,
+        }
+        .into()
+    }
+}
+
 fn conflict(message: Text) -> RecordError {
     RecordError::Conflict(message)
 }
@@ -130,45 +150,30 @@ pub async fn upload(
         },
     };
     let columns = columns(&table);
-    let view = Listed {
-        id: Uuid::now_v7(),
-        created_by: actor.user.0,
-        entity_type: ty.plural.clone(),
-        file_name: file_name(&upload.file_name),
-        status: "uploaded".to_owned(),
-        reading: json!(reading),
-        options: json!(plan),
-        total_rows: i64::try_from(table.rows.len()).unwrap_or(i64::MAX),
-        done_rows: 0,
-        counts: json!(Counts::default()),
-        error: None,
-        language: upload.language.tag().to_owned(),
-        created_at: now_micros(),
-        finished_at: None,
-    };
+    let now = now_micros();
     let row = import_model::ActiveModel {
-        id: Set(view.id),
+        id: Set(Uuid::now_v7()),
         workspace_id: Set(actor.workspace.0),
-        created_by: Set(view.created_by),
-        entity_type: Set(view.entity_type.clone()),
-        file_name: Set(view.file_name.clone()),
+        created_by: Set(actor.user.0),
+        entity_type: Set(ty.plural.clone()),
+        file_name: Set(file_name(&upload.file_name)),
         source: Set(upload.bytes),
-        reading: Set(view.reading.clone()),
-        options: Set(view.options.clone()),
-        status: Set(view.status.clone()),
-        total_rows: Set(view.total_rows),
-        done_rows: Set(view.done_rows),
-        counts: Set(view.counts.clone()),
-        language: Set(view.language.clone()),
+        reading: Set(json!(reading)),
+        options: Set(json!(plan)),
+        status: Set("uploaded".to_owned()),
+        total_rows: Set(i64::try_from(table.rows.len()).unwrap_or(i64::MAX)),
+        done_rows: Set(0),
+        counts: Set(json!(Counts::default())),
+        language: Set(upload.language.tag().to_owned()),
         error: Set(None),
         lease_until: Set(0),
-        created_at: Set(view.created_at),
+        created_at: Set(now),
         finished_at: Set(None),
     };
-    import_model::Entity::insert(row)
-        .exec_without_returning(&store.db().write)
+    let row = import_model::Entity::insert(row)
+        .exec_with_returning(&store.db().write)
         .await?;
-    Ok((view.into(), columns))
+    Ok((row.into(), columns))
 }
 
 /// The plan of the actor's newest committed import into `plural` whose mapped columns are
@@ -273,28 +278,30 @@ pub fn suggest(ty: &EntityType, table: &Table) -> BTreeMap<String, String> {
     mapping
 }
 
-/// Whether the actor may see an import made by `creator`: its creator, or an admin.
-fn may_see(actor: &Actor, creator: Uuid) -> bool {
-    creator == actor.user.0 || actor.access.role.admin
-}
-
-/// The import `id` of the actor's workspace with its file, if the actor may see it.
+/// The import `id` of the actor's workspace, if the actor may see it: its creator, or an
+/// admin.
 async fn find(store: &Store, actor: &Actor, id: Uuid) -> Result<import_model::Model, RecordError> {
     let row = import_model::Entity::find_by_id(id)
         .filter(import_model::Column::WorkspaceId.eq(actor.workspace.0))
         .one(&store.db().read)
         .await?
-        .filter(|row| may_see(actor, row.created_by));
-    row.ok_or(RecordError::NotFound)
+        .ok_or(RecordError::NotFound)?;
+    if row.created_by != actor.user.0 && !actor.access.role.admin {
+        return Err(RecordError::NotFound);
+    }
+    Ok(row)
 }
 
-/// Imports of the actor's workspace without their files (what a status poll reads).
-fn listed(actor: &Actor) -> sea_orm::Select<import_model::Entity> {
-    import_model::Entity::find()
+pub async fn get(store: &Store, actor: &Actor, id: Uuid) -> Result<ImportView, RecordError> {
+    Ok(find(store, actor, id).await?.into())
+}
+
+/// The workspace's imports the actor may see, newest first (without their files).
+pub async fn list(store: &Store, actor: &Actor) -> Result<Vec<ImportView>, RecordError> {
+    let mut select = import_model::Entity::find()
         .select_only()
         .columns([
             import_model::Column::Id,
-            import_model::Column::CreatedBy,
             import_model::Column::EntityType,
             import_model::Column::FileName,
             import_model::Column::Status,
@@ -304,31 +311,10 @@ fn listed(actor: &Actor) -> sea_orm::Select<import_model::Entity> {
             import_model::Column::DoneRows,
             import_model::Column::Counts,
             import_model::Column::Error,
-            import_model::Column::Language,
             import_model::Column::CreatedAt,
             import_model::Column::FinishedAt,
         ])
-        .filter(import_model::Column::WorkspaceId.eq(actor.workspace.0))
-}
-
-/// The import `id` without its file, if the actor may see it.
-async fn find_listed(store: &Store, actor: &Actor, id: Uuid) -> Result<Listed, RecordError> {
-    let row = listed(actor)
-        .filter(import_model::Column::Id.eq(id))
-        .into_model::<Listed>()
-        .one(&store.db().read)
-        .await?;
-    row.filter(|row| may_see(actor, row.created_by))
-        .ok_or(RecordError::NotFound)
-}
-
-pub async fn get(store: &Store, actor: &Actor, id: Uuid) -> Result<ImportView, RecordError> {
-    Ok(find_listed(store, actor, id).await?.into())
-}
-
-/// The workspace's imports the actor may see, newest first (without their files).
-pub async fn list(store: &Store, actor: &Actor) -> Result<Vec<ImportView>, RecordError> {
-    let mut select = listed(actor);
+        .filter(import_model::Column::WorkspaceId.eq(actor.workspace.0));
     if !actor.access.role.admin {
         select = select.filter(import_model::Column::CreatedBy.eq(actor.user.0));
     }
@@ -345,7 +331,6 @@ pub async fn list(store: &Store, actor: &Actor) -> Result<Vec<ImportView>, Recor
 #[derive(Debug, sea_orm::FromQueryResult)]
 struct Listed {
     id: Uuid,
-    created_by: Uuid,
     entity_type: String,
     file_name: String,
     status: String,
@@ -355,8 +340,6 @@ struct Listed {
     done_rows: i64,
     counts: Value,
     error: Option<String>,
-    /// The language its problems are written in.
-    language: String,
     created_at: i64,
     finished_at: Option<i64>,
 }
@@ -445,8 +428,9 @@ pub async fn preview(
     if updated.rows_affected != 1 {
         return Err(conflict(text!("api-import-already-committed")));
     }
+    let view = get(store, actor, id).await?;
     Ok((
-        get(store, actor, id).await?,
+        view,
         Preview {
             counts,
             problems,
@@ -458,7 +442,7 @@ pub async fn preview(
 /// Marks a previewed import to be committed; a runner writes it. Committing twice is the
 /// same as once.
 pub async fn commit(store: &Store, actor: &Actor, id: Uuid) -> Result<ImportView, RecordError> {
-    let row = find_listed(store, actor, id).await?;
+    let row = find(store, actor, id).await?;
     match row.status.as_str() {
         "previewed" => {}
         "running" | "done" => return Ok(row.into()),
@@ -472,16 +456,6 @@ pub async fn commit(store: &Store, actor: &Actor, id: Uuid) -> Result<ImportView
         .exec(&store.db().write)
         .await?;
     get(store, actor, id).await
-}
-
-/// Starts writing a committed import in this process at once (the runner of any server
-/// takes it over should this one stop).
-pub fn start(store: Arc<Store>, id: Uuid) {
-    tokio::spawn(async move {
-        if let Err(error) = run(&store, id, &|_, _| {}).await {
-            tracing::warn!(%error, %id, "import failed");
-        }
-    });
 }
 
 /// Claims the running import `id` when no live process holds it, for [`LEASE`].
@@ -640,7 +614,20 @@ pub async fn result_rows(
         let outcome = outcomes.get(&i64::try_from(index).unwrap_or(i64::MAX));
         let reason = outcome
             .and_then(|o| o.problems.as_ref())
-            .map(reasons)
+            .and_then(Value::as_array)
+            .map(|problems| {
+                (problems.iter())
+                    .map(|p| {
+                        let column = p.get("column").and_then(Value::as_str);
+                        let message = p.get("message").and_then(Value::as_str).unwrap_or_default();
+                        match column {
+                            Some(column) => format!("{column}: {message}"),
+                            None => message.to_owned(),
+                        }
+                    })
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            })
             .unwrap_or_default();
         line.truncate(width);
         line.resize(width, String::new());
@@ -664,21 +651,6 @@ pub async fn result_rows(
     Ok((name, rows))
 }
 
-/// Stored or listed problems (`[{column, message, …}]`) as one line: `column: message; …`.
-pub fn reasons(problems: &Value) -> String {
-    let problems = problems.as_array().map(Vec::as_slice).unwrap_or_default();
-    (problems.iter())
-        .map(|p| {
-            let message = p.get("message").and_then(Value::as_str).unwrap_or_default();
-            match p.get("column").and_then(Value::as_str) {
-                Some(column) => format!("{column}: {message}"),
-                None => message.to_owned(),
-            }
-        })
-        .collect::<Vec<_>>()
-        .join("; ")
-}
-
 /// What an undo did.
 #[derive(Debug, Default, Serialize)]
 pub struct Undone {
@@ -692,7 +664,7 @@ pub struct Undone {
 /// have changed since (those are listed, not touched). Running it again finishes an undo
 /// that stopped.
 pub async fn undo(store: &Store, actor: &Actor, id: Uuid) -> Result<Undone, RecordError> {
-    let row = find_listed(store, actor, id).await?;
+    let row = find(store, actor, id).await?;
     if !matches!(row.status.as_str(), "done" | "failed" | "undoing") {
         return Err(conflict(text!("api-import-not-committed")));
     }

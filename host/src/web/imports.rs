@@ -20,7 +20,7 @@ use crate::extract::MAX_FILE_BODY;
 use crate::i18n::text;
 use crate::transfer::import::{EmptyCells, Mode, Plan};
 use crate::transfer::source::{Format, Reading};
-use crate::transfer::{self, Column, Preview};
+use crate::transfer::{self, Preview};
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -112,20 +112,18 @@ async fn upload(web: Web, Path(plural): Path<String>, mut parts: Multipart) -> R
 
 async fn import_page(web: Web, Path(id): Path<String>) -> Response {
     page(&web, async {
-        render(&web, import_id(&id)?, None, None, None).await
+        render(&web, import_id(&id)?, None, None).await
     })
     .await
 }
 
 /// The import's page at its step: the mapping (with a preview's findings), the progress of
 /// a running commit, or the outcome.
-/// The file's columns are read only for the mapping (`columns`, if the caller has them).
 async fn render(
     web: &Web,
     id: Uuid,
     preview: Option<&Preview>,
     plan: Option<&Plan>,
-    columns: Option<Vec<Column>>,
 ) -> Result<Response, ApiError> {
     let store = &web.state.store;
     let actor = web.actor();
@@ -135,15 +133,7 @@ async fn render(
         Some(plan) => plan.clone(),
         None => serde_json::from_value(import.plan.clone()).unwrap_or_default(),
     };
-    let step = match import.status.as_str() {
-        "uploaded" | "previewed" => "map",
-        "running" => "running",
-        _ => "finished",
-    };
-    let columns = match (step, columns) {
-        ("map", None) => transfer::columns_of(store, &actor, id).await?,
-        (_, columns) => columns.unwrap_or_default(),
-    };
+    let columns = transfer::columns_of(store, &actor, id).await?;
     let fields: Vec<Value> = (ty.fields.iter())
         .filter(|f| !f.read_only)
         .map(|f| json!({ "name": f.name, "label": label(f) }))
@@ -158,6 +148,11 @@ async fn render(
             })
         })
         .collect();
+    let step = match import.status.as_str() {
+        "uploaded" | "previewed" => "map",
+        "running" => "running",
+        _ => "finished",
+    };
     Ok(web
         .render(
             "import.html",
@@ -216,11 +211,14 @@ async fn preview(web: Web, Path(id): Path<String>, body: Bytes) -> Response {
         let form = web.form(&body)?;
         let id = import_id(&id)?;
         let actor = web.actor();
-        let columns = transfer::columns_of(&web.state.store, &actor, id).await?;
-        let headers: Vec<String> = columns.iter().map(|c| c.header.clone()).collect();
+        let headers: Vec<String> = transfer::columns_of(&web.state.store, &actor, id)
+            .await?
+            .into_iter()
+            .map(|c| c.header)
+            .collect();
         let plan = plan_from(&form, &headers, web.zone.name());
         match transfer::preview(&web.state.store, &actor, id, plan.clone(), web.lang).await {
-            Ok((_, preview)) => render(&web, id, Some(&preview), Some(&plan), Some(columns)).await,
+            Ok((_, preview)) => render(&web, id, Some(&preview), Some(&plan)).await,
             Err(error) => {
                 let message = super::pages::shown(error.into(), web.lang)?;
                 Ok(redirect_with(&format!("/imports/{id}"), "error", &message))
@@ -235,7 +233,12 @@ async fn commit(web: Web, Path(id): Path<String>, body: Bytes) -> Response {
         web.form(&body)?;
         let id = import_id(&id)?;
         transfer::commit(&web.state.store, &web.actor(), id).await?;
-        transfer::start(web.state.store.clone(), id);
+        let store = web.state.store.clone();
+        tokio::spawn(async move {
+            if let Err(error) = transfer::run(&store, id, &|_, _| {}).await {
+                tracing::warn!(%error, %id, "import failed");
+            }
+        });
         Ok(redirect(&format!("/imports/{id}")))
     })
     .await
